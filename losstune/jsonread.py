@@ -1,0 +1,139 @@
+"""JSON configs with the position of every value.
+
+Values are decoded with the standard library's own string and number scanners, so they are
+exactly what ``json.load`` (mmengine's JSON handler) gives; only the walk is losstune's, to
+record where each value stands.
+"""
+
+from __future__ import annotations
+
+import json.decoder
+import json.scanner
+import re
+from typing import Any
+
+from losstune import codes
+from losstune.model import Diagnostic, Origin
+from losstune.source import SourceText
+from losstune.values import LDict
+
+_WS = re.compile(r"[ \t\n\r]*")
+_NUMBER = json.scanner.NUMBER_RE
+_CONSTANTS: dict[str, Any] = {
+    "true": True,
+    "false": False,
+    "null": None,
+    "NaN": float("nan"),
+    "Infinity": float("inf"),
+    "-Infinity": float("-inf"),
+}
+
+
+class _JSONError(Exception):
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.offset = offset
+
+
+class _Parser:
+    def __init__(self, src: SourceText) -> None:
+        self.src = src
+        self.s = src.text
+
+    def ws(self, i: int) -> int:
+        m = _WS.match(self.s, i)
+        return m.end() if m else i
+
+    def value(self, i: int) -> tuple[Any, int]:
+        s = self.s
+        if i >= len(s):
+            raise _JSONError("Expecting value", i)
+        c = s[i]
+        if c == "{":
+            return self.obj(i)
+        if c == "[":
+            return self.arr(i)
+        if c == '"':
+            try:
+                return json.decoder.scanstring(s, i + 1, True)
+            except json.JSONDecodeError as e:
+                raise _JSONError(e.msg, e.pos) from None
+        for word, val in _CONSTANTS.items():
+            if s.startswith(word, i):
+                return val, i + len(word)
+        m = _NUMBER.match(s, i)
+        if m:
+            integer, frac, exp = m.groups()
+            if frac or exp:
+                return float(integer + (frac or "") + (exp or "")), m.end()
+            return int(integer), m.end()
+        raise _JSONError("Expecting value", i)
+
+    def obj(self, start: int) -> tuple[LDict, int]:
+        s = self.s
+        out = LDict()
+        i = self.ws(start + 1)
+        if i < len(s) and s[i] == "}":
+            out.span = self.src.span_offsets(start, i + 1)
+            return out, i + 1
+        while True:
+            if i >= len(s) or s[i] != '"':
+                raise _JSONError("Expecting property name enclosed in double quotes", i)
+            try:
+                key, i = json.decoder.scanstring(s, i + 1, True)
+            except json.JSONDecodeError as e:
+                raise _JSONError(e.msg, e.pos) from None
+            i = self.ws(i)
+            if i >= len(s) or s[i] != ":":
+                raise _JSONError("Expecting ':' delimiter", i)
+            i = self.ws(i + 1)
+            vstart = i
+            value, i = self.value(i)
+            out.set(key, value, Origin(self.src.span_offsets(vstart, i), "literal"))
+            i = self.ws(i)
+            if i < len(s) and s[i] == "}":
+                out.span = self.src.span_offsets(start, i + 1)
+                return out, i + 1
+            if i >= len(s) or s[i] != ",":
+                raise _JSONError("Expecting ',' delimiter", i)
+            i = self.ws(i + 1)
+
+    def arr(self, start: int) -> tuple[list[Any], int]:
+        s = self.s
+        out: list[Any] = []
+        i = self.ws(start + 1)
+        if i < len(s) and s[i] == "]":
+            return out, i + 1
+        while True:
+            value, i = self.value(i)
+            out.append(value)
+            i = self.ws(i)
+            if i < len(s) and s[i] == "]":
+                return out, i + 1
+            if i >= len(s) or s[i] != ",":
+                raise _JSONError("Expecting ',' delimiter", i)
+            i = self.ws(i + 1)
+
+
+def read_json(src: SourceText, diagnostics: list[Diagnostic]) -> Any:
+    """Parse ``src.text``; return its data (objects as :class:`LDict`), or ``None`` on an error."""
+    p = _Parser(src)
+    try:
+        i = p.ws(0)
+        value, i = p.value(i)
+        i = p.ws(i)
+        if i != len(p.s):
+            raise _JSONError("Extra data", i)
+        return value
+    except _JSONError as e:
+        span = p.src.span_offsets(e.offset, e.offset + 1)
+        diagnostics.append(
+            codes.diagnostic(
+                codes.SYNTAX_ERROR,
+                f"JSON syntax error: {e.message}",
+                span,
+                fix="fix the JSON at this position",
+            )
+        )
+        return None

@@ -1,0 +1,88 @@
+"""mmengine's inheritance merge (``Config._merge_a_into_b``), keeping origins.
+
+Dicts merge key by key, everything else (lists included) is replaced whole, ``_delete_=True``
+replaces the base dict, and a ``_delete_`` whose key is absent from the base stays in the result
+exactly as it does in mmengine (where it then reaches the constructor).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from losstune import codes
+from losstune.model import Diagnostic
+from losstune.values import LDict, hook, to_config_dict
+
+DELETE_KEY = "_delete_"
+
+
+def merge_into(child: LDict, base: LDict, diagnostics: list[Diagnostic], path: str = "") -> LDict:
+    """Merge ``child`` into a copy of ``base``; ``child``'s dicts lose their ``_delete_`` keys
+    where mmengine pops them."""
+    out = base.shallow_copy()
+    for k, v in child.items():
+        origin = child.origins.get(k)
+        key_path = f"{path}.{k}" if path else str(k)
+        if isinstance(v, dict):
+            if k in out and not _pop_delete(v):
+                current = out[k]
+                if not isinstance(current, dict):
+                    span = origin.span if origin else None
+                    diagnostics.append(
+                        codes.diagnostic(
+                            codes.BASE_TYPE_CONFLICT,
+                            f"`{key_path}` is a dict here but a {type(current).__name__} in the base config, "
+                            "so it cannot be merged",
+                            span,
+                            key=key_path,
+                            fix="add `_delete_=True` to this dict to replace the base value, or write a "
+                            f"{type(current).__name__} like the base does",
+                        )
+                    )
+                    out.set(k, to_config_dict(v) if isinstance(v, LDict) else hook(v), origin)
+                    continue
+                out.set(k, merge_into(v, current if isinstance(current, LDict) else _as_ldict(current), diagnostics, key_path), origin)
+            else:
+                out.set(k, to_config_dict(v) if isinstance(v, LDict) else hook(v), origin)
+        else:
+            out.set(k, v, origin)
+    return out
+
+
+def _pop_delete(d: dict[Any, Any]) -> bool:
+    if isinstance(d, LDict):
+        d.origins.pop(DELETE_KEY, None)
+    return bool(d.pop(DELETE_KEY, False))
+
+
+def _as_ldict(d: dict[Any, Any]) -> LDict:
+    out = LDict(d)
+    out.config_dict = True
+    return out
+
+
+def add_scope(value: Any, scope: str | None, has_scope: bool = True) -> Any:
+    """``Config._dict_to_config_dict``: make every dict a config dict and, for a base loaded
+    through ``pkg::``, mark the outermost dicts that have a ``type`` with ``_scope_``."""
+    if isinstance(value, LDict):
+        if has_scope and "type" in value:
+            has_scope = False
+            if scope is not None and value.get("_scope_") is None:
+                value["_scope_"] = scope
+        value.config_dict = True
+        for k in list(value.keys()):
+            value[k] = add_scope(value[k], scope, has_scope)
+        return value
+    if isinstance(value, tuple):
+        return tuple(add_scope(v, scope, has_scope) for v in value)
+    if isinstance(value, list):
+        return [add_scope(v, scope, has_scope) for v in value]
+    return value
+
+
+def base_copy(cfg: LDict, scope: str | None) -> LDict:
+    """A fresh copy of a resolved base, ready to be seen as ``_base_`` and merged into."""
+    out = add_scope(copy.deepcopy(cfg), scope)
+    assert isinstance(out, LDict)
+    return out

@@ -1,0 +1,93 @@
+"""Shared types: positions, origins and diagnostics.
+
+Every other module speaks in these terms, so they live together in one small module.
+Lines and columns are 1-based; ``end_column`` is exclusive (the column just past the span).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A region of a source file."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+    @property
+    def short(self) -> str:
+        """``file:line``, the form shown next to values."""
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a value was set.
+
+    ``kind`` says how it was written there: ``literal`` (the value itself is written at ``span``),
+    ``variable`` (a name bound elsewhere; ``via`` is where that name was set), ``expression``
+    (computed, e.g. ``1.0 / 9.0``), ``base-reference`` (``_base_.x`` or ``{{_base_.x}}``).
+    ``text`` is the source text at ``span``.
+    """
+
+    span: Span
+    kind: str = "literal"
+    text: str = ""
+    via: Origin | None = None
+
+    def __str__(self) -> str:
+        return self.span.short
+
+
+class Severity(str, Enum):
+    """How bad a finding is. Errors make the CLI fail; warnings only with ``--strict``."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One finding: a loader problem or a rule violation, with its position.
+
+    ``key`` is the dotted key path of the config value concerned, when there is one.
+    ``fix`` is a one-line suggestion of what to do.
+    """
+
+    code: str
+    name: str
+    severity: Severity
+    message: str
+    span: Span | None = None
+    key: str | None = None
+    fix: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        """Order by file, position, code."""
+        if self.span is None:
+            return ("", 0, 0, self.code)
+        return (self.span.file, self.span.line, self.span.column, self.code)
+
+
+class ConfigError(Exception):
+    """Raised by :func:`losstune.load` when a config cannot be resolved.
+
+    ``diagnostics`` holds every error found, each with its file and position.
+    """
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = diagnostics
+        first = diagnostics[0]
+        where = f"{first.span}: " if first.span else ""
+        super().__init__(f"{where}{first.message}")

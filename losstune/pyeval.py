@@ -1,0 +1,871 @@
+"""A safe interpreter for the data subset of Python that configs are written in.
+
+Nothing is executed: the module's ``ast`` is walked and each statement is applied to a table
+of names, the way ``exec`` would, for the constructs real configs use (literals, ``dict(...)``,
+arithmetic, comprehensions, dict methods, subscript and attribute assignment on ``_base_``
+values...). Anything outside that subset becomes an :class:`~losstune.values.Opaque` value with a
+warning at its position; a Python error (``KeyError``, ``NameError``...) that mmengine would raise
+too becomes an error diagnostic. Either way the rest of the file is still evaluated.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from losstune import codes
+from losstune.model import Diagnostic, Origin, Span
+from losstune.pybuiltins import (
+    BUILTIN_CONSTANTS,
+    BUILTIN_FUNCTIONS,
+    BUILTIN_TYPES,
+    MAX_SEQUENCE,
+    PURE_MODULE_FUNCTIONS,
+    ModuleRef,
+    BoundMethod,
+    Builtin,
+    PyError,
+    Unsupported,
+    call_method,
+    method_of,
+)
+from losstune.source import BASE_PLACEHOLDER_PREFIX, SourceText
+from losstune.values import Dropped, LDict, Opaque, hook
+
+BASE_KEY = "_base_"
+MAX_LOOP = 100_000
+
+_BINOPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+    ast.BitOr: operator.or_,
+    ast.BitAnd: operator.and_,
+    ast.BitXor: operator.xor,
+    ast.LShift: operator.lshift,
+    ast.RShift: operator.rshift,
+}
+_IBINOPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.iadd,
+    ast.Sub: operator.isub,
+    ast.Mult: operator.imul,
+    ast.Div: operator.itruediv,
+    ast.FloorDiv: operator.ifloordiv,
+    ast.Mod: operator.imod,
+    ast.Pow: operator.ipow,
+    ast.BitOr: operator.ior,
+    ast.BitAnd: operator.iand,
+    ast.BitXor: operator.ixor,
+    ast.LShift: operator.ilshift,
+    ast.RShift: operator.irshift,
+}
+_CMPOPS: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Is: operator.is_,
+    ast.IsNot: operator.is_not,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
+}
+_UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
+    ast.USub: operator.neg,
+    ast.UAdd: operator.pos,
+    ast.Not: operator.not_,
+    ast.Invert: operator.invert,
+}
+
+
+class _Fail(Exception):
+    """Python would raise here; carries the node for the position."""
+
+    def __init__(self, node: ast.AST, message: str) -> None:
+        super().__init__(message)
+        self.node = node
+        self.message = message
+
+
+class _Loop(Exception):
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+
+def _is_base_assign(stmt: ast.stmt) -> bool:
+    return (
+        isinstance(stmt, ast.Assign)
+        and isinstance(stmt.targets[0], ast.Name)
+        and stmt.targets[0].id == BASE_KEY
+    )
+
+
+def _size_of(v: Any) -> int:
+    return len(v) if isinstance(v, (str, list, tuple, bytes)) else 0
+
+
+class Interpreter:
+    """Evaluate one config module. ``base`` is what ``_base_`` names inside it."""
+
+    def __init__(self, src: SourceText, base: LDict, diagnostics: list[Diagnostic]) -> None:
+        self.src = src
+        self.base = base
+        self.diagnostics = diagnostics
+        self.globals = LDict()
+        self.scopes: list[dict[str, Any]] = []
+
+    # -- diagnostics ------------------------------------------------------------------------
+
+    def span(self, node: ast.AST) -> Span:
+        end_line = getattr(node, "end_lineno", None) or node.lineno  # type: ignore[attr-defined]
+        end_col = getattr(node, "end_col_offset", None)
+        if end_col is None:
+            end_col = node.col_offset  # type: ignore[attr-defined]
+        return self.src.span_bytes(node.lineno, node.col_offset, end_line, end_col)  # type: ignore[attr-defined]
+
+    def _opaque(self, node: ast.AST, reason: str) -> Opaque:
+        span = self.span(node)
+        text = self.src.segment(span)
+        self.diagnostics.append(
+            codes.diagnostic(
+                codes.OPAQUE_VALUE,
+                f"`{_clip(text)}` cannot be evaluated without running code ({reason}); "
+                "its value is unknown to losstune",
+                span,
+                fix="write the value as a literal, or ignore this warning if the value does not matter",
+            )
+        )
+        return Opaque(reason, text, span)
+
+    def _error(self, node: ast.AST, message: str) -> Opaque:
+        span = self.span(node)
+        self.diagnostics.append(
+            codes.diagnostic(
+                codes.EVALUATION_ERROR,
+                f"{message} (mmengine would fail to load this config here)",
+                span,
+                fix="fix the expression so that it evaluates",
+            )
+        )
+        return Opaque(message, self.src.segment(span), span)
+
+    # -- origins ----------------------------------------------------------------------------
+
+    def origin(self, node: ast.AST) -> Origin:
+        span = self.span(node)
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, str) and node.value.startswith(BASE_PLACEHOLDER_PREFIX):
+                return Origin(span, "base-reference", self.src.segment(span))
+            return Origin(span, "literal")
+        if (
+            isinstance(node, ast.UnaryOp)
+            and isinstance(node.op, (ast.USub, ast.UAdd))
+            and isinstance(node.operand, ast.Constant)
+        ):
+            return Origin(span, "literal")
+        if isinstance(node, (ast.Dict, ast.List, ast.Tuple, ast.Set)):
+            return Origin(span, "literal")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict":
+            return Origin(span, "literal")
+        if isinstance(node, ast.Name):
+            via = None
+            for scope in reversed(self.scopes):
+                if node.id in scope:
+                    break
+            else:
+                via = self.globals.origins.get(node.id)
+            return Origin(span, "variable", node.id, via)
+        root: ast.AST = node
+        while isinstance(root, (ast.Attribute, ast.Subscript)):
+            root = root.value
+        if isinstance(root, ast.Name) and root.id == BASE_KEY:
+            return Origin(span, "base-reference", self.src.segment(span))
+        return Origin(span, "expression", self.src.segment(span))
+
+    # -- statements -------------------------------------------------------------------------
+
+    def run(self, module: ast.Module) -> LDict:
+        """Execute the module body and return its global names (mmengine's ``cfg_dict``)."""
+        self.exec_block(module.body)
+        return self.globals
+
+    def exec_block(self, body: list[ast.stmt]) -> None:
+        for stmt in body:
+            self.exec_stmt(stmt)
+
+    def exec_stmt(self, stmt: ast.stmt) -> None:
+        try:
+            self._exec(stmt)
+        except _Fail as f:
+            self._error(f.node, f.message)
+            for name in _assigned_names(stmt):
+                self._bind_name(name, Opaque(f.message, name, self.span(stmt)), None)
+
+    def _exec(self, stmt: ast.stmt) -> None:
+        if isinstance(stmt, ast.Assign):
+            if _is_base_assign(stmt):
+                return  # mmengine removes every `_base_ = ...` before running the file
+            value = self.eval(stmt.value)
+            origin = self.origin(stmt.value)
+            for target in stmt.targets:
+                self.assign(target, value, origin)
+        elif isinstance(stmt, ast.AnnAssign):
+            if stmt.value is not None:
+                self.assign(stmt.target, self.eval(stmt.value), self.origin(stmt.value))
+        elif isinstance(stmt, ast.AugAssign):
+            self.aug_assign(stmt)
+        elif isinstance(stmt, ast.Expr):
+            self.eval(stmt.value)
+        elif isinstance(stmt, ast.Delete):
+            for target in stmt.targets:
+                self.delete(target)
+        elif isinstance(stmt, ast.Pass):
+            pass
+        elif isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if alias.asname:
+                    self._bind_name(alias.asname, Dropped(alias.name), None)
+                else:
+                    top = alias.name.split(".")[0]
+                    self._bind_name(top, Dropped(top), None)
+        elif isinstance(stmt, ast.ImportFrom):
+            for alias in stmt.names:
+                if alias.name == "*":
+                    self._opaque(stmt, "a star import")
+                    continue
+                self._bind_name(alias.asname or alias.name, Dropped(f"{stmt.module}.{alias.name}"), None)
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            self._bind_name(stmt.name, Dropped(stmt.name), None)
+        elif isinstance(stmt, ast.ClassDef):
+            self._bind_name(stmt.name, self._opaque(stmt, "a class definition"), self.origin(stmt))
+        elif isinstance(stmt, ast.If):
+            test = self.eval(stmt.test)
+            if isinstance(test, Opaque):
+                self._opaque(stmt.test, "the condition of an `if`")
+                return
+            self.exec_block(stmt.body if test else stmt.orelse)
+        elif isinstance(stmt, ast.For):
+            self.exec_for(stmt)
+        elif isinstance(stmt, ast.Break):
+            raise _Loop("break")
+        elif isinstance(stmt, ast.Continue):
+            raise _Loop("continue")
+        elif isinstance(stmt, ast.Assert):
+            test = self.eval(stmt.test)
+            if not isinstance(test, Opaque) and not test:
+                raise _Fail(stmt, "AssertionError")
+        else:
+            self._opaque(stmt, f"a `{type(stmt).__name__.lower()}` statement")
+            for name in _assigned_names(stmt):
+                self._bind_name(name, Opaque("not evaluated", name, self.span(stmt)), None)
+
+    def exec_for(self, stmt: ast.For) -> None:
+        iterable = self.eval(stmt.iter)
+        if isinstance(iterable, Opaque):
+            self._opaque(stmt.iter, "a loop over an unknown value")
+            return
+        count = 0
+        try:
+            items = iter(iterable)
+        except TypeError as e:
+            raise _Fail(stmt.iter, f"TypeError: {e}") from None
+        broke = False
+        for item in items:
+            count += 1
+            if count > MAX_LOOP:
+                self._opaque(stmt, "a loop with too many iterations")
+                return
+            self.assign(stmt.target, item, self.origin(stmt.iter))
+            try:
+                self.exec_block(stmt.body)
+            except _Loop as loop:
+                if loop.kind == "break":
+                    broke = True
+                    break
+        if not broke:
+            self.exec_block(stmt.orelse)
+
+    def _bind_name(self, name: str, value: Any, origin: Origin | None) -> None:
+        if self.scopes:
+            self.scopes[-1][name] = value
+        else:
+            self.globals.set(name, value, origin)
+
+    def assign(self, target: ast.expr, value: Any, origin: Origin | None) -> None:
+        if isinstance(target, ast.Name):
+            self._bind_name(target.id, value, origin)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            if isinstance(value, Opaque):
+                for elt in target.elts:
+                    self.assign(elt, value, origin)
+                return
+            try:
+                values = list(value)
+            except TypeError as e:
+                raise _Fail(target, f"TypeError: {e}") from None
+            starred = [i for i, e in enumerate(target.elts) if isinstance(e, ast.Starred)]
+            if len(starred) == 1:
+                i = starred[0]
+                after = len(target.elts) - i - 1
+                if len(values) < len(target.elts) - 1:
+                    raise _Fail(target, f"ValueError: not enough values to unpack (expected at least {len(target.elts) - 1}, got {len(values)})")
+                rest = values[i : len(values) - after]
+                values = values[:i] + [rest] + values[len(values) - after :]
+                target_elts = [e.value if isinstance(e, ast.Starred) else e for e in target.elts]
+                for elt, v in zip(target_elts, values, strict=True):
+                    self.assign(elt, v, origin)
+                return
+            if len(values) != len(target.elts):
+                raise _Fail(target, f"ValueError: expected {len(target.elts)} values to unpack, got {len(values)}")
+            for elt, v in zip(target.elts, values, strict=True):
+                self.assign(elt, v, origin)
+        elif isinstance(target, ast.Subscript):
+            container = self.eval(target.value)
+            key = self.eval(target.slice)
+            if isinstance(container, Opaque) or isinstance(key, Opaque):
+                return
+            if isinstance(container, LDict):
+                container.set(key, hook(value) if container.config_dict else value, origin)
+            elif isinstance(container, list):
+                try:
+                    container[key] = value
+                except (TypeError, IndexError) as e:
+                    raise _Fail(target, f"{type(e).__name__}: {e}") from None
+            else:
+                raise _Fail(target, f"TypeError: '{type(container).__name__}' object does not support item assignment")
+        elif isinstance(target, ast.Attribute):
+            container = self.eval(target.value)
+            if isinstance(container, Opaque):
+                return
+            if isinstance(container, LDict) and container.config_dict:
+                container.set(target.attr, hook(value), origin)
+            else:
+                raise _Fail(
+                    target,
+                    f"AttributeError: '{_type_name(container)}' object has no attribute '{target.attr}'",
+                )
+        elif isinstance(target, ast.Starred):
+            self._opaque(target, "starred assignment")
+        else:
+            self._opaque(target, "this assignment target")
+
+    def aug_assign(self, stmt: ast.AugAssign) -> None:
+        op = _IBINOPS[type(stmt.op)]
+        target = stmt.target
+        rhs = self.eval(stmt.value)
+        if isinstance(target, ast.Name):
+            current = self.lookup(target)
+            self._bind_name(target.id, self._binop(stmt, op, current, rhs), self.origin(stmt))
+        elif isinstance(target, (ast.Subscript, ast.Attribute)):
+            current = self.eval(target)
+            self.assign(target, self._binop(stmt, op, current, rhs), self.origin(stmt))
+        else:
+            self._opaque(stmt, "this augmented assignment")
+
+    def delete(self, target: ast.expr) -> None:
+        if isinstance(target, ast.Name):
+            scope = self.scopes[-1] if self.scopes else self.globals
+            if target.id not in scope:
+                raise _Fail(target, f"NameError: name '{target.id}' is not defined")
+            del scope[target.id]
+            if scope is self.globals:
+                self.globals.origins.pop(target.id, None)
+        elif isinstance(target, ast.Subscript):
+            container = self.eval(target.value)
+            key = self.eval(target.slice)
+            if isinstance(container, Opaque) or isinstance(key, Opaque):
+                return
+            try:
+                del container[key]
+            except (KeyError, IndexError, TypeError) as e:
+                raise _Fail(target, f"{type(e).__name__}: {e}") from None
+            if isinstance(container, LDict):
+                container.origins.pop(key, None)
+        elif isinstance(target, ast.Attribute):
+            container = self.eval(target.value)
+            if isinstance(container, Opaque):
+                return
+            if isinstance(container, LDict) and container.config_dict and target.attr in container:
+                del container[target.attr]
+                container.origins.pop(target.attr, None)
+            else:
+                raise _Fail(target, f"AttributeError: {target.attr}")
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for elt in target.elts:
+                self.delete(elt)
+        else:
+            self._opaque(target, "this `del` target")
+
+    # -- expressions ------------------------------------------------------------------------
+
+    def eval_expression(self, node: ast.expr) -> Any:
+        """Evaluate one expression on its own; a Python error becomes an error diagnostic and an
+        opaque value."""
+        try:
+            return self.eval(node)
+        except _Fail as f:
+            return self._error(f.node, f.message)
+
+    def eval(self, node: ast.expr) -> Any:
+        method = getattr(self, "_eval_" + type(node).__name__, None)
+        if method is None:
+            return self._opaque(node, f"a `{type(node).__name__}` expression")
+        try:
+            return method(node)
+        except Unsupported as u:
+            return self._opaque(node, str(u))
+        except PyError as e:
+            raise _Fail(node, str(e)) from None
+        except RecursionError:
+            return self._opaque(node, "nesting too deep")
+
+    def _eval_Constant(self, node: ast.Constant) -> Any:
+        return node.value
+
+    def _eval_JoinedStr(self, node: ast.JoinedStr) -> Any:
+        parts: list[str] = []
+        for value in node.values:
+            part = self.eval(value)
+            if isinstance(part, Opaque):
+                return part
+            parts.append(part)
+        return "".join(parts)
+
+    def _eval_FormattedValue(self, node: ast.FormattedValue) -> Any:
+        value = self.eval(node.value)
+        if isinstance(value, Opaque):
+            return value
+        if node.conversion == ord("r"):
+            value = repr(value)
+        elif node.conversion == ord("s"):
+            value = str(value)
+        elif node.conversion == ord("a"):
+            value = ascii(value)
+        spec = ""
+        if node.format_spec is not None:
+            spec = self.eval(node.format_spec)
+            if isinstance(spec, Opaque):
+                return spec
+        try:
+            return format(value, spec)
+        except (ValueError, TypeError) as e:
+            raise PyError(f"{type(e).__name__}: {e}") from None
+
+    def lookup(self, node: ast.Name) -> Any:
+        name = node.id
+        for scope in reversed(self.scopes):
+            if name in scope:
+                return scope[name]
+        if name in self.globals:
+            return self.globals[name]
+        if name == BASE_KEY:
+            return self.base
+        if name in BUILTIN_CONSTANTS:
+            return BUILTIN_CONSTANTS[name]
+        if name in BUILTIN_FUNCTIONS or name in BUILTIN_TYPES or name == "dict" or name == "print":
+            return Builtin(name)
+        if name in _KNOWN_BUILTINS:
+            return Builtin(name)
+        raise _Fail(node, f"NameError: name '{name}' is not defined")
+
+    def _eval_Name(self, node: ast.Name) -> Any:
+        value = self.lookup(node)
+        if isinstance(value, Dropped):
+            if value.name in PURE_MODULE_FUNCTIONS or any(f.startswith(value.name + ".") for f in PURE_MODULE_FUNCTIONS):
+                return ModuleRef(value.name)
+            raise Unsupported(f"`{node.id}` is a module or function defined in the config")
+        return value
+
+    def _eval_List(self, node: ast.List) -> Any:
+        return self._elements(node.elts)
+
+    def _eval_Tuple(self, node: ast.Tuple) -> Any:
+        elts = self._elements(node.elts)
+        return elts if isinstance(elts, Opaque) else tuple(elts)
+
+    def _eval_Set(self, node: ast.Set) -> Any:
+        elts = self._elements(node.elts)
+        return elts if isinstance(elts, Opaque) else set(elts)
+
+    def _elements(self, elts: list[ast.expr]) -> Any:
+        out: list[Any] = []
+        for elt in elts:
+            if isinstance(elt, ast.Starred):
+                value = self.eval(elt.value)
+                if isinstance(value, Opaque):
+                    return value
+                try:
+                    out.extend(value)
+                except TypeError as e:
+                    raise PyError(f"TypeError: {e}") from None
+            else:
+                out.append(self.eval(elt))
+        return out
+
+    def _eval_Dict(self, node: ast.Dict) -> Any:
+        out = LDict()
+        out.span = self.span(node)
+        for k, v in zip(node.keys, node.values, strict=True):
+            if k is None:
+                value = self.eval(v)
+                if isinstance(value, Opaque):
+                    return value
+                self._update_from(out, value, v)
+            else:
+                key = self.eval(k)
+                if isinstance(key, Opaque):
+                    return key
+                try:
+                    out.set(key, self.eval(v), self.origin(v))
+                except TypeError as e:
+                    raise PyError(f"TypeError: {e}") from None
+        return out
+
+    def _update_from(self, out: LDict, value: Any, node: ast.expr) -> None:
+        if not isinstance(value, dict):
+            raise PyError(f"TypeError: '{_type_name(value)}' object is not a mapping")
+        fallback = self.origin(node)
+        for k, v in value.items():
+            origin = value.origins.get(k, fallback) if isinstance(value, LDict) else fallback
+            out.set(k, v, origin)
+
+    def _eval_BinOp(self, node: ast.BinOp) -> Any:
+        left = self.eval(node.left)
+        right = self.eval(node.right)
+        return self._binop(node, _BINOPS[type(node.op)], left, right)
+
+    def _binop(self, node: ast.AST, op: Callable[[Any, Any], Any], left: Any, right: Any) -> Any:
+        if isinstance(left, Opaque):
+            return left
+        if isinstance(right, Opaque):
+            return right
+        if op in (operator.mul, operator.imul):
+            n = right if isinstance(left, (str, list, tuple)) else left
+            if isinstance(n, int) and max(_size_of(left), _size_of(right)) * max(n, 0) > MAX_SEQUENCE:
+                raise Unsupported("a sequence too large to build")
+        if op in (operator.pow, operator.ipow, operator.lshift, operator.ilshift):
+            if isinstance(right, int) and isinstance(left, int) and abs(right) > 10_000:
+                raise Unsupported("a number too large to compute")
+        if isinstance(left, str) and op in (operator.mod, operator.imod):
+            _reject_percent_tricks(left)
+        try:
+            result = op(left, right)
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError) as e:
+            raise _Fail(node, f"{type(e).__name__}: {e}") from None
+        if isinstance(result, dict) and not isinstance(result, LDict):
+            out = LDict(result)
+            for side in (left, right):
+                if isinstance(side, LDict):
+                    out.origins.update({k: o for k, o in side.origins.items() if k in out})
+            return out
+        return result
+
+    def _eval_UnaryOp(self, node: ast.UnaryOp) -> Any:
+        operand = self.eval(node.operand)
+        if isinstance(operand, Opaque):
+            return operand
+        try:
+            return _UNARY[type(node.op)](operand)
+        except TypeError as e:
+            raise PyError(f"TypeError: {e}") from None
+
+    def _eval_BoolOp(self, node: ast.BoolOp) -> Any:
+        value: Any = None
+        for sub in node.values:
+            value = self.eval(sub)
+            if isinstance(value, Opaque):
+                return value
+            if isinstance(node.op, ast.And) and not value:
+                return value
+            if isinstance(node.op, ast.Or) and value:
+                return value
+        return value
+
+    def _eval_Compare(self, node: ast.Compare) -> Any:
+        left = self.eval(node.left)
+        for op, comp in zip(node.ops, node.comparators, strict=True):
+            right = self.eval(comp)
+            if isinstance(left, Opaque):
+                return left
+            if isinstance(right, Opaque):
+                return right
+            try:
+                ok = _CMPOPS[type(op)](left, right)
+            except TypeError as e:
+                raise PyError(f"TypeError: {e}") from None
+            if not ok:
+                return False
+            left = right
+        return True
+
+    def _eval_IfExp(self, node: ast.IfExp) -> Any:
+        test = self.eval(node.test)
+        if isinstance(test, Opaque):
+            return test
+        return self.eval(node.body if test else node.orelse)
+
+    def _eval_Subscript(self, node: ast.Subscript) -> Any:
+        container = self.eval(node.value)
+        key = self.eval(node.slice)
+        if isinstance(container, Opaque):
+            return container
+        if isinstance(key, Opaque):
+            return key
+        try:
+            return container[key]
+        except KeyError as e:
+            raise PyError(f"KeyError: {e}") from None
+        except (IndexError, TypeError) as e:
+            raise PyError(f"{type(e).__name__}: {e}") from None
+
+    def _eval_Slice(self, node: ast.Slice) -> Any:
+        parts = [None if p is None else self.eval(p) for p in (node.lower, node.upper, node.step)]
+        for p in parts:
+            if isinstance(p, Opaque):
+                return p
+        return slice(*parts)
+
+    def _eval_Attribute(self, node: ast.Attribute) -> Any:
+        obj = self.eval(node.value)
+        if isinstance(obj, Opaque):
+            return obj
+        name = node.attr
+        if isinstance(obj, ModuleRef):
+            return ModuleRef(f"{obj.name}.{name}")
+        if name.startswith("_") and not (isinstance(obj, LDict) and obj.config_dict):
+            raise Unsupported(f"access to the private attribute `{name}`")
+        method = method_of(obj, name)
+        if method is not None:
+            return method
+        if isinstance(obj, LDict) and obj.config_dict:
+            if name in obj:
+                return obj[name]
+            raise PyError(f"AttributeError: 'ConfigDict' object has no attribute '{name}'")
+        if isinstance(obj, (dict, list, tuple, str, int, float, bool)) or obj is None:
+            raise PyError(f"AttributeError: '{_type_name(obj)}' object has no attribute '{name}'")
+        raise Unsupported(f"the attribute `{name}` of a {_type_name(obj)}")
+
+    def _eval_Call(self, node: ast.Call) -> Any:
+        func = self.eval(node.func)
+        if isinstance(func, Opaque):
+            return func
+        args = self._elements(node.args)
+        if isinstance(args, Opaque):
+            return args
+        kwargs: dict[str, Any] = {}
+        origins: dict[Any, Origin] = {}
+        for kw in node.keywords:
+            value = self.eval(kw.value)
+            if isinstance(value, Opaque) and kw.arg is None:
+                return value
+            if kw.arg is None:
+                if not isinstance(value, dict):
+                    raise PyError(f"TypeError: argument after ** must be a mapping, not {_type_name(value)}")
+                fallback = self.origin(kw.value)
+                for k, v in value.items():
+                    kwargs[k] = v
+                    origins[k] = value.origins.get(k, fallback) if isinstance(value, LDict) else fallback
+            else:
+                kwargs[kw.arg] = value
+                origins[kw.arg] = self.origin(kw.value)
+        if isinstance(func, Builtin):
+            return self._call_builtin(node, func.name, args, kwargs, origins)
+        if isinstance(func, ModuleRef):
+            impl = PURE_MODULE_FUNCTIONS.get(func.name)
+            if impl is None:
+                raise Unsupported(f"a call of `{func.name}`")
+            for a in list(args) + list(kwargs.values()):
+                if isinstance(a, Opaque):
+                    return a
+            try:
+                return impl(*args, **kwargs)
+            except (TypeError, ValueError) as e:
+                raise PyError(f"{type(e).__name__}: {e}") from None
+        if isinstance(func, BoundMethod):
+            if isinstance(func.obj, LDict) and func.name in ("update", "setdefault") and args:
+                first = node.args[0]
+                if func.name == "setdefault":
+                    origins[args[0]] = self.origin(node.args[1]) if len(node.args) > 1 else self.origin(first)
+                elif isinstance(first, ast.Dict):
+                    pass  # the dict literal carries its own origins
+            for a in args:
+                if isinstance(a, Opaque):
+                    return a
+            for v in kwargs.values():
+                if isinstance(v, Opaque) and func.name not in ("update", "setdefault"):
+                    return v
+            return call_method(func, args, kwargs, origins)
+        raise Unsupported(f"a call of {_type_name(func)}")
+
+    def _call_builtin(
+        self, node: ast.Call, name: str, args: list[Any], kwargs: dict[str, Any], origins: dict[Any, Origin]
+    ) -> Any:
+        if name == "dict":
+            out = LDict()
+            out.span = self.span(node)
+            if len(args) > 1:
+                raise PyError(f"TypeError: dict expected at most 1 argument, got {len(args)}")
+            if args:
+                src = args[0]
+                if isinstance(src, Opaque):
+                    return src
+                if isinstance(src, dict):
+                    self._update_from(out, src, node.args[0])
+                else:
+                    fallback = self.origin(node.args[0])
+                    try:
+                        for k, v in src:
+                            out.set(k, v, fallback)
+                    except (TypeError, ValueError) as e:
+                        raise PyError(f"{type(e).__name__}: {e}") from None
+            for k, v in kwargs.items():
+                out.set(k, v, origins.get(k))
+            return out
+        if name == "print":
+            return None
+        if name not in BUILTIN_FUNCTIONS:
+            raise Unsupported(f"a call of `{name}`")
+        for a in list(args) + list(kwargs.values()):
+            if isinstance(a, Opaque):
+                return a
+        if name == "isinstance" and len(args) == 2:
+            args = [args[0], _as_types(args[1])]
+        try:
+            result = BUILTIN_FUNCTIONS[name](*args, **kwargs)
+        except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, OverflowError) as e:
+            raise PyError(f"{type(e).__name__}: {e}") from None
+        if isinstance(result, Iterator):
+            # enumerate, zip, reversed: materialise so that they can be re-read safely.
+            result = list(result)
+            if len(result) > MAX_SEQUENCE:
+                raise Unsupported("a sequence too large to build")
+        return result
+
+    # -- comprehensions ---------------------------------------------------------------------
+
+    def _comprehension(self, node: ast.AST, generators: list[ast.comprehension], emit: Callable[[], None]) -> Any:
+        self.scopes.append({})
+        count = 0
+        try:
+
+            def loop(i: int) -> Any:
+                nonlocal count
+                if i == len(generators):
+                    count += 1
+                    if count > MAX_SEQUENCE:
+                        raise Unsupported("a comprehension too large to build")
+                    emit()
+                    return None
+                gen = generators[i]
+                iterable = self.eval(gen.iter)
+                if isinstance(iterable, Opaque):
+                    return iterable
+                try:
+                    items = list(iterable)
+                except TypeError as e:
+                    raise PyError(f"TypeError: {e}") from None
+                for item in items:
+                    self.assign(gen.target, item, None)
+                    skip = False
+                    for cond in gen.ifs:
+                        test = self.eval(cond)
+                        if isinstance(test, Opaque):
+                            return test
+                        if not test:
+                            skip = True
+                            break
+                    if not skip:
+                        r = loop(i + 1)
+                        if isinstance(r, Opaque):
+                            return r
+                return None
+
+            return loop(0)
+        finally:
+            self.scopes.pop()
+
+    def _eval_ListComp(self, node: ast.ListComp) -> Any:
+        out: list[Any] = []
+        failed = self._comprehension(node, node.generators, lambda: out.append(self.eval(node.elt)))
+        return failed if isinstance(failed, Opaque) else out
+
+    def _eval_GeneratorExp(self, node: ast.GeneratorExp) -> Any:
+        out: list[Any] = []
+        failed = self._comprehension(node, node.generators, lambda: out.append(self.eval(node.elt)))
+        return failed if isinstance(failed, Opaque) else out
+
+    def _eval_SetComp(self, node: ast.SetComp) -> Any:
+        out: list[Any] = []
+        failed = self._comprehension(node, node.generators, lambda: out.append(self.eval(node.elt)))
+        return failed if isinstance(failed, Opaque) else set(out)
+
+    def _eval_DictComp(self, node: ast.DictComp) -> Any:
+        out = LDict()
+        out.span = self.span(node)
+
+        def emit() -> None:
+            key = self.eval(node.key)
+            out.set(key, self.eval(node.value), self.origin(node.value))
+
+        failed = self._comprehension(node, node.generators, emit)
+        return failed if isinstance(failed, Opaque) else out
+
+
+_KNOWN_BUILTINS = frozenset(
+    "open eval exec compile __import__ getattr setattr delattr globals locals vars input exit quit "
+    "map filter iter next hasattr type object super id hash callable repr format ord chr hex oct bin "
+    "bytes bytearray memoryview property staticmethod classmethod issubclass breakpoint help dir".split()
+)
+
+
+def _as_types(value: Any) -> Any:
+    if isinstance(value, Builtin):
+        if value.name in BUILTIN_TYPES:
+            return BUILTIN_TYPES[value.name]
+        raise Unsupported(f"isinstance with `{value.name}`")
+    if isinstance(value, tuple):
+        return tuple(_as_types(v) for v in value)
+    raise Unsupported("isinstance with this type")
+
+
+def _reject_percent_tricks(fmt: str) -> None:
+    if "%(" in fmt and "*" in fmt:  # pragma: no cover - defensive
+        raise Unsupported("this % format")
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, LDict):
+        return "ConfigDict" if value.config_dict else "dict"
+    if isinstance(value, Builtin):
+        return f"built-in `{value.name}`"
+    if isinstance(value, BoundMethod):
+        return f"method `{value.name}`"
+    return type(value).__name__
+
+
+def _clip(text: str, n: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _assigned_names(stmt: ast.stmt) -> list[str]:
+    targets: list[ast.expr] = []
+    if isinstance(stmt, ast.Assign):
+        targets = list(stmt.targets)
+    elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
+        targets = [stmt.target]
+    elif isinstance(stmt, (ast.For, ast.With)):
+        return []
+    names: list[str] = []
+    for t in targets:
+        for n in ast.walk(t):
+            if isinstance(n, ast.Name) and isinstance(t, (ast.Name, ast.Tuple, ast.List)):
+                names.append(n.id)
+    return names

@@ -1,0 +1,501 @@
+"""Resolve a config file and its ``_base_`` chain exactly as mmengine's ``Config.fromfile``.
+
+The steps follow ``Config._file2dict``: text templates, the list of bases, each base resolved
+(recursively, and cached), duplicate keys among bases refused, the child evaluated with
+``_base_`` bound to the merged bases, ``{{_base_.x}}`` placeholders replaced, and the child merged
+into the bases. Each problem becomes a diagnostic with a position; resolving goes on where it can.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from losstune import codes
+from losstune.jsonread import read_json
+from losstune.merge import base_copy, merge_into
+from losstune.model import Diagnostic, Origin, Severity, Span
+from losstune.pyeval import BASE_KEY, Interpreter
+from losstune.source import SourceText, TemplateError
+from losstune.values import Dropped, LDict, Opaque
+from losstune.yamlread import read_yaml
+
+SUPPORTED_SUFFIXES = (".py", ".yaml", ".yml", ".json")
+DEPRECATION_KEY = "_deprecation_"
+RESERVED_KEYS = ("filename", "text", "pretty_text", "env_variables")
+
+
+@dataclass
+class FileResult:
+    """A resolved file: its merged config (``None`` when it could not be read at all), every
+    diagnostic found in it or its bases, and every file the result depends on."""
+
+    path: str
+    cfg: LDict | None
+    diagnostics: list[Diagnostic]
+    files: list[str] = field(default_factory=list)
+    sources: dict[str, SourceText] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """No error-level diagnostic."""
+        return self.cfg is not None and not any(d.severity is Severity.ERROR for d in self.diagnostics)
+
+
+def display_path(path: str) -> str:
+    """The path as shown to the user: relative to the working directory when below it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # pragma: no cover - other drive on Windows
+        return path
+    return path if rel.startswith("..") else rel
+
+
+class Resolver:
+    """Resolves configs, caching every resolved file so that shared bases are read once.
+
+    ``env`` replaces ``os.environ`` for ``{{$VAR:default}}`` templates.
+    """
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self.env = env
+        self.cache: dict[str, FileResult] = {}
+        self._stack: list[str] = []
+
+    def resolve(self, path: str | os.PathLike[str]) -> FileResult:
+        """Resolve ``path`` (a config file) and everything it inherits."""
+        result = self._resolve(os.path.abspath(os.path.expanduser(os.fspath(path))), None, is_base=False)
+        reserved = [k for k in (result.cfg or {}) if k in RESERVED_KEYS]
+        if not reserved:
+            return result
+        extra = []
+        for k in reserved:
+            origin = result.cfg.origins.get(k) if result.cfg is not None else None
+            extra.append(
+                codes.diagnostic(
+                    codes.RESERVED_KEY,
+                    f"`{k}` is reserved by mmengine and cannot be a top-level config key",
+                    origin.span if origin else None,
+                    fix="rename it",
+                )
+            )
+        return FileResult(result.path, result.cfg, result.diagnostics + extra, result.files, result.sources)
+
+    # ------------------------------------------------------------------------------------------
+
+    def _resolve(self, abspath: str, requested_at: Span | None, is_base: bool) -> FileResult:
+        if abspath in self._stack:
+            chain = self._stack[self._stack.index(abspath) :] + [abspath]
+            names = " -> ".join(display_path(p) for p in chain)
+            return FileResult(
+                abspath,
+                None,
+                [
+                    codes.diagnostic(
+                        codes.INHERITANCE_CYCLE,
+                        f"configs inherit from each other in a loop: {names}",
+                        requested_at,
+                        fix="remove one of these `_base_` entries",
+                    )
+                ],
+            )
+        cached = self.cache.get(abspath)
+        if cached is not None:
+            return cached
+        self._stack.append(abspath)
+        try:
+            result = self._resolve_uncached(abspath, requested_at, is_base)
+        finally:
+            self._stack.pop()
+        self.cache[abspath] = result
+        return result
+
+    def _read(self, abspath: str, requested_at: Span | None, is_base: bool) -> tuple[str | None, Diagnostic | None]:
+        shown = display_path(abspath)
+        if not os.path.exists(abspath):
+            if is_base:
+                return None, codes.diagnostic(
+                    codes.MISSING_BASE,
+                    f"the base config `{shown}` does not exist",
+                    requested_at,
+                    fix="correct the path; it is relative to the folder of the file that names it",
+                )
+            return None, codes.diagnostic(
+                codes.UNREADABLE, f"`{shown}` does not exist", Span(shown, 1, 1, 1, 1), fix="check the path"
+            )
+        if os.path.isdir(abspath):
+            return None, codes.diagnostic(
+                codes.UNREADABLE,
+                f"`{shown}` is a directory, not a config file",
+                requested_at or Span(shown, 1, 1, 1, 1),
+                fix="name a .py, .yaml, .yml or .json file (`losstune lint` walks directories)",
+            )
+        if not abspath.endswith(SUPPORTED_SUFFIXES):
+            return None, codes.diagnostic(
+                codes.UNSUPPORTED_TYPE,
+                f"`{shown}` is not a config losstune can read: only .py, .yaml, .yml and .json are supported",
+                requested_at or Span(shown, 1, 1, 1, 1),
+                fix="rename or convert the file",
+            )
+        try:
+            with open(abspath, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            return None, codes.diagnostic(
+                codes.UNREADABLE,
+                f"`{shown}` cannot be read: {e.strerror}",
+                requested_at or Span(shown, 1, 1, 1, 1),
+                fix="check the file's permissions",
+            )
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = data.count(b"\n", 0, e.start) + 1
+            col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+            return None, codes.diagnostic(
+                codes.ENCODING_ERROR,
+                f"`{shown}` is not UTF-8 text: byte 0x{data[e.start]:02x} at line {line}, column {col}",
+                Span(shown, line, col, line, col + 1),
+                fix="save the file as UTF-8",
+            )
+        if text.startswith("\ufeff"):
+            text = text[1:]
+        if not text.strip():
+            return None, codes.diagnostic(
+                codes.EMPTY_CONFIG,
+                f"`{shown}` is empty",
+                Span(shown, 1, 1, 1, 1),
+                fix="write the config, or remove the file (and any `_base_` entry naming it)",
+            )
+        return text, None
+
+    def _resolve_uncached(self, abspath: str, requested_at: Span | None, is_base: bool) -> FileResult:
+        shown = display_path(abspath)
+        text, problem = self._read(abspath, requested_at, is_base)
+        if text is None:
+            assert problem is not None
+            return FileResult(abspath, None, [problem])
+        diagnostics: list[Diagnostic] = []
+        result = FileResult(abspath, None, diagnostics, files=[abspath])
+        try:
+            src = SourceText.from_file(abspath, text, self.env)
+        except TemplateError as e:
+            line = text.count("\n", 0, e.offset) + 1
+            col = e.offset - (text.rfind("\n", 0, e.offset) + 1) + 1
+            diagnostics.append(
+                codes.diagnostic(
+                    codes.MISSING_ENV, str(e), Span(shown, line, col, line, col + 1),
+                    fix="set the variable, or give the template a default: {{$VAR:default}}",
+                )
+            )
+            return result
+        src.path = shown
+        result.sources[abspath] = src
+
+        suffix = os.path.splitext(abspath)[1]
+        module: ast.Module | None = None
+        data: Any = None
+        base_entries: list[tuple[Any, Span | None]] = []
+        if suffix == ".py":
+            module = self._parse_python(src, diagnostics)
+            if module is None:
+                return result
+            if _is_lazy_config(module):
+                diagnostics.append(
+                    codes.diagnostic(
+                        codes.LAZY_CONFIG,
+                        f"`{shown}` is a new-style (pure Python) config with `read_base()` or package "
+                        "imports; losstune reads classic `_base_` configs only",
+                        Span(shown, 1, 1, 1, 1),
+                        fix="use a classic config with `_base_ = [...]`",
+                    )
+                )
+                return result
+            base_entries = _python_bases(module, src, diagnostics)
+        else:
+            data = read_json(src, diagnostics) if suffix == ".json" else read_yaml(src, diagnostics)
+            if any(d.severity is Severity.ERROR and d.code == codes.SYNTAX_ERROR.code for d in diagnostics):
+                return result
+            if not isinstance(data, LDict):
+                diagnostics.append(
+                    codes.diagnostic(
+                        codes.SYNTAX_ERROR,
+                        f"`{shown}` must hold a mapping of config keys at its top level, "
+                        f"not a {type(data).__name__}",
+                        Span(shown, 1, 1, 1, 1),
+                        fix="write the config as `key: value` pairs",
+                    )
+                )
+                return result
+            base_entries = _data_bases(data, diagnostics)
+
+        base_cfg = LDict()
+        base_cfg.config_dict = True
+        for entry, span in base_entries:
+            self._add_base(entry, span, abspath, base_cfg, result)
+
+        if module is not None:
+            cfg = Interpreter(src, base_cfg, diagnostics).run(module)
+            for k in list(cfg.keys()):
+                if isinstance(cfg[k], Dropped) or (isinstance(k, str) and k.startswith("__")):
+                    del cfg[k]
+                    cfg.origins.pop(k, None)
+        else:
+            cfg = data
+        if DEPRECATION_KEY in cfg:
+            info = cfg.pop(DEPRECATION_KEY)
+            origin = cfg.origins.pop(DEPRECATION_KEY, None)
+            extra = f" Use {info['expected']} instead." if isinstance(info, dict) and "expected" in info else ""
+            diagnostics.append(
+                codes.diagnostic(
+                    codes.DEPRECATED_CONFIG,
+                    f"`{shown}` will be deprecated.{extra}",
+                    origin.span if origin else None,
+                    fix="move to the config it names",
+                )
+            )
+        cfg = _substitute_base_vars(cfg, src.base_vars, base_cfg, diagnostics, None)
+        cfg.pop(BASE_KEY, None)
+        cfg.origins.pop(BASE_KEY, None)
+        merged = merge_into(cfg, base_cfg, diagnostics)
+        for k in [k for k in merged if isinstance(k, str) and k.startswith("__")]:
+            del merged[k]
+        result.cfg = merged
+        return result
+
+    def _parse_python(self, src: SourceText, diagnostics: list[Diagnostic]) -> ast.Module | None:
+        if src.text != src.original:
+            # mmengine parses the file as written before substituting templates, so an unquoted
+            # `{{$VAR:x}}` is a syntax error even where the substituted text would parse.
+            try:
+                ast.parse(src.original, filename=src.path)
+            except SyntaxError as e:
+                line = e.lineno or 1
+                col = max(e.offset or 1, 1)
+                diagnostics.append(
+                    codes.diagnostic(
+                        codes.SYNTAX_ERROR,
+                        f"Python syntax error: {e.msg}",
+                        Span(src.path, line, col, line, col + 1),
+                        fix="fix the syntax at this position; a `{{...}}` template must sit inside a string",
+                    )
+                )
+                return None
+        try:
+            return ast.parse(src.text, filename=src.path)
+        except SyntaxError as e:
+            line = e.lineno or 1
+            col = max((e.offset or 1) - 1, 0)
+            span = src.span_chars(line, col, line, col + 1)
+            diagnostics.append(
+                codes.diagnostic(
+                    codes.SYNTAX_ERROR,
+                    f"Python syntax error: {e.msg}",
+                    span,
+                    fix="fix the syntax at this position",
+                )
+            )
+            return None
+        except ValueError as e:  # null bytes
+            diagnostics.append(codes.diagnostic(codes.SYNTAX_ERROR, f"Python syntax error: {e}", None))
+            return None
+
+    def _add_base(self, entry: Any, span: Span | None, child: str, base_cfg: LDict, result: FileResult) -> None:
+        if not isinstance(entry, str):
+            result.diagnostics.append(
+                codes.diagnostic(
+                    codes.BAD_BASE,
+                    f"a `_base_` entry must be a path string, not {type(entry).__name__}",
+                    span,
+                    fix="write `_base_ = 'path.py'` or `_base_ = ['a.py', 'b.py']`",
+                )
+            )
+            return
+        scope: str | None = None
+        if "::" in entry:
+            located = _package_config(entry)
+            if isinstance(located, str) and located.startswith("!"):
+                result.diagnostics.append(
+                    codes.diagnostic(codes.MISSING_BASE, located[1:], span, fix="install the package, or use a local path")
+                )
+                return
+            path, scope = located, entry.partition("::")[0]
+        else:
+            path = os.path.join(os.path.dirname(child), entry)
+        sub = self._resolve(os.path.abspath(os.path.expanduser(path)), span, is_base=True)
+        result.diagnostics.extend(d for d in sub.diagnostics if d not in result.diagnostics)
+        for f in sub.files:
+            if f not in result.files:
+                result.files.append(f)
+        result.sources.update(sub.sources)
+        if sub.cfg is None:
+            return
+        duplicates = [k for k in sub.cfg if k in base_cfg]
+        if duplicates:
+            result.diagnostics.append(
+                codes.diagnostic(
+                    codes.DUPLICATE_BASE_KEY,
+                    f"`{entry}` defines {', '.join(f'`{k}`' for k in duplicates)}, which an earlier base "
+                    "already defines; mmengine refuses duplicate keys among bases",
+                    span,
+                    fix="remove the key from one of the bases, or inherit them in a chain instead",
+                )
+            )
+        fresh = base_copy(sub.cfg, scope)
+        for k, v in fresh.items():
+            base_cfg.set(k, v, fresh.origins.get(k))
+
+
+def _python_bases(module: ast.Module, src: SourceText, diagnostics: list[Diagnostic]) -> list[tuple[Any, Span | None]]:
+    """The first top-level ``_base_ = ...`` (mmengine's ``_get_base_files``), with element spans."""
+    node = next(
+        (
+            s
+            for s in module.body
+            if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name) and s.targets[0].id == BASE_KEY
+        ),
+        None,
+    )
+    if node is None:
+        return []
+    interp = Interpreter(src, LDict(), diagnostics)
+    value = interp.eval_expression(node.value)
+    whole = interp.span(node.value)
+    if isinstance(value, Opaque):
+        return []
+    if isinstance(value, list):
+        elts = node.value.elts if isinstance(node.value, ast.List) else None
+        if elts is not None and len(elts) == len(value) and not any(isinstance(e, ast.Starred) for e in elts):
+            return [(v, interp.span(e)) for v, e in zip(value, elts, strict=True)]
+        return [(v, whole) for v in value]
+    return [(value, whole)]
+
+
+def _data_bases(data: LDict, diagnostics: list[Diagnostic]) -> list[tuple[Any, Span | None]]:
+    if BASE_KEY not in data:
+        return []
+    value = data[BASE_KEY]
+    origin = data.origins.get(BASE_KEY)
+    span = origin.span if origin else None
+    if isinstance(value, list):
+        return [(v, span) for v in value]
+    return [(value, span)]
+
+
+def _package_config(entry: str) -> str:
+    """Locate ``pkg::path`` inside an installed package without importing it.
+
+    Returns the path, or a message starting with ``!`` when it cannot be found."""
+    package, _, rel = entry.partition("::")
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or spec.origin is None:
+        return f"!the package `{package}` named by `{entry}` is not installed"
+    path = os.path.join(os.path.dirname(spec.origin), ".mim", "configs", rel)
+    if not os.path.exists(path):
+        return f"!`{rel}` is not among the configs of the installed package `{package}`"
+    return path
+
+
+def _substitute_base_vars(
+    cfg: Any, names: dict[str, str], base: LDict, diagnostics: list[Diagnostic], origin: Origin | None
+) -> Any:
+    """``Config._substitute_base_vars``: a value equal to a ``{{_base_.x}}`` placeholder becomes
+    the base's value at ``x``.
+
+    mmengine deep-copies every container at every level on the way down, each copy with its own
+    memo, so no two keys share a dict afterwards; this rebuilds the tree the same way (a later
+    ``_delete_`` pop on one alias must not affect the other)."""
+    if isinstance(cfg, dict):
+        out = LDict()
+        if isinstance(cfg, LDict):
+            out.origins = dict(cfg.origins)
+            out.config_dict = cfg.config_dict
+            out.span = cfg.span
+        for k, v in cfg.items():
+            o = out.origins.get(k, origin)
+            if isinstance(v, str) and v in names:
+                out[k] = _lookup_base(names[v], base, diagnostics, o)
+            else:
+                out[k] = _substitute_base_vars(v, names, base, diagnostics, o)
+        return out
+    if isinstance(cfg, tuple):
+        return tuple(_substitute_base_vars(c, names, base, diagnostics, origin) for c in cfg)
+    if isinstance(cfg, list):
+        return [_substitute_base_vars(c, names, base, diagnostics, origin) for c in cfg]
+    if isinstance(cfg, str) and cfg in names:
+        return _lookup_base(names[cfg], base, diagnostics, origin)
+    if isinstance(cfg, (set, frozenset)):
+        return copy.deepcopy(cfg)
+    return cfg
+
+
+def _lookup_base(dotted: str, base: LDict, diagnostics: list[Diagnostic], origin: Origin | None) -> Any:
+    value: Any = base
+    for part in dotted.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+            continue
+        diagnostics.append(
+            codes.diagnostic(
+                codes.EVALUATION_ERROR,
+                f"`{{{{_base_.{dotted}}}}}` names `{part}`, which the base configs do not define",
+                origin.span if origin else None,
+                fix="check the key path against the base configs",
+            )
+        )
+        return Opaque(f"_base_.{dotted} is not defined", f"{{{{_base_.{dotted}}}}}", origin.span if origin else None)
+    return value
+
+
+def _is_lazy_config(module: ast.Module) -> bool:
+    """mmengine's ``_is_lazy_import``, with the standard library standing for built-in modules."""
+    for node in ast.walk(module):
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and node.targets[0].id == BASE_KEY:
+            return False
+        if isinstance(node, ast.With):
+            return True
+        if isinstance(node, ast.ImportFrom):
+            if node.level != 0:
+                return True
+            if node.module == "mmengine" and len(node.names) == 1 and node.names[0].name == "Config":
+                continue
+            if not isinstance(node.module, str):
+                continue
+            if not _is_builtin_module(node.module):
+                return True
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if not _is_builtin_module(alias.name):
+                    return True
+    return False
+
+
+def _is_builtin_module(name: str) -> bool:
+    """mmengine's ``_is_builtin_module``: a module counts as built in when it is compiled into
+    the interpreter or lives under the interpreter's prefix outside site-packages. The module is
+    located, never imported."""
+    if name.startswith("."):
+        return False
+    if name.startswith("mmengine.config"):
+        return True
+    if name in sys.builtin_module_names:
+        return True
+    try:
+        spec = importlib.util.find_spec(name.split(".")[0])
+    except (ImportError, ValueError):
+        return False
+    if spec is None or spec.origin is None:
+        return False
+    origin = os.path.abspath(spec.origin)
+    root = os.path.dirname(os.path.dirname(sys.executable))
+    if "site-package" in origin or "dist-package" in origin:
+        return False
+    return origin.startswith((root, "/usr/lib/python"))

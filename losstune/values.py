@@ -1,0 +1,141 @@
+"""Config values that remember where they were set.
+
+A resolved config is made of ordinary Python values, except that every dict is an :class:`LDict`:
+a ``dict`` that also records, for each key, the :class:`~losstune.model.Origin` of its value,
+and whether it behaves like mmengine's ``ConfigDict`` (values reached through ``_base_``) or like
+a plain ``dict`` built in the child file. Scalars cannot carry attributes, so their origin lives
+in the dict that holds them.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from losstune.model import Origin, Span
+
+
+class LDict(dict[Any, Any]):
+    """A dict with per-key origins; ``config_dict`` marks mmengine ``ConfigDict`` behaviour."""
+
+    __slots__ = ("origins", "config_dict", "span")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.origins: dict[Any, Origin] = {}
+        self.config_dict = False
+        self.span: Span | None = None
+
+    def set(self, key: Any, value: Any, origin: Origin | None) -> None:
+        """Set ``key`` and record where it was set."""
+        self[key] = value
+        if origin is not None:
+            self.origins[key] = origin
+        else:
+            self.origins.pop(key, None)
+
+    def shallow_copy(self) -> LDict:
+        """A copy of this level only (mmengine's ``dict.copy`` / ``ConfigDict.copy``)."""
+        out = LDict(self)
+        out.origins = dict(self.origins)
+        out.config_dict = self.config_dict
+        out.span = self.span
+        return out
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> LDict:
+        out = LDict()
+        memo[id(self)] = out
+        for k, v in self.items():
+            out[k] = copy.deepcopy(v, memo)
+        out.origins = dict(self.origins)
+        out.config_dict = self.config_dict
+        out.span = self.span
+        return out
+
+    def __reduce_ex__(self, protocol: Any) -> Any:  # pragma: no cover - pickling is not used
+        return (LDict, (dict(self),))
+
+
+class Opaque:
+    """A value that cannot be known without running code: shown, never guessed."""
+
+    __slots__ = ("reason", "text", "span")
+
+    def __init__(self, reason: str, text: str, span: Span | None) -> None:
+        self.reason = reason
+        self.text = text
+        self.span = span
+
+    def __repr__(self) -> str:
+        return f"<opaque: {self.text}>"
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Opaque:
+        return self
+
+
+class Dropped:
+    """A module, function or class bound in a config: mmengine leaves these out of the result."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<dropped: {self.name}>"
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Dropped:
+        return self
+
+
+def hook(value: Any) -> Any:
+    """Mirror ``ConfigDict._hook``: plain dicts become config dicts (copied), lists and
+    tuples are rebuilt element by element."""
+    if isinstance(value, LDict):
+        if value.config_dict:
+            return value
+        return to_config_dict(value)
+    if isinstance(value, dict):
+        out = LDict()
+        for k, v in value.items():
+            out[k] = hook(v)
+        out.config_dict = True
+        return out
+    if type(value) is list:
+        return [hook(v) for v in value]
+    if type(value) is tuple:
+        return tuple(hook(v) for v in value)
+    return value
+
+
+def to_config_dict(value: LDict) -> LDict:
+    """``ConfigDict(value)``: a new config dict with the same keys, nested values hooked."""
+    out = LDict()
+    for k, v in value.items():
+        out[k] = hook(v)
+    out.origins = dict(value.origins)
+    out.config_dict = True
+    out.span = value.span
+    return out
+
+
+def to_plain(value: Any) -> Any:
+    """Plain Python data (dicts, lists, tuples, scalars), as ``Config.to_dict()`` gives it."""
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_plain(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(to_plain(v) for v in value)
+    return value
+
+
+def contains_opaque(value: Any) -> bool:
+    """Whether any part of ``value`` could not be evaluated."""
+    if isinstance(value, Opaque):
+        return True
+    if isinstance(value, dict):
+        return any(contains_opaque(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(contains_opaque(v) for v in value)
+    return False

@@ -1,0 +1,3 @@
+model = dict(type='FCOS',
+             bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma=2.0),
+                            loss_centerness=dict(type='CrossEntropyLoss', use_sigmoid=True)))

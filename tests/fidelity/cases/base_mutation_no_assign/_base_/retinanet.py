@@ -1,0 +1,7 @@
+model = dict(
+    type='RetinaNet',
+    bbox_head=dict(
+        type='RetinaHead',
+        loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0,
+                      alpha=0.25, loss_weight=1.0)))
+optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01))

@@ -1,0 +1,2 @@
+default_scope = 'mmdet'
+loss_weight = 1.0

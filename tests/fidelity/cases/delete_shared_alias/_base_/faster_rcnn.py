@@ -1,0 +1,6 @@
+model = dict(
+    type='FasterRCNN',
+    rpn_head=dict(
+        loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0)),
+    roi_head=dict(bbox_head=dict(
+        loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0))))

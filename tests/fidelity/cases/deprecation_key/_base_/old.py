@@ -1,0 +1,2 @@
+_deprecation_ = dict(expected='new_retinanet.py', reference='https://example.org/pr/1')
+loss_cls = dict(type='FocalLoss', gamma=2.0)

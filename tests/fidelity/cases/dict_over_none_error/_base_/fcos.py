@@ -1,0 +1,2 @@
+model = dict(type='FCOS',
+             bbox_head=dict(type='FCOSHead', loss_centerness=None))

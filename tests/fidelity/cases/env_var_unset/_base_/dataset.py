@@ -1,0 +1,1 @@
+data_root = '{{$LT_DATA_ROOT:data/coco}}/'

@@ -1,0 +1,1 @@
+model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma=2.0, alpha=0.25)))

@@ -1,0 +1,2 @@
+base_name = '{{ fileBasenameNoExtension }}'
+base_file = '{{fileBasename}}'

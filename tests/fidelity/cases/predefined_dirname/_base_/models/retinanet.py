@@ -1,0 +1,2 @@
+_base_ = '../paths.py'
+model_dir = '{{ fileDirname }}'

@@ -1,0 +1,1 @@
+paths_dir = '{{fileDirname}}'
