@@ -41,7 +41,10 @@ OPAQUE_VALUE = Code(
     "LT010", "opaque-value", Severity.WARNING, "A value cannot be known without running code; it is not guessed."
 )
 UNSAFE_YAML_TAG = Code(
-    "LT011", "unsafe-yaml-tag", Severity.ERROR, "A YAML tag would build a Python object; only !!python/tuple is allowed."
+    "LT011",
+    "unsafe-yaml-tag",
+    Severity.ERROR,
+    "A YAML tag would build a Python object; only !!python/tuple is allowed.",
 )
 EVALUATION_ERROR = Code(
     "LT012", "evaluation-error", Severity.ERROR, "An expression fails (mmengine would fail to load the config too)."

@@ -17,6 +17,7 @@ from losstune.model import Diagnostic, Origin
 from losstune.source import SourceText
 from losstune.values import LDict
 
+_scanstring: Any = getattr(json.decoder, "scanstring")  # noqa: B009 - untyped in typeshed
 _WS = re.compile(r"[ \t\n\r]*")
 _NUMBER = json.scanner.NUMBER_RE
 _CONSTANTS: dict[str, Any] = {
@@ -56,7 +57,8 @@ class _Parser:
             return self.arr(i)
         if c == '"':
             try:
-                return json.decoder.scanstring(s, i + 1, True)
+                text, end = _scanstring(s, i + 1, True)
+                return text, end
             except json.JSONDecodeError as e:
                 raise _JSONError(e.msg, e.pos) from None
         for word, val in _CONSTANTS.items():
@@ -81,7 +83,7 @@ class _Parser:
             if i >= len(s) or s[i] != '"':
                 raise _JSONError("Expecting property name enclosed in double quotes", i)
             try:
-                key, i = json.decoder.scanstring(s, i + 1, True)
+                key, i = _scanstring(s, i + 1, True)
             except json.JSONDecodeError as e:
                 raise _JSONError(e.msg, e.pos) from None
             i = self.ws(i)

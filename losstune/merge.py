@@ -17,12 +17,12 @@ from losstune.values import LDict, hook, to_config_dict
 DELETE_KEY = "_delete_"
 
 
-def merge_into(child: LDict, base: LDict, diagnostics: list[Diagnostic], path: str = "") -> LDict:
+def merge_into(child: dict[Any, Any], base: LDict, diagnostics: list[Diagnostic], path: str = "") -> LDict:
     """Merge ``child`` into a copy of ``base``; ``child``'s dicts lose their ``_delete_`` keys
     where mmengine pops them."""
     out = base.shallow_copy()
     for k, v in child.items():
-        origin = child.origins.get(k)
+        origin = child.origins.get(k) if isinstance(child, LDict) else None
         key_path = f"{path}.{k}" if path else str(k)
         if isinstance(v, dict):
             if k in out and not _pop_delete(v):
@@ -42,7 +42,11 @@ def merge_into(child: LDict, base: LDict, diagnostics: list[Diagnostic], path: s
                     )
                     out.set(k, to_config_dict(v) if isinstance(v, LDict) else hook(v), origin)
                     continue
-                out.set(k, merge_into(v, current if isinstance(current, LDict) else _as_ldict(current), diagnostics, key_path), origin)
+                out.set(
+                    k,
+                    merge_into(v, _as_ldict(current), diagnostics, key_path),
+                    origin,
+                )
             else:
                 out.set(k, to_config_dict(v) if isinstance(v, LDict) else hook(v), origin)
         else:
@@ -57,6 +61,8 @@ def _pop_delete(d: dict[Any, Any]) -> bool:
 
 
 def _as_ldict(d: dict[Any, Any]) -> LDict:
+    if isinstance(d, LDict):
+        return d
     out = LDict(d)
     out.config_dict = True
     return out

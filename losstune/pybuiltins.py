@@ -102,9 +102,7 @@ _STR_METHODS = frozenset(
     lower lstrip partition removeprefix removesuffix replace rfind rindex rjust rpartition rsplit
     rstrip split splitlines startswith strip swapcase title upper zfill""".split()
 )
-_LIST_METHODS = frozenset(
-    "append extend insert pop index count copy remove reverse clear".split()
-)
+_LIST_METHODS = frozenset("append extend insert pop index count copy remove reverse clear".split())
 _TUPLE_METHODS = frozenset(("index", "count"))
 DICT_METHODS = frozenset("get keys values items update pop copy setdefault clear".split())
 
@@ -138,7 +136,7 @@ class ModuleRef:
 class BoundMethod:
     """``obj.name`` waiting to be called."""
 
-    __slots__ = ("obj", "name")
+    __slots__ = ("name", "obj")
 
     def __init__(self, obj: Any, name: str) -> None:
         self.obj = obj
@@ -215,7 +213,11 @@ def call_method(m: BoundMethod, args: list[Any], kwargs: dict[str, Any], origins
         if name == "setdefault":
             key = args[0]
             if key not in obj:
-                obj.set(key, hook(args[1]) if obj.config_dict and len(args) > 1 else (args[1] if len(args) > 1 else None), origins.get(key))
+                obj.set(
+                    key,
+                    hook(args[1]) if obj.config_dict and len(args) > 1 else (args[1] if len(args) > 1 else None),
+                    origins.get(key),
+                )
             return obj[key]
         if name == "pop":
             if not args:

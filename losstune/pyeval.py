@@ -23,9 +23,9 @@ from losstune.pybuiltins import (
     BUILTIN_TYPES,
     MAX_SEQUENCE,
     PURE_MODULE_FUNCTIONS,
-    ModuleRef,
     BoundMethod,
     Builtin,
+    ModuleRef,
     PyError,
     Unsupported,
     call_method,
@@ -100,11 +100,7 @@ class _Loop(Exception):
 
 
 def _is_base_assign(stmt: ast.stmt) -> bool:
-    return (
-        isinstance(stmt, ast.Assign)
-        and isinstance(stmt.targets[0], ast.Name)
-        and stmt.targets[0].id == BASE_KEY
-    )
+    return isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == BASE_KEY
 
 
 def _size_of(v: Any) -> int:
@@ -315,9 +311,12 @@ class Interpreter:
                 i = starred[0]
                 after = len(target.elts) - i - 1
                 if len(values) < len(target.elts) - 1:
-                    raise _Fail(target, f"ValueError: not enough values to unpack (expected at least {len(target.elts) - 1}, got {len(values)})")
+                    raise _Fail(
+                        target,
+                        f"ValueError: not enough values to unpack (expected at least {len(target.elts) - 1}, got {len(values)})",
+                    )
                 rest = values[i : len(values) - after]
-                values = values[:i] + [rest] + values[len(values) - after :]
+                values = [*values[:i], rest, *values[len(values) - after :]]
                 target_elts = [e.value if isinstance(e, ast.Starred) else e for e in target.elts]
                 for elt, v in zip(target_elts, values, strict=True):
                     self.assign(elt, v, origin)
@@ -478,7 +477,9 @@ class Interpreter:
     def _eval_Name(self, node: ast.Name) -> Any:
         value = self.lookup(node)
         if isinstance(value, Dropped):
-            if value.name in PURE_MODULE_FUNCTIONS or any(f.startswith(value.name + ".") for f in PURE_MODULE_FUNCTIONS):
+            if value.name in PURE_MODULE_FUNCTIONS or any(
+                f.startswith(value.name + ".") for f in PURE_MODULE_FUNCTIONS
+            ):
                 return ModuleRef(value.name)
             raise Unsupported(f"`{node.id}` is a module or function defined in the config")
         return value

@@ -90,7 +90,7 @@ class Resolver:
 
     def _resolve(self, abspath: str, requested_at: Span | None, is_base: bool) -> FileResult:
         if abspath in self._stack:
-            chain = self._stack[self._stack.index(abspath) :] + [abspath]
+            chain = [*self._stack[self._stack.index(abspath) :], abspath]
             names = " -> ".join(display_path(p) for p in chain)
             return FileResult(
                 abspath,
@@ -189,7 +189,9 @@ class Resolver:
             col = e.offset - (text.rfind("\n", 0, e.offset) + 1) + 1
             diagnostics.append(
                 codes.diagnostic(
-                    codes.MISSING_ENV, str(e), Span(shown, line, col, line, col + 1),
+                    codes.MISSING_ENV,
+                    str(e),
+                    Span(shown, line, col, line, col + 1),
                     fix="set the variable, or give the template a default: {{$VAR:default}}",
                 )
             )
@@ -225,8 +227,7 @@ class Resolver:
                 diagnostics.append(
                     codes.diagnostic(
                         codes.SYNTAX_ERROR,
-                        f"`{shown}` must hold a mapping of config keys at its top level, "
-                        f"not a {type(data).__name__}",
+                        f"`{shown}` must hold a mapping of config keys at its top level, not a {type(data).__name__}",
                         Span(shown, 1, 1, 1, 1),
                         fix="write the config as `key: value` pairs",
                     )
@@ -321,7 +322,9 @@ class Resolver:
             located = _package_config(entry)
             if isinstance(located, str) and located.startswith("!"):
                 result.diagnostics.append(
-                    codes.diagnostic(codes.MISSING_BASE, located[1:], span, fix="install the package, or use a local path")
+                    codes.diagnostic(
+                        codes.MISSING_BASE, located[1:], span, fix="install the package, or use a local path"
+                    )
                 )
                 return
             path, scope = located, entry.partition("::")[0]

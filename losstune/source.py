@@ -92,7 +92,7 @@ class SourceText:
         }
         for key in _PREDEFINED:
             value = values[key].replace("\\", "/")
-            self._apply(re.compile(r"\{\{\s*" + key + r"\s*\}\}"), lambda m, v=value: m.expand(v))
+            self._apply(re.compile(r"\{\{\s*" + key + r"\s*\}\}"), _expander(value))
 
     def _substitute_env(self, env: Mapping[str, str]) -> None:
         if "{{" not in self.text:
@@ -102,9 +102,7 @@ class SourceText:
             if var_name in env:
                 value = env[var_name]
                 self.env_used[var_name] = value
-            pattern = re.compile(
-                r"\{\{[\'\"]?\s*\$" + var_name + r"\s*\:\s*" + default + r"\s*[\'\"]?\}\}"
-            )
+            pattern = re.compile(r"\{\{[\'\"]?\s*\$" + var_name + r"\s*\:\s*" + default + r"\s*[\'\"]?\}\}")
             if not value:
                 m = pattern.search(self.text)
                 offset = self.to_original_offset(m.start() if m else 0)
@@ -112,7 +110,7 @@ class SourceText:
                     f"environment variable `{var_name}` is not set and the template gives no default",
                     offset,
                 )
-            self._apply(pattern, lambda m, v=value: m.expand(v))
+            self._apply(pattern, _expander(value))
 
     def _substitute_base_vars(self) -> None:
         if "{{" not in self.text:
@@ -197,6 +195,15 @@ class SourceText:
         """One line of the file as written (1-based)."""
         lines = self.original.split("\n")
         return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+def _expander(template: str) -> Callable[[re.Match[str]], str]:
+    """``re.sub``'s replacement semantics for ``template`` (mmengine passes values as templates)."""
+
+    def expand(m: re.Match[str]) -> str:
+        return m.expand(template)
+
+    return expand
 
 
 def _line_starts(text: str) -> list[int]:

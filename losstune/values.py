@@ -18,7 +18,7 @@ from losstune.model import Origin, Span
 class LDict(dict[Any, Any]):
     """A dict with per-key origins; ``config_dict`` marks mmengine ``ConfigDict`` behaviour."""
 
-    __slots__ = ("origins", "config_dict", "span")
+    __slots__ = ("config_dict", "origins", "span")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -59,7 +59,7 @@ class LDict(dict[Any, Any]):
 class Opaque:
     """A value that cannot be known without running code: shown, never guessed."""
 
-    __slots__ = ("reason", "text", "span")
+    __slots__ = ("reason", "span", "text")
 
     def __init__(self, reason: str, text: str, span: Span | None) -> None:
         self.reason = reason

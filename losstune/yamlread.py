@@ -63,7 +63,7 @@ class _Reader:
             items = [self.build(v) for v in node.value]
             return tuple(items) if tag == _TUPLE_TAG else items
         if tag.startswith(_PY_TAG):
-            return self._refuse(node, f"the tag !!{tag[len('tag:yaml.org,2002:'):]}", codes.UNSAFE_YAML_TAG)
+            return self._refuse(node, f"the tag !!{tag[len('tag:yaml.org,2002:') :]}", codes.UNSAFE_YAML_TAG)
         try:
             return self.loader.construct_object(node, deep=True)
         except yaml.YAMLError as e:
@@ -102,9 +102,7 @@ def read_yaml(src: SourceText, diagnostics: list[Diagnostic]) -> Any:
             )
             return None
         except yaml.YAMLError as e:
-            diagnostics.append(
-                codes.diagnostic(codes.SYNTAX_ERROR, f"YAML error: {e}", None, fix="fix the YAML")
-            )
+            diagnostics.append(codes.diagnostic(codes.SYNTAX_ERROR, f"YAML error: {e}", None, fix="fix the YAML"))
             return None
         if node is None:
             return None

@@ -1,0 +1,5 @@
+"""``python -m losstune``."""
+
+from losstune.cli import main
+
+main()

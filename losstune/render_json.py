@@ -1,0 +1,141 @@
+"""JSON output (``--format json``): versioned, exact values, positions 1-based.
+
+Schema version 1. Every report is an object with ``"version": 1`` and ``"kind"``
+(``explain``, ``diff`` or ``error``). Values are JSON values; a tuple is a JSON array, a value that
+could not be evaluated is ``{"opaque": "<source text>"}``, a non-finite float is
+``{"float": "nan" | "inf" | "-inf"}``. An origin is ``{"file", "line", "column", "end_line",
+"end_column", "kind"}`` (``end_column`` exclusive) or ``null`` for a default.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from losstune.model import Diagnostic, Origin
+from losstune.report import DiffReport, ExplainReport, Param, SamplerView, Side
+from losstune.values import Opaque
+
+SCHEMA_VERSION = 1
+
+
+def value(v: Any) -> Any:
+    """A config value as JSON data."""
+    if isinstance(v, Opaque):
+        return {"opaque": v.text}
+    if isinstance(v, float) and not math.isfinite(v):
+        return {"float": "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")}
+    if isinstance(v, dict):
+        return {str(k): value(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple, set, frozenset)):
+        return [value(x) for x in v]
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    return {"opaque": repr(v)}
+
+
+def origin(o: Origin | None) -> dict[str, Any] | None:
+    """An origin as JSON data."""
+    if o is None:
+        return None
+    s = o.span
+    out: dict[str, Any] = {
+        "file": s.file,
+        "line": s.line,
+        "column": s.column,
+        "end_line": s.end_line,
+        "end_column": s.end_column,
+        "kind": o.kind,
+    }
+    if o.kind == "variable":
+        out["variable"] = o.text
+        out["defined_at"] = origin(o.via)
+    return out
+
+
+def diagnostic(d: Diagnostic) -> dict[str, Any]:
+    """A diagnostic as JSON data."""
+    s = d.span
+    return {
+        "file": s.file if s else None,
+        "line": s.line if s else None,
+        "column": s.column if s else None,
+        "end_line": s.end_line if s else None,
+        "end_column": s.end_column if s else None,
+        "code": d.code,
+        "name": d.name,
+        "severity": d.severity.value,
+        "message": d.message,
+        "key": d.key,
+        "fix": d.fix,
+    }
+
+
+def _params(params: list[Param]) -> list[dict[str, Any]]:
+    return [{"name": p.name, "value": value(p.value), "origin": origin(p.origin)} for p in params]
+
+
+def _sampler(s: SamplerView | None) -> dict[str, Any] | None:
+    if s is None:
+        return None
+    return {
+        "key": s.key,
+        "type": s.type,
+        "default": s.default,
+        "origin": origin(s.origin),
+        "params": _params(s.params),
+    }
+
+
+def _dump(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def render_explain(report: ExplainReport) -> str:
+    """The explain report as JSON text."""
+    return _dump(
+        {
+            "version": SCHEMA_VERSION,
+            "kind": "explain",
+            "config": report.config,
+            "files": report.files,
+            "losses": [
+                {
+                    "key": loss.key,
+                    "type": loss.type,
+                    "head": loss.head,
+                    "origin": origin(loss.origin),
+                    "params": _params(loss.params),
+                    "sampler": _sampler(loss.sampler),
+                }
+                for loss in report.losses
+            ],
+            "diagnostics": [diagnostic(d) for d in report.diagnostics],
+        }
+    )
+
+
+def _side(s: Side) -> dict[str, Any] | None:
+    if not s.present:
+        return None
+    return {"value": value(s.value), "origin": origin(s.origin)}
+
+
+def render_diff(report: DiffReport) -> str:
+    """The diff report as JSON text."""
+    return _dump(
+        {
+            "version": SCHEMA_VERSION,
+            "kind": "diff",
+            "a": report.a,
+            "b": report.b,
+            "differences": [{"key": d.key, "a": _side(d.a), "b": _side(d.b)} for d in report.diffs],
+            "diagnostics": [diagnostic(d) for d in report.diagnostics],
+        }
+    )
+
+
+def render_errors(diagnostics: list[Diagnostic]) -> str:
+    """Diagnostics that stopped a command, as JSON text."""
+    return _dump({"version": SCHEMA_VERSION, "kind": "error", "diagnostics": [diagnostic(d) for d in diagnostics]})

@@ -1,0 +1,167 @@
+"""Terminal output: the same reports as the JSON renderer, laid out for people.
+
+Pure: a finished report in, a string out. Colour is on only when asked for.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from losstune.model import Diagnostic, Origin, Severity
+from losstune.report import DiffReport, ExplainReport, LossView, Side
+from losstune.values import Opaque
+
+_SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
+
+
+def _console(color: bool, width: int) -> Console:
+    return Console(
+        file=io.StringIO(),
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        width=width,
+        highlight=False,
+        emoji=False,
+    )
+
+
+def _capture(renderables: list[RenderableType], color: bool, width: int) -> str:
+    console = _console(color, width)
+    for r in renderables:
+        console.print(r)
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    assert isinstance(out, str)
+    return out
+
+
+def fmt_value(v: Any) -> str:
+    """A value as the user would write it in a Python config."""
+    if isinstance(v, Opaque):
+        return f"<unknown: {v.text}>"
+    return repr(v)
+
+
+def fmt_origin(o: Origin | None) -> Text:
+    """``file:line``, with how the value was written when it is not a plain literal."""
+    if o is None:
+        return Text("default", style="dim")
+    text = Text(o.span.short, style="cyan")
+    if o.kind == "variable":
+        text.append(f"  via `{o.text}`", style="dim")
+        if o.via is not None:
+            text.append(f" ({o.via.span.short})", style="dim")
+    elif o.kind in ("expression", "base-reference") and o.text:
+        text.append(f"  = {_clip(o.text)}", style="dim")
+    return text
+
+
+def _clip(s: str, n: int = 40) -> str:
+    s = " ".join(s.split())
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def _loss_block(loss: LossView) -> RenderableType:
+    title = Text()
+    title.append(loss.key, style="bold")
+    title.append("  ")
+    title.append(loss.type, style="bold magenta")
+    if loss.origin is not None:
+        title.append(f"  ({loss.origin.span.short})", style="dim")
+    table = Table(show_header=True, header_style="bold", box=None, padding=(0, 2, 0, 2))
+    table.add_column("parameter")
+    table.add_column("value", style="green")
+    table.add_column("set at")
+    for p in loss.params:
+        table.add_row(p.name, fmt_value(p.value), fmt_origin(p.origin))
+    if not loss.params:
+        table.add_row(Text("(no parameters set)", style="dim"), "", "")
+    sampler = Text("  sampler: ", style="bold")
+    if loss.sampler is None:
+        sampler.append("none (this head does not sample)", style="dim")
+    elif loss.sampler.default:
+        sampler.append(loss.sampler.type, style="magenta")
+        sampler.append("  (default: no sampler in this head's train_cfg)", style="dim")
+    else:
+        sampler.append(loss.sampler.type, style="magenta")
+        args = ", ".join(f"{p.name}={fmt_value(p.value)}" for p in loss.sampler.params)
+        if args:
+            sampler.append(f"({args})")
+        sampler.append(f"  {loss.sampler.key}", style="dim")
+        if loss.sampler.origin is not None:
+            sampler.append(f" ({loss.sampler.origin.span.short})", style="dim")
+    return Group(title, table, sampler, Text(""))
+
+
+def render_explain(report: ExplainReport, *, color: bool = False, width: int = 100) -> str:
+    """The explain report as terminal text."""
+    head = Text()
+    head.append(report.config, style="bold")
+    n = len(report.files)
+    head.append(f"  ({n} file{'s' if n != 1 else ''}, {len(report.losses)} losses)", style="dim")
+    parts: list[RenderableType] = [head, Text("")]
+    parts += [_loss_block(loss) for loss in report.losses]
+    if not report.losses:
+        parts.append(Text("No loss found in this config.", style="yellow"))
+    return _capture(parts, color, width)
+
+
+def _side(s: Side) -> Text:
+    if not s.present:
+        return Text("(absent)", style="dim")
+    t = Text(fmt_value(s.value), style="green")
+    t.append("    ")
+    t.append_text(fmt_origin(s.origin))
+    return t
+
+
+def render_diff(report: DiffReport, *, color: bool = False, width: int = 100) -> str:
+    """The diff report as terminal text: each differing key, then each side with its origin."""
+    head = Text()
+    head.append(f"a: {report.a}\nb: {report.b}", style="bold")
+    parts: list[RenderableType] = [head, Text("")]
+    if not report.diffs:
+        return _capture([*parts, Text("No loss or sampler field differs.", style="green")], color, width)
+    for d in report.diffs:
+        block = Text(d.key, style="bold")
+        for name, side in (("a", d.a), ("b", d.b)):
+            block.append(f"\n  {name}: ")
+            block.append_text(_side(side))
+        parts.append(block)
+    n = len(report.diffs)
+    parts.append(Text(f"\n{n} field{'s' if n != 1 else ''} differ{'s' if n == 1 else ''}."))
+    return _capture(parts, color, width)
+
+
+def render_diagnostics(
+    diagnostics: list[Diagnostic], lines: dict[tuple[str, int], str], *, color: bool = False, width: int = 100
+) -> str:
+    """Diagnostics, one paragraph each: position, code and name, message, the source line with a
+    marker under the span, and the fix. ``lines`` maps (file, line) to the text of that line."""
+    parts: list[RenderableType] = []
+    for d in diagnostics:
+        t = Text()
+        if d.span is not None:
+            t.append(f"{d.span}: ", style="bold")
+        t.append(d.severity.value, style=_SEVERITY_STYLE[d.severity])
+        t.append(f"[{d.code}] ", style=_SEVERITY_STYLE[d.severity])
+        t.append(f"{d.name}: ", style="bold")
+        t.append(d.message)
+        source = lines.get((d.span.file, d.span.line)) if d.span is not None else None
+        if source is not None and d.span is not None:
+            gutter = f"{d.span.line:>5} | "
+            t.append("\n" + gutter, style="dim")
+            t.append(source.rstrip("\n"))
+            start = d.span.column - 1
+            end = d.span.end_column - 1 if d.span.end_line == d.span.line else len(source)
+            t.append("\n" + " " * (len(gutter) + start) + "^" * max(1, end - start), style="bold red")
+        if d.fix:
+            t.append("\n  fix: ", style="bold green")
+            t.append(d.fix)
+        parts.append(t)
+    return _capture(parts, color, width)

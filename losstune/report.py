@@ -1,0 +1,169 @@
+"""Finished reports: everything a renderer needs, computed once, with no I/O left to do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from losstune.config import LoadedConfig, origin_at
+from losstune.keypath import Path, format_path
+from losstune.locate import LossNode, SamplerRef
+from losstune.model import Diagnostic, Origin
+from losstune.resolve import display_path
+from losstune.values import LDict, to_plain
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a loss or sampler: its value and where it was set."""
+
+    name: str
+    value: Any
+    origin: Origin | None
+
+
+@dataclass(frozen=True)
+class SamplerView:
+    """The sampler feeding a loss; ``key`` is ``None`` for the implicit default."""
+
+    key: str | None
+    type: str
+    default: bool
+    origin: Origin | None
+    params: list[Param]
+
+
+@dataclass(frozen=True)
+class LossView:
+    """One loss: key path, type, where the dict is set, parameters, head and sampler."""
+
+    key: str
+    type: str
+    origin: Origin | None
+    head: str | None
+    params: list[Param]
+    sampler: SamplerView | None
+
+
+@dataclass(frozen=True)
+class ExplainReport:
+    """``losstune explain``: every loss of one resolved config."""
+
+    config: str
+    files: list[str]
+    losses: list[LossView]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def _params(node: Any, skip: tuple[str, ...] = ("type",)) -> list[Param]:
+    if not isinstance(node, dict):
+        return []
+    origins = node.origins if isinstance(node, LDict) else {}
+    return [Param(str(k), to_plain(v), origins.get(k)) for k, v in node.items() if k not in skip]
+
+
+def _sampler_view(cfg: LoadedConfig, s: SamplerRef | None) -> SamplerView | None:
+    if s is None:
+        return None
+    node: Any = {}
+    if s.path is not None:
+        node = cfg.tree
+        for step in s.path:
+            node = node[step]
+    return SamplerView(s.key, s.type, s.default, s.origin, _params(node))
+
+
+def _loss_view(cfg: LoadedConfig, loss: LossNode) -> LossView:
+    node: Any = cfg.tree
+    for step in loss.path:
+        node = node[step]
+    return LossView(
+        key=loss.key,
+        type=loss.type,
+        origin=loss.origin,
+        head=format_path(loss.head) if loss.head is not None else None,
+        params=_params(node),
+        sampler=_sampler_view(cfg, loss.sampler),
+    )
+
+
+def explain(cfg: LoadedConfig) -> ExplainReport:
+    """Build the explain report of a loaded config."""
+    return ExplainReport(
+        config=display_path(cfg.path),
+        files=[display_path(f) for f in cfg.files],
+        losses=[_loss_view(cfg, loss) for loss in cfg.losses()],
+        diagnostics=list(dict.fromkeys(cfg.diagnostics)),
+    )
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a difference: the value and its origin (``present`` is false where the key
+    does not exist on that side)."""
+
+    present: bool
+    value: Any = None
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True)
+class FieldDiff:
+    """A loss or sampler field whose value differs between the two configs."""
+
+    key: str
+    a: Side
+    b: Side
+
+
+@dataclass(frozen=True)
+class DiffReport:
+    """``losstune diff``: the loss and sampler fields that differ between two configs."""
+
+    a: str
+    b: str
+    diffs: list[FieldDiff]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def _fields(cfg: LoadedConfig) -> dict[str, tuple[Any, Origin | None]]:
+    """Every loss and sampler field of ``cfg`` by full key path."""
+    nodes: list[Path] = [loss.path for loss in cfg.losses()]
+    nodes += [s.path for s in cfg.samplers() if s.path is not None]
+    out: dict[str, tuple[Any, Origin | None]] = {}
+    for path in nodes:
+        node: Any = cfg.tree
+        for step in path:
+            node = node[step]
+        for k, v in node.items():
+            full = (*path, k)
+            out[format_path(full)] = (to_plain(v), origin_at(cfg.tree, full))
+    return out
+
+
+def diff(a: LoadedConfig, b: LoadedConfig) -> DiffReport:
+    """Build the diff report of two loaded configs."""
+    fa, fb = _fields(a), _fields(b)
+    keys = list(fa) + [k for k in fb if k not in fa]
+    diffs: list[FieldDiff] = []
+    for key in keys:
+        va, vb = fa.get(key), fb.get(key)
+        if va is not None and vb is not None and _same(va[0], vb[0]):
+            continue
+        diffs.append(
+            FieldDiff(
+                key,
+                Side(True, va[0], va[1]) if va is not None else Side(False),
+                Side(True, vb[0], vb[1]) if vb is not None else Side(False),
+            )
+        )
+    return DiffReport(
+        display_path(a.path),
+        display_path(b.path),
+        diffs,
+        list(dict.fromkeys(a.diagnostics + b.diagnostics)),
+    )
+
+
+def _same(x: Any, y: Any) -> bool:
+    return type(x) is type(y) and x == y
