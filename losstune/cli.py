@@ -56,10 +56,12 @@ def _color() -> bool:
 
 
 def _width() -> int:
+    if not sys.stdout.isatty():
+        return 120
     try:
         return max(80, min(os.get_terminal_size().columns, 160))
     except OSError:
-        return 100
+        return 120
 
 
 def _source_lines(diagnostics: list[Diagnostic]) -> dict[tuple[str, int], str]:
@@ -106,10 +108,13 @@ ConfigArg = Annotated[Path, typer.Argument(help="A config file: .py, .yaml, .yml
 
 @app.command()
 def explain(config: ConfigArg, fmt: FormatOption = Format.text) -> None:
-    """Show every loss of the resolved config, each parameter with the file:line that sets it,
-    and the bbox sampler that feeds the loss.
+    """Show every loss of a config and where each value comes from.
 
-    Example: losstune explain configs/retinanet/retinanet_r50_fpn_1x_coco.py
+    The config is resolved with its whole _base_ chain; each loss is listed with its key path,
+    type and parameters, each parameter with the file:line that sets it, and the bbox sampler
+    that feeds the loss (PseudoSampler when the head's train_cfg has none).
+
+    Example: losstune explain configs/retinanet/retinanet_r50_fpn_1x_coco.py --format json
     """
     cfg = _load(config, fmt, Resolver())
     report = build_explain(cfg)
@@ -126,8 +131,10 @@ def diff(
     b: Annotated[Path, typer.Argument(help="The second config.", show_default=False)],
     fmt: FormatOption = Format.text,
 ) -> None:
-    """Show the loss and sampler fields whose values differ between two resolved configs, each
-    side with the file:line that sets it. Exits 1 when they differ, 0 when they do not.
+    """Compare the losses and samplers of two configs.
+
+    Lists every loss and sampler field whose resolved value differs between A and B, each side
+    with the file:line that sets it. Exits 1 when they differ, 0 when they do not.
 
     Example: losstune diff retinanet_r50_fpn_1x_coco.py retinanet_r50_fpn_gamma1.5_1x_coco.py
     """

@@ -231,14 +231,20 @@ class Interpreter:
                 else:
                     top = alias.name.split(".")[0]
                     self._bind_name(top, Dropped(top), None)
+                if not _is_known_module(alias.name):
+                    self._opaque(stmt, f"imports are not executed, and `{alias.name}` is not a module losstune knows")
         elif isinstance(stmt, ast.ImportFrom):
             for alias in stmt.names:
                 if alias.name == "*":
                     self._opaque(stmt, "a star import")
                     continue
-                self._bind_name(alias.asname or alias.name, Dropped(f"{stmt.module}.{alias.name}"), None)
+                full = f"{stmt.module}.{alias.name}"
+                self._bind_name(alias.asname or alias.name, Dropped(full), None)
+                if not _is_known_module(full):
+                    self._opaque(stmt, f"imports are not executed, and `{full}` is not a function losstune knows")
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             self._bind_name(stmt.name, Dropped(stmt.name), None)
+            self._opaque(stmt, f"functions are not run, so values computed by `{stmt.name}` are unknown")
         elif isinstance(stmt, ast.ClassDef):
             self._bind_name(stmt.name, self._opaque(stmt, "a class definition"), self.origin(stmt))
         elif isinstance(stmt, ast.If):
@@ -633,8 +639,17 @@ class Interpreter:
                 return p
         return slice(*parts)
 
+    def _eval_chain(self, node: ast.expr) -> Any:
+        """Evaluate the head of ``a.b.c(...)`` letting an unsupported step fail the whole chain,
+        so that the opaque value and its warning cover the full call, not just ``a``."""
+        if isinstance(node, ast.Name):
+            return self._eval_Name(node)
+        if isinstance(node, ast.Attribute):
+            return self._eval_Attribute(node)
+        return self.eval(node)
+
     def _eval_Attribute(self, node: ast.Attribute) -> Any:
-        obj = self.eval(node.value)
+        obj = self._eval_chain(node.value)
         if isinstance(obj, Opaque):
             return obj
         name = node.attr
@@ -654,7 +669,7 @@ class Interpreter:
         raise Unsupported(f"the attribute `{name}` of a {_type_name(obj)}")
 
     def _eval_Call(self, node: ast.Call) -> Any:
-        func = self.eval(node.func)
+        func = self._eval_chain(node.func)
         if isinstance(func, Opaque):
             return func
         args = self._elements(node.args)
@@ -824,6 +839,10 @@ _KNOWN_BUILTINS = frozenset(
     "map filter iter next hasattr type object super id hash callable repr format ord chr hex oct bin "
     "bytes bytearray memoryview property staticmethod classmethod issubclass breakpoint help dir".split()
 )
+
+
+def _is_known_module(name: str) -> bool:
+    return name in PURE_MODULE_FUNCTIONS or any(f.startswith(name + ".") for f in PURE_MODULE_FUNCTIONS)
 
 
 def _as_types(value: Any) -> Any:

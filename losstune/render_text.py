@@ -53,11 +53,11 @@ def fmt_origin(o: Origin | None) -> Text:
         return Text("default", style="dim")
     text = Text(o.span.short, style="cyan")
     if o.kind == "variable":
-        text.append(f"  via `{o.text}`", style="dim")
+        text.append(f"\nvia `{o.text}`", style="dim")
         if o.via is not None:
             text.append(f" ({o.via.span.short})", style="dim")
     elif o.kind in ("expression", "base-reference") and o.text:
-        text.append(f"  = {_clip(o.text)}", style="dim")
+        text.append(f"\n= {_clip(o.text)}", style="dim")
     return text
 
 
@@ -72,11 +72,11 @@ def _loss_block(loss: LossView) -> RenderableType:
     title.append("  ")
     title.append(loss.type, style="bold magenta")
     if loss.origin is not None:
-        title.append(f"  ({loss.origin.span.short})", style="dim")
+        title.append(f"\n  set at {loss.origin.span.short}", style="dim")
     table = Table(show_header=True, header_style="bold", box=None, padding=(0, 2, 0, 2))
-    table.add_column("parameter")
-    table.add_column("value", style="green")
-    table.add_column("set at")
+    table.add_column("parameter", no_wrap=True)
+    table.add_column("value", style="green", overflow="fold", max_width=48)
+    table.add_column("set at", no_wrap=True)
     for p in loss.params:
         table.add_row(p.name, fmt_value(p.value), fmt_origin(p.origin))
     if not loss.params:
@@ -89,12 +89,12 @@ def _loss_block(loss: LossView) -> RenderableType:
         sampler.append("  (default: no sampler in this head's train_cfg)", style="dim")
     else:
         sampler.append(loss.sampler.type, style="magenta")
-        args = ", ".join(f"{p.name}={fmt_value(p.value)}" for p in loss.sampler.params)
-        if args:
-            sampler.append(f"({args})")
-        sampler.append(f"  {loss.sampler.key}", style="dim")
         if loss.sampler.origin is not None:
-            sampler.append(f" ({loss.sampler.origin.span.short})", style="dim")
+            sampler.append(f"  {loss.sampler.origin.span.short}", style="dim")
+        args = ", ".join(f"{p.name}={fmt_value(p.value)}" for p in loss.sampler.params)
+        sampler.append(f"\n    {loss.sampler.key}", style="dim")
+        if args:
+            sampler.append(f": {args}")
     return Group(title, table, sampler, Text(""))
 
 

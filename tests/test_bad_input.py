@@ -1,0 +1,128 @@
+"""Bad input becomes a diagnostic with a code and a position, never a crash."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from losstune.model import Severity
+from losstune.resolve import Resolver
+
+
+def _errors(path: Path, env: dict[str, str] | None = None) -> list[tuple[str, str, int, int]]:
+    result = Resolver(env=env or {}).resolve(path)
+    return [
+        (d.code, Path(d.span.file).name if d.span else "", d.span.line if d.span else 0, d.span.column if d.span else 0)
+        for d in result.diagnostics
+        if d.severity is Severity.ERROR
+    ]
+
+
+def test_python_syntax_error(write: Callable[..., Path]) -> None:
+    cfg = write("cfg.py", "model = dict(\n    loss=dict(type='L1Loss',, loss_weight=1.0))\n")
+    assert _errors(cfg) == [("LT001", "cfg.py", 2, 29)]
+
+
+def test_missing_base_is_reported_where_it_is_named(write: Callable[..., Path]) -> None:
+    cfg = write("cfg.py", "_base_ = ['./ok.py', './nope.py']\nx = 1\n")
+    write("ok.py", "y = 2\n")
+    assert _errors(cfg) == [("LT006", "cfg.py", 1, 22)]
+
+
+def test_inheritance_cycle_names_the_chain(write: Callable[..., Path]) -> None:
+    a = write("a.py", "_base_ = './b.py'\n")
+    write("b.py", "_base_ = './a.py'\n")
+    result = Resolver().resolve(a)
+    [d] = [d for d in result.diagnostics if d.code == "LT007"]
+    assert d.span is not None and Path(d.span.file).name == "b.py" and d.span.line == 1
+    assert "a.py -> " in d.message and "b.py -> " in d.message
+
+
+def test_non_utf8_bytes(write: Callable[..., Path]) -> None:
+    cfg = write("cfg.py", b"x = 1\nname = '\xff'\n")
+    assert _errors(cfg) == [("LT002", "cfg.py", 2, 9)]
+
+
+@pytest.mark.parametrize("name", ["cfg.py", "cfg.yaml", "cfg.json"])
+def test_empty_file(write: Callable[..., Path], name: str) -> None:
+    assert _errors(write(name, "\n  \n")) == [("LT003", name, 1, 1)]
+
+
+def test_directory(tmp_path: Path) -> None:
+    assert [e[0] for e in _errors(tmp_path)] == ["LT004"]
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    assert [e[0] for e in _errors(tmp_path / "nope.py")] == ["LT004"]
+
+
+def test_unsupported_file_type(write: Callable[..., Path]) -> None:
+    assert [e[0] for e in _errors(write("cfg.toml", "a = 1\n"))] == ["LT005"]
+
+
+def test_yaml_syntax_error(write: Callable[..., Path]) -> None:
+    cfg = write("cfg.yaml", "model:\n  loss: [1, 2\n")
+    [(code, name, line, _)] = _errors(cfg)
+    assert (code, name, line) == ("LT001", "cfg.yaml", 3)
+
+
+def test_json_syntax_error(write: Callable[..., Path]) -> None:
+    cfg = write("cfg.json", '{"model": {"loss": 1,}}\n')
+    assert _errors(cfg) == [("LT001", "cfg.json", 1, 22)]
+
+
+def test_unsafe_yaml_tag_is_refused_not_built(write: Callable[..., Path], tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    cfg = write("cfg.yaml", f"x: !!python/object/apply:os.system ['touch {marker}']\ny: 1\n")
+    assert _errors(cfg) == [("LT011", "cfg.yaml", 1, 4)]
+    assert not marker.exists()
+
+
+def test_duplicate_key_among_bases(write: Callable[..., Path]) -> None:
+    write("a.py", "model = dict(x=1)\n")
+    write("b.py", "model = dict(y=1)\n")
+    cfg = write("cfg.py", "_base_ = ['./a.py', './b.py']\n")
+    assert _errors(cfg) == [("LT008", "cfg.py", 1, 21)]
+
+
+def test_dict_over_non_dict(write: Callable[..., Path]) -> None:
+    write("a.py", "model = dict(heads=[dict(x=1)])\n")
+    cfg = write("cfg.py", "_base_ = './a.py'\nmodel = dict(heads=dict(x=2))\n")
+    assert _errors(cfg) == [("LT009", "cfg.py", 2, 20)]
+
+
+def test_missing_environment_variable(write: Callable[..., Path]) -> None:
+    cfg = write("cfg.py", "root = '{{$LT_UNSET_VAR:}}'\n")
+    assert _errors(cfg) == [("LT016", "cfg.py", 1, 9)]
+
+
+def test_new_style_config_is_reported(write: Callable[..., Path]) -> None:
+    cfg = write("cfg.py", "from mmengine.config import read_base\nwith read_base():\n    from .base import *\n")
+    assert [e[0] for e in _errors(cfg)] == ["LT013"]
+
+
+def test_python_errors_mmengine_would_raise(write: Callable[..., Path]) -> None:
+    cfg = write("cfg.py", "a = dict(x=1)\nb = a['missing']\nc = undefined_name\n")
+    assert _errors(cfg) == [("LT012", "cfg.py", 2, 5), ("LT012", "cfg.py", 3, 5)]
+
+
+def test_opaque_value_is_a_warning_and_the_rest_still_resolves(write: Callable[..., Path]) -> None:
+    cfg = write(
+        "cfg.py",
+        """
+        _base_ = []
+        import numpy as np
+        scale = np.sqrt(2.0)
+        loss = dict(type='FocalLoss', gamma=2.0, alpha=scale)
+        """,
+    )
+    result = Resolver().resolve(cfg)
+    assert [(d.code, d.severity, d.span.line if d.span else 0) for d in result.diagnostics] == [
+        ("LT010", Severity.WARNING, 2),
+        ("LT010", Severity.WARNING, 3),
+    ]
+    assert result.cfg is not None
+    assert result.cfg["loss"]["gamma"] == 2.0
+    assert repr(result.cfg["loss"]["alpha"]) == "<opaque: np.sqrt(2.0)>"

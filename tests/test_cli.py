@@ -1,0 +1,125 @@
+"""The command line: output, formats and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from losstune.cli import app
+from tests.conftest import EXAMPLES, REPO
+
+runner = CliRunner()
+RETINA = str(EXAMPLES / "retinanet_r50_fpn_1x_coco.py")
+RETINA_15 = str(EXAMPLES / "retinanet_r50_fpn_gamma1.5_1x_coco.py")
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "losstune", *args], capture_output=True, text=True, cwd=REPO, env=env)
+
+
+def test_explain_text_shows_each_value_with_its_origin() -> None:
+    out = _run("explain", "examples/retinanet_r50_fpn_gamma1.5_1x_coco.py")
+    assert out.returncode == 0, out.stderr
+    lines = [" ".join(line.split()) for line in out.stdout.splitlines()]
+    assert "model.bbox_head.loss_cls FocalLoss" in lines
+    assert "gamma 1.5 examples/retinanet_r50_fpn_gamma1.5_1x_coco.py:5" in lines
+    assert "loss_weight 1.0 examples/_base_/models/retinanet_r50_fpn.py:48" in lines
+    assert "sampler: PseudoSampler examples/_base_/models/retinanet_r50_fpn.py:59" in lines
+
+
+def test_explain_json_is_versioned_and_exact() -> None:
+    result = runner.invoke(app, ["explain", RETINA, "--format", "json"])
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["version"] == 1 and data["kind"] == "explain"
+    [cls, bbox] = data["losses"]
+    assert (cls["key"], cls["type"], cls["head"]) == ("model.bbox_head.loss_cls", "FocalLoss", "model.bbox_head")
+    gamma = next(p for p in cls["params"] if p["name"] == "gamma")
+    assert gamma["value"] == 2.0
+    assert gamma["origin"]["line"] == 46 and gamma["origin"]["file"].endswith("_base_/models/retinanet_r50_fpn.py")
+    assert cls["sampler"]["type"] == "PseudoSampler" and cls["sampler"]["key"] == "model.train_cfg.sampler"
+    assert bbox["type"] == "L1Loss"
+
+
+def test_diff_reports_the_changed_fields_and_exits_1() -> None:
+    result = runner.invoke(app, ["diff", RETINA, RETINA_15, "--format", "json"])
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    changed = {d["key"]: (d["a"]["value"], d["b"]["value"]) for d in data["differences"]}
+    assert changed == {"model.bbox_head.loss_cls.gamma": (2.0, 1.5), "model.bbox_head.loss_cls.alpha": (0.25, 0.5)}
+    assert data["differences"][0]["b"]["origin"]["line"] == 5
+
+
+def test_diff_of_identical_losses_exits_0() -> None:
+    yaml_twin = str(EXAMPLES / "yaml" / "retinanet_r50_fpn_1x_coco.yaml")
+    result = runner.invoke(app, ["diff", RETINA, yaml_twin])
+    assert result.exit_code == 0, result.stdout
+    assert "No loss or sampler field differs." in result.stdout
+
+
+def test_diff_shows_a_loss_type_swap() -> None:
+    result = runner.invoke(app, ["diff", RETINA, str(EXAMPLES / "retinanet_r50_fpn_giou_1x_coco.py")])
+    assert result.exit_code == 1
+    assert "model.bbox_head.loss_bbox.type" in result.stdout
+    assert "'L1Loss'" in result.stdout and "'GIoULoss'" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "code", "where"),
+    [
+        ("bad.py", "model = dict(\n", "LT001", "bad.py:1:13"),
+        ("child.py", "_base_ = './missing.py'\n", "LT006", "child.py:1:10"),
+        ("enc.py", b"x = '\xfe'\n", "LT002", "enc.py:1:6"),
+        ("empty.py", "", "LT003", "empty.py:1:1"),
+        ("cfg.txt", "x = 1\n", "LT005", "cfg.txt:1:1"),
+    ],
+)
+def test_bad_input_is_one_paragraph_with_exit_2(
+    write: Callable[..., Path], name: str, text: str | bytes, code: str, where: str
+) -> None:
+    path = write(name, text)
+    out = _run("explain", str(path))
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert "Traceback" not in out.stderr
+    assert where in out.stderr and f"error[{code}]" in out.stderr
+    assert "fix:" in out.stderr
+
+
+def test_bad_input_in_json_mode(write: Callable[..., Path]) -> None:
+    path = write("child.py", "_base_ = './missing.py'\n")
+    out = _run("explain", str(path), "--format", "json")
+    assert out.returncode == 2
+    data = json.loads(out.stdout)
+    assert data["kind"] == "error"
+    assert [(d["code"], d["line"], d["column"]) for d in data["diagnostics"]] == [("LT006", 1, 10)]
+
+
+def test_directory_argument(tmp_path: Path) -> None:
+    out = _run("explain", str(tmp_path))
+    assert out.returncode == 2 and "error[LT004]" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_help_teaches() -> None:
+    out = _run("--help")
+    assert out.returncode == 0
+    for word in ("explain", "diff", "Exit codes"):
+        assert word in out.stdout
+    out = _run("explain", "--help")
+    assert "file:line" in out.stdout and "Example" in out.stdout
+
+
+def test_warnings_go_to_stderr_and_do_not_fail(write: Callable[..., Path]) -> None:
+    path = write("cfg.py", "_base_ = []\nimport numpy as np\nloss_cls = dict(type='FocalLoss', alpha=np.sqrt(0.5))\n")
+    out = _run("explain", str(path))
+    assert out.returncode == 0
+    assert "warning[LT010]" in out.stderr
+    assert "<unknown: np.sqrt(0.5)>" in out.stdout

@@ -1,0 +1,62 @@
+"""Key paths: full, short (unique suffix), and `*`."""
+
+from __future__ import annotations
+
+import pytest
+
+import losstune
+from losstune.keypath import KeyPathError
+from tests.conftest import EXAMPLES
+
+CASCADE = EXAMPLES / "cascade_rcnn_r50_fpn_1x_coco.py"
+
+
+def test_full_path_with_list_index() -> None:
+    c = losstune.load(CASCADE)
+    assert c.get("model.roi_head.bbox_head.1.loss_cls.loss_weight") == 1.0
+    assert c.paths("model.roi_head.bbox_head.1.loss_bbox.beta") == [
+        ("model", "roi_head", "bbox_head", 1, "loss_bbox", "beta")
+    ]
+
+
+def test_short_path_resolves_by_unique_suffix() -> None:
+    c = losstune.load(EXAMPLES / "retinanet_r50_fpn_1x_coco.py")
+    assert c.paths("loss_cls.gamma") == [("model", "bbox_head", "loss_cls", "gamma")]
+    assert c.get("alpha") == 0.25
+    # `gamma` alone also names the learning-rate schedule's gamma.
+    with pytest.raises(KeyPathError) as err:
+        c.get("gamma")
+    assert err.value.candidates == ["model.bbox_head.loss_cls.gamma", "param_scheduler.1.gamma"]
+
+
+def test_ambiguous_short_path_lists_candidates() -> None:
+    c = losstune.load(CASCADE)
+    with pytest.raises(KeyPathError) as err:
+        c.paths("loss_cls.loss_weight")
+    assert "ambiguous" in str(err.value)
+    assert err.value.candidates == [
+        "model.rpn_head.loss_cls.loss_weight",
+        "model.roi_head.bbox_head.0.loss_cls.loss_weight",
+        "model.roi_head.bbox_head.1.loss_cls.loss_weight",
+        "model.roi_head.bbox_head.2.loss_cls.loss_weight",
+    ]
+
+
+def test_star_matches_every_element() -> None:
+    c = losstune.load(CASCADE)
+    paths = c.paths("bbox_head.*.loss_cls.loss_weight")
+    assert [p[3] for p in paths] == [0, 1, 2]
+    assert len(c.paths("rcnn.*.sampler.num")) == 3
+
+
+def test_unknown_key_suggests_close_names() -> None:
+    c = losstune.load(EXAMPLES / "retinanet_r50_fpn_1x_coco.py")
+    with pytest.raises(KeyPathError) as err:
+        c.paths("loss_cls.gama")
+    assert "model.bbox_head.loss_cls.gamma" in err.value.candidates
+
+
+def test_malformed_key() -> None:
+    c = losstune.load(EXAMPLES / "retinanet_r50_fpn_1x_coco.py")
+    with pytest.raises(KeyPathError):
+        c.paths("loss_cls..gamma")

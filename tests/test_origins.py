@@ -1,0 +1,136 @@
+"""Every resolved value knows the file, line and column that set it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import losstune
+from losstune.model import Span
+from tests.conftest import EXAMPLES
+
+
+def _at(origin: losstune.Origin | None) -> tuple[str, int, int, int, int]:
+    assert origin is not None
+    s: Span = origin.span
+    return Path(s.file).name, s.line, s.column, s.end_line, s.end_column
+
+
+def _text(origin: losstune.Origin | None) -> str:
+    """The source text the span covers (end column exclusive)."""
+    assert origin is not None
+    s = origin.span
+    lines = Path(s.file).read_text().split("\n")[s.line - 1 : s.end_line]
+    if len(lines) == 1:
+        return lines[0][s.column - 1 : s.end_column - 1]
+    return "\n".join([lines[0][s.column - 1 :], *lines[1:-1], lines[-1][: s.end_column - 1]])
+
+
+def test_python_literal_positions(write: Callable[..., Path]) -> None:
+    cfg = write(
+        "cfg.py",
+        """
+        # a comment
+        model = dict(
+            bbox_head=dict(
+                loss_cls=dict(type='FocalLoss', gamma=2.0, alpha=0.25)))
+        """,
+    )
+    c = losstune.load(cfg)
+    assert _at(c.origin("loss_cls.gamma")) == ("cfg.py", 4, 47, 4, 50)
+    assert _text(c.origin("loss_cls.gamma")) == "2.0"
+    assert c.origin("loss_cls.gamma").kind == "literal"  # type: ignore[union-attr]
+    assert _text(c.origin("model.bbox_head.loss_cls")) == "dict(type='FocalLoss', gamma=2.0, alpha=0.25)"
+
+
+def test_inherited_value_points_into_the_base(write: Callable[..., Path]) -> None:
+    write("_base_/model.py", "model = dict(loss=dict(type='L1Loss', loss_weight=1.0))\n")
+    child = write(
+        "child.py",
+        """
+        _base_ = './_base_/model.py'
+        model = dict(loss=dict(loss_weight=2.0))
+        """,
+    )
+    c = losstune.load(child)
+    assert c.get("model.loss.loss_weight") == 2.0
+    assert _at(c.origin("model.loss.loss_weight"))[:2] == ("child.py", 2)
+    assert _text(c.origin("model.loss.loss_weight")) == "2.0"
+    assert _at(c.origin("model.loss.type")) == ("model.py", 1, 29, 1, 37)
+    assert _text(c.origin("model.loss.type")) == "'L1Loss'"
+
+
+def test_variable_and_expression_origins(write: Callable[..., Path]) -> None:
+    cfg = write(
+        "cfg.py",
+        """
+        num_classes = 3
+        beta = 1.0 / 9.0
+        loss = dict(type='SmoothL1Loss', beta=beta, class_weight=[1.0] * num_classes + [0.1])
+        """,
+    )
+    c = losstune.load(cfg)
+    beta = c.origin("loss.beta")
+    assert beta is not None and beta.kind == "variable" and beta.text == "beta"
+    assert beta.via is not None and beta.via.kind == "expression" and beta.via.span.line == 2
+    weights = c.origin("loss.class_weight")
+    assert weights is not None and weights.kind == "expression"
+    assert weights.text == "[1.0] * num_classes + [0.1]"
+    assert c.get("loss.class_weight") == [1.0, 1.0, 1.0, 0.1]
+
+
+def test_attribute_assignment_on_base_value(write: Callable[..., Path]) -> None:
+    write("base.py", "model = dict(head=dict(loss=dict(type='FocalLoss', gamma=2.0)))\n")
+    child = write(
+        "child.py",
+        """
+        _base_ = ['./base.py']
+        model = _base_.model
+        model.head.loss.gamma = 0.5
+        """,
+    )
+    c = losstune.load(child)
+    assert c.get("loss.gamma") == 0.5
+    assert _at(c.origin("loss.gamma"))[:2] == ("child.py", 3)
+    assert _text(c.origin("loss.gamma")) == "0.5"
+
+
+def test_template_substitution_keeps_columns(write: Callable[..., Path]) -> None:
+    cfg = write("cfg.py", "root = '{{$LT_ROOT:/data/coco}}'; loss = dict(type='L1Loss', loss_weight=2.0)\n")
+    c = losstune.load(cfg, env={"LT_ROOT": "/x"})
+    assert c.get("root") == "/x"
+    # The column is the one in the file as written, before the template was replaced.
+    assert _text(c.origin("loss.loss_weight")) == "2.0"
+    assert _at(c.origin("loss.loss_weight")) == ("cfg.py", 1, 74, 1, 77)
+
+
+def test_yaml_positions(write: Callable[..., Path]) -> None:
+    cfg = write(
+        "cfg.yaml",
+        """
+        model:
+          loss_cls:
+            type: FocalLoss
+            gamma: 2.0
+            size: !!python/tuple [1, 2]
+        """,
+    )
+    c = losstune.load(cfg)
+    assert _at(c.origin("loss_cls.gamma")) == ("cfg.yaml", 4, 12, 4, 15)
+    assert _text(c.origin("loss_cls.gamma")) == "2.0"
+    assert c.get("loss_cls.size") == (1, 2)
+
+
+def test_json_positions(write: Callable[..., Path]) -> None:
+    cfg = write("cfg.json", '{"model": {"loss_cls": {"type": "FocalLoss",\n  "gamma": 2.0}}}\n')
+    c = losstune.load(cfg)
+    assert _at(c.origin("loss_cls.gamma")) == ("cfg.json", 2, 12, 2, 15)
+    assert _text(c.origin("loss_cls.gamma")) == "2.0"
+
+
+def test_example_origin_in_base_file() -> None:
+    c = losstune.load(EXAMPLES / "retinanet_r50_fpn_gamma1.5_1x_coco.py")
+    gamma = c.origin("loss_cls.gamma")
+    loss_weight = c.origin("loss_cls.loss_weight")
+    assert gamma is not None and Path(gamma.span.file).name == "retinanet_r50_fpn_gamma1.5_1x_coco.py"
+    assert loss_weight is not None and Path(loss_weight.span.file).name == "retinanet_r50_fpn.py"
