@@ -5,7 +5,7 @@
 >>> cfg.get("loss_cls.gamma")
 2.0
 >>> str(cfg.origin("loss_cls.gamma"))
-'examples/_base_/models/retinanet_r50_fpn.py:50'
+'examples/_base_/models/retinanet_r50_fpn.py:46'
 """
 
 from losstune.config import LoadedConfig, load
