@@ -156,7 +156,7 @@ def render_diagnostics(
         if source is not None and d.span is not None:
             gutter = f"{d.span.line:>5} | "
             t.append("\n" + gutter, style="dim")
-            t.append(source.rstrip("\n"))
+            t.append(source.rstrip("\r\n").expandtabs(1))
             start = d.span.column - 1
             end = d.span.end_column - 1 if d.span.end_line == d.span.line else len(source)
             t.append("\n" + " " * (len(gutter) + start) + "^" * max(1, end - start), style="bold red")

@@ -164,6 +164,14 @@ class Resolver:
                 fix="save the file as UTF-8",
             )
         if text.startswith("\ufeff"):
+            if not abspath.endswith((".yaml", ".yml")):
+                # mmengine reads with plain utf-8; ast and json both refuse the mark.
+                return None, codes.diagnostic(
+                    codes.SYNTAX_ERROR,
+                    f"`{shown}` starts with a byte-order mark, which mmengine cannot parse",
+                    Span(shown, 1, 1, 1, 2),
+                    fix="save the file as UTF-8 without a byte-order mark",
+                )
             text = text[1:]
         if not text.strip():
             return None, codes.diagnostic(

@@ -26,3 +26,13 @@ def write(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return _write
+
+
+def shape(value: object) -> object:
+    """A form of ``value`` in which key order and exact types matter to ``==``
+    (``{'a': 1, 'b': 2} == {'b': 2, 'a': 1}`` and ``1 == 1.0 == True`` are not enough here)."""
+    if isinstance(value, dict):
+        return ("dict", [(shape(k), shape(v)) for k, v in value.items()])
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, [shape(v) for v in value])
+    return (type(value).__name__, value)

@@ -126,3 +126,10 @@ def test_opaque_value_is_a_warning_and_the_rest_still_resolves(write: Callable[.
     assert result.cfg is not None
     assert result.cfg["loss"]["gamma"] == 2.0
     assert repr(result.cfg["loss"]["alpha"]) == "<opaque: np.sqrt(2.0)>"
+
+
+def test_byte_order_mark(write: Callable[..., Path]) -> None:
+    # mmengine cannot parse a Python or JSON config that starts with a BOM; YAML is fine.
+    assert _errors(write("cfg.py", "\ufeffx = 1\n")) == [("LT001", "cfg.py", 1, 1)]
+    assert _errors(write("cfg.json", '\ufeff{"x": 1}\n')) == [("LT001", "cfg.json", 1, 1)]
+    assert _errors(write("cfg.yaml", "\ufeffx: 1\n")) == []

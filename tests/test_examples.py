@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import losstune
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, shape
 
 mmengine_config = pytest.importorskip("mmengine.config")
 
@@ -22,6 +22,7 @@ def test_example_equals_mmengine(path: Path) -> None:
         expected = mmengine_config.Config.fromfile(str(path)).to_dict()
     cfg = losstune.load(path)
     assert cfg.to_dict() == expected
+    assert shape(cfg.to_dict()) == shape(expected), "same values, but key order or value types differ"
     assert not [d for d in cfg.diagnostics if d.severity is losstune.Severity.ERROR]
 
 

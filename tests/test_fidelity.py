@@ -17,6 +17,7 @@ import pytest
 from losstune.model import Severity
 from losstune.resolve import Resolver, _is_builtin_module
 from losstune.values import contains_opaque, to_plain
+from tests.conftest import shape
 
 CASES = Path(__file__).parent / "fidelity" / "cases"
 ENTRIES = ("main.py", "main.yaml", "main.yml", "main.json")
@@ -77,7 +78,9 @@ def test_case_resolves_like_mmengine(case: Path) -> None:
         assert contains_opaque(result.cfg)
         return
     got = _normalise(to_plain(result.cfg), str(case.resolve()))
-    assert got == _normalise(_decode(expected["result"]), str(case.resolve()))
+    want = _normalise(_decode(expected["result"]), str(case.resolve()))
+    assert got == want
+    assert shape(got) == shape(want), "same values, but key order or value types differ"
 
 
 # Function definitions and lambdas are not interpreted: the values they compute are reported as

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 import losstune
 from losstune.model import Span
 from tests.conftest import EXAMPLES
@@ -134,3 +136,29 @@ def test_example_origin_in_base_file() -> None:
     loss_weight = c.origin("loss_cls.loss_weight")
     assert gamma is not None and Path(gamma.span.file).name == "retinanet_r50_fpn_gamma1.5_1x_coco.py"
     assert loss_weight is not None and Path(loss_weight.span.file).name == "retinanet_r50_fpn.py"
+
+
+def test_columns_count_characters_not_bytes(write: Callable[..., Path]) -> None:
+    cfg = write("cfg.py", "name = 'détecteur'; loss = dict(type='L1Loss', loss_weight=2.0)  # 损失\n")
+    c = losstune.load(cfg)
+    assert _text(c.origin("loss.loss_weight")) == "2.0"
+    assert _at(c.origin("loss.loss_weight")) == ("cfg.py", 1, 60, 1, 63)
+
+
+def test_package_base(write: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # `pkg::path` is found inside the installed package without importing it, and the outer
+    # dicts with a `type` get the package's `_scope_`, as mmengine does.
+    write("site/mmdet/__init__.py", "raise RuntimeError('must not be imported')\n")
+    write("site/mmdet/.mim/configs/_base_/models/retina.py", "model = dict(type='RetinaNet', head=dict(type='H'))\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    child = write("child.py", "_base_ = 'mmdet::_base_/models/retina.py'\nmodel = dict(head=dict(x=1))\n")
+    c = losstune.load(child)
+    assert c.to_dict() == {"model": {"type": "RetinaNet", "head": {"type": "H", "x": 1}, "_scope_": "mmdet"}}
+
+
+def test_missing_package_base(write: Callable[..., Path]) -> None:
+    child = write("child.py", "_base_ = 'nopkg_losstune_test::models/retina.py'\n")
+    with pytest.raises(losstune.ConfigError) as err:
+        losstune.load(child)
+    assert [d.code for d in err.value.diagnostics] == ["LT006"]
+    assert "not installed" in err.value.diagnostics[0].message
