@@ -87,8 +87,30 @@ def add_scope(value: Any, scope: str | None, has_scope: bool = True) -> Any:
     return value
 
 
+def unshared_copy(value: Any) -> Any:
+    """A copy in which every dict, list and tuple is a new object, even where the original
+    shared one between two keys: mmengine's ``ConfigDict`` conversion of a base copies each
+    occurrence separately, so later edits through one key never reach the other."""
+    if isinstance(value, dict):
+        out = LDict()
+        if isinstance(value, LDict):
+            out.origins = dict(value.origins)
+            out.config_dict = value.config_dict
+            out.span = value.span
+        for k, v in value.items():
+            out[k] = unshared_copy(v)
+        return out
+    if isinstance(value, list):
+        return [unshared_copy(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(unshared_copy(v) for v in value)
+    if isinstance(value, (set, frozenset)):
+        return copy.copy(value)
+    return value
+
+
 def base_copy(cfg: LDict, scope: str | None) -> LDict:
     """A fresh copy of a resolved base, ready to be seen as ``_base_`` and merged into."""
-    out = add_scope(copy.deepcopy(cfg), scope)
+    out = add_scope(unshared_copy(cfg), scope)
     assert isinstance(out, LDict)
     return out

@@ -105,6 +105,8 @@ _STR_METHODS = frozenset(
 _LIST_METHODS = frozenset("append extend insert pop index count copy remove reverse clear".split())
 _TUPLE_METHODS = frozenset(("index", "count"))
 DICT_METHODS = frozenset("get keys values items update pop copy setdefault clear".split())
+# Methods only `ConfigDict` has (values reached through `_base_` or imported from a base config).
+CONFIG_DICT_METHODS = frozenset(("merge", "to_dict"))
 
 
 # Pure functions of standard modules that configs import (`import copy`, `import os.path as osp`).
@@ -155,7 +157,7 @@ class Builtin:
 def method_of(obj: Any, name: str) -> BoundMethod | None:
     """The allowed method ``name`` of ``obj``, or ``None``."""
     if isinstance(obj, dict):
-        ok = name in DICT_METHODS
+        ok = name in DICT_METHODS or (name in CONFIG_DICT_METHODS and isinstance(obj, LDict) and obj.config_dict)
     elif isinstance(obj, str):
         ok = name in _STR_METHODS or name == "format"
     elif isinstance(obj, list):
@@ -179,6 +181,41 @@ def recursive_update(target: LDict, other: dict[Any, Any], origins: dict[Any, An
                 recursive_update(cur, v, inner)
             else:  # pragma: no cover - every dict built by the interpreter is an LDict
                 cur.update(v)
+
+
+_MISSING = object()
+
+
+def _merge_values(a: Any, b: Any) -> Any:
+    """The inner ``_merge_a_into_b`` of ``ConfigDict.merge``."""
+    if isinstance(a, dict):
+        if not isinstance(b, dict):
+            a.pop("_delete_", None)
+            return a
+        if a.pop("_delete_", False):
+            b.clear()
+        out = LDict()
+        a_origins = a.origins if isinstance(a, LDict) else {}
+        b_origins = b.origins if isinstance(b, LDict) else {}
+        for key in [*b.keys(), *a.keys()]:
+            if key == "_delete_" or key in out:
+                continue
+            out.set(
+                key,
+                _merge_values(a.get(key, _MISSING), b.get(key, _MISSING)),
+                a_origins.get(key) if key in a else b_origins.get(key),
+            )
+        return out
+    return a if a is not _MISSING else b
+
+
+def config_dict_merge(target: LDict, other: dict[Any, Any]) -> None:
+    """``ConfigDict.merge``: a deep merge that honours ``_delete_`` (unlike ``update``)."""
+    merged = _merge_values(copy.deepcopy(other), copy.deepcopy(target))
+    target.clear()
+    target.origins.clear()
+    for k, v in merged.items():
+        target.set(k, hook(v), merged.origins.get(k))
 
 
 def call_method(m: BoundMethod, args: list[Any], kwargs: dict[str, Any], origins: dict[Any, Any]) -> Any:
@@ -212,13 +249,15 @@ def call_method(m: BoundMethod, args: list[Any], kwargs: dict[str, Any], origins
             return obj.shallow_copy()
         if name == "setdefault":
             key = args[0]
-            if key not in obj:
-                obj.set(
-                    key,
-                    hook(args[1]) if obj.config_dict and len(args) > 1 else (args[1] if len(args) > 1 else None),
-                    origins.get(key),
-                )
-            return obj[key]
+            default = args[1] if len(args) > 1 else None
+            if key in obj:
+                return obj[key]
+            if obj.config_dict:
+                # addict's setdefault stores a converted copy but returns the default itself.
+                obj.set(key, hook(default), origins.get(key))
+                return default
+            obj.set(key, default, origins.get(key))
+            return default
         if name == "pop":
             if not args:
                 raise PyError("pop expected at least 1 argument, got 0")
@@ -238,6 +277,13 @@ def call_method(m: BoundMethod, args: list[Any], kwargs: dict[str, Any], origins
             obj.clear()
             obj.origins.clear()
             return None
+        if name == "merge":
+            if len(args) != 1 or not isinstance(args[0], dict):
+                raise PyError("TypeError: merge() takes one dict")
+            config_dict_merge(obj, args[0])
+            return None
+        if name == "to_dict":
+            raise Unsupported("ConfigDict.to_dict() inside a config")
     if isinstance(obj, str) and name == "format":
         return _str_format(obj, *args, **kwargs)
     if isinstance(obj, list) and name == "sort" and kwargs:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from losstune import codes
+from losstune.lazyref import LazyRef
 from losstune.model import Diagnostic, Origin, Span
 from losstune.pybuiltins import (
     BUILTIN_CONSTANTS,
@@ -110,12 +111,20 @@ def _size_of(v: Any) -> int:
 class Interpreter:
     """Evaluate one config module. ``base`` is what ``_base_`` names inside it."""
 
-    def __init__(self, src: SourceText, base: LDict, diagnostics: list[Diagnostic]) -> None:
+    def __init__(
+        self,
+        src: SourceText,
+        base: LDict,
+        diagnostics: list[Diagnostic],
+        import_handler: Callable[[Interpreter, ast.stmt], bool] | None = None,
+    ) -> None:
         self.src = src
         self.base = base
         self.diagnostics = diagnostics
         self.globals = LDict()
         self.scopes: list[dict[str, Any]] = []
+        # New-style configs bind their imports differently (see lazyconfig.py).
+        self.import_handler = import_handler
 
     # -- diagnostics ------------------------------------------------------------------------
 
@@ -139,6 +148,10 @@ class Interpreter:
             )
         )
         return Opaque(reason, text, span)
+
+    def exec_error(self, node: ast.AST, message: str) -> None:
+        """Report a Python error (one mmengine would raise too) at ``node``."""
+        self._error(node, message)
 
     def _error(self, node: ast.AST, message: str) -> Opaque:
         span = self.span(node)
@@ -223,6 +236,8 @@ class Interpreter:
             for target in stmt.targets:
                 self.delete(target)
         elif isinstance(stmt, ast.Pass):
+            pass
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)) and self.import_handler and self.import_handler(self, stmt):
             pass
         elif isinstance(stmt, ast.Import):
             for alias in stmt.names:
@@ -655,6 +670,8 @@ class Interpreter:
         name = node.attr
         if isinstance(obj, ModuleRef):
             return ModuleRef(f"{obj.name}.{name}")
+        if isinstance(obj, LazyRef):
+            return obj.get_attr(name)
         if name.startswith("_") and not (isinstance(obj, LDict) and obj.config_dict):
             raise Unsupported(f"access to the private attribute `{name}`")
         method = method_of(obj, name)
@@ -693,6 +710,8 @@ class Interpreter:
                 origins[kw.arg] = self.origin(kw.value)
         if isinstance(func, Builtin):
             return self._call_builtin(node, func.name, args, kwargs, origins)
+        if isinstance(func, LazyRef):
+            raise PyError(f"RuntimeError: `{func.text()}` is imported lazily and cannot be called in a config")
         if isinstance(func, ModuleRef):
             impl = PURE_MODULE_FUNCTIONS.get(func.name)
             if impl is None:

@@ -66,11 +66,19 @@ def _clip(s: str, n: int = 40) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
+def _type_text(text: Text, type_name: str, style: str = "bold magenta") -> None:
+    """``FocalLoss``, or ``FocalLoss (mmdet.models.losses.focal_loss)`` for an imported class."""
+    module, _, bare = type_name.rpartition(".")
+    text.append(bare, style=style)
+    if module:
+        text.append(f" ({module})", style="dim")
+
+
 def _loss_block(loss: LossView) -> RenderableType:
     title = Text()
     title.append(loss.key, style="bold")
     title.append("  ")
-    title.append(loss.type, style="bold magenta")
+    _type_text(title, loss.type)
     if loss.origin is not None:
         title.append(f"\n  set at {loss.origin.span.short}", style="dim")
     table = Table(show_header=True, header_style="bold", box=None, padding=(0, 2, 0, 2))
@@ -85,16 +93,16 @@ def _loss_block(loss: LossView) -> RenderableType:
     if loss.sampler is None:
         sampler.append("none (this head does not sample)", style="dim")
     elif loss.sampler.default:
-        sampler.append(loss.sampler.type, style="magenta")
+        _type_text(sampler, loss.sampler.type, style="magenta")
         sampler.append("  (default: no sampler in this head's train_cfg)", style="dim")
     else:
-        sampler.append(loss.sampler.type, style="magenta")
-        if loss.sampler.origin is not None:
-            sampler.append(f"  {loss.sampler.origin.span.short}", style="dim")
-        args = ", ".join(f"{p.name}={fmt_value(p.value)}" for p in loss.sampler.params)
+        _type_text(sampler, loss.sampler.type, style="magenta")
         sampler.append(f"\n    {loss.sampler.key}", style="dim")
+        if loss.sampler.origin is not None:
+            sampler.append(f"  set at {loss.sampler.origin.span.short}", style="dim")
+        args = ", ".join(f"{p.name}={fmt_value(p.value)}" for p in loss.sampler.params)
         if args:
-            sampler.append(f": {args}")
+            sampler.append(f"\n    {args}")
     return Group(title, table, sampler, Text(""))
 
 

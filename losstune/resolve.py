@@ -18,6 +18,8 @@ from typing import Any
 
 from losstune import codes
 from losstune.jsonread import read_json
+from losstune.lazyconfig import resolve_lazy
+from losstune.lazyref import lazy_to_string
 from losstune.merge import base_copy, merge_into
 from losstune.model import Diagnostic, Origin, Severity, Span
 from losstune.pyeval import BASE_KEY, Interpreter
@@ -40,6 +42,16 @@ class FileResult:
     diagnostics: list[Diagnostic]
     files: list[str] = field(default_factory=list)
     sources: dict[str, SourceText] = field(default_factory=dict)
+    # For a new-style config: the names it imported (left out of ``to_dict()``).
+    imported: frozenset[str] | None = None
+
+    def merge_from(self, sub: FileResult) -> None:
+        """Take over the diagnostics, files and sources of a base this file inherits."""
+        self.diagnostics.extend(d for d in sub.diagnostics if d not in self.diagnostics)
+        for f in sub.files:
+            if f not in self.files:
+                self.files.append(f)
+        self.sources.update(sub.sources)
 
     @property
     def ok(self) -> bool:
@@ -64,12 +76,19 @@ class Resolver:
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         self.env = env
-        self.cache: dict[str, FileResult] = {}
+        self.cache: dict[tuple[str, bool], FileResult] = {}
         self._stack: list[str] = []
 
     def resolve(self, path: str | os.PathLike[str]) -> FileResult:
         """Resolve ``path`` (a config file) and everything it inherits."""
         result = self._resolve(os.path.abspath(os.path.expanduser(os.fspath(path))), None, is_base=False)
+        if result.imported is not None and result.cfg is not None:
+            # Config.to_dict() of a new-style config: lazy names as strings, imported names left out.
+            cfg = lazy_to_string(copy.deepcopy(result.cfg))
+            for k in result.imported:
+                cfg.pop(k, None)
+                cfg.origins.pop(k, None)
+            result = FileResult(result.path, cfg, result.diagnostics, result.files, result.sources, result.imported)
         reserved = [k for k in (result.cfg or {}) if k in RESERVED_KEYS]
         if not reserved:
             return result
@@ -84,11 +103,13 @@ class Resolver:
                     fix="rename it",
                 )
             )
-        return FileResult(result.path, result.cfg, result.diagnostics + extra, result.files, result.sources)
+        return FileResult(
+            result.path, result.cfg, result.diagnostics + extra, result.files, result.sources, result.imported
+        )
 
     # ------------------------------------------------------------------------------------------
 
-    def _resolve(self, abspath: str, requested_at: Span | None, is_base: bool) -> FileResult:
+    def _resolve(self, abspath: str, requested_at: Span | None, is_base: bool, lazy: bool = False) -> FileResult:
         if abspath in self._stack:
             chain = [*self._stack[self._stack.index(abspath) :], abspath]
             names = " -> ".join(display_path(p) for p in chain)
@@ -104,15 +125,15 @@ class Resolver:
                     )
                 ],
             )
-        cached = self.cache.get(abspath)
+        cached = self.cache.get((abspath, lazy))
         if cached is not None:
             return cached
         self._stack.append(abspath)
         try:
-            result = self._resolve_uncached(abspath, requested_at, is_base)
+            result = self._resolve_uncached(abspath, requested_at, is_base, lazy)
         finally:
             self._stack.pop()
-        self.cache[abspath] = result
+        self.cache[(abspath, lazy)] = result
         return result
 
     def _read(self, abspath: str, requested_at: Span | None, is_base: bool) -> tuple[str | None, Diagnostic | None]:
@@ -182,7 +203,7 @@ class Resolver:
             )
         return text, None
 
-    def _resolve_uncached(self, abspath: str, requested_at: Span | None, is_base: bool) -> FileResult:
+    def _resolve_uncached(self, abspath: str, requested_at: Span | None, is_base: bool, lazy: bool) -> FileResult:
         shown = display_path(abspath)
         text, problem = self._read(abspath, requested_at, is_base)
         if text is None:
@@ -190,6 +211,18 @@ class Resolver:
             return FileResult(abspath, None, [problem])
         diagnostics: list[Diagnostic] = []
         result = FileResult(abspath, None, diagnostics, files=[abspath])
+        raw_module: ast.Module | None = None
+        if abspath.endswith(".py"):
+            # mmengine decides between classic and new-style on the file as written, before any
+            # template is replaced; a syntax error there stops it too.
+            plain = SourceText.plain(shown, text)
+            raw_module = self._parse_python(plain, diagnostics)
+            if raw_module is None:
+                return result
+            if lazy or (not is_base and _is_lazy_config(raw_module)):
+                result.sources[abspath] = plain
+                resolve_lazy(self, result, plain, raw_module)
+                return result
         try:
             src = SourceText.from_file(abspath, text, self.env)
         except TemplateError as e:
@@ -212,17 +245,17 @@ class Resolver:
         data: Any = None
         base_entries: list[tuple[Any, Span | None]] = []
         if suffix == ".py":
-            module = self._parse_python(src, diagnostics)
+            module = raw_module if src.text == text else self._parse_python(src, diagnostics)
             if module is None:
                 return result
             if _is_lazy_config(module):
                 diagnostics.append(
                     codes.diagnostic(
                         codes.LAZY_CONFIG,
-                        f"`{shown}` is a new-style (pure Python) config with `read_base()` or package "
-                        "imports; losstune reads classic `_base_` configs only",
-                        Span(shown, 1, 1, 1, 1),
-                        fix="use a classic config with `_base_ = [...]`",
+                        f"`{shown}` is a new-style (pure Python) config, and a classic `_base_` config "
+                        "cannot inherit from it (mmengine refuses to mix the two)",
+                        requested_at or Span(shown, 1, 1, 1, 1),
+                        fix="inherit new-style configs with `with read_base():` imports, or keep the whole chain classic",
                     )
                 )
                 return result
@@ -278,37 +311,16 @@ class Resolver:
         return result
 
     def _parse_python(self, src: SourceText, diagnostics: list[Diagnostic]) -> ast.Module | None:
-        if src.text != src.original:
-            # mmengine parses the file as written before substituting templates, so an unquoted
-            # `{{$VAR:x}}` is a syntax error even where the substituted text would parse.
-            try:
-                ast.parse(src.original, filename=src.path)
-            except SyntaxError as e:
-                line = e.lineno or 1
-                col = max(e.offset or 1, 1)
-                diagnostics.append(
-                    codes.diagnostic(
-                        codes.SYNTAX_ERROR,
-                        f"Python syntax error: {e.msg}",
-                        Span(src.path, line, col, line, col + 1),
-                        fix="fix the syntax at this position; a `{{...}}` template must sit inside a string",
-                    )
-                )
-                return None
         try:
             return ast.parse(src.text, filename=src.path)
         except SyntaxError as e:
             line = e.lineno or 1
             col = max((e.offset or 1) - 1, 0)
             span = src.span_chars(line, col, line, col + 1)
-            diagnostics.append(
-                codes.diagnostic(
-                    codes.SYNTAX_ERROR,
-                    f"Python syntax error: {e.msg}",
-                    span,
-                    fix="fix the syntax at this position",
-                )
-            )
+            fix = "fix the syntax at this position"
+            if "{{" in src.line_text(span.line):
+                fix += "; a `{{...}}` template must sit inside a string literal"
+            diagnostics.append(codes.diagnostic(codes.SYNTAX_ERROR, f"Python syntax error: {e.msg}", span, fix=fix))
             return None
         except ValueError as e:  # null bytes
             diagnostics.append(codes.diagnostic(codes.SYNTAX_ERROR, f"Python syntax error: {e}", None))
@@ -339,11 +351,7 @@ class Resolver:
         else:
             path = os.path.join(os.path.dirname(child), entry)
         sub = self._resolve(os.path.abspath(os.path.expanduser(path)), span, is_base=True)
-        result.diagnostics.extend(d for d in sub.diagnostics if d not in result.diagnostics)
-        for f in sub.files:
-            if f not in result.files:
-                result.files.append(f)
-        result.sources.update(sub.sources)
+        result.merge_from(sub)
         if sub.cfg is None:
             return
         duplicates = [k for k in sub.cfg if k in base_cfg]

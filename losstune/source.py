@@ -62,6 +62,14 @@ class SourceText:
         src._new_line_starts = _line_starts(src.text)
         return src
 
+    @classmethod
+    def plain(cls, path: str, original: str) -> SourceText:
+        """The text as written, without template substitution (new-style configs)."""
+        src = cls(path=path, original=original, text=original)
+        src._orig_line_starts = _line_starts(original)
+        src._new_line_starts = src._orig_line_starts
+        return src
+
     def _apply(self, pattern: re.Pattern[str], repl: Callable[[re.Match[str]], str]) -> None:
         edits: list[_Edit] = []
         out: list[str] = []

@@ -98,9 +98,15 @@ def test_missing_environment_variable(write: Callable[..., Path]) -> None:
     assert _errors(cfg) == [("LT016", "cfg.py", 1, 9)]
 
 
-def test_new_style_config_is_reported(write: Callable[..., Path]) -> None:
-    cfg = write("cfg.py", "from mmengine.config import read_base\nwith read_base():\n    from .base import *\n")
-    assert [e[0] for e in _errors(cfg)] == ["LT013"]
+def test_new_style_config_errors(write: Callable[..., Path]) -> None:
+    # A missing `read_base()` module is reported at its import.
+    cfg = write("lazy.py", "from mmengine.config import read_base\nwith read_base():\n    from .nope import *\n")
+    assert _errors(cfg) == [("LT006", "lazy.py", 3, 5)]
+    # A classic chain cannot inherit a new-style file, and the reverse mix is refused too.
+    write("new.py", "from mmdet.models.losses import FocalLoss\nloss = dict(type=FocalLoss)\n")
+    assert _errors(write("classic.py", "_base_ = './new.py'\n")) == [("LT013", "classic.py", 1, 10)]
+    mixed = write("mixed.py", "from mmdet.models.losses import FocalLoss\n_base_ = ['./new.py']\n")
+    assert [e[:3] for e in _errors(mixed)] == [("LT013", "mixed.py", 2)]
 
 
 def test_python_errors_mmengine_would_raise(write: Callable[..., Path]) -> None:

@@ -32,7 +32,8 @@ def test_explain_text_shows_each_value_with_its_origin() -> None:
     assert "model.bbox_head.loss_cls FocalLoss" in lines
     assert "gamma 1.5 examples/retinanet_r50_fpn_gamma1.5_1x_coco.py:5" in lines
     assert "loss_weight 1.0 examples/_base_/models/retinanet_r50_fpn.py:48" in lines
-    assert "sampler: PseudoSampler examples/_base_/models/retinanet_r50_fpn.py:59" in lines
+    assert "sampler: PseudoSampler" in lines
+    assert "model.train_cfg.sampler set at examples/_base_/models/retinanet_r50_fpn.py:59" in lines
 
 
 def test_explain_json_is_versioned_and_exact() -> None:

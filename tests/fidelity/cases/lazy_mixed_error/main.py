@@ -1,0 +1,3 @@
+from mmdet.models.losses import FocalLoss
+_base_ = ['./base.py']
+loss = dict(type=FocalLoss)
