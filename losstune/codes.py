@@ -51,9 +51,10 @@ EVALUATION_ERROR = Code(
 )
 LAZY_CONFIG = Code(
     "LT013",
-    "pure-python-config",
+    "mixed-config-styles",
     Severity.ERROR,
-    "A new-style config (`with read_base():` or imports of packages) is not supported yet.",
+    "Classic (`_base_`) and new-style (`with read_base():`) configs are mixed in one chain, or a "
+    "new-style config breaks its rules.",
 )
 RESERVED_KEY = Code("LT014", "reserved-key", Severity.ERROR, "A top-level key that mmengine reserves.")
 DEPRECATED_CONFIG = Code("LT015", "deprecated-config", Severity.WARNING, "The config marks itself as deprecated.")

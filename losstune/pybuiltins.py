@@ -94,7 +94,8 @@ BUILTIN_TYPES: dict[str, type] = {
     "float": float,
     "bool": bool,
 }
-BUILTIN_CONSTANTS: dict[str, Any] = {"True": True, "False": False, "None": None}
+# `__name__` is not a global of an exec-ed config, so Python finds the builtins module's name.
+BUILTIN_CONSTANTS: dict[str, Any] = {"True": True, "False": False, "None": None, "__name__": "builtins"}
 
 _STR_METHODS = frozenset(
     """capitalize casefold center count endswith expandtabs find index isalnum isalpha
