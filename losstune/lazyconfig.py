@@ -177,7 +177,7 @@ def resolve_lazy(resolver: Resolver, result: FileResult, src: SourceText, module
             return not _is_builtin_module(alias.name)
         return False
 
-    interp = Interpreter(src, LDict(), diagnostics, import_handler=handle)
+    interp = Interpreter(src, None, diagnostics, import_handler=handle)
     for node in base_imports:
         mod = node.level * "." + (node.module or "")
         if mod in base_dict:

@@ -109,12 +109,13 @@ def _size_of(v: Any) -> int:
 
 
 class Interpreter:
-    """Evaluate one config module. ``base`` is what ``_base_`` names inside it."""
+    """Evaluate one config module. ``base`` is what ``_base_`` names inside it (``None`` in a
+    new-style config, where the name is not defined)."""
 
     def __init__(
         self,
         src: SourceText,
-        base: LDict,
+        base: LDict | None,
         diagnostics: list[Diagnostic],
         import_handler: Callable[[Interpreter, ast.stmt], bool] | None = None,
     ) -> None:
@@ -485,7 +486,7 @@ class Interpreter:
                 return scope[name]
         if name in self.globals:
             return self.globals[name]
-        if name == BASE_KEY:
+        if name == BASE_KEY and self.base is not None:
             return self.base
         if name in BUILTIN_CONSTANTS:
             return BUILTIN_CONSTANTS[name]
