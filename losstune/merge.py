@@ -92,11 +92,7 @@ def unshared_copy(value: Any) -> Any:
     shared one between two keys: mmengine's ``ConfigDict`` conversion of a base copies each
     occurrence separately, so later edits through one key never reach the other."""
     if isinstance(value, dict):
-        out = LDict()
-        if isinstance(value, LDict):
-            out.origins = dict(value.origins)
-            out.config_dict = value.config_dict
-            out.span = value.span
+        out = LDict.like(value)
         for k, v in value.items():
             out[k] = unshared_copy(v)
         return out

@@ -576,8 +576,6 @@ class Interpreter:
         if op in (operator.pow, operator.ipow, operator.lshift, operator.ilshift):
             if isinstance(right, int) and isinstance(left, int) and abs(right) > 10_000:
                 raise Unsupported("a number too large to compute")
-        if isinstance(left, str) and op in (operator.mod, operator.imod):
-            _reject_percent_tricks(left)
         try:
             result = op(left, right)
         except (TypeError, ValueError, ZeroDivisionError, OverflowError) as e:
@@ -725,12 +723,8 @@ class Interpreter:
             except (TypeError, ValueError) as e:
                 raise PyError(f"{type(e).__name__}: {e}") from None
         if isinstance(func, BoundMethod):
-            if isinstance(func.obj, LDict) and func.name in ("update", "setdefault") and args:
-                first = node.args[0]
-                if func.name == "setdefault":
-                    origins[args[0]] = self.origin(node.args[1]) if len(node.args) > 1 else self.origin(first)
-                elif isinstance(first, ast.Dict):
-                    pass  # the dict literal carries its own origins
+            if isinstance(func.obj, LDict) and func.name == "setdefault" and args:
+                origins[args[0]] = self.origin(node.args[1] if len(node.args) > 1 else node.args[0])
             for a in args:
                 if isinstance(a, Opaque):
                     return a
@@ -873,11 +867,6 @@ def _as_types(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(_as_types(v) for v in value)
     raise Unsupported("isinstance with this type")
-
-
-def _reject_percent_tricks(fmt: str) -> None:
-    if "%(" in fmt and "*" in fmt:  # pragma: no cover - defensive
-        raise Unsupported("this % format")
 
 
 def _type_name(value: Any) -> str:

@@ -433,11 +433,7 @@ def _substitute_base_vars(
     memo, so no two keys share a dict afterwards; this rebuilds the tree the same way (a later
     ``_delete_`` pop on one alias must not affect the other)."""
     if isinstance(cfg, dict):
-        out = LDict()
-        if isinstance(cfg, LDict):
-            out.origins = dict(cfg.origins)
-            out.config_dict = cfg.config_dict
-            out.span = cfg.span
+        out = LDict.like(cfg)
         for k, v in cfg.items():
             o = out.origins.get(k, origin)
             if isinstance(v, str) and v in names:

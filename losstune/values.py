@@ -34,22 +34,28 @@ class LDict(dict[Any, Any]):
         else:
             self.origins.pop(key, None)
 
+    @classmethod
+    def like(cls, other: dict[Any, Any]) -> LDict:
+        """An empty dict with ``other``'s origins, ``ConfigDict`` behaviour and span, to be
+        filled with (transformed) copies of its values."""
+        out = cls()
+        if isinstance(other, LDict):
+            out.origins = dict(other.origins)
+            out.config_dict = other.config_dict
+            out.span = other.span
+        return out
+
     def shallow_copy(self) -> LDict:
         """A copy of this level only (mmengine's ``dict.copy`` / ``ConfigDict.copy``)."""
-        out = LDict(self)
-        out.origins = dict(self.origins)
-        out.config_dict = self.config_dict
-        out.span = self.span
+        out = LDict.like(self)
+        out.update(self)
         return out
 
     def __deepcopy__(self, memo: dict[int, Any]) -> LDict:
-        out = LDict()
+        out = LDict.like(self)
         memo[id(self)] = out
         for k, v in self.items():
             out[k] = copy.deepcopy(v, memo)
-        out.origins = dict(self.origins)
-        out.config_dict = self.config_dict
-        out.span = self.span
         return out
 
     def __reduce_ex__(self, protocol: Any) -> Any:  # pragma: no cover - pickling is not used
@@ -110,12 +116,10 @@ def hook(value: Any) -> Any:
 
 def to_config_dict(value: LDict) -> LDict:
     """``ConfigDict(value)``: a new config dict with the same keys, nested values hooked."""
-    out = LDict()
+    out = LDict.like(value)
     for k, v in value.items():
         out[k] = hook(v)
-    out.origins = dict(value.origins)
     out.config_dict = True
-    out.span = value.span
     return out
 
 
