@@ -57,6 +57,12 @@ def _isinstance(obj: Any, types: Any) -> bool:
     return isinstance(obj, types)
 
 
+def _pow(base: Any, exp: Any, mod: Any = None) -> Any:
+    if isinstance(exp, int) and abs(exp) > 10_000 and mod is None:
+        raise Unsupported("a number too large to compute")
+    return pow(base, exp, mod)
+
+
 BUILTIN_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "list": _list,
     "tuple": tuple,
@@ -81,7 +87,7 @@ BUILTIN_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "all": all,
     "isinstance": _isinstance,
     "divmod": divmod,
-    "pow": pow,
+    "pow": _pow,
 }
 # Names that evaluate to a type (for isinstance) as well as being callable.
 BUILTIN_TYPES: dict[str, type] = {
@@ -103,6 +109,7 @@ _STR_METHODS = frozenset(
     lower lstrip partition removeprefix removesuffix replace rfind rindex rjust rpartition rsplit
     rstrip split splitlines startswith strip swapcase title upper zfill""".split()
 )
+_WIDTH_METHODS = frozenset(("center", "ljust", "rjust", "zfill", "expandtabs"))
 _LIST_METHODS = frozenset("append extend insert pop index count copy remove reverse clear".split())
 _TUPLE_METHODS = frozenset(("index", "count"))
 DICT_METHODS = frozenset("get keys values items update pop copy setdefault clear".split())
@@ -287,6 +294,8 @@ def call_method(m: BoundMethod, args: list[Any], kwargs: dict[str, Any], origins
             raise Unsupported("ConfigDict.to_dict() inside a config")
     if isinstance(obj, str) and name == "format":
         return _str_format(obj, *args, **kwargs)
+    if isinstance(obj, str) and name in _WIDTH_METHODS and any(isinstance(a, int) and a > MAX_SEQUENCE for a in args):
+        raise Unsupported(f"str.{name} with a width that large")
     if isinstance(obj, list) and name == "sort" and kwargs:
         raise Unsupported("list.sort with arguments")
     for a in args:

@@ -720,7 +720,7 @@ class Interpreter:
                     return a
             try:
                 return impl(*args, **kwargs)
-            except (TypeError, ValueError) as e:
+            except (TypeError, ValueError, ArithmeticError) as e:
                 raise PyError(f"{type(e).__name__}: {e}") from None
         if isinstance(func, BoundMethod):
             if isinstance(func.obj, LDict) and func.name == "setdefault" and args:

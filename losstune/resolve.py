@@ -322,8 +322,15 @@ class Resolver:
                 fix += "; a `{{...}}` template must sit inside a string literal"
             diagnostics.append(codes.diagnostic(codes.SYNTAX_ERROR, f"Python syntax error: {e.msg}", span, fix=fix))
             return None
-        except ValueError as e:  # null bytes
-            diagnostics.append(codes.diagnostic(codes.SYNTAX_ERROR, f"Python syntax error: {e}", None))
+        except (ValueError, RecursionError, MemoryError) as e:  # null bytes, absurd nesting
+            diagnostics.append(
+                codes.diagnostic(
+                    codes.SYNTAX_ERROR,
+                    f"Python cannot parse this file: {e or type(e).__name__}",
+                    Span(src.path, 1, 1, 1, 1),
+                    fix="check the file is a config and not binary data or generated nesting",
+                )
+            )
             return None
 
     def _add_base(self, entry: Any, span: Span | None, child: str, base_cfg: LDict, result: FileResult) -> None:

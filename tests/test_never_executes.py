@@ -60,3 +60,29 @@ def test_python_api_loads_without_strict(write: Callable[..., Path]) -> None:
     loaded = losstune.load(cfg, strict=False)
     assert loaded.get("loss.type") == "L1Loss"
     assert [d.code for d in loaded.diagnostics] == ["LT006"]
+
+
+def test_resource_bombs_are_refused_not_computed(write: Callable[..., Path]) -> None:
+    cfg = write(
+        "cfg.py",
+        """
+        a = 10 ** 10 ** 10
+        b = 'x' * 10 ** 9
+        c = pow(2, 10 ** 9)
+        d = 'x'.zfill(10 ** 9)
+        e = list(range(10 ** 9))
+        f = [0] * 10 ** 9
+        g = 2.0 ** 1e6
+        ok = dict(type='L1Loss')
+        """,
+    )
+    result = Resolver().resolve(cfg)
+    assert result.cfg is not None and result.cfg["ok"] == {"type": "L1Loss"}
+    bad = {d.span.line for d in result.diagnostics if d.span}
+    assert bad == {1, 2, 3, 4, 5, 6, 7}
+
+
+def test_absurd_nesting_is_a_diagnostic(write: Callable[..., Path]) -> None:
+    cfg = write("cfg.py", "x = " + "(" * 5000 + "1" + ")" * 5000 + "\n")
+    result = Resolver().resolve(cfg)
+    assert [d.code for d in result.diagnostics] == ["LT001"]
