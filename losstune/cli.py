@@ -12,10 +12,14 @@ import typer
 
 from losstune import render_json, render_text
 from losstune.config import LoadedConfig, load
+from losstune.lint import UsageError
+from losstune.lint import lint as run_lint
 from losstune.model import ConfigError, Diagnostic, Severity
 from losstune.report import diff as build_diff
 from losstune.report import explain as build_explain
 from losstune.resolve import Resolver
+from losstune.schema import Schema, SchemaError, load_schema
+from losstune.settings import SettingsError, load_settings
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -107,7 +111,12 @@ ConfigArg = Annotated[Path, typer.Argument(help="A config file: .py, .yaml, .yml
 
 
 @app.command()
-def explain(config: ConfigArg, fmt: FormatOption = Format.text) -> None:
+def explain(
+    config: ConfigArg,
+    fmt: FormatOption = Format.text,
+    mmdet_version: VersionOption = None,
+    schema: SchemaOption = None,
+) -> None:
     """Show every loss of a config and where each value comes from.
 
     The config is resolved with its whole _base_ chain; each loss is listed with its key path,
@@ -117,7 +126,7 @@ def explain(config: ConfigArg, fmt: FormatOption = Format.text) -> None:
     Example: losstune explain configs/retinanet/retinanet_r50_fpn_1x_coco.py --format json
     """
     cfg = _load(config, fmt, Resolver())
-    report = build_explain(cfg)
+    report = build_explain(cfg, _schema(schema, load_settings(str(config)).schema_files), mmdet_version)
     if fmt is Format.json:
         sys.stdout.write(render_json.render_explain(report))
     else:
@@ -148,6 +157,154 @@ def diff(
         _warn(report.diagnostics, fmt)
         sys.stdout.write(render_text.render_diff(report, color=_color(), width=_width()))
     raise typer.Exit(EXIT_FINDINGS if report.diffs else EXIT_OK)
+
+
+class LintFormat(str, Enum):
+    """Output formats of ``lint``."""
+
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+    github = "github"
+    auto = "auto"
+
+
+def _split_codes(value: list[str] | None) -> tuple[str, ...] | None:
+    if not value:
+        return None
+    return tuple(c.strip().upper() for v in value for c in v.split(",") if c.strip())
+
+
+def _schema(extra: list[Path] | None, settings_files: tuple[str, ...] = ()) -> Schema:
+    try:
+        return load_schema([*settings_files, *(str(p) for p in extra or ())])
+    except SchemaError as e:
+        sys.stderr.write(f"losstune: error: the schema cannot be used: {e}\n")
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+SchemaOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--schema", help="A YAML file describing your own losses or samplers (repeatable).", show_default=False
+    ),
+]
+VersionOption = Annotated[
+    int | None,
+    typer.Option(
+        "--mmdet-version",
+        min=2,
+        max=3,
+        help="Check against MMDetection 2 or 3 (default: detected from the config's shape).",
+        show_default=False,
+    ),
+]
+
+
+@app.command()
+def lint(
+    paths: Annotated[list[Path], typer.Argument(help="Config files or folders to check.", show_default=False)],
+    fmt: Annotated[
+        LintFormat,
+        typer.Option("--format", "-f", help="text, json, sarif, github, or auto (github under GitHub Actions)."),
+    ] = LintFormat.auto,
+    select: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--select", help="Only these codes or prefixes, comma-separated (LT1 = all LT1xx).", show_default=False
+        ),
+    ] = None,
+    ignore: Annotated[
+        list[str] | None, typer.Option("--ignore", help="Skip these codes or prefixes.", show_default=False)
+    ] = None,
+    strict: Annotated[
+        bool | None, typer.Option("--strict/--no-strict", help="Fail on warnings too.", show_default=False)
+    ] = None,
+    mmdet_version: VersionOption = None,
+    schema: SchemaOption = None,
+) -> None:
+    """Check every loss and sampler of the configs for mistakes, before training does.
+
+    Folders are walked for .py, .yaml, .yml and .json configs; base files under _base_ are checked
+    through the configs that use them (and on their own where nothing uses them), and a finding in a
+    base file is reported once, where it is written. Settings come from [tool.losstune] in the nearest
+    pyproject.toml; a `# losstune: noqa` or `# losstune: noqa: LT103` comment silences a line.
+    Exit codes: 0 no errors (no warnings either with --strict), 1 findings, 2 could not run.
+
+    Example: losstune lint configs/ --format github
+    """
+    try:
+        base = load_settings(str(paths[0]) if paths else ".")
+    except SettingsError as e:
+        sys.stderr.write(f"losstune: error: {e}\n")
+        raise typer.Exit(EXIT_ERROR) from None
+    settings = base.merged(
+        select=_split_codes(select),
+        ignore=_split_codes(ignore),
+        strict=strict,
+        mmdet_version=mmdet_version,
+    )
+    loaded = _schema(schema, settings.schema_files)
+    try:
+        result = run_lint([str(p) for p in paths], loaded, settings)
+    except UsageError as e:
+        sys.stderr.write(f"losstune: error: {e}\n")
+        raise typer.Exit(EXIT_ERROR) from None
+    chosen = fmt
+    if chosen is LintFormat.auto:
+        chosen = LintFormat.github if os.environ.get("GITHUB_ACTIONS") == "true" else LintFormat.text
+    if chosen is LintFormat.json:
+        sys.stdout.write(render_json.render_lint(result.diagnostics, len(result.configs)))
+    elif chosen is LintFormat.sarif:
+        from losstune import render_sarif
+
+        sys.stdout.write(render_sarif.render_lint(result.diagnostics))
+    elif chosen is LintFormat.github:
+        from losstune import render_github
+
+        sys.stdout.write(render_github.render_lint(result.diagnostics))
+    else:
+        sys.stdout.write(
+            render_text.render_lint(
+                result.diagnostics, result.lines, len(result.configs), color=_color(), width=_width()
+            )
+        )
+    raise typer.Exit(EXIT_FINDINGS if result.failed(settings.strict) else EXIT_OK)
+
+
+@app.command("schema")
+def schema_command(
+    name: Annotated[
+        str | None, typer.Argument(help="A loss or sampler type; omit to list them all.", show_default=False)
+    ] = None,
+    fmt: FormatOption = Format.text,
+    schema: SchemaOption = None,
+) -> None:
+    """List the known losses and samplers, or show one: parameters, defaults, ranges, formula.
+
+    Example: losstune schema FocalLoss
+    """
+    loaded = _schema(schema, load_settings(".").schema_files)
+    if name is None:
+        out = (
+            render_json.render_schema_list(loaded)
+            if fmt is Format.json
+            else render_text.render_schema_list(loaded, width=_width())
+        )
+        sys.stdout.write(out)
+        return
+    entry = loaded.get(name)
+    if entry is None:
+        guess = loaded.suggest(name)
+        hint = f"; did you mean `{guess}`?" if guess else "; `losstune schema` lists them all"
+        sys.stderr.write(f"losstune: error: `{name}` is not a known loss or sampler{hint}\n")
+        raise typer.Exit(EXIT_ERROR)
+    out = (
+        render_json.render_entry(entry)
+        if fmt is Format.json
+        else render_text.render_entry(entry, color=_color(), width=_width())
+    )
+    sys.stdout.write(out)
 
 
 @app.callback(invoke_without_command=True)

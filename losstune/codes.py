@@ -62,6 +62,9 @@ MISSING_ENV = Code(
     "LT016", "missing-env-variable", Severity.ERROR, "An environment template has no value and no default."
 )
 BAD_BASE = Code("LT017", "invalid-base", Severity.ERROR, "`_base_` is not a path or a list of paths.")
+NOT_A_CONFIG = Code(
+    "LT018", "not-a-config", Severity.ERROR, "A YAML or JSON file whose top level is not a mapping of config keys."
+)
 
 ALL_CODES: tuple[Code, ...] = (
     SYNTAX_ERROR,
@@ -81,6 +84,7 @@ ALL_CODES: tuple[Code, ...] = (
     DEPRECATED_CONFIG,
     MISSING_ENV,
     BAD_BASE,
+    NOT_A_CONFIG,
 )
 
 

@@ -260,7 +260,16 @@ class Interpreter:
                     self._opaque(stmt, f"imports are not executed, and `{full}` is not a function losstune knows")
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             self._bind_name(stmt.name, Dropped(stmt.name), None)
-            self._opaque(stmt, f"functions are not run, so values computed by `{stmt.name}` are unknown")
+            header = self.span(stmt)
+            end = header.column + len("def ") + len(stmt.name)
+            self.diagnostics.append(
+                codes.diagnostic(
+                    codes.OPAQUE_VALUE,
+                    f"functions are not run, so values computed by `{stmt.name}` are unknown to losstune",
+                    Span(header.file, header.line, header.column, header.line, end),
+                    fix="write the values as literals, or ignore this warning if they do not matter",
+                )
+            )
         elif isinstance(stmt, ast.ClassDef):
             self._bind_name(stmt.name, self._opaque(stmt, "a class definition"), self.origin(stmt))
         elif isinstance(stmt, ast.If):

@@ -15,6 +15,7 @@ from typing import Any
 
 from losstune.model import Diagnostic, Origin
 from losstune.report import DiffReport, ExplainReport, Param, SamplerView, Side
+from losstune.schema import Entry, Schema
 from losstune.values import Opaque
 
 SCHEMA_VERSION = 1
@@ -73,7 +74,16 @@ def diagnostic(d: Diagnostic) -> dict[str, Any]:
 
 
 def _params(params: list[Param]) -> list[dict[str, Any]]:
-    return [{"name": p.name, "value": value(p.value), "origin": origin(p.origin)} for p in params]
+    return [
+        {
+            "name": p.name,
+            "value": value(p.value),
+            "origin": origin(p.origin),
+            "default": p.default,
+            "description": p.description,
+        }
+        for p in params
+    ]
 
 
 def _sampler(s: SamplerView | None) -> dict[str, Any] | None:
@@ -139,3 +149,55 @@ def render_diff(report: DiffReport) -> str:
 def render_errors(diagnostics: list[Diagnostic]) -> str:
     """Diagnostics that stopped a command, as JSON text."""
     return _dump({"version": SCHEMA_VERSION, "kind": "error", "diagnostics": [diagnostic(d) for d in diagnostics]})
+
+
+def render_lint(diagnostics: list[Diagnostic], files: int) -> str:
+    """Lint findings as JSON: ``{"version": 1, "files": N, "diagnostics": [...]}``."""
+    return _dump({"version": SCHEMA_VERSION, "files": files, "diagnostics": [diagnostic(d) for d in diagnostics]})
+
+
+def _entry_data(entry: Entry) -> dict[str, Any]:
+    return {
+        "name": entry.name,
+        "kind": entry.kind,
+        "versions": list(entry.versions),
+        "category": entry.category,
+        "summary": entry.summary,
+        "formula": entry.formula,
+        "balances_itself": entry.balances_itself,
+        "accepts_unknown_keys": entry.accepts_unknown_keys,
+        "source": entry.source,
+        "params": [
+            {
+                "name": p.name,
+                "type": p.type.text,
+                "required": p.required,
+                "default": value(p.default) if p.has_default else None,
+                "choices": [value(c) for c in p.choices] if p.choices is not None else None,
+                "min": p.min,
+                "max": p.max,
+                "exclusive_min": p.exclusive_min,
+                "literal": p.literal,
+                "versions": list(p.versions),
+                "description": p.description,
+            }
+            for p in entry.params.values()
+            if not p.internal
+        ],
+    }
+
+
+def render_schema_list(schema: Schema) -> str:
+    """Every known loss and sampler, as JSON."""
+    return _dump(
+        {
+            "version": SCHEMA_VERSION,
+            "kind": "schema",
+            "entries": [_entry_data(e) for e in schema.entries.values()],
+        }
+    )
+
+
+def render_entry(entry: Entry) -> str:
+    """One loss or sampler, as JSON."""
+    return _dump({"version": SCHEMA_VERSION, "kind": "schema-entry", **_entry_data(entry)})

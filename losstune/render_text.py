@@ -14,6 +14,7 @@ from rich.text import Text
 
 from losstune.model import Diagnostic, Origin, Severity
 from losstune.report import DiffReport, ExplainReport, LossView, Side
+from losstune.schema import Entry, Schema
 from losstune.values import Opaque
 
 _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
@@ -85,10 +86,19 @@ def _loss_block(loss: LossView) -> RenderableType:
     table.add_column("parameter", no_wrap=True)
     table.add_column("value", style="green", overflow="fold", max_width=48)
     table.add_column("set at", no_wrap=True)
+    table.add_column("meaning", style="dim", ratio=1)
     for p in loss.params:
-        table.add_row(p.name, fmt_value(p.value), fmt_origin(p.origin))
+        if p.default:
+            table.add_row(
+                Text(p.name, style="dim"),
+                Text(fmt_value(p.value), style="dim"),
+                Text("default", style="dim"),
+                p.description,
+            )
+        else:
+            table.add_row(p.name, fmt_value(p.value), fmt_origin(p.origin), p.description)
     if not loss.params:
-        table.add_row(Text("(no parameters set)", style="dim"), "", "")
+        table.add_row(Text("(no parameters set)", style="dim"), "", "", "")
     sampler = Text("  sampler: ", style="bold")
     if loss.sampler is None:
         sampler.append("none (this head does not sample)", style="dim")
@@ -146,6 +156,116 @@ def render_diff(report: DiffReport, *, color: bool = False, width: int = 100) ->
     return _capture(parts, color, width)
 
 
+def render_lint(
+    diagnostics: list[Diagnostic],
+    lines: dict[tuple[str, int], str],
+    checked: int,
+    *,
+    color: bool = False,
+    width: int = 100,
+) -> str:
+    """Lint findings grouped by file, each with its source line and fix, then a summary."""
+    parts: list[RenderableType] = []
+    by_file: dict[str, list[Diagnostic]] = {}
+    for d in diagnostics:
+        by_file.setdefault(d.span.file if d.span else "", []).append(d)
+    for file, found in by_file.items():
+        parts.append(Text(file or "(no file)", style="bold underline"))
+        for d in found:
+            t = Text("  ")
+            if d.span is not None:
+                t.append(f"{d.span.line}:{d.span.column}", style="bold")
+                t.append("  ")
+            t.append(d.severity.value, style=_SEVERITY_STYLE[d.severity])
+            t.append(f"  {d.code} {d.name}", style="bold")
+            t.append(f"  {d.message}")
+            _append_source(t, d, lines, indent=4)
+            if d.fix:
+                t.append("\n    fix: ", style="bold green")
+                t.append(d.fix)
+            parts.append(t)
+        parts.append(Text(""))
+    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
+    warnings = sum(d.severity is Severity.WARNING for d in diagnostics)
+    summary = Text()
+    if not diagnostics:
+        summary.append("All checks passed", style="bold green")
+    else:
+        summary.append(f"{errors} error{'s' if errors != 1 else ''}", style="bold red" if errors else "")
+        summary.append(", ")
+        summary.append(f"{warnings} warning{'s' if warnings != 1 else ''}", style="yellow" if warnings else "")
+        summary.append(f" in {len(by_file)} file{'s' if len(by_file) != 1 else ''}")
+    summary.append(f" ({checked} config{'s' if checked != 1 else ''} checked).")
+    parts.append(summary)
+    return _capture(parts, color, width)
+
+
+def _append_source(t: Text, d: Diagnostic, lines: dict[tuple[str, int], str], indent: int) -> None:
+    source = lines.get((d.span.file, d.span.line)) if d.span is not None else None
+    if source is None or d.span is None:
+        return
+    gutter = " " * indent + f"{d.span.line:>4} | "
+    t.append("\n" + gutter, style="dim")
+    t.append(source.rstrip("\r\n").expandtabs(1))
+    start = d.span.column - 1
+    end = d.span.end_column - 1 if d.span.end_line == d.span.line else len(source)
+    t.append("\n" + " " * (len(gutter) + start) + "^" * max(1, end - start), style="bold red")
+
+
+def render_schema_list(schema: Schema, *, width: int = 100) -> str:
+    """A table of every known loss and sampler."""
+    parts: list[RenderableType] = []
+    for kind, title in (("loss", "Losses"), ("sampler", "Bbox samplers")):
+        table = Table(title=title, title_justify="left", box=None, header_style="bold", padding=(0, 2, 0, 0))
+        table.add_column("type", no_wrap=True)
+        table.add_column("mmdet", no_wrap=True)
+        table.add_column("what it computes")
+        for e in schema.entries.values():
+            if e.kind == kind:
+                table.add_row(e.name, ", ".join(f"{v}.x" for v in e.versions), e.summary)
+        parts += [table, Text("")]
+    parts.append(Text("losstune schema NAME shows one with its parameters, defaults and formula."))
+    return _capture(parts, False, width)
+
+
+def render_entry(entry: Entry, *, color: bool = False, width: int = 100) -> str:
+    """One loss or sampler: summary, formula, and a table of its parameters."""
+    head = Text()
+    head.append(entry.name, style="bold magenta")
+    head.append(f"  ({entry.kind}, MMDetection {', '.join(f'{v}.x' for v in entry.versions)})", style="dim")
+    parts: list[RenderableType] = [head]
+    if entry.summary:
+        parts.append(Text(entry.summary))
+    if entry.formula:
+        parts.append(Text(f"\n  {entry.formula}", style="bold"))
+    if entry.balances_itself:
+        parts.append(Text("\nBalances positives and negatives itself: use it with a PseudoSampler.", style="dim"))
+    if entry.accepts_unknown_keys:
+        parts.append(Text("\nMMDetection silently ignores keys it does not know here.", style="dim"))
+    table = Table(box=None, header_style="bold", padding=(0, 2, 0, 0))
+    table.add_column("parameter", no_wrap=True)
+    table.add_column("type", no_wrap=True)
+    table.add_column("default", no_wrap=True)
+    table.add_column("allowed")
+    table.add_column("description")
+    for p in entry.params.values():
+        if p.internal:
+            continue
+        allowed = []
+        if p.choices is not None:
+            allowed.append(" | ".join(repr(c) for c in p.choices))
+        if p.range_text():
+            allowed.append(p.range_text())
+        if p.literal:
+            allowed.append(f"exactly {p.default!r}")
+        if p.versions != entry.versions:
+            allowed.append(f"only {', '.join(f'{v}.x' for v in p.versions)}")
+        default = "required" if p.required else (repr(p.default) if p.has_default else "")
+        table.add_row(p.name, p.type.text, default, "; ".join(allowed), p.description)
+    parts += [Text(""), table]
+    return _capture(parts, color, width)
+
+
 def render_diagnostics(
     diagnostics: list[Diagnostic], lines: dict[tuple[str, int], str], *, color: bool = False, width: int = 100
 ) -> str:
@@ -160,14 +280,7 @@ def render_diagnostics(
         t.append(f"[{d.code}] ", style=_SEVERITY_STYLE[d.severity])
         t.append(f"{d.name}: ", style="bold")
         t.append(d.message)
-        source = lines.get((d.span.file, d.span.line)) if d.span is not None else None
-        if source is not None and d.span is not None:
-            gutter = f"{d.span.line:>5} | "
-            t.append("\n" + gutter, style="dim")
-            t.append(source.rstrip("\r\n").expandtabs(1))
-            start = d.span.column - 1
-            end = d.span.end_column - 1 if d.span.end_line == d.span.line else len(source)
-            t.append("\n" + " " * (len(gutter) + start) + "^" * max(1, end - start), style="bold red")
+        _append_source(t, d, lines, indent=1)
         if d.fix:
             t.append("\n  fix: ", style="bold green")
             t.append(d.fix)

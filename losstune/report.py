@@ -8,18 +8,23 @@ from typing import Any
 from losstune.config import LoadedConfig, origin_at
 from losstune.keypath import Path, format_path
 from losstune.locate import LossNode, SamplerRef
+from losstune.mmdet_version import detect_version
 from losstune.model import Diagnostic, Origin
 from losstune.resolve import display_path
+from losstune.schema import Entry, Schema
 from losstune.values import LDict, to_plain
 
 
 @dataclass(frozen=True)
 class Param:
-    """One parameter of a loss or sampler: its value and where it was set."""
+    """One parameter of a loss or sampler: its value and where it was set; ``default`` when the
+    config leaves it unset and the value is the constructor's default."""
 
     name: str
     value: Any
     origin: Origin | None
+    default: bool = False
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,14 +60,24 @@ class ExplainReport:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-def _params(node: Any, skip: tuple[str, ...] = ("type",)) -> list[Param]:
+def _params(node: Any, entry: Entry | None, version: int, skip: tuple[str, ...] = ("type",)) -> list[Param]:
+    """The parameters set in ``node``, then the schema's defaults for those left unset."""
     if not isinstance(node, dict):
         return []
     origins = node.origins if isinstance(node, LDict) else {}
-    return [Param(str(k), to_plain(v), origins.get(k)) for k, v in node.items() if k not in skip]
+    specs = entry.params_for(version) if entry is not None else {}
+    out = [
+        Param(str(k), to_plain(v), origins.get(k), description=specs[k].description if k in specs else "")
+        for k, v in node.items()
+        if k not in skip
+    ]
+    for name, spec in specs.items():
+        if name not in node and spec.has_default and not spec.internal:
+            out.append(Param(name, spec.default, None, default=True, description=spec.description))
+    return out
 
 
-def _sampler_view(cfg: LoadedConfig, s: SamplerRef | None) -> SamplerView | None:
+def _sampler_view(cfg: LoadedConfig, s: SamplerRef | None, schema: Schema, version: int) -> SamplerView | None:
     if s is None:
         return None
     node: Any = {}
@@ -70,10 +85,10 @@ def _sampler_view(cfg: LoadedConfig, s: SamplerRef | None) -> SamplerView | None
         node = cfg.tree
         for step in s.path:
             node = node[step]
-    return SamplerView(s.key, s.type, s.default, s.origin, _params(node))
+    return SamplerView(s.key, s.type, s.default, s.origin, _params(node, schema.get(s.type), version))
 
 
-def _loss_view(cfg: LoadedConfig, loss: LossNode) -> LossView:
+def _loss_view(cfg: LoadedConfig, loss: LossNode, schema: Schema, version: int) -> LossView:
     node: Any = cfg.tree
     for step in loss.path:
         node = node[step]
@@ -82,17 +97,20 @@ def _loss_view(cfg: LoadedConfig, loss: LossNode) -> LossView:
         type=loss.type,
         origin=loss.origin,
         head=format_path(loss.head) if loss.head is not None else None,
-        params=_params(node),
-        sampler=_sampler_view(cfg, loss.sampler),
+        params=_params(node, schema.get(loss.type), version),
+        sampler=_sampler_view(cfg, loss.sampler, schema, version),
     )
 
 
-def explain(cfg: LoadedConfig) -> ExplainReport:
-    """Build the explain report of a loaded config."""
+def explain(cfg: LoadedConfig, schema: Schema | None = None, version: int | None = None) -> ExplainReport:
+    """Build the explain report of a loaded config; with a ``schema``, parameters left unset are
+    listed with their defaults (for MMDetection ``version``, detected when not given)."""
+    schema = schema or Schema()
+    version = version or detect_version(cfg.tree)
     return ExplainReport(
         config=display_path(cfg.path),
         files=[display_path(f) for f in cfg.files],
-        losses=[_loss_view(cfg, loss) for loss in cfg.losses()],
+        losses=[_loss_view(cfg, loss, schema, version) for loss in cfg.losses()],
         diagnostics=list(dict.fromkeys(cfg.diagnostics)),
     )
 

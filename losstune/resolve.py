@@ -267,7 +267,7 @@ class Resolver:
             if not isinstance(data, LDict):
                 diagnostics.append(
                     codes.diagnostic(
-                        codes.SYNTAX_ERROR,
+                        codes.NOT_A_CONFIG,
                         f"`{shown}` must hold a mapping of config keys at its top level, not a {type(data).__name__}",
                         Span(shown, 1, 1, 1, 1),
                         fix="write the config as `key: value` pairs",

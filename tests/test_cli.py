@@ -20,18 +20,25 @@ RETINA = str(EXAMPLES / "retinanet_r50_fpn_1x_coco.py")
 RETINA_15 = str(EXAMPLES / "retinanet_r50_fpn_gamma1.5_1x_coco.py")
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
+def _run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NO_COLOR": "1"}
-    return subprocess.run([sys.executable, "-m", "losstune", *args], capture_output=True, text=True, cwd=REPO, env=env)
+    return subprocess.run([sys.executable, "-m", "losstune", *args], capture_output=True, text=True, cwd=cwd, env=env)
 
 
 def test_explain_text_shows_each_value_with_its_origin() -> None:
     out = _run("explain", "examples/retinanet_r50_fpn_gamma1.5_1x_coco.py")
     assert out.returncode == 0, out.stderr
     lines = [" ".join(line.split()) for line in out.stdout.splitlines()]
+
+    def has(prefix: str) -> bool:
+        return any(line.startswith(prefix) for line in lines)
+
     assert "model.bbox_head.loss_cls FocalLoss" in lines
-    assert "gamma 1.5 examples/retinanet_r50_fpn_gamma1.5_1x_coco.py:5" in lines
-    assert "loss_weight 1.0 examples/_base_/models/retinanet_r50_fpn.py:48" in lines
+    assert has("gamma 1.5 examples/retinanet_r50_fpn_gamma1.5_1x_coco.py:5 Focusing exponent")
+    assert has("loss_weight 1.0 examples/_base_/models/retinanet_r50_fpn.py:48")
+    # Parameters the config leaves unset are shown with their defaults.
+    assert has("reduction 'mean' default How element-wise losses")
+    assert has("activated False default")
     assert "sampler: PseudoSampler" in lines
     assert "model.train_cfg.sampler set at examples/_base_/models/retinanet_r50_fpn.py:59" in lines
 
@@ -120,7 +127,7 @@ def test_help_teaches() -> None:
 
 def test_warnings_go_to_stderr_and_do_not_fail(write: Callable[..., Path]) -> None:
     path = write("cfg.py", "_base_ = []\nimport numpy as np\nloss_cls = dict(type='FocalLoss', alpha=np.sqrt(0.5))\n")
-    out = _run("explain", str(path))
+    out = _run("explain", path.name, cwd=path.parent)
     assert out.returncode == 0
     assert "warning[LT010]" in out.stderr
     assert "<unknown: np.sqrt(0.5)>" in out.stdout

@@ -1,0 +1,38 @@
+"""The lint rules, each in its own module; ``ALL_RULES`` lists them in code order."""
+
+from __future__ import annotations
+
+from losstune.rules.base import Context, Example, Rule
+from losstune.rules.class_weight_length import ClassWeightLength
+from losstune.rules.conflicting_flags import ConflictingFlags
+from losstune.rules.invalid_choice import InvalidChoice
+from losstune.rules.iou_needs_decoded import IoULossNeedsDecodedBoxes
+from losstune.rules.leaked_delete import LeakedDelete
+from losstune.rules.literal_flag import MustBeLiteral
+from losstune.rules.missing_required import MissingRequired
+from losstune.rules.out_of_range import OutOfRange
+from losstune.rules.sampler_with_balanced_loss import SamplerWithBalancedLoss
+from losstune.rules.sum_with_avg_factor import SumWithAvgFactor
+from losstune.rules.unknown_param import UnknownParameter
+from losstune.rules.unknown_type import UnknownType
+from losstune.rules.wrong_type import WrongType
+from losstune.rules.zero_loss_weight import ZeroLossWeight
+
+ALL_RULES: tuple[Rule, ...] = (
+    UnknownType(),
+    UnknownParameter(),
+    WrongType(),
+    OutOfRange(),
+    InvalidChoice(),
+    MissingRequired(),
+    MustBeLiteral(),
+    ConflictingFlags(),
+    ClassWeightLength(),
+    SumWithAvgFactor(),
+    SamplerWithBalancedLoss(),
+    IoULossNeedsDecodedBoxes(),
+    ZeroLossWeight(),
+    LeakedDelete(),
+)
+
+__all__ = ["ALL_RULES", "Context", "Example", "Rule"]

@@ -1,0 +1,144 @@
+"""What every lint rule is made of, and what it sees."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+from losstune.catalogue import bare_type
+from losstune.config import LoadedConfig, origin_at
+from losstune.heads import HEAD_LOSS_PARAMS
+from losstune.keypath import Path, format_path, get
+from losstune.locate import LossNode, SamplerRef
+from losstune.model import Diagnostic, Origin, Severity, Span
+from losstune.schema import Entry, ParamSpec, Schema, TypeSpec
+
+
+@dataclass(frozen=True)
+class Example:
+    """A config for a rule's own tests; ``at`` is the (line, column) of each expected finding."""
+
+    source: str
+    at: tuple[tuple[int, int], ...] = ()
+    version: int = 3
+
+
+@dataclass
+class Context:
+    """One resolved config, the schema, and the MMDetection version it is checked against."""
+
+    config: LoadedConfig
+    schema: Schema
+    version: int
+    _nodes: list[Node] | None = field(default=None, repr=False)
+
+    def nodes(self) -> list[Node]:
+        """Every loss and sampler of the config with its schema entry (``None`` if unknown)."""
+        if self._nodes is None:
+            out: list[Node] = []
+            seen: set[Path] = set()
+            for loss in self.config.losses():
+                out.append(Node(self, loss.path, "loss", loss.type, self.schema.get(loss.type), loss))
+            for s in self.config.samplers():
+                if s.path is not None and s.path not in seen:
+                    seen.add(s.path)
+                    out.append(Node(self, s.path, "sampler", s.type, self.schema.get(s.type), None))
+            self._nodes = out
+        return self._nodes
+
+
+@dataclass
+class Node:
+    """A loss or sampler dict of the config."""
+
+    ctx: Context
+    path: Path
+    kind: str
+    type: str
+    entry: Entry | None
+    loss: LossNode | None
+
+    @property
+    def key(self) -> str:
+        """Dotted key path of the dict."""
+        return format_path(self.path)
+
+    @property
+    def value(self) -> dict[str, Any]:
+        """The dict itself."""
+        v = get(self.ctx.config.tree, self.path)
+        assert isinstance(v, dict)
+        return v
+
+    def origin(self, param: str | None = None) -> Origin | None:
+        """Where the dict (or one of its parameters) was set."""
+        path = self.path if param is None else (*self.path, param)
+        return origin_at(self.ctx.config.tree, path)
+
+    def head(self) -> dict[str, Any] | None:
+        """The head dict holding this loss, if any."""
+        if self.loss is None or self.loss.head is None:
+            return None
+        h = get(self.ctx.config.tree, self.loss.head)
+        return h if isinstance(h, dict) else None
+
+    def param_specs(self) -> dict[str, ParamSpec]:
+        """The parameters this dict may hold: the schema's, adjusted for what the head does to the
+        dict before building the loss (DETRHead consumes ``bg_cls_weight``)."""
+        if self.entry is None:
+            return {}
+        specs = dict(self.entry.params_for(self.ctx.version))
+        head = self.head()
+        head_type = head.get("type") if head else None
+        if isinstance(head_type, str):
+            for name, type_text in HEAD_LOSS_PARAMS.get((bare_type(head_type), str(self.path[-1])), {}).items():
+                base = specs.get(name)
+                specs[name] = replace(base, type=TypeSpec(type_text)) if base else ParamSpec(name, TypeSpec(type_text))
+        return specs
+
+    def sampler(self) -> SamplerRef | None:
+        """The sampler feeding this loss."""
+        return self.loss.sampler if self.loss is not None else None
+
+
+class Rule:
+    """Base class of lint rules. A rule's docstring is its user documentation."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    severity: ClassVar[Severity] = Severity.ERROR
+    valid: ClassVar[tuple[Example, ...]] = ()
+    invalid: ClassVar[tuple[Example, ...]] = ()
+
+    def check(self, ctx: Context) -> Iterator[Diagnostic]:  # pragma: no cover - abstract
+        """Yield the findings of this rule in one config."""
+        raise NotImplementedError
+
+    def finding(
+        self,
+        message: str,
+        origin: Origin | Span | None,
+        *,
+        key: str | None = None,
+        fix: str | None = None,
+        severity: Severity | None = None,
+    ) -> Diagnostic:
+        """A finding of this rule at ``origin``."""
+        span = origin.span if isinstance(origin, Origin) else origin
+        return Diagnostic(
+            code=self.code,
+            name=self.name,
+            severity=severity or self.severity,
+            message=message,
+            span=span,
+            key=key,
+            fix=fix,
+        )
+
+    @classmethod
+    def doc(cls) -> str:
+        """The rule's documentation (its docstring, dedented)."""
+        import inspect
+
+        return inspect.cleandoc(cls.__doc__ or "")

@@ -1,0 +1,65 @@
+"""LT102 unknown-parameter."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+
+from losstune.model import Diagnostic
+from losstune.rules.base import Context, Example, Rule
+
+IGNORED_KEYS = frozenset(("type", "_scope_", "_delete_"))
+
+
+class UnknownParameter(Rule):
+    """A parameter that the loss or sampler does not take.
+
+    Loss constructors take no extra keyword arguments: MMDetection fails when it builds the model,
+    with ``TypeError: __init__() got an unexpected keyword argument 'gama'`` and no word of which
+    config key is at fault. Samplers take ``**kwargs`` and silently ignore what they do not know,
+    so a typo there (``pos_fractoin``) is simply lost. A parameter that only MMDetection 3.x has
+    (GaussianFocalLoss ``pos_weight``) is unknown to 2.x. The closest known parameter is suggested.
+    """
+
+    code = "LT102"
+    name = "unknown-parameter"
+    valid = (Example("model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma=2.0, alpha=0.25)))\n"),)
+    invalid = (
+        Example("model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gama=2.0)))\n", ((1, 66),)),
+        Example(
+            "model = dict(train_cfg=dict(sampler=dict(type='RandomSampler', num=256, pos_fraction=0.5,\n"
+            "                                         pos_fractoin=0.25)))\n",
+            ((2, 55),),
+        ),
+        Example(
+            "data = dict()\nmodel = dict(bbox_head=dict(loss_cls=dict(type='GaussianFocalLoss', pos_weight=2.0)))\n",
+            ((2, 80),),
+            version=2,
+        ),
+    )
+
+    def check(self, ctx: Context) -> Iterator[Diagnostic]:
+        for node in ctx.nodes():
+            if node.entry is None:
+                continue
+            known = node.param_specs()
+            for key in node.value:
+                if key in IGNORED_KEYS or key in known:
+                    continue
+                if not isinstance(key, str):
+                    continue
+                close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+                hint = f"; did you mean `{close[0]}`?" if close else ""
+                what = (
+                    "MMDetection silently ignores it"
+                    if node.entry.accepts_unknown_keys
+                    else "building the model fails with an unexpected keyword argument"
+                )
+                other = key in node.entry.params
+                version_note = f" in MMDetection {ctx.version}.x" if other else ""
+                yield self.finding(
+                    f"`{node.type}` has no parameter `{key}`{version_note} ({what}){hint}",
+                    node.origin(key),
+                    key=f"{node.key}.{key}",
+                    fix=f"rename it to `{close[0]}`" if close else f"remove `{key}`; known: {', '.join(known)}",
+                )

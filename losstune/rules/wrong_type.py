@@ -1,0 +1,55 @@
+"""LT103 wrong-type."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from losstune.model import Diagnostic
+from losstune.rules.base import Context, Example, Rule
+from losstune.values import Opaque
+
+
+class WrongType(Rule):
+    """A parameter value of the wrong type.
+
+    MMDetection does not check types when it builds a loss; the mistake surfaces at the first
+    iteration as an unrelated error: ``gamma='1.5'`` (a string) fails in ``pow()``, ``alpha=None``
+    in an arithmetic ``TypeError``, and a list ``loss_weight`` (a common attempt at per-class
+    weights) in ``mul()``; per-class weights are ``class_weight``. An ``int`` is fine where a
+    ``float`` is expected; ``True``/``False`` are not numbers here.
+    """
+
+    code = "LT103"
+    name = "wrong-type"
+    valid = (Example("model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma=2, alpha=0.25)))\n"),)
+    invalid = (
+        Example("model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma='1.5')))\n", ((1, 67),)),
+        Example("model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', alpha=None)))\n", ((1, 67),)),
+        Example(
+            "model = dict(roi_head=dict(bbox_head=dict(\n"
+            "    loss_cls=dict(type='CrossEntropyLoss', loss_weight=[1.0, 2.0]))))\n",
+            ((2, 56),),
+        ),
+    )
+
+    def check(self, ctx: Context) -> Iterator[Diagnostic]:
+        for node in ctx.nodes():
+            if node.entry is None:
+                continue
+            for name, spec in node.param_specs().items():
+                if name not in node.value or spec.choices is not None:
+                    continue
+                value = node.value[name]
+                if isinstance(value, Opaque) or spec.type.accepts(value):
+                    continue
+                fix = f"write a {spec.type.text} value"
+                if name == "loss_weight" and isinstance(value, (list, tuple)):
+                    fix = "loss_weight is one number; per-class weights go in class_weight=[...]"
+                elif isinstance(value, str):
+                    fix = f"remove the quotes: {name}={value}"
+                yield self.finding(
+                    f"`{node.type}.{name}` must be {spec.type.text}, not {type(value).__name__} ({value!r})",
+                    node.origin(name),
+                    key=f"{node.key}.{name}",
+                    fix=fix,
+                )

@@ -1,0 +1,272 @@
+"""The schema of MMDetection's losses and bbox samplers, as data.
+
+The built-in schema lives in ``data/mmdet_schema.yaml``; users describe their own registered losses
+in a YAML file of the same shape (``--schema FILE`` or ``schema = [...]`` under ``[tool.losstune]``).
+Each entry lists its parameters with type, default, range, allowed values and a one-line
+description, the MMDetection versions that have it, and simple cross-field relations.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from losstune.catalogue import bare_type
+
+_SCALAR_TYPES: dict[str, tuple[type, ...]] = {
+    "bool": (bool,),
+    "int": (int,),
+    "float": (int, float),
+    "str": (str,),
+}
+
+
+class SchemaError(Exception):
+    """A schema file that cannot be used; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class TypeSpec:
+    """A parameter type such as ``float``, ``list[float]|None`` or ``any``."""
+
+    text: str
+
+    @property
+    def nullable(self) -> bool:
+        """Whether ``None`` is allowed."""
+        return "|None" in self.text or self.text == "any"
+
+    @property
+    def base(self) -> str:
+        """The type without ``|None``."""
+        return self.text.replace("|None", "")
+
+    def accepts(self, value: Any) -> bool:
+        """Whether ``value`` has this type (``bool`` is not a number here)."""
+        if self.base == "any":
+            return True
+        if value is None:
+            return self.nullable
+        if self.base.startswith("list[") and self.base.endswith("]"):
+            inner = TypeSpec(self.base[5:-1])
+            return isinstance(value, (list, tuple)) and all(inner.accepts(v) for v in value)
+        allowed = _SCALAR_TYPES.get(self.base)
+        if allowed is None:
+            return True
+        if isinstance(value, bool) and self.base != "bool":
+            return False
+        return isinstance(value, allowed)
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One constructor parameter."""
+
+    name: str
+    type: TypeSpec
+    description: str = ""
+    default: Any = None
+    has_default: bool = False
+    required: bool = False
+    versions: tuple[int, ...] = (2, 3)
+    choices: tuple[Any, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    exclusive_min: float | None = None
+    literal: bool = False
+    internal: bool = False
+
+    def range_text(self) -> str:
+        """The allowed range, as a person would write it."""
+        parts = []
+        if self.exclusive_min is not None:
+            parts.append(f"> {self.exclusive_min:g}")
+        elif self.min is not None:
+            parts.append(f">= {self.min:g}")
+        if self.max is not None:
+            parts.append(f"<= {self.max:g}")
+        return " and ".join(parts)
+
+    def in_range(self, value: float) -> bool:
+        """Whether a number satisfies ``min``, ``max`` and ``exclusive_min``."""
+        if self.min is not None and value < self.min:
+            return False
+        if self.max is not None and value > self.max:
+            return False
+        return not (self.exclusive_min is not None and value <= self.exclusive_min)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A loss or a bbox sampler type."""
+
+    name: str
+    kind: str  # "loss" or "sampler"
+    params: dict[str, ParamSpec]
+    versions: tuple[int, ...] = (2, 3)
+    summary: str = ""
+    formula: str = ""
+    symbols: dict[str, str] = field(default_factory=dict)
+    category: str = ""
+    balances_itself: bool = False
+    accepts_unknown_keys: bool = False
+    exclusive: tuple[tuple[str, ...], ...] = ()
+    requires: tuple[tuple[str, str], ...] = ()
+    source: str = "MMDetection"
+
+    def params_for(self, version: int) -> dict[str, ParamSpec]:
+        """The parameters this type takes in MMDetection ``version``."""
+        return {k: p for k, p in self.params.items() if version in p.versions}
+
+
+@dataclass
+class Schema:
+    """Every known loss and sampler; later entries (user schemas) replace earlier ones."""
+
+    entries: dict[str, Entry] = field(default_factory=dict)
+
+    def add(self, entries: Iterable[Entry]) -> None:
+        """Add or replace entries."""
+        for e in entries:
+            self.entries[e.name] = e
+
+    def get(self, type_name: str) -> Entry | None:
+        """The entry for a config ``type``: ``FocalLoss``, ``mmdet.FocalLoss`` or a module path
+        such as ``mmdet.models.losses.focal_loss.FocalLoss``; another scope's name gives ``None``."""
+        if type_name in self.entries:
+            return self.entries[type_name]
+        if is_foreign_scope(type_name):
+            return None
+        return self.entries.get(bare_type(type_name))
+
+    def names(self, kind: str | None = None) -> list[str]:
+        """Known type names, of one kind or all."""
+        return [n for n, e in self.entries.items() if kind is None or e.kind == kind]
+
+    def suggest(self, type_name: str, kind: str | None = None) -> str | None:
+        """The closest known name to a probable typo, if one is close."""
+        close = difflib.get_close_matches(bare_type(type_name), self.names(kind), n=1, cutoff=0.8)
+        return close[0] if close else None
+
+
+def is_foreign_scope(type_name: str) -> bool:
+    """Whether a type names another registry's class (``mmpretrain.LabelSmoothLoss``)."""
+    scope = type_name.split(".")[0] if "." in type_name else ""
+    return bool(scope) and scope != "mmdet"
+
+
+def _param(name: str, raw: Any, where: str) -> ParamSpec:
+    if not isinstance(raw, dict):
+        raise SchemaError(f"{where}: parameter `{name}` must be a mapping")
+    unknown = set(raw) - {
+        "type",
+        "description",
+        "default",
+        "required",
+        "versions",
+        "choices",
+        "min",
+        "max",
+        "exclusive_min",
+        "literal",
+        "internal",
+    }
+    if unknown:
+        raise SchemaError(f"{where}: parameter `{name}` has unknown fields {sorted(unknown)}")
+    choices = raw.get("choices")
+    return ParamSpec(
+        name=name,
+        type=TypeSpec(str(raw.get("type", "any")).replace(" ", "")),
+        description=str(raw.get("description", "")),
+        default=raw.get("default"),
+        has_default="default" in raw,
+        required=bool(raw.get("required", False)),
+        versions=tuple(raw.get("versions", (2, 3))),
+        choices=tuple(choices) if choices is not None else None,
+        min=raw.get("min"),
+        max=raw.get("max"),
+        exclusive_min=raw.get("exclusive_min"),
+        literal=bool(raw.get("literal", False)),
+        internal=bool(raw.get("internal", False)),
+    )
+
+
+def _entry(raw: Any, kind: str, where: str, source: str) -> Entry:
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+        raise SchemaError(f"{where}: every {kind} needs a `name`")
+    name = raw["name"]
+    at = f"{where}: {kind} `{name}`"
+    params_raw = raw.get("params") or {}
+    if not isinstance(params_raw, dict):
+        raise SchemaError(f"{at}: `params` must be a mapping of parameter names")
+    entry_versions = tuple(raw.get("versions", (2, 3)))
+    params = {}
+    for k, v in params_raw.items():
+        p = _param(str(k), v, at)
+        if "versions" not in v:
+            p = ParamSpec(**{**p.__dict__, "versions": entry_versions})
+        params[str(k)] = p
+    return Entry(
+        name=name,
+        kind=kind,
+        params=params,
+        versions=entry_versions,
+        summary=str(raw.get("summary", "")),
+        formula=str(raw.get("formula", "")),
+        symbols={str(k): str(v) for k, v in (raw.get("symbols") or {}).items()},
+        category=str(raw.get("category", "")),
+        balances_itself=bool(raw.get("balances_itself", False)),
+        accepts_unknown_keys=bool(raw.get("accepts_unknown_keys", kind == "sampler")),
+        exclusive=tuple(tuple(g) for g in raw.get("exclusive") or ()),
+        requires=tuple((str(r["if"]), str(r["then"])) for r in raw.get("requires") or ()),
+        source=source,
+    )
+
+
+def parse_schema(data: Any, where: str) -> list[Entry]:
+    """Entries from the data of a schema file (``losses:`` and ``samplers:`` lists)."""
+    if data is None:
+        return []
+    if isinstance(data, list):  # a bare list of losses
+        data = {"losses": data}
+    if not isinstance(data, dict):
+        raise SchemaError(f"{where}: a schema file holds `losses:` and `samplers:` lists")
+    out = [_entry(e, "loss", where, where) for e in data.get("losses") or ()]
+    out += [_entry(e, "sampler", where, where) for e in data.get("samplers") or ()]
+    return out
+
+
+def _load_yaml(text: str) -> Any:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(text, Loader=loader)
+
+
+@lru_cache(maxsize=1)
+def builtin_entries() -> tuple[Entry, ...]:
+    """The MMDetection losses and samplers shipped with losstune."""
+    text = resources.files("losstune.data").joinpath("mmdet_schema.yaml").read_text(encoding="utf-8")
+    return tuple(parse_schema(_load_yaml(text), "MMDetection"))
+
+
+def load_schema(extra_files: Iterable[str | os.PathLike[str]] = ()) -> Schema:
+    """The built-in schema plus users' schema files (which may replace built-in entries)."""
+    schema = Schema()
+    schema.add(builtin_entries())
+    for path in extra_files:
+        shown = os.fspath(path)
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = _load_yaml(f.read())
+        except OSError as e:
+            raise SchemaError(f"{shown}: cannot be read ({e.strerror})") from None
+        except yaml.YAMLError as e:
+            raise SchemaError(f"{shown}: not valid YAML ({str(e).splitlines()[0]})") from None
+        schema.add(parse_schema(data, shown))
+    return schema
