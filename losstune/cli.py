@@ -6,20 +6,19 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from losstune import render_json, render_text
-from losstune.config import LoadedConfig, load
-from losstune.lint import UsageError
-from losstune.lint import lint as run_lint
-from losstune.model import ConfigError, Diagnostic, Severity
-from losstune.report import diff as build_diff
-from losstune.report import explain as build_explain
-from losstune.resolve import Resolver
-from losstune.schema import Schema, SchemaError, load_schema
-from losstune.settings import SettingsError, load_settings
+from losstune.model import Diagnostic, Severity
+
+if TYPE_CHECKING:
+    from losstune.config import LoadedConfig
+    from losstune.resolve import Resolver
+    from losstune.schema import Schema
+
+# The modules doing the work are imported by the command that needs them: a `losstune lint` of
+# one file should not pay for the modules of `explain`.
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -85,12 +84,16 @@ def _source_lines(diagnostics: list[Diagnostic]) -> dict[tuple[str, int], str]:
 
 def _warn(diagnostics: list[Diagnostic], fmt: Format) -> None:
     """Warnings go to stderr in text mode; in JSON they are part of the report."""
+    from losstune import render_text
+
     shown = [d for d in dict.fromkeys(diagnostics) if d.severity is not Severity.ERROR]
     if shown and fmt is Format.text:
         sys.stderr.write(render_text.render_diagnostics(shown, _source_lines(shown), color=False, width=_width()))
 
 
 def _fail(diagnostics: list[Diagnostic], fmt: Format) -> typer.Exit:
+    from losstune import render_json, render_text
+
     diagnostics = sorted(dict.fromkeys(diagnostics), key=lambda d: (d.severity is not Severity.ERROR, d.sort_key()))
     if fmt is Format.json:
         sys.stdout.write(render_json.render_errors(diagnostics))
@@ -101,6 +104,9 @@ def _fail(diagnostics: list[Diagnostic], fmt: Format) -> typer.Exit:
 
 
 def _load(path: Path, fmt: Format, resolver: Resolver) -> LoadedConfig:
+    from losstune.config import load
+    from losstune.model import ConfigError
+
     try:
         return load(path, resolver=resolver)
     except ConfigError as e:
@@ -125,6 +131,11 @@ def explain(
 
     Example: losstune explain configs/retinanet/retinanet_r50_fpn_1x_coco.py --format json
     """
+    from losstune import render_json, render_text
+    from losstune.report import explain as build_explain
+    from losstune.resolve import Resolver
+    from losstune.settings import load_settings
+
     cfg = _load(config, fmt, Resolver())
     report = build_explain(cfg, _schema(schema, load_settings(str(config)).schema_files), mmdet_version)
     if fmt is Format.json:
@@ -147,6 +158,10 @@ def diff(
 
     Example: losstune diff retinanet_r50_fpn_1x_coco.py retinanet_r50_fpn_gamma1.5_1x_coco.py
     """
+    from losstune import render_json, render_text
+    from losstune.report import diff as build_diff
+    from losstune.resolve import Resolver
+
     resolver = Resolver()
     cfg_a = _load(a, fmt, resolver)
     cfg_b = _load(b, fmt, resolver)
@@ -176,6 +191,8 @@ def _split_codes(value: list[str] | None) -> tuple[str, ...] | None:
 
 
 def _schema(extra: list[Path] | None, settings_files: tuple[str, ...] = ()) -> Schema:
+    from losstune.schema import SchemaError, load_schema
+
     try:
         return load_schema([*settings_files, *(str(p) for p in extra or ())])
     except SchemaError as e:
@@ -233,6 +250,11 @@ def lint(
 
     Example: losstune lint configs/ --format github
     """
+    from losstune import render_json
+    from losstune.lint import UsageError
+    from losstune.lint import lint as run_lint
+    from losstune.settings import SettingsError, load_settings
+
     try:
         base = load_settings(str(paths[0]) if paths else ".")
     except SettingsError as e:
@@ -264,10 +286,10 @@ def lint(
 
         sys.stdout.write(render_github.render_lint(result.diagnostics))
     else:
+        from losstune import render_lint_text
+
         sys.stdout.write(
-            render_text.render_lint(
-                result.diagnostics, result.lines, len(result.configs), color=_color(), width=_width()
-            )
+            render_lint_text.render_lint(result.diagnostics, result.lines, len(result.configs), color=_color())
         )
     raise typer.Exit(EXIT_FINDINGS if result.failed(settings.strict) else EXIT_OK)
 
@@ -284,6 +306,9 @@ def schema_command(
 
     Example: losstune schema FocalLoss
     """
+    from losstune import render_json, render_text
+    from losstune.settings import load_settings
+
     loaded = _schema(schema, load_settings(".").schema_files)
     if name is None:
         out = (

@@ -156,50 +156,6 @@ def render_diff(report: DiffReport, *, color: bool = False, width: int = 100) ->
     return _capture(parts, color, width)
 
 
-def render_lint(
-    diagnostics: list[Diagnostic],
-    lines: dict[tuple[str, int], str],
-    checked: int,
-    *,
-    color: bool = False,
-    width: int = 100,
-) -> str:
-    """Lint findings grouped by file, each with its source line and fix, then a summary."""
-    parts: list[RenderableType] = []
-    by_file: dict[str, list[Diagnostic]] = {}
-    for d in diagnostics:
-        by_file.setdefault(d.span.file if d.span else "", []).append(d)
-    for file, found in by_file.items():
-        parts.append(Text(file or "(no file)", style="bold underline"))
-        for d in found:
-            t = Text("  ")
-            if d.span is not None:
-                t.append(f"{d.span.line}:{d.span.column}", style="bold")
-                t.append("  ")
-            t.append(d.severity.value, style=_SEVERITY_STYLE[d.severity])
-            t.append(f"  {d.code} {d.name}", style="bold")
-            t.append(f"  {d.message}")
-            _append_source(t, d, lines, indent=4)
-            if d.fix:
-                t.append("\n    fix: ", style="bold green")
-                t.append(d.fix)
-            parts.append(t)
-        parts.append(Text(""))
-    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
-    warnings = sum(d.severity is Severity.WARNING for d in diagnostics)
-    summary = Text()
-    if not diagnostics:
-        summary.append("All checks passed", style="bold green")
-    else:
-        summary.append(f"{errors} error{'s' if errors != 1 else ''}", style="bold red" if errors else "")
-        summary.append(", ")
-        summary.append(f"{warnings} warning{'s' if warnings != 1 else ''}", style="yellow" if warnings else "")
-        summary.append(f" in {len(by_file)} file{'s' if len(by_file) != 1 else ''}")
-    summary.append(f" ({checked} config{'s' if checked != 1 else ''} checked).")
-    parts.append(summary)
-    return _capture(parts, color, width)
-
-
 def _append_source(t: Text, d: Diagnostic, lines: dict[tuple[str, int], str], indent: int) -> None:
     source = lines.get((d.span.file, d.span.line)) if d.span is not None else None
     if source is None or d.span is None:
