@@ -25,6 +25,13 @@ class LoadedConfig:
         self.diagnostics: list[Diagnostic] = result.diagnostics
         self.files: list[str] = result.files
         self._losses: list[LossNode] | None = None
+        self._nodes: list[tuple[keypath.Path, Any]] | None = None
+
+    def nodes(self) -> list[tuple[keypath.Path, Any]]:
+        """Every (full path, value) of the resolved tree, parents before children."""
+        if self._nodes is None:
+            self._nodes = keypath.walk(self._cfg)
+        return self._nodes
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python data, equal to ``mmengine.Config.fromfile(path).to_dict()``."""
@@ -60,12 +67,12 @@ class LoadedConfig:
     def losses(self) -> list[LossNode]:
         """Every loss of the config, each with its parameters and the bbox sampler feeding it."""
         if self._losses is None:
-            self._losses = locate_losses(self._cfg)
+            self._losses = locate_losses(self._cfg, self.nodes())
         return self._losses
 
     def samplers(self) -> list[SamplerRef]:
         """Every bbox sampler written in the config."""
-        return locate_samplers(self._cfg)
+        return locate_samplers(self._cfg, self.nodes())
 
     def __repr__(self) -> str:
         return f"<LoadedConfig {self.path!r}: {len(self._cfg)} keys>"

@@ -36,18 +36,25 @@ def format_path(path: Path) -> str:
     return ".".join(str(p) for p in path)
 
 
-def walk(value: Any, prefix: Path = ()) -> Iterator[tuple[Path, Any]]:
+def walk(value: Any, prefix: Path = ()) -> list[tuple[Path, Any]]:
     """Every (path, value) below ``value``, depth first, parents before children."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            p = (*prefix, k)
-            yield p, v
-            yield from walk(v, p)
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            p = (*prefix, i)
-            yield p, v
-            yield from walk(v, p)
+    out: list[tuple[Path, Any]] = []
+    append = out.append
+
+    def visit(v: Any, p: Path) -> None:
+        if isinstance(v, dict):
+            items: Any = v.items()
+        elif isinstance(v, (list, tuple)):
+            items = enumerate(v)
+        else:
+            return
+        for k, child in items:
+            q = (*p, k)
+            append((q, child))
+            visit(child, q)
+
+    visit(value, prefix)
+    return out
 
 
 def _step_matches(pattern: str, step: str | int) -> bool:

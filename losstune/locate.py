@@ -140,10 +140,11 @@ def _sampler_for(cfg: Any, head: Path | None) -> SamplerRef | None:
     return SamplerRef(None, "PseudoSampler", {}, None, default=True)
 
 
-def locate_losses(cfg: Any) -> list[LossNode]:
-    """Every loss in ``cfg``, in the order the config lists them."""
+def locate_losses(cfg: Any, nodes: list[tuple[Path, Any]] | None = None) -> list[LossNode]:
+    """Every loss in ``cfg``, in the order the config lists them (``nodes``: ``walk(cfg)``, when
+    the caller has it already)."""
     out: list[LossNode] = []
-    for path, value in walk(cfg):
+    for path, value in walk(cfg) if nodes is None else nodes:
         if is_loss(path, value):
             head = _head_of(path)
             out.append(
@@ -159,10 +160,10 @@ def locate_losses(cfg: Any) -> list[LossNode]:
     return out
 
 
-def locate_samplers(cfg: Any) -> list[SamplerRef]:
+def locate_samplers(cfg: Any, nodes: list[tuple[Path, Any]] | None = None) -> list[SamplerRef]:
     """Every bbox sampler written in ``cfg``."""
     return [
         SamplerRef(path, str(value.get("type")), dict(value), _origin_of(cfg, path))
-        for path, value in walk(cfg)
+        for path, value in (walk(cfg) if nodes is None else nodes)
         if is_bbox_sampler(path, value)
     ]

@@ -68,45 +68,35 @@ def _as_ldict(d: dict[Any, Any]) -> LDict:
     return out
 
 
-def add_scope(value: Any, scope: str | None, has_scope: bool = True) -> Any:
-    """``Config._dict_to_config_dict``: make every dict a config dict and, for a base loaded
-    through ``pkg::``, mark the outermost dicts that have a ``type`` with ``_scope_``."""
-    if isinstance(value, LDict):
-        if has_scope and "type" in value:
-            has_scope = False
-            if scope is not None and value.get("_scope_") is None:
-                value["_scope_"] = scope
-        value.config_dict = True
-        for k in list(value.keys()):
-            value[k] = add_scope(value[k], scope, has_scope)
-        return value
-    if isinstance(value, tuple):
-        return tuple(add_scope(v, scope, has_scope) for v in value)
-    if isinstance(value, list):
-        return [add_scope(v, scope, has_scope) for v in value]
-    return value
-
-
-def unshared_copy(value: Any) -> Any:
-    """A copy in which every dict, list and tuple is a new object, even where the original
-    shared one between two keys: mmengine's ``ConfigDict`` conversion of a base copies each
-    occurrence separately, so later edits through one key never reach the other."""
-    if isinstance(value, dict):
-        out = LDict.like(value)
-        for k, v in value.items():
-            out[k] = unshared_copy(v)
-        return out
-    if isinstance(value, list):
-        return [unshared_copy(v) for v in value]
-    if isinstance(value, tuple):
-        return tuple(unshared_copy(v) for v in value)
-    if isinstance(value, (set, frozenset)):
-        return copy.copy(value)
-    return value
-
-
 def base_copy(cfg: LDict, scope: str | None) -> LDict:
-    """A fresh copy of a resolved base, ready to be seen as ``_base_`` and merged into."""
-    out = add_scope(unshared_copy(cfg), scope)
+    """A fresh copy of a resolved base, ready to be seen as ``_base_`` and merged into
+    (``Config._dict_to_config_dict``).
+
+    Every dict becomes a new config dict, each occurrence copied on its own (so two keys that
+    shared a dict in the base no longer do, as with mmengine's conversion); for a base loaded
+    through ``pkg::``, the outermost dicts with a ``type`` get the package's ``_scope_``."""
+
+    def copy_(value: Any, has_scope: bool) -> Any:
+        if isinstance(value, dict):
+            out = LDict.like(value)
+            out.config_dict = True
+            set_scope = False
+            if has_scope and "type" in value:
+                has_scope = False
+                set_scope = scope is not None and value.get("_scope_") is None
+            for k, v in value.items():
+                out[k] = copy_(v, has_scope)
+            if set_scope:
+                out["_scope_"] = scope
+            return out
+        if isinstance(value, list):
+            return [copy_(v, has_scope) for v in value]
+        if isinstance(value, tuple):
+            return tuple(copy_(v, has_scope) for v in value)
+        if isinstance(value, (set, frozenset)):
+            return copy.copy(value)
+        return value
+
+    out = copy_(cfg, True)
     assert isinstance(out, LDict)
     return out

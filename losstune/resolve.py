@@ -279,7 +279,7 @@ class Resolver:
         base_cfg = LDict()
         base_cfg.config_dict = True
         for entry, span in base_entries:
-            self._add_base(entry, span, abspath, base_cfg, result)
+            self._add_base(entry, span, abspath, base_cfg, result, copy=module is not None and _uses_base(module))
 
         if module is not None:
             cfg = Interpreter(src, base_cfg, diagnostics).run(module)
@@ -333,7 +333,9 @@ class Resolver:
             )
             return None
 
-    def _add_base(self, entry: Any, span: Span | None, child: str, base_cfg: LDict, result: FileResult) -> None:
+    def _add_base(
+        self, entry: Any, span: Span | None, child: str, base_cfg: LDict, result: FileResult, copy: bool
+    ) -> None:
         if not isinstance(entry, str):
             result.diagnostics.append(
                 codes.diagnostic(
@@ -372,9 +374,17 @@ class Resolver:
                     fix="remove the key from one of the bases, or inherit them in a chain instead",
                 )
             )
-        fresh = base_copy(sub.cfg, scope)
+        # A child that names `_base_` in its code may change the base's values, so it gets its own
+        # copy (as mmengine converts each base afresh); merging never changes a base, so other
+        # children share the cached result.
+        fresh = base_copy(sub.cfg, scope) if copy or scope is not None else sub.cfg
         for k, v in fresh.items():
             base_cfg.set(k, v, fresh.origins.get(k))
+
+
+def _uses_base(module: ast.Module) -> bool:
+    """Whether the code (besides ``_base_ = ...``) reads the name ``_base_``."""
+    return any(isinstance(n, ast.Name) and n.id == BASE_KEY and isinstance(n.ctx, ast.Load) for n in ast.walk(module))
 
 
 def _python_bases(module: ast.Module, src: SourceText, diagnostics: list[Diagnostic]) -> list[tuple[Any, Span | None]]:

@@ -162,3 +162,22 @@ def test_missing_package_base(write: Callable[..., Path]) -> None:
         losstune.load(child)
     assert [d.code for d in err.value.diagnostics] == ["LT006"]
     assert "not installed" in err.value.diagnostics[0].message
+
+
+def test_shared_resolver_keeps_bases_pristine(write: Callable[..., Path]) -> None:
+    # One child edits the base's values through `_base_`; the others, resolved with the same
+    # (caching) resolver before and after, must still see the base as written.
+    write("base.py", "model = dict(head=dict(loss=dict(type='FocalLoss', gamma=2.0)))\n")
+    plain = write("plain.py", "_base_ = './base.py'\nmodel = dict(head=dict(extra=1))\n")
+    editing = write(
+        "editing.py",
+        "_base_ = './base.py'\nmodel = _base_.model\nmodel.head.loss.gamma = 0.5\ndel model.head.loss.type\n",
+    )
+    resolver = losstune.Resolver()
+    before = losstune.load(plain, resolver=resolver).to_dict()
+    edited = losstune.load(editing, resolver=resolver).to_dict()
+    after = losstune.load(plain, resolver=resolver).to_dict()
+    again = losstune.load(write("again.py", "_base_ = './base.py'\n"), resolver=resolver).to_dict()
+    assert edited == {"model": {"head": {"loss": {"gamma": 0.5}}}}
+    assert before == after == {"model": {"head": {"loss": {"type": "FocalLoss", "gamma": 2.0}, "extra": 1}}}
+    assert again == {"model": {"head": {"loss": {"type": "FocalLoss", "gamma": 2.0}}}}

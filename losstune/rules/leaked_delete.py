@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from losstune.config import origin_at
-from losstune.keypath import format_path, walk
+from losstune.keypath import format_path
 from losstune.model import Diagnostic
 from losstune.rules.base import Context, Example, Rule
 
@@ -26,7 +26,7 @@ class LeakedDelete(Rule):
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
         tree = ctx.config.tree
-        for path, value in walk(tree):
+        for path, value in ctx.config.nodes():
             # Only dicts with a `type` reach a constructor; others may be read key by key.
             if isinstance(value, dict) and "_delete_" in value and "type" in value:
                 where = format_path(path)
