@@ -240,7 +240,7 @@ def lint(
     mmdet_version: VersionOption = None,
     schema: SchemaOption = None,
 ) -> None:
-    """Check every loss and sampler of the configs for mistakes, before training does.
+    """Check the losses and samplers of configs, before training does.
 
     Folders are walked for .py, .yaml, .yml and .json configs; base files under _base_ are checked
     through the configs that use them (and on their own where nothing uses them), and a finding in a
@@ -302,7 +302,10 @@ def schema_command(
     fmt: FormatOption = Format.text,
     schema: SchemaOption = None,
 ) -> None:
-    """List the known losses and samplers, or show one: parameters, defaults, ranges, formula.
+    """List the known losses and samplers, or show one.
+
+    For one loss or sampler: its formula, and each parameter's type, default, allowed values and
+    meaning, from losstune's schema of MMDetection (plus your own --schema files).
 
     Example: losstune schema FocalLoss
     """
@@ -330,6 +333,40 @@ def schema_command(
         else render_text.render_entry(entry, color=_color(), width=_width())
     )
     sys.stdout.write(out)
+
+
+@app.command("rule")
+def rule_command(
+    code: Annotated[
+        str | None, typer.Argument(help="A rule code (LT103) or name (wrong-type); omit to list all.")
+    ] = None,
+) -> None:
+    """Explain a lint rule, or list them all.
+
+    What the rule finds, and how MMDetection would fail or silently misbehave without it.
+
+    Example: losstune rule LT111
+    """
+    from losstune import codes
+    from losstune.rules import ALL_RULES
+
+    if code is None:
+        for c in codes.ALL_CODES:
+            sys.stdout.write(f"{c.code}  {c.name:<28} {c.severity.value:<8} {c.summary}\n")
+        for r in ALL_RULES:
+            sys.stdout.write(f"{r.code}  {r.name:<28} {r.severity.value:<8} {r.doc().split(chr(10))[0]}\n")
+        return
+    wanted = code.strip()
+    for r in ALL_RULES:
+        if wanted.upper() == r.code or wanted.lower() == r.name:
+            sys.stdout.write(f"{r.code} {r.name} ({r.severity.value})\n\n{r.doc()}\n")
+            return
+    for c in codes.ALL_CODES:
+        if wanted.upper() == c.code or wanted.lower() == c.name:
+            sys.stdout.write(f"{c.code} {c.name} ({c.severity.value})\n\n{c.summary}\n")
+            return
+    sys.stderr.write(f"losstune: error: no rule `{wanted}`; `losstune rule` lists them all\n")
+    raise typer.Exit(EXIT_ERROR)
 
 
 @app.callback(invoke_without_command=True)

@@ -75,7 +75,7 @@ def _type_text(text: Text, type_name: str, style: str = "bold magenta") -> None:
         text.append(f" ({module})", style="dim")
 
 
-def _loss_block(loss: LossView) -> RenderableType:
+def _loss_block(loss: LossView, width: int) -> RenderableType:
     title = Text()
     title.append(loss.key, style="bold")
     title.append("  ")
@@ -83,22 +83,29 @@ def _loss_block(loss: LossView) -> RenderableType:
     if loss.origin is not None:
         title.append(f"\n  set at {loss.origin.span.short}", style="dim")
     table = Table(show_header=True, header_style="bold", box=None, padding=(0, 2, 0, 2))
-    table.add_column("parameter", no_wrap=True)
-    table.add_column("value", style="green", overflow="fold", max_width=48)
-    table.add_column("set at", no_wrap=True)
-    table.add_column("meaning", style="dim", ratio=1)
+    # The first three columns keep their width; the meaning takes what is left, cut to one line.
+    name_w = max([len("parameter"), *(len(p.name) for p in loss.params)])
+    value_w = min(48, max([len("value"), *(len(fmt_value(p.value)) for p in loss.params)]))
+    origin_w = max([len("set at"), *(len(p.origin.span.short) if p.origin else 7 for p in loss.params)])
+    table.add_column("parameter", no_wrap=True, min_width=name_w)
+    table.add_column("value", style="green", overflow="fold", min_width=value_w, max_width=48)
+    table.add_column("set at", no_wrap=True, min_width=origin_w)
+    rest = width - (name_w + value_w + origin_w) - 4 * 4 - 2
+    meaning = rest >= 16  # too narrow a terminal: leave the meanings to `losstune schema`
+    if meaning:
+        table.add_column("meaning", style="dim", no_wrap=True, overflow="ellipsis", max_width=rest)
     for p in loss.params:
         if p.default:
-            table.add_row(
+            row: list[RenderableType] = [
                 Text(p.name, style="dim"),
                 Text(fmt_value(p.value), style="dim"),
                 Text("default", style="dim"),
-                p.description,
-            )
+            ]
         else:
-            table.add_row(p.name, fmt_value(p.value), fmt_origin(p.origin), p.description)
+            row = [p.name, fmt_value(p.value), fmt_origin(p.origin)]
+        table.add_row(*row, *([p.description] if meaning else []))
     if not loss.params:
-        table.add_row(Text("(no parameters set)", style="dim"), "", "", "")
+        table.add_row(Text("(no parameters set)", style="dim"), "", "", *([""] if meaning else []))
     sampler = Text("  sampler: ", style="bold")
     if loss.sampler is None:
         sampler.append("none (this head does not sample)", style="dim")
@@ -123,7 +130,7 @@ def render_explain(report: ExplainReport, *, color: bool = False, width: int = 1
     n = len(report.files)
     head.append(f"  ({n} file{'s' if n != 1 else ''}, {len(report.losses)} losses)", style="dim")
     parts: list[RenderableType] = [head, Text("")]
-    parts += [_loss_block(loss) for loss in report.losses]
+    parts += [_loss_block(loss, width) for loss in report.losses]
     if not report.losses:
         parts.append(Text("No loss found in this config.", style="yellow"))
     return _capture(parts, color, width)

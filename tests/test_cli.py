@@ -131,3 +131,14 @@ def test_warnings_go_to_stderr_and_do_not_fail(write: Callable[..., Path]) -> No
     assert out.returncode == 0
     assert "warning[LT010]" in out.stderr
     assert "<unknown: np.sqrt(0.5)>" in out.stdout
+
+
+def test_rule_command_explains_a_rule() -> None:
+    result = runner.invoke(app, ["rule", "LT111"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("LT111 sampler-with-balanced-loss (error)")
+    assert "PseudoSampler" in result.stdout
+    assert runner.invoke(app, ["rule", "wrong-type"]).stdout.startswith("LT103 wrong-type")
+    listing = runner.invoke(app, ["rule"]).stdout.splitlines()
+    assert listing[0].startswith("LT001") and any(line.startswith("LT114") for line in listing)
+    assert runner.invoke(app, ["rule", "LT999"]).exit_code == 2
