@@ -1,7 +1,7 @@
 """Find every loss and bbox sampler in a resolved config, and pair each loss with its sampler.
 
 A loss is a dict whose ``type`` is a known MMDetection loss, or any dict with a ``type`` under a
-key that starts with ``loss`` (``loss_cls``, ``loss_bbox``...), wherever it sits: under ``model``,
+key with a ``loss`` part (``loss_cls``, ``loss_bbox``, ``initial_loss_cls``...), wherever it sits: under ``model``,
 under a top-level ``detector``, inside a list of cascade heads. The sampler that feeds a loss
 follows MMDetection's heads: ``rpn_head`` uses ``train_cfg.rpn.sampler``, ``roi_head.bbox_head[i]``
 uses ``train_cfg.rcnn[i].sampler``, and a dense head uses ``train_cfg.sampler`` or, without one,
@@ -67,7 +67,8 @@ def is_loss(path: Path, value: Any) -> bool:
     if bare_type(t) in LOSS_TYPES:
         return not _is_dataset_path(path)
     last = path[-1] if path else ""
-    return isinstance(last, str) and last.startswith("loss") and not _is_dataset_path(path)
+    # loss_cls, loss_bbox, kd_loss, initial_loss_cls (TOOD's warm-up loss)...
+    return isinstance(last, str) and "loss" in last.split("_") and not _is_dataset_path(path)
 
 
 def is_bbox_sampler(path: Path, value: Any) -> bool:
