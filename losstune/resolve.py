@@ -312,7 +312,9 @@ class Resolver:
 
     def _parse_python(self, src: SourceText, diagnostics: list[Diagnostic]) -> ast.Module | None:
         try:
-            return ast.parse(src.text, filename=src.path)
+            module = ast.parse(src.text, filename=src.path)
+            _check_repeated_keywords(module)
+            return module
         except SyntaxError as e:
             line = e.lineno or 1
             col = max((e.offset or 1) - 1, 0)
@@ -380,6 +382,22 @@ class Resolver:
         fresh = base_copy(sub.cfg, scope) if copy or scope is not None else sub.cfg
         for k, v in fresh.items():
             base_cfg.set(k, v, fresh.origins.get(k))
+
+
+def _check_repeated_keywords(module: ast.Module) -> None:
+    """Raise the SyntaxError that Python's compiler (and so mmengine) raises for
+    ``dict(a=1, a=2)``; ``ast.parse`` alone accepts it."""
+    for node in ast.walk(module):
+        if isinstance(node, ast.Call):
+            seen: set[str] = set()
+            for kw in node.keywords:
+                if kw.arg is None:
+                    continue
+                if kw.arg in seen:
+                    err = SyntaxError(f"keyword argument repeated: {kw.arg}")
+                    err.lineno, err.offset = kw.lineno, kw.col_offset + 1
+                    raise err
+                seen.add(kw.arg)
 
 
 def _uses_base(module: ast.Module) -> bool:

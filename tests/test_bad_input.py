@@ -139,3 +139,9 @@ def test_byte_order_mark(write: Callable[..., Path]) -> None:
     assert _errors(write("cfg.py", "\ufeffx = 1\n")) == [("LT001", "cfg.py", 1, 1)]
     assert _errors(write("cfg.json", '\ufeff{"x": 1}\n')) == [("LT001", "cfg.json", 1, 1)]
     assert _errors(write("cfg.yaml", "\ufeffx: 1\n")) == []
+
+
+def test_repeated_keyword_is_a_syntax_error(write: Callable[..., Path]) -> None:
+    # ast.parse accepts it, but Python's compiler (and so mmengine) does not.
+    cfg = write("cfg.py", "loss = dict(type='L1Loss', reduction='sum',\n            reduction='none')\n")
+    assert _errors(cfg) == [("LT001", "cfg.py", 2, 13)]

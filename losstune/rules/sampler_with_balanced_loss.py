@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from losstune.catalogue import bare_type
+from losstune.config import origin_at
 from losstune.heads import SAMPLING_HEADS, V2_PSEUDO_FORCING_TYPES
 from losstune.model import Diagnostic, Severity
 from losstune.rules.base import Context, Example, Rule
@@ -37,7 +38,7 @@ class SamplerWithBalancedLoss(Rule):
         Example(
             "model = dict(bbox_head=dict(type='RetinaHead', loss_cls=dict(type='FocalLoss')),\n"
             "             train_cfg=dict(sampler=dict(type='RandomSampler', num=256, pos_fraction=0.5)))\n",
-            ((2, 37),),
+            ((2, 47),),
         ),
     )
 
@@ -65,9 +66,10 @@ class SamplerWithBalancedLoss(Rule):
                     f"`{node.type}` balances positives and negatives itself, but `{sampler.key}` is a "
                     f"{sampler.type}: it drops negatives and changes the normalisation silently"
                 )
+            type_origin = origin_at(ctx.config.tree, (*sampler.path, "type")) if sampler.path else None
             yield self.finding(
                 message,
-                sampler.origin,
+                type_origin or sampler.origin,
                 key=sampler.key,
                 fix="sampler=dict(type='PseudoSampler')",
                 severity=Severity.WARNING if forced else None,
