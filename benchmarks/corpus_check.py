@@ -154,6 +154,8 @@ def main() -> int:
                         for d in found
                     ):
                         hit[fault] += 1
+                    else:
+                        print(f"  not detected: {fault} at {origin.span} ({type_name}) in {f}")
                 finally:
                     Path(target).write_text(original or "")
     for fault in FAULTS:
