@@ -335,6 +335,98 @@ def schema_command(
     sys.stdout.write(out)
 
 
+@app.command("set")
+def set_command(
+    args: Annotated[
+        list[str],
+        typer.Argument(
+            help="KEY=VALUE assignments, then the config file.", metavar="KEY=VALUE... CONFIG", show_default=False
+        ),
+    ],
+    unset: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--unset", help="Remove a parameter so that its default applies (repeatable).", show_default=False
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diff; write nothing.")] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Write the edited config to a new file (its _base_ paths rewritten).",
+            show_default=False,
+        ),
+    ] = None,
+    in_base: Annotated[
+        bool, typer.Option("--in-base", help="Edit the file that defines each value, and list the configs it affects.")
+    ] = False,
+    fmt: FormatOption = Format.text,
+    mmdet_version: VersionOption = None,
+    schema: SchemaOption = None,
+) -> None:
+    """Change loss and sampler fields, checked against the schema, keeping the file as written.
+
+    A value written in the config is replaced where it stands; an inherited one gets the smallest
+    override that mmengine resolves to it (whole lists for cascade heads, _delete_=True where a type
+    swap or --unset must drop inherited keys). Keys are full (model.roi_head.bbox_head.1.loss_cls.
+    loss_weight), short (loss_cls.gamma) or with * (bbox_head.*.loss_cls.loss_weight); values are
+    Python literals (1.5, 'a', [1, 2], True, None; true/false/null too), anything else a string.
+    An edit that the schema refuses writes nothing and exits 2. Writes are atomic, and the config is
+    resolved again afterwards: if it does not give the requested values, the files are restored.
+
+    Example: losstune set loss_cls.gamma=1.5 loss_bbox.type=GIoULoss configs/retinanet.py --dry-run
+    """
+    from losstune.edit.apply import locked  # noqa: F401 - fail early if the platform lacks it
+    from losstune.edit.plan import EditError, NothingToChange
+    from losstune.edit.pywrite import WriteError
+    from losstune.edit.session import set_values
+    from losstune.edit.values import Assignment, AssignmentError, parse_assignment
+    from losstune.model import ConfigError
+    from losstune.settings import load_settings
+
+    if not args:
+        sys.stderr.write("losstune: error: name the config after the assignments: losstune set KEY=VALUE CONFIG\n")
+        raise typer.Exit(EXIT_ERROR)
+    config, raw = args[-1], args[:-1]
+    if "=" in config or not (raw or unset):
+        sys.stderr.write(
+            "losstune: error: give at least one KEY=VALUE (or --unset KEY), then the config file: "
+            "losstune set loss_cls.gamma=1.5 configs/retinanet.py\n"
+        )
+        raise typer.Exit(EXIT_ERROR)
+    try:
+        assignments = [parse_assignment(a) for a in raw] + [Assignment(k, unset=True) for k in unset or ()]
+    except AssignmentError as e:
+        sys.stderr.write(f"losstune: error: {e}\n")
+        raise typer.Exit(EXIT_ERROR) from None
+    settings = load_settings(config).merged(mmdet_version=mmdet_version)
+    loaded = _schema(schema, settings.schema_files)
+    try:
+        outcome = set_values(
+            config, assignments, loaded, settings, dry_run=dry_run, out=str(out) if out else None, in_base=in_base
+        )
+    except ConfigError as e:
+        raise _fail(e.diagnostics, fmt) from None
+    except NothingToChange as e:
+        sys.stdout.write(f"nothing to change: {e}\n")
+        raise typer.Exit(EXIT_OK) from None
+    except (EditError, WriteError) as e:
+        lines = "".join(f"  {line}\n" for line in getattr(e, "lines", []))
+        sys.stderr.write(f"losstune: error: {config}: {e}; nothing was written\n{lines}")
+        raise typer.Exit(EXIT_ERROR) from None
+    except OSError as e:
+        sys.stderr.write(f"losstune: error: {config}: cannot write ({e.strerror}); nothing was changed\n")
+        raise typer.Exit(EXIT_ERROR) from None
+    from losstune import render_edit
+
+    if fmt is Format.json:
+        sys.stdout.write(render_edit.render_json(outcome, dry_run))
+    else:
+        sys.stdout.write(render_edit.render_text(outcome, dry_run, color=_color()))
+
+
 @app.command("rule")
 def rule_command(
     code: Annotated[

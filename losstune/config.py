@@ -24,6 +24,8 @@ class LoadedConfig:
         self._cfg: LDict = result.cfg
         self.diagnostics: list[Diagnostic] = result.diagnostics
         self.files: list[str] = result.files
+        self.base: LDict | None = result.base
+        self.sources = result.sources
         self._losses: list[LossNode] | None = None
         self._nodes: list[tuple[keypath.Path, Any]] | None = None
 

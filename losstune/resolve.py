@@ -44,6 +44,8 @@ class FileResult:
     sources: dict[str, SourceText] = field(default_factory=dict)
     # For a new-style config: the names it imported (left out of ``to_dict()``).
     imported: frozenset[str] | None = None
+    # What the bases resolve to before this file's own keys are merged in (classic configs).
+    base: LDict | None = None
 
     def merge_from(self, sub: FileResult) -> None:
         """Take over the diagnostics, files and sources of a base this file inherits."""
@@ -88,7 +90,9 @@ class Resolver:
             for k in result.imported:
                 cfg.pop(k, None)
                 cfg.origins.pop(k, None)
-            result = FileResult(result.path, cfg, result.diagnostics, result.files, result.sources, result.imported)
+            result = FileResult(
+                result.path, cfg, result.diagnostics, result.files, result.sources, result.imported, result.base
+            )
         reserved = [k for k in (result.cfg or {}) if k in RESERVED_KEYS]
         if not reserved:
             return result
@@ -104,7 +108,13 @@ class Resolver:
                 )
             )
         return FileResult(
-            result.path, result.cfg, result.diagnostics + extra, result.files, result.sources, result.imported
+            result.path,
+            result.cfg,
+            result.diagnostics + extra,
+            result.files,
+            result.sources,
+            result.imported,
+            result.base,
         )
 
     # ------------------------------------------------------------------------------------------
@@ -304,6 +314,7 @@ class Resolver:
         cfg = _substitute_base_vars(cfg, src.base_vars, base_cfg, diagnostics, None)
         cfg.pop(BASE_KEY, None)
         cfg.origins.pop(BASE_KEY, None)
+        result.base = base_cfg
         merged = merge_into(cfg, base_cfg, diagnostics)
         for k in [k for k in merged if isinstance(k, str) and k.startswith("__")]:
             del merged[k]

@@ -193,6 +193,10 @@ class SourceText:
             el, ec = sl, sc
         return Span(self.path, sl, sc, el, ec)
 
+    def offset(self, line: int, column: int) -> int:
+        """Offset in the file's text of a 1-based line and column."""
+        return self._orig_line_starts[line - 1] + column - 1
+
     def segment(self, span: Span) -> str:
         """The file's text inside ``span``."""
         start = self._orig_line_starts[span.line - 1] + span.column - 1

@@ -1,0 +1,1 @@
+"""``losstune set`` and ``losstune sweep``: schema-checked edits that keep the file as written."""

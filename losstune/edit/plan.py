@@ -1,0 +1,181 @@
+"""Turn ``KEY=VALUE`` requests into the resolved config they ask for, checked against the schema.
+
+The edits are applied to a copy of the resolved tree, then every lint rule runs on it: an edit
+that makes a new error (an unknown parameter, a wrong type, a value out of range, a missing
+required parameter after a type swap...) is refused before any file is touched.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from losstune import keypath
+from losstune.catalogue import bare_type
+from losstune.config import LoadedConfig
+from losstune.edit.values import Assignment
+from losstune.keypath import KeyPathError, Path, format_path
+from losstune.lint import check_config
+from losstune.locate import is_bbox_sampler, is_loss
+from losstune.model import Diagnostic, Severity
+from losstune.resolve import FileResult
+from losstune.schema import Schema
+from losstune.settings import Settings
+from losstune.values import LDict, Opaque
+
+DELETE = object()
+MISSING = object()
+
+
+class NothingToChange(Exception):
+    """Every requested value is already what the config resolves to."""
+
+
+class EditError(Exception):
+    """An edit that cannot be made; ``lines`` say why, one finding or reason each."""
+
+    def __init__(self, message: str, lines: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.lines = lines or []
+
+
+@dataclass
+class Change:
+    """One value of the resolved config that changes (``new`` is ``DELETE`` when removed)."""
+
+    path: Path
+    old: Any
+    new: Any
+
+
+@dataclass
+class Plan:
+    """The resolved config after the edits, what changed, and what to tell the user."""
+
+    config: LoadedConfig
+    tree: LDict
+    changes: list[Change]
+    whole: list[Path]  # dicts that must be written whole (a type swap or a removed parameter)
+    notes: list[str] = field(default_factory=list)
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+
+def _node_paths(tree: Any, key: str, allow_new: bool) -> list[Path]:
+    try:
+        return keypath.resolve(tree, key)
+    except KeyPathError as err:
+        if not allow_new or "." not in key or "ambiguous" in str(err):
+            raise EditError(str(err), [f"candidate: {c}" for c in err.candidates]) from None
+        parent_key, last = key.rsplit(".", 1)
+        try:
+            parents = keypath.resolve(tree, parent_key)
+        except KeyPathError as parent_err:
+            raise EditError(str(err), [f"candidate: {c}" for c in err.candidates or parent_err.candidates]) from None
+        paths = []
+        for p in parents:
+            if not isinstance(keypath.get(tree, p), dict):
+                raise EditError(f"`{format_path(p)}` is not a dict, so `{last}` cannot be set in it") from None
+            paths.append((*p, last))
+        return paths
+
+
+def _is_component(path: Path, value: Any) -> bool:
+    return is_loss(path, value) or is_bbox_sampler(path, value)
+
+
+def plan_edits(config: LoadedConfig, assignments: list[Assignment], schema: Schema, settings: Settings) -> Plan:
+    """Apply ``assignments`` to a copy of ``config``'s resolved tree and check the result."""
+    tree = copy.deepcopy(config.tree)
+    changes: list[Change] = []
+    whole: list[Path] = []
+    notes: list[str] = []
+    for a in assignments:
+        for path in _node_paths(tree, a.key, allow_new=not a.unset):
+            parent = keypath.get(tree, path[:-1]) if len(path) > 1 else tree
+            last = path[-1]
+            old = parent[last] if (isinstance(parent, dict) and last in parent) else MISSING
+            if isinstance(old, Opaque):
+                raise EditError(
+                    f"`{format_path(path)}` is computed by code losstune does not run ({old.text}); edit it by hand"
+                )
+            if a.unset:
+                if old is MISSING:
+                    raise EditError(f"`{format_path(path)}` is not set, so it cannot be unset")
+                del parent[last]
+                parent.origins.pop(last, None)
+                changes.append(Change(path, old, DELETE))
+                if path[:-1] not in whole:
+                    whole.append(path[:-1])
+                continue
+            if isinstance(parent, list):
+                if not isinstance(last, int) or last >= len(parent):
+                    raise EditError(f"`{format_path(path)}` is past the end of the list")
+                parent[last] = a.value
+                changes.append(Change(path, old, a.value))
+                continue
+            if last == "type" and _is_component(path[:-1], parent) and old != a.value:
+                dropped = _swap_type(parent, path, a.value, schema, settings, notes)
+                changes.append(Change(path, old, a.value))
+                for k in dropped:
+                    changes.append(Change((*path[:-1], k), None, DELETE))
+                if dropped and path[:-1] not in whole:
+                    whole.append(path[:-1])
+                continue
+            if old is not MISSING and type(old) is type(a.value) and old == a.value:
+                notes.append(f"`{format_path(path)}` is already {a.value!r}")
+                continue
+            parent[last] = a.value
+            parent.origins.pop(last, None)
+            changes.append(Change(path, old, a.value))
+    if not changes:
+        raise NothingToChange("; ".join(notes) or "nothing to change")
+    _check(config, tree, changes, whole, schema, settings)
+    return Plan(config, tree, changes, whole, notes)
+
+
+def _swap_type(
+    node: LDict, path: Path, new_type: Any, schema: Schema, settings: Settings, notes: list[str]
+) -> list[str]:
+    """Set a new ``type``, dropping the parameters the new type does not take; return them."""
+    entry = schema.get(str(new_type))
+    node["type"] = new_type
+    if entry is None:
+        notes.append(f"`{new_type}` is not a known MMDetection type: its parameters are kept as they are, unchecked")
+        return []
+    accepted = entry.params_for(settings.mmdet_version or 3)
+    dropped = [k for k in node if k not in ("type", "_scope_") and k not in accepted]
+    for k in dropped:
+        del node[k]
+        node.origins.pop(k, None)
+    if dropped:
+        notes.append(
+            f"`{format_path(path[:-1])}`: {new_type} does not take {', '.join(f'`{k}`' for k in dropped)}, "
+            "so they are dropped"
+        )
+    return dropped
+
+
+def _check(
+    config: LoadedConfig, tree: LDict, changes: list[Change], whole: list[Path], schema: Schema, settings: Settings
+) -> None:
+    """Refuse the edit if the edited config has an error that the original does not."""
+    edited = {format_path(c.path[:-1]) for c in changes} | {format_path(w) for w in whole}
+    edited |= {format_path(c.path) for c in changes}
+    before = {(d.code, d.key) for d in check_config(config, schema, settings) if d.severity is Severity.ERROR}
+    after_config = LoadedConfig(FileResult(config.path, tree, [], config.files))
+    after = [d for d in check_config(after_config, schema, settings) if d.severity is Severity.ERROR]
+    new = [
+        d
+        for d in after
+        if (d.code, d.key) not in before
+        and (d.key is None or any(d.key == e or d.key.startswith(e + ".") or e.startswith(d.key + ".") for e in edited))
+    ]
+    if new:
+        lines = [f"{d.code} {d.name}: {d.message}" + (f" (fix: {d.fix})" if d.fix else "") for d in new]
+        raise EditError("the edit would make the config invalid", lines)
+
+
+def type_name(value: Any) -> str:
+    """The bare type name of a config ``type`` value."""
+    return bare_type(str(value))

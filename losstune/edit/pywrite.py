@@ -1,0 +1,152 @@
+"""Write an override into a Python config's text: merged into its existing ``model = dict(...)``
+(descending through nested ``dict(...)`` and ``{...}``), or appended as a new assignment.
+
+Only the spans that change are touched; every other byte of the file stays as it was.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Any
+
+from losstune.edit.values import python_literal
+from losstune.source import SourceText
+
+
+@dataclass(frozen=True)
+class Whole:
+    """A value written complete (a list, or a dict with ``_delete_``), never merged into."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class TextEdit:
+    """Replace ``text[start:end]`` of a file by ``new``."""
+
+    start: int
+    end: int
+    new: str
+
+
+class WriteError(Exception):
+    """The override cannot be merged into the file's text automatically."""
+
+
+def _value(v: Any) -> Any:
+    if isinstance(v, Whole):
+        return v.value
+    if isinstance(v, dict):
+        return {k: _value(x) for k, x in v.items()}
+    return v
+
+
+def _offsets(src: SourceText, node: ast.AST) -> tuple[int, int]:
+    span = src.span_bytes(node.lineno, node.col_offset, node.end_lineno or node.lineno, node.end_col_offset or 0)  # type: ignore[attr-defined]
+    return src.offset(span.line, span.column), src.offset(span.end_line, span.end_column)
+
+
+def _entries(node: ast.expr) -> list[tuple[Any, ast.expr, ast.AST]] | None:
+    """(key, value node, item node) of a ``dict(...)`` call or a ``{...}`` display."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict" and not node.args:
+        if any(kw.arg is None for kw in node.keywords):
+            return None
+        return [(kw.arg, kw.value, kw) for kw in node.keywords]
+    if isinstance(node, ast.Dict):
+        out: list[tuple[Any, ast.expr, ast.AST]] = []
+        for k, v in zip(node.keys, node.values, strict=True):
+            if not isinstance(k, ast.Constant):
+                return None
+            out.append((k.value, v, v))
+        return out
+    return None
+
+
+def _insert(src: SourceText, node: ast.expr, key: Any, value: Any, edits: list[TextEdit]) -> None:
+    """Add ``key=value`` at the end of the ``dict(...)`` or ``{...}`` at ``node``."""
+    text = src.original
+    start, end = _offsets(src, node)
+    items = _entries(node) or []
+    is_call = isinstance(node, ast.Call)
+    item = f"{key}=" if is_call else f"{key!r}: "
+    if not items:
+        opening = text.index("(" if is_call else "{", start) + 1
+        edits.append(TextEdit(opening, opening, item + python_literal(value)))
+        return
+    last = items[-1][2]
+    _, last_end = _offsets(src, last)
+    last_start, _ = _offsets(src, last)
+    first_start, _ = _offsets(src, items[0][2])
+    line_start = text.rfind("\n", 0, last_start) + 1
+    own_line = not text[line_start:last_start].strip()
+    multiline = text.count("\n", start, end) > 0 and own_line and text.count("\n", first_start, last_start) > 0
+    if multiline:
+        indent = last_start - line_start
+        new = f",\n{' ' * indent}{item}{python_literal(value, indent, column=indent + len(item))}"
+    else:
+        new = f", {item}{python_literal(value, _indent(src, last_end), column=_col(src, last_end) + 2 + len(item))}"
+    edits.append(TextEdit(last_end, last_end, new))
+
+
+def _merge(src: SourceText, node: ast.expr, override: dict[Any, Any], where: str, edits: list[TextEdit]) -> None:
+    entries = _entries(node)
+    if entries is None:
+        raise WriteError(f"`{where}` is not written as dict(...) or {{...}}, so the change cannot be merged into it")
+    existing = {k: (v, item) for k, v, item in entries}
+    for key, value in override.items():
+        if key in existing:
+            value_node = existing[key][0]
+            if isinstance(value, dict) and not isinstance(value, Whole):
+                _merge(src, value_node, value, f"{where}.{key}", edits)
+            else:
+                s, e = _offsets(src, value_node)
+                edits.append(TextEdit(s, e, python_literal(_value(value), _indent(src, s), column=_col(src, s))))
+        else:
+            _insert(src, node, key, _value(value), edits)
+
+
+def _col(src: SourceText, offset: int) -> int:
+    return offset - (src.original.rfind("\n", 0, offset) + 1)
+
+
+def _indent(src: SourceText, offset: int) -> int:
+    line_start = src.original.rfind("\n", 0, offset) + 1
+    line = src.original[line_start:offset]
+    return len(line) - len(line.lstrip(" "))
+
+
+def python_override(src: SourceText, module: ast.Module, override: dict[Any, Any]) -> list[TextEdit]:
+    """Edits that make the file's top-level assignments carry ``override`` (nested dicts are
+    merged, :class:`Whole` values and leaves replace)."""
+    edits: list[TextEdit] = []
+    assigned: dict[str, ast.Assign] = {}
+    for stmt in module.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            assigned[stmt.targets[0].id] = stmt
+    appended: list[str] = []
+    for key, value in override.items():
+        target = assigned.get(key)
+        if target is None:
+            appended.append(f"{key} = {python_literal(_value(value))}\n")
+        elif isinstance(value, dict) and not isinstance(value, Whole):
+            _merge(src, target.value, value, key, edits)
+        else:
+            s, e = _offsets(src, target.value)
+            edits.append(TextEdit(s, e, python_literal(_value(value), _indent(src, s), column=_col(src, s))))
+    if appended:
+        text = src.original
+        lead = "" if text.endswith("\n") else "\n"
+        edits.append(TextEdit(len(text), len(text), lead + "".join(appended)))
+    return edits
+
+
+def apply_edits(text: str, edits: list[TextEdit]) -> str:
+    """``text`` with every edit applied (they must not overlap)."""
+    out = text
+    # From the end backwards; insertions at one place keep the order in which they were made.
+    order = sorted(range(len(edits)), key=lambda i: (edits[i].start, edits[i].end, -i), reverse=True)
+    for i in order:
+        e = edits[i]
+        out = out[: e.start] + e.new + out[e.end :]
+    return out

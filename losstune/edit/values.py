@@ -1,0 +1,158 @@
+"""Values on the command line (``KEY=VALUE``) and values written back into config files."""
+
+from __future__ import annotations
+
+import ast
+import json
+import keyword
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+
+class AssignmentError(Exception):
+    """A ``KEY=VALUE`` that cannot be understood."""
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One requested change: ``key`` set to ``value``, or removed with ``unset``."""
+
+    key: str
+    value: Any = None
+    unset: bool = False
+
+
+def parse_value(raw: str) -> Any:
+    """A Python literal (numbers, quoted strings, ``True``/``False``/``None``, lists, tuples,
+    dicts), ``true``/``false``/``null`` as in JSON and YAML, or else the text itself, spaces kept."""
+    text = raw.strip()
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        pass
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    if "(" in text:  # dict(type='GIoULoss', loss_weight=2.0), 1.0 / 9.0 written with a call...
+        value = _interpret(text)
+        if value is not _FAILED:
+            return value
+    return raw
+
+
+_FAILED = object()
+
+
+def _interpret(text: str) -> Any:
+    """Evaluate an expression with the config interpreter (nothing runs); ``_FAILED`` if it
+    cannot be evaluated."""
+    from losstune.pyeval import Interpreter
+    from losstune.source import SourceText
+    from losstune.values import contains_opaque, to_plain
+
+    try:
+        tree = ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return _FAILED
+    diagnostics: list[Any] = []
+    value = Interpreter(SourceText.plain("<value>", text), None, diagnostics).eval_expression(tree.body)
+    if diagnostics or contains_opaque(value):
+        return _FAILED
+    return to_plain(value)
+
+
+def parse_assignment(text: str) -> Assignment:
+    """``KEY=VALUE``, split at the first ``=``."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise AssignmentError(f"`{text}` is not an assignment: write KEY=VALUE, like loss_cls.gamma=1.5")
+    return Assignment(key.strip(), parse_value(raw))
+
+
+def split_sweep_values(raw: str) -> list[Any]:
+    """``V1,V2,...`` of ``losstune sweep``: commas inside brackets or quotes do not split."""
+    parts: list[str] = []
+    depth = 0
+    quote = ""
+    current = ""
+    for ch in raw:
+        if quote:
+            current += ch
+            if ch == quote:
+                quote = ""
+            continue
+        if ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+            continue
+        current += ch
+    parts.append(current)
+    return [parse_value(p) for p in parts if p.strip()]
+
+
+def _is_identifier(key: Any) -> bool:
+    return isinstance(key, str) and key.isidentifier() and not keyword.iskeyword(key)
+
+
+def python_literal(value: Any, indent: int = 0, width: int = 88, column: int | None = None) -> str:
+    """Source text of ``value`` as a config writes it: ``dict(a=1)`` for dicts with name keys.
+
+    It stays on one line when it fits in ``width`` from ``column`` (default ``indent``); otherwise
+    each item goes on its own line, indented by ``indent + 4``."""
+    flat = _python_flat(value)
+    start = indent if column is None else column
+    if len(flat) + start <= width or not isinstance(value, (dict, list, tuple)) or not value:
+        return flat
+    pad = " " * (indent + 4)
+    if isinstance(value, dict):
+        if all(_is_identifier(k) for k in value):
+            items = [f"{pad}{k}={python_literal(v, indent + 4, width)}" for k, v in value.items()]
+            return "dict(\n" + ",\n".join(items) + ")"
+        items = [f"{pad}{k!r}: {python_literal(v, indent + 4, width)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "}"
+    items = [f"{pad}{python_literal(v, indent + 4, width)}" for v in value]
+    if isinstance(value, tuple):
+        return "(\n" + ",\n".join(items) + (",)" if len(value) == 1 else ")")
+    return "[\n" + ",\n".join(items) + "]"
+
+
+def _python_flat(value: Any) -> str:
+    if isinstance(value, dict):
+        if all(_is_identifier(k) for k in value):
+            return "dict(" + ", ".join(f"{k}={_python_flat(v)}" for k, v in value.items()) + ")"
+        return "{" + ", ".join(f"{k!r}: {_python_flat(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_python_flat(v) for v in value) + "]"
+    if isinstance(value, tuple):
+        inner = ", ".join(_python_flat(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"float({str(value)!r})"
+    return repr(value)
+
+
+def yaml_literal(value: Any) -> str:
+    """A YAML flow form of ``value`` that PyYAML (and so mmengine) reads back as ``value``."""
+    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10**6).strip()
+    if text.endswith("\n..."):
+        text = text[: -len("\n...")].strip()
+    if text.endswith("..."):
+        text = text[:-3].strip()
+    if isinstance(value, tuple):
+        text = "!!python/tuple " + yaml_literal(list(value))
+    return text
+
+
+def json_literal(value: Any) -> str:
+    """JSON text of ``value``."""
+    return json.dumps(value, ensure_ascii=False)

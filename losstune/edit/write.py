@@ -1,0 +1,179 @@
+"""Where each change is written, and the new text of every file it touches.
+
+A value written in the config itself is replaced where it stands. A value inherited from a base
+becomes the smallest override that mmengine resolves to the wanted config: merged into the
+config's existing assignments, the whole list where the path crosses a list (mmengine replaces
+lists whole), and ``_delete_=True`` with the whole dict where parameters must disappear from an
+inherited dict (a type swap, ``--unset``). With ``in_base`` the file that writes the value is
+edited instead.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from losstune import keypath
+from losstune.config import origin_at
+from losstune.edit.datawrite import json_override, yaml_override
+from losstune.edit.plan import DELETE, MISSING, EditError, Plan
+from losstune.edit.pywrite import TextEdit, Whole, WriteError, apply_edits, python_override
+from losstune.edit.values import json_literal, python_literal, yaml_literal
+from losstune.keypath import Path, format_path
+from losstune.model import Origin
+from losstune.source import SourceText
+from losstune.values import LDict
+
+
+@dataclass
+class FileChange:
+    """The old and new text of one file."""
+
+    path: str
+    old: str
+    new: str
+    created: bool = False
+
+
+@dataclass
+class Written:
+    """Every file an edit changes, and what to tell the user about where values went."""
+
+    files: dict[str, FileChange] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _exact_origin(tree: Any, path: Path) -> Origin | None:
+    """The origin recorded for ``path`` itself (not inherited from a parent)."""
+    try:
+        parent = keypath.get(tree, path[:-1]) if len(path) > 1 else tree
+    except (KeyError, IndexError, TypeError):
+        return None
+    return parent.origins.get(path[-1]) if isinstance(parent, LDict) else None
+
+
+def _literal(path: str, value: Any, column: int, indent: int) -> str:
+    if path.endswith(".py"):
+        return python_literal(value, indent, column=column)
+    if path.endswith(".json"):
+        return json_literal(value)
+    return yaml_literal(value)
+
+
+def _same_file(a: str, b: str) -> bool:
+    return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _users_of(tree: Any, origin: Origin, skip: Path) -> list[str]:
+    """Other keys whose value is written at the same place (a shared variable)."""
+    out = []
+    for path, _ in keypath.walk(tree):
+        if path != skip and _exact_origin(tree, path) == origin:
+            out.append(format_path(path))
+    return out
+
+
+def plan_files(plan: Plan, target: str, in_base: bool = False) -> Written:
+    """The text of every file the plan changes. ``target`` is the config being edited."""
+    cfg = plan.config
+    written = Written()
+    inplace: dict[str, list[TextEdit]] = {}
+    override: dict[Any, Any] = {}
+
+    def source_of(file: str) -> SourceText:
+        for p, src in cfg.sources.items():
+            if _same_file(p, file):
+                return src
+        raise EditError(f"`{file}` is not part of this config")
+
+    def replace_at(origin: Origin, value: Any) -> None:
+        src = source_of(origin.span.file)
+        s = src.offset(origin.span.line, origin.span.column)
+        e = src.offset(origin.span.end_line, origin.span.end_column)
+        line_start = src.original.rfind("\n", 0, s) + 1
+        line = src.original[line_start:s]
+        indent = len(line) - len(line.lstrip(" "))
+        inplace.setdefault(os.path.abspath(origin.span.file), []).append(
+            TextEdit(s, e, _literal(origin.span.file, value, s - line_start, indent))
+        )
+
+    def add_override(path: Path, value: Any) -> None:
+        for i, step in enumerate(path):
+            if isinstance(step, int):  # mmengine replaces lists whole: write the whole list
+                path, value = path[:i], Whole(keypath.get(plan.tree, path[:i]))
+                break
+        node = override
+        for step in path[:-1]:
+            current = node.get(step)
+            if isinstance(current, Whole):
+                return
+            node = node.setdefault(step, {})
+        node[path[-1]] = value
+
+    whole = sorted(plan.whole, key=len)
+    for w in whole:
+        new = keypath.get(plan.tree, w)
+        old = keypath.get(cfg.tree, w)
+        here = _exact_origin(cfg.tree, w)
+        home = here.span.file if (in_base and here is not None) else target
+        # Keys written in another file (a base) would merge back in: `_delete_` keeps them out;
+        # those files have the dict, so `_delete_` is consumed by the merge and never leaks.
+        outside = [k for k in old if (o := origin_at(cfg.tree, (*w, k))) is None or not _same_file(o.span.file, home)]
+        value = {"_delete_": True, **new} if outside else dict(new)
+        if here is not None and _same_file(here.span.file, home) and here.kind == "literal":
+            replace_at(here, value)
+        elif in_base:
+            raise EditError(
+                f"`{format_path(w)}` is not written as one dict in a single file; edit it without --in-base"
+            )
+        else:
+            add_override(w, Whole(value))
+    for change in plan.changes:
+        if any(change.path[: len(w)] == w for w in whole):
+            continue
+        here = _exact_origin(cfg.tree, change.path) if change.old is not MISSING else None
+        home = here.span.file if (in_base and here is not None) else target
+        if here is not None and _same_file(here.span.file, home) and change.new is not DELETE:
+            replace_at(here, change.new)
+            if here.kind == "variable":
+                written.notes.append(
+                    f"`{format_path(change.path)}` came through the variable `{here.text}`"
+                    + (f" (set at {here.via.span.short})" if here.via else "")
+                    + "; it is replaced where it is used, the variable keeps its value"
+                )
+            others = _users_of(cfg.tree, here, change.path)
+            if others:
+                written.notes.append(
+                    f"`{format_path(change.path)}` is written at {here.span.short} together with "
+                    f"{', '.join(f'`{o}`' for o in others)}, which change too"
+                )
+        elif in_base and here is None and change.old is not MISSING:
+            raise EditError(
+                f"`{format_path(change.path)}` has no single place where it is written; edit it without --in-base"
+            )
+        else:
+            add_override(change.path, change.new)
+
+    files = {os.path.abspath(f) for f in inplace} | ({os.path.abspath(target)} if override else set())
+    for f in sorted(files):
+        src = source_of(f)
+        text = apply_edits(src.original, inplace.get(f, []))
+        if override and _same_file(f, target):
+            text = _write_override(f, text, override)
+        written.files[f] = FileChange(f, src.original, text)
+    return written
+
+
+def _write_override(path: str, text: str, override: dict[Any, Any]) -> str:
+    if path.endswith(".py"):
+        src = SourceText.plain(path, text)
+        try:
+            module = ast.parse(text)
+        except SyntaxError as e:
+            raise WriteError(f"the config does not parse after the in-place edits ({e.msg})") from None
+        return apply_edits(text, python_override(src, module, override))
+    if path.endswith(".json"):
+        return apply_edits(text, json_override(SourceText.plain(path, text), override))
+    return yaml_override(text, override)

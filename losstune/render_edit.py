@@ -1,0 +1,93 @@
+"""Output of ``losstune set`` and ``losstune sweep``: what changed, where, and the diff."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any
+
+from losstune.edit.plan import DELETE, MISSING
+from losstune.edit.session import SetOutcome
+from losstune.keypath import format_path
+from losstune.render_json import SCHEMA_VERSION, value
+from losstune.resolve import display_path
+
+_RED, _GREEN, _CYAN, _BOLD, _RESET = "\033[31m", "\033[32m", "\033[36m", "\033[1m", "\033[0m"
+
+
+def _show(v: Any) -> str:
+    if v is MISSING:
+        return "(unset)"
+    if v is DELETE:
+        return "(removed: default applies)"
+    return repr(v)
+
+
+def diff_text(outcome: SetOutcome, color: bool = False) -> str:
+    """A unified diff of every file the edit changes."""
+    out: list[str] = []
+    for fc in outcome.files:
+        shown = display_path(fc.path)
+        lines = difflib.unified_diff(
+            fc.old.splitlines(keepends=True),
+            fc.new.splitlines(keepends=True),
+            fromfile=f"a/{shown}" if not fc.created else "/dev/null",
+            tofile=f"b/{shown}",
+        )
+        for line in lines:
+            if not line.endswith("\n"):
+                line += "\n"
+            if color and line.startswith("+") and not line.startswith("+++"):
+                line = f"{_GREEN}{line[:-1]}{_RESET}\n"
+            elif color and line.startswith("-") and not line.startswith("---"):
+                line = f"{_RED}{line[:-1]}{_RESET}\n"
+            elif color and line.startswith("@@"):
+                line = f"{_CYAN}{line[:-1]}{_RESET}\n"
+            out.append(line)
+    return "".join(out)
+
+
+def render_text(outcome: SetOutcome, dry_run: bool, color: bool = False) -> str:
+    """The changes, the notes, the files written (or the diff of a dry run)."""
+    out = []
+    for c in outcome.changes:
+        out.append(f"  {format_path(c.path)}: {_show(c.old)} -> {_show(c.new)}\n")
+    for note in outcome.notes:
+        out.append(f"  note: {note}\n")
+    if outcome.affected:
+        out.append(f"  the edited base is used by {len(outcome.affected)} config(s):\n")
+        out += [f"    {a}\n" for a in outcome.affected]
+    if dry_run:
+        out.append(diff_text(outcome, color))
+        out.append("(dry run: nothing was written)\n")
+    else:
+        for fc in outcome.files:
+            verb = "created" if fc.created else "updated"
+            out.append(f"{_BOLD if color else ''}{verb} {display_path(fc.path)}{_RESET if color else ''}\n")
+    return "".join(out)
+
+
+def render_json(outcome: SetOutcome, dry_run: bool) -> str:
+    """The same as JSON (``"kind": "set"``)."""
+    data = {
+        "version": SCHEMA_VERSION,
+        "kind": "set",
+        "config": outcome.config,
+        "dry_run": dry_run,
+        "written": outcome.written,
+        "changes": [
+            {
+                "key": format_path(c.path),
+                "old": None if c.old is MISSING else value(c.old),
+                "new": None if c.new is DELETE else value(c.new),
+                "removed": c.new is DELETE,
+                "added": c.old is MISSING,
+            }
+            for c in outcome.changes
+        ],
+        "files": [{"file": display_path(fc.path), "created": fc.created} for fc in outcome.files],
+        "diff": diff_text(outcome),
+        "notes": outcome.notes,
+        "affected": outcome.affected,
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
