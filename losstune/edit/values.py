@@ -104,7 +104,7 @@ def _is_identifier(key: Any) -> bool:
     return isinstance(key, str) and key.isidentifier() and not keyword.iskeyword(key)
 
 
-def python_literal(value: Any, indent: int = 0, width: int = 88, column: int | None = None) -> str:
+def python_literal(value: Any, indent: int = 0, width: int = 100, column: int | None = None) -> str:
     """Source text of ``value`` as a config writes it: ``dict(a=1)`` for dicts with name keys.
 
     It stays on one line when it fits in ``width`` from ``column`` (default ``indent``); otherwise

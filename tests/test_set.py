@@ -1,0 +1,251 @@
+"""`losstune set`: schema-checked edits that keep the file as written, and resolve as asked."""
+
+from __future__ import annotations
+
+import copy
+import io
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Callable
+from contextlib import redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+import losstune
+from losstune.cli import app
+from tests.conftest import EXAMPLES
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def ex(tmp_path: Path) -> Path:
+    root = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, root)
+    return root
+
+
+def _set(*args: str, cwd: Path) -> tuple[int, str]:
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        result = runner.invoke(app, ["set", *args])
+    finally:
+        os.chdir(old)
+    return result.exit_code, result.stdout + (result.stderr if result.stderr_bytes else "")
+
+
+def _resolved(path: Path) -> dict[str, Any]:
+    return losstune.load(path).to_dict()
+
+
+def _with(tree: dict[str, Any], *changes: tuple[tuple[Any, ...], Any]) -> dict[str, Any]:
+    out = copy.deepcopy(tree)
+    for path, value in changes:
+        node = out
+        for step in path[:-1]:
+            node = node[step]
+        node[path[-1]] = value
+    return out
+
+
+def _mmengine(path: Path) -> dict[str, Any] | None:
+    try:
+        from mmengine.config import Config
+    except ImportError:  # pragma: no cover - mmengine is a dev dependency
+        return None
+    with redirect_stdout(io.StringIO()):
+        out: dict[str, Any] = Config.fromfile(str(path)).to_dict()
+        return out
+
+
+def test_value_written_in_the_config_is_replaced_in_place(ex: Path) -> None:
+    cfg = ex / "retinanet_r50_fpn_gamma1.5_1x_coco.py"
+    before_text, before = cfg.read_text(), _resolved(cfg)
+    code, out = _set("loss_cls.gamma=2.5", cfg.name, cwd=ex)
+    assert code == 0, out
+    after_text = cfg.read_text()
+    changed = [(a, b) for a, b in zip(before_text.splitlines(), after_text.splitlines(), strict=True) if a != b]
+    assert changed == [
+        (
+            "model = dict(bbox_head=dict(loss_cls=dict(gamma=1.5, alpha=0.5)))",
+            "model = dict(bbox_head=dict(loss_cls=dict(gamma=2.5, alpha=0.5)))",
+        )
+    ]
+    expected = _with(before, (("model", "bbox_head", "loss_cls", "gamma"), 2.5))
+    assert _resolved(cfg) == expected
+    assert _mmengine(cfg) in (None, expected)
+
+
+def test_inherited_value_gets_an_override_merged_into_the_existing_model(ex: Path) -> None:
+    cfg = ex / "retinanet_r50_fpn_gamma1.5_1x_coco.py"
+    before_text, before = cfg.read_text(), _resolved(cfg)
+    assert _set("loss_bbox.loss_weight=2.0", "rpn_head.loss_cls.use_sigmoid=True", cfg.name, cwd=ex)[0] == 2
+    assert cfg.read_text() == before_text  # an unknown key: nothing written
+    code, out = _set("loss_bbox.loss_weight=2.0", cfg.name, cwd=ex)
+    assert code == 0, out
+    assert "loss_bbox=dict(loss_weight=2.0)" in cfg.read_text()
+    assert all(line in cfg.read_text().splitlines() for line in before_text.splitlines() if line.startswith("#"))
+    expected = _with(before, (("model", "bbox_head", "loss_bbox", "loss_weight"), 2.0))
+    assert _resolved(cfg) == expected
+    assert _mmengine(cfg) in (None, expected)
+
+
+def test_override_inside_cascade_heads_carries_the_whole_list(ex: Path) -> None:
+    cfg = ex / "cascade_rcnn_r50_fpn_1x_coco.py"
+    before = _resolved(cfg)
+    code, out = _set("bbox_head.1.loss_cls.loss_weight=2.0", cfg.name, cwd=ex)
+    assert code == 0, out
+    expected = _with(before, (("model", "roi_head", "bbox_head", 1, "loss_cls", "loss_weight"), 2.0))
+    assert _resolved(cfg) == expected
+    assert _mmengine(cfg) in (None, expected)
+    code, out = _set("bbox_head.*.loss_bbox.beta=0.5", cfg.name, cwd=ex)
+    assert code == 0, out
+    for i in range(3):
+        expected = _with(expected, (("model", "roi_head", "bbox_head", i, "loss_bbox", "beta"), 0.5))
+    assert _resolved(cfg) == expected
+
+
+def test_type_swap_keeps_what_the_new_type_takes_and_is_checked(ex: Path) -> None:
+    cfg = ex / "faster_rcnn_r50_fpn_1x_coco.py"
+    before_text, before = cfg.read_text(), _resolved(cfg)
+    # GIoULoss in an RoI head needs reg_decoded_bbox=True: refused alone, byte-identical file.
+    code, out = _set("roi_head.bbox_head.loss_bbox.type=GIoULoss", cfg.name, cwd=ex)
+    assert code == 2 and "LT112" in out
+    assert cfg.read_text() == before_text
+    code, out = _set(
+        "roi_head.bbox_head.loss_bbox.type=GIoULoss", "roi_head.bbox_head.reg_decoded_bbox=True", cfg.name, cwd=ex
+    )
+    assert code == 0, out
+    assert "`beta`" in out  # dropped, and said so
+    expected = copy.deepcopy(before)
+    head = expected["model"]["roi_head"]["bbox_head"]
+    head["loss_bbox"] = {"type": "GIoULoss", "loss_weight": 1.0}
+    head["reg_decoded_bbox"] = True
+    assert _resolved(cfg) == expected
+    assert _mmengine(cfg) in (None, expected)
+    assert "_delete_=True" in cfg.read_text()
+
+
+def test_unset_restores_the_default(ex: Path) -> None:
+    cfg = ex / "retinanet_r50_fpn_gamma1.5_1x_coco.py"
+    before = _resolved(cfg)
+    code, out = _set("--unset", "loss_cls.alpha", cfg.name, cwd=ex)
+    assert code == 0, out
+    expected = copy.deepcopy(before)
+    del expected["model"]["bbox_head"]["loss_cls"]["alpha"]
+    assert _resolved(cfg) == expected
+    assert _mmengine(cfg) in (None, expected)
+
+
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("loss_cls.gama=1.5", "LT102"),
+        ("loss_cls.gamma='1.5'", "LT103"),
+        ("loss_cls.gamma=-1", "LT104"),
+        ("loss_bbox.reduction=avg", "LT105"),
+        ("loss_cls.use_sigmoid=1", "LT107"),
+        ("gamma=1.0", "ambiguous"),
+        ("nothing.here=1", "names nothing"),
+        ("loss_cls.gamma", "not an assignment"),
+    ],
+)
+def test_refused_edits_leave_every_file_byte_identical(ex: Path, assignment: str, message: str) -> None:
+    snapshot = {p: p.read_bytes() for p in ex.rglob("*") if p.is_file()}
+    code, out = _set(assignment, "retinanet_r50_fpn_1x_coco.py", cwd=ex)
+    assert code == 2 and message in out
+    assert {p: p.read_bytes() for p in ex.rglob("*") if p.is_file()} == snapshot
+
+
+def test_yaml_and_json_configs(ex: Path) -> None:
+    yml = ex / "yaml" / "retinanet_r50_fpn_gamma2.5_1x_coco.yaml"
+    text = yml.read_text()
+    before = _resolved(yml)
+    assert _set("loss_cls.gamma=3.0", "loss_cls.alpha=0.5", str(yml.relative_to(ex)), cwd=ex)[0] == 0
+    comments = [line for line in text.splitlines() if line.strip().startswith("#")]
+    assert all(c in yml.read_text().splitlines() for c in comments)
+    expected = _with(
+        before, (("model", "bbox_head", "loss_cls", "gamma"), 3.0), (("model", "bbox_head", "loss_cls", "alpha"), 0.5)
+    )
+    assert _resolved(yml) == expected
+    assert _mmengine(yml) in (None, expected)
+    js = ex / "json" / "faster_rcnn_r50_fpn_1x_coco.json"
+    before = _resolved(js)
+    assert _set("rpn.sampler.num=512", str(js.relative_to(ex)), cwd=ex)[0] == 0
+    expected = _with(before, (("model", "train_cfg", "rpn", "sampler", "num"), 512))
+    assert _resolved(js) == expected
+    assert _mmengine(js) in (None, expected)
+
+
+def test_dry_run_writes_nothing_and_output_file(ex: Path) -> None:
+    cfg = ex / "retinanet_r50_fpn_1x_coco.py"
+    text = cfg.read_text()
+    code, out = _set("loss_cls.gamma=1.0", cfg.name, "--dry-run", cwd=ex)
+    assert code == 0 and "+model = dict(bbox_head=dict(loss_cls=dict(gamma=1.0)))" in out
+    assert cfg.read_text() == text
+    (ex / "runs").mkdir()
+    code, out = _set("loss_cls.gamma=1.0", cfg.name, "-o", "runs/gamma1.py", cwd=ex)
+    assert code == 0, out
+    assert cfg.read_text() == text
+    new = ex / "runs" / "gamma1.py"
+    assert "'../_base_/models/retinanet_r50_fpn.py'" in new.read_text()
+    assert _resolved(new) == _with(_resolved(cfg), (("model", "bbox_head", "loss_cls", "gamma"), 1.0))
+
+
+def test_in_base_edits_the_defining_file_and_lists_who_uses_it(ex: Path) -> None:
+    cfg = ex / "retinanet_r50_fpn_1x_coco.py"
+    base = ex / "_base_" / "models" / "retinanet_r50_fpn.py"
+    text = cfg.read_text()
+    code, out = _set("loss_bbox.loss_weight=2.0", cfg.name, "--in-base", cwd=ex)
+    assert code == 0, out
+    assert cfg.read_text() == text and "loss_bbox=dict(type='L1Loss', loss_weight=2.0)" in base.read_text()
+    assert "retinanet_r50_fpn_gamma1.5_1x_coco.py" in out and "yaml/retinanet_r50_fpn_1x_coco.yaml" in out
+
+
+def test_read_only_file_is_refused(ex: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = ex / "retinanet_r50_fpn_1x_coco.py"
+    text = cfg.read_text()
+    real_access = os.access
+    # Root may write anywhere, so the permission check is made to see a read-only file.
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == cfg else real_access(p, mode))
+    code, out = _set("loss_cls.gamma=1.0", cfg.name, cwd=ex)
+    assert code == 2 and "read-only" in out
+    assert cfg.read_text() == text
+
+
+def test_opaque_value_is_refused(write: Callable[..., Path], tmp_path: Path) -> None:
+    opaque = write("o.py", "_base_ = []\nimport numpy as np\nloss_cls = dict(type='FocalLoss', gamma=np.sqrt(2.0))\n")
+    text = opaque.read_text()
+    code, out = _set("loss_cls.gamma=1.0", opaque.name, cwd=tmp_path)
+    assert code == 2 and "np.sqrt(2.0)" in out
+    assert opaque.read_text() == text
+
+
+def test_permissions_are_kept(ex: Path) -> None:
+    cfg = ex / "retinanet_r50_fpn_gamma1.5_1x_coco.py"
+    cfg.chmod(0o640)
+    assert _set("loss_cls.gamma=2.5", cfg.name, cwd=ex)[0] == 0
+    assert stat.S_IMODE(cfg.stat().st_mode) == 0o640
+
+
+def test_two_concurrent_sets_keep_both_edits(ex: Path) -> None:
+    cfg = ex / "retinanet_r50_fpn_1x_coco.py"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "losstune", "set", assignment, cfg.name],
+            cwd=ex,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for assignment in ("loss_cls.gamma=1.0", "loss_bbox.loss_weight=3.0", "loss_cls.alpha=0.5")
+    ]
+    assert [p.wait() for p in procs] == [0, 0, 0]
+    loss = _resolved(cfg)["model"]["bbox_head"]
+    assert (loss["loss_cls"]["gamma"], loss["loss_bbox"]["loss_weight"], loss["loss_cls"]["alpha"]) == (1.0, 3.0, 0.5)
