@@ -249,3 +249,44 @@ def test_two_concurrent_sets_keep_both_edits(ex: Path) -> None:
     assert [p.wait() for p in procs] == [0, 0, 0]
     loss = _resolved(cfg)["model"]["bbox_head"]
     assert (loss["loss_cls"]["gamma"], loss["loss_bbox"]["loss_weight"], loss["loss_cls"]["alpha"]) == (1.0, 3.0, 0.5)
+
+
+def test_a_literal_shared_by_several_keys_changes_only_the_requested_one(
+    write: Callable[..., Path], tmp_path: Path
+) -> None:
+    cfg = write(
+        "cfg.py",
+        """
+        model = dict(
+            roi_head=dict(
+                bbox_head=[
+                    dict(type='Shared2FCBBoxHead', loss_bbox=dict(type='L1Loss', loss_weight=5.0))
+                    for _ in range(3)
+                ]))
+        """,
+    )
+    before = _resolved(cfg)
+    code, out = _set("bbox_head.0.loss_bbox.loss_weight=3.0", cfg.name, cwd=tmp_path)
+    assert code == 0 and "only the requested key is changed" in out
+    assert _resolved(cfg) == _with(before, (("model", "roi_head", "bbox_head", 0, "loss_bbox", "loss_weight"), 3.0))
+    code, out = _set("bbox_head.*.loss_bbox.loss_weight=2.0", cfg.name, cwd=tmp_path)
+    assert code == 0, out
+    assert [h["loss_bbox"]["loss_weight"] for h in _resolved(cfg)["model"]["roi_head"]["bbox_head"]] == [2.0] * 3
+
+
+def test_value_reached_through_a_base_reference(write: Callable[..., Path], tmp_path: Path) -> None:
+    write("base.py", "model = dict(type='RetinaNet', bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma=2.0)))\n")
+    cfg = write(
+        "track.py",
+        """
+        _base_ = './base.py'
+        detector = _base_.model
+        model = dict(_delete_=True, type='Tracker', detector=detector)
+        """,
+    )
+    before = _resolved(cfg)
+    code, out = _set("model.detector.bbox_head.loss_cls.gamma=1.0", cfg.name, cwd=tmp_path)
+    assert code == 0, out
+    # Only model.detector changes; the top-level `detector` variable keeps its value.
+    assert _resolved(cfg) == _with(before, (("model", "detector", "bbox_head", "loss_cls", "gamma"), 1.0))
+    assert _mmengine(cfg) in (None, _resolved(cfg))

@@ -130,7 +130,15 @@ def python_override(src: SourceText, module: ast.Module, override: dict[Any, Any
         if target is None:
             appended.append(f"{key} = {python_literal(_value(value))}\n")
         elif isinstance(value, dict) and not isinstance(value, Whole):
-            _merge(src, target.value, value, key, edits)
+            merged: list[TextEdit] = []
+            try:
+                _merge(src, target.value, value, key, merged)
+                edits.extend(merged)
+            except WriteError:
+                # Somewhere on the way the config names a variable or a `_base_` value instead of
+                # writing a dict: rebuild the path with copies, so that nothing else sharing
+                # that value changes.
+                appended.append(f"{key} = {_rebind(key, value)}\n")
         else:
             s, e = _offsets(src, target.value)
             edits.append(TextEdit(s, e, python_literal(_value(value), _indent(src, s), column=_col(src, s))))
@@ -139,6 +147,18 @@ def python_override(src: SourceText, module: ast.Module, override: dict[Any, Any
         lead = "" if text.endswith("\n") else "\n"
         edits.append(TextEdit(len(text), len(text), lead + "".join(appended)))
     return edits
+
+
+def _rebind(expr: str, override: dict[Any, Any]) -> str:
+    """``dict(expr, key=...)``: a copy of ``expr`` with ``override`` applied, level by level."""
+    items = []
+    for k, v in override.items():
+        if isinstance(v, dict) and not isinstance(v, Whole):
+            text = _rebind(f"{expr}[{k!r}]", v)
+        else:
+            text = python_literal(_value(v))
+        items.append(f"{k}={text}" if isinstance(k, str) and k.isidentifier() else f"**{{{k!r}: {text}}}")
+    return f"dict({expr}, {', '.join(items)})"
 
 
 def apply_edits(text: str, edits: list[TextEdit]) -> str:

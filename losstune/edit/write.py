@@ -66,6 +66,10 @@ def _same_file(a: str, b: str) -> bool:
     return os.path.abspath(a) == os.path.abspath(b)
 
 
+def _steps(dotted: str) -> list[str | int]:
+    return [int(p) if p.isdigit() else p for p in dotted.split(".")]
+
+
 def _users_of(tree: Any, origin: Origin, skip: Path) -> list[str]:
     """Other keys whose value is written at the same place (a shared variable)."""
     out = []
@@ -130,12 +134,24 @@ def plan_files(plan: Plan, target: str, in_base: bool = False) -> Written:
             )
         else:
             add_override(w, Whole(value))
+    changed = {c.path for c in plan.changes}
     for change in plan.changes:
         if any(change.path[: len(w)] == w for w in whole):
             continue
         here = _exact_origin(cfg.tree, change.path) if change.old is not MISSING else None
         home = here.span.file if (in_base and here is not None) else target
-        if here is not None and _same_file(here.span.file, home) and change.new is not DELETE:
+        shared = _users_of(cfg.tree, here, change.path) if here is not None else []
+        untouched = [o for o in shared if tuple(_steps(o)) not in changed]
+        if here is not None and untouched and not in_base:
+            # One literal (a variable, a comprehension) gives this value to other keys as well:
+            # replacing it would change them too, so only this key is overridden.
+            written.notes.append(
+                f"`{format_path(change.path)}` is written at {here.span.short} for "
+                f"{', '.join(f'`{o}`' for o in untouched[:5])}{' and more' if len(untouched) > 5 else ''} too; "
+                "only the requested key is changed, through an override"
+            )
+            add_override(change.path, change.new)
+        elif here is not None and _same_file(here.span.file, home) and change.new is not DELETE:
             replace_at(here, change.new)
             if here.kind == "variable":
                 written.notes.append(
@@ -143,11 +159,10 @@ def plan_files(plan: Plan, target: str, in_base: bool = False) -> Written:
                     + (f" (set at {here.via.span.short})" if here.via else "")
                     + "; it is replaced where it is used, the variable keeps its value"
                 )
-            others = _users_of(cfg.tree, here, change.path)
-            if others:
+            if shared:
                 written.notes.append(
                     f"`{format_path(change.path)}` is written at {here.span.short} together with "
-                    f"{', '.join(f'`{o}`' for o in others)}, which change too"
+                    f"{', '.join(f'`{o}`' for o in shared)}, which change too"
                 )
         elif in_base and here is None and change.old is not MISSING:
             raise EditError(
