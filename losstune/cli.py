@@ -427,6 +427,74 @@ def set_command(
         sys.stdout.write(render_edit.render_text(outcome, dry_run, color=_color()))
 
 
+@app.command("sweep")
+def sweep_command(
+    config: Annotated[Path, typer.Argument(help="The config every run inherits.", show_default=False)],
+    axes: Annotated[
+        list[str],
+        typer.Argument(help="KEY=V1,V2,... for each parameter to vary.", metavar="KEY=V1,V2,...", show_default=False),
+    ],
+    out: Annotated[Path, typer.Option("-o", "--output", help="Folder for the generated configs.", show_default=False)],
+    fmt: FormatOption = Format.text,
+    mmdet_version: VersionOption = None,
+    schema: SchemaOption = None,
+) -> None:
+    """Write one child config per combination of values, with a manifest.
+
+    Each child inherits CONFIG through _base_ and holds only its overrides; file names say the
+    values (retinanet_gamma-1.5_alpha-0.25.py); manifest.json and manifest.csv list every file
+    with its values. Every combination is checked against the schema before any file is written.
+
+    Example: losstune sweep configs/retinanet.py loss_cls.gamma=1.0,1.5,2.0 loss_cls.alpha=0.25,0.5 -o sweeps/focal
+    """
+    from losstune.edit.plan import EditError
+    from losstune.edit.pywrite import WriteError
+    from losstune.edit.sweep import plan_sweep, write_sweep
+    from losstune.edit.values import AssignmentError
+    from losstune.model import ConfigError
+    from losstune.settings import load_settings
+
+    settings = load_settings(str(config)).merged(mmdet_version=mmdet_version)
+    loaded = _schema(schema, settings.schema_files)
+    try:
+        runs = plan_sweep(str(config), axes, str(out), loaded, settings)
+        manifest_json, manifest_csv = write_sweep(runs, str(out), str(config))
+    except ConfigError as e:
+        raise _fail(e.diagnostics, fmt) from None
+    except (EditError, WriteError, AssignmentError) as e:
+        lines = "".join(f"  {line}\n" for line in getattr(e, "lines", []))
+        sys.stderr.write(f"losstune: error: {config}: {e}; nothing was written\n{lines}")
+        raise typer.Exit(EXIT_ERROR) from None
+    except OSError as e:
+        sys.stderr.write(f"losstune: error: {out}: cannot write ({e.strerror}); nothing was kept\n")
+        raise typer.Exit(EXIT_ERROR) from None
+    from losstune.resolve import display_path
+
+    if fmt is Format.json:
+        import json
+
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "version": 1,
+                    "kind": "sweep",
+                    "config": display_path(str(config.resolve())),
+                    "runs": [{"file": display_path(r.file), "values": r.values} for r in runs],
+                    "manifest": [display_path(manifest_json), display_path(manifest_csv)],
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        return
+    for r in runs:
+        values = ", ".join(f"{k}={v!r}" for k, v in r.values.items())
+        sys.stdout.write(f"  {display_path(r.file)}  {values}\n")
+    sys.stdout.write(
+        f"{len(runs)} configs written, listed in {display_path(manifest_json)} and {display_path(manifest_csv)}\n"
+    )
+
+
 @app.command("rule")
 def rule_command(
     code: Annotated[

@@ -24,8 +24,9 @@ from losstune.settings import Settings
 
 _NOQA = re.compile(r"#\s*losstune:\s*noqa(?::\s*(?P<codes>[A-Za-z0-9,\s]+))?", re.IGNORECASE)
 _SKIP_DIRS = frozenset(("__pycache__", "node_modules", "site-packages"))
-# Files that sit among configs but are metadata (MMDetection's model index), not configs.
-_NOT_CONFIGS = frozenset(("metafile.yml", "metafile.yaml", "model-index.yml", "model-index.yaml"))
+# Files that sit among configs but are metadata (MMDetection's model index), not configs
+# (and the manifests that `losstune sweep` writes beside its configs).
+_NOT_CONFIGS = frozenset(("metafile.yml", "metafile.yaml", "model-index.yml", "model-index.yaml", "manifest.json"))
 
 
 class UsageError(Exception):

@@ -1,0 +1,180 @@
+"""``losstune sweep``: one child config per combination of values, each inheriting the config
+through ``_base_`` and holding only its overrides, with a manifest of what each file sets."""
+
+from __future__ import annotations
+
+import ast
+import csv
+import io
+import itertools
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from losstune import keypath
+from losstune.edit.apply import atomic_write, locked
+from losstune.edit.plan import DELETE, EditError, NothingToChange, Plan, plan_edits
+from losstune.edit.pywrite import Whole, apply_edits, python_override
+from losstune.edit.values import Assignment, AssignmentError, python_literal, split_sweep_values
+from losstune.edit.session import _load
+from losstune.keypath import Path, format_path
+from losstune.resolve import Resolver, display_path
+from losstune.schema import Schema
+from losstune.settings import Settings
+from losstune.source import SourceText
+from losstune.values import to_plain
+
+
+@dataclass
+class Run:
+    """One generated config and the values it sets."""
+
+    file: str
+    values: dict[str, Any]
+    text: str
+    plan: Plan
+
+
+def parse_axes(specs: list[str]) -> list[tuple[str, list[Any]]]:
+    """``KEY=V1,V2,...`` for each axis of the sweep."""
+    axes = []
+    for spec in specs:
+        key, sep, raw = spec.partition("=")
+        if not sep or not key.strip():
+            raise AssignmentError(f"`{spec}` is not KEY=V1,V2,...")
+        values = split_sweep_values(raw)
+        if not values:
+            raise AssignmentError(f"`{spec}` gives no values")
+        axes.append((key.strip(), values))
+    keys = [k for k, _ in axes]
+    if len(set(keys)) != len(keys):
+        raise AssignmentError("a key appears twice; give all its values in one KEY=V1,V2,...")
+    return axes
+
+
+def child_override(plan: Plan, explicit: tuple[tuple[Path, Any], ...] = ()) -> dict[Any, Any]:
+    """What a child of the config must write so that it resolves to ``plan.tree``; ``explicit``
+    values are written even where they equal the base's."""
+    override: dict[Any, Any] = {}
+
+    def add(path: Path, value: Any) -> None:
+        for i, step in enumerate(path):
+            if isinstance(step, int):
+                path, value = path[:i], Whole(keypath.get(plan.tree, path[:i]))
+                break
+        node = override
+        for step in path[:-1]:
+            if isinstance(node.get(step), Whole):
+                return
+            node = node.setdefault(step, {})
+        node[path[-1]] = value
+
+    for w in sorted(plan.whole, key=len):
+        add(w, Whole({"_delete_": True, **keypath.get(plan.tree, w)}))
+    for c in plan.changes:
+        if any(c.path[: len(w)] == w for w in plan.whole):
+            continue
+        if c.new is DELETE:  # pragma: no cover - deletions always come with their whole dict
+            continue
+        add(c.path, c.new)
+    for path, value in explicit:
+        if not any(path[: len(w)] == w for w in plan.whole):
+            add(path, value)
+    return override
+
+
+def _slug(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return re.sub(r"[^A-Za-z0-9.\-]+", "_", text).strip("_") or "x"
+
+
+def _names(keys: list[str]) -> list[str]:
+    """Short readable names for keys: the last step, or more steps where they collide."""
+    for depth in range(1, 10):
+        names = ["-".join(k.split(".")[-depth:]) for k in keys]
+        if len(set(names)) == len(names):
+            return names
+    return keys
+
+
+def plan_sweep(config: str, specs: list[str], out_dir: str, schema: Schema, settings: Settings) -> list[Run]:
+    """Every run of the sweep, checked against the schema; nothing is written."""
+    axes = parse_axes(specs)
+    loaded = _load(config)
+    stem = os.path.splitext(os.path.basename(config))[0]
+    names = _names([k for k, _ in axes])
+    rel = os.path.relpath(os.path.abspath(config), os.path.abspath(out_dir))
+    header = f"_base_ = {python_literal(rel if rel.startswith('.') else './' + rel)}\n"
+    runs = []
+    for combo in itertools.product(*(values for _, values in axes)):
+        assignments = [Assignment(k, v) for (k, _), v in zip(axes, combo, strict=True)]
+        label = ", ".join(f"{k}={v!r}" for (k, _), v in zip(axes, combo, strict=True))
+        try:
+            plan = plan_edits(loaded, assignments, schema, settings)
+        except NothingToChange:
+            plan = Plan(loaded, loaded.tree, [], [])
+        except EditError as e:
+            raise EditError(f"{label}: {e}", e.lines) from None
+        text = header + "\n"
+        # Every swept value is written, even one equal to the base's: the file says what it runs.
+        explicit = [(p, a.value) for a in assignments for p in keypath.resolve(plan.tree, a.key)]
+        override = child_override(plan, tuple(explicit))
+        if override:
+            text = apply_edits(text, python_override(SourceText.plain("child.py", text), ast.parse(text), override))
+        name = "_".join([stem, *(f"{n}-{_slug(v)}" for n, v in zip(names, combo, strict=True))]) + ".py"
+        values = {k: v for (k, _), v in zip(axes, combo, strict=True)}
+        runs.append(Run(os.path.join(out_dir, name), values, text, plan))
+    files = [r.file for r in runs]
+    if len(set(files)) != len(files):
+        raise EditError("two runs would get the same file name; make the values more distinct")
+    return runs
+
+
+def write_sweep(runs: list[Run], out_dir: str, config: str) -> tuple[str, str]:
+    """Write every run and the manifests; check each run resolves as planned (else remove all)."""
+    os.makedirs(out_dir, exist_ok=True)
+    manifest_json = os.path.join(out_dir, "manifest.json")
+    manifest_csv = os.path.join(out_dir, "manifest.csv")
+    existing = [p for p in [*(r.file for r in runs), manifest_json, manifest_csv] if os.path.exists(p)]
+    if existing:
+        raise EditError(f"`{display_path(existing[0])}` exists already; choose an empty folder")
+    written: list[str] = []
+    try:
+        with locked(out_dir):
+            for r in runs:
+                atomic_write(r.file, r.text)
+                written.append(r.file)
+                result = Resolver().resolve(r.file)
+                if result.cfg is None or to_plain(result.cfg) != to_plain(r.plan.tree):
+                    raise EditError(f"`{display_path(r.file)}` did not resolve to its values; nothing was kept")
+            keys = list(runs[0].values) if runs else []
+            data = {
+                "version": 1,
+                "base": display_path(os.path.abspath(config)),
+                "runs": [
+                    {"file": os.path.basename(r.file), "values": {k: to_plain(v) for k, v in r.values.items()}}
+                    for r in runs
+                ],
+            }
+            atomic_write(manifest_json, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+            written.append(manifest_json)
+            buf = io.StringIO()
+            w = csv.writer(buf, lineterminator="\n")
+            w.writerow(["file", *keys])
+            for r in runs:
+                w.writerow([os.path.basename(r.file), *(json.dumps(to_plain(r.values[k])) for k in keys)])
+            atomic_write(manifest_csv, buf.getvalue())
+            written.append(manifest_csv)
+    except BaseException:
+        for p in written:
+            if os.path.exists(p):
+                os.unlink(p)
+        raise
+    return manifest_json, manifest_csv
+
+
+def describe(path: Path) -> str:
+    """Dotted form of a path (re-exported for renderers)."""
+    return format_path(path)

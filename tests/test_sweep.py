@@ -1,0 +1,87 @@
+"""`losstune sweep`: one child per combination, only overrides, a manifest, all checked first."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import losstune
+from losstune.cli import app
+from tests.conftest import EXAMPLES
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def ex(tmp_path: Path) -> Path:
+    root = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, root)
+    return root
+
+
+def _sweep(*args: str, cwd: Path) -> tuple[int, str]:
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        result = runner.invoke(app, ["sweep", *args])
+    finally:
+        os.chdir(old)
+    return result.exit_code, result.stdout + (result.stderr if result.stderr_bytes else "")
+
+
+def test_one_child_per_combination_with_a_manifest(ex: Path) -> None:
+    code, out = _sweep(
+        "retinanet_r50_fpn_1x_coco.py", "loss_cls.gamma=1.0,1.5,2.0", "loss_cls.alpha=0.25,0.5", "-o", "sweeps", cwd=ex
+    )
+    assert code == 0, out
+    files = sorted(p.name for p in (ex / "sweeps").glob("*.py"))
+    assert len(files) == 6 and "retinanet_r50_fpn_1x_coco_gamma-1.5_alpha-0.5.py" in files
+    child = ex / "sweeps" / "retinanet_r50_fpn_1x_coco_gamma-1.5_alpha-0.5.py"
+    assert child.read_text() == (
+        "_base_ = '../retinanet_r50_fpn_1x_coco.py'\n\n"
+        "model = dict(bbox_head=dict(loss_cls=dict(gamma=1.5, alpha=0.5)))\n"
+    )
+    base = losstune.load(ex / "retinanet_r50_fpn_1x_coco.py").to_dict()
+    base["model"]["bbox_head"]["loss_cls"].update(gamma=1.5, alpha=0.5)
+    assert losstune.load(child).to_dict() == base
+    manifest = json.loads((ex / "sweeps" / "manifest.json").read_text())
+    assert manifest["version"] == 1 and len(manifest["runs"]) == 6
+    assert {"file": child.name, "values": {"loss_cls.gamma": 1.5, "loss_cls.alpha": 0.5}} in manifest["runs"]
+    rows = list(csv.reader((ex / "sweeps" / "manifest.csv").open()))
+    assert rows[0] == ["file", "loss_cls.gamma", "loss_cls.alpha"] and len(rows) == 7
+    # The base value (alpha=0.25) is written too: each file says what it runs.
+    assert "alpha=0.25" in (ex / "sweeps" / "retinanet_r50_fpn_1x_coco_gamma-1.0_alpha-0.25.py").read_text()
+
+
+def test_invalid_combination_writes_nothing(ex: Path) -> None:
+    code, out = _sweep("retinanet_r50_fpn_1x_coco.py", "loss_cls.gamma=1.0,-1.0", "-o", "sweeps", cwd=ex)
+    assert code == 2 and "LT104" in out and "loss_cls.gamma=-1.0" in out
+    assert not (ex / "sweeps").exists() or not any((ex / "sweeps").iterdir())
+
+
+def test_type_swap_in_a_sweep(ex: Path) -> None:
+    code, out = _sweep(
+        "faster_rcnn_r50_fpn_1x_coco.py",
+        "roi_head.bbox_head.loss_bbox.type=SmoothL1Loss,GIoULoss",
+        "roi_head.bbox_head.reg_decoded_bbox=True",
+        "-o",
+        "sw",
+        cwd=ex,
+    )
+    assert code == 0, out
+    giou = next((ex / "sw").glob("*GIoULoss*.py"))
+    head = losstune.load(giou).to_dict()["model"]["roi_head"]["bbox_head"]
+    assert head["loss_bbox"] == {"type": "GIoULoss", "loss_weight": 1.0} and head["reg_decoded_bbox"] is True
+
+
+def test_existing_files_are_not_overwritten(ex: Path) -> None:
+    args = ("retinanet_r50_fpn_1x_coco.py", "loss_cls.gamma=1.0", "-o", "sweeps")
+    assert _sweep(*args, cwd=ex)[0] == 0
+    code, out = _sweep(*args, cwd=ex)
+    assert code == 2 and "exists already" in out
