@@ -17,8 +17,8 @@ from losstune import keypath
 from losstune.edit.apply import atomic_write, locked
 from losstune.edit.plan import DELETE, EditError, NothingToChange, Plan, plan_edits
 from losstune.edit.pywrite import Whole, apply_edits, python_override
-from losstune.edit.values import Assignment, AssignmentError, python_literal, split_sweep_values
 from losstune.edit.session import _load
+from losstune.edit.values import Assignment, AssignmentError, python_literal, split_sweep_values
 from losstune.keypath import Path, format_path
 from losstune.resolve import Resolver, display_path
 from losstune.schema import Schema
