@@ -9,7 +9,13 @@ Usage: ``python benchmarks/corpus_check.py CONFIG_DIR [--inject N]``, where CONF
 * false alarms: error-level lint findings on the configs mmengine loads (should be none);
 * detection: for up to N configs (default 300), faults injected into each literal loss or sampler
   value of the resolved config (in whichever file of the ``_base_`` chain writes it), and whether
-  lint reports an error at that file and line. The tree is copied to a temporary folder first.
+  lint reports an error at that file and line;
+* edits: for up to M configs (``--edits``, default 300), one random ``losstune set`` (gamma, alpha,
+  loss_weight, reduction, sampler num and pos_fraction, a loss inside cascade heads, a type swap),
+  then mmengine loads the edited config: it must equal the original with exactly that change, and
+  every comment line of the touched files must still be there.
+
+The tree is copied to a temporary folder first.
 """
 
 from __future__ import annotations
@@ -87,6 +93,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config_dir")
     parser.add_argument("--inject", type=int, default=300, help="configs to inject faults into")
+    parser.add_argument("--edits", type=int, default=300, help="configs to edit with losstune set")
     args = parser.parse_args()
     schema = load_schema()
     work = Path(tempfile.mkdtemp()) / "configs"
@@ -164,8 +171,88 @@ def main() -> int:
     print(
         f"detection: {total_hit}/{total} injected faults reported at their file and line ({total_hit / max(total, 1):.1%})"
     )
+    check_edits(loadable, args.edits, schema, rng)
     shutil.rmtree(work.parent, ignore_errors=True)
     return 0
+
+
+def _candidates(cfg: LoadedConfig, rng: random.Random) -> list[tuple[tuple[Any, ...], Any]]:
+    out: list[tuple[tuple[Any, ...], Any]] = []
+    for loss in cfg.losses():
+        t = bare_type(loss.type)
+        if t == "FocalLoss":
+            out.append(((*loss.path, "gamma"), round(rng.uniform(0.5, 3.0), 2)))
+            out.append(((*loss.path, "alpha"), round(rng.uniform(0.1, 0.9), 2)))
+        out.append(((*loss.path, "loss_weight"), round(rng.uniform(0.1, 3.0), 2)))
+        if t in ("L1Loss", "SmoothL1Loss", "CrossEntropyLoss"):
+            out.append(((*loss.path, "reduction"), rng.choice(["mean", "none"])))
+        if t == "L1Loss" and not any(isinstance(s, int) for s in loss.path):
+            out.append(((*loss.path, "type"), "SmoothL1Loss"))
+    for sampler in cfg.samplers():
+        if bare_type(sampler.type) == "RandomSampler" and sampler.path is not None:
+            out.append(((*sampler.path, "num"), rng.choice([128, 256, 512, 1024])))
+            out.append(((*sampler.path, "pos_fraction"), rng.choice([0.25, 0.5, 0.75])))
+    return out
+
+
+def check_edits(loadable: list[str], n: int, schema: Any, rng: random.Random) -> None:
+    """Random `losstune set` edits, checked with mmengine."""
+    import copy
+
+    from losstune.edit.plan import EditError, NothingToChange
+    from losstune.edit.pywrite import WriteError
+    from losstune.edit.session import set_values
+    from losstune.edit.values import Assignment
+    from losstune.keypath import format_path
+    from losstune.model import ConfigError
+
+    counts: collections.Counter[str] = collections.Counter()
+    for f in loadable:
+        if counts["edits"] >= n:
+            break
+        loaded = LoadedConfig(Resolver().resolve(f))
+        candidates = _candidates(loaded, rng)
+        if not candidates:
+            continue
+        path, value = rng.choice(candidates)
+        before = mm_load(f)
+        snapshot = {p: Path(p).read_text() for p in loaded.files}
+        try:
+            set_values(f, [Assignment(format_path(path), value)], schema, Settings())
+        except NothingToChange:
+            continue
+        except (EditError, WriteError, ConfigError) as e:
+            counts["edits"] += 1
+            counts["refused"] += 1
+            print(f"  refused: {format_path(path)}={value!r} in {f}: {e}")
+            continue
+        counts["edits"] += 1
+        expected = copy.deepcopy(before)
+        node: Any = expected
+        for step in path[:-1]:
+            node = node[step]
+        if path[-1] == "type":  # the new type keeps the parameters it takes
+            kept = {k: v for k, v in node.items() if k in ("loss_weight", "reduction")}
+            node.clear()
+            node.update(type=value, **kept)
+        else:
+            node[path[-1]] = value
+        comments = all(
+            line in Path(p).read_text().splitlines()
+            for p, text in snapshot.items()
+            for line in text.splitlines()
+            if line.strip().startswith("#")
+        )
+        if mm_load(f) == expected and comments:
+            counts["exact"] += 1
+        else:
+            print(f"  not exact: {format_path(path)}={value!r} in {f} (comments kept: {comments})")
+        for p, text in snapshot.items():
+            Path(p).write_text(text)
+    print(
+        f"edits: {counts['exact']}/{counts['edits']} load in mmengine as the original with exactly the change "
+        f"and keep every comment line ({counts['refused']} refused)"
+    )
 
 
 if __name__ == "__main__":
