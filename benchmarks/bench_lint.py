@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import os
 import shutil
 import statistics
 import subprocess
@@ -33,6 +32,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from bench_load import EXAMPLE, ROOT, TREE, generate  # noqa: E402
+from torch_check import cli_code, torch_imported  # noqa: E402
 
 from losstune.lint import lint  # noqa: E402
 from losstune.schema import load_schema  # noqa: E402
@@ -53,26 +53,6 @@ def one_file_wall(runs: int = 7) -> list[float]:
         if proc.returncode != 0:
             raise SystemExit(f"lint of {EXAMPLE} failed: {proc.stdout}{proc.stderr}")
     return times
-
-
-def torch_imported() -> str:
-    """Whether linting one file imports torch."""
-    env = dict(os.environ)
-    note = ""
-    if subprocess.run([sys.executable, "-c", "import torch"], capture_output=True).returncode != 0:
-        stub = TREE / "_stub" / "torch"
-        stub.mkdir(parents=True, exist_ok=True)
-        (stub / "__init__.py").write_text("")
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(stub.parent), env.get("PYTHONPATH")]))
-        note = " (torch not installed: checked with a stub torch on the path)"
-    code = (
-        "import sys\nfrom losstune.cli import main\n"
-        f"sys.argv = ['losstune', 'lint', {EXAMPLE!r}]\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "print('torch' in sys.modules)"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
-    return f"{proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else 'check failed'}{note}"
 
 
 def main() -> int:
@@ -118,7 +98,7 @@ def main() -> int:
         f"(min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms)  "
         f"{'PASS' if median <= WALL_TARGET else 'FAIL'} (target <= {WALL_TARGET * 1000:.0f} ms)"
     )
-    print(f"torch imported by lint of one file: {torch_imported()}")
+    print(f"torch imported by lint of one file: {torch_imported(cli_code('lint', EXAMPLE), ROOT)}")
     if not args.keep:
         shutil.rmtree(TREE, ignore_errors=True)
     return 0 if ratio >= RATIO_TARGET and median <= WALL_TARGET and result.errors == 0 else 1

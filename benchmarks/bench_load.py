@@ -44,6 +44,9 @@ sys.path.insert(0, str(ROOT))
 import losstune  # noqa: E402
 from losstune.resolve import Resolver  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from torch_check import torch_imported  # noqa: E402
+
 TREE = ROOT / "benchmarks" / "_tree"
 EXAMPLE = "examples/retinanet_r50_fpn_1x_coco.py"
 TARGET = 10.0
@@ -147,20 +150,9 @@ def explain_timing() -> str:
 
 
 def torch_check() -> str:
-    """Whether ``losstune.load`` imports torch; with a stub torch on the path when torch is absent."""
-    env = dict(os.environ)
-    note = ""
-    if subprocess.run([sys.executable, "-c", "import torch"], capture_output=True).returncode != 0:
-        stub = TREE / "_stub" / "torch"
-        stub.mkdir(parents=True, exist_ok=True)
-        (stub / "__init__.py").write_text("")
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(stub.parent), env.get("PYTHONPATH")]))
-        note = " (torch not installed: checked with a stub torch on the path)"
+    """Whether ``losstune.load`` imports torch."""
     code = f"import sys, losstune; losstune.load({EXAMPLE!r}); print('torch' in sys.modules)"
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        return f"torch imported: check failed ({(proc.stderr.strip().splitlines() or ['?'])[-1]})"
-    return f"torch imported by losstune.load: {proc.stdout.strip()}{note}"
+    return f"torch imported by losstune.load: {torch_imported(code, ROOT)}"
 
 
 def main() -> int:

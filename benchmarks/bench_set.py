@@ -11,7 +11,6 @@ Run from the repository root: ``python benchmarks/bench_set.py``.
 
 from __future__ import annotations
 
-import os
 import shutil
 import statistics
 import subprocess
@@ -21,6 +20,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from torch_check import cli_code, torch_imported  # noqa: E402
+
 TARGET = 0.3
 CONFIG = "retinanet_r50_fpn_1x_coco.py"
 
@@ -44,22 +47,7 @@ def main() -> int:
         f"(min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms)  "
         f"{'PASS' if median <= TARGET else 'FAIL'} (target <= {TARGET * 1000:.0f} ms)"
     )
-    env = dict(os.environ)
-    note = ""
-    if subprocess.run([sys.executable, "-c", "import torch"], capture_output=True).returncode != 0:
-        stub = work / "_stub" / "torch"
-        stub.mkdir(parents=True)
-        (stub / "__init__.py").write_text("")
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(stub.parent), env.get("PYTHONPATH")]))
-        note = " (torch not installed: checked with a stub torch on the path)"
-    code = (
-        "import sys\nfrom losstune.cli import main\n"
-        f"sys.argv = ['losstune', 'set', 'loss_cls.gamma=1.75', {CONFIG!r}]\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "print('torch' in sys.modules)"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True)
-    print(f"torch imported by set: {proc.stdout.strip().splitlines()[-1]}{note}")
+    print(f"torch imported by set: {torch_imported(cli_code('set', 'loss_cls.gamma=1.75', CONFIG), cwd)}")
     shutil.rmtree(work, ignore_errors=True)
     return 0 if median <= TARGET else 1
 

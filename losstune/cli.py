@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -335,6 +337,27 @@ def schema_command(
     sys.stdout.write(out)
 
 
+@contextlib.contextmanager
+def _edit_errors(config: str, fmt: Format) -> Iterator[None]:
+    """The errors of set and sweep, each one paragraph and exit code 2."""
+    from losstune.edit.plan import EditError
+    from losstune.edit.pywrite import WriteError
+    from losstune.edit.values import AssignmentError
+    from losstune.model import ConfigError
+
+    try:
+        yield
+    except ConfigError as e:
+        raise _fail(e.diagnostics, fmt) from None
+    except (EditError, WriteError, AssignmentError) as e:
+        lines = "".join(f"  {line}\n" for line in getattr(e, "lines", []))
+        sys.stderr.write(f"losstune: error: {config}: {e}; nothing was written\n{lines}")
+        raise typer.Exit(EXIT_ERROR) from None
+    except OSError as e:
+        sys.stderr.write(f"losstune: error: {config}: cannot write ({e.strerror}); nothing was changed\n")
+        raise typer.Exit(EXIT_ERROR) from None
+
+
 @app.command("set")
 def set_command(
     args: Annotated[
@@ -378,12 +401,9 @@ def set_command(
 
     Example: losstune set loss_cls.gamma=1.5 loss_bbox.type=GIoULoss configs/retinanet.py --dry-run
     """
-    from losstune.edit.apply import locked  # noqa: F401 - fail early if the platform lacks it
-    from losstune.edit.plan import EditError, NothingToChange
-    from losstune.edit.pywrite import WriteError
+    from losstune.edit.plan import NothingToChange
     from losstune.edit.session import set_values
     from losstune.edit.values import Assignment, AssignmentError, parse_assignment
-    from losstune.model import ConfigError
     from losstune.settings import load_settings
 
     if not args:
@@ -404,21 +424,13 @@ def set_command(
     settings = load_settings(config).merged(mmdet_version=mmdet_version)
     loaded = _schema(schema, settings.schema_files)
     try:
-        outcome = set_values(
-            config, assignments, loaded, settings, dry_run=dry_run, out=str(out) if out else None, in_base=in_base
-        )
-    except ConfigError as e:
-        raise _fail(e.diagnostics, fmt) from None
+        with _edit_errors(config, fmt):
+            outcome = set_values(
+                config, assignments, loaded, settings, dry_run=dry_run, out=str(out) if out else None, in_base=in_base
+            )
     except NothingToChange as e:
         sys.stdout.write(f"nothing to change: {e}\n")
         raise typer.Exit(EXIT_OK) from None
-    except (EditError, WriteError) as e:
-        lines = "".join(f"  {line}\n" for line in getattr(e, "lines", []))
-        sys.stderr.write(f"losstune: error: {config}: {e}; nothing was written\n{lines}")
-        raise typer.Exit(EXIT_ERROR) from None
-    except OSError as e:
-        sys.stderr.write(f"losstune: error: {config}: cannot write ({e.strerror}); nothing was changed\n")
-        raise typer.Exit(EXIT_ERROR) from None
     from losstune import render_edit
 
     if fmt is Format.json:
@@ -447,27 +459,14 @@ def sweep_command(
 
     Example: losstune sweep configs/retinanet.py loss_cls.gamma=1.0,1.5,2.0 loss_cls.alpha=0.25,0.5 -o sweeps/focal
     """
-    from losstune.edit.plan import EditError
-    from losstune.edit.pywrite import WriteError
     from losstune.edit.sweep import plan_sweep, write_sweep
-    from losstune.edit.values import AssignmentError
-    from losstune.model import ConfigError
     from losstune.settings import load_settings
 
     settings = load_settings(str(config)).merged(mmdet_version=mmdet_version)
     loaded = _schema(schema, settings.schema_files)
-    try:
+    with _edit_errors(str(config), fmt):
         runs = plan_sweep(str(config), axes, str(out), loaded, settings)
         manifest_json, manifest_csv = write_sweep(runs, str(out), str(config))
-    except ConfigError as e:
-        raise _fail(e.diagnostics, fmt) from None
-    except (EditError, WriteError, AssignmentError) as e:
-        lines = "".join(f"  {line}\n" for line in getattr(e, "lines", []))
-        sys.stderr.write(f"losstune: error: {config}: {e}; nothing was written\n{lines}")
-        raise typer.Exit(EXIT_ERROR) from None
-    except OSError as e:
-        sys.stderr.write(f"losstune: error: {out}: cannot write ({e.strerror}); nothing was kept\n")
-        raise typer.Exit(EXIT_ERROR) from None
     from losstune.resolve import display_path
 
     if fmt is Format.json:

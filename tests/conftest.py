@@ -36,3 +36,30 @@ def shape(value: object) -> object:
     if isinstance(value, (list, tuple)):
         return (type(value).__name__, [shape(v) for v in value])
     return (type(value).__name__, value)
+
+
+@pytest.fixture
+def ex(tmp_path: Path) -> Path:
+    """A copy of the examples that a test may edit."""
+    import shutil
+
+    root = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, root)
+    return root
+
+
+def invoke(*args: str, cwd: Path) -> tuple[int, str]:
+    """Run ``losstune ARGS`` in ``cwd``; the exit code and everything it printed."""
+    import os
+
+    from typer.testing import CliRunner
+
+    from losstune.cli import app
+
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(app, list(args))
+    finally:
+        os.chdir(old)
+    return result.exit_code, result.stdout + (result.stderr if result.stderr_bytes else "")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import io
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -15,30 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 import losstune
-from losstune.cli import app
-from tests.conftest import EXAMPLES
-
-runner = CliRunner()
-
-
-@pytest.fixture
-def ex(tmp_path: Path) -> Path:
-    root = tmp_path / "examples"
-    shutil.copytree(EXAMPLES, root)
-    return root
+from tests.conftest import invoke
 
 
 def _set(*args: str, cwd: Path) -> tuple[int, str]:
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        result = runner.invoke(app, ["set", *args])
-    finally:
-        os.chdir(old)
-    return result.exit_code, result.stdout + (result.stderr if result.stderr_bytes else "")
+    return invoke("set", *args, cwd=cwd)
 
 
 def _resolved(path: Path) -> dict[str, Any]:

@@ -4,35 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import shutil
 from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner
-
 import losstune
-from losstune.cli import app
-from tests.conftest import EXAMPLES
-
-runner = CliRunner()
-
-
-@pytest.fixture
-def ex(tmp_path: Path) -> Path:
-    root = tmp_path / "examples"
-    shutil.copytree(EXAMPLES, root)
-    return root
+from tests.conftest import invoke
 
 
 def _sweep(*args: str, cwd: Path) -> tuple[int, str]:
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        result = runner.invoke(app, ["sweep", *args])
-    finally:
-        os.chdir(old)
-    return result.exit_code, result.stdout + (result.stderr if result.stderr_bytes else "")
+    return invoke("sweep", *args, cwd=cwd)
 
 
 def test_one_child_per_combination_with_a_manifest(ex: Path) -> None:

@@ -83,16 +83,21 @@ class Node:
         h = get(self.ctx.config.tree, self.loss.head)
         return h if isinstance(h, dict) else None
 
+    def head_type(self) -> str | None:
+        """The bare ``type`` of the head holding this loss (``RetinaHead``), if it has one."""
+        head = self.head()
+        t = head.get("type") if head else None
+        return bare_type(t) if isinstance(t, str) else None
+
     def param_specs(self) -> dict[str, ParamSpec]:
         """The parameters this dict may hold: the schema's, adjusted for what the head does to the
         dict before building the loss (DETRHead consumes ``bg_cls_weight``)."""
         if self.entry is None:
             return {}
         specs = dict(self.entry.params_for(self.ctx.version))
-        head = self.head()
-        head_type = head.get("type") if head else None
-        if isinstance(head_type, str):
-            for name, type_text in HEAD_LOSS_PARAMS.get((bare_type(head_type), str(self.path[-1])), {}).items():
+        head_type = self.head_type()
+        if head_type is not None:
+            for name, type_text in HEAD_LOSS_PARAMS.get((head_type, str(self.path[-1])), {}).items():
                 base = specs.get(name)
                 specs[name] = replace(base, type=TypeSpec(type_text)) if base else ParamSpec(name, TypeSpec(type_text))
         return specs

@@ -40,14 +40,14 @@ class IoULossNeedsDecodedBoxes(Rule):
         for node in ctx.nodes():
             if node.kind != "loss" or bare_type(node.type) not in IOU_LOSSES:
                 continue
-            head = node.head()
-            head_type = head.get("type") if head else None
-            if head is None or not isinstance(head_type, str) or bare_type(head_type) not in DELTA_REGRESSION_HEADS:
+            head_type = node.head_type()
+            if head_type not in DELTA_REGRESSION_HEADS:
                 continue
-            if head.get("reg_decoded_bbox") is True:
+            head = node.head()
+            if head is not None and head.get("reg_decoded_bbox") is True:
                 continue
             yield self.finding(
-                f"`{node.type}` compares boxes, but `{bare_type(head_type)}` regresses encoded deltas unless "
+                f"`{node.type}` compares boxes, but `{head_type}` regresses encoded deltas unless "
                 "reg_decoded_bbox=True",
                 node.origin("type"),
                 key=f"{node.key}.type",

@@ -46,11 +46,7 @@ class SamplerWithBalancedLoss(Rule):
         for node in ctx.nodes():
             if node.kind != "loss" or node.entry is None or not node.entry.balances_itself:
                 continue
-            head = node.head()
-            head_type = head.get("type") if head else None
-            if node.path[-1] != "loss_cls" or not isinstance(head_type, str):
-                continue
-            if bare_type(head_type) not in SAMPLING_HEADS:
+            if node.path[-1] != "loss_cls" or node.head_type() not in SAMPLING_HEADS:
                 continue
             sampler = node.sampler()
             if sampler is None or sampler.default or bare_type(sampler.type) in _PSEUDO:

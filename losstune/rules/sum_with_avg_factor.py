@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from losstune.catalogue import bare_type
 from losstune.heads import AVG_FACTOR_HEADS, AVG_FACTOR_LOSS_KEYS
 from losstune.model import Diagnostic
 from losstune.rules.base import Context, Example, Rule
@@ -39,14 +38,13 @@ class SumWithAvgFactor(Rule):
         for node in ctx.nodes():
             if node.kind != "loss" or node.value.get("reduction") != "sum":
                 continue
-            head = node.head()
-            head_type = head.get("type") if head else None
-            if not isinstance(head_type, str) or bare_type(head_type) not in AVG_FACTOR_HEADS:
+            head_type = node.head_type()
+            if head_type not in AVG_FACTOR_HEADS:
                 continue
             if node.path[-1] not in AVG_FACTOR_LOSS_KEYS:
                 continue
             yield self.finding(
-                f"`{bare_type(head_type)}` passes avg_factor to `{node.path[-1]}`, which MMDetection only "
+                f"`{head_type}` passes avg_factor to `{node.path[-1]}`, which MMDetection only "
                 "accepts with reduction='mean' or 'none'; 'sum' fails at the first iteration",
                 node.origin("reduction"),
                 key=f"{node.key}.reduction",
