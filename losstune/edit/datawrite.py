@@ -10,19 +10,11 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from losstune.edit.pywrite import TextEdit, Whole, WriteError
+from losstune.edit.pywrite import TextEdit, Whole, WriteError, plain_value
 from losstune.edit.values import json_literal
 from losstune.jsonread import read_json
 from losstune.source import SourceText
 from losstune.values import LDict
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, Whole):
-        return v.value
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
-    return v
 
 
 def json_override(src: SourceText, override: dict[Any, Any]) -> list[TextEdit]:
@@ -45,9 +37,9 @@ def _json_merge(src: SourceText, obj: LDict, override: dict[Any, Any], edits: li
             origin = obj.origins[key]
             s = src.offset(origin.span.line, origin.span.column)
             e = src.offset(origin.span.end_line, origin.span.end_column)
-            edits.append(TextEdit(s, e, json_literal(_plain(value))))
+            edits.append(TextEdit(s, e, json_literal(plain_value(value))))
         else:
-            edits.append(_json_insert(src, obj, key, _plain(value)))
+            edits.append(_json_insert(src, obj, key, plain_value(value)))
 
 
 def _json_insert(src: SourceText, obj: LDict, key: Any, value: Any) -> TextEdit:
@@ -85,7 +77,7 @@ def yaml_override(text: str, override: dict[Any, Any]) -> str:
                     node[k] = CommentedMap()
                 merge(node[k], v)
             else:
-                node[k] = _plain(v)
+                node[k] = plain_value(v)
 
     if not isinstance(data, dict):
         raise WriteError("the YAML config is not a mapping")

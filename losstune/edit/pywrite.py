@@ -34,11 +34,12 @@ class WriteError(Exception):
     """The override cannot be merged into the file's text automatically."""
 
 
-def _value(v: Any) -> Any:
+def plain_value(v: Any) -> Any:
+    """An override (or part of one) as plain data, :class:`Whole` markers removed."""
     if isinstance(v, Whole):
         return v.value
     if isinstance(v, dict):
-        return {k: _value(x) for k, x in v.items()}
+        return {k: plain_value(x) for k, x in v.items()}
     return v
 
 
@@ -101,9 +102,9 @@ def _merge(src: SourceText, node: ast.expr, override: dict[Any, Any], where: str
                 _merge(src, value_node, value, f"{where}.{key}", edits)
             else:
                 s, e = _offsets(src, value_node)
-                edits.append(TextEdit(s, e, python_literal(_value(value), _indent(src, s), column=_col(src, s))))
+                edits.append(TextEdit(s, e, python_literal(plain_value(value), _indent(src, s), column=_col(src, s))))
         else:
-            _insert(src, node, key, _value(value), edits)
+            _insert(src, node, key, plain_value(value), edits)
 
 
 def _col(src: SourceText, offset: int) -> int:
@@ -128,7 +129,7 @@ def python_override(src: SourceText, module: ast.Module, override: dict[Any, Any
     for key, value in override.items():
         target = assigned.get(key)
         if target is None:
-            appended.append(f"{key} = {python_literal(_value(value))}\n")
+            appended.append(f"{key} = {python_literal(plain_value(value))}\n")
         elif isinstance(value, dict) and not isinstance(value, Whole):
             merged: list[TextEdit] = []
             try:
@@ -141,7 +142,7 @@ def python_override(src: SourceText, module: ast.Module, override: dict[Any, Any
                 appended.append(f"{key} = {_rebind(key, value)}\n")
         else:
             s, e = _offsets(src, target.value)
-            edits.append(TextEdit(s, e, python_literal(_value(value), _indent(src, s), column=_col(src, s))))
+            edits.append(TextEdit(s, e, python_literal(plain_value(value), _indent(src, s), column=_col(src, s))))
     if appended:
         text = src.original
         lead = "" if text.endswith("\n") else "\n"
@@ -156,7 +157,7 @@ def _rebind(expr: str, override: dict[Any, Any]) -> str:
         if isinstance(v, dict) and not isinstance(v, Whole):
             text = _rebind(f"{expr}[{k!r}]", v)
         else:
-            text = python_literal(_value(v))
+            text = python_literal(plain_value(v))
         items.append(f"{k}={text}" if isinstance(k, str) and k.isidentifier() else f"**{{{k!r}: {text}}}")
     return f"dict({expr}, {', '.join(items)})"
 
