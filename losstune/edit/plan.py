@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from losstune import keypath
-from losstune.catalogue import bare_type
 from losstune.config import LoadedConfig
 from losstune.edit.values import Assignment
 from losstune.keypath import KeyPathError, Path, format_path
@@ -174,8 +173,3 @@ def _check(
     if new:
         lines = [f"{d.code} {d.name}: {d.message}" + (f" (fix: {d.fix})" if d.fix else "") for d in new]
         raise EditError("the edit would make the config invalid", lines)
-
-
-def type_name(value: Any) -> str:
-    """The bare type name of a config ``type`` value."""
-    return bare_type(str(value))

@@ -19,7 +19,7 @@ from losstune.edit.plan import DELETE, EditError, NothingToChange, Plan, plan_ed
 from losstune.edit.pywrite import Whole, apply_edits, python_override
 from losstune.edit.session import _load
 from losstune.edit.values import Assignment, AssignmentError, python_literal, split_sweep_values
-from losstune.keypath import Path, format_path
+from losstune.keypath import Path
 from losstune.resolve import Resolver, display_path
 from losstune.schema import Schema
 from losstune.settings import Settings
@@ -173,8 +173,3 @@ def write_sweep(runs: list[Run], out_dir: str, config: str) -> tuple[str, str]:
                 os.unlink(p)
         raise
     return manifest_json, manifest_csv
-
-
-def describe(path: Path) -> str:
-    """Dotted form of a path (re-exported for renderers)."""
-    return format_path(path)
