@@ -272,3 +272,12 @@ def test_value_reached_through_a_base_reference(write: Callable[..., Path], tmp_
     # Only model.detector changes; the top-level `detector` variable keeps its value.
     assert _resolved(cfg) == _with(before, (("model", "detector", "bbox_head", "loss_cls", "gamma"), 1.0))
     assert _mmengine(cfg) in (None, _resolved(cfg))
+
+
+def test_broken_or_missing_config_is_exit_2(write: Callable[..., Path], tmp_path: Path) -> None:
+    broken = write("broken.py", "model = dict(\n")
+    text = broken.read_text()
+    code, out = _set("loss_cls.gamma=1.0", broken.name, cwd=tmp_path)
+    assert code == 2 and broken.read_text() == text
+    code, out = _set("loss_cls.gamma=1.0", "missing.py", cwd=tmp_path)
+    assert code == 2 and not (tmp_path / "missing.py").exists()
