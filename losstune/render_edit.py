@@ -52,6 +52,8 @@ def render_text(outcome: SetOutcome, dry_run: bool, color: bool = False) -> str:
     out = []
     for c in outcome.changes:
         out.append(f"  {format_path(c.path)}: {_show(c.old)} -> {_show(c.new)}\n")
+    for warning in outcome.warnings:
+        out.append(f"  warning: {warning}\n")
     for note in outcome.notes:
         out.append(f"  note: {note}\n")
     if outcome.affected:
@@ -88,6 +90,7 @@ def render_json(outcome: SetOutcome, dry_run: bool) -> str:
         "files": [{"file": display_path(fc.path), "created": fc.created} for fc in outcome.files],
         "diff": diff_text(outcome),
         "notes": outcome.notes,
+        "warnings": outcome.warnings,
         "affected": outcome.affected,
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

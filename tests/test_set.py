@@ -278,6 +278,13 @@ def test_broken_or_missing_config_is_exit_2(write: Callable[..., Path], tmp_path
     broken = write("broken.py", "model = dict(\n")
     text = broken.read_text()
     code, out = _set("loss_cls.gamma=1.0", broken.name, cwd=tmp_path)
-    assert code == 2 and broken.read_text() == text
+    assert code == 2 and "LT001" in out and broken.read_text() == text
     code, out = _set("loss_cls.gamma=1.0", "missing.py", cwd=tmp_path)
-    assert code == 2 and not (tmp_path / "missing.py").exists()
+    assert code == 2 and "LT004" in out and not (tmp_path / "missing.py").exists()
+
+
+def test_unknown_type_is_edited_with_a_warning(ex: Path) -> None:
+    cfg = ex / "retinanet_r50_fpn_1x_coco.py"
+    code, out = _set("loss_bbox.type=MyBoxLoss", cfg.name, cwd=ex)
+    assert code == 0 and "warning: `MyBoxLoss` is not a known MMDetection type" in out
+    assert _resolved(cfg)["model"]["bbox_head"]["loss_bbox"] == {"type": "MyBoxLoss", "loss_weight": 1.0}

@@ -17,7 +17,7 @@ from losstune.edit.values import Assignment
 from losstune.keypath import KeyPathError, Path, format_path
 from losstune.lint import check_config
 from losstune.locate import is_bbox_sampler, is_loss
-from losstune.model import Diagnostic, Severity
+from losstune.model import Severity
 from losstune.resolve import FileResult
 from losstune.schema import Schema
 from losstune.settings import Settings
@@ -57,7 +57,7 @@ class Plan:
     changes: list[Change]
     whole: list[Path]  # dicts that must be written whole (a type swap or a removed parameter)
     notes: list[str] = field(default_factory=list)
-    warnings: list[Diagnostic] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _node_paths(tree: Any, key: str, allow_new: bool) -> list[Path]:
@@ -89,6 +89,7 @@ def plan_edits(config: LoadedConfig, assignments: list[Assignment], schema: Sche
     changes: list[Change] = []
     whole: list[Path] = []
     notes: list[str] = []
+    warnings: list[str] = []
     for a in assignments:
         for path in _node_paths(tree, a.key, allow_new=not a.unset):
             parent = keypath.get(tree, path[:-1]) if len(path) > 1 else tree
@@ -114,7 +115,7 @@ def plan_edits(config: LoadedConfig, assignments: list[Assignment], schema: Sche
                 changes.append(Change(path, old, a.value))
                 continue
             if last == "type" and _is_component(path[:-1], parent) and old != a.value:
-                dropped = _swap_type(parent, path, a.value, schema, settings, notes)
+                dropped = _swap_type(parent, path, a.value, schema, settings, notes, warnings)
                 changes.append(Change(path, old, a.value))
                 for k in dropped:
                     changes.append(Change((*path[:-1], k), None, DELETE))
@@ -130,17 +131,23 @@ def plan_edits(config: LoadedConfig, assignments: list[Assignment], schema: Sche
     if not changes:
         raise NothingToChange("; ".join(notes) or "nothing to change")
     _check(config, tree, changes, whole, schema, settings)
-    return Plan(config, tree, changes, whole, notes)
+    return Plan(config, tree, changes, whole, notes, warnings)
 
 
 def _swap_type(
-    node: LDict, path: Path, new_type: Any, schema: Schema, settings: Settings, notes: list[str]
+    node: LDict,
+    path: Path,
+    new_type: Any,
+    schema: Schema,
+    settings: Settings,
+    notes: list[str],
+    warnings: list[str],
 ) -> list[str]:
     """Set a new ``type``, dropping the parameters the new type does not take; return them."""
     entry = schema.get(str(new_type))
     node["type"] = new_type
     if entry is None:
-        notes.append(f"`{new_type}` is not a known MMDetection type: its parameters are kept as they are, unchecked")
+        warnings.append(f"`{new_type}` is not a known MMDetection type: its parameters are kept as they are, unchecked")
         return []
     accepted = entry.params_for(settings.mmdet_version or 3)
     dropped = [k for k in node if k not in ("type", "_scope_") and k not in accepted]

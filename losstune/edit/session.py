@@ -31,6 +31,7 @@ class SetOutcome:
     files: list[FileChange]
     notes: list[str] = field(default_factory=list)
     affected: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     written: bool = False
 
 
@@ -85,7 +86,9 @@ def set_values(
                 problem = check_writable(fc.path)
                 if problem:
                     raise EditError(f"{problem}; nothing was changed")
-            outcome = SetOutcome(display_path(path), plan.changes, files, plan.notes + written.notes)
+            outcome = SetOutcome(
+                display_path(path), plan.changes, files, plan.notes + written.notes, warnings=plan.warnings
+            )
             if in_base:
                 outcome.affected = _affected(path, [f.path for f in files])
             if dry_run:
