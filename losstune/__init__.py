@@ -9,6 +9,7 @@
 """
 
 from losstune.config import LoadedConfig, load
+from losstune.engine import Trace, evaluate
 from losstune.keypath import KeyPathError
 from losstune.locate import LossNode, SamplerRef
 from losstune.model import ConfigError, Diagnostic, Origin, Severity, Span
@@ -23,8 +24,10 @@ __all__ = [
     "Origin",
     "Resolver",
     "SamplerRef",
+    "Trace",
     "Severity",
     "Span",
+    "evaluate",
     "load",
 ]
 __version__ = "0.1.0"

@@ -1,0 +1,151 @@
+#!/usr/bin/env python
+"""Record what MMDetection 3.3.0's own loss modules return, for tests/test_engine.py.
+
+Usage (from the repository root)::
+
+    pip download --no-deps mmdet==3.3.0 -d /tmp/mmdet && unzip -q -o /tmp/mmdet/mmdet-3.3.0-*.whl -d /tmp/mmdet/src
+    .venv/bin/pip install six
+    .venv/bin/python tests/engine/make_cases.py /tmp/mmdet/src
+
+MMDetection's package imports mmcv and a few heavy libraries at import time that its losses never
+use on the CPU; they are replaced by stand-ins that fail if called, so a case that needed one would
+fail here rather than record a wrong value. Inputs are drawn from a seeded generator; each case
+stores the loss config, the forward arguments and MMDetection's result (or the exception it raises).
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import json
+import random
+import sys
+import types
+import warnings
+from pathlib import Path
+from typing import Any
+
+OUT = Path(__file__).with_name("cases.json")
+
+
+class _StandIn(types.ModuleType):
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _StandIn(f"{self.__name__}.{name}")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(f"{self.__name__} is a stand-in and was called")
+
+
+class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    PREFIXES = ("mmcv", "pycocotools", "shapely", "terminaltables", "scipy", "fairscale", "mmpretrain")
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name.startswith(self.PREFIXES):
+            return importlib.machinery.ModuleSpec(name, self, is_package=True)
+        return None
+
+    def create_module(self, spec: Any) -> Any:
+        module = _StandIn(spec.name)
+        module.__path__ = []  # type: ignore[attr-defined]
+        if spec.name == "mmcv":
+            module.__version__ = "2.1.0"  # type: ignore[attr-defined]
+        return module
+
+    def exec_module(self, module: Any) -> None:
+        pass
+
+
+def load_mmdet_losses(src: str) -> Any:
+    sys.meta_path.insert(0, _Finder())
+    sys.path.insert(0, src)
+    import mmdet  # noqa: F401  (only version checks)
+
+    models = types.ModuleType("mmdet.models")
+    models.__path__ = [str(Path(src) / "mmdet" / "models")]  # type: ignore[attr-defined]
+    sys.modules["mmdet.models"] = models
+    import mmdet.models.losses as losses
+
+    return losses
+
+
+def encode(x: Any) -> Any:
+    import torch
+
+    if isinstance(x, torch.Tensor):
+        return {"tensor": x.tolist(), "dtype": str(x.dtype).replace("torch.", ""), "shape": list(x.shape)}
+    return x
+
+
+def cases(rng: random.Random) -> Any:
+    import torch
+
+    torch.manual_seed(0)
+
+    def boxes(n: int) -> Any:
+        xy = torch.rand(n, 2) * 50
+        return torch.cat([xy, xy + torch.rand(n, 2) * 30 + 1], 1)
+
+    for _ in range(10):
+        n, c = rng.randint(1, 8), rng.randint(1, 5)
+        w = torch.rand(n) if rng.random() < 0.5 else None
+        avg = rng.choice([None, float(rng.randint(1, 9))])
+        red = rng.choice([None, "mean", "sum", "none"])
+        if avg is not None and red == "sum":
+            red = "mean"
+        kw = {"weight": w, "avg_factor": avg, "reduction_override": red}
+        p, t = torch.randn(n, 4), torch.randn(n, 4)
+        kw4 = dict(kw, weight=torch.rand(n, 4) if rng.random() < 0.5 else None)
+        yield {"type": "L1Loss", "loss_weight": round(rng.uniform(0.1, 3), 3)}, (p, t), kw4
+        yield {"type": "SmoothL1Loss", "beta": rng.choice([1.0, 1 / 9, 0.5]), "loss_weight": 2.0}, (p, t), kw4
+        yield {"type": "MSELoss", "loss_weight": 0.5}, (p, t), kw4
+        score, label = torch.randn(n, c + 1), torch.randint(0, c + 1, (n,))
+        cw = [round(rng.uniform(0.1, 2), 3) for _ in range(c + 1)] if rng.random() < 0.4 else None
+        ce = {"type": "CrossEntropyLoss", "class_weight": cw, "ignore_index": rng.choice([None, 0])}
+        yield dict(ce, avg_non_ignore=rng.random() < 0.5, loss_weight=1.5), (score, label), kw
+        score, label = torch.randn(n, c), torch.randint(0, c + 1, (n,))
+        yield {"type": "CrossEntropyLoss", "use_sigmoid": True}, (score, label), kw
+        masks, targets, labels = torch.randn(n, c, 4, 4), torch.rand(n, 4, 4).round(), torch.randint(0, c, (n,))
+        mask_cw = [2.0] if rng.random() < 0.5 else None
+        yield {"type": "CrossEntropyLoss", "use_mask": True, "class_weight": mask_cw}, (masks, targets, labels), {}
+        focal = {"type": "FocalLoss", "gamma": rng.choice([0.0, 1.5, 2.0]), "alpha": rng.choice([0.25, 0.5])}
+        yield focal, (score, label), kw
+        onehot = torch.nn.functional.one_hot(label, c + 1)[:, :c].float()
+        yield focal, (score, onehot), kw
+        yield dict(focal, activated=True), (score.sigmoid(), label), kw
+        b1, b2 = boxes(n), boxes(n)
+        kwb = dict(kw, weight=torch.rand(n) if rng.random() < 0.5 else None)
+        yield {"type": "GIoULoss", "loss_weight": 2.0}, (b1, b2), kwb
+        for mode in ("linear", "square", "log"):
+            yield {"type": "IoULoss", "mode": mode}, (b1, b2), kwb
+    yield {"type": "L1Loss"}, (torch.randn(3, 4), torch.randn(3, 4)), {"weight": torch.zeros(3, 4)}
+    yield {"type": "GIoULoss"}, (boxes(3), boxes(3)), {"weight": torch.zeros(3)}
+    yield {"type": "L1Loss"}, (torch.randn(3, 4), torch.randn(3, 4)), {"reduction_override": "avg"}
+    yield {"type": "L1Loss", "reduction": "avg"}, (torch.randn(3, 4), torch.randn(3, 4)), {}
+    yield {"type": "L1Loss", "reduction": "sum"}, (torch.randn(3, 4), torch.randn(3, 4)), {"avg_factor": 2.0}
+
+
+def main() -> None:
+    warnings.filterwarnings("ignore")
+    losses = load_mmdet_losses(sys.argv[1])
+    out = []
+    for cfg, args, kw in cases(random.Random(0)):
+        kwargs = {k: v for k, v in kw.items() if v is not None or k == "weight"}
+        params = {k: v for k, v in cfg.items() if k != "type"}
+        record: dict[str, Any] = {
+            "config": cfg,
+            "args": [encode(a) for a in args],
+            "kwargs": {k: encode(v) for k, v in kwargs.items()},
+        }
+        try:
+            record["expected"] = encode(getattr(losses, cfg["type"])(**params)(*args, **kwargs))
+        except Exception as e:  # the engine must raise the same
+            record["error"] = type(e).__name__
+        out.append(record)
+    OUT.write_text(json.dumps({"mmdet": "3.3.0", "cases": out}) + "\n")
+    print(f"wrote {len(out)} cases to {OUT}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""The engine against MMDetection 3.3.0 itself (its outputs recorded by tests/engine/make_cases.py),
+and its steps adding up to the loss."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from losstune.engine import UnsupportedLoss, evaluate  # noqa: E402
+
+CASES = json.loads((Path(__file__).parent / "engine" / "cases.json").read_text())["cases"]
+
+
+def _decode(x: Any) -> Any:
+    if isinstance(x, dict) and "tensor" in x:
+        return torch.tensor(x["tensor"], dtype=getattr(torch, x["dtype"])).reshape(x["shape"])
+    return x
+
+
+def _run(case: dict[str, Any]) -> Any:
+    args = [_decode(a) for a in case["args"]]
+    kwargs = {k: _decode(v) for k, v in case["kwargs"].items()}
+    return evaluate(case["config"], *args, **kwargs)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{i}-{c['config']['type']}" for i, c in enumerate(CASES)])
+def test_loss_equals_mmdetection(case: dict[str, Any]) -> None:
+    if "error" in case:
+        with pytest.raises(Exception) as err:
+            _run(case)
+        assert type(err.value).__name__ == case["error"]
+        return
+    expected = _decode(case["expected"])
+    loss = _run(case).loss
+    assert loss.shape == expected.shape
+    assert torch.allclose(loss, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_steps_add_up() -> None:
+    checked = 0
+    for case in CASES:
+        if "error" in case:
+            continue
+        trace = _run(case)
+        names = [s.name for s in trace.steps]
+        if names == ["weight"]:  # all weights zero: MMDetection's shortcut, one step
+            continue
+        assert names == ["kernel", "weight", "reduction", "loss_weight"], names
+        kernel, weighted, reduced, final = (s.value for s in trace.steps)
+        weight = case["kwargs"].get("weight")
+        if weight is None or case["config"].get("use_mask") or case["config"].get("use_sigmoid"):
+            assert weighted.shape == kernel.shape
+        loss_weight = case["config"].get("loss_weight", 1.0)
+        assert torch.equal(final, loss_weight * reduced)
+        assert final is trace.loss
+        checked += 1
+    assert checked > 100
+
+
+def test_every_step_is_described_with_its_numbers() -> None:
+    trace = evaluate({"type": "FocalLoss", "gamma": 1.5, "alpha": 0.5}, torch.randn(4, 3), torch.tensor([0, 1, 3, 2]))
+    assert trace.steps[0].description.startswith("FL = -α_t (1 - p_t)^γ log p_t, γ=1.5, α=0.5")
+    summary = trace.steps[0].summary()
+    assert summary["shape"] == [4, 3] and summary["min"] <= summary["mean"] <= summary["max"]
+
+
+def test_unsupported_loss_says_so() -> None:
+    with pytest.raises(UnsupportedLoss) as err:
+        evaluate({"type": "SeesawLoss"}, torch.randn(2, 3), torch.tensor([0, 1]))
+    assert "cannot be evaluated by losstune yet" in str(err.value)
