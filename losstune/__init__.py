@@ -24,9 +24,9 @@ __all__ = [
     "Origin",
     "Resolver",
     "SamplerRef",
-    "Trace",
     "Severity",
     "Span",
+    "Trace",
     "evaluate",
     "load",
 ]
