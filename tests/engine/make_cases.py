@@ -75,6 +75,8 @@ def encode(x: Any) -> Any:
 
     if isinstance(x, torch.Tensor):
         return {"tensor": x.tolist(), "dtype": str(x.dtype).replace("torch.", ""), "shape": list(x.shape)}
+    if isinstance(x, tuple):
+        return {"tuple": [encode(v) for v in x]}
     return x
 
 
@@ -119,6 +121,65 @@ def cases(rng: random.Random) -> Any:
         yield {"type": "GIoULoss", "loss_weight": 2.0}, (b1, b2), kwb
         for mode in ("linear", "square", "log"):
             yield {"type": "IoULoss", "mode": mode}, (b1, b2), kwb
+        # the rest of the focal family, distillation, box losses from distances, dense losses
+        yield {"type": "BalancedL1Loss", "alpha": 0.5, "gamma": 1.5, "beta": rng.choice([1.0, 0.5])}, (p, t), kw4
+        qfl = {"type": "QualityFocalLoss", "beta": rng.choice([1.0, 2.0])}
+        yield qfl, (score, (label, torch.rand(n))), kw
+        soft = torch.rand(n, c) * (torch.rand(n, c) > 0.7)
+        yield qfl, (score, soft), kw
+        yield dict(qfl, activated=True), (score.sigmoid(), (label, torch.rand(n))), kw
+        yield (
+            {"type": "VarifocalLoss", "alpha": 0.75, "gamma": 2.0, "iou_weighted": rng.random() < 0.5},
+            (
+                score,
+                soft,
+            ),
+            dict(kw, weight=torch.rand(n, c) if rng.random() < 0.5 else None),
+        )
+        bins = rng.randint(3, 8)
+        yield (
+            {"type": "DistributionFocalLoss", "loss_weight": 0.25},
+            (
+                torch.randn(n, bins + 1),
+                torch.rand(n) * bins,
+            ),
+            kw,
+        )
+        yield (
+            {"type": "KnowledgeDistillationKLDivLoss", "T": rng.choice([1, 10])},
+            (
+                torch.randn(n, c + 1),
+                torch.randn(n, c + 1),
+            ),
+            kw,
+        )
+        for box_loss in ("DIoULoss", "CIoULoss"):
+            yield {"type": box_loss, "loss_weight": 2.0}, (b1, b2), kwb
+        yield {"type": "BoundedIoULoss", "beta": 0.2}, (b1, b2), dict(kw, weight=torch.rand(n, 4))
+        heat, gauss = torch.rand(2, c, 5, 5).clamp(0.01, 0.99), torch.rand(2, c, 5, 5)
+        gauss[0, 0, 2, 2] = 1.0
+        gfl = {"type": "GaussianFocalLoss", "alpha": 2.0, "gamma": 4.0}
+        yield gfl, (heat, gauss), {"avg_factor": avg, "reduction_override": red}
+        flat, flat_target = torch.rand(n * 3, c).clamp(0.01, 0.99), torch.rand(n * 3, c)
+        pos_inds = torch.tensor([0, min(2, n * 3 - 1)])
+        yield (
+            dict(gfl, pos_weight=2.0),
+            (flat, flat_target, pos_inds, torch.tensor([0, c - 1])),
+            {
+                "avg_factor": avg,
+                "reduction_override": red,
+            },
+        )
+        dice = {"type": "DiceLoss", "naive_dice": rng.random() < 0.5}
+        yield (
+            dice,
+            (torch.randn(n, 6, 6), (torch.rand(n, 6, 6) > 0.5).float()),
+            {
+                "weight": torch.rand(n) if rng.random() < 0.5 else None,
+                "avg_factor": avg,
+                "reduction_override": red,
+            },
+        )
     yield {"type": "L1Loss"}, (torch.randn(3, 4), torch.randn(3, 4)), {"weight": torch.zeros(3, 4)}
     yield {"type": "GIoULoss"}, (boxes(3), boxes(3)), {"weight": torch.zeros(3)}
     yield {"type": "L1Loss"}, (torch.randn(3, 4), torch.randn(3, 4)), {"reduction_override": "avg"}

@@ -1,0 +1,135 @@
+"""Regression losses on coordinates: L1, SmoothL1, MSE, BalancedL1."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from losstune.engine.reduce import chosen_reduction, finish
+from losstune.engine.trace import Trace
+
+
+def all_zero_weight(pred: Tensor, weight: Tensor | None) -> Tensor | None:
+    """MMDetection's shortcut for regression losses whose weights are all zero: ``(pred * weight)
+    .sum()`` is returned as is (a zero that keeps the graph), with no loss_weight."""
+    if weight is not None and not torch.any(weight > 0):
+        if pred.dim() == weight.dim() + 1:
+            weight = weight.unsqueeze(1)
+        return (pred * weight).sum()
+    return None
+
+
+class L1Loss:
+    """``|pred - target|``."""
+
+    def __init__(self, reduction: str = "mean", loss_weight: float = 1.0) -> None:
+        self.reduction = reduction
+        self.loss_weight = loss_weight
+
+    def kernel(self, trace: Trace, pred: Tensor, target: Tensor) -> Tensor:
+        if target.numel() == 0:
+            return trace.add("kernel", "no targets: pred.sum() × 0", pred.sum() * 0)
+        assert pred.size() == target.size()
+        return trace.add("kernel", "L1 = |pred - target|", torch.abs(pred - target))
+
+    def forward(
+        self,
+        trace: Trace,
+        pred: Tensor,
+        target: Tensor,
+        weight: Tensor | None = None,
+        avg_factor: Any = None,
+        reduction_override: str | None = None,
+    ) -> Tensor:
+        shortcut = all_zero_weight(pred, weight)
+        if shortcut is not None:
+            trace.add("weight", "every weight is 0: MMDetection returns (pred × weight).sum()", shortcut)
+            return shortcut
+        reduction = chosen_reduction(self.reduction, reduction_override)
+        loss = self.kernel(trace, pred, target)
+        return finish(trace, loss, weight, reduction, avg_factor, self.loss_weight)
+
+
+class SmoothL1Loss(L1Loss):
+    """``0.5 d² / β`` below β, ``d - 0.5 β`` above, ``d = |pred - target|``."""
+
+    def __init__(self, beta: float = 1.0, reduction: str = "mean", loss_weight: float = 1.0) -> None:
+        super().__init__(reduction, loss_weight)
+        self.beta = beta
+
+    def kernel(self, trace: Trace, pred: Tensor, target: Tensor) -> Tensor:
+        assert self.beta > 0
+        if target.numel() == 0:
+            return trace.add("kernel", "no targets: pred.sum() × 0", pred.sum() * 0)
+        assert pred.size() == target.size()
+        diff = torch.abs(pred - target)
+        loss = torch.where(diff < self.beta, 0.5 * diff * diff / self.beta, diff - 0.5 * self.beta)
+        return trace.add("kernel", f"SmoothL1 = 0.5 d²/β if d < β else d - β/2, β={self.beta:g}", loss)
+
+
+class MSELoss:
+    """``(pred - target)²``."""
+
+    def __init__(self, reduction: str = "mean", loss_weight: float = 1.0) -> None:
+        self.reduction = reduction
+        self.loss_weight = loss_weight
+
+    def forward(
+        self,
+        trace: Trace,
+        pred: Tensor,
+        target: Tensor,
+        weight: Tensor | None = None,
+        avg_factor: Any = None,
+        reduction_override: str | None = None,
+    ) -> Tensor:
+        reduction = chosen_reduction(self.reduction, reduction_override)
+        loss = trace.add("kernel", "MSE = (pred - target)²", F.mse_loss(pred, target, reduction="none"))
+        return finish(trace, loss, weight, reduction, avg_factor, self.loss_weight)
+
+
+class BalancedL1Loss(L1Loss):
+    """Libra R-CNN's balanced L1: a log-shaped inlier region below β, linear above."""
+
+    def __init__(
+        self,
+        alpha: float = 0.5,
+        gamma: float = 1.5,
+        beta: float = 1.0,
+        reduction: str = "mean",
+        loss_weight: float = 1.0,
+    ) -> None:
+        super().__init__(reduction, loss_weight)
+        self.alpha, self.gamma, self.beta = alpha, gamma, beta
+
+    def forward(
+        self,
+        trace: Trace,
+        pred: Tensor,
+        target: Tensor,
+        weight: Tensor | None = None,
+        avg_factor: Any = None,
+        reduction_override: str | None = None,
+        **kwargs: Any,
+    ) -> Tensor:
+        reduction = chosen_reduction(self.reduction, reduction_override)
+        return finish(trace, self.kernel(trace, pred, target), weight, reduction, avg_factor, self.loss_weight)
+
+    def kernel(self, trace: Trace, pred: Tensor, target: Tensor) -> Tensor:
+        assert self.beta > 0
+        if target.numel() == 0:
+            return trace.add("kernel", "no targets: pred.sum() × 0", pred.sum() * 0)
+        assert pred.size() == target.size()
+        diff = torch.abs(pred - target)
+        a, g, be = self.alpha, self.gamma, self.beta
+        b = math.e ** (g / a) - 1
+        loss = torch.where(
+            diff < be,
+            a / b * (b * diff + 1) * torch.log(b * diff / be + 1) - a * diff,
+            g * diff + g / b - a * be,
+        )
+        return trace.add("kernel", f"balanced L1 with α={a:g}, γ={g:g}, β={be:g}", loss)
