@@ -1,0 +1,109 @@
+"""Sample inputs for a configured loss, sized from the config: the head's classes, its sampler,
+and whether it is an RoI head. Or inputs replayed from a file (``.pt`` or ``.npz``) whose keys are
+the ``forward`` argument names."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from losstune.catalogue import bare_type
+from losstune.engine.sampling import Sampled, sample
+
+CLASSIFICATION = ("CrossEntropyLoss", "FocalLoss", "QualityFocalLoss", "VarifocalLoss")
+REGRESSION = ("L1Loss", "SmoothL1Loss", "BalancedL1Loss", "MSELoss")
+BOXES = ("IoULoss", "GIoULoss", "DIoULoss", "CIoULoss", "BoundedIoULoss")
+
+
+class InputError(Exception):
+    """Inputs that cannot be made or read for this loss."""
+
+
+@dataclass
+class Inputs:
+    """Positional and keyword arguments of ``forward``, and the sampling that produced them."""
+
+    args: list[Any]
+    kwargs: dict[str, Any]
+    sampled: Sampled | None = None
+
+
+def synthetic(
+    loss_cfg: dict[str, Any],
+    *,
+    sampler: dict[str, Any] | None,
+    num_classes: int,
+    roi_head: bool,
+    num_priors: int,
+    seed: int,
+) -> Inputs:
+    """Seeded inputs for a classification or box loss of a head with ``num_classes`` classes."""
+    kind = bare_type(str(loss_cfg.get("type")))
+    if kind not in CLASSIFICATION + REGRESSION + BOXES:
+        raise InputError(f"losstune makes sample inputs for classification and box losses only; give `{kind}` --inputs")
+    s = sample(sampler, num_priors=num_priors, num_classes=num_classes, roi_head=roi_head, seed=seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    n = s.labels.numel()
+    cls_avg = float(max(int((s.label_weights > 0).sum()), 1)) if roi_head else s.avg_factor
+    box_avg = float(n) if roi_head else s.avg_factor
+    if kind in CLASSIFICATION:
+        sigmoid = kind != "CrossEntropyLoss" or bool(loss_cfg.get("use_sigmoid", False))
+        score = torch.randn(n, num_classes if sigmoid else num_classes + 1, generator=g)
+        if kind == "QualityFocalLoss":
+            target: Any = (s.labels, s.ious * s.pos_mask)
+        elif kind == "VarifocalLoss":
+            target = torch.zeros(n, num_classes)
+            rows = torch.nonzero(s.pos_mask).squeeze(1)
+            target[rows, s.labels[rows]] = s.ious[rows]
+            return Inputs([score, target], {"avg_factor": cls_avg}, s)
+        else:
+            target = s.labels
+        return Inputs([score, target, s.label_weights], {"avg_factor": cls_avg}, s)
+    if kind in REGRESSION:
+        pred = torch.randn(n, 4, generator=g) * 0.5
+        target_deltas = torch.randn(n, 4, generator=g) * 0.5
+        return Inputs([pred, target_deltas, s.bbox_weights], {"avg_factor": box_avg}, s)
+    xy = torch.rand(n, 2, generator=g) * 800
+    wh = torch.rand(n, 2, generator=g) * 200 + 8
+    target_boxes = torch.cat([xy, xy + wh], 1)
+    pred_boxes = target_boxes + torch.randn(n, 4, generator=g) * wh.repeat(1, 2) * 0.15
+    return Inputs([pred_boxes, target_boxes, s.bbox_weights], {"avg_factor": box_avg}, s)
+
+
+def from_file(path: str, forward: Any) -> Inputs:
+    """Arguments read from a ``.pt`` (a dict of tensors) or ``.npz`` file, by ``forward``'s names."""
+    try:
+        if path.endswith(".npz"):
+            import numpy as np
+
+            with np.load(path, allow_pickle=False) as data:
+                values = {k: torch.from_numpy(data[k]) for k in data.files}
+        else:
+            values = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, ValueError, RuntimeError) as e:
+        raise InputError(f"`{path}` cannot be read as inputs: {e}") from None
+    if not isinstance(values, dict):
+        raise InputError(f"`{path}` must hold a dict of the forward's arguments by name")
+    params = [p for p in inspect.signature(forward).parameters.values() if p.name not in ("self", "trace")]
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    for p in params:
+        if p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+            continue
+        if p.name in values:
+            kwargs[p.name] = values.pop(p.name)
+        elif p.default is inspect.Parameter.empty:
+            raise InputError(
+                f"`{path}` has no `{p.name}`, which the loss needs; it holds {', '.join(values) or 'nothing'}"
+            )
+    if values:
+        raise InputError(f"`{path}` holds {', '.join(values)}, which the loss does not take")
+    for name, value in kwargs.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+            raise InputError(f"`{name}` in `{path}` holds NaN or inf")
+        if name in ("avg_factor",) and isinstance(value, torch.Tensor) and value.numel() == 1:
+            kwargs[name] = value.item()
+    return Inputs(args, kwargs)

@@ -1,0 +1,55 @@
+"""Output of ``losstune eval``: the steps of one loss, with their numbers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from losstune.engine.session import EvalResult
+from losstune.render_json import SCHEMA_VERSION
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def _value(summary: dict[str, Any]) -> str:
+    if "value" in summary:
+        return json.dumps(summary["value"])
+    if summary.get("numel") == 0:
+        return "empty"
+    if summary["shape"] == []:
+        return _fmt(summary["mean"])
+    return f"min {_fmt(summary['min'])}, mean {_fmt(summary['mean'])}, max {_fmt(summary['max'])}, sum {_fmt(summary['sum'])}"
+
+
+def render_text(result: EvalResult, *, color: bool = False, width: int = 100) -> str:
+    """One line per step, then the loss."""
+    bold, reset = ("\033[1m", "\033[0m") if color else ("", "")
+    out = [f"{bold}{result.loss.key}{reset}  {result.loss.type}  (inputs: {result.inputs})", ""]
+    for i, step in enumerate(result.trace.steps, start=1):
+        summary = step.summary()
+        shape = "x".join(str(d) for d in summary.get("shape", [])) or ("scalar" if "shape" in summary else "")
+        out.append(f"  {i}. {step.name:<11} {step.description}")
+        out.append(f"     {'':<11} {shape + '  ' if shape else ''}{_value(summary)}")
+    loss = result.trace.loss
+    value = loss.item() if hasattr(loss, "numel") and loss.numel() == 1 else loss
+    out += ["", f"{bold}loss = {_fmt(value) if isinstance(value, float) else value}{reset}"]
+    return "\n".join(out) + "\n"
+
+
+def render_json(result: EvalResult) -> str:
+    """The same as JSON (``"kind": "eval"``, schema version 1)."""
+    loss = result.trace.loss
+    data = {
+        "version": SCHEMA_VERSION,
+        "kind": "eval",
+        "key": result.loss.key,
+        "type": result.loss.type,
+        "inputs": result.inputs,
+        "steps": [{"name": s.name, "description": s.description, **s.summary()} for s in result.trace.steps],
+        "loss": loss.tolist() if hasattr(loss, "tolist") else loss,
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,110 @@
+"""`losstune eval`: one loss of a config, sampled and evaluated step by step."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import losstune  # noqa: E402
+from losstune.engine.sampling import sample  # noqa: E402
+from losstune.engine.session import evaluate_config  # noqa: E402
+from tests.conftest import EXAMPLES, invoke  # noqa: E402
+
+
+def test_pseudo_sampler_uses_every_prior_and_normalises_by_positives() -> None:
+    s = sample(None, num_priors=5000, num_classes=80, roi_head=False, seed=3)
+    assert s.stats["avg_factor"] == max(s.stats["positives"], 1)
+    assert int((s.label_weights > 0).sum()) == s.stats["positives"] + s.stats["negatives"]
+    assert 0 < s.stats["positives"] < 0.05 * 5000  # a dense head's few positives
+    assert torch.equal(s.bbox_weights[:, 0] > 0, s.pos_mask)
+
+
+def test_random_sampler_follows_num_pos_fraction_and_neg_pos_ub() -> None:
+    cfg = {"type": "RandomSampler", "num": 256, "pos_fraction": 0.25, "neg_pos_ub": 2, "add_gt_as_proposals": False}
+    s = sample(cfg, num_priors=2000, num_classes=80, roi_head=True, seed=0)
+    pos, neg = s.stats["positives"], s.stats["negatives"]
+    assert pos == 64 and neg == 2 * 64  # int(256 × 0.25), then at most neg_pos_ub × positives
+    assert s.avg_factor == pos + neg and s.labels.numel() == pos + neg  # RoI heads see the sampled RoIs only
+
+
+def test_eval_retinanet_focal_loss_step_by_step() -> None:
+    result = evaluate_config(losstune.load(EXAMPLES / "retinanet_r50_fpn_1x_coco.py"), "loss_cls", seed=1)
+    names = [s.name for s in result.trace.steps]
+    assert names == ["sampling", "kernel", "weight", "reduction", "loss_weight"]
+    assert "PseudoSampler" in result.trace.steps[0].description
+    assert result.trace.steps[1].description.startswith("FL = -α_t (1 - p_t)^γ log p_t, γ=2, α=0.25")
+    avg = result.trace.steps[0].value["avg_factor"]
+    weighted = result.trace.steps[2].value
+    assert torch.allclose(result.trace.loss, weighted.sum() / (avg + torch.finfo(torch.float32).eps))
+
+
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        ("faster_rcnn_r50_fpn_1x_coco.py", "rpn_head.loss_cls"),
+        ("faster_rcnn_r50_fpn_1x_coco.py", "rpn_head.loss_bbox"),
+        ("faster_rcnn_r50_fpn_1x_coco.py", "roi_head.bbox_head.loss_cls"),
+        ("faster_rcnn_r50_fpn_1x_coco.py", "roi_head.bbox_head.loss_bbox"),
+        ("gfl_r50_fpn_1x_coco.py", "loss_cls"),
+        ("gfl_r50_fpn_1x_coco.py", "loss_bbox"),
+        ("retinanet_r50_fpn_giou_1x_coco.py", "loss_bbox"),
+        ("cascade_rcnn_r50_fpn_1x_coco.py", "bbox_head.2.loss_bbox"),
+    ],
+)
+def test_eval_cli_text_and_json(config: str, key: str) -> None:
+    code, out = invoke("eval", config, "--loss", key, cwd=EXAMPLES)
+    assert code == 0, out
+    assert "1. sampling" in out and "5. loss_weight" in out and "loss = " in out
+    code, out = invoke("eval", config, "--loss", key, "--format", "json", cwd=EXAMPLES)
+    data = json.loads(out)
+    assert data["kind"] == "eval" and data["steps"][0]["name"] == "sampling"
+    assert isinstance(data["loss"], float) and data["loss"] >= 0
+
+
+def test_inputs_file(tmp_path: Path) -> None:
+    pt = tmp_path / "in.pt"
+    torch.save({"pred": torch.randn(6, 4), "target": torch.randn(6, 4), "avg_factor": torch.tensor(3.0)}, pt)
+    code, out = invoke("eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "loss_bbox", "--inputs", str(pt), cwd=EXAMPLES)
+    assert code == 0, out
+    assert "read from" in out and "sampling" not in out
+    npz = tmp_path / "in.npz"
+    import numpy as np
+
+    np.savez(npz, pred=np.random.rand(6, 4).astype("float32"), target=np.random.rand(6, 4).astype("float32"))
+    assert (
+        invoke("eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "loss_bbox", "--inputs", str(npz), cwd=EXAMPLES)[0]
+        == 0
+    )
+
+
+@pytest.mark.parametrize(
+    ("tensors", "message"),
+    [
+        ({"pred": torch.randn(6, 4)}, "has no `target`"),
+        ({"pred": torch.randn(6, 4), "target": torch.randn(5, 4)}, "do not fit L1Loss"),
+        ({"pred": torch.full((2, 4), float("nan")), "target": torch.randn(2, 4)}, "NaN or inf"),
+        ({"pred": torch.randn(2, 4), "target": torch.randn(2, 4), "beta": torch.tensor(1.0)}, "does not take"),
+    ],
+)
+def test_bad_inputs_are_exit_2(tmp_path: Path, tensors: dict[str, object], message: str) -> None:
+    pt = tmp_path / "bad.pt"
+    torch.save(tensors, pt)
+    code, out = invoke("eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "loss_bbox", "--inputs", str(pt), cwd=EXAMPLES)
+    assert code == 2 and message in out
+
+
+def test_other_errors_are_exit_2(write: Callable[..., Path], tmp_path: Path) -> None:
+    code, out = invoke("eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "train_cfg", cwd=EXAMPLES)
+    assert code == 2 and "does not name one loss" in out
+    code, out = invoke("eval", "gfl_r50_fpn_1x_coco.py", "--loss", "loss_dfl", cwd=EXAMPLES)
+    assert code == 2 and "--inputs" in out
+    if not torch.cuda.is_available():
+        code, out = invoke(
+            "eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "loss_cls", "--device", "cuda", cwd=EXAMPLES
+        )
+        assert code == 2 and "no CUDA GPU" in out
