@@ -193,3 +193,73 @@ class BoundedIoULoss(GIoULoss):
         comb = torch.stack([loss_dx, loss_dy, loss_dw, loss_dh], dim=-1).flatten(1)
         loss = torch.where(comb < beta, 0.5 * comb * comb / beta, comb - 0.5 * beta)
         return trace.add("kernel", f"smooth-L1 of bounded IoU terms (Δx, Δy, w, h), β={beta:g}, ε={eps:g}", loss)
+
+
+class EIoULoss(GIoULoss):
+    """Efficient IoU loss: ``1 - IoU`` made smooth below ``smooth_point``."""
+
+    def __init__(
+        self, eps: float = 1e-6, reduction: str = "mean", loss_weight: float = 1.0, smooth_point: float = 0.1
+    ) -> None:
+        super().__init__(eps, reduction, loss_weight)
+        self.smooth_point = smooth_point
+
+    def overlap_loss(self, trace: Trace, pred: Tensor, target: Tensor) -> Tensor:
+        px1, py1, px2, py2 = pred[:, 0], pred[:, 1], pred[:, 2], pred[:, 3]
+        tx1, ty1, tx2, ty2 = target[:, 0], target[:, 1], target[:, 2], target[:, 3]
+        ex1, ey1 = torch.min(px1, tx1), torch.min(py1, ty1)
+        ix1, iy1 = torch.max(px1, tx1), torch.max(py1, ty1)
+        ix2, iy2 = torch.min(px2, tx2), torch.min(py2, ty2)
+        xmin, ymin = torch.min(ix1, ix2), torch.min(iy1, iy2)
+        xmax, ymax = torch.max(ix1, ix2), torch.max(iy1, iy2)
+        inter = (
+            (ix2 - ex1) * (iy2 - ey1)
+            + (xmin - ex1) * (ymin - ey1)
+            - (ix1 - ex1) * (ymax - ey1)
+            - (xmax - ex1) * (iy1 - ey1)
+        )
+        union = (px2 - px1) * (py2 - py1) + (tx2 - tx1) * (ty2 - ty1) - inter + self.eps
+        d = 1 - inter / union
+        s = self.smooth_point
+        sign = (d < s).detach().float()
+        loss = 0.5 * sign * d**2 / s + (1 - sign) * (d - 0.5 * s)
+        return trace.add("kernel", f"EIoU: smooth 1 - IoU, smooth_point={s:g}, ε={self.eps:g}", loss)
+
+
+class SIoULoss(GIoULoss):
+    """SCYLLA-IoU: ``1 - (IoU - (distance cost + shape cost) / 2)`` with an angle-aware distance."""
+
+    def __init__(
+        self, eps: float = 1e-6, reduction: str = "mean", loss_weight: float = 1.0, neg_gamma: bool = False
+    ) -> None:
+        super().__init__(eps, reduction, loss_weight)
+        self.neg_gamma = neg_gamma
+
+    def overlap_loss(self, trace: Trace, pred: Tensor, target: Tensor) -> Tensor:
+        eps = self.eps
+        lt = torch.max(pred[:, :2], target[:, :2])
+        rb = torch.min(pred[:, 2:], target[:, 2:])
+        wh = (rb - lt).clamp(min=0)
+        overlap = wh[:, 0] * wh[:, 1]
+        ap = (pred[:, 2] - pred[:, 0]) * (pred[:, 3] - pred[:, 1])
+        ag = (target[:, 2] - target[:, 0]) * (target[:, 3] - target[:, 1])
+        ious = overlap / (ap + ag - overlap + eps)
+        enclose = (torch.max(pred[:, 2:], target[:, 2:]) - torch.min(pred[:, :2], target[:, :2])).clamp(min=eps)
+        cw, ch = enclose[:, 0], enclose[:, 1]
+        w1, h1 = pred[:, 2] - pred[:, 0], pred[:, 3] - pred[:, 1] + eps
+        w2, h2 = target[:, 2] - target[:, 0], target[:, 3] - target[:, 1] + eps
+        s_cw = (target[:, 0] + target[:, 2] - pred[:, 0] - pred[:, 2]) * 0.5 + eps
+        s_ch = (target[:, 1] + target[:, 3] - pred[:, 1] - pred[:, 3]) * 0.5 + eps
+        sigma = torch.pow(s_cw**2 + s_ch**2, 0.5)
+        sin1, sin2 = torch.abs(s_cw) / sigma, torch.abs(s_ch) / sigma
+        sin_alpha = torch.where(sin1 > pow(2, 0.5) / 2, sin2, sin1)
+        angle_cost = torch.cos(torch.asin(sin_alpha) * 2 - math.pi / 2)
+        gamma = angle_cost - 2 if self.neg_gamma else 2 - angle_cost
+        distance_cost = 2 - torch.exp(gamma * (s_cw / cw) ** 2) - torch.exp(gamma * (s_ch / ch) ** 2)
+        omega_w = torch.abs(w1 - w2) / torch.max(w1, w2)
+        omega_h = torch.abs(h1 - h2) / torch.max(h1, h2)
+        shape_cost = torch.pow(1 - torch.exp(-1 * omega_w), 4) + torch.pow(1 - torch.exp(-1 * omega_h), 4)
+        sious = ious - 0.5 * (distance_cost + shape_cost)
+        return trace.add(
+            "kernel", f"1 - SIoU (angle, distance and shape costs), ε={eps:g}", 1 - sious.clamp(min=-1.0, max=1.0)
+        )

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from losstune.engine.reduce import chosen_reduction, finish
+from losstune.engine.reduce import chosen_reduction, finish, reduction_step, weight_step
 from losstune.engine.trace import Trace
 
 
@@ -331,3 +331,73 @@ class KnowledgeDistillationKLDivLoss:
         loss = F.kl_div(F.log_softmax(pred / t, dim=1), teacher, reduction="none").mean(1) * (t * t)
         trace.add("kernel", f"KD = T² · mean KL(softmax(t/T) ‖ softmax(s/T)), T={t:g}", loss)
         return finish(trace, loss, weight, reduction, avg_factor, self.loss_weight)
+
+
+def ghm_weights(
+    g: Tensor, valid: Tensor, edges: Tensor, bins: int, momentum: float, acc_sum: Tensor | None, tot: float
+) -> Tensor:
+    """Gradient-harmonising weights: each valid element weighted by ``tot / (elements in its
+    gradient-norm bin)``, averaged over the non-empty bins (GHM-C and GHM-R)."""
+    weights = torch.zeros_like(g)
+    n = 0
+    for i in range(bins):
+        inds = (g >= edges[i]) & (g < edges[i + 1]) & valid
+        count = inds.sum().item()
+        if count > 0:
+            if momentum > 0 and acc_sum is not None:
+                acc_sum[i] = momentum * acc_sum[i] + (1 - momentum) * count
+                weights[inds] = tot / acc_sum[i]
+            else:
+                weights[inds] = tot / count
+            n += 1
+    return weights / n if n > 0 else weights
+
+
+class GHMC:
+    """GHM-C: sigmoid BCE re-weighted by the density of gradient norms ``|σ(x) - t|``."""
+
+    def __init__(
+        self,
+        bins: int = 10,
+        momentum: float = 0,
+        use_sigmoid: bool = True,
+        loss_weight: float = 1.0,
+        reduction: str = "mean",
+    ) -> None:
+        self.bins, self.momentum = bins, momentum
+        self.edges = torch.arange(bins + 1).float() / bins
+        self.edges[-1] += 1e-06
+        self.acc_sum = torch.zeros(bins) if momentum > 0 else None
+        if not use_sigmoid:
+            raise NotImplementedError
+        self.loss_weight = loss_weight
+        self.reduction = reduction
+
+    def forward(
+        self,
+        trace: Trace,
+        pred: Tensor,
+        target: Tensor,
+        label_weight: Tensor,
+        reduction_override: str | None = None,
+        **kwargs: Any,
+    ) -> Tensor:
+        reduction = chosen_reduction(self.reduction, reduction_override)
+        if pred.dim() != target.dim():
+            channels = pred.size(-1)
+            bin_labels = target.new_full((target.size(0), channels), 0)
+            inds = torch.nonzero((target >= 0) & (target < channels), as_tuple=False).squeeze()
+            if inds.numel() > 0:
+                bin_labels[inds, target[inds]] = 1
+            label_weight = label_weight.view(-1, 1).expand(label_weight.size(0), channels)
+            target = bin_labels
+        target, label_weight = target.float(), label_weight.float()
+        g = torch.abs(pred.sigmoid().detach() - target)
+        valid = label_weight > 0
+        tot = max(valid.float().sum().item(), 1.0)
+        weights = ghm_weights(g, valid, self.edges, self.bins, self.momentum, self.acc_sum, tot)
+        loss = F.binary_cross_entropy_with_logits(pred, target, reduction="none")
+        trace.add("kernel", f"BCE per class; weights from {self.bins} bins of the gradient norm |σ(x) - t|", loss)
+        loss = weight_step(trace, loss, weights)
+        reduced = reduction_step(trace, loss, reduction, tot)
+        return trace.add("loss_weight", f"× loss_weight={self.loss_weight}", reduced * self.loss_weight)

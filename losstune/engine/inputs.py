@@ -15,7 +15,7 @@ from losstune.engine.sampling import Sampled, sample
 
 CLASSIFICATION = ("CrossEntropyLoss", "FocalLoss", "QualityFocalLoss", "VarifocalLoss")
 REGRESSION = ("L1Loss", "SmoothL1Loss", "BalancedL1Loss", "MSELoss")
-BOXES = ("IoULoss", "GIoULoss", "DIoULoss", "CIoULoss", "BoundedIoULoss")
+BOXES = ("IoULoss", "GIoULoss", "DIoULoss", "CIoULoss", "EIoULoss", "SIoULoss", "BoundedIoULoss")
 
 
 class InputError(Exception):

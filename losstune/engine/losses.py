@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from losstune.engine.boxes import BoundedIoULoss, CIoULoss, DIoULoss, GIoULoss, IoULoss
+from losstune.engine.boxes import BoundedIoULoss, CIoULoss, DIoULoss, EIoULoss, GIoULoss, IoULoss, SIoULoss
 from losstune.engine.classification import (
+    GHMC,
     CrossEntropyLoss,
     DistributionFocalLoss,
     FocalLoss,
@@ -15,7 +16,7 @@ from losstune.engine.classification import (
     VarifocalLoss,
 )
 from losstune.engine.dense import DiceLoss, GaussianFocalLoss
-from losstune.engine.regression import BalancedL1Loss, L1Loss, MSELoss, SmoothL1Loss
+from losstune.engine.regression import GHMR, BalancedL1Loss, L1Loss, MSELoss, SmoothL1Loss
 
 LOSSES: dict[str, type[Any]] = {
     "L1Loss": L1Loss,
@@ -35,4 +36,8 @@ LOSSES: dict[str, type[Any]] = {
     "BoundedIoULoss": BoundedIoULoss,
     "GaussianFocalLoss": GaussianFocalLoss,
     "DiceLoss": DiceLoss,
+    "GHMC": GHMC,
+    "GHMR": GHMR,
+    "EIoULoss": EIoULoss,
+    "SIoULoss": SIoULoss,
 }

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from losstune.engine.reduce import chosen_reduction, finish
+from losstune.engine.reduce import chosen_reduction, finish, reduction_step, weight_step
 from losstune.engine.trace import Trace
 
 
@@ -133,3 +133,40 @@ class BalancedL1Loss(L1Loss):
             g * diff + g / b - a * be,
         )
         return trace.add("kernel", f"balanced L1 with α={a:g}, γ={g:g}, β={be:g}", loss)
+
+
+class GHMR:
+    """GHM-R: the ASL1 loss ``sqrt(d² + μ²) - μ`` re-weighted by the density of its gradient norms."""
+
+    def __init__(
+        self, mu: float = 0.02, bins: int = 10, momentum: float = 0, loss_weight: float = 1.0, reduction: str = "mean"
+    ) -> None:
+        self.mu, self.bins, self.momentum = mu, bins, momentum
+        self.edges = torch.arange(bins + 1).float() / bins
+        self.edges[-1] = 1000.0
+        self.acc_sum = torch.zeros(bins) if momentum > 0 else None
+        self.loss_weight = loss_weight
+        self.reduction = reduction
+
+    def forward(
+        self,
+        trace: Trace,
+        pred: Tensor,
+        target: Tensor,
+        label_weight: Tensor,
+        avg_factor: Any = None,
+        reduction_override: str | None = None,
+    ) -> Tensor:
+        from losstune.engine.classification import ghm_weights
+
+        reduction = chosen_reduction(self.reduction, reduction_override)
+        mu = self.mu
+        diff = pred - target
+        loss = torch.sqrt(diff * diff + mu * mu) - mu
+        trace.add("kernel", f"ASL1 = sqrt(d² + μ²) - μ, μ={mu:g}", loss)
+        g = torch.abs(diff / torch.sqrt(mu * mu + diff * diff)).detach()
+        tot = max(label_weight.float().sum().item(), 1.0)
+        weights = ghm_weights(g, label_weight > 0, self.edges, self.bins, self.momentum, self.acc_sum, tot)
+        loss = weight_step(trace, loss, weights)
+        reduced = reduction_step(trace, loss, reduction, tot)
+        return trace.add("loss_weight", f"× loss_weight={self.loss_weight}", reduced * self.loss_weight)

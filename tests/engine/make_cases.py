@@ -153,8 +153,10 @@ def cases(rng: random.Random) -> Any:
             ),
             kw,
         )
-        for box_loss in ("DIoULoss", "CIoULoss"):
+        for box_loss in ("DIoULoss", "CIoULoss", "EIoULoss", "SIoULoss"):
             yield {"type": box_loss, "loss_weight": 2.0}, (b1, b2), kwb
+            if box_loss == "SIoULoss":
+                yield {"type": box_loss, "neg_gamma": True}, (b1, b2), kwb
         yield {"type": "BoundedIoULoss", "beta": 0.2}, (b1, b2), dict(kw, weight=torch.rand(n, 4))
         heat, gauss = torch.rand(2, c, 5, 5).clamp(0.01, 0.99), torch.rand(2, c, 5, 5)
         gauss[0, 0, 2, 2] = 1.0
@@ -180,6 +182,13 @@ def cases(rng: random.Random) -> Any:
                 "reduction_override": red,
             },
         )
+        ghm = {"bins": rng.choice([10, 30]), "momentum": rng.choice([0, 0.75])}
+        yield (
+            dict(ghm, type="GHMC"),
+            (score, label, torch.rand(n).round()),
+            {"reduction_override": rng.choice([None, "none"])},
+        )
+        yield dict(ghm, type="GHMR", mu=0.02), (p, t, (torch.rand(n, 4) > 0.3).float()), {}
     yield {"type": "L1Loss"}, (torch.randn(3, 4), torch.randn(3, 4)), {"weight": torch.zeros(3, 4)}
     yield {"type": "GIoULoss"}, (boxes(3), boxes(3)), {"weight": torch.zeros(3)}
     yield {"type": "L1Loss"}, (torch.randn(3, 4), torch.randn(3, 4)), {"reduction_override": "avg"}
