@@ -14,7 +14,7 @@ What it measures, in one run:
 * fidelity: for every 25th child, ``losstune.load(p).to_dict() == Config.fromfile(p).to_dict()``;
   any mismatch is printed and makes the script exit 1;
 * the wall time of ``python -m losstune explain examples/retinanet_r50_fpn_1x_coco.py`` (median of
-  5 runs) and whether ``losstune.load`` imports torch (a stub torch is put on the path when torch is
+  5 runs), without and with the steps on sample tensors (which import torch) and whether ``losstune.load`` imports torch (a stub torch is put on the path when torch is
   not installed, so that an import would still be seen).
 
 Run from the repository root: ``python benchmarks/bench_load.py [--configs N] [--keep]``
@@ -135,9 +135,9 @@ def timed(paths: list[Path], load: Callable[[Path], Any]) -> tuple[float, list[s
     return time.perf_counter() - start, failed
 
 
-def explain_timing() -> str:
+def explain_timing(*extra: str) -> str:
     """Median wall time of the CLI's explain, or why it is not available."""
-    cmd = [sys.executable, "-m", "losstune", "explain", EXAMPLE]
+    cmd = [sys.executable, "-m", "losstune", "explain", EXAMPLE, *extra]
     times: list[float] = []
     for _ in range(5):
         start = time.perf_counter()
@@ -146,7 +146,8 @@ def explain_timing() -> str:
         if proc.returncode != 0:
             first = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[0]
             return f"explain: not available ({first})"
-    return f"explain: median {statistics.median(times) * 1000:.0f} ms over 5 runs (min {min(times) * 1000:.0f} ms)"
+    label = " ".join(("explain", *extra))
+    return f"{label}: median {statistics.median(times) * 1000:.0f} ms over 5 runs (min {min(times) * 1000:.0f} ms)"
 
 
 def torch_check() -> str:
@@ -210,7 +211,8 @@ def main() -> int:
     print(f"fidelity: {len(sample) - len(mismatches)}/{len(sample)} sampled configs equal to mmengine")
     for line in mismatches:
         print(f"  MISMATCH {line}")
-    print(explain_timing())
+    print(explain_timing("--no-steps"))
+    print(explain_timing("--steps"))
     print(torch_check())
     if not args.keep:
         shutil.rmtree(TREE, ignore_errors=True)

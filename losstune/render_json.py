@@ -118,6 +118,13 @@ def render_explain(report: ExplainReport) -> str:
                     "origin": origin(loss.origin),
                     "params": _params(loss.params),
                     "sampler": _sampler(loss.sampler),
+                    "steps": None
+                    if loss.steps is None
+                    else [
+                        {"name": s.name, "description": s.description, "plain": s.plain, **value(s.summary)}
+                        for s in loss.steps
+                    ],
+                    "steps_note": loss.steps_note,
                 }
                 for loss in report.losses
             ],

@@ -120,7 +120,18 @@ def _loss_block(loss: LossView, width: int) -> RenderableType:
         args = ", ".join(f"{p.name}={fmt_value(p.value)}" for p in loss.sampler.params)
         if args:
             sampler.append(f"\n    {args}")
-    return Group(title, table, sampler, Text(""))
+    parts: list[RenderableType] = [title, table, sampler]
+    if loss.steps:
+        steps = Text("  on sample tensors:", style="bold")
+        for i, st in enumerate(loss.steps, start=1):
+            steps.append(f"\n    {i}. {st.name:<11} ", style="bold")
+            steps.append(st.description)
+            if st.plain:
+                steps.append(f"\n       {'':<11} {st.plain}", style="dim")
+        parts.append(steps)
+    elif loss.steps_note:
+        parts.append(Text(f"  steps: {loss.steps_note}", style="dim"))
+    return Group(*parts, Text(""))
 
 
 def render_explain(report: ExplainReport, *, color: bool = False, width: int = 100) -> str:

@@ -39,8 +39,20 @@ class SamplerView:
 
 
 @dataclass(frozen=True)
+class StepView:
+    """One of the five steps of a loss on sample tensors: what it computes, what it produced, and
+    one plain sentence about it."""
+
+    name: str
+    description: str
+    summary: dict[str, Any]
+    plain: str
+
+
+@dataclass(frozen=True)
 class LossView:
-    """One loss: key path, type, where the dict is set, parameters, head and sampler."""
+    """One loss: key path, type, where the dict is set, parameters, head and sampler; its steps on
+    sample tensors when they were computed (or why not, in ``steps_note``)."""
 
     key: str
     type: str
@@ -48,6 +60,8 @@ class LossView:
     head: str | None
     params: list[Param]
     sampler: SamplerView | None
+    steps: list[StepView] | None = None
+    steps_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,17 +116,67 @@ def _loss_view(cfg: LoadedConfig, loss: LossNode, schema: Schema, version: int) 
     )
 
 
-def explain(cfg: LoadedConfig, schema: Schema | None = None, version: int | None = None) -> ExplainReport:
+def explain(
+    cfg: LoadedConfig,
+    schema: Schema | None = None,
+    version: int | None = None,
+    steps: bool = False,
+    seed: int = 0,
+) -> ExplainReport:
     """Build the explain report of a loaded config; with a ``schema``, parameters left unset are
-    listed with their defaults (for MMDetection ``version``, detected when not given)."""
+    listed with their defaults (for MMDetection ``version``, detected when not given); with
+    ``steps``, each loss is evaluated on seeded sample tensors (needs torch)."""
     schema = schema or Schema()
     version = version or detect_version(cfg.tree)
+    views = [_loss_view(cfg, loss, schema, version) for loss in cfg.losses()]
+    if steps:
+        views = [_with_steps(cfg, view, seed) for view in views]
     return ExplainReport(
         config=display_path(cfg.path),
         files=[display_path(f) for f in cfg.files],
-        losses=[_loss_view(cfg, loss, schema, version) for loss in cfg.losses()],
+        losses=views,
         diagnostics=list(dict.fromkeys(cfg.diagnostics)),
     )
+
+
+def _with_steps(cfg: LoadedConfig, view: LossView, seed: int) -> LossView:
+    from dataclasses import replace
+
+    from losstune.engine.inputs import InputError
+    from losstune.engine.session import evaluate_config
+    from losstune.engine.trace import UnsupportedLoss
+
+    try:
+        result = evaluate_config(cfg, view.key, seed=seed, num_priors=None)
+    except (InputError, UnsupportedLoss) as e:
+        return replace(view, steps_note=str(e))
+    return replace(
+        view, steps=[StepView(s.name, s.description, s.summary(), _plain(s, result)) for s in result.trace.steps]
+    )
+
+
+def _plain(step: Any, result: Any) -> str:
+    """One sentence about a step's numbers."""
+    import torch
+
+    value = step.value
+    if step.name == "sampling":
+        return f"{value['positives']} positives and {value['negatives']} negatives are used; avg_factor = {value['avg_factor']:g}"
+    if not isinstance(value, torch.Tensor) or value.numel() == 0:
+        return ""
+    if value.numel() == 1:
+        return f"= {float(value):.6g}"
+    if step.name == "kernel":
+        return f"mean element-wise loss {float(value.mean()):.4g} over {value.numel()} elements"
+    if step.name == "weight":
+        kept = f"{int((value != 0).sum())} of {value.numel()} elements still count"
+        pos = result.sampled.pos_mask if result.sampled is not None else None
+        total = float(value.sum())
+        if pos is not None and value.dim() >= 1 and value.size(0) == pos.numel() and total > 0:
+            share = float(value[pos].sum()) / total
+            return f"{kept}; the {int(pos.sum())} positives give {share:.0%} of the loss"
+        return kept
+    return ""
 
 
 @dataclass(frozen=True)

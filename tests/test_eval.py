@@ -108,3 +108,19 @@ def test_other_errors_are_exit_2(write: Callable[..., Path], tmp_path: Path) -> 
             "eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "loss_cls", "--device", "cuda", cwd=EXAMPLES
         )
         assert code == 2 and "no CUDA GPU" in out
+
+
+def test_explain_shows_the_five_steps_on_sample_tensors() -> None:
+    code, out = invoke("explain", "gfl_r50_fpn_1x_coco.py", "--format", "json", cwd=EXAMPLES)
+    assert code == 0, out
+    losses = {loss["key"]: loss for loss in json.loads(out)["losses"]}
+    qfl = losses["model.bbox_head.loss_cls"]
+    assert [s["name"] for s in qfl["steps"]] == ["sampling", "kernel", "weight", "reduction", "loss_weight"]
+    assert "positives give" in qfl["steps"][2]["plain"]
+    assert qfl["steps"][1]["description"].startswith("QFL = -|y - σ|^β")
+    dfl = losses["model.bbox_head.loss_dfl"]
+    assert dfl["steps"] is None and "--inputs" in dfl["steps_note"]
+    code, out = invoke("explain", "gfl_r50_fpn_1x_coco.py", "--format", "json", "--no-steps", cwd=EXAMPLES)
+    assert all(loss["steps"] is None for loss in json.loads(out)["losses"])
+    code, out = invoke("explain", "retinanet_r50_fpn_1x_coco.py", cwd=EXAMPLES)
+    assert "on sample tensors:" in out and "5. loss_weight" in out

@@ -5,6 +5,7 @@ the ``forward`` argument names."""
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,9 @@ from losstune.engine.sampling import Sampled, sample
 CLASSIFICATION = ("CrossEntropyLoss", "FocalLoss", "QualityFocalLoss", "VarifocalLoss")
 REGRESSION = ("L1Loss", "SmoothL1Loss", "BalancedL1Loss", "MSELoss")
 BOXES = ("IoULoss", "GIoULoss", "DIoULoss", "CIoULoss", "EIoULoss", "SIoULoss", "BoundedIoULoss")
+
+
+PRIOR_BIAS = -math.log((1 - 0.01) / 0.01)
 
 
 class InputError(Exception):
@@ -52,6 +56,8 @@ def synthetic(
     if kind in CLASSIFICATION:
         sigmoid = kind != "CrossEntropyLoss" or bool(loss_cfg.get("use_sigmoid", False))
         score = torch.randn(n, num_classes if sigmoid else num_classes + 1, generator=g)
+        if sigmoid:  # an untrained head, initialised as MMDetection does: prior probability 0.01
+            score = score + PRIOR_BIAS
         if kind == "QualityFocalLoss":
             target: Any = (s.labels, s.ious * s.pos_mask)
         elif kind == "VarifocalLoss":

@@ -8,6 +8,7 @@ from losstune import keypath
 from losstune.catalogue import bare_type
 from losstune.config import LoadedConfig
 from losstune.engine.inputs import InputError, from_file, synthetic
+from losstune.engine.sampling import Sampled
 from losstune.engine.trace import Step, Trace, UnsupportedLoss, evaluate
 from losstune.locate import LossNode
 
@@ -19,6 +20,7 @@ class EvalResult:
     loss: LossNode
     trace: Trace
     inputs: str
+    sampled: Sampled | None = None
 
 
 def find_loss(cfg: LoadedConfig, key: str) -> LossNode:
@@ -87,7 +89,7 @@ def evaluate_config(
         ) from None
     if made.sampled is not None:
         trace.steps.insert(0, Step("sampling", made.sampled.description, made.sampled.stats))
-    return EvalResult(loss, trace, how)
+    return EvalResult(loss, trace, how, made.sampled)
 
 
 __all__ = ["EvalResult", "evaluate_config", "find_loss"]
