@@ -543,6 +543,14 @@ def eval_command(
         ),
     ] = None,
     device: Annotated[Device, typer.Option("--device", help="cpu or cuda.")] = Device.cpu,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Also draw the configured kernel, beside its defaults, into this PNG (needs matplotlib).",
+            show_default=False,
+        ),
+    ] = None,
     fmt: FormatOption = Format.text,
 ) -> None:
     """Evaluate one loss of a config step by step, as MMDetection 3.x computes it.
@@ -572,6 +580,11 @@ def eval_command(
         result = evaluate_config(
             cfg, loss, inputs=str(inputs) if inputs else None, seed=seed, num_priors=num_priors, device=device.value
         )
+        if plot is not None:
+            from losstune.engine.plot import plot_kernel
+            from losstune.keypath import get
+
+            plot_kernel(get(cfg.tree, result.loss.path), str(plot), f"{result.loss.key}: {result.loss.type}")
     except (InputError, UnsupportedLoss, KeyPathError) as e:
         sys.stderr.write(f"losstune: error: {config}: {e}\n")
         raise typer.Exit(EXIT_ERROR) from None

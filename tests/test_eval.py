@@ -124,3 +124,40 @@ def test_explain_shows_the_five_steps_on_sample_tensors() -> None:
     assert all(loss["steps"] is None for loss in json.loads(out)["losses"])
     code, out = invoke("explain", "retinanet_r50_fpn_1x_coco.py", cwd=EXAMPLES)
     assert "on sample tensors:" in out and "5. loss_weight" in out
+
+
+def test_plot_kernels_are_the_loss_along_the_axis() -> None:
+    pytest.importorskip("matplotlib")
+    from losstune.engine.plot import _kernel
+
+    p = torch.tensor([0.1, 0.5, 0.9])
+    focal = _kernel({"type": "FocalLoss", "gamma": 2.0, "alpha": 1.0}, p)
+    assert torch.allclose(focal, -((1 - p) ** 2) * torch.log(p), atol=1e-5)
+    ce = _kernel({"type": "CrossEntropyLoss"}, p)
+    assert torch.allclose(ce, -torch.log(p), atol=1e-5)
+    err = torch.tensor([-2.0, 0.5, 3.0])
+    assert torch.allclose(_kernel({"type": "L1Loss"}, err), err.abs())
+    smooth = _kernel({"type": "SmoothL1Loss", "beta": 1.0}, err)
+    assert torch.allclose(smooth, torch.tensor([1.5, 0.125, 2.5]))
+
+
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [("retinanet_r50_fpn_gamma1.5_1x_coco.py", "loss_cls"), ("faster_rcnn_r50_fpn_1x_coco.py", "rpn_head.loss_bbox")],
+)
+def test_plot_writes_a_png(tmp_path: Path, config: str, key: str) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "k.png"
+    code, text = invoke("eval", config, "--loss", key, "--plot", str(out), cwd=EXAMPLES)
+    assert code == 0, text
+    assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["k.png"]  # no temporary file left behind
+
+
+def test_plot_refuses_a_loss_it_cannot_draw(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "k.png"
+    code, text = invoke(
+        "eval", "retinanet_r50_fpn_giou_1x_coco.py", "--loss", "loss_bbox", "--plot", str(out), cwd=EXAMPLES
+    )
+    assert code == 2 and "neither" in text and not out.exists()
