@@ -34,10 +34,22 @@ def render_text(result: EvalResult, *, color: bool = False, width: int = 100) ->
         shape = "x".join(str(d) for d in summary.get("shape", [])) or ("scalar" if "shape" in summary else "")
         out.append(f"  {i}. {step.name:<11} {step.description}")
         out.append(f"     {'':<11} {shape + '  ' if shape else ''}{_value(summary)}")
-    loss = result.trace.loss
-    value = loss.item() if hasattr(loss, "numel") and loss.numel() == 1 else loss
-    out += ["", f"{bold}loss = {_fmt(value) if isinstance(value, float) else value}{reset}"]
+    out.append("")
+    for name, loss in _terms(result.trace.loss).items():
+        value = loss.item() if hasattr(loss, "numel") and loss.numel() == 1 else loss
+        out.append(f"{bold}{name} = {_fmt(value) if isinstance(value, float) else value}{reset}")
     return "\n".join(out) + "\n"
+
+
+def _terms(loss: Any) -> dict[str, Any]:
+    """``{"loss": value}``, or the named terms of a loss that returns several (SeesawLoss)."""
+    return dict(loss) if isinstance(loss, dict) else {"loss": loss}
+
+
+def _plain(loss: Any) -> Any:
+    if isinstance(loss, dict):
+        return {k: _plain(v) for k, v in loss.items()}
+    return loss.tolist() if hasattr(loss, "tolist") else loss
 
 
 def render_json(result: EvalResult) -> str:
@@ -50,6 +62,6 @@ def render_json(result: EvalResult) -> str:
         "type": result.loss.type,
         "inputs": result.inputs,
         "steps": [{"name": s.name, "description": s.description, **s.summary()} for s in result.trace.steps],
-        "loss": loss.tolist() if hasattr(loss, "tolist") else loss,
+        "loss": _plain(loss),
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

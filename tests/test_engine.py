@@ -19,6 +19,8 @@ CASES = json.loads((Path(__file__).parent / "engine" / "cases.json").read_text()
 def _decode(x: Any) -> Any:
     if isinstance(x, dict) and "tuple" in x:
         return tuple(_decode(v) for v in x["tuple"])
+    if isinstance(x, dict) and "dict" in x:
+        return {k: _decode(v) for k, v in x["dict"].items()}
     if isinstance(x, dict) and "tensor" in x:
         return torch.tensor(x["tensor"], dtype=getattr(torch, x["dtype"])).reshape(x["shape"])
     return x
@@ -39,14 +41,20 @@ def test_loss_equals_mmdetection(case: dict[str, Any]) -> None:
         return
     expected = _decode(case["expected"])
     loss = _run(case).loss
-    assert loss.shape == expected.shape
-    assert torch.allclose(loss, expected, rtol=1e-5, atol=1e-7)
+    if isinstance(expected, dict):  # SeesawLoss's two terms
+        assert loss.keys() == expected.keys()
+        pairs = [(loss[k], expected[k]) for k in expected]
+    else:
+        pairs = [(loss, expected)]
+    for got, want in pairs:
+        assert got.shape == want.shape
+        assert torch.allclose(got, want, rtol=1e-5, atol=1e-7)
 
 
 def test_steps_add_up() -> None:
     checked = 0
     for case in CASES:
-        if "error" in case:
+        if "error" in case or case["config"]["type"] == "SeesawLoss":
             continue
         trace = _run(case)
         names = [s.name for s in trace.steps]
@@ -70,5 +78,32 @@ def test_every_step_is_described_with_its_numbers() -> None:
 
 def test_unsupported_loss_says_so() -> None:
     with pytest.raises(UnsupportedLoss) as err:
-        evaluate({"type": "SeesawLoss"}, torch.randn(2, 3), torch.tensor([0, 1]))
+        evaluate({"type": "EQLV2Loss"}, torch.randn(2, 3), torch.tensor([0, 1]))
     assert "cannot be evaluated by losstune yet" in str(err.value)
+
+
+def test_seesaw_steps_add_up_per_term() -> None:
+    checked = 0
+    for case in CASES:
+        if "error" in case or case["config"]["type"] != "SeesawLoss":
+            continue
+        trace = _run(case)
+        terms: dict[str, list[Any]] = {}
+        for step in trace.steps:
+            term = step.description.split(":")[0] if step.name != "sum" else "sum"
+            terms.setdefault(term, []).append(step)
+        loss_weight = case["config"].get("loss_weight", 1.0)
+        for term in ("classes", "objectness"):
+            names = [s.name for s in terms[term]]
+            if names == ["kernel"]:  # no positives: MMDetection's zero, without loss_weight
+                assert float(terms[term][0].value) == 0.0
+                continue
+            assert names == ["kernel", "weight", "reduction", "loss_weight"], names
+            assert torch.equal(terms[term][3].value, loss_weight * terms[term][2].value)
+        finals = {t: terms[t][-1].value for t in ("classes", "objectness")}
+        if isinstance(trace.loss, dict):
+            assert trace.loss == {"loss_cls_objectness": finals["objectness"], "loss_cls_classes": finals["classes"]}
+        else:
+            assert torch.equal(trace.loss, finals["classes"] + finals["objectness"])
+        checked += 1
+    assert checked >= 12

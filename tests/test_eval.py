@@ -161,3 +161,33 @@ def test_plot_refuses_a_loss_it_cannot_draw(tmp_path: Path) -> None:
         "eval", "retinanet_r50_fpn_giou_1x_coco.py", "--loss", "loss_bbox", "--plot", str(out), cwd=EXAMPLES
     )
     assert code == 2 and "neither" in text and not out.exists()
+
+
+SEESAW = """
+_base_ = '{examples}/faster_rcnn_r50_fpn_1x_coco.py'
+model = dict(
+    roi_head=dict(
+        bbox_head=dict(loss_cls=dict(_delete_=True, type='SeesawLoss', p=0.8, q=2.0, num_classes={n}))))
+"""
+
+
+def test_eval_seesaw_shows_both_terms(write: Callable[..., Path]) -> None:
+    cfg = write("seesaw.py", SEESAW.format(examples=EXAMPLES, n=80))
+    code, out = invoke("eval", "seesaw.py", "--loss", "bbox_head.loss_cls", "--format", "json", cwd=cfg.parent)
+    assert code == 0, out
+    data = json.loads(out)
+    assert set(data["loss"]) == {"loss_cls_classes", "loss_cls_objectness"}
+    descriptions = [s["description"] for s in data["steps"]]
+    assert descriptions[1].startswith("classes: Seesaw CE") and "p=0.8, q=2" in descriptions[1]
+    assert descriptions[5].startswith("objectness: CE")
+    # the classes term is over the 128 sampled positives, the objectness term over all 512 RoIs
+    assert data["steps"][1]["shape"] == [128] and data["steps"][5]["shape"] == [512]
+    assert data["steps"][4]["sum"] == data["loss"]["loss_cls_classes"]
+    code, out = invoke("eval", "seesaw.py", "--loss", "bbox_head.loss_cls", cwd=cfg.parent)
+    assert "loss_cls_classes = " in out and "loss_cls_objectness = " in out
+
+
+def test_eval_seesaw_with_the_wrong_num_classes_says_which(write: Callable[..., Path]) -> None:
+    cfg = write("seesaw.py", SEESAW.format(examples=EXAMPLES, n=1203))
+    code, out = invoke("eval", "seesaw.py", "--loss", "bbox_head.loss_cls", cwd=cfg.parent)
+    assert code == 2 and "num_classes + 2 = 1205" in out and "Traceback" not in out

@@ -401,3 +401,100 @@ class GHMC:
         loss = weight_step(trace, loss, weights)
         reduced = reduction_step(trace, loss, reduction, tot)
         return trace.add("loss_weight", f"× loss_weight={self.loss_weight}", reduced * self.loss_weight)
+
+
+class SeesawLoss:
+    """Seesaw loss (RoI classification over ``num_classes + 2`` channels): a seesaw cross-entropy of
+    the positives over the classes, plus a cross-entropy of objectness over every sample. Each term
+    runs steps 2 to 5 on its own; the loss is a dict of the two (or their sum, ``return_dict=False``).
+
+    The mitigation factor uses the module's cumulative class counts, which MMDetection accumulates
+    across calls; a single evaluation counts the labels of this call, as a fresh module does."""
+
+    def __init__(
+        self,
+        use_sigmoid: bool = False,
+        p: float = 0.8,
+        q: float = 2.0,
+        num_classes: int = 1203,
+        eps: float = 1e-2,
+        reduction: str = "mean",
+        loss_weight: float = 1.0,
+        return_dict: bool = True,
+    ) -> None:
+        assert not use_sigmoid
+        self.p, self.q, self.eps = p, q, eps
+        self.num_classes = num_classes
+        self.reduction = reduction
+        self.loss_weight = loss_weight
+        self.return_dict = return_dict
+
+    def forward(
+        self,
+        trace: Trace,
+        cls_score: Tensor,
+        labels: Tensor,
+        label_weights: Tensor | None = None,
+        avg_factor: Any = None,
+        reduction_override: str | None = None,
+    ) -> Tensor | dict[str, Tensor]:
+        reduction = chosen_reduction(self.reduction, reduction_override)
+        assert cls_score.size(-1) == self.num_classes + 2, (
+            f"cls_score has {cls_score.size(-1)} channels; SeesawLoss with num_classes={self.num_classes} takes "
+            f"num_classes + 2 = {self.num_classes + 2} (the loss's num_classes must be the head's)"
+        )
+        c = self.num_classes
+        pos = labels < c
+        obj_labels = (labels == c).long()
+        cum_samples = torch.bincount(labels.long(), minlength=c + 1)[: c + 1].float().to(cls_score.device)
+        if labels.numel() and int(labels.max()) > c:
+            raise IndexError(f"labels go up to {int(labels.max())}; SeesawLoss counts classes 0..{c}")
+        weights = (
+            label_weights.float() if label_weights is not None else labels.new_ones(labels.size(), dtype=torch.float)
+        )
+        classes, objectness = cls_score[..., :-2], cls_score[..., -2:]
+        if pos.sum() > 0:
+            first = len(trace.steps)
+            kernel = self._seesaw_kernel(classes[pos], labels[pos], cum_samples[:c])
+            trace.add("kernel", self._describe(), kernel)
+            loss_classes = finish(trace, kernel, weights[pos], reduction, avg_factor, self.loss_weight)
+            _prefix(trace, first, "classes: ")
+        else:
+            loss_classes = trace.add("kernel", "classes: no positive sample, the term is 0", classes[pos].sum())
+        first = len(trace.steps)
+        kernel = F.cross_entropy(objectness, obj_labels, reduction="none")
+        trace.add("kernel", "CE = -log softmax(x)_obj over (object, background)", kernel)
+        loss_objectness = finish(trace, kernel, weights, reduction, avg_factor, self.loss_weight)
+        _prefix(trace, first, "objectness: ")
+        if self.return_dict:
+            return {"loss_cls_objectness": loss_objectness, "loss_cls_classes": loss_classes}
+        return trace.add("sum", "loss_cls_classes + loss_cls_objectness", loss_classes + loss_objectness)
+
+    def _describe(self) -> str:
+        return (
+            "Seesaw CE = -log softmax(x + log S)_y, S_ij = M_ij·C_ij (mitigation (N_j/N_i)^p where N_j < N_i, "
+            f"compensation (σ_j/σ_i)^q where σ_j > σ_i), p={self.p:g}, q={self.q:g}, "
+            f"over {self.num_classes} classes, positives only"
+        )
+
+    def _seesaw_kernel(self, score: Tensor, labels: Tensor, cum_samples: Tensor) -> Tensor:
+        """MMDetection's ``seesaw_ce_loss`` before its ``weight_reduce_loss``."""
+        onehot = F.one_hot(labels, self.num_classes)
+        seesaw = score.new_ones(onehot.size())
+        if self.p > 0:
+            ratio = cum_samples[None, :].clamp(min=1) / cum_samples[:, None].clamp(min=1)
+            index = (ratio < 1.0).float()
+            seesaw = seesaw * (ratio.pow(self.p) * index + (1 - index))[labels.long(), :]
+        if self.q > 0:
+            scores = F.softmax(score.detach(), dim=1)
+            self_scores = scores[torch.arange(0, len(scores)).to(scores.device).long(), labels.long()]
+            matrix = scores / self_scores[:, None].clamp(min=self.eps)
+            index = (matrix > 1.0).float()
+            seesaw = seesaw * (matrix.pow(self.q) * index + (1 - index))
+        return F.cross_entropy(score + (seesaw.log() * (1 - onehot)), labels, weight=None, reduction="none")
+
+
+def _prefix(trace: Trace, first: int, prefix: str) -> None:
+    """Name the term the steps from ``first`` on belong to."""
+    for step in trace.steps[first:]:
+        step.description = prefix + step.description

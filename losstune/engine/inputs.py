@@ -46,13 +46,16 @@ def synthetic(
 ) -> Inputs:
     """Seeded inputs for a classification or box loss of a head with ``num_classes`` classes."""
     kind = bare_type(str(loss_cfg.get("type")))
-    if kind not in CLASSIFICATION + REGRESSION + BOXES:
+    if kind not in CLASSIFICATION + REGRESSION + BOXES + ("SeesawLoss",):
         raise InputError(f"losstune makes sample inputs for classification and box losses only; give `{kind}` --inputs")
     s = sample(sampler, num_priors=num_priors, num_classes=num_classes, roi_head=roi_head, seed=seed)
     g = torch.Generator().manual_seed(seed + 1)
     n = s.labels.numel()
     cls_avg = float(max(int((s.label_weights > 0).sum()), 1)) if roi_head else s.avg_factor
     box_avg = float(n) if roi_head else s.avg_factor
+    if kind == "SeesawLoss":  # num_classes + 2 channels: the classes, then (object, background)
+        score = torch.randn(n, num_classes + 2, generator=g)
+        return Inputs([score, s.labels, s.label_weights], {"avg_factor": cls_avg}, s)
     if kind in CLASSIFICATION:
         sigmoid = kind != "CrossEntropyLoss" or bool(loss_cfg.get("use_sigmoid", False))
         score = torch.randn(n, num_classes if sigmoid else num_classes + 1, generator=g)

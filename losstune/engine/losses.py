@@ -13,6 +13,7 @@ from losstune.engine.classification import (
     FocalLoss,
     KnowledgeDistillationKLDivLoss,
     QualityFocalLoss,
+    SeesawLoss,
     VarifocalLoss,
 )
 from losstune.engine.dense import DiceLoss, GaussianFocalLoss
@@ -38,6 +39,7 @@ LOSSES: dict[str, type[Any]] = {
     "DiceLoss": DiceLoss,
     "GHMC": GHMC,
     "GHMR": GHMR,
+    "SeesawLoss": SeesawLoss,
     "EIoULoss": EIoULoss,
     "SIoULoss": SIoULoss,
 }

@@ -77,6 +77,8 @@ def encode(x: Any) -> Any:
         return {"tensor": x.tolist(), "dtype": str(x.dtype).replace("torch.", ""), "shape": list(x.shape)}
     if isinstance(x, tuple):
         return {"tuple": [encode(v) for v in x]}
+    if isinstance(x, dict):
+        return {"dict": {k: encode(v) for k, v in x.items()}}
     return x
 
 
@@ -194,6 +196,28 @@ def cases(rng: random.Random) -> Any:
     yield {"type": "L1Loss"}, (torch.randn(3, 4), torch.randn(3, 4)), {"reduction_override": "avg"}
     yield {"type": "L1Loss", "reduction": "avg"}, (torch.randn(3, 4), torch.randn(3, 4)), {}
     yield {"type": "L1Loss", "reduction": "sum"}, (torch.randn(3, 4), torch.randn(3, 4)), {"avg_factor": 2.0}
+    # SeesawLoss: its class counts start from zero in each fresh module, as here
+    for _ in range(12):
+        n, c = rng.randint(1, 12), rng.randint(2, 6)
+        avg = rng.choice([None, float(rng.randint(1, 9))])
+        red = rng.choice([None, "mean", "sum", "none"])
+        if avg is not None and red == "sum":
+            red = "mean"
+        seesaw = {
+            "type": "SeesawLoss",
+            "num_classes": c,
+            "p": rng.choice([0.0, 0.8, 1.5]),
+            "q": rng.choice([0.0, 2.0, 1.0]),
+            "loss_weight": rng.choice([1.0, 2.5]),
+            "return_dict": rng.random() < 0.6,
+        }
+        labels = torch.randint(0, c + 1, (n,))
+        kw = {"avg_factor": avg, "reduction_override": red}
+        if rng.random() < 0.5:
+            kw["label_weights"] = torch.rand(n)
+        yield seesaw, (torch.randn(n, c + 2), labels), kw
+    yield {"type": "SeesawLoss", "num_classes": 3}, (torch.randn(4, 5), torch.full((4,), 3)), {}
+    yield {"type": "SeesawLoss", "num_classes": 3}, (torch.randn(4, 4), torch.tensor([0, 1, 2, 3])), {}
 
 
 def main() -> None:
