@@ -551,6 +551,14 @@ def eval_command(
             show_default=False,
         ),
     ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check/--no-check",
+            help="Compare the final value with MMDetection's own loss module called on the same inputs, "
+            "where MMDetection 3.x can be imported; exit 1 if they differ.",
+        ),
+    ] = True,
     fmt: FormatOption = Format.text,
 ) -> None:
     """Evaluate one loss of a config step by step, as MMDetection 3.x computes it.
@@ -588,10 +596,20 @@ def eval_command(
     except (InputError, UnsupportedLoss, KeyPathError) as e:
         sys.stderr.write(f"losstune: error: {config}: {e}\n")
         raise typer.Exit(EXIT_ERROR) from None
+    if check:
+        from dataclasses import replace
+
+        from losstune.engine.crosscheck import crosscheck
+        from losstune.keypath import get
+
+        loss_cfg = get(cfg.tree, result.loss.path)
+        result = replace(result, check=crosscheck(loss_cfg, result.trace.loss, result.args, result.kwargs))
     if fmt is Format.json:
         sys.stdout.write(render_eval.render_json(result))
     else:
         sys.stdout.write(render_eval.render_text(result, color=_color(), width=_width()))
+    if result.check is not None and result.check.equal is False:
+        raise typer.Exit(EXIT_FINDINGS)
 
 
 @app.command("rule")

@@ -38,7 +38,19 @@ def render_text(result: EvalResult, *, color: bool = False, width: int = 100) ->
     for name, loss in _terms(result.trace.loss).items():
         value = loss.item() if hasattr(loss, "numel") and loss.numel() == 1 else loss
         out.append(f"{bold}{name} = {_fmt(value) if isinstance(value, float) else value}{reset}")
+    if result.check is not None:
+        out.append(_check_line(result))
     return "\n".join(out) + "\n"
+
+
+def _check_line(result: EvalResult) -> str:
+    check = result.check
+    assert check is not None
+    if check.equal is True:
+        return f"checked: equal to {check.reference} called on the same inputs"
+    if check.equal is False:
+        return f"CHECK FAILED: {check.reference} called on the same inputs differs: {check.detail}; please report this"
+    return f"not checked against MMDetection: {check.detail}"
 
 
 def _terms(loss: Any) -> dict[str, Any]:
@@ -63,5 +75,8 @@ def render_json(result: EvalResult) -> str:
         "inputs": result.inputs,
         "steps": [{"name": s.name, "description": s.description, **s.summary()} for s in result.trace.steps],
         "loss": _plain(loss),
+        "check": None
+        if result.check is None
+        else {"reference": result.check.reference, "equal": result.check.equal, "detail": result.check.detail},
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

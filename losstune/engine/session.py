@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from losstune import keypath
 from losstune.catalogue import bare_type
 from losstune.config import LoadedConfig
+from losstune.engine.crosscheck import CrossCheck
 from losstune.engine.inputs import InputError, from_file, synthetic
 from losstune.engine.sampling import Sampled
 from losstune.engine.trace import Step, Trace, UnsupportedLoss, evaluate
@@ -21,6 +23,9 @@ class EvalResult:
     trace: Trace
     inputs: str
     sampled: Sampled | None = None
+    args: list[Any] = field(default_factory=list)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    check: CrossCheck | None = None
 
 
 def find_loss(cfg: LoadedConfig, key: str) -> LossNode:
@@ -89,7 +94,7 @@ def evaluate_config(
         ) from None
     if made.sampled is not None:
         trace.steps.insert(0, Step("sampling", made.sampled.description, made.sampled.stats))
-    return EvalResult(loss, trace, how, made.sampled)
+    return EvalResult(loss, trace, how, made.sampled, args, kwargs)
 
 
 __all__ = ["EvalResult", "evaluate_config", "find_loss"]
