@@ -86,7 +86,7 @@ def test_inputs_file(tmp_path: Path) -> None:
     ("tensors", "message"),
     [
         ({"pred": torch.randn(6, 4)}, "has no `target`"),
-        ({"pred": torch.randn(6, 4), "target": torch.randn(5, 4)}, "do not fit L1Loss"),
+        ({"pred": torch.randn(6, 4), "target": torch.randn(6, 4), "weight": torch.ones(5, 4)}, "do not fit L1Loss"),
         ({"pred": torch.full((2, 4), float("nan")), "target": torch.randn(2, 4)}, "NaN or inf"),
         ({"pred": torch.randn(2, 4), "target": torch.randn(2, 4), "beta": torch.tensor(1.0)}, "does not take"),
     ],
@@ -191,3 +191,75 @@ def test_eval_seesaw_with_the_wrong_num_classes_says_which(write: Callable[..., 
     cfg = write("seesaw.py", SEESAW.format(examples=EXAMPLES, n=1203))
     code, out = invoke("eval", "seesaw.py", "--loss", "bbox_head.loss_cls", cwd=cfg.parent)
     assert code == 2 and "num_classes + 2 = 1205" in out and "Traceback" not in out
+
+
+@pytest.mark.parametrize(
+    ("config", "key", "tensors", "message"),
+    [
+        (
+            "retinanet_r50_fpn_1x_coco.py",
+            "loss_bbox",
+            {"pred": torch.randn(6, 4), "target": torch.randn(5, 4)},
+            "`target` must have the shape of `pred`, (6, 4); it has (5, 4)",
+        ),
+        (
+            "retinanet_r50_fpn_giou_1x_coco.py",
+            "loss_bbox",
+            {"pred": torch.randn(6, 5), "target": torch.randn(6, 5)},
+            "`pred` must be boxes of shape (N, 4)",
+        ),
+        (
+            "faster_rcnn_r50_fpn_1x_coco.py",
+            "roi_head.bbox_head.loss_cls",
+            {"cls_score": torch.randn(4, 81), "label": torch.tensor([0, 3, 81, 80])},
+            "`label` holds labels from 0 to 81; a softmax over 81 channels takes 0 to 80",
+        ),
+        (
+            "faster_rcnn_r50_fpn_1x_coco.py",
+            "roi_head.bbox_head.loss_cls",
+            {"cls_score": torch.randn(4, 81), "label": torch.tensor([0.0, 3.0, 1.0, 80.0])},
+            "must hold integer class indices (int64), not float32",
+        ),
+        (
+            "faster_rcnn_r50_fpn_1x_coco.py",
+            "roi_head.bbox_head.loss_cls",
+            {"cls_score": torch.randn(4, 81), "label": torch.tensor([0, 3, 1])},
+            "`label` must have shape (4,), one label per row of the scores; it has (3,)",
+        ),
+        (
+            "retinanet_r50_fpn_1x_coco.py",
+            "loss_cls",
+            {"pred": torch.randn(3, 80), "target": torch.tensor([0, -1, 80])},
+            "`target` holds labels from -1 to 80; a score of 80 classes (label 80 is background) takes 0 to 80",
+        ),
+    ],
+)
+def test_inputs_that_do_not_fit_say_what_is_expected(
+    tmp_path: Path, config: str, key: str, tensors: dict[str, object], message: str
+) -> None:
+    pt = tmp_path / "bad.pt"
+    torch.save(tensors, pt)
+    code, out = invoke("eval", config, "--loss", key, "--inputs", str(pt), cwd=EXAMPLES)
+    assert code == 2 and message in out, out
+
+
+def test_inputs_that_fit_pass_the_checks(tmp_path: Path) -> None:
+    pt = tmp_path / "ok.pt"
+    label = torch.tensor([0, 3, 80, 80])
+    torch.save({"cls_score": torch.randn(4, 81), "label": label, "weight": torch.ones(4)}, pt)
+    code, out = invoke(
+        "eval",
+        "faster_rcnn_r50_fpn_1x_coco.py",
+        "--loss",
+        "roi_head.bbox_head.loss_cls",
+        "--inputs",
+        str(pt),
+        cwd=EXAMPLES,
+    )
+    assert code == 0, out
+    pt2 = tmp_path / "onehot.pt"
+    torch.save(
+        {"pred": torch.randn(3, 80), "target": torch.nn.functional.one_hot(torch.tensor([1, 2, 3]), 80).float()}, pt2
+    )
+    code, out = invoke("eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "loss_cls", "--inputs", str(pt2), cwd=EXAMPLES)
+    assert code == 0, out

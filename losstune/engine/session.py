@@ -12,6 +12,7 @@ from losstune.engine.crosscheck import CrossCheck
 from losstune.engine.inputs import InputError, from_file, synthetic
 from losstune.engine.sampling import Sampled
 from losstune.engine.trace import Step, Trace, UnsupportedLoss, evaluate
+from losstune.engine.validate import check_inputs
 from losstune.locate import LossNode
 
 
@@ -64,6 +65,7 @@ def evaluate_config(
     roi_head = loss.head is not None and "roi_head" in [s for s in loss.head if isinstance(s, str)]
     if inputs is not None:
         made = from_file(inputs, impl.forward)
+        check_inputs(loss_cfg, made.kwargs)
         how = f"read from {inputs}"
     else:
         num_classes = head.get("num_classes", 80) if isinstance(head, dict) else 80
