@@ -12,6 +12,7 @@ from losstune.rules.literal_flag import MustBeLiteral
 from losstune.rules.missing_required import MissingRequired
 from losstune.rules.out_of_range import OutOfRange
 from losstune.rules.sampler_with_balanced_loss import SamplerWithBalancedLoss
+from losstune.rules.seesaw_num_classes import SeesawNumClasses
 from losstune.rules.sum_with_avg_factor import SumWithAvgFactor
 from losstune.rules.unknown_param import UnknownParameter
 from losstune.rules.unknown_type import UnknownType
@@ -33,6 +34,7 @@ ALL_RULES: tuple[Rule, ...] = (
     IoULossNeedsDecodedBoxes(),
     ZeroLossWeight(),
     LeakedDelete(),
+    SeesawNumClasses(),
 )
 
 __all__ = ["ALL_RULES", "Context", "Example", "Rule"]
