@@ -9,6 +9,7 @@ import io
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -38,7 +39,7 @@ def _capture(renderables: list[RenderableType], color: bool, width: int) -> str:
         console.print(r)
     out = console.file.getvalue()  # type: ignore[attr-defined]
     assert isinstance(out, str)
-    return out
+    return "\n".join(line.rstrip(" ") for line in out.split("\n"))  # rich pads cells to their column
 
 
 def fmt_value(v: Any) -> str:
@@ -122,13 +123,18 @@ def _loss_block(loss: LossView, width: int) -> RenderableType:
             sampler.append(f"\n    {args}")
     parts: list[RenderableType] = [title, table, sampler]
     if loss.steps:
-        steps = Text("  on sample tensors:", style="bold")
+        parts.append(Text("  on sample tensors:", style="bold"))
+        # a grid, so a long formula wraps under itself rather than under the step's number
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(width=3, no_wrap=True)
+        grid.add_column(style="bold", no_wrap=True, min_width=11)
+        grid.add_column(overflow="fold")
         for i, st in enumerate(loss.steps, start=1):
-            steps.append(f"\n    {i}. {st.name:<11} ", style="bold")
-            steps.append(st.description)
+            text = Text(st.description)
             if st.plain:
-                steps.append(f"\n       {'':<11} {st.plain}", style="dim")
-        parts.append(steps)
+                text.append(f"\n{st.plain}", style="dim")
+            grid.add_row(Text(f"   {i}."[-3:] if i < 10 else f"{i}.", style="bold"), st.name, text)
+        parts.append(Padding(grid, (0, 0, 0, 3)))
     elif loss.steps_note:
         parts.append(Text(f"  steps: {loss.steps_note}", style="dim"))
     return Group(*parts, Text(""))
