@@ -559,6 +559,7 @@ def eval_command(
             "where MMDetection 3.x can be imported; exit 1 if they differ.",
         ),
     ] = True,
+    mmdet_version: VersionOption = None,
     fmt: FormatOption = Format.text,
 ) -> None:
     """Evaluate one loss of a config step by step, as MMDetection 3.x computes it.
@@ -586,7 +587,13 @@ def eval_command(
     cfg = _load(config, fmt, Resolver())
     try:
         result = evaluate_config(
-            cfg, loss, inputs=str(inputs) if inputs else None, seed=seed, num_priors=num_priors, device=device.value
+            cfg,
+            loss,
+            inputs=str(inputs) if inputs else None,
+            seed=seed,
+            num_priors=num_priors,
+            device=device.value,
+            mmdet_version=mmdet_version,
         )
         if plot is not None:
             from losstune.engine.plot import plot_kernel
@@ -603,7 +610,8 @@ def eval_command(
         from losstune.keypath import get
 
         loss_cfg = get(cfg.tree, result.loss.path)
-        result = replace(result, check=crosscheck(loss_cfg, result.trace.loss, result.args, result.kwargs))
+        checked = crosscheck(loss_cfg, result.trace.loss, result.args, result.kwargs, result.version)
+        result = replace(result, check=checked)
     if fmt is Format.json:
         sys.stdout.write(render_eval.render_json(result))
     else:

@@ -28,7 +28,8 @@ def _value(summary: dict[str, Any]) -> str:
 def render_text(result: EvalResult, *, color: bool = False, width: int = 100) -> str:
     """One line per step, then the loss."""
     bold, reset = ("\033[1m", "\033[0m") if color else ("", "")
-    out = [f"{bold}{result.loss.key}{reset}  {result.loss.type}  (inputs: {result.inputs})", ""]
+    head = f"{bold}{result.loss.key}{reset}  {result.loss.type}"
+    out = [f"{head}  (as MMDetection {result.version}.x computes it; inputs: {result.inputs})", ""]
     for i, step in enumerate(result.trace.steps, start=1):
         summary = step.summary()
         shape = "x".join(str(d) for d in summary.get("shape", [])) or ("scalar" if "shape" in summary else "")
@@ -72,6 +73,7 @@ def render_json(result: EvalResult) -> str:
         "kind": "eval",
         "key": result.loss.key,
         "type": result.loss.type,
+        "mmdet_version": result.version,
         "inputs": result.inputs,
         "steps": [{"name": s.name, "description": s.description, **s.summary()} for s in result.trace.steps],
         "loss": _plain(loss),

@@ -130,7 +130,7 @@ def explain(
     version = version or detect_version(cfg.tree)
     views = [_loss_view(cfg, loss, schema, version) for loss in cfg.losses()]
     if steps:
-        views = [_with_steps(cfg, view, seed) for view in views]
+        views = [_with_steps(cfg, view, seed, version) for view in views]
     return ExplainReport(
         config=display_path(cfg.path),
         files=[display_path(f) for f in cfg.files],
@@ -139,7 +139,7 @@ def explain(
     )
 
 
-def _with_steps(cfg: LoadedConfig, view: LossView, seed: int) -> LossView:
+def _with_steps(cfg: LoadedConfig, view: LossView, seed: int, version: int) -> LossView:
     from dataclasses import replace
 
     from losstune.engine.inputs import InputError
@@ -147,7 +147,7 @@ def _with_steps(cfg: LoadedConfig, view: LossView, seed: int) -> LossView:
     from losstune.engine.trace import UnsupportedLoss
 
     try:
-        result = evaluate_config(cfg, view.key, seed=seed, num_priors=None)
+        result = evaluate_config(cfg, view.key, seed=seed, num_priors=None, mmdet_version=version)
     except (InputError, UnsupportedLoss) as e:
         return replace(view, steps_note=str(e))
     return replace(

@@ -14,6 +14,7 @@ torch = pytest.importorskip("torch")
 from losstune.engine import UnsupportedLoss, evaluate  # noqa: E402
 
 CASES = json.loads((Path(__file__).parent / "engine" / "cases.json").read_text())["cases"]
+CASES_2 = json.loads((Path(__file__).parent / "engine" / "cases_v2.json").read_text())["cases"]
 
 
 def _decode(x: Any) -> Any:
@@ -26,21 +27,27 @@ def _decode(x: Any) -> Any:
     return x
 
 
-def _run(case: dict[str, Any]) -> Any:
+def _run(case: dict[str, Any], mmdet_version: int = 3) -> Any:
     args = [_decode(a) for a in case["args"]]
     kwargs = {k: _decode(v) for k, v in case["kwargs"].items()}
-    return evaluate(case["config"], *args, **kwargs)
+    return evaluate(case["config"], *args, mmdet_version=mmdet_version, **kwargs)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{i}-{c['config']['type']}" for i, c in enumerate(CASES)])
-def test_loss_equals_mmdetection(case: dict[str, Any]) -> None:
+ALL = [(3, c) for c in CASES] + [(2, c) for c in CASES_2]
+
+
+@pytest.mark.parametrize(
+    ("version", "case"), ALL, ids=[f"v{v}-{i}-{c['config']['type']}" for i, (v, c) in enumerate(ALL)]
+)
+def test_loss_equals_mmdetection(version: int, case: dict[str, Any]) -> None:
+    """3.x cases recorded from MMDetection 3.3.0, 2.x cases from 2.28.2."""
     if "error" in case:
         with pytest.raises(Exception) as err:
-            _run(case)
+            _run(case, version)
         assert type(err.value).__name__ == case["error"]
         return
     expected = _decode(case["expected"])
-    loss = _run(case).loss
+    loss = _run(case, version).loss
     if isinstance(expected, dict):  # SeesawLoss's two terms
         assert loss.keys() == expected.keys()
         pairs = [(loss[k], expected[k]) for k in expected]
@@ -107,3 +114,22 @@ def test_seesaw_steps_add_up_per_term() -> None:
             assert torch.equal(trace.loss, finals["classes"] + finals["objectness"])
         checked += 1
     assert checked >= 12
+
+
+def test_mmdetection_2_lacks_the_losses_added_in_3() -> None:
+    boxes = torch.tensor([[0.0, 0.0, 10.0, 10.0]])
+    with pytest.raises(UnsupportedLoss, match=r"does not exist in MMDetection 2\.x"):
+        evaluate({"type": "EIoULoss"}, boxes, boxes, mmdet_version=2)
+    assert float(evaluate({"type": "EIoULoss"}, boxes, boxes).loss) == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="must be 2 or 3"):
+        evaluate({"type": "L1Loss"}, boxes, boxes, mmdet_version=4)
+
+
+def test_all_zero_weights_differ_between_versions() -> None:
+    pred, target, weight = torch.ones(2, 4), torch.zeros(2, 4), torch.zeros(2, 4)
+    v3 = evaluate({"type": "L1Loss", "loss_weight": 2.0}, pred, target, weight, reduction_override="none")
+    v2 = evaluate(
+        {"type": "L1Loss", "loss_weight": 2.0}, pred, target, weight, reduction_override="none", mmdet_version=2
+    )
+    assert v3.loss.shape == () and v2.loss.shape == (2, 4)  # 3.x's shortcut returns a scalar
+    assert [s.name for s in v2.steps] == ["kernel", "weight", "reduction", "loss_weight"]

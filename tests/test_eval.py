@@ -263,3 +263,12 @@ def test_inputs_that_fit_pass_the_checks(tmp_path: Path) -> None:
     )
     code, out = invoke("eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "loss_cls", "--inputs", str(pt2), cwd=EXAMPLES)
     assert code == 0, out
+
+
+def test_eval_as_mmdetection_2() -> None:
+    code, out = invoke(
+        "eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "loss_cls", "--mmdet-version", "2", cwd=EXAMPLES
+    )
+    assert code == 0 and "as MMDetection 2.x computes it" in out
+    code, out = invoke("eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "loss_cls", "--format", "json", cwd=EXAMPLES)
+    assert json.loads(out)["mmdet_version"] == 3

@@ -37,6 +37,8 @@ def aligned_overlaps(b1: Tensor, b2: Tensor, mode: str = "iou", eps: float = 1e-
 class GIoULoss:
     """``1 - GIoU(pred, target)``."""
 
+    fp16_in_fp32 = True  # 3.x computes the overlaps of float16 boxes in float32
+
     def __init__(self, eps: float = 1e-6, reduction: str = "mean", loss_weight: float = 1.0) -> None:
         self.eps = eps
         self.reduction = reduction
@@ -70,15 +72,17 @@ class GIoULoss:
 
     def overlap_loss(self, trace: Trace, pred: Tensor, target: Tensor) -> Tensor:
         """The element-wise kernel (step 2)."""
-        boxes = pred.to(torch.float32) if pred.dtype == torch.float16 else pred
-        gious = aligned_overlaps(boxes, target, "giou", self.eps)
-        if pred.dtype == torch.float16:
+        half = pred.dtype == torch.float16 and self.fp16_in_fp32
+        gious = aligned_overlaps(pred.to(torch.float32) if half else pred, target, "giou", self.eps)
+        if half:
             gious = gious.to(torch.float16)
         return trace.add("kernel", f"1 - GIoU(pred, target), ε={self.eps:g}", 1 - gious)
 
 
 class IoULoss:
     """``1 - IoU`` (linear), ``1 - IoU²`` (square) or ``-log IoU`` (log)."""
+
+    fp16_in_fp32 = True  # 3.x computes the overlaps of float16 boxes in float32
 
     def __init__(
         self,
@@ -113,9 +117,9 @@ class IoULoss:
         if weight is not None and weight.dim() > 1:
             assert weight.shape == pred.shape
             weight = weight.mean(-1)
-        boxes = pred.to(torch.float32) if pred.dtype == torch.float16 else pred
-        ious = aligned_overlaps(boxes, target, "iou").clamp(min=self.eps)
-        if pred.dtype == torch.float16:
+        half = pred.dtype == torch.float16 and self.fp16_in_fp32
+        ious = aligned_overlaps(pred.to(torch.float32) if half else pred, target, "iou").clamp(min=self.eps)
+        if half:
             ious = ious.to(torch.float16)
         if self.mode == "linear":
             loss, what = 1 - ious, "1 - IoU"

@@ -141,6 +141,8 @@ def _focal_weight_shape(weight: Tensor | None, loss: Tensor) -> Tensor | None:
 class FocalLoss:
     """Sigmoid focal loss: ``-α_t (1 - p_t)^γ log p_t``."""
 
+    onehot_targets = True  # 3.x also takes (N, C) one-hot or soft targets
+
     def __init__(
         self,
         use_sigmoid: bool = True,
@@ -168,7 +170,7 @@ class FocalLoss:
     ) -> Tensor:
         reduction = chosen_reduction(self.reduction, reduction_override)
         num_classes = pred.size(1)
-        if pred.dim() != target.dim():
+        if pred.dim() != target.dim() or not self.onehot_targets:
             target = F.one_hot(target, num_classes=num_classes + 1)[:, :num_classes]
         target = target.type_as(pred)
         p = pred if self.activated else pred.sigmoid()
@@ -190,6 +192,8 @@ class FocalLoss:
 
 class QualityFocalLoss:
     """GFL's quality focal loss: BCE against a soft IoU target, scaled by ``|y - σ(x)|^β``."""
+
+    tensor_targets = True  # 3.x also takes (N, C) soft targets, not only (label, score)
 
     def __init__(
         self,
@@ -218,7 +222,7 @@ class QualityFocalLoss:
         bce = F.binary_cross_entropy if self.activated else F.binary_cross_entropy_with_logits
         p = pred if self.activated else pred.sigmoid()
         loss = bce(pred, p.new_zeros(pred.shape), reduction="none") * p.pow(self.beta)
-        if isinstance(target, torch.Tensor):  # (N, C) soft targets
+        if isinstance(target, torch.Tensor) and self.tensor_targets:  # (N, C) soft targets
             assert pred.size() == target.size()
             target = target.type_as(pred)
             pos = target != 0

@@ -24,26 +24,28 @@ class CrossCheck:
     detail: str = ""
 
 
-def _mmdet_losses() -> tuple[Any, str] | str:
+def _mmdet_losses(major: int) -> tuple[Any, str] | str:
     """MMDetection's ``mmdet.models.losses`` and its version, or why they cannot be used."""
     try:
         mmdet = importlib.import_module("mmdet")
         version = str(getattr(mmdet, "__version__", "?"))
-        if not version.startswith("3."):
-            return f"the installed MMDetection is {version}; the engine computes 3.x"
+        if not version.startswith(f"{major}."):
+            return f"the installed MMDetection is {version}; the loss was evaluated as {major}.x computes it"
         return importlib.import_module("mmdet.models.losses"), version
     except Exception as e:  # any import failure (no mmdet, no mmcv, a broken build) means: not compared
-        return f"MMDetection 3.x cannot be imported here ({type(e).__name__}: {e})"
+        return f"MMDetection {major}.x cannot be imported here ({type(e).__name__}: {e})"
 
 
 def _terms(loss: Any) -> dict[str, torch.Tensor]:
     return dict(loss) if isinstance(loss, dict) else {"loss": loss}
 
 
-def crosscheck(loss_cfg: dict[str, Any], loss: Any, args: list[Any], kwargs: dict[str, Any]) -> CrossCheck:
-    """Build the configured loss with MMDetection, call it on ``args``/``kwargs`` and compare its
-    result with ``loss`` (relative difference at most 1e-5)."""
-    found = _mmdet_losses()
+def crosscheck(
+    loss_cfg: dict[str, Any], loss: Any, args: list[Any], kwargs: dict[str, Any], major: int = 3
+) -> CrossCheck:
+    """Build the configured loss with the installed MMDetection (when it is ``major``.x), call it on
+    ``args``/``kwargs`` and compare its result with ``loss`` (relative difference at most 1e-5)."""
+    found = _mmdet_losses(major)
     if isinstance(found, str):
         return CrossCheck("MMDetection", None, found)
     losses, version = found

@@ -26,6 +26,8 @@ def all_zero_weight(pred: Tensor, weight: Tensor | None) -> Tensor | None:
 class L1Loss:
     """``|pred - target|``."""
 
+    zero_weight_shortcut = True  # 3.x returns (pred × weight).sum() when no weight is > 0
+
     def __init__(self, reduction: str = "mean", loss_weight: float = 1.0) -> None:
         self.reduction = reduction
         self.loss_weight = loss_weight
@@ -45,7 +47,7 @@ class L1Loss:
         avg_factor: Any = None,
         reduction_override: str | None = None,
     ) -> Tensor:
-        shortcut = all_zero_weight(pred, weight)
+        shortcut = all_zero_weight(pred, weight) if self.zero_weight_shortcut else None
         if shortcut is not None:
             trace.add("weight", "every weight is 0: MMDetection returns (pred × weight).sum()", shortcut)
             return shortcut

@@ -14,6 +14,7 @@ from losstune.engine.sampling import Sampled
 from losstune.engine.trace import Step, Trace, UnsupportedLoss, evaluate
 from losstune.engine.validate import check_inputs
 from losstune.locate import LossNode
+from losstune.mmdet_version import detect_version
 
 
 @dataclass
@@ -27,6 +28,7 @@ class EvalResult:
     args: list[Any] = field(default_factory=list)
     kwargs: dict[str, Any] = field(default_factory=dict)
     check: CrossCheck | None = None
+    version: int = 3
 
 
 def find_loss(cfg: LoadedConfig, key: str) -> LossNode:
@@ -48,11 +50,14 @@ def evaluate_config(
     seed: int = 0,
     num_priors: int | None = None,
     device: str = "cpu",
+    mmdet_version: int | None = None,
 ) -> EvalResult:
-    """Evaluate the loss at ``key`` on sample inputs sized from the config, or on ``inputs``."""
+    """Evaluate the loss at ``key`` on sample inputs sized from the config, or on ``inputs``, as
+    MMDetection ``mmdet_version`` computes it (detected from the config when not given)."""
     import torch
 
     loss = find_loss(cfg, key)
+    version = mmdet_version or detect_version(cfg.tree)
     loss_cfg = keypath.get(cfg.tree, loss.path)
     if device == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda was asked for, but this machine has no CUDA GPU")
@@ -89,14 +94,14 @@ def evaluate_config(
     args = [a.to(device) if hasattr(a, "to") else a for a in made.args]
     kwargs = {k: (v.to(device) if hasattr(v, "to") else v) for k, v in made.kwargs.items()}
     try:
-        trace = evaluate(loss_cfg, *args, **kwargs)
+        trace = evaluate(loss_cfg, *args, mmdet_version=version, **kwargs)
     except (AssertionError, RuntimeError, ValueError, IndexError, TypeError) as e:
         raise InputError(
             f"the inputs do not fit {loss.type}: {type(e).__name__}: {e or 'an assertion failed'}"
         ) from None
     if made.sampled is not None:
         trace.steps.insert(0, Step("sampling", made.sampled.description, made.sampled.stats))
-    return EvalResult(loss, trace, how, made.sampled, args, kwargs)
+    return EvalResult(loss, trace, how, made.sampled, args, kwargs, version=version)
 
 
 __all__ = ["EvalResult", "evaluate_config", "find_loss"]

@@ -57,14 +57,19 @@ class Trace:
         return value
 
 
-def evaluate(loss_cfg: dict[str, Any], *args: Any, **kwargs: Any) -> Trace:
+def evaluate(loss_cfg: dict[str, Any], *args: Any, mmdet_version: int = 3, **kwargs: Any) -> Trace:
     """Evaluate the loss configured by ``loss_cfg`` (``dict(type='FocalLoss', gamma=1.5)``) on the
-    arguments MMDetection 3.x's module ``forward`` takes, in the same order and with the same names."""
-    from losstune.engine import losses
+    arguments MMDetection's module ``forward`` takes, in the same order and with the same names, as
+    MMDetection 3.x computes it (``mmdet_version=2``: as 2.x does, where the two differ)."""
+    from losstune.engine import losses, v2
 
     cfg = dict(loss_cfg)
     type_name = bare_type(str(cfg.pop("type", "")))
-    cls = losses.LOSSES.get(type_name)
+    if mmdet_version not in (2, 3):
+        raise ValueError(f"mmdet_version must be 2 or 3, not {mmdet_version!r}")
+    if mmdet_version == 2 and type_name in v2.ONLY_IN_3:
+        raise UnsupportedLoss(f"`{type_name}` does not exist in MMDetection 2.x (it was added in 3.0)")
+    cls = (v2.LOSSES_2.get(type_name) if mmdet_version == 2 else None) or losses.LOSSES.get(type_name)
     if cls is None:
         known = ", ".join(sorted(losses.LOSSES))
         raise UnsupportedLoss(f"`{type_name}` cannot be evaluated by losstune yet; it evaluates {known}")
