@@ -272,3 +272,12 @@ def test_eval_as_mmdetection_2() -> None:
     assert code == 0 and "as MMDetection 2.x computes it" in out
     code, out = invoke("eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "loss_cls", "--format", "json", cwd=EXAMPLES)
     assert json.loads(out)["mmdet_version"] == 3
+
+
+def test_avg_factor_is_counted_as_each_version_counts_it() -> None:
+    # no positives sampled: 3.x's SamplingResult counts 0 of them, 2.x's anchor head at least 1
+    cfg = {"type": "RandomSampler", "num": 256, "pos_fraction": 0.0, "neg_pos_ub": -1}
+    v3 = sample(cfg, num_priors=2000, num_classes=80, roi_head=False, seed=0)
+    v2 = sample(cfg, num_priors=2000, num_classes=80, roi_head=False, seed=0, mmdet_version=2)
+    assert v3.stats["positives"] == 0 and v3.avg_factor == v3.stats["negatives"] == 256
+    assert v2.avg_factor == 1 + 256

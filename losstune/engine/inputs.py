@@ -43,12 +43,20 @@ def synthetic(
     roi_head: bool,
     num_priors: int,
     seed: int,
+    mmdet_version: int = 3,
 ) -> Inputs:
     """Seeded inputs for a classification or box loss of a head with ``num_classes`` classes."""
     kind = bare_type(str(loss_cfg.get("type")))
     if kind not in CLASSIFICATION + REGRESSION + BOXES + ("SeesawLoss",):
         raise InputError(f"losstune makes sample inputs for classification and box losses only; give `{kind}` --inputs")
-    s = sample(sampler, num_priors=num_priors, num_classes=num_classes, roi_head=roi_head, seed=seed)
+    s = sample(
+        sampler,
+        num_priors=num_priors,
+        num_classes=num_classes,
+        roi_head=roi_head,
+        seed=seed,
+        mmdet_version=mmdet_version,
+    )
     g = torch.Generator().manual_seed(seed + 1)
     n = s.labels.numel()
     cls_avg = float(max(int((s.label_weights > 0).sum()), 1)) if roi_head else s.avg_factor

@@ -58,9 +58,16 @@ def sample(
     roi_head: bool,
     seed: int,
     num_gts: int = 8,
+    mmdet_version: int = 3,
 ) -> Sampled:
     """Assign and sample ``num_priors`` priors with the ``sampler`` config (``None`` or a
-    PseudoSampler: every prior, normalised by the positives)."""
+    PseudoSampler: every prior, normalised by the positives). The dense head's ``avg_factor`` is
+    counted as in MMDetection ``mmdet_version``: 3.x's ``SamplingResult.avg_factor`` (positives,
+    plus negatives with a real sampler); 2.x's anchor head counts each at least 1."""
+
+    def at_least_1(n: int) -> int:
+        return max(n, 1) if mmdet_version == 2 else n
+
     g = torch.Generator().manual_seed(seed)
     gt_inds, ious, gt_labels = _assignment(num_priors, num_gts, num_classes, g, roi_head)
     kind = bare_type(str(sampler.get("type"))) if sampler else "PseudoSampler"
@@ -69,7 +76,7 @@ def sample(
     neg_pool = torch.nonzero(gt_inds == 0).squeeze(1)
     if kind == "PseudoSampler":
         pos, neg = pos_pool, neg_pool
-        avg_factor = float(max(pos.numel(), 1))
+        avg_factor = float(at_least_1(pos.numel()))
         why = f"PseudoSampler: every prior is used ({pos.numel()} positives, {neg.numel()} negatives, {num_priors - pos.numel() - neg.numel()} ignored); avg_factor = positives = {avg_factor:g}"
     else:
         if kind not in SIMULATED:
@@ -87,7 +94,7 @@ def sample(
         if neg_pos_ub >= 0:
             expected_neg = min(expected_neg, int(neg_pos_ub * max(1, pos.numel())))
         neg = _choose(neg_pool, expected_neg, g)
-        avg_factor = float(max(pos.numel(), 1) + max(neg.numel(), 1))
+        avg_factor = float(at_least_1(pos.numel()) + at_least_1(neg.numel()))
         why = (
             f"{kind}(num={num}, pos_fraction={frac:g}, neg_pos_ub={neg_pos_ub}): {pos.numel()} of "
             f"{pos_pool.numel()} positives (at most int(num × pos_fraction) = {int(num * frac)}), {neg.numel()} of "

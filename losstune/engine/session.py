@@ -89,6 +89,7 @@ def evaluate_config(
             roi_head=roi_head,
             num_priors=priors,
             seed=seed,
+            mmdet_version=version,
         )
         how = f"synthetic, seed {seed}, {priors} priors, {num_classes} classes"
     args = [a.to(device) if hasattr(a, "to") else a for a in made.args]
