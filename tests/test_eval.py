@@ -257,6 +257,13 @@ def test_inputs_that_fit_pass_the_checks(tmp_path: Path) -> None:
         cwd=EXAMPLES,
     )
     assert code == 0, out
+    # a sigmoid CE takes any label; those outside the classes give an all-zero target row
+    pt_rpn = tmp_path / "rpn.pt"
+    torch.save({"cls_score": torch.randn(4, 1), "label": torch.tensor([0, 1, 5, -1])}, pt_rpn)
+    code, out = invoke(
+        "eval", "faster_rcnn_r50_fpn_1x_coco.py", "--loss", "rpn_head.loss_cls", "--inputs", str(pt_rpn), cwd=EXAMPLES
+    )
+    assert code == 0, out
     pt2 = tmp_path / "onehot.pt"
     torch.save(
         {"pred": torch.randn(3, 80), "target": torch.nn.functional.one_hot(torch.tensor([1, 2, 3]), 80).float()}, pt2

@@ -55,9 +55,13 @@ def crosscheck(
     if cls is None:
         return CrossCheck(name, None, f"mmdet.models.losses has no {kind}")
     params = {k: v for k, v in loss_cfg.items() if k not in ("type", "_scope_")}
+    tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)]
     try:
         with torch.no_grad():
-            theirs = cls(**params)(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+            module = cls(**params)
+            if tensors and hasattr(module, "to"):  # SeesawLoss keeps its class counts in a buffer
+                module = module.to(tensors[0].device)
+            theirs = module(*copy.deepcopy(args), **copy.deepcopy(kwargs))
     except Exception as e:  # the module failed where the engine did not: report it, do not hide it
         return CrossCheck(name, False, f"it raised {type(e).__name__}: {e}")
     ours, want = _terms(loss), _terms(theirs)

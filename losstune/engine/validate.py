@@ -23,7 +23,7 @@ def _tensor(kwargs: dict[str, Any], name: str) -> torch.Tensor | None:
     return value
 
 
-def _labels(labels: torch.Tensor, name: str, n: int, top: int, what: str, ignore: int | None = None) -> None:
+def _labels(labels: torch.Tensor, name: str, n: int, top: int | None, what: str, ignore: int | None = None) -> None:
     if labels.dtype in (torch.float16, torch.float32, torch.float64, torch.bfloat16, torch.bool):
         raise InputError(
             f"`{name}` must hold integer class indices (int64), not {str(labels.dtype).replace('torch.', '')}"
@@ -31,7 +31,7 @@ def _labels(labels: torch.Tensor, name: str, n: int, top: int, what: str, ignore
     if labels.shape != (n,):
         raise InputError(f"`{name}` must have shape ({n},), one label per row of the scores; it has {_shape(labels)}")
     valid = labels if ignore is None else labels[labels != ignore]
-    if valid.numel() and (int(valid.min()) < 0 or int(valid.max()) > top):
+    if top is not None and valid.numel() and (int(valid.min()) < 0 or int(valid.max()) > top):
         raise InputError(
             f"`{name}` holds labels from {int(valid.min())} to {int(valid.max())}; {what} takes 0 to {top}"
         )
@@ -42,9 +42,9 @@ def check_inputs(loss_cfg: dict[str, Any], kwargs: dict[str, Any]) -> None:
     kind = bare_type(str(loss_cfg.get("type")))
     if kind in REGRESSION + BOXES:
         pred, target = _tensor(kwargs, "pred"), _tensor(kwargs, "target")
-        if pred is None or target is None:
+        if pred is None or target is None or target.numel() == 0:  # no targets: MMDetection gives pred.sum() × 0
             return
-        if kind in BOXES and (pred.dim() != 2 or pred.size(-1) != 4):
+        if kind in BOXES and (pred.dim() == 0 or pred.size(-1) != 4):
             raise InputError(f"`pred` must be boxes of shape (N, 4) as (x1, y1, x2, y2); it has {_shape(pred)}")
         if pred.shape != target.shape:
             raise InputError(f"`target` must have the shape of `pred`, {_shape(pred)}; it has {_shape(target)}")
@@ -55,15 +55,15 @@ def check_inputs(loss_cfg: dict[str, Any], kwargs: dict[str, Any]) -> None:
             return
         sigmoid = bool(loss_cfg.get("use_sigmoid"))
         c = score.size(1)
-        if sigmoid and label.shape == score.shape:
-            return  # already one-hot / soft targets
+        if sigmoid:
+            # one-hot / soft targets, or labels: MMDetection's sigmoid CE takes any label, those
+            # outside 0..C-1 (background, ignored) giving an all-zero target row
+            if label.shape != score.shape:
+                _labels(label, "label", score.size(0), None, "")
+            return
         ignore = loss_cfg.get("ignore_index")
         ignore = -100 if ignore is None else ignore
-        top = c if sigmoid else c - 1
-        what = (
-            f"a sigmoid score of {c} classes (label {c} is background)" if sigmoid else f"a softmax over {c} channels"
-        )
-        _labels(label, "label", score.size(0), top, what, ignore)
+        _labels(label, "label", score.size(0), c - 1, f"a softmax over {c} channels", ignore)
     elif kind == "FocalLoss":
         pred, target = _tensor(kwargs, "pred"), _tensor(kwargs, "target")
         if pred is None or target is None or pred.dim() != 2 or target.shape == pred.shape:
