@@ -288,3 +288,45 @@ def test_avg_factor_is_counted_as_each_version_counts_it() -> None:
     v2 = sample(cfg, num_priors=2000, num_classes=80, roi_head=False, seed=0, mmdet_version=2)
     assert v3.stats["positives"] == 0 and v3.avg_factor == v3.stats["negatives"] == 256
     assert v2.avg_factor == 1 + 256
+
+
+def test_activated_focal_loss_gets_probabilities_and_the_same_loss(write: Callable[..., Path]) -> None:
+    write(
+        "act.py",
+        f"_base_ = '{EXAMPLES}/retinanet_r50_fpn_1x_coco.py'\nmodel = dict(bbox_head=dict(loss_cls=dict(activated=True)))\n",
+    )
+    cfg = write("plain.py", f"_base_ = '{EXAMPLES}/retinanet_r50_fpn_1x_coco.py'\n")
+    code, act = invoke("eval", "act.py", "--loss", "loss_cls", "--format", "json", cwd=cfg.parent)
+    assert code == 0, act
+    code, plain = invoke("eval", "plain.py", "--loss", "loss_cls", "--format", "json", cwd=cfg.parent)
+    assert json.loads(act)["loss"] == pytest.approx(json.loads(plain)["loss"], rel=1e-5)
+
+
+def test_plot_of_activated_and_class_weighted_losses(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from losstune.engine.plot import _kernel
+
+    p = torch.tensor([0.2, 0.7])
+    activated = _kernel({"type": "FocalLoss", "gamma": 2.0, "alpha": 1.0, "activated": True}, p)
+    assert torch.allclose(activated, -((1 - p) ** 2) * torch.log(p), atol=1e-5)
+    out = tmp_path / "cw.png"
+    code, text = invoke(
+        "eval",
+        "faster_rcnn_r50_fpn_classweight_1x_cityscapes.py",
+        "--loss",
+        "roi_head.bbox_head.loss_cls",
+        "--plot",
+        str(out),
+        cwd=EXAMPLES,
+    )
+    assert code == 0, text
+    assert out.read_bytes().startswith(b"\x89PNG")
+
+
+def test_an_unreadable_inputs_file_is_exit_2(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    code, out = invoke(
+        "eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "loss_bbox", "--inputs", str(empty), cwd=EXAMPLES
+    )
+    assert code == 2 and "cannot be read as inputs" in out and "empty or cut short" in out

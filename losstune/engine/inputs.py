@@ -69,6 +69,8 @@ def synthetic(
         score = torch.randn(n, num_classes if sigmoid else num_classes + 1, generator=g)
         if sigmoid:  # an untrained head, initialised as MMDetection does: prior probability 0.01
             score = score + PRIOR_BIAS
+        if loss_cfg.get("activated"):  # the head hands the loss probabilities
+            score = score.sigmoid()
         if kind == "QualityFocalLoss":
             target: Any = (s.labels, s.ious * s.pos_mask)
         elif kind == "VarifocalLoss":
@@ -100,8 +102,9 @@ def from_file(path: str, forward: Any) -> Inputs:
                 values = {k: torch.from_numpy(data[k]) for k in data.files}
         else:
             values = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, ValueError, RuntimeError) as e:
-        raise InputError(f"`{path}` cannot be read as inputs: {e}") from None
+    except Exception as e:  # whatever the file holds (truncated, not a tensor file, unpickling refused)
+        why = str(e) or "the file is empty or cut short"
+        raise InputError(f"`{path}` cannot be read as inputs: {type(e).__name__}: {why}") from None
     if not isinstance(values, dict):
         raise InputError(f"`{path}` must hold a dict of the forward's arguments by name")
     params = [p for p in inspect.signature(forward).parameters.values() if p.name not in ("self", "trace")]

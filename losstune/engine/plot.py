@@ -32,6 +32,8 @@ def _kernel(cfg: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
         pred = x.view(-1, 1).repeat(1, 4)
         return _elementwise(cfg, pred, torch.zeros_like(pred))[:, 0]
     logits = torch.log(x / (1 - x)).view(-1, 1)
+    if cfg.get("activated"):  # FocalLoss, QualityFocalLoss: the scores are probabilities already
+        logits = x.view(-1, 1)
     if kind == "CrossEntropyLoss" and not cfg.get("use_sigmoid"):
         two = torch.cat([logits, torch.zeros_like(logits)], 1)  # softmax over (true, other): p = σ(logit)
         return _elementwise(cfg, two, torch.zeros(n, dtype=torch.long))
@@ -57,7 +59,11 @@ def plot_kernel(loss_cfg: dict[str, Any], out: str, title: str) -> None:
     except ImportError:
         raise InputError("--plot needs matplotlib: pip install 'losstune[plot]'") from None
     kind = bare_type(str(loss_cfg.get("type")))
-    cfg = {k: v for k, v in loss_cfg.items() if k not in ("_scope_", "loss_weight", "reduction")}
+    # class weights scale each class's curve by its own factor; the plot draws the kernel itself
+    dropped = ("_scope_", "loss_weight", "reduction", "class_weight", "ignore_index", "avg_non_ignore")
+    cfg = {k: v for k, v in loss_cfg.items() if k not in dropped}
+    if cfg.get("use_mask"):
+        raise InputError("--plot draws classification and regression kernels; a mask loss (use_mask=True) is neither")
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
     if kind in ERROR:
         x = torch.linspace(-3, 3, 601)
@@ -74,10 +80,18 @@ def plot_kernel(loss_cfg: dict[str, Any], out: str, title: str) -> None:
     else:
         plt.close(fig)
         raise InputError(f"--plot draws classification and regression kernels; `{kind}` is neither")
-    for ref, label in references:
-        ax.plot(x.numpy(), _kernel(ref, x).detach().numpy(), linewidth=1.0, alpha=0.6, label=label)
+    try:
+        curves = [(_kernel(ref, x), label) for ref, label in references]
+        configured = _kernel(cfg, x)
+    except (RuntimeError, ValueError, AssertionError, TypeError) as e:
+        plt.close(fig)
+        raise InputError(f"--plot cannot draw this {kind}: {type(e).__name__}: {e}") from None
+    for curve, label in curves:
+        ax.plot(x.numpy(), curve.detach().numpy(), linewidth=1.0, alpha=0.6, label=label)
     label = cfg_label if kind == "FocalLoss" else "configured"
-    ax.plot(x.numpy(), _kernel(cfg, x).detach().numpy(), color="black", linewidth=2.2, label=label)
+    if "class_weight" in loss_cfg:
+        label += " (class_weight not drawn)"
+    ax.plot(x.numpy(), configured.detach().numpy(), color="black", linewidth=2.2, label=label)
     ax.set_ylabel("element-wise loss")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
