@@ -330,3 +330,65 @@ def test_an_unreadable_inputs_file_is_exit_2(tmp_path: Path) -> None:
         "eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "loss_bbox", "--inputs", str(empty), cwd=EXAMPLES
     )
     assert code == 2 and "cannot be read as inputs" in out and "empty or cut short" in out
+
+
+MASK_RCNN = """
+model = dict(
+    type='MaskRCNN',
+    roi_head=dict(
+        type='StandardRoIHead',
+        bbox_head=dict(type='Shared2FCBBoxHead', num_classes=3,
+                       loss_cls=dict(type='CrossEntropyLoss'), loss_bbox=dict(type='L1Loss')),
+        mask_head=dict(type='FCNMaskHead', num_classes=3,
+                       loss_mask=dict(type='CrossEntropyLoss', use_mask=True, loss_weight=1.0))),
+    train_cfg=dict(rcnn=dict(sampler=dict(
+        type='{sampler}', num=512, pos_fraction=0.25, neg_pos_ub=-1, add_gt_as_proposals=True))))
+"""
+
+
+def test_mask_loss_is_evaluated_on_the_positive_rois(write: Callable[..., Path]) -> None:
+    cfg = write("mask.py", MASK_RCNN.format(sampler="RandomSampler"))
+    code, out = invoke("eval", "mask.py", "--loss", "loss_mask", "--format", "json", cwd=cfg.parent)
+    assert code == 0, out
+    data = json.loads(out)
+    sampling, kernel = data["steps"][0], data["steps"][1]
+    positives = sampling["value"]["positives"]
+    assert sampling["value"]["mask_rois"] == positives > 0
+    assert kernel["shape"] == [positives, 28, 28]
+    assert "with no avg_factor" in sampling["description"]
+    assert data["steps"][3]["description"].startswith("mean over all")
+
+
+def test_samplers_that_need_predictions_are_refused_plainly(write: Callable[..., Path]) -> None:
+    cfg = write("hlr.py", MASK_RCNN.format(sampler="ScoreHLRSampler"))
+    code, out = invoke("eval", "hlr.py", "--loss", "bbox_head.loss_cls", cwd=cfg.parent)
+    assert code == 2 and "ScoreHLRSampler cannot be simulated" in out and "Traceback" not in out
+    code, out = invoke("explain", "hlr.py", "--format", "json", cwd=cfg.parent)
+    assert code == 0, out
+    notes = [loss["steps_note"] for loss in json.loads(out)["losses"]]
+    assert all("ScoreHLRSampler cannot be simulated" in note for note in notes)
+
+
+def test_a_sum_reduced_loss_of_a_head_that_normalises_itself_gets_no_avg_factor(write: Callable[..., Path]) -> None:
+    cfg = write(
+        "yolo.py",
+        """
+        model = dict(bbox_head=dict(type='YOLOV3Head', num_classes=80,
+            loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0, reduction='sum')))
+        """,
+    )
+    code, out = invoke("eval", "yolo.py", "--loss", "loss_cls", "--format", "json", cwd=cfg.parent)
+    assert code == 0, out
+    data = json.loads(out)
+    assert "no avg_factor (reduction='sum')" in data["inputs"]
+    assert data["steps"][3]["description"].startswith("sum over all")
+    # a head known to pass avg_factor keeps it, and MMDetection's refusal of 'sum' with it shows
+    cfg = write(
+        "retina.py",
+        """
+        model = dict(bbox_head=dict(type='RetinaHead', num_classes=80,
+            loss_cls=dict(type='FocalLoss', use_sigmoid=True, reduction='sum')))
+        """,
+    )
+    code, out = invoke("eval", "retina.py", "--loss", "loss_cls", cwd=cfg.parent)
+    assert code == 2 and "MMDetection would fail here too" in out and "LT110" in out

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -49,15 +49,20 @@ def synthetic(
     kind = bare_type(str(loss_cfg.get("type")))
     if kind not in CLASSIFICATION + REGRESSION + BOXES + ("SeesawLoss",):
         raise InputError(f"losstune makes sample inputs for classification and box losses only; give `{kind}` --inputs")
-    s = sample(
-        sampler,
-        num_priors=num_priors,
-        num_classes=num_classes,
-        roi_head=roi_head,
-        seed=seed,
-        mmdet_version=mmdet_version,
-    )
+    try:
+        s = sample(
+            sampler,
+            num_priors=num_priors,
+            num_classes=num_classes,
+            roi_head=roi_head,
+            seed=seed,
+            mmdet_version=mmdet_version,
+        )
+    except ValueError as e:  # a sampler that needs the model's predictions
+        raise InputError(str(e)) from None
     g = torch.Generator().manual_seed(seed + 1)
+    if kind == "CrossEntropyLoss" and loss_cfg.get("use_mask"):
+        return _mask_inputs(s, num_classes, g)
     n = s.labels.numel()
     cls_avg = float(max(int((s.label_weights > 0).sum()), 1)) if roi_head else s.avg_factor
     box_avg = float(n) if roi_head else s.avg_factor
@@ -90,6 +95,21 @@ def synthetic(
     target_boxes = torch.cat([xy, xy + wh], 1)
     pred_boxes = target_boxes + torch.randn(n, 4, generator=g) * wh.repeat(1, 2) * 0.15
     return Inputs([pred_boxes, target_boxes, s.bbox_weights], {"avg_factor": box_avg}, s)
+
+
+MASK_SIZE = 28  # FCNMaskHead's mask targets, roi_feat_size 14 upsampled twice
+
+
+def _mask_inputs(s: Sampled, num_classes: int, g: torch.Generator) -> Inputs:
+    """FCNMaskHead's call: ``loss_mask(mask_preds, mask_targets, pos_labels)`` over the positive
+    RoIs only, with no avg_factor (the loss is the mean over their pixels)."""
+    rows = torch.nonzero(s.pos_mask).squeeze(1)
+    n = rows.numel()
+    mask_preds = torch.randn(n, num_classes, MASK_SIZE, MASK_SIZE, generator=g)
+    mask_targets = (torch.rand(n, MASK_SIZE, MASK_SIZE, generator=g) > 0.5).float()
+    note = f"; the mask loss takes the {n} positive RoIs only ({MASK_SIZE}×{MASK_SIZE} masks), with no avg_factor"
+    s = replace(s, description=s.description + note, stats={**s.stats, "mask_rois": n})
+    return Inputs([mask_preds, mask_targets, s.labels[rows]], {}, s)
 
 
 def from_file(path: str, forward: Any) -> Inputs:

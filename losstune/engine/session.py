@@ -13,6 +13,7 @@ from losstune.engine.inputs import InputError, from_file, synthetic
 from losstune.engine.sampling import Sampled
 from losstune.engine.trace import Step, Trace, UnsupportedLoss, evaluate
 from losstune.engine.validate import check_inputs
+from losstune.heads import AVG_FACTOR_HEADS, AVG_FACTOR_LOSS_KEYS
 from losstune.locate import LossNode
 from losstune.mmdet_version import detect_version
 
@@ -92,11 +93,24 @@ def evaluate_config(
             mmdet_version=version,
         )
         how = f"synthetic, seed {seed}, {priors} priors, {num_classes} classes"
+        head_type = bare_type(str(head.get("type", ""))) if isinstance(head, dict) else ""
+        passes_avg_factor = head_type in AVG_FACTOR_HEADS and loss.path[-1] in AVG_FACTOR_LOSS_KEYS
+        if loss_cfg.get("reduction") == "sum" and not passes_avg_factor and "avg_factor" in made.kwargs:
+            # a head that reduces with 'sum' normalises by itself (YOLOV3Head, YOLOXHead...):
+            # MMDetection would refuse an avg_factor with 'sum'
+            del made.kwargs["avg_factor"]
+            how += "; no avg_factor (reduction='sum')"
     args = [a.to(device) if hasattr(a, "to") else a for a in made.args]
     kwargs = {k: (v.to(device) if hasattr(v, "to") else v) for k, v in made.kwargs.items()}
     try:
         trace = evaluate(loss_cfg, *args, mmdet_version=version, **kwargs)
     except (AssertionError, RuntimeError, ValueError, IndexError, TypeError) as e:
+        if "avg_factor can not be used" in str(e):
+            raise InputError(
+                f"MMDetection would fail here too: {loss.key} is given an avg_factor (as its head passes one), "
+                "which MMDetection takes only with reduction='mean' or 'none' (see `losstune rule LT110`); "
+                "set reduction='mean'"
+            ) from None
         raise InputError(
             f"the inputs do not fit {loss.type}: {type(e).__name__}: {e or 'an assertion failed'}"
         ) from None
