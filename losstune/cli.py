@@ -607,10 +607,8 @@ def eval_command(
         from dataclasses import replace
 
         from losstune.engine.crosscheck import crosscheck
-        from losstune.keypath import get
 
-        loss_cfg = get(cfg.tree, result.loss.path)
-        checked = crosscheck(loss_cfg, result.trace.loss, result.args, result.kwargs, result.version)
+        checked = crosscheck(result.loss_cfg, result.trace.loss, result.args, result.kwargs, result.version)
         result = replace(result, check=checked)
     if fmt is Format.json:
         sys.stdout.write(render_eval.render_json(result))

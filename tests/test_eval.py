@@ -392,3 +392,20 @@ def test_a_sum_reduced_loss_of_a_head_that_normalises_itself_gets_no_avg_factor(
     )
     code, out = invoke("eval", "retina.py", "--loss", "loss_cls", cwd=cfg.parent)
     assert code == 2 and "MMDetection would fail here too" in out and "LT110" in out
+
+
+def test_detr_loss_cls_as_the_head_builds_it(write: Callable[..., Path]) -> None:
+    cfg = write(
+        "detr.py",
+        """
+        model = dict(bbox_head=dict(type='DETRHead', num_classes=80, loss_cls=dict(
+            type='CrossEntropyLoss', bg_cls_weight=0.1, use_sigmoid=False, loss_weight=1.0, class_weight=1.0)))
+        """,
+    )
+    code, out = invoke("eval", "detr.py", "--loss", "loss_cls", "--format", "json", cwd=cfg.parent)
+    assert code == 0, out
+    data = json.loads(out)
+    counts = data["steps"][0]["value"]
+    expected = counts["positives"] + 0.1 * counts["negatives"]
+    assert f"avg_factor = positives + bg_cls_weight × negatives = {expected:g}" in data["inputs"]
+    assert data["steps"][1]["description"].startswith("CE = -w_y log softmax(x)_y over 81 classes")

@@ -30,6 +30,21 @@ class EvalResult:
     kwargs: dict[str, Any] = field(default_factory=dict)
     check: CrossCheck | None = None
     version: int = 3
+    loss_cfg: dict[str, Any] = field(default_factory=dict)  # as the head builds it
+
+
+def as_built(loss_cfg: dict[str, Any], head: dict[str, Any], name: Any) -> dict[str, Any]:
+    """The loss config as the head builds it: DETRHead turns a float ``class_weight`` and its
+    ``bg_cls_weight`` into one weight per class plus the background's."""
+    if bare_type(str(head.get("type", ""))) != "DETRHead" or name != "loss_cls":
+        return loss_cfg
+    weight = loss_cfg.get("class_weight")
+    if not isinstance(weight, float):
+        return loss_cfg
+    num_classes = head.get("num_classes", 80)
+    built = {k: v for k, v in loss_cfg.items() if k != "bg_cls_weight"}
+    built["class_weight"] = [weight] * num_classes + [float(loss_cfg.get("bg_cls_weight", weight))]
+    return built
 
 
 def find_loss(cfg: LoadedConfig, key: str) -> LossNode:
@@ -68,6 +83,7 @@ def evaluate_config(
     if impl is None:
         raise UnsupportedLoss(f"`{loss.type}` cannot be evaluated by losstune yet")
     head = keypath.get(cfg.tree, loss.head) if loss.head else {}
+    loss_cfg = as_built(loss_cfg, head if isinstance(head, dict) else {}, loss.path[-1])
     roi_head = loss.head is not None and "roi_head" in [s for s in loss.head if isinstance(s, str)]
     if inputs is not None:
         made = from_file(inputs, impl.forward)
@@ -94,6 +110,17 @@ def evaluate_config(
         )
         how = f"synthetic, seed {seed}, {priors} priors, {num_classes} classes"
         head_type = bare_type(str(head.get("type", ""))) if isinstance(head, dict) else ""
+        bg = loss_cfg.get("class_weight")
+        if (
+            head_type == "DETRHead"
+            and made.sampled is not None
+            and isinstance(bg, list)
+            and "avg_factor" in made.kwargs
+        ):
+            # DETRHead normalises loss_cls by positives + bg_cls_weight × negatives
+            stats = made.sampled.stats
+            made.kwargs["avg_factor"] = max(stats["positives"] + stats["negatives"] * bg[-1], 1.0)
+            how += f"; avg_factor = positives + bg_cls_weight × negatives = {made.kwargs['avg_factor']:g}"
         passes_avg_factor = head_type in AVG_FACTOR_HEADS and loss.path[-1] in AVG_FACTOR_LOSS_KEYS
         if loss_cfg.get("reduction") == "sum" and not passes_avg_factor and "avg_factor" in made.kwargs:
             # a head that reduces with 'sum' normalises by itself (YOLOV3Head, YOLOXHead...):
@@ -116,7 +143,7 @@ def evaluate_config(
         ) from None
     if made.sampled is not None:
         trace.steps.insert(0, Step("sampling", made.sampled.description, made.sampled.stats))
-    return EvalResult(loss, trace, how, made.sampled, args, kwargs, version=version)
+    return EvalResult(loss, trace, how, made.sampled, args, kwargs, version=version, loss_cfg=loss_cfg)
 
 
 __all__ = ["EvalResult", "evaluate_config", "find_loss"]
