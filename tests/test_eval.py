@@ -101,8 +101,9 @@ def test_bad_inputs_are_exit_2(tmp_path: Path, tensors: dict[str, object], messa
 def test_other_errors_are_exit_2(write: Callable[..., Path], tmp_path: Path) -> None:
     code, out = invoke("eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "train_cfg", cwd=EXAMPLES)
     assert code == 2 and "does not name one loss" in out
-    code, out = invoke("eval", "gfl_r50_fpn_1x_coco.py", "--loss", "loss_dfl", cwd=EXAMPLES)
-    assert code == 2 and "--inputs" in out
+    dice = write("dice.py", "model = dict(mask_head=dict(type='X', loss_dice=dict(type='DiceLoss')))\n")
+    code, out = invoke("eval", "dice.py", "--loss", "loss_dice", cwd=dice.parent)
+    assert code == 2 and "give `DiceLoss` --inputs" in out
     if not torch.cuda.is_available():
         code, out = invoke(
             "eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "loss_cls", "--device", "cuda", cwd=EXAMPLES
@@ -119,7 +120,8 @@ def test_explain_shows_the_five_steps_on_sample_tensors() -> None:
     assert "positives give" in qfl["steps"][2]["plain"]
     assert qfl["steps"][1]["description"].startswith("QFL = -|y - σ|^β")
     dfl = losses["model.bbox_head.loss_dfl"]
-    assert dfl["steps"] is None and "--inputs" in dfl["steps_note"]
+    assert [s["name"] for s in dfl["steps"]] == ["sampling", "kernel", "weight", "reduction", "loss_weight"]
+    assert dfl["steps"][3]["description"].endswith("avg_factor=4")  # GFLHead's call
     code, out = invoke("explain", "gfl_r50_fpn_1x_coco.py", "--format", "json", "--no-steps", cwd=EXAMPLES)
     assert all(loss["steps"] is None for loss in json.loads(out)["losses"])
     code, out = invoke("explain", "retinanet_r50_fpn_1x_coco.py", cwd=EXAMPLES)
@@ -409,3 +411,21 @@ def test_detr_loss_cls_as_the_head_builds_it(write: Callable[..., Path]) -> None
     expected = counts["positives"] + 0.1 * counts["negatives"]
     assert f"avg_factor = positives + bg_cls_weight × negatives = {expected:g}" in data["inputs"]
     assert data["steps"][1]["description"].startswith("CE = -w_y log softmax(x)_y over 81 classes")
+
+
+def test_ghm_losses_get_sample_inputs(write: Callable[..., Path]) -> None:
+    cfg = write(
+        "ghm.py",
+        f"""
+        _base_ = '{EXAMPLES}/retinanet_r50_fpn_1x_coco.py'
+        model = dict(bbox_head=dict(
+            loss_cls=dict(_delete_=True, type='GHMC', bins=30, momentum=0.75, use_sigmoid=True, loss_weight=1.0),
+            loss_bbox=dict(_delete_=True, type='GHMR', mu=0.02, bins=10, momentum=0.7, loss_weight=10.0)))
+        """,
+    )
+    for key, kernel in (("loss_cls", "bins of the gradient norm"), ("loss_bbox", "sqrt(d² + μ²) - μ, μ=0.02")):
+        code, out = invoke("eval", "ghm.py", "--loss", key, "--format", "json", cwd=cfg.parent)
+        assert code == 0, out
+        data = json.loads(out)
+        assert data["steps"][0]["name"] == "sampling" and kernel in data["steps"][1]["description"]
+        assert data["loss"] > 0

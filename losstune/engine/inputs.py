@@ -17,6 +17,7 @@ from losstune.engine.sampling import Sampled, sample
 CLASSIFICATION = ("CrossEntropyLoss", "FocalLoss", "QualityFocalLoss", "VarifocalLoss")
 REGRESSION = ("L1Loss", "SmoothL1Loss", "BalancedL1Loss", "MSELoss")
 BOXES = ("IoULoss", "GIoULoss", "DIoULoss", "CIoULoss", "EIoULoss", "SIoULoss", "BoundedIoULoss")
+OTHERS = ("SeesawLoss", "GHMC", "GHMR", "DistributionFocalLoss")
 
 
 PRIOR_BIAS = -math.log((1 - 0.01) / 0.01)
@@ -44,10 +45,11 @@ def synthetic(
     num_priors: int,
     seed: int,
     mmdet_version: int = 3,
+    reg_max: int = 16,
 ) -> Inputs:
     """Seeded inputs for a classification or box loss of a head with ``num_classes`` classes."""
     kind = bare_type(str(loss_cfg.get("type")))
-    if kind not in CLASSIFICATION + REGRESSION + BOXES + ("SeesawLoss",):
+    if kind not in CLASSIFICATION + REGRESSION + BOXES + OTHERS:
         raise InputError(f"losstune makes sample inputs for classification and box losses only; give `{kind}` --inputs")
     try:
         s = sample(
@@ -66,6 +68,14 @@ def synthetic(
     n = s.labels.numel()
     cls_avg = float(max(int((s.label_weights > 0).sum()), 1)) if roi_head else s.avg_factor
     box_avg = float(n) if roi_head else s.avg_factor
+    if kind == "GHMC":  # called as loss_cls(cls_score, labels, label_weights, avg_factor=...), which it ignores
+        score = torch.randn(n, num_classes, generator=g) + PRIOR_BIAS
+        return Inputs([score, s.labels, s.label_weights], {"avg_factor": cls_avg}, s)
+    if kind == "GHMR":
+        pred, target_deltas = torch.randn(n, 4, generator=g) * 0.5, torch.randn(n, 4, generator=g) * 0.5
+        return Inputs([pred, target_deltas, s.bbox_weights], {"avg_factor": box_avg}, s)
+    if kind == "DistributionFocalLoss":
+        return _dfl_inputs(s, reg_max, g)
     if kind == "SeesawLoss":  # num_classes + 2 channels: the classes, then (object, background)
         score = torch.randn(n, num_classes + 2, generator=g)
         return Inputs([score, s.labels, s.label_weights], {"avg_factor": cls_avg}, s)
@@ -110,6 +120,19 @@ def _mask_inputs(s: Sampled, num_classes: int, g: torch.Generator) -> Inputs:
     note = f"; the mask loss takes the {n} positive RoIs only ({MASK_SIZE}×{MASK_SIZE} masks), with no avg_factor"
     s = replace(s, description=s.description + note, stats={**s.stats, "mask_rois": n})
     return Inputs([mask_preds, mask_targets, s.labels[rows]], {}, s)
+
+
+def _dfl_inputs(s: Sampled, reg_max: int, g: torch.Generator) -> Inputs:
+    """GFLHead's call: ``loss_dfl(pred_corners, target_corners, weight, avg_factor=4.0)``, four
+    distances per positive, each weighted by the positive's best classification score."""
+    rows = torch.nonzero(s.pos_mask).squeeze(1)
+    m = rows.numel() * 4
+    pred_corners = torch.randn(m, reg_max + 1, generator=g)
+    target_corners = torch.rand(m, generator=g) * (reg_max - 0.01)
+    weight = torch.rand(rows.numel(), generator=g).repeat_interleave(4)
+    note = f"; the distribution loss takes the {rows.numel()} positives only (4 sides each, reg_max={reg_max})"
+    s = replace(s, description=s.description + note)
+    return Inputs([pred_corners, target_corners], {"weight": weight, "avg_factor": 4.0}, s)
 
 
 def from_file(path: str, forward: Any) -> Inputs:

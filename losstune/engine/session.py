@@ -107,6 +107,9 @@ def evaluate_config(
             num_priors=priors,
             seed=seed,
             mmdet_version=version,
+            reg_max=head.get("reg_max", 16)
+            if isinstance(head, dict) and isinstance(head.get("reg_max", 16), int)
+            else 16,
         )
         how = f"synthetic, seed {seed}, {priors} priors, {num_classes} classes"
         head_type = bare_type(str(head.get("type", ""))) if isinstance(head, dict) else ""
