@@ -50,7 +50,9 @@ def synthetic(
     """Seeded inputs for a classification or box loss of a head with ``num_classes`` classes."""
     kind = bare_type(str(loss_cfg.get("type")))
     if kind not in CLASSIFICATION + REGRESSION + BOXES + OTHERS:
-        raise InputError(f"losstune makes sample inputs for classification and box losses only; give `{kind}` --inputs")
+        raise InputError(
+            f"losstune makes no sample inputs for {kind}; give `{kind}` --inputs, a .pt or .npz of its forward's arguments"
+        )
     try:
         s = sample(
             sampler,
