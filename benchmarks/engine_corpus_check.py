@@ -7,6 +7,9 @@ heavy imports stood in for); nothing of it is needed by losstune itself. Usage, 
     pip download --no-deps mmdet==3.3.0 -d /tmp/mmdet && unzip -q -o /tmp/mmdet/mmdet-3.3.0-*.whl -d /tmp/mmdet/src
     .venv/bin/python benchmarks/engine_corpus_check.py /tmp/mmdet/src /tmp/mmdet/src/mmdet/.mim/configs --configs 300
 
+With ``--v2`` and MMDetection 2.28.2's source (see ``make_cases.py``), 2.x configs are evaluated as
+2.x computes them and compared with 2.28.2's modules.
+
 It prints how many losses were equal, differed, or could not be evaluated (and why), and lists
 every difference.
 """
@@ -31,11 +34,12 @@ def main() -> None:
     parser.add_argument("mmdet_src", help="folder holding MMDetection 3.3.0's mmdet package")
     parser.add_argument("configs", help="a tree of MMDetection configs")
     parser.add_argument("--configs", dest="count", type=int, default=300, help="how many configs (seeded sample)")
+    parser.add_argument("--v2", action="store_true", help="mmdet_src holds MMDetection 2.28.2 (2.x configs)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     import make_cases
 
-    make_cases.load_mmdet_losses(args.mmdet_src)
+    (make_cases.load_mmdet2_losses if args.v2 else make_cases.load_mmdet_losses)(args.mmdet_src)
     from losstune.config import load
     from losstune.engine.crosscheck import crosscheck
     from losstune.engine.inputs import InputError
