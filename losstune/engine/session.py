@@ -9,7 +9,7 @@ from losstune import keypath
 from losstune.catalogue import bare_type
 from losstune.config import LoadedConfig
 from losstune.engine.crosscheck import CrossCheck
-from losstune.engine.inputs import InputError, from_file, synthetic
+from losstune.engine.inputs import InputError, Inputs, from_file, synthetic
 from losstune.engine.sampling import Sampled
 from losstune.engine.trace import Step, Trace, UnsupportedLoss, evaluate
 from losstune.engine.validate import check_inputs
@@ -47,6 +47,52 @@ def as_built(loss_cfg: dict[str, Any], head: dict[str, Any], name: Any) -> dict[
     return built
 
 
+def _sample_inputs(
+    loss: LossNode, loss_cfg: dict[str, Any], head: dict[str, Any], *, seed: int, num_priors: int | None, version: int
+) -> tuple[Inputs, str]:
+    """Seeded inputs sized from the config, passed the way the loss's head passes them."""
+    parents = [s for s in (loss.head or ()) if isinstance(s, str)]
+    roi_head = "roi_head" in parents
+    num_classes = head.get("num_classes", 80)
+    if not isinstance(num_classes, int) or "rpn_head" in parents:
+        num_classes = 1
+    sampler = (
+        None if (loss.sampler is None or loss.sampler.default) else loss.sampler.params | {"type": loss.sampler.type}
+    )
+    priors = num_priors or (2000 if roi_head else 20000)
+    reg_max = head.get("reg_max", 16)
+    made = synthetic(
+        loss_cfg,
+        sampler=sampler,
+        num_classes=num_classes,
+        roi_head=roi_head,
+        num_priors=priors,
+        seed=seed,
+        mmdet_version=version,
+        reg_max=reg_max if isinstance(reg_max, int) else 16,
+    )
+    how = f"synthetic, seed {seed}, {priors} priors, {num_classes} classes"
+    head_type = bare_type(str(head.get("type", "")))
+    weights = loss_cfg.get("class_weight")
+    if (
+        head_type == "DETRHead"
+        and made.sampled is not None
+        and isinstance(weights, list)
+        and "avg_factor" in made.kwargs
+    ):
+        # DETRHead normalises loss_cls by positives + bg_cls_weight × negatives
+        stats = made.sampled.stats
+        made.kwargs["avg_factor"] = max(stats["positives"] + stats["negatives"] * weights[-1], 1.0)
+        how += f"; avg_factor = positives + bg_cls_weight × negatives = {made.kwargs['avg_factor']:g}"
+    passes_avg_factor = head_type in AVG_FACTOR_HEADS and loss.path[-1] in AVG_FACTOR_LOSS_KEYS
+    if loss_cfg.get("reduction") == "sum" and not passes_avg_factor and "avg_factor" in made.kwargs:
+        # a head that reduces with 'sum' normalises by itself (YOLOV3Head, YOLOXHead...):
+        # MMDetection would refuse an avg_factor with 'sum'
+        del made.kwargs["avg_factor"]
+        how += "; no avg_factor (reduction='sum')"
+    return made, how
+
+
 def find_loss(cfg: LoadedConfig, key: str) -> LossNode:
     """The loss at ``key`` (full, short, or a unique suffix)."""
     paths = cfg.paths(key)
@@ -82,54 +128,15 @@ def evaluate_config(
     impl = LOSSES.get(bare_type(loss.type))
     if impl is None:
         raise UnsupportedLoss(f"`{loss.type}` cannot be evaluated by losstune yet")
-    head = keypath.get(cfg.tree, loss.head) if loss.head else {}
-    loss_cfg = as_built(loss_cfg, head if isinstance(head, dict) else {}, loss.path[-1])
-    roi_head = loss.head is not None and "roi_head" in [s for s in loss.head if isinstance(s, str)]
+    found = keypath.get(cfg.tree, loss.head) if loss.head else {}
+    head: dict[str, Any] = found if isinstance(found, dict) else {}
+    loss_cfg = as_built(loss_cfg, head, loss.path[-1])
     if inputs is not None:
         made = from_file(inputs, impl.forward)
         check_inputs(loss_cfg, made.kwargs)
         how = f"read from {inputs}"
     else:
-        num_classes = head.get("num_classes", 80) if isinstance(head, dict) else 80
-        if not isinstance(num_classes, int) or "rpn_head" in [s for s in (loss.head or ()) if isinstance(s, str)]:
-            num_classes = 1
-        sampler = (
-            None
-            if (loss.sampler is None or loss.sampler.default)
-            else loss.sampler.params | {"type": loss.sampler.type}
-        )
-        priors = num_priors or (2000 if roi_head else 20000)
-        made = synthetic(
-            loss_cfg,
-            sampler=sampler,
-            num_classes=num_classes,
-            roi_head=roi_head,
-            num_priors=priors,
-            seed=seed,
-            mmdet_version=version,
-            reg_max=head.get("reg_max", 16)
-            if isinstance(head, dict) and isinstance(head.get("reg_max", 16), int)
-            else 16,
-        )
-        how = f"synthetic, seed {seed}, {priors} priors, {num_classes} classes"
-        head_type = bare_type(str(head.get("type", ""))) if isinstance(head, dict) else ""
-        bg = loss_cfg.get("class_weight")
-        if (
-            head_type == "DETRHead"
-            and made.sampled is not None
-            and isinstance(bg, list)
-            and "avg_factor" in made.kwargs
-        ):
-            # DETRHead normalises loss_cls by positives + bg_cls_weight × negatives
-            stats = made.sampled.stats
-            made.kwargs["avg_factor"] = max(stats["positives"] + stats["negatives"] * bg[-1], 1.0)
-            how += f"; avg_factor = positives + bg_cls_weight × negatives = {made.kwargs['avg_factor']:g}"
-        passes_avg_factor = head_type in AVG_FACTOR_HEADS and loss.path[-1] in AVG_FACTOR_LOSS_KEYS
-        if loss_cfg.get("reduction") == "sum" and not passes_avg_factor and "avg_factor" in made.kwargs:
-            # a head that reduces with 'sum' normalises by itself (YOLOV3Head, YOLOXHead...):
-            # MMDetection would refuse an avg_factor with 'sum'
-            del made.kwargs["avg_factor"]
-            how += "; no avg_factor (reduction='sum')"
+        made, how = _sample_inputs(loss, loss_cfg, head, seed=seed, num_priors=num_priors, version=version)
     args = [a.to(device) if hasattr(a, "to") else a for a in made.args]
     kwargs = {k: (v.to(device) if hasattr(v, "to") else v) for k, v in made.kwargs.items()}
     try:
