@@ -160,6 +160,8 @@ def _plain(step: Any, result: Any) -> str:
     import torch
 
     value = step.value
+    if step.name == "sampling" and "positives" not in value:
+        return f"avg_factor = {value['avg_factor']:g}"
     if step.name == "sampling" and "mask_rois" in value:
         return f"the {value['mask_rois']} positive RoIs are used; no avg_factor"
     if step.name == "sampling":

@@ -101,9 +101,11 @@ def test_bad_inputs_are_exit_2(tmp_path: Path, tensors: dict[str, object], messa
 def test_other_errors_are_exit_2(write: Callable[..., Path], tmp_path: Path) -> None:
     code, out = invoke("eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "train_cfg", cwd=EXAMPLES)
     assert code == 2 and "does not name one loss" in out
-    dice = write("dice.py", "model = dict(mask_head=dict(type='X', loss_dice=dict(type='DiceLoss')))\n")
-    code, out = invoke("eval", "dice.py", "--loss", "loss_dice", cwd=dice.parent)
-    assert code == 2 and "give `DiceLoss` --inputs" in out
+    kd = write(
+        "kd.py", "model = dict(bbox_head=dict(type='LDHead', loss_ld=dict(type='KnowledgeDistillationKLDivLoss')))\n"
+    )
+    code, out = invoke("eval", "kd.py", "--loss", "loss_ld", cwd=kd.parent)
+    assert code == 2 and "give `KnowledgeDistillationKLDivLoss` --inputs" in out
     if not torch.cuda.is_available():
         code, out = invoke(
             "eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "loss_cls", "--device", "cuda", cwd=EXAMPLES
@@ -429,3 +431,28 @@ def test_ghm_losses_get_sample_inputs(write: Callable[..., Path]) -> None:
         data = json.loads(out)
         assert data["steps"][0]["name"] == "sampling" and kernel in data["steps"][1]["description"]
         assert data["loss"] > 0
+
+
+def test_heatmap_and_dice_losses_get_sample_inputs(write: Callable[..., Path]) -> None:
+    cfg = write(
+        "cn.py",
+        """
+        model = dict(
+            bbox_head=dict(type='CenterNetHead', num_classes=4,
+                           loss_center_heatmap=dict(type='GaussianFocalLoss', loss_weight=1.0)),
+            mask_head=dict(type='RTMDetInsHead', num_classes=4,
+                           loss_mask=dict(type='DiceLoss', loss_weight=2.0, eps=5e-6, reduction='mean')))
+        """,
+    )
+    code, out = invoke("eval", "cn.py", "--loss", "loss_center_heatmap", "--format", "json", cwd=cfg.parent)
+    assert code == 0, out
+    data = json.loads(out)
+    assert data["steps"][0]["description"].startswith("no sampler: a 64×64 heatmap of 4 classes")
+    assert data["steps"][1]["shape"] == [1, 4, 64, 64]
+    peaks = data["steps"][0]["value"]["avg_factor"]
+    assert 1 <= peaks <= 8 and data["steps"][3]["description"].endswith(f"avg_factor={peaks:g}")
+    code, out = invoke("eval", "cn.py", "--loss", "loss_mask", "--format", "json", cwd=cfg.parent)
+    assert code == 0, out
+    data = json.loads(out)
+    n = data["steps"][0]["value"]["mask_rois"]
+    assert n > 0 and data["steps"][1]["shape"] == [n]  # one Dice loss per mask

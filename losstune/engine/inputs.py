@@ -17,7 +17,7 @@ from losstune.engine.sampling import Sampled, sample
 CLASSIFICATION = ("CrossEntropyLoss", "FocalLoss", "QualityFocalLoss", "VarifocalLoss")
 REGRESSION = ("L1Loss", "SmoothL1Loss", "BalancedL1Loss", "MSELoss")
 BOXES = ("IoULoss", "GIoULoss", "DIoULoss", "CIoULoss", "EIoULoss", "SIoULoss", "BoundedIoULoss")
-OTHERS = ("SeesawLoss", "GHMC", "GHMR", "DistributionFocalLoss")
+OTHERS = ("SeesawLoss", "GHMC", "GHMR", "DistributionFocalLoss", "DiceLoss", "GaussianFocalLoss")
 
 
 PRIOR_BIAS = -math.log((1 - 0.01) / 0.01)
@@ -34,6 +34,7 @@ class Inputs:
     args: list[Any]
     kwargs: dict[str, Any]
     sampled: Sampled | None = None
+    unsampled: str | None = None  # what stands for the sampling step where no sampler is involved
 
 
 def synthetic(
@@ -78,6 +79,10 @@ def synthetic(
         return Inputs([pred, target_deltas, s.bbox_weights], {"avg_factor": box_avg}, s)
     if kind == "DistributionFocalLoss":
         return _dfl_inputs(s, reg_max, g)
+    if kind == "DiceLoss":
+        return _dice_inputs(s, g)
+    if kind == "GaussianFocalLoss":
+        return _heatmap_inputs(num_classes, g)
     if kind == "SeesawLoss":  # num_classes + 2 channels: the classes, then (object, background)
         score = torch.randn(n, num_classes + 2, generator=g)
         return Inputs([score, s.labels, s.label_weights], {"avg_factor": cls_avg}, s)
@@ -135,6 +140,43 @@ def _dfl_inputs(s: Sampled, reg_max: int, g: torch.Generator) -> Inputs:
     note = f"; the distribution loss takes the {rows.numel()} positives only (4 sides each, reg_max={reg_max})"
     s = replace(s, description=s.description + note)
     return Inputs([pred_corners, target_corners], {"weight": weight, "avg_factor": 4.0}, s)
+
+
+def _dice_inputs(s: Sampled, g: torch.Generator) -> Inputs:
+    """A mask head's call (RTMDet-Ins, as others): ``loss_mask(mask_logits, gt_masks, weight=None,
+    avg_factor=num_pos)`` over the positives' masks."""
+    rows = torch.nonzero(s.pos_mask).squeeze(1)
+    n = rows.numel()
+    logits = torch.randn(n, MASK_SIZE, MASK_SIZE, generator=g)
+    masks = (torch.rand(n, MASK_SIZE, MASK_SIZE, generator=g) > 0.5).float()
+    note = f"; the mask loss takes the {n} positives only ({MASK_SIZE}×{MASK_SIZE} masks), avg_factor = {n}"
+    s = replace(s, description=s.description + note, stats={**s.stats, "mask_rois": n})
+    return Inputs([logits, masks], {"avg_factor": float(n)}, s)
+
+
+HEATMAP_SIZE = 64
+
+
+def _heatmap_inputs(num_classes: int, g: torch.Generator, num_objects: int = 8) -> Inputs:
+    """CenterNetHead's call: ``loss_center_heatmap(heatmap_pred, heatmap_target, avg_factor=...)``,
+    a sigmoid heatmap (clamped to [1e-4, 1 - 1e-4]) against Gaussian peaks at the objects' centres,
+    normalised by the number of peaks. No sampler is involved."""
+    size = HEATMAP_SIZE
+    pred = (torch.randn(1, num_classes, size, size, generator=g) + PRIOR_BIAS).sigmoid().clamp(1e-4, 1 - 1e-4)
+    target = torch.zeros(1, num_classes, size, size)
+    ys, xs = torch.meshgrid(torch.arange(size).float(), torch.arange(size).float(), indexing="ij")
+    for _ in range(num_objects):
+        cls = int(torch.randint(0, num_classes, (1,), generator=g))
+        cy, cx = (int(v) for v in torch.randint(0, size, (2,), generator=g))
+        sigma = float(torch.rand(1, generator=g)) * 3 + 1
+        gaussian = torch.exp(-((ys - cy) ** 2 + (xs - cx) ** 2) / (2 * sigma**2))
+        target[0, cls] = torch.maximum(target[0, cls], gaussian)
+    avg_factor = max(1.0, float(target.eq(1).sum()))
+    what = (
+        f"no sampler: a {size}×{size} heatmap of {num_classes} classes with Gaussian peaks at {num_objects} "
+        f"object centres; avg_factor = number of peaks = {avg_factor:g}"
+    )
+    return Inputs([pred, target], {"avg_factor": avg_factor}, None, what)
 
 
 def from_file(path: str, forward: Any) -> Inputs:

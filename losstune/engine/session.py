@@ -71,7 +71,9 @@ def _sample_inputs(
         mmdet_version=version,
         reg_max=reg_max if isinstance(reg_max, int) else 16,
     )
-    how = f"synthetic, seed {seed}, {priors} priors, {num_classes} classes"
+    how = f"synthetic, seed {seed}, " + (
+        f"{num_classes} classes" if made.unsampled else f"{priors} priors, {num_classes} classes"
+    )
     head_type = bare_type(str(head.get("type", "")))
     weights = loss_cfg.get("class_weight")
     if (
@@ -153,6 +155,8 @@ def evaluate_config(
         ) from None
     if made.sampled is not None:
         trace.steps.insert(0, Step("sampling", made.sampled.description, made.sampled.stats))
+    elif made.unsampled:
+        trace.steps.insert(0, Step("sampling", made.unsampled, {"avg_factor": made.kwargs.get("avg_factor")}))
     return EvalResult(loss, trace, how, made.sampled, args, kwargs, version=version, loss_cfg=loss_cfg)
 
 
