@@ -12,6 +12,7 @@ from torch import Tensor
 
 from losstune.catalogue import bare_type
 
+NEEDS_PREDICTIONS = ("OHEMSampler", "ScoreHLRSampler")
 SIMULATED = ("PseudoSampler", "RandomSampler", "InstanceBalancedPosSampler", "IoUBalancedNegSampler", "CombinedSampler")
 
 
@@ -80,7 +81,8 @@ def sample(
         why = f"PseudoSampler: every prior is used ({pos.numel()} positives, {neg.numel()} negatives, {num_priors - pos.numel() - neg.numel()} ignored); avg_factor = positives = {avg_factor:g}"
     else:
         if kind not in SIMULATED:
-            raise ValueError(f"{kind} cannot be simulated (it needs the model's predictions); give --inputs instead")
+            why = "it needs the model's predictions" if kind in NEEDS_PREDICTIONS else "losstune does not model it yet"
+            raise ValueError(f"{kind} cannot be simulated ({why}); give --inputs instead")
         num, frac = int(params.get("num", 0)), float(params.get("pos_fraction", 0.0))
         neg_pos_ub = int(params.get("neg_pos_ub", -1))
         if params.get("add_gt_as_proposals", True):
