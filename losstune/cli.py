@@ -151,9 +151,14 @@ def explain(
     from losstune.resolve import Resolver
     from losstune.settings import load_settings
 
+    has_torch = importlib.util.find_spec("torch") is not None
+    if steps and not has_torch:
+        sys.stderr.write("losstune: error: --steps evaluates the losses with PyTorch: pip install torch\n")
+        raise typer.Exit(EXIT_ERROR)
     cfg = _load(config, fmt, Resolver())
+    hint = steps is None and not has_torch and bool(cfg.losses())
     if steps is None:
-        steps = importlib.util.find_spec("torch") is not None
+        steps = has_torch
     report = build_explain(
         cfg, _schema(schema, load_settings(str(config)).schema_files), mmdet_version, steps=steps, seed=seed
     )
@@ -162,6 +167,8 @@ def explain(
     else:
         _warn(report.diagnostics, fmt)
         sys.stdout.write(render_text.render_explain(report, color=_color(), width=_width()))
+        if hint:
+            sys.stdout.write("(pip install torch to also see each loss evaluated step by step on sample tensors)\n")
 
 
 @app.command()

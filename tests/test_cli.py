@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from losstune.cli import app
-from tests.conftest import EXAMPLES, REPO
+from tests.conftest import EXAMPLES, REPO, invoke
 
 runner = CliRunner()
 RETINA = str(EXAMPLES / "retinanet_r50_fpn_1x_coco.py")
@@ -142,3 +142,14 @@ def test_rule_command_explains_a_rule() -> None:
     listing = runner.invoke(app, ["rule"]).stdout.splitlines()
     assert listing[0].startswith("LT001") and any(line.startswith("LT114") for line in listing)
     assert runner.invoke(app, ["rule", "LT999"]).exit_code == 2
+
+
+def test_explain_without_torch_says_how_to_get_the_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    code, out = invoke("explain", "retinanet_r50_fpn_1x_coco.py", cwd=EXAMPLES)
+    assert code == 0 and "pip install torch to also see each loss evaluated" in out
+    code, out = invoke("explain", "retinanet_r50_fpn_1x_coco.py", "--steps", cwd=EXAMPLES)
+    assert code == 2 and "--steps evaluates the losses with PyTorch" in out
