@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from losstune.engine.session import EvalResult
+from losstune.engine.trace import terms
 from losstune.render_json import SCHEMA_VERSION
 
 
@@ -36,7 +37,7 @@ def render_text(result: EvalResult, *, color: bool = False, width: int = 100) ->
         out.append(f"  {i}. {step.name:<11} {step.description}")
         out.append(f"     {'':<11} {shape + '  ' if shape else ''}{_value(summary)}")
     out.append("")
-    for name, loss in _terms(result.trace.loss).items():
+    for name, loss in terms(result.trace.loss).items():
         value = loss.item() if hasattr(loss, "numel") and loss.numel() == 1 else loss
         out.append(f"{bold}{name} = {_fmt(value) if isinstance(value, float) else value}{reset}")
     if result.check is not None:
@@ -52,11 +53,6 @@ def _check_line(result: EvalResult) -> str:
     if check.equal is False:
         return f"CHECK FAILED: {check.reference} called on the same inputs differs: {check.detail}; please report this"
     return f"not checked against MMDetection: {check.detail}"
-
-
-def _terms(loss: Any) -> dict[str, Any]:
-    """``{"loss": value}``, or the named terms of a loss that returns several (SeesawLoss)."""
-    return dict(loss) if isinstance(loss, dict) else {"loss": loss}
 
 
 def _plain(loss: Any) -> Any:

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from losstune.engine.reduce import chosen_reduction, finish
-from losstune.engine.regression import all_zero_weight
+from losstune.engine.regression import zero_weight_shortcut
 from losstune.engine.trace import Trace
 
 
@@ -54,9 +54,8 @@ class GIoULoss:
         reduction_override: str | None = None,
         **kwargs: Any,
     ) -> Tensor:
-        shortcut = all_zero_weight(pred, weight)
+        shortcut = zero_weight_shortcut(trace, pred, weight)
         if shortcut is not None:
-            trace.add("weight", "every weight is 0: MMDetection returns (pred × weight).sum()", shortcut)
             return shortcut
         reduction = chosen_reduction(self.reduction, reduction_override)
         weight = self.mean_weight(weight, pred)
@@ -109,10 +108,8 @@ class IoULoss:
         **kwargs: Any,
     ) -> Tensor:
         reduction = chosen_reduction(self.reduction, reduction_override)
-        if weight is not None and not torch.any(weight > 0) and reduction != "none":
-            shortcut = all_zero_weight(pred, weight)
-            assert shortcut is not None
-            trace.add("weight", "every weight is 0: MMDetection returns (pred × weight).sum()", shortcut)
+        shortcut = zero_weight_shortcut(trace, pred, weight) if reduction != "none" else None
+        if shortcut is not None:
             return shortcut
         if weight is not None and weight.dim() > 1:
             assert weight.shape == pred.shape
@@ -131,15 +128,20 @@ class IoULoss:
         return finish(trace, loss, weight, reduction, avg_factor, self.loss_weight)
 
 
-def _distance_terms(pred: Tensor, target: Tensor, eps: float) -> tuple[Tensor, Tensor, Tensor]:
-    """IoU, squared centre distance and squared enclosing diagonal (+ eps), as DIoU and CIoU use."""
+def _eps_ious(pred: Tensor, target: Tensor, eps: float) -> Tensor:
+    """IoU with ``eps`` added to the union, as DIoU, CIoU and SIoU compute it."""
     lt = torch.max(pred[:, :2], target[:, :2])
     rb = torch.min(pred[:, 2:], target[:, 2:])
     wh = (rb - lt).clamp(min=0)
     overlap = wh[:, 0] * wh[:, 1]
     ap = (pred[:, 2] - pred[:, 0]) * (pred[:, 3] - pred[:, 1])
     ag = (target[:, 2] - target[:, 0]) * (target[:, 3] - target[:, 1])
-    ious = overlap / (ap + ag - overlap + eps)
+    return overlap / (ap + ag - overlap + eps)
+
+
+def _distance_terms(pred: Tensor, target: Tensor, eps: float) -> tuple[Tensor, Tensor, Tensor]:
+    """IoU, squared centre distance and squared enclosing diagonal (+ eps), as DIoU and CIoU use."""
+    ious = _eps_ious(pred, target, eps)
     enclose_wh = (torch.max(pred[:, 2:], target[:, 2:]) - torch.min(pred[:, :2], target[:, :2])).clamp(min=0)
     c2 = enclose_wh[:, 0] ** 2 + enclose_wh[:, 1] ** 2 + eps
     left = (target[:, 0] + target[:, 2] - (pred[:, 0] + pred[:, 2])) ** 2 / 4
@@ -241,13 +243,7 @@ class SIoULoss(GIoULoss):
 
     def overlap_loss(self, trace: Trace, pred: Tensor, target: Tensor) -> Tensor:
         eps = self.eps
-        lt = torch.max(pred[:, :2], target[:, :2])
-        rb = torch.min(pred[:, 2:], target[:, 2:])
-        wh = (rb - lt).clamp(min=0)
-        overlap = wh[:, 0] * wh[:, 1]
-        ap = (pred[:, 2] - pred[:, 0]) * (pred[:, 3] - pred[:, 1])
-        ag = (target[:, 2] - target[:, 0]) * (target[:, 3] - target[:, 1])
-        ious = overlap / (ap + ag - overlap + eps)
+        ious = _eps_ious(pred, target, eps)
         enclose = (torch.max(pred[:, 2:], target[:, 2:]) - torch.min(pred[:, :2], target[:, :2])).clamp(min=eps)
         cw, ch = enclose[:, 0], enclose[:, 1]
         w1, h1 = pred[:, 2] - pred[:, 0], pred[:, 3] - pred[:, 1] + eps

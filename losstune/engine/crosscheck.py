@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from losstune.catalogue import bare_type
+from losstune.engine.trace import terms
 
 RTOL = 1e-5
 
@@ -34,10 +35,6 @@ def _mmdet_losses(major: int) -> tuple[Any, str] | str:
         return importlib.import_module("mmdet.models.losses"), version
     except Exception as e:  # any import failure (no mmdet, no mmcv, a broken build) means: not compared
         return f"MMDetection {major}.x cannot be imported here ({type(e).__name__}: {e})"
-
-
-def _terms(loss: Any) -> dict[str, torch.Tensor]:
-    return dict(loss) if isinstance(loss, dict) else {"loss": loss}
 
 
 def crosscheck(
@@ -64,7 +61,7 @@ def crosscheck(
             theirs = module(*copy.deepcopy(args), **copy.deepcopy(kwargs))
     except Exception as e:  # the module failed where the engine did not: report it, do not hide it
         return CrossCheck(name, False, f"it raised {type(e).__name__}: {e}")
-    ours, want = _terms(loss), _terms(theirs)
+    ours, want = terms(loss), terms(theirs)
     if ours.keys() != want.keys():
         return CrossCheck(name, False, f"it returned {', '.join(want)}, not {', '.join(ours)}")
     for key, value in want.items():

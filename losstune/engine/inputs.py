@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from losstune.catalogue import bare_type
 from losstune.engine.sampling import Sampled, sample
@@ -117,15 +118,24 @@ def synthetic(
 MASK_SIZE = 28  # FCNMaskHead's mask targets, roi_feat_size 14 upsampled twice
 
 
+def _positive_masks(
+    s: Sampled, g: torch.Generator, channels: int | None, positives: str, avg: str
+) -> tuple[Tensor, Tensor, Tensor, Sampled]:
+    """The positives' rows, mask logits (``channels`` per positive, or one mask each), binary
+    targets, and the sampling result noting that the mask loss takes the positives only."""
+    rows = torch.nonzero(s.pos_mask).squeeze(1)
+    n = rows.numel()
+    shape = (n, channels, MASK_SIZE, MASK_SIZE) if channels is not None else (n, MASK_SIZE, MASK_SIZE)
+    logits = torch.randn(*shape, generator=g)
+    targets = (torch.rand(n, MASK_SIZE, MASK_SIZE, generator=g) > 0.5).float()
+    note = f"; the mask loss takes the {n} {positives} only ({MASK_SIZE}×{MASK_SIZE} masks), {avg.format(n=n)}"
+    return rows, logits, targets, replace(s, description=s.description + note, stats={**s.stats, "mask_rois": n})
+
+
 def _mask_inputs(s: Sampled, num_classes: int, g: torch.Generator) -> Inputs:
     """FCNMaskHead's call: ``loss_mask(mask_preds, mask_targets, pos_labels)`` over the positive
     RoIs only, with no avg_factor (the loss is the mean over their pixels)."""
-    rows = torch.nonzero(s.pos_mask).squeeze(1)
-    n = rows.numel()
-    mask_preds = torch.randn(n, num_classes, MASK_SIZE, MASK_SIZE, generator=g)
-    mask_targets = (torch.rand(n, MASK_SIZE, MASK_SIZE, generator=g) > 0.5).float()
-    note = f"; the mask loss takes the {n} positive RoIs only ({MASK_SIZE}×{MASK_SIZE} masks), with no avg_factor"
-    s = replace(s, description=s.description + note, stats={**s.stats, "mask_rois": n})
+    rows, mask_preds, mask_targets, s = _positive_masks(s, g, num_classes, "positive RoIs", "with no avg_factor")
     return Inputs([mask_preds, mask_targets, s.labels[rows]], {}, s)
 
 
@@ -145,13 +155,8 @@ def _dfl_inputs(s: Sampled, reg_max: int, g: torch.Generator) -> Inputs:
 def _dice_inputs(s: Sampled, g: torch.Generator) -> Inputs:
     """A mask head's call (RTMDet-Ins, as others): ``loss_mask(mask_logits, gt_masks, weight=None,
     avg_factor=num_pos)`` over the positives' masks."""
-    rows = torch.nonzero(s.pos_mask).squeeze(1)
-    n = rows.numel()
-    logits = torch.randn(n, MASK_SIZE, MASK_SIZE, generator=g)
-    masks = (torch.rand(n, MASK_SIZE, MASK_SIZE, generator=g) > 0.5).float()
-    note = f"; the mask loss takes the {n} positives only ({MASK_SIZE}×{MASK_SIZE} masks), avg_factor = {n}"
-    s = replace(s, description=s.description + note, stats={**s.stats, "mask_rois": n})
-    return Inputs([logits, masks], {"avg_factor": float(n)}, s)
+    rows, logits, masks, s = _positive_masks(s, g, None, "positives", "avg_factor = {n}")
+    return Inputs([logits, masks], {"avg_factor": float(rows.numel())}, s)
 
 
 HEATMAP_SIZE = 64

@@ -13,14 +13,15 @@ from losstune.engine.reduce import chosen_reduction, finish, reduction_step, wei
 from losstune.engine.trace import Trace
 
 
-def all_zero_weight(pred: Tensor, weight: Tensor | None) -> Tensor | None:
+def zero_weight_shortcut(trace: Trace, pred: Tensor, weight: Tensor | None) -> Tensor | None:
     """MMDetection's shortcut for regression losses whose weights are all zero: ``(pred * weight)
-    .sum()`` is returned as is (a zero that keeps the graph), with no loss_weight."""
-    if weight is not None and not torch.any(weight > 0):
-        if pred.dim() == weight.dim() + 1:
-            weight = weight.unsqueeze(1)
-        return (pred * weight).sum()
-    return None
+    .sum()`` is returned as is (a zero that keeps the graph), with no loss_weight; recorded as the
+    one step. None when some weight is positive."""
+    if weight is None or torch.any(weight > 0):
+        return None
+    if pred.dim() == weight.dim() + 1:
+        weight = weight.unsqueeze(1)
+    return trace.add("weight", "every weight is 0: MMDetection returns (pred × weight).sum()", (pred * weight).sum())
 
 
 class L1Loss:
@@ -47,9 +48,8 @@ class L1Loss:
         avg_factor: Any = None,
         reduction_override: str | None = None,
     ) -> Tensor:
-        shortcut = all_zero_weight(pred, weight) if self.zero_weight_shortcut else None
+        shortcut = zero_weight_shortcut(trace, pred, weight) if self.zero_weight_shortcut else None
         if shortcut is not None:
-            trace.add("weight", "every weight is 0: MMDetection returns (pred × weight).sum()", shortcut)
             return shortcut
         reduction = chosen_reduction(self.reduction, reduction_override)
         loss = self.kernel(trace, pred, target)

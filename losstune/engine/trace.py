@@ -57,6 +57,11 @@ class Trace:
         return value
 
 
+def terms(loss: Any) -> dict[str, Any]:
+    """``{"loss": value}``, or the named terms of a loss that returns several (SeesawLoss's dict)."""
+    return dict(loss) if isinstance(loss, dict) else {"loss": loss}
+
+
 def evaluate(loss_cfg: dict[str, Any], *args: Any, mmdet_version: int = 3, **kwargs: Any) -> Trace:
     """Evaluate the loss configured by ``loss_cfg`` (``dict(type='FocalLoss', gamma=1.5)``) on the
     arguments MMDetection's module ``forward`` takes, in the same order and with the same names, as
