@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from losstune.engine.reduce import chosen_reduction, finish, reduction_step, weight_step
+from losstune.engine.reduce import ElementwiseLoss, chosen_reduction, finish, reduction_step, weight_step
 from losstune.engine.trace import Trace
 
 
@@ -284,30 +284,16 @@ class VarifocalLoss:
         return finish(trace, loss, weight, reduction, avg_factor, self.loss_weight)
 
 
-class DistributionFocalLoss:
+class DistributionFocalLoss(ElementwiseLoss):
     """GFL's distribution focal loss on the two bins around each continuous target."""
 
-    def __init__(self, reduction: str = "mean", loss_weight: float = 1.0) -> None:
-        self.reduction = reduction
-        self.loss_weight = loss_weight
-
-    def forward(
-        self,
-        trace: Trace,
-        pred: Tensor,
-        target: Tensor,
-        weight: Tensor | None = None,
-        avg_factor: Any = None,
-        reduction_override: str | None = None,
-    ) -> Tensor:
-        reduction = chosen_reduction(self.reduction, reduction_override)
+    def kernel(self, trace: Trace, pred: Tensor, target: Tensor) -> Tensor:
         left = target.long()
         right = left + 1
         loss = F.cross_entropy(pred, left, reduction="none") * (right.float() - target) + F.cross_entropy(
             pred, right, reduction="none"
         ) * (target - left.float())
-        trace.add("kernel", "DFL = -[(y_r - y) log S_l + (y - y_l) log S_r]", loss)
-        return finish(trace, loss, weight, reduction, avg_factor, self.loss_weight)
+        return trace.add("kernel", "DFL = -[(y_r - y) log S_l + (y - y_l) log S_r]", loss)
 
 
 class KnowledgeDistillationKLDivLoss:

@@ -66,3 +66,27 @@ def _number(v: Any) -> str:
         return f"{float(v):g}"
     except (TypeError, ValueError):
         return str(v)
+
+
+class ElementwiseLoss:
+    """A loss whose forward is MMDetection's ``(pred, target, weight, avg_factor,
+    reduction_override)``: its ``kernel`` (step 2), then steps 3 to 5. Subclasses give the kernel."""
+
+    def __init__(self, reduction: str = "mean", loss_weight: float = 1.0) -> None:
+        self.reduction = reduction
+        self.loss_weight = loss_weight
+
+    def kernel(self, trace: Trace, pred: Tensor, target: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def forward(
+        self,
+        trace: Trace,
+        pred: Tensor,
+        target: Tensor,
+        weight: Tensor | None = None,
+        avg_factor: Any = None,
+        reduction_override: str | None = None,
+    ) -> Tensor:
+        reduction = chosen_reduction(self.reduction, reduction_override)
+        return finish(trace, self.kernel(trace, pred, target), weight, reduction, avg_factor, self.loss_weight)

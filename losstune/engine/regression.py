@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from losstune.engine.reduce import chosen_reduction, finish, reduction_step, weight_step
+from losstune.engine.reduce import ElementwiseLoss, chosen_reduction, reduction_step, weight_step
 from losstune.engine.trace import Trace
 
 
@@ -24,14 +24,10 @@ def zero_weight_shortcut(trace: Trace, pred: Tensor, weight: Tensor | None) -> T
     return trace.add("weight", "every weight is 0: MMDetection returns (pred × weight).sum()", (pred * weight).sum())
 
 
-class L1Loss:
+class L1Loss(ElementwiseLoss):
     """``|pred - target|``."""
 
     zero_weight_shortcut = True  # 3.x returns (pred × weight).sum() when no weight is > 0
-
-    def __init__(self, reduction: str = "mean", loss_weight: float = 1.0) -> None:
-        self.reduction = reduction
-        self.loss_weight = loss_weight
 
     def kernel(self, trace: Trace, pred: Tensor, target: Tensor) -> Tensor:
         if target.numel() == 0:
@@ -51,9 +47,7 @@ class L1Loss:
         shortcut = zero_weight_shortcut(trace, pred, weight) if self.zero_weight_shortcut else None
         if shortcut is not None:
             return shortcut
-        reduction = chosen_reduction(self.reduction, reduction_override)
-        loss = self.kernel(trace, pred, target)
-        return finish(trace, loss, weight, reduction, avg_factor, self.loss_weight)
+        return super().forward(trace, pred, target, weight, avg_factor, reduction_override)
 
 
 class SmoothL1Loss(L1Loss):
@@ -73,28 +67,14 @@ class SmoothL1Loss(L1Loss):
         return trace.add("kernel", f"SmoothL1 = 0.5 d²/β if d < β else d - β/2, β={self.beta:g}", loss)
 
 
-class MSELoss:
+class MSELoss(ElementwiseLoss):
     """``(pred - target)²``."""
 
-    def __init__(self, reduction: str = "mean", loss_weight: float = 1.0) -> None:
-        self.reduction = reduction
-        self.loss_weight = loss_weight
-
-    def forward(
-        self,
-        trace: Trace,
-        pred: Tensor,
-        target: Tensor,
-        weight: Tensor | None = None,
-        avg_factor: Any = None,
-        reduction_override: str | None = None,
-    ) -> Tensor:
-        reduction = chosen_reduction(self.reduction, reduction_override)
-        loss = trace.add("kernel", "MSE = (pred - target)²", F.mse_loss(pred, target, reduction="none"))
-        return finish(trace, loss, weight, reduction, avg_factor, self.loss_weight)
+    def kernel(self, trace: Trace, pred: Tensor, target: Tensor) -> Tensor:
+        return trace.add("kernel", "MSE = (pred - target)²", F.mse_loss(pred, target, reduction="none"))
 
 
-class BalancedL1Loss(L1Loss):
+class BalancedL1Loss(ElementwiseLoss):
     """Libra R-CNN's balanced L1: a log-shaped inlier region below β, linear above."""
 
     def __init__(
@@ -108,7 +88,7 @@ class BalancedL1Loss(L1Loss):
         super().__init__(reduction, loss_weight)
         self.alpha, self.gamma, self.beta = alpha, gamma, beta
 
-    def forward(
+    def forward(  # MMDetection's takes **kwargs (and no all-zero-weight shortcut)
         self,
         trace: Trace,
         pred: Tensor,
@@ -118,8 +98,7 @@ class BalancedL1Loss(L1Loss):
         reduction_override: str | None = None,
         **kwargs: Any,
     ) -> Tensor:
-        reduction = chosen_reduction(self.reduction, reduction_override)
-        return finish(trace, self.kernel(trace, pred, target), weight, reduction, avg_factor, self.loss_weight)
+        return super().forward(trace, pred, target, weight, avg_factor, reduction_override)
 
     def kernel(self, trace: Trace, pred: Tensor, target: Tensor) -> Tensor:
         assert self.beta > 0
