@@ -7,7 +7,7 @@ from typing import Any
 
 from losstune.engine.session import EvalResult
 from losstune.engine.trace import terms
-from losstune.render_json import SCHEMA_VERSION
+from losstune.render_json import SCHEMA_VERSION, dump, value
 
 
 def _fmt(v: Any) -> str:
@@ -71,10 +71,10 @@ def render_json(result: EvalResult) -> str:
         "type": result.loss.type,
         "mmdet_version": result.version,
         "inputs": result.inputs,
-        "steps": [{"name": s.name, "description": s.description, **s.summary()} for s in result.trace.steps],
-        "loss": _plain(loss),
+        "steps": [{"name": s.name, "description": s.description, **value(s.summary())} for s in result.trace.steps],
+        "loss": value(_plain(loss)),
         "check": None
         if result.check is None
         else {"reference": result.check.reference, "equal": result.check.equal, "detail": result.check.detail},
     }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return dump(data)

@@ -98,13 +98,14 @@ def _sampler(s: SamplerView | None) -> dict[str, Any] | None:
     }
 
 
-def _dump(data: dict[str, Any]) -> str:
+def dump(data: dict[str, Any]) -> str:
+    """Indented JSON text; non-finite floats must already be encoded by ``value``."""
     return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def render_explain(report: ExplainReport) -> str:
     """The explain report as JSON text."""
-    return _dump(
+    return dump(
         {
             "version": SCHEMA_VERSION,
             "kind": "explain",
@@ -141,7 +142,7 @@ def _side(s: Side) -> dict[str, Any] | None:
 
 def render_diff(report: DiffReport) -> str:
     """The diff report as JSON text."""
-    return _dump(
+    return dump(
         {
             "version": SCHEMA_VERSION,
             "kind": "diff",
@@ -155,12 +156,12 @@ def render_diff(report: DiffReport) -> str:
 
 def render_errors(diagnostics: list[Diagnostic]) -> str:
     """Diagnostics that stopped a command, as JSON text."""
-    return _dump({"version": SCHEMA_VERSION, "kind": "error", "diagnostics": [diagnostic(d) for d in diagnostics]})
+    return dump({"version": SCHEMA_VERSION, "kind": "error", "diagnostics": [diagnostic(d) for d in diagnostics]})
 
 
 def render_lint(diagnostics: list[Diagnostic], files: int) -> str:
     """Lint findings as JSON: ``{"version": 1, "files": N, "diagnostics": [...]}``."""
-    return _dump({"version": SCHEMA_VERSION, "files": files, "diagnostics": [diagnostic(d) for d in diagnostics]})
+    return dump({"version": SCHEMA_VERSION, "files": files, "diagnostics": [diagnostic(d) for d in diagnostics]})
 
 
 def _entry_data(entry: Entry) -> dict[str, Any]:
@@ -196,7 +197,7 @@ def _entry_data(entry: Entry) -> dict[str, Any]:
 
 def render_schema_list(schema: Schema) -> str:
     """Every known loss and sampler, as JSON."""
-    return _dump(
+    return dump(
         {
             "version": SCHEMA_VERSION,
             "kind": "schema",
@@ -207,4 +208,4 @@ def render_schema_list(schema: Schema) -> str:
 
 def render_entry(entry: Entry) -> str:
     """One loss or sampler, as JSON."""
-    return _dump({"version": SCHEMA_VERSION, "kind": "schema-entry", **_entry_data(entry)})
+    return dump({"version": SCHEMA_VERSION, "kind": "schema-entry", **_entry_data(entry)})

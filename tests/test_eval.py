@@ -456,3 +456,14 @@ def test_heatmap_and_dice_losses_get_sample_inputs(write: Callable[..., Path]) -
     data = json.loads(out)
     n = data["steps"][0]["value"]["mask_rois"]
     assert n > 0 and data["steps"][1]["shape"] == [n]  # one Dice loss per mask
+
+
+def test_a_non_finite_loss_is_still_valid_json(write: Callable[..., Path], tmp_path: Path) -> None:
+    cfg = write("mse.py", "model = dict(bbox_head=dict(type='YOLOV3Head', loss_wh=dict(type='MSELoss')))\n")
+    pt = tmp_path / "big.pt"
+    torch.save({"pred": torch.full((1, 2), 1e38), "target": torch.full((1, 2), -1e38)}, pt)
+    code, out = invoke("eval", "mse.py", "--loss", "loss_wh", "--inputs", str(pt), "--format", "json", cwd=cfg.parent)
+    assert code == 0, out
+    data = json.loads(out, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+    assert data["loss"] == {"float": "inf"}
+    assert data["steps"][0]["max"] == {"float": "inf"}
