@@ -623,7 +623,7 @@ def eval_command(
     if fmt is Format.json:
         sys.stdout.write(render_eval.render_json(result))
     else:
-        sys.stdout.write(render_eval.render_text(result, color=_color(), width=_width()))
+        sys.stdout.write(render_eval.render_text(result, color=_color()))
     if result.check is not None and result.check.equal is False:
         raise typer.Exit(EXIT_FINDINGS)
 

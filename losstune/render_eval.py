@@ -26,7 +26,7 @@ def _value(summary: dict[str, Any]) -> str:
     return f"min {_fmt(summary['min'])}, mean {_fmt(summary['mean'])}, max {_fmt(summary['max'])}, sum {_fmt(summary['sum'])}"
 
 
-def render_text(result: EvalResult, *, color: bool = False, width: int = 100) -> str:
+def render_text(result: EvalResult, *, color: bool = False) -> str:
     """One line per step, then the loss."""
     bold, reset = ("\033[1m", "\033[0m") if color else ("", "")
     head = f"{bold}{result.loss.key}{reset}  {result.loss.type}"
