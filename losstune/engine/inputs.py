@@ -55,6 +55,8 @@ def synthetic(
         raise InputError(
             f"losstune makes no sample inputs for {kind}; give `{kind}` --inputs, a .pt or .npz of its forward's arguments"
         )
+    if kind == "GaussianFocalLoss":  # a heatmap: no priors, no sampler
+        return _heatmap_inputs(num_classes, torch.Generator().manual_seed(seed + 1))
     try:
         s = sample(
             sampler,
@@ -82,8 +84,6 @@ def synthetic(
         return _dfl_inputs(s, reg_max, g)
     if kind == "DiceLoss":
         return _dice_inputs(s, g)
-    if kind == "GaussianFocalLoss":
-        return _heatmap_inputs(num_classes, g)
     if kind == "SeesawLoss":  # num_classes + 2 channels: the classes, then (object, background)
         score = torch.randn(n, num_classes + 2, generator=g)
         return Inputs([score, s.labels, s.label_weights], {"avg_factor": cls_avg}, s)
