@@ -12,7 +12,6 @@ file imported are left out of the result, as ``Config.to_dict()`` leaves them ou
 from __future__ import annotations
 
 import ast
-import importlib.util
 import os
 import re
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ from losstune import codes
 from losstune.lazyref import LazyRef
 from losstune.merge import base_copy
 from losstune.model import Span
+from losstune.pkgfind import NotFound, PackageFinder
 from losstune.pyeval import BASE_KEY, Interpreter
 from losstune.source import SourceText
 from losstune.values import Dropped, LDict, Opaque
@@ -33,9 +33,10 @@ def _error(result: FileResult, message: str, span: Span | None, fix: str) -> Non
     result.diagnostics.append(codes.diagnostic(codes.LAZY_CONFIG, message, span, fix=fix))
 
 
-def _base_module_path(name: str, filename: str) -> str | None:
+def _base_module_path(name: str, filename: str, packages: PackageFinder) -> str | None:
     """``_parse_lazy_import``'s location of a base module: relative to the file, or inside an
-    installed package (found, not imported)."""
+    installed package (found on disk, never imported). Raises :class:`NotFound` when the package
+    cannot be found."""
     level = len(re.match(r"\.*", name).group())  # type: ignore[union-attr]
     if level > 0:
         ups = [".."] * (level - 1)
@@ -43,13 +44,7 @@ def _base_module_path(name: str, filename: str) -> str | None:
     module_list = name.split(".")
     if len(module_list) == 1:
         return None
-    try:
-        spec = importlib.util.find_spec(module_list[0])
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or spec.origin is None:
-        return None
-    return f"{os.path.join(os.path.dirname(spec.origin), *module_list[1:])}.py"
+    return f"{os.path.join(packages.installed_path(module_list[0]), *module_list[1:])}.py"
 
 
 def resolve_lazy(resolver: Resolver, result: FileResult, src: SourceText, module: ast.Module) -> None:
@@ -109,16 +104,20 @@ def resolve_lazy(resolver: Resolver, result: FileResult, src: SourceText, module
         name = node.level * "." + (node.module or "")
         if name in base_dict:
             continue
-        path = _base_module_path(name, result.path)
         where = Span(
             src.path, node.lineno, node.col_offset + 1, node.end_lineno or node.lineno, (node.end_col_offset or 0) + 1
         )
+        why = ""
+        try:
+            path = _base_module_path(name, result.path, resolver.packages)
+        except NotFound as e:
+            path, why = None, f": {e}"
         if path is None or not os.path.isfile(path):
             diagnostics.append(
                 codes.diagnostic(
                     codes.MISSING_BASE,
                     f"the base config module `{name}` was not found"
-                    + (f" (looked for `{os.path.relpath(path)}`)" if path else ""),
+                    + (f" (looked for `{os.path.relpath(path)}`)" if path else why),
                     where,
                     fix="correct the module path; a relative import is relative to this file's folder",
                 )
@@ -136,13 +135,13 @@ def resolve_lazy(resolver: Resolver, result: FileResult, src: SourceText, module
     for stmt in body:
         if isinstance(stmt, ast.Import):
             for alias in stmt.names:
-                if alias.asname is None and not _is_builtin_module(alias.name):
+                if alias.asname is None and not _is_builtin_module(alias.name, resolver.packages):
                     gathered.setdefault(alias.name.split(".")[0], []).append(alias.name)
 
     def handle(interp: Interpreter, stmt: ast.stmt) -> bool:
         if isinstance(stmt, ast.ImportFrom):
             mod = stmt.level * "." + (stmt.module or "")
-            if _is_builtin_module(mod):
+            if _is_builtin_module(mod, resolver.packages):
                 # A real import for mmengine, left out of the result; bound here as a module name
                 # that is only reported if the config uses it.
                 for alias in stmt.names:
@@ -169,12 +168,12 @@ def resolve_lazy(resolver: Resolver, result: FileResult, src: SourceText, module
             alias = stmt.names[0]
             if alias.asname is not None:
                 imported.add(alias.asname)
-                if _is_builtin_module(alias.name.split(".")[0]):
+                if _is_builtin_module(alias.name.split(".")[0], resolver.packages):
                     interp.globals.set(alias.asname, Dropped(alias.name), None)
                     return True
                 interp.globals.set(alias.asname, LazyRef(alias.name), interp.origin(stmt))
                 return True
-            return not _is_builtin_module(alias.name)
+            return not _is_builtin_module(alias.name, resolver.packages)
         return False
 
     interp = Interpreter(src, None, diagnostics, import_handler=handle)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import copy
-import importlib.util
 import os
 import sys
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from losstune.lazyconfig import resolve_lazy
 from losstune.lazyref import lazy_to_string
 from losstune.merge import base_copy, merge_into
 from losstune.model import Diagnostic, Origin, Severity, Span
+from losstune.pkgfind import NotFound, PackageFinder
 from losstune.pyeval import BASE_KEY, Interpreter
 from losstune.source import SourceText, TemplateError
 from losstune.values import Dropped, LDict, Opaque
@@ -73,11 +73,13 @@ def display_path(path: str) -> str:
 class Resolver:
     """Resolves configs, caching every resolved file so that shared bases are read once.
 
-    ``env`` replaces ``os.environ`` for ``{{$VAR:default}}`` templates.
+    ``env`` replaces ``os.environ`` for ``{{$VAR:default}}`` templates; ``packages`` locates the
+    packages that ``pkg::`` bases and new-style imports name (by default on this interpreter's path).
     """
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None, packages: PackageFinder | None = None) -> None:
         self.env = env
+        self.packages = packages or PackageFinder()
         self.cache: dict[tuple[str, bool], FileResult] = {}
         self._stack: list[str] = []
 
@@ -229,7 +231,7 @@ class Resolver:
             raw_module = self._parse_python(plain, diagnostics)
             if raw_module is None:
                 return result
-            if lazy or (not is_base and _is_lazy_config(raw_module)):
+            if lazy or (not is_base and _is_lazy_config(raw_module, self.packages)):
                 result.sources[abspath] = plain
                 resolve_lazy(self, result, plain, raw_module)
                 return result
@@ -258,7 +260,7 @@ class Resolver:
             module = raw_module if src.text == text else self._parse_python(src, diagnostics)
             if module is None:
                 return result
-            if _is_lazy_config(module):
+            if _is_lazy_config(module, self.packages):
                 diagnostics.append(
                     codes.diagnostic(
                         codes.LAZY_CONFIG,
@@ -361,7 +363,7 @@ class Resolver:
             return
         scope: str | None = None
         if "::" in entry:
-            located = _package_config(entry)
+            located = _package_config(entry, self.packages)
             if isinstance(located, str) and located.startswith("!"):
                 result.diagnostics.append(
                     codes.diagnostic(
@@ -452,20 +454,18 @@ def _data_bases(data: LDict, diagnostics: list[Diagnostic]) -> list[tuple[Any, S
     return [(value, span)]
 
 
-def _package_config(entry: str) -> str:
-    """Locate ``pkg::path`` inside an installed package without importing it.
+def _package_config(entry: str, packages: PackageFinder) -> str:
+    """Locate ``pkg::path`` as mmengine does (``<package folder>/.mim/configs/<path>``), on disk.
 
     Returns the path, or a message starting with ``!`` when it cannot be found."""
     package, _, rel = entry.partition("::")
     try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or spec.origin is None:
-        return f"!the package `{package}` named by `{entry}` is not installed"
-    path = os.path.join(os.path.dirname(spec.origin), ".mim", "configs", rel)
+        folder = packages.installed_path(package)
+    except NotFound as e:
+        return f"!cannot find the package `{package}` named by `{entry}`: {e}"
+    path = os.path.join(folder, ".mim", "configs", rel)
     if not os.path.exists(path):
-        return f"!`{rel}` is not among the configs of the installed package `{package}`"
+        return f"!`{rel}` is not among the configs of the package `{package}` (looked for `{display_path(path)}`)"
     return path
 
 
@@ -516,7 +516,7 @@ def _lookup_base(dotted: str, base: LDict, diagnostics: list[Diagnostic], origin
     return value
 
 
-def _is_lazy_config(module: ast.Module) -> bool:
+def _is_lazy_config(module: ast.Module, packages: PackageFinder) -> bool:
     """mmengine's ``_is_lazy_import``, with the standard library standing for built-in modules."""
     for node in ast.walk(module):
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and node.targets[0].id == BASE_KEY:
@@ -530,19 +530,19 @@ def _is_lazy_config(module: ast.Module) -> bool:
                 continue
             if not isinstance(node.module, str):
                 continue
-            if not _is_builtin_module(node.module):
+            if not _is_builtin_module(node.module, packages):
                 return True
         if isinstance(node, ast.Import):
             for alias in node.names:
-                if not _is_builtin_module(alias.name):
+                if not _is_builtin_module(alias.name, packages):
                     return True
     return False
 
 
-def _is_builtin_module(name: str) -> bool:
+def _is_builtin_module(name: str, packages: PackageFinder | None = None) -> bool:
     """mmengine's ``_is_builtin_module``: a module counts as built in when it is compiled into
     the interpreter or lives under the interpreter's prefix outside site-packages. The module is
-    located, never imported."""
+    located on disk, never imported."""
     if name.startswith("."):
         return False
     if name.startswith("mmengine.config"):
@@ -550,12 +550,12 @@ def _is_builtin_module(name: str) -> bool:
     if name in sys.builtin_module_names:
         return True
     try:
-        spec = importlib.util.find_spec(name.split(".")[0])
-    except (ImportError, ValueError):
+        origin = (packages or PackageFinder()).find(name.split(".")[0]).origin
+    except NotFound:
         return False
-    if spec is None or spec.origin is None:
+    if origin is None:
         return False
-    origin = os.path.abspath(spec.origin)
+    origin = os.path.abspath(origin)
     root = os.path.dirname(os.path.dirname(sys.executable))
     if "site-package" in origin or "dist-package" in origin:
         return False
