@@ -65,6 +65,13 @@ BAD_BASE = Code("LT017", "invalid-base", Severity.ERROR, "`_base_` is not a path
 NOT_A_CONFIG = Code(
     "LT018", "not-a-config", Severity.ERROR, "A YAML or JSON file whose top level is not a mapping of config keys."
 )
+TEMPLATE_AS_WRITTEN = Code(
+    "LT019",
+    "env-template-regex",
+    Severity.WARNING,
+    "mmengine reads an environment template's default or value as a regular expression, and would not "
+    "substitute it as written.",
+)
 
 ALL_CODES: tuple[Code, ...] = (
     SYNTAX_ERROR,
@@ -85,6 +92,7 @@ ALL_CODES: tuple[Code, ...] = (
     MISSING_ENV,
     BAD_BASE,
     NOT_A_CONFIG,
+    TEMPLATE_AS_WRITTEN,
 )
 
 

@@ -251,6 +251,17 @@ class Resolver:
             return result
         src.path = shown
         result.sources[abspath] = src
+        for t in src.env_templates:
+            if t.note:
+                diagnostics.append(
+                    codes.diagnostic(
+                        codes.TEMPLATE_AS_WRITTEN,
+                        t.note,
+                        src.span_original(t.start, t.end),
+                        fix="write the default without regular-expression characters, and the value "
+                        "without backslashes (`/` in paths)",
+                    )
+                )
 
         suffix = os.path.splitext(abspath)[1]
         module: ast.Module | None = None

@@ -3,6 +3,12 @@
 mmengine substitutes ``{{fileDirname}}``-style variables, ``{{$ENV:default}}`` and
 ``{{_base_.x}}`` in the raw text before parsing. losstune does the same substitutions, then maps
 every position the parser reports back to the column in the file as the user wrote it.
+
+mmengine finds ``{{$NAME:default}}`` templates with a regular expression and then splices each
+default into another one, and passes each value to ``re.sub`` as a replacement template. Here the
+same templates are found by a linear scan with the same grammar, and names, defaults and values
+are taken as written: where mmengine's reading of them as regular expressions fails (``(``, a
+value ``C:\\data``) or matches something else (``focal+ce``), losstune does what the template says.
 """
 
 from __future__ import annotations
@@ -10,14 +16,20 @@ from __future__ import annotations
 import bisect
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from losstune.model import Span
 
 BASE_PLACEHOLDER_PREFIX = "_losstune_base_ref_:"
 _PREDEFINED = ("fileDirname", "fileBasename", "fileBasenameNoExtension", "fileExtname")
-_ENV_FIND = re.compile(r"\{\{[\'\"]?\s*\$(\w+)\s*\:\s*(\S*?)\s*[\'\"]?\}\}")
+_SPACE = re.compile(r"\s")
+_SPACES = re.compile(r"\s*")
+_NAME = re.compile(r"\w+")
+_QUOTES = "'\""
+# Characters that a regular expression does not read as themselves (`.` is left out: matching any
+# character, it matches itself too, and defaults such as `instances.json` are common).
+_REGEX_SPECIAL = frozenset("\\^$*+?{}[]|()")
 _BASE_VAR = re.compile(r"\{\{\s*_base_\.([\w\.]+)\s*\}\}")
 
 
@@ -38,6 +50,30 @@ class _Edit:
 
 
 @dataclass
+class _Pass:
+    """The replacements of one template pass, in order, with their start offsets for bisection."""
+
+    edits: list[_Edit]
+    starts: list[int]
+
+
+@dataclass(frozen=True)
+class EnvTemplate:
+    """One ``{{$NAME:default}}`` template of the file: where it is written (offsets into the
+    file's text, end exclusive), the variable, its default, and whether the environment set the
+    variable (``from_env``) or the default was used. ``note`` says why mmengine, which reads the
+    default and the value as regular expressions, would not substitute it as written (or is
+    empty)."""
+
+    start: int
+    end: int
+    name: str
+    default: str
+    from_env: bool
+    note: str = ""
+
+
+@dataclass
 class SourceText:
     """The file's text, the text after template substitution, and the map between them."""
 
@@ -45,8 +81,9 @@ class SourceText:
     original: str
     text: str = ""
     env_used: dict[str, str] = field(default_factory=dict)
+    env_templates: list[EnvTemplate] = field(default_factory=list)
     base_vars: dict[str, str] = field(default_factory=dict)
-    _passes: list[list[_Edit]] = field(default_factory=list)
+    _passes: list[_Pass] = field(default_factory=list)
     _orig_line_starts: list[int] = field(default_factory=list)
     _new_line_starts: list[int] = field(default_factory=list)
     _new_lines: list[str] = field(default_factory=list)
@@ -70,23 +107,25 @@ class SourceText:
         src._new_line_starts = src._orig_line_starts
         return src
 
-    def _apply(self, pattern: re.Pattern[str], repl: Callable[[re.Match[str]], str]) -> None:
+    def _apply(self, replacements: Iterable[tuple[int, int, str]]) -> list[_Edit]:
+        """Replace each (start, end, new text) of the current text, given in order and not
+        overlapping, and record the pass for the position map."""
         edits: list[_Edit] = []
         out: list[str] = []
         pos = 0
         shift = 0
-        for m in pattern.finditer(self.text):
-            new = repl(m)
-            out.append(self.text[pos : m.start()])
+        for m_start, m_end, new in replacements:
+            out.append(self.text[pos:m_start])
             out.append(new)
-            start = m.start() + shift
-            edits.append(_Edit(start, start + len(new), m.start(), m.end()))
-            shift += len(new) - (m.end() - m.start())
-            pos = m.end()
+            start = m_start + shift
+            edits.append(_Edit(start, start + len(new), m_start, m_end))
+            shift += len(new) - (m_end - m_start)
+            pos = m_end
         if edits:
             out.append(self.text[pos:])
             self.text = "".join(out)
-            self._passes.append(edits)
+            self._passes.append(_Pass(edits, [e.new_start for e in edits]))
+        return edits
 
     def _substitute_predefined(self) -> None:
         if "{{" not in self.text:
@@ -100,25 +139,29 @@ class SourceText:
         }
         for key in _PREDEFINED:
             value = values[key].replace("\\", "/")
-            self._apply(re.compile(r"\{\{\s*" + key + r"\s*\}\}"), _expander(value))
+            pattern = re.compile(r"\{\{\s*" + key + r"\s*\}\}")
+            self._apply((m.start(), m.end(), value) for m in pattern.finditer(self.text))
 
     def _substitute_env(self, env: Mapping[str, str]) -> None:
         if "{{" not in self.text:
             return
-        for var_name, default in _ENV_FIND.findall(self.text):
-            value = default
-            if var_name in env:
-                value = env[var_name]
-                self.env_used[var_name] = value
-            pattern = re.compile(r"\{\{[\'\"]?\s*\$" + var_name + r"\s*\:\s*" + default + r"\s*[\'\"]?\}\}")
+        found: list[tuple[int, int, str]] = []
+        for start, end, name, default in _env_templates(self.text):
+            from_env = name in env
+            value = env[name] if from_env else default
             if not value:
-                m = pattern.search(self.text)
-                offset = self.to_original_offset(m.start() if m else 0)
                 raise TemplateError(
-                    f"environment variable `{var_name}` is not set and the template gives no default",
-                    offset,
+                    f"environment variable `{name}` is not set and the template gives no default",
+                    self.to_original_offset(start),
                 )
-            self._apply(pattern, _expander(value))
+            if from_env:
+                self.env_used[name] = value
+            note = _mmengine_reading(name, default, from_env and "\\" in value)
+            self.env_templates.append(
+                EnvTemplate(self.to_original_offset(start), self.to_original_offset(end), name, default, from_env, note)
+            )
+            found.append((start, end, value))
+        self._apply(found)
 
     def _substitute_base_vars(self) -> None:
         if "{{" not in self.text:
@@ -129,18 +172,17 @@ class SourceText:
             self.base_vars[placeholder] = m.group(1)
             return f'"{placeholder}"'
 
-        self._apply(_BASE_VAR, repl)
+        self._apply((m.start(), m.end(), repl(m)) for m in _BASE_VAR.finditer(self.text))
 
     # -- position mapping -------------------------------------------------------------------
 
     def to_original_offset(self, offset: int) -> int:
         """Map an offset in the substituted text to the offset in the file."""
-        for edits in reversed(self._passes):
-            starts = [e.new_start for e in edits]
-            i = bisect.bisect_right(starts, offset) - 1
+        for p in reversed(self._passes):
+            i = bisect.bisect_right(p.starts, offset) - 1
             if i < 0:
                 continue
-            e = edits[i]
+            e = p.edits[i]
             if offset < e.new_end:
                 offset = e.old_start
             else:
@@ -193,6 +235,12 @@ class SourceText:
             el, ec = sl, sc
         return Span(self.path, sl, sc, el, ec)
 
+    def span_original(self, start: int, end: int) -> Span:
+        """A span from character offsets into the file's text."""
+        sl, sc = self._orig_line_col(start)
+        el, ec = self._orig_line_col(max(end, start))
+        return Span(self.path, sl, sc, el, ec)
+
     def offset(self, line: int, column: int) -> int:
         """Offset in the file's text of a 1-based line and column."""
         return self._orig_line_starts[line - 1] + column - 1
@@ -209,13 +257,77 @@ class SourceText:
         return lines[line - 1] if 0 < line <= len(lines) else ""
 
 
-def _expander(template: str) -> Callable[[re.Match[str]], str]:
-    """``re.sub``'s replacement semantics for ``template`` (mmengine passes values as templates)."""
+def _env_templates(text: str) -> Iterator[tuple[int, int, str, str]]:
+    """Every ``{{$NAME:default}}`` of ``text`` as (start, end, name, default), left to right and
+    not overlapping: what ``re.findall`` of mmengine's pattern
+    ``\\{\\{['"]?\\s*\\$(\\w+)\\s*:\\s*(\\S*?)\\s*['"]?\\}\\}`` finds, in time linear in the text.
 
-    def expand(m: re.Match[str]) -> str:
-        return m.expand(template)
+    The default is the shortest run of non-space characters after which ``\\s*['"]?}}`` follows.
+    For templates whose defaults share one run of non-space characters (``{{$a:{{$a:...``),
+    the end of the run, the first ``}}`` in it and what follows the run are each found once.
+    """
+    n = len(text)
+    run_start, run_end, run_close = 0, 0, -1  # the non-space run last seen, and where its template closes
+    closing = -1  # the first `}}` at or after `closing_from` (-1: none)
+    closing_from = n + 1
+    pos = text.find("{{")
+    while pos != -1:
+        i = pos + 2
+        if i < n and text[i] in _QUOTES:
+            i += 1
+        i = _after_spaces(text, i)
+        name = _NAME.match(text, i + 1) if text.startswith("$", i) else None
+        if name is None or not text.startswith(":", i := _after_spaces(text, name.end())):
+            pos = text.find("{{", pos + 1)
+            continue
+        d = _after_spaces(text, i + 1)
+        if not run_start <= d < run_end:
+            space = _SPACE.search(text, d)
+            run_start, run_end = d, space.start() if space else n
+            run_close = _close_after(text, run_end)
+        if not (closing_from <= d and (closing == -1 or closing >= d)):
+            closing, closing_from = text.find("}}", d), d
+        if closing != -1 and closing < run_end:
+            stop = closing - 1 if closing - 1 >= d and text[closing - 1] in _QUOTES else closing
+            end = closing + 2
+        elif run_close != -1:
+            stop, end = run_end, run_close
+        else:
+            pos = text.find("{{", pos + 1)
+            continue
+        yield pos, end, name.group(), text[d:stop]
+        pos = text.find("{{", end)
 
-    return expand
+
+def _mmengine_reading(name: str, default: str, value_has_backslash: bool) -> str:
+    """Why mmengine would not substitute this template as written, or ``""``."""
+    special = sorted(set(default) & _REGEX_SPECIAL)
+    if special:
+        chars = " ".join(f"`{c}`" for c in special)
+        return (
+            f"mmengine splices the default `{default}` into a regular expression unescaped ({chars}), so it "
+            "fails to load this config or leaves the template unreplaced; losstune takes the default as written"
+        )
+    if value_has_backslash:
+        return (
+            f"mmengine passes the value of `${name}` to re.sub as a replacement template, which reads its "
+            "backslashes as escapes, so it fails to load this config or changes the value; losstune takes "
+            "the value as written"
+        )
+    return ""
+
+
+def _after_spaces(text: str, i: int) -> int:
+    m = _SPACES.match(text, i)
+    return m.end() if m else i
+
+
+def _close_after(text: str, i: int) -> int:
+    """The end of ``\\s*['"]?}}`` at ``i``, or -1."""
+    i = _after_spaces(text, i)
+    if i < len(text) and text[i] in _QUOTES:
+        i += 1
+    return i + 2 if text.startswith("}}", i) else -1
 
 
 def _line_starts(text: str) -> list[int]:
