@@ -409,6 +409,17 @@ def set_command(
     in_base: Annotated[
         bool, typer.Option("--in-base", help="Edit the file that defines each value, and list the configs it affects.")
     ] = False,
+    scan: Annotated[
+        Path | None,
+        typer.Option(
+            "--scan",
+            metavar="DIR",
+            help="With --in-base: the folder searched for configs that inherit the edited file (default: the "
+            "config's project, the nearest folder above it with a pyproject.toml or .git, else the top of its "
+            "_base_ tree). The search stops after 5 s; a file it could not check is listed as a note.",
+            show_default=False,
+        ),
+    ] = None,
     fmt: FormatOption = Format.text,
     mmdet_version: VersionOption = None,
     schema: SchemaOption = None,
@@ -450,7 +461,14 @@ def set_command(
     try:
         with _edit_errors(config, fmt):
             outcome = set_values(
-                config, assignments, loaded, settings, dry_run=dry_run, out=str(out) if out else None, in_base=in_base
+                config,
+                assignments,
+                loaded,
+                settings,
+                dry_run=dry_run,
+                out=str(out) if out else None,
+                in_base=in_base,
+                scan=str(scan) if scan else None,
             )
     except NothingToChange as e:
         sys.stdout.write(f"nothing to change: {e}\n")

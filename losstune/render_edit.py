@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 from typing import Any
 
 from losstune.edit.plan import DELETE, MISSING
@@ -12,6 +13,7 @@ from losstune.keypath import format_path
 from losstune.render_json import SCHEMA_VERSION, value
 from losstune.resolve import display_path
 
+_MAX_NOTES = 10  # notes on the search for inheritors shown as text; JSON has them all
 _RED, _GREEN, _CYAN, _BOLD, _RESET = "\033[31m", "\033[32m", "\033[36m", "\033[1m", "\033[0m"
 
 
@@ -56,9 +58,18 @@ def render_text(outcome: SetOutcome, dry_run: bool, color: bool = False) -> str:
         out.append(f"  warning: {warning}\n")
     for note in outcome.notes:
         out.append(f"  note: {note}\n")
-    if outcome.affected:
-        out.append(f"  the edited base is used by {len(outcome.affected)} config(s):\n")
-        out += [f"    {a}\n" for a in outcome.affected]
+    if outcome.scanned is not None:
+        where = "the current folder" if outcome.scanned == os.curdir else outcome.scanned
+        if outcome.affected:
+            out.append(f"  the edited base is used by {len(outcome.affected)} config(s) under {where}:\n")
+            out += [f"    {a}\n" for a in outcome.affected]
+        else:
+            out.append(f"  no config under {where} uses the edited base\n")
+        shown = outcome.unchecked if len(outcome.unchecked) <= _MAX_NOTES else outcome.unchecked[: _MAX_NOTES - 1]
+        out += [f"  note: {u}\n" for u in shown]
+        if len(shown) < len(outcome.unchecked):
+            more = len(outcome.unchecked) - len(shown)
+            out.append(f"  note: and {more} more file(s) could not be checked (--format json lists them all)\n")
     if dry_run:
         out.append(diff_text(outcome, color))
         out.append("(dry run: nothing was written)\n")
@@ -92,5 +103,7 @@ def render_json(outcome: SetOutcome, dry_run: bool) -> str:
         "notes": outcome.notes,
         "warnings": outcome.warnings,
         "affected": outcome.affected,
+        "scanned": outcome.scanned,
+        "unchecked": outcome.unchecked,
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

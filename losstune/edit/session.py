@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from losstune.config import LoadedConfig
 from losstune.edit.apply import atomic_write, check_writable, locked
+from losstune.edit.inheritors import find_inheritors
 from losstune.edit.plan import Change, EditError, Plan, plan_edits
 from losstune.edit.pywrite import TextEdit, apply_edits
 from losstune.edit.values import Assignment, json_literal, python_literal, yaml_literal
@@ -31,6 +32,10 @@ class SetOutcome:
     files: list[FileChange]
     notes: list[str] = field(default_factory=list)
     affected: list[str] = field(default_factory=list)
+    # With --in-base: the folder searched for the configs that inherit the edited files, and a
+    # sentence for each file that could not be checked.
+    scanned: str | None = None
+    unchecked: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     written: bool = False
 
@@ -69,10 +74,16 @@ def set_values(
     dry_run: bool = False,
     out: str | None = None,
     in_base: bool = False,
+    scan: str | None = None,
 ) -> SetOutcome:
-    """Apply ``assignments`` to the config at ``path``; see ``losstune set --help``."""
+    """Apply ``assignments`` to the config at ``path``; see ``losstune set --help``. With
+    ``in_base``, ``scan`` is the folder searched for the configs that inherit the edited files."""
     if out is not None and in_base:
         raise EditError("--in-base and -o cannot be combined: -o writes a new config")
+    if scan is not None and not in_base:
+        raise EditError("--scan names the folder that --in-base searches; add --in-base, or leave --scan out")
+    if scan is not None and not os.path.isdir(scan):
+        raise EditError(f"--scan {scan}: not a folder; name the folder to search for configs that use the edited base")
     with locked(path):
         plan, written = _plan(path, assignments, schema, settings, in_base)
         others = [f for f in written.files if os.path.abspath(f) != os.path.abspath(path)]
@@ -90,7 +101,9 @@ def set_values(
                 display_path(path), plan.changes, files, plan.notes + written.notes, warnings=plan.warnings
             )
             if in_base:
-                outcome.affected = _affected(path, [f.path for f in files])
+                users = find_inheritors(path, [f.path for f in files], scan)
+                outcome.affected = [display_path(f) for f in users.configs]
+                outcome.scanned, outcome.unchecked = display_path(users.root), users.unchecked
             if dry_run:
                 return outcome
             _write_and_verify(files, out or path, plan)
@@ -171,22 +184,3 @@ def _rebase(path: str, out: str, text: str) -> str:
     s, e = src.offset(origin.span.line, origin.span.column), src.offset(origin.span.end_line, origin.span.end_column)
     literal = json_literal(new) if path.endswith(".json") else yaml_literal(new)
     return apply_edits(text, [TextEdit(s, e, literal)])
-
-
-def _affected(config: str, files: list[str]) -> list[str]:
-    """The configs, in the folder tree around ``config``, that inherit any of ``files``."""
-    from losstune.lint import collect
-
-    root = os.path.dirname(os.path.commonpath([os.path.abspath(config), *map(os.path.abspath, files)]))
-    root = root if os.path.basename(root) != "_base_" else os.path.dirname(root)
-    found, _ = collect([root])
-    resolver = Resolver()
-    wanted = {os.path.abspath(f) for f in files}
-    out = []
-    for f in found[:5000]:
-        if "_base_" in os.path.normpath(f).split(os.sep):
-            continue
-        result = resolver.resolve(f)
-        if wanted & {os.path.abspath(x) for x in result.files}:
-            out.append(display_path(os.path.abspath(f)))
-    return out

@@ -1,0 +1,180 @@
+"""The configs that inherit an edited base, for ``losstune set --in-base``.
+
+The search covers the config's own project only (the nearest folder above it that holds a
+``pyproject.toml`` or a ``.git``, else the top of the folder tree its edited bases sit in, or the
+folder the user names), and runs for a bounded time. It runs beside the edit, in a thread of its
+own, so that a file that is slow to read (or never finishes) costs at most the budget: such a file,
+or one that cannot be resolved, becomes a note, never a reason the edit stops.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from losstune.model import Severity
+from losstune.resolve import Resolver, display_path
+
+SCAN_SECONDS = 5.0
+MAX_CONFIGS = 5000
+_PROJECT_MARKERS = ("pyproject.toml", ".git")
+# Every config that inherits names `_base_` (classic) or `read_base` (new-style) in its text.
+_INHERITS = (b"_base_", b"read_base")
+_SNIFF_BYTES = 1 << 22
+
+
+@dataclass
+class Inheritors:
+    """What the search found: the folder searched, the configs that inherit any edited file (in
+    the order of the folder walk), and a sentence for each file it could not check."""
+
+    root: str
+    configs: list[str] = field(default_factory=list)
+    unchecked: list[str] = field(default_factory=list)
+
+
+def project_root(config: str, files: Sequence[str]) -> str:
+    """The folder to search: the nearest one at or above ``config``'s folder that holds a
+    ``pyproject.toml`` or ``.git``; else the folder that holds ``config`` and every edited file,
+    taken above a ``_base_`` folder (configs sit beside their ``_base_`` folder, not in it)."""
+    here = os.path.dirname(os.path.abspath(config))
+    folder = here
+    while True:
+        if any(os.path.exists(os.path.join(folder, m)) for m in _PROJECT_MARKERS):
+            return folder
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    top = os.path.commonpath([here, *(os.path.dirname(os.path.abspath(f)) for f in files)])
+    parts = top.split(os.sep)
+    if "_base_" in parts:
+        top = os.sep.join(parts[: parts.index("_base_")]) or os.sep
+    return top
+
+
+def find_inheritors(
+    config: str, files: Sequence[str], scan: str | None = None, seconds: float | None = None
+) -> Inheritors:
+    """The configs under ``scan`` (default: :func:`project_root`) that inherit any of ``files``,
+    found within ``seconds`` (default :data:`SCAN_SECONDS`). Configs inside ``_base_`` folders are
+    bases, and are not listed. What could not be checked comes first in ``unchecked``: the search
+    as a whole (out of time, too many files), then each file."""
+    seconds = SCAN_SECONDS if seconds is None else seconds
+    root = os.path.abspath(scan) if scan is not None else project_root(config, files)
+    search = _Search(root, os.path.dirname(os.path.abspath(config)), {os.path.abspath(f) for f in files})
+    worker = threading.Thread(target=search.run, name="losstune-inheritors", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    return search.outcome(seconds, timed_out=worker.is_alive())
+
+
+class _Search:
+    """The search, run in a worker thread; :meth:`outcome` reads what it has done so far."""
+
+    def __init__(self, root: str, near: str, wanted: set[str]) -> None:
+        self.root, self.near, self.wanted = root, near, wanted
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.candidates: list[str] | None = None  # None while the folder is still being walked
+        self.truncated = False
+        self.current: str | None = None
+        self.checked: set[str] = set()
+        self.found: list[str] = []
+        self.problems: list[tuple[str, str]] = []
+
+    def run(self) -> None:
+        from losstune.lint import collect
+
+        try:
+            walked, _ = collect([self.root])
+        except Exception as e:  # a folder that cannot be walked is a note, like any file
+            with self.lock:
+                self.candidates = []
+                self.problems.append((self.root, f"the folder cannot be searched ({_reason(e)})"))
+            return
+        candidates = [f for f in walked if "_base_" not in os.path.normpath(f).split(os.sep)]
+        with self.lock:
+            self.truncated = len(candidates) > MAX_CONFIGS
+            self.candidates = candidates[:MAX_CONFIGS]
+        resolver = Resolver()
+        # Nearest first: when time runs out, the configs beside the edited one have been checked.
+        for path in sorted(self.candidates, key=self._distance):
+            if self.stop.is_set():
+                return
+            with self.lock:
+                self.current = path
+            problem = None
+            inherits = False
+            try:
+                if _may_inherit(path):
+                    result = resolver.resolve(path)
+                    inherits = bool(self.wanted & {os.path.abspath(f) for f in result.files})
+                    errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
+                    if not inherits and errors:
+                        span = f" ({errors[0].span.short})" if errors[0].span else ""
+                        problem = f"{errors[0].message}{span}"
+            except Exception as e:  # whatever goes wrong in one file, the edit goes on
+                problem = f"losstune failed on it ({_reason(e)})"
+            with self.lock:
+                self.current = None
+                self.checked.add(path)
+                if inherits:
+                    self.found.append(path)
+                if problem is not None:
+                    self.problems.append((path, problem))
+
+    def _distance(self, path: str) -> tuple[int, str]:
+        rel = os.path.relpath(os.path.dirname(path), self.near)
+        return (0 if rel == os.curdir else len(rel.split(os.sep)), path)
+
+    def outcome(self, seconds: float, timed_out: bool) -> Inheritors:
+        """Stop the search and say what it found, and what it could not check."""
+        self.stop.set()
+        with self.lock:
+            candidates = self.candidates
+            order = {p: i for i, p in enumerate(candidates or [])}
+            out = Inheritors(self.root, sorted(self.found, key=lambda p: order.get(p, len(order))))
+            shown = display_path(self.root)
+            budget = f"the {seconds:g} s the search may take"
+            problems = list(self.problems)
+            if candidates is None:
+                out.unchecked.append(
+                    f"could not list the configs under {shown} within {budget}; name a smaller folder with --scan DIR"
+                )
+            else:
+                left = [p for p in candidates if p not in self.checked and p != self.current]
+                if timed_out and left:
+                    out.unchecked.append(
+                        f"{len(left)} more file(s) under {shown} were not checked within {budget}; "
+                        "name a smaller folder with --scan DIR"
+                    )
+                if self.truncated:
+                    out.unchecked.append(
+                        f"only {MAX_CONFIGS} files under {shown} were searched; name a smaller folder with --scan DIR"
+                    )
+                if timed_out and self.current is not None:
+                    problems.append((self.current, f"it took longer than {budget}"))
+            out.unchecked += [f"could not check {display_path(p)}: {why}" for p, why in problems]
+        return out
+
+
+def _may_inherit(path: str) -> bool:
+    """Whether the file names ``_base_`` or ``read_base`` at all; anything that cannot be sniffed
+    is left to the resolver, which says what is wrong with it."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return True
+        with open(path, "rb") as f:
+            data = f.read(_SNIFF_BYTES + 1)
+    except OSError:
+        return True
+    return len(data) > _SNIFF_BYTES or any(m in data for m in _INHERITS)
+
+
+def _reason(e: BaseException) -> str:
+    text = str(e)
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
