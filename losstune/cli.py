@@ -69,6 +69,14 @@ def _width() -> int:
         return 120
 
 
+def _error(message: str, details: str = "") -> None:
+    """``losstune: error: MESSAGE`` on stderr (with indented ``details`` lines), escaped like every
+    other text from a config."""
+    from losstune.render_safe import printable, printable_lines
+
+    sys.stderr.write(f"losstune: error: {printable(message)}\n{printable_lines(details)}")
+
+
 def _source_lines(diagnostics: list[Diagnostic]) -> dict[tuple[str, int], str]:
     lines: dict[tuple[str, int], str] = {}
     for d in diagnostics:
@@ -222,7 +230,7 @@ def _schema(extra: list[Path] | None, settings_files: tuple[str, ...] = ()) -> S
     try:
         return load_schema([*settings_files, *(str(p) for p in extra or ())])
     except SchemaError as e:
-        sys.stderr.write(f"losstune: error: the schema cannot be used: {e}\n")
+        _error(f"the schema cannot be used: {e}")
         raise typer.Exit(EXIT_ERROR) from None
 
 
@@ -284,7 +292,7 @@ def lint(
     try:
         base = load_settings(str(paths[0]) if paths else ".")
     except SettingsError as e:
-        sys.stderr.write(f"losstune: error: {e}\n")
+        _error(str(e))
         raise typer.Exit(EXIT_ERROR) from None
     settings = base.merged(
         select=_split_codes(select),
@@ -296,7 +304,7 @@ def lint(
     try:
         result = run_lint([str(p) for p in paths], loaded, settings)
     except UsageError as e:
-        sys.stderr.write(f"losstune: error: {e}\n")
+        _error(str(e))
         raise typer.Exit(EXIT_ERROR) from None
     chosen = fmt
     if chosen is LintFormat.auto:
@@ -351,7 +359,7 @@ def schema_command(
     if entry is None:
         guess = loaded.suggest(name)
         hint = f"; did you mean `{guess}`?" if guess else "; `losstune schema` lists them all"
-        sys.stderr.write(f"losstune: error: `{name}` is not a known loss or sampler{hint}\n")
+        _error(f"`{name}` is not a known loss or sampler{hint}")
         raise typer.Exit(EXIT_ERROR)
     out = (
         render_json.render_entry(entry)
@@ -375,10 +383,10 @@ def _edit_errors(config: str, fmt: Format) -> Iterator[None]:
         raise _fail(e.diagnostics, fmt) from None
     except (EditError, WriteError, AssignmentError) as e:
         lines = "".join(f"  {line}\n" for line in getattr(e, "lines", []))
-        sys.stderr.write(f"losstune: error: {config}: {e}; nothing was written\n{lines}")
+        _error(f"{config}: {e}; nothing was written", lines)
         raise typer.Exit(EXIT_ERROR) from None
     except OSError as e:
-        sys.stderr.write(f"losstune: error: {config}: cannot write ({e.strerror}); nothing was changed\n")
+        _error(f"{config}: cannot write ({e.strerror}); nothing was changed")
         raise typer.Exit(EXIT_ERROR) from None
 
 
@@ -454,7 +462,7 @@ def set_command(
     try:
         assignments = [parse_assignment(a) for a in raw] + [Assignment(k, unset=True) for k in unset or ()]
     except AssignmentError as e:
-        sys.stderr.write(f"losstune: error: {e}\n")
+        _error(str(e))
         raise typer.Exit(EXIT_ERROR) from None
     settings = load_settings(config).merged(mmdet_version=mmdet_version)
     loaded = _schema(schema, settings.schema_files)
@@ -471,7 +479,9 @@ def set_command(
                 scan=str(scan) if scan else None,
             )
     except NothingToChange as e:
-        sys.stdout.write(f"nothing to change: {e}\n")
+        from losstune.render_safe import printable
+
+        sys.stdout.write(f"nothing to change: {printable(str(e))}\n")
         raise typer.Exit(EXIT_OK) from None
     from losstune import render_edit
 
@@ -528,11 +538,16 @@ def sweep_command(
             + "\n"
         )
         return
+    from losstune.render_safe import printable
+
     for r in runs:
         values = ", ".join(f"{k}={v!r}" for k, v in r.values.items())
-        sys.stdout.write(f"  {display_path(r.file)}  {values}\n")
+        sys.stdout.write(printable(f"  {display_path(r.file)}  {values}") + "\n")
     sys.stdout.write(
-        f"{len(runs)} configs written, listed in {display_path(manifest_json)} and {display_path(manifest_csv)}\n"
+        printable(
+            f"{len(runs)} configs written, listed in {display_path(manifest_json)} and {display_path(manifest_csv)}"
+        )
+        + "\n"
     )
 
 
@@ -629,7 +644,7 @@ def eval_command(
 
             plot_kernel(get(cfg.tree, result.loss.path), str(plot), f"{result.loss.key}: {result.loss.type}")
     except (InputError, UnsupportedLoss, KeyPathError) as e:
-        sys.stderr.write(f"losstune: error: {config}: {e}\n")
+        _error(f"{config}: {e}")
         raise typer.Exit(EXIT_ERROR) from None
     if check:
         from dataclasses import replace
@@ -676,7 +691,7 @@ def rule_command(
         if wanted.upper() == c.code or wanted.lower() == c.name:
             sys.stdout.write(f"{c.code} {c.name} ({c.severity.value})\n\n{c.summary}\n")
             return
-    sys.stderr.write(f"losstune: error: no rule `{wanted}`; `losstune rule` lists them all\n")
+    _error(f"no rule `{wanted}`; `losstune rule` lists them all")
     raise typer.Exit(EXIT_ERROR)
 
 
@@ -701,8 +716,10 @@ def main() -> None:
     except Exception as e:  # never a traceback: report, and let the user rerun with LOSSTUNE_DEBUG=1
         if os.environ.get("LOSSTUNE_DEBUG"):
             raise
+        from losstune.render_safe import printable
+
         sys.stderr.write(
-            f"losstune: internal error: {type(e).__name__}: {e}. This is a bug in losstune, not in your "
-            "config; rerun with LOSSTUNE_DEBUG=1 for the traceback and report it.\n"
+            f"losstune: internal error: {type(e).__name__}: {printable(str(e))}. This is a bug in losstune, not "
+            "in your config; rerun with LOSSTUNE_DEBUG=1 for the traceback and report it.\n"
         )
         sys.exit(EXIT_ERROR)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import difflib
-import json
 import os
 from typing import Any
 
 from losstune.edit.plan import DELETE, MISSING
 from losstune.edit.session import SetOutcome
 from losstune.keypath import format_path
-from losstune.render_json import SCHEMA_VERSION, value
+from losstune.render_json import SCHEMA_VERSION, dump, value
+from losstune.render_safe import printable
 from losstune.resolve import display_path
 
 _MAX_NOTES = 10  # notes on the search for inheritors shown as text; JSON has them all
@@ -22,11 +22,12 @@ def _show(v: Any) -> str:
         return "(unset)"
     if v is DELETE:
         return "(removed: default applies)"
-    return repr(v)
+    return printable(repr(v))
 
 
-def diff_text(outcome: SetOutcome, color: bool = False) -> str:
-    """A unified diff of every file the edit changes."""
+def diff_text(outcome: SetOutcome, color: bool = False, escape: bool = False) -> str:
+    """A unified diff of every file the edit changes; with ``escape``, each line's control
+    characters are escaped for a terminal."""
     out: list[str] = []
     for fc in outcome.files:
         shown = display_path(fc.path)
@@ -37,6 +38,8 @@ def diff_text(outcome: SetOutcome, color: bool = False) -> str:
             tofile=f"b/{shown}",
         )
         for line in lines:
+            if escape:
+                line = printable(line.rstrip("\r\n")) + "\n"
             if not line.endswith("\n"):
                 line += "\n"
             if color and line.startswith("+") and not line.startswith("+++"):
@@ -53,30 +56,31 @@ def render_text(outcome: SetOutcome, dry_run: bool, color: bool = False) -> str:
     """The changes, the notes, the files written (or the diff of a dry run)."""
     out = []
     for c in outcome.changes:
-        out.append(f"  {format_path(c.path)}: {_show(c.old)} -> {_show(c.new)}\n")
+        out.append(f"  {printable(format_path(c.path))}: {_show(c.old)} -> {_show(c.new)}\n")
     for warning in outcome.warnings:
-        out.append(f"  warning: {warning}\n")
+        out.append(f"  warning: {printable(warning)}\n")
     for note in outcome.notes:
-        out.append(f"  note: {note}\n")
+        out.append(f"  note: {printable(note)}\n")
     if outcome.scanned is not None:
-        where = "the current folder" if outcome.scanned == os.curdir else outcome.scanned
+        where = "the current folder" if outcome.scanned == os.curdir else printable(outcome.scanned)
         if outcome.affected:
             out.append(f"  the edited base is used by {len(outcome.affected)} config(s) under {where}:\n")
-            out += [f"    {a}\n" for a in outcome.affected]
+            out += [f"    {printable(a)}\n" for a in outcome.affected]
         else:
             out.append(f"  no config under {where} uses the edited base\n")
         shown = outcome.unchecked if len(outcome.unchecked) <= _MAX_NOTES else outcome.unchecked[: _MAX_NOTES - 1]
-        out += [f"  note: {u}\n" for u in shown]
+        out += [f"  note: {printable(u)}\n" for u in shown]
         if len(shown) < len(outcome.unchecked):
             more = len(outcome.unchecked) - len(shown)
             out.append(f"  note: and {more} more file(s) could not be checked (--format json lists them all)\n")
     if dry_run:
-        out.append(diff_text(outcome, color))
+        out.append(diff_text(outcome, color, escape=True))
         out.append("(dry run: nothing was written)\n")
     else:
         for fc in outcome.files:
             verb = "created" if fc.created else "updated"
-            out.append(f"{_BOLD if color else ''}{verb} {display_path(fc.path)}{_RESET if color else ''}\n")
+            shown = printable(display_path(fc.path))
+            out.append(f"{_BOLD if color else ''}{verb} {shown}{_RESET if color else ''}\n")
     return "".join(out)
 
 
@@ -106,4 +110,4 @@ def render_json(outcome: SetOutcome, dry_run: bool) -> str:
         "scanned": outcome.scanned,
         "unchecked": outcome.unchecked,
     }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return dump(data)

@@ -8,6 +8,7 @@ from typing import Any
 from losstune.engine.session import EvalResult
 from losstune.engine.trace import terms
 from losstune.render_json import SCHEMA_VERSION, dump, value
+from losstune.render_safe import printable
 
 
 def _fmt(v: Any) -> str:
@@ -29,19 +30,19 @@ def _value(summary: dict[str, Any]) -> str:
 def render_text(result: EvalResult, *, color: bool = False) -> str:
     """One line per step, then the loss."""
     bold, reset = ("\033[1m", "\033[0m") if color else ("", "")
-    head = f"{bold}{result.loss.key}{reset}  {result.loss.type}"
-    out = [f"{head}  (as MMDetection {result.version}.x computes it; inputs: {result.inputs})", ""]
+    head = f"{bold}{printable(result.loss.key)}{reset}  {printable(result.loss.type)}"
+    out = [f"{head}  (as MMDetection {result.version}.x computes it; inputs: {printable(result.inputs)})", ""]
     for i, step in enumerate(result.trace.steps, start=1):
         summary = step.summary()
         shape = "x".join(str(d) for d in summary.get("shape", [])) or ("scalar" if "shape" in summary else "")
-        out.append(f"  {i}. {step.name:<11} {step.description}")
+        out.append(f"  {i}. {step.name:<11} {printable(step.description)}")
         out.append(f"     {'':<11} {shape + '  ' if shape else ''}{_value(summary)}")
     out.append("")
     for name, loss in terms(result.trace.loss).items():
         value = loss.item() if hasattr(loss, "numel") and loss.numel() == 1 else loss
-        out.append(f"{bold}{name} = {_fmt(value) if isinstance(value, float) else value}{reset}")
+        out.append(f"{bold}{printable(name)} = {_fmt(value) if isinstance(value, float) else value}{reset}")
     if result.check is not None:
-        out.append(_check_line(result))
+        out.append(printable(_check_line(result)))
     return "\n".join(out) + "\n"
 
 

@@ -4,12 +4,15 @@ shows as an annotation on the line of the pull request."""
 from __future__ import annotations
 
 from losstune.model import Diagnostic, Severity
+from losstune.render_safe import printable
 
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
 
 def _data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # printable() leaves no line break to end the command and start another (`::` injection) and
+    # no escape sequence for the log viewer to render.
+    return printable(text).replace("%", "%25")
 
 
 def _prop(text: str) -> str:

@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 from losstune.model import Diagnostic, Origin
+from losstune.render_safe import json_text
 from losstune.report import DiffReport, ExplainReport, Param, SamplerView, Side
 from losstune.schema import Entry, Schema
 from losstune.values import Opaque
@@ -100,7 +101,7 @@ def _sampler(s: SamplerView | None) -> dict[str, Any] | None:
 
 def dump(data: dict[str, Any]) -> str:
     """Indented JSON text; non-finite floats must already be encoded by ``value``."""
-    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return json_text(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)) + "\n"
 
 
 def render_explain(report: ExplainReport) -> str:

@@ -8,6 +8,7 @@ start fast.
 from __future__ import annotations
 
 from losstune.model import Diagnostic, Severity
+from losstune.render_safe import excerpt, printable
 
 _RESET = "\033[0m"
 _STYLES = {
@@ -39,23 +40,23 @@ def render_lint(
     for d in diagnostics:
         by_file.setdefault(d.span.file if d.span else "", []).append(d)
     for file, found in by_file.items():
-        out.append(_paint(file or "(no file)", "underline", color))
+        out.append(_paint(printable(file) or "(no file)", "underline", color))
         for d in found:
             where = f"{d.span.line}:{d.span.column}  " if d.span else ""
             sev = _paint(d.severity.value, _SEVERITY[d.severity], color)
+            message = printable(d.message)
             out.append(
-                f"  {_paint(where, 'bold', color)}{sev}  {_paint(f'{d.code} {d.name}', 'bold', color)}  {d.message}"
+                f"  {_paint(where, 'bold', color)}{sev}  {_paint(f'{d.code} {d.name}', 'bold', color)}  {message}"
             )
             source = lines.get((d.span.file, d.span.line)) if d.span is not None else None
             if source is not None and d.span is not None:
                 gutter = f"    {d.span.line:>4} | "
-                text = source.rstrip("\r\n").expandtabs(1)
-                start = d.span.column - 1
-                end = d.span.end_column - 1 if d.span.end_line == d.span.line else len(text)
-                out.append(_paint(gutter, "dim", color) + text)
-                out.append(" " * (len(gutter) + start) + _paint("^" * max(1, end - start), "red", color))
+                end = d.span.end_column - 1 if d.span.end_line == d.span.line else None
+                shown = excerpt(source, d.span.column - 1, end)
+                out.append(_paint(gutter, "dim", color) + shown.text)
+                out.append(" " * (len(gutter) + shown.marker_at) + _paint("^" * shown.marker_width, "red", color))
             if d.fix:
-                out.append(f"    {_paint('fix:', 'green', color)} {d.fix}")
+                out.append(f"    {_paint('fix:', 'green', color)} {printable(d.fix)}")
         out.append("")
     errors = sum(d.severity is Severity.ERROR for d in diagnostics)
     warnings = sum(d.severity is Severity.WARNING for d in diagnostics)

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from losstune import __version__, codes
 from losstune.model import Diagnostic, Severity
+from losstune.render_json import dump
 from losstune.rules import ALL_RULES
 
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
@@ -85,4 +85,4 @@ def render_lint(diagnostics: list[Diagnostic]) -> str:
             }
         ],
     }
-    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+    return dump(log)

@@ -1,6 +1,9 @@
 """Terminal output: the same reports as the JSON renderer, laid out for people.
 
-Pure: a finished report in, a string out. Colour is on only when asked for.
+Pure: a finished report in, a string out. Colour is on only when asked for. Text that comes from a
+config, a file name or a schema enters a renderable only through :func:`fmt_value`, :func:`_t`,
+:func:`_where` or :func:`_source` (escaped by :func:`~losstune.render_safe.printable`, and never
+read as rich markup: cells are ``Text``, not markup strings).
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from losstune.model import Diagnostic, Origin, Severity
+from losstune.model import Diagnostic, Origin, Severity, Span
+from losstune.render_safe import EXCERPT_WIDTH, excerpt, printable
 from losstune.report import DiffReport, ExplainReport, LossView, Side
 from losstune.schema import Entry, Schema
 from losstune.values import Opaque
@@ -45,21 +49,31 @@ def _capture(renderables: list[RenderableType], color: bool, width: int) -> str:
 def fmt_value(v: Any) -> str:
     """A value as the user would write it in a Python config."""
     if isinstance(v, Opaque):
-        return f"<unknown: {v.text}>"
-    return repr(v)
+        return printable(f"<unknown: {v.text}>")
+    return printable(repr(v))
+
+
+def _t(text: str, style: str = "") -> Text:
+    """A run of text from a config, a file name or a schema."""
+    return Text(printable(text), style=style)
+
+
+def _where(span: Span, short: bool = True) -> str:
+    """``file:line`` (or ``file:line:column``) of a span."""
+    return printable(span.short if short else str(span))
 
 
 def fmt_origin(o: Origin | None) -> Text:
     """``file:line``, with how the value was written when it is not a plain literal."""
     if o is None:
         return Text("default", style="dim")
-    text = Text(o.span.short, style="cyan")
+    text = Text(_where(o.span), style="cyan")
     if o.kind == "variable":
-        text.append(f"\nvia `{o.text}`", style="dim")
+        text.append(f"\nvia `{printable(o.text)}`", style="dim")
         if o.via is not None:
-            text.append(f" ({o.via.span.short})", style="dim")
+            text.append(f" ({_where(o.via.span)})", style="dim")
     elif o.kind in ("expression", "base-reference") and o.text:
-        text.append(f"\n= {_clip(o.text)}", style="dim")
+        text.append(f"\n= {printable(_clip(o.text))}", style="dim")
     return text
 
 
@@ -71,23 +85,23 @@ def _clip(s: str, n: int = 40) -> str:
 def _type_text(text: Text, type_name: str, style: str = "bold magenta") -> None:
     """``FocalLoss``, or ``FocalLoss (mmdet.models.losses.focal_loss)`` for an imported class."""
     module, _, bare = type_name.rpartition(".")
-    text.append(bare, style=style)
+    text.append(printable(bare), style=style)
     if module:
-        text.append(f" ({module})", style="dim")
+        text.append(f" ({printable(module)})", style="dim")
 
 
 def _loss_block(loss: LossView, width: int) -> RenderableType:
     title = Text()
-    title.append(loss.key, style="bold")
+    title.append(printable(loss.key), style="bold")
     title.append("  ")
     _type_text(title, loss.type)
     if loss.origin is not None:
-        title.append(f"\n  set at {loss.origin.span.short}", style="dim")
+        title.append(f"\n  set at {_where(loss.origin.span)}", style="dim")
     table = Table(show_header=True, header_style="bold", box=None, padding=(0, 2, 0, 2))
     # The first three columns keep their width; the meaning takes what is left, cut to one line.
-    name_w = max([len("parameter"), *(len(p.name) for p in loss.params)])
+    name_w = max([len("parameter"), *(len(printable(p.name)) for p in loss.params)])
     value_w = min(48, max([len("value"), *(len(fmt_value(p.value)) for p in loss.params)]))
-    origin_w = max([len("set at"), *(len(p.origin.span.short) if p.origin else 7 for p in loss.params)])
+    origin_w = max([len("set at"), *(len(_where(p.origin.span)) if p.origin else 7 for p in loss.params)])
     table.add_column("parameter", no_wrap=True, min_width=name_w)
     table.add_column("value", style="green", overflow="fold", min_width=value_w, max_width=48)
     table.add_column("set at", no_wrap=True, min_width=origin_w)
@@ -98,13 +112,13 @@ def _loss_block(loss: LossView, width: int) -> RenderableType:
     for p in loss.params:
         if p.default:
             row: list[RenderableType] = [
-                Text(p.name, style="dim"),
+                _t(p.name, style="dim"),
                 Text(fmt_value(p.value), style="dim"),
                 Text("default", style="dim"),
             ]
         else:
-            row = [p.name, fmt_value(p.value), fmt_origin(p.origin)]
-        table.add_row(*row, *([p.description] if meaning else []))
+            row = [_t(p.name), Text(fmt_value(p.value)), fmt_origin(p.origin)]
+        table.add_row(*row, *([_t(p.description)] if meaning else []))
     if not loss.params:
         table.add_row(Text("(no parameters set)", style="dim"), "", "", *([""] if meaning else []))
     sampler = Text("  sampler: ", style="bold")
@@ -115,10 +129,10 @@ def _loss_block(loss: LossView, width: int) -> RenderableType:
         sampler.append("  (default: no sampler in this head's train_cfg)", style="dim")
     else:
         _type_text(sampler, loss.sampler.type, style="magenta")
-        sampler.append(f"\n    {loss.sampler.key}", style="dim")
+        sampler.append(f"\n    {printable(loss.sampler.key or '')}", style="dim")
         if loss.sampler.origin is not None:
-            sampler.append(f"  set at {loss.sampler.origin.span.short}", style="dim")
-        args = ", ".join(f"{p.name}={fmt_value(p.value)}" for p in loss.sampler.params)
+            sampler.append(f"  set at {_where(loss.sampler.origin.span)}", style="dim")
+        args = ", ".join(f"{printable(p.name)}={fmt_value(p.value)}" for p in loss.sampler.params)
         if args:
             sampler.append(f"\n    {args}")
     parts: list[RenderableType] = [title, table, sampler]
@@ -130,20 +144,20 @@ def _loss_block(loss: LossView, width: int) -> RenderableType:
         grid.add_column(style="bold", no_wrap=True, min_width=11)
         grid.add_column(overflow="fold")
         for i, st in enumerate(loss.steps, start=1):
-            text = Text(st.description)
+            text = _t(st.description)
             if st.plain:
-                text.append(f"\n{st.plain}", style="dim")
-            grid.add_row(Text(f"   {i}."[-3:] if i < 10 else f"{i}.", style="bold"), st.name, text)
+                text.append(f"\n{printable(st.plain)}", style="dim")
+            grid.add_row(Text(f"   {i}."[-3:] if i < 10 else f"{i}.", style="bold"), _t(st.name), text)
         parts.append(Padding(grid, (0, 0, 0, 3)))
     elif loss.steps_note:
-        parts.append(Text(f"  steps: {loss.steps_note}", style="dim"))
+        parts.append(Text(f"  steps: {printable(loss.steps_note)}", style="dim"))
     return Group(*parts, Text(""))
 
 
 def render_explain(report: ExplainReport, *, color: bool = False, width: int = 100) -> str:
     """The explain report as terminal text."""
     head = Text()
-    head.append(report.config, style="bold")
+    head.append(printable(report.config), style="bold")
     n = len(report.files)
     head.append(f"  ({n} file{'s' if n != 1 else ''}, {len(report.losses)} losses)", style="dim")
     parts: list[RenderableType] = [head, Text("")]
@@ -165,12 +179,12 @@ def _side(s: Side) -> Text:
 def render_diff(report: DiffReport, *, color: bool = False, width: int = 100) -> str:
     """The diff report as terminal text: each differing key, then each side with its origin."""
     head = Text()
-    head.append(f"a: {report.a}\nb: {report.b}", style="bold")
+    head.append(f"a: {printable(report.a)}\nb: {printable(report.b)}", style="bold")
     parts: list[RenderableType] = [head, Text("")]
     if not report.diffs:
         return _capture([*parts, Text("No loss or sampler field differs.", style="green")], color, width)
     for d in report.diffs:
-        block = Text(d.key, style="bold")
+        block = _t(d.key, style="bold")
         for name, side in (("a", d.a), ("b", d.b)):
             block.append(f"\n  {name}: ")
             block.append_text(_side(side))
@@ -180,16 +194,19 @@ def render_diff(report: DiffReport, *, color: bool = False, width: int = 100) ->
     return _capture(parts, color, width)
 
 
-def _append_source(t: Text, d: Diagnostic, lines: dict[tuple[str, int], str], indent: int) -> None:
+def _source(t: Text, d: Diagnostic, lines: dict[tuple[str, int], str], indent: int, width: int) -> None:
+    """The source line of ``d`` (clipped around the span) with a marker under the span."""
     source = lines.get((d.span.file, d.span.line)) if d.span is not None else None
     if source is None or d.span is None:
         return
     gutter = " " * indent + f"{d.span.line:>4} | "
+    # rich wraps a line wider than the terminal, which would put the marker under something else.
+    room = max(20, min(EXCERPT_WIDTH, width - len(gutter) - 2))
+    end = d.span.end_column - 1 if d.span.end_line == d.span.line else None
+    shown = excerpt(source, d.span.column - 1, end, room)
     t.append("\n" + gutter, style="dim")
-    t.append(source.rstrip("\r\n").expandtabs(1))
-    start = d.span.column - 1
-    end = d.span.end_column - 1 if d.span.end_line == d.span.line else len(source)
-    t.append("\n" + " " * (len(gutter) + start) + "^" * max(1, end - start), style="bold red")
+    t.append(shown.text)
+    t.append("\n" + " " * (len(gutter) + shown.marker_at) + "^" * shown.marker_width, style="bold red")
 
 
 def render_schema_list(schema: Schema, *, width: int = 100) -> str:
@@ -202,7 +219,7 @@ def render_schema_list(schema: Schema, *, width: int = 100) -> str:
         table.add_column("what it computes")
         for e in schema.entries.values():
             if e.kind == kind:
-                table.add_row(e.name, ", ".join(f"{v}.x" for v in e.versions), e.summary)
+                table.add_row(_t(e.name), Text(", ".join(f"{v}.x" for v in e.versions)), _t(e.summary))
         parts += [table, Text("")]
     parts.append(Text("losstune schema NAME shows one with its parameters, defaults and formula."))
     return _capture(parts, False, width)
@@ -211,13 +228,13 @@ def render_schema_list(schema: Schema, *, width: int = 100) -> str:
 def render_entry(entry: Entry, *, color: bool = False, width: int = 100) -> str:
     """One loss or sampler: summary, formula, and a table of its parameters."""
     head = Text()
-    head.append(entry.name, style="bold magenta")
+    head.append(printable(entry.name), style="bold magenta")
     head.append(f"  ({entry.kind}, MMDetection {', '.join(f'{v}.x' for v in entry.versions)})", style="dim")
     parts: list[RenderableType] = [head]
     if entry.summary:
-        parts.append(Text(entry.summary))
+        parts.append(_t(entry.summary))
     if entry.formula:
-        parts.append(Text(f"\n  {entry.formula}", style="bold"))
+        parts.append(Text(f"\n  {printable(entry.formula)}", style="bold"))
     if entry.balances_itself:
         parts.append(Text("\nBalances positives and negatives itself: use it with a PseudoSampler.", style="dim"))
     if entry.accepts_unknown_keys:
@@ -233,15 +250,15 @@ def render_entry(entry: Entry, *, color: bool = False, width: int = 100) -> str:
             continue
         allowed = []
         if p.choices is not None:
-            allowed.append(" | ".join(repr(c) for c in p.choices))
+            allowed.append(" | ".join(fmt_value(c) for c in p.choices))
         if p.range_text():
             allowed.append(p.range_text())
         if p.literal:
-            allowed.append(f"exactly {p.default!r}")
+            allowed.append(f"exactly {fmt_value(p.default)}")
         if p.versions != entry.versions:
             allowed.append(f"only {', '.join(f'{v}.x' for v in p.versions)}")
-        default = "required" if p.required else (repr(p.default) if p.has_default else "")
-        table.add_row(p.name, p.type.text, default, "; ".join(allowed), p.description)
+        default = "required" if p.required else (fmt_value(p.default) if p.has_default else "")
+        table.add_row(_t(p.name), _t(p.type.text), Text(default), _t("; ".join(allowed)), _t(p.description))
     parts += [Text(""), table]
     return _capture(parts, color, width)
 
@@ -255,14 +272,14 @@ def render_diagnostics(
     for d in diagnostics:
         t = Text()
         if d.span is not None:
-            t.append(f"{d.span}: ", style="bold")
+            t.append(f"{_where(d.span, short=False)}: ", style="bold")
         t.append(d.severity.value, style=_SEVERITY_STYLE[d.severity])
         t.append(f"[{d.code}] ", style=_SEVERITY_STYLE[d.severity])
         t.append(f"{d.name}: ", style="bold")
-        t.append(d.message)
-        _append_source(t, d, lines, indent=1)
+        t.append(printable(d.message))
+        _source(t, d, lines, indent=1, width=width)
         if d.fix:
             t.append("\n  fix: ", style="bold green")
-            t.append(d.fix)
+            t.append(printable(d.fix))
         parts.append(t)
     return _capture(parts, color, width)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
+from typing import Any
 
 from losstune.model import Diagnostic
 from losstune.rules.base import Context, Example, Rule
@@ -45,11 +47,22 @@ class WrongType(Rule):
                 fix = f"write a {spec.type.text} value"
                 if name == "loss_weight" and isinstance(value, (list, tuple)):
                     fix = "loss_weight is one number; per-class weights go in class_weight=[...]"
-                elif isinstance(value, str):
-                    fix = f"remove the quotes: {name}={value}"
+                elif isinstance(value, str) and spec.type.accepts(_unquoted(value)):
+                    fix = f"remove the quotes: {name}={value.strip()}"
                 yield self.finding(
                     f"`{node.type}.{name}` must be {spec.type.text}, not {type(value).__name__} ({value!r})",
                     node.origin(name),
                     key=f"{node.key}.{name}",
                     fix=fix,
                 )
+
+
+def _unquoted(text: str) -> Any:
+    """What ``text`` means written without its quotes, where that is a short Python literal
+    (``'1.5'`` is ``1.5``); otherwise the text itself."""
+    if len(text) > 40:
+        return text
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text

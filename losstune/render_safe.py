@@ -1,0 +1,108 @@
+"""Text from configs, made safe to print: control characters escaped, source lines clipped.
+
+A config, a file name or an environment value can hold escape sequences (``\\x1b]0;...\\x07``),
+carriage returns, bidirectional overrides or a ten-megabyte line. Every text renderer passes the
+config's text through :func:`printable` (messages, values, cells, keys, paths) and shows source
+lines through :func:`excerpt`, so that what reaches a terminal or a CI log is what the file says,
+escaped as Python would write it, never an instruction to the terminal. JSON output keeps the
+characters themselves; JSON escapes them.
+
+Pure and without rich: ``losstune lint`` of one file imports this too.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+# Characters of a source line shown around the marker; a longer line is clipped, with an ellipsis
+# on the side (or sides) cut.
+EXCERPT_WIDTH = 100
+ELLIPSIS = "…"
+
+# Characters that are not control characters but still reorder or break what a terminal shows.
+_INVISIBLE_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029\ufeff"
+)
+
+
+def _unsafe(c: str) -> bool:
+    return c in _INVISIBLE_CONTROLS or (unicodedata.category(c) == "Cc" and c != "\t")
+
+
+def _escape(c: str) -> str:
+    if c == "\n":
+        return "\\n"
+    if c == "\r":
+        return "\\r"
+    code = ord(c)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character (but tab), bidirectional control and line or
+    paragraph separator written as its Python escape (``\\x1b``, ``\\n``, ``\\u202e``); other
+    text is unchanged, so a plain message passes through as it is."""
+    if text.isprintable():
+        return text
+    return "".join(_escape(c) if _unsafe(c) else c for c in text)
+
+
+def printable_lines(text: str) -> str:
+    """Like :func:`printable`, but line breaks stay line breaks (for a diff, or a paragraph)."""
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
+_JSON_ESCAPES = {c: f"\\u{c:04x}" for c in (*range(0x7F, 0xA0), *(ord(c) for c in _INVISIBLE_CONTROLS))}
+
+
+def json_text(text: str) -> str:
+    """JSON text (as ``json.dumps(..., ensure_ascii=False)`` writes it) with the control
+    characters that JSON leaves as they are (DEL, C1, bidirectional controls) escaped as ``\\uXXXX``:
+    they can only stand inside strings, so the data is the same and a terminal showing the
+    JSON shows them escaped."""
+    return text.translate(_JSON_ESCAPES)
+
+
+def cells(text: str) -> int:
+    """How many terminal columns ``text`` takes: wide East Asian characters take two, combining
+    marks none."""
+    if text.isascii():
+        return len(text)
+    n = 0
+    for c in text:
+        if unicodedata.combining(c):
+            continue
+        n += 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
+    return n
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    """One source line as shown, and where the marker goes under it (in terminal columns)."""
+
+    text: str
+    marker_at: int
+    marker_width: int
+
+
+def excerpt(line: str, start: int, end: int | None, width: int = EXCERPT_WIDTH) -> Excerpt:
+    """The source ``line`` with a marker under characters ``start`` to ``end`` (0-based, end
+    exclusive; ``None``: to the end of the line), at most ``width`` characters of it around the
+    marker, escaped with :func:`printable` (a tab shows as one space, so columns stay columns)."""
+    line = line.rstrip("\r\n")
+    start = max(0, min(start, len(line)))
+    end = len(line) if end is None else max(start, min(end, len(line)))
+    lo, hi = 0, len(line)
+    if len(line) > width:
+        lo = max(0, min(start - width // 4, len(line) - width))
+        hi = lo + width
+    head = ELLIPSIS if lo > 0 else ""
+    tail = ELLIPSIS if hi < len(line) else ""
+
+    def shown(part: str) -> str:
+        return printable(part.replace("\t", " "))
+
+    before = head + shown(line[lo:start])
+    marked = shown(line[start : min(end, hi)])
+    return Excerpt(before + marked + shown(line[min(end, hi) : hi]) + tail, cells(before), max(1, cells(marked)))
