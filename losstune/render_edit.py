@@ -79,8 +79,8 @@ def render_text(outcome: SetOutcome, dry_run: bool, color: bool = False) -> str:
     else:
         for fc in outcome.files:
             verb = "created" if fc.created else "updated"
-            shown = printable(display_path(fc.path))
-            out.append(f"{_BOLD if color else ''}{verb} {shown}{_RESET if color else ''}\n")
+            path = printable(display_path(fc.path))
+            out.append(f"{_BOLD if color else ''}{verb} {path}{_RESET if color else ''}\n")
     return "".join(out)
 
 
