@@ -185,3 +185,19 @@ def test_a_sibling_project_is_not_searched(write: Callable[..., Path], tmp_path:
     assert code == 0, out
     assert out.splitlines()[1:3] == ["  the edited base is used by 1 config(s) under the current folder:", "    a.py"]
     assert "other" not in out
+
+
+def test_python_modules_that_only_mention_base_are_passed_over(write: Callable[..., Path], tmp_path: Path) -> None:
+    write("p/pyproject.toml", "")
+    write("p/_base_/m.py", BASE)
+    write("p/a.py", "_base_ = './_base_/m.py'\n")
+    write("p/tool.py", "import re\nPATTERN = re.compile('_base_')\ndef f():\n    _base_ = 1\n")
+    write("p/lazy.py", "from x import y\nwith read_base():\n    from ._base_.m import *\nz = y()\n")
+    code, out = invoke("set", "loss.gamma=1.5", "a.py", "--in-base", "--dry-run", cwd=tmp_path / "p")
+    assert code == 0, out
+    assert out.splitlines()[1:4] == [
+        "  the edited base is used by 2 config(s) under the current folder:",
+        "    a.py",
+        "    lazy.py",
+    ]
+    assert "note:" not in out

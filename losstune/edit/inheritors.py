@@ -9,6 +9,7 @@ or one that cannot be resolved, becomes a note, never a reason the edit stops.
 
 from __future__ import annotations
 
+import ast
 import os
 import stat
 import threading
@@ -163,8 +164,10 @@ class _Search:
 
 
 def _may_inherit(path: str) -> bool:
-    """Whether the file names ``_base_`` or ``read_base`` at all; anything that cannot be sniffed
-    is left to the resolver, which says what is wrong with it."""
+    """Whether the file can inherit at all: a config that does names ``_base_`` or ``read_base``,
+    and a Python one assigns ``_base_`` or opens ``with read_base():`` at its top level (as
+    mmengine looks for them), so Python modules that merely mention them are passed over. What
+    cannot be told from the text is left to the resolver, which says what is wrong with it."""
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
             return True
@@ -172,7 +175,27 @@ def _may_inherit(path: str) -> bool:
             data = f.read(_SNIFF_BYTES + 1)
     except OSError:
         return True
-    return len(data) > _SNIFF_BYTES or any(m in data for m in _INHERITS)
+    if len(data) > _SNIFF_BYTES:
+        return True
+    if not any(m in data for m in _INHERITS):
+        return False
+    if not path.endswith(".py"):
+        return True
+    try:
+        module = ast.parse(data.decode("utf-8"))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return True  # a broken config is worth a note
+    return any(_inherits_here(stmt) for stmt in module.body)
+
+
+def _inherits_here(stmt: ast.stmt) -> bool:
+    if isinstance(stmt, ast.Assign):
+        target = stmt.targets[0]
+        return isinstance(target, ast.Name) and target.id == "_base_"
+    if isinstance(stmt, ast.With):
+        call = stmt.items[0].context_expr
+        return isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "read_base"
+    return False
 
 
 def _reason(e: BaseException) -> str:
