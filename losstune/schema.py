@@ -9,6 +9,7 @@ description, the MMDetection versions that have it, and simple cross-field relat
 from __future__ import annotations
 
 import difflib
+import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -95,7 +96,9 @@ class ParamSpec:
         return " and ".join(parts)
 
     def in_range(self, value: float) -> bool:
-        """Whether a number satisfies ``min``, ``max`` and ``exclusive_min``."""
+        """Whether a number is finite and satisfies ``min``, ``max`` and ``exclusive_min``."""
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
         if self.min is not None and value < self.min:
             return False
         if self.max is not None and value > self.max:
