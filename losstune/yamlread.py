@@ -24,7 +24,57 @@ _SEQ_TAG = "tag:yaml.org,2002:seq"
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader: its scalar resolution is the same as the full loader mmengine uses."""
+    """SafeLoader: its scalar resolution is the same as the full loader mmengine uses. It also
+    records where each alias is written and which anchor each node carries, which the node graph
+    itself forgets."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.alias_at: dict[tuple[int, Any], tuple[Any, Any]] = {}  # (start, end) marks of each alias
+        self.aliases_of: dict[int, list[tuple[Any, Any]]] = {}
+        self.anchor_of: dict[int, str] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        node = super().compose_node(parent, index)
+        if node is None:
+            return None
+        if isinstance(event, yaml.AliasEvent):
+            marks: tuple[Any, Any] = (event.start_mark, event.end_mark)
+            self.aliases_of.setdefault(id(node), []).append(marks)
+            if parent is not None and index is not None:
+                self.alias_at[position(parent, index)] = marks
+        elif getattr(event, "anchor", None):
+            self.anchor_of[id(node)] = event.anchor
+        return node
+
+    def end_mark(self, parent: yaml.Node | None, index: Any, node: yaml.Node) -> Any:
+        """Where the text of ``node`` (at ``index`` of ``parent``) ends: the alias when it is
+        one; for a block collection, its last item, not the comments and lines after it."""
+        alias = self.alias_at.get(position(parent, index)) if parent is not None else None
+        if alias is not None:
+            return alias[1]
+        if isinstance(node, yaml.MappingNode) and not node.flow_style and node.value:
+            key, value = node.value[-1]
+            return self.end_mark(node, key, value)
+        if isinstance(node, yaml.SequenceNode) and not node.flow_style and node.value:
+            return self.end_mark(node, len(node.value) - 1, node.value[-1])
+        return node.end_mark
+
+
+def position(parent: yaml.Node, index: Any) -> tuple[int, Any]:
+    """The key of a value's place: its mapping and key node, or its sequence and index."""
+    return (id(parent), id(index) if isinstance(index, yaml.Node) else index)
+
+
+def compose(text: str) -> tuple[yaml.Node | None, _Loader]:
+    """The node graph of a YAML text (nothing constructed), and the loader that knows its
+    aliases and anchors; ``yaml.YAMLError`` when it does not parse."""
+    loader = _Loader(text)
+    try:
+        return loader.get_single_node(), loader
+    finally:
+        loader.dispose()
 
 
 class _Reader:
@@ -35,7 +85,8 @@ class _Reader:
         self.memo: dict[int, Any] = {}
 
     def span(self, node: yaml.Node) -> Span:
-        s, e = node.start_mark, node.end_mark
+        """Where ``node`` is written (an alias's value: at its anchor), trailing comments not included."""
+        s, e = node.start_mark, self.loader.end_mark(None, None, node)
         return self.src.span_chars(s.line + 1, s.column, e.line + 1, e.column)
 
     def build(self, node: yaml.Node) -> Any:
@@ -48,9 +99,9 @@ class _Reader:
     def _build(self, node: yaml.Node) -> Any:
         tag = node.tag or ""
         if isinstance(node, yaml.MappingNode) and tag == _MAP_TAG:
-            self.loader.flatten_mapping(node)
             out = LDict()
             out.span = self.span(node)
+            self.loader.flatten_mapping(node)
             for key_node, value_node in node.value:
                 key = self.build(key_node)
                 try:

@@ -1,20 +1,21 @@
-"""Write an override into a YAML or JSON config.
-
-JSON: new keys are inserted as text into the objects that hold them, so every other byte stays.
-YAML: the file goes through ruamel.yaml's round-trip mode, which keeps comments, key order and
-quoting.
+"""Write an override into a YAML or JSON config, as text: new keys are inserted into the
+mappings (objects) that hold them, values are replaced where they are written, and every other
+byte of the file stays as it was.
 """
 
 from __future__ import annotations
 
-import io
+import itertools
 from typing import Any
 
+import yaml
+
 from losstune.edit.pywrite import TextEdit, Whole, WriteError, plain_value
-from losstune.edit.values import json_literal
+from losstune.edit.values import json_literal, yaml_literal
 from losstune.jsonread import read_json
 from losstune.source import SourceText
-from losstune.values import LDict
+from losstune.values import LDict, to_plain
+from losstune.yamlread import compose, position, read_yaml
 
 
 def json_override(src: SourceText, override: dict[Any, Any]) -> list[TextEdit]:
@@ -58,30 +59,133 @@ def _json_insert(src: SourceText, obj: LDict, key: Any, value: Any) -> TextEdit:
     return TextEdit(end, end, f", {item}")
 
 
-def yaml_override(text: str, override: dict[Any, Any]) -> str:
-    """The YAML text with ``override`` merged in, through ruamel.yaml's round trip."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.comments import CommentedMap
-
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
+def yaml_override(text: str, override: dict[Any, Any]) -> list[TextEdit]:
+    """Edits that make a YAML config carry ``override``, as text: a value is replaced where it is
+    written, a new key is a new line in its block mapping (or an item of its flow mapping), and
+    every other byte stays. A value reached through an alias (``*name``) is edited by writing the
+    alias out with its own, changed value; before a value with an anchor (``&name``) is edited,
+    its aliases are written out with the value they had, so that only the requested keys change."""
     try:
-        data = yaml.load(text)
-    except Exception as e:  # ruamel raises many kinds; the message says which line
+        root, loader = compose(text)
+        own = read_yaml(SourceText.plain("<config>", text), [])
+    except yaml.YAMLError as e:
         raise WriteError(f"the YAML config cannot be edited: {str(e).splitlines()[0]}") from None
-
-    def merge(node: Any, ov: dict[Any, Any]) -> None:
-        for k, v in ov.items():
-            if isinstance(v, dict) and not isinstance(v, Whole):
-                if not isinstance(node.get(k), dict):
-                    node[k] = CommentedMap()
-                merge(node[k], v)
-            else:
-                node[k] = plain_value(v)
-
-    if not isinstance(data, dict):
+    if not isinstance(root, yaml.MappingNode) or not isinstance(own, LDict):
         raise WriteError("the YAML config is not a mapping")
-    merge(data, override)
-    out = io.StringIO()
-    yaml.dump(data, out)
-    return out.getvalue()
+    writer = _YamlWriter(text, loader)
+    writer.merge(root, own, override, "")
+    return writer.edits()
+
+
+class _YamlWriter:
+    def __init__(self, text: str, loader: Any) -> None:
+        self.text = text
+        self.loader = loader
+        self.plain: list[TextEdit] = []
+        self.at_alias: dict[int, TextEdit] = {}  # by start: one edit per alias, the explicit one wins
+
+    def edits(self) -> list[TextEdit]:
+        # New lines inserted at one place: the deeper ones first, so each lands in its mapping.
+        out = sorted([*self.plain, *self.at_alias.values()], key=lambda e: (e.start, e.end, -_depth(e)))
+        for a, b in itertools.pairwise(out):
+            if b.start < a.end:
+                raise WriteError("the YAML edits overlap (anchors and aliases around the edited keys); edit by hand")
+        return out
+
+    def _key(self, node: yaml.Node) -> Any:
+        if not isinstance(node, yaml.ScalarNode) or node.tag == "tag:yaml.org,2002:merge":
+            return _NO_KEY
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError:
+            return _NO_KEY
+
+    def _unshare(self, node: yaml.Node, value: Any) -> None:
+        """Write every alias of ``node`` out as ``value``: ``node`` is about to change."""
+        literal = yaml_literal(to_plain(value))
+        for start, end in self.loader.aliases_of.get(id(node), []):
+            self.at_alias.setdefault(start.index, TextEdit(start.index, end.index, literal))
+
+    def merge(self, node: yaml.MappingNode, data: LDict, override: dict[Any, Any], where: str) -> None:
+        self._unshare(node, data)
+        entries = {self._key(k): (k, v) for k, v in node.value}
+        for key, value in override.items():
+            shown = f"{where}.{key}" if where else str(key)
+            if key not in entries:
+                self._insert(node, key, _merged(data.get(key), value))
+                continue
+            key_node, value_node = entries[key]
+            alias = self.loader.alias_at.get(position(node, key_node))
+            if alias is not None:
+                start, end = alias[0].index, alias[1].index
+                self.at_alias[start] = TextEdit(start, end, yaml_literal(_merged(data.get(key), value)))
+            elif (
+                isinstance(value, dict)
+                and not isinstance(value, Whole)
+                and isinstance(value_node, yaml.MappingNode)
+                and value_node.tag == "tag:yaml.org,2002:map"
+                and isinstance(data.get(key), LDict)
+            ):
+                self.merge(value_node, data[key], value, shown)
+            else:
+                self._unshare(value_node, data.get(key))
+                self._replace(node, key_node, value_node, yaml_literal(plain_value(value)))
+
+    def _replace(self, parent: yaml.Node, key: yaml.Node, node: yaml.Node, literal: str) -> None:
+        start, end = node.start_mark.index, self.loader.end_mark(parent, key, node).index
+        self.plain.append(TextEdit(start, end, yaml_replacement(self.text[start:end], literal)))
+
+    def _insert(self, node: yaml.MappingNode, key: Any, value: Any) -> None:
+        item = f"{yaml_literal(key)}: {yaml_literal(value)}"
+        text = self.text
+        if node.flow_style:
+            if not node.value:
+                opening = text.index("{", node.start_mark.index) + 1
+                self.plain.append(TextEdit(opening, opening, item))
+                return
+            last_key, last_value = node.value[-1]
+            end = self.loader.end_mark(node, last_key, last_value).index
+            self.plain.append(TextEdit(end, end, f", {item}"))
+            return
+        first_key, _ = node.value[0]
+        last_key, last_value = node.value[-1]
+        end = self.loader.end_mark(node, last_key, last_value).index
+        # After the last item's line (its comment included), before the lines that follow it.
+        if end > 0 and text[end - 1] == "\n":
+            at = end - 1
+        else:
+            at = text.find("\n", end)
+            at = len(text) if at < 0 else at
+        self.plain.append(TextEdit(at, at, f"\n{' ' * first_key.start_mark.column}{item}"))
+
+
+_NO_KEY = object()
+
+
+def _depth(edit: TextEdit) -> int:
+    """The indentation of a new line that ``edit`` inserts (0 for other edits)."""
+    if edit.start != edit.end or not edit.new.startswith("\n"):
+        return 0
+    return len(edit.new) - len(edit.new[1:].lstrip(" ")) - 1
+
+
+def yaml_replacement(old: str, literal: str) -> str:
+    """The text that replaces a YAML value written as ``old``: ``literal``, keeping the value's
+    anchor (``&name``), and after a space where the old value was empty (``key:``)."""
+    if not old:
+        return f" {literal}"
+    if old.startswith("&"):
+        anchor = old.split(None, 1)[0]
+        return f"{anchor} {literal}"
+    return literal
+
+
+def _merged(current: Any, value: Any) -> Any:
+    """The plain value a key gets when ``value`` (an override, or a whole value) is merged into
+    ``current`` the way mmengine merges a child's dict into its base's."""
+    if isinstance(value, dict) and not isinstance(value, Whole) and isinstance(current, dict):
+        out = dict(to_plain(current))
+        for k, v in value.items():
+            out[k] = _merged(out.get(k), v)
+        return out
+    return plain_value(value)

@@ -10,7 +10,7 @@ import ast
 from dataclasses import dataclass
 from typing import Any
 
-from losstune.edit.values import python_literal
+from losstune.edit.values import is_name, python_literal
 from losstune.source import SourceText
 
 
@@ -70,10 +70,15 @@ def _insert(src: SourceText, node: ast.expr, key: Any, value: Any, edits: list[T
     start, end = _offsets(src, node)
     items = _entries(node) or []
     is_call = isinstance(node, ast.Call)
-    item = f"{key}=" if is_call else f"{key!r}: "
+    if is_call and is_name(key):
+        item, close = f"{key}=", ""
+    elif is_call:  # not a Python name: `dict(a=1, **{'key': value})`, which Python allows
+        item, close = f"**{{{key!r}: ", "}"
+    else:
+        item, close = f"{key!r}: ", ""
     if not items:
         opening = text.index("(" if is_call else "{", start) + 1
-        edits.append(TextEdit(opening, opening, item + python_literal(value)))
+        edits.append(TextEdit(opening, opening, item + python_literal(value) + close))
         return
     last = items[-1][2]
     _, last_end = _offsets(src, last)
@@ -84,9 +89,10 @@ def _insert(src: SourceText, node: ast.expr, key: Any, value: Any, edits: list[T
     multiline = text.count("\n", start, end) > 0 and own_line and text.count("\n", first_start, last_start) > 0
     if multiline:
         indent = last_start - line_start
-        new = f",\n{' ' * indent}{item}{python_literal(value, indent, column=indent + len(item))}"
+        new = f",\n{' ' * indent}{item}{python_literal(value, indent, column=indent + len(item))}{close}"
     else:
-        new = f", {item}{python_literal(value, _indent(src, last_end), column=_col(src, last_end) + 2 + len(item))}"
+        column = _col(src, last_end) + 2 + len(item)
+        new = f", {item}{python_literal(value, _indent(src, last_end), column=column)}{close}"
     edits.append(TextEdit(last_end, last_end, new))
 
 
@@ -128,6 +134,10 @@ def python_override(src: SourceText, module: ast.Module, override: dict[Any, Any
     appended: list[str] = []
     for key, value in override.items():
         target = assigned.get(key)
+        if not is_name(key):
+            raise WriteError(
+                f"{key!r} is not a Python name, so it cannot be a top-level key of a Python config; check the key path"
+            )
         if target is None:
             appended.append(f"{key} = {python_literal(plain_value(value))}\n")
         elif isinstance(value, dict) and not isinstance(value, Whole):
@@ -158,16 +168,20 @@ def _rebind(expr: str, override: dict[Any, Any]) -> str:
             text = _rebind(f"{expr}[{k!r}]", v)
         else:
             text = python_literal(plain_value(v))
-        items.append(f"{k}={text}" if isinstance(k, str) and k.isidentifier() else f"**{{{k!r}: {text}}}")
+        items.append(f"{k}={text}" if is_name(k) else f"**{{{k!r}: {text}}}")
     return f"dict({expr}, {', '.join(items)})"
 
 
 def apply_edits(text: str, edits: list[TextEdit]) -> str:
-    """``text`` with every edit applied (they must not overlap)."""
-    out = text
-    # From the end backwards; insertions at one place keep the order in which they were made.
-    order = sorted(range(len(edits)), key=lambda i: (edits[i].start, edits[i].end, -i), reverse=True)
+    """``text`` with every edit applied (they must not overlap; the same edit twice is one).
+    Insertions at one place keep the order in which they were made."""
+    unique = list(dict.fromkeys(edits))
+    order = sorted(range(len(unique)), key=lambda i: (unique[i].start, unique[i].end, i))
+    out, pos = [], 0
     for i in order:
-        e = edits[i]
-        out = out[: e.start] + e.new + out[e.end :]
-    return out
+        e = unique[i]
+        out.append(text[pos : e.start])
+        out.append(e.new)
+        pos = max(pos, e.end)
+    out.append(text[pos:])
+    return "".join(out)

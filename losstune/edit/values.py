@@ -6,6 +6,7 @@ import ast
 import json
 import keyword
 import math
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,8 +101,15 @@ def split_sweep_values(raw: str) -> list[Any]:
     return [parse_value(p) for p in parts if p.strip()]
 
 
-def _is_identifier(key: Any) -> bool:
-    return isinstance(key, str) and key.isidentifier() and not keyword.iskeyword(key)
+def is_name(key: Any) -> bool:
+    """Whether ``key`` can be written as a Python name (``dict(key=...)``, ``key = ...``): an
+    identifier, not a keyword, and one that Python does not normalise into another name."""
+    return (
+        isinstance(key, str)
+        and key.isidentifier()
+        and not keyword.iskeyword(key)
+        and unicodedata.normalize("NFKC", key) == key
+    )
 
 
 def python_literal(value: Any, indent: int = 0, width: int = 100, column: int | None = None) -> str:
@@ -115,7 +123,7 @@ def python_literal(value: Any, indent: int = 0, width: int = 100, column: int | 
         return flat
     pad = " " * (indent + 4)
     if isinstance(value, dict):
-        if all(_is_identifier(k) for k in value):
+        if all(is_name(k) for k in value):
             items = [f"{pad}{k}={python_literal(v, indent + 4, width)}" for k, v in value.items()]
             return "dict(\n" + ",\n".join(items) + ")"
         items = [f"{pad}{k!r}: {python_literal(v, indent + 4, width)}" for k, v in value.items()]
@@ -128,7 +136,7 @@ def python_literal(value: Any, indent: int = 0, width: int = 100, column: int | 
 
 def _python_flat(value: Any) -> str:
     if isinstance(value, dict):
-        if all(_is_identifier(k) for k in value):
+        if all(is_name(k) for k in value):
             return "dict(" + ", ".join(f"{k}={_python_flat(v)}" for k, v in value.items()) + ")"
         return "{" + ", ".join(f"{k!r}: {_python_flat(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
@@ -142,15 +150,26 @@ def _python_flat(value: Any) -> str:
 
 
 def yaml_literal(value: Any) -> str:
-    """A YAML flow form of ``value`` that PyYAML (and so mmengine) reads back as ``value``."""
-    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10**6).strip()
-    if text.endswith("\n..."):
-        text = text[: -len("\n...")].strip()
-    if text.endswith("..."):
-        text = text[:-3].strip()
+    """A one-line YAML flow form of ``value`` that PyYAML (and so mmengine) reads back as
+    ``value``: ``{type: FocalLoss, gamma: 2.0}``, ``!!python/tuple [1, 2]``, ``null``."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{yaml_literal(k)}: {yaml_literal(v)}" for k, v in value.items()) + "}"
     if isinstance(value, tuple):
-        text = "!!python/tuple " + yaml_literal(list(value))
+        return "!!python/tuple [" + ", ".join(yaml_literal(v) for v in value) + "]"
+    if isinstance(value, list):
+        return "[" + ", ".join(yaml_literal(v) for v in value) + "]"
+    # Dumped inside a flow list, so that PyYAML quotes what a flow context needs quoted (`a,b`).
+    text = yaml.safe_dump([value], default_flow_style=True, allow_unicode=True, width=10**6).strip()
+    text = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    if isinstance(value, str) and any(c in text for c in _YAML_BREAKS):
+        # A string with line breaks: one double-quoted line, every break escaped.
+        text = json.dumps(value, ensure_ascii=False)
+        for c in _YAML_BREAKS[1:]:
+            text = text.replace(c, f"\\u{ord(c):04x}")
     return text
+
+
+_YAML_BREAKS = "\n\r\x85\u2028\u2029"
 
 
 def json_literal(value: Any) -> str:

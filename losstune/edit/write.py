@@ -17,7 +17,7 @@ from typing import Any
 
 from losstune import keypath
 from losstune.config import origin_at
-from losstune.edit.datawrite import json_override, yaml_override
+from losstune.edit.datawrite import json_override, yaml_override, yaml_replacement
 from losstune.edit.plan import DELETE, MISSING, EditError, Plan
 from losstune.edit.pywrite import TextEdit, Whole, WriteError, apply_edits, python_override
 from losstune.edit.values import json_literal, python_literal, yaml_literal
@@ -99,9 +99,10 @@ def plan_files(plan: Plan, target: str, in_base: bool = False) -> Written:
         line_start = src.original.rfind("\n", 0, s) + 1
         line = src.original[line_start:s]
         indent = len(line) - len(line.lstrip(" "))
-        inplace.setdefault(os.path.abspath(origin.span.file), []).append(
-            TextEdit(s, e, _literal(origin.span.file, value, s - line_start, indent))
-        )
+        literal = _literal(origin.span.file, value, s - line_start, indent)
+        if origin.span.file.endswith((".yaml", ".yml")):
+            literal = yaml_replacement(src.original[s:e], literal)
+        inplace.setdefault(os.path.abspath(origin.span.file), []).append(TextEdit(s, e, literal))
 
     def add_override(path: Path, value: Any) -> None:
         for i, step in enumerate(path):
@@ -126,7 +127,10 @@ def plan_files(plan: Plan, target: str, in_base: bool = False) -> Written:
         # those files have the dict, so `_delete_` is consumed by the merge and never leaks.
         outside = [k for k in old if (o := origin_at(cfg.tree, (*w, k))) is None or not _same_file(o.span.file, home)]
         value = {"_delete_": True, **new} if outside else dict(new)
-        if here is not None and _same_file(here.span.file, home) and here.kind == "literal":
+        # A dict written once for other keys too (a YAML anchor and its aliases): only this one
+        # is written whole, through an override.
+        shared = [o for o in _users_of(cfg.tree, here, w) if tuple(_steps(o)) not in whole] if here else []
+        if here is not None and _same_file(here.span.file, home) and here.kind == "literal" and not shared:
             replace_at(here, value)
         elif in_base:
             raise EditError(
@@ -191,4 +195,4 @@ def _write_override(path: str, text: str, override: dict[Any, Any]) -> str:
         return apply_edits(text, python_override(src, module, override))
     if path.endswith(".json"):
         return apply_edits(text, json_override(SourceText.plain(path, text), override))
-    return yaml_override(text, override)
+    return apply_edits(text, yaml_override(text, override))
