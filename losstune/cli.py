@@ -383,7 +383,8 @@ def _edit_errors(config: str, fmt: Format) -> Iterator[None]:
         raise _fail(e.diagnostics, fmt) from None
     except (EditError, WriteError, AssignmentError) as e:
         lines = "".join(f"  {line}\n" for line in getattr(e, "lines", []))
-        _error(f"{config}: {e}; nothing was written", lines)
+        after = getattr(e, "after", "nothing was written")
+        _error(f"{config}: {e}; {after}", lines)
         raise typer.Exit(EXIT_ERROR) from None
     except OSError as e:
         _error(f"{config}: cannot write ({e.strerror}); nothing was changed")

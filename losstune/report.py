@@ -12,7 +12,7 @@ from losstune.mmdet_version import detect_version
 from losstune.model import Diagnostic, Origin
 from losstune.resolve import display_path
 from losstune.schema import Entry, Schema
-from losstune.values import LDict, to_plain
+from losstune.values import LDict, same_value, to_plain
 
 
 @dataclass(frozen=True)
@@ -234,7 +234,7 @@ def diff(a: LoadedConfig, b: LoadedConfig) -> DiffReport:
     diffs: list[FieldDiff] = []
     for key in keys:
         va, vb = fa.get(key), fb.get(key)
-        if va is not None and vb is not None and _same(va[0], vb[0]):
+        if va is not None and vb is not None and same_value(va[0], vb[0]):
             continue
         diffs.append(
             FieldDiff(
@@ -249,7 +249,3 @@ def diff(a: LoadedConfig, b: LoadedConfig) -> DiffReport:
         diffs,
         list(dict.fromkeys(a.diagnostics + b.diagnostics)),
     )
-
-
-def _same(x: Any, y: Any) -> bool:
-    return type(x) is type(y) and x == y

@@ -74,12 +74,19 @@ class Resolver:
     """Resolves configs, caching every resolved file so that shared bases are read once.
 
     ``env`` replaces ``os.environ`` for ``{{$VAR:default}}`` templates; ``packages`` locates the
-    packages that ``pkg::`` bases and new-style imports name (by default on this interpreter's path).
+    packages that ``pkg::`` bases and new-style imports name (by default on this interpreter's path);
+    ``overlay`` gives the text of files (by real path) to use instead of what is on disk.
     """
 
-    def __init__(self, env: dict[str, str] | None = None, packages: PackageFinder | None = None) -> None:
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        packages: PackageFinder | None = None,
+        overlay: dict[str, str] | None = None,
+    ) -> None:
         self.env = env
         self.packages = packages or PackageFinder()
+        self.overlay = {os.path.realpath(p): t for p, t in (overlay or {}).items()}
         self.cache: dict[tuple[str, bool], FileResult] = {}
         self._stack: list[str] = []
 
@@ -217,7 +224,8 @@ class Resolver:
 
     def _resolve_uncached(self, abspath: str, requested_at: Span | None, is_base: bool, lazy: bool) -> FileResult:
         shown = display_path(abspath)
-        text, problem = self._read(abspath, requested_at, is_base)
+        overlaid = self.overlay.get(os.path.realpath(abspath)) if self.overlay else None
+        text, problem = (overlaid, None) if overlaid is not None else self._read(abspath, requested_at, is_base)
         if text is None:
             assert problem is not None
             return FileResult(abspath, None, [problem])

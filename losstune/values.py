@@ -10,6 +10,7 @@ in the dict that holds them.
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 from losstune.model import Origin, Span
@@ -143,3 +144,24 @@ def contains_opaque(value: Any) -> bool:
     if isinstance(value, (list, tuple)):
         return any(contains_opaque(v) for v in value)
     return False
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Whether two config values are the same: of the same types all the way down, with NaN equal
+    to NaN (a config that holds ``float('nan')`` is the same config as itself) and opaque values
+    equal when they are the same text."""
+    if a is b:
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):  # an LDict is a dict here
+        return a.keys() == b.keys() and all(same_value(v, b[k]) for k, v in a.items())
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, Opaque):
+        return (a.reason, a.text) == (b.reason, b.text)
+    if isinstance(a, Dropped):
+        return bool(a.name == b.name)
+    return bool(a == b)

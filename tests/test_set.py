@@ -288,3 +288,43 @@ def test_unknown_type_is_edited_with_a_warning(ex: Path) -> None:
     code, out = _set("loss_bbox.type=MyBoxLoss", cfg.name, cwd=ex)
     assert code == 0 and "warning: `MyBoxLoss` is not a known MMDetection type" in out
     assert _resolved(cfg)["model"]["bbox_head"]["loss_bbox"] == {"type": "MyBoxLoss", "loss_weight": 1.0}
+
+
+RETINA_WITH = (
+    "_base_ = []\n"
+    "model = dict(type='RetinaNet', bbox_head=dict(type='RetinaHead', num_classes=80,\n"
+    "    loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0)))\n"
+)
+
+
+def test_a_config_holding_nan_can_be_edited_and_equals_itself(write: Callable[..., Path], tmp_path: Path) -> None:
+    cfg = write("nan.py", RETINA_WITH + "extra = dict(threshold=float('nan'), pair=[float('nan'), 1.0])\n")
+    code, out = _set("loss_cls.gamma=1.0", cfg.name, cwd=tmp_path)
+    assert code == 0, out
+    assert _resolved(cfg)["model"]["bbox_head"]["loss_cls"]["gamma"] == 1.0
+    nan_loss = write("nan_loss.py", RETINA_WITH.replace("alpha=0.25", "alpha=float('nan')"))
+    code, out = invoke("diff", nan_loss.name, nan_loss.name, cwd=tmp_path)
+    assert (code, out.splitlines()[-1]) == (0, "No loss or sampler field differs.")
+
+
+def test_a_value_losstune_cannot_evaluate_elsewhere_does_not_stop_an_edit(
+    write: Callable[..., Path], tmp_path: Path
+) -> None:
+    cfg = write("o.py", RETINA_WITH + "import numpy as np\nscale = np.sqrt(2.0)\n")
+    code, out = _set("loss_cls.gamma=1.0", cfg.name, cwd=tmp_path)
+    assert code == 0, out
+    assert _resolved(cfg)["model"]["bbox_head"]["loss_cls"]["gamma"] == 1.0
+
+
+@pytest.mark.parametrize("value", ["1e400", "-1e400", "float('nan')", "float('inf')"])
+def test_non_finite_numbers_are_out_of_range(write: Callable[..., Path], tmp_path: Path, value: str) -> None:
+    cfg = write("r.py", RETINA_WITH)
+    code, out = _set(f"loss_cls.gamma={value}", cfg.name, cwd=tmp_path)
+    assert code == 2 and "LT104 out-of-range" in out and "it must be finite and >= 0" in out, out
+    assert cfg.read_text() == RETINA_WITH
+
+
+def test_edits_inserted_at_one_place_keep_their_order(write: Callable[..., Path], tmp_path: Path) -> None:
+    cfg = write("r.py", RETINA_WITH + "custom = dict(a=1)\n")
+    assert _set("custom.b=2", "custom.c=3", cfg.name, cwd=tmp_path)[0] == 0
+    assert cfg.read_text().endswith("custom = dict(a=1, b=2, c=3)\n")

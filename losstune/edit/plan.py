@@ -21,7 +21,7 @@ from losstune.model import Severity
 from losstune.resolve import FileResult
 from losstune.schema import Schema
 from losstune.settings import Settings
-from losstune.values import LDict, Opaque
+from losstune.values import LDict, Opaque, same_value
 
 DELETE = object()
 MISSING = object()
@@ -32,11 +32,13 @@ class NothingToChange(Exception):
 
 
 class EditError(Exception):
-    """An edit that cannot be made; ``lines`` say why, one finding or reason each."""
+    """An edit that cannot be made; ``lines`` say why, one finding or reason each, and ``after``
+    what state the files are in."""
 
-    def __init__(self, message: str, lines: list[str] | None = None) -> None:
+    def __init__(self, message: str, lines: list[str] | None = None, after: str = "nothing was written") -> None:
         super().__init__(message)
         self.lines = lines or []
+        self.after = after
 
 
 @dataclass
@@ -122,7 +124,7 @@ def plan_edits(config: LoadedConfig, assignments: list[Assignment], schema: Sche
                 if dropped and path[:-1] not in whole:
                     whole.append(path[:-1])
                 continue
-            if old is not MISSING and type(old) is type(a.value) and old == a.value:
+            if old is not MISSING and same_value(old, a.value):
                 notes.append(f"`{format_path(path)}` is already {a.value!r}")
                 continue
             parent[last] = a.value

@@ -3,24 +3,35 @@
 from __future__ import annotations
 
 import ast
-import contextlib
 import os
-from collections.abc import Iterator
+from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
+from losstune import keypath
 from losstune.config import LoadedConfig
-from losstune.edit.apply import atomic_write, check_writable, locked
+from losstune.edit.apply import (
+    FileChanged,
+    atomic_write,
+    check_writable,
+    holds,
+    remove_stale_temps,
+    restore,
+    write_notes,
+)
 from losstune.edit.inheritors import find_inheritors
+from losstune.edit.lock import locked_all
 from losstune.edit.plan import Change, EditError, Plan, plan_edits
 from losstune.edit.pywrite import TextEdit, apply_edits
 from losstune.edit.values import Assignment, json_literal, python_literal, yaml_literal
 from losstune.edit.write import FileChange, Written, plan_files
+from losstune.keypath import format_path
 from losstune.model import ConfigError, Severity
 from losstune.resolve import Resolver, display_path
 from losstune.schema import Schema
 from losstune.settings import Settings
 from losstune.source import SourceText
-from losstune.values import LDict, to_plain
+from losstune.values import LDict, same_value, to_plain
 
 
 @dataclass
@@ -50,19 +61,14 @@ def _load(path: str) -> LoadedConfig:
     return LoadedConfig(result)
 
 
-@contextlib.contextmanager
-def _locks(paths: list[str]) -> Iterator[None]:
-    with contextlib.ExitStack() as stack:
-        for p in sorted({os.path.abspath(p) for p in paths}):
-            stack.enter_context(locked(p))
-        yield
-
-
 def _plan(
     path: str, assignments: list[Assignment], schema: Schema, settings: Settings, in_base: bool
 ) -> tuple[Plan, Written]:
     plan = plan_edits(_load(path), assignments, schema, settings)
     return plan, plan_files(plan, path, in_base)
+
+
+_ATTEMPTS = 10
 
 
 def set_values(
@@ -77,60 +83,120 @@ def set_values(
     scan: str | None = None,
 ) -> SetOutcome:
     """Apply ``assignments`` to the config at ``path``; see ``losstune set --help``. With
-    ``in_base``, ``scan`` is the folder searched for the configs that inherit the edited files."""
+    ``in_base``, ``scan`` is the folder searched for the configs that inherit the edited files.
+
+    Everything from reading the files to writing them happens under the locks of every file the
+    edit writes (taken in one order); a file another program changes meanwhile makes the edit be
+    planned again from its new text."""
     if out is not None and in_base:
         raise EditError("--in-base and -o cannot be combined: -o writes a new config")
     if scan is not None and not in_base:
         raise EditError("--scan names the folder that --in-base searches; add --in-base, or leave --scan out")
     if scan is not None and not os.path.isdir(scan):
         raise EditError(f"--scan {scan}: not a folder; name the folder to search for configs that use the edited base")
-    with locked(path):
-        plan, written = _plan(path, assignments, schema, settings, in_base)
-        others = [f for f in written.files if os.path.abspath(f) != os.path.abspath(path)]
-        with _locks(others):
-            if others:  # another writer may have changed them while we waited: plan again
-                plan, written = _plan(path, assignments, schema, settings, in_base)
+    needed = {os.path.realpath(p) for p in (path, out) if p is not None}
+    for attempt in range(_ATTEMPTS):
+        with locked_all(needed):
+            if not dry_run:
+                remove_stale_temps(path)
+            plan, written = _plan(path, assignments, schema, settings, in_base)
+            more = {os.path.realpath(f) for f in written.files} - needed
+            if more:  # lock those too, in order with the rest, and plan again
+                needed |= more
+                continue
             files = list(written.files.values())
             if out is not None:
                 files = [_as_new_file(plan.config, path, out, written)]
             for fc in files:
                 problem = check_writable(fc.path)
                 if problem:
-                    raise EditError(f"{problem}; nothing was changed")
-            outcome = SetOutcome(
-                display_path(path), plan.changes, files, plan.notes + written.notes, warnings=plan.warnings
-            )
+                    raise EditError(problem)
+            notes = plan.notes + written.notes
+            notes += [n for fc in files if not fc.created for n in write_notes(fc.path, display_path(fc.path))]
+            outcome = SetOutcome(display_path(path), plan.changes, files, notes, warnings=plan.warnings)
+            verify_in_memory(plan, files, out or path)
             if in_base:
                 users = find_inheritors(path, [f.path for f in files], scan)
                 outcome.affected = [display_path(f) for f in users.configs]
                 outcome.scanned, outcome.unchecked = display_path(users.root), users.unchecked
             if dry_run:
                 return outcome
-            _write_and_verify(files, out or path, plan)
+            try:
+                _write_and_verify(files, out or path, plan)
+            except FileChanged as e:
+                if out is not None:
+                    raise EditError(f"`{out}` exists already; choose a new file name") from None
+                changed = display_path(e.path)
+                if attempt == _ATTEMPTS - 1:
+                    raise EditError(f"`{changed}` kept being changed by another program while it was edited") from None
+                continue
             outcome.written = True
             return outcome
+    raise EditError(f"`{display_path(path)}` kept being changed by another program while it was edited")
+
+
+def verify_in_memory(plan: Plan, files: list[FileChange], check_path: str) -> None:
+    """Refuse new texts that do not load, or do not resolve to exactly the planned config, before
+    anything reaches the disk."""
+    result = Resolver(overlay={fc.path: fc.new for fc in files}).resolve(check_path)
+    before = Counter(d.code for d in plan.config.diagnostics)
+    after = Counter(d.code for d in result.diagnostics)
+    new = [d for d in result.diagnostics if after[d.code] > before[d.code]]
+    if result.cfg is None or new:
+        raise EditError(
+            "the edited text would not load as the config it should be",
+            [f"{d.span.short if d.span else display_path(check_path)}: {d.code} {d.message}" for d in new],
+        )
+    want, got = to_plain(plan.tree), to_plain(result.cfg)
+    if not same_value(want, got):
+        raise EditError(
+            "the edit cannot be written without changing other values as well",
+            differences(want, got),
+        )
+
+
+def differences(want: Any, got: Any, limit: int = 5) -> list[str]:
+    """The keys whose values differ between two plain config trees (``want`` is what was asked)."""
+    a, b = dict(keypath.walk(want)), dict(keypath.walk(got))
+    out = []
+    for path in [*a, *(p for p in b if p not in a)]:
+        if isinstance(a.get(path), (dict, list, tuple)) and isinstance(b.get(path), (dict, list, tuple)):
+            continue
+        if path in a and path in b and same_value(a[path], b[path]):
+            continue
+        shown_a = repr(a[path]) if path in a else "(unset)"
+        shown_b = repr(b[path]) if path in b else "(unset)"
+        out.append(f"`{format_path(path)}` would be {shown_b} instead of {shown_a}")
+        if len(out) == limit:
+            break
+    return out
 
 
 def _write_and_verify(files: list[FileChange], check_path: str, plan: Plan) -> None:
     done: list[FileChange] = []
     try:
         for fc in files:
-            atomic_write(fc.path, fc.new)
+            atomic_write(fc.path, fc.new, expected=None if fc.created else fc.old)
             done.append(fc)
-        result = Resolver().resolve(check_path)
-        if result.cfg is None or to_plain(result.cfg) != to_plain(plan.tree):
-            raise EditError(
-                "after writing, the config did not resolve to the requested values, so every file was "
-                "restored; please report this with the config"
-            )
     except BaseException:
-        for fc in reversed(done):
-            if fc.created:
-                with contextlib.suppress(OSError):
-                    os.unlink(fc.path)
-            else:
-                atomic_write(fc.path, fc.old)
+        _put_back(done)
         raise
+    # A file another program changed after it was written is checked as losstune wrote it.
+    changed_since = {fc.path: fc.new for fc in done if not holds(fc.path, fc.new)}
+    result = Resolver(overlay=changed_since).resolve(check_path)
+    if result.cfg is not None and same_value(to_plain(result.cfg), to_plain(plan.tree)):
+        return
+    left = _put_back(done)
+    message = "after writing, the config did not resolve to the requested values; please report this with the config"
+    if left:
+        shown = ", ".join(f"`{display_path(fc.path)}`" for fc in left)
+        raise EditError(message, after=f"{shown} had been changed by another program since and was left as it is")
+    raise EditError(message, after="every file was put back as it was")
+
+
+def _put_back(done: list[FileChange]) -> list[FileChange]:
+    """Undo the writes of ``done`` (latest first); the files that had changed again and were left."""
+    return [fc for fc in reversed(done) if not restore(fc.path, fc.old, fc.new, fc.created)]
 
 
 def _as_new_file(cfg: LoadedConfig, path: str, out: str, written: Written) -> FileChange:
@@ -138,7 +204,7 @@ def _as_new_file(cfg: LoadedConfig, path: str, out: str, written: Written) -> Fi
     src = next(s for p, s in cfg.sources.items() if os.path.abspath(p) == os.path.abspath(path))
     text = written.files[os.path.abspath(path)].new if os.path.abspath(path) in written.files else src.original
     text = _rebase(path, out, text)
-    if os.path.exists(out):
+    if os.path.lexists(out):
         raise EditError(f"`{out}` exists already; choose a new file name")
     return FileChange(os.path.abspath(out), "", text, created=True)
 

@@ -24,7 +24,7 @@ from losstune.resolve import Resolver, display_path
 from losstune.schema import Schema
 from losstune.settings import Settings
 from losstune.source import SourceText
-from losstune.values import to_plain
+from losstune.values import same_value, to_plain
 
 
 @dataclass
@@ -147,7 +147,7 @@ def write_sweep(runs: list[Run], out_dir: str, config: str) -> tuple[str, str]:
                 atomic_write(r.file, r.text)
                 written.append(r.file)
                 result = Resolver().resolve(r.file)
-                if result.cfg is None or to_plain(result.cfg) != to_plain(r.plan.tree):
+                if result.cfg is None or not same_value(to_plain(result.cfg), to_plain(r.plan.tree)):
                     raise EditError(f"`{display_path(r.file)}` did not resolve to its values; nothing was kept")
             keys = list(runs[0].values) if runs else []
             data = {
