@@ -645,7 +645,9 @@ def eval_command(
 
             plot_kernel(get(cfg.tree, result.loss.path), str(plot), f"{result.loss.key}: {result.loss.type}")
     except (InputError, UnsupportedLoss, KeyPathError) as e:
-        _error(f"{config}: {e}")
+        from losstune.envmask import EnvMask
+
+        _error(EnvMask.of(cfg).text(f"{config}: {e}"))
         raise typer.Exit(EXIT_ERROR) from None
     if check:
         from dataclasses import replace

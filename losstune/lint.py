@@ -87,7 +87,7 @@ def check_config(config: LoadedConfig, schema: Schema, settings: Settings) -> li
     out: list[Diagnostic] = []
     for rule in ALL_RULES:
         if settings.enabled(rule.code):
-            out.extend(rule.check(ctx))
+            out.extend(ctx.mask.diagnostic(d) for d in rule.check(ctx))
     return out
 
 

@@ -2,7 +2,8 @@
 
 Schema version 1. Every report is an object with ``"version": 1`` and ``"kind"``
 (``explain``, ``diff`` or ``error``). Values are JSON values; a tuple is a JSON array, a value that
-could not be evaluated is ``{"opaque": "<source text>"}``, a non-finite float is
+could not be evaluated is ``{"opaque": "<source text>"}``, one read from environment variables
+``{"env": ["NAME", ...]}`` (never their values), a non-finite float is
 ``{"float": "nan" | "inf" | "-inf"}``. An origin is ``{"file", "line", "column", "end_line",
 "end_column", "kind"}`` (``end_column`` exclusive) or ``null`` for a default.
 """
@@ -13,6 +14,7 @@ import json
 import math
 from typing import Any
 
+from losstune.envmask import EnvValue
 from losstune.model import Diagnostic, Origin
 from losstune.render_safe import json_text
 from losstune.report import DiffReport, ExplainReport, Param, SamplerView, Side
@@ -26,6 +28,8 @@ def value(v: Any) -> Any:
     """A config value as JSON data."""
     if isinstance(v, Opaque):
         return {"opaque": v.text}
+    if isinstance(v, EnvValue):
+        return {"env": list(v.names)}
     if isinstance(v, float) and not math.isfinite(v):
         return {"float": "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")}
     if isinstance(v, dict):

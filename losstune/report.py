@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from losstune.config import LoadedConfig, origin_at
+from losstune.envmask import EnvMask, EnvValue
 from losstune.keypath import Path, format_path
 from losstune.locate import LossNode, SamplerRef
 from losstune.mmdet_version import detect_version
@@ -74,14 +75,22 @@ class ExplainReport:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-def _params(node: Any, entry: Entry | None, version: int, skip: tuple[str, ...] = ("type",)) -> list[Param]:
-    """The parameters set in ``node``, then the schema's defaults for those left unset."""
+def _params(
+    node: Any, entry: Entry | None, version: int, mask: EnvMask, skip: tuple[str, ...] = ("type",)
+) -> list[Param]:
+    """The parameters set in ``node``, then the schema's defaults for those left unset; a value
+    from an environment variable is its :class:`~losstune.envmask.EnvValue`."""
     if not isinstance(node, dict):
         return []
     origins = node.origins if isinstance(node, LDict) else {}
     specs = entry.params_for(version) if entry is not None else {}
     out = [
-        Param(str(k), to_plain(v), origins.get(k), description=specs[k].description if k in specs else "")
+        Param(
+            str(k),
+            mask.value(to_plain(v), origins.get(k)),
+            origins.get(k),
+            description=specs[k].description if k in specs else "",
+        )
         for k, v in node.items()
         if k not in skip
     ]
@@ -91,7 +100,9 @@ def _params(node: Any, entry: Entry | None, version: int, skip: tuple[str, ...] 
     return out
 
 
-def _sampler_view(cfg: LoadedConfig, s: SamplerRef | None, schema: Schema, version: int) -> SamplerView | None:
+def _sampler_view(
+    cfg: LoadedConfig, s: SamplerRef | None, schema: Schema, version: int, mask: EnvMask
+) -> SamplerView | None:
     if s is None:
         return None
     node: Any = {}
@@ -99,20 +110,28 @@ def _sampler_view(cfg: LoadedConfig, s: SamplerRef | None, schema: Schema, versi
         node = cfg.tree
         for step in s.path:
             node = node[step]
-    return SamplerView(s.key, s.type, s.default, s.origin, _params(node, schema.get(s.type), version))
+    return SamplerView(
+        s.key, _type(s.type, node, mask), s.default, s.origin, _params(node, schema.get(s.type), version, mask)
+    )
 
 
-def _loss_view(cfg: LoadedConfig, loss: LossNode, schema: Schema, version: int) -> LossView:
+def _type(name: str, node: Any, mask: EnvMask) -> str:
+    """The ``type`` of a loss or sampler as shown: ``$NAME`` where a variable gives it."""
+    names = mask.names(name, node.origins.get("type") if isinstance(node, LDict) else None)
+    return repr(EnvValue(names)) if names else name
+
+
+def _loss_view(cfg: LoadedConfig, loss: LossNode, schema: Schema, version: int, mask: EnvMask) -> LossView:
     node: Any = cfg.tree
     for step in loss.path:
         node = node[step]
     return LossView(
         key=loss.key,
-        type=loss.type,
+        type=_type(loss.type, node, mask),
         origin=loss.origin,
         head=format_path(loss.head) if loss.head is not None else None,
-        params=_params(node, schema.get(loss.type), version),
-        sampler=_sampler_view(cfg, loss.sampler, schema, version),
+        params=_params(node, schema.get(loss.type), version, mask),
+        sampler=_sampler_view(cfg, loss.sampler, schema, version, mask),
     )
 
 
@@ -128,9 +147,10 @@ def explain(
     ``steps``, each loss is evaluated on seeded sample tensors (needs torch)."""
     schema = schema or Schema()
     version = version or detect_version(cfg.tree)
-    views = [_loss_view(cfg, loss, schema, version) for loss in cfg.losses()]
+    mask = EnvMask.of(cfg)
+    views = [_loss_view(cfg, loss, schema, version, mask) for loss in cfg.losses()]
     if steps:
-        views = [_with_steps(cfg, view, seed, version) for view in views]
+        views = [_with_steps(cfg, view, seed, version, mask) for view in views]
     return ExplainReport(
         config=display_path(cfg.path),
         files=[display_path(f) for f in cfg.files],
@@ -139,7 +159,7 @@ def explain(
     )
 
 
-def _with_steps(cfg: LoadedConfig, view: LossView, seed: int, version: int) -> LossView:
+def _with_steps(cfg: LoadedConfig, view: LossView, seed: int, version: int, mask: EnvMask) -> LossView:
     from dataclasses import replace
 
     from losstune.engine.inputs import InputError
@@ -149,9 +169,10 @@ def _with_steps(cfg: LoadedConfig, view: LossView, seed: int, version: int) -> L
     try:
         result = evaluate_config(cfg, view.key, seed=seed, num_priors=None, mmdet_version=version)
     except (InputError, UnsupportedLoss) as e:
-        return replace(view, steps_note=str(e))
+        return replace(view, steps_note=mask.text(str(e)))
     return replace(
-        view, steps=[StepView(s.name, s.description, s.summary(), _plain(s, result)) for s in result.trace.steps]
+        view,
+        steps=[StepView(s.name, s.description, s.summary(), _plain(s, result)) for s in result.trace.steps],
     )
 
 
@@ -230,6 +251,7 @@ def _fields(cfg: LoadedConfig) -> dict[str, tuple[Any, Origin | None]]:
 def diff(a: LoadedConfig, b: LoadedConfig) -> DiffReport:
     """Build the diff report of two loaded configs."""
     fa, fb = _fields(a), _fields(b)
+    mask_a, mask_b = EnvMask.of(a), EnvMask.of(b)
     keys = list(fa) + [k for k in fb if k not in fa]
     diffs: list[FieldDiff] = []
     for key in keys:
@@ -239,8 +261,8 @@ def diff(a: LoadedConfig, b: LoadedConfig) -> DiffReport:
         diffs.append(
             FieldDiff(
                 key,
-                Side(True, va[0], va[1]) if va is not None else Side(False),
-                Side(True, vb[0], vb[1]) if vb is not None else Side(False),
+                Side(True, mask_a.value(*va), va[1]) if va is not None else Side(False),
+                Side(True, mask_b.value(*vb), vb[1]) if vb is not None else Side(False),
             )
         )
     return DiffReport(

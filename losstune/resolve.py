@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
 import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 from losstune import codes
+from losstune.envmask import EnvMask
 from losstune.jsonread import read_json
 from losstune.lazyconfig import resolve_lazy
 from losstune.lazyref import lazy_to_string
@@ -93,6 +95,9 @@ class Resolver:
     def resolve(self, path: str | os.PathLike[str]) -> FileResult:
         """Resolve ``path`` (a config file) and everything it inherits."""
         result = self._resolve(os.path.abspath(os.path.expanduser(os.fspath(path))), None, is_base=False)
+        mask = EnvMask(result.sources.values())
+        if mask:  # a message may quote text substituted from the environment (`name 'tok' is not defined`)
+            result = dataclasses.replace(result, diagnostics=[mask.diagnostic(d) for d in result.diagnostics])
         if result.imported is not None and result.cfg is not None:
             # Config.to_dict() of a new-style config: lazy names as strings, imported names left out.
             cfg = lazy_to_string(copy.deepcopy(result.cfg))

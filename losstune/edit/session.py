@@ -5,11 +5,11 @@ from __future__ import annotations
 import ast
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from losstune import keypath
-from losstune.config import LoadedConfig
+from losstune.config import LoadedConfig, origin_at
 from losstune.edit.apply import (
     FileChanged,
     atomic_write,
@@ -21,10 +21,11 @@ from losstune.edit.apply import (
 )
 from losstune.edit.inheritors import find_inheritors
 from losstune.edit.lock import locked_all
-from losstune.edit.plan import Change, EditError, Plan, plan_edits
+from losstune.edit.plan import MISSING, Change, EditError, Plan, plan_edits
 from losstune.edit.pywrite import TextEdit, apply_edits
 from losstune.edit.values import Assignment, json_literal, python_literal, yaml_literal
 from losstune.edit.write import FileChange, Written, plan_files
+from losstune.envmask import EnvMask
 from losstune.keypath import format_path
 from losstune.model import ConfigError, Severity
 from losstune.resolve import Resolver, display_path
@@ -113,7 +114,7 @@ def set_values(
                     raise EditError(problem)
             notes = plan.notes + written.notes
             notes += [n for fc in files if not fc.created for n in write_notes(fc.path, display_path(fc.path))]
-            outcome = SetOutcome(display_path(path), plan.changes, files, notes, warnings=plan.warnings)
+            outcome = SetOutcome(display_path(path), _shown(plan), files, notes, warnings=plan.warnings)
             verify_in_memory(plan, files, out or path)
             if in_base:
                 users = find_inheritors(path, [f.path for f in files], scan)
@@ -170,6 +171,16 @@ def differences(want: Any, got: Any, limit: int = 5) -> list[str]:
         if len(out) == limit:
             break
     return out
+
+
+def _shown(plan: Plan) -> list[Change]:
+    """The changes as the outcome shows them: an old value from an environment variable named,
+    never shown."""
+    mask = EnvMask.of(plan.config)
+    return [
+        replace(c, old=mask.value(c.old, origin_at(plan.config.tree, c.path))) if c.old is not MISSING else c
+        for c in plan.changes
+    ]
 
 
 def _write_and_verify(files: list[FileChange], check_path: str, plan: Plan) -> None:

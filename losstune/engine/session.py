@@ -13,6 +13,7 @@ from losstune.engine.inputs import InputError, Inputs, from_file, synthetic
 from losstune.engine.sampling import Sampled
 from losstune.engine.trace import Step, Trace, UnsupportedLoss, evaluate
 from losstune.engine.validate import check_inputs
+from losstune.envmask import EnvMask
 from losstune.heads import AVG_FACTOR_HEADS, AVG_FACTOR_LOSS_KEYS
 from losstune.locate import LossNode
 from losstune.mmdet_version import detect_version
@@ -157,6 +158,9 @@ def evaluate_config(
         trace.steps.insert(0, Step("sampling", made.sampled.description, made.sampled.stats))
     elif made.unsampled:
         trace.steps.insert(0, Step("sampling", made.unsampled, {"avg_factor": made.kwargs.get("avg_factor")}))
+    mask = EnvMask.of(cfg)  # a description quotes the configured numbers
+    for step in trace.steps:
+        step.description = mask.text(step.description)
     return EvalResult(loss, trace, how, made.sampled, args, kwargs, version=version, loss_cfg=loss_cfg)
 
 

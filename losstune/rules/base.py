@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from losstune.catalogue import bare_type
 from losstune.config import LoadedConfig, origin_at
+from losstune.envmask import EnvMask
 from losstune.heads import HEAD_LOSS_PARAMS
 from losstune.keypath import Path, format_path, get
 from losstune.locate import LossNode, SamplerRef
@@ -32,6 +33,14 @@ class Context:
     schema: Schema
     version: int
     _nodes: list[Node] | None = field(default=None, repr=False)
+    _mask: EnvMask | None = field(default=None, repr=False)
+
+    @property
+    def mask(self) -> EnvMask:
+        """What the config read from environment variables: values are shown through it."""
+        if self._mask is None:
+            self._mask = EnvMask.of(self.config)
+        return self._mask
 
     def nodes(self) -> list[Node]:
         """Every loss and sampler of the config with its schema entry (``None`` if unknown)."""
@@ -75,6 +84,15 @@ class Node:
         """Where the dict (or one of its parameters) was set."""
         path = self.path if param is None else (*self.path, param)
         return origin_at(self.ctx.config.tree, path)
+
+    def show(self, param: str) -> str:
+        """The value of ``param`` as a message shows it: ``repr``, or ``$NAME`` where it comes
+        from the environment variable ``NAME`` (never its value)."""
+        return self.ctx.mask.show(self.value.get(param), self.origin(param))
+
+    def env_names(self, param: str) -> tuple[str, ...]:
+        """The environment variables the value of ``param`` comes from."""
+        return self.ctx.mask.names(self.value.get(param), self.origin(param))
 
     def head(self) -> dict[str, Any] | None:
         """The head dict holding this loss, if any."""

@@ -40,7 +40,7 @@ class InvalidChoice(Rule):
                     continue
                 allowed = ", ".join(repr(c) for c in spec.choices)
                 yield self.finding(
-                    f"`{node.type}.{name}` = {value!r} is not one of {allowed}",
+                    f"`{node.type}.{name}` = {node.show(name)} is not one of {allowed}",
                     node.origin(name),
                     key=f"{node.key}.{name}",
                     fix=_fix(name, value, spec.choices, allowed),

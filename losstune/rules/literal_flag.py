@@ -37,7 +37,7 @@ class MustBeLiteral(Rule):
                     continue
                 yield self.finding(
                     f"`{node.type}.{name}` must be exactly {spec.default!r} (MMDetection checks "
-                    f"`{name} is {spec.default!r}`), not {value!r}",
+                    f"`{name} is {spec.default!r}`), not {node.show(name)}",
                     node.origin(name),
                     key=f"{node.key}.{name}",
                     fix=f"{name}={spec.default!r}",

@@ -58,7 +58,7 @@ class OutOfRange(Rule):
                 else:
                     must, fix = limits, f"use a value {limits}"
                 yield self.finding(
-                    f"`{node.type}.{name}` = {value!r} is out of range: it must be {must}",
+                    f"`{node.type}.{name}` = {node.show(name)} is out of range: it must be {must}",
                     node.origin(name),
                     key=f"{node.key}.{name}",
                     fix=fix + (f" (default {spec.default!r})" if spec.has_default else ""),

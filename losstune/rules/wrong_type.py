@@ -45,12 +45,18 @@ class WrongType(Rule):
                 if isinstance(value, Opaque) or spec.type.accepts(value):
                     continue
                 fix = f"write a {spec.type.text} value"
+                names = node.env_names(name)
+                unquoted = isinstance(value, str) and spec.type.accepts(_unquoted(value))
                 if name == "loss_weight" and isinstance(value, (list, tuple)):
                     fix = "loss_weight is one number; per-class weights go in class_weight=[...]"
-                elif isinstance(value, str) and spec.type.accepts(_unquoted(value)):
+                elif names and unquoted:
+                    fix = f"write the template unquoted, {{{{'${names[0]}:...'}}}}, so that it gives a {spec.type.text}"
+                elif names:
+                    fix = f"give {', '.join(f'`${n}`' for n in names)} a {spec.type.text} value"
+                elif unquoted:
                     fix = f"remove the quotes: {name}={value.strip()}"
                 yield self.finding(
-                    f"`{node.type}.{name}` must be {spec.type.text}, not {type(value).__name__} ({value!r})",
+                    f"`{node.type}.{name}` must be {spec.type.text}, not {type(value).__name__} ({node.show(name)})",
                     node.origin(name),
                     key=f"{node.key}.{name}",
                     fix=fix,

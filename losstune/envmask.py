@@ -1,0 +1,136 @@
+"""Values that a config reads from environment variables, named and never shown.
+
+``{{$NAME:default}}`` templates take their values from the environment, where tokens, passwords
+and private paths live, and losstune's output goes to CI logs and code-scanning services. So no
+report or finding shows such a value: where one would, the variable is named instead (``$NAME``).
+
+A value is taken to come from a variable when the text that sets it (or a name it refers to,
+through ``via``) overlaps a template whose variable is set, or, for a string, when it holds the
+variable's value. Free text (a message, a fix) has each value of four characters or more replaced
+by its name; shorter values are too common (``1``, ``80``) to be hidden by text alone.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from losstune.model import Diagnostic, Origin
+from losstune.source import EnvTemplate, SourceText
+
+if TYPE_CHECKING:
+    from losstune.config import LoadedConfig
+
+MIN_HIDDEN_IN_TEXT = 4
+
+
+@dataclass(frozen=True)
+class EnvValue:
+    """Shown in place of a value that comes from environment variables: their names."""
+
+    names: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        return ", ".join(f"${n}" for n in self.names)
+
+
+@dataclass(frozen=True)
+class _FileTemplates:
+    src: SourceText
+    templates: list[EnvTemplate]
+    starts: list[int]
+    ends: list[int]
+
+
+class EnvMask:
+    """What a config read from the environment, and how to show values without it."""
+
+    def __init__(self, sources: Iterable[SourceText]) -> None:
+        self._files: dict[str, _FileTemplates] = {}
+        values: dict[str, str] = {}
+        for src in sources:
+            used = [t for t in src.env_templates if t.from_env]
+            if used:
+                self._files[src.path] = _FileTemplates(src, used, [t.start for t in used], [t.end for t in used])
+                values.update({t.name: src.env_used[t.name] for t in used})
+        # Longest first, so that a value holding another is replaced whole.
+        self._values = sorted(values.items(), key=lambda kv: -len(kv[1]))
+
+    @classmethod
+    def of(cls, config: LoadedConfig) -> EnvMask:
+        """The mask of a loaded config (every file of its ``_base_`` chain)."""
+        return cls(config.sources.values())
+
+    def __bool__(self) -> bool:
+        return bool(self._values)
+
+    def names(self, value: Any, origin: Origin | None) -> tuple[str, ...]:
+        """The variables ``value``, set at ``origin``, comes from (none for a default)."""
+        if not self._values or origin is None:
+            return ()
+        found: dict[str, None] = {}
+        o: Origin | None = origin
+        while o is not None:
+            found.update(dict.fromkeys(self._written_at(o)))
+            o = o.via
+        found.update(dict.fromkeys(self._held_by(value)))
+        return tuple(found)
+
+    def value(self, value: Any, origin: Origin | None) -> Any:
+        """``value``, or an :class:`EnvValue` naming the variables it comes from."""
+        names = self.names(value, origin)
+        return EnvValue(names) if names else value
+
+    def show(self, value: Any, origin: Origin | None) -> str:
+        """``repr(value)``, or ``$NAME`` where it comes from the variable ``NAME``."""
+        return repr(self.value(value, origin))
+
+    def text(self, text: str) -> str:
+        """``text`` with each variable's value (of four characters or more) replaced by its name."""
+        for name, value in self._values:
+            if len(value) >= MIN_HIDDEN_IN_TEXT and value in text:
+                text = text.replace(value, f"${name}")
+        return text
+
+    def diagnostic(self, d: Diagnostic) -> Diagnostic:
+        """``d`` with no variable's value in its message, fix, notes or key."""
+        if not self._values:
+            return d
+        masked = replace(
+            d,
+            message=self.text(d.message),
+            fix=self.text(d.fix) if d.fix is not None else None,
+            notes=tuple(self.text(n) for n in d.notes),
+            key=self.text(d.key) if d.key is not None else None,
+        )
+        return d if masked == d else masked
+
+    def _written_at(self, origin: Origin) -> list[str]:
+        f = self._files.get(origin.span.file)
+        if f is None:
+            return []
+        s = origin.span
+        try:
+            start, end = f.src.offset(s.line, s.column), f.src.offset(s.end_line, s.end_column)
+        except IndexError:
+            return []
+        end = max(end, start + 1)
+        lo = bisect.bisect_right(f.ends, start)
+        hi = bisect.bisect_left(f.starts, end)
+        return [t.name for t in f.templates[lo:hi]]
+
+    def _held_by(self, value: Any) -> list[str]:
+        """The variables whose values the strings in ``value`` hold (walked without recursion,
+        each container once: a value may be deep, or hold itself)."""
+        found: list[str] = []
+        stack, seen = [value], set()
+        while stack:
+            v = stack.pop()
+            if isinstance(v, str):
+                found += [n for n, env in self._values if v == env or (len(env) >= MIN_HIDDEN_IN_TEXT and env in v)]
+            elif isinstance(v, (dict, list, tuple)) and id(v) not in seen:
+                seen.add(id(v))
+                stack.extend([*v.keys(), *v.values()] if isinstance(v, dict) else v)
+        return found
