@@ -131,12 +131,12 @@ def test_a_change_made_between_reading_and_renaming_is_kept_and_the_edit_planned
     real_write = apply.atomic_write
     calls = []
 
-    def other_program_appends_first(path: str, text: str, expected: str | None = None) -> None:
+    def other_program_appends_first(path: str, text: str, expected: str | None = None, **kw: Any) -> None:
         if not calls:
             with open(path, "a") as f:
                 f.write("extra = dict(appended=True)\n")
         calls.append(path)
-        real_write(path, text, expected)
+        real_write(path, text, expected, **kw)
 
     monkeypatch.setattr(session, "atomic_write", other_program_appends_first)
     _set(cfg, ("custom.second", 2))
@@ -168,10 +168,10 @@ def test_a_write_that_reaches_the_old_file_during_the_rename_is_put_back(
 def test_a_file_that_keeps_changing_is_refused_with_exit_2(cfg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real_write = apply.atomic_write
 
-    def always_changed(path: str, text: str, expected: str | None = None) -> None:
+    def always_changed(path: str, text: str, expected: str | None = None, **kw: Any) -> None:
         with open(path, "a") as f:
             f.write("# another line\n")
-        real_write(path, text, expected)
+        real_write(path, text, expected, **kw)
 
     monkeypatch.setattr(session, "atomic_write", always_changed)
     before_lines = cfg.read_text().count("\n")
@@ -397,8 +397,8 @@ def test_a_change_made_right_after_the_write_is_kept_and_the_edit_still_succeeds
 ) -> None:
     real_write = apply.atomic_write
 
-    def another_program_writes_after(path: str, text: str, expected: str | None = None) -> None:
-        real_write(path, text, expected)
+    def another_program_writes_after(path: str, text: str, expected: str | None = None, **kw: Any) -> None:
+        real_write(path, text, expected, **kw)
         with open(path, "a") as f:
             f.write("later = dict(value=1)\n")
 
@@ -406,3 +406,28 @@ def test_a_change_made_right_after_the_write_is_kept_and_the_edit_still_succeeds
     assert _set(cfg, ("custom.second", 2)).written
     tree = losstune.load(cfg).to_dict()
     assert tree["custom"] == {"first": 0, "second": 2} and tree["later"] == {"value": 1}
+
+
+def test_a_file_removed_or_created_meanwhile_is_left_alone(
+    cfg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = apply.atomic_write
+
+    def remove_first(path: str, text: str, expected: str | None = None, **kw: Any) -> None:
+        os.unlink(path)
+        real_write(path, text, expected, **kw)
+
+    monkeypatch.setattr(session, "atomic_write", remove_first)
+    with pytest.raises(losstune.ConfigError, match="does not exist"):
+        _set(cfg, ("custom.second", 2))  # planned again, from a file that is gone
+    assert not cfg.exists()
+    cfg.write_text(CONFIG)
+
+    def create_first(path: str, text: str, expected: str | None = None, **kw: Any) -> None:
+        Path(path).write_text("mine = 1\n")
+        real_write(path, text, expected, **kw)
+
+    monkeypatch.setattr(session, "atomic_write", create_first)
+    with pytest.raises(EditError, match="exists already"):
+        _set(cfg, ("custom.second", 2), out=str(tmp_path / "new.py"))
+    assert (tmp_path / "new.py").read_text() == "mine = 1\n" and _temps(tmp_path) == []

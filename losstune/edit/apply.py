@@ -127,7 +127,7 @@ def _keep_owner_and_mode(fd: int, st: os.stat_result | None) -> None:
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)
         return
-    for owner in ((st.st_uid, st.st_gid), (-1, st.st_gid)):
+    for owner in ((st.st_uid, st.st_gid), (-1, st.st_gid)) if hasattr(os, "fchown") else ():
         try:
             os.fchown(fd, *owner)
             break
@@ -136,19 +136,22 @@ def _keep_owner_and_mode(fd: int, st: os.stat_result | None) -> None:
     os.fchmod(fd, stat.S_IMODE(st.st_mode))  # after chown, which may clear set-id bits
 
 
-def atomic_write(path: str, text: str, expected: str | None = None) -> None:
+def atomic_write(path: str, text: str, expected: str | None = None, *, new_file: bool = False) -> None:
     """Replace the file ``path`` names by ``text`` in one rename (creating it if it is missing).
 
     With ``expected``, the file must still hold exactly that text: if it does not (before the
     rename, or through a write that reached the old file during it), the other program's text is
-    kept and :class:`FileChanged` is raised. ``path`` may be a symlink: the file it points to is
-    written and the link stays. Mode, owner and group are kept.
+    kept and :class:`FileChanged` is raised. With ``new_file``, it must not exist
+    (``FileExistsError`` otherwise, even for a file made during the write). ``path`` may be a
+    symlink: the file it points to is written and the link stays. Mode, owner and group are kept.
     """
     real = os.path.realpath(path)
     remove_stale_temps(real)
     try:
-        st: os.stat_result | None = os.stat(real)
+        st: os.stat_result | None = None if new_file else os.stat(real)
     except FileNotFoundError:
+        if expected is not None:  # removed since it was read
+            raise FileChanged(path) from None
         st = None
     data = text.encode("utf-8", "surrogateescape")
     if st is not None and expected is not None:
@@ -194,16 +197,17 @@ def _put(real: str, data: bytes, st: os.stat_result | None, check: Callable[[byt
 
 
 def _create(tmp: str, real: str) -> None:
-    """Put ``tmp`` at ``real``, which must not exist: a file made there meanwhile is kept."""
+    """Put ``tmp`` at ``real``, which must not exist: a file made there meanwhile is kept
+    (``FileExistsError``)."""
     try:
         os.link(tmp, real)
     except FileExistsError:
-        raise FileChanged(real) from None
+        raise
     except OSError as e:
         if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
             raise
         if os.path.lexists(real):  # a file system without hard links: check, then rename
-            raise FileChanged(real) from None
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), real) from None
         os.replace(tmp, real)
 
 

@@ -124,9 +124,9 @@ def set_values(
                 return outcome
             try:
                 _write_and_verify(files, out or path, plan)
+            except FileExistsError:
+                raise EditError(f"`{out}` exists already; choose a new file name") from None
             except FileChanged as e:
-                if out is not None:
-                    raise EditError(f"`{out}` exists already; choose a new file name") from None
                 changed = display_path(e.path)
                 if attempt == _ATTEMPTS - 1:
                     raise EditError(f"`{changed}` kept being changed by another program while it was edited") from None
@@ -187,7 +187,7 @@ def _write_and_verify(files: list[FileChange], check_path: str, plan: Plan) -> N
     done: list[FileChange] = []
     try:
         for fc in files:
-            atomic_write(fc.path, fc.new, expected=None if fc.created else fc.old)
+            atomic_write(fc.path, fc.new, expected=None if fc.created else fc.old, new_file=fc.created)
             done.append(fc)
     except BaseException:
         _put_back(done)
