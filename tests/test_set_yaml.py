@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import losstune
 from losstune.edit.values import yaml_literal
@@ -247,3 +249,85 @@ def test_a_dict_shared_through_an_alias_is_written_whole_only_where_asked(
     text, before, after = _edit(write, tmp_path, "--unset", "focal.alpha")
     assert _differ(before, after) == {"focal.alpha"}
     assert "  neck_loss: {type: FocalLoss, use_sigmoid: true, gamma: 2.0, alpha: 0.25}\n" in text
+
+
+_KEYS = st.sampled_from(["a", "b", "loss", "gamma", "type", "x_1", "yes", "null", "1:20", "a b"])
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 5),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.sampled_from(["yes", "no", "1:20", "a, b", "x: y", "", "# not a comment", "two\nlines", "é", "'q'"]),
+)
+_TREES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_KEYS, inner, min_size=1, max_size=4)),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    tree=st.dictionaries(_KEYS, _TREES, min_size=1, max_size=5),
+    flow=st.sampled_from([False, None, True]),
+    data=st.data(),
+)
+def test_a_yaml_override_gives_the_merged_data_and_keeps_every_other_line(
+    tree: dict[str, Any], flow: bool | None, data: st.DataObject
+) -> None:
+    import yaml
+
+    from losstune.edit.datawrite import yaml_override
+    from losstune.edit.pywrite import apply_edits
+
+    text = yaml.safe_dump(tree, default_flow_style=flow, allow_unicode=True, sort_keys=False)
+    # An override at a random mapping of the tree: a new key, or a new value for an existing one.
+    path: list[str] = []
+    node: Any = tree
+    while True:
+        children = [k for k, v in node.items() if isinstance(v, dict)]
+        if not children or not data.draw(st.booleans()):
+            break
+        path.append(data.draw(st.sampled_from(children)))
+        node = node[path[-1]]
+    key = data.draw(st.one_of(_KEYS, st.sampled_from(["new_key", "other new"])))
+    value = data.draw(_SCALARS)
+    override: dict[Any, Any] = {key: value}
+    for step in reversed(path):
+        override = {step: override}
+    new = apply_edits(text, yaml_override(text, override))
+    is_new = key not in node
+    node[key] = value
+    assert yaml.load(new, Loader=yaml.FullLoader) == tree
+    if is_new and flow is False:  # a new key in block style: lines are only added
+        assert _changed_lines(text, new)[0] == []
+
+
+def test_a_block_value_replaced_by_a_one_line_value_moves_up_to_its_key(
+    write: Callable[..., Path], tmp_path: Path
+) -> None:
+    path = write(
+        "s.yaml",
+        "model:\n"
+        "  anchor_generator:\n"
+        "    ratios:\n"
+        "    - 0.5\n"
+        "    - 1.0\n"
+        "    strides:  # per level:\n"
+        "    - 8\n"
+        "    - 16\n"
+        "    scales:\n"
+        "      small: 1\n"
+        "  type: X\n",
+    )
+    code, out = invoke("set", "ratios=[1.0]", "strides=[4]", "scales={'big': 2}", path.name, cwd=tmp_path)
+    assert code == 0, out
+    assert path.read_text() == (
+        "model:\n"
+        "  anchor_generator:\n"
+        "    ratios: [1.0]\n"
+        "    strides:  # per level:\n"
+        "      [4]\n"
+        "    scales: {big: 2}\n"
+        "  type: X\n"
+    )

@@ -133,7 +133,7 @@ class _YamlWriter:
 
     def _replace(self, parent: yaml.Node, key: yaml.Node, node: yaml.Node, literal: str) -> None:
         start, end = node.start_mark.index, self.loader.end_mark(parent, key, node).index
-        self.plain.append(TextEdit(start, end, yaml_replacement(self.text[start:end], literal)))
+        self.plain.append(yaml_replacement(self.text, start, end, literal))
 
     def _insert(self, node: yaml.MappingNode, key: Any, value: Any) -> None:
         item = f"{yaml_literal(key)}: {yaml_literal(value)}"
@@ -169,15 +169,22 @@ def _depth(edit: TextEdit) -> int:
     return len(edit.new) - len(edit.new[1:].lstrip(" ")) - 1
 
 
-def yaml_replacement(old: str, literal: str) -> str:
-    """The text that replaces a YAML value written as ``old``: ``literal``, keeping the value's
-    anchor (``&name``), and after a space where the old value was empty (``key:``)."""
-    if not old:
-        return f" {literal}"
+def yaml_replacement(text: str, start: int, end: int, literal: str) -> TextEdit:
+    """The edit that replaces the YAML value written at ``text[start:end]`` by ``literal``: it
+    keeps the value's anchor (``&name``), puts a one-line value after its key's colon, or after a
+    space where the old value was empty (``key:``), and indents it where it replaces a block
+    sequence that starts its line after a comment (a one-line value stands further in than its key)."""
+    old = text[start:end]
     if old.startswith("&"):
-        anchor = old.split(None, 1)[0]
-        return f"{anchor} {literal}"
-    return literal
+        return TextEdit(start, end, f"{old.split(None, 1)[0]} {literal}")
+    before = text[:start].rstrip(" \t\r\n")
+    colon_line = before[before.rfind("\n") + 1 :]
+    if before.endswith(":") and "#" not in colon_line and (not old or "\n" in text[len(before) : start]):
+        return TextEdit(len(before), end, f" {literal}")  # `key:\n- a` becomes `key: [a]`
+    line_start = text.rfind("\n", 0, start) + 1
+    if old.startswith("-") and not text[line_start:start].strip():
+        return TextEdit(start, end, f"  {literal}")
+    return TextEdit(start, end, literal)
 
 
 def _merged(current: Any, value: Any) -> Any:

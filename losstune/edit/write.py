@@ -100,9 +100,10 @@ def plan_files(plan: Plan, target: str, in_base: bool = False) -> Written:
         line = src.original[line_start:s]
         indent = len(line) - len(line.lstrip(" "))
         literal = _literal(origin.span.file, value, s - line_start, indent)
+        edit = TextEdit(s, e, literal)
         if origin.span.file.endswith((".yaml", ".yml")):
-            literal = yaml_replacement(src.original[s:e], literal)
-        inplace.setdefault(os.path.abspath(origin.span.file), []).append(TextEdit(s, e, literal))
+            edit = yaml_replacement(src.original, s, e, literal)
+        inplace.setdefault(os.path.abspath(origin.span.file), []).append(edit)
 
     def add_override(path: Path, value: Any) -> None:
         for i, step in enumerate(path):
