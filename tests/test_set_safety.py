@@ -95,7 +95,7 @@ def test_the_lock_is_the_same_for_every_spelling_and_link(
     assert lock.lock_key("dir/other.py") not in keys
 
 
-def test_locks_live_in_a_folder_of_the_user_and_one_squatted_by_another_user_is_named(
+def test_locks_live_in_a_folder_of_the_user_and_one_made_by_another_user_is_passed_over(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
@@ -110,7 +110,11 @@ def test_locks_live_in_a_folder_of_the_user_and_one_squatted_by_another_user_is_
         return  # only root can make a folder that belongs to someone else
     os.rmdir(folder)
     os.mkdir(folder, 0o777)
-    os.chown(folder, 12345, 12345)
+    os.chown(folder, 12345, 12345)  # another user made it first
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert lock.lock_folder() == str(tmp_path / "cache" / "losstune" / "locks")
+    os.chmod(tmp_path / "cache" / "losstune", 0o777)
+    os.chown(tmp_path / "cache" / "losstune" / "locks", 12345, 12345)
     with pytest.raises(EditError, match=f"losstune-{os.getuid()}.*not a folder of yours"):
         lock.lock_folder()
     runtime = tmp_path / "run"

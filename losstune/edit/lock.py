@@ -7,9 +7,10 @@ Why a lock file per real path, in a folder of the user's own:
 - The lock is not taken on the config itself: every edit renames a new file over it, so a lock
   held on the old file would not exclude a writer that opens the new one. Device and inode change
   with that rename for the same reason, so they cannot be the key either.
-- The folder is ``$XDG_RUNTIME_DIR/losstune`` or ``losstune-<uid>`` in the temporary folder,
-  created with mode 0700 and used only when it is a real folder owned by the user. Users never
-  share (or block) each other's locks; a folder squatted by someone else is refused by name.
+- The folder is ``$XDG_RUNTIME_DIR/losstune``, else ``losstune-<uid>`` in the temporary folder,
+  else ``~/.cache/losstune/locks``: created with mode 0700 and used only when it is a real folder
+  owned by the user. Users never share (or block) each other's locks: a folder someone else made
+  under that name is passed over.
 - A lock file is removed by its holder before it lets go, so they do not pile up; a waiter that
   then finds its file gone (or replaced) simply takes the lock again.
 
@@ -59,18 +60,24 @@ def _private_folder(folder: str) -> bool:
 
 
 def lock_folder() -> str:
-    """The user's own folder for lock files."""
+    """The user's own folder for lock files: the first of ``$XDG_RUNTIME_DIR/losstune``,
+    ``losstune-<uid>`` in the temporary folder and ``~/.cache/losstune/locks`` that is a folder
+    of the user's only (every process of the user goes through them in the same order)."""
     candidates = []
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime and os.path.isdir(runtime):
         candidates.append(os.path.join(runtime, "losstune"))
     candidates.append(os.path.join(tempfile.gettempdir(), f"losstune-{_uid()}"))
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    candidates.append(os.path.join(cache, "losstune", "locks"))
     for folder in candidates:
+        with contextlib.suppress(OSError):
+            os.makedirs(os.path.dirname(folder), exist_ok=True)
         if _private_folder(folder):
             return folder
     raise EditError(
-        f"`{candidates[-1]}` (where losstune keeps its locks) is not a folder of yours; remove it, "
-        "or point TMPDIR at a folder of your own"
+        f"`{candidates[-2]}` (where losstune keeps its locks) is not a folder of yours, nor is "
+        f"`{candidates[-1]}`; remove them, or point TMPDIR at a folder of your own"
     )
 
 
