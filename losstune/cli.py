@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from losstune.config import LoadedConfig
     from losstune.resolve import Resolver
     from losstune.schema import Schema
+    from losstune.settings import Settings
 
 # The modules doing the work are imported by the command that needs them: a `losstune lint` of
 # one file should not pay for the modules of `explain`.
@@ -78,14 +79,15 @@ def _error(message: str, details: str = "") -> None:
 
 
 def _source_lines(diagnostics: list[Diagnostic]) -> dict[tuple[str, int], str]:
+    from losstune.fileread import ReadError, read_text
+
     lines: dict[tuple[str, int], str] = {}
     for d in diagnostics:
         if d.span is None:
             continue
         try:
-            with open(d.span.file, encoding="utf-8") as f:
-                text = f.read().split("\n")
-        except (OSError, UnicodeDecodeError):
+            text = read_text(d.span.file).split("\n")
+        except ReadError:
             continue
         if 0 < d.span.line <= len(text):
             lines[(d.span.file, d.span.line)] = text[d.span.line - 1]
@@ -113,10 +115,39 @@ def _fail(diagnostics: list[Diagnostic], fmt: Format) -> typer.Exit:
     return typer.Exit(EXIT_ERROR)
 
 
+def _settings(start: str) -> Settings:
+    """The settings that apply to ``start``; unusable settings are an error naming the file.
+
+    Every file the command reads afterwards is read within their ``max-file-size``."""
+    from losstune import fileread
+    from losstune.settings import SettingsError, load_settings
+
+    _about(start)
+    try:
+        settings = load_settings(start)
+    except SettingsError as e:
+        _error(str(e))
+        raise typer.Exit(EXIT_ERROR) from None
+    _scope.enter_context(fileread.limit(settings.max_file_size))
+    return settings
+
+
+# What the command being run is about, and what it set up for its duration (reset by `_root`).
+_subject: list[str] = []
+_scope = contextlib.ExitStack()
+
+
+def _about(path: str) -> None:
+    """Record the file a command is about, for the message of an unexpected failure."""
+    if path not in _subject:
+        _subject.append(path)
+
+
 def _load(path: Path, fmt: Format, resolver: Resolver) -> LoadedConfig:
     from losstune.config import load
     from losstune.model import ConfigError
 
+    _about(str(path))
     try:
         return load(path, resolver=resolver)
     except ConfigError as e:
@@ -157,19 +188,17 @@ def explain(
     from losstune import render_json, render_text
     from losstune.report import explain as build_explain
     from losstune.resolve import Resolver
-    from losstune.settings import load_settings
 
     has_torch = importlib.util.find_spec("torch") is not None
     if steps and not has_torch:
         sys.stderr.write("losstune: error: --steps evaluates the losses with PyTorch: pip install torch\n")
         raise typer.Exit(EXIT_ERROR)
+    settings = _settings(str(config))
     cfg = _load(config, fmt, Resolver())
     hint = steps is None and not has_torch and bool(cfg.losses())
     if steps is None:
         steps = has_torch
-    report = build_explain(
-        cfg, _schema(schema, load_settings(str(config)).schema_files), mmdet_version, steps=steps, seed=seed
-    )
+    report = build_explain(cfg, _schema(schema, settings), mmdet_version, steps=steps, seed=seed)
     if fmt is Format.json:
         sys.stdout.write(render_json.render_explain(report))
     else:
@@ -196,6 +225,7 @@ def diff(
     from losstune.report import diff as build_diff
     from losstune.resolve import Resolver
 
+    _settings(str(a))
     resolver = Resolver()
     cfg_a = _load(a, fmt, resolver)
     cfg_b = _load(b, fmt, resolver)
@@ -224,11 +254,11 @@ def _split_codes(value: list[str] | None) -> tuple[str, ...] | None:
     return tuple(c.strip().upper() for v in value for c in v.split(",") if c.strip())
 
 
-def _schema(extra: list[Path] | None, settings_files: tuple[str, ...] = ()) -> Schema:
+def _schema(extra: list[Path] | None, settings: Settings) -> Schema:
     from losstune.schema import SchemaError, load_schema
 
     try:
-        return load_schema([*settings_files, *(str(p) for p in extra or ())])
+        return load_schema([*settings.schema_files, *(str(p) for p in extra or ())])
     except SchemaError as e:
         _error(f"the schema cannot be used: {e}")
         raise typer.Exit(EXIT_ERROR) from None
@@ -287,20 +317,14 @@ def lint(
     from losstune import render_json
     from losstune.lint import UsageError
     from losstune.lint import lint as run_lint
-    from losstune.settings import SettingsError, load_settings
 
-    try:
-        base = load_settings(str(paths[0]) if paths else ".")
-    except SettingsError as e:
-        _error(str(e))
-        raise typer.Exit(EXIT_ERROR) from None
-    settings = base.merged(
+    settings = _settings(str(paths[0]) if paths else ".").merged(
         select=_split_codes(select),
         ignore=_split_codes(ignore),
         strict=strict,
         mmdet_version=mmdet_version,
     )
-    loaded = _schema(schema, settings.schema_files)
+    loaded = _schema(schema, settings)
     try:
         result = run_lint([str(p) for p in paths], loaded, settings)
     except UsageError as e:
@@ -344,9 +368,8 @@ def schema_command(
     Example: losstune schema FocalLoss
     """
     from losstune import render_json, render_text
-    from losstune.settings import load_settings
 
-    loaded = _schema(schema, load_settings(".").schema_files)
+    loaded = _schema(schema, _settings("."))
     if name is None:
         out = (
             render_json.render_schema_list(loaded)
@@ -448,7 +471,6 @@ def set_command(
     from losstune.edit.plan import NothingToChange
     from losstune.edit.session import set_values
     from losstune.edit.values import Assignment, AssignmentError, parse_assignment
-    from losstune.settings import load_settings
 
     if not args:
         sys.stderr.write("losstune: error: name the config after the assignments: losstune set KEY=VALUE CONFIG\n")
@@ -465,8 +487,8 @@ def set_command(
     except AssignmentError as e:
         _error(str(e))
         raise typer.Exit(EXIT_ERROR) from None
-    settings = load_settings(config).merged(mmdet_version=mmdet_version)
-    loaded = _schema(schema, settings.schema_files)
+    settings = _settings(config).merged(mmdet_version=mmdet_version)
+    loaded = _schema(schema, settings)
     try:
         with _edit_errors(config, fmt):
             outcome = set_values(
@@ -513,10 +535,9 @@ def sweep_command(
     Example: losstune sweep configs/retinanet.py loss_cls.gamma=1.0,1.5,2.0 loss_cls.alpha=0.25,0.5 -o sweeps/focal
     """
     from losstune.edit.sweep import plan_sweep, write_sweep
-    from losstune.settings import load_settings
 
-    settings = load_settings(str(config)).merged(mmdet_version=mmdet_version)
-    loaded = _schema(schema, settings.schema_files)
+    settings = _settings(str(config)).merged(mmdet_version=mmdet_version)
+    loaded = _schema(schema, settings)
     with _edit_errors(str(config), fmt):
         runs = plan_sweep(str(config), axes, str(out), loaded, settings)
         manifest_json, manifest_csv = write_sweep(runs, str(out), str(config))
@@ -628,6 +649,7 @@ def eval_command(
     from losstune.keypath import KeyPathError
     from losstune.resolve import Resolver
 
+    _settings(str(config))
     cfg = _load(config, fmt, Resolver())
     try:
         result = evaluate_config(
@@ -700,8 +722,11 @@ def rule_command(
 
 @app.callback(invoke_without_command=True)
 def _root(
+    ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ) -> None:
+    _subject.clear()
+    ctx.call_on_close(_scope.close)
     if version:
         from losstune import __version__
 
@@ -721,8 +746,10 @@ def main() -> None:
             raise
         from losstune.render_safe import printable
 
+        where = f" while processing {' and '.join(_subject)}" if _subject else ""
+        what = str(e) if len(str(e)) <= 300 else str(e)[:300] + "..."
         sys.stderr.write(
-            f"losstune: internal error: {type(e).__name__}: {printable(str(e))}. This is a bug in losstune, not "
-            "in your config; rerun with LOSSTUNE_DEBUG=1 for the traceback and report it.\n"
+            f"losstune: internal error{printable(where)}: {type(e).__name__}: {printable(what)}. This is a bug in "
+            "losstune, not in your config; rerun with LOSSTUNE_DEBUG=1 for the traceback and report it.\n"
         )
         sys.exit(EXIT_ERROR)

@@ -25,7 +25,12 @@ class Code:
 SYNTAX_ERROR = Code("LT001", "syntax-error", Severity.ERROR, "The file is not valid Python, YAML or JSON.")
 ENCODING_ERROR = Code("LT002", "not-utf8", Severity.ERROR, "The file is not UTF-8 text.")
 EMPTY_CONFIG = Code("LT003", "empty-config", Severity.ERROR, "The file holds nothing.")
-UNREADABLE = Code("LT004", "unreadable-path", Severity.ERROR, "The path is missing, a directory, or cannot be read.")
+UNREADABLE = Code(
+    "LT004",
+    "unreadable-path",
+    Severity.ERROR,
+    "The path is missing, a directory, not a regular file, larger than losstune reads, or cannot be read.",
+)
 UNSUPPORTED_TYPE = Code(
     "LT005", "unsupported-file-type", Severity.ERROR, "Only .py, .yaml, .yml and .json configs can be read."
 )
@@ -72,6 +77,19 @@ TEMPLATE_AS_WRITTEN = Code(
     "mmengine reads an environment template's default or value as a regular expression, and would not "
     "substitute it as written.",
 )
+SKIPPED_PATH = Code(
+    "LT020",
+    "skipped-path",
+    Severity.WARNING,
+    "A path met while walking a folder is not a regular file (a pipe, a device, a broken link...), is larger "
+    "than losstune reads, or is a folder that cannot be read; it is skipped.",
+)
+CHECK_FAILED = Code(
+    "LT021",
+    "check-failed",
+    Severity.ERROR,
+    "losstune itself failed on this file (a bug in losstune); the other files are still checked.",
+)
 
 ALL_CODES: tuple[Code, ...] = (
     SYNTAX_ERROR,
@@ -93,6 +111,8 @@ ALL_CODES: tuple[Code, ...] = (
     BAD_BASE,
     NOT_A_CONFIG,
     TEMPLATE_AS_WRITTEN,
+    SKIPPED_PATH,
+    CHECK_FAILED,
 )
 
 

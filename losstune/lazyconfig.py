@@ -112,7 +112,7 @@ def resolve_lazy(resolver: Resolver, result: FileResult, src: SourceText, module
             path = _base_module_path(name, result.path, resolver.packages)
         except NotFound as e:
             path, why = None, f": {e}"
-        if path is None or not os.path.isfile(path):
+        if path is None or not os.path.lexists(path):
             diagnostics.append(
                 codes.diagnostic(
                     codes.MISSING_BASE,

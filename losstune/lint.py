@@ -13,10 +13,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from losstune import codes
+from losstune import codes, fileread
 from losstune.config import LoadedConfig
 from losstune.mmdet_version import detect_version
-from losstune.model import Diagnostic, Severity
+from losstune.model import Diagnostic, Severity, Span
 from losstune.resolve import SUPPORTED_SUFFIXES, Resolver, display_path
 from losstune.rules import ALL_RULES, Context
 from losstune.schema import Schema
@@ -60,24 +60,90 @@ def _is_base(path: str) -> bool:
     return "_base_" in os.path.normpath(path).split(os.sep)
 
 
-def collect(paths: Iterable[str]) -> tuple[list[str], set[str]]:
-    """Config files named or found (sorted) below the given paths, and which of them were found
-    by walking a folder (rather than named)."""
+@dataclass
+class Collected:
+    """What walking the given paths found: config files (sorted within each folder), those found
+    by walking a folder rather than named, and a warning for each path skipped on the way."""
+
+    files: list[str]
+    walked: set[str]
+    skipped: list[Diagnostic]
+
+
+def collect(paths: Iterable[str], max_file_size: int | None = None) -> Collected:
+    """Config files named or found below the given paths.
+
+    Symbolic links to folders are not followed (so no loop of links is walked forever); a link to
+    a file is read as the file. A named path is checked whatever it is (a pipe or a device is then
+    a finding); one met while walking is skipped with a warning unless it is a regular file of at
+    most ``max_file_size`` bytes (by default :func:`losstune.fileread.current_limit`), and so is a
+    folder that cannot be read."""
     out: list[str] = []
+    named: set[str] = set()
     walked: set[str] = set()
+    skipped: list[Diagnostic] = []
     for p in paths:
-        if os.path.isfile(p):
+        if os.path.isdir(p):
+            below: list[str] = []
+            _walk(p, max_file_size, below, skipped)
+            out.extend(below)
+            walked.update(below)
+        elif os.path.lexists(p):
             out.append(p)
-        elif os.path.isdir(p):
-            for root, dirs, files in os.walk(p):
-                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
-                for f in sorted(files):
-                    if f.endswith(SUPPORTED_SUFFIXES) and f not in _NOT_CONFIGS and not f.startswith("."):
-                        out.append(os.path.join(root, f))
-                        walked.add(os.path.join(root, f))
+            named.add(p)
         else:
             raise UsageError(f"`{p}` does not exist")
-    return list(dict.fromkeys(out)), walked - set(p for p in paths if os.path.isfile(p))
+    return Collected(list(dict.fromkeys(out)), walked - named, skipped)
+
+
+def _walk(top: str, max_file_size: int | None, found: list[str], skipped: list[Diagnostic]) -> None:
+    """Append the configs below ``top`` to ``found``, depth first, each folder's files before its
+    subfolders, in name order."""
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as e:
+            reason = f"is a folder that cannot be read ({e.strerror or e}); the configs in it are not checked"
+            skipped.append(_skip(folder, reason))
+            continue
+        subfolders = []
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            try:
+                is_folder = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_folder = False
+            if is_folder:
+                if name not in _SKIP_DIRS:
+                    subfolders.append(entry.path)
+                continue
+            if not name.endswith(SUPPORTED_SUFFIXES) or name in _NOT_CONFIGS:
+                continue
+            try:
+                fileread.check(entry.path, max_file_size)
+            except fileread.ReadError as e:
+                if e.problem is fileread.Problem.DIRECTORY:
+                    continue  # a link to a folder: not followed
+                if e.problem is not fileread.Problem.DENIED:
+                    skipped.append(_skip(entry.path, f"{e.reason}; skipped"))
+                    continue
+            found.append(entry.path)
+        stack.extend(reversed(subfolders))
+
+
+def _skip(path: str, reason: str) -> Diagnostic:
+    shown = display_path(os.path.abspath(path))
+    return codes.diagnostic(
+        codes.SKIPPED_PATH,
+        f"`{shown}` {reason}",
+        Span(shown, 1, 1, 1, 1),
+        fix="remove it from the folder, or pass the configs to check by name",
+    )
 
 
 def check_config(config: LoadedConfig, schema: Schema, settings: Settings) -> list[Diagnostic]:
@@ -92,10 +158,18 @@ def check_config(config: LoadedConfig, schema: Schema, settings: Settings) -> li
 
 
 def lint(paths: Iterable[str], schema: Schema, settings: Settings, resolver: Resolver | None = None) -> LintResult:
-    """Lint every config under ``paths``."""
-    files, walked = collect(paths)
-    resolver = resolver or Resolver()
-    found: list[Diagnostic] = []
+    """Lint every config under ``paths``.
+
+    Each file is checked on its own: one that cannot be read, parsed or evaluated is a finding on
+    that file, and every other file is still checked."""
+    with fileread.limit(settings.max_file_size):
+        return _lint(paths, schema, settings, resolver or Resolver())
+
+
+def _lint(paths: Iterable[str], schema: Schema, settings: Settings, resolver: Resolver) -> LintResult:
+    collected = collect(paths)
+    files, walked = collected.files, collected.walked
+    found: list[Diagnostic] = list(collected.skipped)
     used: set[str] = set()
     configs = [f for f in files if not _is_base(f)]
     bases = [f for f in files if _is_base(f)]
@@ -111,11 +185,23 @@ def lint(paths: Iterable[str], schema: Schema, settings: Settings, resolver: Res
         if result.cfg is not None:
             found.extend(check_config(LoadedConfig(result), schema, settings))
 
+    def run_alone(path: str) -> None:
+        count = len(found)
+        try:
+            run(path)
+        except Exception as e:
+            if os.environ.get("LOSSTUNE_DEBUG"):
+                raise
+            del found[count:]
+            if path not in checked:
+                checked.append(path)
+            found.append(check_failed(path, e))
+
     for path in configs:
-        run(path)
+        run_alone(path)
     for path in bases:
         if os.path.abspath(path) not in used:
-            run(path)
+            run_alone(path)
 
     lines = _SourceLines()
     kept: list[Diagnostic] = []
@@ -146,6 +232,21 @@ def _noqa(line: str, code: str) -> bool:
     return any(code.startswith(c.strip().upper()) for c in codes.split(",") if c.strip())
 
 
+def check_failed(path: str, error: Exception) -> Diagnostic:
+    """The finding on ``path`` when checking it raised ``error``: losstune's own failure, reported
+    on the file instead of stopping the run."""
+    shown = display_path(os.path.abspath(path))
+    what = f"{type(error).__name__}: {error}"
+    if len(what) > 200:
+        what = what[:200] + "..."
+    return codes.diagnostic(
+        codes.CHECK_FAILED,
+        f"losstune failed while checking `{shown}` ({what}); this is a bug in losstune, not in the config",
+        Span(shown, 1, 1, 1, 1),
+        fix="report it (LOSSTUNE_DEBUG=1 shows the traceback); the other files were still checked",
+    )
+
+
 class _SourceLines:
     """Lines of files, read once."""
 
@@ -155,9 +256,9 @@ class _SourceLines:
     def get(self, file: str, line: int) -> str:
         if file not in self._files:
             try:
-                with open(file, encoding="utf-8", errors="replace") as f:
-                    self._files[file] = f.read().split("\n")
-            except OSError:
+                data = fileread.read_bytes(file)
+                self._files[file] = data.decode("utf-8", errors="replace").split("\n")
+            except fileread.ReadError:
                 self._files[file] = []
         lines = self._files[file]
         return lines[line - 1] if 0 < line <= len(lines) else ""

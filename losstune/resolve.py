@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from losstune import codes
+from losstune import codes, fileread
 from losstune.envmask import EnvMask
 from losstune.jsonread import read_json
 from losstune.lazyconfig import resolve_lazy
@@ -77,7 +77,9 @@ class Resolver:
 
     ``env`` replaces ``os.environ`` for ``{{$VAR:default}}`` templates; ``packages`` locates the
     packages that ``pkg::`` bases and new-style imports name (by default on this interpreter's path);
-    ``overlay`` gives the text of files (by real path) to use instead of what is on disk.
+    ``overlay`` gives the text of files (by real path) to use instead of what is on disk; files
+    larger than ``max_file_size`` bytes (by default :func:`losstune.fileread.current_limit`) are
+    not read.
     """
 
     def __init__(
@@ -85,10 +87,12 @@ class Resolver:
         env: dict[str, str] | None = None,
         packages: PackageFinder | None = None,
         overlay: dict[str, str] | None = None,
+        max_file_size: int | None = None,
     ) -> None:
         self.env = env
         self.packages = packages or PackageFinder()
         self.overlay = {os.path.realpath(p): t for p, t in (overlay or {}).items()}
+        self.max_file_size = max_file_size
         self.cache: dict[tuple[str, bool], FileResult] = {}
         self._stack: list[str] = []
 
@@ -162,24 +166,10 @@ class Resolver:
 
     def _read(self, abspath: str, requested_at: Span | None, is_base: bool) -> tuple[str | None, Diagnostic | None]:
         shown = display_path(abspath)
-        if not os.path.exists(abspath):
-            if is_base:
-                return None, codes.diagnostic(
-                    codes.MISSING_BASE,
-                    f"the base config `{shown}` does not exist",
-                    requested_at,
-                    fix="correct the path; it is relative to the folder of the file that names it",
-                )
-            return None, codes.diagnostic(
-                codes.UNREADABLE, f"`{shown}` does not exist", Span(shown, 1, 1, 1, 1), fix="check the path"
-            )
-        if os.path.isdir(abspath):
-            return None, codes.diagnostic(
-                codes.UNREADABLE,
-                f"`{shown}` is a directory, not a config file",
-                requested_at or Span(shown, 1, 1, 1, 1),
-                fix="name a .py, .yaml, .yml or .json file (`losstune lint` walks directories)",
-            )
+        try:
+            fileread.check(abspath, self.max_file_size)
+        except fileread.ReadError as e:
+            return None, _unreadable(e, shown, requested_at, is_base)
         if not abspath.endswith(SUPPORTED_SUFFIXES):
             return None, codes.diagnostic(
                 codes.UNSUPPORTED_TYPE,
@@ -188,26 +178,17 @@ class Resolver:
                 fix="rename or convert the file",
             )
         try:
-            with open(abspath, "rb") as f:
-                data = f.read()
-        except OSError as e:
-            return None, codes.diagnostic(
-                codes.UNREADABLE,
-                f"`{shown}` cannot be read: {e.strerror}",
-                requested_at or Span(shown, 1, 1, 1, 1),
-                fix="check the file's permissions",
-            )
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            line = data.count(b"\n", 0, e.start) + 1
-            col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+            text = fileread.read_text(abspath, self.max_file_size)
+        except fileread.DecodeError as e:
+            line, col = e.position.line, e.position.column
             return None, codes.diagnostic(
                 codes.ENCODING_ERROR,
-                f"`{shown}` is not UTF-8 text: byte 0x{data[e.start]:02x} at line {line}, column {col}",
+                f"`{shown}` {e.reason}",
                 Span(shown, line, col, line, col + 1),
-                fix="save the file as UTF-8",
+                fix=e.fix,
             )
+        except fileread.ReadError as e:
+            return None, _unreadable(e, shown, requested_at, is_base)
         if text.startswith("\ufeff"):
             if not abspath.endswith((".yaml", ".yml")):
                 # mmengine reads with plain utf-8; ast and json both refuse the mark.
@@ -419,6 +400,21 @@ class Resolver:
         fresh = base_copy(sub.cfg, scope) if copy or scope is not None else sub.cfg
         for k, v in fresh.items():
             base_cfg.set(k, v, fresh.origins.get(k))
+
+
+def _unreadable(e: fileread.ReadError, shown: str, requested_at: Span | None, is_base: bool) -> Diagnostic:
+    """The diagnostic of a config or base that cannot be read."""
+    if e.problem is fileread.Problem.MISSING and is_base:
+        return codes.diagnostic(
+            codes.MISSING_BASE,
+            f"the base config `{shown}` {e.reason}",
+            requested_at,
+            fix="correct the path; it is relative to the folder of the file that names it",
+        )
+    fix = e.fix
+    if e.problem is fileread.Problem.DIRECTORY:
+        fix = "name a .py, .yaml, .yml or .json file (`losstune lint` walks directories)"
+    return codes.diagnostic(codes.UNREADABLE, f"`{shown}` {e.reason}", requested_at or Span(shown, 1, 1, 1, 1), fix=fix)
 
 
 def _check_repeated_keywords(module: ast.Module) -> None:

@@ -19,7 +19,11 @@ from typing import Any
 
 import yaml
 
+from losstune import fileread
 from losstune.catalogue import bare_type
+from losstune.model import Diagnostic, Severity
+from losstune.source import SourceText
+from losstune.yamlread import read_yaml
 
 _SCALAR_TYPES: dict[str, tuple[type, ...]] = {
     "bool": (bool,),
@@ -251,6 +255,17 @@ def _load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=loader)
 
 
+def _read_yaml(text: str, shown: str) -> Any:
+    """A user's schema file, read as configs are read (positions, limits, no Python objects)."""
+    diagnostics: list[Diagnostic] = []
+    data = read_yaml(SourceText.plain(shown, text), diagnostics)
+    errors = [d for d in diagnostics if d.severity is Severity.ERROR]
+    if errors:
+        first = errors[0]
+        raise SchemaError(f"{first.span or shown}: not a usable YAML file: {first.message}")
+    return data
+
+
 @lru_cache(maxsize=1)
 def builtin_entries() -> tuple[Entry, ...]:
     """The MMDetection losses and samplers shipped with losstune."""
@@ -258,18 +273,19 @@ def builtin_entries() -> tuple[Entry, ...]:
     return tuple(parse_schema(_load_yaml(text), "MMDetection"))
 
 
-def load_schema(extra_files: Iterable[str | os.PathLike[str]] = ()) -> Schema:
-    """The built-in schema plus users' schema files (which may replace built-in entries)."""
+def load_schema(extra_files: Iterable[str | os.PathLike[str]] = (), max_file_size: int | None = None) -> Schema:
+    """The built-in schema plus users' schema files (which may replace built-in entries); files
+    larger than ``max_file_size`` bytes (by default :func:`losstune.fileread.current_limit`) are
+    not read."""
     schema = Schema()
     schema.add(builtin_entries())
     for path in extra_files:
         shown = os.fspath(path)
         try:
-            with open(path, encoding="utf-8") as f:
-                data = _load_yaml(f.read())
-        except OSError as e:
-            raise SchemaError(f"{shown}: cannot be read ({e.strerror})") from None
-        except yaml.YAMLError as e:
-            raise SchemaError(f"{shown}: not valid YAML ({str(e).splitlines()[0]})") from None
-        schema.add(parse_schema(data, shown))
+            text = fileread.read_text(shown, max_file_size)
+        except fileread.DecodeError as e:
+            raise SchemaError(f"{shown}:{e.position.line}:{e.position.column}: {e.reason}") from None
+        except fileread.ReadError as e:
+            raise SchemaError(f"{shown} {e.reason}") from None
+        schema.add(parse_schema(_read_yaml(text, shown), shown))
     return schema

@@ -8,6 +8,9 @@ import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from losstune import fileread
+from losstune.limits import MAX_FILE_BYTES
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -23,7 +26,8 @@ class Settings:
     """What to check and how strictly.
 
     ``select``/``ignore`` hold code prefixes (``LT1`` selects every ``LT1xx``); ``per_file_ignores``
-    maps glob patterns, relative to ``root``, to code prefixes.
+    maps glob patterns, relative to ``root``, to code prefixes; no file larger than
+    ``max_file_size`` bytes is read.
     """
 
     select: tuple[str, ...] = ()
@@ -32,6 +36,7 @@ class Settings:
     strict: bool = False
     mmdet_version: int | None = None
     schema_files: tuple[str, ...] = ()
+    max_file_size: int = MAX_FILE_BYTES
     root: str = "."
     pyproject: str | None = None
 
@@ -60,22 +65,51 @@ class Settings:
 
 def find_pyproject(start: str) -> str | None:
     """The nearest pyproject.toml at or above ``start`` that has a ``[tool.losstune]`` table."""
+    found = _find(start)
+    return found[0] if found else None
+
+
+def _find(start: str) -> tuple[str, dict[str, Any]] | None:
+    """The nearest pyproject.toml with a ``[tool.losstune]`` table, and that table.
+
+    A pyproject.toml that never mentions losstune is passed over whatever it holds; one that does
+    must be readable TOML."""
     here = os.path.abspath(start)
     if os.path.isfile(here):
         here = os.path.dirname(here)
     while True:
         candidate = os.path.join(here, "pyproject.toml")
-        if os.path.isfile(candidate):
-            try:
-                with open(candidate, "rb") as f:
-                    if "losstune" in tomllib.load(f).get("tool", {}):
-                        return candidate
-            except (OSError, tomllib.TOMLDecodeError):
-                pass
+        if os.path.lexists(candidate):
+            table = _losstune_table(candidate)
+            if table is not None:
+                return candidate, table
         parent = os.path.dirname(here)
         if parent == here:
             return None
         here = parent
+
+
+def _losstune_table(path: str) -> dict[str, Any] | None:
+    try:
+        text = fileread.read_text(path)
+    except fileread.ReadError as e:
+        if e.problem in (fileread.Problem.MISSING, fileread.Problem.DIRECTORY):
+            return None
+        raise SettingsError(f"{path} {e.reason}; {e.fix}") from None
+    if "losstune" not in text:
+        return None
+    try:
+        tool = tomllib.loads(text).get("tool", {})
+    except tomllib.TOMLDecodeError as e:
+        raise SettingsError(f"{path}: not valid TOML: {e}") from None
+    except RecursionError:
+        raise SettingsError(f"{path}: not valid TOML: it nests tables or arrays too deeply to be read") from None
+    table = tool.get("losstune") if isinstance(tool, dict) else None
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise SettingsError(f"{path}: `tool.losstune` must be a table: [tool.losstune]")
+    return table
 
 
 def _codes(value: Any, where: str) -> tuple[str, ...]:
@@ -88,13 +122,12 @@ def _codes(value: Any, where: str) -> tuple[str, ...]:
 
 def load_settings(start: str) -> Settings:
     """Settings from the nearest pyproject.toml with ``[tool.losstune]`` (defaults if none)."""
-    path = find_pyproject(start)
-    if path is None:
+    found = _find(start)
+    if found is None:
         return Settings()
-    with open(path, "rb") as f:
-        table = tomllib.load(f)["tool"]["losstune"]
+    path, table = found
     root = os.path.dirname(path)
-    known = {"select", "ignore", "per-file-ignores", "strict", "schema", "mmdet-version"}
+    known = {"select", "ignore", "per-file-ignores", "strict", "schema", "mmdet-version", "max-file-size"}
     unknown = set(table) - known
     if unknown:
         raise SettingsError(f"{path}: [tool.losstune] has unknown keys {sorted(unknown)}; known: {sorted(known)}")
@@ -104,16 +137,28 @@ def load_settings(start: str) -> Settings:
     schema = table.get("schema", [])
     if isinstance(schema, str):
         schema = [schema]
+    if not isinstance(schema, list) or not all(isinstance(s, str) for s in schema):
+        raise SettingsError(f'{path}: [tool.losstune] schema must be a list of file paths such as ["losses.yaml"]')
     version = table.get("mmdet-version")
-    if version not in (None, 2, 3):
+    if version is not None and (type(version) is not int or version not in (2, 3)):
         raise SettingsError(f"{path}: [tool.losstune] mmdet-version must be 2 or 3")
+    strict = table.get("strict", False)
+    if not isinstance(strict, bool):
+        raise SettingsError(f"{path}: [tool.losstune] strict must be true or false")
+    max_size = table.get("max-file-size", MAX_FILE_BYTES)
+    if type(max_size) is not int or max_size <= 0:
+        raise SettingsError(
+            f"{path}: [tool.losstune] max-file-size must be a number of bytes such as 16_000_000 "
+            f"(default {MAX_FILE_BYTES:_})"
+        )
     return Settings(
         select=_codes(table.get("select", []), f"{path}: select"),
         ignore=_codes(table.get("ignore", []), f"{path}: ignore"),
         per_file_ignores={k: _codes(v, f"{path}: per-file-ignores.{k}") for k, v in per_file.items()},
-        strict=bool(table.get("strict", False)),
+        strict=strict,
         mmdet_version=version,
         schema_files=tuple(os.path.join(root, s) for s in schema),
+        max_file_size=max_size,
         root=root,
         pyproject=path,
     )

@@ -121,6 +121,7 @@ def test_json_keeps_the_characters_and_escapes_those_json_leaves_raw(
 def test_a_syntax_error_on_a_ten_megabyte_line_prints_a_clipped_excerpt(
     write: Callable[..., Path], tmp_path: Path
 ) -> None:
+    write("pyproject.toml", "[tool.losstune]\nmax-file-size = 20_000_000\n")  # the default refuses 10 MB
     for text, clipped in (("x = '" + "a" * 10_000_000 + "' + (]\n", "head"), ("x = (] # " + "a" * 10_000_000, "tail")):
         write("big.py", text)
         code, out = invoke("explain", "big.py", cwd=tmp_path)

@@ -91,7 +91,7 @@ class _Search:
         from losstune.lint import collect
 
         try:
-            walked, _ = collect([self.root])
+            walked = collect([self.root]).files
         except Exception as e:  # a folder that cannot be walked is a note, like any file
             with self.lock:
                 self.candidates = []
