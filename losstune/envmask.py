@@ -12,7 +12,9 @@ by its name; shorter values are too common (``1``, ``80``) to be hidden by text 
 
 from __future__ import annotations
 
+import ast
 import bisect
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -49,14 +51,15 @@ class EnvMask:
 
     def __init__(self, sources: Iterable[SourceText]) -> None:
         self._files: dict[str, _FileTemplates] = {}
-        values: dict[str, str] = {}
+        values: dict[str, str] = {}  # each form of a value -> its variable
         for src in sources:
             used = [t for t in src.env_templates if t.from_env]
             if used:
                 self._files[src.path] = _FileTemplates(src, used, [t.start for t in used], [t.end for t in used])
-                values.update({t.name: src.env_used[t.name] for t in used})
+                for t in used:
+                    values.update(dict.fromkeys(_forms(src.env_used[t.name]), t.name))
         # Longest first, so that a value holding another is replaced whole.
-        self._values = sorted(values.items(), key=lambda kv: -len(kv[1]))
+        self._values = sorted(((name, v) for v, name in values.items() if v), key=lambda kv: -len(kv[1]))
 
     @classmethod
     def of(cls, config: LoadedConfig) -> EnvMask:
@@ -134,3 +137,21 @@ class EnvMask:
                 seen.add(id(v))
                 stack.extend([*v.keys(), *v.values()] if isinstance(v, dict) else v)
         return found
+
+
+def _forms(value: str) -> list[str]:
+    """``value``, and the string it gives inside a Python string literal, where its backslashes
+    are read as escapes (a template inside quotes: ``'{{$A:x}}'`` with ``A='a\\1'`` is ``'a\\x01'``)."""
+    forms = [value]
+    if "\\" in value:
+        for quote in ("'", '"'):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # an invalid escape (`\\d`) warns, and stays as written
+                try:
+                    read = ast.literal_eval(quote + value + quote)
+                except (ValueError, SyntaxError, MemoryError, RecursionError):
+                    continue
+            if isinstance(read, str) and read != value:
+                forms.append(read)
+                break
+    return forms

@@ -86,7 +86,7 @@ def _params(
     specs = entry.params_for(version) if entry is not None else {}
     out = [
         Param(
-            str(k),
+            mask.text(str(k)),
             mask.value(to_plain(v), origins.get(k)),
             origins.get(k),
             description=specs[k].description if k in specs else "",
@@ -260,7 +260,7 @@ def diff(a: LoadedConfig, b: LoadedConfig) -> DiffReport:
             continue
         diffs.append(
             FieldDiff(
-                key,
+                mask_b.text(mask_a.text(key)),
                 Side(True, mask_a.value(*va), va[1]) if va is not None else Side(False),
                 Side(True, mask_b.value(*vb), vb[1]) if vb is not None else Side(False),
             )

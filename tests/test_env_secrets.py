@@ -160,3 +160,22 @@ def test_steps_on_sample_tensors_name_the_variable(
             code, out = invoke(*args, "--format", fmt, cwd=tmp_path)
             assert code == 0, out
             assert "0.35" not in out and "α=$LT_ALPHA" in out, (args, fmt)
+
+
+def test_a_value_read_inside_a_string_literal_is_hidden_as_python_reads_it(
+    write: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Inside quotes the substituted `\1` is an escape: the type is `rx-SECRET...\x01...`.
+    monkeypatch.setenv("LT_RE", "rx-SECRET(a+)\\1$&")
+    monkeypatch.setenv("LT_KEY", "key-SECRET-1234")
+    write(
+        "cfg.py",
+        "model = dict(bbox_head=dict(loss_cls=dict(type='{{$LT_RE:FocalLoss}}'), "
+        "loss_bbox=dict(type='L1Loss', **{'{{$LT_KEY:x}}': 1})))\n",
+    )
+    for args in (("lint", "cfg.py"), ("lint", "cfg.py", "-f", "json"), ("explain", "cfg.py", "--no-steps")):
+        code, out = invoke(*args, cwd=tmp_path)
+        assert code in (0, 1), out
+        assert "SECRET" not in out and "$LT_RE" in out and "$LT_KEY" in out, (args, out)
+    code, out = invoke("set", "loss_bbox.loss_weight=2.0", "cfg.py", "--dry-run", cwd=tmp_path)
+    assert "SECRET" not in out and "$LT_KEY" in out, out

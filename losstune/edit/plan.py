@@ -171,7 +171,8 @@ def _check(
     edited = {format_path(c.path[:-1]) for c in changes} | {format_path(w) for w in whole}
     edited |= {format_path(c.path) for c in changes}
     before = {(d.code, d.key) for d in check_config(config, schema, settings) if d.severity is Severity.ERROR}
-    after_config = LoadedConfig(FileResult(config.path, tree, [], config.files))
+    # The same sources: the edited tree's origins point into them, and its findings are masked by them.
+    after_config = LoadedConfig(FileResult(config.path, tree, [], config.files, config.sources))
     after = [d for d in check_config(after_config, schema, settings) if d.severity is Severity.ERROR]
     new = [
         d
