@@ -70,12 +70,17 @@ def _width() -> int:
         return 120
 
 
-def _error(message: str, details: str = "") -> None:
-    """``losstune: error: MESSAGE`` on stderr (with indented ``details`` lines), escaped like every
-    other text from a config."""
-    from losstune.render_safe import printable, printable_lines
+def _error(message: str, fmt: Format = Format.text, details: list[str] | None = None) -> None:
+    """``losstune: error: MESSAGE`` on stderr (then each of ``details``, indented), escaped like
+    every other text from a config; with ``--format json``, an error report on stdout."""
+    if fmt is Format.json:
+        from losstune import render_json
 
-    sys.stderr.write(f"losstune: error: {printable(message)}\n{printable_lines(details)}")
+        sys.stdout.write(render_json.render_errors([], message, details))
+        return
+    from losstune.render_safe import printable
+
+    sys.stderr.write(f"losstune: error: {printable(message)}\n" + "".join(f"  {printable(d)}\n" for d in details or ()))
 
 
 def _source_lines(diagnostics: list[Diagnostic]) -> dict[tuple[str, int], str]:
@@ -405,12 +410,11 @@ def _edit_errors(config: str, fmt: Format) -> Iterator[None]:
     except ConfigError as e:
         raise _fail(e.diagnostics, fmt) from None
     except (EditError, WriteError, AssignmentError) as e:
-        lines = "".join(f"  {line}\n" for line in getattr(e, "lines", []))
         after = getattr(e, "after", "nothing was written")
-        _error(f"{config}: {e}; {after}", lines)
+        _error(f"{config}: {e}; {after}", fmt, getattr(e, "lines", []))
         raise typer.Exit(EXIT_ERROR) from None
     except OSError as e:
-        _error(f"{config}: cannot write ({e.strerror}); nothing was changed")
+        _error(f"{config}: cannot write ({e.strerror}); nothing was changed", fmt)
         raise typer.Exit(EXIT_ERROR) from None
 
 
@@ -485,7 +489,7 @@ def set_command(
     try:
         assignments = [parse_assignment(a) for a in raw] + [Assignment(k, unset=True) for k in unset or ()]
     except AssignmentError as e:
-        _error(str(e))
+        _error(str(e), fmt)
         raise typer.Exit(EXIT_ERROR) from None
     settings = _settings(config).merged(mmdet_version=mmdet_version)
     loaded = _schema(schema, settings)
@@ -669,7 +673,7 @@ def eval_command(
     except (InputError, UnsupportedLoss, KeyPathError) as e:
         from losstune.envmask import EnvMask
 
-        _error(EnvMask.of(cfg).text(f"{config}: {e}"))
+        _error(EnvMask.of(cfg).text(f"{config}: {e}"), fmt)
         raise typer.Exit(EXIT_ERROR) from None
     if check:
         from dataclasses import replace

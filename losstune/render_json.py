@@ -159,9 +159,13 @@ def render_diff(report: DiffReport) -> str:
     )
 
 
-def render_errors(diagnostics: list[Diagnostic]) -> str:
-    """Diagnostics that stopped a command, as JSON text."""
-    return dump({"version": SCHEMA_VERSION, "kind": "error", "diagnostics": [diagnostic(d) for d in diagnostics]})
+def render_errors(diagnostics: list[Diagnostic], message: str | None = None, details: list[str] | None = None) -> str:
+    """Diagnostics that stopped a command, as JSON text; or the ``message`` (and ``details``, one
+    reason each) of an error that is not about a position in a file."""
+    data: dict[str, Any] = {"version": SCHEMA_VERSION, "kind": "error"}
+    if message is not None:
+        data |= {"message": message, "details": details or []}
+    return dump(data | {"diagnostics": [diagnostic(d) for d in diagnostics]})
 
 
 def render_lint(diagnostics: list[Diagnostic], files: int) -> str:

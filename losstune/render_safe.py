@@ -48,11 +48,6 @@ def printable(text: str) -> str:
     return "".join(_escape(c) if _unsafe(c) else c for c in text)
 
 
-def printable_lines(text: str) -> str:
-    """Like :func:`printable`, but line breaks stay line breaks (for a diff, or a paragraph)."""
-    return "\n".join(printable(line) for line in text.split("\n"))
-
-
 _JSON_ESCAPES = {c: f"\\u{c:04x}" for c in (*range(0x7F, 0xA0), *(ord(c) for c in _INVISIBLE_CONTROLS))}
 
 

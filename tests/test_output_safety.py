@@ -156,3 +156,16 @@ def test_excerpt(line: str, start: int, end: int | None, text: str, at: int, wid
 def test_printable() -> None:
     assert printable("plain text, ünïcode, tab\tkept") == "plain text, ünïcode, tab\tkept"
     assert printable("a\nb\rc\x00\x7f\x9b\u2028\u202e") == "a\\nb\\rc\\x00\\x7f\\x9b\\u2028\\u202e"
+
+
+def test_an_edit_that_cannot_be_made_is_a_json_error_report(write: Callable[..., Path], tmp_path: Path) -> None:
+    write("cfg.py", "model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma=2.0)))\n")
+    code, out = invoke("set", "loss_cls.\x1b[2Jgama=1.5", "cfg.py", "--dry-run", "--format", "json", cwd=tmp_path)
+    assert code == 2
+    data = json.loads(out)
+    assert (data["kind"], data["diagnostics"]) == ("error", [])
+    assert data["message"] == "cfg.py: the edit would make the config invalid; nothing was written"
+    assert data["details"] and "\x1b[2Jgama" in data["details"][0]
+    code, out = invoke("set", "loss_cls.\x1b[2Jgama=1.5", "cfg.py", "--dry-run", cwd=tmp_path)
+    assert code == 2 and out.startswith("losstune: error: cfg.py: the edit would make") and "\\x1b[2Jgama" in out
+    _no_raw_controls(out)
