@@ -84,16 +84,20 @@ def _error(message: str, fmt: Format = Format.text, details: list[str] | None = 
 
 
 def _source_lines(diagnostics: list[Diagnostic]) -> dict[tuple[str, int], str]:
+    """The source line each diagnostic points at; each file is read once."""
     from losstune.fileread import ReadError, read_text
 
     lines: dict[tuple[str, int], str] = {}
+    files: dict[str, list[str]] = {}
     for d in diagnostics:
         if d.span is None:
             continue
-        try:
-            text = read_text(d.span.file).split("\n")
-        except ReadError:
-            continue
+        if d.span.file not in files:
+            try:
+                files[d.span.file] = read_text(d.span.file).split("\n")
+            except ReadError:
+                files[d.span.file] = []
+        text = files[d.span.file]
         if 0 < d.span.line <= len(text):
             lines[(d.span.file, d.span.line)] = text[d.span.line - 1]
     return lines
@@ -101,22 +105,22 @@ def _source_lines(diagnostics: list[Diagnostic]) -> dict[tuple[str, int], str]:
 
 def _warn(diagnostics: list[Diagnostic], fmt: Format) -> None:
     """Warnings go to stderr in text mode; in JSON they are part of the report."""
-    from losstune import render_text
+    from losstune import render_lint_text
 
     shown = [d for d in dict.fromkeys(diagnostics) if d.severity is not Severity.ERROR]
     if shown and fmt is Format.text:
-        sys.stderr.write(render_text.render_diagnostics(shown, _source_lines(shown), color=False, width=_width()))
+        sys.stderr.write(render_lint_text.render_diagnostics(shown, _source_lines(shown)))
 
 
 def _fail(diagnostics: list[Diagnostic], fmt: Format) -> typer.Exit:
-    from losstune import render_json, render_text
+    from losstune import render_json, render_lint_text
 
     diagnostics = sorted(dict.fromkeys(diagnostics), key=lambda d: (d.severity is not Severity.ERROR, d.sort_key()))
     if fmt is Format.json:
         sys.stdout.write(render_json.render_errors(diagnostics))
     else:
         errors = [d for d in diagnostics if d.severity is Severity.ERROR] or diagnostics
-        sys.stderr.write(render_text.render_diagnostics(errors, _source_lines(errors), color=False, width=_width()))
+        sys.stderr.write(render_lint_text.render_diagnostics(errors, _source_lines(errors)))
     return typer.Exit(EXIT_ERROR)
 
 

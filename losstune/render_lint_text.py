@@ -1,5 +1,6 @@
 """Terminal output of ``losstune lint``: findings grouped by file, each with its source line, a
-marker under the offending span, and the fix.
+marker under the offending span, and the fix; and the same paragraphs for the errors and warnings
+of the other commands (on stderr).
 
 Plain text with optional ANSI colour, without rich: linting one file in a pre-commit hook should
 start fast.
@@ -31,6 +32,35 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' if n != 1 else ''}"
 
 
+def _source(d: Diagnostic, lines: dict[tuple[str, int], str], indent: str, color: bool) -> list[str]:
+    """The source line of ``d`` (clipped around the span) and a marker under the span."""
+    source = lines.get((d.span.file, d.span.line)) if d.span is not None else None
+    if source is None or d.span is None:
+        return []
+    gutter = f"{indent}{d.span.line:>4} | "
+    end = d.span.end_column - 1 if d.span.end_line == d.span.line else None
+    shown = excerpt(source, d.span.column - 1, end)
+    return [
+        _paint(gutter, "dim", color) + shown.text,
+        " " * (len(gutter) + shown.marker_at) + _paint("^" * shown.marker_width, "red", color),
+    ]
+
+
+def render_diagnostics(diagnostics: list[Diagnostic], lines: dict[tuple[str, int], str], *, color: bool = False) -> str:
+    """Diagnostics one paragraph each, as a command that stops (or warns) prints them: position,
+    severity and code, name, message, the source line with a marker under the span, and the fix.
+    ``lines`` maps (file, line) to the text of that line."""
+    out: list[str] = []
+    for d in diagnostics:
+        where = _paint(f"{printable(str(d.span))}: ", "bold", color) if d.span is not None else ""
+        kind = _paint(f"{d.severity.value}[{d.code}]", _SEVERITY[d.severity], color)
+        out.append(f"{where}{kind} {_paint(f'{d.name}:', 'bold', color)} {printable(d.message)}")
+        out += _source(d, lines, " ", color)
+        if d.fix:
+            out.append(f"  {_paint('fix:', 'green', color)} {printable(d.fix)}")
+    return "".join(f"{line}\n" for line in out)
+
+
 def render_lint(
     diagnostics: list[Diagnostic], lines: dict[tuple[str, int], str], checked: int, *, color: bool = False
 ) -> str:
@@ -48,13 +78,7 @@ def render_lint(
             out.append(
                 f"  {_paint(where, 'bold', color)}{sev}  {_paint(f'{d.code} {d.name}', 'bold', color)}  {message}"
             )
-            source = lines.get((d.span.file, d.span.line)) if d.span is not None else None
-            if source is not None and d.span is not None:
-                gutter = f"    {d.span.line:>4} | "
-                end = d.span.end_column - 1 if d.span.end_line == d.span.line else None
-                shown = excerpt(source, d.span.column - 1, end)
-                out.append(_paint(gutter, "dim", color) + shown.text)
-                out.append(" " * (len(gutter) + shown.marker_at) + _paint("^" * shown.marker_width, "red", color))
+            out += _source(d, lines, "    ", color)
             if d.fix:
                 out.append(f"    {_paint('fix:', 'green', color)} {printable(d.fix)}")
         out.append("")

@@ -2,7 +2,7 @@
 
 Pure: a finished report in, a string out. Colour is on only when asked for. Text that comes from a
 config, a file name or a schema enters a renderable only through :func:`fmt_value`, :func:`_t`,
-:func:`_where` or :func:`_source` (escaped by :func:`~losstune.render_safe.printable`, and never
+:func:`_where` (escaped by :func:`~losstune.render_safe.printable`, and never
 read as rich markup: cells are ``Text``, not markup strings).
 """
 
@@ -16,13 +16,11 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from losstune.model import Diagnostic, Origin, Severity, Span
-from losstune.render_safe import EXCERPT_WIDTH, excerpt, printable
+from losstune.model import Origin, Span
+from losstune.render_safe import printable
 from losstune.report import DiffReport, ExplainReport, LossView, Side
 from losstune.schema import Entry, Schema
 from losstune.values import Opaque
-
-_SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
 
 
 def _console(color: bool, width: int) -> Console:
@@ -194,21 +192,6 @@ def render_diff(report: DiffReport, *, color: bool = False, width: int = 100) ->
     return _capture(parts, color, width)
 
 
-def _source(t: Text, d: Diagnostic, lines: dict[tuple[str, int], str], indent: int, width: int) -> None:
-    """The source line of ``d`` (clipped around the span) with a marker under the span."""
-    source = lines.get((d.span.file, d.span.line)) if d.span is not None else None
-    if source is None or d.span is None:
-        return
-    gutter = " " * indent + f"{d.span.line:>4} | "
-    # rich wraps a line wider than the terminal, which would put the marker under something else.
-    room = max(20, min(EXCERPT_WIDTH, width - len(gutter) - 2))
-    end = d.span.end_column - 1 if d.span.end_line == d.span.line else None
-    shown = excerpt(source, d.span.column - 1, end, room)
-    t.append("\n" + gutter, style="dim")
-    t.append(shown.text)
-    t.append("\n" + " " * (len(gutter) + shown.marker_at) + "^" * shown.marker_width, style="bold red")
-
-
 def render_schema_list(schema: Schema, *, width: int = 100) -> str:
     """A table of every known loss and sampler."""
     parts: list[RenderableType] = []
@@ -260,26 +243,4 @@ def render_entry(entry: Entry, *, color: bool = False, width: int = 100) -> str:
         default = "required" if p.required else (fmt_value(p.default) if p.has_default else "")
         table.add_row(_t(p.name), _t(p.type.text), Text(default), _t("; ".join(allowed)), _t(p.description))
     parts += [Text(""), table]
-    return _capture(parts, color, width)
-
-
-def render_diagnostics(
-    diagnostics: list[Diagnostic], lines: dict[tuple[str, int], str], *, color: bool = False, width: int = 100
-) -> str:
-    """Diagnostics, one paragraph each: position, code and name, message, the source line with a
-    marker under the span, and the fix. ``lines`` maps (file, line) to the text of that line."""
-    parts: list[RenderableType] = []
-    for d in diagnostics:
-        t = Text()
-        if d.span is not None:
-            t.append(f"{_where(d.span, short=False)}: ", style="bold")
-        t.append(d.severity.value, style=_SEVERITY_STYLE[d.severity])
-        t.append(f"[{d.code}] ", style=_SEVERITY_STYLE[d.severity])
-        t.append(f"{d.name}: ", style="bold")
-        t.append(printable(d.message))
-        _source(t, d, lines, indent=1, width=width)
-        if d.fix:
-            t.append("\n  fix: ", style="bold green")
-            t.append(printable(d.fix))
-        parts.append(t)
     return _capture(parts, color, width)

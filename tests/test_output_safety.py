@@ -169,3 +169,23 @@ def test_an_edit_that_cannot_be_made_is_a_json_error_report(write: Callable[...,
     code, out = invoke("set", "loss_cls.\x1b[2Jgama=1.5", "cfg.py", "--dry-run", cwd=tmp_path)
     assert code == 2 and out.startswith("losstune: error: cfg.py: the edit would make") and "\\x1b[2Jgama" in out
     _no_raw_controls(out)
+
+
+def test_twenty_thousand_warnings_are_printed_in_well_under_a_second() -> None:
+    import time
+
+    from losstune.model import Diagnostic, Severity, Span
+    from losstune.render_lint_text import render_diagnostics
+
+    found = [
+        Diagnostic("LT010", "opaque-value", Severity.WARNING, "unknown", Span("b.py", i, 5, i, 9), fix="write it")
+        for i in range(1, 20_001)
+    ]
+    lines = {("b.py", i): f"x = f({i})" for i in range(1, 20_001)}
+    start = time.process_time()
+    out = render_diagnostics(found, lines)
+    assert time.process_time() - start < 1.0
+    assert out.count("\n") == 4 * 20_000
+    assert out.startswith(
+        "b.py:1:5: warning[LT010] opaque-value: unknown\n    1 | x = f(1)\n            ^^^^\n  fix: write it\n"
+    )
