@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from losstune.limits import MAX_SWEEP_RUNS
 from losstune.model import Diagnostic, Severity
 
 if TYPE_CHECKING:
@@ -530,6 +531,9 @@ def sweep_command(
         typer.Argument(help="KEY=V1,V2,... for each parameter to vary.", metavar="KEY=V1,V2,...", show_default=False),
     ],
     out: Annotated[Path, typer.Option("-o", "--output", help="Folder for the generated configs.", show_default=False)],
+    max_runs: Annotated[
+        int, typer.Option("--max", min=1, help="The most combinations to write; a larger sweep is refused.")
+    ] = MAX_SWEEP_RUNS,
     fmt: FormatOption = Format.text,
     mmdet_version: VersionOption = None,
     schema: SchemaOption = None,
@@ -538,7 +542,8 @@ def sweep_command(
 
     Each child inherits CONFIG through _base_ and holds only its overrides; file names say the
     values (retinanet_gamma-1.5_alpha-0.25.py); manifest.json and manifest.csv list every file
-    with its values. Every combination is checked against the schema before any file is written.
+    with its values. Every combination is checked against the schema before any file is written;
+    a sweep of more than --max combinations is refused before any work.
 
     Example: losstune sweep configs/retinanet.py loss_cls.gamma=1.0,1.5,2.0 loss_cls.alpha=0.25,0.5 -o sweeps/focal
     """
@@ -547,7 +552,7 @@ def sweep_command(
     settings = _settings(str(config)).merged(mmdet_version=mmdet_version)
     loaded = _schema(schema, settings)
     with _edit_errors(str(config), fmt):
-        runs = plan_sweep(str(config), axes, str(out), loaded, settings)
+        runs = plan_sweep(str(config), axes, str(out), loaded, settings, max_runs)
         manifest_json, manifest_csv = write_sweep(runs, str(out), str(config))
     from losstune.resolve import display_path
 

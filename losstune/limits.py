@@ -1,4 +1,4 @@
-"""The bounds within which losstune reads its inputs.
+"""The bounds within which losstune reads its inputs and does its work.
 
 Real configs stay far below each of them (the README's "Limits" lists them); an input beyond one
 is refused with a diagnostic at the place that crosses it, instead of taking unbounded time or
@@ -20,3 +20,6 @@ expands them)."""
 MAX_INT_DIGITS = 4300
 """The most digits of an integer written in a YAML or JSON file: Python's own default limit on
 converting text to an integer, so mmengine fails on a longer one too."""
+
+MAX_SWEEP_RUNS = 1000
+"""The most configs one ``losstune sweep`` writes, unless ``--max`` says otherwise."""

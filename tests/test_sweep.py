@@ -64,3 +64,26 @@ def test_existing_files_are_not_overwritten(ex: Path) -> None:
     assert _sweep(*args, cwd=ex)[0] == 0
     code, out = _sweep(*args, cwd=ex)
     assert code == 2 and "exists already" in out
+
+
+def test_a_sweep_over_a_million_combinations_is_refused_before_any_work(ex: Path) -> None:
+    import time
+
+    gammas = ",".join(str(i) for i in range(1000))
+    alphas = ",".join(f"0.{i:03d}" for i in range(1000))
+    start = time.perf_counter()
+    code, out = _sweep(
+        "retinanet_r50_fpn_1x_coco.py", f"loss_cls.gamma={gammas}", f"loss_cls.alpha={alphas}", "-o", "sw", cwd=ex
+    )
+    assert time.perf_counter() - start < 5
+    assert code == 2 and "retinanet_r50_fpn_1x_coco.py" in out
+    assert "the sweep has 1,000,000 combinations (1000 x 1000 values), more than the 1,000" in out and "--max" in out
+    assert not (ex / "sw").exists()
+
+
+def test_max_raises_or_lowers_the_limit(ex: Path) -> None:
+    code, out = _sweep("retinanet_r50_fpn_1x_coco.py", "loss_cls.gamma=1.0,1.5,2.0", "-o", "sw", "--max", "2", cwd=ex)
+    assert code == 2 and "the sweep has 3 combinations (3 values), more than the 2" in out
+    code, out = _sweep("retinanet_r50_fpn_1x_coco.py", "loss_cls.gamma=1.0,1.5,2.0", "-o", "sw", "--max", "3", cwd=ex)
+    assert code == 0, out
+    assert len(list((ex / "sw").glob("*.py"))) == 3

@@ -8,6 +8,7 @@ import csv
 import io
 import itertools
 import json
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from losstune.edit.pywrite import Whole, apply_edits, python_override
 from losstune.edit.session import _load
 from losstune.edit.values import Assignment, AssignmentError, python_literal, split_sweep_values
 from losstune.keypath import Path
+from losstune.limits import MAX_SWEEP_RUNS
 from losstune.resolve import Resolver, display_path
 from losstune.schema import Schema
 from losstune.settings import Settings
@@ -99,9 +101,24 @@ def _names(keys: list[str]) -> list[str]:
     return keys
 
 
-def plan_sweep(config: str, specs: list[str], out_dir: str, schema: Schema, settings: Settings) -> list[Run]:
-    """Every run of the sweep, checked against the schema; nothing is written."""
+def plan_sweep(
+    config: str,
+    specs: list[str],
+    out_dir: str,
+    schema: Schema,
+    settings: Settings,
+    max_runs: int = MAX_SWEEP_RUNS,
+) -> list[Run]:
+    """Every run of the sweep, checked against the schema; nothing is written. More than
+    ``max_runs`` combinations are refused before any of them is planned."""
     axes = parse_axes(specs)
+    count = math.prod(len(values) for _, values in axes)
+    if count > max_runs:
+        sizes = " x ".join(str(len(values)) for _, values in axes)
+        raise EditError(
+            f"the sweep has {count:,} combinations ({sizes} values), more than the {max_runs:,} it writes "
+            "at most; give fewer values, or raise the limit with --max N"
+        )
     loaded = _load(config)
     stem = os.path.splitext(os.path.basename(config))[0]
     names = _names([k for k, _ in axes])
