@@ -51,10 +51,13 @@ class FileResult:
 
     def merge_from(self, sub: FileResult) -> None:
         """Take over the diagnostics, files and sources of a base this file inherits."""
-        self.diagnostics.extend(d for d in sub.diagnostics if d not in self.diagnostics)
-        for f in sub.files:
-            if f not in self.files:
-                self.files.append(f)
+        seen = set(self.diagnostics)
+        for d in sub.diagnostics:
+            if d not in seen:
+                seen.add(d)
+                self.diagnostics.append(d)
+        files = set(self.files)
+        self.files.extend(f for f in dict.fromkeys(sub.files) if f not in files)
         self.sources.update(sub.sources)
 
     @property

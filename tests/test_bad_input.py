@@ -145,3 +145,25 @@ def test_repeated_keyword_is_a_syntax_error(write: Callable[..., Path]) -> None:
     # ast.parse accepts it, but Python's compiler (and so mmengine) does not.
     cfg = write("cfg.py", "loss = dict(type='L1Loss', reduction='sum',\n            reduction='none')\n")
     assert _errors(cfg) == [("LT001", "cfg.py", 2, 13)]
+
+
+def test_many_inherited_diagnostics_are_merged_in_linear_time() -> None:
+    import time
+
+    from losstune import codes
+    from losstune.model import Span
+    from losstune.resolve import FileResult
+
+    def warning(i: int) -> object:
+        return codes.diagnostic(codes.OPAQUE_VALUE, f"value {i}", Span("base.py", i, 1, i, 2))
+
+    base = FileResult("base.py", None, [warning(i) for i in range(20_000)], files=["base.py"])
+    child = FileResult("child.py", None, [warning(7), warning(-1)], files=["child.py"])
+    start = time.perf_counter()
+    child.merge_from(base)
+    grandchild = FileResult("grand.py", None, [], files=["grand.py"])
+    grandchild.merge_from(child)
+    grandchild.merge_from(base)
+    assert time.perf_counter() - start < 1
+    assert len(grandchild.diagnostics) == 20_001 and grandchild.diagnostics[:2] == [warning(7), warning(-1)]
+    assert grandchild.files == ["grand.py", "child.py", "base.py"]
