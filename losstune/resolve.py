@@ -11,8 +11,10 @@ from __future__ import annotations
 import ast
 import copy
 import dataclasses
+import io
 import os
 import sys
+import tokenize
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -346,11 +348,18 @@ class Resolver:
             diagnostics.append(codes.diagnostic(codes.SYNTAX_ERROR, f"Python syntax error: {e.msg}", span, fix=fix))
             return None
         except (ValueError, RecursionError, MemoryError) as e:  # null bytes, absurd nesting
+            if isinstance(e, ValueError):
+                reason, line = str(e) or "it is not Python source", 1
+            else:
+                # Python's parser gives up (an empty MemoryError, a RecursionError) on an expression
+                # nested or chained too deeply, and so does mmengine's ast.parse.
+                reason = f"an expression nests or chains too deeply for Python's parser ({type(e).__name__})"
+                line = _most_complex_line(src.text)
             diagnostics.append(
                 codes.diagnostic(
                     codes.SYNTAX_ERROR,
-                    f"Python cannot parse this file: {e or type(e).__name__}",
-                    Span(src.path, 1, 1, 1, 1),
+                    f"Python cannot parse this file: {reason}",
+                    src.span_chars(line, 0, line, 1),
                     fix="check the file is a config and not binary data or generated nesting",
                 )
             )
@@ -418,6 +427,24 @@ def _unreadable(e: fileread.ReadError, shown: str, requested_at: Span | None, is
     if e.problem is fileread.Problem.DIRECTORY:
         fix = "name a .py, .yaml, .yml or .json file (`losstune lint` walks directories)"
     return codes.diagnostic(codes.UNREADABLE, f"`{shown}` {e.reason}", requested_at or Span(shown, 1, 1, 1, 1), fix=fix)
+
+
+def _most_complex_line(text: str) -> int:
+    """The line where the logical line with the most tokens starts: where a parser that gives up
+    without a position most probably did (1 when the text cannot be tokenized)."""
+    best, best_count, start, count = 1, -1, 1, 0
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if count == 0:
+                start = tok.start[0]
+            count += 1
+            if tok.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+                if count > best_count:
+                    best, best_count = start, count
+                count = 0
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        pass
+    return best if count <= best_count else start
 
 
 def _check_repeated_keywords(module: ast.Module) -> None:

@@ -167,3 +167,17 @@ def test_many_inherited_diagnostics_are_merged_in_linear_time() -> None:
     assert time.perf_counter() - start < 1
     assert len(grandchild.diagnostics) == 20_001 and grandchild.diagnostics[:2] == [warning(7), warning(-1)]
     assert grandchild.files == ["grand.py", "child.py", "base.py"]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["-" * 100_000 + "1", "+".join(["1"] * 100_000), "not " * 50_000 + "1", "a" + "[0]" * 100_000],
+    ids=["unary", "sum", "not", "subscripts"],
+)
+def test_an_expression_too_deep_for_pythons_parser(write: Callable[..., Path], expression: str) -> None:
+    cfg = write("deep.py", f"a = 1\nb = 2\nx = {expression}\ny = 3\n")
+    result = Resolver().resolve(cfg)
+    [d] = result.diagnostics
+    assert d.code == "LT001" and d.span is not None and d.span.line == 3
+    assert d.message.startswith("Python cannot parse this file: an expression nests or chains too deeply")
+    assert d.message.rstrip().endswith(("(MemoryError)", "(RecursionError)"))
