@@ -24,12 +24,13 @@ import importlib.machinery
 import os
 import re
 import site
-import stat
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import PurePath
+
+from losstune import fileread
 
 # The order of the standard path finder: extension modules, then source, then bytecode.
 _SUFFIXES = (
@@ -402,19 +403,9 @@ def _read_small(path: str) -> str | None:
     """The text of a small regular file; ``None`` for anything else (a folder, a pipe that would
     block, a file too big to be metadata, unreadable bytes)."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except (OSError, ValueError):
+        data = fileread.read_bytes(path, _MAX_READ)
+    except fileread.ReadError:
         return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_READ:
-            return None
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read(_MAX_READ + 1)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

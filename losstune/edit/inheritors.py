@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import ast
 import os
-import stat
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from losstune import fileread
 from losstune.model import Severity
 from losstune.resolve import Resolver, display_path
 
@@ -169,13 +169,8 @@ def _may_inherit(path: str) -> bool:
     mmengine looks for them), so Python modules that merely mention them are passed over. What
     cannot be told from the text is left to the resolver, which says what is wrong with it."""
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return True
-        with open(path, "rb") as f:
-            data = f.read(_SNIFF_BYTES + 1)
-    except OSError:
-        return True
-    if len(data) > _SNIFF_BYTES:
+        data = fileread.read_bytes(path, _SNIFF_BYTES)
+    except fileread.ReadError:
         return True
     if not any(m in data for m in _INHERITS):
         return False
