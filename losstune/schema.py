@@ -169,9 +169,37 @@ def is_foreign_scope(type_name: str) -> bool:
     return bool(scope) and scope != "mmdet"
 
 
-def _param(name: str, raw: Any, where: str) -> ParamSpec:
+def _flag(raw: dict[Any, Any], key: str, default: bool, where: str) -> bool:
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        raise SchemaError(f"{where}: `{key}` must be true or false")
+    return value
+
+
+def _number(raw: dict[Any, Any], key: str, where: str) -> float | None:
+    value = raw.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise SchemaError(f"{where}: `{key}` must be a number")
+    return value
+
+
+def _versions(raw: dict[Any, Any], default: tuple[int, ...], where: str) -> tuple[int, ...]:
+    value = raw.get("versions", default)
+    if not isinstance(value, (list, tuple)) or not all(type(v) is int and v in (2, 3) for v in value):
+        raise SchemaError(f"{where}: `versions` must list MMDetection versions, such as [2, 3]")
+    return tuple(value)
+
+
+def _strings(value: Any, what: str, where: str) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise SchemaError(f"{where}: {what} must be a list of parameter names")
+    return tuple(value)
+
+
+def _param(name: str, raw: Any, where: str, versions: tuple[int, ...]) -> ParamSpec:
+    at = f"{where}: parameter `{name}`"
     if not isinstance(raw, dict):
-        raise SchemaError(f"{where}: parameter `{name}` must be a mapping")
+        raise SchemaError(f"{at} must be a mapping")
     unknown = set(raw) - {
         "type",
         "description",
@@ -186,22 +214,27 @@ def _param(name: str, raw: Any, where: str) -> ParamSpec:
         "internal",
     }
     if unknown:
-        raise SchemaError(f"{where}: parameter `{name}` has unknown fields {sorted(unknown)}")
+        raise SchemaError(f"{at} has unknown fields {sorted(map(str, unknown))}")
     choices = raw.get("choices")
+    if choices is not None and not isinstance(choices, (list, tuple)):
+        raise SchemaError(f"{at}: `choices` must be a list of values")
+    kind = raw.get("type", "any")
+    if not isinstance(kind, str):
+        raise SchemaError(f"{at}: `type` must be a type such as float or list[int]|None")
     return ParamSpec(
         name=name,
-        type=TypeSpec(str(raw.get("type", "any")).replace(" ", "")),
+        type=TypeSpec(kind.replace(" ", "")),
         description=str(raw.get("description", "")),
         default=raw.get("default"),
         has_default="default" in raw,
-        required=bool(raw.get("required", False)),
-        versions=tuple(raw.get("versions", (2, 3))),
+        required=_flag(raw, "required", False, at),
+        versions=_versions(raw, versions, at),
         choices=tuple(choices) if choices is not None else None,
-        min=raw.get("min"),
-        max=raw.get("max"),
-        exclusive_min=raw.get("exclusive_min"),
-        literal=bool(raw.get("literal", False)),
-        internal=bool(raw.get("internal", False)),
+        min=_number(raw, "min", at),
+        max=_number(raw, "max", at),
+        exclusive_min=_number(raw, "exclusive_min", at),
+        literal=_flag(raw, "literal", False, at),
+        internal=_flag(raw, "internal", False, at),
     )
 
 
@@ -213,13 +246,19 @@ def _entry(raw: Any, kind: str, where: str, source: str) -> Entry:
     params_raw = raw.get("params") or {}
     if not isinstance(params_raw, dict):
         raise SchemaError(f"{at}: `params` must be a mapping of parameter names")
-    entry_versions = tuple(raw.get("versions", (2, 3)))
-    params = {}
-    for k, v in params_raw.items():
-        p = _param(str(k), v, at)
-        if "versions" not in v:
-            p = ParamSpec(**{**p.__dict__, "versions": entry_versions})
-        params[str(k)] = p
+    entry_versions = _versions(raw, (2, 3), at)
+    params = {str(k): _param(str(k), v, at, entry_versions) for k, v in params_raw.items()}
+    symbols = raw.get("symbols") or {}
+    if not isinstance(symbols, dict):
+        raise SchemaError(f"{at}: `symbols` must be a mapping of symbol = meaning")
+    exclusive = raw.get("exclusive") or ()
+    if not isinstance(exclusive, (list, tuple)):
+        raise SchemaError(f"{at}: `exclusive` must be a list of lists of parameter names")
+    requires = raw.get("requires") or ()
+    if not isinstance(requires, (list, tuple)) or not all(
+        isinstance(r, dict) and isinstance(r.get("if"), str) and isinstance(r.get("then"), str) for r in requires
+    ):
+        raise SchemaError(f"{at}: `requires` must be a list of {{if: parameter, then: parameter}}")
     return Entry(
         name=name,
         kind=kind,
@@ -227,12 +266,12 @@ def _entry(raw: Any, kind: str, where: str, source: str) -> Entry:
         versions=entry_versions,
         summary=str(raw.get("summary", "")),
         formula=str(raw.get("formula", "")),
-        symbols={str(k): str(v) for k, v in (raw.get("symbols") or {}).items()},
+        symbols={str(k): str(v) for k, v in symbols.items()},
         category=str(raw.get("category", "")),
-        balances_itself=bool(raw.get("balances_itself", False)),
-        accepts_unknown_keys=bool(raw.get("accepts_unknown_keys", kind == "sampler")),
-        exclusive=tuple(tuple(g) for g in raw.get("exclusive") or ()),
-        requires=tuple((str(r["if"]), str(r["then"])) for r in raw.get("requires") or ()),
+        balances_itself=_flag(raw, "balances_itself", False, at),
+        accepts_unknown_keys=_flag(raw, "accepts_unknown_keys", kind == "sampler", at),
+        exclusive=tuple(_strings(g, "each group of `exclusive`", at) for g in exclusive),
+        requires=tuple((r["if"], r["then"]) for r in requires),
         source=source,
     )
 
@@ -245,8 +284,12 @@ def parse_schema(data: Any, where: str) -> list[Entry]:
         data = {"losses": data}
     if not isinstance(data, dict):
         raise SchemaError(f"{where}: a schema file holds `losses:` and `samplers:` lists")
-    out = [_entry(e, "loss", where, where) for e in data.get("losses") or ()]
-    out += [_entry(e, "sampler", where, where) for e in data.get("samplers") or ()]
+    out: list[Entry] = []
+    for key, kind in (("losses", "loss"), ("samplers", "sampler")):
+        entries = data.get(key) or ()
+        if not isinstance(entries, (list, tuple)):
+            raise SchemaError(f"{where}: `{key}` must be a list of {kind} entries")
+        out += [_entry(e, kind, where, where) for e in entries]
     return out
 
 

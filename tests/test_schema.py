@@ -92,3 +92,27 @@ def test_schema_command() -> None:
     assert (gamma["default"], gamma["min"]) == (2.0, 0)
     result = runner.invoke(app, ["schema", "FocalLos"])
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("losses: 5\n", "`losses` must be a list of loss entries"),
+        ("losses:\n  - {name: X, versions: 3}\n", "`versions` must list MMDetection versions"),
+        ("losses:\n  - {name: X, versions: [4]}\n", "`versions` must list MMDetection versions"),
+        ("losses:\n  - {name: X, params: {g: {min: abc}}}\n", "parameter `g`: `min` must be a number"),
+        ("losses:\n  - {name: X, params: {g: {max: true}}}\n", "parameter `g`: `max` must be a number"),
+        ("losses:\n  - {name: X, params: {g: {choices: mean}}}\n", "`choices` must be a list of values"),
+        ("losses:\n  - {name: X, params: {g: {type: 5}}}\n", "`type` must be a type"),
+        ("losses:\n  - {name: X, params: {g: {required: 'yes'}}}\n", "`required` must be true or false"),
+        ("losses:\n  - {name: X, params: {g: {versions: [2]}, 5: 1}}\n", "parameter `5` must be a mapping"),
+        ("losses:\n  - {name: X, symbols: [a]}\n", "`symbols` must be a mapping"),
+        ("losses:\n  - {name: X, exclusive: [a, b]}\n", "each group of `exclusive` must be a list"),
+        ("losses:\n  - {name: X, requires: [{if: a}]}\n", "`requires` must be a list of {if: parameter"),
+        ("samplers:\n  - {name: S, balances_itself: 1}\n", "sampler `S`: `balances_itself` must be true or false"),
+    ],
+)
+def test_user_schema_fields_of_the_wrong_kind(write: Callable[..., Path], text: str, words: str) -> None:
+    with pytest.raises(SchemaError) as err:
+        load_schema([write("s.yaml", text)])
+    assert "s.yaml" in str(err.value) and words in str(err.value)
