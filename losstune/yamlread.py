@@ -131,7 +131,8 @@ class _Reader:
     def span(self, node: yaml.Node) -> Span:
         """Where ``node`` is written (an alias's value: at its anchor), trailing comments not included."""
         s, e = node.start_mark, self.loader.end_mark(None, None, node)
-        return self.src.span_chars(s.line + 1, s.column, e.line + 1, e.column)
+        end = min(e.index, len(self.src.text))  # libyaml's end of the stream may lie past the text
+        return self.src.span_offsets(min(s.index, end), end)
 
     def build(self, node: yaml.Node) -> Any:
         if id(node) in self.memo:
@@ -148,7 +149,8 @@ class _Reader:
             try:
                 self.loader.flatten_mapping(node)
             except yaml.YAMLError as e:
-                return self._error(node, f"YAML error: {_problem(e)}", "correct the `<<` merge key")
+                mark = getattr(e, "problem_mark", None)
+                return self._error(node, f"YAML error: {_problem(e)}", "correct the `<<` merge key", mark)
             for key_node, value_node in node.value:
                 key = self.build(key_node)
                 try:
@@ -175,12 +177,15 @@ class _Reader:
             return self.loader.construct_object(node, deep=True)
         except yaml.YAMLError as e:
             return self._refuse(node, _problem(e), codes.SYNTAX_ERROR)
-        except (ValueError, OverflowError) as e:  # a date such as 2001-02-30
-            return self._error(node, f"the YAML value cannot be built: {e}", "correct the value, or quote it")
+        except Exception as e:  # PyYAML's constructors fail on text such as 2001-02-30 or an empty `!!int`
+            why = str(e) or type(e).__name__
+            return self._error(node, f"the YAML value cannot be built: {why}", "correct the value, or quote it")
 
-    def _error(self, node: yaml.Node, message: str, fix: str) -> Opaque:
+    def _error(self, node: yaml.Node, message: str, fix: str, mark: Any = None) -> Opaque:
+        """An error at ``node`` (reported at ``mark`` when PyYAML gives a closer one)."""
         span = self.span(node)
-        self.diagnostics.append(codes.diagnostic(codes.SYNTAX_ERROR, message, span, fix=fix))
+        at = _at(self.src, mark) if mark is not None else span
+        self.diagnostics.append(codes.diagnostic(codes.SYNTAX_ERROR, message, at, fix=fix))
         return Opaque(message, self.src.segment(span), span)
 
     def _refuse(self, node: yaml.Node, what: str, code: codes.Code) -> Opaque:
@@ -194,6 +199,12 @@ class _Reader:
             )
         )
         return Opaque(what, self.src.segment(span), span)
+
+
+def _at(src: SourceText, mark: Any, index: int = 0) -> Span:
+    """A one-character span at ``mark`` (or at ``index``), kept inside the text."""
+    at = max(0, min(mark.index if mark is not None else index, len(src.text)))
+    return src.span_offsets(at, min(at + 1, len(src.text)))
 
 
 def _problem(e: yaml.YAMLError) -> str:
@@ -251,16 +262,11 @@ def _measure(root: yaml.Node) -> _Measure:
 def _limits(root: yaml.Node, src: SourceText) -> Diagnostic | None:
     """A diagnostic when the expanded tree is recursive, too large or too deep."""
     m = _measure(root)
-
-    def at(node: yaml.Node) -> Span:
-        mark = node.start_mark
-        return src.span_chars(mark.line + 1, mark.column, mark.line + 1, mark.column + 1)
-
     if m.cycle is not None:
         return codes.diagnostic(
             codes.SYNTAX_ERROR,
             "this YAML collection contains itself through an alias; mmengine cannot convert a recursive structure",
-            at(m.cycle),
+            _at(src, m.cycle.start_mark),
             fix="replace the alias inside the collection by the values it should hold",
         )
     if m.size[id(root)] > MAX_DATA_VALUES:
@@ -280,7 +286,7 @@ def _limits(root: yaml.Node, src: SourceText) -> Diagnostic | None:
 
 
 def _too_many(src: SourceText, mark: yaml.Mark | None, aliased: bool, count: int = 0) -> Diagnostic:
-    span = src.span_chars(mark.line + 1, mark.column, mark.line + 1, mark.column + 1) if mark else None
+    span = _at(src, mark)
     if aliased:
         message = f"the YAML aliases here expand to {count:,} values (mmengine builds every copy)"
         fix = "write the values once, without aliases that repeat aliases"
@@ -291,7 +297,7 @@ def _too_many(src: SourceText, mark: yaml.Mark | None, aliased: bool, count: int
 
 
 def _too_deep(src: SourceText, mark: yaml.Mark | None) -> Diagnostic:
-    span = src.span_chars(mark.line + 1, mark.column, mark.line + 1, mark.column + 1) if mark else None
+    span = _at(src, mark)
     return codes.diagnostic(
         codes.SYNTAX_ERROR,
         f"the YAML nests lists and mappings more than {MAX_DATA_DEPTH} levels deep here "
@@ -313,7 +319,7 @@ def read_yaml(src: SourceText, diagnostics: list[Diagnostic]) -> Any:
             return None
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
-            span = src.span_chars(mark.line + 1, mark.column, mark.line + 1, mark.column + 1) if mark else None
+            span = _at(src, mark)
             problem = e.problem or e.context or "invalid YAML"
             diagnostics.append(
                 codes.diagnostic(
@@ -324,8 +330,17 @@ def read_yaml(src: SourceText, diagnostics: list[Diagnostic]) -> Any:
                 )
             )
             return None
-        except yaml.YAMLError as e:
-            diagnostics.append(codes.diagnostic(codes.SYNTAX_ERROR, f"YAML error: {e}", None, fix="fix the YAML"))
+        except yaml.YAMLError as e:  # a character YAML does not allow, at an offset
+            position = getattr(e, "position", None)
+            span = _at(src, None, position if isinstance(position, int) else 0)
+            diagnostics.append(
+                codes.diagnostic(
+                    codes.SYNTAX_ERROR,
+                    f"YAML error: {_problem(e)}",
+                    span,
+                    fix="remove the character, or write it escaped inside a double-quoted string",
+                )
+            )
             return None
         if node is None:
             return None

@@ -193,3 +193,19 @@ def test_schema_files_are_read_within_the_same_limits(write: Callable[..., Path]
     with pytest.raises(SchemaError, match=r"losses.yaml:\d+:\d+: not a usable YAML file") as e:
         load_schema([path])
     assert words in str(e.value)
+
+
+@pytest.mark.parametrize("text", ["!!int ", "a: !!int\n", "a: !!float ''\n", "a: !!binary x\n", "a: !!timestamp x\n"])
+def test_explicit_tags_on_values_they_cannot_build(write: Callable[..., Path], text: str) -> None:
+    [(code, file, line, message)] = _errors(write("cfg.yaml", text))
+    assert (code, file, line) == ("LT001", "cfg.yaml", 1) and "cannot" in message
+
+
+def test_an_error_at_the_end_of_a_file_without_a_final_newline(write: Callable[..., Path]) -> None:
+    [(code, _, line, message)] = _errors(write("cfg.yaml", "x: 1\n<<: "))
+    assert (code, line) == ("LT001", 2) and "merging" in message
+
+
+def test_a_character_yaml_does_not_allow(write: Callable[..., Path]) -> None:
+    [(code, _, line, message)] = _errors(write("cfg.yaml", "x: 1\ny: \x00\n"))
+    assert (code, line) == ("LT001", 2) and "unacceptable character #x0000" in message
