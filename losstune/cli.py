@@ -125,7 +125,7 @@ def _fail(diagnostics: list[Diagnostic], fmt: Format) -> typer.Exit:
     return typer.Exit(EXIT_ERROR)
 
 
-def _settings(start: str) -> Settings:
+def _settings(start: str, fmt: Format = Format.text) -> Settings:
     """The settings that apply to ``start``; unusable settings are an error naming the file.
 
     Every file the command reads afterwards is read within their ``max-file-size``."""
@@ -136,7 +136,7 @@ def _settings(start: str) -> Settings:
     try:
         settings = load_settings(start)
     except SettingsError as e:
-        _error(str(e))
+        _error(str(e), fmt)
         raise typer.Exit(EXIT_ERROR) from None
     _scope.enter_context(fileread.limit(settings.max_file_size))
     return settings
@@ -203,12 +203,12 @@ def explain(
     if steps and not has_torch:
         sys.stderr.write("losstune: error: --steps evaluates the losses with PyTorch: pip install torch\n")
         raise typer.Exit(EXIT_ERROR)
-    settings = _settings(str(config))
+    settings = _settings(str(config), fmt)
     cfg = _load(config, fmt, Resolver())
     hint = steps is None and not has_torch and bool(cfg.losses())
     if steps is None:
         steps = has_torch
-    report = build_explain(cfg, _schema(schema, settings), mmdet_version, steps=steps, seed=seed)
+    report = build_explain(cfg, _schema(schema, settings, fmt), mmdet_version, steps=steps, seed=seed)
     if fmt is Format.json:
         sys.stdout.write(render_json.render_explain(report))
     else:
@@ -235,7 +235,7 @@ def diff(
     from losstune.report import diff as build_diff
     from losstune.resolve import Resolver
 
-    _settings(str(a))
+    _settings(str(a), fmt)
     resolver = Resolver()
     cfg_a = _load(a, fmt, resolver)
     cfg_b = _load(b, fmt, resolver)
@@ -264,13 +264,13 @@ def _split_codes(value: list[str] | None) -> tuple[str, ...] | None:
     return tuple(c.strip().upper() for v in value for c in v.split(",") if c.strip())
 
 
-def _schema(extra: list[Path] | None, settings: Settings) -> Schema:
+def _schema(extra: list[Path] | None, settings: Settings, fmt: Format = Format.text) -> Schema:
     from losstune.schema import SchemaError, load_schema
 
     try:
         return load_schema([*settings.schema_files, *(str(p) for p in extra or ())])
     except SchemaError as e:
-        _error(f"the schema cannot be used: {e}")
+        _error(f"the schema cannot be used: {e}", fmt)
         raise typer.Exit(EXIT_ERROR) from None
 
 
@@ -328,17 +328,18 @@ def lint(
     from losstune.lint import UsageError
     from losstune.lint import lint as run_lint
 
-    settings = _settings(str(paths[0]) if paths else ".").merged(
+    errors = Format.json if fmt is LintFormat.json else Format.text
+    settings = _settings(str(paths[0]) if paths else ".", errors).merged(
         select=_split_codes(select),
         ignore=_split_codes(ignore),
         strict=strict,
         mmdet_version=mmdet_version,
     )
-    loaded = _schema(schema, settings)
+    loaded = _schema(schema, settings, errors)
     try:
         result = run_lint([str(p) for p in paths], loaded, settings)
     except UsageError as e:
-        _error(str(e))
+        _error(str(e), errors)
         raise typer.Exit(EXIT_ERROR) from None
     chosen = fmt
     if chosen is LintFormat.auto:
@@ -379,7 +380,7 @@ def schema_command(
     """
     from losstune import render_json, render_text
 
-    loaded = _schema(schema, _settings("."))
+    loaded = _schema(schema, _settings(".", fmt), fmt)
     if name is None:
         out = (
             render_json.render_schema_list(loaded)
@@ -392,7 +393,7 @@ def schema_command(
     if entry is None:
         guess = loaded.suggest(name)
         hint = f"; did you mean `{guess}`?" if guess else "; `losstune schema` lists them all"
-        _error(f"`{name}` is not a known loss or sampler{hint}")
+        _error(f"`{name}` is not a known loss or sampler{hint}", fmt)
         raise typer.Exit(EXIT_ERROR)
     out = (
         render_json.render_entry(entry)
@@ -496,8 +497,8 @@ def set_command(
     except AssignmentError as e:
         _error(str(e), fmt)
         raise typer.Exit(EXIT_ERROR) from None
-    settings = _settings(config).merged(mmdet_version=mmdet_version)
-    loaded = _schema(schema, settings)
+    settings = _settings(config, fmt).merged(mmdet_version=mmdet_version)
+    loaded = _schema(schema, settings, fmt)
     try:
         with _edit_errors(config, fmt):
             outcome = set_values(
@@ -549,8 +550,8 @@ def sweep_command(
     """
     from losstune.edit.sweep import plan_sweep, write_sweep
 
-    settings = _settings(str(config)).merged(mmdet_version=mmdet_version)
-    loaded = _schema(schema, settings)
+    settings = _settings(str(config), fmt).merged(mmdet_version=mmdet_version)
+    loaded = _schema(schema, settings, fmt)
     with _edit_errors(str(config), fmt):
         runs = plan_sweep(str(config), axes, str(out), loaded, settings, max_runs)
         manifest_json, manifest_csv = write_sweep(runs, str(out), str(config))
@@ -662,7 +663,7 @@ def eval_command(
     from losstune.keypath import KeyPathError
     from losstune.resolve import Resolver
 
-    _settings(str(config))
+    _settings(str(config), fmt)
     cfg = _load(config, fmt, Resolver())
     try:
         result = evaluate_config(

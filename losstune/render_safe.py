@@ -27,7 +27,9 @@ _INVISIBLE_CONTROLS = frozenset(
 
 
 def _unsafe(c: str) -> bool:
-    return c in _INVISIBLE_CONTROLS or (unicodedata.category(c) == "Cc" and c != "\t")
+    # A lone surrogate is how Python holds a byte of a file name that is not UTF-8: written out,
+    # it is that raw byte, and the output is no longer UTF-8.
+    return c in _INVISIBLE_CONTROLS or (unicodedata.category(c) in ("Cc", "Cs") and c != "\t")
 
 
 def _escape(c: str) -> str:
@@ -40,20 +42,22 @@ def _escape(c: str) -> str:
 
 
 def printable(text: str) -> str:
-    """``text`` with every control character (but tab), bidirectional control and line or
-    paragraph separator written as its Python escape (``\\x1b``, ``\\n``, ``\\u202e``); other
-    text is unchanged, so a plain message passes through as it is."""
+    """``text`` with every control character (but tab), bidirectional control, line or paragraph
+    separator and lone surrogate written as its Python escape (``\\x1b``, ``\\n``, ``\\u202e``,
+    ``\\udcff``); other text is unchanged, so a plain message passes through as it is."""
     if text.isprintable():
         return text
     return "".join(_escape(c) if _unsafe(c) else c for c in text)
 
 
-_JSON_ESCAPES = {c: f"\\u{c:04x}" for c in (*range(0x7F, 0xA0), *(ord(c) for c in _INVISIBLE_CONTROLS))}
+_JSON_ESCAPES = {
+    c: f"\\u{c:04x}" for c in (*range(0x7F, 0xA0), *range(0xD800, 0xE000), *(ord(c) for c in _INVISIBLE_CONTROLS))
+}
 
 
 def json_text(text: str) -> str:
-    """JSON text (as ``json.dumps(..., ensure_ascii=False)`` writes it) with the control
-    characters that JSON leaves as they are (DEL, C1, bidirectional controls) escaped as ``\\uXXXX``:
+    """JSON text (as ``json.dumps(..., ensure_ascii=False)`` writes it) with the characters that
+    JSON leaves as they are (DEL, C1, bidirectional controls, lone surrogates) escaped as ``\\uXXXX``:
     they can only stand inside strings, so the data is the same and a terminal showing the
     JSON shows them escaped."""
     return text.translate(_JSON_ESCAPES)

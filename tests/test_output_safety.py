@@ -189,3 +189,33 @@ def test_twenty_thousand_warnings_are_printed_in_well_under_a_second() -> None:
     assert out.startswith(
         "b.py:1:5: warning[LT010] opaque-value: unknown\n    1 | x = f(1)\n            ^^^^\n  fix: write it\n"
     )
+
+
+def test_a_file_name_that_is_not_utf8_leaves_the_output_utf8(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    name = os.fsdecode(b"cfg\xff.py")
+    (tmp_path / name).write_text("model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma=-1.0)))\n")
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    for args in (("explain", name, "--format", "json", "--no-steps"), ("lint", name), ("lint", name, "-f", "json")):
+        out = subprocess.run([sys.executable, "-m", "losstune", *args], capture_output=True, cwd=tmp_path, env=env)
+        text = out.stdout.decode("utf-8")  # raises if a raw 0xff byte reached the output
+        assert "cfg\\udcff.py" in text, args
+        if "json" in args:
+            assert json.loads(text)
+
+
+def test_unusable_settings_or_schema_are_a_json_error_report(write: Callable[..., Path], tmp_path: Path) -> None:
+    write("cfg.py", "model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma=2.0)))\n")
+    write("pyproject.toml", "[tool.losstune]\nmmdet-version = 7\n")
+    for args in (("explain", "cfg.py", "--no-steps"), ("lint", "cfg.py"), ("set", "loss_cls.gamma=1.0", "cfg.py")):
+        code, out = invoke(*args, "--format", "json", cwd=tmp_path)
+        assert code == 2
+        data = json.loads(out)
+        assert data["kind"] == "error" and "pyproject.toml" in data["message"], args
+    write("pyproject.toml", "[tool.losstune]\n")
+    write("schema.yaml", "losses: [{params: 3}]\n")
+    code, out = invoke("lint", "cfg.py", "--schema", "schema.yaml", "--format", "json", cwd=tmp_path)
+    assert code == 2 and json.loads(out)["message"].startswith("the schema cannot be used: schema.yaml")
