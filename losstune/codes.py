@@ -90,6 +90,12 @@ CHECK_FAILED = Code(
     Severity.ERROR,
     "losstune itself failed on this file (a bug in losstune); the other files are still checked.",
 )
+TOO_EXPENSIVE = Code(
+    "LT022",
+    "too-expensive",
+    Severity.ERROR,
+    "Evaluating the config statically would take more steps or memory than losstune allows; the value is unknown.",
+)
 
 ALL_CODES: tuple[Code, ...] = (
     SYNTAX_ERROR,
@@ -113,6 +119,7 @@ ALL_CODES: tuple[Code, ...] = (
     TEMPLATE_AS_WRITTEN,
     SKIPPED_PATH,
     CHECK_FAILED,
+    TOO_EXPENSIVE,
 )
 
 

@@ -165,6 +165,19 @@ def resolve_lazy(resolver: Resolver, result: FileResult, src: SourceText, module
                 imported.add(target)
             return True
         if isinstance(stmt, ast.Import):
+            if len(stmt.names) > 1:
+                _error(
+                    result,
+                    "AssertionError: Illegal syntax in config! import multiple modules in one line is not supported "
+                    "(mmengine's words for `import a, b` in a new-style config)",
+                    interp.span(stmt),
+                    fix="import one module per line",
+                )
+                for alias in stmt.names:
+                    name = alias.asname or alias.name.split(".")[0]
+                    imported.add(name)
+                    interp.globals.set(name, Dropped(alias.name), None)
+                return True
             alias = stmt.names[0]
             if alias.asname is not None:
                 imported.add(alias.asname)
@@ -185,7 +198,7 @@ def resolve_lazy(resolver: Resolver, result: FileResult, src: SourceText, module
         interp.globals.set(top, LazyRef(tuple(gathered[top])), None)
     imported |= set(gathered)
     interp.globals.set("__file__", result.path, None)
-    interp.exec_block(body)
+    interp.run(body)
     cfg = interp.globals
     for k in list(cfg.keys()):
         if isinstance(k, str) and k.startswith("__"):

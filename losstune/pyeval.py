@@ -5,38 +5,52 @@ of names, the way ``exec`` would, for the constructs real configs use (literals,
 arithmetic, comprehensions, dict methods, subscript and attribute assignment on ``_base_``
 values...). Anything outside that subset becomes an :class:`~losstune.values.Opaque` value with a
 warning at its position; a Python error (``KeyError``, ``NameError``...) that mmengine would raise
-too becomes an error diagnostic. Either way the rest of the file is still evaluated.
+too becomes an error diagnostic (:meth:`Interpreter.eval` is the one place where an exception
+raised by an operation becomes one). Evaluation is bounded by a :class:`~losstune.budget.Budget`
+of steps and sizes: crossing it is a diagnostic at the expression, whose value becomes opaque.
+Either way the rest of the file is still evaluated.
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
 import operator
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from losstune import codes
+from losstune.budget import Budget, StepsSpent, TooExpensive, refuse_oversized
 from losstune.lazyref import LazyRef
 from losstune.model import Diagnostic, Origin, Span
 from losstune.pybuiltins import (
     BUILTIN_CONSTANTS,
     BUILTIN_FUNCTIONS,
     BUILTIN_TYPES,
-    MAX_SEQUENCE,
     PURE_MODULE_FUNCTIONS,
     BoundMethod,
     Builtin,
     ModuleRef,
-    PyError,
-    Unsupported,
+    binary,
+    call_builtin,
     call_method,
+    call_module_function,
+    compare,
+    expandable,
+    goes_through,
+    is_in,
+    is_not_in,
+    length,
     method_of,
+    number_attribute,
+    python_type,
 )
+from losstune.pyerrors import PYTHON_ERRORS, PyError, Unknown, Unsupported, python_message, python_names
+from losstune.pyformat import convert, format_value
 from losstune.source import BASE_PLACEHOLDER_PREFIX, SourceText
 from losstune.values import Dropped, LDict, Opaque, hook
 
 BASE_KEY = "_base_"
-MAX_LOOP = 100_000
 
 _BINOPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -46,6 +60,7 @@ _BINOPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.FloorDiv: operator.floordiv,
     ast.Mod: operator.mod,
     ast.Pow: operator.pow,
+    ast.MatMult: operator.matmul,
     ast.BitOr: operator.or_,
     ast.BitAnd: operator.and_,
     ast.BitXor: operator.xor,
@@ -60,6 +75,7 @@ _IBINOPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.FloorDiv: operator.ifloordiv,
     ast.Mod: operator.imod,
     ast.Pow: operator.ipow,
+    ast.MatMult: operator.imatmul,
     ast.BitOr: operator.ior,
     ast.BitAnd: operator.iand,
     ast.BitXor: operator.ixor,
@@ -75,8 +91,8 @@ _CMPOPS: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
     ast.GtE: operator.ge,
     ast.Is: operator.is_,
     ast.IsNot: operator.is_not,
-    ast.In: lambda a, b: a in b,
-    ast.NotIn: lambda a, b: a not in b,
+    ast.In: is_in,
+    ast.NotIn: is_not_in,
 }
 _UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
     ast.USub: operator.neg,
@@ -104,13 +120,10 @@ def _is_base_assign(stmt: ast.stmt) -> bool:
     return isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == BASE_KEY
 
 
-def _size_of(v: Any) -> int:
-    return len(v) if isinstance(v, (str, list, tuple, bytes)) else 0
-
-
 class Interpreter:
     """Evaluate one config module. ``base`` is what ``_base_`` names inside it (``None`` in a
-    new-style config, where the name is not defined)."""
+    new-style config, where the name is not defined). ``budget`` bounds the evaluation (a fresh
+    one with the default limits when not given)."""
 
     def __init__(
         self,
@@ -118,6 +131,7 @@ class Interpreter:
         base: LDict | None,
         diagnostics: list[Diagnostic],
         import_handler: Callable[[Interpreter, ast.stmt], bool] | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.src = src
         self.base = base
@@ -126,28 +140,56 @@ class Interpreter:
         self.scopes: list[dict[str, Any]] = []
         # New-style configs bind their imports differently (see lazyconfig.py).
         self.import_handler = import_handler
+        self.budget = budget or Budget()
+        # One diagnostic per code and position: a failing expression inside a loop is reported once.
+        self._reported: set[tuple[str, Span | None]] = set()
+        self._steps_reported = 0
+        self._spans: dict[ast.AST, Span] = {}
 
     # -- diagnostics ------------------------------------------------------------------------
 
     def span(self, node: ast.AST) -> Span:
+        cached = self._spans.get(node)
+        if cached is not None:
+            return cached
         end_line = getattr(node, "end_lineno", None) or node.lineno  # type: ignore[attr-defined]
         end_col = getattr(node, "end_col_offset", None)
         if end_col is None:
             end_col = node.col_offset  # type: ignore[attr-defined]
-        return self.src.span_bytes(node.lineno, node.col_offset, end_line, end_col)  # type: ignore[attr-defined]
+        span = self.src.span_bytes(node.lineno, node.col_offset, end_line, end_col)  # type: ignore[attr-defined]
+        self._spans[node] = span
+        return span
+
+    def _report(self, diagnostic: Diagnostic) -> None:
+        key = (diagnostic.code, diagnostic.span)
+        if key not in self._reported:
+            self._reported.add(key)
+            self.diagnostics.append(diagnostic)
 
     def _opaque(self, node: ast.AST, reason: str) -> Opaque:
+        return self._unknown(
+            node,
+            codes.OPAQUE_VALUE,
+            reason,
+            "cannot be evaluated without running code ({reason})",
+            "write the value as a literal, or ignore this warning if the value does not matter",
+        )
+
+    def _too_expensive(self, node: ast.AST, reason: str) -> Opaque:
+        return self._unknown(
+            node,
+            codes.TOO_EXPENSIVE,
+            reason,
+            "is too expensive to evaluate statically: {reason}",
+            "compute less in the config (real configs stay far below these limits, which the README lists)",
+        )
+
+    def _unknown(self, node: ast.AST, code: codes.Code, reason: str, why: str, fix: str) -> Opaque:
+        """Report that the value of ``node`` is unknown, ``why`` (with ``{reason}``), and return it."""
         span = self.span(node)
         text = self.src.segment(span)
-        self.diagnostics.append(
-            codes.diagnostic(
-                codes.OPAQUE_VALUE,
-                f"`{_clip(text)}` cannot be evaluated without running code ({reason}); "
-                "its value is unknown to losstune",
-                span,
-                fix="write the value as a literal, or ignore this warning if the value does not matter",
-            )
-        )
+        message = f"`{_clip(text)}` {why.format(reason=reason)}; its value is unknown to losstune"
+        self._report(codes.diagnostic(code, message, span, fix=fix))
         return Opaque(reason, text, span)
 
     def exec_error(self, node: ast.AST, message: str) -> None:
@@ -156,7 +198,8 @@ class Interpreter:
 
     def _error(self, node: ast.AST, message: str) -> Opaque:
         span = self.span(node)
-        self.diagnostics.append(
+        message = python_names(message)
+        self._report(
             codes.diagnostic(
                 codes.EVALUATION_ERROR,
                 f"{message} (mmengine would fail to load this config here)",
@@ -201,22 +244,76 @@ class Interpreter:
 
     # -- statements -------------------------------------------------------------------------
 
-    def run(self, module: ast.Module) -> LDict:
-        """Execute the module body and return its global names (mmengine's ``cfg_dict``)."""
-        self.exec_block(module.body)
+    def run(self, module: ast.Module | list[ast.stmt]) -> LDict:
+        """Execute the module body and return its global names (mmengine's ``cfg_dict``).
+
+        A statement that spends the file's steps stops as a whole (the names it assigns become
+        opaque); the statements after it share a tenth of the steps more. Names whose values are
+        beyond the limits of a resolved config (or contain themselves) become opaque at the end."""
+        for stmt in module.body if isinstance(module, ast.Module) else module:
+            try:
+                self.exec_stmt(stmt)
+            except StepsSpent:
+                self._steps_spent(stmt)
+            except _Loop as loop:  # ast accepts it; Python's compiler refuses the file
+                self._report(
+                    codes.diagnostic(
+                        codes.SYNTAX_ERROR,
+                        f"Python syntax error: '{loop.kind}' outside loop",
+                        self.span(stmt),
+                        fix="remove it, or put it inside a `for` loop",
+                    )
+                )
+        refuse_oversized(self.globals, self.diagnostics, self.budget.limits)
         return self.globals
+
+    def _steps_spent(self, stmt: ast.stmt) -> None:
+        limit = self.budget.limits.steps
+        if self.budget.extend_once():
+            self._too_expensive(
+                stmt,
+                f"the file takes more than {limit:,} evaluation steps, the most losstune takes for one file "
+                f"(the statements after this one get {limit // 10:,} more)",
+            )
+        elif self._steps_reported < 2:
+            self._too_expensive(stmt, "the steps left to the rest of the file are spent; nothing after it is evaluated")
+        self._steps_reported += 1
+        reason = "not evaluated: the file's evaluation steps are spent"
+        for name in _affected_names(stmt):
+            self._bind_name(name, Opaque(reason, name, self.span(stmt)), None)
 
     def exec_block(self, body: list[ast.stmt]) -> None:
         for stmt in body:
             self.exec_stmt(stmt)
 
     def exec_stmt(self, stmt: ast.stmt) -> None:
+        budget = self.budget
+        budget.steps += 1
+        if budget.steps > budget.allowed:
+            raise StepsSpent()
+        message: str | None = None
+        node: ast.AST = stmt
+        unknown: Opaque | None = None
         try:
             self._exec(stmt)
         except _Fail as f:
-            self._error(f.node, f.message)
-            for name in _assigned_names(stmt):
-                self._bind_name(name, Opaque(f.message, name, self.span(stmt)), None)
+            message, node = f.message, f.node
+        except PyError as e:
+            message = str(e)
+        except PYTHON_ERRORS as e:
+            message = python_message(e)
+        except Unsupported as u:
+            unknown = self._opaque(stmt, str(u))
+        except TooExpensive as t:
+            unknown = self._too_expensive(stmt, t.reason)
+        except Unknown as u:
+            unknown = u.value
+        if message is not None:
+            unknown = self._error(node, message)
+        if unknown is not None:
+            # What the statement would have assigned is not known.
+            for name in _affected_names(stmt):
+                self._bind_name(name, Opaque(unknown.reason, name, self.span(stmt)), None)
 
     def _exec(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.Assign):
@@ -298,18 +395,18 @@ class Interpreter:
         if isinstance(iterable, Opaque):
             self._opaque(stmt.iter, "a loop over an unknown value")
             return
-        count = 0
         try:
             items = iter(iterable)
         except TypeError as e:
-            raise _Fail(stmt.iter, f"TypeError: {e}") from None
+            raise _Fail(stmt.iter, python_message(e)) from None
         broke = False
+        budget = self.budget
+        origin = self.origin(stmt.iter)
+        # The loop goes through the live value, as Python does: a dict changed while it is looped
+        # over fails as in Python, and a list that grows is stopped by the budget.
         for item in items:
-            count += 1
-            if count > MAX_LOOP:
-                self._opaque(stmt, "a loop with too many iterations")
-                return
-            self.assign(stmt.target, item, self.origin(stmt.iter))
+            budget.charge(1)
+            self.assign(stmt.target, item, origin)
             try:
                 self.exec_block(stmt.body)
             except _Loop as loop:
@@ -333,10 +430,11 @@ class Interpreter:
                 for elt in target.elts:
                     self.assign(elt, value, origin)
                 return
+            goes_through(self.budget, value)
             try:
                 values = list(value)
-            except TypeError as e:
-                raise _Fail(target, f"TypeError: {e}") from None
+            except TypeError:
+                raise _Fail(target, f"TypeError: cannot unpack non-iterable {_type_name(value)} object") from None
             starred = [i for i, e in enumerate(target.elts) if isinstance(e, ast.Starred)]
             if len(starred) == 1:
                 i = starred[0]
@@ -362,19 +460,22 @@ class Interpreter:
             if isinstance(container, Opaque) or isinstance(key, Opaque):
                 return
             if isinstance(container, LDict):
-                container.set(key, hook(value) if container.config_dict else value, origin)
+                if container.config_dict:
+                    expandable(self.budget, value)
+                    value = hook(value)
+                container.set(key, value, origin)
             elif isinstance(container, list):
-                try:
-                    container[key] = value
-                except (TypeError, IndexError) as e:
-                    raise _Fail(target, f"{type(e).__name__}: {e}") from None
+                if isinstance(key, slice):
+                    goes_through(self.budget, value)
+                container[key] = value
             else:
-                raise _Fail(target, f"TypeError: '{type(container).__name__}' object does not support item assignment")
+                raise _Fail(target, f"TypeError: '{_type_name(container)}' object does not support item assignment")
         elif isinstance(target, ast.Attribute):
             container = self.eval(target.value)
             if isinstance(container, Opaque):
                 return
             if isinstance(container, LDict) and container.config_dict:
+                expandable(self.budget, value)
                 container.set(target.attr, hook(value), origin)
             else:
                 raise _Fail(
@@ -414,8 +515,8 @@ class Interpreter:
                 return
             try:
                 del container[key]
-            except (KeyError, IndexError, TypeError) as e:
-                raise _Fail(target, f"{type(e).__name__}: {e}") from None
+            except PYTHON_ERRORS as e:
+                raise _Fail(target, python_message(e)) from None
             if isinstance(container, LDict):
                 container.origins.pop(key, None)
         elif isinstance(target, ast.Attribute):
@@ -437,13 +538,30 @@ class Interpreter:
 
     def eval_expression(self, node: ast.expr) -> Any:
         """Evaluate one expression on its own; a Python error becomes an error diagnostic and an
-        opaque value."""
+        opaque value, and so does a value beyond the limits."""
         try:
-            return self.eval(node)
+            value = self.eval(node)
         except _Fail as f:
             return self._error(f.node, f.message)
+        except StepsSpent:
+            return self._too_expensive(
+                node, f"it takes more than {self.budget.limits.steps:,} evaluation steps, the most losstune takes"
+            )
+        holder = LDict()
+        text = _clip(self.src.segment(self.span(node)))
+        holder.set(text, value, self.origin(node))
+        refuse_oversized(holder, self.diagnostics, self.budget.limits)
+        return holder[text]
 
     def eval(self, node: ast.expr) -> Any:
+        """The value of ``node``. This is the one place where a Python exception raised by an
+        operation becomes a diagnostic at the expression (as :class:`_Fail`, reported by the
+        statement), and where a construct that cannot be evaluated or crosses a limit becomes an
+        opaque value."""
+        budget = self.budget
+        budget.steps += 1
+        if budget.steps > budget.allowed:
+            raise StepsSpent()
         method = getattr(self, "_eval_" + type(node).__name__, None)
         if method is None:
             return self._opaque(node, f"a `{type(node).__name__}` expression")
@@ -451,20 +569,27 @@ class Interpreter:
             return method(node)
         except Unsupported as u:
             return self._opaque(node, str(u))
+        except TooExpensive as t:
+            return self._too_expensive(node, t.reason)
+        except Unknown as u:
+            return u.value
         except PyError as e:
             raise _Fail(node, str(e)) from None
-        except RecursionError:
-            return self._opaque(node, "nesting too deep")
+        except PYTHON_ERRORS as e:
+            raise _Fail(node, python_message(e)) from None
 
     def _eval_Constant(self, node: ast.Constant) -> Any:
         return node.value
 
     def _eval_JoinedStr(self, node: ast.JoinedStr) -> Any:
         parts: list[str] = []
+        total = 0
         for value in node.values:
             part = self.eval(value)
             if isinstance(part, Opaque):
                 return part
+            total += len(part)
+            self.budget.sized(total, "string")
             parts.append(part)
         return "".join(parts)
 
@@ -472,21 +597,14 @@ class Interpreter:
         value = self.eval(node.value)
         if isinstance(value, Opaque):
             return value
-        if node.conversion == ord("r"):
-            value = repr(value)
-        elif node.conversion == ord("s"):
-            value = str(value)
-        elif node.conversion == ord("a"):
-            value = ascii(value)
+        if node.conversion in (ord("r"), ord("s"), ord("a")):
+            value = convert(self.budget, value, chr(node.conversion))
         spec = ""
         if node.format_spec is not None:
             spec = self.eval(node.format_spec)
             if isinstance(spec, Opaque):
                 return spec
-        try:
-            return format(value, spec)
-        except (ValueError, TypeError) as e:
-            raise PyError(f"{type(e).__name__}: {e}") from None
+        return format_value(self.budget, value, spec)
 
     def lookup(self, node: ast.Name) -> Any:
         name = node.id
@@ -499,9 +617,7 @@ class Interpreter:
             return self.base
         if name in BUILTIN_CONSTANTS:
             return BUILTIN_CONSTANTS[name]
-        if name in BUILTIN_FUNCTIONS or name in BUILTIN_TYPES or name == "dict" or name == "print":
-            return Builtin(name)
-        if name in _KNOWN_BUILTINS:
+        if name in _BUILTIN_NAMES:
             return Builtin(name)
         raise _Fail(node, f"NameError: name '{name}' is not defined")
 
@@ -533,10 +649,8 @@ class Interpreter:
                 value = self.eval(elt.value)
                 if isinstance(value, Opaque):
                     return value
-                try:
-                    out.extend(value)
-                except TypeError as e:
-                    raise PyError(f"TypeError: {e}") from None
+                self.budget.sized(len(out) + length(value), "list")
+                out.extend(value)
             else:
                 out.append(self.eval(elt))
         return out
@@ -554,15 +668,13 @@ class Interpreter:
                 key = self.eval(k)
                 if isinstance(key, Opaque):
                     return key
-                try:
-                    out.set(key, self.eval(v), self.origin(v))
-                except TypeError as e:
-                    raise PyError(f"TypeError: {e}") from None
+                out.set(key, self.eval(v), self.origin(v))
         return out
 
     def _update_from(self, out: LDict, value: Any, node: ast.expr) -> None:
         if not isinstance(value, dict):
             raise PyError(f"TypeError: '{_type_name(value)}' object is not a mapping")
+        self.budget.charge(len(value))
         fallback = self.origin(node)
         for k, v in value.items():
             origin = value.origins.get(k, fallback) if isinstance(value, LDict) else fallback
@@ -578,17 +690,9 @@ class Interpreter:
             return left
         if isinstance(right, Opaque):
             return right
-        if op in (operator.mul, operator.imul):
-            n = right if isinstance(left, (str, list, tuple)) else left
-            if isinstance(n, int) and max(_size_of(left), _size_of(right)) * max(n, 0) > MAX_SEQUENCE:
-                raise Unsupported("a sequence too large to build")
-        if op in (operator.pow, operator.ipow, operator.lshift, operator.ilshift):
-            if isinstance(right, int) and isinstance(left, int) and abs(right) > 10_000:
-                raise Unsupported("a number too large to compute")
-        try:
-            result = op(left, right)
-        except (TypeError, ValueError, ZeroDivisionError, OverflowError) as e:
-            raise _Fail(node, f"{type(e).__name__}: {e}") from None
+        if isinstance(left, _CODE) or isinstance(right, _CODE):
+            raise Unsupported("an operation on a function or module")
+        result = binary(self.budget, op, left, right)
         if isinstance(result, dict) and not isinstance(result, LDict):
             out = LDict(result)
             for side in (left, right):
@@ -601,10 +705,9 @@ class Interpreter:
         operand = self.eval(node.operand)
         if isinstance(operand, Opaque):
             return operand
-        try:
-            return _UNARY[type(node.op)](operand)
-        except TypeError as e:
-            raise PyError(f"TypeError: {e}") from None
+        if isinstance(operand, _CODE):
+            raise Unsupported("an operation on a function or module")
+        return _UNARY[type(node.op)](operand)
 
     def _eval_BoolOp(self, node: ast.BoolOp) -> Any:
         value: Any = None
@@ -626,10 +729,9 @@ class Interpreter:
                 return left
             if isinstance(right, Opaque):
                 return right
-            try:
-                ok = _CMPOPS[type(op)](left, right)
-            except TypeError as e:
-                raise PyError(f"TypeError: {e}") from None
+            if isinstance(left, _CODE) or isinstance(right, _CODE):
+                raise Unsupported("comparing a function or module")
+            ok = compare(self.budget, _CMPOPS[type(op)], left, right)
             if not ok:
                 return False
             left = right
@@ -648,12 +750,12 @@ class Interpreter:
             return container
         if isinstance(key, Opaque):
             return key
-        try:
-            return container[key]
-        except KeyError as e:
-            raise PyError(f"KeyError: {e}") from None
-        except (IndexError, TypeError) as e:
-            raise PyError(f"{type(e).__name__}: {e}") from None
+        if isinstance(container, _CODE):
+            raise Unsupported("an item of a function or module")
+        value = container[key]
+        if isinstance(key, slice):
+            self.budget.work(len(value))
+        return value
 
     def _eval_Slice(self, node: ast.Slice) -> Any:
         parts = [None if p is None else self.eval(p) for p in (node.lower, node.upper, node.step)]
@@ -685,11 +787,14 @@ class Interpreter:
         method = method_of(obj, name)
         if method is not None:
             return method
+        found, value = number_attribute(obj, name)
+        if found:
+            return value
         if isinstance(obj, LDict) and obj.config_dict:
             if name in obj:
                 return obj[name]
             raise PyError(f"AttributeError: 'ConfigDict' object has no attribute '{name}'")
-        if isinstance(obj, (dict, list, tuple, str, int, float, bool)) or obj is None:
+        if isinstance(obj, _PLAIN) and not hasattr(python_type(obj), name):
             raise PyError(f"AttributeError: '{_type_name(obj)}' object has no attribute '{name}'")
         raise Unsupported(f"the attribute `{name}` of a {_type_name(obj)}")
 
@@ -709,11 +814,14 @@ class Interpreter:
             if kw.arg is None:
                 if not isinstance(value, dict):
                     raise PyError(f"TypeError: argument after ** must be a mapping, not {_type_name(value)}")
+                self.budget.charge(len(value))
                 fallback = self.origin(kw.value)
                 for k, v in value.items():
+                    self._keyword(func, kwargs, k)
                     kwargs[k] = v
                     origins[k] = value.origins.get(k, fallback) if isinstance(value, LDict) else fallback
             else:
+                self._keyword(func, kwargs, kw.arg)
                 kwargs[kw.arg] = value
                 origins[kw.arg] = self.origin(kw.value)
         if isinstance(func, Builtin):
@@ -721,16 +829,12 @@ class Interpreter:
         if isinstance(func, LazyRef):
             raise PyError(f"RuntimeError: `{func.text()}` is imported lazily and cannot be called in a config")
         if isinstance(func, ModuleRef):
-            impl = PURE_MODULE_FUNCTIONS.get(func.name)
-            if impl is None:
+            if func.name not in PURE_MODULE_FUNCTIONS:
                 raise Unsupported(f"a call of `{func.name}`")
             for a in list(args) + list(kwargs.values()):
                 if isinstance(a, Opaque):
                     return a
-            try:
-                return impl(*args, **kwargs)
-            except (TypeError, ValueError, ArithmeticError) as e:
-                raise PyError(f"{type(e).__name__}: {e}") from None
+            return call_module_function(self.budget, func.name, args, kwargs)
         if isinstance(func, BoundMethod):
             if isinstance(func.obj, LDict) and func.name == "setdefault" and args:
                 origins[args[0]] = self.origin(node.args[1] if len(node.args) > 1 else node.args[0])
@@ -740,8 +844,16 @@ class Interpreter:
             for v in kwargs.values():
                 if isinstance(v, Opaque) and func.name not in ("update", "setdefault"):
                     return v
-            return call_method(func, args, kwargs, origins)
+            return call_method(self.budget, func, args, kwargs, origins)
         raise Unsupported(f"a call of {_type_name(func)}")
+
+    @staticmethod
+    def _keyword(func: Any, kwargs: dict[str, Any], name: Any) -> None:
+        """Python's checks of one keyword argument: a string, given once."""
+        if not isinstance(name, str):
+            raise PyError("TypeError: keywords must be strings")
+        if name in kwargs:
+            raise PyError(f"TypeError: {_callable_name(func)}() got multiple values for keyword argument '{name}'")
 
     def _call_builtin(
         self, node: ast.Call, name: str, args: list[Any], kwargs: dict[str, Any], origins: dict[Any, Origin]
@@ -758,12 +870,11 @@ class Interpreter:
                 if isinstance(src, dict):
                     self._update_from(out, src, node.args[0])
                 else:
+                    goes_through(self.budget, src)
+                    dict(src)  # Python's checks of the pairs, with its own messages
                     fallback = self.origin(node.args[0])
-                    try:
-                        for k, v in src:
-                            out.set(k, v, fallback)
-                    except (TypeError, ValueError) as e:
-                        raise PyError(f"{type(e).__name__}: {e}") from None
+                    for k, v in src:
+                        out.set(k, v, fallback)
             for k, v in kwargs.items():
                 out.set(k, v, origins.get(k))
             return out
@@ -776,41 +887,25 @@ class Interpreter:
                 return a
         if name == "isinstance" and len(args) == 2:
             args = [args[0], _as_types(args[1])]
-        try:
-            result = BUILTIN_FUNCTIONS[name](*args, **kwargs)
-        except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, OverflowError) as e:
-            raise PyError(f"{type(e).__name__}: {e}") from None
-        if isinstance(result, Iterator):
-            # enumerate, zip, reversed: materialise so that they can be re-read safely.
-            result = list(result)
-            if len(result) > MAX_SEQUENCE:
-                raise Unsupported("a sequence too large to build")
-        return result
+        return call_builtin(self.budget, name, args, kwargs)
 
     # -- comprehensions ---------------------------------------------------------------------
 
     def _comprehension(self, node: ast.AST, generators: list[ast.comprehension], emit: Callable[[], None]) -> Any:
         self.scopes.append({})
-        count = 0
+        budget = self.budget
         try:
 
             def loop(i: int) -> Any:
-                nonlocal count
                 if i == len(generators):
-                    count += 1
-                    if count > MAX_SEQUENCE:
-                        raise Unsupported("a comprehension too large to build")
                     emit()
                     return None
                 gen = generators[i]
                 iterable = self.eval(gen.iter)
                 if isinstance(iterable, Opaque):
                     return iterable
-                try:
-                    items = list(iterable)
-                except TypeError as e:
-                    raise PyError(f"TypeError: {e}") from None
-                for item in items:
+                for item in iter(iterable):
+                    budget.charge(1)
                     self.assign(gen.target, item, None)
                     skip = False
                     for cond in gen.ifs:
@@ -857,11 +952,19 @@ class Interpreter:
         return failed if isinstance(failed, Opaque) else out
 
 
-_KNOWN_BUILTINS = frozenset(
-    "open eval exec compile __import__ getattr setattr delattr globals locals vars input exit quit "
-    "map filter iter next hasattr type object super id hash callable repr format ord chr hex oct bin "
-    "bytes bytearray memoryview property staticmethod classmethod issubclass breakpoint help dir".split()
-)
+# Every name Python's builtins module defines: a value a config may name (and pass around) but
+# only call when it is one of BUILTIN_FUNCTIONS. `exit` and `quit` come from the site module.
+_BUILTIN_NAMES = frozenset(name for name in vars(builtins) if not name.startswith("__") or name == "__import__") | {
+    "exit",
+    "quit",
+    "copyright",
+    "credits",
+    "license",
+    "help",
+}
+_CODE = (Builtin, BoundMethod, ModuleRef, LazyRef, Dropped)
+_MUTATORS = frozenset("append extend insert pop remove sort reverse clear update setdefault merge".split())
+_PLAIN = (dict, list, tuple, str, int, float, bool, complex, type(None), set, frozenset, bytes)
 
 
 def _is_known_module(name: str) -> bool:
@@ -876,6 +979,17 @@ def _as_types(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(_as_types(v) for v in value)
     raise Unsupported("isinstance with this type")
+
+
+def _callable_name(func: Any) -> str:
+    """The name Python gives a function in its messages: ``dict``, ``dict.update``."""
+    if isinstance(func, Builtin):
+        return func.name
+    if isinstance(func, BoundMethod):
+        return f"{python_type(func.obj).__name__}.{func.name}"
+    if isinstance(func, ModuleRef):
+        return func.name.rsplit(".", 1)[-1]
+    return type(func).__name__
 
 
 def _type_name(value: Any) -> str:
@@ -899,11 +1013,36 @@ def _assigned_names(stmt: ast.stmt) -> list[str]:
         targets = list(stmt.targets)
     elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
         targets = [stmt.target]
-    elif isinstance(stmt, (ast.For, ast.With)):
-        return []
     names: list[str] = []
     for t in targets:
         for n in ast.walk(t):
             if isinstance(n, ast.Name) and isinstance(t, (ast.Name, ast.Tuple, ast.List)):
                 names.append(n.id)
     return names
+
+
+def _root_name(node: ast.expr) -> str | None:
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _affected_names(stmt: ast.stmt) -> list[str]:
+    """The names a statement that stopped half way may have left half-changed: those a simple
+    statement assigns; for a compound one (a loop...), every name assigned or changed inside it
+    (``d[k] = v``, ``d.update(...)``)."""
+    if not isinstance(stmt, (ast.For, ast.While, ast.If, ast.With, ast.Try)):
+        return _assigned_names(stmt)
+    names: list[str] = []
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.append(node.id)
+        elif isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            root = _root_name(node)
+            if root is not None:
+                names.append(root)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _MUTATORS:
+            root = _root_name(node.func.value)
+            if root is not None:
+                names.append(root)
+    return list(dict.fromkeys(n for n in names if n != BASE_KEY))

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from losstune import codes, fileread
+from losstune.budget import refuse_oversized
 from losstune.envmask import EnvMask
 from losstune.jsonread import read_json
 from losstune.lazyconfig import resolve_lazy
@@ -324,6 +325,9 @@ class Resolver:
                 )
             )
         cfg = _substitute_base_vars(cfg, src.base_vars, base_cfg, diagnostics, None)
+        if src.base_vars:
+            # A placeholder repeated many times stands for as many copies of the base's value.
+            refuse_oversized(cfg, diagnostics)
         cfg.pop(BASE_KEY, None)
         cfg.origins.pop(BASE_KEY, None)
         result.base = base_cfg
