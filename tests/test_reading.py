@@ -245,3 +245,29 @@ def test_strict_lint_fails_on_a_skipped_path(write: Callable[..., Path], tmp_pat
     os.mkfifo(tmp_path / "configs" / "pipe.py")
     code, _, _ = _lint_json(tmp_path, "configs", "--strict")
     assert code == 1
+
+
+@pytest.mark.parametrize("command", ["explain", "lint", "set", "diff", "sweep"])
+def test_unusable_settings_or_schema_under_format_json(
+    write: Callable[..., Path], tmp_path: Path, command: str
+) -> None:
+    write("cfg.py", "x = 1\n")
+    args = {
+        "explain": ["explain", "cfg.py", "--no-steps"],
+        "lint": ["lint", "cfg.py"],
+        "set": ["set", "loss_cls.gamma=1.5", "cfg.py", "--dry-run"],
+        "diff": ["diff", "cfg.py", "cfg.py"],
+        "sweep": ["sweep", "cfg.py", "loss_cls.gamma=1.0", "-o", "sw"],
+    }[command]
+    write("pyproject.toml", "[tool.losstune]\nstrict = 'yes'\n")
+    code, out = invoke(*args, "--format", "json", cwd=tmp_path)
+    report = json.loads(out)
+    assert code == 2 and report["kind"] == "error" and "pyproject.toml" in report["message"]
+    if command == "diff":
+        return  # diff takes no schema
+    write("pyproject.toml", "[tool.losstune]\nschema = ['s.yaml']\n")
+    os.mkfifo(tmp_path / "s.yaml")
+    with deadline(10):
+        code, out = invoke(*args, "--format", "json", cwd=tmp_path)
+    report = json.loads(out)
+    assert code == 2 and report["kind"] == "error" and "s.yaml is a named pipe" in report["message"]
