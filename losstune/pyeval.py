@@ -821,7 +821,8 @@ class Interpreter:
                     kwargs[k] = v
                     origins[k] = value.origins.get(k, fallback) if isinstance(value, LDict) else fallback
             else:
-                self._keyword(func, kwargs, kw.arg)
+                if kw.arg in kwargs:  # given by a `**` before it
+                    self._keyword(func, kwargs, kw.arg)
                 kwargs[kw.arg] = value
                 origins[kw.arg] = self.origin(kw.value)
         if isinstance(func, Builtin):

@@ -49,6 +49,7 @@ FAILS: dict[str, tuple[str, int, str]] = {
     "a = []\na.append(a)\nx = dict(v=a)\n": ("LT012", 3, "RecursionError: `x` contains itself"),
     "x = dict(**{1: 2})\n": ("LT012", 1, "TypeError: keywords must be strings"),
     "x = dict(a=1, **{'a': 2})\n": ("LT012", 1, "TypeError: dict() got multiple values for keyword argument 'a'"),
+    "x = dict(**dict(a=1), a=2)\n": ("LT012", 1, "TypeError: dict() got multiple values for keyword argument 'a'"),
     "x = [1] + {}\n": ("LT012", 1, 'TypeError: can only concatenate list (not "dict") to list'),
     "x = {}.copy(1)\n": ("LT012", 1, "TypeError: dict.copy() takes no arguments (1 given)"),
     "x = {} < {}\n": ("LT012", 1, "TypeError: '<' not supported between instances of 'dict' and 'dict'"),
