@@ -104,6 +104,11 @@ def _losstune_table(path: str) -> dict[str, Any] | None:
         raise SettingsError(f"{path}: not valid TOML: {e}") from None
     except RecursionError:
         raise SettingsError(f"{path}: not valid TOML: it nests tables or arrays too deeply to be read") from None
+    except ValueError as e:  # not a TOMLDecodeError: int() refusing more digits than Python converts
+        reason = str(e)
+        if "digits" in reason:
+            reason = f"a number has more than the {sys.get_int_max_str_digits():,} digits Python converts"
+        raise SettingsError(f"{path}: not valid TOML: {reason}") from None
     table = tool.get("losstune") if isinstance(tool, dict) else None
     if table is None:
         return None

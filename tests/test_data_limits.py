@@ -156,6 +156,14 @@ def test_deeply_nested_toml_settings(write: Callable[..., Path], tmp_path: Path)
         load_settings(str(tmp_path))
 
 
+def test_toml_settings_integer_with_too_many_digits(write: Callable[..., Path], tmp_path: Path) -> None:
+    write("pyproject.toml", "[tool.losstune]\nmax-file-size = 1" + "0" * 5000 + "\n")
+    with pytest.raises(
+        SettingsError, match=r"pyproject\.toml: not valid TOML: a number has more than the 4,300 digits"
+    ):
+        load_settings(str(tmp_path))
+
+
 @pytest.mark.parametrize(
     ("table", "words"),
     [
