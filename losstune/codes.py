@@ -96,6 +96,13 @@ TOO_EXPENSIVE = Code(
     Severity.ERROR,
     "Evaluating the config statically would take more steps or memory than losstune allows; the value is unknown.",
 )
+PARSER_WARNING = Code(
+    "LT023",
+    "python-warning",
+    Severity.WARNING,
+    "Python's parser warns about this source (an invalid escape sequence, an invalid decimal literal); "
+    "such source may become an error in a later Python.",
+)
 
 ALL_CODES: tuple[Code, ...] = (
     SYNTAX_ERROR,
@@ -120,6 +127,7 @@ ALL_CODES: tuple[Code, ...] = (
     SKIPPED_PATH,
     CHECK_FAILED,
     TOO_EXPENSIVE,
+    PARSER_WARNING,
 )
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import PurePath
 
-from losstune import fileread
+from losstune import fileread, pysource
 
 # The order of the standard path finder: extension modules, then source, then bytecode.
 _SUFFIXES = (
@@ -317,7 +317,7 @@ def _hooks_of_line(line: str, site_dir: str) -> list[_Hook]:
     """The hooks an ``import`` line of a ``.pth`` file would install, read from the source of the
     modules it imports (found beside the ``.pth`` file); the line itself is never run."""
     try:
-        tree = ast.parse(line)
+        tree = pysource.parse_quietly(line)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     hooks = []
@@ -338,7 +338,7 @@ def _read_hook(text: str) -> _Hook | None:
     """setuptools' ``MAPPING``/``NAMESPACES``/``PATH_PLACEHOLDER``, or ``editables``'
     ``map_module(name, file)`` calls, as literals in the hook's source."""
     try:
-        tree = ast.parse(text)
+        tree = pysource.parse_quietly(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     values: dict[str, object] = {}

@@ -18,7 +18,7 @@ import tokenize
 from dataclasses import dataclass, field
 from typing import Any
 
-from losstune import codes, fileread
+from losstune import codes, fileread, pysource
 from losstune.budget import refuse_oversized
 from losstune.envmask import EnvMask
 from losstune.jsonread import read_json
@@ -228,7 +228,7 @@ class Resolver:
             # mmengine decides between classic and new-style on the file as written, before any
             # template is replaced; a syntax error there stops it too.
             plain = SourceText.plain(shown, text)
-            raw_module = self._parse_python(plain, diagnostics)
+            raw_module = self._parse_python(plain, diagnostics, report_warnings=True)
             if raw_module is None:
                 return result
             if lazy or (not is_base and _is_lazy_config(raw_module, self.packages)):
@@ -337,10 +337,23 @@ class Resolver:
         result.cfg = merged
         return result
 
-    def _parse_python(self, src: SourceText, diagnostics: list[Diagnostic]) -> ast.Module | None:
+    def _parse_python(
+        self, src: SourceText, diagnostics: list[Diagnostic], report_warnings: bool = False
+    ) -> ast.Module | None:
         try:
-            module = ast.parse(src.text, filename=src.path)
+            module, warned = pysource.parse(src.text, filename=src.path)
             _check_repeated_keywords(module)
+            if report_warnings:
+                for w in warned:
+                    span = src.span_chars(w.line, 0, w.line, 0)
+                    diagnostics.append(
+                        codes.diagnostic(
+                            codes.PARSER_WARNING,
+                            f"Python warns: {w.message}",
+                            span,
+                            fix=_parser_warning_fix(w.message),
+                        )
+                    )
             return module
         except SyntaxError as e:
             line = e.lineno or 1
@@ -431,6 +444,14 @@ def _unreadable(e: fileread.ReadError, shown: str, requested_at: Span | None, is
     if e.problem is fileread.Problem.DIRECTORY:
         fix = "name a .py, .yaml, .yml or .json file (`losstune lint` walks directories)"
     return codes.diagnostic(codes.UNREADABLE, f"`{shown}` {e.reason}", requested_at or Span(shown, 1, 1, 1, 1), fix=fix)
+
+
+def _parser_warning_fix(message: str) -> str:
+    if "escape sequence" in message:
+        return "write the backslash twice, or make the string raw (r'...')"
+    if "decimal literal" in message:
+        return "put a space between the number and the word after it"
+    return "write the source as Python expects, so that it no longer warns"
 
 
 def _most_complex_line(text: str) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -181,3 +183,20 @@ def test_an_expression_too_deep_for_pythons_parser(write: Callable[..., Path], e
     assert d.code == "LT001" and d.span is not None and d.span.line == 3
     assert d.message.startswith("Python cannot parse this file: an expression nests or chains too deeply")
     assert d.message.rstrip().endswith(("(MemoryError)", "(RecursionError)"))
+
+
+def test_python_parser_warnings_are_findings_not_stderr(write: Callable[..., Path]) -> None:
+    cfg = write("cfg.py", 'x = 1\npattern = "\\d+"\ny = 1if x else 2\nmodel = dict(type="{{fileBasename}}")\n')
+    code = (
+        "import sys; from losstune.resolve import Resolver; "
+        "r = Resolver().resolve(sys.argv[1]); "
+        "print([(d.code, d.span.line, d.message) for d in r.diagnostics])"
+    )
+    out = subprocess.run([sys.executable, "-W", "default", "-c", code, str(cfg)], capture_output=True, text=True)
+    assert out.stderr == ""
+    assert out.stdout.strip() == str(
+        [
+            ("LT023", 2, "Python warns: invalid escape sequence '\\d'"),
+            ("LT023", 3, "Python warns: invalid decimal literal"),
+        ]
+    )

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from losstune import fileread
+from losstune import fileread, pysource
 from losstune.model import Severity
 from losstune.resolve import Resolver, display_path
 
@@ -177,7 +177,7 @@ def _may_inherit(path: str) -> bool:
     if not path.endswith(".py"):
         return True
     try:
-        module = ast.parse(data.decode("utf-8"))
+        module = pysource.parse_quietly(data.decode("utf-8"))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return True  # a broken config is worth a note
     return any(_inherits_here(stmt) for stmt in module.body)

@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from losstune import keypath
+from losstune import keypath, pysource
 from losstune.config import LoadedConfig, origin_at
 from losstune.edit.apply import (
     FileChanged,
@@ -232,7 +232,7 @@ def _rebase(path: str, out: str, text: str) -> str:
 
     src = SourceText.plain(path, text)
     if path.endswith(".py"):
-        module = ast.parse(text)
+        module = pysource.parse_quietly(text)
         edits = []
         for stmt in module.body:
             if (

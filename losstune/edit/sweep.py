@@ -3,7 +3,6 @@ through ``_base_`` and holding only its overrides, with a manifest of what each 
 
 from __future__ import annotations
 
-import ast
 import csv
 import io
 import itertools
@@ -14,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from losstune import keypath
+from losstune import keypath, pysource
 from losstune.edit.apply import atomic_write, locked
 from losstune.edit.plan import DELETE, EditError, NothingToChange, Plan, plan_edits
 from losstune.edit.pywrite import Whole, apply_edits, python_override
@@ -139,7 +138,9 @@ def plan_sweep(
         explicit = [(p, a.value) for a in assignments for p in keypath.resolve(plan.tree, a.key)]
         override = child_override(plan, tuple(explicit))
         if override:
-            text = apply_edits(text, python_override(SourceText.plain("child.py", text), ast.parse(text), override))
+            text = apply_edits(
+                text, python_override(SourceText.plain("child.py", text), pysource.parse_quietly(text), override)
+            )
         name = "_".join([stem, *(f"{n}-{_slug(v)}" for n, v in zip(names, combo, strict=True))]) + ".py"
         values = {k: v for (k, _), v in zip(axes, combo, strict=True)}
         runs.append(Run(os.path.join(out_dir, name), values, text, plan))

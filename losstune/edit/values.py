@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from losstune import pysource
+
 
 class AssignmentError(Exception):
     """A ``KEY=VALUE`` that cannot be understood."""
@@ -56,7 +58,7 @@ def _interpret(text: str) -> Any:
     from losstune.values import contains_opaque, to_plain
 
     try:
-        tree = ast.parse(text, mode="eval")
+        tree = pysource.parse_expression(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return _FAILED
     diagnostics: list[Any] = []

@@ -10,12 +10,11 @@ edited instead.
 
 from __future__ import annotations
 
-import ast
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from losstune import keypath
+from losstune import keypath, pysource
 from losstune.config import origin_at
 from losstune.edit.datawrite import json_override, yaml_override, yaml_replacement
 from losstune.edit.plan import DELETE, MISSING, EditError, Plan
@@ -190,7 +189,7 @@ def _write_override(path: str, text: str, override: dict[Any, Any]) -> str:
     if path.endswith(".py"):
         src = SourceText.plain(path, text)
         try:
-            module = ast.parse(text)
+            module = pysource.parse_quietly(text)
         except SyntaxError as e:
             raise WriteError(f"the config does not parse after the in-place edits ({e.msg})") from None
         return apply_edits(text, python_override(src, module, override))

@@ -1,0 +1,50 @@
+"""Python source parsed into an ``ast`` tree, with the warnings Python's parser gives kept as data.
+
+``ast.parse`` prints ``SyntaxWarning``/``DeprecationWarning`` lines (an invalid escape sequence, an
+invalid decimal literal) straight to stderr, in the middle of losstune's own output. Every parse of
+config text goes through :func:`parse`, which collects them instead.
+"""
+
+from __future__ import annotations
+
+import ast
+import warnings
+from dataclasses import dataclass
+
+# What ``ast.parse`` raises on text it cannot parse: a syntax error, null bytes, nesting too deep.
+PARSE_ERRORS = (SyntaxError, ValueError, RecursionError, MemoryError)
+
+
+@dataclass(frozen=True)
+class ParserWarning:
+    """A warning Python's parser gave at a 1-based ``line``."""
+
+    line: int
+    message: str
+
+
+def parse(text: str, filename: str = "<config>") -> tuple[ast.Module, list[ParserWarning]]:
+    """``ast.parse(text)`` and the parser's warnings, none of them printed."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SyntaxWarning)
+        warnings.simplefilter("always", DeprecationWarning)
+        module = ast.parse(text, filename=filename)
+    found = [
+        ParserWarning(w.lineno or 1, str(w.message))
+        for w in caught
+        if issubclass(w.category, (SyntaxWarning, DeprecationWarning))
+    ]
+    return module, found
+
+
+def parse_quietly(text: str, filename: str = "<config>") -> ast.Module:
+    """``ast.parse(text)`` with the parser's warnings dropped (for text already reported on)."""
+    return parse(text, filename)[0]
+
+
+def parse_expression(text: str) -> ast.Expression:
+    """``ast.parse(text, mode="eval")`` with the parser's warnings dropped."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return ast.parse(text, mode="eval")
