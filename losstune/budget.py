@@ -41,8 +41,9 @@ class Limits:
     elements, and one per ``ELEMENTS_PER_STEP`` elements an operation touches."""
     length: int = 1_000_000
     """Elements of one list, tuple, set or dict, and characters of one string."""
-    int_bits: int = 100_000
-    """Bits of one integer (about 30,000 decimal digits)."""
+    int_bits: int = 14_000
+    """Bits of one integer (about 4,200 decimal digits): below the 4,300 digits Python converts to
+    text by default, so every integer losstune keeps can be shown."""
     values: int = 500_000
     """Values that the names a file defines stand for together, a part shared by several
     containers counted each time it appears (mmengine copies it for each)."""
