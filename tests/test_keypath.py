@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import losstune
+from losstune.edit.values import AssignmentError, parse_assignment
 from losstune.keypath import KeyPathError
 from tests.conftest import EXAMPLES
 
@@ -60,3 +61,9 @@ def test_malformed_key() -> None:
     c = losstune.load(EXAMPLES / "retinanet_r50_fpn_1x_coco.py")
     with pytest.raises(KeyPathError):
         c.paths("loss_cls..gamma")
+
+
+@pytest.mark.parametrize("value", ["[" * 50_000 + "]" * 50_000, '{"a": ' * 50_000 + "1" + "}" * 50_000])
+def test_a_set_value_nested_too_deeply_is_refused_plainly(value: str) -> None:
+    with pytest.raises(AssignmentError, match=r"^`loss_cls\.gamma=\.\.\.`: the value nests too deeply to be read"):
+        parse_assignment("loss_cls.gamma=" + value)

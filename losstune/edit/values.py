@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from losstune import pysource
+from losstune.limits import MAX_DATA_DEPTH
 
 
 class AssignmentError(Exception):
@@ -34,17 +35,27 @@ def parse_value(raw: str) -> Any:
     text = raw.strip()
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+    except (ValueError, SyntaxError, TypeError):
         pass
+    except (MemoryError, RecursionError):
+        raise _too_deep() from None
     try:
         return json.loads(text)
     except ValueError:
         pass
+    except RecursionError:
+        raise _too_deep() from None
     if "(" in text:  # dict(type='GIoULoss', loss_weight=2.0), 1.0 / 9.0 written with a call...
         value = _interpret(text)
         if value is not _FAILED:
             return value
     return raw
+
+
+def _too_deep() -> AssignmentError:
+    return AssignmentError(
+        f"the value nests too deeply to be read; give one nested at most {MAX_DATA_DEPTH} levels deep"
+    )
 
 
 _FAILED = object()
@@ -73,7 +84,10 @@ def parse_assignment(text: str) -> Assignment:
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise AssignmentError(f"`{text}` is not an assignment: write KEY=VALUE, like loss_cls.gamma=1.5")
-    return Assignment(key.strip(), parse_value(raw))
+    try:
+        return Assignment(key.strip(), parse_value(raw))
+    except AssignmentError as e:
+        raise AssignmentError(f"`{key.strip()}=...`: {e}") from None
 
 
 def split_sweep_values(raw: str) -> list[Any]:
