@@ -21,5 +21,9 @@ MAX_INT_DIGITS = 4300
 """The most digits of an integer written in a YAML or JSON file: Python's own default limit on
 converting text to an integer, so mmengine fails on a longer one too."""
 
+MAX_BASE_DEPTH = 100
+"""How many files deep a ``_base_`` chain may go (real ones go about five); mmengine resolves
+bases by recursion, which runs out of Python's stack a little past this depth."""
+
 MAX_SWEEP_RUNS = 1000
 """The most configs one ``losstune sweep`` writes, unless ``--max`` says otherwise."""

@@ -24,6 +24,7 @@ from losstune.envmask import EnvMask
 from losstune.jsonread import read_json
 from losstune.lazyconfig import resolve_lazy
 from losstune.lazyref import lazy_to_string
+from losstune.limits import MAX_BASE_DEPTH
 from losstune.merge import base_copy, merge_into
 from losstune.model import Diagnostic, Origin, Severity, Span
 from losstune.pkgfind import NotFound, PackageFinder
@@ -162,6 +163,19 @@ class Resolver:
         cached = self.cache.get((abspath, lazy))
         if cached is not None:
             return cached
+        if len(self._stack) >= MAX_BASE_DEPTH:
+            return FileResult(
+                abspath,
+                None,
+                [
+                    codes.diagnostic(
+                        codes.TOO_EXPENSIVE,
+                        f"the `_base_` chain is more than {MAX_BASE_DEPTH} files deep here; losstune reads no deeper",
+                        requested_at,
+                        fix="inherit from fewer levels of bases (mmengine's recursion fails on such a chain too)",
+                    )
+                ],
+            )
         self._stack.append(abspath)
         try:
             result = self._resolve_uncached(abspath, requested_at, is_base, lazy)

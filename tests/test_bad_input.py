@@ -200,3 +200,15 @@ def test_python_parser_warnings_are_findings_not_stderr(write: Callable[..., Pat
             ("LT023", 3, "Python warns: invalid decimal literal"),
         ]
     )
+
+
+def test_a_base_chain_deeper_than_the_limit_is_a_finding(write: Callable[..., Path]) -> None:
+    for i in range(300):
+        write(f"c{i}.py", f"_base_ = './c{i + 1}.py'\nx{i} = {i}\n")
+    write("c300.py", "model = dict(type='RetinaNet')\n")
+    result = Resolver().resolve(write("top.py", "_base_ = './c0.py'\n"))
+    [d] = [d for d in result.diagnostics if d.code == "LT022"]
+    assert (
+        d.span is not None and Path(d.span.file).name == "c98.py" and d.span.line == 1
+    )  # the 100th file of the chain names the 101st
+    assert "more than 100 files deep" in d.message
