@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
+
+import pytest
 
 import losstune
 from tests.conftest import invoke
@@ -87,3 +90,18 @@ def test_max_raises_or_lowers_the_limit(ex: Path) -> None:
     code, out = _sweep("retinanet_r50_fpn_1x_coco.py", "loss_cls.gamma=1.0,1.5,2.0", "-o", "sw", "--max", "3", cwd=ex)
     assert code == 0, out
     assert len(list((ex / "sw").glob("*.py"))) == 3
+
+
+def test_a_file_created_while_the_sweep_runs_is_never_overwritten(ex: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from losstune.edit import sweep
+
+    (ex / "sweeps").mkdir()
+    (ex / "sweeps" / "manifest.json").write_text("theirs\n")
+    # The other program writes manifest.json after the sweep looked for existing files.
+    real_exists = os.path.exists
+    monkeypatch.setattr(sweep.os.path, "exists", lambda p: not str(p).endswith("manifest.json") and real_exists(p))
+    code, out = _sweep("retinanet_r50_fpn_1x_coco.py", "loss_cls.gamma=1.0,2.0", "-o", "sweeps", cwd=ex)
+    monkeypatch.undo()
+    assert code == 2 and "manifest.json` was created by another program while the sweep ran" in out
+    assert (ex / "sweeps" / "manifest.json").read_text() == "theirs\n"
+    assert sorted(p.name for p in (ex / "sweeps").iterdir()) == ["manifest.json"]

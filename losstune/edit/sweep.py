@@ -159,11 +159,20 @@ def write_sweep(runs: list[Run], out_dir: str, config: str) -> tuple[str, str]:
     if existing:
         raise EditError(f"`{display_path(existing[0])}` exists already; choose an empty folder")
     written: list[str] = []
+
+    def write_new(path: str, text: str) -> None:
+        try:
+            atomic_write(path, text, new_file=True)
+        except FileExistsError:
+            raise EditError(
+                f"`{display_path(path)}` was created by another program while the sweep ran; nothing was kept"
+            ) from None
+        written.append(path)
+
     try:
         with locked(out_dir):
             for r in runs:
-                atomic_write(r.file, r.text)
-                written.append(r.file)
+                write_new(r.file, r.text)
                 result = Resolver().resolve(r.file)
                 if result.cfg is None or not same_value(to_plain(result.cfg), to_plain(r.plan.tree)):
                     raise EditError(f"`{display_path(r.file)}` did not resolve to its values; nothing was kept")
@@ -176,15 +185,13 @@ def write_sweep(runs: list[Run], out_dir: str, config: str) -> tuple[str, str]:
                     for r in runs
                 ],
             }
-            atomic_write(manifest_json, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-            written.append(manifest_json)
+            write_new(manifest_json, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
             buf = io.StringIO()
             w = csv.writer(buf, lineterminator="\n")
             w.writerow(["file", *keys])
             for r in runs:
                 w.writerow([os.path.basename(r.file), *(json.dumps(to_plain(r.values[k])) for k in keys)])
-            atomic_write(manifest_csv, buf.getvalue())
-            written.append(manifest_csv)
+            write_new(manifest_csv, buf.getvalue())
     except BaseException:
         for p in written:
             if os.path.exists(p):
