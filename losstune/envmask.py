@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import ast
 import bisect
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from losstune import pysource
 from losstune.model import Diagnostic, Origin
 from losstune.source import EnvTemplate, SourceText
 
@@ -145,12 +145,10 @@ def _forms(value: str) -> list[str]:
     forms = [value]
     if "\\" in value:
         for quote in ("'", '"'):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # an invalid escape (`\\d`) warns, and stays as written
-                try:
-                    read = ast.literal_eval(quote + value + quote)
-                except (ValueError, SyntaxError, MemoryError, RecursionError):
-                    continue
+            try:  # an invalid escape (`\\d`) warns, quietly, and stays as written
+                read = ast.literal_eval(pysource.parse_expression(quote + value + quote))
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                continue
             if isinstance(read, str) and read != value:
                 forms.append(read)
                 break

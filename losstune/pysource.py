@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import warnings
 from dataclasses import dataclass
+from typing import cast
 
 # What ``ast.parse`` raises on text it cannot parse: a syntax error, null bytes, nesting too deep.
 PARSE_ERRORS = (SyntaxError, ValueError, RecursionError, MemoryError)
@@ -23,18 +24,23 @@ class ParserWarning:
     message: str
 
 
-def parse(text: str, filename: str = "<config>") -> tuple[ast.Module, list[ParserWarning]]:
-    """``ast.parse(text)`` and the parser's warnings, none of them printed."""
+def _parse(text: str, filename: str, mode: str) -> tuple[ast.AST, list[ParserWarning]]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SyntaxWarning)
         warnings.simplefilter("always", DeprecationWarning)
-        module = ast.parse(text, filename=filename)
+        tree = ast.parse(text, filename=filename, mode=mode)
     found = [
         ParserWarning(w.lineno or 1, str(w.message))
         for w in caught
         if issubclass(w.category, (SyntaxWarning, DeprecationWarning))
     ]
-    return module, found
+    return tree, found
+
+
+def parse(text: str, filename: str = "<config>") -> tuple[ast.Module, list[ParserWarning]]:
+    """``ast.parse(text)`` and the parser's warnings, none of them printed."""
+    tree, found = _parse(text, filename, "exec")
+    return cast(ast.Module, tree), found
 
 
 def parse_quietly(text: str, filename: str = "<config>") -> ast.Module:
@@ -44,7 +50,4 @@ def parse_quietly(text: str, filename: str = "<config>") -> ast.Module:
 
 def parse_expression(text: str) -> ast.Expression:
     """``ast.parse(text, mode="eval")`` with the parser's warnings dropped."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SyntaxWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return ast.parse(text, mode="eval")
+    return cast(ast.Expression, _parse(text, "<value>", "eval")[0])
