@@ -148,33 +148,27 @@ class Resolver:
         if abspath in self._stack:
             chain = [*self._stack[self._stack.index(abspath) :], abspath]
             names = " -> ".join(display_path(p) for p in chain)
-            return FileResult(
+            return _refused(
                 abspath,
-                None,
-                [
-                    codes.diagnostic(
-                        codes.INHERITANCE_CYCLE,
-                        f"configs inherit from each other in a loop: {names}",
-                        requested_at,
-                        fix="remove one of these `_base_` entries",
-                    )
-                ],
+                codes.diagnostic(
+                    codes.INHERITANCE_CYCLE,
+                    f"configs inherit from each other in a loop: {names}",
+                    requested_at,
+                    fix="remove one of these `_base_` entries",
+                ),
             )
         cached = self.cache.get((abspath, lazy))
         if cached is not None:
             return cached
         if len(self._stack) >= MAX_BASE_DEPTH:
-            return FileResult(
+            return _refused(
                 abspath,
-                None,
-                [
-                    codes.diagnostic(
-                        codes.TOO_EXPENSIVE,
-                        f"the `_base_` chain is more than {MAX_BASE_DEPTH} files deep here; losstune reads no deeper",
-                        requested_at,
-                        fix="inherit from fewer levels of bases (mmengine's recursion fails on such a chain too)",
-                    )
-                ],
+                codes.diagnostic(
+                    codes.TOO_EXPENSIVE,
+                    f"the `_base_` chain is more than {MAX_BASE_DEPTH} files deep here; losstune reads no deeper",
+                    requested_at,
+                    fix="inherit from fewer levels of bases (mmengine's recursion fails on such a chain too)",
+                ),
             )
         self._stack.append(abspath)
         try:
@@ -458,6 +452,11 @@ def _unreadable(e: fileread.ReadError, shown: str, requested_at: Span | None, is
     if e.problem is fileread.Problem.DIRECTORY:
         fix = "name a .py, .yaml, .yml or .json file (`losstune lint` walks directories)"
     return codes.diagnostic(codes.UNREADABLE, f"`{shown}` {e.reason}", requested_at or Span(shown, 1, 1, 1, 1), fix=fix)
+
+
+def _refused(abspath: str, diagnostic: Diagnostic) -> FileResult:
+    """The result for a base that is not read at all, with the one diagnostic that says why."""
+    return FileResult(abspath, None, [diagnostic])
 
 
 def _parser_warning_fix(message: str) -> str:
