@@ -190,10 +190,17 @@ def test_a_concurrent_writer_loses_nothing_and_neither_do_the_sets(cfg: Path, tm
         [
             sys.executable,
             "-c",
-            "import sys, time\n"
+            # Each append is checked to have reached the file that still has the name: the one
+            # window a rename leaves (README) is a write into the old file, and a program that
+            # does not hold the file open across the rename writes again.
+            "import os, sys, time\n"
             "for i in range(100):\n"
-            "    with open(sys.argv[1], 'a') as f:\n"
-            "        f.write(f'# appended {i}\\n')\n"
+            "    while True:\n"
+            "        with open(sys.argv[1], 'a') as f:\n"
+            "            f.write(f'# appended {i}\\n')\n"
+            "            f.flush()\n"
+            "            if os.fstat(f.fileno()).st_ino == os.stat(sys.argv[1]).st_ino:\n"
+            "                break\n"
             "    time.sleep(0.015)\n",
             str(cfg),
         ]
