@@ -3,7 +3,7 @@
 What it measures, in one run:
 
 * the tree of ``bench_load.py`` (about N generated child configs, default 1500, plus the examples
-  they inherit from, under ``benchmarks/_tree/``) is linted with ``losstune.lint.lint`` (loading,
+  they inherit from, under ``benchmarks/_tree/``) is linted with ``losstune.lint.run.lint`` (loading,
   every rule, suppressions), then the reference, ``mmengine.Config.fromfile``, loads every child
   config of the tree; the target is mmengine load / losstune lint >= 10x;
 * the wall time of ``losstune lint examples/retinanet_r50_fpn_1x_coco.py`` as a user runs it (a new
@@ -34,9 +34,9 @@ sys.path.insert(0, str(HERE.parent))
 from bench_load import EXAMPLE, ROOT, TREE, generate  # noqa: E402
 from torch_check import cli_code, torch_imported  # noqa: E402
 
-from losstune.lint import lint  # noqa: E402
-from losstune.schema import load_schema  # noqa: E402
-from losstune.settings import Settings  # noqa: E402
+from losstune.lint.run import lint  # noqa: E402
+from losstune.lint.settings import Settings  # noqa: E402
+from losstune.schema.registry import load_schema  # noqa: E402
 
 RATIO_TARGET = 10.0
 WALL_TARGET = 0.25

@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import losstune  # noqa: E402
-from losstune.resolve import Resolver  # noqa: E402
+from losstune.loader.resolve import Resolver  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from torch_check import torch_imported  # noqa: E402

@@ -35,14 +35,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from losstune.catalogue import bare_type
 from losstune.config import LoadedConfig
-from losstune.lint import check_config
+from losstune.lint.run import check_config
+from losstune.lint.settings import Settings
+from losstune.loader.resolve import Resolver
+from losstune.loader.values import to_plain
 from losstune.model import Severity, Span
-from losstune.resolve import Resolver
-from losstune.schema import load_schema
-from losstune.settings import Settings
-from losstune.values import to_plain
+from losstune.schema.catalogue import bare_type
+from losstune.schema.registry import load_schema
 
 # fault -> (parameter, new source text, types it applies to; None = all)
 FAULTS: dict[str, tuple[str, str, frozenset[str] | None]] = {

@@ -12,7 +12,7 @@ from pathlib import Path
 def cli_code(*argv: str) -> str:
     """Python source that runs ``losstune ARGV`` in-process, then prints whether torch was imported."""
     return (
-        "import sys\nfrom losstune.cli import main\n"
+        "import sys\nfrom losstune.cli.app import main\n"
         f"sys.argv = ['losstune', *{list(argv)!r}]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "print('torch' in sys.modules)"

@@ -11,9 +11,9 @@
 from losstune.config import LoadedConfig, load
 from losstune.engine import Trace, evaluate
 from losstune.keypath import KeyPathError
+from losstune.loader.resolve import Resolver
 from losstune.locate import LossNode, SamplerRef
 from losstune.model import ConfigError, Diagnostic, Origin, Severity, Span
-from losstune.resolve import Resolver
 
 __all__ = [
     "ConfigError",

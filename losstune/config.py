@@ -6,10 +6,10 @@ import os
 from typing import Any
 
 from losstune import keypath
+from losstune.loader.resolve import FileResult, Resolver
+from losstune.loader.values import LDict, to_plain
 from losstune.locate import LossNode, SamplerRef, locate_losses, locate_samplers
 from losstune.model import ConfigError, Diagnostic, Origin, Severity
-from losstune.resolve import FileResult, Resolver
-from losstune.values import LDict, to_plain
 
 
 class LoadedConfig:
@@ -43,7 +43,7 @@ class LoadedConfig:
 
     @property
     def tree(self) -> LDict:
-        """The resolved tree itself (dicts are :class:`~losstune.values.LDict`); do not modify."""
+        """The resolved tree itself (dicts are :class:`~losstune.loader.values.LDict`); do not modify."""
         return self._cfg
 
     def paths(self, key: str) -> list[keypath.Path]:
@@ -106,7 +106,7 @@ def load(
     ``env`` replaces ``os.environ`` for ``{{$VAR:default}}`` templates. A ``resolver`` shared between
     calls reads shared base files once. With ``strict`` (the default), any error-level diagnostic
     raises :class:`~losstune.model.ConfigError`; otherwise the config is returned with its
-    ``diagnostics`` (values that could not be resolved are :class:`~losstune.values.Opaque`).
+    ``diagnostics`` (values that could not be resolved are :class:`~losstune.loader.values.Opaque`).
     """
     result = (resolver or Resolver(env=env)).resolve(path)
     errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]

@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from losstune.catalogue import BBOX_SAMPLER_TYPES, LOSS_TYPES, bare_type
 from losstune.keypath import Path, format_path, get, walk
 from losstune.model import Origin
+from losstune.schema.catalogue import BBOX_SAMPLER_TYPES, LOSS_TYPES, bare_type
 
 
 @dataclass(frozen=True)

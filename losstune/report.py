@@ -6,14 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from losstune.config import LoadedConfig, origin_at
-from losstune.envmask import EnvMask, EnvValue
 from losstune.keypath import Path, format_path
+from losstune.loader.envmask import EnvMask, EnvValue
+from losstune.loader.resolve import display_path
+from losstune.loader.values import LDict, same_value, to_plain
 from losstune.locate import LossNode, SamplerRef
-from losstune.mmdet_version import detect_version
 from losstune.model import Diagnostic, Origin
-from losstune.resolve import display_path
-from losstune.schema import Entry, Schema
-from losstune.values import LDict, same_value, to_plain
+from losstune.schema.mmdet_version import detect_version
+from losstune.schema.registry import Entry, Schema
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def _params(
     node: Any, entry: Entry | None, version: int, mask: EnvMask, skip: tuple[str, ...] = ("type",)
 ) -> list[Param]:
     """The parameters set in ``node``, then the schema's defaults for those left unset; a value
-    from an environment variable is its :class:`~losstune.envmask.EnvValue`."""
+    from an environment variable is its :class:`~losstune.loader.envmask.EnvValue`."""
     if not isinstance(node, dict):
         return []
     origins = node.origins if isinstance(node, LDict) else {}

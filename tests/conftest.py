@@ -54,7 +54,7 @@ def invoke(*args: str, cwd: Path) -> tuple[int, str]:
 
     from typer.testing import CliRunner
 
-    from losstune.cli import app
+    from losstune.cli.app import app
 
     old = os.getcwd()
     os.chdir(cwd)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from losstune.loader.resolve import Resolver
 from losstune.model import Severity
-from losstune.resolve import Resolver
 
 
 def _errors(path: Path, env: dict[str, str] | None = None) -> list[tuple[str, str, int, int]]:
@@ -152,9 +152,9 @@ def test_repeated_keyword_is_a_syntax_error(write: Callable[..., Path]) -> None:
 def test_many_inherited_diagnostics_are_merged_in_linear_time() -> None:
     import time
 
-    from losstune import codes
+    from losstune.loader import codes
+    from losstune.loader.resolve import FileResult
     from losstune.model import Span
-    from losstune.resolve import FileResult
 
     def warning(i: int) -> object:
         return codes.diagnostic(codes.OPAQUE_VALUE, f"value {i}", Span("base.py", i, 1, i, 2))
@@ -188,7 +188,7 @@ def test_an_expression_too_deep_for_pythons_parser(write: Callable[..., Path], e
 def test_python_parser_warnings_are_findings_not_stderr(write: Callable[..., Path]) -> None:
     cfg = write("cfg.py", 'x = 1\npattern = "\\d+"\ny = 1if x else 2\nmodel = dict(type="{{fileBasename}}")\n')
     code = (
-        "import sys; from losstune.resolve import Resolver; "
+        "import sys; from losstune.loader.resolve import Resolver; "
         "r = Resolver().resolve(sys.argv[1]); "
         "print([(d.code, d.span.line, d.message) for d in r.diagnostics])"
     )

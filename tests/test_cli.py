@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from losstune.cli import app
+from losstune.cli.app import app
 from tests.conftest import EXAMPLES, REPO, invoke
 
 runner = CliRunner()

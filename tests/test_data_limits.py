@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from losstune.limits import MAX_DATA_DEPTH, MAX_DATA_VALUES
+from losstune.lint.settings import SettingsError, load_settings
+from losstune.loader.limits import MAX_DATA_DEPTH, MAX_DATA_VALUES
+from losstune.loader.resolve import Resolver
 from losstune.model import Severity
-from losstune.resolve import Resolver
-from losstune.schema import SchemaError, load_schema
-from losstune.settings import SettingsError, load_settings
+from losstune.schema.registry import SchemaError, load_schema
 
 
 def _errors(path: Path) -> list[tuple[str, str, int, str]]:

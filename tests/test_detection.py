@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from losstune.catalogue import bare_type
 from losstune.config import LoadedConfig
-from losstune.lint import check_config
+from losstune.lint.run import check_config
+from losstune.lint.settings import Settings
+from losstune.loader.resolve import Resolver
 from losstune.model import Severity, Span
-from losstune.resolve import Resolver
-from losstune.schema import load_schema
-from losstune.settings import Settings
+from losstune.schema.catalogue import bare_type
+from losstune.schema.registry import load_schema
 from tests.conftest import EXAMPLES
 
 SCHEMA = load_schema()

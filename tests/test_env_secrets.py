@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from losstune.envmask import EnvMask, EnvValue
-from losstune.source import SourceText
+from losstune.loader.envmask import EnvMask, EnvValue
+from losstune.loader.source import SourceText
 from tests.conftest import invoke
 
 SECRET = "hunter2-s3cr3t-XYZ"

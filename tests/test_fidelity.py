@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from losstune.loader.resolve import Resolver, _is_builtin_module
+from losstune.loader.values import contains_opaque, to_plain
 from losstune.model import Severity
-from losstune.resolve import Resolver, _is_builtin_module
-from losstune.values import contains_opaque, to_plain
 from tests.conftest import shape
 
 CASES = Path(__file__).parent / "fidelity" / "cases"

@@ -21,11 +21,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from losstune import codes
-from losstune.lint import lint
-from losstune.resolve import Resolver
-from losstune.schema import SchemaError, load_schema
-from losstune.settings import Settings, SettingsError, load_settings
+from losstune.lint.run import lint
+from losstune.lint.settings import Settings, SettingsError, load_settings
+from losstune.loader import codes
+from losstune.loader.resolve import Resolver
+from losstune.schema.registry import SchemaError, load_schema
 
 SCHEMA = load_schema()
 SECONDS = 5.0  # per example; a hostile input is answered well within it

@@ -14,7 +14,7 @@ import pytest
 
 from losstune.edit import inheritors
 from losstune.edit.inheritors import SCAN_SECONDS, find_inheritors, project_root
-from losstune.resolve import FileResult, Resolver
+from losstune.loader.resolve import FileResult, Resolver
 from tests.conftest import REPO, invoke
 
 BASE = "model = dict(loss=dict(type='FocalLoss', gamma=2.0))\n"
@@ -166,7 +166,7 @@ def test_the_library_call(project: Path) -> None:
 def test_the_budget_is_documented() -> None:
     from typer.testing import CliRunner
 
-    from losstune.cli import app
+    from losstune.cli.app import app
 
     stated = f"stops after {SCAN_SECONDS:g} s"
     help_text = CliRunner().invoke(app, ["set", "--help"], env={"COLUMNS": "200"}).stdout

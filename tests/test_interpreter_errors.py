@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from losstune.loader.resolve import Resolver
+from losstune.loader.values import Opaque, to_plain
 from losstune.model import Severity
-from losstune.resolve import Resolver
-from losstune.values import Opaque, to_plain
 
 # source -> (code, line, the message, as Python words it)
 FAILS: dict[str, tuple[str, int, str]] = {

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import losstune
+from losstune.loader.pybuiltins import BUILTIN_FUNCTIONS
 from losstune.model import ConfigError
-from losstune.pybuiltins import BUILTIN_FUNCTIONS
 
 NAMES = ["x", "y", "d", "l", "s", "n", "model", "i"]
 # Every generated program starts from these names, so that more of it evaluates.

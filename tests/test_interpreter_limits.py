@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from losstune import codes
-from losstune.budget import Budget, Limits, measure
+from losstune.loader import codes
+from losstune.loader.budget import Budget, Limits, measure
+from losstune.loader.pyeval import Interpreter
+from losstune.loader.resolve import Resolver
+from losstune.loader.source import SourceText
+from losstune.loader.values import Opaque
 from losstune.model import Severity
-from losstune.pyeval import Interpreter
-from losstune.resolve import Resolver
-from losstune.source import SourceText
-from losstune.values import Opaque
 
 # A hostile input is answered in well under a second of CPU; the bound leaves room for a slow
 # machine.

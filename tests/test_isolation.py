@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-import losstune.lint
-from losstune.cli import main
+import losstune.lint.run
+from losstune.cli.app import main
 from tests.conftest import invoke
 
 RETINA = "model = dict(type='RetinaNet', bbox_head=dict(type='RetinaHead', num_classes=80))\n"
@@ -49,14 +49,14 @@ def test_a_failure_of_losstune_on_one_file_is_a_finding_on_it(
 ) -> None:
     for i in range(6):
         write(f"configs/c{i}.py", RETINA)
-    real = losstune.lint.check_config
+    real = losstune.lint.run.check_config
 
-    def failing(config: losstune.lint.LoadedConfig, *args: object) -> object:
+    def failing(config: losstune.lint.run.LoadedConfig, *args: object) -> object:
         if config.path.endswith("c3.py"):
             raise RecursionError("maximum recursion depth exceeded")
         return real(config, *args)
 
-    monkeypatch.setattr(losstune.lint, "check_config", failing)
+    monkeypatch.setattr(losstune.lint.run, "check_config", failing)
     code, data = _lint(tmp_path, "configs")
     assert code == 1 and data["files"] == 6
     diagnostics = data["diagnostics"]
@@ -75,7 +75,7 @@ def test_a_failure_is_reported_in_text_without_a_traceback(
     def failing(*args: object) -> object:
         raise ValueError("boom")
 
-    monkeypatch.setattr(losstune.lint, "check_config", failing)
+    monkeypatch.setattr(losstune.lint.run, "check_config", failing)
     code, out = invoke("lint", "a.py", "b.py", "--format", "text", cwd=tmp_path)
     assert code == 1 and "Traceback" not in out
     assert out.count("LT021") == 2 and "a.py" in out and "b.py" in out

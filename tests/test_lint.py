@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from losstune.cli import app
+from losstune.cli.app import app
 from tests.conftest import EXAMPLES, REPO
 
 runner = CliRunner()
@@ -201,7 +201,7 @@ def test_could_not_run_is_exit_2(write: Callable[..., Path], tmp_path: Path) -> 
 
 def test_lint_of_one_file_imports_no_torch() -> None:
     code = (
-        "import sys; from losstune.cli import main; sys.argv = ['losstune', 'lint', "
+        "import sys; from losstune.cli.app import main; sys.argv = ['losstune', 'lint', "
         f"{str(EXAMPLES / 'retinanet_r50_fpn_1x_coco.py')!r}]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "print('torch' in sys.modules)"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import losstune
-from losstune.resolve import Resolver
+from losstune.loader.resolve import Resolver
 from tests.conftest import EXAMPLES, REPO
 
 

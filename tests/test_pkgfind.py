@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from losstune.pkgfind import NotFound, PackageFinder
-from losstune.resolve import Resolver
+from losstune.loader.pkgfind import NotFound, PackageFinder
+from losstune.loader.resolve import Resolver
 from tests.conftest import REPO
 
 MODEL = "model = dict(type='RetinaNet', head=dict(type='H', loss=dict(type='FocalLoss', gamma=2.0)))\n"

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from losstune import fileread
-from losstune.limits import MAX_FILE_BYTES
+from losstune.lint.settings import SettingsError, load_settings
+from losstune.loader import fileread
+from losstune.loader.limits import MAX_FILE_BYTES
+from losstune.loader.resolve import Resolver
 from losstune.model import Severity
-from losstune.resolve import Resolver
-from losstune.schema import SchemaError, load_schema
-from losstune.settings import SettingsError, load_settings
+from losstune.schema.registry import SchemaError, load_schema
 from tests.conftest import invoke
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes and devices are POSIX")

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from losstune.config import LoadedConfig
-from losstune.lint import check_config
-from losstune.resolve import Resolver
+from losstune.lint.run import check_config
+from losstune.lint.settings import Settings
+from losstune.loader.resolve import Resolver
 from losstune.rules import ALL_RULES, Example, Rule
-from losstune.schema import load_schema
-from losstune.settings import Settings
+from losstune.schema.registry import load_schema
 
 SCHEMA = load_schema()
 

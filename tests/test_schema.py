@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from losstune.cli import app
-from losstune.schema import SchemaError, load_schema
+from losstune.cli.app import app
+from losstune.schema.registry import SchemaError, load_schema
 from tests.conftest import REPO
 
 SCHEMA = load_schema()

@@ -20,8 +20,8 @@ import losstune
 from losstune.edit import apply, lock, session
 from losstune.edit.plan import EditError
 from losstune.edit.values import Assignment
-from losstune.schema import load_schema
-from losstune.settings import Settings
+from losstune.lint.settings import Settings
+from losstune.schema.registry import load_schema
 from tests.conftest import invoke
 
 CONFIG = """\

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import losstune
-from losstune.resolve import Resolver
-from losstune.source import SourceText, TemplateError
+from losstune.loader.resolve import Resolver
+from losstune.loader.source import SourceText, TemplateError
 
 
 def _sub(text: str, env: dict[str, str] | None = None) -> str:

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 
 from losstune.edit.lock import locked
-from losstune.resolve import display_path
+from losstune.loader.resolve import display_path
 
 __all__ = [
     "FileChanged",

@@ -12,10 +12,10 @@ import yaml
 
 from losstune.edit.pywrite import TextEdit, Whole, WriteError, plain_value
 from losstune.edit.values import json_literal, yaml_literal
-from losstune.jsonread import read_json
-from losstune.source import SourceText
-from losstune.values import LDict, to_plain
-from losstune.yamlread import compose, position, read_yaml
+from losstune.loader.jsonread import read_json
+from losstune.loader.source import SourceText
+from losstune.loader.values import LDict, to_plain
+from losstune.loader.yamlread import compose, position, read_yaml
 
 
 def json_override(src: SourceText, override: dict[Any, Any]) -> list[TextEdit]:

@@ -15,9 +15,9 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from losstune import fileread, pysource
+from losstune.loader import fileread, pysource
+from losstune.loader.resolve import Resolver, display_path
 from losstune.model import Severity
-from losstune.resolve import Resolver, display_path
 
 SCAN_SECONDS = 5.0
 MAX_CONFIGS = 5000
@@ -88,7 +88,7 @@ class _Search:
         self.problems: list[tuple[str, str]] = []
 
     def run(self) -> None:
-        from losstune.lint import collect
+        from losstune.lint.run import collect
 
         try:
             walked = collect([self.root]).files

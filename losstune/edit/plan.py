@@ -15,13 +15,13 @@ from losstune import keypath
 from losstune.config import LoadedConfig
 from losstune.edit.values import Assignment
 from losstune.keypath import KeyPathError, Path, format_path
-from losstune.lint import check_config
+from losstune.lint.run import check_config
+from losstune.lint.settings import Settings
+from losstune.loader.resolve import FileResult
+from losstune.loader.values import LDict, Opaque, same_value
 from losstune.locate import is_bbox_sampler, is_loss
 from losstune.model import Severity
-from losstune.resolve import FileResult
-from losstune.schema import Schema
-from losstune.settings import Settings
-from losstune.values import LDict, Opaque, same_value
+from losstune.schema.registry import Schema
 
 DELETE = object()
 MISSING = object()

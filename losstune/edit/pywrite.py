@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from losstune.edit.values import is_name, python_literal
-from losstune.source import SourceText
+from losstune.loader.source import SourceText
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from losstune import keypath, pysource
+from losstune import keypath
 from losstune.config import LoadedConfig, origin_at
 from losstune.edit.apply import (
     FileChanged,
@@ -25,14 +25,15 @@ from losstune.edit.plan import MISSING, Change, EditError, Plan, plan_edits
 from losstune.edit.pywrite import TextEdit, apply_edits
 from losstune.edit.values import Assignment, json_literal, python_literal, yaml_literal
 from losstune.edit.write import FileChange, Written, plan_files
-from losstune.envmask import EnvMask
 from losstune.keypath import format_path
+from losstune.lint.settings import Settings
+from losstune.loader import pysource
+from losstune.loader.envmask import EnvMask
+from losstune.loader.resolve import Resolver, display_path
+from losstune.loader.source import SourceText
+from losstune.loader.values import LDict, same_value, to_plain
 from losstune.model import ConfigError, Severity
-from losstune.resolve import Resolver, display_path
-from losstune.schema import Schema
-from losstune.settings import Settings
-from losstune.source import SourceText
-from losstune.values import LDict, same_value, to_plain
+from losstune.schema.registry import Schema
 
 
 @dataclass
@@ -249,8 +250,8 @@ def _rebase(path: str, out: str, text: str) -> str:
                         edits.append(TextEdit(s, e, python_literal(moved(node.value))))
                 break
         return apply_edits(text, edits)
-    from losstune.jsonread import read_json
-    from losstune.yamlread import read_yaml
+    from losstune.loader.jsonread import read_json
+    from losstune.loader.yamlread import read_yaml
 
     data = read_json(src, []) if path.endswith(".json") else read_yaml(src, [])
     if not isinstance(data, LDict) or "_base_" not in data:

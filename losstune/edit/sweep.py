@@ -13,19 +13,20 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from losstune import keypath, pysource
+from losstune import keypath
 from losstune.edit.apply import atomic_write, locked
 from losstune.edit.plan import DELETE, EditError, NothingToChange, Plan, plan_edits
 from losstune.edit.pywrite import Whole, apply_edits, python_override
 from losstune.edit.session import _load
 from losstune.edit.values import Assignment, AssignmentError, python_literal, split_sweep_values
 from losstune.keypath import Path
-from losstune.limits import MAX_SWEEP_RUNS
-from losstune.resolve import Resolver, display_path
-from losstune.schema import Schema
-from losstune.settings import Settings
-from losstune.source import SourceText
-from losstune.values import same_value, to_plain
+from losstune.lint.settings import Settings
+from losstune.loader import pysource
+from losstune.loader.limits import MAX_SWEEP_RUNS
+from losstune.loader.resolve import Resolver, display_path
+from losstune.loader.source import SourceText
+from losstune.loader.values import same_value, to_plain
+from losstune.schema.registry import Schema
 
 
 @dataclass

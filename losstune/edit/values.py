@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from losstune import pysource
-from losstune.limits import MAX_DATA_DEPTH
+from losstune.loader import pysource
+from losstune.loader.limits import MAX_DATA_DEPTH
 
 
 class AssignmentError(Exception):
@@ -64,9 +64,9 @@ _FAILED = object()
 def _interpret(text: str) -> Any:
     """Evaluate an expression with the config interpreter (nothing runs); ``_FAILED`` if it
     cannot be evaluated."""
-    from losstune.pyeval import Interpreter
-    from losstune.source import SourceText
-    from losstune.values import contains_opaque, to_plain
+    from losstune.loader.pyeval import Interpreter
+    from losstune.loader.source import SourceText
+    from losstune.loader.values import contains_opaque, to_plain
 
     try:
         tree = pysource.parse_expression(text)

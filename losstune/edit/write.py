@@ -14,16 +14,17 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from losstune import keypath, pysource
+from losstune import keypath
 from losstune.config import origin_at
 from losstune.edit.datawrite import json_override, yaml_override, yaml_replacement
 from losstune.edit.plan import DELETE, MISSING, EditError, Plan
 from losstune.edit.pywrite import TextEdit, Whole, WriteError, apply_edits, python_override
 from losstune.edit.values import json_literal, python_literal, yaml_literal
 from losstune.keypath import Path, format_path
+from losstune.loader import pysource
+from losstune.loader.source import SourceText
+from losstune.loader.values import LDict
 from losstune.model import Origin
-from losstune.source import SourceText
-from losstune.values import LDict
 
 
 @dataclass

@@ -10,8 +10,8 @@ from typing import Any
 
 import torch
 
-from losstune.catalogue import bare_type
 from losstune.engine.trace import terms
+from losstune.schema.catalogue import bare_type
 
 RTOL = 1e-5
 

@@ -12,8 +12,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from losstune.catalogue import bare_type
 from losstune.engine.sampling import Sampled, sample
+from losstune.schema.catalogue import bare_type
 
 CLASSIFICATION = ("CrossEntropyLoss", "FocalLoss", "QualityFocalLoss", "VarifocalLoss")
 REGRESSION = ("L1Loss", "SmoothL1Loss", "BalancedL1Loss", "MSELoss")

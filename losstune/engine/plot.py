@@ -11,9 +11,9 @@ from typing import Any
 
 import torch
 
-from losstune.catalogue import bare_type
 from losstune.engine.inputs import InputError
 from losstune.engine.trace import evaluate
+from losstune.schema.catalogue import bare_type
 
 PROBABILITY = ("FocalLoss", "QualityFocalLoss", "VarifocalLoss", "CrossEntropyLoss")
 ERROR = ("L1Loss", "SmoothL1Loss", "BalancedL1Loss", "MSELoss")

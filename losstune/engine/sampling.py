@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from losstune.catalogue import bare_type
+from losstune.schema.catalogue import bare_type
 
 NEEDS_PREDICTIONS = ("OHEMSampler", "ScoreHLRSampler")
 SIMULATED = ("PseudoSampler", "RandomSampler", "InstanceBalancedPosSampler", "IoUBalancedNegSampler", "CombinedSampler")

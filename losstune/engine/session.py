@@ -6,17 +6,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from losstune import keypath
-from losstune.catalogue import bare_type
 from losstune.config import LoadedConfig
 from losstune.engine.crosscheck import CrossCheck
 from losstune.engine.inputs import InputError, Inputs, from_file, synthetic
 from losstune.engine.sampling import Sampled
 from losstune.engine.trace import Step, Trace, UnsupportedLoss, evaluate
 from losstune.engine.validate import check_inputs
-from losstune.envmask import EnvMask
-from losstune.heads import AVG_FACTOR_HEADS, AVG_FACTOR_LOSS_KEYS
+from losstune.loader.envmask import EnvMask
 from losstune.locate import LossNode
-from losstune.mmdet_version import detect_version
+from losstune.schema.catalogue import bare_type
+from losstune.schema.heads import AVG_FACTOR_HEADS, AVG_FACTOR_LOSS_KEYS
+from losstune.schema.mmdet_version import detect_version
 
 
 @dataclass

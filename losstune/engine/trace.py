@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from losstune.catalogue import bare_type
+from losstune.schema.catalogue import bare_type
 
 T = TypeVar("T")
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import torch
 
-from losstune.catalogue import bare_type
 from losstune.engine.inputs import BOXES, REGRESSION, InputError
+from losstune.schema.catalogue import bare_type
 
 
 def _shape(t: torch.Tensor) -> str:

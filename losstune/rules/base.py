@@ -6,14 +6,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from losstune.catalogue import bare_type
 from losstune.config import LoadedConfig, origin_at
-from losstune.envmask import EnvMask
-from losstune.heads import HEAD_LOSS_PARAMS
 from losstune.keypath import Path, format_path, get
+from losstune.loader.envmask import EnvMask
 from losstune.locate import LossNode, SamplerRef
 from losstune.model import Diagnostic, Origin, Severity, Span
-from losstune.schema import Entry, ParamSpec, Schema, TypeSpec
+from losstune.schema.catalogue import bare_type
+from losstune.schema.heads import HEAD_LOSS_PARAMS
+from losstune.schema.registry import Entry, ParamSpec, Schema, TypeSpec
 
 
 @dataclass(frozen=True)

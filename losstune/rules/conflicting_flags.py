@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from losstune.loader.values import Opaque
 from losstune.model import Diagnostic
 from losstune.rules.base import Context, Example, Rule
-from losstune.values import Opaque
 
 
 class ConflictingFlags(Rule):

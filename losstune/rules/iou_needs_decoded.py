@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from losstune.catalogue import bare_type
-from losstune.heads import DELTA_REGRESSION_HEADS, IOU_LOSSES
 from losstune.model import Diagnostic
 from losstune.rules.base import Context, Example, Rule
+from losstune.schema.catalogue import bare_type
+from losstune.schema.heads import DELTA_REGRESSION_HEADS, IOU_LOSSES
 
 
 class IoULossNeedsDecodedBoxes(Rule):

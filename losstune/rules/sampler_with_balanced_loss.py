@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from losstune.catalogue import bare_type
 from losstune.config import origin_at
-from losstune.heads import SAMPLING_HEADS, V2_PSEUDO_FORCING_TYPES
 from losstune.model import Diagnostic, Severity
 from losstune.rules.base import Context, Example, Rule
+from losstune.schema.catalogue import bare_type
+from losstune.schema.heads import SAMPLING_HEADS, V2_PSEUDO_FORCING_TYPES
 
 _PSEUDO = frozenset(("PseudoSampler", "MaskPseudoSampler"))
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from losstune.catalogue import bare_type
 from losstune.model import Diagnostic
 from losstune.rules.base import Context, Example, Rule
+from losstune.schema.catalogue import bare_type
 
 SEESAW_DEFAULT_NUM_CLASSES = 1203  # LVIS v1, SeesawLoss's default
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from losstune.heads import AVG_FACTOR_HEADS, AVG_FACTOR_LOSS_KEYS
 from losstune.model import Diagnostic
 from losstune.rules.base import Context, Example, Rule
+from losstune.schema.heads import AVG_FACTOR_HEADS, AVG_FACTOR_LOSS_KEYS
 
 
 class SumWithAvgFactor(Rule):

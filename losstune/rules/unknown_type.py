@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from losstune.model import Diagnostic, Severity
 from losstune.rules.base import Context, Example, Rule
-from losstune.schema import is_foreign_scope
+from losstune.schema.registry import is_foreign_scope
 
 
 class UnknownType(Rule):

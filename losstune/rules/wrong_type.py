@@ -6,9 +6,9 @@ import ast
 from collections.abc import Iterator
 from typing import Any
 
+from losstune.loader.values import Opaque
 from losstune.model import Diagnostic
 from losstune.rules.base import Context, Example, Rule
-from losstune.values import Opaque
 
 
 class WrongType(Rule):

@@ -4,7 +4,7 @@ shows as an annotation on the line of the pull request."""
 from __future__ import annotations
 
 from losstune.model import Diagnostic, Severity
-from losstune.render_safe import printable
+from losstune.render.safe import printable
 
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 

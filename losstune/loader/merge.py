@@ -10,9 +10,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from losstune import codes
+from losstune.loader import codes
+from losstune.loader.values import LDict, hook, to_config_dict
 from losstune.model import Diagnostic
-from losstune.values import LDict, hook, to_config_dict
 
 DELETE_KEY = "_delete_"
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import PurePath
 
-from losstune import fileread, pysource
+from losstune.loader import fileread, pysource
 
 # The order of the standard path finder: extension modules, then source, then bytecode.
 _SUFFIXES = (

@@ -7,8 +7,8 @@ from typing import Any
 
 from losstune.engine.session import EvalResult
 from losstune.engine.trace import terms
-from losstune.render_json import SCHEMA_VERSION, dump, value
-from losstune.render_safe import printable
+from losstune.render.json import SCHEMA_VERSION, dump, value
+from losstune.render.safe import printable
 
 
 def _fmt(v: Any) -> str:

@@ -12,11 +12,11 @@ import json.scanner
 import re
 from typing import Any
 
-from losstune import codes
-from losstune.limits import MAX_DATA_DEPTH, MAX_DATA_VALUES, MAX_INT_DIGITS
+from losstune.loader import codes
+from losstune.loader.limits import MAX_DATA_DEPTH, MAX_DATA_VALUES, MAX_INT_DIGITS
+from losstune.loader.source import SourceText
+from losstune.loader.values import LDict
 from losstune.model import Diagnostic, Origin
-from losstune.source import SourceText
-from losstune.values import LDict
 
 _scanstring: Any = getattr(json.decoder, "scanstring")  # noqa: B009 - untyped in typeshed
 _WS = re.compile(r"[ \t\n\r]*")

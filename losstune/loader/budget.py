@@ -19,10 +19,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from losstune import codes
-from losstune.limits import MAX_DATA_DEPTH
+from losstune.loader import codes
+from losstune.loader.limits import MAX_DATA_DEPTH
+from losstune.loader.values import LDict, Opaque
 from losstune.model import Diagnostic
-from losstune.values import LDict, Opaque
 
 ELEMENTS_PER_STEP = 20
 """Elements an operation may touch for the cost of one evaluation step."""
@@ -156,7 +156,7 @@ class Extent:
 
     ``values`` counts containers, dict keys and scalars; ``text`` the characters of the strings;
     ``printed`` bounds the length of ``repr()`` of the value; ``depth`` is its nesting (0 for a
-    scalar). ``unknown`` is an :class:`~losstune.values.Opaque` (or other object without a value
+    scalar). ``unknown`` is an :class:`~losstune.loader.values.Opaque` (or other object without a value
     of its own, such as a function) found inside; a dict's keys, values or items view, which
     mmengine cannot copy, is the one given when there is one. ``complete`` is ``False`` when the walk stopped
     early because the value is beyond ``values`` or ``depth`` of the limits (the figures are then

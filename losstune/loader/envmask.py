@@ -18,9 +18,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from losstune import pysource
+from losstune.loader import pysource
+from losstune.loader.source import EnvTemplate, SourceText
 from losstune.model import Diagnostic, Origin
-from losstune.source import EnvTemplate, SourceText
 
 if TYPE_CHECKING:
     from losstune.config import LoadedConfig

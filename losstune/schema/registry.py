@@ -19,11 +19,11 @@ from typing import Any
 
 import yaml
 
-from losstune import fileread
-from losstune.catalogue import bare_type
+from losstune.loader import fileread
+from losstune.loader.source import SourceText
+from losstune.loader.yamlread import read_yaml
 from losstune.model import Diagnostic, Severity
-from losstune.source import SourceText
-from losstune.yamlread import read_yaml
+from losstune.schema.catalogue import bare_type
 
 _SCALAR_TYPES: dict[str, tuple[type, ...]] = {
     "bool": (bool,),
@@ -318,7 +318,7 @@ def builtin_entries() -> tuple[Entry, ...]:
 
 def load_schema(extra_files: Iterable[str | os.PathLike[str]] = (), max_file_size: int | None = None) -> Schema:
     """The built-in schema plus users' schema files (which may replace built-in entries); files
-    larger than ``max_file_size`` bytes (by default :func:`losstune.fileread.current_limit`) are
+    larger than ``max_file_size`` bytes (by default :func:`losstune.loader.fileread.current_limit`) are
     not read."""
     schema = Schema()
     schema.add(builtin_entries())

@@ -8,8 +8,8 @@ import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from losstune import fileread
-from losstune.limits import MAX_FILE_BYTES
+from losstune.loader import fileread
+from losstune.loader.limits import MAX_FILE_BYTES
 
 if sys.version_info >= (3, 11):
     import tomllib

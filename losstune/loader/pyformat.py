@@ -15,9 +15,9 @@ import string
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from losstune.budget import Budget, Extent, Limits, TooExpensive
-from losstune.pyerrors import Unknown, Unsupported
-from losstune.values import Opaque
+from losstune.loader.budget import Budget, Extent, Limits, TooExpensive
+from losstune.loader.pyerrors import Unknown, Unsupported
+from losstune.loader.values import Opaque
 
 _CONTAINERS = (dict, list, tuple, set, frozenset)
 # A standard format spec: [[fill]align][sign][z][#][0][width][grouping][.precision][type]

@@ -9,7 +9,7 @@ start fast.
 from __future__ import annotations
 
 from losstune.model import Diagnostic, Severity
-from losstune.render_safe import excerpt, printable
+from losstune.render.safe import excerpt, printable
 
 _RESET = "\033[0m"
 _STYLES = {

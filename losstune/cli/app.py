@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from losstune.limits import MAX_SWEEP_RUNS
+from losstune.loader.limits import MAX_SWEEP_RUNS
 from losstune.model import Diagnostic, Severity
 
 if TYPE_CHECKING:
     from losstune.config import LoadedConfig
-    from losstune.resolve import Resolver
-    from losstune.schema import Schema
-    from losstune.settings import Settings
+    from losstune.lint.settings import Settings
+    from losstune.loader.resolve import Resolver
+    from losstune.schema.registry import Schema
 
 # The modules doing the work are imported by the command that needs them: a `losstune lint` of
 # one file should not pay for the modules of `explain`.
@@ -75,18 +75,18 @@ def _error(message: str, fmt: Format = Format.text, details: list[str] | None = 
     """``losstune: error: MESSAGE`` on stderr (then each of ``details``, indented), escaped like
     every other text from a config; with ``--format json``, an error report on stdout."""
     if fmt is Format.json:
-        from losstune import render_json
+        from losstune.render import json as render_json
 
         sys.stdout.write(render_json.render_errors([], message, details))
         return
-    from losstune.render_safe import printable
+    from losstune.render.safe import printable
 
     sys.stderr.write(f"losstune: error: {printable(message)}\n" + "".join(f"  {printable(d)}\n" for d in details or ()))
 
 
 def _source_lines(diagnostics: list[Diagnostic]) -> dict[tuple[str, int], str]:
     """The source line each diagnostic points at; each file is read once."""
-    from losstune.fileread import ReadError, read_text
+    from losstune.loader.fileread import ReadError, read_text
 
     lines: dict[tuple[str, int], str] = {}
     files: dict[str, list[str]] = {}
@@ -106,7 +106,7 @@ def _source_lines(diagnostics: list[Diagnostic]) -> dict[tuple[str, int], str]:
 
 def _warn(diagnostics: list[Diagnostic], fmt: Format) -> None:
     """Warnings go to stderr in text mode; in JSON they are part of the report."""
-    from losstune import render_lint_text
+    from losstune.render import lint_text as render_lint_text
 
     shown = [d for d in dict.fromkeys(diagnostics) if d.severity is not Severity.ERROR]
     if shown and fmt is Format.text:
@@ -114,7 +114,8 @@ def _warn(diagnostics: list[Diagnostic], fmt: Format) -> None:
 
 
 def _fail(diagnostics: list[Diagnostic], fmt: Format) -> typer.Exit:
-    from losstune import render_json, render_lint_text
+    from losstune.render import json as render_json
+    from losstune.render import lint_text as render_lint_text
 
     diagnostics = sorted(dict.fromkeys(diagnostics), key=lambda d: (d.severity is not Severity.ERROR, d.sort_key()))
     if fmt is Format.json:
@@ -129,8 +130,8 @@ def _settings(start: str, fmt: Format = Format.text) -> Settings:
     """The settings that apply to ``start``; unusable settings are an error naming the file.
 
     Every file the command reads afterwards is read within their ``max-file-size``."""
-    from losstune import fileread
-    from losstune.settings import SettingsError, load_settings
+    from losstune.lint.settings import SettingsError, load_settings
+    from losstune.loader import fileread
 
     _about(start)
     try:
@@ -195,9 +196,10 @@ def explain(
     """
     import importlib.util
 
-    from losstune import render_json, render_text
+    from losstune.loader.resolve import Resolver
+    from losstune.render import json as render_json
+    from losstune.render import text as render_text
     from losstune.report import explain as build_explain
-    from losstune.resolve import Resolver
 
     has_torch = importlib.util.find_spec("torch") is not None
     if steps and not has_torch:
@@ -231,9 +233,10 @@ def diff(
 
     Example: losstune diff retinanet_r50_fpn_1x_coco.py retinanet_r50_fpn_gamma1.5_1x_coco.py
     """
-    from losstune import render_json, render_text
+    from losstune.loader.resolve import Resolver
+    from losstune.render import json as render_json
+    from losstune.render import text as render_text
     from losstune.report import diff as build_diff
-    from losstune.resolve import Resolver
 
     _settings(str(a), fmt)
     resolver = Resolver()
@@ -265,7 +268,7 @@ def _split_codes(value: list[str] | None) -> tuple[str, ...] | None:
 
 
 def _schema(extra: list[Path] | None, settings: Settings, fmt: Format = Format.text) -> Schema:
-    from losstune.schema import SchemaError, load_schema
+    from losstune.schema.registry import SchemaError, load_schema
 
     try:
         return load_schema([*settings.schema_files, *(str(p) for p in extra or ())])
@@ -324,9 +327,9 @@ def lint(
 
     Example: losstune lint configs/ --format github
     """
-    from losstune import render_json
-    from losstune.lint import UsageError
-    from losstune.lint import lint as run_lint
+    from losstune.lint.run import UsageError
+    from losstune.lint.run import lint as run_lint
+    from losstune.render import json as render_json
 
     errors = Format.json if fmt is LintFormat.json else Format.text
     settings = _settings(str(paths[0]) if paths else ".", errors).merged(
@@ -347,15 +350,15 @@ def lint(
     if chosen is LintFormat.json:
         sys.stdout.write(render_json.render_lint(result.diagnostics, len(result.configs)))
     elif chosen is LintFormat.sarif:
-        from losstune import render_sarif
+        from losstune.render import sarif as render_sarif
 
         sys.stdout.write(render_sarif.render_lint(result.diagnostics))
     elif chosen is LintFormat.github:
-        from losstune import render_github
+        from losstune.render import github as render_github
 
         sys.stdout.write(render_github.render_lint(result.diagnostics))
     else:
-        from losstune import render_lint_text
+        from losstune.render import lint_text as render_lint_text
 
         sys.stdout.write(
             render_lint_text.render_lint(result.diagnostics, result.lines, len(result.configs), color=_color())
@@ -378,7 +381,8 @@ def schema_command(
 
     Example: losstune schema FocalLoss
     """
-    from losstune import render_json, render_text
+    from losstune.render import json as render_json
+    from losstune.render import text as render_text
 
     loaded = _schema(schema, _settings(".", fmt), fmt)
     if name is None:
@@ -512,11 +516,11 @@ def set_command(
                 scan=str(scan) if scan else None,
             )
     except NothingToChange as e:
-        from losstune.render_safe import printable
+        from losstune.render.safe import printable
 
         sys.stdout.write(f"nothing to change: {printable(str(e))}\n")
         raise typer.Exit(EXIT_OK) from None
-    from losstune import render_edit
+    from losstune.render import edit as render_edit
 
     if fmt is Format.json:
         sys.stdout.write(render_edit.render_json(outcome, dry_run))
@@ -555,7 +559,7 @@ def sweep_command(
     with _edit_errors(str(config), fmt):
         runs = plan_sweep(str(config), axes, str(out), loaded, settings, max_runs)
         manifest_json, manifest_csv = write_sweep(runs, str(out), str(config))
-    from losstune.resolve import display_path
+    from losstune.loader.resolve import display_path
 
     if fmt is Format.json:
         import json
@@ -574,7 +578,7 @@ def sweep_command(
             + "\n"
         )
         return
-    from losstune.render_safe import printable
+    from losstune.render.safe import printable
 
     for r in runs:
         values = ", ".join(f"{k}={v!r}" for k, v in r.values.items())
@@ -656,12 +660,12 @@ def eval_command(
     except ImportError:
         sys.stderr.write("losstune: error: eval needs PyTorch: pip install torch\n")
         raise typer.Exit(EXIT_ERROR) from None
-    from losstune import render_eval
     from losstune.engine.inputs import InputError
     from losstune.engine.session import evaluate_config
     from losstune.engine.trace import UnsupportedLoss
     from losstune.keypath import KeyPathError
-    from losstune.resolve import Resolver
+    from losstune.loader.resolve import Resolver
+    from losstune.render import eval as render_eval
 
     _settings(str(config), fmt)
     cfg = _load(config, fmt, Resolver())
@@ -681,7 +685,7 @@ def eval_command(
 
             plot_kernel(get(cfg.tree, result.loss.path), str(plot), f"{result.loss.key}: {result.loss.type}")
     except (InputError, UnsupportedLoss, KeyPathError) as e:
-        from losstune.envmask import EnvMask
+        from losstune.loader.envmask import EnvMask
 
         _error(EnvMask.of(cfg).text(f"{config}: {e}"), fmt)
         raise typer.Exit(EXIT_ERROR) from None
@@ -712,7 +716,7 @@ def rule_command(
 
     Example: losstune rule LT111
     """
-    from losstune import codes
+    from losstune.loader import codes
     from losstune.rules import ALL_RULES
 
     if code is None:
@@ -758,7 +762,7 @@ def main() -> None:
     except Exception as e:  # never a traceback: report, and let the user rerun with LOSSTUNE_DEBUG=1
         if os.environ.get("LOSSTUNE_DEBUG"):
             raise
-        from losstune.render_safe import printable
+        from losstune.render.safe import printable
 
         where = f" while processing {' and '.join(_subject)}" if _subject else ""
         what = str(e) if len(str(e)) <= 300 else str(e)[:300] + "..."

@@ -3,10 +3,10 @@
 Nothing is executed: the module's ``ast`` is walked and each statement is applied to a table
 of names, the way ``exec`` would, for the constructs real configs use (literals, ``dict(...)``,
 arithmetic, comprehensions, dict methods, subscript and attribute assignment on ``_base_``
-values...). Anything outside that subset becomes an :class:`~losstune.values.Opaque` value with a
+values...). Anything outside that subset becomes an :class:`~losstune.loader.values.Opaque` value with a
 warning at its position; a Python error (``KeyError``, ``NameError``...) that mmengine would raise
 too becomes an error diagnostic (:meth:`Interpreter.eval` is the one place where an exception
-raised by an operation becomes one). Evaluation is bounded by a :class:`~losstune.budget.Budget`
+raised by an operation becomes one). Evaluation is bounded by a :class:`~losstune.loader.budget.Budget`
 of steps and sizes: crossing it is a diagnostic at the expression, whose value becomes opaque.
 Either way the rest of the file is still evaluated.
 """
@@ -19,11 +19,10 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from losstune import codes
-from losstune.budget import Budget, StepsSpent, TooExpensive, refuse_oversized
-from losstune.lazyref import LazyRef
-from losstune.model import Diagnostic, Origin, Span
-from losstune.pybuiltins import (
+from losstune.loader import codes
+from losstune.loader.budget import Budget, StepsSpent, TooExpensive, refuse_oversized
+from losstune.loader.lazyref import LazyRef
+from losstune.loader.pybuiltins import (
     BUILTIN_CONSTANTS,
     BUILTIN_FUNCTIONS,
     BUILTIN_TYPES,
@@ -45,10 +44,11 @@ from losstune.pybuiltins import (
     number_attribute,
     python_type,
 )
-from losstune.pyerrors import PYTHON_ERRORS, PyError, Unknown, Unsupported, python_message, python_names
-from losstune.pyformat import convert, format_value
-from losstune.source import BASE_PLACEHOLDER_PREFIX, SourceText
-from losstune.values import Dropped, LDict, Opaque, hook
+from losstune.loader.pyerrors import PYTHON_ERRORS, PyError, Unknown, Unsupported, python_message, python_names
+from losstune.loader.pyformat import convert, format_value
+from losstune.loader.source import BASE_PLACEHOLDER_PREFIX, SourceText
+from losstune.loader.values import Dropped, LDict, Opaque, hook
+from losstune.model import Diagnostic, Origin, Span
 
 BASE_KEY = "_base_"
 

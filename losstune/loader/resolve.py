@@ -18,20 +18,20 @@ import tokenize
 from dataclasses import dataclass, field
 from typing import Any
 
-from losstune import codes, fileread, pysource
-from losstune.budget import refuse_oversized
-from losstune.envmask import EnvMask
-from losstune.jsonread import read_json
-from losstune.lazyconfig import resolve_lazy
-from losstune.lazyref import lazy_to_string
-from losstune.limits import MAX_BASE_DEPTH
-from losstune.merge import base_copy, merge_into
+from losstune.loader import codes, fileread, pysource
+from losstune.loader.budget import refuse_oversized
+from losstune.loader.envmask import EnvMask
+from losstune.loader.jsonread import read_json
+from losstune.loader.lazyconfig import resolve_lazy
+from losstune.loader.lazyref import lazy_to_string
+from losstune.loader.limits import MAX_BASE_DEPTH
+from losstune.loader.merge import base_copy, merge_into
+from losstune.loader.pkgfind import NotFound, PackageFinder
+from losstune.loader.pyeval import BASE_KEY, Interpreter
+from losstune.loader.source import SourceText, TemplateError
+from losstune.loader.values import Dropped, LDict, Opaque
+from losstune.loader.yamlread import read_yaml
 from losstune.model import Diagnostic, Origin, Severity, Span
-from losstune.pkgfind import NotFound, PackageFinder
-from losstune.pyeval import BASE_KEY, Interpreter
-from losstune.source import SourceText, TemplateError
-from losstune.values import Dropped, LDict, Opaque
-from losstune.yamlread import read_yaml
 
 SUPPORTED_SUFFIXES = (".py", ".yaml", ".yml", ".json")
 DEPRECATION_KEY = "_deprecation_"
@@ -85,7 +85,7 @@ class Resolver:
     ``env`` replaces ``os.environ`` for ``{{$VAR:default}}`` templates; ``packages`` locates the
     packages that ``pkg::`` bases and new-style imports name (by default on this interpreter's path);
     ``overlay`` gives the text of files (by real path) to use instead of what is on disk; files
-    larger than ``max_file_size`` bytes (by default :func:`losstune.fileread.current_limit`) are
+    larger than ``max_file_size`` bytes (by default :func:`losstune.loader.fileread.current_limit`) are
     not read.
     """
 

@@ -13,14 +13,14 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from losstune import codes, fileread
 from losstune.config import LoadedConfig
-from losstune.mmdet_version import detect_version
+from losstune.lint.settings import Settings
+from losstune.loader import codes, fileread
+from losstune.loader.resolve import SUPPORTED_SUFFIXES, Resolver, display_path
 from losstune.model import Diagnostic, Severity, Span
-from losstune.resolve import SUPPORTED_SUFFIXES, Resolver, display_path
 from losstune.rules import ALL_RULES, Context
-from losstune.schema import Schema
-from losstune.settings import Settings
+from losstune.schema.mmdet_version import detect_version
+from losstune.schema.registry import Schema
 
 _NOQA = re.compile(r"#\s*losstune:\s*noqa(?::\s*(?P<codes>[A-Za-z0-9,\s]+))?", re.IGNORECASE)
 _SKIP_DIRS = frozenset(("__pycache__", "node_modules", "site-packages"))
@@ -76,7 +76,7 @@ def collect(paths: Iterable[str], max_file_size: int | None = None) -> Collected
     Symbolic links to folders are not followed (so no loop of links is walked forever); a link to
     a file is read as the file. A named path is checked whatever it is (a pipe or a device is then
     a finding); one met while walking is skipped with a warning unless it is a regular file of at
-    most ``max_file_size`` bytes (by default :func:`losstune.fileread.current_limit`), and so is a
+    most ``max_file_size`` bytes (by default :func:`losstune.loader.fileread.current_limit`), and so is a
     folder that cannot be read."""
     out: list[str] = []
     named: set[str] = set()

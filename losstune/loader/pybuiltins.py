@@ -2,7 +2,7 @@
 
 Configs are data with a little arithmetic. These are the pure built-ins and methods that real
 MMDetection configs use; anything else is refused (the value becomes opaque), never run. Each call
-is paid for from the file's :class:`~losstune.budget.Budget`, and what it builds is bounded before
+is paid for from the file's :class:`~losstune.loader.budget.Budget`, and what it builds is bounded before
 it is built wherever its size is known in advance (``[0] * n``, ``s.replace(a, b)``, ``2 ** n``...).
 """
 
@@ -15,10 +15,10 @@ import os.path
 from collections.abc import Callable, ItemsView, Iterable
 from typing import Any
 
-from losstune.budget import VIEWS, Budget, Extent, TooExpensive
-from losstune.lazyref import LazyRef
-from losstune.pyerrors import PyError, Unknown, Unsupported
-from losstune.pyformat import (
+from losstune.loader.budget import VIEWS, Budget, Extent, TooExpensive
+from losstune.loader.lazyref import LazyRef
+from losstune.loader.pyerrors import PyError, Unknown, Unsupported
+from losstune.loader.pyformat import (
     beyond,
     convert,
     format_value,
@@ -27,7 +27,7 @@ from losstune.pyformat import (
     str_format,
     str_format_map,
 )
-from losstune.values import Dropped, LDict, Opaque, hook
+from losstune.loader.values import Dropped, LDict, Opaque, hook
 
 __all__ = ["PyError", "Unsupported"]
 

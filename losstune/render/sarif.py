@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from losstune import __version__, codes
+from losstune import __version__
+from losstune.loader import codes
 from losstune.model import Diagnostic, Severity
-from losstune.render_json import dump
+from losstune.render.json import dump
 from losstune.rules import ALL_RULES
 
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}

@@ -3,7 +3,7 @@
 mmengine loads YAML with PyYAML's full loader (``CLoader``, on libyaml's parser, where PyYAML has
 it), so losstune uses the same parser, PyYAML's resolver and its scalar constructors (``1e3`` is a
 string, ``yes`` is ``True``, exactly as there). It composes and walks the node graph itself, to
-record positions and to stay within :mod:`losstune.limits` (nesting, values once aliases are
+record positions and to stay within :mod:`losstune.loader.limits` (nesting, values once aliases are
 expanded, digits of an integer), builds ``!!python/tuple`` (which ``Config.dump`` writes) as a
 tuple, and refuses every other Python tag instead of constructing arbitrary objects.
 """
@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from losstune import codes
-from losstune.limits import MAX_DATA_DEPTH, MAX_DATA_VALUES, MAX_INT_DIGITS
+from losstune.loader import codes
+from losstune.loader.limits import MAX_DATA_DEPTH, MAX_DATA_VALUES, MAX_INT_DIGITS
+from losstune.loader.source import SourceText
+from losstune.loader.values import LDict, Opaque
 from losstune.model import Diagnostic, Origin, Span
-from losstune.source import SourceText
-from losstune.values import LDict, Opaque
 
 _PY_TAG = "tag:yaml.org,2002:python/"
 _TUPLE_TAG = "tag:yaml.org,2002:python/tuple"
@@ -309,7 +309,7 @@ def _too_deep(src: SourceText, mark: yaml.Mark | None) -> Diagnostic:
 
 def read_yaml(src: SourceText, diagnostics: list[Diagnostic]) -> Any:
     """Parse ``src.text``; return its data (dicts as :class:`LDict`), or ``None`` on a syntax error
-    or a document beyond the limits of :mod:`losstune.limits`."""
+    or a document beyond the limits of :mod:`losstune.loader.limits`."""
     loader = _Loader(src.text)
     try:
         try:

@@ -5,7 +5,7 @@ and names classes by importing them (``type=FocalLoss``). mmengine never imports
 binds each imported name to a ``LazyObject`` and writes ``'module.Name'`` strings in ``to_dict()``.
 losstune does the same without running anything: base configs are located by path and resolved
 recursively (new-style all the way down), their names are bound before the file runs (``import *``
-binds them all), every other import becomes a :class:`~losstune.lazyref.LazyRef`, and the names the
+binds them all), every other import becomes a :class:`~losstune.loader.lazyref.LazyRef`, and the names the
 file imported are left out of the result, as ``Config.to_dict()`` leaves them out.
 """
 
@@ -16,17 +16,17 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-from losstune import codes
-from losstune.lazyref import LazyRef
-from losstune.merge import base_copy
+from losstune.loader import codes
+from losstune.loader.lazyref import LazyRef
+from losstune.loader.merge import base_copy
+from losstune.loader.pkgfind import NotFound, PackageFinder
+from losstune.loader.pyeval import BASE_KEY, Interpreter
+from losstune.loader.source import SourceText
+from losstune.loader.values import Dropped, LDict, Opaque
 from losstune.model import Span
-from losstune.pkgfind import NotFound, PackageFinder
-from losstune.pyeval import BASE_KEY, Interpreter
-from losstune.source import SourceText
-from losstune.values import Dropped, LDict, Opaque
 
 if TYPE_CHECKING:
-    from losstune.resolve import FileResult, Resolver
+    from losstune.loader.resolve import FileResult, Resolver
 
 
 def _error(result: FileResult, message: str, span: Span | None, fix: str) -> None:
@@ -49,7 +49,7 @@ def _base_module_path(name: str, filename: str, packages: PackageFinder) -> str 
 
 def resolve_lazy(resolver: Resolver, result: FileResult, src: SourceText, module: ast.Module) -> None:
     """Fill ``result`` (a new-style config) with its globals and the names it imported."""
-    from losstune.resolve import _is_builtin_module
+    from losstune.loader.resolve import _is_builtin_module
 
     diagnostics = result.diagnostics
     # _get_base_modules: the first `with read_base():` block lists the bases; its imports run in place.

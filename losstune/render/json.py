@@ -14,12 +14,12 @@ import json
 import math
 from typing import Any
 
-from losstune.envmask import EnvValue
+from losstune.loader.envmask import EnvValue
+from losstune.loader.values import Opaque
 from losstune.model import Diagnostic, Origin
-from losstune.render_safe import json_text
+from losstune.render.safe import json_text
 from losstune.report import DiffReport, ExplainReport, Param, SamplerView, Side
-from losstune.schema import Entry, Schema
-from losstune.values import Opaque
+from losstune.schema.registry import Entry, Schema
 
 SCHEMA_VERSION = 1
 

@@ -9,9 +9,9 @@ from typing import Any
 from losstune.edit.plan import DELETE, MISSING
 from losstune.edit.session import SetOutcome
 from losstune.keypath import format_path
-from losstune.render_json import SCHEMA_VERSION, dump, value
-from losstune.render_safe import printable
-from losstune.resolve import display_path
+from losstune.loader.resolve import display_path
+from losstune.render.json import SCHEMA_VERSION, dump, value
+from losstune.render.safe import printable
 
 _MAX_NOTES = 10  # notes on the search for inheritors shown as text; JSON has them all
 _RED, _GREEN, _CYAN, _BOLD, _RESET = "\033[31m", "\033[32m", "\033[36m", "\033[1m", "\033[0m"

@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum
 
-from losstune.limits import MAX_FILE_BYTES
+from losstune.loader.limits import MAX_FILE_BYTES
 
 _LIMIT: ContextVar[int] = ContextVar("max_file_size", default=MAX_FILE_BYTES)
 _CHUNK = 1 << 20
@@ -28,7 +28,7 @@ _OPEN_FLAGS |= getattr(os, "O_BINARY", 0)
 
 
 def current_limit() -> int:
-    """The largest file read where no limit is given: :data:`~losstune.limits.MAX_FILE_BYTES`,
+    """The largest file read where no limit is given: :data:`~losstune.loader.limits.MAX_FILE_BYTES`,
     or what :func:`limit` set."""
     return _LIMIT.get()
 

@@ -2,7 +2,7 @@
 
 Pure: a finished report in, a string out. Colour is on only when asked for. Text that comes from a
 config, a file name or a schema enters a renderable only through :func:`fmt_value`, :func:`_t`,
-:func:`_where` (escaped by :func:`~losstune.render_safe.printable`, and never
+:func:`_where` (escaped by :func:`~losstune.render.safe.printable`, and never
 read as rich markup: cells are ``Text``, not markup strings).
 """
 
@@ -16,11 +16,11 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from losstune.loader.values import Opaque
 from losstune.model import Origin, Span
-from losstune.render_safe import printable
+from losstune.render.safe import printable
 from losstune.report import DiffReport, ExplainReport, LossView, Side
-from losstune.schema import Entry, Schema
-from losstune.values import Opaque
+from losstune.schema.registry import Entry, Schema
 
 
 def _console(color: bool, width: int) -> Console:
