@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from losstune.loader.resolve import Resolver, _is_builtin_module
+from losstune.loader.pkgfind import is_builtin_module
+from losstune.loader.resolve import Resolver
 from losstune.loader.values import contains_opaque, to_plain
 from losstune.model import Severity
 from tests.conftest import shape
@@ -61,7 +62,7 @@ def _cases() -> list[Path]:
 
 @pytest.mark.parametrize("case", _cases(), ids=lambda p: p.name)
 def test_case_resolves_like_mmengine(case: Path) -> None:
-    if case.name == "import_os_first" and _is_builtin_module("os"):
+    if case.name == "import_os_first" and is_builtin_module("os"):
         pytest.skip("mmengine reads this case in classic mode on this interpreter; it was recorded where it does not")
     expected = json.loads((case / "expected.json").read_text())
     env_file = case / "env.json"

@@ -6,6 +6,7 @@ here, and only when a loss is evaluated).
 >>> trace.loss, [s.name for s in trace.steps]                               # doctest: +SKIP
 """
 
-from losstune.engine.trace import Step, Trace, UnsupportedLoss, evaluate
+from losstune.engine.evaluation import evaluate
+from losstune.engine.trace import Step, Trace, UnsupportedLoss
 
 __all__ = ["Step", "Trace", "UnsupportedLoss", "evaluate"]

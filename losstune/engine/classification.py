@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from losstune.engine.ghm import ghm_weights
 from losstune.engine.reduce import ElementwiseLoss, chosen_reduction, finish, reduction_step, weight_step
 from losstune.engine.trace import Trace
 
@@ -321,26 +322,6 @@ class KnowledgeDistillationKLDivLoss:
         loss = F.kl_div(F.log_softmax(pred / t, dim=1), teacher, reduction="none").mean(1) * (t * t)
         trace.add("kernel", f"KD = T² · mean KL(softmax(t/T) ‖ softmax(s/T)), T={t:g}", loss)
         return finish(trace, loss, weight, reduction, avg_factor, self.loss_weight)
-
-
-def ghm_weights(
-    g: Tensor, valid: Tensor, edges: Tensor, bins: int, momentum: float, acc_sum: Tensor | None, tot: float
-) -> Tensor:
-    """Gradient-harmonising weights: each valid element weighted by ``tot / (elements in its
-    gradient-norm bin)``, averaged over the non-empty bins (GHM-C and GHM-R)."""
-    weights = torch.zeros_like(g)
-    n = 0
-    for i in range(bins):
-        inds = (g >= edges[i]) & (g < edges[i + 1]) & valid
-        count = inds.sum().item()
-        if count > 0:
-            if momentum > 0 and acc_sum is not None:
-                acc_sum[i] = momentum * acc_sum[i] + (1 - momentum) * count
-                weights[inds] = tot / acc_sum[i]
-            else:
-                weights[inds] = tot / count
-            n += 1
-    return weights / n if n > 0 else weights
 
 
 class GHMC:

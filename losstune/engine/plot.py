@@ -11,8 +11,8 @@ from typing import Any
 
 import torch
 
+from losstune.engine.evaluation import evaluate
 from losstune.engine.inputs import InputError
-from losstune.engine.trace import evaluate
 from losstune.schema.catalogue import bare_type
 
 PROBABILITY = ("FocalLoss", "QualityFocalLoss", "VarifocalLoss", "CrossEntropyLoss")

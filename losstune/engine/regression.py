@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from losstune.engine.ghm import ghm_weights
 from losstune.engine.reduce import ElementwiseLoss, chosen_reduction, reduction_step, weight_step
 from losstune.engine.trace import Trace
 
@@ -138,8 +139,6 @@ class GHMR:
         avg_factor: Any = None,
         reduction_override: str | None = None,
     ) -> Tensor:
-        from losstune.engine.classification import ghm_weights
-
         reduction = chosen_reduction(self.reduction, reduction_override)
         mu = self.mu
         diff = pred - target

@@ -8,9 +8,10 @@ from typing import Any
 from losstune import keypath
 from losstune.config import LoadedConfig
 from losstune.engine.crosscheck import CrossCheck
+from losstune.engine.evaluation import evaluate
 from losstune.engine.inputs import InputError, Inputs, from_file, synthetic
 from losstune.engine.sampling import Sampled
-from losstune.engine.trace import Step, Trace, UnsupportedLoss, evaluate
+from losstune.engine.trace import Step, Trace, UnsupportedLoss
 from losstune.engine.validate import check_inputs
 from losstune.loader.envmask import EnvMask
 from losstune.locate import LossNode

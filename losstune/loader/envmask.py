@@ -14,18 +14,22 @@ from __future__ import annotations
 
 import ast
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from losstune.loader import pysource
 from losstune.loader.source import EnvTemplate, SourceText
 from losstune.model import Diagnostic, Origin
 
-if TYPE_CHECKING:
-    from losstune.config import LoadedConfig
-
 MIN_HIDDEN_IN_TEXT = 4
+
+
+class HasSources(Protocol):
+    """Anything holding the texts of a ``_base_`` chain by path (a loaded config, a file's result)."""
+
+    @property
+    def sources(self) -> Mapping[str, SourceText]: ...
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ class EnvMask:
         self._values = sorted(((name, v) for v, name in values.items() if v), key=lambda kv: -len(kv[1]))
 
     @classmethod
-    def of(cls, config: LoadedConfig) -> EnvMask:
+    def of(cls, config: HasSources) -> EnvMask:
         """The mask of a loaded config (every file of its ``_base_`` chain)."""
         return cls(config.sources.values())
 

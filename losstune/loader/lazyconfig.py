@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from losstune.loader import codes
 from losstune.loader.lazyref import LazyRef
 from losstune.loader.merge import base_copy
-from losstune.loader.pkgfind import NotFound, PackageFinder
+from losstune.loader.pkgfind import NotFound, PackageFinder, is_builtin_module
 from losstune.loader.pyeval import BASE_KEY, Interpreter
 from losstune.loader.source import SourceText
 from losstune.loader.values import Dropped, LDict, Opaque
@@ -49,8 +49,6 @@ def _base_module_path(name: str, filename: str, packages: PackageFinder) -> str 
 
 def resolve_lazy(resolver: Resolver, result: FileResult, src: SourceText, module: ast.Module) -> None:
     """Fill ``result`` (a new-style config) with its globals and the names it imported."""
-    from losstune.loader.resolve import _is_builtin_module
-
     diagnostics = result.diagnostics
     # _get_base_modules: the first `with read_base():` block lists the bases; its imports run in place.
     body: list[ast.stmt] = []
@@ -135,13 +133,13 @@ def resolve_lazy(resolver: Resolver, result: FileResult, src: SourceText, module
     for stmt in body:
         if isinstance(stmt, ast.Import):
             for alias in stmt.names:
-                if alias.asname is None and not _is_builtin_module(alias.name, resolver.packages):
+                if alias.asname is None and not is_builtin_module(alias.name, resolver.packages):
                     gathered.setdefault(alias.name.split(".")[0], []).append(alias.name)
 
     def handle(interp: Interpreter, stmt: ast.stmt) -> bool:
         if isinstance(stmt, ast.ImportFrom):
             mod = stmt.level * "." + (stmt.module or "")
-            if _is_builtin_module(mod, resolver.packages):
+            if is_builtin_module(mod, resolver.packages):
                 # A real import for mmengine, left out of the result; bound here as a module name
                 # that is only reported if the config uses it.
                 for alias in stmt.names:
@@ -181,12 +179,12 @@ def resolve_lazy(resolver: Resolver, result: FileResult, src: SourceText, module
             alias = stmt.names[0]
             if alias.asname is not None:
                 imported.add(alias.asname)
-                if _is_builtin_module(alias.name.split(".")[0], resolver.packages):
+                if is_builtin_module(alias.name.split(".")[0], resolver.packages):
                     interp.globals.set(alias.asname, Dropped(alias.name), None)
                     return True
                 interp.globals.set(alias.asname, LazyRef(alias.name), interp.origin(stmt))
                 return True
-            return not _is_builtin_module(alias.name, resolver.packages)
+            return not is_builtin_module(alias.name, resolver.packages)
         return False
 
     interp = Interpreter(src, None, diagnostics, import_handler=handle)

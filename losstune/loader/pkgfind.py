@@ -418,3 +418,26 @@ def _normalize(name: str) -> str:
 
 def _key(path: str) -> str:
     return os.path.normcase(os.path.abspath(path))
+
+
+def is_builtin_module(name: str, packages: PackageFinder | None = None) -> bool:
+    """mmengine's ``_is_builtin_module``: a module counts as built in when it is compiled into
+    the interpreter or lives under the interpreter's prefix outside site-packages. The module is
+    located on disk, never imported."""
+    if name.startswith("."):
+        return False
+    if name.startswith("mmengine.config"):
+        return True
+    if name in sys.builtin_module_names:
+        return True
+    try:
+        origin = (packages or PackageFinder()).find(name.split(".")[0]).origin
+    except NotFound:
+        return False
+    if origin is None:
+        return False
+    origin = os.path.abspath(origin)
+    root = os.path.dirname(os.path.dirname(sys.executable))
+    if "site-package" in origin or "dist-package" in origin:
+        return False
+    return origin.startswith((root, "/usr/lib/python"))

@@ -13,7 +13,6 @@ import copy
 import dataclasses
 import io
 import os
-import sys
 import tokenize
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +25,7 @@ from losstune.loader.lazyconfig import resolve_lazy
 from losstune.loader.lazyref import lazy_to_string
 from losstune.loader.limits import MAX_BASE_DEPTH
 from losstune.loader.merge import base_copy, merge_into
-from losstune.loader.pkgfind import NotFound, PackageFinder
+from losstune.loader.pkgfind import NotFound, PackageFinder, is_builtin_module
 from losstune.loader.pyeval import BASE_KEY, Interpreter
 from losstune.loader.source import SourceText, TemplateError
 from losstune.loader.values import Dropped, LDict, Opaque
@@ -618,33 +617,10 @@ def _is_lazy_config(module: ast.Module, packages: PackageFinder) -> bool:
                 continue
             if not isinstance(node.module, str):
                 continue
-            if not _is_builtin_module(node.module, packages):
+            if not is_builtin_module(node.module, packages):
                 return True
         if isinstance(node, ast.Import):
             for alias in node.names:
-                if not _is_builtin_module(alias.name, packages):
+                if not is_builtin_module(alias.name, packages):
                     return True
     return False
-
-
-def _is_builtin_module(name: str, packages: PackageFinder | None = None) -> bool:
-    """mmengine's ``_is_builtin_module``: a module counts as built in when it is compiled into
-    the interpreter or lives under the interpreter's prefix outside site-packages. The module is
-    located on disk, never imported."""
-    if name.startswith("."):
-        return False
-    if name.startswith("mmengine.config"):
-        return True
-    if name in sys.builtin_module_names:
-        return True
-    try:
-        origin = (packages or PackageFinder()).find(name.split(".")[0]).origin
-    except NotFound:
-        return False
-    if origin is None:
-        return False
-    origin = os.path.abspath(origin)
-    root = os.path.dirname(os.path.dirname(sys.executable))
-    if "site-package" in origin or "dist-package" in origin:
-        return False
-    return origin.startswith((root, "/usr/lib/python"))
