@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from losstune.errors import LosstuneError
+
 Path = tuple[str | int, ...]
 
 
-class KeyPathError(Exception):
+class KeyPathError(LosstuneError):
     """A key path that names nothing, or names several things without ``*``.
 
     ``candidates`` lists the full paths that matched (ambiguity) or that are close (typo)."""

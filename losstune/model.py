@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from losstune.errors import LosstuneError
+
 
 @dataclass(frozen=True, slots=True)
 class Span:
@@ -80,7 +82,7 @@ class Diagnostic:
         return (self.span.file, self.span.line, self.span.column, self.code)
 
 
-class ConfigError(Exception):
+class ConfigError(LosstuneError):
     """Raised by :func:`losstune.load` when a config cannot be resolved.
 
     ``diagnostics`` holds every error found, each with its file and position.

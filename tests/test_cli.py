@@ -153,3 +153,51 @@ def test_explain_without_torch_says_how_to_get_the_steps(monkeypatch: pytest.Mon
     assert code == 0 and "pip install torch to also see each loss evaluated" in out
     code, out = invoke("explain", "retinanet_r50_fpn_1x_coco.py", "--steps", cwd=EXAMPLES)
     assert code == 2 and "--steps evaluates the losses with PyTorch" in out
+
+
+def test_every_error_losstune_raises_derives_from_the_one_base_with_exit_code_2() -> None:
+    from losstune.edit.apply import FileChanged
+    from losstune.edit.plan import EditError
+    from losstune.edit.pywrite import WriteError
+    from losstune.edit.values import AssignmentError
+    from losstune.engine.inputs import InputError
+    from losstune.engine.trace import UnsupportedLoss
+    from losstune.errors import CommandError, EditFailure, LosstuneError, UsageError
+    from losstune.keypath import KeyPathError
+    from losstune.lint.settings import SettingsError
+    from losstune.loader.fileread import DecodeError, ReadError
+    from losstune.loader.pkgfind import NotFound
+    from losstune.loader.source import TemplateError
+    from losstune.model import ConfigError
+    from losstune.schema.registry import SchemaError
+
+    classes = [ConfigError, SchemaError, SettingsError, ReadError, DecodeError, TemplateError, NotFound]
+    classes += [KeyPathError, AssignmentError, EditError, WriteError, FileChanged, InputError, UnsupportedLoss]
+    classes += [UsageError, EditFailure, CommandError]
+    assert [c for c in classes if not issubclass(c, LosstuneError) or c.exit_code != 2] == []
+    assert {c for c in classes if issubclass(c, EditFailure)} == {AssignmentError, EditError, WriteError, EditFailure}
+
+
+def test_a_usage_error_is_one_line_on_stderr_and_in_json_mode_a_json_report(tmp_path: Path) -> None:
+    out = _run("set", "cfg.py", cwd=tmp_path)
+    assert (out.returncode, out.stdout) == (2, "")
+    assert out.stderr == (
+        "losstune: error: give at least one KEY=VALUE (or --unset KEY), then the config file: "
+        "losstune set loss_cls.gamma=1.5 configs/retinanet.py\n"
+    )
+    out = _run("set", "cfg.py", "--format", "json", cwd=tmp_path)
+    assert (out.returncode, out.stderr) == (2, "")
+    data = json.loads(out.stdout)
+    assert (data["kind"], data["details"], data["diagnostics"]) == ("error", [], [])
+    assert data["message"].startswith("give at least one KEY=VALUE")
+
+
+def test_an_edit_refusal_names_the_config_its_reasons_and_what_was_written(ex: Path) -> None:
+    code, out = invoke("set", "loss_cls.gamma=-1", "retinanet_r50_fpn_gamma1.5_1x_coco.py", cwd=ex)
+    assert code == 2
+    first, *rest = out.splitlines()
+    assert first == (
+        "losstune: error: retinanet_r50_fpn_gamma1.5_1x_coco.py: the edit would make the config invalid; "
+        "nothing was written"
+    )
+    assert rest and all(line.startswith("  ") for line in rest)

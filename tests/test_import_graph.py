@@ -30,7 +30,7 @@ TYPING = "typing"
 
 # The loader is the trust boundary: it may use its own modules and the shared types only.
 LOADER = "losstune.loader"
-LOADER_MAY_IMPORT = ("losstune.loader", "losstune.model")
+LOADER_MAY_IMPORT = ("losstune.loader", "losstune.model", "losstune.errors")
 LOADER_THIRD_PARTY = frozenset({"yaml"})
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import os
 import stat
 import subprocess
@@ -328,3 +329,15 @@ def test_edits_inserted_at_one_place_keep_their_order(write: Callable[..., Path]
     cfg = write("r.py", RETINA_WITH + "custom = dict(a=1)\n")
     assert _set("custom.b=2", "custom.c=3", cfg.name, cwd=tmp_path)[0] == 0
     assert cfg.read_text().endswith("custom = dict(a=1, b=2, c=3)\n")
+
+
+def test_a_value_already_set_is_nothing_to_change_not_an_error(ex: Path) -> None:
+    cfg = ex / "retinanet_r50_fpn_gamma1.5_1x_coco.py"
+    before = cfg.read_bytes()
+    code, out = _set("loss_cls.gamma=1.5", cfg.name, cwd=ex)
+    assert (code, out) == (0, "nothing to change: `model.bbox_head.loss_cls.gamma` is already 1.5\n")
+    code, out = _set("loss_cls.gamma=1.5", cfg.name, "--format", "json", cwd=ex)
+    data = json.loads(out)
+    assert code == 0 and data["kind"] == "set" and data["changes"] == [] and data["written"] is False
+    assert data["notes"] == ["`model.bbox_head.loss_cls.gamma` is already 1.5"]
+    assert cfg.read_bytes() == before

@@ -6,14 +6,23 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from losstune.cli.boundary import reported, warn
+from losstune.cli.options import (
+    ConfigArg,
+    Device,
+    Format,
+    FormatOption,
+    LintFormat,
+    SchemaOption,
+    VersionOption,
+)
+from losstune.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, CommandError, EditFailure, UsageError
 from losstune.loader.limits import MAX_SWEEP_RUNS
-from losstune.model import Diagnostic, Severity
 
 if TYPE_CHECKING:
     from losstune.config import LoadedConfig
@@ -23,8 +32,6 @@ if TYPE_CHECKING:
 
 # The modules doing the work are imported by the command that needs them: a `losstune lint` of
 # one file should not pay for the modules of `explain`.
-
-EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 app = typer.Typer(
     name="losstune",
@@ -40,18 +47,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-class Format(str, Enum):
-    """Output formats of the reporting commands."""
-
-    text = "text"
-    json = "json"
-
-
-FormatOption = Annotated[
-    Format, typer.Option("--format", "-f", help="text for people, json for programs (versioned schema).")
-]
 
 
 def _color() -> bool:
@@ -71,74 +66,15 @@ def _width() -> int:
         return 120
 
 
-def _error(message: str, fmt: Format = Format.text, details: list[str] | None = None) -> None:
-    """``losstune: error: MESSAGE`` on stderr (then each of ``details``, indented), escaped like
-    every other text from a config; with ``--format json``, an error report on stdout."""
-    if fmt is Format.json:
-        from losstune.render import json as render_json
-
-        sys.stdout.write(render_json.render_errors([], message, details))
-        return
-    from losstune.render.safe import printable
-
-    sys.stderr.write(f"losstune: error: {printable(message)}\n" + "".join(f"  {printable(d)}\n" for d in details or ()))
-
-
-def _source_lines(diagnostics: list[Diagnostic]) -> dict[tuple[str, int], str]:
-    """The source line each diagnostic points at; each file is read once."""
-    from losstune.loader.fileread import ReadError, read_text
-
-    lines: dict[tuple[str, int], str] = {}
-    files: dict[str, list[str]] = {}
-    for d in diagnostics:
-        if d.span is None:
-            continue
-        if d.span.file not in files:
-            try:
-                files[d.span.file] = read_text(d.span.file).split("\n")
-            except ReadError:
-                files[d.span.file] = []
-        text = files[d.span.file]
-        if 0 < d.span.line <= len(text):
-            lines[(d.span.file, d.span.line)] = text[d.span.line - 1]
-    return lines
-
-
-def _warn(diagnostics: list[Diagnostic], fmt: Format) -> None:
-    """Warnings go to stderr in text mode; in JSON they are part of the report."""
-    from losstune.render import lint_text as render_lint_text
-
-    shown = [d for d in dict.fromkeys(diagnostics) if d.severity is not Severity.ERROR]
-    if shown and fmt is Format.text:
-        sys.stderr.write(render_lint_text.render_diagnostics(shown, _source_lines(shown)))
-
-
-def _fail(diagnostics: list[Diagnostic], fmt: Format) -> typer.Exit:
-    from losstune.render import json as render_json
-    from losstune.render import lint_text as render_lint_text
-
-    diagnostics = sorted(dict.fromkeys(diagnostics), key=lambda d: (d.severity is not Severity.ERROR, d.sort_key()))
-    if fmt is Format.json:
-        sys.stdout.write(render_json.render_errors(diagnostics))
-    else:
-        errors = [d for d in diagnostics if d.severity is Severity.ERROR] or diagnostics
-        sys.stderr.write(render_lint_text.render_diagnostics(errors, _source_lines(errors)))
-    return typer.Exit(EXIT_ERROR)
-
-
-def _settings(start: str, fmt: Format = Format.text) -> Settings:
+def _settings(start: str) -> Settings:
     """The settings that apply to ``start``; unusable settings are an error naming the file.
 
     Every file the command reads afterwards is read within their ``max-file-size``."""
-    from losstune.lint.settings import SettingsError, load_settings
+    from losstune.lint.settings import load_settings
     from losstune.loader import fileread
 
     _about(start)
-    try:
-        settings = load_settings(start)
-    except SettingsError as e:
-        _error(str(e), fmt)
-        raise typer.Exit(EXIT_ERROR) from None
+    settings = load_settings(start)
     _scope.enter_context(fileread.limit(settings.max_file_size))
     return settings
 
@@ -154,18 +90,11 @@ def _about(path: str) -> None:
         _subject.append(path)
 
 
-def _load(path: Path, fmt: Format, resolver: Resolver) -> LoadedConfig:
+def _load(path: Path, resolver: Resolver) -> LoadedConfig:
     from losstune.config import load
-    from losstune.model import ConfigError
 
     _about(str(path))
-    try:
-        return load(path, resolver=resolver)
-    except ConfigError as e:
-        raise _fail(e.diagnostics, fmt) from None
-
-
-ConfigArg = Annotated[Path, typer.Argument(help="A config file: .py, .yaml, .yml or .json.", show_default=False)]
+    return load(path, resolver=resolver)
 
 
 @app.command()
@@ -194,30 +123,30 @@ def explain(
 
     Example: losstune explain configs/retinanet/retinanet_r50_fpn_1x_coco.py --format json
     """
-    import importlib.util
+    with reported(fmt):
+        import importlib.util
 
-    from losstune.loader.resolve import Resolver
-    from losstune.render import json as render_json
-    from losstune.render import text as render_text
-    from losstune.report import explain as build_explain
+        from losstune.loader.resolve import Resolver
+        from losstune.render import json as render_json
+        from losstune.render import text as render_text
+        from losstune.report import explain as build_explain
 
-    has_torch = importlib.util.find_spec("torch") is not None
-    if steps and not has_torch:
-        sys.stderr.write("losstune: error: --steps evaluates the losses with PyTorch: pip install torch\n")
-        raise typer.Exit(EXIT_ERROR)
-    settings = _settings(str(config), fmt)
-    cfg = _load(config, fmt, Resolver())
-    hint = steps is None and not has_torch and bool(cfg.losses())
-    if steps is None:
-        steps = has_torch
-    report = build_explain(cfg, _schema(schema, settings, fmt), mmdet_version, steps=steps, seed=seed)
-    if fmt is Format.json:
-        sys.stdout.write(render_json.render_explain(report))
-    else:
-        _warn(report.diagnostics, fmt)
-        sys.stdout.write(render_text.render_explain(report, color=_color(), width=_width()))
-        if hint:
-            sys.stdout.write("(pip install torch to also see each loss evaluated step by step on sample tensors)\n")
+        has_torch = importlib.util.find_spec("torch") is not None
+        if steps and not has_torch:
+            raise UsageError("--steps evaluates the losses with PyTorch: pip install torch")
+        settings = _settings(str(config))
+        cfg = _load(config, Resolver())
+        hint = steps is None and not has_torch and bool(cfg.losses())
+        if steps is None:
+            steps = has_torch
+        report = build_explain(cfg, _schema(schema, settings), mmdet_version, steps=steps, seed=seed)
+        if fmt is Format.json:
+            sys.stdout.write(render_json.render_explain(report))
+        else:
+            warn(report.diagnostics, fmt)
+            sys.stdout.write(render_text.render_explain(report, color=_color(), width=_width()))
+            if hint:
+                sys.stdout.write("(pip install torch to also see each loss evaluated step by step on sample tensors)\n")
 
 
 @app.command()
@@ -233,32 +162,23 @@ def diff(
 
     Example: losstune diff retinanet_r50_fpn_1x_coco.py retinanet_r50_fpn_gamma1.5_1x_coco.py
     """
-    from losstune.loader.resolve import Resolver
-    from losstune.render import json as render_json
-    from losstune.render import text as render_text
-    from losstune.report import diff as build_diff
+    with reported(fmt):
+        from losstune.loader.resolve import Resolver
+        from losstune.render import json as render_json
+        from losstune.render import text as render_text
+        from losstune.report import diff as build_diff
 
-    _settings(str(a), fmt)
-    resolver = Resolver()
-    cfg_a = _load(a, fmt, resolver)
-    cfg_b = _load(b, fmt, resolver)
-    report = build_diff(cfg_a, cfg_b)
-    if fmt is Format.json:
-        sys.stdout.write(render_json.render_diff(report))
-    else:
-        _warn(report.diagnostics, fmt)
-        sys.stdout.write(render_text.render_diff(report, color=_color(), width=_width()))
-    raise typer.Exit(EXIT_FINDINGS if report.diffs else EXIT_OK)
-
-
-class LintFormat(str, Enum):
-    """Output formats of ``lint``."""
-
-    text = "text"
-    json = "json"
-    sarif = "sarif"
-    github = "github"
-    auto = "auto"
+        _settings(str(a))
+        resolver = Resolver()
+        cfg_a = _load(a, resolver)
+        cfg_b = _load(b, resolver)
+        report = build_diff(cfg_a, cfg_b)
+        if fmt is Format.json:
+            sys.stdout.write(render_json.render_diff(report))
+        else:
+            warn(report.diagnostics, fmt)
+            sys.stdout.write(render_text.render_diff(report, color=_color(), width=_width()))
+        raise typer.Exit(EXIT_FINDINGS if report.diffs else EXIT_OK)
 
 
 def _split_codes(value: list[str] | None) -> tuple[str, ...] | None:
@@ -267,32 +187,13 @@ def _split_codes(value: list[str] | None) -> tuple[str, ...] | None:
     return tuple(c.strip().upper() for v in value for c in v.split(",") if c.strip())
 
 
-def _schema(extra: list[Path] | None, settings: Settings, fmt: Format = Format.text) -> Schema:
+def _schema(extra: list[Path] | None, settings: Settings) -> Schema:
     from losstune.schema.registry import SchemaError, load_schema
 
     try:
         return load_schema([*settings.schema_files, *(str(p) for p in extra or ())])
     except SchemaError as e:
-        _error(f"the schema cannot be used: {e}", fmt)
-        raise typer.Exit(EXIT_ERROR) from None
-
-
-SchemaOption = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "--schema", help="A YAML file describing your own losses or samplers (repeatable).", show_default=False
-    ),
-]
-VersionOption = Annotated[
-    int | None,
-    typer.Option(
-        "--mmdet-version",
-        min=2,
-        max=3,
-        help="Check against MMDetection 2 or 3 (default: detected from the config's shape).",
-        show_default=False,
-    ),
-]
+        raise CommandError(f"the schema cannot be used: {e}") from None
 
 
 @app.command()
@@ -327,43 +228,38 @@ def lint(
 
     Example: losstune lint configs/ --format github
     """
-    from losstune.lint.run import UsageError
-    from losstune.lint.run import lint as run_lint
-    from losstune.render import json as render_json
+    with reported(Format.json if fmt is LintFormat.json else Format.text):
+        from losstune.lint.run import lint as run_lint
+        from losstune.render import json as render_json
 
-    errors = Format.json if fmt is LintFormat.json else Format.text
-    settings = _settings(str(paths[0]) if paths else ".", errors).merged(
-        select=_split_codes(select),
-        ignore=_split_codes(ignore),
-        strict=strict,
-        mmdet_version=mmdet_version,
-    )
-    loaded = _schema(schema, settings, errors)
-    try:
-        result = run_lint([str(p) for p in paths], loaded, settings)
-    except UsageError as e:
-        _error(str(e), errors)
-        raise typer.Exit(EXIT_ERROR) from None
-    chosen = fmt
-    if chosen is LintFormat.auto:
-        chosen = LintFormat.github if os.environ.get("GITHUB_ACTIONS") == "true" else LintFormat.text
-    if chosen is LintFormat.json:
-        sys.stdout.write(render_json.render_lint(result.diagnostics, len(result.configs)))
-    elif chosen is LintFormat.sarif:
-        from losstune.render import sarif as render_sarif
-
-        sys.stdout.write(render_sarif.render_lint(result.diagnostics))
-    elif chosen is LintFormat.github:
-        from losstune.render import github as render_github
-
-        sys.stdout.write(render_github.render_lint(result.diagnostics))
-    else:
-        from losstune.render import lint_text as render_lint_text
-
-        sys.stdout.write(
-            render_lint_text.render_lint(result.diagnostics, result.lines, len(result.configs), color=_color())
+        settings = _settings(str(paths[0]) if paths else ".").merged(
+            select=_split_codes(select),
+            ignore=_split_codes(ignore),
+            strict=strict,
+            mmdet_version=mmdet_version,
         )
-    raise typer.Exit(EXIT_FINDINGS if result.failed(settings.strict) else EXIT_OK)
+        loaded = _schema(schema, settings)
+        result = run_lint([str(p) for p in paths], loaded, settings)
+        chosen = fmt
+        if chosen is LintFormat.auto:
+            chosen = LintFormat.github if os.environ.get("GITHUB_ACTIONS") == "true" else LintFormat.text
+        if chosen is LintFormat.json:
+            sys.stdout.write(render_json.render_lint(result.diagnostics, len(result.configs)))
+        elif chosen is LintFormat.sarif:
+            from losstune.render import sarif as render_sarif
+
+            sys.stdout.write(render_sarif.render_lint(result.diagnostics))
+        elif chosen is LintFormat.github:
+            from losstune.render import github as render_github
+
+            sys.stdout.write(render_github.render_lint(result.diagnostics))
+        else:
+            from losstune.render import lint_text as render_lint_text
+
+            sys.stdout.write(
+                render_lint_text.render_lint(result.diagnostics, result.lines, len(result.configs), color=_color())
+            )
+        raise typer.Exit(EXIT_FINDINGS if result.failed(settings.strict) else EXIT_OK)
 
 
 @app.command("schema")
@@ -381,51 +277,42 @@ def schema_command(
 
     Example: losstune schema FocalLoss
     """
-    from losstune.render import json as render_json
-    from losstune.render import text as render_text
+    with reported(fmt):
+        from losstune.render import json as render_json
+        from losstune.render import text as render_text
 
-    loaded = _schema(schema, _settings(".", fmt), fmt)
-    if name is None:
+        loaded = _schema(schema, _settings("."))
+        if name is None:
+            out = (
+                render_json.render_schema_list(loaded)
+                if fmt is Format.json
+                else render_text.render_schema_list(loaded, width=_width())
+            )
+            sys.stdout.write(out)
+            return
+        entry = loaded.get(name)
+        if entry is None:
+            guess = loaded.suggest(name)
+            hint = f"; did you mean `{guess}`?" if guess else "; `losstune schema` lists them all"
+            raise UsageError(f"`{name}` is not a known loss or sampler{hint}")
         out = (
-            render_json.render_schema_list(loaded)
+            render_json.render_entry(entry)
             if fmt is Format.json
-            else render_text.render_schema_list(loaded, width=_width())
+            else render_text.render_entry(entry, color=_color(), width=_width())
         )
         sys.stdout.write(out)
-        return
-    entry = loaded.get(name)
-    if entry is None:
-        guess = loaded.suggest(name)
-        hint = f"; did you mean `{guess}`?" if guess else "; `losstune schema` lists them all"
-        _error(f"`{name}` is not a known loss or sampler{hint}", fmt)
-        raise typer.Exit(EXIT_ERROR)
-    out = (
-        render_json.render_entry(entry)
-        if fmt is Format.json
-        else render_text.render_entry(entry, color=_color(), width=_width())
-    )
-    sys.stdout.write(out)
 
 
 @contextlib.contextmanager
-def _edit_errors(config: str, fmt: Format) -> Iterator[None]:
-    """The errors of set and sweep, each one paragraph and exit code 2."""
-    from losstune.edit.plan import EditError
-    from losstune.edit.pywrite import WriteError
-    from losstune.edit.values import AssignmentError
-    from losstune.model import ConfigError
-
+def _editing(config: str) -> Iterator[None]:
+    """An edit's refusals as set and sweep report them: about ``config``, saying what state the
+    files are in."""
     try:
         yield
-    except ConfigError as e:
-        raise _fail(e.diagnostics, fmt) from None
-    except (EditError, WriteError, AssignmentError) as e:
-        after = getattr(e, "after", "nothing was written")
-        _error(f"{config}: {e}; {after}", fmt, getattr(e, "lines", []))
-        raise typer.Exit(EXIT_ERROR) from None
+    except EditFailure as e:
+        raise CommandError(f"{config}: {e}; {e.after}", e.details) from None
     except OSError as e:
-        _error(f"{config}: cannot write ({e.strerror}); nothing was changed", fmt)
-        raise typer.Exit(EXIT_ERROR) from None
+        raise CommandError(f"{config}: cannot write ({e.strerror}); nothing was changed") from None
 
 
 @app.command("set")
@@ -482,29 +369,22 @@ def set_command(
 
     Example: losstune set loss_cls.gamma=1.5 loss_bbox.type=GIoULoss configs/retinanet.py --dry-run
     """
-    from losstune.edit.plan import NothingToChange
-    from losstune.edit.session import set_values
-    from losstune.edit.values import Assignment, AssignmentError, parse_assignment
+    with reported(fmt):
+        from losstune.edit.session import set_values
+        from losstune.edit.values import Assignment, parse_assignment
 
-    if not args:
-        sys.stderr.write("losstune: error: name the config after the assignments: losstune set KEY=VALUE CONFIG\n")
-        raise typer.Exit(EXIT_ERROR)
-    config, raw = args[-1], args[:-1]
-    if "=" in config or not (raw or unset):
-        sys.stderr.write(
-            "losstune: error: give at least one KEY=VALUE (or --unset KEY), then the config file: "
-            "losstune set loss_cls.gamma=1.5 configs/retinanet.py\n"
-        )
-        raise typer.Exit(EXIT_ERROR)
-    try:
+        if not args:
+            raise UsageError("name the config after the assignments: losstune set KEY=VALUE CONFIG")
+        config, raw = args[-1], args[:-1]
+        if "=" in config or not (raw or unset):
+            raise UsageError(
+                "give at least one KEY=VALUE (or --unset KEY), then the config file: "
+                "losstune set loss_cls.gamma=1.5 configs/retinanet.py"
+            )
         assignments = [parse_assignment(a) for a in raw] + [Assignment(k, unset=True) for k in unset or ()]
-    except AssignmentError as e:
-        _error(str(e), fmt)
-        raise typer.Exit(EXIT_ERROR) from None
-    settings = _settings(config, fmt).merged(mmdet_version=mmdet_version)
-    loaded = _schema(schema, settings, fmt)
-    try:
-        with _edit_errors(config, fmt):
+        settings = _settings(config).merged(mmdet_version=mmdet_version)
+        loaded = _schema(schema, settings)
+        with _editing(config):
             outcome = set_values(
                 config,
                 assignments,
@@ -515,17 +395,12 @@ def set_command(
                 in_base=in_base,
                 scan=str(scan) if scan else None,
             )
-    except NothingToChange as e:
-        from losstune.render.safe import printable
+        from losstune.render import edit as render_edit
 
-        sys.stdout.write(f"nothing to change: {printable(str(e))}\n")
-        raise typer.Exit(EXIT_OK) from None
-    from losstune.render import edit as render_edit
-
-    if fmt is Format.json:
-        sys.stdout.write(render_edit.render_json(outcome, dry_run))
-    else:
-        sys.stdout.write(render_edit.render_text(outcome, dry_run, color=_color()))
+        if fmt is Format.json:
+            sys.stdout.write(render_edit.render_json(outcome, dry_run))
+        else:
+            sys.stdout.write(render_edit.render_text(outcome, dry_run, color=_color()))
 
 
 @app.command("sweep")
@@ -552,50 +427,44 @@ def sweep_command(
 
     Example: losstune sweep configs/retinanet.py loss_cls.gamma=1.0,1.5,2.0 loss_cls.alpha=0.25,0.5 -o sweeps/focal
     """
-    from losstune.edit.sweep import plan_sweep, write_sweep
+    with reported(fmt):
+        from losstune.edit.sweep import plan_sweep, write_sweep
 
-    settings = _settings(str(config), fmt).merged(mmdet_version=mmdet_version)
-    loaded = _schema(schema, settings, fmt)
-    with _edit_errors(str(config), fmt):
-        runs = plan_sweep(str(config), axes, str(out), loaded, settings, max_runs)
-        manifest_json, manifest_csv = write_sweep(runs, str(out), str(config))
-    from losstune.loader.resolve import display_path
+        settings = _settings(str(config)).merged(mmdet_version=mmdet_version)
+        loaded = _schema(schema, settings)
+        with _editing(str(config)):
+            runs = plan_sweep(str(config), axes, str(out), loaded, settings, max_runs)
+            manifest_json, manifest_csv = write_sweep(runs, str(out), str(config))
+        from losstune.loader.resolve import display_path
 
-    if fmt is Format.json:
-        import json
+        if fmt is Format.json:
+            import json
 
+            sys.stdout.write(
+                json.dumps(
+                    {
+                        "version": 1,
+                        "kind": "sweep",
+                        "config": display_path(str(config.resolve())),
+                        "runs": [{"file": display_path(r.file), "values": r.values} for r in runs],
+                        "manifest": [display_path(manifest_json), display_path(manifest_csv)],
+                    },
+                    indent=2,
+                )
+                + "\n"
+            )
+            return
+        from losstune.render.safe import printable
+
+        for r in runs:
+            values = ", ".join(f"{k}={v!r}" for k, v in r.values.items())
+            sys.stdout.write(printable(f"  {display_path(r.file)}  {values}") + "\n")
         sys.stdout.write(
-            json.dumps(
-                {
-                    "version": 1,
-                    "kind": "sweep",
-                    "config": display_path(str(config.resolve())),
-                    "runs": [{"file": display_path(r.file), "values": r.values} for r in runs],
-                    "manifest": [display_path(manifest_json), display_path(manifest_csv)],
-                },
-                indent=2,
+            printable(
+                f"{len(runs)} configs written, listed in {display_path(manifest_json)} and {display_path(manifest_csv)}"
             )
             + "\n"
         )
-        return
-    from losstune.render.safe import printable
-
-    for r in runs:
-        values = ", ".join(f"{k}={v!r}" for k, v in r.values.items())
-        sys.stdout.write(printable(f"  {display_path(r.file)}  {values}") + "\n")
-    sys.stdout.write(
-        printable(
-            f"{len(runs)} configs written, listed in {display_path(manifest_json)} and {display_path(manifest_csv)}"
-        )
-        + "\n"
-    )
-
-
-class Device(str, Enum):
-    """Where eval computes."""
-
-    cpu = "cpu"
-    cuda = "cuda"
 
 
 @app.command("eval")
@@ -655,53 +524,52 @@ def eval_command(
 
     Example: losstune eval configs/retinanet.py --loss loss_cls --seed 1
     """
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        sys.stderr.write("losstune: error: eval needs PyTorch: pip install torch\n")
-        raise typer.Exit(EXIT_ERROR) from None
-    from losstune.engine.inputs import InputError
-    from losstune.engine.session import evaluate_config
-    from losstune.engine.trace import UnsupportedLoss
-    from losstune.keypath import KeyPathError
-    from losstune.loader.resolve import Resolver
-    from losstune.render import eval as render_eval
+    with reported(fmt):
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            raise UsageError("eval needs PyTorch: pip install torch") from None
+        from losstune.engine.inputs import InputError
+        from losstune.engine.session import evaluate_config
+        from losstune.engine.trace import UnsupportedLoss
+        from losstune.keypath import KeyPathError
+        from losstune.loader.resolve import Resolver
+        from losstune.render import eval as render_eval
 
-    _settings(str(config), fmt)
-    cfg = _load(config, fmt, Resolver())
-    try:
-        result = evaluate_config(
-            cfg,
-            loss,
-            inputs=str(inputs) if inputs else None,
-            seed=seed,
-            num_priors=num_priors,
-            device=device.value,
-            mmdet_version=mmdet_version,
-        )
-        if plot is not None:
-            from losstune.engine.plot import plot_kernel
-            from losstune.keypath import get
+        _settings(str(config))
+        cfg = _load(config, Resolver())
+        try:
+            result = evaluate_config(
+                cfg,
+                loss,
+                inputs=str(inputs) if inputs else None,
+                seed=seed,
+                num_priors=num_priors,
+                device=device.value,
+                mmdet_version=mmdet_version,
+            )
+            if plot is not None:
+                from losstune.engine.plot import plot_kernel
+                from losstune.keypath import get
 
-            plot_kernel(get(cfg.tree, result.loss.path), str(plot), f"{result.loss.key}: {result.loss.type}")
-    except (InputError, UnsupportedLoss, KeyPathError) as e:
-        from losstune.loader.envmask import EnvMask
+                plot_kernel(get(cfg.tree, result.loss.path), str(plot), f"{result.loss.key}: {result.loss.type}")
+        except (InputError, UnsupportedLoss, KeyPathError) as e:
+            from losstune.loader.envmask import EnvMask
 
-        _error(EnvMask.of(cfg).text(f"{config}: {e}"), fmt)
-        raise typer.Exit(EXIT_ERROR) from None
-    if check:
-        from dataclasses import replace
+            raise CommandError(EnvMask.of(cfg).text(f"{config}: {e}")) from None
+        if check:
+            from dataclasses import replace
 
-        from losstune.engine.crosscheck import crosscheck
+            from losstune.engine.crosscheck import crosscheck
 
-        checked = crosscheck(result.loss_cfg, result.trace.loss, result.args, result.kwargs, result.version)
-        result = replace(result, check=checked)
-    if fmt is Format.json:
-        sys.stdout.write(render_eval.render_json(result))
-    else:
-        sys.stdout.write(render_eval.render_text(result, color=_color()))
-    if result.check is not None and result.check.equal is False:
-        raise typer.Exit(EXIT_FINDINGS)
+            checked = crosscheck(result.loss_cfg, result.trace.loss, result.args, result.kwargs, result.version)
+            result = replace(result, check=checked)
+        if fmt is Format.json:
+            sys.stdout.write(render_eval.render_json(result))
+        else:
+            sys.stdout.write(render_eval.render_text(result, color=_color()))
+        if result.check is not None and result.check.equal is False:
+            raise typer.Exit(EXIT_FINDINGS)
 
 
 @app.command("rule")
@@ -716,26 +584,26 @@ def rule_command(
 
     Example: losstune rule LT111
     """
-    from losstune.loader import codes
-    from losstune.rules import ALL_RULES
+    with reported(Format.text):
+        from losstune.loader import codes
+        from losstune.rules import ALL_RULES
 
-    if code is None:
-        for c in codes.ALL_CODES:
-            sys.stdout.write(f"{c.code}  {c.name:<28} {c.severity.value:<8} {c.summary}\n")
+        if code is None:
+            for c in codes.ALL_CODES:
+                sys.stdout.write(f"{c.code}  {c.name:<28} {c.severity.value:<8} {c.summary}\n")
+            for r in ALL_RULES:
+                sys.stdout.write(f"{r.code}  {r.name:<28} {r.severity.value:<8} {r.doc().split(chr(10))[0]}\n")
+            return
+        wanted = code.strip()
         for r in ALL_RULES:
-            sys.stdout.write(f"{r.code}  {r.name:<28} {r.severity.value:<8} {r.doc().split(chr(10))[0]}\n")
-        return
-    wanted = code.strip()
-    for r in ALL_RULES:
-        if wanted.upper() == r.code or wanted.lower() == r.name:
-            sys.stdout.write(f"{r.code} {r.name} ({r.severity.value})\n\n{r.doc()}\n")
-            return
-    for c in codes.ALL_CODES:
-        if wanted.upper() == c.code or wanted.lower() == c.name:
-            sys.stdout.write(f"{c.code} {c.name} ({c.severity.value})\n\n{c.summary}\n")
-            return
-    _error(f"no rule `{wanted}`; `losstune rule` lists them all")
-    raise typer.Exit(EXIT_ERROR)
+            if wanted.upper() == r.code or wanted.lower() == r.name:
+                sys.stdout.write(f"{r.code} {r.name} ({r.severity.value})\n\n{r.doc()}\n")
+                return
+        for c in codes.ALL_CODES:
+            if wanted.upper() == c.code or wanted.lower() == c.name:
+                sys.stdout.write(f"{c.code} {c.name} ({c.severity.value})\n\n{c.summary}\n")
+                return
+        raise UsageError(f"no rule `{wanted}`; `losstune rule` lists them all")
 
 
 @app.callback(invoke_without_command=True)

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 
 from losstune.edit.lock import locked
+from losstune.errors import LosstuneError
 from losstune.loader.resolve import display_path
 
 __all__ = [
@@ -45,7 +46,7 @@ STALE_SECONDS = 15 * 60
 _BOM = b"\xef\xbb\xbf"
 
 
-class FileChanged(Exception):
+class FileChanged(LosstuneError):
     """The file is not the text the edit was planned from: another program changed it."""
 
     def __init__(self, path: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from losstune import keypath
 from losstune.config import LoadedConfig
 from losstune.edit.values import Assignment
+from losstune.errors import EditFailure
 from losstune.keypath import KeyPathError, Path, format_path
 from losstune.lint.run import check_config
 from losstune.lint.settings import Settings
@@ -27,18 +28,9 @@ DELETE = object()
 MISSING = object()
 
 
-class NothingToChange(Exception):
-    """Every requested value is already what the config resolves to."""
-
-
-class EditError(Exception):
+class EditError(EditFailure):
     """An edit that cannot be made; ``lines`` say why, one finding or reason each, and ``after``
     what state the files are in."""
-
-    def __init__(self, message: str, lines: list[str] | None = None, after: str = "nothing was written") -> None:
-        super().__init__(message)
-        self.lines = lines or []
-        self.after = after
 
 
 @dataclass
@@ -86,7 +78,8 @@ def _is_component(path: Path, value: Any) -> bool:
 
 
 def plan_edits(config: LoadedConfig, assignments: list[Assignment], schema: Schema, settings: Settings) -> Plan:
-    """Apply ``assignments`` to a copy of ``config``'s resolved tree and check the result."""
+    """Apply ``assignments`` to a copy of ``config``'s resolved tree and check the result; a plan
+    with no ``changes`` when every value is already what the config resolves to."""
     tree = copy.deepcopy(config.tree)
     changes: list[Change] = []
     whole: list[Path] = []
@@ -130,8 +123,8 @@ def plan_edits(config: LoadedConfig, assignments: list[Assignment], schema: Sche
             parent[last] = a.value
             parent.origins.pop(last, None)
             changes.append(Change(path, old, a.value))
-    if not changes:
-        raise NothingToChange("; ".join(notes) or "nothing to change")
+    if not changes:  # every requested value is already what the config resolves to
+        return Plan(config, tree, [], [], notes, warnings)
     _check(config, tree, changes, whole, schema, settings)
     return Plan(config, tree, changes, whole, notes, warnings)
 

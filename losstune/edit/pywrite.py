@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from losstune.edit.values import is_name, python_literal
+from losstune.errors import EditFailure
 from losstune.loader.source import SourceText
 
 
@@ -30,7 +31,7 @@ class TextEdit:
     new: str
 
 
-class WriteError(Exception):
+class WriteError(EditFailure):
     """The override cannot be merged into the file's text automatically."""
 
 

@@ -38,7 +38,8 @@ from losstune.schema.registry import Schema
 
 @dataclass
 class SetOutcome:
-    """What an edit changed (or would change, with ``dry_run``)."""
+    """What an edit changed (or would change, with ``dry_run``); no ``changes`` when every
+    requested value is already what the config resolves to (``notes`` say so)."""
 
     config: str
     changes: list[Change]
@@ -61,13 +62,6 @@ def _load(path: str) -> LoadedConfig:
     if result.imported is not None:
         raise EditError("new-style (read_base) configs cannot be edited by losstune yet; edit the file by hand")
     return LoadedConfig(result)
-
-
-def _plan(
-    path: str, assignments: list[Assignment], schema: Schema, settings: Settings, in_base: bool
-) -> tuple[Plan, Written]:
-    plan = plan_edits(_load(path), assignments, schema, settings)
-    return plan, plan_files(plan, path, in_base)
 
 
 _ATTEMPTS = 10
@@ -101,7 +95,10 @@ def set_values(
         with locked_all(needed):
             if not dry_run:
                 remove_stale_temps(path)
-            plan, written = _plan(path, assignments, schema, settings, in_base)
+            plan = plan_edits(_load(path), assignments, schema, settings)
+            if not plan.changes:
+                return SetOutcome(display_path(path), [], [], plan.notes, warnings=plan.warnings)
+            written = plan_files(plan, path, in_base)
             more = {os.path.realpath(f) for f in written.files} - needed
             if more:  # lock those too, in order with the rest, and plan again
                 needed |= more

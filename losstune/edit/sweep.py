@@ -15,7 +15,7 @@ from typing import Any
 
 from losstune import keypath
 from losstune.edit.apply import atomic_write, locked
-from losstune.edit.plan import DELETE, EditError, NothingToChange, Plan, plan_edits
+from losstune.edit.plan import DELETE, EditError, Plan, plan_edits
 from losstune.edit.pywrite import Whole, apply_edits, python_override
 from losstune.edit.session import _load
 from losstune.edit.values import Assignment, AssignmentError, python_literal, split_sweep_values
@@ -130,8 +130,6 @@ def plan_sweep(
         label = ", ".join(f"{k}={v!r}" for (k, _), v in zip(axes, combo, strict=True))
         try:
             plan = plan_edits(loaded, assignments, schema, settings)
-        except NothingToChange:
-            plan = Plan(loaded, loaded.tree, [], [])
         except EditError as e:
             raise EditError(f"{label}: {e}", e.lines) from None
         text = header + "\n"

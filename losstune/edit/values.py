@@ -12,11 +12,12 @@ from typing import Any
 
 import yaml
 
+from losstune.errors import EditFailure
 from losstune.loader import pysource
 from losstune.loader.limits import MAX_DATA_DEPTH
 
 
-class AssignmentError(Exception):
+class AssignmentError(EditFailure):
     """A ``KEY=VALUE`` that cannot be understood."""
 
 

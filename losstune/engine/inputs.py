@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from losstune.engine.sampling import Sampled, sample
+from losstune.errors import LosstuneError
 from losstune.schema.catalogue import bare_type
 
 CLASSIFICATION = ("CrossEntropyLoss", "FocalLoss", "QualityFocalLoss", "VarifocalLoss")
@@ -24,7 +25,7 @@ OTHERS = ("SeesawLoss", "GHMC", "GHMR", "DistributionFocalLoss", "DiceLoss", "Ga
 PRIOR_BIAS = -math.log((1 - 0.01) / 0.01)
 
 
-class InputError(Exception):
+class InputError(LosstuneError):
     """Inputs that cannot be made or read for this loss."""
 
 

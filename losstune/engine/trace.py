@@ -7,10 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from losstune.errors import LosstuneError
+
 T = TypeVar("T")
 
 
-class UnsupportedLoss(Exception):
+class UnsupportedLoss(LosstuneError):
     """A loss type the engine does not evaluate (yet)."""
 
 

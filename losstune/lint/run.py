@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from losstune.config import LoadedConfig
+from losstune.errors import UsageError
 from losstune.lint.settings import Settings
 from losstune.loader import codes, fileread
 from losstune.loader.resolve import SUPPORTED_SUFFIXES, Resolver, display_path
@@ -27,10 +28,6 @@ _SKIP_DIRS = frozenset(("__pycache__", "node_modules", "site-packages"))
 # Files that sit among configs but are metadata (MMDetection's model index), not configs
 # (and the manifests that `losstune sweep` writes beside its configs).
 _NOT_CONFIGS = frozenset(("metafile.yml", "metafile.yaml", "model-index.yml", "model-index.yaml", "manifest.json"))
-
-
-class UsageError(Exception):
-    """The command cannot run as asked (a path that does not exist...)."""
 
 
 @dataclass

@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from losstune.errors import UsageError
 from losstune.loader import fileread
 from losstune.loader.limits import MAX_FILE_BYTES
 
@@ -17,7 +18,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 
-class SettingsError(Exception):
+class SettingsError(UsageError):
     """Settings that cannot be used (the message names the file and the key)."""
 
 

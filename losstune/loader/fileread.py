@@ -19,6 +19,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum
 
+from losstune.errors import LosstuneError
 from losstune.loader.limits import MAX_FILE_BYTES
 
 _LIMIT: ContextVar[int] = ContextVar("max_file_size", default=MAX_FILE_BYTES)
@@ -57,7 +58,7 @@ class Problem(str, Enum):
     OTHER = "other"
 
 
-class ReadError(Exception):
+class ReadError(LosstuneError):
     """A path that cannot be read as a file.
 
     ``reason`` completes a sentence that starts with the path (``` `a.py` is a named pipe...```);

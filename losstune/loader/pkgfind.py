@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import PurePath
 
+from losstune.errors import LosstuneError
 from losstune.loader import fileread, pysource
 
 # The order of the standard path finder: extension modules, then source, then bytecode.
@@ -41,7 +42,7 @@ _SUFFIXES = (
 _MAX_READ = 1 << 20  # metadata, .pth and hook files are small; anything bigger is not one
 
 
-class NotFound(Exception):
+class NotFound(LosstuneError):
     """A name that could not be located; the message says why, as a sentence for a diagnostic."""
 
 

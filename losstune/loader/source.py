@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from losstune.errors import LosstuneError
 from losstune.model import Span
 
 BASE_PLACEHOLDER_PREFIX = "_losstune_base_ref_:"
@@ -33,7 +34,7 @@ _REGEX_SPECIAL = frozenset("\\^$*+?{}[]|()")
 _BASE_VAR = re.compile(r"\{\{\s*_base_\.([\w\.]+)\s*\}\}")
 
 
-class TemplateError(Exception):
+class TemplateError(LosstuneError):
     """An environment template with no value and no default."""
 
     def __init__(self, message: str, offset: int) -> None:

@@ -54,6 +54,8 @@ def diff_text(outcome: SetOutcome, color: bool = False, escape: bool = False) ->
 
 def render_text(outcome: SetOutcome, dry_run: bool, color: bool = False) -> str:
     """The changes, the notes, the files written (or the diff of a dry run)."""
+    if not outcome.changes:
+        return f"nothing to change: {printable('; '.join(outcome.notes) or 'nothing to change')}\n"
     out = []
     for c in outcome.changes:
         out.append(f"  {printable(format_path(c.path))}: {_show(c.old)} -> {_show(c.new)}\n")

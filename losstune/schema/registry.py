@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from losstune.errors import UsageError
 from losstune.loader import fileread
 from losstune.loader.source import SourceText
 from losstune.loader.yamlread import read_yaml
@@ -33,7 +34,7 @@ _SCALAR_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-class SchemaError(Exception):
+class SchemaError(UsageError):
     """A schema file that cannot be used; the message names the file and the entry."""
 
 
