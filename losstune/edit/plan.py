@@ -98,7 +98,6 @@ def plan_edits(config: LoadedConfig, assignments: list[Assignment], schema: Sche
                 if old is MISSING:
                     raise EditError(f"`{format_path(path)}` is not set, so it cannot be unset")
                 del parent[last]
-                parent.origins.pop(last, None)
                 changes.append(Change(path, old, DELETE))
                 if path[:-1] not in whole:
                     whole.append(path[:-1])
@@ -120,8 +119,7 @@ def plan_edits(config: LoadedConfig, assignments: list[Assignment], schema: Sche
             if old is not MISSING and same_value(old, a.value):
                 notes.append(f"`{format_path(path)}` is already {a.value!r}")
                 continue
-            parent[last] = a.value
-            parent.origins.pop(last, None)
+            parent.set(last, a.value, None)
             changes.append(Change(path, old, a.value))
     if not changes:  # every requested value is already what the config resolves to
         return Plan(config, tree, [], [], notes, warnings)
@@ -148,7 +146,6 @@ def _swap_type(
     dropped = [k for k in node if k not in ("type", "_scope_") and k not in accepted]
     for k in dropped:
         del node[k]
-        node.origins.pop(k, None)
     if dropped:
         notes.append(
             f"`{format_path(path[:-1])}`: {new_type} does not take {', '.join(f'`{k}`' for k in dropped)}, "

@@ -201,7 +201,6 @@ def resolve_lazy(resolver: Resolver, result: FileResult, src: SourceText, module
     for k in list(cfg.keys()):
         if isinstance(k, str) and k.startswith("__"):
             del cfg[k]
-            cfg.origins.pop(k, None)
         elif isinstance(cfg[k], Dropped):
             cfg[k] = Opaque(f"the module or function {cfg[k].name}", str(k), None)
     result.cfg = cfg

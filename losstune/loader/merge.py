@@ -55,8 +55,6 @@ def merge_into(child: dict[Any, Any], base: LDict, diagnostics: list[Diagnostic]
 
 
 def _pop_delete(d: dict[Any, Any]) -> bool:
-    if isinstance(d, LDict):
-        d.origins.pop(DELETE_KEY, None)
     return bool(d.pop(DELETE_KEY, False))
 
 

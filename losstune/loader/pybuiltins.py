@@ -502,7 +502,6 @@ def config_dict_merge(target: LDict, other: dict[Any, Any]) -> None:
     """``ConfigDict.merge``: a deep merge that honours ``_delete_`` (unlike ``update``)."""
     merged = _merge_values(copy.deepcopy(other), copy.deepcopy(target))
     target.clear()
-    target.origins.clear()
     for k, v in merged.items():
         target.set(k, hook(v), merged.origins.get(k))
 
@@ -566,11 +565,9 @@ def _dict_method(
             if key not in obj:
                 raise PyError(f"KeyError: {key!r}")
             value = obj.pop(key)
-        obj.origins.pop(key, None)
         return value
     if name == "clear":
         obj.clear()
-        obj.origins.clear()
         return None
     if name == "merge":
         if len(args) != 1 or kwargs or not isinstance(args[0], dict):

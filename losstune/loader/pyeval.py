@@ -506,8 +506,6 @@ class Interpreter:
             if target.id not in scope:
                 raise _Fail(target, f"NameError: name '{target.id}' is not defined")
             del scope[target.id]
-            if scope is self.globals:
-                self.globals.origins.pop(target.id, None)
         elif isinstance(target, ast.Subscript):
             container = self.eval(target.value)
             key = self.eval(target.slice)
@@ -517,15 +515,12 @@ class Interpreter:
                 del container[key]
             except PYTHON_ERRORS as e:
                 raise _Fail(target, python_message(e)) from None
-            if isinstance(container, LDict):
-                container.origins.pop(key, None)
         elif isinstance(target, ast.Attribute):
             container = self.eval(target.value)
             if isinstance(container, Opaque):
                 return
             if isinstance(container, LDict) and container.config_dict and target.attr in container:
                 del container[target.attr]
-                container.origins.pop(target.attr, None)
             else:
                 raise _Fail(target, f"AttributeError: {target.attr}")
         elif isinstance(target, (ast.Tuple, ast.List)):

@@ -113,7 +113,6 @@ class Resolver:
             cfg = lazy_to_string(copy.deepcopy(result.cfg))
             for k in result.imported:
                 cfg.pop(k, None)
-                cfg.origins.pop(k, None)
             result = FileResult(
                 result.path, cfg, result.diagnostics, result.files, result.sources, result.imported, result.base
             )
@@ -316,12 +315,11 @@ class Resolver:
             for k in list(cfg.keys()):
                 if isinstance(cfg[k], Dropped) or (isinstance(k, str) and k.startswith("__")):
                     del cfg[k]
-                    cfg.origins.pop(k, None)
         else:
             cfg = data
         if DEPRECATION_KEY in cfg:
+            origin = cfg.origins.get(DEPRECATION_KEY)
             info = cfg.pop(DEPRECATION_KEY)
-            origin = cfg.origins.pop(DEPRECATION_KEY, None)
             extra = f" Use {info['expected']} instead." if isinstance(info, dict) and "expected" in info else ""
             diagnostics.append(
                 codes.diagnostic(
@@ -336,7 +334,6 @@ class Resolver:
             # A placeholder repeated many times stands for as many copies of the base's value.
             refuse_oversized(cfg, diagnostics)
         cfg.pop(BASE_KEY, None)
-        cfg.origins.pop(BASE_KEY, None)
         result.base = base_cfg
         merged = merge_into(cfg, base_cfg, diagnostics)
         for k in [k for k in merged if isinstance(k, str) and k.startswith("__")]:

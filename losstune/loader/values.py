@@ -15,9 +15,17 @@ from typing import Any
 
 from losstune.model import Origin, Span
 
+_NO_DEFAULT: Any = object()
+
 
 class LDict(dict[Any, Any]):
-    """A dict with per-key origins; ``config_dict`` marks mmengine ``ConfigDict`` behaviour."""
+    """A dict with per-key origins; ``config_dict`` marks mmengine ``ConfigDict`` behaviour.
+
+    ``origins`` holds an origin only for keys the dict has: removing a key (``del``, ``pop``,
+    ``popitem``, ``clear``) removes its origin. Assigning (``d[k] = v``, ``setdefault``, ``update``
+    from a plain mapping) never invents one: a key keeps the origin it has until :meth:`set` gives
+    another (or none). ``update`` from an ``LDict`` brings that dict's origins for the keys it sets.
+    """
 
     __slots__ = ("config_dict", "origins", "span")
 
@@ -34,6 +42,33 @@ class LDict(dict[Any, Any]):
             self.origins[key] = origin
         else:
             self.origins.pop(key, None)
+
+    def __delitem__(self, key: Any) -> None:
+        super().__delitem__(key)
+        self.origins.pop(key, None)
+
+    def pop(self, key: Any, default: Any = _NO_DEFAULT) -> Any:
+        """``dict.pop``; the key's origin goes with it."""
+        value = super().pop(key) if default is _NO_DEFAULT else super().pop(key, default)
+        self.origins.pop(key, None)
+        return value
+
+    def popitem(self) -> tuple[Any, Any]:
+        """``dict.popitem``; the key's origin goes with it."""
+        key, value = super().popitem()
+        self.origins.pop(key, None)
+        return key, value
+
+    def clear(self) -> None:
+        """``dict.clear``, origins included."""
+        super().clear()
+        self.origins.clear()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """``dict.update``; the origins of an ``LDict`` argument come along for the keys it sets."""
+        super().update(*args, **kwargs)
+        if args and isinstance(args[0], LDict):
+            self.origins.update((k, o) for k, o in args[0].origins.items() if k not in kwargs)
 
     @classmethod
     def like(cls, other: dict[Any, Any]) -> LDict:
