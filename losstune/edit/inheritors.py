@@ -9,13 +9,12 @@ or one that cannot be resolved, becomes a note, never a reason the edit stops.
 
 from __future__ import annotations
 
-import ast
 import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from losstune.loader import fileread, pysource
+from losstune.loader import fileread, pyast, pysource
 from losstune.loader.resolve import Resolver, display_path
 from losstune.model import Severity
 
@@ -180,17 +179,7 @@ def _may_inherit(path: str) -> bool:
         module = pysource.parse_quietly(data.decode("utf-8"))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return True  # a broken config is worth a note
-    return any(_inherits_here(stmt) for stmt in module.body)
-
-
-def _inherits_here(stmt: ast.stmt) -> bool:
-    if isinstance(stmt, ast.Assign):
-        target = stmt.targets[0]
-        return isinstance(target, ast.Name) and target.id == "_base_"
-    if isinstance(stmt, ast.With):
-        call = stmt.items[0].context_expr
-        return isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "read_base"
-    return False
+    return any(pyast.is_base_assignment(stmt) or pyast.opens_read_base(stmt) for stmt in module.body)
 
 
 def _reason(e: BaseException) -> str:

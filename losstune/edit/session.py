@@ -27,7 +27,7 @@ from losstune.edit.values import Assignment, json_literal, python_literal, yaml_
 from losstune.edit.write import FileChange, Written, plan_files
 from losstune.keypath import format_path
 from losstune.lint.settings import Settings
-from losstune.loader import pysource
+from losstune.loader import pyast, pysource
 from losstune.loader.envmask import EnvMask
 from losstune.loader.resolve import Resolver, display_path
 from losstune.loader.source import SourceText
@@ -233,11 +233,7 @@ def _rebase(path: str, out: str, text: str) -> str:
         module = pysource.parse_quietly(text)
         edits = []
         for stmt in module.body:
-            if (
-                isinstance(stmt, ast.Assign)
-                and isinstance(stmt.targets[0], ast.Name)
-                and stmt.targets[0].id == "_base_"
-            ):
+            if pyast.is_base_assignment(stmt):
                 for node in ast.walk(stmt.value):
                     if isinstance(node, ast.Constant) and isinstance(node.value, str):
                         span = src.span_bytes(

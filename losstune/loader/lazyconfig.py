@@ -20,7 +20,8 @@ from losstune.loader import codes
 from losstune.loader.lazyref import LazyRef
 from losstune.loader.merge import base_copy
 from losstune.loader.pkgfind import NotFound, PackageFinder, is_builtin_module
-from losstune.loader.pyeval import BASE_KEY, Interpreter
+from losstune.loader.pyast import is_base_assignment, opens_read_base
+from losstune.loader.pyeval import Interpreter
 from losstune.loader.source import SourceText
 from losstune.loader.values import Dropped, LDict, Opaque
 from losstune.model import Span
@@ -55,12 +56,7 @@ def resolve_lazy(resolver: Resolver, result: FileResult, src: SourceText, module
     base_imports: list[ast.ImportFrom] = []
     seen_with = False
     for stmt in module.body:
-        if (
-            not seen_with
-            and isinstance(stmt, ast.Assign)
-            and isinstance(stmt.targets[0], ast.Name)
-            and stmt.targets[0].id == BASE_KEY
-        ):
+        if not seen_with and is_base_assignment(stmt):
             _error(
                 result,
                 "a new-style config (with `read_base()` or package imports) cannot also use `_base_ = ...`",
@@ -70,11 +66,7 @@ def resolve_lazy(resolver: Resolver, result: FileResult, src: SourceText, module
             return
         if not seen_with and isinstance(stmt, ast.With):
             seen_with = True
-            expr = stmt.items[0].context_expr
-            if (
-                not (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id == "read_base")
-                or len(stmt.items) > 1
-            ):
+            if not opens_read_base(stmt) or len(stmt.items) > 1:
                 _error(
                     result,
                     "only `with read_base():` may appear in a config",

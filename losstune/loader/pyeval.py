@@ -22,6 +22,8 @@ from typing import Any
 from losstune.loader import codes
 from losstune.loader.budget import Budget, StepsSpent, TooExpensive, refuse_oversized
 from losstune.loader.lazyref import LazyRef
+from losstune.loader.pyast import BASE_KEY
+from losstune.loader.pyast import is_base_assignment as _is_base_assign
 from losstune.loader.pybuiltins import (
     BUILTIN_CONSTANTS,
     BUILTIN_FUNCTIONS,
@@ -49,8 +51,6 @@ from losstune.loader.pyformat import convert, format_value
 from losstune.loader.source import BASE_PLACEHOLDER_PREFIX, SourceText
 from losstune.loader.values import Dropped, LDict, Opaque, hook
 from losstune.model import Diagnostic, Origin, Span
-
-BASE_KEY = "_base_"
 
 _BINOPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -114,10 +114,6 @@ class _Fail(Exception):
 class _Loop(Exception):
     def __init__(self, kind: str) -> None:
         self.kind = kind
-
-
-def _is_base_assign(stmt: ast.stmt) -> bool:
-    return isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == BASE_KEY
 
 
 class Interpreter:

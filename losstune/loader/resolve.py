@@ -17,7 +17,7 @@ import tokenize
 from dataclasses import dataclass, field
 from typing import Any
 
-from losstune.loader import codes, fileread, pysource
+from losstune.loader import codes, fileread, pyast, pysource
 from losstune.loader.budget import refuse_oversized
 from losstune.loader.envmask import EnvMask
 from losstune.loader.jsonread import read_json
@@ -25,8 +25,9 @@ from losstune.loader.lazyconfig import resolve_lazy
 from losstune.loader.lazyref import lazy_to_string
 from losstune.loader.limits import MAX_BASE_DEPTH
 from losstune.loader.merge import base_copy, merge_into
-from losstune.loader.pkgfind import NotFound, PackageFinder, is_builtin_module
-from losstune.loader.pyeval import BASE_KEY, Interpreter
+from losstune.loader.pkgfind import NotFound, PackageFinder
+from losstune.loader.pyast import BASE_KEY
+from losstune.loader.pyeval import Interpreter
 from losstune.loader.source import SourceText, TemplateError
 from losstune.loader.values import Dropped, LDict, Opaque
 from losstune.loader.yamlread import read_yaml
@@ -229,17 +230,17 @@ class Resolver:
             return FileResult(abspath, None, [problem])
         diagnostics: list[Diagnostic] = []
         result = FileResult(abspath, None, diagnostics, files=[abspath])
-        raw_module: ast.Module | None = None
+        raw: tuple[ast.Module, pyast.ModuleFacts] | None = None
         if abspath.endswith(".py"):
             # mmengine decides between classic and new-style on the file as written, before any
             # template is replaced; a syntax error there stops it too.
             plain = SourceText.plain(shown, text)
-            raw_module = self._parse_python(plain, diagnostics, report_warnings=True)
-            if raw_module is None:
+            raw = self._parse_python(plain, diagnostics, report_warnings=True)
+            if raw is None:
                 return result
-            if lazy or (not is_base and _is_lazy_config(raw_module, self.packages)):
+            if lazy or (not is_base and raw[1].is_lazy(self.packages)):
                 result.sources[abspath] = plain
-                resolve_lazy(self, result, plain, raw_module)
+                resolve_lazy(self, result, plain, raw[0])
                 return result
         try:
             src = SourceText.from_file(abspath, text, self.env)
@@ -271,13 +272,16 @@ class Resolver:
 
         suffix = os.path.splitext(abspath)[1]
         module: ast.Module | None = None
+        uses_base = False
         data: Any = None
         base_entries: list[tuple[Any, Span | None]] = []
         if suffix == ".py":
-            module = raw_module if src.text == text else self._parse_python(src, diagnostics)
-            if module is None:
+            parsed = raw if src.text == text else self._parse_python(src, diagnostics)
+            if parsed is None:
                 return result
-            if _is_lazy_config(module, self.packages):
+            module, facts = parsed
+            uses_base = facts.uses_base
+            if facts.is_lazy(self.packages):
                 diagnostics.append(
                     codes.diagnostic(
                         codes.LAZY_CONFIG,
@@ -308,7 +312,7 @@ class Resolver:
         base_cfg = LDict()
         base_cfg.config_dict = True
         for entry, span in base_entries:
-            self._add_base(entry, span, abspath, base_cfg, result, copy=module is not None and _uses_base(module))
+            self._add_base(entry, span, abspath, base_cfg, result, copy=uses_base)
 
         if module is not None:
             cfg = Interpreter(src, base_cfg, diagnostics).run(module)
@@ -343,10 +347,13 @@ class Resolver:
 
     def _parse_python(
         self, src: SourceText, diagnostics: list[Diagnostic], report_warnings: bool = False
-    ) -> ast.Module | None:
+    ) -> tuple[ast.Module, pyast.ModuleFacts] | None:
         try:
             module, warned = pysource.parse(src.text, filename=src.path)
-            _check_repeated_keywords(module)
+            facts = pyast.examine(module)
+            repeated = facts.repeated_keyword_error()
+            if repeated is not None:
+                raise repeated
             if report_warnings:
                 for w in warned:
                     span = src.span_chars(w.line, 0, w.line, 0)
@@ -358,7 +365,7 @@ class Resolver:
                             fix=_parser_warning_fix(w.message),
                         )
                     )
-            return module
+            return module, facts
         except SyntaxError as e:
             line = e.lineno or 1
             col = max((e.offset or 1) - 1, 0)
@@ -481,37 +488,9 @@ def _most_complex_line(text: str) -> int:
     return best if count <= best_count else start
 
 
-def _check_repeated_keywords(module: ast.Module) -> None:
-    """Raise the SyntaxError that Python's compiler (and so mmengine) raises for
-    ``dict(a=1, a=2)``; ``ast.parse`` alone accepts it."""
-    for node in ast.walk(module):
-        if isinstance(node, ast.Call):
-            seen: set[str] = set()
-            for kw in node.keywords:
-                if kw.arg is None:
-                    continue
-                if kw.arg in seen:
-                    err = SyntaxError(f"keyword argument repeated: {kw.arg}")
-                    err.lineno, err.offset = kw.lineno, kw.col_offset + 1
-                    raise err
-                seen.add(kw.arg)
-
-
-def _uses_base(module: ast.Module) -> bool:
-    """Whether the code (besides ``_base_ = ...``) reads the name ``_base_``."""
-    return any(isinstance(n, ast.Name) and n.id == BASE_KEY and isinstance(n.ctx, ast.Load) for n in ast.walk(module))
-
-
 def _python_bases(module: ast.Module, src: SourceText, diagnostics: list[Diagnostic]) -> list[tuple[Any, Span | None]]:
     """The first top-level ``_base_ = ...`` (mmengine's ``_get_base_files``), with element spans."""
-    node = next(
-        (
-            s
-            for s in module.body
-            if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name) and s.targets[0].id == BASE_KEY
-        ),
-        None,
-    )
+    node = next((s for s in module.body if pyast.is_base_assignment(s)), None)
     if node is None:
         return []
     interp = Interpreter(src, LDict(), diagnostics)
@@ -598,26 +577,3 @@ def _lookup_base(dotted: str, base: LDict, diagnostics: list[Diagnostic], origin
         )
         return Opaque(f"_base_.{dotted} is not defined", f"{{{{_base_.{dotted}}}}}", origin.span if origin else None)
     return value
-
-
-def _is_lazy_config(module: ast.Module, packages: PackageFinder) -> bool:
-    """mmengine's ``_is_lazy_import``, with the standard library standing for built-in modules."""
-    for node in ast.walk(module):
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and node.targets[0].id == BASE_KEY:
-            return False
-        if isinstance(node, ast.With):
-            return True
-        if isinstance(node, ast.ImportFrom):
-            if node.level != 0:
-                return True
-            if node.module == "mmengine" and len(node.names) == 1 and node.names[0].name == "Config":
-                continue
-            if not isinstance(node.module, str):
-                continue
-            if not is_builtin_module(node.module, packages):
-                return True
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if not is_builtin_module(alias.name, packages):
-                    return True
-    return False

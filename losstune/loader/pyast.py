@@ -1,0 +1,155 @@
+"""The questions losstune asks of a config's Python syntax tree, answered in one place.
+
+Is a statement ``_base_ = ...`` or ``with read_base():``? Is a file a new-style config (mmengine's
+``_is_lazy_import``, with :func:`~losstune.loader.pkgfind.is_builtin_module`), does its code read
+``_base_``, does a call repeat a keyword? The questions about a whole module are answered by
+:func:`examine`, which walks the tree once, in ``ast.walk``'s order (breadth first), as mmengine's
+own checks do.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import TypeGuard
+
+from losstune.loader.pkgfind import PackageFinder, is_builtin_module
+
+BASE_KEY = "_base_"
+READ_BASE = "read_base"
+
+# Fields that never hold a node, or only the shared leaf nodes of contexts and operators: the walk
+# skips them (the nodes it yields, and their order, are those of ``ast.walk`` less those leaves).
+_NOT_CHILDREN = frozenset(
+    (
+        "ctx",
+        "op",
+        "ops",
+        "id",
+        "arg",
+        "attr",
+        "kind",
+        "type_comment",
+        "conversion",
+        "is_async",
+        "simple",
+        "level",
+        "module",
+    )
+)
+_CHILD_FIELDS: dict[type[ast.AST], tuple[str, ...]] = {}
+
+
+def is_base_assignment(stmt: ast.AST) -> TypeGuard[ast.Assign]:
+    """Whether ``stmt`` is ``_base_ = ...`` (its first target the name ``_base_``), as mmengine
+    recognises the list of bases."""
+    return isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == BASE_KEY
+
+
+def opens_read_base(stmt: ast.stmt) -> bool:
+    """Whether ``stmt`` is a ``with`` block whose first item calls ``read_base()``."""
+    if not isinstance(stmt, ast.With):
+        return False
+    call = stmt.items[0].context_expr
+    return isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == READ_BASE
+
+
+@dataclass(frozen=True)
+class ModuleFacts:
+    """What one walk over a module found.
+
+    ``repeated_keyword`` is the first keyword argument that repeats one before it in the same call
+    (``dict(a=1, a=2)``), which Python's compiler (and so mmengine) refuses though ``ast.parse``
+    accepts it. ``uses_base`` says whether the code reads the name ``_base_`` (besides assigning it).
+    """
+
+    repeated_keyword: ast.keyword | None
+    uses_base: bool
+    # mmengine's `_is_lazy_import` stops at the first node that decides: the imports met before
+    # that node (each decides "new-style" unless it is a built-in module) and that node's answer.
+    lazy_imports: tuple[str, ...]
+    lazy_otherwise: bool
+
+    def is_lazy(self, packages: PackageFinder | None = None) -> bool:
+        """mmengine's ``_is_lazy_import``: whether the module is a new-style (pure Python) config,
+        with the standard library standing for built-in modules."""
+        for name in self.lazy_imports:
+            if not is_builtin_module(name, packages):
+                return True
+        return self.lazy_otherwise
+
+    def repeated_keyword_error(self) -> SyntaxError | None:
+        """The ``SyntaxError`` Python's compiler raises for the repeated keyword, if there is one."""
+        kw = self.repeated_keyword
+        if kw is None:
+            return None
+        err = SyntaxError(f"keyword argument repeated: {kw.arg}")
+        err.lineno, err.offset = kw.lineno, kw.col_offset + 1
+        return err
+
+
+def _child_fields(cls: type[ast.AST]) -> tuple[str, ...]:
+    fields = tuple(f for f in cls._fields if f not in _NOT_CHILDREN)
+    _CHILD_FIELDS[cls] = fields
+    return fields
+
+
+def examine(module: ast.Module) -> ModuleFacts:
+    """Walk ``module`` once and answer every question :class:`ModuleFacts` holds."""
+    repeated: ast.keyword | None = None
+    uses_base = False
+    imports: list[str] = []
+    decided: bool | None = None
+    todo: list[ast.AST] = [module]
+    i = 0
+    while i < len(todo):
+        node = todo[i]
+        i += 1
+        cls = type(node)
+        if cls is ast.Name:
+            if node.id == BASE_KEY and isinstance(node.ctx, ast.Load):  # type: ignore[attr-defined]
+                uses_base = True
+            continue  # a name has no children but its context
+        if cls is ast.Call:
+            if repeated is None:
+                repeated = _repeated(node)  # type: ignore[arg-type]
+        elif decided is None:
+            decided = _lazy_step(node, imports)
+        for name in _CHILD_FIELDS.get(cls) or _child_fields(cls):
+            value = getattr(node, name, None)
+            if value.__class__ is list:
+                todo.extend(v for v in value if isinstance(v, ast.AST))
+            elif isinstance(value, ast.AST):
+                todo.append(value)
+    return ModuleFacts(repeated, uses_base, tuple(imports), bool(decided))
+
+
+def _repeated(call: ast.Call) -> ast.keyword | None:
+    seen: set[str] = set()
+    for kw in call.keywords:
+        if kw.arg is None:
+            continue
+        if kw.arg in seen:
+            return kw
+        seen.add(kw.arg)
+    return None
+
+
+def _lazy_step(node: ast.AST, imports: list[str]) -> bool | None:
+    """One node of ``_is_lazy_import``'s walk: its answer if the node decides it, else ``None``
+    (with the modules an import names added to ``imports``, each deciding unless built in)."""
+    if isinstance(node, ast.Assign):
+        return False if is_base_assignment(node) else None
+    if isinstance(node, ast.With):
+        return True
+    if isinstance(node, ast.ImportFrom):
+        if node.level != 0:
+            return True
+        if node.module == "mmengine" and len(node.names) == 1 and node.names[0].name == "Config":
+            return None
+        if isinstance(node.module, str):
+            imports.append(node.module)
+        return None
+    if isinstance(node, ast.Import):
+        imports.extend(alias.name for alias in node.names)
+    return None

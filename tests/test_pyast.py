@@ -1,0 +1,79 @@
+"""The questions asked of a config's syntax tree, answered by one walk (losstune.loader.pyast)."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from losstune.loader import pyast
+from losstune.loader.resolve import Resolver
+
+
+def facts(text: str) -> pyast.ModuleFacts:
+    return pyast.examine(ast.parse(textwrap.dedent(text)))
+
+
+@pytest.mark.parametrize(
+    ("text", "lazy"),
+    [
+        ("x = 1\n", False),
+        ("_base_ = ['a.py']\nimport not_a_module_anywhere_q\n", False),
+        ("import sys\nx = 1\n", False),
+        ("import not_a_module_anywhere_q\n", True),
+        ("from . import x\n", True),
+        ("from mmengine import Config\n", False),
+        ("from mmengine.config import read_base\nwith read_base():\n    from .a import *\n", True),
+        ("with open('x') as f:\n    pass\n", True),
+        # Breadth first, as ast.walk and mmengine: the top-level `_base_` decides before the nested import.
+        ("if True:\n    import not_a_module_anywhere_q\n_base_ = ['a.py']\n", False),
+        ("if True:\n    _base_ = ['a.py']\nimport not_a_module_anywhere_q\n", True),
+    ],
+)
+def test_new_style_config_as_mmengine_decides(text: str, lazy: bool) -> None:
+    assert facts(text).is_lazy() is lazy
+
+
+def test_the_first_repeated_keyword_breadth_first() -> None:
+    f = facts("x = dict(a=dict(b=1, b=2), c=1, c=2)\n")
+    err = f.repeated_keyword_error()
+    assert err is not None
+    assert (err.msg, err.lineno, err.offset) == ("keyword argument repeated: c", 1, 33)
+    assert facts("x = dict(a=1, **y, b=2)\n").repeated_keyword is None
+
+
+@pytest.mark.parametrize(
+    ("text", "uses"),
+    [
+        ("_base_ = ['a.py']\nx = 1\n", False),
+        ("_base_ = ['a.py']\nx = _base_.model\n", True),
+        ("_base_ = ['a.py']\nx = dict(y=[f(_base_)])\n", True),
+    ],
+)
+def test_reads_base(text: str, uses: bool) -> None:
+    assert facts(text).uses_base is uses
+
+
+def test_statements() -> None:
+    base, with_, other_with, other = ast.parse(
+        "_base_ = 'a.py'\nwith read_base():\n    pass\nwith open('x'):\n    pass\n_base = 1\n"
+    ).body
+    assert pyast.is_base_assignment(base) and not pyast.is_base_assignment(other)
+    assert pyast.opens_read_base(with_) and not pyast.opens_read_base(other_with)
+
+
+def test_each_file_is_walked_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "base.py").write_text("model = dict(type='RetinaNet', loss=dict(type='FocalLoss', gamma=2.0))\n")
+    child = tmp_path / "child.py"
+    child.write_text("_base_ = './base.py'\nmodel = dict(loss=dict(gamma=_base_.model.loss.gamma + 1))\n")
+    walks: list[object] = []
+    examined: list[object] = []
+    real_walk, real_examine = ast.walk, pyast.examine
+    monkeypatch.setattr(ast, "walk", lambda node: walks.append(node) or real_walk(node))
+    monkeypatch.setattr(pyast, "examine", lambda module: examined.append(module) or real_examine(module))
+    result = Resolver().resolve(child)
+    assert result.ok and result.cfg is not None
+    assert result.cfg["model"]["loss"]["gamma"] == 3.0
+    assert (len(examined), walks) == (2, [])
