@@ -36,8 +36,7 @@ def _json_merge(src: SourceText, obj: LDict, override: dict[Any, Any], edits: li
                 _json_merge(src, child, value, edits)
                 continue
             origin = obj.origins[key]
-            s = src.offset(origin.span.line, origin.span.column)
-            e = src.offset(origin.span.end_line, origin.span.end_column)
+            s, e = src.offsets(origin.span)
             edits.append(TextEdit(s, e, json_literal(plain_value(value))))
         else:
             edits.append(_json_insert(src, obj, key, plain_value(value)))
@@ -51,8 +50,8 @@ def _json_insert(src: SourceText, obj: LDict, key: Any, value: Any) -> TextEdit:
     if not obj:
         return TextEdit(start + 1, start + 1, item)
     last = obj.origins[list(obj.keys())[-1]].span
-    end = src.offset(last.end_line, last.end_column)
-    line_start = text.rfind("\n", 0, src.offset(last.line, last.column)) + 1
+    last_start, end = src.offsets(last)
+    line_start = src.line_start(last_start)
     if obj.span.line != last.line:
         indent = len(text[line_start:]) - len(text[line_start:].lstrip(" \t"))
         return TextEdit(end, end, f",\n{' ' * indent}{item}")
@@ -67,19 +66,21 @@ def yaml_override(text: str, override: dict[Any, Any]) -> list[TextEdit]:
     its aliases are written out with the value they had, so that only the requested keys change."""
     try:
         root, loader = compose(text)
-        own = read_yaml(SourceText.plain("<config>", text), [])
+        src = SourceText.plain("<config>", text)
+        own = read_yaml(src, [])
     except yaml.YAMLError as e:
         raise WriteError(f"the YAML config cannot be edited: {str(e).splitlines()[0]}") from None
     if not isinstance(root, yaml.MappingNode) or not isinstance(own, LDict):
         raise WriteError("the YAML config is not a mapping")
-    writer = _YamlWriter(text, loader)
+    writer = _YamlWriter(src, loader)
     writer.merge(root, own, override, "")
     return writer.edits()
 
 
 class _YamlWriter:
-    def __init__(self, text: str, loader: Any) -> None:
-        self.text = text
+    def __init__(self, src: SourceText, loader: Any) -> None:
+        self.src = src
+        self.text = src.original
         self.loader = loader
         self.plain: list[TextEdit] = []
         self.at_alias: dict[int, TextEdit] = {}  # by start: one edit per alias, the explicit one wins
@@ -133,7 +134,7 @@ class _YamlWriter:
 
     def _replace(self, parent: yaml.Node, key: yaml.Node, node: yaml.Node, literal: str) -> None:
         start, end = node.start_mark.index, self.loader.end_mark(parent, key, node).index
-        self.plain.append(yaml_replacement(self.text, start, end, literal))
+        self.plain.append(yaml_replacement(self.src, start, end, literal))
 
     def _insert(self, node: yaml.MappingNode, key: Any, value: Any) -> None:
         item = f"{yaml_literal(key)}: {yaml_literal(value)}"
@@ -169,19 +170,20 @@ def _depth(edit: TextEdit) -> int:
     return len(edit.new) - len(edit.new[1:].lstrip(" ")) - 1
 
 
-def yaml_replacement(text: str, start: int, end: int, literal: str) -> TextEdit:
-    """The edit that replaces the YAML value written at ``text[start:end]`` by ``literal``: it
+def yaml_replacement(src: SourceText, start: int, end: int, literal: str) -> TextEdit:
+    """The edit that replaces the YAML value written at ``src.original[start:end]`` by ``literal``: it
     keeps the value's anchor (``&name``), puts a one-line value after its key's colon, or after a
     space where the old value was empty (``key:``), and indents it where it replaces a block
     sequence that starts its line after a comment (a one-line value stands further in than its key)."""
+    text = src.original
     old = text[start:end]
     if old.startswith("&"):
         return TextEdit(start, end, f"{old.split(None, 1)[0]} {literal}")
     before = text[:start].rstrip(" \t\r\n")
-    colon_line = before[before.rfind("\n") + 1 :]
+    colon_line = text[src.line_start(len(before)) : len(before)]
     if before.endswith(":") and "#" not in colon_line and (not old or "\n" in text[len(before) : start]):
         return TextEdit(len(before), end, f" {literal}")  # `key:\n- a` becomes `key: [a]`
-    line_start = text.rfind("\n", 0, start) + 1
+    line_start = src.line_start(start)
     if old.startswith("-") and not text[line_start:start].strip():
         return TextEdit(start, end, f"  {literal}")
     return TextEdit(start, end, literal)

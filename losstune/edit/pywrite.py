@@ -46,7 +46,7 @@ def plain_value(v: Any) -> Any:
 
 def _offsets(src: SourceText, node: ast.AST) -> tuple[int, int]:
     span = src.span_bytes(node.lineno, node.col_offset, node.end_lineno or node.lineno, node.end_col_offset or 0)  # type: ignore[attr-defined]
-    return src.offset(span.line, span.column), src.offset(span.end_line, span.end_column)
+    return src.offsets(span)
 
 
 def _entries(node: ast.expr) -> list[tuple[Any, ast.expr, ast.AST]] | None:
@@ -85,9 +85,9 @@ def _insert(src: SourceText, node: ast.expr, key: Any, value: Any, edits: list[T
     _, last_end = _offsets(src, last)
     last_start, _ = _offsets(src, last)
     first_start, _ = _offsets(src, items[0][2])
-    line_start = text.rfind("\n", 0, last_start) + 1
+    line_start = src.line_start(last_start)
     own_line = not text[line_start:last_start].strip()
-    multiline = text.count("\n", start, end) > 0 and own_line and text.count("\n", first_start, last_start) > 0
+    multiline = own_line and _line(src, end) > _line(src, start) and _line(src, last_start) > _line(src, first_start)
     if multiline:
         indent = last_start - line_start
         new = f",\n{' ' * indent}{item}{python_literal(value, indent, column=indent + len(item))}{close}"
@@ -114,12 +114,16 @@ def _merge(src: SourceText, node: ast.expr, override: dict[Any, Any], where: str
             _insert(src, node, key, plain_value(value), edits)
 
 
+def _line(src: SourceText, offset: int) -> int:
+    return src.line_col(offset)[0]
+
+
 def _col(src: SourceText, offset: int) -> int:
-    return offset - (src.original.rfind("\n", 0, offset) + 1)
+    return src.line_col(offset)[1] - 1
 
 
 def _indent(src: SourceText, offset: int) -> int:
-    line_start = src.original.rfind("\n", 0, offset) + 1
+    line_start = src.line_start(offset)
     line = src.original[line_start:offset]
     return len(line) - len(line.lstrip(" "))
 

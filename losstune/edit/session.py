@@ -239,7 +239,7 @@ def _rebase(path: str, out: str, text: str) -> str:
                         span = src.span_bytes(
                             node.lineno, node.col_offset, node.end_lineno or node.lineno, node.end_col_offset or 0
                         )
-                        s, e = src.offset(span.line, span.column), src.offset(span.end_line, span.end_column)
+                        s, e = src.offsets(span)
                         edits.append(TextEdit(s, e, python_literal(moved(node.value))))
                 break
         return apply_edits(text, edits)
@@ -252,6 +252,6 @@ def _rebase(path: str, out: str, text: str) -> str:
     base = data["_base_"]
     new = [moved(b) for b in base] if isinstance(base, list) else moved(base)
     origin = data.origins["_base_"]
-    s, e = src.offset(origin.span.line, origin.span.column), src.offset(origin.span.end_line, origin.span.end_column)
+    s, e = src.offsets(origin.span)
     literal = json_literal(new) if path.endswith(".json") else yaml_literal(new)
     return apply_edits(text, [TextEdit(s, e, literal)])

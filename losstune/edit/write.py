@@ -94,15 +94,14 @@ def plan_files(plan: Plan, target: str, in_base: bool = False) -> Written:
 
     def replace_at(origin: Origin, value: Any) -> None:
         src = source_of(origin.span.file)
-        s = src.offset(origin.span.line, origin.span.column)
-        e = src.offset(origin.span.end_line, origin.span.end_column)
-        line_start = src.original.rfind("\n", 0, s) + 1
+        s, e = src.offsets(origin.span)
+        line_start = src.line_start(s)
         line = src.original[line_start:s]
         indent = len(line) - len(line.lstrip(" "))
         literal = _literal(origin.span.file, value, s - line_start, indent)
         edit = TextEdit(s, e, literal)
         if origin.span.file.endswith((".yaml", ".yml")):
-            edit = yaml_replacement(src.original, s, e, literal)
+            edit = yaml_replacement(src, s, e, literal)
         inplace.setdefault(os.path.abspath(origin.span.file), []).append(edit)
 
     def add_override(path: Path, value: Any) -> None:

@@ -120,7 +120,7 @@ class EnvMask:
             return []
         s = origin.span
         try:
-            start, end = f.src.offset(s.line, s.column), f.src.offset(s.end_line, s.end_column)
+            start, end = f.src.offsets(s)
         except IndexError:
             return []
         end = max(end, start + 1)

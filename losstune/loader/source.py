@@ -190,9 +190,14 @@ class SourceText:
                 offset = offset - e.new_end + e.old_end
         return offset
 
-    def _orig_line_col(self, offset: int) -> tuple[int, int]:
+    def line_col(self, offset: int) -> tuple[int, int]:
+        """The 1-based line and column of an offset into the file's text (:meth:`offset` inverted)."""
         i = bisect.bisect_right(self._orig_line_starts, offset) - 1
         return i + 1, offset - self._orig_line_starts[i] + 1
+
+    def line_start(self, offset: int) -> int:
+        """The offset into the file's text where the line holding ``offset`` starts."""
+        return self._orig_line_starts[bisect.bisect_right(self._orig_line_starts, offset) - 1]
 
     def _new_offset(self, line: int, col: int) -> int:
         """``line`` 1-based, ``col`` 0-based in characters, in the substituted text."""
@@ -215,8 +220,8 @@ class SourceText:
             return Span(self.path, line, col + 1, end_line, end_col + 1)
         start = self.to_original_offset(self._new_offset(line, col))
         end = self.to_original_offset(self._new_offset(end_line, end_col))
-        sl, sc = self._orig_line_col(start)
-        el, ec = self._orig_line_col(max(end, start))
+        sl, sc = self.line_col(start)
+        el, ec = self.line_col(max(end, start))
         return Span(self.path, sl, sc, el, ec)
 
     def span_bytes(self, line: int, byte_col: int, end_line: int, end_byte_col: int) -> Span:
@@ -230,32 +235,38 @@ class SourceText:
 
     def span_offsets(self, start: int, end: int) -> Span:
         """A span from character offsets into the substituted text."""
-        sl, sc = self._orig_line_col(self.to_original_offset(start))
-        el, ec = self._orig_line_col(max(self.to_original_offset(end), 0))
+        sl, sc = self.line_col(self.to_original_offset(start))
+        el, ec = self.line_col(max(self.to_original_offset(end), 0))
         if (el, ec) < (sl, sc):
             el, ec = sl, sc
         return Span(self.path, sl, sc, el, ec)
 
     def span_original(self, start: int, end: int) -> Span:
         """A span from character offsets into the file's text."""
-        sl, sc = self._orig_line_col(start)
-        el, ec = self._orig_line_col(max(end, start))
+        sl, sc = self.line_col(start)
+        el, ec = self.line_col(max(end, start))
         return Span(self.path, sl, sc, el, ec)
 
     def offset(self, line: int, column: int) -> int:
         """Offset in the file's text of a 1-based line and column."""
         return self._orig_line_starts[line - 1] + column - 1
 
+    def offsets(self, span: Span) -> tuple[int, int]:
+        """The offsets into the file's text where ``span`` starts and ends."""
+        return self.offset(span.line, span.column), self.offset(span.end_line, span.end_column)
+
     def segment(self, span: Span) -> str:
         """The file's text inside ``span``."""
-        start = self._orig_line_starts[span.line - 1] + span.column - 1
-        end = self._orig_line_starts[span.end_line - 1] + span.end_column - 1
+        start, end = self.offsets(span)
         return self.original[start:end]
 
     def line_text(self, line: int) -> str:
         """One line of the file as written (1-based)."""
-        lines = self.original.split("\n")
-        return lines[line - 1] if 0 < line <= len(lines) else ""
+        starts = self._orig_line_starts
+        if not 0 < line <= len(starts):
+            return ""
+        end = starts[line] - 1 if line < len(starts) else len(self.original)
+        return self.original[starts[line - 1] : end]
 
 
 def _env_templates(text: str) -> Iterator[tuple[int, int, str, str]]:

@@ -1,0 +1,59 @@
+"""``SourceText`` converts between offsets into the file's text and 1-based lines and columns, in one
+place: every writer and error message that needs a line, a column or where a line starts asks it."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from losstune.loader.source import SourceText
+from losstune.model import Span
+
+TEXT = "a = 1\n\nbé = 'x'  # ü\nlast"
+
+
+def test_line_col_of_offsets() -> None:
+    src = SourceText.plain("cfg.py", TEXT)
+    assert src.line_col(0) == (1, 1)
+    assert src.line_col(5) == (1, 6)  # the newline ends line 1
+    assert src.line_col(6) == (2, 1)
+    assert src.line_col(7) == (3, 1)
+    assert src.line_col(TEXT.index("'x'")) == (3, 6)
+    assert src.line_col(len(TEXT)) == (4, 5)
+
+
+def test_line_start_and_offsets_of_a_span() -> None:
+    src = SourceText.plain("cfg.py", TEXT)
+    x = TEXT.index("'x'")
+    assert src.line_start(x) == 7
+    assert src.line_start(7) == 7 and src.line_start(6) == 6 and src.line_start(5) == 0
+    assert src.offsets(Span("cfg.py", 3, 6, 3, 9)) == (x, x + 3)
+    assert src.segment(Span("cfg.py", 3, 6, 3, 9)) == "'x'"
+
+
+def test_positions_are_in_the_files_text_when_templates_change_it() -> None:
+    text = "a = '{{$A:long default}}'\nb = 2\n"
+    src = SourceText.from_file("cfg.py", text, {"A": "v"})
+    b = text.index("b")
+    assert src.line_col(b) == (2, 1) and src.offset(2, 1) == b and src.line_start(b + 3) == b
+
+
+def test_line_text() -> None:
+    src = SourceText.plain("cfg.py", TEXT)
+    assert [src.line_text(n) for n in range(0, 6)] == ["", "a = 1", "", "bé = 'x'  # ü", "last", ""]
+    assert SourceText.plain("e.py", "").line_text(1) == ""
+    assert SourceText.plain("n.py", "x\n").line_text(2) == ""
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab\né\r\t", max_size=40), st.data())
+def test_the_conversions_agree_with_the_text(text: str, data: st.DataObject) -> None:
+    src = SourceText.plain("cfg.py", text)
+    offset = data.draw(st.integers(0, len(text)))
+    line, column = src.line_col(offset)
+    assert line == text.count("\n", 0, offset) + 1
+    assert src.line_start(offset) == text.rfind("\n", 0, offset) + 1
+    assert column == offset - src.line_start(offset) + 1
+    assert src.offset(line, column) == offset
+    lines = text.split("\n")
+    assert [src.line_text(n) for n in range(1, len(lines) + 1)] == lines
