@@ -8,8 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Literal
 
 from losstune.errors import LosstuneError
+
+OriginKind = Literal["literal", "variable", "expression", "base-reference"]
+"""How a value was written where it was set (see :class:`Origin`)."""
+
+ComponentKind = Literal["loss", "sampler"]
+"""What a schema entry, and a config dict with its ``type``, describes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +49,7 @@ class Origin:
     """
 
     span: Span
-    kind: str = "literal"
+    kind: OriginKind = "literal"
     text: str = ""
     via: Origin | None = None
 

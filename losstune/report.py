@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from losstune.config import LoadedConfig, origin_at
 from losstune.keypath import Path, format_path
@@ -14,6 +14,9 @@ from losstune.locate import LossNode, SamplerRef
 from losstune.model import Diagnostic, Origin
 from losstune.schema.mmdet_version import detect_version
 from losstune.schema.registry import Entry, Schema
+
+if TYPE_CHECKING:
+    from losstune.engine.trace import StepName
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class StepView:
     """One of the five steps of a loss on sample tensors: what it computes, what it produced, and
     one plain sentence about it."""
 
-    name: str
+    name: StepName
     description: str
     summary: dict[str, Any]
     plain: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,31 @@ def test_every_rule_has_examples_docs_and_a_unique_code() -> None:
         assert rule.valid and rule.invalid, rule.code
         assert len(rule.doc()) > 100, rule.code
         assert rule.name == rule.name.lower() and " " not in rule.name
+
+
+def test_a_rules_module_class_and_name_say_the_same_thing() -> None:
+    for rule in ALL_RULES:
+        words = rule.name.split("-")
+        assert type(rule).__module__ == "losstune.rules." + "_".join(words), rule.name
+        assert type(rule).__name__.lower() == "".join(words), rule.name
+
+
+def test_a_rules_summary_is_the_first_paragraph_of_its_docs_on_one_line() -> None:
+    for rule in ALL_RULES:
+        first = rule.doc().split("\n\n")[0]
+        assert rule.summary == " ".join(first.split()) and rule.summary.endswith("."), rule.code
+
+
+def test_the_rule_listing_and_sarif_give_the_same_summary() -> None:
+    from typer.testing import CliRunner
+
+    from losstune.cli.app import app
+    from losstune.render.sarif import render_lint
+
+    listing = CliRunner().invoke(app, ["rule"]).stdout.splitlines()
+    sarif = json.loads(render_lint([]))["runs"][0]["tool"]["driver"]["rules"]
+    for rule in ALL_RULES:
+        (line,) = [line for line in listing if line.startswith(rule.code + " ")]
+        assert line.endswith(" " + rule.summary), line
+        (entry,) = [r for r in sarif if r["id"] == rule.code]
+        assert entry["shortDescription"]["text"] == rule.summary

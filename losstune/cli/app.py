@@ -592,7 +592,7 @@ def rule_command(
             for c in codes.ALL_CODES:
                 sys.stdout.write(f"{c.code}  {c.name:<28} {c.severity.value:<8} {c.summary}\n")
             for r in ALL_RULES:
-                sys.stdout.write(f"{r.code}  {r.name:<28} {r.severity.value:<8} {r.doc().split(chr(10))[0]}\n")
+                sys.stdout.write(f"{r.code}  {r.name:<28} {r.severity.value:<8} {r.summary}\n")
             return
         wanted = code.strip()
         for r in ALL_RULES:

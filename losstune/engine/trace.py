@@ -5,11 +5,16 @@ avg_factor), loss_weight. ``Trace.loss`` is computed from the steps themselves, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from losstune.errors import LosstuneError
 
 T = TypeVar("T")
+
+StepName = Literal["sampling", "kernel", "weight", "reduction", "loss_weight", "sum"]
+"""The steps of an evaluation: the sample inputs (``sampling``), the element-wise loss (``kernel``),
+its element-wise ``weight``, the ``reduction`` (with ``avg_factor``), the ``loss_weight``, and the
+``sum`` of the terms of a loss made of several."""
 
 
 class UnsupportedLoss(LosstuneError):
@@ -20,7 +25,7 @@ class UnsupportedLoss(LosstuneError):
 class Step:
     """One step: its name, what it computes with the configured numbers, and what it produced."""
 
-    name: str
+    name: StepName
     description: str
     value: Any
 
@@ -51,7 +56,7 @@ class Trace:
     steps: list[Step] = field(default_factory=list)
     loss: Any = None
 
-    def add(self, name: str, description: str, value: T) -> T:
+    def add(self, name: StepName, description: str, value: T) -> T:
         """Record a step and pass its value on."""
         self.steps.append(Step(name, description, value))
         return value

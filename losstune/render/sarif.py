@@ -31,7 +31,7 @@ def _rules() -> list[dict[str, Any]]:
             {
                 "id": r.code,
                 "name": r.name,
-                "shortDescription": {"text": doc.split("\n\n")[0].replace("\n", " ")},
+                "shortDescription": {"text": r.summary},
                 "fullDescription": {"text": doc},
                 "defaultConfiguration": {"level": _LEVEL[r.severity]},
             }

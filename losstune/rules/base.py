@@ -10,7 +10,7 @@ from losstune.config import LoadedConfig, origin_at
 from losstune.keypath import Path, format_path, get
 from losstune.loader.envmask import EnvMask
 from losstune.locate import LossNode, SamplerRef
-from losstune.model import Diagnostic, Origin, Severity, Span
+from losstune.model import ComponentKind, Diagnostic, Origin, Severity, Span
 from losstune.schema.catalogue import bare_type
 from losstune.schema.heads import HEAD_LOSS_PARAMS
 from losstune.schema.registry import Entry, ParamSpec, Schema, TypeSpec
@@ -63,7 +63,7 @@ class Node:
 
     ctx: Context
     path: Path
-    kind: str
+    kind: ComponentKind
     type: str
     entry: Entry | None
     loss: LossNode | None
@@ -126,13 +126,21 @@ class Node:
 
 
 class Rule:
-    """Base class of lint rules. A rule's docstring is its user documentation."""
+    """Base class of lint rules. A rule's docstring is its user documentation; its first paragraph,
+    on one line, is the rule's ``summary`` (the ``losstune rule`` listing, SARIF's short description).
+    A rule's module, class and ``name`` say the same thing: ``must-be-literal`` is
+    ``must_be_literal.MustBeLiteral``."""
 
     code: ClassVar[str]
     name: ClassVar[str]
+    summary: ClassVar[str] = ""
     severity: ClassVar[Severity] = Severity.ERROR
     valid: ClassVar[tuple[Example, ...]] = ()
     invalid: ClassVar[tuple[Example, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.summary = " ".join(cls.doc().split("\n\n")[0].split())
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:  # pragma: no cover - abstract
         """Yield the findings of this rule in one config."""

@@ -23,7 +23,7 @@ from losstune.errors import UsageError
 from losstune.loader import fileread
 from losstune.loader.source import SourceText
 from losstune.loader.yamlread import read_yaml
-from losstune.model import Diagnostic, Severity
+from losstune.model import ComponentKind, Diagnostic, Severity
 from losstune.schema.catalogue import bare_type
 
 _SCALAR_TYPES: dict[str, tuple[type, ...]] = {
@@ -116,7 +116,7 @@ class Entry:
     """A loss or a bbox sampler type."""
 
     name: str
-    kind: str  # "loss" or "sampler"
+    kind: ComponentKind
     params: dict[str, ParamSpec]
     versions: tuple[int, ...] = (2, 3)
     summary: str = ""
@@ -154,11 +154,11 @@ class Schema:
             return None
         return self.entries.get(bare_type(type_name))
 
-    def names(self, kind: str | None = None) -> list[str]:
+    def names(self, kind: ComponentKind | None = None) -> list[str]:
         """Known type names, of one kind or all."""
         return [n for n, e in self.entries.items() if kind is None or e.kind == kind]
 
-    def suggest(self, type_name: str, kind: str | None = None) -> str | None:
+    def suggest(self, type_name: str, kind: ComponentKind | None = None) -> str | None:
         """The closest known name to a probable typo, if one is close."""
         close = difflib.get_close_matches(bare_type(type_name), self.names(kind), n=1, cutoff=0.8)
         return close[0] if close else None
@@ -239,7 +239,7 @@ def _param(name: str, raw: Any, where: str, versions: tuple[int, ...]) -> ParamS
     )
 
 
-def _entry(raw: Any, kind: str, where: str, source: str) -> Entry:
+def _entry(raw: Any, kind: ComponentKind, where: str, source: str) -> Entry:
     if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
         raise SchemaError(f"{where}: every {kind} needs a `name`")
     name = raw["name"]
@@ -286,7 +286,8 @@ def parse_schema(data: Any, where: str) -> list[Entry]:
     if not isinstance(data, dict):
         raise SchemaError(f"{where}: a schema file holds `losses:` and `samplers:` lists")
     out: list[Entry] = []
-    for key, kind in (("losses", "loss"), ("samplers", "sampler")):
+    kinds: tuple[tuple[str, ComponentKind], ...] = (("losses", "loss"), ("samplers", "sampler"))
+    for key, kind in kinds:
         entries = data.get(key) or ()
         if not isinstance(entries, (list, tuple)):
             raise SchemaError(f"{where}: `{key}` must be a list of {kind} entries")
