@@ -111,5 +111,5 @@ def load(
     result = (resolver or Resolver(env=env)).resolve(path)
     errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
     if result.cfg is None or (strict and errors):
-        raise ConfigError(errors or result.diagnostics)
+        raise ConfigError(errors or result.diagnostics, result.sources)
     return LoadedConfig(result)

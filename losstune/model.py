@@ -6,11 +6,15 @@ Lines and columns are 1-based; ``end_column`` is exclusive (the column just past
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from losstune.errors import LosstuneError
+
+if TYPE_CHECKING:
+    from losstune.loader.source import SourceText
 
 OriginKind = Literal["literal", "variable", "expression", "base-reference"]
 """How a value was written where it was set (see :class:`Origin`)."""
@@ -92,11 +96,13 @@ class Diagnostic:
 class ConfigError(LosstuneError):
     """Raised by :func:`losstune.load` when a config cannot be resolved.
 
-    ``diagnostics`` holds every error found, each with its file and position.
+    ``diagnostics`` holds every error found, each with its file and position; ``sources`` the
+    text of each file that was read, by absolute path (what an excerpt of a finding shows).
     """
 
-    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+    def __init__(self, diagnostics: list[Diagnostic], sources: Mapping[str, SourceText] | None = None) -> None:
         self.diagnostics = diagnostics
+        self.sources = dict(sources or {})
         first = diagnostics[0]
         where = f"{first.span}: " if first.span else ""
         super().__init__(f"{where}{first.message}")

@@ -201,3 +201,22 @@ def test_an_edit_refusal_names_the_config_its_reasons_and_what_was_written(ex: P
         "nothing was written"
     )
     assert rest and all(line.startswith("  ") for line in rest)
+
+
+def test_the_command_line_modules_read_no_file_and_write_no_json_themselves() -> None:
+    import ast
+
+    banned_modules = {"json", "io", "csv", "losstune.loader.fileread", "pathlib.Path.read_text"}
+    banned_calls = {"open", "read_text", "read_bytes", "write_text", "dumps", "resolve"}
+    found = []
+    for path in sorted((REPO / "losstune" / "cli").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found += [f"{path.name}: import {a.name}" for a in node.names if a.name in banned_modules]
+            elif isinstance(node, ast.ImportFrom) and node.module in banned_modules:
+                found.append(f"{path.name}: from {node.module}")
+            elif isinstance(node, ast.Call):
+                name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                if name in banned_calls:
+                    found.append(f"{path.name}:{node.lineno}: {name}()")
+    assert found == []

@@ -3,43 +3,41 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 import typer
 
 from losstune.cli.options import Format
-from losstune.errors import LosstuneError
+from losstune.errors import CommandError, EditFailure, LosstuneError
 from losstune.model import ConfigError, Diagnostic, Severity
 
+if TYPE_CHECKING:
+    from losstune.loader.source import SourceText
 
-def source_lines(diagnostics: list[Diagnostic]) -> dict[tuple[str, int], str]:
-    """The source line each diagnostic points at; each file is read once."""
-    from losstune.loader.fileread import ReadError, read_text
 
+def source_lines(diagnostics: list[Diagnostic], sources: Mapping[str, SourceText]) -> dict[tuple[str, int], str]:
+    """The source line each diagnostic points at, from the text the loader read (``sources``, by
+    absolute path); none for a file it could not read."""
     lines: dict[tuple[str, int], str] = {}
-    files: dict[str, list[str]] = {}
     for d in diagnostics:
         if d.span is None:
             continue
-        if d.span.file not in files:
-            try:
-                files[d.span.file] = read_text(d.span.file).split("\n")
-            except ReadError:
-                files[d.span.file] = []
-        text = files[d.span.file]
-        if 0 < d.span.line <= len(text):
-            lines[(d.span.file, d.span.line)] = text[d.span.line - 1]
+        src = sources.get(os.path.abspath(d.span.file))
+        if src is not None and 0 < d.span.line <= src.line_count:
+            lines[(d.span.file, d.span.line)] = src.line_text(d.span.line)
     return lines
 
 
-def warn(diagnostics: list[Diagnostic], fmt: Format) -> None:
+def warn(diagnostics: list[Diagnostic], fmt: Format, sources: Mapping[str, SourceText]) -> None:
     """Warnings go to stderr in text mode; in JSON they are part of the report."""
     from losstune.render import lint_text as render_lint_text
 
     shown = [d for d in dict.fromkeys(diagnostics) if d.severity is not Severity.ERROR]
     if shown and fmt is Format.text:
-        sys.stderr.write(render_lint_text.render_diagnostics(shown, source_lines(shown)))
+        sys.stderr.write(render_lint_text.render_diagnostics(shown, source_lines(shown, sources)))
 
 
 def _report(error: LosstuneError, fmt: Format) -> None:
@@ -55,7 +53,7 @@ def _report(error: LosstuneError, fmt: Format) -> None:
             sys.stdout.write(render_json.render_errors(diagnostics))
         else:
             errors = [d for d in diagnostics if d.severity is Severity.ERROR] or diagnostics
-            sys.stderr.write(render_lint_text.render_diagnostics(errors, source_lines(errors)))
+            sys.stderr.write(render_lint_text.render_diagnostics(errors, source_lines(errors, error.sources)))
     elif fmt is Format.json:
         sys.stdout.write(render_json.render_errors([], error.message, error.details))
     else:
@@ -75,3 +73,15 @@ def reported(fmt: Format) -> Iterator[None]:
     except LosstuneError as e:
         _report(e, fmt)
         raise typer.Exit(e.exit_code) from None
+
+
+@contextlib.contextmanager
+def editing(config: str) -> Iterator[None]:
+    """An edit's refusals as set and sweep report them: about ``config``, saying what state the
+    files are in."""
+    try:
+        yield
+    except EditFailure as e:
+        raise CommandError(f"{config}: {e}; {e.after}", e.details) from None
+    except OSError as e:
+        raise CommandError(f"{config}: cannot write ({e.strerror}); nothing was changed") from None

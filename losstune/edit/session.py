@@ -58,7 +58,7 @@ def _load(path: str) -> LoadedConfig:
     result = Resolver().resolve(path)
     errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
     if result.cfg is None or errors:
-        raise ConfigError(errors or result.diagnostics)
+        raise ConfigError(errors or result.diagnostics, result.sources)
     if result.imported is not None:
         raise EditError("new-style (read_base) configs cannot be edited by losstune yet; edit the file by hand")
     return LoadedConfig(result)

@@ -149,7 +149,17 @@ def plan_sweep(
     return runs
 
 
-def write_sweep(runs: list[Run], out_dir: str, config: str) -> tuple[str, str]:
+@dataclass
+class Sweep:
+    """A written sweep: the config its runs inherit (its real path), the runs, and the manifests
+    (JSON and CSV) that list them."""
+
+    config: str
+    runs: list[Run]
+    manifests: tuple[str, str]
+
+
+def write_sweep(runs: list[Run], out_dir: str, config: str) -> Sweep:
     """Write every run and the manifests; check each run resolves as planned (else remove all)."""
     os.makedirs(out_dir, exist_ok=True)
     manifest_json = os.path.join(out_dir, "manifest.json")
@@ -196,4 +206,4 @@ def write_sweep(runs: list[Run], out_dir: str, config: str) -> tuple[str, str]:
             if os.path.exists(p):
                 os.unlink(p)
         raise
-    return manifest_json, manifest_csv
+    return Sweep(os.path.realpath(config), runs, (manifest_json, manifest_csv))

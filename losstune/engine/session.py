@@ -117,9 +117,13 @@ def evaluate_config(
     num_priors: int | None = None,
     device: str = "cpu",
     mmdet_version: int | None = None,
+    plot: str | None = None,
+    check: bool = False,
 ) -> EvalResult:
     """Evaluate the loss at ``key`` on sample inputs sized from the config, or on ``inputs``, as
-    MMDetection ``mmdet_version`` computes it (detected from the config when not given)."""
+    MMDetection ``mmdet_version`` computes it (detected from the config when not given); draw its
+    configured kernel into the PNG ``plot``; with ``check``, compare the result with MMDetection's
+    own loss module called on the same inputs, where it can be imported."""
     import torch
 
     loss = find_loss(cfg, key)
@@ -162,7 +166,16 @@ def evaluate_config(
     mask = EnvMask.of(cfg)  # a description quotes the configured numbers
     for step in trace.steps:
         step.description = mask.text(step.description)
-    return EvalResult(loss, trace, how, made.sampled, args, kwargs, version=version, loss_cfg=loss_cfg)
+    result = EvalResult(loss, trace, how, made.sampled, args, kwargs, version=version, loss_cfg=loss_cfg)
+    if plot is not None:
+        from losstune.engine.plot import plot_kernel
+
+        plot_kernel(keypath.get(cfg.tree, loss.path), plot, f"{loss.key}: {loss.type}")
+    if check:
+        from losstune.engine.crosscheck import crosscheck
+
+        result.check = crosscheck(loss_cfg, trace.loss, args, kwargs, version)
+    return result
 
 
 __all__ = ["EvalResult", "evaluate_config", "find_loss"]

@@ -237,6 +237,7 @@ class Resolver:
             plain = SourceText.plain(shown, text)
             raw = self._parse_python(plain, diagnostics, report_warnings=True)
             if raw is None:
+                result.sources[abspath] = plain  # the text a diagnostic's excerpt shows
                 return result
             if lazy or (not is_base and raw[1].is_lazy(self.packages)):
                 result.sources[abspath] = plain
@@ -254,6 +255,7 @@ class Resolver:
                     fix="set the variable, or give the template a default: {{$VAR:default}}",
                 )
             )
+            result.sources[abspath] = SourceText.plain(shown, text)
             return result
         src.path = shown
         result.sources[abspath] = src

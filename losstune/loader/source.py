@@ -260,6 +260,11 @@ class SourceText:
         start, end = self.offsets(span)
         return self.original[start:end]
 
+    @property
+    def line_count(self) -> int:
+        """How many lines the file has as written (the text after its last newline is one)."""
+        return len(self._orig_line_starts)
+
     def line_text(self, line: int) -> str:
         """One line of the file as written (1-based)."""
         starts = self._orig_line_starts

@@ -152,8 +152,12 @@ def _loss_block(loss: LossView, width: int) -> RenderableType:
     return Group(*parts, Text(""))
 
 
-def render_explain(report: ExplainReport, *, color: bool = False, width: int = 100) -> str:
-    """The explain report as terminal text."""
+_TORCH_HINT = "(pip install torch to also see each loss evaluated step by step on sample tensors)\n"
+
+
+def render_explain(report: ExplainReport, *, color: bool = False, width: int = 100, torch_hint: bool = False) -> str:
+    """The explain report as terminal text; with ``torch_hint``, a last line saying how to also
+    see each loss step by step."""
     head = Text()
     head.append(printable(report.config), style="bold")
     n = len(report.files)
@@ -162,7 +166,7 @@ def render_explain(report: ExplainReport, *, color: bool = False, width: int = 1
     parts += [_loss_block(loss, width) for loss in report.losses]
     if not report.losses:
         parts.append(Text("No loss found in this config.", style="yellow"))
-    return _capture(parts, color, width)
+    return _capture(parts, color, width) + (_TORCH_HINT if torch_hint else "")
 
 
 def _side(s: Side) -> Text:

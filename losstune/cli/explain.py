@@ -1,0 +1,63 @@
+"""``losstune explain``: every loss of a config, and where each value comes from."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from losstune.cli import context, terminal
+from losstune.cli.boundary import reported, warn
+from losstune.cli.options import ConfigArg, Format, FormatOption, SchemaOption, VersionOption
+from losstune.errors import UsageError
+
+
+def explain(
+    config: ConfigArg,
+    fmt: FormatOption = Format.text,
+    steps: Annotated[
+        bool | None,
+        typer.Option(
+            "--steps/--no-steps",
+            help="Evaluate each loss on seeded sample tensors (default: when torch is installed; it takes ~1.5 s to import).",
+            show_default=False,
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the sample tensors.")] = 0,
+    mmdet_version: VersionOption = None,
+    schema: SchemaOption = None,
+) -> None:
+    """Show every loss of a config and where each value comes from.
+
+    The config is resolved with its whole _base_ chain; each loss is listed with its key path,
+    type and parameters, each parameter with the file:line that sets it (or its default), and the
+    bbox sampler that feeds the loss (PseudoSampler when the head's train_cfg has none). With torch
+    installed, each loss is also evaluated on seeded sample tensors: sampling, kernel, weight,
+    reduction and loss_weight, each with its numbers (see losstune eval).
+
+    Example: losstune explain configs/retinanet/retinanet_r50_fpn_1x_coco.py --format json
+    """
+    with reported(fmt):
+        import importlib.util
+
+        from losstune.loader.resolve import Resolver
+        from losstune.render import json as render_json
+        from losstune.render import text as render_text
+        from losstune.report import explain as build_explain
+
+        has_torch = importlib.util.find_spec("torch") is not None
+        if steps and not has_torch:
+            raise UsageError("--steps evaluates the losses with PyTorch: pip install torch")
+        settings = context.settings(str(config))
+        cfg = context.load(config, Resolver())
+        hint = steps is None and not has_torch and bool(cfg.losses())
+        if steps is None:
+            steps = has_torch
+        report = build_explain(cfg, context.schema(schema, settings), mmdet_version, steps=steps, seed=seed)
+        if fmt is Format.json:
+            sys.stdout.write(render_json.render_explain(report))
+        else:
+            warn(report.diagnostics, fmt, cfg.sources)
+            shown = render_text.render_explain(report, color=terminal.color(), width=terminal.width(), torch_hint=hint)
+            sys.stdout.write(shown)

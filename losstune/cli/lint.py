@@ -1,0 +1,88 @@
+"""``losstune lint``: the checks of configs, as text, JSON, SARIF or GitHub annotations."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from losstune.cli import context, terminal
+from losstune.cli.boundary import reported
+from losstune.cli.options import Format, LintFormat, SchemaOption, VersionOption
+from losstune.errors import EXIT_FINDINGS, EXIT_OK
+
+
+def _split_codes(value: list[str] | None) -> tuple[str, ...] | None:
+    if not value:
+        return None
+    return tuple(c.strip().upper() for v in value for c in v.split(",") if c.strip())
+
+
+def lint(
+    paths: Annotated[list[Path], typer.Argument(help="Config files or folders to check.", show_default=False)],
+    fmt: Annotated[
+        LintFormat,
+        typer.Option("--format", "-f", help="text, json, sarif, github, or auto (github under GitHub Actions)."),
+    ] = LintFormat.auto,
+    select: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--select", help="Only these codes or prefixes, comma-separated (LT1 = all LT1xx).", show_default=False
+        ),
+    ] = None,
+    ignore: Annotated[
+        list[str] | None, typer.Option("--ignore", help="Skip these codes or prefixes.", show_default=False)
+    ] = None,
+    strict: Annotated[
+        bool | None, typer.Option("--strict/--no-strict", help="Fail on warnings too.", show_default=False)
+    ] = None,
+    mmdet_version: VersionOption = None,
+    schema: SchemaOption = None,
+) -> None:
+    """Check the losses and samplers of configs, before training does.
+
+    Folders are walked for .py, .yaml, .yml and .json configs; base files under _base_ are checked
+    through the configs that use them (and on their own where nothing uses them), and a finding in a
+    base file is reported once, where it is written. Settings come from [tool.losstune] in the nearest
+    pyproject.toml; a `# losstune: noqa` or `# losstune: noqa: LT103` comment silences a line.
+    Exit codes: 0 no errors (no warnings either with --strict), 1 findings, 2 could not run.
+
+    Example: losstune lint configs/ --format github
+    """
+    with reported(Format.json if fmt is LintFormat.json else Format.text):
+        from losstune.lint.run import lint as run_lint
+        from losstune.render import json as render_json
+
+        settings = context.settings(str(paths[0]) if paths else ".").merged(
+            select=_split_codes(select),
+            ignore=_split_codes(ignore),
+            strict=strict,
+            mmdet_version=mmdet_version,
+        )
+        loaded = context.schema(schema, settings)
+        result = run_lint([str(p) for p in paths], loaded, settings)
+        chosen = fmt
+        if chosen is LintFormat.auto:
+            chosen = LintFormat.github if os.environ.get("GITHUB_ACTIONS") == "true" else LintFormat.text
+        if chosen is LintFormat.json:
+            sys.stdout.write(render_json.render_lint(result.diagnostics, len(result.configs)))
+        elif chosen is LintFormat.sarif:
+            from losstune.render import sarif as render_sarif
+
+            sys.stdout.write(render_sarif.render_lint(result.diagnostics))
+        elif chosen is LintFormat.github:
+            from losstune.render import github as render_github
+
+            sys.stdout.write(render_github.render_lint(result.diagnostics))
+        else:
+            from losstune.render import lint_text as render_lint_text
+
+            sys.stdout.write(
+                render_lint_text.render_lint(
+                    result.diagnostics, result.lines, len(result.configs), color=terminal.color()
+                )
+            )
+        raise typer.Exit(EXIT_FINDINGS if result.failed(settings.strict) else EXIT_OK)

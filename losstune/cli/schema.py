@@ -1,0 +1,53 @@
+"""``losstune schema``: the known losses and samplers, or one of them."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from losstune.cli import context, terminal
+from losstune.cli.boundary import reported
+from losstune.cli.options import Format, FormatOption, SchemaOption
+from losstune.errors import UsageError
+
+
+def schema_command(
+    name: Annotated[
+        str | None, typer.Argument(help="A loss or sampler type; omit to list them all.", show_default=False)
+    ] = None,
+    fmt: FormatOption = Format.text,
+    schema: SchemaOption = None,
+) -> None:
+    """List the known losses and samplers, or show one.
+
+    For one loss or sampler: its formula, and each parameter's type, default, allowed values and
+    meaning, from losstune's schema of MMDetection (plus your own --schema files).
+
+    Example: losstune schema FocalLoss
+    """
+    with reported(fmt):
+        from losstune.render import json as render_json
+        from losstune.render import text as render_text
+
+        loaded = context.schema(schema, context.settings("."))
+        if name is None:
+            out = (
+                render_json.render_schema_list(loaded)
+                if fmt is Format.json
+                else render_text.render_schema_list(loaded, width=terminal.width())
+            )
+            sys.stdout.write(out)
+            return
+        entry = loaded.get(name)
+        if entry is None:
+            guess = loaded.suggest(name)
+            hint = f"; did you mean `{guess}`?" if guess else "; `losstune schema` lists them all"
+            raise UsageError(f"`{name}` is not a known loss or sampler{hint}")
+        out = (
+            render_json.render_entry(entry)
+            if fmt is Format.json
+            else render_text.render_entry(entry, color=terminal.color(), width=terminal.width())
+        )
+        sys.stdout.write(out)

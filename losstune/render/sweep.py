@@ -1,0 +1,32 @@
+"""Output of ``losstune sweep``: the configs written, each with its values, and the manifests."""
+
+from __future__ import annotations
+
+from losstune.edit.sweep import Sweep
+from losstune.loader.resolve import display_path
+from losstune.render.json import SCHEMA_VERSION, dump, value
+from losstune.render.safe import printable
+
+
+def render_text(sweep: Sweep) -> str:
+    """One line per config written, with its values; then where the manifests are."""
+    out = []
+    for r in sweep.runs:
+        values = ", ".join(f"{k}={v!r}" for k, v in r.values.items())
+        out.append(printable(f"  {display_path(r.file)}  {values}") + "\n")
+    manifest_json, manifest_csv = (display_path(m) for m in sweep.manifests)
+    out.append(printable(f"{len(sweep.runs)} configs written, listed in {manifest_json} and {manifest_csv}") + "\n")
+    return "".join(out)
+
+
+def render_json(sweep: Sweep) -> str:
+    """The same as JSON (``"kind": "sweep"``)."""
+    return dump(
+        {
+            "version": SCHEMA_VERSION,
+            "kind": "sweep",
+            "config": display_path(sweep.config),
+            "runs": [{"file": display_path(r.file), "values": value(r.values)} for r in sweep.runs],
+            "manifest": [display_path(m) for m in sweep.manifests],
+        }
+    )
