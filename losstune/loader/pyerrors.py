@@ -9,6 +9,7 @@ exception raised by an operation on config values is reported with :func:`python
 
 from __future__ import annotations
 
+import builtins
 import re
 from typing import Any
 
@@ -64,3 +65,9 @@ def python_message(error: BaseException) -> str:
     text = str(error)
     name = type(error).__name__
     return python_names(f"{name}: {text}" if text else name)
+
+
+def exception_type(name: str) -> type[BaseException] | None:
+    """The exception class Python's built-in ``name`` is, if it is one."""
+    value = getattr(builtins, name, None)
+    return value if isinstance(value, type) and issubclass(value, BaseException) else None

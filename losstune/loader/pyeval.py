@@ -46,8 +46,16 @@ from losstune.loader.pybuiltins import (
     number_attribute,
     python_type,
 )
-from losstune.loader.pyerrors import PYTHON_ERRORS, PyError, Unknown, Unsupported, python_message, python_names
-from losstune.loader.pyformat import convert, format_value
+from losstune.loader.pyerrors import (
+    PYTHON_ERRORS,
+    PyError,
+    Unknown,
+    Unsupported,
+    exception_type,
+    python_message,
+    python_names,
+)
+from losstune.loader.pyformat import convert, exception_line, format_value
 from losstune.loader.source import BASE_PLACEHOLDER_PREFIX, SourceText
 from losstune.loader.values import Dropped, LDict, Opaque, hook
 from losstune.model import Diagnostic, Origin, Span
@@ -141,6 +149,8 @@ class Interpreter:
         self._reported: set[tuple[str, Span | None]] = set()
         self._steps_reported = 0
         self._spans: dict[ast.AST, Span] = {}
+        # Whether a statement may bind names with `:=` (the operator appears in the text).
+        self._walrus = ":=" in src.text
 
     # -- diagnostics ------------------------------------------------------------------------
 
@@ -241,7 +251,8 @@ class Interpreter:
     # -- statements -------------------------------------------------------------------------
 
     def run(self, module: ast.Module | list[ast.stmt]) -> LDict:
-        """Execute the module body and return its global names (mmengine's ``cfg_dict``).
+        """Execute the module body and return its global names (mmengine's ``cfg_dict``). The
+        module is one Python's compiler accepts (:func:`~losstune.loader.pycompile.check`).
 
         A statement that spends the file's steps stops as a whole (the names it assigns become
         opaque); the statements after it share a tenth of the steps more. Names whose values are
@@ -251,15 +262,6 @@ class Interpreter:
                 self.exec_stmt(stmt)
             except StepsSpent:
                 self._steps_spent(stmt)
-            except _Loop as loop:  # ast accepts it; Python's compiler refuses the file
-                self._report(
-                    codes.diagnostic(
-                        codes.SYNTAX_ERROR,
-                        f"Python syntax error: '{loop.kind}' outside loop",
-                        self.span(stmt),
-                        fix="remove it, or put it inside a `for` loop",
-                    )
-                )
         refuse_oversized(self.globals, self.diagnostics, self.budget.limits)
         return self.globals
 
@@ -274,9 +276,9 @@ class Interpreter:
         elif self._steps_reported < 2:
             self._too_expensive(stmt, "the steps left to the rest of the file are spent; nothing after it is evaluated")
         self._steps_reported += 1
-        reason = "not evaluated: the file's evaluation steps are spent"
-        for name in _affected_names(stmt):
-            self._bind_name(name, Opaque(reason, name, self.span(stmt)), None)
+        span = self.span(stmt)
+        for name in _affected_names(stmt, self._walrus):
+            self._bind_name(name, Opaque(_NOT_EVALUATED, name, span), None)
 
     def exec_block(self, body: list[ast.stmt]) -> None:
         for stmt in body:
@@ -308,8 +310,9 @@ class Interpreter:
             unknown = self._error(node, message)
         if unknown is not None:
             # What the statement would have assigned is not known.
-            for name in _affected_names(stmt):
-                self._bind_name(name, Opaque(unknown.reason, name, self.span(stmt)), None)
+            span = self.span(stmt)
+            for name in _affected_names(stmt, self._walrus):
+                self._bind_name(name, Opaque(unknown.reason, name, span), None)
 
     def _exec(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.Assign):
@@ -377,6 +380,8 @@ class Interpreter:
             raise _Loop("break")
         elif isinstance(stmt, ast.Continue):
             raise _Loop("continue")
+        elif isinstance(stmt, ast.Raise):
+            raise PyError(self._raised(stmt))
         elif isinstance(stmt, ast.Assert):
             test = self.eval(stmt.test)
             if not isinstance(test, Opaque) and not test:
@@ -385,6 +390,28 @@ class Interpreter:
             self._opaque(stmt, f"a `{type(stmt).__name__.lower()}` statement")
             for name in _assigned_names(stmt):
                 self._bind_name(name, Opaque("not evaluated", name, self.span(stmt)), None)
+
+    def _raised(self, stmt: ast.Raise) -> str:
+        """The line Python prints for the exception ``stmt`` raises (mmengine stops on any)."""
+        if stmt.exc is None:
+            return "RuntimeError: No active exception to reraise"
+        call = stmt.exc if isinstance(stmt.exc, ast.Call) else None
+        raised = self._eval_chain(call.func if call is not None else stmt.exc)
+        kind = exception_type(raised.name) if isinstance(raised, Builtin) else None
+        if kind is None:
+            if isinstance(raised, _PLAIN):
+                return "TypeError: exceptions must derive from BaseException"
+            return f"`{_clip(self.src.segment(self.span(stmt)))}` raises an exception"
+        if call is None:
+            return python_message(kind())
+        args = self._elements(call.args)
+        kwargs = {kw.arg: self.eval(kw.value) for kw in call.keywords if kw.arg is not None}
+        if isinstance(args, Opaque) or len(kwargs) < len(call.keywords):
+            return f"{kind.__name__} (with a message unknown to losstune)"
+        try:
+            return exception_line(self.budget, kind, args, kwargs)
+        except Unknown:
+            return f"{kind.__name__} (with a message unknown to losstune)"
 
     def exec_for(self, stmt: ast.For) -> None:
         iterable = self.eval(stmt.iter)
@@ -568,6 +595,12 @@ class Interpreter:
             raise _Fail(node, str(e)) from None
         except PYTHON_ERRORS as e:
             raise _Fail(node, python_message(e)) from None
+
+    def _eval_NamedExpr(self, node: ast.NamedExpr) -> Any:
+        value = self.eval(node.value)
+        # Bound in the scope that holds the expression: never a comprehension's own.
+        self.globals.set(node.target.id, value, self.origin(node.value))
+        return value
 
     def _eval_Constant(self, node: ast.Constant) -> Any:
         return node.value
@@ -955,6 +988,7 @@ _BUILTIN_NAMES = frozenset(name for name in vars(builtins) if not name.startswit
     "help",
 }
 _CODE = (Builtin, BoundMethod, ModuleRef, LazyRef, Dropped)
+_NOT_EVALUATED = "not evaluated: the file's evaluation steps are spent"
 _MUTATORS = frozenset("append extend insert pop remove sort reverse clear update setdefault merge".split())
 _PLAIN = (dict, list, tuple, str, int, float, bool, complex, type(None), set, frozenset, bytes)
 
@@ -1000,17 +1034,25 @@ def _clip(text: str, n: int = 60) -> str:
 
 
 def _assigned_names(stmt: ast.stmt) -> list[str]:
-    targets: list[ast.expr] = []
-    if isinstance(stmt, ast.Assign):
-        targets = list(stmt.targets)
+    """The names written in the targets of an assignment that are names, tuples or lists."""
+    if type(stmt) is ast.Assign:
+        targets = stmt.targets
     elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
         targets = [stmt.target]
+    else:
+        return []
     names: list[str] = []
     for t in targets:
-        for n in ast.walk(t):
-            if isinstance(n, ast.Name) and isinstance(t, (ast.Name, ast.Tuple, ast.List)):
-                names.append(n.id)
+        if type(t) is ast.Name:
+            names.append(t.id)
+        elif isinstance(t, (ast.Tuple, ast.List)):
+            names.extend(n.id for n in ast.walk(t) if isinstance(n, ast.Name))
     return names
+
+
+def _walrus_names(stmt: ast.stmt) -> list[str]:
+    """The names the ``:=`` inside a statement bind."""
+    return [n.target.id for n in ast.walk(stmt) if isinstance(n, ast.NamedExpr)]
 
 
 def _root_name(node: ast.expr) -> str | None:
@@ -1019,12 +1061,14 @@ def _root_name(node: ast.expr) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-def _affected_names(stmt: ast.stmt) -> list[str]:
+def _affected_names(stmt: ast.stmt, walrus: bool) -> list[str]:
     """The names a statement that stopped half way may have left half-changed: those a simple
-    statement assigns; for a compound one (a loop...), every name assigned or changed inside it
-    (``d[k] = v``, ``d.update(...)``)."""
+    statement assigns (and binds with ``:=``, when ``walrus`` says the file may have one); for a
+    compound one (a loop...), every name assigned or changed inside it (``d[k] = v``,
+    ``d.update(...)``)."""
     if not isinstance(stmt, (ast.For, ast.While, ast.If, ast.With, ast.Try)):
-        return _assigned_names(stmt)
+        assigned = _assigned_names(stmt)
+        return assigned + _walrus_names(stmt) if walrus else assigned
     names: list[str] = []
     for node in ast.walk(stmt):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from losstune.loader.budget import Budget, Extent, Limits, TooExpensive
-from losstune.loader.pyerrors import Unknown, Unsupported
+from losstune.loader.pyerrors import Unknown, Unsupported, python_message
 from losstune.loader.values import Opaque
 
 _CONTAINERS = (dict, list, tuple, set, frozenset)
@@ -86,6 +86,12 @@ def convert(budget: Budget, value: Any, conversion: str) -> str:
     if conversion == "s":
         return str(value)
     return repr(value) if conversion == "r" else ascii(value)
+
+
+def exception_line(budget: Budget, kind: type[BaseException], args: list[Any], kwargs: dict[str, Any]) -> str:
+    """The line Python prints for ``raise kind(*args, **kwargs)``: ``ValueError: boom``."""
+    budget.sized(printed_length(budget, (args, kwargs)), "string")
+    return python_message(kind(*args, **kwargs))
 
 
 def format_value(budget: Budget, value: Any, spec: str) -> str:

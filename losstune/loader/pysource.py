@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import cast
 
@@ -24,16 +26,24 @@ class ParserWarning:
     message: str
 
 
-def _parse(text: str, filename: str, mode: str) -> tuple[ast.AST, list[ParserWarning]]:
+@contextmanager
+def kept_warnings() -> Iterator[list[ParserWarning]]:
+    """Collect the warnings Python's parser or compiler gives inside the block, none printed."""
+    found: list[ParserWarning] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SyntaxWarning)
         warnings.simplefilter("always", DeprecationWarning)
-        tree = ast.parse(text, filename=filename, mode=mode)
-    found = [
+        yield found
+    found.extend(
         ParserWarning(w.lineno or 1, str(w.message))
         for w in caught
         if issubclass(w.category, (SyntaxWarning, DeprecationWarning))
-    ]
+    )
+
+
+def _parse(text: str, filename: str, mode: str) -> tuple[ast.AST, list[ParserWarning]]:
+    with kept_warnings() as found:
+        tree = ast.parse(text, filename=filename, mode=mode)
     return tree, found
 
 

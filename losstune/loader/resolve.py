@@ -17,7 +17,7 @@ import tokenize
 from dataclasses import dataclass, field
 from typing import Any
 
-from losstune.loader import codes, fileread, pyast, pysource
+from losstune.loader import codes, fileread, pyast, pycompile, pysource
 from losstune.loader.budget import refuse_oversized
 from losstune.loader.envmask import EnvMask
 from losstune.loader.jsonread import read_json
@@ -351,10 +351,8 @@ class Resolver:
     ) -> tuple[ast.Module, pyast.ModuleFacts] | None:
         try:
             module, warned = pysource.parse(src.text, filename=src.path)
+            warned += pycompile.check(module, src.text, src.path)
             facts = pyast.examine(module)
-            repeated = facts.repeated_keyword_error()
-            if repeated is not None:
-                raise repeated
             if report_warnings:
                 for w in warned:
                     span = src.span_chars(w.line, 0, w.line, 0)
