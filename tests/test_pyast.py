@@ -36,14 +36,6 @@ def test_new_style_config_as_mmengine_decides(text: str, lazy: bool) -> None:
     assert facts(text).is_lazy() is lazy
 
 
-def test_the_first_repeated_keyword_breadth_first() -> None:
-    f = facts("x = dict(a=dict(b=1, b=2), c=1, c=2)\n")
-    err = f.repeated_keyword_error()
-    assert err is not None
-    assert (err.msg, err.lineno, err.offset) == ("keyword argument repeated: c", 1, 33)
-    assert facts("x = dict(a=1, **y, b=2)\n").repeated_keyword is None
-
-
 @pytest.mark.parametrize(
     ("text", "uses"),
     [

@@ -113,7 +113,7 @@ def resolve_lazy(resolver: Resolver, result: FileResult, src: SourceText, module
                 )
             )
             continue
-        sub = resolver._resolve(os.path.abspath(path), where, is_base=True, lazy=True)
+        sub = resolver.resolve_base(path, where, new_style=True)
         result.merge_from(sub)
         if sub.cfg is None:
             continue

@@ -2,7 +2,7 @@
 
 Is a statement ``_base_ = ...`` or ``with read_base():``? Is a file a new-style config (mmengine's
 ``_is_lazy_import``, with :func:`~losstune.loader.pkgfind.is_builtin_module`), does its code read
-``_base_``, does a call repeat a keyword? The questions about a whole module are answered by
+``_base_``? The questions about a whole module are answered by
 :func:`examine`, which walks the tree once, in ``ast.walk``'s order (breadth first), as mmengine's
 own checks do.
 """
@@ -56,14 +56,9 @@ def opens_read_base(stmt: ast.stmt) -> bool:
 
 @dataclass(frozen=True)
 class ModuleFacts:
-    """What one walk over a module found.
+    """What one walk over a module found: ``uses_base`` says whether the code reads the name
+    ``_base_`` (besides assigning it)."""
 
-    ``repeated_keyword`` is the first keyword argument that repeats one before it in the same call
-    (``dict(a=1, a=2)``), which Python's compiler (and so mmengine) refuses though ``ast.parse``
-    accepts it. ``uses_base`` says whether the code reads the name ``_base_`` (besides assigning it).
-    """
-
-    repeated_keyword: ast.keyword | None
     uses_base: bool
     # mmengine's `_is_lazy_import` stops at the first node that decides: the imports met before
     # that node (each decides "new-style" unless it is a built-in module) and that node's answer.
@@ -78,15 +73,6 @@ class ModuleFacts:
                 return True
         return self.lazy_otherwise
 
-    def repeated_keyword_error(self) -> SyntaxError | None:
-        """The ``SyntaxError`` Python's compiler raises for the repeated keyword, if there is one."""
-        kw = self.repeated_keyword
-        if kw is None:
-            return None
-        err = SyntaxError(f"keyword argument repeated: {kw.arg}")
-        err.lineno, err.offset = kw.lineno, kw.col_offset + 1
-        return err
-
 
 def _child_fields(cls: type[ast.AST]) -> tuple[str, ...]:
     fields = tuple(f for f in cls._fields if f not in _NOT_CHILDREN)
@@ -96,7 +82,6 @@ def _child_fields(cls: type[ast.AST]) -> tuple[str, ...]:
 
 def examine(module: ast.Module) -> ModuleFacts:
     """Walk ``module`` once and answer every question :class:`ModuleFacts` holds."""
-    repeated: ast.keyword | None = None
     uses_base = False
     imports: list[str] = []
     decided: bool | None = None
@@ -110,10 +95,7 @@ def examine(module: ast.Module) -> ModuleFacts:
             if node.id == BASE_KEY and isinstance(node.ctx, ast.Load):  # type: ignore[attr-defined]
                 uses_base = True
             continue  # a name has no children but its context
-        if cls is ast.Call:
-            if repeated is None:
-                repeated = _repeated(node)  # type: ignore[arg-type]
-        elif decided is None:
+        if decided is None:
             decided = _lazy_step(node, imports)
         for name in _CHILD_FIELDS.get(cls) or _child_fields(cls):
             value = getattr(node, name, None)
@@ -121,18 +103,7 @@ def examine(module: ast.Module) -> ModuleFacts:
                 todo.extend(v for v in value if isinstance(v, ast.AST))
             elif isinstance(value, ast.AST):
                 todo.append(value)
-    return ModuleFacts(repeated, uses_base, tuple(imports), bool(decided))
-
-
-def _repeated(call: ast.Call) -> ast.keyword | None:
-    seen: set[str] = set()
-    for kw in call.keywords:
-        if kw.arg is None:
-            continue
-        if kw.arg in seen:
-            return kw
-        seen.add(kw.arg)
-    return None
+    return ModuleFacts(uses_base, tuple(imports), bool(decided))
 
 
 def _lazy_step(node: ast.AST, imports: list[str]) -> bool | None:

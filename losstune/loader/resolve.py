@@ -8,29 +8,23 @@ into the bases. Each problem becomes a diagnostic with a position; resolving goe
 
 from __future__ import annotations
 
-import ast
 import copy
 import dataclasses
-import io
 import os
-import tokenize
 from dataclasses import dataclass, field
 from typing import Any
 
-from losstune.loader import codes, fileread, pyast, pycompile, pysource
+from losstune.loader import codes, fileread, frontend
 from losstune.loader.budget import refuse_oversized
 from losstune.loader.envmask import EnvMask
-from losstune.loader.jsonread import read_json
 from losstune.loader.lazyconfig import resolve_lazy
 from losstune.loader.lazyref import lazy_to_string
 from losstune.loader.limits import MAX_BASE_DEPTH
 from losstune.loader.merge import base_copy, merge_into
 from losstune.loader.pkgfind import NotFound, PackageFinder
 from losstune.loader.pyast import BASE_KEY
-from losstune.loader.pyeval import Interpreter
 from losstune.loader.source import SourceText, TemplateError
-from losstune.loader.values import Dropped, LDict, Opaque
-from losstune.loader.yamlread import read_yaml
+from losstune.loader.values import LDict, Opaque
 from losstune.model import Diagnostic, Origin, Severity, Span
 
 SUPPORTED_SUFFIXES = (".py", ".yaml", ".yml", ".json")
@@ -141,6 +135,13 @@ class Resolver:
             result.base,
         )
 
+    def resolve_base(self, path: str, requested_at: Span | None, *, new_style: bool = False) -> FileResult:
+        """Resolve a base config that a file names at ``requested_at`` (``path`` is absolute, or
+        relative to the working directory), and everything it inherits. ``new_style`` is for the
+        bases a new-style config imports in ``with read_base():``, which are new-style too. The
+        result is shared with every other file that inherits the same base: never change it."""
+        return self._resolve(os.path.abspath(os.path.expanduser(path)), requested_at, is_base=True, lazy=new_style)
+
     # ------------------------------------------------------------------------------------------
 
     def _resolve(self, abspath: str, requested_at: Span | None, is_base: bool, lazy: bool = False) -> FileResult:
@@ -222,27 +223,64 @@ class Resolver:
         return text, None
 
     def _resolve_uncached(self, abspath: str, requested_at: Span | None, is_base: bool, lazy: bool) -> FileResult:
-        shown = display_path(abspath)
         overlaid = self.overlay.get(os.path.realpath(abspath)) if self.overlay else None
         text, problem = (overlaid, None) if overlaid is not None else self._read(abspath, requested_at, is_base)
         if text is None:
             assert problem is not None
             return FileResult(abspath, None, [problem])
-        diagnostics: list[Diagnostic] = []
-        result = FileResult(abspath, None, diagnostics, files=[abspath])
-        raw: tuple[ast.Module, pyast.ModuleFacts] | None = None
+        result = FileResult(abspath, None, [], files=[abspath])
+        front = self._front(abspath, text, requested_at, is_base, lazy, result)
+        if front is not None:
+            self._inherit(front, result)
+        return result
+
+    def _front(
+        self, abspath: str, text: str, requested_at: Span | None, is_base: bool, lazy: bool, result: FileResult
+    ) -> frontend.Front | None:
+        """The front end of the file's format, or ``None`` where the file is done with: it cannot
+        be read (the diagnostics say why), or it is a new-style config, resolved here whole."""
+        shown = display_path(abspath)
+        diagnostics = result.diagnostics
+        raw: frontend.ParsedPython | None = None
         if abspath.endswith(".py"):
             # mmengine decides between classic and new-style on the file as written, before any
             # template is replaced; a syntax error there stops it too.
             plain = SourceText.plain(shown, text)
-            raw = self._parse_python(plain, diagnostics, report_warnings=True)
+            raw = frontend.parse_python(plain, diagnostics, report_warnings=True)
             if raw is None:
                 result.sources[abspath] = plain  # the text a diagnostic's excerpt shows
-                return result
-            if lazy or (not is_base and raw[1].is_lazy(self.packages)):
+                return None
+            if lazy or (not is_base and raw.facts.is_lazy(self.packages)):
                 result.sources[abspath] = plain
-                resolve_lazy(self, result, plain, raw[0])
-                return result
+                resolve_lazy(self, result, plain, raw.module)
+                return None
+        src = self._templated(abspath, shown, text, diagnostics)
+        if src is None:
+            result.sources[abspath] = SourceText.plain(shown, text)  # the text a diagnostic's excerpt shows
+            return None
+        result.sources[abspath] = src
+        if abspath.endswith(".json"):
+            return frontend.json_front(src, diagnostics)
+        if not abspath.endswith(".py"):
+            return frontend.yaml_front(src, diagnostics)
+        parsed = raw if src.text == text else frontend.parse_python(src, diagnostics)
+        if parsed is None:
+            return None
+        if parsed.facts.is_lazy(self.packages):
+            diagnostics.append(
+                codes.diagnostic(
+                    codes.LAZY_CONFIG,
+                    f"`{shown}` is a new-style (pure Python) config, and a classic `_base_` config "
+                    "cannot inherit from it (mmengine refuses to mix the two)",
+                    requested_at or Span(shown, 1, 1, 1, 1),
+                    fix="inherit new-style configs with `with read_base():` imports, or keep the whole chain classic",
+                )
+            )
+            return None
+        return frontend.python_front(src, parsed, diagnostics)
+
+    def _templated(self, abspath: str, shown: str, text: str, diagnostics: list[Diagnostic]) -> SourceText | None:
+        """The text with mmengine's templates replaced, or ``None`` when a variable has no value."""
         try:
             src = SourceText.from_file(abspath, text, self.env)
         except TemplateError as e:
@@ -255,10 +293,8 @@ class Resolver:
                     fix="set the variable, or give the template a default: {{$VAR:default}}",
                 )
             )
-            result.sources[abspath] = SourceText.plain(shown, text)
-            return result
+            return None
         src.path = shown
-        result.sources[abspath] = src
         for t in src.env_templates:
             if t.note:
                 diagnostics.append(
@@ -270,58 +306,17 @@ class Resolver:
                         "without backslashes (`/` in paths)",
                     )
                 )
+        return src
 
-        suffix = os.path.splitext(abspath)[1]
-        module: ast.Module | None = None
-        uses_base = False
-        data: Any = None
-        base_entries: list[tuple[Any, Span | None]] = []
-        if suffix == ".py":
-            parsed = raw if src.text == text else self._parse_python(src, diagnostics)
-            if parsed is None:
-                return result
-            module, facts = parsed
-            uses_base = facts.uses_base
-            if facts.is_lazy(self.packages):
-                diagnostics.append(
-                    codes.diagnostic(
-                        codes.LAZY_CONFIG,
-                        f"`{shown}` is a new-style (pure Python) config, and a classic `_base_` config "
-                        "cannot inherit from it (mmengine refuses to mix the two)",
-                        requested_at or Span(shown, 1, 1, 1, 1),
-                        fix="inherit new-style configs with `with read_base():` imports, or keep the whole chain classic",
-                    )
-                )
-                return result
-            base_entries = _python_bases(module, src, diagnostics)
-        else:
-            data = read_json(src, diagnostics) if suffix == ".json" else read_yaml(src, diagnostics)
-            if any(d.severity is Severity.ERROR and d.code == codes.SYNTAX_ERROR.code for d in diagnostics):
-                return result
-            if not isinstance(data, LDict):
-                diagnostics.append(
-                    codes.diagnostic(
-                        codes.NOT_A_CONFIG,
-                        f"`{shown}` must hold a mapping of config keys at its top level, not a {type(data).__name__}",
-                        Span(shown, 1, 1, 1, 1),
-                        fix="write the config as `key: value` pairs",
-                    )
-                )
-                return result
-            base_entries = _data_bases(data, diagnostics)
-
+    def _inherit(self, front: frontend.Front, result: FileResult) -> None:
+        """``_file2dict`` after the file is read: its bases merged, its own tree evaluated over
+        them, ``{{_base_.x}}`` placeholders replaced, and the tree merged into the bases."""
+        diagnostics = result.diagnostics
         base_cfg = LDict()
         base_cfg.config_dict = True
-        for entry, span in base_entries:
-            self._add_base(entry, span, abspath, base_cfg, result, copy=uses_base)
-
-        if module is not None:
-            cfg = Interpreter(src, base_cfg, diagnostics).run(module)
-            for k in list(cfg.keys()):
-                if isinstance(cfg[k], Dropped) or (isinstance(k, str) and k.startswith("__")):
-                    del cfg[k]
-        else:
-            cfg = data
+        for entry, span in front.bases:
+            self._add_base(entry, span, result.path, base_cfg, result, copy=front.reads_base)
+        cfg = front.tree(base_cfg, diagnostics)
         if DEPRECATION_KEY in cfg:
             origin = cfg.origins.get(DEPRECATION_KEY)
             info = cfg.pop(DEPRECATION_KEY)
@@ -329,13 +324,14 @@ class Resolver:
             diagnostics.append(
                 codes.diagnostic(
                     codes.DEPRECATED_CONFIG,
-                    f"`{shown}` will be deprecated.{extra}",
+                    f"`{front.src.path}` will be deprecated.{extra}",
                     origin.span if origin else None,
                     fix="move to the config it names",
                 )
             )
-        cfg = _substitute_base_vars(cfg, src.base_vars, base_cfg, diagnostics, None)
-        if src.base_vars:
+        base_vars = front.src.base_vars
+        cfg = _substitute_base_vars(cfg, base_vars, base_cfg, diagnostics, None)
+        if base_vars:
             # A placeholder repeated many times stands for as many copies of the base's value.
             refuse_oversized(cfg, diagnostics)
         cfg.pop(BASE_KEY, None)
@@ -344,53 +340,6 @@ class Resolver:
         for k in [k for k in merged if isinstance(k, str) and k.startswith("__")]:
             del merged[k]
         result.cfg = merged
-        return result
-
-    def _parse_python(
-        self, src: SourceText, diagnostics: list[Diagnostic], report_warnings: bool = False
-    ) -> tuple[ast.Module, pyast.ModuleFacts] | None:
-        try:
-            module, warned = pysource.parse(src.text, filename=src.path)
-            warned += pycompile.check(module, src.text, src.path)
-            facts = pyast.examine(module)
-            if report_warnings:
-                for w in warned:
-                    span = src.span_chars(w.line, 0, w.line, 0)
-                    diagnostics.append(
-                        codes.diagnostic(
-                            codes.PARSER_WARNING,
-                            f"Python warns: {w.message}",
-                            span,
-                            fix=_parser_warning_fix(w.message),
-                        )
-                    )
-            return module, facts
-        except SyntaxError as e:
-            line = e.lineno or 1
-            col = max((e.offset or 1) - 1, 0)
-            span = src.span_chars(line, col, line, col + 1)
-            fix = "fix the syntax at this position"
-            if "{{" in src.line_text(span.line):
-                fix += "; a `{{...}}` template must sit inside a string literal"
-            diagnostics.append(codes.diagnostic(codes.SYNTAX_ERROR, f"Python syntax error: {e.msg}", span, fix=fix))
-            return None
-        except (ValueError, RecursionError, MemoryError) as e:  # null bytes, absurd nesting
-            if isinstance(e, ValueError):
-                reason, line = str(e) or "it is not Python source", 1
-            else:
-                # Python's parser gives up (an empty MemoryError, a RecursionError) on an expression
-                # nested or chained too deeply, and so does mmengine's ast.parse.
-                reason = f"an expression nests or chains too deeply for Python's parser ({type(e).__name__})"
-                line = _most_complex_line(src.text)
-            diagnostics.append(
-                codes.diagnostic(
-                    codes.SYNTAX_ERROR,
-                    f"Python cannot parse this file: {reason}",
-                    src.span_chars(line, 0, line, 1),
-                    fix="check the file is a config and not binary data or generated nesting",
-                )
-            )
-            return None
 
     def _add_base(
         self, entry: Any, span: Span | None, child: str, base_cfg: LDict, result: FileResult, copy: bool
@@ -418,7 +367,7 @@ class Resolver:
             path, scope = located, entry.partition("::")[0]
         else:
             path = os.path.join(os.path.dirname(child), entry)
-        sub = self._resolve(os.path.abspath(os.path.expanduser(path)), span, is_base=True)
+        sub = self.resolve_base(path, span)
         result.merge_from(sub)
         if sub.cfg is None:
             return
@@ -459,61 +408,6 @@ def _unreadable(e: fileread.ReadError, shown: str, requested_at: Span | None, is
 def _refused(abspath: str, diagnostic: Diagnostic) -> FileResult:
     """The result for a base that is not read at all, with the one diagnostic that says why."""
     return FileResult(abspath, None, [diagnostic])
-
-
-def _parser_warning_fix(message: str) -> str:
-    if "escape sequence" in message:
-        return "write the backslash twice, or make the string raw (r'...')"
-    if "decimal literal" in message:
-        return "put a space between the number and the word after it"
-    return "write the source as Python expects, so that it no longer warns"
-
-
-def _most_complex_line(text: str) -> int:
-    """The line where the logical line with the most tokens starts: where a parser that gives up
-    without a position most probably did (1 when the text cannot be tokenized)."""
-    best, best_count, start, count = 1, -1, 1, 0
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-            if count == 0:
-                start = tok.start[0]
-            count += 1
-            if tok.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
-                if count > best_count:
-                    best, best_count = start, count
-                count = 0
-    except (tokenize.TokenError, SyntaxError, ValueError):
-        pass
-    return best if count <= best_count else start
-
-
-def _python_bases(module: ast.Module, src: SourceText, diagnostics: list[Diagnostic]) -> list[tuple[Any, Span | None]]:
-    """The first top-level ``_base_ = ...`` (mmengine's ``_get_base_files``), with element spans."""
-    node = next((s for s in module.body if pyast.is_base_assignment(s)), None)
-    if node is None:
-        return []
-    interp = Interpreter(src, LDict(), diagnostics)
-    value = interp.eval_expression(node.value)
-    whole = interp.span(node.value)
-    if isinstance(value, Opaque):
-        return []
-    if isinstance(value, list):
-        elts = node.value.elts if isinstance(node.value, ast.List) else None
-        if elts is not None and len(elts) == len(value) and not any(isinstance(e, ast.Starred) for e in elts):
-            return [(v, interp.span(e)) for v, e in zip(value, elts, strict=True)]
-        return [(v, whole) for v in value]
-    return [(value, whole)]
-
-
-def _data_bases(data: LDict, diagnostics: list[Diagnostic]) -> list[tuple[Any, Span | None]]:
-    if BASE_KEY not in data:
-        return []
-    value = data[BASE_KEY]
-    origin = data.origins.get(BASE_KEY)
-    span = origin.span if origin else None
-    if isinstance(value, list):
-        return [(v, span) for v in value]
-    return [(value, span)]
 
 
 def _package_config(entry: str, packages: PackageFinder) -> str:

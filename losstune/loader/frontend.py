@@ -1,0 +1,217 @@
+"""One front end per config format: a file's text in, the bases it names and its own tree out.
+
+A classic Python config names its bases in ``_base_ = ...`` and is evaluated with ``_base_`` bound
+to the merged bases; a YAML or JSON config is data whose ``_base_`` key names them. Either way the
+resolver gets a :class:`Front`: the bases to inherit, and the file's own keys once the bases are
+merged. (New-style Python configs are resolved by :mod:`losstune.loader.lazyconfig`.) Nothing here
+reads a file or resolves a base: a front end only reads the text it is given, and can be kept and
+asked again for a fresh tree.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import tokenize
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from losstune.loader import codes, pyast, pycompile, pysource
+from losstune.loader.jsonread import read_json
+from losstune.loader.pyast import BASE_KEY
+from losstune.loader.pyeval import Interpreter
+from losstune.loader.source import SourceText
+from losstune.loader.values import Dropped, LDict, Opaque
+from losstune.loader.yamlread import read_yaml
+from losstune.model import Diagnostic, Severity, Span
+
+BaseEntry = tuple[Any, Span | None]
+
+
+@dataclass(frozen=True)
+class ParsedPython:
+    """A Python file's syntax tree, what one walk over it found, and what Python's parser warned."""
+
+    module: ast.Module
+    facts: pyast.ModuleFacts
+    warnings: tuple[Diagnostic, ...]
+
+
+@dataclass(frozen=True)
+class Front:
+    """A file as its front end read it: ``src`` (after templates), the ``_base_`` entries (each
+    with the span that names it), and whether its code reads ``_base_`` (then it gets its own copy
+    of the bases, as mmengine converts each base afresh)."""
+
+    src: SourceText
+    bases: tuple[BaseEntry, ...]
+    reads_base: bool
+
+    def tree(self, base: LDict, diagnostics: list[Diagnostic]) -> LDict:
+        """The file's own keys, new at each call, with ``_base_`` standing for ``base``."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class PythonFront(Front):
+    """A classic Python config: evaluated (never executed) with ``_base_`` bound to the bases."""
+
+    module: ast.Module
+
+    def tree(self, base: LDict, diagnostics: list[Diagnostic]) -> LDict:
+        cfg = Interpreter(self.src, base, diagnostics).run(self.module)
+        for k in list(cfg.keys()):
+            if isinstance(cfg[k], Dropped) or (isinstance(k, str) and k.startswith("__")):
+                del cfg[k]
+        return cfg
+
+
+@dataclass(frozen=True)
+class DataFront(Front):
+    """A YAML or JSON config: its data as read."""
+
+    data: LDict
+
+    def tree(self, base: LDict, diagnostics: list[Diagnostic]) -> LDict:
+        # The resolver changes the top level (it takes `_deprecation_` and `_base_` out) and
+        # rebuilds every level below it, so a copy of the top level keeps the data as read.
+        return self.data.shallow_copy()
+
+
+def parse_python(src: SourceText, diagnostics: list[Diagnostic], report_warnings: bool = False) -> ParsedPython | None:
+    """``src.text`` parsed as Python (and compiled, never run, for what the compiler refuses), or
+    ``None`` with a syntax-error diagnostic. With ``report_warnings``, the parser's warnings
+    become diagnostics too."""
+    try:
+        module, warned = pysource.parse(src.text, filename=src.path)
+        warned += pycompile.check(module, src.text, src.path)
+        facts = pyast.examine(module)
+    except SyntaxError as e:
+        line = e.lineno or 1
+        col = max((e.offset or 1) - 1, 0)
+        span = src.span_chars(line, col, line, col + 1)
+        fix = "fix the syntax at this position"
+        if "{{" in src.line_text(span.line):
+            fix += "; a `{{...}}` template must sit inside a string literal"
+        diagnostics.append(codes.diagnostic(codes.SYNTAX_ERROR, f"Python syntax error: {e.msg}", span, fix=fix))
+        return None
+    except (ValueError, RecursionError, MemoryError) as e:  # null bytes, absurd nesting
+        if isinstance(e, ValueError):
+            reason, line = str(e) or "it is not Python source", 1
+        else:
+            # Python's parser gives up (an empty MemoryError, a RecursionError) on an expression
+            # nested or chained too deeply, and so does mmengine's ast.parse.
+            reason = f"an expression nests or chains too deeply for Python's parser ({type(e).__name__})"
+            line = _most_complex_line(src.text)
+        diagnostics.append(
+            codes.diagnostic(
+                codes.SYNTAX_ERROR,
+                f"Python cannot parse this file: {reason}",
+                src.span_chars(line, 0, line, 1),
+                fix="check the file is a config and not binary data or generated nesting",
+            )
+        )
+        return None
+    warnings = tuple(
+        codes.diagnostic(
+            codes.PARSER_WARNING,
+            f"Python warns: {w.message}",
+            src.span_chars(w.line, 0, w.line, 0),
+            fix=_parser_warning_fix(w.message),
+        )
+        for w in (warned if report_warnings else ())
+    )
+    diagnostics.extend(warnings)
+    return ParsedPython(module, facts, warnings)
+
+
+def python_front(src: SourceText, parsed: ParsedPython, diagnostics: list[Diagnostic]) -> PythonFront:
+    """The front of a classic Python config: its first top-level ``_base_ = ...`` (mmengine's
+    ``_get_base_files``), with a span for each element."""
+    bases = _python_bases(parsed.module, src, diagnostics)
+    return PythonFront(src, tuple(bases), parsed.facts.uses_base, parsed.module)
+
+
+def yaml_front(src: SourceText, diagnostics: list[Diagnostic]) -> DataFront | None:
+    """The front of a YAML config, or ``None`` when it cannot be read (the diagnostics say why)."""
+    return _data_front(src, read_yaml, diagnostics)
+
+
+def json_front(src: SourceText, diagnostics: list[Diagnostic]) -> DataFront | None:
+    """The front of a JSON config, or ``None`` when it cannot be read (the diagnostics say why)."""
+    return _data_front(src, read_json, diagnostics)
+
+
+def _data_front(
+    src: SourceText, read: Callable[[SourceText, list[Diagnostic]], Any], diagnostics: list[Diagnostic]
+) -> DataFront | None:
+    before = len(diagnostics)
+    data = read(src, diagnostics)
+    if any(d.severity is Severity.ERROR and d.code == codes.SYNTAX_ERROR.code for d in diagnostics[before:]):
+        return None
+    if not isinstance(data, LDict):
+        diagnostics.append(
+            codes.diagnostic(
+                codes.NOT_A_CONFIG,
+                f"`{src.path}` must hold a mapping of config keys at its top level, not a {type(data).__name__}",
+                Span(src.path, 1, 1, 1, 1),
+                fix="write the config as `key: value` pairs",
+            )
+        )
+        return None
+    return DataFront(src, tuple(_data_bases(data)), False, data)
+
+
+def _python_bases(module: ast.Module, src: SourceText, diagnostics: list[Diagnostic]) -> list[BaseEntry]:
+    node = next((s for s in module.body if pyast.is_base_assignment(s)), None)
+    if node is None:
+        return []
+    interp = Interpreter(src, LDict(), diagnostics)
+    value = interp.eval_expression(node.value)
+    whole = interp.span(node.value)
+    if isinstance(value, Opaque):
+        return []
+    if isinstance(value, list):
+        elts = node.value.elts if isinstance(node.value, ast.List) else None
+        if elts is not None and len(elts) == len(value) and not any(isinstance(e, ast.Starred) for e in elts):
+            return [(v, interp.span(e)) for v, e in zip(value, elts, strict=True)]
+        return [(v, whole) for v in value]
+    return [(value, whole)]
+
+
+def _data_bases(data: LDict) -> list[BaseEntry]:
+    if BASE_KEY not in data:
+        return []
+    value = data[BASE_KEY]
+    origin = data.origins.get(BASE_KEY)
+    span = origin.span if origin else None
+    if isinstance(value, list):
+        return [(v, span) for v in value]
+    return [(value, span)]
+
+
+def _parser_warning_fix(message: str) -> str:
+    if "escape sequence" in message:
+        return "write the backslash twice, or make the string raw (r'...')"
+    if "decimal literal" in message:
+        return "put a space between the number and the word after it"
+    return "write the source as Python expects, so that it no longer warns"
+
+
+def _most_complex_line(text: str) -> int:
+    """The line where the logical line with the most tokens starts: where a parser that gives up
+    without a position most probably did (1 when the text cannot be tokenized)."""
+    best, best_count, start, count = 1, -1, 1, 0
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if count == 0:
+                start = tok.start[0]
+            count += 1
+            if tok.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+                if count > best_count:
+                    best, best_count = start, count
+                count = 0
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        pass
+    return best if count <= best_count else start

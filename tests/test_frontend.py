@@ -1,0 +1,77 @@
+"""One front end per format (losstune.loader.frontend), and the resolver's public base lookup."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import losstune
+from losstune.loader import frontend
+from losstune.loader.resolve import Resolver
+from losstune.loader.source import SourceText
+from losstune.loader.values import LDict
+from losstune.model import Diagnostic
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_python_front_names_each_base_with_its_span() -> None:
+    src = SourceText.from_file("c.py", "_base_ = ['a.py',\n          'b.py']\nx = _base_.y\n")
+    diagnostics: list[Diagnostic] = []
+    parsed = frontend.parse_python(src, diagnostics)
+    assert parsed is not None
+    front = frontend.python_front(src, parsed, diagnostics)
+    assert [(entry, span.line, span.column) for entry, span in front.bases if span] == [
+        ("a.py", 1, 11),
+        ("b.py", 2, 11),
+    ]
+    assert front.reads_base and not diagnostics
+
+
+def test_python_front_gives_a_new_tree_each_time() -> None:
+    src = SourceText.from_file("c.py", "model = dict(loss=dict(gamma=2.0))\n")
+    parsed = frontend.parse_python(src, [])
+    assert parsed is not None
+    front = frontend.python_front(src, parsed, [])
+    first, second = front.tree(LDict(), []), front.tree(LDict(), [])
+    assert first == second == {"model": {"loss": {"gamma": 2.0}}}
+    assert first["model"] is not second["model"]
+
+
+def test_data_front_keeps_its_data_as_read() -> None:
+    src = SourceText.from_file("c.yaml", "_base_: a.yaml\n_deprecation_: {expected: b.yaml}\nx: 1\n")
+    front = frontend.yaml_front(src, [])
+    assert front is not None and [entry for entry, _ in front.bases] == ["a.yaml"]
+    tree = front.tree(LDict(), [])
+    tree.pop("_deprecation_")
+    assert "_deprecation_" in front.tree(LDict(), []) and "_deprecation_" in front.data
+
+
+def test_data_front_refuses_what_is_not_a_mapping() -> None:
+    diagnostics: list[Diagnostic] = []
+    assert frontend.json_front(SourceText.from_file("c.json", "[1, 2]"), diagnostics) is None
+    assert [(d.code, d.message) for d in diagnostics] == [
+        ("LT018", "`c.json` must hold a mapping of config keys at its top level, not a list")
+    ]
+    diagnostics = []
+    assert frontend.json_front(SourceText.from_file("c.json", "{"), diagnostics) is None
+    assert [d.code for d in diagnostics] == ["LT001"]
+
+
+def test_resolve_base_is_the_resolver_s_cache(tmp_path: Path) -> None:
+    (tmp_path / "base.py").write_text("a = 1\n")
+    (tmp_path / "child.py").write_text("_base_ = './base.py'\nb = 2\n")
+    resolver = Resolver()
+    base = resolver.resolve_base(str(tmp_path / "base.py"), None)
+    assert base.cfg == {"a": 1}
+    assert losstune.load(tmp_path / "child.py", resolver=resolver).to_dict() == {"a": 1, "b": 2}
+    assert resolver.resolve_base(str(tmp_path / "base.py"), None) is base
+
+
+def test_no_module_calls_a_private_method_of_the_resolver() -> None:
+    for path in (ROOT / "losstune").rglob("*.py"):
+        if path.name == "resolve.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in ("_resolve", "_resolve_uncached", "_read", "_front"):
+                raise AssertionError(f"{path.relative_to(ROOT)}:{node.lineno} calls the resolver's {node.attr}")
