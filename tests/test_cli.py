@@ -220,3 +220,31 @@ def test_the_command_line_modules_read_no_file_and_write_no_json_themselves() ->
                 if name in banned_calls:
                     found.append(f"{path.name}:{node.lineno}: {name}()")
     assert found == []
+
+
+@pytest.mark.parametrize(
+    ("args", "kind"),
+    [
+        (("explain", "retinanet_r50_fpn_1x_coco.py", "--no-steps"), "explain"),
+        (("diff", "retinanet_r50_fpn_1x_coco.py", "retinanet_r50_fpn_gamma1.5_1x_coco.py"), "diff"),
+        (("lint", "retinanet_r50_fpn_1x_coco.py"), "lint"),
+        (("set", "loss_cls.gamma=2.5", "retinanet_r50_fpn_1x_coco.py", "--dry-run"), "set"),
+        (("sweep", "retinanet_r50_fpn_1x_coco.py", "loss_cls.gamma=1.0,2.0", "-o", "sweeps"), "sweep"),
+        (("schema",), "schema"),
+        (("schema", "FocalLoss"), "schema-entry"),
+        (("explain", "missing.py"), "error"),
+    ],
+)
+def test_every_json_report_says_its_kind_and_version(ex: Path, args: tuple[str, ...], kind: str) -> None:
+    _, out = invoke(*args, "--format", "json", cwd=ex)
+    data = json.loads(out)
+    assert list(data)[:2] == ["version", "kind"] and (data["version"], data["kind"]) == (1, kind)
+
+
+def test_the_json_writer_never_writes_nan_or_infinity() -> None:
+    from losstune.render.json import document, value
+
+    data = json.loads(document("x", {"v": value([float("nan"), float("-inf"), 1.5])}))
+    assert data == {"version": 1, "kind": "x", "v": [{"float": "nan"}, {"float": "-inf"}, 1.5]}
+    with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
+        document("x", {"v": float("inf")})

@@ -175,7 +175,7 @@ def test_twenty_thousand_warnings_are_printed_in_well_under_a_second() -> None:
     import time
 
     from losstune.model import Diagnostic, Severity, Span
-    from losstune.render.lint_text import render_diagnostics
+    from losstune.render.errors import render_diagnostics
 
     found = [
         Diagnostic("LT010", "opaque-value", Severity.WARNING, "unknown", Span("b.py", i, 5, i, 9), fix="write it")

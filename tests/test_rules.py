@@ -71,7 +71,7 @@ def test_the_rule_listing_and_sarif_give_the_same_summary() -> None:
     from typer.testing import CliRunner
 
     from losstune.cli.app import app
-    from losstune.render.sarif import render_lint
+    from losstune.render.lint import render_sarif as render_lint
 
     listing = CliRunner().invoke(app, ["rule"]).stdout.splitlines()
     sarif = json.loads(render_lint([]))["runs"][0]["tool"]["driver"]["rules"]

@@ -105,3 +105,25 @@ def test_a_file_created_while_the_sweep_runs_is_never_overwritten(ex: Path, monk
     assert code == 2 and "manifest.json` was created by another program while the sweep ran" in out
     assert (ex / "sweeps" / "manifest.json").read_text() == "theirs\n"
     assert sorted(p.name for p in (ex / "sweeps").iterdir()) == ["manifest.json"]
+
+
+def _strict(text: str) -> object:
+    def refuse(name: str) -> object:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_an_infinite_value_is_valid_json_in_the_report_and_in_the_manifest(ex: Path) -> None:
+    code, out = _sweep(
+        "retinanet_r50_fpn_1x_coco.py", "model.test_cfg.score_thr=1e999,0.5", "-o", "sweeps", "--format", "json", cwd=ex
+    )
+    assert code == 0, out
+    report = _strict(out)
+    assert isinstance(report, dict) and (report["version"], report["kind"]) == (1, "sweep")
+    assert report["runs"][0]["values"] == {"model.test_cfg.score_thr": {"float": "inf"}}
+    manifest = _strict((ex / "sweeps" / "manifest.json").read_text())
+    assert isinstance(manifest, dict) and (manifest["version"], manifest["kind"]) == (1, "manifest")
+    assert manifest["runs"][0]["values"] == {"model.test_cfg.score_thr": {"float": "inf"}}
+    rows = list(csv.reader((ex / "sweeps" / "manifest.csv").open()))
+    assert [_strict(r[1]) for r in rows[1:]] == [{"float": "inf"}, 0.5]

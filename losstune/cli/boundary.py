@@ -33,33 +33,22 @@ def source_lines(diagnostics: list[Diagnostic], sources: Mapping[str, SourceText
 
 def warn(diagnostics: list[Diagnostic], fmt: Format, sources: Mapping[str, SourceText]) -> None:
     """Warnings go to stderr in text mode; in JSON they are part of the report."""
-    from losstune.render import lint_text as render_lint_text
+    from losstune.render.errors import render_diagnostics
 
     shown = [d for d in dict.fromkeys(diagnostics) if d.severity is not Severity.ERROR]
     if shown and fmt is Format.text:
-        sys.stderr.write(render_lint_text.render_diagnostics(shown, source_lines(shown, sources)))
+        sys.stderr.write(render_diagnostics(shown, source_lines(shown, sources)))
 
 
 def _report(error: LosstuneError, fmt: Format) -> None:
-    from losstune.render import json as render_json
-    from losstune.render import lint_text as render_lint_text
-    from losstune.render.safe import printable
+    from losstune.render import errors as render_errors
 
-    if isinstance(error, ConfigError):
-        diagnostics = sorted(
-            dict.fromkeys(error.diagnostics), key=lambda d: (d.severity is not Severity.ERROR, d.sort_key())
-        )
-        if fmt is Format.json:
-            sys.stdout.write(render_json.render_errors(diagnostics))
-        else:
-            errors = [d for d in diagnostics if d.severity is Severity.ERROR] or diagnostics
-            sys.stderr.write(render_lint_text.render_diagnostics(errors, source_lines(errors, error.sources)))
-    elif fmt is Format.json:
-        sys.stdout.write(render_json.render_errors([], error.message, error.details))
-    else:
-        sys.stderr.write(
-            f"losstune: error: {printable(error.message)}\n" + "".join(f"  {printable(d)}\n" for d in error.details)
-        )
+    if fmt is Format.json:
+        sys.stdout.write(render_errors.render_json(error))
+        return
+    sources = error.sources if isinstance(error, ConfigError) else {}
+    lines = source_lines(render_errors.stopping_diagnostics(error), sources)
+    sys.stderr.write(render_errors.render_text(error, lines))
 
 
 @contextlib.contextmanager

@@ -28,8 +28,7 @@ def diff(
     """
     with reported(fmt):
         from losstune.loader.resolve import Resolver
-        from losstune.render import json as render_json
-        from losstune.render import text as render_text
+        from losstune.render import diff as render_diff
         from losstune.report import diff as build_diff
 
         context.settings(str(a))
@@ -38,8 +37,8 @@ def diff(
         cfg_b = context.load(b, resolver)
         report = build_diff(cfg_a, cfg_b)
         if fmt is Format.json:
-            sys.stdout.write(render_json.render_diff(report))
+            sys.stdout.write(render_diff.render_json(report))
         else:
             warn(report.diagnostics, fmt, {**cfg_a.sources, **cfg_b.sources})
-            sys.stdout.write(render_text.render_diff(report, color=terminal.color(), width=terminal.width()))
+            sys.stdout.write(render_diff.render_text(report, color=terminal.color(), width=terminal.width()))
         raise typer.Exit(EXIT_FINDINGS if report.diffs else EXIT_OK)

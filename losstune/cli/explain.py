@@ -42,8 +42,7 @@ def explain(
         import importlib.util
 
         from losstune.loader.resolve import Resolver
-        from losstune.render import json as render_json
-        from losstune.render import text as render_text
+        from losstune.render import explain as render_explain
         from losstune.report import explain as build_explain
 
         has_torch = importlib.util.find_spec("torch") is not None
@@ -56,8 +55,8 @@ def explain(
             steps = has_torch
         report = build_explain(cfg, context.schema(schema, settings), mmdet_version, steps=steps, seed=seed)
         if fmt is Format.json:
-            sys.stdout.write(render_json.render_explain(report))
+            sys.stdout.write(render_explain.render_json(report))
         else:
             warn(report.diagnostics, fmt, cfg.sources)
-            shown = render_text.render_explain(report, color=terminal.color(), width=terminal.width(), torch_hint=hint)
+            shown = render_explain.render_text(report, color=terminal.color(), width=terminal.width(), torch_hint=hint)
             sys.stdout.write(shown)

@@ -54,7 +54,7 @@ def lint(
     """
     with reported(Format.json if fmt is LintFormat.json else Format.text):
         from losstune.lint.run import lint as run_lint
-        from losstune.render import json as render_json
+        from losstune.render import lint as render_lint
 
         settings = context.settings(str(paths[0]) if paths else ".").merged(
             select=_split_codes(select),
@@ -68,21 +68,12 @@ def lint(
         if chosen is LintFormat.auto:
             chosen = LintFormat.github if os.environ.get("GITHUB_ACTIONS") == "true" else LintFormat.text
         if chosen is LintFormat.json:
-            sys.stdout.write(render_json.render_lint(result.diagnostics, len(result.configs)))
+            out = render_lint.render_json(result.diagnostics, len(result.configs))
         elif chosen is LintFormat.sarif:
-            from losstune.render import sarif as render_sarif
-
-            sys.stdout.write(render_sarif.render_lint(result.diagnostics))
+            out = render_lint.render_sarif(result.diagnostics)
         elif chosen is LintFormat.github:
-            from losstune.render import github as render_github
-
-            sys.stdout.write(render_github.render_lint(result.diagnostics))
+            out = render_lint.render_github(result.diagnostics)
         else:
-            from losstune.render import lint_text as render_lint_text
-
-            sys.stdout.write(
-                render_lint_text.render_lint(
-                    result.diagnostics, result.lines, len(result.configs), color=terminal.color()
-                )
-            )
+            out = render_lint.render_text(result.diagnostics, result.lines, len(result.configs), color=terminal.color())
+        sys.stdout.write(out)
         raise typer.Exit(EXIT_FINDINGS if result.failed(settings.strict) else EXIT_OK)

@@ -28,15 +28,14 @@ def schema_command(
     Example: losstune schema FocalLoss
     """
     with reported(fmt):
-        from losstune.render import json as render_json
-        from losstune.render import text as render_text
+        from losstune.render import schema as render_schema
 
         loaded = context.schema(schema, context.settings("."))
         if name is None:
             out = (
-                render_json.render_schema_list(loaded)
+                render_schema.render_list_json(loaded)
                 if fmt is Format.json
-                else render_text.render_schema_list(loaded, width=terminal.width())
+                else render_schema.render_list_text(loaded, width=terminal.width())
             )
             sys.stdout.write(out)
             return
@@ -46,8 +45,8 @@ def schema_command(
             hint = f"; did you mean `{guess}`?" if guess else "; `losstune schema` lists them all"
             raise UsageError(f"`{name}` is not a known loss or sampler{hint}")
         out = (
-            render_json.render_entry(entry)
+            render_schema.render_entry_json(entry)
             if fmt is Format.json
-            else render_text.render_entry(entry, color=terminal.color(), width=terminal.width())
+            else render_schema.render_entry_text(entry, color=terminal.color(), width=terminal.width())
         )
         sys.stdout.write(out)

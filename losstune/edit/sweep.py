@@ -26,6 +26,8 @@ from losstune.loader.limits import MAX_SWEEP_RUNS
 from losstune.loader.resolve import Resolver, display_path
 from losstune.loader.source import SourceText
 from losstune.loader.values import same_value, to_plain
+from losstune.render.json import compact, document
+from losstune.render.json import value as json_value
 from losstune.schema.registry import Schema
 
 
@@ -187,19 +189,21 @@ def write_sweep(runs: list[Run], out_dir: str, config: str) -> Sweep:
                     raise EditError(f"`{display_path(r.file)}` did not resolve to its values; nothing was kept")
             keys = list(runs[0].values) if runs else []
             data = {
-                "version": 1,
                 "base": display_path(os.path.abspath(config)),
                 "runs": [
-                    {"file": os.path.basename(r.file), "values": {k: to_plain(v) for k, v in r.values.items()}}
+                    {
+                        "file": os.path.basename(r.file),
+                        "values": json_value({k: to_plain(v) for k, v in r.values.items()}),
+                    }
                     for r in runs
                 ],
             }
-            write_new(manifest_json, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+            write_new(manifest_json, document("manifest", data))
             buf = io.StringIO()
             w = csv.writer(buf, lineterminator="\n")
             w.writerow(["file", *keys])
             for r in runs:
-                w.writerow([os.path.basename(r.file), *(json.dumps(to_plain(r.values[k])) for k in keys)])
+                w.writerow([os.path.basename(r.file), *(compact(to_plain(r.values[k])) for k in keys)])
             write_new(manifest_csv, buf.getvalue())
     except BaseException:
         for p in written:

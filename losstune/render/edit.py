@@ -10,11 +10,11 @@ from losstune.edit.plan import DELETE, MISSING
 from losstune.edit.session import SetOutcome
 from losstune.keypath import format_path
 from losstune.loader.resolve import display_path
-from losstune.render.json import SCHEMA_VERSION, dump, value
+from losstune.render.json import document, value
+from losstune.render.palette import paint
 from losstune.render.safe import printable
 
 _MAX_NOTES = 10  # notes on the search for inheritors shown as text; JSON has them all
-_RED, _GREEN, _CYAN, _BOLD, _RESET = "\033[31m", "\033[32m", "\033[36m", "\033[1m", "\033[0m"
 
 
 def _show(v: Any) -> str:
@@ -42,12 +42,12 @@ def diff_text(outcome: SetOutcome, color: bool = False, escape: bool = False) ->
                 line = printable(line.rstrip("\r\n")) + "\n"
             if not line.endswith("\n"):
                 line += "\n"
-            if color and line.startswith("+") and not line.startswith("+++"):
-                line = f"{_GREEN}{line[:-1]}{_RESET}\n"
-            elif color and line.startswith("-") and not line.startswith("---"):
-                line = f"{_RED}{line[:-1]}{_RESET}\n"
-            elif color and line.startswith("@@"):
-                line = f"{_CYAN}{line[:-1]}{_RESET}\n"
+            if line.startswith("+") and not line.startswith("+++"):
+                line = paint(line[:-1], "green", color) + "\n"
+            elif line.startswith("-") and not line.startswith("---"):
+                line = paint(line[:-1], "red", color) + "\n"
+            elif line.startswith("@@"):
+                line = paint(line[:-1], "cyan", color) + "\n"
             out.append(line)
     return "".join(out)
 
@@ -82,15 +82,13 @@ def render_text(outcome: SetOutcome, dry_run: bool, color: bool = False) -> str:
         for fc in outcome.files:
             verb = "created" if fc.created else "updated"
             path = printable(display_path(fc.path))
-            out.append(f"{_BOLD if color else ''}{verb} {path}{_RESET if color else ''}\n")
+            out.append(paint(f"{verb} {path}", "bold", color) + "\n")
     return "".join(out)
 
 
 def render_json(outcome: SetOutcome, dry_run: bool) -> str:
     """The same as JSON (``"kind": "set"``)."""
     data = {
-        "version": SCHEMA_VERSION,
-        "kind": "set",
         "config": outcome.config,
         "dry_run": dry_run,
         "written": outcome.written,
@@ -112,4 +110,4 @@ def render_json(outcome: SetOutcome, dry_run: bool) -> str:
         "scanned": outcome.scanned,
         "unchecked": outcome.unchecked,
     }
-    return dump(data)
+    return document("set", data)

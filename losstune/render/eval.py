@@ -7,7 +7,8 @@ from typing import Any
 
 from losstune.engine.session import EvalResult
 from losstune.engine.trace import terms
-from losstune.render.json import SCHEMA_VERSION, dump, value
+from losstune.render.json import document, value
+from losstune.render.palette import paint
 from losstune.render.safe import printable
 
 
@@ -29,8 +30,7 @@ def _value(summary: dict[str, Any]) -> str:
 
 def render_text(result: EvalResult, *, color: bool = False) -> str:
     """One line per step, then the loss."""
-    bold, reset = ("\033[1m", "\033[0m") if color else ("", "")
-    head = f"{bold}{printable(result.loss.key)}{reset}  {printable(result.loss.type)}"
+    head = f"{paint(printable(result.loss.key), 'bold', color)}  {printable(result.loss.type)}"
     out = [f"{head}  (as MMDetection {result.version}.x computes it; inputs: {printable(result.inputs)})", ""]
     for i, step in enumerate(result.trace.steps, start=1):
         summary = step.summary()
@@ -40,7 +40,7 @@ def render_text(result: EvalResult, *, color: bool = False) -> str:
     out.append("")
     for name, loss in terms(result.trace.loss).items():
         value = loss.item() if hasattr(loss, "numel") and loss.numel() == 1 else loss
-        out.append(f"{bold}{printable(name)} = {_fmt(value) if isinstance(value, float) else value}{reset}")
+        out.append(paint(f"{printable(name)} = {_fmt(value) if isinstance(value, float) else value}", "bold", color))
     if result.check is not None:
         out.append(printable(_check_line(result)))
     return "\n".join(out) + "\n"
@@ -66,8 +66,6 @@ def render_json(result: EvalResult) -> str:
     """The same as JSON (``"kind": "eval"``, schema version 1)."""
     loss = result.trace.loss
     data = {
-        "version": SCHEMA_VERSION,
-        "kind": "eval",
         "key": result.loss.key,
         "type": result.loss.type,
         "mmdet_version": result.version,
@@ -78,4 +76,4 @@ def render_json(result: EvalResult) -> str:
         if result.check is None
         else {"reference": result.check.reference, "equal": result.check.equal, "detail": result.check.detail},
     }
-    return dump(data)
+    return document("eval", data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from losstune.edit.sweep import Sweep
 from losstune.loader.resolve import display_path
-from losstune.render.json import SCHEMA_VERSION, dump, value
+from losstune.render.json import document, value
 from losstune.render.safe import printable
 
 
@@ -21,12 +21,11 @@ def render_text(sweep: Sweep) -> str:
 
 def render_json(sweep: Sweep) -> str:
     """The same as JSON (``"kind": "sweep"``)."""
-    return dump(
+    return document(
+        "sweep",
         {
-            "version": SCHEMA_VERSION,
-            "kind": "sweep",
             "config": display_path(sweep.config),
             "runs": [{"file": display_path(r.file), "values": value(r.values)} for r in sweep.runs],
             "manifest": [display_path(m) for m in sweep.manifests],
-        }
+        },
     )

@@ -1,0 +1,174 @@
+"""Output of ``losstune lint``: findings grouped by file with their source lines (text), as JSON,
+as a SARIF 2.1.0 log for code-scanning services, or as GitHub Actions workflow commands.
+
+Plain text with optional ANSI colour, without rich: linting one file in a pre-commit hook should
+start fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from losstune import __version__
+from losstune.loader import codes
+from losstune.model import Diagnostic, Severity
+from losstune.render.errors import severity_style
+from losstune.render.excerpt import source_excerpt
+from losstune.render.json import diagnostic, document, dump
+from losstune.render.palette import paint
+from losstune.render.safe import printable
+from losstune.rules import ALL_RULES
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def render_text(
+    diagnostics: list[Diagnostic], lines: dict[tuple[str, int], str], checked: int, *, color: bool = False
+) -> str:
+    """Findings grouped by file, then a one-line summary."""
+    out: list[str] = []
+    by_file: dict[str, list[Diagnostic]] = {}
+    for d in diagnostics:
+        by_file.setdefault(d.span.file if d.span else "", []).append(d)
+    for file, found in by_file.items():
+        out.append(paint(printable(file) or "(no file)", "bold-underline", color))
+        for d in found:
+            where = f"{d.span.line}:{d.span.column}  " if d.span else ""
+            sev = paint(d.severity.value, severity_style(d.severity), color)
+            message = printable(d.message)
+            out.append(f"  {paint(where, 'bold', color)}{sev}  {paint(f'{d.code} {d.name}', 'bold', color)}  {message}")
+            out += source_excerpt(d, lines, "    ", color)
+            if d.fix:
+                out.append(f"    {paint('fix:', 'bold-green', color)} {printable(d.fix)}")
+        out.append("")
+    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
+    warnings = sum(d.severity is Severity.WARNING for d in diagnostics)
+    configs = _plural(checked, "config")
+    if not diagnostics:
+        out.append(f"{paint('All checks passed', 'bold-green', color)} ({configs} checked).")
+    else:
+        summary = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')} in {_plural(len(by_file), 'file')}"
+        out.append(f"{paint(summary, 'bold', color)} ({configs} checked).")
+    return "\n".join(out) + "\n"
+
+
+def render_json(diagnostics: list[Diagnostic], files: int) -> str:
+    """Lint findings as JSON: ``{"version": 1, "kind": "lint", "files": N, "diagnostics": [...]}``."""
+    return document("lint", {"files": files, "diagnostics": [diagnostic(d) for d in diagnostics]})
+
+
+# SARIF: every rule and loader code in the tool's ``driver.rules``, every finding a ``result``
+# with its region (columns 1-based, end exclusive). Its ``version`` is SARIF's own.
+_SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+
+def _sarif_rules() -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for c in codes.ALL_CODES:
+        out.append(
+            {
+                "id": c.code,
+                "name": c.name,
+                "shortDescription": {"text": c.summary},
+                "defaultConfiguration": {"level": _SARIF_LEVEL[c.severity]},
+            }
+        )
+    for r in ALL_RULES:
+        doc = r.doc()
+        out.append(
+            {
+                "id": r.code,
+                "name": r.name,
+                "shortDescription": {"text": r.summary},
+                "fullDescription": {"text": doc},
+                "defaultConfiguration": {"level": _SARIF_LEVEL[r.severity]},
+            }
+        )
+    return out
+
+
+def render_sarif(diagnostics: list[Diagnostic]) -> str:
+    """A SARIF 2.1.0 log of ``diagnostics``."""
+    rules = _sarif_rules()
+    index = {r["id"]: i for i, r in enumerate(rules)}
+    results = []
+    for d in diagnostics:
+        result: dict[str, Any] = {
+            "ruleId": d.code,
+            "level": _SARIF_LEVEL[d.severity],
+            "message": {"text": d.message + (f" Fix: {d.fix}" if d.fix else "")},
+        }
+        if d.code in index:
+            result["ruleIndex"] = index[d.code]
+        if d.span is not None:
+            s = d.span
+            result["locations"] = [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": s.file.replace("\\", "/")},
+                        "region": {
+                            "startLine": s.line,
+                            "startColumn": s.column,
+                            "endLine": s.end_line,
+                            "endColumn": max(s.end_column, s.column),
+                        },
+                    }
+                }
+            ]
+        results.append(result)
+    log = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "losstune",
+                        "version": __version__,
+                        "informationUri": "https://pypi.org/project/losstune/",
+                        "rules": rules,
+                    }
+                },
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
+    }
+    return dump(log)
+
+
+# GitHub Actions: one ``::error``/``::warning`` line per finding, which GitHub shows as an
+# annotation on the line of the pull request.
+_GITHUB_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+
+
+def _data(text: str) -> str:
+    # printable() leaves no line break to end the command and start another (`::` injection) and
+    # no escape sequence for the log viewer to render.
+    return printable(text).replace("%", "%25")
+
+
+def _prop(text: str) -> str:
+    return _data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_github(diagnostics: list[Diagnostic]) -> str:
+    """Workflow commands for ``diagnostics``."""
+    out = []
+    for d in diagnostics:
+        props = []
+        if d.span is not None:
+            s = d.span
+            props += [
+                f"file={_prop(s.file)}",
+                f"line={s.line}",
+                f"col={s.column}",
+                f"endLine={s.end_line}",
+                f"endColumn={s.end_column}",
+            ]
+        props.append(f"title={_prop(f'{d.code} {d.name}')}")
+        message = d.message + (f" (fix: {d.fix})" if d.fix else "")
+        out.append(f"::{_GITHUB_LEVEL[d.severity]} {','.join(props)}::{_data(message)}\n")
+    return "".join(out)
