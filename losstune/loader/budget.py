@@ -416,7 +416,16 @@ def refuse_oversized(names: LDict, diagnostics: list[Diagnostic], limits: Limits
     walker = Walker(limits)
     values = text = 0
     for key in list(names):
-        extent = walker.measure(names[key])
+        value = names[key]
+        kind = type(value)
+        if not isinstance(value, _CONTAINERS) and not isinstance(value, VIEWS):
+            # A value without parts: one value, and its characters if it is text.
+            chars = len(value) if kind is str or kind is bytes else 0
+            if values < limits.values and text + chars <= limits.text:
+                values += 1
+                text += chars
+                continue
+        extent = walker.measure(value)
         together = values + extent.values > limits.values or text + extent.text > limits.text
         refusal = _refusal(key, extent, limits, together)
         if refusal is None:

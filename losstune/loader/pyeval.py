@@ -147,23 +147,29 @@ class Interpreter:
         self.budget = budget or Budget()
         # One diagnostic per code and position: a failing expression inside a loop is reported once.
         self._reported: set[tuple[str, Span | None]] = set()
-        self._steps_reported = 0
         self._spans: dict[ast.AST, Span] = {}
         # Whether a statement may bind names with `:=` (the operator appears in the text).
         self._walrus = ":=" in src.text
+        self._ascii = src.text.isascii()
 
     # -- diagnostics ------------------------------------------------------------------------
 
     def span(self, node: ast.AST) -> Span:
+        """Where ``node`` is in the file (remembered: a node in a loop is met many times)."""
         cached = self._spans.get(node)
-        if cached is not None:
-            return cached
+        if cached is None:
+            cached = self._spans[node] = self._locate(node)
+        return cached
+
+    def _locate(self, node: ast.AST) -> Span:
         end_line = getattr(node, "end_lineno", None) or node.lineno  # type: ignore[attr-defined]
         end_col = getattr(node, "end_col_offset", None)
         if end_col is None:
             end_col = node.col_offset  # type: ignore[attr-defined]
-        span = self.src.span_bytes(node.lineno, node.col_offset, end_line, end_col)  # type: ignore[attr-defined]
-        self._spans[node] = span
+        if self._ascii:  # byte columns are character columns
+            span = self.src.span_chars(node.lineno, node.col_offset, end_line, end_col)  # type: ignore[attr-defined]
+        else:
+            span = self.src.span_bytes(node.lineno, node.col_offset, end_line, end_col)  # type: ignore[attr-defined]
         return span
 
     def _report(self, diagnostic: Diagnostic) -> None:
@@ -257,28 +263,46 @@ class Interpreter:
         A statement that spends the file's steps stops as a whole (the names it assigns become
         opaque); the statements after it share a tenth of the steps more. Names whose values are
         beyond the limits of a resolved config (or contain themselves) become opaque at the end."""
-        for stmt in module.body if isinstance(module, ast.Module) else module:
+        body = module.body if isinstance(module, ast.Module) else module
+        for i, stmt in enumerate(body):
             try:
                 self.exec_stmt(stmt)
             except StepsSpent:
-                self._steps_spent(stmt)
+                if self._steps_spent(stmt):
+                    self._not_evaluated(body[i + 1 :])
+                    break
         refuse_oversized(self.globals, self.diagnostics, self.budget.limits)
         return self.globals
 
-    def _steps_spent(self, stmt: ast.stmt) -> None:
+    def _steps_spent(self, stmt: ast.stmt) -> bool:
+        """Report that ``stmt`` spent the steps and make what it assigns opaque; ``True`` when no
+        steps are left for the statements after it."""
         limit = self.budget.limits.steps
-        if self.budget.extend_once():
+        final = not self.budget.extend_once()
+        if final:
+            self._too_expensive(stmt, "the steps left to the rest of the file are spent; nothing after it is evaluated")
+        else:
             self._too_expensive(
                 stmt,
                 f"the file takes more than {limit:,} evaluation steps, the most losstune takes for one file "
                 f"(the statements after this one get {limit // 10:,} more)",
             )
-        elif self._steps_reported < 2:
-            self._too_expensive(stmt, "the steps left to the rest of the file are spent; nothing after it is evaluated")
-        self._steps_reported += 1
-        span = self.span(stmt)
-        for name in _affected_names(stmt, self._walrus):
-            self._bind_name(name, Opaque(_NOT_EVALUATED, name, span), None)
+        self._not_evaluated([stmt])
+        return final
+
+    def _not_evaluated(self, stmts: list[ast.stmt]) -> None:
+        """Make the names the statements would assign opaque, without evaluating them."""
+        walrus = self._walrus
+        out = self.globals
+        for stmt in stmts:
+            if type(stmt) is ast.Assign and len(stmt.targets) == 1 and type(stmt.targets[0]) is ast.Name and not walrus:
+                names = [stmt.targets[0].id]  # `x = ...`, nearly every statement of a config
+            else:
+                names = _affected_names(stmt, walrus)
+            if names:
+                span = self._locate(stmt)  # never met again
+                for name in names:
+                    out.set(name, Opaque(_NOT_EVALUATED, name, span), None)
 
     def exec_block(self, body: list[ast.stmt]) -> None:
         for stmt in body:
