@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import ast
 import io
+import os
 import tokenize
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ from losstune.loader import codes, pyast, pycompile, pysource
 from losstune.loader.jsonread import read_json
 from losstune.loader.pyast import BASE_KEY
 from losstune.loader.pyeval import Interpreter
-from losstune.loader.source import SourceText
+from losstune.loader.source import SourceText, TemplateError
 from losstune.loader.values import Dropped, LDict, Opaque
 from losstune.loader.yamlread import read_yaml
 from losstune.model import Diagnostic, Severity, Span
@@ -215,3 +216,114 @@ def _most_complex_line(text: str) -> int:
     except (tokenize.TokenError, SyntaxError, ValueError):
         pass
     return best if count <= best_count else start
+
+
+@dataclass(frozen=True)
+class Templated:
+    """A file's text with mmengine's templates replaced for one set of variable values: the
+    source (``None`` when a variable has no value), the diagnostics so far, and for Python the
+    parse of the replaced text (``None`` when it does not parse)."""
+
+    src: SourceText | None
+    diagnostics: tuple[Diagnostic, ...]
+    parsed: ParsedPython | None
+
+
+class ParsedFile:
+    """One file's text, and what the front ends make of it, each made once and kept.
+
+    ``raw`` is the Python parse of the text as written (which decides classic or new-style),
+    :meth:`templated` the text with its templates replaced for the variables' current values
+    (made again when one of the variables the file's templates read changes), :meth:`front` the
+    front end of that. Only the text and ``env`` decide what each is, so a kept one is never stale
+    for them.
+    """
+
+    def __init__(self, abspath: str, shown: str, text: str) -> None:
+        self.abspath, self.shown, self.text = abspath, shown, text
+        self.is_python = abspath.endswith(".py")
+        self.plain = SourceText.plain(shown, text)
+        raw_diagnostics: list[Diagnostic] = []
+        self.raw = parse_python(self.plain, raw_diagnostics, report_warnings=True) if self.is_python else None
+        self.raw_diagnostics = tuple(raw_diagnostics)
+        # The variables the templates read (known once the text has been templated), and the
+        # latest templated text with the values it was made for.
+        self.env_names: tuple[str, ...] | None = None
+        self._templated: tuple[tuple[str | None, ...], Templated] | None = None
+        self._kept_front: tuple[Templated, Front | None, tuple[Diagnostic, ...]] | None = None
+
+    def env_values(self, env: Mapping[str, str] | None) -> tuple[str | None, ...] | None:
+        """The values of the variables the file's templates read (``None`` until known)."""
+        if self.env_names is None:
+            return None
+        values = os.environ if env is None else env
+        return tuple(values.get(n) for n in self.env_names)
+
+    def templated(self, env: Mapping[str, str] | None) -> Templated:
+        """The text with its templates replaced from ``env`` (``os.environ`` when ``None``)."""
+        values = self.env_values(env)
+        if self._templated is not None and values is not None and self._templated[0] == values:
+            return self._templated[1]
+        diagnostics: list[Diagnostic] = []
+        src = _template(self.abspath, self.shown, self.text, env, diagnostics)
+        parsed: ParsedPython | None = None
+        if src is not None and self.is_python:
+            parsed = self.raw if src.text == self.text else parse_python(src, diagnostics)
+        made = Templated(src, tuple(diagnostics), parsed)
+        if src is not None:
+            self.env_names = tuple(dict.fromkeys(t.name for t in src.env_templates))
+            values = self.env_values(env)
+            assert values is not None
+            self._templated = (values, made)
+        return made
+
+    def front(self, templated: Templated) -> tuple[Front | None, tuple[Diagnostic, ...]]:
+        """The front end of ``templated`` (one :meth:`templated` gave), and what it found."""
+        if self._kept_front is not None and self._kept_front[0] is templated:
+            return self._kept_front[1], self._kept_front[2]
+        assert templated.src is not None
+        diagnostics: list[Diagnostic] = []
+        front: Front | None
+        if templated.parsed is not None:
+            front = python_front(templated.src, templated.parsed, diagnostics)
+        elif self.is_python:
+            front = None
+        elif self.abspath.endswith(".json"):
+            front = json_front(templated.src, diagnostics)
+        else:
+            front = yaml_front(templated.src, diagnostics)
+        self._kept_front = (templated, front, tuple(diagnostics))
+        return front, self._kept_front[2]
+
+
+def _template(
+    abspath: str, shown: str, text: str, env: Mapping[str, str] | None, diagnostics: list[Diagnostic]
+) -> SourceText | None:
+    """The text with mmengine's templates replaced, or ``None`` when a variable has no value."""
+    try:
+        src = SourceText.from_file(abspath, text, env)
+    except TemplateError as e:
+        line = text.count("\n", 0, e.offset) + 1
+        col = e.offset - (text.rfind("\n", 0, e.offset) + 1) + 1
+        diagnostics.append(
+            codes.diagnostic(
+                codes.MISSING_ENV,
+                str(e),
+                Span(shown, line, col, line, col + 1),
+                fix="set the variable, or give the template a default: {{$VAR:default}}",
+            )
+        )
+        return None
+    src.path = shown
+    for t in src.env_templates:
+        if t.note:
+            diagnostics.append(
+                codes.diagnostic(
+                    codes.TEMPLATE_AS_WRITTEN,
+                    t.note,
+                    src.span_original(t.start, t.end),
+                    fix="write the default without regular-expression characters, and the value "
+                    "without backslashes (`/` in paths)",
+                )
+            )
+    return src

@@ -11,19 +11,22 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 from losstune.loader import codes, fileread, frontend
 from losstune.loader.budget import refuse_oversized
 from losstune.loader.envmask import EnvMask
+from losstune.loader.filecache import PROCESS_CACHE, FileCache
+from losstune.loader.frontend import ParsedFile
 from losstune.loader.lazyconfig import resolve_lazy
 from losstune.loader.lazyref import lazy_to_string
 from losstune.loader.limits import MAX_BASE_DEPTH
 from losstune.loader.merge import base_copy, merge_into
 from losstune.loader.pkgfind import NotFound, PackageFinder
 from losstune.loader.pyast import BASE_KEY
-from losstune.loader.source import SourceText, TemplateError
+from losstune.loader.source import SourceText
 from losstune.loader.values import LDict, Opaque
 from losstune.model import Diagnostic, Origin, Severity, Span
 
@@ -76,6 +79,10 @@ def display_path(path: str) -> str:
 class Resolver:
     """Resolves configs, caching every resolved file so that shared bases are read once.
 
+    Parsed files and resolved bases are also kept in ``files`` (by default
+    :data:`~losstune.loader.filecache.PROCESS_CACHE`, shared by every resolver of the process),
+    and used again only while the files are unchanged.
+
     ``env`` replaces ``os.environ`` for ``{{$VAR:default}}`` templates; ``packages`` locates the
     packages that ``pkg::`` bases and new-style imports name (by default on this interpreter's path);
     ``overlay`` gives the text of files (by real path) to use instead of what is on disk; files
@@ -89,17 +96,30 @@ class Resolver:
         packages: PackageFinder | None = None,
         overlay: dict[str, str] | None = None,
         max_file_size: int | None = None,
+        files: FileCache | None = None,
     ) -> None:
         self.env = env
         self.packages = packages or PackageFinder()
         self.overlay = {os.path.realpath(p): t for p, t in (overlay or {}).items()}
         self.max_file_size = max_file_size
+        self.files = PROCESS_CACHE if files is None else files
         self.cache: dict[tuple[str, bool], FileResult] = {}
         self._stack: list[str] = []
+        # Resolved bases are shared across resolvers only where nothing but the files decides
+        # them: this interpreter's packages, and no overlay.
+        self._shares_results = packages is None and not self.overlay
+        self._read_files: dict[str, tuple[ParsedFile, tuple[str | None, ...] | None]] = {}
+        self._by_package: set[str] = set()
+        self._heights: dict[tuple[str, bool], int] = {}
+        self._peak = 0
 
     def resolve(self, path: str | os.PathLike[str]) -> FileResult:
         """Resolve ``path`` (a config file) and everything it inherits."""
         result = self._resolve(os.path.abspath(os.path.expanduser(os.fspath(path))), None, is_base=False)
+        # The result may be kept and given to the next caller too: each gets its own lists.
+        result = dataclasses.replace(
+            result, diagnostics=list(result.diagnostics), files=list(result.files), sources=dict(result.sources)
+        )
         mask = EnvMask(result.sources.values())
         if mask:  # a message may quote text substituted from the environment (`name 'tok' is not defined`)
             result = dataclasses.replace(result, diagnostics=[mask.diagnostic(d) for d in result.diagnostics])
@@ -159,7 +179,11 @@ class Resolver:
             )
         cached = self.cache.get((abspath, lazy))
         if cached is not None:
+            self._peak = max(self._peak, len(self._stack) + self._heights.get((abspath, lazy), 1))
             return cached
+        kept = self._kept_result(abspath, is_base, lazy)
+        if kept is not None:
+            return kept
         if len(self._stack) >= MAX_BASE_DEPTH:
             return _refused(
                 abspath,
@@ -170,13 +194,57 @@ class Resolver:
                     fix="inherit from fewer levels of bases (mmengine's recursion fails on such a chain too)",
                 ),
             )
+        below, peak = len(self._stack), self._peak
         self._stack.append(abspath)
+        self._peak = len(self._stack)
         try:
             result = self._resolve_uncached(abspath, requested_at, is_base, lazy)
         finally:
             self._stack.pop()
+        height = self._peak - below
+        self._peak = max(peak, self._peak)
         self.cache[(abspath, lazy)] = result
+        self._heights[(abspath, lazy)] = height
+        self._keep_result(abspath, lazy, result, height)
         return result
+
+    def _result_key(self, abspath: str, lazy: bool) -> tuple[object, ...]:
+        limit = fileread.current_limit() if self.max_file_size is None else self.max_file_size
+        return (abspath, display_path(abspath), lazy, tuple(sys.path), limit)
+
+    def _kept_result(self, abspath: str, is_base: bool, lazy: bool) -> FileResult | None:
+        """A result kept in :attr:`files` that is still what resolving the file here gives."""
+        if not self._shares_results or lazy:
+            return None
+        key = self._result_key(abspath, lazy)
+        found = self.files.result(key, top=not is_base, env=self.env)
+        if found is None:
+            return None
+        result, height, made_from = found
+        if len(self._stack) + height > MAX_BASE_DEPTH:
+            return None  # resolved here, the chain would go too deep
+        self._peak = max(self._peak, len(self._stack) + height)
+        for path, parsed, values in made_from:
+            self._read_files[path] = (parsed, values)
+        self.cache[(abspath, lazy)] = result
+        self._heights[(abspath, lazy)] = height
+        return result
+
+    def _keep_result(self, abspath: str, lazy: bool, result: FileResult, height: int) -> None:
+        """Keep a classic result in :attr:`files` if nothing but its files decides it."""
+        if not self._shares_results or lazy or result.cfg is None or result.imported is not None:
+            return
+        if any(d.severity is Severity.ERROR for d in result.diagnostics):
+            return  # a missing or broken file may be there next time
+        made_from = []
+        for path in result.files:
+            read = self._read_files.get(path)
+            if read is None or path in self._by_package:
+                return
+            made_from.append((path, read[0], read[1]))
+        parsed = self._read_files[abspath][0]
+        classic_on_top = parsed.raw is None or not parsed.raw.facts.is_lazy(self.packages)
+        self.files.keep_result(self._result_key(abspath, lazy), result, height, made_from, classic_on_top)
 
     def _read(self, abspath: str, requested_at: Span | None, is_base: bool) -> tuple[str | None, Diagnostic | None]:
         shown = display_path(abspath)
@@ -223,90 +291,78 @@ class Resolver:
         return text, None
 
     def _resolve_uncached(self, abspath: str, requested_at: Span | None, is_base: bool, lazy: bool) -> FileResult:
-        overlaid = self.overlay.get(os.path.realpath(abspath)) if self.overlay else None
-        text, problem = (overlaid, None) if overlaid is not None else self._read(abspath, requested_at, is_base)
-        if text is None:
+        parsed, problem = self._parsed(abspath, requested_at, is_base)
+        if parsed is None:
             assert problem is not None
             return FileResult(abspath, None, [problem])
         result = FileResult(abspath, None, [], files=[abspath])
-        front = self._front(abspath, text, requested_at, is_base, lazy, result)
+        front = self._front(parsed, requested_at, is_base, lazy, result)
         if front is not None:
             self._inherit(front, result)
         return result
 
+    def _parsed(
+        self, abspath: str, requested_at: Span | None, is_base: bool
+    ) -> tuple[ParsedFile | None, Diagnostic | None]:
+        """The file parsed (kept in :attr:`files` while unchanged), or why it cannot be read."""
+        shown = display_path(abspath)
+        overlaid = self.overlay.get(os.path.realpath(abspath)) if self.overlay else None
+        if overlaid is not None:
+            return ParsedFile(abspath, shown, overlaid), None
+        limit = fileread.current_limit() if self.max_file_size is None else self.max_file_size
+        parsed = self.files.unchanged(abspath, shown, limit)
+        if parsed is not None:
+            return parsed, None
+        stamp = self.files.stamp(abspath)
+        text, problem = self._read(abspath, requested_at, is_base)
+        if text is None:
+            return None, problem
+        return self.files.keep(abspath, shown, limit, text, stamp), None
+
     def _front(
-        self, abspath: str, text: str, requested_at: Span | None, is_base: bool, lazy: bool, result: FileResult
+        self, parsed: ParsedFile, requested_at: Span | None, is_base: bool, lazy: bool, result: FileResult
     ) -> frontend.Front | None:
         """The front end of the file's format, or ``None`` where the file is done with: it cannot
         be read (the diagnostics say why), or it is a new-style config, resolved here whole."""
-        shown = display_path(abspath)
+        abspath, shown = parsed.abspath, parsed.shown
         diagnostics = result.diagnostics
-        raw: frontend.ParsedPython | None = None
-        if abspath.endswith(".py"):
+        if parsed.is_python:
             # mmengine decides between classic and new-style on the file as written, before any
             # template is replaced; a syntax error there stops it too.
-            plain = SourceText.plain(shown, text)
-            raw = frontend.parse_python(plain, diagnostics, report_warnings=True)
-            if raw is None:
-                result.sources[abspath] = plain  # the text a diagnostic's excerpt shows
+            diagnostics.extend(parsed.raw_diagnostics)
+            if parsed.raw is None:
+                result.sources[abspath] = parsed.plain  # the text a diagnostic's excerpt shows
                 return None
-            if lazy or (not is_base and raw.facts.is_lazy(self.packages)):
-                result.sources[abspath] = plain
-                resolve_lazy(self, result, plain, raw.module)
+            if lazy or (not is_base and parsed.raw.facts.is_lazy(self.packages)):
+                result.sources[abspath] = parsed.plain
+                self._read_files[abspath] = (parsed, None)
+                resolve_lazy(self, result, parsed.plain, parsed.raw.module)
                 return None
-        src = self._templated(abspath, shown, text, diagnostics)
-        if src is None:
-            result.sources[abspath] = SourceText.plain(shown, text)  # the text a diagnostic's excerpt shows
+        templated = parsed.templated(self.env)
+        diagnostics.extend(templated.diagnostics)
+        if templated.src is None:
+            result.sources[abspath] = parsed.plain  # the text a diagnostic's excerpt shows
             return None
-        result.sources[abspath] = src
-        if abspath.endswith(".json"):
-            return frontend.json_front(src, diagnostics)
-        if not abspath.endswith(".py"):
-            return frontend.yaml_front(src, diagnostics)
-        parsed = raw if src.text == text else frontend.parse_python(src, diagnostics)
-        if parsed is None:
-            return None
-        if parsed.facts.is_lazy(self.packages):
-            diagnostics.append(
-                codes.diagnostic(
-                    codes.LAZY_CONFIG,
-                    f"`{shown}` is a new-style (pure Python) config, and a classic `_base_` config "
-                    "cannot inherit from it (mmengine refuses to mix the two)",
-                    requested_at or Span(shown, 1, 1, 1, 1),
-                    fix="inherit new-style configs with `with read_base():` imports, or keep the whole chain classic",
-                )
-            )
-            return None
-        return frontend.python_front(src, parsed, diagnostics)
-
-    def _templated(self, abspath: str, shown: str, text: str, diagnostics: list[Diagnostic]) -> SourceText | None:
-        """The text with mmengine's templates replaced, or ``None`` when a variable has no value."""
-        try:
-            src = SourceText.from_file(abspath, text, self.env)
-        except TemplateError as e:
-            line, col = SourceText.plain(shown, text).line_col(e.offset)
-            diagnostics.append(
-                codes.diagnostic(
-                    codes.MISSING_ENV,
-                    str(e),
-                    Span(shown, line, col, line, col + 1),
-                    fix="set the variable, or give the template a default: {{$VAR:default}}",
-                )
-            )
-            return None
-        src.path = shown
-        for t in src.env_templates:
-            if t.note:
+        self._read_files[abspath] = (parsed, parsed.env_values(self.env))
+        result.sources[abspath] = templated.src
+        if parsed.is_python:
+            if templated.parsed is None:
+                return None
+            if templated.parsed.facts.is_lazy(self.packages):
                 diagnostics.append(
                     codes.diagnostic(
-                        codes.TEMPLATE_AS_WRITTEN,
-                        t.note,
-                        src.span_original(t.start, t.end),
-                        fix="write the default without regular-expression characters, and the value "
-                        "without backslashes (`/` in paths)",
+                        codes.LAZY_CONFIG,
+                        f"`{shown}` is a new-style (pure Python) config, and a classic `_base_` config "
+                        "cannot inherit from it (mmengine refuses to mix the two)",
+                        requested_at or Span(shown, 1, 1, 1, 1),
+                        fix="inherit new-style configs with `with read_base():` imports, "
+                        "or keep the whole chain classic",
                     )
                 )
-        return src
+                return None
+        front, found = parsed.front(templated)
+        diagnostics.extend(found)
+        return front
 
     def _inherit(self, front: frontend.Front, result: FileResult) -> None:
         """``_file2dict`` after the file is read: its bases merged, its own tree evaluated over
@@ -365,6 +421,7 @@ class Resolver:
                 )
                 return
             path, scope = located, entry.partition("::")[0]
+            self._by_package.add(child)
         else:
             path = os.path.join(os.path.dirname(child), entry)
         sub = self.resolve_base(path, span)
