@@ -181,3 +181,10 @@ def test_shared_resolver_keeps_bases_pristine(write: Callable[..., Path]) -> Non
     assert edited == {"model": {"head": {"loss": {"gamma": 0.5}}}}
     assert before == after == {"model": {"head": {"loss": {"type": "FocalLoss", "gamma": 2.0}, "extra": 1}}}
     assert again == {"model": {"head": {"loss": {"type": "FocalLoss", "gamma": 2.0}}}}
+
+
+def test_a_key_merged_in_with_or_equals_keeps_where_it_was_set(write: Callable[..., Path]) -> None:
+    cfg = write("cfg.py", "a = dict(x=1)\nb = dict(y=2)\nc = a | b\na |= b\n")
+    loaded = losstune.load(str(cfg))
+    assert _at(loaded.origin("c.y")) == _at(loaded.origin("a.y")) == ("cfg.py", 2, 12, 2, 13)
+    assert _at(loaded.origin("a.x")) == ("cfg.py", 1, 12, 1, 13)

@@ -90,7 +90,7 @@ def test_copies_keep_the_origins() -> None:
 
 OPS = st.lists(
     st.tuples(
-        st.sampled_from(["set", "set_none", "item", "del", "pop", "popitem", "clear", "setdefault", "update"]),
+        st.sampled_from(["set", "set_none", "item", "del", "pop", "popitem", "clear", "setdefault", "update", "ior"]),
         st.sampled_from("abcd"),
         st.integers(0, 9),
     ),
@@ -132,9 +132,12 @@ def test_origins_are_always_those_of_present_keys(ops: list[tuple[str, str, int]
             origins.clear()
         elif op == "setdefault":
             assert d.setdefault(k, n) == model.setdefault(k, n)
-        elif op == "update":
+        elif op in ("update", "ior"):
             other = LDict()
             other.set(k, n, _origin(n))
-            d.update(other)
+            if op == "update":
+                d.update(other)
+            else:
+                d |= other
             model[k], origins[k] = n, _origin(n)
         assert d == model and d.origins == origins

@@ -24,7 +24,8 @@ class LDict(dict[Any, Any]):
     ``origins`` holds an origin only for keys the dict has: removing a key (``del``, ``pop``,
     ``popitem``, ``clear``) removes its origin. Assigning (``d[k] = v``, ``setdefault``, ``update``
     from a plain mapping) never invents one: a key keeps the origin it has until :meth:`set` gives
-    another (or none). ``update`` from an ``LDict`` brings that dict's origins for the keys it sets.
+    another (or none). ``update`` (and ``|=``) from an ``LDict`` brings that dict's origins for the
+    keys it sets.
     """
 
     __slots__ = ("config_dict", "origins", "span")
@@ -69,6 +70,13 @@ class LDict(dict[Any, Any]):
         super().update(*args, **kwargs)
         if args and isinstance(args[0], LDict):
             self.origins.update((k, o) for k, o in args[0].origins.items() if k not in kwargs)
+
+    def __ior__(self, other: Any) -> LDict:  # type: ignore[misc]
+        """``d |= other``: :meth:`update`, origins included."""
+        if not isinstance(other, dict):
+            return NotImplemented
+        self.update(other)
+        return self
 
     @classmethod
     def like(cls, other: dict[Any, Any]) -> LDict:
