@@ -199,7 +199,7 @@ def check_edits(loadable: list[str], n: int, schema: Any, rng: random.Random) ->
     """Random `losstune set` edits, checked with mmengine."""
     import copy
 
-    from losstune.edit.plan import EditError, NothingToChange
+    from losstune.edit.plan import EditError
     from losstune.edit.pywrite import WriteError
     from losstune.edit.session import set_values
     from losstune.edit.values import Assignment
@@ -218,13 +218,13 @@ def check_edits(loadable: list[str], n: int, schema: Any, rng: random.Random) ->
         before = mm_load(f)
         snapshot = {p: Path(p).read_text() for p in loaded.files}
         try:
-            set_values(f, [Assignment(format_path(path), value)], schema, Settings())
-        except NothingToChange:
-            continue
+            outcome = set_values(f, [Assignment(format_path(path), value)], schema, Settings())
         except (EditError, WriteError, ConfigError) as e:
             counts["edits"] += 1
             counts["refused"] += 1
             print(f"  refused: {format_path(path)}={value!r} in {f}: {e}")
+            continue
+        if not outcome.changes:  # already that value
             continue
         counts["edits"] += 1
         expected = copy.deepcopy(before)
