@@ -341,3 +341,31 @@ def test_a_value_already_set_is_nothing_to_change_not_an_error(ex: Path) -> None
     assert code == 0 and data["kind"] == "set" and data["changes"] == [] and data["written"] is False
     assert data["notes"] == ["`model.bbox_head.loss_cls.gamma` is already 1.5"]
     assert cfg.read_bytes() == before
+
+
+def test_a_long_value_is_clipped_in_the_change_line_and_the_diff_lines_but_exact_in_json(ex: Path) -> None:
+    cfg = ex / "retinanet_r50_fpn_1x_coco.py"
+    long = "a" * 100_000
+    code, out = _set(f"model.x='{long}'", cfg.name, "--dry-run", cwd=ex)
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[0] == "  model.x: (unset) -> '" + "a" * 79 + "… (99,922 more characters)"
+    assert "+    x='" + "a" * 193 + "…" in lines
+    assert max(len(line) for line in lines) <= 202
+    code, out = _set(f"model.x='{long}'", cfg.name, "--dry-run", "--format", "json", cwd=ex)
+    data = json.loads(out)
+    assert data["changes"][0]["new"] == long and data["diff"].endswith(f"+    x='{long}')\n")
+
+
+def test_a_long_line_of_the_diff_shows_where_it_changes(ex: Path) -> None:
+    cfg = ex / "retinanet_r50_fpn_gamma1.5_1x_coco.py"
+    line = "model = dict(bbox_head=dict(loss_cls=dict(gamma=1.5, alpha=0.5)))"
+    checkpoint = "/checkpoints/" + "x" * 300 + ".pth"
+    longer = f"model = dict(backbone=dict(init_cfg=dict(checkpoint='{checkpoint}')), {line[13:]}  # " + "note " * 60
+    cfg.write_text(cfg.read_text().replace(line, longer))
+    code, out = _set("model.bbox_head.loss_cls.alpha=0.75", cfg.name, "--dry-run", cwd=ex)
+    assert code == 0, out
+    minus = next(line for line in out.splitlines() if line.startswith("-model") or line.startswith("-…"))
+    plus = next(line for line in out.splitlines() if line.startswith("+model") or line.startswith("+…"))
+    assert minus.startswith("-…") and "alpha=0.5)" in minus and minus.endswith("…") and len(minus) == 1 + 200 + 2
+    assert plus.startswith("+…") and "alpha=0.75)" in plus and plus.endswith("…") and len(plus) == 1 + 200 + 2

@@ -12,7 +12,7 @@ from losstune.keypath import format_path
 from losstune.loader.resolve import display_path
 from losstune.render.json import document, value
 from losstune.render.palette import paint
-from losstune.render.safe import printable
+from losstune.render.safe import DIFF_WIDTH, clip, clip_line, printable
 
 _MAX_NOTES = 10  # notes on the search for inheritors shown as text; JSON has them all
 
@@ -22,29 +22,66 @@ def _show(v: Any) -> str:
         return "(unset)"
     if v is DELETE:
         return "(removed: default applies)"
-    return printable(repr(v))
+    return clip(repr(v))
+
+
+def _removed(line: str) -> bool:
+    return line.startswith("-") and not line.startswith("---")
+
+
+def _added(line: str) -> bool:
+    return line.startswith("+") and not line.startswith("+++")
+
+
+def _common_prefix(a: str, b: str) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+
+
+def _for_terminal(lines: list[str]) -> list[str]:
+    """The diff's lines escaped, each longer than ``DIFF_WIDTH`` clipped around where it differs
+    from the line it replaces (or is replaced by): the removed and added lines of a change are
+    paired in order."""
+    lines = [line.rstrip("\r\n") for line in lines]
+    starts = [0] * len(lines)
+    i = 0
+    while i < len(lines):
+        j = i
+        while j < len(lines) and _removed(lines[j]):
+            j += 1
+        k = j
+        while k < len(lines) and _added(lines[k]):
+            k += 1
+        for a, b in zip(range(i, j), range(j, k), strict=False):
+            starts[a] = starts[b] = _common_prefix(lines[a][1:], lines[b][1:])
+        i = max(k, i + 1)
+    return [
+        printable(line) if len(line) <= 1 + DIFF_WIDTH else line[0] + clip_line(line[1:], start)
+        for line, start in zip(lines, starts, strict=True)
+    ]
 
 
 def diff_text(outcome: SetOutcome, color: bool = False, escape: bool = False) -> str:
-    """A unified diff of every file the edit changes; with ``escape``, each line's control
-    characters are escaped for a terminal."""
+    """A unified diff of every file the edit changes; with ``escape``, as a terminal shows it:
+    each line's control characters escaped, and a long line clipped around its change."""
     out: list[str] = []
     for fc in outcome.files:
         shown = display_path(fc.path)
-        lines = difflib.unified_diff(
-            fc.old.splitlines(keepends=True),
-            fc.new.splitlines(keepends=True),
-            fromfile=f"a/{shown}" if not fc.created else "/dev/null",
-            tofile=f"b/{shown}",
+        lines = list(
+            difflib.unified_diff(
+                fc.old.splitlines(keepends=True),
+                fc.new.splitlines(keepends=True),
+                fromfile=f"a/{shown}" if not fc.created else "/dev/null",
+                tofile=f"b/{shown}",
+            )
         )
+        if escape:
+            lines = [line + "\n" for line in _for_terminal(lines)]
         for line in lines:
-            if escape:
-                line = printable(line.rstrip("\r\n")) + "\n"
             if not line.endswith("\n"):
                 line += "\n"
-            if line.startswith("+") and not line.startswith("+++"):
+            if _added(line) and not line.startswith("+++"):
                 line = paint(line[:-1], "green", color) + "\n"
-            elif line.startswith("-") and not line.startswith("---"):
+            elif _removed(line):
                 line = paint(line[:-1], "red", color) + "\n"
             elif line.startswith("@@"):
                 line = paint(line[:-1], "cyan", color) + "\n"

@@ -20,6 +20,14 @@ from dataclasses import dataclass
 EXCERPT_WIDTH = 100
 ELLIPSIS = "…"
 
+# Characters of a line of `set`'s diff: a diff is read line against line, so lines are cut only
+# at twice an excerpt, around where they change.
+DIFF_WIDTH = 2 * EXCERPT_WIDTH
+
+# Characters of a value shown in a sentence (``set``'s change lines); a longer one is cut, with an
+# ellipsis and how many characters were left out.
+VALUE_WIDTH = 80
+
 # Characters that are not control characters but still reorder or break what a terminal shows.
 _INVISIBLE_CONTROLS = frozenset(
     "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029\ufeff"
@@ -105,3 +113,17 @@ def excerpt(line: str, start: int, end: int | None, width: int = EXCERPT_WIDTH) 
     before = head + shown(line[lo:start])
     marked = shown(line[start : min(end, hi)])
     return Excerpt(before + marked + shown(line[min(end, hi) : hi]) + tail, cells(before), max(1, cells(marked)))
+
+
+def clip(text: str, width: int = VALUE_WIDTH) -> str:
+    """``text`` escaped with :func:`printable`; one longer than ``width`` characters cut there,
+    with an ellipsis and the count of what was left out (``'aaa… (99,922 more characters)``)."""
+    if len(text) <= width:
+        return printable(text)
+    return f"{printable(text[:width])}{ELLIPSIS} ({len(text) - width:,} more characters)"
+
+
+def clip_line(line: str, start: int, width: int = DIFF_WIDTH) -> str:
+    """A long line clipped as an :func:`excerpt` is: at most ``width`` characters of it, from a
+    little before character ``start`` (where it differs from the line it replaces), escaped."""
+    return excerpt(line, start, None, width).text
