@@ -17,12 +17,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from losstune.loader import codes
 from losstune.loader.limits import MAX_DATA_DEPTH
 from losstune.loader.values import LDict, Opaque
 from losstune.model import Diagnostic
+
+Built = Literal["string", "list", "tuple", "set", "frozenset", "dict"]
+"""What an operation builds, as the limits on lengths name it."""
 
 ELEMENTS_PER_STEP = 20
 """Elements an operation may touch for the cost of one evaluation step."""
@@ -99,7 +102,7 @@ class Budget:
         self.allowed = self.steps + self.limits.steps // 10
         return True
 
-    def sized(self, n: int, what: str) -> None:
+    def sized(self, n: int, what: Built) -> None:
         """About to build ``what`` (``"list"``, ``"string"``...) of ``n`` elements or
         characters: refuse it beyond the length limit, and pay for it."""
         if n > self.limits.length:
@@ -132,7 +135,7 @@ class Budget:
         return extent
 
 
-_SIZED: dict[type, str] = {
+_SIZED: dict[type, Built] = {
     str: "string",
     bytes: "string",
     list: "list",

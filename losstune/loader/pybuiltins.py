@@ -13,9 +13,9 @@ import math
 import operator
 import os.path
 from collections.abc import Callable, ItemsView, Iterable
-from typing import Any
+from typing import Any, Literal
 
-from losstune.loader.budget import VIEWS, Budget, Extent, TooExpensive
+from losstune.loader.budget import VIEWS, Budget, Built, Extent, TooExpensive
 from losstune.loader.lazyref import LazyRef
 from losstune.loader.pyerrors import PyError, Unknown, Unsupported
 from losstune.loader.pyformat import (
@@ -145,8 +145,10 @@ def _check_binary(budget: Budget, op: Callable[[Any, Any], Any], a: Any, b: Any)
         budget.work(length(a) + length(b))
 
 
-def _kind(seq: Any) -> str:
-    return "string" if isinstance(seq, (str, bytes)) else type(seq).__name__
+def _kind(seq: Any) -> Built:
+    if isinstance(seq, (str, bytes)):
+        return "string"
+    return "list" if isinstance(seq, list) else "tuple"
 
 
 def binary(budget: Budget, op: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
@@ -189,7 +191,7 @@ _CONTAINERS = (dict, list, tuple, set, frozenset)
 # -- built-in functions --------------------------------------------------------------------------
 
 
-def _materialised(kind: str, build: Callable[..., Any]) -> Callable[..., Any]:
+def _materialised(kind: Built | Literal["sorted"], build: Callable[..., Any]) -> Callable[..., Any]:
     """A built-in that builds a collection of its argument's elements (``list``, ``sorted``...)."""
     inspects = kind in ("sorted", "set", "frozenset")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from losstune.loader.budget import Budget, Extent, Limits, TooExpensive
 from losstune.loader.pyerrors import Unknown, Unsupported, python_message
@@ -45,7 +45,11 @@ def _spec_room(spec: str) -> tuple[int, int]:
     return largest, largest
 
 
-def known_extent(budget: Budget, value: Any, doing: str) -> Extent:
+Doing = Literal["reads", "writes out"]
+"""What an operation does with a value it goes through element by element."""
+
+
+def known_extent(budget: Budget, value: Any, doing: Doing) -> Extent:
     """The extent of a value an operation is about to go through element by element (``doing``
     it: "reads", "writes out"), paid for. An unknown value inside makes the result unknown
     (:class:`Unknown`); a value beyond the limits of one operation is refused."""

@@ -1,0 +1,260 @@
+"""What every part of the config interpreter shares: the file and its names, the diagnostics,
+positions and origins, and the one dispatch of a syntax node to the method that handles it.
+
+:class:`Core` holds the state of one evaluation; the constructs are handled by its subclasses
+(:mod:`~losstune.loader.pyexpr` for expressions, :mod:`~losstune.loader.pytargets` for what
+an assignment binds, :mod:`~losstune.loader.pycalls`, :mod:`~losstune.loader.pycomprehend`, and
+:mod:`~losstune.loader.pyeval` for statements), each method named after the node class it
+handles (``_eval_BinOp``, ``_exec_For``), found by :func:`handler`.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from collections.abc import Callable
+from typing import Any, Literal
+
+from losstune.loader import codes
+from losstune.loader.budget import Budget, StepsSpent, TooExpensive
+from losstune.loader.lazyref import LazyRef
+from losstune.loader.pyast import BASE_KEY
+from losstune.loader.pybuiltins import BUILTIN_CONSTANTS, BoundMethod, Builtin, ModuleRef
+from losstune.loader.pyerrors import (
+    PYTHON_ERRORS,
+    PyError,
+    Unknown,
+    Unsupported,
+    python_message,
+    python_names,
+)
+from losstune.loader.source import BASE_PLACEHOLDER_PREFIX, SourceText
+from losstune.loader.values import Dropped, LDict, Opaque
+from losstune.model import Diagnostic, Origin, Span
+
+Prefix = Literal["_eval_", "_exec_"]
+"""The names of the methods that handle expressions and statements begin with these."""
+
+
+_HANDLERS: dict[tuple[type, str, type], Callable[[Any, Any], Any] | None] = {}
+
+
+def handler(cls: type, prefix: Prefix, node_type: type[ast.AST]) -> Callable[[Any, Any], Any] | None:
+    """The method of ``cls`` that handles a node of ``node_type``: ``cls._eval_BinOp`` for an
+    ``ast.BinOp``; ``None`` when there is none. Found by name once per class."""
+    key = (cls, prefix, node_type)
+    if key not in _HANDLERS:
+        _HANDLERS[key] = getattr(cls, prefix + node_type.__name__, None)
+    return _HANDLERS[key]
+
+
+class Fail(Exception):
+    """Python would raise here; carries the node for the position."""
+
+    def __init__(self, node: ast.AST, message: str) -> None:
+        super().__init__(message)
+        self.node = node
+        self.message = message
+
+
+class Core:
+    """The state of evaluating one config module. ``base`` is what ``_base_`` names inside it
+    (``None`` in a new-style config, where the name is not defined). ``budget`` bounds the
+    evaluation (a fresh one with the default limits when not given)."""
+
+    def __init__(
+        self, src: SourceText, base: LDict | None, diagnostics: list[Diagnostic], budget: Budget | None
+    ) -> None:
+        self.src = src
+        self.base = base
+        self.diagnostics = diagnostics
+        self.globals = LDict()
+        self.scopes: list[dict[str, Any]] = []
+        self.budget = budget or Budget()
+        # One diagnostic per code and position: a failing expression inside a loop is reported once.
+        self._reported: set[tuple[str, Span | None]] = set()
+        self._spans: dict[ast.AST, Span] = {}
+        # Whether a statement may bind names with `:=` (the operator appears in the text).
+        self._walrus = ":=" in src.text
+        self._ascii = src.text.isascii()
+
+    # -- positions and diagnostics ----------------------------------------------------------
+
+    def span(self, node: ast.AST) -> Span:
+        """Where ``node`` is in the file (remembered: a node in a loop is met many times)."""
+        cached = self._spans.get(node)
+        if cached is None:
+            cached = self._spans[node] = self._locate(node)
+        return cached
+
+    def _locate(self, node: ast.AST) -> Span:
+        end_line = getattr(node, "end_lineno", None) or node.lineno  # type: ignore[attr-defined]
+        end_col = getattr(node, "end_col_offset", None)
+        if end_col is None:
+            end_col = node.col_offset  # type: ignore[attr-defined]
+        if self._ascii:  # byte columns are character columns
+            span = self.src.span_chars(node.lineno, node.col_offset, end_line, end_col)  # type: ignore[attr-defined]
+        else:
+            span = self.src.span_bytes(node.lineno, node.col_offset, end_line, end_col)  # type: ignore[attr-defined]
+        return span
+
+    def _report(self, diagnostic: Diagnostic) -> None:
+        key = (diagnostic.code, diagnostic.span)
+        if key not in self._reported:
+            self._reported.add(key)
+            self.diagnostics.append(diagnostic)
+
+    def _opaque(self, node: ast.AST, reason: str) -> Opaque:
+        return self._unknown(
+            node,
+            codes.OPAQUE_VALUE,
+            reason,
+            "cannot be evaluated without running code ({reason})",
+            "write the value as a literal, or ignore this warning if the value does not matter",
+        )
+
+    def _too_expensive(self, node: ast.AST, reason: str) -> Opaque:
+        return self._unknown(
+            node,
+            codes.TOO_EXPENSIVE,
+            reason,
+            "is too expensive to evaluate statically: {reason}",
+            "compute less in the config (real configs stay far below these limits, which the README lists)",
+        )
+
+    def _unknown(self, node: ast.AST, code: codes.Code, reason: str, why: str, fix: str) -> Opaque:
+        """Report that the value of ``node`` is unknown, ``why`` (with ``{reason}``), and return it."""
+        span = self.span(node)
+        text = self.src.segment(span)
+        message = f"`{clip(text)}` {why.format(reason=reason)}; its value is unknown to losstune"
+        self._report(codes.diagnostic(code, message, span, fix=fix))
+        return Opaque(reason, text, span)
+
+    def exec_error(self, node: ast.AST, message: str) -> None:
+        """Report a Python error (one mmengine would raise too) at ``node``."""
+        self._error(node, message)
+
+    def _error(self, node: ast.AST, message: str) -> Opaque:
+        span = self.span(node)
+        message = python_names(message)
+        self._report(
+            codes.diagnostic(
+                codes.EVALUATION_ERROR,
+                f"{message} (mmengine would fail to load this config here)",
+                span,
+                fix="fix the expression so that it evaluates",
+            )
+        )
+        return Opaque(message, self.src.segment(span), span)
+
+    # -- names and origins ------------------------------------------------------------------
+
+    def lookup(self, node: ast.Name) -> Any:
+        name = node.id
+        for scope in reversed(self.scopes):
+            if name in scope:
+                return scope[name]
+        if name in self.globals:
+            return self.globals[name]
+        if name == BASE_KEY and self.base is not None:
+            return self.base
+        if name in BUILTIN_CONSTANTS:
+            return BUILTIN_CONSTANTS[name]
+        if name in BUILTIN_NAMES:
+            return Builtin(name)
+        raise Fail(node, f"NameError: name '{name}' is not defined")
+
+    def _bind_name(self, name: str, value: Any, origin: Origin | None) -> None:
+        if self.scopes:
+            self.scopes[-1][name] = value
+        else:
+            self.globals.set(name, value, origin)
+
+    def origin(self, node: ast.AST) -> Origin:
+        span = self.span(node)
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, str) and node.value.startswith(BASE_PLACEHOLDER_PREFIX):
+                return Origin(span, "base-reference", self.src.segment(span))
+            return Origin(span, "literal")
+        if (
+            isinstance(node, ast.UnaryOp)
+            and isinstance(node.op, (ast.USub, ast.UAdd))
+            and isinstance(node.operand, ast.Constant)
+        ):
+            return Origin(span, "literal")
+        if isinstance(node, (ast.Dict, ast.List, ast.Tuple, ast.Set)):
+            return Origin(span, "literal")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict":
+            return Origin(span, "literal")
+        if isinstance(node, ast.Name):
+            via = None
+            for scope in reversed(self.scopes):
+                if node.id in scope:
+                    break
+            else:
+                via = self.globals.origins.get(node.id)
+            return Origin(span, "variable", node.id, via)
+        root: ast.AST = node
+        while isinstance(root, (ast.Attribute, ast.Subscript)):
+            root = root.value
+        if isinstance(root, ast.Name) and root.id == BASE_KEY:
+            return Origin(span, "base-reference", self.src.segment(span))
+        return Origin(span, "expression", self.src.segment(span))
+
+    # -- expressions ------------------------------------------------------------------------
+
+    def eval(self, node: ast.expr) -> Any:
+        """The value of ``node``. This is the one place where a Python exception raised by an
+        operation becomes a diagnostic at the expression (as :class:`Fail`, reported by the
+        statement), and where a construct that cannot be evaluated or crosses a limit becomes an
+        opaque value."""
+        budget = self.budget
+        budget.steps += 1
+        if budget.steps > budget.allowed:
+            raise StepsSpent()
+        method = handler(type(self), "_eval_", type(node))
+        if method is None:
+            return self._opaque(node, f"a `{type(node).__name__}` expression")
+        try:
+            return method(self, node)
+        except Unsupported as u:
+            return self._opaque(node, str(u))
+        except TooExpensive as t:
+            return self._too_expensive(node, t.reason)
+        except Unknown as u:
+            return u.value
+        except PyError as e:
+            raise Fail(node, str(e)) from None
+        except PYTHON_ERRORS as e:
+            raise Fail(node, python_message(e)) from None
+
+
+# Every name Python's builtins module defines: a value a config may name (and pass around) but
+# only call when it is one of BUILTIN_FUNCTIONS. `exit` and `quit` come from the site module.
+BUILTIN_NAMES = frozenset(name for name in vars(builtins) if not name.startswith("__") or name == "__import__") | {
+    "exit",
+    "quit",
+    "copyright",
+    "credits",
+    "license",
+    "help",
+}
+
+CODE = (Builtin, BoundMethod, ModuleRef, LazyRef, Dropped)
+
+PLAIN = (dict, list, tuple, str, int, float, bool, complex, type(None), set, frozenset, bytes)
+
+
+def type_name(value: Any) -> str:
+    if isinstance(value, LDict):
+        return "ConfigDict" if value.config_dict else "dict"
+    if isinstance(value, Builtin):
+        return f"built-in `{value.name}`"
+    if isinstance(value, BoundMethod):
+        return f"method `{value.name}`"
+    return type(value).__name__
+
+
+def clip(text: str, n: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
