@@ -75,3 +75,21 @@ def test_no_module_calls_a_private_method_of_the_resolver() -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Attribute) and node.attr in ("_resolve", "_resolve_uncached", "_read", "_front"):
                 raise AssertionError(f"{path.relative_to(ROOT)}:{node.lineno} calls the resolver's {node.attr}")
+
+
+def test_a_value_named_twice_becomes_two_values(tmp_path: Path) -> None:
+    # mmengine's _substitute_base_vars copies every container, so no two keys share one.
+    (tmp_path / "base.py").write_text("a = dict(pipeline=[dict(type='Resize', scale=(1, 2))])\n")
+    (tmp_path / "c.py").write_text(
+        "_base_ = './base.py'\n"
+        "step = dict(type='Resize', scale=((1, 2), (3, 4)))\n"
+        "pipeline = [step, step]\n"
+        "a = dict(pipeline=pipeline)\n"
+        "b = dict(pipeline=pipeline, again=dict(pipeline=pipeline))\n"
+    )
+    tree = losstune.load(tmp_path / "c.py").tree
+    lists = [tree["pipeline"], tree["a"]["pipeline"], tree["b"]["pipeline"], tree["b"]["again"]["pipeline"]]
+    steps = [step for pipeline in lists for step in pipeline]
+    assert len({id(x) for x in lists}) == 4 and len({id(x) for x in steps}) == 8
+    assert all(step == {"type": "Resize", "scale": ((1, 2), (3, 4))} for step in steps)
+    assert tree["b"].origins.keys() == {"pipeline", "again"}

@@ -95,6 +95,8 @@ def examine(module: ast.Module) -> ModuleFacts:
             if node.id == BASE_KEY and isinstance(node.ctx, ast.Load):  # type: ignore[attr-defined]
                 uses_base = True
             continue  # a name has no children but its context
+        if cls is ast.Constant:
+            continue
         if decided is None:
             decided = _lazy_step(node, imports)
         for name in _CHILD_FIELDS.get(cls) or _child_fields(cls):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import os
 import sys
 from dataclasses import dataclass, field
@@ -70,9 +71,14 @@ class FileResult:
 def display_path(path: str) -> str:
     """The path as shown to the user: relative to the working directory when below it."""
     try:
-        rel = os.path.relpath(path)
-    except ValueError:  # pragma: no cover - other drive on Windows
+        return _shown(path, os.getcwd())
+    except (OSError, ValueError):  # pragma: no cover - no working directory; other drive on Windows
         return path
+
+
+@functools.lru_cache(maxsize=8192)
+def _shown(path: str, cwd: str) -> str:
+    rel = os.path.relpath(path, cwd)
     return path if rel.startswith("..") else rel
 
 
@@ -386,7 +392,8 @@ class Resolver:
                 )
             )
         base_vars = front.src.base_vars
-        cfg = _substitute_base_vars(cfg, base_vars, base_cfg, diagnostics, None)
+        if base_vars or front.reads_base or not isinstance(front, frontend.PythonFront) or not _unshare(cfg):
+            cfg = _substitute_base_vars(cfg, base_vars, base_cfg, diagnostics, None)
         if base_vars:
             # A placeholder repeated many times stands for as many copies of the base's value.
             refuse_oversized(cfg, diagnostics)
@@ -509,6 +516,42 @@ def _substitute_base_vars(
     if isinstance(cfg, (set, frozenset)):
         return copy.deepcopy(cfg)
     return cfg
+
+
+def _unshare(cfg: LDict) -> bool:
+    """Give each container of ``cfg`` that is reached more than once a copy of its own, in place:
+    what :func:`_substitute_base_vars` does with no placeholders, at the cost of the copies only.
+    ``False`` when the tree holds a container this does not handle (sets, other dict or list
+    types, a tuple holding a mutable value): then only the rebuild gives mmengine's tree."""
+    seen = {id(cfg)}
+    stack: list[LDict | list[Any]] = [cfg]
+    while stack:
+        node = stack.pop()
+        for k, v in list(node.items()) if isinstance(node, LDict) else list(enumerate(node)):
+            kind = type(v)
+            if kind is LDict or kind is list:
+                if id(v) in seen:
+                    node[k] = _substitute_base_vars(v, {}, LDict(), [], None)
+                else:
+                    seen.add(id(v))
+                    stack.append(v)
+            elif kind is tuple:
+                if not _immutable(v):
+                    return False
+            elif isinstance(v, (dict, list, tuple, set, frozenset)):
+                return False
+    return True
+
+
+def _immutable(value: tuple[Any, ...]) -> bool:
+    """A tuple of values that are not containers, or tuples of them."""
+    for v in value:
+        if type(v) is tuple:
+            if not _immutable(v):
+                return False
+        elif isinstance(v, (dict, list, tuple, set, frozenset)):
+            return False
+    return True
 
 
 def _lookup_base(dotted: str, base: LDict, diagnostics: list[Diagnostic], origin: Origin | None) -> Any:
