@@ -1,0 +1,175 @@
+"""Benchmark: losstune on MMDetection's own config tree, side by side with mmengine.
+
+What it measures, in one run, on a real tree (by default MMDetection 3.3.0's configs, as the
+``mmdet`` wheel ships them under ``mmdet/.mim/configs``; ``--tree DIR`` names another):
+
+* ``losstune.load(path)`` of every config outside ``_base_`` folders, each call on its own (no
+  shared ``Resolver``; the process-wide cache starts empty), against ``mmengine.Config.fromfile``
+  of the same configs (stdout and warnings silenced); target: mmengine / losstune >= 30x;
+* ``losstune.lint.run.lint`` of the whole tree (every config and base file, every rule), with the
+  cache emptied first, against the same mmengine time; target >= 30x;
+* wall time of ``losstune lint FILE`` and ``losstune explain --no-steps FILE`` as a user runs
+  them (a new process each, imports included), median of 7; target <= 0.15 s each;
+* the CPU time of ``losstune lint`` on a generated file of 200,000 ``xN = N`` statements
+  (``--big N`` to change the count, 0 to skip), with the share of ``ast.parse`` in it.
+
+Run from the repository root: ``python benchmarks/bench_tree.py [--tree DIR] [--file F] [--big N]``.
+Exit code 1 when a target is missed or a config that mmengine loads fails in losstune.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import io
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import losstune  # noqa: E402
+from losstune.lint.run import lint  # noqa: E402
+from losstune.lint.settings import Settings  # noqa: E402
+from losstune.loader import filecache  # noqa: E402
+from losstune.schema.registry import load_schema  # noqa: E402
+
+DEFAULT_TREE = "/work/wheels/mmdet-3.3.0/mmdet/.mim/configs"
+DEFAULT_FILE = "retinanet/retinanet_r50_fpn_1x_coco.py"
+RATIO_TARGET = 30.0
+WALL_TARGET = 0.15
+
+
+def configs(tree: Path) -> list[Path]:
+    """The configs of the tree a user loads: Python files outside ``_base_`` folders."""
+    return sorted(p for p in tree.rglob("*.py") if "_base_" not in p.relative_to(tree).parts)
+
+
+def time_losstune(paths: list[Path]) -> tuple[float, list[Path]]:
+    filecache.PROCESS_CACHE.clear()
+    failed: list[Path] = []
+    start = time.perf_counter()
+    for p in paths:
+        try:
+            losstune.load(p, strict=False)
+        except Exception:
+            failed.append(p)
+    return time.perf_counter() - start, failed
+
+
+def time_mmengine(paths: list[Path]) -> tuple[float, list[Path]]:
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from mmengine.config import Config
+
+        failed: list[Path] = []
+        start = time.perf_counter()
+        for p in paths:
+            try:
+                Config.fromfile(str(p))
+            except Exception:
+                failed.append(p)
+        return time.perf_counter() - start, failed
+
+
+def time_lint(tree: Path) -> tuple[float, int]:
+    schema = load_schema()
+    filecache.PROCESS_CACHE.clear()
+    start = time.perf_counter()
+    result = lint([str(tree)], schema, Settings())
+    return time.perf_counter() - start, len(result.configs)
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a losstune process run from this checkout."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def wall(argv: list[str], cwd: Path, runs: int = 7) -> list[float]:
+    """Wall seconds of each run of ``python -m losstune ARGV`` (exit 0 or 1 expected)."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "losstune", *argv], cwd=cwd, env=child_env(), capture_output=True, text=True
+        )
+        times.append(time.perf_counter() - start)
+        if proc.returncode not in (0, 1):
+            raise SystemExit(f"losstune {' '.join(argv)} failed: {proc.stdout}{proc.stderr}")
+    return times
+
+
+def big_file(n: int) -> str:
+    """CPU seconds of ``losstune lint`` on ``n`` assignments, and of ``ast.parse`` on the same text."""
+    text = "".join(f"x{i} = {i}\n" for i in range(n))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "c.py"
+        path.write_text(text)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(
+            [sys.executable, "-m", "losstune", "lint", str(path)], cwd=ROOT, env=child_env(), capture_output=True
+        )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    start = time.process_time()
+    ast.parse(text)
+    parse = time.process_time() - start
+    return f"losstune lint of {n:,} statements: {cpu:.2f} s CPU (ast.parse alone: {parse:.2f} s)"
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tree", default=DEFAULT_TREE, help="a config tree (default: MMDetection 3.3.0's)")
+    parser.add_argument("--file", default=DEFAULT_FILE, help="the config, relative to the tree, timed alone")
+    parser.add_argument("--big", type=int, default=200_000, help="statements of the generated file (0: skip)")
+    args = parser.parse_args()
+    tree = Path(args.tree)
+    if not tree.is_dir():
+        print(f"no config tree at {tree}; name one with --tree")
+        return 2
+    paths = configs(tree)
+    t_lt, f_lt = time_losstune(paths)
+    t_lint, n_lint = time_lint(tree)
+    t_mm, f_mm = time_mmengine(paths)
+    load_ratio, lint_ratio = t_mm / t_lt, t_mm / t_lint
+    n = len(paths)
+    print(f"tree: {tree} ({n} configs outside _base_ folders)")
+    print(f"losstune.load, each call on its own: {t_lt:.3f} s ({t_lt / n * 1000:.2f} ms/config)")
+    print(f"losstune lint of the tree ({n_lint} files): {t_lint:.3f} s")
+    print(f"mmengine Config.fromfile:            {t_mm:.3f} s ({t_mm / n * 1000:.2f} ms/config)")
+    print(f"ratio mmengine / losstune load: {load_ratio:5.1f}x  {verdict(load_ratio >= RATIO_TARGET)} (target >= 30x)")
+    print(f"ratio mmengine / losstune lint: {lint_ratio:5.1f}x  {verdict(lint_ratio >= RATIO_TARGET)} (target >= 30x)")
+    regressions = sorted(set(f_lt) - set(f_mm))
+    print(f"failed: losstune {len(f_lt)}, mmengine {len(f_mm)}; loaded by mmengine only: {len(regressions)}")
+    for p in regressions[:10]:
+        print(f"  {p.relative_to(tree)}")
+    walls = {}
+    for argv in (["lint", args.file], ["explain", "--no-steps", args.file]):
+        times = wall(argv, tree)
+        walls[" ".join(argv)] = median = statistics.median(times)
+        print(
+            f"losstune {' '.join(argv)}: median {median * 1000:.0f} ms wall over {len(times)} runs "
+            f"(min {min(times) * 1000:.0f} ms)  {verdict(median <= WALL_TARGET)} (target <= 150 ms)"
+        )
+    if args.big:
+        print(big_file(args.big))
+    ok = load_ratio >= RATIO_TARGET and lint_ratio >= RATIO_TARGET and not regressions
+    return 0 if ok and all(t <= WALL_TARGET for t in walls.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
