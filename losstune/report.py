@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from losstune.config import LoadedConfig, origin_at
 from losstune.keypath import Path, format_path
 from losstune.loader.envmask import EnvMask, EnvValue
-from losstune.loader.resolve import display_path
 from losstune.loader.values import LDict, same_value, to_plain
 from losstune.locate import LossNode, SamplerRef
 from losstune.model import Diagnostic, Origin
@@ -70,7 +69,8 @@ class LossView:
 
 @dataclass(frozen=True)
 class ExplainReport:
-    """``losstune explain``: every loss of one resolved config."""
+    """``losstune explain``: every loss of one resolved config (``config`` and ``files`` are
+    absolute paths; renderers show them relative)."""
 
     config: str
     files: list[str]
@@ -155,8 +155,8 @@ def explain(
     if steps:
         views = [_with_steps(cfg, view, seed, version, mask) for view in views]
     return ExplainReport(
-        config=display_path(cfg.path),
-        files=[display_path(f) for f in cfg.files],
+        config=cfg.path,
+        files=list(cfg.files),
         losses=views,
         diagnostics=list(dict.fromkeys(cfg.diagnostics)),
     )
@@ -228,7 +228,8 @@ class FieldDiff:
 
 @dataclass(frozen=True)
 class DiffReport:
-    """``losstune diff``: the loss and sampler fields that differ between two configs."""
+    """``losstune diff``: the loss and sampler fields that differ between two configs (``a`` and
+    ``b`` are absolute paths; renderers show them relative)."""
 
     a: str
     b: str
@@ -269,8 +270,8 @@ def diff(a: LoadedConfig, b: LoadedConfig) -> DiffReport:
             )
         )
     return DiffReport(
-        display_path(a.path),
-        display_path(b.path),
+        a.path,
+        b.path,
         diffs,
         list(dict.fromkeys(a.diagnostics + b.diagnostics)),
     )

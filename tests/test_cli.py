@@ -248,3 +248,27 @@ def test_the_json_writer_never_writes_nan_or_infinity() -> None:
     assert data == {"version": 1, "kind": "x", "v": [{"float": "nan"}, {"float": "-inf"}, 1.5]}
     with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
         document("x", {"v": float("inf")})
+
+
+def test_reports_hold_absolute_paths_and_renderers_show_them_relative(
+    ex: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import losstune
+    from losstune.model import Diagnostic, Severity, Span
+    from losstune.render import errors, explain, lint
+    from losstune.report import explain as build_explain
+
+    monkeypatch.chdir(ex)
+    report = build_explain(losstune.load("retinanet_r50_fpn_gamma1.5_1x_coco.py"))
+    assert report.config == str(ex / "retinanet_r50_fpn_gamma1.5_1x_coco.py")
+    assert all(os.path.isabs(f) for f in report.files)
+    data = json.loads(explain.render_json(report))
+    assert (
+        data["config"] == "retinanet_r50_fpn_gamma1.5_1x_coco.py"
+        and "_base_/models/retinanet_r50_fpn.py" in data["files"]
+    )
+    assert explain.render_text(report).startswith("retinanet_r50_fpn_gamma1.5_1x_coco.py  (")
+    found = Diagnostic("LT103", "wrong-type", Severity.ERROR, "bad", Span(str(ex / "a" / "b.py"), 3, 5, 3, 9))
+    assert errors.render_diagnostics([found], {}) == "a/b.py:3:5: error[LT103] wrong-type: bad\n"
+    assert json.loads(lint.render_json([found], 1))["diagnostics"][0]["file"] == "a/b.py"
+    assert "file=a/b.py," in lint.render_github([found])

@@ -39,7 +39,8 @@ from losstune.schema.registry import Schema
 @dataclass
 class SetOutcome:
     """What an edit changed (or would change, with ``dry_run``); no ``changes`` when every
-    requested value is already what the config resolves to (``notes`` say so)."""
+    requested value is already what the config resolves to (``notes`` say so). Paths are
+    absolute; renderers show them relative."""
 
     config: str
     changes: list[Change]
@@ -97,7 +98,7 @@ def set_values(
                 remove_stale_temps(path)
             plan = plan_edits(_load(path), assignments, schema, settings)
             if not plan.changes:
-                return SetOutcome(display_path(path), [], [], plan.notes, warnings=plan.warnings)
+                return SetOutcome(os.path.abspath(path), [], [], plan.notes, warnings=plan.warnings)
             written = plan_files(plan, path, in_base)
             more = {os.path.realpath(f) for f in written.files} - needed
             if more:  # lock those too, in order with the rest, and plan again
@@ -112,12 +113,12 @@ def set_values(
                     raise EditError(problem)
             notes = plan.notes + written.notes
             notes += [n for fc in files if not fc.created for n in write_notes(fc.path, display_path(fc.path))]
-            outcome = SetOutcome(display_path(path), _shown(plan), files, notes, warnings=plan.warnings)
+            outcome = SetOutcome(os.path.abspath(path), _shown(plan), files, notes, warnings=plan.warnings)
             verify_in_memory(plan, files, out or path)
             if in_base:
                 users = find_inheritors(path, [f.path for f in files], scan)
-                outcome.affected = [display_path(f) for f in users.configs]
-                outcome.scanned, outcome.unchecked = display_path(users.root), users.unchecked
+                outcome.affected = list(users.configs)
+                outcome.scanned, outcome.unchecked = users.root, users.unchecked
             if dry_run:
                 return outcome
             try:

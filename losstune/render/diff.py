@@ -9,6 +9,7 @@ from rich.console import RenderableType
 from rich.text import Text
 
 from losstune.render.json import diagnostic, document, origin, value
+from losstune.render.paths import shown
 from losstune.render.rich_text import capture, fmt_origin, fmt_value, t
 from losstune.render.safe import printable
 from losstune.report import DiffReport, Side
@@ -26,7 +27,7 @@ def _side(s: Side) -> Text:
 def render_text(report: DiffReport, *, color: bool = False, width: int = 100) -> str:
     """The diff report as terminal text: each differing key, then each side with its origin."""
     head = Text()
-    head.append(f"a: {printable(report.a)}\nb: {printable(report.b)}", style="bold")
+    head.append(f"a: {printable(shown(report.a))}\nb: {printable(shown(report.b))}", style="bold")
     parts: list[RenderableType] = [head, Text("")]
     if not report.diffs:
         return capture([*parts, Text("No loss or sampler field differs.", style="green")], color, width)
@@ -52,8 +53,8 @@ def render_json(report: DiffReport) -> str:
     return document(
         "diff",
         {
-            "a": report.a,
-            "b": report.b,
+            "a": shown(report.a),
+            "b": shown(report.b),
             "differences": [{"key": d.key, "a": _side_data(d.a), "b": _side_data(d.b)} for d in report.diffs],
             "diagnostics": [diagnostic(d) for d in report.diagnostics],
         },

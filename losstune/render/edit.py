@@ -9,9 +9,9 @@ from typing import Any
 from losstune.edit.plan import DELETE, MISSING
 from losstune.edit.session import SetOutcome
 from losstune.keypath import format_path
-from losstune.loader.resolve import display_path
 from losstune.render.json import document, value
 from losstune.render.palette import paint
+from losstune.render.paths import shown
 from losstune.render.safe import DIFF_WIDTH, clip, clip_line, printable
 
 _MAX_NOTES = 10  # notes on the search for inheritors shown as text; JSON has them all
@@ -65,13 +65,13 @@ def diff_text(outcome: SetOutcome, color: bool = False, escape: bool = False) ->
     each line's control characters escaped, and a long line clipped around its change."""
     out: list[str] = []
     for fc in outcome.files:
-        shown = display_path(fc.path)
+        name = shown(fc.path)
         lines = list(
             difflib.unified_diff(
                 fc.old.splitlines(keepends=True),
                 fc.new.splitlines(keepends=True),
-                fromfile=f"a/{shown}" if not fc.created else "/dev/null",
-                tofile=f"b/{shown}",
+                fromfile=f"a/{name}" if not fc.created else "/dev/null",
+                tofile=f"b/{name}",
             )
         )
         if escape:
@@ -101,16 +101,17 @@ def render_text(outcome: SetOutcome, dry_run: bool, color: bool = False) -> str:
     for note in outcome.notes:
         out.append(f"  note: {printable(note)}\n")
     if outcome.scanned is not None:
-        where = "the current folder" if outcome.scanned == os.curdir else printable(outcome.scanned)
+        scanned = shown(outcome.scanned)
+        where = "the current folder" if scanned == os.curdir else printable(scanned)
         if outcome.affected:
             out.append(f"  the edited base is used by {len(outcome.affected)} config(s) under {where}:\n")
-            out += [f"    {printable(a)}\n" for a in outcome.affected]
+            out += [f"    {printable(shown(a))}\n" for a in outcome.affected]
         else:
             out.append(f"  no config under {where} uses the edited base\n")
-        shown = outcome.unchecked if len(outcome.unchecked) <= _MAX_NOTES else outcome.unchecked[: _MAX_NOTES - 1]
-        out += [f"  note: {printable(u)}\n" for u in shown]
-        if len(shown) < len(outcome.unchecked):
-            more = len(outcome.unchecked) - len(shown)
+        listed = outcome.unchecked if len(outcome.unchecked) <= _MAX_NOTES else outcome.unchecked[: _MAX_NOTES - 1]
+        out += [f"  note: {printable(u)}\n" for u in listed]
+        if len(listed) < len(outcome.unchecked):
+            more = len(outcome.unchecked) - len(listed)
             out.append(f"  note: and {more} more file(s) could not be checked (--format json lists them all)\n")
     if dry_run:
         out.append(diff_text(outcome, color, escape=True))
@@ -118,7 +119,7 @@ def render_text(outcome: SetOutcome, dry_run: bool, color: bool = False) -> str:
     else:
         for fc in outcome.files:
             verb = "created" if fc.created else "updated"
-            path = printable(display_path(fc.path))
+            path = printable(shown(fc.path))
             out.append(paint(f"{verb} {path}", "bold", color) + "\n")
     return "".join(out)
 
@@ -126,7 +127,7 @@ def render_text(outcome: SetOutcome, dry_run: bool, color: bool = False) -> str:
 def render_json(outcome: SetOutcome, dry_run: bool) -> str:
     """The same as JSON (``"kind": "set"``)."""
     data = {
-        "config": outcome.config,
+        "config": shown(outcome.config),
         "dry_run": dry_run,
         "written": outcome.written,
         "changes": [
@@ -139,12 +140,12 @@ def render_json(outcome: SetOutcome, dry_run: bool) -> str:
             }
             for c in outcome.changes
         ],
-        "files": [{"file": display_path(fc.path), "created": fc.created} for fc in outcome.files],
+        "files": [{"file": shown(fc.path), "created": fc.created} for fc in outcome.files],
         "diff": diff_text(outcome),
         "notes": outcome.notes,
         "warnings": outcome.warnings,
-        "affected": outcome.affected,
-        "scanned": outcome.scanned,
+        "affected": [shown(a) for a in outcome.affected],
+        "scanned": None if outcome.scanned is None else shown(outcome.scanned),
         "unchecked": outcome.unchecked,
     }
     return document("set", data)

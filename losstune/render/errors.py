@@ -11,6 +11,7 @@ from losstune.model import ConfigError, Diagnostic, Severity
 from losstune.render.excerpt import source_excerpt
 from losstune.render.json import diagnostic, document
 from losstune.render.palette import Style, paint
+from losstune.render.paths import position
 from losstune.render.safe import printable
 
 _SEVERITY: dict[Severity, Style] = {Severity.ERROR: "bold-red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
@@ -27,7 +28,7 @@ def render_diagnostics(diagnostics: list[Diagnostic], lines: dict[tuple[str, int
     ``lines`` maps (file, line) to the text of that line."""
     out: list[str] = []
     for d in diagnostics:
-        where = paint(f"{printable(str(d.span))}: ", "bold", color) if d.span is not None else ""
+        where = paint(f"{printable(position(d.span))}: ", "bold", color) if d.span is not None else ""
         kind = paint(f"{d.severity.value}[{d.code}]", _SEVERITY[d.severity], color)
         out.append(f"{where}{kind} {paint(f'{d.name}:', 'bold', color)} {printable(d.message)}")
         out += source_excerpt(d, lines, " ", color)

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from losstune.render.json import diagnostic, document, origin, value
+from losstune.render.paths import shown
 from losstune.render.rich_text import capture, fmt_origin, fmt_value, t, type_text, where
 from losstune.render.safe import printable
 from losstune.report import ExplainReport, LossView, Param, SamplerView
@@ -87,7 +88,7 @@ def render_text(report: ExplainReport, *, color: bool = False, width: int = 100,
     """The explain report as terminal text; with ``torch_hint``, a last line saying how to also
     see each loss step by step."""
     head = Text()
-    head.append(printable(report.config), style="bold")
+    head.append(printable(shown(report.config)), style="bold")
     n = len(report.files)
     head.append(f"  ({n} file{'s' if n != 1 else ''}, {len(report.losses)} losses)", style="dim")
     parts: list[RenderableType] = [head, Text("")]
@@ -127,8 +128,8 @@ def render_json(report: ExplainReport) -> str:
     return document(
         "explain",
         {
-            "config": report.config,
-            "files": report.files,
+            "config": shown(report.config),
+            "files": [shown(f) for f in report.files],
             "losses": [
                 {
                     "key": loss.key,

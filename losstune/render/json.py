@@ -19,6 +19,7 @@ from typing import Any
 from losstune.loader.envmask import EnvValue
 from losstune.loader.values import Opaque
 from losstune.model import Diagnostic, Origin
+from losstune.render.paths import shown
 from losstune.render.safe import json_text
 
 SCHEMA_VERSION = 1
@@ -47,7 +48,7 @@ def origin(o: Origin | None) -> dict[str, Any] | None:
         return None
     s = o.span
     out: dict[str, Any] = {
-        "file": s.file,
+        "file": shown(s.file),
         "line": s.line,
         "column": s.column,
         "end_line": s.end_line,
@@ -64,7 +65,7 @@ def diagnostic(d: Diagnostic) -> dict[str, Any]:
     """A diagnostic as JSON data."""
     s = d.span
     return {
-        "file": s.file if s else None,
+        "file": shown(s.file) if s else None,
         "line": s.line if s else None,
         "column": s.column if s else None,
         "end_line": s.end_line if s else None,

@@ -16,6 +16,7 @@ from losstune.render.errors import severity_style
 from losstune.render.excerpt import source_excerpt
 from losstune.render.json import diagnostic, document, dump
 from losstune.render.palette import paint
+from losstune.render.paths import shown
 from losstune.render.safe import printable
 from losstune.rules import ALL_RULES
 
@@ -31,7 +32,7 @@ def render_text(
     out: list[str] = []
     by_file: dict[str, list[Diagnostic]] = {}
     for d in diagnostics:
-        by_file.setdefault(d.span.file if d.span else "", []).append(d)
+        by_file.setdefault(shown(d.span.file) if d.span else "", []).append(d)
     for file, found in by_file.items():
         out.append(paint(printable(file) or "(no file)", "bold-underline", color))
         for d in found:
@@ -107,7 +108,7 @@ def render_sarif(diagnostics: list[Diagnostic]) -> str:
             result["locations"] = [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": s.file.replace("\\", "/")},
+                        "artifactLocation": {"uri": shown(s.file).replace("\\", "/")},
                         "region": {
                             "startLine": s.line,
                             "startColumn": s.column,
@@ -162,7 +163,7 @@ def render_github(diagnostics: list[Diagnostic]) -> str:
         if d.span is not None:
             s = d.span
             props += [
-                f"file={_prop(s.file)}",
+                f"file={_prop(shown(s.file))}",
                 f"line={s.line}",
                 f"col={s.column}",
                 f"endLine={s.end_line}",

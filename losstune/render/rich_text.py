@@ -16,6 +16,7 @@ from rich.text import Text
 
 from losstune.loader.values import Opaque
 from losstune.model import Origin, Span
+from losstune.render.paths import position
 from losstune.render.safe import printable
 
 
@@ -54,7 +55,7 @@ def t(text: str, style: str = "") -> Text:
 
 def where(span: Span, short: bool = True) -> str:
     """``file:line`` (or ``file:line:column``) of a span."""
-    return printable(span.short if short else str(span))
+    return printable(position(span, column=not short))
 
 
 def fmt_origin(o: Origin | None) -> Text:

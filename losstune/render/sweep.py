@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from losstune.edit.sweep import Sweep
-from losstune.loader.resolve import display_path
 from losstune.render.json import document, value
+from losstune.render.paths import shown
 from losstune.render.safe import printable
 
 
@@ -13,8 +13,8 @@ def render_text(sweep: Sweep) -> str:
     out = []
     for r in sweep.runs:
         values = ", ".join(f"{k}={v!r}" for k, v in r.values.items())
-        out.append(printable(f"  {display_path(r.file)}  {values}") + "\n")
-    manifest_json, manifest_csv = (display_path(m) for m in sweep.manifests)
+        out.append(printable(f"  {shown(r.file)}  {values}") + "\n")
+    manifest_json, manifest_csv = (shown(m) for m in sweep.manifests)
     out.append(printable(f"{len(sweep.runs)} configs written, listed in {manifest_json} and {manifest_csv}") + "\n")
     return "".join(out)
 
@@ -24,8 +24,8 @@ def render_json(sweep: Sweep) -> str:
     return document(
         "sweep",
         {
-            "config": display_path(sweep.config),
-            "runs": [{"file": display_path(r.file), "values": value(r.values)} for r in sweep.runs],
-            "manifest": [display_path(m) for m in sweep.manifests],
+            "config": shown(sweep.config),
+            "runs": [{"file": shown(r.file), "values": value(r.values)} for r in sweep.runs],
+            "manifest": [shown(m) for m in sweep.manifests],
         },
     )
