@@ -248,3 +248,16 @@ def test_many_plain_statements_cost_less_to_interpret_than_to_parse() -> None:
     names = found[-1]
     assert isinstance(names, dict) and len(names) == 30000 and isinstance(names["x29999"], Opaque)
     assert interpreting < 0.65 * parsing, f"{interpreting:.3f} s to interpret, {parsing:.3f} s to parse"
+
+
+def test_names_not_evaluated_are_unknown_where_the_steps_ran_out(write: Callable[..., Path]) -> None:
+    loop = "for i in range(10**6):\n    n = i\n"
+    result = Resolver().resolve(write("cfg.py", loop + loop + "c = 3\nd, e = 4, 5\n"))
+    assert result.cfg is not None
+    for name in ("n", "c", "d", "e"):
+        value = result.cfg[name]
+        assert isinstance(value, Opaque) and value.text == name
+        assert value.reason == "not evaluated: the file's evaluation steps are spent"
+    # The second loop spent the steps; what comes after it points there, with the reason.
+    assert [v.span.line if v.span else 0 for v in (result.cfg["c"], result.cfg["e"])] == [3, 3]
+    assert result.diagnostics[-1].span is not None and result.diagnostics[-1].span.line == 3

@@ -5,7 +5,7 @@ positions and origins, and the one dispatch of a syntax node to the method that 
 (:mod:`~losstune.loader.pyexpr` for expressions, :mod:`~losstune.loader.pytargets` for what
 an assignment binds, :mod:`~losstune.loader.pycalls`, :mod:`~losstune.loader.pycomprehend`, and
 :mod:`~losstune.loader.pyeval` for statements), each method named after the node class it
-handles (``_eval_BinOp``, ``_exec_For``), found by :func:`handler`.
+handles (``_eval_BinOp``, ``_exec_For``), found by :func:`handlers`.
 """
 
 from __future__ import annotations
@@ -36,16 +36,21 @@ Prefix = Literal["_eval_", "_exec_"]
 """The names of the methods that handle expressions and statements begin with these."""
 
 
-_HANDLERS: dict[tuple[type, str, type], Callable[[Any, Any], Any] | None] = {}
+Handler = Callable[[Any, Any], Any]
+_TABLES: dict[tuple[type, str], dict[type, Handler]] = {}
 
 
-def handler(cls: type, prefix: Prefix, node_type: type[ast.AST]) -> Callable[[Any, Any], Any] | None:
-    """The method of ``cls`` that handles a node of ``node_type``: ``cls._eval_BinOp`` for an
-    ``ast.BinOp``; ``None`` when there is none. Found by name once per class."""
-    key = (cls, prefix, node_type)
-    if key not in _HANDLERS:
-        _HANDLERS[key] = getattr(cls, prefix + node_type.__name__, None)
-    return _HANDLERS[key]
+def handlers(cls: type, prefix: Prefix) -> dict[type, Handler]:
+    """The methods of ``cls`` that handle nodes, by the node class each is named after
+    (``_eval_BinOp`` for ``ast.BinOp``); found by name once per class."""
+    table = _TABLES.get((cls, prefix))
+    if table is None:
+        table = _TABLES[(cls, prefix)] = {}
+        for name in dir(cls):
+            node_type = getattr(ast, name[len(prefix) :], None) if name.startswith(prefix) else None
+            if isinstance(node_type, type) and issubclass(node_type, ast.AST):
+                table[node_type] = getattr(cls, name)
+    return table
 
 
 class Fail(Exception):
@@ -74,6 +79,7 @@ class Core:
         # One diagnostic per code and position: a failing expression inside a loop is reported once.
         self._reported: set[tuple[str, Span | None]] = set()
         self._spans: dict[ast.AST, Span] = {}
+        self._evaluators = handlers(type(self), "_eval_")
         # Whether a statement may bind names with `:=` (the operator appears in the text).
         self._walrus = ":=" in src.text
         self._ascii = src.text.isascii()
@@ -212,7 +218,7 @@ class Core:
         budget.steps += 1
         if budget.steps > budget.allowed:
             raise StepsSpent()
-        method = handler(type(self), "_eval_", type(node))
+        method = self._evaluators.get(type(node))
         if method is None:
             return self._opaque(node, f"a `{type(node).__name__}` expression")
         try:

@@ -23,7 +23,7 @@ from losstune.loader.pyast import is_base_assignment
 from losstune.loader.pybuiltins import Builtin
 from losstune.loader.pycalls import Calls
 from losstune.loader.pycomprehend import Comprehensions
-from losstune.loader.pycore import PLAIN, Fail, clip, handler
+from losstune.loader.pycore import PLAIN, Fail, clip, handlers
 from losstune.loader.pyerrors import (
     PYTHON_ERRORS,
     PyError,
@@ -66,6 +66,7 @@ class Interpreter(Calls, Comprehensions):
         super().__init__(src, base, diagnostics, budget)
         # New-style configs bind their imports differently (see lazyconfig.py).
         self.import_handler = import_handler
+        self._executors = handlers(type(self), "_exec_")
 
     # -- the module -------------------------------------------------------------------------
 
@@ -82,7 +83,7 @@ class Interpreter(Calls, Comprehensions):
                 self.exec_stmt(stmt)
             except StepsSpent:
                 if self._steps_spent(stmt):
-                    self._not_evaluated(body[i + 1 :])
+                    self._not_evaluated(body[i + 1 :], self.span(stmt))
                     break
         refuse_oversized(self.globals, self.diagnostics, self.budget.limits)
         return self.globals
@@ -100,22 +101,21 @@ class Interpreter(Calls, Comprehensions):
                 f"the file takes more than {limit:,} evaluation steps, the most losstune takes for one file "
                 f"(the statements after this one get {limit // 10:,} more)",
             )
-        self._not_evaluated([stmt])
+        self._not_evaluated([stmt], self.span(stmt))
         return final
 
-    def _not_evaluated(self, stmts: list[ast.stmt]) -> None:
-        """Make the names the statements would assign opaque, without evaluating them."""
+    def _not_evaluated(self, stmts: list[ast.stmt], spent_at: Span) -> None:
+        """Make the names the statements would assign unknown, without evaluating them: each is
+        an opaque value at ``spent_at``, the statement that spent the steps (where the reason is
+        reported)."""
         walrus = self._walrus
         out = self.globals
         for stmt in stmts:
             if type(stmt) is ast.Assign and len(stmt.targets) == 1 and type(stmt.targets[0]) is ast.Name and not walrus:
-                names = [stmt.targets[0].id]  # `x = ...`, nearly every statement of a config
-            else:
-                names = affected_names(stmt, walrus)
-            if names:
-                span = self._locate(stmt)  # never met again
-                for name in names:
-                    out.set(name, Opaque(_NOT_EVALUATED, name, span), None)
+                out.set(stmt.targets[0].id, Opaque(_NOT_EVALUATED, stmt.targets[0].id, spent_at), None)
+                continue  # `x = ...`, nearly every statement of a config
+            for name in affected_names(stmt, walrus):
+                out.set(name, Opaque(_NOT_EVALUATED, name, spent_at), None)
 
     def exec_block(self, body: list[ast.stmt]) -> None:
         for stmt in body:
@@ -154,7 +154,7 @@ class Interpreter(Calls, Comprehensions):
     # -- statements, each by its `_exec_<class>` method -------------------------------------
 
     def _exec(self, stmt: ast.stmt) -> None:
-        method = handler(type(self), "_exec_", type(stmt))
+        method = self._executors.get(type(stmt))
         if method is not None:
             method(self, stmt)
             return
