@@ -94,6 +94,16 @@ def test_noqa_comments(write: Callable[..., Path], tmp_path: Path) -> None:
     assert (code, _found(data)) == (1, [("LT104", "cfg.py", 2, 34)])
 
 
+def test_noqa_comments_in_a_file_whose_lines_end_in_cr(tmp_path: Path) -> None:
+    (tmp_path / "cfg.py").write_bytes(
+        b"a = dict(type='FocalLoss', gamma=-1.0)\r"
+        b"b = dict(type='FocalLoss', gamma=-1.0)  # losstune: noqa\r\n"
+        b"model = dict(loss_a=a, loss_b=b)\r"
+    )
+    code, data = _json("cfg.py", cwd=tmp_path)
+    assert (code, _found(data)) == (1, [("LT104", "cfg.py", 1, 34)])
+
+
 def test_select_ignore_and_strict(tree: Path, write: Callable[..., Path]) -> None:
     code, data = _json("configs", "--select", "LT103,LT104", cwd=tree)
     assert [c for c, *_ in _found(data)] == ["LT104", "LT103"]

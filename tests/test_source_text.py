@@ -3,9 +3,15 @@ place: every writer and error message that needs a line, a column or where a lin
 
 from __future__ import annotations
 
+import ast
+import re
+from pathlib import Path
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from losstune.config import origin_at
+from losstune.loader.resolve import Resolver
 from losstune.loader.source import SourceText
 from losstune.model import Span
 
@@ -45,15 +51,56 @@ def test_line_text() -> None:
     assert SourceText.plain("n.py", "x\n").line_text(2) == ""
 
 
+def test_lines_end_where_pythons_do_at_cr_lf_and_crlf(tmp_path: Path) -> None:
+    text = "a = 1\rb = dict(x=2)\r\nc = x + 1\nd = 'é'\re = [1][::0]\n"
+    src = SourceText.plain("cfg.py", text)
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Name):
+            assert src.line_col(src.offset(node.lineno, node.col_offset + 1)) == (node.lineno, node.col_offset + 1)
+            assert (
+                src.segment(
+                    Span("cfg.py", node.lineno, node.col_offset + 1, node.lineno, node.col_offset + 1 + len(node.id))
+                )
+                == node.id
+            )
+    assert [src.line_text(n) for n in range(1, 7)] == [
+        "a = 1",
+        "b = dict(x=2)",
+        "c = x + 1",
+        "d = 'é'",
+        "e = [1][::0]",
+        "",
+    ]
+    path = tmp_path / "cfg.py"
+    path.write_bytes(text.encode())
+    result = Resolver().resolve(path)
+    spans = [d.span for d in result.diagnostics]
+    assert [(s.line, s.column, src.segment(s)) for s in spans if s] == [(3, 5, "x"), (5, 5, "[1][::0]")]
+    assert result.cfg is not None and str(origin_at(result.cfg, ("b", "x"))) == f"{path}:2"
+
+
+def test_a_lone_cr_before_an_error_is_a_diagnostic(tmp_path: Path) -> None:
+    path = tmp_path / "cfg.py"
+    path.write_bytes(b"\r_")
+    result = Resolver().resolve(path)
+    assert [(d.code, d.span.line if d.span else None) for d in result.diagnostics] == [("LT012", 2)]
+
+
+def _breaks(text: str) -> list[int]:
+    """Where each line after the first starts, as Python's tokenizer ends lines (CR LF, CR, LF)."""
+    return [m.end() for m in re.finditer(r"\r\n|\r|\n", text)]
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet="ab\né\r\t", max_size=40), st.data())
 def test_the_conversions_agree_with_the_text(text: str, data: st.DataObject) -> None:
     src = SourceText.plain("cfg.py", text)
     offset = data.draw(st.integers(0, len(text)))
+    starts = [0, *_breaks(text)]
     line, column = src.line_col(offset)
-    assert line == text.count("\n", 0, offset) + 1
-    assert src.line_start(offset) == text.rfind("\n", 0, offset) + 1
+    assert line == sum(1 for s in starts if s <= offset)
+    assert src.line_start(offset) == starts[line - 1]
     assert column == offset - src.line_start(offset) + 1
     assert src.offset(line, column) == offset
-    lines = text.split("\n")
+    lines = re.split(r"\r\n|\r|\n", text)
     assert [src.line_text(n) for n in range(1, len(lines) + 1)] == lines

@@ -18,6 +18,7 @@ from losstune.errors import UsageError
 from losstune.lint.settings import Settings
 from losstune.loader import codes, fileread
 from losstune.loader.resolve import SUPPORTED_SUFFIXES, Resolver, display_path
+from losstune.loader.source import SourceText
 from losstune.model import Diagnostic, Severity, Span
 from losstune.rules import ALL_RULES, Context
 from losstune.schema.mmdet_version import detect_version
@@ -248,14 +249,13 @@ class _SourceLines:
     """Lines of files, read once."""
 
     def __init__(self) -> None:
-        self._files: dict[str, list[str]] = {}
+        self._files: dict[str, SourceText] = {}
 
     def get(self, file: str, line: int) -> str:
         if file not in self._files:
             try:
-                data = fileread.read_bytes(file)
-                self._files[file] = data.decode("utf-8", errors="replace").split("\n")
+                text = fileread.read_bytes(file).decode("utf-8", errors="replace")
             except fileread.ReadError:
-                self._files[file] = []
-        lines = self._files[file]
-        return lines[line - 1] if 0 < line <= len(lines) else ""
+                text = ""
+            self._files[file] = SourceText.plain(file, text)
+        return self._files[file].line_text(line)

@@ -27,6 +27,7 @@ _PREDEFINED = ("fileDirname", "fileBasename", "fileBasenameNoExtension", "fileEx
 _SPACE = re.compile(r"\s")
 _SPACES = re.compile(r"\s*")
 _NAME = re.compile(r"\w+")
+_LINE_BREAK = re.compile(r"\r\n?|\n")
 _QUOTES = "'\""
 # Characters that a regular expression does not read as themselves (`.` is left out: matching any
 # character, it matches itself too, and defaults such as `instances.json` are common).
@@ -87,7 +88,6 @@ class SourceText:
     _passes: list[_Pass] = field(default_factory=list)
     _orig_line_starts: list[int] = field(default_factory=list)
     _new_line_starts: list[int] = field(default_factory=list)
-    _new_lines: list[str] = field(default_factory=list)
 
     @classmethod
     def from_file(cls, path: str, original: str, env: Mapping[str, str] | None = None) -> SourceText:
@@ -205,11 +205,10 @@ class SourceText:
         return self._new_line_starts[line - 1] + col
 
     def _char_col(self, line: int, byte_col: int) -> int:
-        if not self._new_lines:
-            self._new_lines = self.text.split("\n")
-        if line - 1 >= len(self._new_lines):
+        starts = self._new_line_starts
+        if not 0 < line <= len(starts):
             return byte_col
-        text = self._new_lines[line - 1]
+        text = self.text[starts[line - 1] : starts[line] if line < len(starts) else len(self.text)]
         if text.isascii():
             return byte_col
         return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="replace"))
@@ -270,8 +269,8 @@ class SourceText:
         starts = self._orig_line_starts
         if not 0 < line <= len(starts):
             return ""
-        end = starts[line] - 1 if line < len(starts) else len(self.original)
-        return self.original[starts[line - 1] : end]
+        end = starts[line] if line < len(starts) else len(self.original)
+        return self.original[starts[line - 1] : end].removesuffix("\n").removesuffix("\r")
 
 
 def _env_templates(text: str) -> Iterator[tuple[int, int, str, str]]:
@@ -348,6 +347,10 @@ def _close_after(text: str, i: int) -> int:
 
 
 def _line_starts(text: str) -> list[int]:
+    """Where each line of ``text`` starts, lines ending as Python's tokenizer ends them: at CR LF,
+    CR or LF (so the positions of a syntax tree match; YAML and JSON line breaks are the same)."""
+    if "\r" in text:
+        return [0, *(m.end() for m in _LINE_BREAK.finditer(text))]
     starts = [0]
     find = text.find
     i = find("\n")
