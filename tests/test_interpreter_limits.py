@@ -223,31 +223,14 @@ def test_an_integer_too_long_to_print_is_refused_and_explain_still_runs(write: C
     assert [(d.code, d.span.line if d.span else 0) for d in result.diagnostics if d.code == "LT022"] == [("LT022", 2)]
 
 
-def test_many_plain_statements_cost_less_to_interpret_than_to_parse() -> None:
+def test_many_plain_statements_past_the_budget_are_not_evaluated() -> None:
     # 30,000 assignments on a budget of 10,000 steps: 5,000 are evaluated, the rest are not
-    # evaluated and their names are unknown. Neither part may cost much per statement.
+    # evaluated and their names are unknown. What this costs is in benchmarks/bench_interpreter.py.
     source = "".join(f"x{i} = {i}\n" for i in range(30000))
-
-    def best(run: Callable[[], object]) -> float:
-        times = []
-        for _ in range(3):
-            start = time.process_time()
-            run()
-            times.append(time.process_time() - start)
-        return min(times)
-
-    tree = ast.parse(source)
-    parsing = best(lambda: ast.parse(source))
-    found: list[object] = []
-
-    def interpret() -> None:
-        interp = Interpreter(SourceText.plain("cfg.py", source), None, [], budget=Budget(Limits(steps=10_000)))
-        found.append(interp.run(tree))
-
-    interpreting = best(interpret)
-    names = found[-1]
+    interp = Interpreter(SourceText.plain("cfg.py", source), None, [], budget=Budget(Limits(steps=10_000)))
+    names = interp.run(ast.parse(source))
     assert isinstance(names, dict) and len(names) == 30000 and isinstance(names["x29999"], Opaque)
-    assert interpreting < 0.65 * parsing, f"{interpreting:.3f} s to interpret, {parsing:.3f} s to parse"
+    assert names["x0"] == 0
 
 
 def test_names_not_evaluated_are_unknown_where_the_steps_ran_out(write: Callable[..., Path]) -> None:
