@@ -172,6 +172,15 @@ def test_a_schema_file_that_is_not_utf8(write: Callable[..., Path]) -> None:
         load_schema([path])
 
 
+def test_the_first_byte_that_is_not_utf8_is_placed_as_every_other_position(write: Callable[..., Path]) -> None:
+    from losstune.loader import fileread
+
+    path = write("cfg.py", b"a = '\xc3\xa9'\rb = '\xff'\n")
+    with pytest.raises(fileread.DecodeError) as e:
+        fileread.read_text(str(path))
+    assert e.value.position == fileread.Position(2, 6)  # characters, lines ending at CR as Python's do
+
+
 def test_a_schema_file_on_the_command_line_that_is_a_pipe(write: Callable[..., Path], tmp_path: Path) -> None:
     write("cfg.py", "x = 1\n")
     os.mkfifo(tmp_path / "s.yaml")

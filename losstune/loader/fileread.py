@@ -21,6 +21,7 @@ from enum import Enum
 
 from losstune.errors import LosstuneError
 from losstune.loader.limits import MAX_FILE_BYTES
+from losstune.loader.source import SourceText
 
 _LIMIT: ContextVar[int] = ContextVar("max_file_size", default=MAX_FILE_BYTES)
 _CHUNK = 1 << 20
@@ -85,8 +86,8 @@ class DecodeError(ReadError):
     """A file that is not UTF-8 text; ``position`` is the first byte that is not."""
 
     def __init__(self, path: str, data: bytes, start: int) -> None:
-        line = data.count(b"\n", 0, start) + 1
-        column = start - (data.rfind(b"\n", 0, start) + 1) + 1
+        before = data[:start].decode("utf-8")  # everything before the first bad byte decodes
+        line, column = SourceText.plain(path, before).line_col(len(before))
         super().__init__(
             path,
             Problem.NOT_UTF8,
