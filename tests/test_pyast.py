@@ -23,6 +23,8 @@ def facts(text: str) -> pyast.ModuleFacts:
         ("_base_ = ['a.py']\nimport not_a_module_anywhere_q\n", False),
         ("import sys\nx = 1\n", False),
         ("import not_a_module_anywhere_q\n", True),
+        ("_base_ = 'a.py'\nimport not_a_module_anywhere_q\n", False),
+        ("x = 1\nimport not_a_module_anywhere_q\n", True),
         ("from . import x\n", True),
         ("from mmengine import Config\n", False),
         ("from mmengine.config import read_base\nwith read_base():\n    from .a import *\n", True),

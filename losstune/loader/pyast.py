@@ -97,6 +97,13 @@ def examine(module: ast.Module) -> ModuleFacts:
             continue  # a name has no children but its context
         if cls is ast.Constant:
             continue
+        if cls is ast.Assign and type(node.value) is ast.Constant:  # type: ignore[attr-defined]
+            # `x = 1`, the most common statement, holds nothing to find but the target's name.
+            targets = node.targets  # type: ignore[attr-defined]
+            if all(type(t) is ast.Name for t in targets):
+                if decided is None and targets[0].id == BASE_KEY:
+                    decided = False
+                continue
         if decided is None:
             decided = _lazy_step(node, imports)
         for name in _CHILD_FIELDS.get(cls) or _child_fields(cls):
