@@ -102,6 +102,12 @@ def test_missing_variable_is_reported_where_its_template_is(write: Callable[...,
     assert d.span is not None and (d.span.line, d.span.column) == (2, 6)
 
 
+def test_missing_variable_after_a_line_that_ends_in_cr(write: Callable[..., Path]) -> None:
+    cfg = write("cfg.py", b"root = 1\rx = '{{$LT_NOPE:}}'\n")
+    [d] = [d for d in Resolver(env={}).resolve(cfg).diagnostics if d.code == "LT016"]
+    assert d.span is not None and (d.span.line, d.span.column) == (2, 6)
+
+
 # -- mmengine itself, where its regular expressions and the literal reading agree ----------------
 
 _PIECES = st.sampled_from(

@@ -303,8 +303,7 @@ def _template(
     try:
         src = SourceText.from_file(abspath, text, env)
     except TemplateError as e:
-        line = text.count("\n", 0, e.offset) + 1
-        col = e.offset - (text.rfind("\n", 0, e.offset) + 1) + 1
+        line, col = SourceText.plain(shown, text).line_col(e.offset)
         diagnostics.append(
             codes.diagnostic(
                 codes.MISSING_ENV,
