@@ -13,7 +13,7 @@ import math
 import operator
 import os.path
 from collections.abc import Callable, ItemsView, Iterable
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from losstune.loader.budget import VIEWS, Budget, Built, Extent, TooExpensive
 from losstune.loader.lazyref import LazyRef
@@ -472,6 +472,46 @@ def recursive_update(target: LDict, other: dict[Any, Any], origins: dict[Any, An
                 recursive_update(cur, v, inner)
             else:  # pragma: no cover - every dict built by the interpreter is an LDict
                 cur.update(v)
+
+
+def _addict_copy(value: Any) -> Any:
+    """addict's ``Dict._hook``: every dict, however nested (in lists and tuples too), copied as a
+    config dict, so that updating the copy never reaches the original."""
+    if isinstance(value, dict):
+        out = LDict.like(value)
+        for k, v in value.items():
+            out[k] = _addict_copy(v)
+        out.config_dict = True
+        return out
+    if type(value) is list:
+        return [_addict_copy(v) for v in value]
+    if type(value) is tuple:
+        return tuple(_addict_copy(v) for v in value)
+    return value
+
+
+def config_dict_union(
+    budget: Budget, op: Callable[[Any, Any], Any], left: dict[Any, Any], right: dict[Any, Any]
+) -> Any:
+    """``left | right`` or ``left |= right`` where a config dict takes part, as addict does it:
+    nested dicts are merged, not replaced. ``|`` copies the left side (addict's ``__or__``, and
+    ``__ror__`` where only the right is a config dict); ``|=`` updates a config dict in place. None
+    where Python's own dict operator applies (``|=`` on a plain dict, ``|`` between plain dicts)."""
+    is_config = [isinstance(side, LDict) and side.config_dict for side in (left, right)]
+    origins = right.origins if isinstance(right, LDict) else {}
+    if op is operator.ior:
+        if not is_config[0]:
+            return None
+        expandable(budget, right)
+        recursive_update(cast(LDict, left), right, origins)
+        return left
+    if not any(is_config):
+        return None
+    expandable(budget, left)
+    expandable(budget, right)
+    out = cast(LDict, _addict_copy(left))
+    recursive_update(out, right, origins)
+    return out
 
 
 _MISSING = object()

@@ -14,6 +14,7 @@ from losstune.loader.pybuiltins import (
     ModuleRef,
     binary,
     compare,
+    config_dict_union,
     is_in,
     is_not_in,
     length,
@@ -174,6 +175,10 @@ class Expressions(Core):
             return right
         if isinstance(left, CODE) or isinstance(right, CODE):
             raise Unsupported("an operation on a function or module")
+        if op in (operator.or_, operator.ior) and isinstance(left, dict) and isinstance(right, dict):
+            union = config_dict_union(self.budget, op, left, right)
+            if union is not None:
+                return union
         result = binary(self.budget, op, left, right)
         if isinstance(result, dict) and not isinstance(result, LDict):
             out = LDict(result)
