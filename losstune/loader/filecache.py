@@ -30,9 +30,9 @@ if TYPE_CHECKING:
     from losstune.loader.resolve import FileResult
 
 RACY_NS = 2_000_000_000
-MAX_FILES = 4096
-MAX_TEXT_CHARS = 64 * 1024 * 1024
-MAX_RESULTS = 4096
+MAX_FILES = 2048
+MAX_TEXT_CHARS = 32 * 1024 * 1024
+MAX_RESULTS = 2048
 
 
 @dataclass(frozen=True)
