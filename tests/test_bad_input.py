@@ -185,6 +185,29 @@ def test_an_expression_too_deep_for_pythons_parser(write: Callable[..., Path], e
     assert d.message.rstrip().endswith(("(MemoryError)", "(RecursionError)"))
 
 
+def test_a_diagnostic_is_taken_from_bases_once_even_when_the_list_changes_between_merges() -> None:
+    from losstune.loader import codes
+    from losstune.loader.resolve import FileResult
+    from losstune.model import Span
+
+    def w(i: int) -> object:
+        return codes.diagnostic(codes.OPAQUE_VALUE, f"value {i}", Span("base.py", i, 1, i, 2))
+
+    base = FileResult("base.py", None, [w(1), w(2)], files=["base.py"])
+    child = FileResult("child.py", None, [w(1)], files=["child.py"])
+    child.merge_from(base)
+    assert child.diagnostics == [w(1), w(2)]
+    child.diagnostics = [w(3)]  # replaced
+    child.merge_from(base)
+    assert child.diagnostics == [w(3), w(1), w(2)]
+    child.diagnostics.pop()  # shortened
+    child.merge_from(base)
+    assert child.diagnostics == [w(3), w(1), w(2)]
+    child.diagnostics.append(w(4))  # grown by someone else
+    child.merge_from(FileResult("other.py", None, [w(4), w(5)], files=["other.py"]))
+    assert child.diagnostics == [w(3), w(1), w(2), w(4), w(5)]
+
+
 def test_python_parser_warnings_are_findings_not_stderr(write: Callable[..., Path]) -> None:
     cfg = write("cfg.py", 'x = 1\npattern = "\\d+"\ny = 1if x else 2\nmodel = dict(type="{{fileBasename}}")\n')
     code = (

@@ -51,13 +51,28 @@ class FileResult:
     # What the bases resolve to before this file's own keys are merged in (classic configs).
     base: LDict | None = None
 
+    # The diagnostics already taken, kept from one base to the next so that a file with many
+    # bases does not hash its whole list again for each (rebuilt when the list was replaced or
+    # shortened meanwhile).
+    _seen: set[Diagnostic] = field(default_factory=set, init=False, repr=False, compare=False)
+    _seen_list: list[Diagnostic] | None = field(default=None, init=False, repr=False, compare=False)
+    _seen_upto: int = field(default=0, init=False, repr=False, compare=False)
+
+    def _known_diagnostics(self) -> set[Diagnostic]:
+        if self._seen_list is not self.diagnostics or self._seen_upto > len(self.diagnostics):
+            self._seen, self._seen_list, self._seen_upto = set(), self.diagnostics, 0
+        self._seen.update(self.diagnostics[self._seen_upto :])
+        self._seen_upto = len(self.diagnostics)
+        return self._seen
+
     def merge_from(self, sub: FileResult) -> None:
         """Take over the diagnostics, files and sources of a base this file inherits."""
-        seen = set(self.diagnostics)
+        seen = self._known_diagnostics()
         for d in sub.diagnostics:
             if d not in seen:
                 seen.add(d)
                 self.diagnostics.append(d)
+        self._seen_upto = len(self.diagnostics)
         files = set(self.files)
         self.files.extend(f for f in dict.fromkeys(sub.files) if f not in files)
         self.sources.update(sub.sources)
