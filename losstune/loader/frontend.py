@@ -24,7 +24,6 @@ from losstune.loader.pyast import BASE_KEY
 from losstune.loader.pyeval import Interpreter
 from losstune.loader.source import SourceText, TemplateError
 from losstune.loader.values import Dropped, LDict, Opaque
-from losstune.loader.yamlread import read_yaml
 from losstune.model import Diagnostic, Severity, Span
 
 BaseEntry = tuple[Any, Span | None]
@@ -136,6 +135,8 @@ def python_front(src: SourceText, parsed: ParsedPython, diagnostics: list[Diagno
 
 def yaml_front(src: SourceText, diagnostics: list[Diagnostic]) -> DataFront | None:
     """The front of a YAML config, or ``None`` when it cannot be read (the diagnostics say why)."""
+    from losstune.loader.yamlread import read_yaml  # the YAML parser, only for YAML configs
+
     return _data_front(src, read_yaml, diagnostics)
 
 

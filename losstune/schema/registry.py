@@ -1,6 +1,7 @@
 """The schema of MMDetection's losses and bbox samplers, as data.
 
-The built-in schema lives in ``data/mmdet_schema.yaml``; users describe their own registered losses
+The built-in schema lives in ``data/mmdet_schema.yaml`` (read from its compiled form, see
+:mod:`losstune.schema.builtin`); users describe their own registered losses
 in a YAML file of the same shape (``--schema FILE`` or ``schema = [...]`` under ``[tool.losstune]``).
 Each entry lists its parameters with type, default, range, allowed values and a one-line
 description, the MMDetection versions that have it, and simple cross-field relations.
@@ -14,16 +15,13 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from typing import Any
-
-import yaml
 
 from losstune.errors import UsageError
 from losstune.loader import fileread
 from losstune.loader.source import SourceText
-from losstune.loader.yamlread import read_yaml
 from losstune.model import ComponentKind, Diagnostic, Severity
+from losstune.schema.builtin import builtin_data
 from losstune.schema.catalogue import bare_type
 
 _SCALAR_TYPES: dict[str, tuple[type, ...]] = {
@@ -295,13 +293,10 @@ def parse_schema(data: Any, where: str) -> list[Entry]:
     return out
 
 
-def _load_yaml(text: str) -> Any:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(text, Loader=loader)
-
-
 def _read_yaml(text: str, shown: str) -> Any:
     """A user's schema file, read as configs are read (positions, limits, no Python objects)."""
+    from losstune.loader.yamlread import read_yaml  # the YAML parser, only when there is a file
+
     diagnostics: list[Diagnostic] = []
     data = read_yaml(SourceText.plain(shown, text), diagnostics)
     errors = [d for d in diagnostics if d.severity is Severity.ERROR]
@@ -314,8 +309,7 @@ def _read_yaml(text: str, shown: str) -> Any:
 @lru_cache(maxsize=1)
 def builtin_entries() -> tuple[Entry, ...]:
     """The MMDetection losses and samplers shipped with losstune."""
-    text = resources.files("losstune.data").joinpath("mmdet_schema.yaml").read_text(encoding="utf-8")
-    return tuple(parse_schema(_load_yaml(text), "MMDetection"))
+    return tuple(parse_schema(builtin_data(), "MMDetection"))
 
 
 def load_schema(extra_files: Iterable[str | os.PathLike[str]] = (), max_file_size: int | None = None) -> Schema:

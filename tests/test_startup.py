@@ -1,0 +1,64 @@
+"""What a process imports to start: ``import losstune`` and one command pay only for what they use."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import losstune
+from tests.conftest import EXAMPLES, REPO
+
+
+def _modules_after(code: str) -> set[str]:
+    """The names in ``sys.modules`` after running ``code`` in a new interpreter."""
+    script = f"import sys\n{code}\nprint('\\n'.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=True)
+    return set(out.stdout.split())
+
+
+def _lint_example() -> str:
+    return (
+        "from losstune.cli.app import main\n"
+        f"sys.argv = ['losstune', 'lint', {str(EXAMPLES / 'retinanet_r50_fpn_1x_coco.py')!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass"
+    )
+
+
+def test_import_losstune_loads_no_submodule_until_a_name_is_used() -> None:
+    loaded = _modules_after("import losstune")
+    assert not {m for m in loaded if m.startswith("losstune.")}
+    assert not {"yaml", "typer", "rich", "torch"} & loaded
+
+
+def test_public_names_resolve_to_their_modules() -> None:
+    from losstune.config import load
+    from losstune.engine import evaluate
+    from losstune.loader.resolve import Resolver
+    from losstune.model import Severity
+
+    assert losstune.load is load and losstune.evaluate is evaluate
+    assert losstune.Resolver is Resolver and losstune.Severity is Severity
+    assert sorted(losstune.__all__) == sorted(losstune._HOMES)
+    assert set(losstune.__all__) <= set(dir(losstune))
+    for name in losstune.__all__:
+        assert getattr(losstune, name) is not None
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        losstune.nope  # noqa: B018
+
+
+def test_lint_of_a_python_config_imports_no_yaml_parser_nor_engine() -> None:
+    loaded = _modules_after(_lint_example())
+    assert "losstune.lint.run" in loaded  # the command did run
+    assert not {"yaml", "ruamel", "rich", "torch", "losstune.engine"} & loaded
+
+
+def test_the_compiled_builtin_schema_is_the_yaml_source() -> None:
+    from losstune.schema import builtin
+
+    shipped = (REPO / "losstune" / "data" / builtin.COMPILED).read_text(encoding="utf-8")
+    assert shipped == builtin.compile_source(), "stale: run `python -m losstune.schema.builtin`"
