@@ -28,12 +28,19 @@ class LoadedConfig:
         self.sources = result.sources
         self._losses: list[LossNode] | None = None
         self._nodes: list[tuple[keypath.Path, Any]] | None = None
+        self._dicts: list[tuple[keypath.Path, dict[Any, Any]]] | None = None
 
     def nodes(self) -> list[tuple[keypath.Path, Any]]:
         """Every (full path, value) of the resolved tree, parents before children."""
         if self._nodes is None:
             self._nodes = keypath.walk(self._cfg)
         return self._nodes
+
+    def dict_nodes(self) -> list[tuple[keypath.Path, dict[Any, Any]]]:
+        """The dicts among :meth:`nodes`, in the same order."""
+        if self._dicts is None:
+            self._dicts = keypath.walk_dicts(self._cfg)
+        return self._dicts
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python data, equal to ``mmengine.Config.fromfile(path).to_dict()``."""
@@ -69,12 +76,12 @@ class LoadedConfig:
     def losses(self) -> list[LossNode]:
         """Every loss of the config, each with its parameters and the bbox sampler feeding it."""
         if self._losses is None:
-            self._losses = locate_losses(self._cfg, self.nodes())
+            self._losses = locate_losses(self._cfg, self.dict_nodes())
         return self._losses
 
     def samplers(self) -> list[SamplerRef]:
         """Every bbox sampler written in the config."""
-        return locate_samplers(self._cfg, self.nodes())
+        return locate_samplers(self._cfg, self.dict_nodes())
 
     def __repr__(self) -> str:
         return f"<LoadedConfig {self.path!r}: {len(self._cfg)} keys>"

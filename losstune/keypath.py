@@ -59,6 +59,27 @@ def walk(value: Any, prefix: Path = ()) -> list[tuple[Path, Any]]:
     return out
 
 
+def walk_dicts(value: Any, prefix: Path = ()) -> list[tuple[Path, dict[Any, Any]]]:
+    """The dicts among :func:`walk`'s (path, value) pairs, in the same order, found without
+    making a path for every other value."""
+    out: list[tuple[Path, dict[Any, Any]]] = []
+    append = out.append
+
+    def visit(v: Any, p: Path) -> None:
+        items: Any = v.items() if isinstance(v, dict) else enumerate(v)
+        for k, child in items:
+            if isinstance(child, dict):
+                q = (*p, k)
+                append((q, child))
+                visit(child, q)
+            elif isinstance(child, (list, tuple)):
+                visit(child, (*p, k))
+
+    if isinstance(value, (dict, list, tuple)):
+        visit(value, prefix)
+    return out
+
+
 def _step_matches(pattern: str, step: str | int) -> bool:
     return pattern == "*" or pattern == str(step)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from losstune.keypath import Path, format_path, get, walk
+from losstune.keypath import Path, format_path, get, walk_dicts
 from losstune.model import Origin
 from losstune.schema.catalogue import BBOX_SAMPLER_TYPES, LOSS_TYPES, bare_type
 
@@ -142,10 +142,10 @@ def _sampler_for(cfg: Any, head: Path | None) -> SamplerRef | None:
 
 
 def locate_losses(cfg: Any, nodes: list[tuple[Path, Any]] | None = None) -> list[LossNode]:
-    """Every loss in ``cfg``, in the order the config lists them (``nodes``: ``walk(cfg)``, when
-    the caller has it already)."""
+    """Every loss in ``cfg``, in the order the config lists them (``nodes``: ``walk(cfg)``, or the
+    dicts among it, when the caller has them already)."""
     out: list[LossNode] = []
-    for path, value in walk(cfg) if nodes is None else nodes:
+    for path, value in walk_dicts(cfg) if nodes is None else nodes:
         if is_loss(path, value):
             head = _head_of(path)
             out.append(
@@ -165,6 +165,6 @@ def locate_samplers(cfg: Any, nodes: list[tuple[Path, Any]] | None = None) -> li
     """Every bbox sampler written in ``cfg``."""
     return [
         SamplerRef(path, str(value.get("type")), dict(value), _origin_of(cfg, path))
-        for path, value in (walk(cfg) if nodes is None else nodes)
+        for path, value in (walk_dicts(cfg) if nodes is None else nodes)
         if is_bbox_sampler(path, value)
     ]

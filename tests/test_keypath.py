@@ -67,3 +67,33 @@ def test_malformed_key() -> None:
 def test_a_set_value_nested_too_deeply_is_refused_plainly(value: str) -> None:
     with pytest.raises(AssignmentError, match=r"^`loss_cls\.gamma=\.\.\.`: the value nests too deeply to be read"):
         parse_assignment("loss_cls.gamma=" + value)
+
+
+def test_walk_dicts_is_the_dicts_of_walk_in_order() -> None:
+    from losstune.keypath import walk, walk_dicts
+    from losstune.loader.values import LDict
+
+    inner = LDict(type="FocalLoss", gamma=2.0)
+    tree = LDict(
+        model=LDict(heads=[LDict(loss=inner), (1, {"x": [{"y": 1}]}), "text"], n=3),
+        pipeline=({"a": 1}, [[{"b": {}}]]),
+        empty={},
+        leaf=1.5,
+    )
+    want = [(p, v) for p, v in walk(tree) if isinstance(v, dict)]
+    assert len(want) == 9
+    got = walk_dicts(tree)
+    assert [p for p, _ in got] == [p for p, _ in want]
+    assert all(a is b for (_, a), (_, b) in zip(got, want, strict=True))
+    assert walk_dicts([{"z": 0}], ("top",)) == [(("top", 0), {"z": 0})]
+    assert walk_dicts(3) == []
+
+
+def test_losses_of_every_example_are_those_found_by_the_full_walk() -> None:
+    from losstune.keypath import walk
+    from losstune.locate import locate_losses, locate_samplers
+
+    for path in sorted(EXAMPLES.rglob("*.py")):
+        cfg = losstune.load(path, strict=False)
+        assert cfg.losses() == locate_losses(cfg.tree, walk(cfg.tree))
+        assert cfg.samplers() == locate_samplers(cfg.tree, walk(cfg.tree))

@@ -26,9 +26,9 @@ class LeakedDelete(Rule):
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
         tree = ctx.config.tree
-        for path, value in ctx.config.nodes():
+        for path, value in ctx.config.dict_nodes():
             # Only dicts with a `type` reach a constructor; others may be read key by key.
-            if isinstance(value, dict) and "_delete_" in value and "type" in value:
+            if "_delete_" in value and "type" in value:
                 where = format_path(path)
                 yield self.finding(
                     f"`_delete_` stays in `{where}`: the base configs have no `{path[-1]}` to replace, "
