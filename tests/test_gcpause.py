@@ -1,0 +1,68 @@
+"""The cycle collector is held off while a file is parsed, and left as it was found."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from losstune.loader import gcpause, pycompile, pysource
+from losstune.loader.frontend import parse_python
+from losstune.loader.source import SourceText
+from losstune.model import Diagnostic
+
+
+@pytest.fixture(autouse=True)
+def _collector_restored() -> Iterator[None]:
+    was = gc.isenabled()
+    yield
+    if was:
+        gc.enable()
+    else:  # pragma: no cover - the suite runs with the collector on
+        gc.disable()
+
+
+def test_paused_inside_and_enabled_again_after_the_outermost_block() -> None:
+    gc.enable()
+    with gcpause.paused():
+        assert not gc.isenabled()
+        with gcpause.paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_a_collector_that_was_off_stays_off() -> None:
+    gc.disable()
+    with gcpause.paused():
+        assert not gc.isenabled()
+    assert not gc.isenabled()
+
+
+def test_enabled_again_when_the_block_raises() -> None:
+    gc.enable()
+    with pytest.raises(ValueError), gcpause.paused():
+        raise ValueError("x")
+    assert gc.isenabled()
+
+
+def test_the_parse_and_compile_of_a_file_run_paused(monkeypatch: pytest.MonkeyPatch) -> None:
+    gc.enable()
+    seen: list[tuple[str, bool]] = []
+
+    def recording(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            seen.append((name, gc.isenabled()))
+            return function(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(pysource, "parse", recording("parse", pysource.parse))
+    monkeypatch.setattr(pycompile, "check", recording("compile", pycompile.check))
+    diagnostics: list[Diagnostic] = []
+    parsed = parse_python(SourceText.plain("c.py", "x = [dict(a=i) for i in range(3)]\n"), diagnostics)
+    assert parsed is not None and not diagnostics
+    assert seen == [("parse", False), ("compile", False)]
+    assert gc.isenabled()
