@@ -193,3 +193,59 @@ def test_a_walrus_in_a_statement_stopped_half_way_is_unknown(write: Callable[...
     assert result.cfg is not None
     assert isinstance(result.cfg["x"], Opaque) and isinstance(result.cfg["y"], Opaque)
     assert result.cfg["ok"] == 1
+
+
+# Statements of the kinds the compile check leaves out (names bound to calls, dicts, lists,
+# tuples, attributes, arithmetic of those) that the compiler still refuses or warns about.
+LEFT_OUT_LOOKALIKES = [
+    "model = dict(a=1, b=dict(c=1, c=2))\n",
+    "x = f(__debug__=1)\n",
+    "__debug__ = dict(a=1)\n",
+    "x = [dict(a=1), g(b=2, b=3)]\n",
+    "x = (1, 2)(3)\n",
+    "x = [1, 2](0)\n",
+    "x = dict(a=1 is 1)\n",
+    "x = {'a': (lambda: (yield))}\n",
+    "x = [f(y) for y in z]\n",
+    "x = f(*a, b=(yield))\n",
+    "x = -(await y)\n",
+    "x = a." + ".".join(["b"] * 60) + "\n",
+    "x = " + "f(" * 60 + ")" * 60 + "\n",
+]
+
+
+@pytest.mark.parametrize("source", LEFT_OUT_LOOKALIKES, ids=lambda s: s[:40])
+def test_the_compile_check_gives_what_compiling_the_whole_file_gives(source: str) -> None:
+    import warnings
+
+    from losstune.loader import pycompile, pysource
+
+    text = "a = dict(type='X', n=[1, 2.0, (3,)], m={'k': v}, o=-1, p=2 * q + r.s)\n" + source
+    module, _ = pysource.parse(text)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            compile(text, "cfg.py", "exec", dont_inherit=True)  # compiled, never run
+            want: object = [str(w.message) for w in caught]
+        except SyntaxError as e:
+            want = (e.msg, e.lineno)
+    try:
+        got: object = [w.message for w in pycompile.check(module, text, "cfg.py")]
+    except SyntaxError as e:
+        got = (e.msg, e.lineno)
+    assert got == want
+
+
+def test_only_statements_that_cannot_fail_are_left_out_of_the_compile_check() -> None:
+    from losstune.loader import pycompile, pysource
+
+    text = (
+        "a = dict(type='X', n=[1, (3,)], m={'k': v, **w}, o=-1, p=2 * q + r.s, t=f(*u))\n"
+        "b = c = g(x, y=1, **z)\n"
+        "d = [h(i) for i in j]\n"
+        "e = k[0]\n"
+        "m.n = 1\n"
+    )
+    module, _ = pysource.parse(text)
+    kept = [stmt.lineno for stmt in module.body if not pycompile.cannot_fail(stmt)]
+    assert kept == [3, 4, 5]

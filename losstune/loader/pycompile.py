@@ -24,17 +24,73 @@ def check(module: ast.Module, text: str, filename: str) -> list[ParserWarning]:
     returns the warnings it gives (``"is" with a literal``), none of them printed."""
     body = module.body
     if not any(word in text for word in _CROSS_STATEMENT_WORDS):
-        # Each statement is then compiled on its own terms, and one that binds a literal to a
-        # name has nothing the compiler could refuse: leaving those out keeps a file of
-        # generated assignments from costing a second parse's time here.
-        body = [stmt for stmt in body if not _binds_a_literal(stmt)]
+        # Each statement is then compiled on its own terms, and one that :func:`cannot_fail` has
+        # nothing the compiler could refuse or warn about: leaving those out keeps the check from
+        # costing a second parse's time on a config of plain assignments.
+        body = [stmt for stmt in body if not cannot_fail(stmt)]
     with kept_warnings() as found:
         compile(ast.Module(body=body, type_ignores=[]), filename, "exec", dont_inherit=True)
     return found
 
 
-def _binds_a_literal(stmt: ast.stmt) -> bool:
-    """``x = 1``, ``a = b = 'text'``: names (other than ``__debug__``) bound to a constant."""
-    if type(stmt) is not ast.Assign or type(stmt.value) is not ast.Constant:
+# Nesting of the value of a statement left out: far below where the compiler gives up.
+_MAX_DEPTH = 50
+
+
+def cannot_fail(stmt: ast.stmt) -> bool:
+    """Whether compiling ``stmt`` (parsed, in a module without ``global``, ``nonlocal`` or
+    ``__future__``) can neither fail nor warn: names other than ``__debug__`` bound to a value
+    nested at most :data:`_MAX_DEPTH` levels and made only of constants, names, attributes,
+    dicts, lists, tuples, unary and binary operators, and calls of a name or attribute whose
+    keywords are distinct and not ``__debug__``. The compiler refuses nothing else in those
+    (folding an operator that fails is left to run time), and warns only about calling or
+    comparing a literal, which they cannot hold."""
+    if type(stmt) is not ast.Assign:
         return False
-    return all(type(t) is ast.Name and t.id != "__debug__" for t in stmt.targets)
+    for target in stmt.targets:
+        if type(target) is not ast.Name or target.id == "__debug__":
+            return False
+    stack: list[tuple[ast.expr, int]] = [(stmt.value, 0)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, depth = pop()
+        kind = type(node)
+        if kind is ast.Constant or kind is ast.Name:
+            continue
+        if depth >= _MAX_DEPTH:
+            return False
+        depth += 1
+        if kind is ast.Call:
+            func = node.func  # type: ignore[attr-defined]
+            if type(func) is not ast.Name and type(func) is not ast.Attribute:
+                return False
+            push((func, depth))
+            for arg in node.args:  # type: ignore[attr-defined]
+                push((arg.value if type(arg) is ast.Starred else arg, depth))
+            names: set[str] = set()
+            for keyword in node.keywords:  # type: ignore[attr-defined]
+                name = keyword.arg
+                if name is not None:
+                    if name in names or name == "__debug__":
+                        return False
+                    names.add(name)
+                push((keyword.value, depth))
+        elif kind is ast.Dict:
+            for key in node.keys:  # type: ignore[attr-defined]
+                if key is not None:  # None: `**mapping`
+                    push((key, depth))
+            for value in node.values:  # type: ignore[attr-defined]
+                push((value, depth))
+        elif kind is ast.List or kind is ast.Tuple:
+            for element in node.elts:  # type: ignore[attr-defined]
+                push((element.value if type(element) is ast.Starred else element, depth))
+        elif kind is ast.Attribute:
+            push((node.value, depth))  # type: ignore[attr-defined]
+        elif kind is ast.UnaryOp:
+            push((node.operand, depth))  # type: ignore[attr-defined]
+        elif kind is ast.BinOp:
+            push((node.left, depth))  # type: ignore[attr-defined]
+            push((node.right, depth))  # type: ignore[attr-defined]
+        else:
+            return False
+    return True
