@@ -5,6 +5,7 @@ cannot be injected, and a long source line is clipped around its marker."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -133,6 +134,24 @@ def test_a_syntax_error_on_a_ten_megabyte_line_prints_a_clipped_excerpt(
         else:
             assert source.startswith("    1 | x = (] # aaa") and source.endswith("aaa…")
         assert marker.index("^") == source.index("]") and marker.strip() == "^"
+
+
+def test_a_finding_about_a_huge_value_keeps_its_beginning_and_end_in_text_and_all_of_it_in_json(
+    write: Callable[..., Path], tmp_path: Path
+) -> None:
+    huge = "x" * 100_000
+    write("bad.py", f"model = dict(loss_cls=dict(type='FocalLoss', reduction='{huge}'))\n")
+    write("good.py", "model = dict(loss_cls=dict(type='FocalLoss', reduction='mean'))\n")
+    for args in (("lint", "bad.py"), ("set", "--dry-run", f"loss_cls.reduction={huge}", "good.py")):
+        code, out = invoke(*args, cwd=tmp_path)
+        assert code in (1, 2) and max(len(line) for line in out.splitlines()) < 600, args
+        [line] = [line for line in out.splitlines() if "LT105" in line]
+        assert re.search(
+            r"'x{200,}… \(99,[0-9]{3} characters left out\) …x{50,}' is not one of 'none', 'mean', 'sum'", line
+        )
+    code, out = invoke("lint", "--format", "json", "bad.py", cwd=tmp_path)
+    [finding] = [d for d in json.loads(out)["diagnostics"] if d["code"] == "LT105"]
+    assert huge in finding["message"]
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from losstune.render.excerpt import source_excerpt
 from losstune.render.json import diagnostic, document
 from losstune.render.palette import Style, paint
 from losstune.render.paths import position
-from losstune.render.safe import printable
+from losstune.render.safe import printable, sentence
 
 _SEVERITY: dict[Severity, Style] = {Severity.ERROR: "bold-red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
 
@@ -30,10 +30,10 @@ def render_diagnostics(diagnostics: list[Diagnostic], lines: dict[tuple[str, int
     for d in diagnostics:
         where = paint(f"{printable(position(d.span))}: ", "bold", color) if d.span is not None else ""
         kind = paint(f"{d.severity.value}[{d.code}]", _SEVERITY[d.severity], color)
-        out.append(f"{where}{kind} {paint(f'{d.name}:', 'bold', color)} {printable(d.message)}")
+        out.append(f"{where}{kind} {paint(f'{d.name}:', 'bold', color)} {sentence(d.message)}")
         out += source_excerpt(d, lines, " ", color)
         if d.fix:
-            out.append(f"  {paint('fix:', 'bold-green', color)} {printable(d.fix)}")
+            out.append(f"  {paint('fix:', 'bold-green', color)} {sentence(d.fix)}")
     return "".join(f"{line}\n" for line in out)
 
 
@@ -56,7 +56,7 @@ def render_text(error: LosstuneError, lines: dict[tuple[str, int], str]) -> str:
     config; for a config that cannot be resolved, its diagnostics (``lines``: their source)."""
     if isinstance(error, ConfigError):
         return render_diagnostics(stopping_diagnostics(error), lines)
-    return f"losstune: error: {printable(error.message)}\n" + "".join(f"  {printable(d)}\n" for d in error.details)
+    return f"losstune: error: {sentence(error.message)}\n" + "".join(f"  {sentence(d)}\n" for d in error.details)
 
 
 def render_json(error: LosstuneError) -> str:

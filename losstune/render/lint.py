@@ -17,7 +17,7 @@ from losstune.render.excerpt import source_excerpt
 from losstune.render.json import diagnostic, document, dump
 from losstune.render.palette import paint
 from losstune.render.paths import shown
-from losstune.render.safe import printable
+from losstune.render.safe import printable, sentence
 from losstune.rules import ALL_RULES
 
 
@@ -38,11 +38,11 @@ def render_text(
         for d in found:
             where = f"{d.span.line}:{d.span.column}  " if d.span else ""
             sev = paint(d.severity.value, severity_style(d.severity), color)
-            message = printable(d.message)
+            message = sentence(d.message)
             out.append(f"  {paint(where, 'bold', color)}{sev}  {paint(f'{d.code} {d.name}', 'bold', color)}  {message}")
             out += source_excerpt(d, lines, "    ", color)
             if d.fix:
-                out.append(f"    {paint('fix:', 'bold-green', color)} {printable(d.fix)}")
+                out.append(f"    {paint('fix:', 'bold-green', color)} {sentence(d.fix)}")
         out.append("")
     errors = sum(d.severity is Severity.ERROR for d in diagnostics)
     warnings = sum(d.severity is Severity.WARNING for d in diagnostics)

@@ -28,6 +28,11 @@ DIFF_WIDTH = 2 * EXCERPT_WIDTH
 # ellipsis and how many characters were left out.
 VALUE_WIDTH = 80
 
+# Characters of a message or a fix (a finding's, an error's); a longer one keeps its beginning and
+# its end (where a message says what is wrong with the value it quotes), with how many characters
+# were left out between them.
+SENTENCE_WIDTH = 400
+
 # Characters that are not control characters but still reorder or break what a terminal shows.
 _INVISIBLE_CONTROLS = frozenset(
     "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029\ufeff"
@@ -121,6 +126,17 @@ def clip(text: str, width: int = VALUE_WIDTH) -> str:
     if len(text) <= width:
         return printable(text)
     return f"{printable(text[:width])}{ELLIPSIS} ({len(text) - width:,} more characters)"
+
+
+def sentence(text: str, width: int = SENTENCE_WIDTH) -> str:
+    """A message or fix escaped with :func:`printable`; one longer than ``width`` characters keeps
+    its first two thirds and its last third of that, with the count of what was left out between
+    them (``'… (99,600 characters left out) …'``)."""
+    if len(text) <= width:
+        return printable(text)
+    head, tail = text[: 2 * width // 3], text[len(text) - width // 3 :]
+    left_out = len(text) - len(head) - len(tail)
+    return f"{printable(head)}{ELLIPSIS} ({left_out:,} characters left out) {ELLIPSIS}{printable(tail)}"
 
 
 def clip_line(line: str, start: int, width: int = DIFF_WIDTH) -> str:
