@@ -62,3 +62,9 @@ def test_the_compiled_builtin_schema_is_the_yaml_source() -> None:
 
     shipped = (REPO / "losstune" / "data" / builtin.COMPILED).read_text(encoding="utf-8")
     assert shipped == builtin.compile_source(), "stale: run `python -m losstune.schema.builtin`"
+
+
+def test_the_earlier_entry_point_still_runs_the_command() -> None:
+    script = "import sys; from losstune.cli import main; sys.argv = ['losstune', '--version']; main()"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0 and out.stdout.startswith("losstune "), out.stderr
