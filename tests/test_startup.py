@@ -68,3 +68,55 @@ def test_the_earlier_entry_point_still_runs_the_command() -> None:
     script = "import sys; from losstune.cli import main; sys.argv = ['losstune', '--version']; main()"
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
     assert out.returncode == 0 and out.stdout.startswith("losstune "), out.stderr
+
+
+ONE_COMMAND_CASES = [
+    ["lint", "--help"],
+    ["explain", "-h"],
+    ["set", "--help"],
+    ["lint"],
+    ["lint", "--no-such-option", "x.py"],
+    ["explain", "--format", "nope", "x.py"],
+    ["lint", str(EXAMPLES / "retinanet_r50_fpn_1x_coco.py")],
+    ["explain", "--no-steps", str(EXAMPLES / "retinanet_r50_fpn_1x_coco.py")],
+    ["rule", "LT111"],
+]
+
+
+@pytest.mark.parametrize("argv", ONE_COMMAND_CASES, ids=" ".join)
+def test_the_application_of_one_command_answers_as_the_whole_one(argv: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from losstune.cli.app import _for, app
+
+    one = _for(argv)
+    assert one is not app and len(one.registered_commands) == 1
+    runner = CliRunner()
+    whole, alone = runner.invoke(app, argv), runner.invoke(one, argv)
+    assert (alone.exit_code, alone.stdout, alone.stderr) == (whole.exit_code, whole.stdout, whole.stderr)
+
+
+@pytest.mark.parametrize("argv", [[], ["--help"], ["--version"], ["lnt", "x.py"], ["--version", "lint", "x.py"]])
+def test_anything_but_a_command_first_gets_the_whole_application(argv: list[str]) -> None:
+    from losstune.cli.app import _for, app
+
+    assert _for(argv) is app
+
+
+def test_a_command_run_reads_the_signature_of_that_command_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import typer.main
+
+    from losstune.cli.app import main
+
+    built: list[str | None] = []
+    original = typer.main.get_command_from_info
+
+    def counting(command_info: typer.models.CommandInfo, **kwargs: object) -> object:
+        built.append(command_info.name)
+        return original(command_info, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(typer.main, "get_command_from_info", counting)
+    monkeypatch.setattr(sys, "argv", ["losstune", "lint", str(EXAMPLES / "retinanet_r50_fpn_1x_coco.py")])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code == 0 and built == ["lint"]

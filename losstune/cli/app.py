@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterable
 from typing import Annotated
 
 import typer
@@ -23,32 +24,19 @@ from losstune.cli.set import set_command
 from losstune.cli.sweep import sweep_command
 from losstune.errors import EXIT_ERROR, EXIT_OK
 
-app = typer.Typer(
-    name="losstune",
-    help=(
-        "See, edit and check the losses of MMDetection configs, without running them.\n\n"
-        "Configs are read statically (never executed) and resolved exactly like mmengine's "
-        "Config.fromfile: _base_ inheritance, _delete_, {{_base_.x}}, environment templates.\n\n"
-        "Exit codes: 0 clean, 1 findings (diff: the configs differ), 2 could not run."
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-app.command()(explain)
-app.command()(diff)
-app.command()(lint)
-app.command("schema")(schema_command)
-app.command("set")(set_command)
-app.command("sweep")(sweep_command)
-app.command("eval")(eval_command)
-app.command("rule")(rule_command)
+# Each command's name and function, in the order ``losstune --help`` lists them.
+COMMANDS: dict[str, Callable[..., None]] = {
+    "explain": explain,
+    "diff": diff,
+    "lint": lint,
+    "schema": schema_command,
+    "set": set_command,
+    "sweep": sweep_command,
+    "eval": eval_command,
+    "rule": rule_command,
+}
 
 
-@app.callback(invoke_without_command=True)
 def _root(
     ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
@@ -61,10 +49,42 @@ def _root(
         raise typer.Exit(EXIT_OK)
 
 
+def build(names: Iterable[str]) -> typer.Typer:
+    """The application with the commands ``names`` (of :data:`COMMANDS`)."""
+    application = typer.Typer(
+        name="losstune",
+        help=(
+            "See, edit and check the losses of MMDetection configs, without running them.\n\n"
+            "Configs are read statically (never executed) and resolved exactly like mmengine's "
+            "Config.fromfile: _base_ inheritance, _delete_, {{_base_.x}}, environment templates.\n\n"
+            "Exit codes: 0 clean, 1 findings (diff: the configs differ), 2 could not run."
+        ),
+        no_args_is_help=True,
+        add_completion=False,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    for name in names:
+        application.command(name)(COMMANDS[name])
+    application.callback(invoke_without_command=True)(_root)
+    return application
+
+
+app = build(COMMANDS)
+
+
+def _for(argv: list[str]) -> typer.Typer:
+    """The application that runs ``argv``: when it starts with a command's name, one with that
+    command alone (typer reads the signature of every command it is given, which takes longer than
+    a lint of one config), else the whole one (for the list of commands, ``--version``, a typo)."""
+    return build([argv[0]]) if argv and argv[0] in COMMANDS else app
+
+
 def main() -> None:
     """Entry point of the ``losstune`` console script."""
     try:
-        app(standalone_mode=True)
+        _for(sys.argv[1:])(standalone_mode=True)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(EXIT_ERROR)
