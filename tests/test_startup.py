@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -11,17 +13,18 @@ import losstune
 from tests.conftest import EXAMPLES, REPO
 
 
-def _modules_after(code: str) -> set[str]:
-    """The names in ``sys.modules`` after running ``code`` in a new interpreter."""
+def _modules_after(code: str, cwd: Path = REPO) -> set[str]:
+    """The names in ``sys.modules`` after running ``code`` in a new interpreter in ``cwd``."""
     script = f"import sys\n{code}\nprint('\\n'.join(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=cwd, env=env, check=True)
     return set(out.stdout.split())
 
 
-def _lint_example() -> str:
+def _lint(path: Path) -> str:
     return (
         "from losstune.cli.app import main\n"
-        f"sys.argv = ['losstune', 'lint', {str(EXAMPLES / 'retinanet_r50_fpn_1x_coco.py')!r}]\n"
+        f"sys.argv = ['losstune', 'lint', {str(path)!r}]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass"
     )
 
@@ -51,10 +54,12 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
         losstune.nope  # noqa: B018
 
 
-def test_lint_of_a_python_config_imports_no_yaml_parser_nor_engine() -> None:
-    loaded = _modules_after(_lint_example())
+def test_lint_of_a_python_config_imports_no_parser_it_does_not_use_nor_engine(tmp_path: Path) -> None:
+    config = tmp_path / "retinanet.py"  # no pyproject.toml around it: no TOML to read
+    config.write_text((EXAMPLES / "_base_" / "models" / "retinanet_r50_fpn.py").read_text(encoding="utf-8"))
+    loaded = _modules_after(_lint(config), cwd=tmp_path)
     assert "losstune.lint.run" in loaded  # the command did run
-    assert not {"yaml", "ruamel", "rich", "torch", "losstune.engine"} & loaded
+    assert not {"yaml", "ruamel", "rich", "torch", "losstune.engine", "tomllib", "zipfile"} & loaded
 
 
 def test_the_compiled_builtin_schema_is_the_yaml_source() -> None:

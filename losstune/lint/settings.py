@@ -12,11 +12,6 @@ from losstune.errors import UsageError
 from losstune.loader import fileread
 from losstune.loader.limits import MAX_FILE_BYTES
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
-
 
 class SettingsError(UsageError):
     """Settings that cannot be used (the message names the file and the key)."""
@@ -99,6 +94,10 @@ def _losstune_table(path: str) -> dict[str, Any] | None:
         raise SettingsError(f"{path} {e.reason}; {e.fix}") from None
     if "losstune" not in text:
         return None
+    if sys.version_info >= (3, 11):  # imported here: most runs find no pyproject.toml naming losstune
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
     try:
         tool = tomllib.loads(text).get("tool", {})
     except tomllib.TOMLDecodeError as e:

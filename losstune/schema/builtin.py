@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 import sys
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 SOURCE = "mmdet_schema.yaml"
 COMPILED = "mmdet_schema.json"
 
 
-def _data_file(name: str) -> Any:
-    return resources.files("losstune.data").joinpath(name)
+def _data_file(name: str) -> Path:
+    # The package's own folder, not importlib.resources: the package is installed as files, and
+    # importing importlib.resources (and zipfile) costs more than reading this one.
+    return Path(__file__).resolve().parent.parent / "data" / name
 
 
 def builtin_data() -> Any:
@@ -36,10 +38,9 @@ def compile_source() -> str:
 
 def main() -> None:
     """Write ``data/mmdet_schema.json`` from ``data/mmdet_schema.yaml``."""
-    path = _data_file(COMPILED)
-    with resources.as_file(path) as target:
-        target.write_text(compile_source(), encoding="utf-8")
-        sys.stdout.write(f"wrote {target}\n")
+    target = _data_file(COMPILED)
+    target.write_text(compile_source(), encoding="utf-8")
+    sys.stdout.write(f"wrote {target}\n")
 
 
 if __name__ == "__main__":
