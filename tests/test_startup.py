@@ -125,3 +125,15 @@ def test_a_command_run_reads_the_signature_of_that_command_alone(monkeypatch: py
     with pytest.raises(SystemExit) as exit_:
         main()
     assert exit_.value.code == 0 and built == ["lint"]
+
+
+def test_explain_as_json_imports_no_terminal_renderer() -> None:
+    code = (
+        "from losstune.cli.app import main\n"
+        f"sys.argv = ['losstune', 'explain', '--no-steps', '--format', 'json', "
+        f"{str(EXAMPLES / 'retinanet_r50_fpn_1x_coco.py')!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass"
+    )
+    loaded = _modules_after(code)
+    assert "losstune.render.explain" in loaded  # the report was rendered
+    assert not {m for m in loaded if m == "rich" or m.startswith("rich.")}

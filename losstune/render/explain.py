@@ -3,21 +3,27 @@ and its steps on sample tensors; as terminal text (rich) or JSON."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from rich.console import Group, RenderableType
-from rich.padding import Padding
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from losstune.render.json import diagnostic, document, origin, value
 from losstune.render.paths import shown
-from losstune.render.rich_text import capture, fmt_origin, fmt_value, t, type_text, where
 from losstune.render.safe import printable
 from losstune.report import ExplainReport, LossView, Param, SamplerView
 
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+# rich (and the cells built with it) is imported by the text renderer alone: JSON needs none of it.
+
 
 def _loss_block(loss: LossView, width: int) -> RenderableType:
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.table import Table
+    from rich.text import Text
+
+    from losstune.render.rich_text import fmt_origin, fmt_value, t, type_text, where
+
     title = Text()
     title.append(printable(loss.key), style="bold")
     title.append("  ")
@@ -87,6 +93,10 @@ _TORCH_HINT = "(pip install torch to also see each loss evaluated step by step o
 def render_text(report: ExplainReport, *, color: bool = False, width: int = 100, torch_hint: bool = False) -> str:
     """The explain report as terminal text; with ``torch_hint``, a last line saying how to also
     see each loss step by step."""
+    from rich.text import Text
+
+    from losstune.render.rich_text import capture
+
     head = Text()
     head.append(printable(shown(report.config)), style="bold")
     n = len(report.files)
