@@ -66,3 +66,33 @@ def test_the_parse_and_compile_of_a_file_run_paused(monkeypatch: pytest.MonkeyPa
     assert parsed is not None and not diagnostics
     assert seen == [("parse", False), ("compile", False)]
     assert gc.isenabled()
+
+
+def test_frozen_keeps_what_was_there_out_of_the_collector_until_the_outermost_block_ends() -> None:
+    import weakref
+
+    class Node:
+        other: Any = None
+
+    before = gc.get_freeze_count()
+    with gcpause.frozen():
+        held = gc.get_freeze_count()
+        assert held > before
+        with gcpause.frozen():
+            assert gc.get_freeze_count() == held  # nested: nothing frozen twice, nothing thawed
+        assert gc.get_freeze_count() == held
+        # A cycle made inside the block is still found and freed by the collector.
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        gone = weakref.ref(a)
+        del a, b
+        gc.collect()
+        assert gone() is None
+    assert gc.get_freeze_count() == before
+
+
+def test_frozen_thaws_when_the_block_raises() -> None:
+    before = gc.get_freeze_count()
+    with pytest.raises(ValueError), gcpause.frozen():
+        raise ValueError("x")
+    assert gc.get_freeze_count() == before

@@ -60,7 +60,8 @@ class PythonFront(Front):
     module: ast.Module
 
     def tree(self, base: LDict, diagnostics: list[Diagnostic]) -> LDict:
-        cfg = Interpreter(self.src, base, diagnostics).run(self.module)
+        with gcpause.frozen():
+            cfg = Interpreter(self.src, base, diagnostics).run(self.module)
         for k in list(cfg.keys()):
             if isinstance(cfg[k], Dropped) or (isinstance(k, str) and k.startswith("__")):
                 del cfg[k]

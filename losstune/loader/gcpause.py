@@ -1,4 +1,5 @@
-"""Python's cycle collector held off while a file is parsed and compiled.
+"""Python's cycle collector held off while a file is parsed and compiled, and kept off the
+syntax tree while it is interpreted.
 
 ``ast.parse`` and ``compile`` make many small objects and no reference cycles, and every one of
 them is freed by reference counting alone; yet each allocation counts toward the collector's
@@ -36,3 +37,27 @@ def paused() -> Iterator[None]:
             _depth -= 1
             if _depth == 0 and _was_enabled:
                 gc.enable()
+
+
+_frozen_depth = 0
+
+
+@contextmanager
+def frozen() -> Iterator[None]:
+    """Leave out of the cycle collector's passes, inside the block, every object the process
+    held when the outermost such block began (a parsed file's syntax tree among them): the
+    collector still runs and still frees the cycles made inside the block, but it no longer
+    walks, pass after pass, what was there before. A config's own garbage is collected as
+    always, so its budgets bound memory as before."""
+    global _frozen_depth
+    with _lock:
+        if _frozen_depth == 0:
+            gc.freeze()
+        _frozen_depth += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _frozen_depth -= 1
+            if _frozen_depth == 0:
+                gc.unfreeze()
