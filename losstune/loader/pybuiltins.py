@@ -27,7 +27,7 @@ from losstune.loader.pyformat import (
     str_format,
     str_format_map,
 )
-from losstune.loader.values import Dropped, LDict, Opaque, hook
+from losstune.loader.values import Dropped, LDict, Opaque, hook, to_config_dict
 
 __all__ = ["PyError", "Unsupported"]
 
@@ -474,22 +474,6 @@ def recursive_update(target: LDict, other: dict[Any, Any], origins: dict[Any, An
                 cur.update(v)
 
 
-def _addict_copy(value: Any) -> Any:
-    """addict's ``Dict._hook``: every dict, however nested (in lists and tuples too), copied as a
-    config dict, so that updating the copy never reaches the original."""
-    if isinstance(value, dict):
-        out = LDict.like(value)
-        for k, v in value.items():
-            out[k] = _addict_copy(v)
-        out.config_dict = True
-        return out
-    if type(value) is list:
-        return [_addict_copy(v) for v in value]
-    if type(value) is tuple:
-        return tuple(_addict_copy(v) for v in value)
-    return value
-
-
 def config_dict_union(
     budget: Budget, op: Callable[[Any, Any], Any], left: dict[Any, Any], right: dict[Any, Any]
 ) -> Any:
@@ -509,7 +493,7 @@ def config_dict_union(
         return None
     expandable(budget, left)
     expandable(budget, right)
-    out = cast(LDict, _addict_copy(left))
+    out = to_config_dict(left, every_dict=True)  # addict's Dict(left): every dict copied
     recursive_update(out, right, origins)
     return out
 

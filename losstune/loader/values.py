@@ -138,31 +138,27 @@ class Dropped:
         return self
 
 
-def hook(value: Any) -> Any:
-    """Mirror ``ConfigDict._hook``: plain dicts become config dicts (copied), lists and
-    tuples are rebuilt element by element."""
-    if isinstance(value, LDict):
-        if value.config_dict:
-            return value
-        return to_config_dict(value)
+def hook(value: Any, *, every_dict: bool = False) -> Any:
+    """Mirror ``ConfigDict._hook``: dicts that are not config dicts yet become config dicts
+    (copied), lists and tuples are rebuilt element by element. With ``every_dict``, addict's
+    ``Dict._hook``, which copies config dicts too (``|`` does that to its left side)."""
     if isinstance(value, dict):
-        out = LDict()
-        for k, v in value.items():
-            out[k] = hook(v)
-        out.config_dict = True
-        return out
+        if not every_dict and isinstance(value, LDict) and value.config_dict:
+            return value
+        return to_config_dict(value, every_dict=every_dict)
     if type(value) is list:
-        return [hook(v) for v in value]
+        return [hook(v, every_dict=every_dict) for v in value]
     if type(value) is tuple:
-        return tuple(hook(v) for v in value)
+        return tuple(hook(v, every_dict=every_dict) for v in value)
     return value
 
 
-def to_config_dict(value: LDict) -> LDict:
-    """``ConfigDict(value)``: a new config dict with the same keys, nested values hooked."""
+def to_config_dict(value: dict[Any, Any], *, every_dict: bool = False) -> LDict:
+    """``ConfigDict(value)``: a new config dict with the same keys (and origins), nested values
+    hooked."""
     out = LDict.like(value)
     for k, v in value.items():
-        out[k] = hook(v)
+        out[k] = hook(v, every_dict=every_dict)
     out.config_dict = True
     return out
 
