@@ -168,13 +168,22 @@ class Expressions(Core):
         right = self.eval(node.right)
         return self._binop(node, _BINOPS[type(node.op)], left, right)
 
-    def _binop(self, node: ast.AST, op: Callable[[Any, Any], Any], left: Any, right: Any) -> Any:
+    @staticmethod
+    def _unknown_operand(left: Any, right: Any, doing: str) -> Opaque | None:
+        """The operand that is not known (the left one first), if any; an operand that is a
+        function or module is not something a config can compute with (``doing`` says what)."""
         if isinstance(left, Opaque):
             return left
         if isinstance(right, Opaque):
             return right
         if isinstance(left, CODE) or isinstance(right, CODE):
-            raise Unsupported("an operation on a function or module")
+            raise Unsupported(doing)
+        return None
+
+    def _binop(self, node: ast.AST, op: Callable[[Any, Any], Any], left: Any, right: Any) -> Any:
+        unknown = self._unknown_operand(left, right, "an operation on a function or module")
+        if unknown is not None:
+            return unknown
         if op in (operator.or_, operator.ior) and isinstance(left, dict) and isinstance(right, dict):
             union = config_dict_union(self.budget, op, left, right)
             if union is not None:
@@ -212,12 +221,9 @@ class Expressions(Core):
         left = self.eval(node.left)
         for op, comp in zip(node.ops, node.comparators, strict=True):
             right = self.eval(comp)
-            if isinstance(left, Opaque):
-                return left
-            if isinstance(right, Opaque):
-                return right
-            if isinstance(left, CODE) or isinstance(right, CODE):
-                raise Unsupported("comparing a function or module")
+            unknown = self._unknown_operand(left, right, "comparing a function or module")
+            if unknown is not None:
+                return unknown
             ok = compare(self.budget, _CMPOPS[type(op)], left, right)
             if not ok:
                 return False
