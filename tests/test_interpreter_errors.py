@@ -57,6 +57,13 @@ FAILS: dict[str, tuple[str, int, str]] = {
     "x = 1 / 0\n": ("LT012", 1, "ZeroDivisionError: division by zero"),
     "x = int('1' * 5000)\n": ("LT012", 1, "ValueError: Exceeds the limit (4300 digits)"),
     "x = undefined\n": ("LT012", 1, "NameError: name 'undefined' is not defined"),
+    "x = getattr(1, 'foo')\n": ("LT012", 1, "AttributeError: 'int' object has no attribute 'foo'"),
+    "x = getattr({}, 'a')\n": ("LT012", 1, "AttributeError: 'dict' object has no attribute 'a'"),
+    "x = getattr(1)\n": ("LT012", 1, "TypeError: getattr expected at least 2 arguments, got 1"),
+    "x = getattr(1, 'a', 2, 3)\n": ("LT012", 1, "TypeError: getattr expected at most 3 arguments, got 4"),
+    "x = hasattr(1, 'a', 2)\n": ("LT012", 1, "TypeError: hasattr expected 2 arguments, got 3"),
+    "x = hasattr(1, 2)\n": ("LT012", 1, "TypeError: attribute name must be string, not 'int'"),
+    "x = getattr(1, 'a', default=2)\n": ("LT012", 1, "TypeError: getattr() takes no keyword arguments"),
     "break\n": ("LT001", 1, "Python syntax error: 'break' outside loop"),
     "x = " + "-" * 100000 + "1\n": ("LT001", 1, "Python cannot parse this file: an expression nests or chains"),
     "x = " + "+".join(["1"] * 100000) + "\n": ("LT001", 1, "too deeply for Python's parser (RecursionError)"),
@@ -129,6 +136,9 @@ RUNS = [
     "x = isinstance(slice(1), slice), isinstance(range(2), range)",
     "d = dict(a=1)\nd.update([('b', 2)], c=3)\nx = d",
     "l = [3, 1, 2]\nl.sort(reverse=True)\nx = l",
+    "x = hasattr({}, 'keys'), hasattr({}, 'a'), hasattr('s', 'upper'), hasattr(1, 'real'), hasattr([], 'x')",
+    "x = getattr('ab', 'upper')(), getattr(2, 'imag'), getattr([], 'nope', 'default'), getattr({}, 'a', None)",
+    "x = hasattr((1,), 'count'), hasattr(range(2), 'start'), hasattr(None, 'x'), hasattr({1}, '__len__')",
 ]
 
 
@@ -179,3 +189,34 @@ def test_an_unknown_value_inside_a_container_is_not_guessed(write: Callable[...,
         assert isinstance(result.cfg[name], Opaque), name
     assert len(result.cfg["w"]) == 3  # building a list does not look at its elements
     assert all(d.severity is Severity.WARNING for d in result.diagnostics)
+
+
+def test_hasattr_and_getattr_of_what_losstune_does_not_know_are_unknown(write: Callable[..., Path]) -> None:
+    result = Resolver().resolve(
+        write(
+            "cfg.py",
+            "import sys\nu = sys.maxsize\n"
+            "a = hasattr(sys, 'version')\nb = getattr(sys, 'maxsize', 3)\nc = hasattr(u, 'real')\n"
+            "d = getattr({}, 'a', u)\ne = len(getattr(dict(a=1), 'keys', u)())\nf = hasattr('', '__class__')\n",
+        )
+    )
+    assert result.cfg is not None
+    assert [k for k, v in result.cfg.items() if isinstance(v, Opaque)] == ["u", "a", "b", "c", "d"]
+    assert result.cfg["e"] == 1  # found: the default is not needed
+    assert result.cfg["f"] is True
+    assert [(d.code, d.span.line) for d in result.diagnostics if d.span] == [("LT010", n) for n in (1, 2, 3, 4)]
+
+
+def test_a_config_dict_s_own_attributes_come_before_its_keys(write: Callable[..., Path]) -> None:
+    write("base.py", "model = dict(freeze=1, depth=50)\n")
+    result = Resolver().resolve(
+        write(
+            "cfg.py",
+            "_base_ = './base.py'\nx = hasattr(_base_.model, 'freeze')\ny = _base_.model.freeze\n"
+            "z = getattr(_base_.model, 'depth')\n",
+        )
+    )
+    assert result.cfg is not None
+    assert result.cfg["x"] is True and result.cfg["z"] == 50
+    # `ConfigDict.freeze` is a method of mmengine's, not the key: losstune does not guess it.
+    assert isinstance(result.cfg["y"], Opaque)

@@ -188,3 +188,20 @@ def test_a_key_merged_in_with_or_equals_keeps_where_it_was_set(write: Callable[.
     loaded = losstune.load(str(cfg))
     assert _at(loaded.origin("c.y")) == _at(loaded.origin("a.y")) == ("cfg.py", 2, 12, 2, 13)
     assert _at(loaded.origin("a.x")) == ("cfg.py", 1, 12, 1, 13)
+
+
+def test_a_value_read_from_the_bases_with_getattr_keeps_its_origins(write: Callable[..., Path]) -> None:
+    write("base.py", "model = dict(type='RetinaNet', head=dict(num_classes=80))\n")
+    child = write(
+        "child.py",
+        """
+        _base_ = './base.py'
+        architecture = getattr(_base_, 'model')
+        hooks = getattr(_base_, 'custom_hooks', []) + [dict(type='EMAHook')]
+        """,
+    )
+    c = losstune.load(child)
+    assert _at(c.origin("architecture.head.num_classes"))[:2] == ("base.py", 1)
+    got = c.origin("architecture")
+    assert got is not None and got.kind == "base-reference" and got.text == "getattr(_base_, 'model')"
+    assert _at(c.origin("hooks.0.type"))[:2] == ("child.py", 3)

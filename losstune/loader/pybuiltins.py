@@ -425,6 +425,12 @@ _FLOAT_METHODS = frozenset(("hex", "is_integer", "conjugate", "as_integer_ratio"
 DICT_METHODS = frozenset("get keys values items update pop copy setdefault clear".split())
 # Methods only `ConfigDict` has (values reached through `_base_` or imported from a base config).
 CONFIG_DICT_METHODS = frozenset(("merge", "to_dict"))
+# What mmengine's `ConfigDict` class defines beyond `dict`'s attributes (found before its keys).
+_CONFIG_DICT_CLASS_ATTRIBUTES = frozenset(
+    """__add__ __copy__ __deepcopy__ __dict__ __getattr__ __getnewargs__ __missing__ __module__
+    __setstate__ __weakref__ _hook _to_lazy_dict build_lazy deepcopy freeze lazy merge to_dict
+    unfreeze""".split()
+)
 # Attributes of numbers that are values, not methods: `(1).real`.
 _NUMBER_ATTRIBUTES = frozenset(("real", "imag", "numerator", "denominator"))
 
@@ -446,6 +452,19 @@ def method_of(obj: Any, name: str) -> BoundMethod | None:
     else:
         ok = False
     return BoundMethod(obj, name) if ok else None
+
+
+def is_config_dict_attribute(name: str) -> bool:
+    """Whether mmengine's ``ConfigDict`` class has an attribute ``name`` (a method, mostly)."""
+    return name in _CONFIG_DICT_CLASS_ATTRIBUTES or hasattr(dict, name)
+
+
+def has_attribute(obj: Any, name: str) -> bool:
+    """``hasattr(obj, name)`` for a config value (not code, not unknown): a config dict has its
+    class's attributes and its keys; any other value has its type's attributes."""
+    if isinstance(obj, LDict) and obj.config_dict:
+        return name in obj or is_config_dict_attribute(name)
+    return hasattr(python_type(obj), name)
 
 
 def number_attribute(obj: Any, name: str) -> tuple[bool, Any]:

@@ -18,10 +18,11 @@ from losstune.loader.pybuiltins import (
     call_method,
     call_module_function,
     goes_through,
+    has_attribute,
     python_type,
 )
-from losstune.loader.pycore import type_name
-from losstune.loader.pyerrors import PyError, Unsupported
+from losstune.loader.pycore import CODE, type_name
+from losstune.loader.pyerrors import NoAttribute, PyError, Unsupported
 from losstune.loader.pyexpr import Expressions
 from losstune.loader.values import LDict, Opaque
 from losstune.model import Origin
@@ -113,6 +114,8 @@ class Calls(Expressions):
             return out
         if name == "print":
             return None
+        if name in ("getattr", "hasattr"):
+            return self._attribute_call(name, args, kwargs)
         if name not in BUILTIN_FUNCTIONS:
             raise Unsupported(f"a call of `{name}`")
         for a in list(args) + list(kwargs.values()):
@@ -121,6 +124,35 @@ class Calls(Expressions):
         if name == "isinstance" and len(args) == 2:
             args = [args[0], _as_types(args[1])]
         return call_builtin(self.budget, name, args, kwargs)
+
+    def _attribute_call(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """``getattr(obj, name[, default])`` or ``hasattr(obj, name)``, answered as Python answers
+        them for the value ``obj`` stands for; the default is needed only where the attribute is
+        missing."""
+        if kwargs:
+            raise PyError(f"TypeError: {name}() takes no keyword arguments")
+        if name == "hasattr" and len(args) != 2:
+            raise PyError(f"TypeError: hasattr expected 2 arguments, got {len(args)}")
+        if not 2 <= len(args) <= 3:
+            raise PyError(
+                f"TypeError: getattr expected at {'least 2' if len(args) < 2 else 'most 3'} arguments, got {len(args)}"
+            )
+        obj, attr = args[0], args[1]
+        for a in (obj, attr):
+            if isinstance(a, Opaque):
+                return a
+        if not isinstance(attr, str):
+            raise PyError(f"TypeError: attribute name must be string, not '{type_name(attr)}'")
+        if isinstance(obj, CODE):
+            raise Unsupported(f"`{name}` of a function or module")
+        if name == "hasattr":
+            return has_attribute(obj, attr)
+        try:
+            return self.attribute(obj, attr)
+        except NoAttribute:
+            if len(args) == 3:
+                return args[2]
+            raise
 
 
 def _callable_name(func: Any) -> str:

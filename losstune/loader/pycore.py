@@ -190,8 +190,12 @@ class Core:
             return Origin(span, "literal")
         if isinstance(node, (ast.Dict, ast.List, ast.Tuple, ast.Set)):
             return Origin(span, "literal")
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict":
-            return Origin(span, "literal")
+        root: ast.AST = node
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id == "dict":
+                return Origin(span, "literal")
+            if node.func.id == "getattr" and node.args:
+                root = node.args[0]  # `getattr(_base_, 'x')` reads the bases as `_base_.x` does
         if isinstance(node, ast.Name):
             via = None
             for scope in reversed(self.scopes):
@@ -200,7 +204,6 @@ class Core:
             else:
                 via = self.globals.origins.get(node.id)
             return Origin(span, "variable", node.id, via)
-        root: ast.AST = node
         while isinstance(root, (ast.Attribute, ast.Subscript)):
             root = root.value
         if isinstance(root, ast.Name) and root.id == BASE_KEY:

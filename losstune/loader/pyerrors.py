@@ -47,6 +47,11 @@ class PyError(Exception):
     """Python itself would raise here (and so would mmengine while loading)."""
 
 
+class NoAttribute(PyError):
+    """Python's ``AttributeError``: the value has no attribute of that name (``hasattr`` is
+    ``False`` there, and ``getattr`` gives its default)."""
+
+
 class Unknown(Exception):
     """An operation needs a value that is unknown (an opaque value inside a container)."""
 

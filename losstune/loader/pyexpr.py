@@ -15,6 +15,7 @@ from losstune.loader.pybuiltins import (
     binary,
     compare,
     config_dict_union,
+    is_config_dict_attribute,
     is_in,
     is_not_in,
     length,
@@ -23,7 +24,7 @@ from losstune.loader.pybuiltins import (
     python_type,
 )
 from losstune.loader.pycore import CODE, PLAIN, Core, type_name
-from losstune.loader.pyerrors import PyError, Unsupported
+from losstune.loader.pyerrors import NoAttribute, PyError, Unsupported
 from losstune.loader.pyformat import convert, format_value
 from losstune.loader.values import Dropped, LDict, Opaque
 
@@ -261,7 +262,12 @@ class Expressions(Core):
         obj = self._eval_chain(node.value)
         if isinstance(obj, Opaque):
             return obj
-        name = node.attr
+        return self.attribute(obj, node.attr)
+
+    @staticmethod
+    def attribute(obj: Any, name: str) -> Any:
+        """``obj.name`` for a known ``obj``: :class:`NoAttribute` where Python finds no such
+        attribute, ``Unsupported`` where it finds one that a config may not use."""
         if isinstance(obj, ModuleRef):
             return ModuleRef(f"{obj.name}.{name}")
         if isinstance(obj, LazyRef):
@@ -275,11 +281,14 @@ class Expressions(Core):
         if found:
             return value
         if isinstance(obj, LDict) and obj.config_dict:
-            if name in obj:
+            # A name the class defines is found before a key (as `ConfigDict.__getattr__` is
+            # only asked for what the class does not have).
+            if name in obj and not is_config_dict_attribute(name):
                 return obj[name]
-            raise PyError(f"AttributeError: 'ConfigDict' object has no attribute '{name}'")
-        if isinstance(obj, PLAIN) and not hasattr(python_type(obj), name):
-            raise PyError(f"AttributeError: '{type_name(obj)}' object has no attribute '{name}'")
+            if not is_config_dict_attribute(name):
+                raise NoAttribute(f"AttributeError: 'ConfigDict' object has no attribute '{name}'")
+        elif isinstance(obj, PLAIN) and not hasattr(python_type(obj), name):
+            raise NoAttribute(f"AttributeError: '{type_name(obj)}' object has no attribute '{name}'")
         raise Unsupported(f"the attribute `{name}` of a {type_name(obj)}")
 
     def _eval_chain(self, node: ast.expr) -> Any:
