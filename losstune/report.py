@@ -13,6 +13,7 @@ from losstune.locate import LossNode, SamplerRef
 from losstune.model import Diagnostic, Origin
 from losstune.schema.mmdet_version import detect_version
 from losstune.schema.registry import Entry, Schema
+from losstune.schema.scopes import type_at
 
 if TYPE_CHECKING:
     from losstune.engine.trace import StepName
@@ -65,6 +66,7 @@ class LossView:
     sampler: SamplerView | None
     steps: list[StepView] | None = None
     steps_note: str | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,8 +116,26 @@ def _sampler_view(
         for step in s.path:
             node = node[step]
     return SamplerView(
-        s.key, _type(s.type, node, mask), s.default, s.origin, _params(node, schema.get(s.type), version, mask)
+        s.key,
+        _type(s.type, node, mask),
+        s.default,
+        s.origin,
+        _params(node, _entry(cfg, schema, s.type, s.path, version), version, mask),
     )
+
+
+def _entry(cfg: LoadedConfig, schema: Schema, type_name: str, path: Path | None, version: int) -> Entry | None:
+    """The schema entry of the dict at ``path``, looked up in the registry of its scope."""
+    return schema.lookup(type_at(cfg.tree, path or (), type_name, version))
+
+
+def unchecked_note(cfg: LoadedConfig, schema: Schema, loss: LossNode, version: int) -> str | None:
+    """Why a loss's parameters are not checked, when the registry it is looked up in is one
+    losstune has no schema for (another project's)."""
+    ref = type_at(cfg.tree, loss.path, loss.type, version)
+    if schema.lookup(ref) is not None or (ref.registry is not None and schema.knows(ref.registry)):
+        return None
+    return f"not checked: `{loss.type}` is looked up in {ref.where}, which losstune has no schema for"
 
 
 def _type(name: str, node: Any, mask: EnvMask) -> str:
@@ -133,8 +153,9 @@ def _loss_view(cfg: LoadedConfig, loss: LossNode, schema: Schema, version: int, 
         type=_type(loss.type, node, mask),
         origin=loss.origin,
         head=format_path(loss.head) if loss.head is not None else None,
-        params=_params(node, schema.get(loss.type), version, mask),
+        params=_params(node, _entry(cfg, schema, loss.type, loss.path, version), version, mask),
         sampler=_sampler_view(cfg, loss.sampler, schema, version, mask),
+        note=unchecked_note(cfg, schema, loss, version) if any(schema.registries.values()) else None,
     )
 
 

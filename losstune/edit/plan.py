@@ -22,7 +22,9 @@ from losstune.loader.resolve import FileResult
 from losstune.loader.values import LDict, Opaque, same_value
 from losstune.locate import is_bbox_sampler, is_loss
 from losstune.model import Severity
+from losstune.schema.mmdet_version import detect_version
 from losstune.schema.registry import Schema
+from losstune.schema.scopes import type_at
 
 DELETE = object()
 MISSING = object()
@@ -109,7 +111,7 @@ def plan_edits(config: LoadedConfig, assignments: list[Assignment], schema: Sche
                 changes.append(Change(path, old, a.value))
                 continue
             if last == "type" and _is_component(path[:-1], parent) and old != a.value:
-                dropped = _swap_type(parent, path, a.value, schema, settings, notes, warnings)
+                dropped = _swap_type(tree, parent, path, a.value, schema, settings, notes, warnings)
                 changes.append(Change(path, old, a.value))
                 for k in dropped:
                     changes.append(Change((*path[:-1], k), None, DELETE))
@@ -128,6 +130,7 @@ def plan_edits(config: LoadedConfig, assignments: list[Assignment], schema: Sche
 
 
 def _swap_type(
+    tree: LDict,
     node: LDict,
     path: Path,
     new_type: Any,
@@ -137,12 +140,14 @@ def _swap_type(
     warnings: list[str],
 ) -> list[str]:
     """Set a new ``type``, dropping the parameters the new type does not take; return them."""
-    entry = schema.get(str(new_type))
+    version = settings.mmdet_version or detect_version(tree)
+    ref = type_at(tree, path[:-1], str(new_type), version)
+    entry = schema.lookup(ref)
     node["type"] = new_type
     if entry is None:
-        warnings.append(f"`{new_type}` is not a known MMDetection type: its parameters are kept as they are, unchecked")
+        warnings.append(f"`{new_type}` is not a known {ref.owner} type: its parameters are kept as they are, unchecked")
         return []
-    accepted = entry.params_for(settings.mmdet_version or 3)
+    accepted = entry.params_for(version)
     dropped = [k for k in node if k not in ("type", "_scope_") and k not in accepted]
     for k in dropped:
         del node[k]

@@ -18,6 +18,7 @@ from losstune.locate import LossNode
 from losstune.schema.catalogue import bare_type
 from losstune.schema.heads import AVG_FACTOR_HEADS, AVG_FACTOR_LOSS_KEYS
 from losstune.schema.mmdet_version import detect_version
+from losstune.schema.scopes import DEFAULT_SCOPE, type_at
 
 
 @dataclass
@@ -133,7 +134,12 @@ def evaluate_config(
         raise InputError("--device cuda was asked for, but this machine has no CUDA GPU")
     from losstune.engine.losses import LOSSES
 
-    impl = LOSSES.get(bare_type(loss.type))
+    ref = type_at(cfg.tree, loss.path, loss.type, version)
+    if ref.registry != DEFAULT_SCOPE:
+        raise UnsupportedLoss(
+            f"`{loss.type}` is looked up in {ref.where}, and losstune evaluates MMDetection's losses only"
+        )
+    impl = LOSSES.get(ref.name)
     if impl is None:
         raise UnsupportedLoss(f"`{loss.type}` cannot be evaluated by losstune yet")
     found = keypath.get(cfg.tree, loss.head) if loss.head else {}

@@ -150,7 +150,7 @@ def check_config(config: LoadedConfig, schema: Schema, settings: Settings) -> li
     ctx = Context(config, schema, version)
     out: list[Diagnostic] = []
     for rule in ALL_RULES:
-        if settings.enabled(rule.code):
+        if settings.enabled(rule.code, rule.default_enabled):
             out.extend(ctx.mask.diagnostic(d) for d in rule.check(ctx))
     return out
 

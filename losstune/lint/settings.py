@@ -36,8 +36,11 @@ class Settings:
     root: str = "."
     pyproject: str | None = None
 
-    def enabled(self, code: str) -> bool:
-        """Whether findings of ``code`` are reported at all."""
+    def enabled(self, code: str, by_default: bool = True) -> bool:
+        """Whether findings of ``code`` are reported at all; a rule that is off by default is
+        reported only where ``select`` names its code in full."""
+        if not by_default and code not in self.select:
+            return False
         if self.select and not any(code.startswith(s) for s in self.select):
             return False
         return not any(code.startswith(i) for i in self.ignore)

@@ -69,6 +69,8 @@ def _loss_block(loss: LossView, width: int) -> RenderableType:
         if args:
             sampler.append(f"\n    {args}")
     parts: list[RenderableType] = [title, table, sampler]
+    if loss.note:
+        parts.append(Text(f"  {printable(loss.note)}", style="yellow"))
     if loss.steps:
         parts.append(Text("  on sample tensors:", style="bold"))
         # a grid, so a long formula wraps under itself rather than under the step's number
@@ -155,6 +157,7 @@ def render_json(report: ExplainReport) -> str:
                         for s in loss.steps
                     ],
                     "steps_note": loss.steps_note,
+                    "note": loss.note,
                 }
                 for loss in report.losses
             ],

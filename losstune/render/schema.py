@@ -13,6 +13,7 @@ from losstune.render.json import document, value
 from losstune.render.rich_text import capture, fmt_value, t
 from losstune.render.safe import printable
 from losstune.schema.registry import Entry, Schema
+from losstune.schema.scopes import DEFAULT_SCOPE
 
 
 def render_list_text(schema: Schema, *, width: int = 100) -> str:
@@ -23,19 +24,27 @@ def render_list_text(schema: Schema, *, width: int = 100) -> str:
         table.add_column("type", no_wrap=True)
         table.add_column("mmdet", no_wrap=True)
         table.add_column("what it computes")
-        for e in schema.entries.values():
+        for e in schema.all_entries():
             if e.kind == kind:
-                table.add_row(t(e.name), Text(", ".join(f"{v}.x" for v in e.versions)), t(e.summary))
+                table.add_row(t(_qualified(e)), Text(", ".join(f"{v}.x" for v in e.versions)), t(e.summary))
         parts += [table, Text("")]
     parts.append(Text("losstune schema NAME shows one with its parameters, defaults and formula."))
     return capture(parts, False, width)
 
 
+def _qualified(entry: Entry) -> str:
+    """The type as a config names it from any scope: ``FocalLoss``, ``mmyolo.IoULoss``."""
+    return entry.name if entry.registry == DEFAULT_SCOPE else f"{entry.registry}.{entry.name}"
+
+
 def render_entry_text(entry: Entry, *, color: bool = False, width: int = 100) -> str:
     """One loss or sampler: summary, formula, and a table of its parameters."""
     head = Text()
-    head.append(printable(entry.name), style="bold magenta")
-    head.append(f"  ({entry.kind}, MMDetection {', '.join(f'{v}.x' for v in entry.versions)})", style="dim")
+    head.append(printable(_qualified(entry)), style="bold magenta")
+    if entry.registry == DEFAULT_SCOPE:
+        head.append(f"  ({entry.kind}, MMDetection {', '.join(f'{v}.x' for v in entry.versions)})", style="dim")
+    else:
+        head.append(f"  ({entry.kind}, {printable(entry.source)}, registry scope {entry.registry})", style="dim")
     parts: list[RenderableType] = [head]
     if entry.summary:
         parts.append(t(entry.summary))
@@ -80,6 +89,7 @@ def _entry_data(entry: Entry) -> dict[str, Any]:
         "balances_itself": entry.balances_itself,
         "accepts_unknown_keys": entry.accepts_unknown_keys,
         "source": entry.source,
+        "registry": entry.registry,
         "params": [
             {
                 "name": p.name,
@@ -102,7 +112,7 @@ def _entry_data(entry: Entry) -> dict[str, Any]:
 
 def render_list_json(schema: Schema) -> str:
     """Every known loss and sampler, as JSON."""
-    return document("schema", {"entries": [_entry_data(e) for e in schema.entries.values()]})
+    return document("schema", {"entries": [_entry_data(e) for e in schema.all_entries()]})
 
 
 def render_entry_json(entry: Entry) -> str:

@@ -14,6 +14,7 @@ from losstune.rules.out_of_range import OutOfRange
 from losstune.rules.sampler_with_balanced_loss import SamplerWithBalancedLoss
 from losstune.rules.seesaw_num_classes import SeesawNumClasses
 from losstune.rules.sum_with_avg_factor import SumWithAvgFactor
+from losstune.rules.unchecked_type import UncheckedType
 from losstune.rules.unknown_parameter import UnknownParameter
 from losstune.rules.unknown_type import UnknownType
 from losstune.rules.wrong_type import WrongType
@@ -35,6 +36,7 @@ ALL_RULES: tuple[Rule, ...] = (
     ZeroLossWeight(),
     LeakedDelete(),
     SeesawNumClasses(),
+    UncheckedType(),
 )
 
 __all__ = ["ALL_RULES", "Context", "Example", "Rule"]

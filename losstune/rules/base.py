@@ -11,9 +11,9 @@ from losstune.keypath import Path, format_path, get
 from losstune.loader.envmask import EnvMask
 from losstune.locate import LossNode, SamplerRef
 from losstune.model import ComponentKind, Diagnostic, Origin, Severity, Span
-from losstune.schema.catalogue import bare_type
 from losstune.schema.heads import HEAD_LOSS_PARAMS
 from losstune.schema.registry import Entry, ParamSpec, Schema, TypeSpec
+from losstune.schema.scopes import DEFAULT_SCOPE, TypeRef, type_at
 
 
 @dataclass(frozen=True)
@@ -42,17 +42,23 @@ class Context:
             self._mask = EnvMask.of(self.config)
         return self._mask
 
+    def resolve(self, type_name: str, path: Path) -> TypeRef:
+        """Where the ``type`` of the dict at ``path`` is looked up (its registry scope)."""
+        return type_at(self.config.tree, path, type_name, self.version)
+
     def nodes(self) -> list[Node]:
         """Every loss and sampler of the config with its schema entry (``None`` if unknown)."""
         if self._nodes is None:
             out: list[Node] = []
             seen: set[Path] = set()
             for loss in self.config.losses():
-                out.append(Node(self, loss.path, "loss", loss.type, self.schema.get(loss.type), loss))
+                ref = self.resolve(loss.type, loss.path)
+                out.append(Node(self, loss.path, "loss", loss.type, self.schema.lookup(ref), loss, ref))
             for s in self.config.samplers():
                 if s.path is not None and s.path not in seen:
                     seen.add(s.path)
-                    out.append(Node(self, s.path, "sampler", s.type, self.schema.get(s.type), None))
+                    ref = self.resolve(s.type, s.path)
+                    out.append(Node(self, s.path, "sampler", s.type, self.schema.lookup(ref), None, ref))
             self._nodes = out
         return self._nodes
 
@@ -67,6 +73,7 @@ class Node:
     type: str
     entry: Entry | None
     loss: LossNode | None
+    ref: TypeRef
 
     @property
     def key(self) -> str:
@@ -102,10 +109,18 @@ class Node:
         return h if isinstance(h, dict) else None
 
     def head_type(self) -> str | None:
-        """The bare ``type`` of the head holding this loss (``RetinaHead``), if it has one."""
+        """The ``type`` of the head holding this loss (``RetinaHead``), if it has one and it is one
+        of MMDetection's heads (what a rule knows of heads is what MMDetection's code does)."""
         head = self.head()
         t = head.get("type") if head else None
-        return bare_type(t) if isinstance(t, str) else None
+        if not isinstance(t, str) or self.loss is None or self.loss.head is None:
+            return None
+        ref = self.ctx.resolve(t, self.loss.head)
+        return ref.name if ref.registry == DEFAULT_SCOPE else None
+
+    def is_mmdet(self, *names: str) -> bool:
+        """Whether this dict builds MMDetection's class of one of these names."""
+        return self.entry is not None and self.entry.registry == DEFAULT_SCOPE and self.entry.name in names
 
     def param_specs(self) -> dict[str, ParamSpec]:
         """The parameters this dict may hold: the schema's, adjusted for what the head does to the
@@ -135,6 +150,7 @@ class Rule:
     name: ClassVar[str]
     summary: ClassVar[str] = ""
     severity: ClassVar[Severity] = Severity.ERROR
+    default_enabled: ClassVar[bool] = True
     valid: ClassVar[tuple[Example, ...]] = ()
     invalid: ClassVar[tuple[Example, ...]] = ()
 

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 from losstune.model import Diagnostic
 from losstune.rules.base import Context, Example, Rule
-from losstune.schema.catalogue import bare_type
 
 
 class ClassWeightLength(Rule):
@@ -35,7 +34,7 @@ class ClassWeightLength(Rule):
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
         for node in ctx.nodes():
-            if node.kind != "loss" or bare_type(node.type) != "CrossEntropyLoss":
+            if node.kind != "loss" or not node.is_mmdet("CrossEntropyLoss"):
                 continue
             weights = node.value.get("class_weight")
             head = node.head()

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 from losstune.model import Diagnostic
 from losstune.rules.base import Context, Example, Rule
-from losstune.schema.catalogue import bare_type
 from losstune.schema.heads import DELTA_REGRESSION_HEADS, IOU_LOSSES
 
 
@@ -38,7 +37,7 @@ class IoULossNeedsDecodedBoxes(Rule):
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
         for node in ctx.nodes():
-            if node.kind != "loss" or bare_type(node.type) not in IOU_LOSSES:
+            if node.kind != "loss" or not node.is_mmdet(*IOU_LOSSES):
                 continue
             head_type = node.head_type()
             if head_type not in DELTA_REGRESSION_HEADS:

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 from losstune.model import Diagnostic
 from losstune.rules.base import Context, Example, Rule
-from losstune.schema.catalogue import bare_type
 
 SEESAW_DEFAULT_NUM_CLASSES = 1203  # LVIS v1, SeesawLoss's default
 
@@ -43,7 +42,7 @@ class SeesawNumClasses(Rule):
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
         for node in ctx.nodes():
-            if node.kind != "loss" or bare_type(node.type) != "SeesawLoss":
+            if node.kind != "loss" or not node.is_mmdet("SeesawLoss"):
                 continue
             head = node.head()
             head_classes = head.get("num_classes") if head is not None else None

@@ -5,20 +5,26 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from losstune.model import Diagnostic, Severity
-from losstune.rules.base import Context, Example, Rule
-from losstune.schema.registry import is_foreign_scope
+from losstune.rules.base import Context, Example, Node, Rule
+from losstune.schema.scopes import DEFAULT_SCOPE, TypeRef, project_name
 
 
 class UnknownType(Rule):
-    """A loss or sampler ``type`` that MMDetection does not register.
+    """A loss or sampler ``type`` that the registry it is looked up in does not have.
 
     MMDetection only notices when it builds the model (``KeyError: 'FocalLos is not in the
-    mmdet::model registry'``), after setting up the whole run, and suggests nothing. A name close to
-    a known one is reported as an error with the name that was probably meant. A name unlike any
-    known one is a warning: it may be a loss of your own, registered through ``custom_imports``;
-    describe it in a schema file (``--schema``) to have its parameters checked too. A type that
-    exists only in MMDetection 3.x is an error in a 2.x config. Types of another registry scope
-    (``mmpretrain.LabelSmoothLoss``) are left alone.
+    mmdet::model registry'``), after setting up the whole run, and suggests nothing. The registry
+    is the one mmengine uses: that of the config's ``default_scope``, or of a ``_scope_`` in the
+    dict or an enclosing one, or the one a prefix names (``mmdet.FocalLoss``); MMDetection's when
+    the config names none. A name close to a known one of that registry is reported as an error
+    with the name that was probably meant. A name unlike any known one is a warning: it may be a
+    loss of your own, registered through ``custom_imports``; describe it in a schema file
+    (``--schema``) to have its parameters checked too. A type that exists only in MMDetection 3.x
+    is an error in a 2.x config. In another project's scope (``default_scope='mmyolo'``) a bare
+    name of MMDetection's (``FocalLoss``) is an error: that project's registry does not have it,
+    and ``mmdet.FocalLoss`` is what builds it. Types of a registry losstune has no schema for
+    (``mmpretrain.LabelSmoothLoss``, or any type under ``default_scope='mmpose'``) are not
+    checked; LT116 says so where it is selected.
     """
 
     code = "LT101"
@@ -27,6 +33,11 @@ class UnknownType(Rule):
         Example("model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma=2.0)))\n"),
         Example("model = dict(bbox_head=dict(loss_cls=dict(type='mmdet.FocalLoss')))\n"),
         Example("model = dict(bbox_head=dict(loss_cls=dict(type='mmpretrain.LabelSmoothLoss')))\n"),
+        Example("default_scope = 'mmpose'\nmodel = dict(head=dict(loss=dict(type='VariFocalLoss')))\n"),
+        Example(
+            "default_scope = 'mmyolo'\n"
+            "model = dict(bbox_head=dict(_scope_='mmdet', loss_cls=dict(type='FocalLoss', gamma=2.0)))\n"
+        ),
     )
     invalid = (
         Example("model = dict(bbox_head=dict(loss_cls=dict(type='FocalLos', gamma=2.0)))\n", ((1, 48),)),
@@ -42,31 +53,49 @@ class UnknownType(Rule):
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
         for node in ctx.nodes():
             origin = node.origin("type")
+            key = f"{node.key}.type"
             if node.entry is not None:
                 if ctx.version not in node.entry.versions:
                     yield self.finding(
                         f"`{node.type}` does not exist in MMDetection {ctx.version}.x "
                         f"(it is new in {'.x, '.join(str(v) for v in node.entry.versions)}.x)",
                         origin,
-                        key=f"{node.key}.type",
+                        key=key,
                         fix=f"use a {node.kind} that MMDetection {ctx.version}.x has, or pass --mmdet-version",
                     )
                 continue
-            if is_foreign_scope(node.type):
-                continue
-            guess = ctx.schema.suggest(node.type, node.kind)
-            if guess is not None:
-                yield self.finding(
-                    f"`{node.type}` is not a known MMDetection {node.kind}; did you mean `{guess}`?",
-                    origin,
-                    key=f"{node.key}.type",
-                    fix=f"type='{guess}'",
-                )
-            else:
-                yield self.finding(
-                    f"`{node.type}` is not a known MMDetection {node.kind}, so its parameters are not checked",
-                    origin,
-                    key=f"{node.key}.type",
-                    fix="if it is registered by custom_imports, describe it in a schema file (--schema)",
-                    severity=Severity.WARNING,
-                )
+            ref = node.ref
+            if ref.registry is None or not ctx.schema.knows(ref.registry):
+                continue  # nothing is known of that registry (LT116)
+            yield self._missing(ctx, node, ref)
+
+    def _missing(self, ctx: Context, node: Node, ref: TypeRef) -> Diagnostic:
+        """The finding for a type that a registry losstune knows does not have."""
+        assert ref.registry is not None
+        origin, key = node.origin("type"), f"{node.key}.type"
+        owner = project_name(ref.registry)
+        mmdet = ctx.schema.lookup(TypeRef(DEFAULT_SCOPE, ref.name, ref.scope, True))
+        if not ref.explicit and ref.registry != DEFAULT_SCOPE and mmdet is not None and mmdet.kind == node.kind:
+            return self.finding(
+                f"`{node.type}` is not in {ref.where}, so building the model fails with a KeyError; "
+                f"MMDetection's {ref.name} is `mmdet.{ref.name}`",
+                origin,
+                key=key,
+                fix=f"type='mmdet.{ref.name}'",
+            )
+        guess = ctx.schema.suggest(ref.name, node.kind, ref.registry)
+        if guess is not None:
+            written = f"{ref.registry}.{guess}" if ref.explicit else guess
+            return self.finding(
+                f"`{node.type}` is not a known {owner} {node.kind}; did you mean `{written}`?",
+                origin,
+                key=key,
+                fix=f"type='{written}'",
+            )
+        return self.finding(
+            f"`{node.type}` is not a known {owner} {node.kind}, so its parameters are not checked",
+            origin,
+            key=key,
+            fix="if it is registered by custom_imports, describe it in a schema file (--schema)",
+            severity=Severity.WARNING,
+        )

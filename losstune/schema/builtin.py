@@ -1,8 +1,9 @@
-"""The built-in schema's data: written in ``data/mmdet_schema.yaml``, read from its JSON form.
+"""The built-in schema's data: written in ``data/*_schema.yaml``, read from their JSON form.
 
-The YAML file is the one people edit (it has comments). Parsing it takes longer than everything
-else a ``losstune lint`` of one config does, so the package also ships ``data/mmdet_schema.json``,
-the same data compiled by ``python -m losstune.schema.builtin``; a test checks that the two agree.
+The YAML files are the ones people edit (they have comments), one per registry: MMDetection's
+and other projects'. Parsing YAML takes longer than everything else a ``losstune lint`` of one
+config does, so the package also ships each file compiled to JSON (``data/mmdet_schema.json``),
+written by ``python -m losstune.schema.builtin``; a test checks that the two agree.
 """
 
 from __future__ import annotations
@@ -12,35 +13,46 @@ import sys
 from pathlib import Path
 from typing import Any
 
-SOURCE = "mmdet_schema.yaml"
-COMPILED = "mmdet_schema.json"
+SUFFIX = "_schema"
 
 
-def _data_file(name: str) -> Path:
+def data_folder() -> Path:
+    """The package's data folder."""
     # The package's own folder, not importlib.resources: the package is installed as files, and
-    # importing importlib.resources (and zipfile) costs more than reading this one.
-    return Path(__file__).resolve().parent.parent / "data" / name
+    # importing importlib.resources (and zipfile) costs more than reading these.
+    return Path(__file__).resolve().parent.parent / "data"
 
 
-def builtin_data() -> Any:
-    """The built-in schema's data, as :func:`compile_source` wrote it."""
-    return json.loads(_data_file(COMPILED).read_text(encoding="utf-8"))
+def _sources(ext: str) -> list[Path]:
+    """The schema files with extension ``ext``, MMDetection's first (it is the default registry)."""
+    found = sorted(data_folder().glob(f"*{SUFFIX}.{ext}"))
+    return sorted(found, key=lambda p: p.name != f"mmdet{SUFFIX}.{ext}")
 
 
-def compile_source() -> str:
-    """The JSON form of ``data/mmdet_schema.yaml`` (the text ``data/mmdet_schema.json`` must hold)."""
+def builtin_data() -> list[tuple[str, Any]]:
+    """Each built-in schema file's name and data, as :func:`compile_source` wrote it."""
+    return [(p.stem, json.loads(p.read_text(encoding="utf-8"))) for p in _sources("json")]
+
+
+def compile_source(source: Path) -> str:
+    """The JSON form of one ``data/*_schema.yaml`` (the text its ``.json`` must hold)."""
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    data = yaml.load(_data_file(SOURCE).read_text(encoding="utf-8"), Loader=loader)
+    data = yaml.load(source.read_text(encoding="utf-8"), Loader=loader)
     return json.dumps(data, ensure_ascii=False, allow_nan=False, indent=1) + "\n"
 
 
+def compiled_pairs() -> list[tuple[Path, Path]]:
+    """Each ``data/*_schema.yaml`` with the ``.json`` file compiled from it."""
+    return [(p, p.with_suffix(".json")) for p in _sources("yaml")]
+
+
 def main() -> None:
-    """Write ``data/mmdet_schema.json`` from ``data/mmdet_schema.yaml``."""
-    target = _data_file(COMPILED)
-    target.write_text(compile_source(), encoding="utf-8")
-    sys.stdout.write(f"wrote {target}\n")
+    """Write each ``data/*_schema.json`` from its ``data/*_schema.yaml``."""
+    for source, target in compiled_pairs():
+        target.write_text(compile_source(source), encoding="utf-8")
+        sys.stdout.write(f"wrote {target}\n")
 
 
 if __name__ == "__main__":

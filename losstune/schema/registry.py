@@ -13,7 +13,7 @@ import difflib
 import math
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -23,6 +23,7 @@ from losstune.loader.source import SourceText
 from losstune.model import ComponentKind, Diagnostic, Severity
 from losstune.schema.builtin import builtin_data
 from losstune.schema.catalogue import bare_type
+from losstune.schema.scopes import DEFAULT_SCOPE, TypeRef, resolve_type
 
 _SCALAR_TYPES: dict[str, tuple[type, ...]] = {
     "bool": (bool,),
@@ -126,6 +127,7 @@ class Entry:
     exclusive: tuple[tuple[str, ...], ...] = ()
     requires: tuple[tuple[str, str], ...] = ()
     source: str = "MMDetection"
+    registry: str = DEFAULT_SCOPE
 
     def params_for(self, version: int) -> dict[str, ParamSpec]:
         """The parameters this type takes in MMDetection ``version``."""
@@ -134,38 +136,58 @@ class Entry:
 
 @dataclass
 class Schema:
-    """Every known loss and sampler; later entries (user schemas) replace earlier ones."""
+    """Every known loss and sampler, by the registry it is registered in; later entries (user
+    schemas) replace earlier ones of the same registry and name."""
 
-    entries: dict[str, Entry] = field(default_factory=dict)
+    registries: dict[str, dict[str, Entry]] = field(default_factory=dict)
+
+    @property
+    def entries(self) -> dict[str, Entry]:
+        """MMDetection's entries, by name (the registry of a config that names no scope)."""
+        return self.registries.get(DEFAULT_SCOPE, {})
 
     def add(self, entries: Iterable[Entry]) -> None:
         """Add or replace entries."""
         for e in entries:
-            self.entries[e.name] = e
+            self.registries.setdefault(e.registry, {})[e.name] = e
 
-    def get(self, type_name: str) -> Entry | None:
-        """The entry for a config ``type``: ``FocalLoss``, ``mmdet.FocalLoss`` or a module path
-        such as ``mmdet.models.losses.focal_loss.FocalLoss``; another scope's name gives ``None``."""
-        if type_name in self.entries:
-            return self.entries[type_name]
-        if is_foreign_scope(type_name):
+    def extended(self, entries: Iterable[Entry]) -> Schema:
+        """A copy of this schema with ``entries`` added (this one is left as it is)."""
+        out = Schema({scope: dict(known) for scope, known in self.registries.items()})
+        out.add(entries)
+        return out
+
+    def all_entries(self) -> list[Entry]:
+        """Every entry of every registry, MMDetection's first."""
+        order = sorted(self.registries, key=lambda scope: (scope != DEFAULT_SCOPE, scope))
+        return [e for scope in order for e in self.registries[scope].values()]
+
+    def knows(self, registry: str | None) -> bool:
+        """Whether this schema describes the losses of ``registry`` (a scope such as ``mmyolo``)."""
+        return registry is not None and bool(self.registries.get(registry))
+
+    def lookup(self, ref: TypeRef) -> Entry | None:
+        """The entry a resolved type names, if its registry has one by that name."""
+        if ref.registry is None:
             return None
-        return self.entries.get(bare_type(type_name))
+        return self.registries.get(ref.registry, {}).get(ref.name)
 
-    def names(self, kind: ComponentKind | None = None) -> list[str]:
-        """Known type names, of one kind or all."""
-        return [n for n, e in self.entries.items() if kind is None or e.kind == kind]
+    def get(self, type_name: str, scope: str | None = DEFAULT_SCOPE) -> Entry | None:
+        """The entry for a config ``type`` in ``scope`` (MMDetection's by default): ``FocalLoss``,
+        ``mmdet.FocalLoss`` or a module path such as ``mmdet.models.losses.focal_loss.FocalLoss``;
+        a name of another registry gives that registry's entry or ``None``."""
+        return self.lookup(resolve_type(type_name, scope))
 
-    def suggest(self, type_name: str, kind: ComponentKind | None = None) -> str | None:
-        """The closest known name to a probable typo, if one is close."""
-        close = difflib.get_close_matches(bare_type(type_name), self.names(kind), n=1, cutoff=0.8)
+    def names(self, kind: ComponentKind | None = None, registry: str = DEFAULT_SCOPE) -> list[str]:
+        """Known type names of one registry, of one kind or all."""
+        known = self.registries.get(registry, {})
+        return [n for n, e in known.items() if kind is None or e.kind == kind]
+
+    def suggest(self, type_name: str, kind: ComponentKind | None = None, registry: str = DEFAULT_SCOPE) -> str | None:
+        """The closest name in ``registry`` to a probable typo, if one is close."""
+        names = self.names(kind, registry)
+        close = difflib.get_close_matches(bare_type(type_name), names, n=1, cutoff=0.8)
         return close[0] if close else None
-
-
-def is_foreign_scope(type_name: str) -> bool:
-    """Whether a type names another registry's class (``mmpretrain.LabelSmoothLoss``)."""
-    scope = type_name.split(".")[0] if "." in type_name else ""
-    return bool(scope) and scope != "mmdet"
 
 
 def _flag(raw: dict[Any, Any], key: str, default: bool, where: str) -> bool:
@@ -276,20 +298,28 @@ def _entry(raw: Any, kind: ComponentKind, where: str, source: str) -> Entry:
 
 
 def parse_schema(data: Any, where: str) -> list[Entry]:
-    """Entries from the data of a schema file (``losses:`` and ``samplers:`` lists)."""
+    """Entries from the data of a schema file: ``losses:`` and ``samplers:`` lists, and optionally
+    the ``registry:`` scope they are registered in (``mmdet`` when absent) and the ``project:``
+    that registers them (the file's name when absent)."""
     if data is None:
         return []
     if isinstance(data, list):  # a bare list of losses
         data = {"losses": data}
     if not isinstance(data, dict):
         raise SchemaError(f"{where}: a schema file holds `losses:` and `samplers:` lists")
+    registry = data.get("registry", DEFAULT_SCOPE)
+    if not isinstance(registry, str) or not registry.isidentifier():
+        raise SchemaError(f"{where}: `registry` must be a registry scope such as mmdet or mmyolo")
+    source = data.get("project", where)
+    if not isinstance(source, str):
+        raise SchemaError(f"{where}: `project` must be the name of the project that registers these types")
     out: list[Entry] = []
     kinds: tuple[tuple[str, ComponentKind], ...] = (("losses", "loss"), ("samplers", "sampler"))
     for key, kind in kinds:
         entries = data.get(key) or ()
         if not isinstance(entries, (list, tuple)):
             raise SchemaError(f"{where}: `{key}` must be a list of {kind} entries")
-        out += [_entry(e, kind, where, where) for e in entries]
+        out += [replace(_entry(e, kind, where, source), registry=registry) for e in entries]
     return out
 
 
@@ -308,8 +338,8 @@ def _read_yaml(text: str, shown: str) -> Any:
 
 @lru_cache(maxsize=1)
 def builtin_entries() -> tuple[Entry, ...]:
-    """The MMDetection losses and samplers shipped with losstune."""
-    return tuple(parse_schema(builtin_data(), "MMDetection"))
+    """The losses and samplers shipped with losstune: MMDetection's and other projects'."""
+    return tuple(e for name, data in builtin_data() for e in parse_schema(data, name))
 
 
 def load_schema(extra_files: Iterable[str | os.PathLike[str]] = (), max_file_size: int | None = None) -> Schema:
