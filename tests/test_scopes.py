@@ -86,7 +86,7 @@ def test_a_registry_with_a_schema_checks_its_own_parameters(tmp_path: Path, with
     )
     found = _findings(tmp_path, source, with_yolo)
     assert [(c, line) for c, line, _ in found] == [("LT102", 3)]
-    assert "did you mean `iou_mode`" in found[0][2]
+    assert found[0][2].endswith("did you mean `iou_mode`? (checked against MMYOLO's `IoULoss`)")
 
 
 def test_a_bare_mmdetection_name_in_another_projects_scope_fails_to_build(tmp_path: Path, with_yolo: Schema) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from losstune.config import LoadedConfig
 from losstune.errors import UsageError
@@ -23,6 +23,7 @@ from losstune.model import Diagnostic, Severity, Span
 from losstune.rules import ALL_RULES, Context
 from losstune.schema.mmdet_version import detect_version
 from losstune.schema.registry import Schema
+from losstune.schema.scopes import DEFAULT_SCOPE, project_name
 
 _NOQA = re.compile(r"#\s*losstune:\s*noqa(?::\s*(?P<codes>[A-Za-z0-9,\s]+))?", re.IGNORECASE)
 _SKIP_DIRS = frozenset(("__pycache__", "node_modules", "site-packages"))
@@ -151,8 +152,22 @@ def check_config(config: LoadedConfig, schema: Schema, settings: Settings) -> li
     out: list[Diagnostic] = []
     for rule in ALL_RULES:
         if settings.enabled(rule.code, rule.default_enabled):
-            out.extend(ctx.mask.diagnostic(d) for d in rule.check(ctx))
+            out.extend(ctx.mask.diagnostic(_naming_registry(ctx, d)) for d in rule.check(ctx))
     return out
+
+
+def _naming_registry(ctx: Context, d: Diagnostic) -> Diagnostic:
+    """A finding about a loss or sampler of another project's registry says which registry it was
+    checked against (MMDetection's, the default, goes without saying)."""
+    if d.key is None:
+        return d
+    node = ctx.node_at(d.key)
+    if node is None or node.entry is None or node.entry.registry == DEFAULT_SCOPE:
+        return d
+    owner = project_name(node.entry.registry)
+    if owner in d.message:
+        return d
+    return replace(d, message=f"{d.message} (checked against {owner}'s `{node.entry.name}`)")
 
 
 def lint(paths: Iterable[str], schema: Schema, settings: Settings, resolver: Resolver | None = None) -> LintResult:

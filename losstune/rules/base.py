@@ -46,6 +46,15 @@ class Context:
         """Where the ``type`` of the dict at ``path`` is looked up (its registry scope)."""
         return type_at(self.config.tree, path, type_name, self.version)
 
+    def node_at(self, key: str) -> Node | None:
+        """The loss or sampler whose dict holds the value at dotted ``key`` (or is it)."""
+        best: Node | None = None
+        for node in self.nodes():
+            k = node.key
+            if (key == k or key.startswith(k + ".")) and (best is None or len(k) > len(best.key)):
+                best = node
+        return best
+
     def nodes(self) -> list[Node]:
         """Every loss and sampler of the config with its schema entry (``None`` if unknown)."""
         if self._nodes is None:
