@@ -54,7 +54,7 @@ class LossNode:
 
 
 def _is_dataset_path(path: Path) -> bool:
-    return any(isinstance(s, str) and (s.endswith("_dataloader") or s == "data") for s in path)
+    return any(isinstance(s, str) and (s.endswith("dataloader") or s == "data") for s in path)
 
 
 def is_loss(path: Path, value: Any) -> bool:

@@ -82,6 +82,18 @@ def test_unused_base_is_checked_by_itself(write: Callable[..., Path], tmp_path: 
     assert (code, _found(data)) == (1, [("LT104", "configs/_base_/lonely.py", 1, 37)])
 
 
+def test_a_base_fragment_named_base_beside_its_configs_is_checked_through_them(
+    write: Callable[..., Path], tmp_path: Path
+) -> None:
+    # MMOCR's convention: `_base_dbnet_r18.py` next to the configs that inherit it, which add the
+    # default_scope that decides which registry its losses are looked up in.
+    write("configs/_base_/runtime.py", "default_scope = 'mmocr'\n")
+    write("configs/dbnet/_base_dbnet.py", "model = dict(det_head=dict(module_loss=dict(type='DBModuleLoss')))\n")
+    write("configs/dbnet/dbnet_r18.py", "_base_ = ['_base_dbnet.py', '../_base_/runtime.py']\n")
+    code, data = _json("configs", cwd=tmp_path)
+    assert (code, _found(data), data["files"]) == (0, [], 1)
+
+
 def test_noqa_comments(write: Callable[..., Path], tmp_path: Path) -> None:
     write(
         "cfg.py",

@@ -48,6 +48,11 @@ def test_dataset_samplers_are_not_bbox_samplers() -> None:
     assert c.get("train_dataloader.sampler.type") == "DefaultSampler"
 
 
+def test_a_dataloader_anywhere_holds_dataset_samplers(write: Callable[..., Path]) -> None:
+    cfg = write("cfg.py", "train_cfg = dict(dataloader=dict(sampler=dict(type='DefaultSampler', shuffle=True)))\n")
+    assert losstune.load(cfg).samplers() == []
+
+
 def test_losses_outside_model_and_v2_top_level_train_cfg(write: Callable[..., Path]) -> None:
     cfg = write(
         "cfg.py",

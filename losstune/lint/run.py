@@ -56,7 +56,10 @@ class LintResult:
 
 
 def _is_base(path: str) -> bool:
-    return "_base_" in os.path.normpath(path).split(os.sep)
+    """Whether a file is a base fragment by the projects' conventions: under a ``_base_`` folder,
+    or named ``_base_*.py`` beside the configs that inherit it (MMOCR's ``_base_dbnet_*.py``)."""
+    parts = os.path.normpath(path).split(os.sep)
+    return "_base_" in parts or parts[-1].startswith("_base_")
 
 
 @dataclass
