@@ -1,12 +1,17 @@
-"""Check losstune against mmengine on a tree of real MMDetection configs.
+"""Check losstune against mmengine on a tree of real MMDetection configs, or on each project of a site.
 
-Usage: ``python benchmarks/corpus_check.py CONFIG_DIR [--inject N]``, where CONFIG_DIR is a
+Usage: ``python benchmarks/corpus_check.py CONFIG_DIR [--inject N] [--edits M]``, where CONFIG_DIR is a
 ``configs/`` folder of MMDetection (for instance the one inside the mmdet wheel:
-``pip download --no-deps mmdet==3.3.0`` and unzip ``mmdet/.mim/configs``). It prints:
+``pip download --no-deps mmdet==3.3.0`` and unzip ``mmdet/.mim/configs``), or
+``python benchmarks/corpus_check.py --site SITE [PROJECT ...] [--inject N] [--edits M]``, where SITE is a
+folder of installed (or unpacked) OpenMMLab packages, each with its configs in ``<package>/.mim/configs``
+(all such packages when no PROJECT is named). SITE goes on ``sys.path`` (and ``PYTHONPATH``) so that
+``mmdet::`` bases resolve, for mmengine as for losstune. For each tree it prints:
 
-* fidelity: for every config mmengine loads, whether ``losstune.load(p).to_dict()`` equals
+* fidelity: for every config mmengine loads (``Config.fromfile(p, import_custom_modules=False)``: the
+  projects' code is never imported), whether ``losstune.load(p).to_dict()`` equals
   ``mmengine.Config.fromfile(p).to_dict()`` (key order and value types included);
-* false alarms: error-level lint findings on the configs mmengine loads (should be none);
+* false alarms: error-level lint findings on the configs mmengine loads (should be none), each listed;
 * detection: for up to N configs (default 300), faults injected into each literal loss or sampler
   value of the resolved config (in whichever file of the ``_base_`` chain writes it), and whether
   lint reports an error at that file and line;
@@ -15,7 +20,8 @@ Usage: ``python benchmarks/corpus_check.py CONFIG_DIR [--inject N]``, where CONF
   then mmengine loads the edited config: it must equal the original with exactly that change, and
   every comment line of the touched files must still be there.
 
-The tree is copied to a temporary folder first.
+With ``--site``, a table of these numbers per project ends the output. The tree (or the whole site)
+is copied to a temporary folder first: faults and edits are written into the copy only.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import shutil
 import sys
 import tempfile
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +65,38 @@ FAULTS: dict[str, tuple[str, str, frozenset[str] | None]] = {
     "negative-num": ("num", "-1", None),
 }
 
+# mmengine finds the package of a `pkg::` base with pkg_resources, which setuptools no longer ships
+# (from version 81): this stand-in finds no distribution, so that mmengine falls back to
+# importlib.util.find_spec, which finds the package on sys.path without importing it.
+PKG_RESOURCES_STANDIN = """
+class DistributionNotFound(Exception):
+    pass
+
+
+def get_distribution(name):
+    raise DistributionNotFound(name)
+"""
+
+
+@dataclass
+class TreeResult:
+    """The numbers of one tree of configs."""
+
+    configs: int = 0
+    mm_failed: int = 0
+    equal: int = 0
+    differ: int = 0
+    alarms: list[str] = field(default_factory=list)
+    tried: collections.Counter[str] = field(default_factory=collections.Counter)
+    hit: collections.Counter[str] = field(default_factory=collections.Counter)
+    edits: int = 0
+    exact: int = 0
+    refused: int = 0
+
+    @property
+    def loadable(self) -> int:
+        return self.equal + self.differ
+
 
 def shape(value: Any) -> Any:
     """Key order and exact types, for an exact comparison."""
@@ -74,7 +113,7 @@ def mm_load(path: str) -> dict[str, Any] | None:
     try:
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            out: dict[str, Any] = Config.fromfile(path).to_dict()
+            out: dict[str, Any] = Config.fromfile(path, import_custom_modules=False).to_dict()
             return out
     except Exception:
         return None
@@ -91,48 +130,81 @@ def replace(path: str, span: Span, text: str) -> str | None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("config_dir")
-    parser.add_argument("--inject", type=int, default=300, help="configs to inject faults into")
-    parser.add_argument("--edits", type=int, default=300, help="configs to edit with losstune set")
+    parser.add_argument("trees", nargs="*", help="CONFIG_DIR, or with --site the projects to check (default: all)")
+    parser.add_argument("--site", help="a folder of OpenMMLab packages with configs in <package>/.mim/configs")
+    parser.add_argument("--inject", type=int, default=300, help="configs to inject faults into, per tree")
+    parser.add_argument("--edits", type=int, default=300, help="configs to edit with losstune set, per tree")
     args = parser.parse_args()
     schema = load_schema()
-    work = Path(tempfile.mkdtemp()) / "configs"
-    shutil.copytree(args.config_dir, work)
-    os.chdir(work)
+    work = Path(tempfile.mkdtemp())
+    try:
+        if args.site is None:
+            if len(args.trees) != 1:
+                parser.error("give one CONFIG_DIR, or --site SITE [PROJECT ...]")
+            shutil.copytree(args.trees[0], work / "configs")
+            report(check_tree(work / "configs", schema, args.inject, args.edits))
+            return 0
+        site = work / "site"
+        shutil.copytree(args.site, site, ignore=shutil.ignore_patterns("__pycache__"))
+        (work / "standin").mkdir()
+        (work / "standin" / "pkg_resources.py").write_text(PKG_RESOURCES_STANDIN)
+        sys.path[:0] = [str(site), str(work / "standin")]
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
+        projects = args.trees or sorted(p.name for p in site.iterdir() if (p / ".mim" / "configs").is_dir())
+        results: dict[str, TreeResult] = {}
+        for project in projects:
+            top = site / project / ".mim" / "configs"
+            if not top.is_dir():
+                parser.error(f"{args.site}/{project}/.mim/configs is not a folder")
+            print(f"== {project}")
+            results[project] = check_tree(top, schema, args.inject, args.edits)
+            report(results[project])
+        print_table(results)
+        return 0
+    finally:
+        os.chdir(work.parent)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def check_tree(top: Path, schema: Any, inject: int, edits: int) -> TreeResult:
+    """Fidelity, false alarms, detection and edits on the configs under ``top`` (a copy: it is written)."""
+    os.chdir(top)
+    out = TreeResult()
     files = sorted(
         os.path.join(r, f) for r, _, fs in os.walk(".") for f in fs if f.endswith(".py") and "_base_" not in r
     )
-    equal = differ = mm_failed = alarms = 0
+    out.configs = len(files)
     loadable: list[str] = []
     for f in files:
         expected = mm_load(f)
         if expected is None:
-            mm_failed += 1
+            out.mm_failed += 1
             continue
         loadable.append(f)
         result = Resolver().resolve(f)
         got = to_plain(result.cfg) if result.cfg is not None else None
         if got == expected and shape(got) == shape(expected):
-            equal += 1
+            out.equal += 1
         else:
-            differ += 1
+            out.differ += 1
             print(f"  differs: {f}")
         if result.cfg is not None:
             found = result.diagnostics + check_config(LoadedConfig(result), schema, Settings())
-            errors = [d for d in found if d.severity is Severity.ERROR]
-            alarms += len(errors)
-            for d in errors:
-                print(f"  false alarm? {d.span}: {d.code} {d.message[:120]}")
-    print(
-        f"fidelity: {equal}/{equal + differ} configs that mmengine loads are equal ({mm_failed} mmengine cannot load)"
-    )
-    print(f"false alarms: {alarms} error-level findings on the {len(loadable)} configs mmengine loads")
-
+            for d in found:
+                if d.severity is Severity.ERROR:
+                    out.alarms.append(f"{d.span}: {d.code} {d.message[:120]}")
+                    print(f"  false alarm? {out.alarms[-1]}")
     rng = random.Random(0)
     rng.shuffle(loadable)
-    tried: collections.Counter[str] = collections.Counter()
-    hit: collections.Counter[str] = collections.Counter()
-    for f in loadable[: args.inject]:
+    inject_faults(loadable[:inject], schema, out)
+    check_edits(loadable, edits, schema, rng, out)
+    return out
+
+
+def inject_faults(configs: list[str], schema: Any, out: TreeResult) -> None:
+    """Each fault of FAULTS written in turn at each literal loss or sampler value of ``configs``:
+    lint must report an error at that file and line."""
+    for f in configs:
         loaded = LoadedConfig(Resolver().resolve(f))
         nodes = [(n.path, n.type) for n in loaded.losses()] + [(s.path, s.type) for s in loaded.samplers()]
         for path, type_name in nodes:
@@ -147,7 +219,7 @@ def main() -> int:
                     continue
                 target = os.path.abspath(origin.span.file)
                 original = replace(target, origin.span, text.format(type=type_name))
-                tried[fault] += 1
+                out.tried[fault] += 1
                 try:
                     result = Resolver().resolve(f)
                     found = list(result.diagnostics)
@@ -160,20 +232,57 @@ def main() -> int:
                         and d.span.line == origin.span.line
                         for d in found
                     ):
-                        hit[fault] += 1
+                        out.hit[fault] += 1
                     else:
                         print(f"  not detected: {fault} at {origin.span} ({type_name}) in {f}")
                 finally:
                     Path(target).write_text(original or "")
+
+
+def report(out: TreeResult) -> None:
+    """The numbers of one tree, as lines of text."""
+    print(
+        f"fidelity: {out.equal}/{out.loadable} configs that mmengine loads are equal "
+        f"({out.mm_failed} mmengine cannot load)"
+    )
+    print(f"false alarms: {len(out.alarms)} error-level findings on the {out.loadable} configs mmengine loads")
     for fault in FAULTS:
-        print(f"detection {fault:16s} {hit[fault]}/{tried[fault]}")
-    total_hit, total = sum(hit.values()), sum(tried.values())
+        print(f"detection {fault:16s} {out.hit[fault]}/{out.tried[fault]}")
+    total_hit, total = sum(out.hit.values()), sum(out.tried.values())
     print(
         f"detection: {total_hit}/{total} injected faults reported at their file and line ({total_hit / max(total, 1):.1%})"
     )
-    check_edits(loadable, args.edits, schema, rng)
-    shutil.rmtree(work.parent, ignore_errors=True)
-    return 0
+    print(
+        f"edits: {out.exact}/{out.edits} load in mmengine as the original with exactly the change "
+        f"and keep every comment line ({out.refused} refused)"
+    )
+
+
+def print_table(results: dict[str, TreeResult]) -> None:
+    """One row per project."""
+    head = ("project", "configs", "mmengine loads", "equal", "false alarms", "faults detected", "edits exact")
+    rows = [head]
+    for name, r in results.items():
+        hit, tried = sum(r.hit.values()), sum(r.tried.values())
+        rows.append(
+            (
+                name,
+                str(r.configs),
+                str(r.loadable),
+                f"{r.equal}/{r.loadable}",
+                str(len(r.alarms)),
+                f"{hit}/{tried}",
+                f"{r.exact}/{r.edits}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    print()
+    for row in rows:
+        print(
+            "  ".join(
+                cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
 
 
 def _candidates(cfg: LoadedConfig, rng: random.Random) -> list[tuple[tuple[Any, ...], Any]]:
@@ -195,7 +304,7 @@ def _candidates(cfg: LoadedConfig, rng: random.Random) -> list[tuple[tuple[Any, 
     return out
 
 
-def check_edits(loadable: list[str], n: int, schema: Any, rng: random.Random) -> None:
+def check_edits(loadable: list[str], n: int, schema: Any, rng: random.Random, out: TreeResult) -> None:
     """Random `losstune set` edits, checked with mmengine."""
     import copy
 
@@ -249,10 +358,7 @@ def check_edits(loadable: list[str], n: int, schema: Any, rng: random.Random) ->
             print(f"  not exact: {format_path(path)}={value!r} in {f} (comments kept: {comments})")
         for p, text in snapshot.items():
             Path(p).write_text(text)
-    print(
-        f"edits: {counts['exact']}/{counts['edits']} load in mmengine as the original with exactly the change "
-        f"and keep every comment line ({counts['refused']} refused)"
-    )
+    out.edits, out.exact, out.refused = counts["edits"], counts["exact"], counts["refused"]
 
 
 if __name__ == "__main__":
