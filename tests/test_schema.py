@@ -116,3 +116,13 @@ def test_user_schema_fields_of_the_wrong_kind(write: Callable[..., Path], text: 
     with pytest.raises(SchemaError) as err:
         load_schema([write("s.yaml", text)])
     assert "s.yaml" in str(err.value) and words in str(err.value)
+
+
+def test_a_type_may_be_a_union_of_scalars_lists_and_none() -> None:
+    from losstune.schema.registry import TypeSpec
+
+    spec = TypeSpec("float|list[float]|None")
+    assert all(spec.accepts(v) for v in (0.5, 1, [0.2, 0.8], (1.0,), [], None))
+    assert not any(spec.accepts(v) for v in ("0.5", True, [0.2, "x"], [[1.0]], {"a": 1.0}))
+    assert not TypeSpec("float|list[float]").accepts(None)
+    assert TypeSpec("int|None").accepts(3) and not TypeSpec("int|None").accepts(3.5)

@@ -23,7 +23,14 @@ class WrongType(Rule):
 
     code = "LT103"
     name = "wrong-type"
-    valid = (Example("model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma=2, alpha=0.25)))\n"),)
+    valid = (
+        Example("model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma=2, alpha=0.25)))\n"),
+        # one number weights the positive term of every class (PyTorch's pos_weight)
+        Example(
+            "model = dict(bbox_head=dict(\n"
+            "    loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True, class_weight=0.5)))\n"
+        ),
+    )
     invalid = (
         Example("model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma='1.5')))\n", ((1, 67),)),
         Example("model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', alpha=None)))\n", ((1, 67),)),
@@ -31,6 +38,11 @@ class WrongType(Rule):
             "model = dict(roi_head=dict(bbox_head=dict(\n"
             "    loss_cls=dict(type='CrossEntropyLoss', loss_weight=[1.0, 2.0]))))\n",
             ((2, 56),),
+        ),
+        Example(
+            "model = dict(bbox_head=dict(\n"
+            "    loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True, class_weight='0.5')))\n",
+            ((2, 75),),
         ),
     )
 

@@ -39,35 +39,46 @@ class SchemaError(UsageError):
 
 @dataclass(frozen=True)
 class TypeSpec:
-    """A parameter type such as ``float``, ``list[float]|None`` or ``any``."""
+    """A parameter type such as ``float``, ``list[float]|None``, ``float|list[float]|None`` or ``any``."""
 
     text: str
 
     @property
-    def nullable(self) -> bool:
-        """Whether ``None`` is allowed."""
-        return "|None" in self.text or self.text == "any"
+    def alternatives(self) -> tuple[str, ...]:
+        """The types a value may have, ``|`` apart (none inside the brackets of ``list[...]``)."""
+        out: list[str] = []
+        depth = start = 0
+        for i, ch in enumerate(self.text):
+            depth += {"[": 1, "]": -1}.get(ch, 0)
+            if ch == "|" and depth == 0:
+                out.append(self.text[start:i])
+                start = i + 1
+        return (*out, self.text[start:])
 
     @property
-    def base(self) -> str:
-        """The type without ``|None``."""
-        return self.text.replace("|None", "")
+    def nullable(self) -> bool:
+        """Whether ``None`` is allowed."""
+        return any(t in ("None", "any") for t in self.alternatives)
 
     def accepts(self, value: Any) -> bool:
         """Whether ``value`` has this type (``bool`` is not a number here)."""
-        if self.base == "any":
-            return True
-        if value is None:
-            return self.nullable
-        if self.base.startswith("list[") and self.base.endswith("]"):
-            inner = TypeSpec(self.base[5:-1])
-            return isinstance(value, (list, tuple)) and all(inner.accepts(v) for v in value)
-        allowed = _SCALAR_TYPES.get(self.base)
-        if allowed is None:
-            return True
-        if isinstance(value, bool) and self.base != "bool":
-            return False
-        return isinstance(value, allowed)
+        return any(_accepts(t, value) for t in self.alternatives)
+
+
+def _accepts(kind: str, value: Any) -> bool:
+    """Whether ``value`` has the type ``kind``, one alternative of a :class:`TypeSpec`."""
+    if kind == "any":
+        return True
+    if kind == "None" or value is None:
+        return kind == "None" and value is None
+    if kind.startswith("list[") and kind.endswith("]"):
+        return isinstance(value, (list, tuple)) and all(TypeSpec(kind[5:-1]).accepts(v) for v in value)
+    allowed = _SCALAR_TYPES.get(kind)
+    if allowed is None:
+        return True
+    if isinstance(value, bool) and kind != "bool":
+        return False
+    return isinstance(value, allowed)
 
 
 @dataclass(frozen=True)
