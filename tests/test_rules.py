@@ -80,3 +80,13 @@ def test_the_rule_listing_and_sarif_give_the_same_summary() -> None:
         assert line.endswith(" " + rule.summary), line
         (entry,) = [r for r in sarif if r["id"] == rule.code]
         assert entry["shortDescription"]["text"] == rule.summary
+
+
+def test_class_weight_length_documents_every_head_whose_classifier_it_knows() -> None:
+    import re
+
+    from losstune.rules.class_weight_length import ClassWeightLength
+    from losstune.schema.heads import CLASSIFIER_WIDTHS
+
+    named = set(re.findall(r"\b[A-Z][A-Za-z0-9]*Head\b", ClassWeightLength.doc()))
+    assert named == {head for head, _ in CLASSIFIER_WIDTHS}

@@ -6,6 +6,9 @@ so an unusual head never produces a false alarm.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
 # Heads that call loss_cls / loss_bbox with avg_factor (MMDetection 2.x and 3.x), so that any
 # reduction but 'mean' and 'none' raises "avg_factor can not be used with reduction='sum'".
 # YOLOV3Head and YOLOXHead are absent on purpose: they reduce with 'sum' and normalise themselves.
@@ -45,4 +48,79 @@ SAMPLING_HEADS: frozenset[str] = frozenset(
 # per-class tensor and removes bg_cls_weight.
 HEAD_LOSS_PARAMS: dict[tuple[str, str], dict[str, str]] = {
     ("DETRHead", "loss_cls"): {"bg_cls_weight": "float", "class_weight": "float|None"},
+}
+
+
+class Outputs(NamedTuple):
+    """The outputs of a classifier: how many, whether the last one is the background, and how
+    that follows from the head (``num_classes=2 + 1 background with a softmax``)."""
+
+    size: int
+    background: bool
+    how: str
+
+
+@dataclass(frozen=True)
+class ClassifierWidth:
+    """How many outputs the classifier has whose scores a head gives to one of its losses.
+
+    The number of classes C is the sum of the head parameters ``classes``. ``background`` says
+    when the classifier has one more output, for the background: ``"softmax"`` only with a softmax
+    loss (``num_classes`` outputs with ``use_sigmoid=True``, as AnchorHead's ``cls_out_channels``),
+    ``"always"`` whatever the loss (BBoxHead's ``fc_cls``). ``custom``: the head lets a loss that
+    sizes the classifier itself (``CrossEntropyCustomLoss``) decide: C + 1 with a softmax, C with a
+    sigmoid.
+    """
+
+    classes: tuple[str, ...] = ("num_classes",)
+    background: Literal["softmax", "always"] = "softmax"
+    custom: bool = False
+
+    def outputs(self, head: dict[str, Any], sigmoid: bool, loss_type: str) -> Outputs | None:
+        """The outputs of the classifier under ``head`` for a loss of ``loss_type``, or ``None`` where
+        a class count is not an integer in the head dict."""
+        counts = [head.get(name) for name in self.classes]
+        if not all(isinstance(c, int) and not isinstance(c, bool) for c in counts):
+            return None
+        total = sum(c for c in counts if isinstance(c, int))
+        classes = " + ".join(f"{n}={c}" for n, c in zip(self.classes, counts, strict=True))
+        if self.custom and loss_type in CUSTOM_CLS_CHANNELS_LOSSES:
+            background = not sigmoid
+            how = f"{classes}, sized by {loss_type}" + (" with use_sigmoid=True" if sigmoid else " + 1 background")
+        elif self.background == "always":
+            background = True
+            how = f"{classes} + 1 background, whatever the loss"
+        else:
+            background = not sigmoid
+            how = f"{classes} with use_sigmoid=True" if sigmoid else f"{classes} + 1 background with a softmax"
+        return Outputs(total + background, background, how)
+
+
+# Losses that size a bbox head's classifier themselves (MMDetection 3.x `custom_cls_channels`).
+CUSTOM_CLS_CHANNELS_LOSSES: frozenset[str] = frozenset(("CrossEntropyCustomLoss",))
+
+_DENSE = ClassifierWidth()
+_ROI = ClassifierWidth(background="always", custom=True)
+_ROI_FIXED = ClassifierWidth(background="always")
+_MASKFORMER = ClassifierWidth(classes=("num_things_classes", "num_stuff_classes"), background="always")
+
+# The width of the classifier each head feeds to a loss, by (exact head type, loss key), read from
+# MMDetection 2.28 and 3.3: the dense heads size cls_out_channels from loss_cls.use_sigmoid
+# (AnchorHead, AnchorFreeHead, GuidedAnchorHead, RepPointsHead, DIIHead's fc_cls); BBoxHead and
+# ConvFCBBoxHead's fc_cls has num_classes + 1 outputs unless the loss sizes it (3.x); the heads
+# that build their own fc_cls keep num_classes + 1; MaskFormer's cls_embed has one output per
+# thing and stuff class and one for the background. Heads not listed are not known: the rules
+# that need the width stay silent there.
+CLASSIFIER_WIDTHS: dict[tuple[str, str], ClassifierWidth] = {
+    **{
+        (h, "loss_cls"): _DENSE
+        for h in """AnchorHead RetinaHead RetinaSepBNHead ATSSHead FCOSHead FoveaHead GuidedAnchorHead
+        GARetinaHead RepPointsHead DIIHead""".split()
+    },
+    **{
+        (h, "loss_cls"): _ROI
+        for h in "BBoxHead ConvFCBBoxHead Shared2FCBBoxHead Shared4Conv1FCBBoxHead SCNetBBoxHead".split()
+    },
+    **{(h, "loss_cls"): _ROI_FIXED for h in ("DoubleConvFCBBoxHead", "SABLHead")},
+    **{(h, "loss_cls"): _MASKFORMER for h in ("MaskFormerHead", "Mask2FormerHead")},
 }
