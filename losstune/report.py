@@ -13,7 +13,7 @@ from losstune.locate import LossNode, SamplerRef
 from losstune.model import Diagnostic, Origin
 from losstune.schema.mmdet_version import detect_version
 from losstune.schema.registry import Entry, Schema
-from losstune.schema.scopes import type_at
+from losstune.schema.scopes import DEFAULT_SCOPE, type_at
 
 if TYPE_CHECKING:
     from losstune.engine.trace import StepName
@@ -129,6 +129,21 @@ def _entry(cfg: LoadedConfig, schema: Schema, type_name: str, path: Path | None,
     return schema.lookup(type_at(cfg.tree, path or (), type_name, version))
 
 
+def _known_sampler(cfg: LoadedConfig, loss: LossNode, version: int) -> SamplerRef | None:
+    """The loss's sampler; the implicit PseudoSampler only under MMDetection's heads (another
+    project's head samples, or not, as its own code says)."""
+    s = loss.sampler
+    if s is None or not s.default or loss.head is None:
+        return s
+    head = cfg.tree
+    for step in loss.head:
+        head = head[step]
+    head_type = head.get("type") if isinstance(head, dict) else None
+    if isinstance(head_type, str) and type_at(cfg.tree, loss.head, head_type, version).registry != DEFAULT_SCOPE:
+        return None
+    return s
+
+
 def unchecked_note(cfg: LoadedConfig, schema: Schema, loss: LossNode, version: int) -> str | None:
     """Why a loss's parameters are not checked, when the registry it is looked up in is one
     losstune has no schema for (another project's)."""
@@ -154,7 +169,7 @@ def _loss_view(cfg: LoadedConfig, loss: LossNode, schema: Schema, version: int, 
         origin=loss.origin,
         head=format_path(loss.head) if loss.head is not None else None,
         params=_params(node, _entry(cfg, schema, loss.type, loss.path, version), version, mask),
-        sampler=_sampler_view(cfg, loss.sampler, schema, version, mask),
+        sampler=_sampler_view(cfg, _known_sampler(cfg, loss, version), schema, version, mask),
         note=unchecked_note(cfg, schema, loss, version) if any(schema.registries.values()) else None,
     )
 

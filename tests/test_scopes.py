@@ -109,17 +109,20 @@ def _loaded(tmp_path: Path, source: str) -> LoadedConfig:
 
 def test_explain_says_a_loss_is_not_checked_and_shows_no_mmdetection_defaults(tmp_path: Path) -> None:
     source = (
-        "default_scope = 'mmpose'\nmodel = dict(head=dict(loss=dict(type='SmoothL1Loss', use_target_weight=True)))\n"
+        "default_scope = 'mmpose'\n"
+        "model = dict(head=dict(type='RTMCCHead', loss=dict(type='SmoothL1Loss', use_target_weight=True)))\n"
     )
     report = explain(_loaded(tmp_path, source), load_schema())
     (loss,) = report.losses
     assert [p.name for p in loss.params] == ["use_target_weight"]  # no MMDetection defaults mixed in
+    assert loss.sampler is None  # MMDetection's implicit PseudoSampler is not MMPose's
     assert loss.note == (
         "not checked: `SmoothL1Loss` is looked up in MMPose's registry (default_scope='mmpose'), "
         "which losstune has no schema for"
     )
     mmdet = explain(_loaded(tmp_path, "model = dict(head=dict(loss=dict(type='SmoothL1Loss')))\n"), load_schema())
     assert mmdet.losses[0].note is None and {p.name for p in mmdet.losses[0].params} >= {"beta", "loss_weight"}
+    assert mmdet.losses[0].sampler is not None and mmdet.losses[0].sampler.type == "PseudoSampler"
 
 
 def test_the_steps_of_another_projects_loss_are_not_evaluated(tmp_path: Path) -> None:

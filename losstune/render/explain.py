@@ -56,7 +56,7 @@ def _loss_block(loss: LossView, width: int) -> RenderableType:
         table.add_row(Text("(no parameters set)", style="dim"), "", "", *([""] if meaning else []))
     sampler = Text("  sampler: ", style="bold")
     if loss.sampler is None:
-        sampler.append("none (this head does not sample)", style="dim")
+        sampler.append("none configured", style="dim")
     elif loss.sampler.default:
         type_text(sampler, loss.sampler.type, style="magenta")
         sampler.append("  (default: no sampler in this head's train_cfg)", style="dim")
@@ -70,7 +70,7 @@ def _loss_block(loss: LossView, width: int) -> RenderableType:
             sampler.append(f"\n    {args}")
     parts: list[RenderableType] = [title, table, sampler]
     if loss.note:
-        parts.append(Text(f"  {printable(loss.note)}", style="yellow"))
+        parts.append(Padding(Text(printable(loss.note), style="yellow"), (0, 0, 0, 2)))
     if loss.steps:
         parts.append(Text("  on sample tensors:", style="bold"))
         # a grid, so a long formula wraps under itself rather than under the step's number
