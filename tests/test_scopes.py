@@ -133,3 +133,14 @@ def test_the_steps_of_another_projects_loss_are_not_evaluated(tmp_path: Path) ->
     source = "default_scope = 'mmpose'\nmodel = dict(head=dict(loss=dict(type='SmoothL1Loss')))\n"
     with pytest.raises(UnsupportedLoss, match="evaluates MMDetection's losses only"):
         evaluate_config(_loaded(tmp_path, source), "model.head.loss")
+
+
+def test_the_unchecked_note_is_off_by_default_and_selected_by_its_full_code(tmp_path: Path) -> None:
+    source = (
+        "default_scope = 'mmpose'\n"
+        "model = dict(head=dict(loss=dict(type='KeypointMSELoss'),\n"
+        "                       loss_x=dict(type='mmdet.FocalLoss', gama=2.0)))\n"
+    )
+    codes = {sel: [c for c, _, _ in _findings(tmp_path, source, load_schema(), sel)] for sel in [(), ("LT",), ("LT1",)]}
+    assert codes == {(): ["LT102"], ("LT",): ["LT102"], ("LT1",): ["LT102"]}
+    assert [c for c, _, _ in _findings(tmp_path, source, load_schema(), ("LT", "LT116"))] == ["LT102", "LT116"]
