@@ -6,8 +6,35 @@ from collections.abc import Iterator
 
 from losstune.config import origin_at
 from losstune.keypath import format_path
+from losstune.loader import codes
 from losstune.model import Diagnostic
 from losstune.rules.base import Context, Example, Rule
+
+# The top-level keys whose dicts are built into objects: those mmengine's Runner.from_cfg builds
+# (MMDetection 3.x and the projects on mmengine), and those MMDetection 2.x's train script and mmcv's
+# runner build. Any other top-level name is a variable of the config files (`train_dataset = dict(...)`
+# used as `train_dataloader.dataset`) that nothing builds.
+BUILT_KEYS: frozenset[str] = frozenset(
+    """model data_preprocessor train_dataloader val_dataloader test_dataloader train_cfg val_cfg test_cfg
+    optim_wrapper param_scheduler val_evaluator test_evaluator default_hooks custom_hooks log_processor
+    visualizer data optimizer optimizer_config lr_config momentum_config checkpoint_config log_config
+    evaluation runner""".split()
+)
+
+
+# Loader findings that, in a config that did load, mean one of its bases could not be read.
+_UNREAD_BASE_CODES: frozenset[str] = frozenset(
+    c.code
+    for c in (
+        codes.SYNTAX_ERROR,
+        codes.ENCODING_ERROR,
+        codes.EMPTY_CONFIG,
+        codes.UNREADABLE,
+        codes.UNSUPPORTED_TYPE,
+        codes.MISSING_BASE,
+        codes.INHERITANCE_CYCLE,
+    )
+)
 
 
 class LeakedDelete(Rule):
@@ -17,18 +44,48 @@ class LeakedDelete(Rule):
     ``_delete_`` stays in the dict and reaches the constructor: ``TypeError: __init__() got an
     unexpected keyword argument '_delete_'`` (mmdetection#3285). Usually the key is misspelt or
     sits at the wrong level of the child config.
+
+    Only dicts that are built are reported: those with a ``type`` under the top-level keys that
+    mmengine's runner (or MMDetection 2.x's train script) builds, such as ``model``,
+    ``train_dataloader``, ``optim_wrapper``, ``param_scheduler``, ``default_hooks`` or 2.x's
+    ``data``. A variable of the config file (``train_dataset = dict(_delete_=True, ...)`` used as
+    ``train_dataloader.dataset``) keeps its ``_delete_`` but nothing builds it; where it is used,
+    the merge removes ``_delete_``, or the copy there is reported. Nothing is reported when a base
+    file cannot be read (missing, unreadable, not valid Python): it may have the key.
     """
 
     code = "LT114"
     name = "leaked-delete"
-    valid = (Example("model = dict(bbox_head=dict(loss_bbox=dict(type='GIoULoss')))\n"),)
-    invalid = (Example("model = dict(bbox_head=dict(loss_iou=dict(_delete_=True, type='GIoULoss')))\n", ((1, 52),)),)
+    valid = (
+        Example("model = dict(bbox_head=dict(loss_bbox=dict(type='GIoULoss')))\n"),
+        # a helper variable: nothing builds it (the dataloader's copy loses `_delete_` in the merge)
+        Example(
+            "k710_trainset = dict(type='ConcatDataset', datasets=[], _delete_=True)\n"
+            "train_dataloader = dict(batch_size=8, dataset=dict(type='ConcatDataset', datasets=[]))\n"
+        ),
+        # a base that cannot be read may have the key
+        Example("_base_ = './no_such_base.py'\nmodel = dict(bbox_head=dict(_delete_=True, type='CenterHead'))\n"),
+        Example("_base_ = ''\nmodel = dict(_delete_=True, type='GroupFisherAlgorithm')\n"),
+    )
+    invalid = (
+        Example("model = dict(bbox_head=dict(loss_iou=dict(_delete_=True, type='GIoULoss')))\n", ((1, 52),)),
+        Example("model = dict(_delete_=True, type='GroupFisherAlgorithm')\n", ((1, 23),)),
+        # built through a helper variable: reported once, where the dict is built
+        Example(
+            "pruned = dict(_delete_=True, type='GroupFisherSubModel')\n"
+            "model = dict(type='SingleTeacherDistill', architecture=pruned)\n",
+            ((1, 24),),
+        ),
+        Example("data = dict(train=dict(_delete_=True, type='CocoDataset'))\n", ((1, 33),), version=2),
+    )
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
+        if any(d.code in _UNREAD_BASE_CODES for d in ctx.config.diagnostics):
+            return
         tree = ctx.config.tree
         for path, value in ctx.config.dict_nodes():
             # Only dicts with a `type` reach a constructor; others may be read key by key.
-            if "_delete_" in value and "type" in value:
+            if "_delete_" in value and "type" in value and path[0] in BUILT_KEYS:
                 where = format_path(path)
                 yield self.finding(
                     f"`_delete_` stays in `{where}`: the base configs have no `{path[-1]}` to replace, "
