@@ -27,3 +27,9 @@ bases by recursion, which runs out of Python's stack a little past this depth.""
 
 MAX_SWEEP_RUNS = 1000
 """The most configs one ``losstune sweep`` writes, unless ``--max`` says otherwise."""
+
+MAX_CUSTOM_MODULES = 1000
+"""The most modules read for one config's ``custom_imports`` (``mmdet.models`` is about 360)."""
+
+MAX_CUSTOM_IMPORT_DEPTH = 20
+"""How many imports deep the modules ``custom_imports`` names are followed."""
