@@ -11,6 +11,7 @@ from losstune.loader.envmask import EnvMask, EnvValue
 from losstune.loader.values import LDict, same_value, to_plain
 from losstune.locate import LossNode, SamplerRef
 from losstune.model import Diagnostic, Origin
+from losstune.schema.custom import with_custom_imports
 from losstune.schema.mmdet_version import detect_version
 from losstune.schema.registry import Entry, Schema
 from losstune.schema.scopes import DEFAULT_SCOPE, type_at
@@ -181,10 +182,11 @@ def explain(
     steps: bool = False,
     seed: int = 0,
 ) -> ExplainReport:
-    """Build the explain report of a loaded config; with a ``schema``, parameters left unset are
-    listed with their defaults (for MMDetection ``version``, detected when not given); with
-    ``steps``, each loss is evaluated on seeded sample tensors (needs torch)."""
-    schema = schema or Schema()
+    """Build the explain report of a loaded config; with a ``schema`` (and the classes the
+    config's ``custom_imports`` registers), parameters left unset are listed with their defaults
+    (for MMDetection ``version``, detected when not given); with ``steps``, each loss is evaluated
+    on seeded sample tensors (needs torch)."""
+    schema = with_custom_imports(schema or Schema(), cfg.tree, cfg.path).schema
     version = version or detect_version(cfg.tree)
     mask = EnvMask.of(cfg)
     views = [_loss_view(cfg, loss, schema, version, mask) for loss in cfg.losses()]

@@ -22,6 +22,7 @@ from losstune.loader.resolve import FileResult
 from losstune.loader.values import LDict, Opaque, same_value
 from losstune.locate import is_bbox_sampler, is_loss
 from losstune.model import Severity
+from losstune.schema.custom import with_custom_imports
 from losstune.schema.mmdet_version import detect_version
 from losstune.schema.registry import Schema
 from losstune.schema.scopes import type_at
@@ -81,7 +82,9 @@ def _is_component(path: Path, value: Any) -> bool:
 
 def plan_edits(config: LoadedConfig, assignments: list[Assignment], schema: Schema, settings: Settings) -> Plan:
     """Apply ``assignments`` to a copy of ``config``'s resolved tree and check the result; a plan
-    with no ``changes`` when every value is already what the config resolves to."""
+    with no ``changes`` when every value is already what the config resolves to. The classes the
+    config's ``custom_imports`` registers are known types."""
+    schema = with_custom_imports(schema, config.tree, config.path).schema
     tree = copy.deepcopy(config.tree)
     changes: list[Change] = []
     whole: list[Path] = []
@@ -148,7 +151,7 @@ def _swap_type(
         warnings.append(f"`{new_type}` is not a known {ref.owner} type: its parameters are kept as they are, unchecked")
         return []
     accepted = entry.params_for(version)
-    dropped = [k for k in node if k not in ("type", "_scope_") and k not in accepted]
+    dropped = [k for k in node if k not in ("type", "_scope_") and k not in accepted and not entry.uses_unknown_keys]
     for k in dropped:
         del node[k]
     if dropped:

@@ -21,6 +21,7 @@ from losstune.loader.resolve import SUPPORTED_SUFFIXES, Resolver, display_path
 from losstune.loader.source import SourceText
 from losstune.model import Diagnostic, Severity, Span
 from losstune.rules import ALL_RULES, Context
+from losstune.schema.custom import with_custom_imports
 from losstune.schema.mmdet_version import detect_version
 from losstune.schema.registry import Schema
 from losstune.schema.scopes import DEFAULT_SCOPE, project_name
@@ -149,9 +150,11 @@ def _skip(path: str, reason: str) -> Diagnostic:
 
 
 def check_config(config: LoadedConfig, schema: Schema, settings: Settings) -> list[Diagnostic]:
-    """The rule findings of one resolved config."""
+    """The rule findings of one resolved config, with the classes its ``custom_imports`` registers
+    in the schema."""
     version = settings.mmdet_version or detect_version(config.tree)
-    ctx = Context(config, schema, version)
+    custom = with_custom_imports(schema, config.tree, config.path)
+    ctx = Context(config, custom.schema, version, custom.unread)
     out: list[Diagnostic] = []
     for rule in ALL_RULES:
         if settings.enabled(rule.code, rule.default_enabled):

@@ -149,6 +149,7 @@ class _Walk:
         self.unread: list[UnreadModule] = []
         self._seen: set[str] = set()
         self._files: set[str] = set()
+        self._located: dict[str, Found | NotFound] = {}
 
     def run(self) -> None:
         queue: list[tuple[str, int]] = []
@@ -187,9 +188,22 @@ class _Walk:
     def _inside(self, name: str) -> bool:
         return name in self.named or any(name == r or name.startswith(r + ".") for r in self.roots)
 
+    def _locate(self, name: str) -> Found:
+        """``finder.find``, once for each name."""
+        found = self._located.get(name)
+        if found is None:
+            try:
+                found = self.finder.find(name)
+            except NotFound as e:
+                found = e
+            self._located[name] = found
+        if isinstance(found, NotFound):
+            raise found
+        return found
+
     def _find(self, name: str) -> Found | None:
         try:
-            return self.finder.find(name)
+            return self._locate(name)
         except NotFound as e:
             self.unread.append(UnreadModule(name, self._not_a_file(name) or str(e)))
             return None
@@ -197,8 +211,15 @@ class _Walk:
     def _probe(self, name: str) -> bool:
         """Whether ``name`` (``from pkg import name``) is a module, not a name defined in ``pkg``;
         where it is a file that cannot be read (a pipe, a loop of links), that is noted."""
+        parent, _, tail = name.rpartition(".")
         try:
-            self.finder.find(name)
+            locations = self._locate(parent).locations
+        except NotFound:
+            return False
+        if not any(e.partition(".")[0] == tail for loc in locations for e in self.finder.listing(loc)):
+            return False  # nothing of that name beside the package's modules: a name defined in it
+        try:
+            self._locate(name)
         except NotFound:
             reason = self._not_a_file(name)
             if reason is not None:
@@ -211,7 +232,7 @@ class _Walk:
         """Why a module that is not found is not: a file of its name that is not a regular one."""
         parent, _, tail = name.rpartition(".")
         try:
-            locations = self.finder.find(parent).locations if parent else ()
+            locations = self._locate(parent).locations if parent else ()
         except NotFound:
             return None
         for location in locations:

@@ -126,7 +126,7 @@ class PackageFinder:
         known = {_key(p) for p in entries}
         hooks: list[_Hook] = []
         for site_dir in self._site_dirs:
-            for name in sorted(self._listdir(site_dir)):
+            for name in sorted(self.listing(site_dir)):
                 if not name.endswith(".pth") or name.startswith("."):
                     continue
                 text = _read_small(os.path.join(site_dir, name))
@@ -145,7 +145,8 @@ class PackageFinder:
                 entries.append(hook.placeholder)
         return entries, hooks
 
-    def _listdir(self, folder: str) -> frozenset[str]:
+    def listing(self, folder: str) -> frozenset[str]:
+        """The names in ``folder`` (none where it cannot be listed), listed once for the life of the finder."""
         cached = self._listings.get(folder)
         if cached is None:
             try:
@@ -210,11 +211,11 @@ class PackageFinder:
                     paths = hook.namespaces[fullname] or ([hook.folders[fullname]] if fullname in hook.folders else [])
                     portions += [*paths, location]
                 continue
-            names = self._listdir(location)
+            names = self.listing(location)
             folder = os.path.join(location, tail)
             portion = None
             if tail in names and os.path.isdir(folder):
-                inner = self._listdir(folder)
+                inner = self.listing(folder)
                 for suffix in _SUFFIXES:
                     init = os.path.join(folder, "__init__" + suffix)
                     if "__init__" + suffix in inner and os.path.isfile(init):
@@ -263,7 +264,7 @@ class PackageFinder:
         location and the first name in its ``top_level.txt``."""
         wanted = _normalize(name)
         for entry in self._setup[0]:
-            for item in sorted(self._listdir(entry)):
+            for item in sorted(self.listing(entry)):
                 stem, dot, kind = item.rpartition(".")
                 if not dot or kind not in ("dist-info", "egg-info", "egg-link"):
                     continue
@@ -279,7 +280,7 @@ class PackageFinder:
                     meta = next(
                         (
                             os.path.join(location, i)
-                            for i in sorted(self._listdir(location))
+                            for i in sorted(self.listing(location))
                             if i.endswith(".egg-info") and _normalize(i[: -len(".egg-info")].split("-")[0]) == wanted
                         ),
                         "",

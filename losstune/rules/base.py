@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from losstune.config import LoadedConfig, origin_at
 from losstune.keypath import Path, format_path, get
+from losstune.loader.customimports import UnreadModule
 from losstune.loader.envmask import EnvMask
 from losstune.locate import LossNode, SamplerRef
 from losstune.model import ComponentKind, Diagnostic, Origin, Severity, Span
@@ -27,11 +28,13 @@ class Example:
 
 @dataclass
 class Context:
-    """One resolved config, the schema, and the MMDetection version it is checked against."""
+    """One resolved config, the schema, and the MMDetection version it is checked against;
+    ``unread_imports`` are the modules of its ``custom_imports`` that could not be read."""
 
     config: LoadedConfig
     schema: Schema
     version: int
+    unread_imports: tuple[UnreadModule, ...] = ()
     _nodes: list[Node] | None = field(default=None, repr=False)
     _mask: EnvMask | None = field(default=None, repr=False)
 

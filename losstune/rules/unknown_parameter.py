@@ -40,7 +40,7 @@ class UnknownParameter(Rule):
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
         for node in ctx.nodes():
-            if node.entry is None:
+            if node.entry is None or node.entry.uses_unknown_keys:
                 continue
             known = node.param_specs()
             for key in node.value:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from losstune.loader.customimports import UnreadModule
 from losstune.model import Diagnostic, Severity
 from losstune.rules.base import Context, Example, Node, Rule
 from losstune.schema.scopes import DEFAULT_SCOPE, TypeRef, project_name
@@ -18,8 +19,10 @@ class UnknownType(Rule):
     dict or an enclosing one, or the one a prefix names (``mmdet.FocalLoss``); MMDetection's when
     the config names none. A name close to a known one of that registry is reported as an error
     with the name that was probably meant. A name unlike any known one is a warning: it may be a
-    loss of your own, registered through ``custom_imports``; describe it in a schema file
-    (``--schema``) to have its parameters checked too. A type that exists only in MMDetection 3.x
+    loss of your own, registered through ``custom_imports`` (whose modules losstune reads, never
+    imports, to know their losses); describe it in a schema file (``--schema``) to have its
+    parameters checked too. Where a module of ``custom_imports`` could not be read, every unknown
+    type is a warning that names the module and why. A type that exists only in MMDetection 3.x
     is an error in a 2.x config. In another project's scope (``default_scope='mmyolo'``) a bare
     name of MMDetection's (``FocalLoss``) is an error: that project's registry does not have it,
     and ``mmdet.FocalLoss`` is what builds it. Types of a registry losstune has no schema for
@@ -67,6 +70,16 @@ class UnknownType(Rule):
             ref = node.ref
             if ref.registry is None or not ctx.schema.knows(ref.registry):
                 continue  # nothing is known of that registry (LT116)
+            if ctx.unread_imports:
+                yield self.finding(
+                    _unread_message(node.type, f"{project_name(ref.registry)} {node.kind}", ctx.unread_imports),
+                    origin,
+                    key=key,
+                    fix="run losstune with the Python path training uses, so that the module is found and read "
+                    "(it is never imported), or describe the type in a schema file (--schema)",
+                    severity=Severity.WARNING,
+                )
+                continue
             yield self._missing(ctx, node, ref)
 
     def _missing(self, ctx: Context, node: Node, ref: TypeRef) -> Diagnostic:
@@ -99,3 +112,14 @@ class UnknownType(Rule):
             fix="if it is registered by custom_imports, describe it in a schema file (--schema)",
             severity=Severity.WARNING,
         )
+
+
+def _unread_message(type_name: str, what: str, unread: tuple[UnreadModule, ...]) -> str:
+    """An unknown type that a module of ``custom_imports`` losstune could not read may register."""
+    first = unread[0]
+    reason = f"`{first.module}` could not be read ({first.reason})" if first.module else first.reason
+    more = f" (and {len(unread) - 1} more)" if len(unread) > 1 else ""
+    return (
+        f"`{type_name}` is not a known {what}; it may be registered by custom_imports, but "
+        f"{reason}{more}, so its parameters are not checked"
+    )

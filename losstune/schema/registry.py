@@ -123,7 +123,12 @@ class ParamSpec:
 
 @dataclass(frozen=True)
 class Entry:
-    """A loss or a bbox sampler type."""
+    """A loss or a bbox sampler type, registered in the registry of the scope ``registry``.
+
+    ``accepts_unknown_keys``: it takes parameters it does not list and ignores them;
+    ``uses_unknown_keys``: it takes any parameter and may use it, so none is unknown.
+    ``from_source``: it was read from the source of a module ``custom_imports`` names, which does
+    not make its registry one losstune describes (other types of it are not known to be missing)."""
 
     name: str
     kind: ComponentKind
@@ -135,10 +140,12 @@ class Entry:
     category: str = ""
     balances_itself: bool = False
     accepts_unknown_keys: bool = False
+    uses_unknown_keys: bool = False
     exclusive: tuple[tuple[str, ...], ...] = ()
     requires: tuple[tuple[str, str], ...] = ()
     source: str = "MMDetection"
     registry: str = DEFAULT_SCOPE
+    from_source: bool = False
 
     def params_for(self, version: int) -> dict[str, ParamSpec]:
         """The parameters this type takes in MMDetection ``version``."""
@@ -175,7 +182,7 @@ class Schema:
 
     def knows(self, registry: str | None) -> bool:
         """Whether this schema describes the losses of ``registry`` (a scope such as ``mmyolo``)."""
-        return registry is not None and bool(self.registries.get(registry))
+        return registry is not None and any(not e.from_source for e in self.registries.get(registry, {}).values())
 
     def lookup(self, ref: TypeRef) -> Entry | None:
         """The entry a resolved type names, if its registry has one by that name."""

@@ -1,0 +1,82 @@
+"""Schema entries for the classes a config's ``custom_imports`` registers.
+
+The modules are read as source by :mod:`losstune.loader.customimports`, never imported. Each class
+registered in a registry that losses or samplers are built from becomes an entry of that registry's
+scope (found by its name there, without making the registry one whose other types are known to be
+missing): a sampler where a base class is a ``...Sampler``, else a loss; its parameters are those of
+its constructor (of type ``any``: losstune does not infer types), each with its default where that
+is a literal, required where it has none. A class registered under the name of an MMDetection
+one replaces it only with ``force=True``, as mmengine's registry does; one described in a user's
+schema file (``--schema``) keeps that description.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from losstune.loader.customimports import CustomClass, UnreadModule, read_custom_imports
+from losstune.loader.registrations import Param
+from losstune.loader.values import to_plain
+from losstune.schema.registry import Entry, ParamSpec, Schema, TypeSpec, builtin_entries
+
+BUILD_REGISTRIES = frozenset({"MODELS", "LOSSES", "TASK_UTILS", "BBOX_SAMPLERS"})
+"""The registries MMDetection builds losses (``MODELS``, 2.x's ``LOSSES``) and samplers
+(``TASK_UTILS``, 2.x's ``BBOX_SAMPLERS``) from."""
+
+
+@dataclass(frozen=True)
+class CustomSchema:
+    """The schema with a config's custom classes in it, and the modules that could not be read."""
+
+    schema: Schema
+    unread: tuple[UnreadModule, ...] = ()
+
+
+def with_custom_imports(schema: Schema, tree: Mapping[str, Any], config_path: str) -> CustomSchema:
+    """``schema`` extended with the classes registered by the ``custom_imports`` of the resolved
+    config ``tree`` (of the file ``config_path``); ``schema`` itself where it has none."""
+    value = tree.get("custom_imports")
+    if value is None:
+        return CustomSchema(schema)
+    found = read_custom_imports(to_plain(value), config_path)
+    builtin = {id(e) for e in builtin_entries()}
+    known = {(e.registry, e.name): id(e) in builtin for e in schema.all_entries()}
+    entries: list[Entry] = []
+    for cls in found.classes:
+        if cls.registry not in BUILD_REGISTRIES:
+            continue
+        for entry in entries_of(cls):
+            replaceable = known.get((entry.registry, entry.name))
+            if replaceable is None or (replaceable and cls.force):
+                known[(entry.registry, entry.name)] = False
+                entries.append(entry)
+    return CustomSchema(schema.extended(entries) if entries else schema, found.unread)
+
+
+def entries_of(cls: CustomClass) -> list[Entry]:
+    """One entry for each name ``cls`` is registered under."""
+    is_sampler = any(base.rpartition(".")[2].endswith("Sampler") for base in cls.bases)
+    params = {p.name: _param(p) for p in cls.params}
+    return [
+        Entry(
+            name=name,
+            kind="sampler" if is_sampler else "loss",
+            params=params,
+            summary=f"`{cls.class_name}`, registered by `{cls.module}` (read from its source).",
+            accepts_unknown_keys=cls.var_keyword,
+            uses_unknown_keys=cls.accepts_any,
+            source=f"{cls.module} ({cls.file}:{cls.line})",
+            registry=cls.scope,
+            from_source=True,
+        )
+        for name in cls.names
+    ]
+
+
+def _param(p: Param) -> ParamSpec:
+    if p.has_default and not p.literal:
+        # A default computed when the class is defined: known to exist, its value unknown.
+        return ParamSpec(p.name, TypeSpec("any"), description=f"default: {p.default_text}")
+    return ParamSpec(p.name, TypeSpec("any"), default=p.default, has_default=p.has_default, required=not p.has_default)
