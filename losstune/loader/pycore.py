@@ -110,6 +110,20 @@ class Core:
             self._reported.add(key)
             self.diagnostics.append(diagnostic)
 
+    def _withdraw(self, code: codes.Code, span: Span) -> bool:
+        """Take back the diagnostic of ``code`` reported at ``span`` (to report a fuller one);
+        whether there was one."""
+        key = (code.code, span)
+        if key not in self._reported:
+            return False
+        self._reported.discard(key)
+        for i in range(len(self.diagnostics) - 1, -1, -1):
+            d = self.diagnostics[i]
+            if d.code == code.code and d.span == span:
+                del self.diagnostics[i]
+                break
+        return True
+
     def _opaque(self, node: ast.AST, reason: str) -> Opaque:
         return self._unknown(
             node,

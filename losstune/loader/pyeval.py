@@ -24,6 +24,7 @@ from losstune.loader.pybuiltins import Builtin
 from losstune.loader.pycalls import Calls
 from losstune.loader.pycomprehend import Comprehensions
 from losstune.loader.pycore import PLAIN, Fail, clip, handlers
+from losstune.loader.pyeffects import Effects, affected_names, effects
 from losstune.loader.pyerrors import (
     PYTHON_ERRORS,
     PyError,
@@ -34,13 +35,18 @@ from losstune.loader.pyerrors import (
 )
 from losstune.loader.pyexpr import is_known_module
 from losstune.loader.pyformat import exception_line
-from losstune.loader.pytargets import affected_names, assigned_names
 from losstune.loader.source import SourceText
 from losstune.loader.values import Dropped, LDict, Opaque
 from losstune.model import Diagnostic, Span
 
-LoopExit = Literal["break", "continue"]
+# `unknown`: a `break` or `continue` that may run, in a block that is not run; what the rest of the
+# loop does is then unknown (and made so), and the loop stops as at a `break`.
+LoopExit = Literal["break", "continue", "unknown"]
 _NOT_EVALUATED = "not evaluated: the file's evaluation steps are spent"
+
+
+# How many of the names a block that is not run leaves unknown its warning lists.
+_LISTED = 5
 
 
 class _Loop(Exception):
@@ -67,6 +73,8 @@ class Interpreter(Calls, Comprehensions):
         # New-style configs bind their imports differently (see lazyconfig.py).
         self.import_handler = import_handler
         self._executors = handlers(type(self), "_exec_")
+        # The loops being run, innermost last.
+        self._loops: list[ast.For | ast.While] = []
 
     # -- the module -------------------------------------------------------------------------
 
@@ -158,9 +166,54 @@ class Interpreter(Calls, Comprehensions):
         if method is not None:
             method(self, stmt)
             return
-        self._opaque(stmt, f"a `{type(stmt).__name__.lower()}` statement")
-        for name in assigned_names(stmt):
-            self._bind_name(name, Opaque("not evaluated", name, self.span(stmt)), None)
+        self._not_run([stmt], stmt, f"a `{type(stmt).__name__.lower()}` statement")
+
+    def _not_run(
+        self,
+        body: list[ast.stmt],
+        at: ast.AST,
+        what: str,
+        targets: tuple[ast.expr, ...] = (),
+        value: Opaque | None = None,
+    ) -> None:
+        """``body`` (after binding ``targets``) is not run, as ``at`` is unknown (``what`` it is,
+        its ``value``): report that at ``at``, naming what becomes unknown, and make it so. A
+        ``break`` or ``continue`` in it that may run makes what the loop around it does unknown,
+        and stops the loop."""
+        found = effects(body, targets)
+        leaves = found.exits_loop and bool(self._loops)
+        if leaves:
+            found = effects([self._loops[-1]])
+        reason = what + self._so_unknown(found)
+        span = self.span(at)
+        if value is not None and value.span == span and self._withdraw(codes.OPAQUE_VALUE, span):
+            # The warning just given at the condition says why it is unknown: one says both.
+            reason = f"{value.reason}, and it is {reason}"
+        unknown = self._opaque(at, reason)
+        self.forget(found, unknown.reason, span)
+        if leaves:
+            raise _Loop("unknown")
+
+    def _so_unknown(self, found: Effects) -> str:
+        """``, so `x` and `d['k']` are unknown too``: what ``found`` lists, or nothing."""
+        texts: list[str] = []
+        for item in found.described:
+            if isinstance(item, str):
+                texts.append(item)
+                continue
+            text = clip(self.src.segment(self.span(item.node)), 40)
+            if item.keys is not None:
+                texts.extend(f"{text}[{key!r}]" for key in item.keys)
+            else:
+                texts.append(text)
+        texts = list(dict.fromkeys(texts))
+        if not texts:
+            return ""
+        shown = [f"`{t}`" for t in texts[:_LISTED]]
+        if len(texts) > _LISTED:
+            shown.append(f"{len(texts) - _LISTED} more")
+        listed = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+        return f", so {listed} {'is' if len(texts) == 1 else 'are'} unknown too"
 
     def _exec_Assign(self, stmt: ast.Assign) -> None:
         if is_base_assignment(stmt):
@@ -232,14 +285,14 @@ class Interpreter(Calls, Comprehensions):
     def _exec_If(self, stmt: ast.If) -> None:
         test = self.eval(stmt.test)
         if isinstance(test, Opaque):
-            self._opaque(stmt.test, "the condition of an `if`")
+            self._not_run(stmt.body + stmt.orelse, stmt.test, "the condition of an `if`", value=test)
             return
         self.exec_block(stmt.body if test else stmt.orelse)
 
     def _exec_For(self, stmt: ast.For) -> None:
         iterable = self.eval(stmt.iter)
         if isinstance(iterable, Opaque):
-            self._opaque(stmt.iter, "a loop over an unknown value")
+            self._not_run(stmt.body + stmt.orelse, stmt.iter, "the iterable of a `for`", (stmt.target,), iterable)
             return
         try:
             items = iter(iterable)
@@ -250,17 +303,41 @@ class Interpreter(Calls, Comprehensions):
         origin = self.origin(stmt.iter)
         # The loop goes through the live value, as Python does: a dict changed while it is looped
         # over fails as in Python, and a list that grows is stopped by the budget.
-        for item in items:
+        self._loops.append(stmt)
+        try:
+            for item in items:
+                budget.charge(1)
+                self.assign(stmt.target, item, origin)
+                try:
+                    self.exec_block(stmt.body)
+                except _Loop as loop:
+                    if loop.kind != "continue":
+                        broke = True
+                        break
+        finally:
+            self._loops.pop()
+        if not broke:
+            self.exec_block(stmt.orelse)
+
+    def _exec_While(self, stmt: ast.While) -> None:
+        budget = self.budget
+        while True:
+            test = self.eval(stmt.test)
+            if isinstance(test, Opaque):
+                self._not_run(stmt.body + stmt.orelse, stmt.test, "the condition of a `while`", value=test)
+                return
+            if not test:
+                break
             budget.charge(1)
-            self.assign(stmt.target, item, origin)
+            self._loops.append(stmt)
             try:
                 self.exec_block(stmt.body)
             except _Loop as loop:
-                if loop.kind == "break":
-                    broke = True
-                    break
-        if not broke:
-            self.exec_block(stmt.orelse)
+                if loop.kind != "continue":
+                    return
+            finally:
+                self._loops.pop()
+        self.exec_block(stmt.orelse)
 
     def _exec_Break(self, stmt: ast.Break) -> None:
         raise _Loop("break")

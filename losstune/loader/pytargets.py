@@ -1,20 +1,22 @@
 """Assignment targets: binding a value to a name, an unpacked tuple, an item or an attribute, as
-Python does; augmented assignment and ``del``; and which names a statement binds or changes."""
+Python does; augmented assignment and ``del``; and what a block that is not run leaves unknown
+(the names and values :mod:`~losstune.loader.pyeffects` says it may change)."""
 
 from __future__ import annotations
 
 import ast
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from losstune.loader.pyast import BASE_KEY
-from losstune.loader.pybuiltins import expandable, goes_through
-from losstune.loader.pycore import Fail, type_name
+from losstune.loader.pybuiltins import expandable, goes_through, is_config_dict_attribute
+from losstune.loader.pycore import CODE, Fail, type_name
+from losstune.loader.pyeffects import Effects, root
 from losstune.loader.pyerrors import PYTHON_ERRORS, python_message
 from losstune.loader.pyexpr import Expressions
 from losstune.loader.values import LDict, Opaque, hook
-from losstune.model import Origin
+from losstune.model import Origin, Span
 
 _IBINOPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.iadd,
@@ -31,8 +33,6 @@ _IBINOPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.LShift: operator.ilshift,
     ast.RShift: operator.irshift,
 }
-MUTATORS = frozenset("append extend insert pop remove sort reverse clear update setdefault merge".split())
-"""Methods that change the value they are called on."""
 
 
 class Targets(Expressions):
@@ -145,53 +145,120 @@ class Targets(Expressions):
         else:
             self._opaque(target, "this `del` target")
 
+    # -- what a block that is not run leaves unknown ------------------------------------------
 
-def affected_names(stmt: ast.stmt, walrus: bool) -> list[str]:
-    """The names a statement that stopped half way may have left half-changed: those a simple
-    statement assigns (and binds with ``:=``, when ``walrus`` says the file may have one); for a
-    compound one (a loop...), every name assigned or changed inside it (``d[k] = v``,
-    ``d.update(...)``)."""
-    if not isinstance(stmt, (ast.For, ast.While, ast.If, ast.With, ast.Try)):
-        assigned = assigned_names(stmt)
-        return assigned + walrus_names(stmt) if walrus else assigned
-    names: list[str] = []
-    for node in ast.walk(stmt):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.append(node.id)
-        elif isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            root = root_name(node)
-            if root is not None:
-                names.append(root)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in MUTATORS:
-            root = root_name(node.func.value)
-            if root is not None:
-                names.append(root)
-    return list(dict.fromkeys(n for n in names if n != BASE_KEY))
+    def forget(self, found: Effects, reason: str, span: Span) -> None:
+        """Make unknown (``reason``, reported at ``span``) everything ``found`` says a block may
+        change. The changed values are found with the names' values before the block, so that a
+        value the block changes through a name it also binds is not missed; then the names."""
+        for change in found.changes:
+            if change.kind == "slot":
+                self._forget_slot(change.node, reason, span)  # type: ignore[arg-type]
+            elif change.keys is not None:
+                self._forget_keys(change.node, change.keys, reason, span)
+            else:
+                self._forget_object_at(change.node, reason, span)
+        for name in found.names:
+            self._bind_name(name, Opaque(reason, name, span), None)
+
+    def _forget_slot(self, node: ast.Subscript | ast.Attribute, reason: str, span: Span) -> None:
+        """The item or attribute ``node`` may be set or deleted."""
+        container = self._quiet(node.value)
+        key = node.attr if isinstance(node, ast.Attribute) else self._quiet(node.slice)
+        unknown = Opaque(reason, self.src.segment(self.span(node)), span)
+        if key is not _NOTHING and isinstance(container, LDict):
+            if (isinstance(node, ast.Subscript) or container.config_dict) and _hashable(key):
+                container.set(key, unknown, None)
+                return
+        elif isinstance(container, list) and type(key) is int and -len(container) <= key < len(container):
+            container[key] = unknown
+            return
+        self._forget_object_at(node.value, reason, span)
+
+    def _forget_keys(self, node: ast.expr, keys: tuple[Hashable, ...], reason: str, span: Span) -> None:
+        """The dict ``node`` may change at ``keys``."""
+        obj = self._quiet(node)
+        if not isinstance(obj, LDict):
+            self._forget_object_at(node, reason, span)
+            return
+        text = self.src.segment(self.span(node))
+        for key in keys:
+            obj.set(key, Opaque(reason, f"{text}[{key!r}]", span), None)
+
+    def _forget_object_at(self, node: ast.expr, reason: str, span: Span) -> None:
+        """The value ``node`` evaluates to may change anywhere: every reference to it (in the
+        file's names and in ``_base_``) becomes unknown; where it is not known, the place it is
+        read from does."""
+        obj = self._quiet(node)
+        unknown = Opaque(reason, self.src.segment(self.span(node)), span)
+        if isinstance(obj, (dict, list)):
+            self._replace_everywhere(obj, unknown)
+        elif isinstance(node, ast.Name):
+            if node.id != BASE_KEY:
+                self._bind_name(node.id, unknown, None)
+        elif isinstance(node, (ast.Subscript, ast.Attribute)):
+            self._forget_slot(node, reason, span)
+        else:  # `x.get(k).update(...)`: a value somewhere inside `x`
+            name = root(node)
+            if name is not None:
+                self._forget_object_at(name, reason, span)
+
+    def _replace_everywhere(self, obj: dict[Any, Any] | list[Any], unknown: Opaque) -> None:
+        roots: list[Any] = [self.globals] if self.base is None else [self.globals, self.base]
+        seen: set[int] = set()
+        stack = roots
+        while stack:
+            container = stack.pop()
+            if id(container) in seen:
+                continue
+            seen.add(id(container))
+            self.budget.charge(len(container))
+            pairs = list(container.items() if isinstance(container, dict) else enumerate(container))
+            for key, value in pairs:
+                if value is obj and not isinstance(container, tuple):
+                    if isinstance(container, LDict):
+                        container.set(key, unknown, None)
+                    else:
+                        container[key] = unknown
+                elif isinstance(value, (dict, list, tuple)):
+                    stack.append(value)
+
+    def _quiet(self, node: ast.expr) -> Any:
+        """The value now of a name, or of items and attributes of it with constant or name keys,
+        found without a diagnostic; ``_NOTHING`` where it is not known."""
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            try:
+                value = self.lookup(node)
+            except Fail:
+                return _NOTHING
+        elif isinstance(node, ast.Attribute):
+            obj = self._quiet(node.value)
+            name = node.attr
+            if not (isinstance(obj, LDict) and obj.config_dict and name in obj and not is_config_dict_attribute(name)):
+                return _NOTHING
+            value = obj[name]
+        elif isinstance(node, ast.Subscript):
+            obj = self._quiet(node.value)
+            key = self._quiet(node.slice)
+            if not isinstance(obj, (dict, list, tuple)) or key is _NOTHING or not _hashable(key):
+                return _NOTHING
+            try:
+                value = obj[key]
+            except (LookupError, TypeError):
+                return _NOTHING
+        else:
+            return _NOTHING
+        return _NOTHING if isinstance(value, (Opaque, *CODE)) else value
 
 
-def assigned_names(stmt: ast.stmt) -> list[str]:
-    """The names written in the targets of an assignment that are names, tuples or lists."""
-    if type(stmt) is ast.Assign:
-        targets = stmt.targets
-    elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
-        targets = [stmt.target]
-    else:
-        return []
-    names: list[str] = []
-    for t in targets:
-        if type(t) is ast.Name:
-            names.append(t.id)
-        elif isinstance(t, (ast.Tuple, ast.List)):
-            names.extend(n.id for n in ast.walk(t) if isinstance(n, ast.Name))
-    return names
+_NOTHING: Any = object()
 
 
-def walrus_names(stmt: ast.stmt) -> list[str]:
-    """The names the ``:=`` inside a statement bind."""
-    return [n.target.id for n in ast.walk(stmt) if isinstance(n, ast.NamedExpr)]
-
-
-def root_name(node: ast.expr) -> str | None:
-    while isinstance(node, (ast.Attribute, ast.Subscript)):
-        node = node.value
-    return node.id if isinstance(node, ast.Name) else None
+def _hashable(key: Any) -> bool:
+    try:
+        hash(key)
+    except TypeError:
+        return False
+    return True
