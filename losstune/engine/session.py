@@ -16,9 +16,9 @@ from losstune.engine.validate import check_inputs
 from losstune.loader.envmask import EnvMask
 from losstune.locate import LossNode
 from losstune.schema.catalogue import bare_type
-from losstune.schema.heads import AVG_FACTOR_HEADS, AVG_FACTOR_LOSS_KEYS
+from losstune.schema.heads import avg_factor_keys
 from losstune.schema.mmdet_version import detect_version
-from losstune.schema.scopes import DEFAULT_SCOPE, type_at
+from losstune.schema.scopes import DEFAULT_SCOPE, TypeRef, type_at
 
 
 @dataclass
@@ -51,9 +51,17 @@ def as_built(loss_cfg: dict[str, Any], head: dict[str, Any], name: Any) -> dict[
 
 
 def _sample_inputs(
-    loss: LossNode, loss_cfg: dict[str, Any], head: dict[str, Any], *, seed: int, num_priors: int | None, version: int
+    loss: LossNode,
+    loss_cfg: dict[str, Any],
+    head: dict[str, Any],
+    head_ref: TypeRef | None,
+    *,
+    seed: int,
+    num_priors: int | None,
+    version: int,
 ) -> tuple[Inputs, str]:
-    """Seeded inputs sized from the config, passed the way the loss's head passes them."""
+    """Seeded inputs sized from the config, passed the way the loss's head (``head_ref``, the
+    registry and class it is built from) passes them."""
     parents = [s for s in (loss.head or ()) if isinstance(s, str)]
     roi_head = "roi_head" in parents
     num_classes = head.get("num_classes", 80)
@@ -89,7 +97,7 @@ def _sample_inputs(
         stats = made.sampled.stats
         made.kwargs["avg_factor"] = max(stats["positives"] + stats["negatives"] * weights[-1], 1.0)
         how += f"; avg_factor = positives + bg_cls_weight × negatives = {made.kwargs['avg_factor']:g}"
-    passes_avg_factor = head_type in AVG_FACTOR_HEADS and loss.path[-1] in AVG_FACTOR_LOSS_KEYS
+    passes_avg_factor = loss.path[-1] in avg_factor_keys(head_ref)
     if loss_cfg.get("reduction") == "sum" and not passes_avg_factor and "avg_factor" in made.kwargs:
         # a head that reduces with 'sum' normalises by itself (YOLOV3Head, YOLOXHead...):
         # MMDetection would refuse an avg_factor with 'sum'
@@ -150,7 +158,13 @@ def evaluate_config(
         check_inputs(loss_cfg, made.kwargs)
         how = f"read from {inputs}"
     else:
-        made, how = _sample_inputs(loss, loss_cfg, head, seed=seed, num_priors=num_priors, version=version)
+        head_type = head.get("type")
+        head_ref = (
+            type_at(cfg.tree, loss.head, head_type, version)
+            if loss.head is not None and isinstance(head_type, str)
+            else None
+        )
+        made, how = _sample_inputs(loss, loss_cfg, head, head_ref, seed=seed, num_priors=num_priors, version=version)
     args = [a.to(device) if hasattr(a, "to") else a for a in made.args]
     kwargs = {k: (v.to(device) if hasattr(v, "to") else v) for k, v in made.kwargs.items()}
     try:

@@ -13,7 +13,7 @@ from losstune.render.json import document, value
 from losstune.render.rich_text import capture, fmt_value, t
 from losstune.render.safe import printable
 from losstune.schema.registry import Entry, Schema
-from losstune.schema.scopes import DEFAULT_SCOPE
+from losstune.schema.scopes import DEFAULT_SCOPE, project_name
 
 
 def render_list_text(schema: Schema, *, width: int = 100) -> str:
@@ -42,7 +42,11 @@ def render_entry_text(entry: Entry, *, color: bool = False, width: int = 100) ->
     head = Text()
     head.append(printable(_qualified(entry)), style="bold magenta")
     if entry.registry == DEFAULT_SCOPE:
-        head.append(f"  ({entry.kind}, MMDetection {', '.join(f'{v}.x' for v in entry.versions)})", style="dim")
+        versions = ", ".join(
+            f"{v}.x" + (f" (registered by {entry.project_in(v)})" if entry.project_in(v) != entry.source else "")
+            for v in entry.versions
+        )
+        head.append(f"  ({entry.kind}, MMDetection {printable(versions)})", style="dim")
     else:
         head.append(f"  ({entry.kind}, {printable(entry.source)}, registry scope {entry.registry})", style="dim")
     parts: list[RenderableType] = [head]
@@ -53,7 +57,8 @@ def render_entry_text(entry: Entry, *, color: bool = False, width: int = 100) ->
     if entry.balances_itself:
         parts.append(Text("\nBalances positives and negatives itself: use it with a PseudoSampler.", style="dim"))
     if entry.accepts_unknown_keys:
-        parts.append(Text("\nMMDetection silently ignores keys it does not know here.", style="dim"))
+        owner = project_name(entry.registry)
+        parts.append(Text(f"\n{owner} silently ignores keys it does not know here.", style="dim"))
     table = Table(box=None, header_style="bold", padding=(0, 2, 0, 0))
     table.add_column("parameter", no_wrap=True)
     table.add_column("type", no_wrap=True)
@@ -90,6 +95,7 @@ def _entry_data(entry: Entry) -> dict[str, Any]:
         "accepts_unknown_keys": entry.accepts_unknown_keys,
         "source": entry.source,
         "registry": entry.registry,
+        "registered_by": {str(v): project for v, project in entry.registered_by},
         "params": [
             {
                 "name": p.name,

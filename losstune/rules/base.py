@@ -120,15 +120,26 @@ class Node:
         h = get(self.ctx.config.tree, self.loss.head)
         return h if isinstance(h, dict) else None
 
-    def head_type(self) -> str | None:
-        """The ``type`` of the head holding this loss (``RetinaHead``), if it has one and it is one
-        of MMDetection's heads (what a rule knows of heads is what MMDetection's code does)."""
+    def head_ref(self) -> TypeRef | None:
+        """The registry and name of the head holding this loss (MMYOLO's ``YOLOv6Head``), if it
+        has one; a rule looks it up in the tables of schema/heads.py, by registry."""
         head = self.head()
         t = head.get("type") if head else None
         if not isinstance(t, str) or self.loss is None or self.loss.head is None:
             return None
-        ref = self.ctx.resolve(t, self.loss.head)
-        return ref.name if ref.registry == DEFAULT_SCOPE else None
+        return self.ctx.resolve(t, self.loss.head)
+
+    def head_type(self) -> str | None:
+        """The ``type`` of the head holding this loss (``RetinaHead``), if it has one and it is one
+        of MMDetection's heads."""
+        ref = self.head_ref()
+        return ref.name if ref is not None and ref.registry == DEFAULT_SCOPE else None
+
+    def entry_ref(self) -> TypeRef | None:
+        """The registry and name of the class this dict builds, if the schema knows it."""
+        if self.entry is None:
+            return None
+        return TypeRef(self.entry.registry, self.entry.name, self.ref.scope, True)
 
     def is_mmdet(self, *names: str) -> bool:
         """Whether this dict builds MMDetection's class of one of these names."""

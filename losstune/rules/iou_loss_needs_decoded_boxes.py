@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from losstune.model import Diagnostic
 from losstune.rules.base import Context, Example, Rule
-from losstune.schema.heads import DELTA_REGRESSION_HEADS, IOU_LOSSES
+from losstune.schema.heads import BOX_LOSSES, DELTA_REGRESSION_HEADS, listed
 
 
 class IoULossNeedsDecodedBoxes(Rule):
@@ -15,7 +15,11 @@ class IoULossNeedsDecodedBoxes(Rule):
 
     These heads regress encoded deltas by default; the IoU loss then computes overlaps of deltas as
     if they were boxes. Nothing fails: the loss trains the wrong thing. Heads that decode boxes
-    before their loss themselves (ATSS, FCOS, GFL, ...) are not reported.
+    before their loss themselves (ATSS, FCOS, GFL, all of MMYOLO's...) are not reported. MMRotate's
+    anchor and RoI heads (RotatedRetinaHead, R3Head, S2AHead, OrientedRPNHead,
+    RotatedShared2FCBBoxHead...) regress deltas the same way, and MMRotate's RotatedIoULoss, GDLoss
+    and GDLoss_v1 compare boxes too; KFLoss is meant for deltas (its head passes it the decoded
+    boxes as well).
     """
 
     code = "LT112"
@@ -37,17 +41,16 @@ class IoULossNeedsDecodedBoxes(Rule):
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
         for node in ctx.nodes():
-            if node.kind != "loss" or not node.is_mmdet(*IOU_LOSSES):
+            if node.kind != "loss" or not listed(BOX_LOSSES, node.entry_ref()):
                 continue
-            head_type = node.head_type()
-            if head_type not in DELTA_REGRESSION_HEADS:
+            ref = node.head_ref()
+            if ref is None or not listed(DELTA_REGRESSION_HEADS, ref):
                 continue
             head = node.head()
             if head is not None and head.get("reg_decoded_bbox") is True:
                 continue
             yield self.finding(
-                f"`{node.type}` compares boxes, but `{head_type}` regresses encoded deltas unless "
-                "reg_decoded_bbox=True",
+                f"`{node.type}` compares boxes, but `{ref.name}` regresses encoded deltas unless reg_decoded_bbox=True",
                 node.origin("type"),
                 key=f"{node.key}.type",
                 fix="set reg_decoded_bbox=True in the head",

@@ -8,7 +8,7 @@ from losstune.config import origin_at
 from losstune.model import Diagnostic, Severity
 from losstune.rules.base import Context, Example, Rule
 from losstune.schema.catalogue import bare_type
-from losstune.schema.heads import SAMPLING_HEADS, V2_PSEUDO_FORCING_TYPES
+from losstune.schema.heads import SAMPLING_HEADS, V2_PSEUDO_FORCING_TYPES, listed
 
 _PSEUDO = frozenset(("PseudoSampler", "MaskPseudoSampler"))
 
@@ -23,7 +23,8 @@ class SamplerWithBalancedLoss(Rule):
     MMDetection 2.x replaces the sampler by a PseudoSampler for the literal names FocalLoss, GHMC and
     QualityFocalLoss (reported as a warning: the sampler is ignored), but keeps it for any other
     name, ``mmdet.FocalLoss`` included. Only the ``loss_cls`` of heads that sample (anchor-based and
-    RoI heads) is checked; anchor-free heads never see the sampler.
+    RoI heads, MMRotate's among them) is checked; anchor-free heads and MMYOLO's heads never see
+    the sampler.
     """
 
     code = "LT111"
@@ -46,7 +47,7 @@ class SamplerWithBalancedLoss(Rule):
         for node in ctx.nodes():
             if node.kind != "loss" or node.entry is None or not node.entry.balances_itself:
                 continue
-            if node.path[-1] != "loss_cls" or node.head_type() not in SAMPLING_HEADS:
+            if node.path[-1] != "loss_cls" or not listed(SAMPLING_HEADS, node.head_ref()):
                 continue
             sampler = node.sampler()
             if sampler is None or sampler.default or bare_type(sampler.type) in _PSEUDO:

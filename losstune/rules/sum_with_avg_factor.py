@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from losstune.model import Diagnostic
 from losstune.rules.base import Context, Example, Rule
-from losstune.schema.heads import AVG_FACTOR_HEADS, AVG_FACTOR_LOSS_KEYS
+from losstune.schema.heads import IGNORES_AVG_FACTOR, avg_factor_keys, listed
 
 
 class SumWithAvgFactor(Rule):
@@ -17,7 +17,11 @@ class SumWithAvgFactor(Rule):
     number of positives or of sampled boxes). ``weight_reduce_loss`` only accepts that with
     ``'mean'`` or ``'none'``, so the first iteration fails with ``avg_factor can not be used with
     reduction="sum"``. Heads that normalise by themselves (YOLOV3Head, YOLOXHead) use ``'sum'`` on
-    purpose and are not reported.
+    purpose and are not reported. The heads of MMYOLO and MMRotate are checked by what their own
+    code passes, loss by loss: MMYOLO's YOLOv6Head gives avg_factor to ``loss_bbox`` only,
+    YOLOv8Head to ``loss_dfl`` only (its ``loss_bbox`` is ``'sum'`` by design), PPYOLOEHead to both;
+    MMRotate's rotated heads to their ``loss_angle`` and ``loss_centerness`` too. MMRotate's convex
+    GIoU losses and GDLoss_v1 ignore avg_factor, so ``'sum'`` is allowed there.
     """
 
     code = "LT110"
@@ -38,14 +42,14 @@ class SumWithAvgFactor(Rule):
         for node in ctx.nodes():
             if node.kind != "loss" or node.value.get("reduction") != "sum":
                 continue
-            head_type = node.head_type()
-            if head_type not in AVG_FACTOR_HEADS:
+            head = node.head_ref()
+            if head is None or node.path[-1] not in avg_factor_keys(head):
                 continue
-            if node.path[-1] not in AVG_FACTOR_LOSS_KEYS:
+            if node.entry is not None and listed(IGNORES_AVG_FACTOR, node.entry_ref()):
                 continue
             yield self.finding(
-                f"`{head_type}` passes avg_factor to `{node.path[-1]}`, which MMDetection only "
-                "accepts with reduction='mean' or 'none'; 'sum' fails at the first iteration",
+                f"`{head.name}` passes avg_factor to `{node.path[-1]}`, which MMDetection's weight_reduce_loss "
+                "only accepts with reduction='mean' or 'none'; 'sum' fails at the first iteration",
                 node.origin("reduction"),
                 key=f"{node.key}.reduction",
                 fix="reduction='mean' (the head already normalises by avg_factor)",

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from losstune.model import Diagnostic
 from losstune.rules.base import Context, Example, Rule
+from losstune.schema.scopes import project_name
 
 IGNORED_KEYS = frozenset(("type", "_scope_", "_delete_"))
 
@@ -40,8 +41,8 @@ class UnknownParameter(Rule):
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
         for node in ctx.nodes():
-            if node.entry is None or node.entry.uses_unknown_keys:
-                continue
+            if node.entry is None or node.entry.uses_unknown_keys or ctx.version not in node.entry.versions:
+                continue  # unknown, taking any key, or a type this version lacks (LT101): nothing to say
             known = node.param_specs()
             for key in node.value:
                 if key in IGNORED_KEYS or key in known:
@@ -51,7 +52,7 @@ class UnknownParameter(Rule):
                 close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
                 hint = f"; did you mean `{close[0]}`?" if close else ""
                 what = (
-                    "MMDetection silently ignores it"
+                    f"{project_name(node.entry.registry)} silently ignores it"
                     if node.entry.accepts_unknown_keys
                     else "building the model fails with an unexpected keyword argument"
                 )

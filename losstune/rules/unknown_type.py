@@ -23,7 +23,9 @@ class UnknownType(Rule):
     imports, to know their losses); describe it in a schema file (``--schema``) to have its
     parameters checked too. Where a module of ``custom_imports`` could not be read, every unknown
     type is a warning that names the module and why. A type that exists only in MMDetection 3.x
-    is an error in a 2.x config. In another project's scope (``default_scope='mmyolo'``) a bare
+    is an error in a 2.x config, and one that exists only in 2.x (MMRotate 0.x's RRandomSampler,
+    which MMRotate 0.x registers into MMDetection 2.x's registry) is an error in a 3.x config; its
+    parameters are not reported on top. In another project's scope (``default_scope='mmyolo'``) a bare
     name of MMDetection's (``FocalLoss``) is an error: that project's registry does not have it,
     and ``mmdet.FocalLoss`` is what builds it. Types of a registry losstune has no schema for
     (``mmpretrain.LabelSmoothLoss``, or any type under ``default_scope='mmpose'``) are not
@@ -51,6 +53,9 @@ class UnknownType(Rule):
         Example(
             "data = dict()\nmodel = dict(bbox_head=dict(loss_bbox=dict(type='EIoULoss')))\n", ((2, 49),), version=2
         ),
+        Example(
+            "default_scope = 'mmyolo'\nmodel = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss')))\n", ((2, 48),)
+        ),
     )
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
@@ -59,9 +64,11 @@ class UnknownType(Rule):
             key = f"{node.key}.type"
             if node.entry is not None:
                 if ctx.version not in node.entry.versions:
+                    known = ", ".join(f"{v}.x" for v in node.entry.versions)
+                    newer = all(v > ctx.version for v in node.entry.versions)
                     yield self.finding(
                         f"`{node.type}` does not exist in MMDetection {ctx.version}.x "
-                        f"(it is new in {'.x, '.join(str(v) for v in node.entry.versions)}.x)",
+                        f"({'it is new in' if newer else 'it exists only in'} {known})",
                         origin,
                         key=key,
                         fix=f"use a {node.kind} that MMDetection {ctx.version}.x has, or pass --mmdet-version",

@@ -1,51 +1,124 @@
-"""What MMDetection's heads do with their losses, for the rules that depend on the head.
+"""What the heads of MMDetection and of the projects built on it do with their losses, for the
+rules that depend on the head.
 
+Each table is keyed by the registry the head is built from (``mmdet``, ``mmyolo``, ``mmrotate``),
+since a name means a different class in each (MMYOLO's ``RTMDetHead`` is not MMDetection's).
 Only heads whose code is known are listed: a rule about a head stays silent for heads not here,
 so an unusual head never produces a false alarm.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-# Heads that call loss_cls / loss_bbox with avg_factor (MMDetection 2.x and 3.x), so that any
-# reduction but 'mean' and 'none' raises "avg_factor can not be used with reduction='sum'".
+from losstune.schema.scopes import TypeRef
+
+
+def _names(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_CLS_BBOX = _names("loss_cls loss_bbox")
+
+# MMDetection's heads (2.x and 3.x) that call loss_cls and loss_bbox with avg_factor.
 # YOLOV3Head and YOLOXHead are absent on purpose: they reduce with 'sum' and normalise themselves.
-AVG_FACTOR_HEADS: frozenset[str] = frozenset(
+_MMDET_AVG_FACTOR_HEADS = _names(
     """AnchorHead RetinaHead RetinaSepBNHead RPNHead GARetinaHead GARPNHead ATSSHead FCOSHead
     NASFCOSHead GFLHead LDHead PAAHead VFNetHead TOODHead DDODHead FoveaHead FSAFHead YOLOFHead
     CenterNetUpdateHead RTMDetHead RTMDetSepBNHead DETRHead DeformableDETRHead DINOHead
     ConditionalDETRHead DABDETRHead BBoxHead ConvFCBBoxHead Shared2FCBBoxHead Shared4Conv1FCBBoxHead
-    DoubleConvFCBBoxHead""".split()
-)
-AVG_FACTOR_LOSS_KEYS: frozenset[str] = frozenset(("loss_cls", "loss_bbox"))
-
-# Heads that regress encoded deltas unless reg_decoded_bbox=True: an IoU-family loss there compares
-# deltas as if they were boxes. (ATSS, FCOS, GFL and others decode before the loss themselves.)
-DELTA_REGRESSION_HEADS: frozenset[str] = frozenset(
-    """AnchorHead RetinaHead RetinaSepBNHead RPNHead BBoxHead ConvFCBBoxHead Shared2FCBBoxHead
-    Shared4Conv1FCBBoxHead DoubleConvFCBBoxHead""".split()
+    DoubleConvFCBBoxHead"""
 )
 
-IOU_LOSSES: frozenset[str] = frozenset("IoULoss BoundedIoULoss GIoULoss DIoULoss CIoULoss EIoULoss SIoULoss".split())
+# Registry -> head -> the loss keys the head calls with avg_factor, so that any reduction but
+# 'mean' and 'none' raises "avg_factor can not be used with reduction='sum'".
+# MMYOLO 0.6.0: YOLOv5Head, YOLOv7Head, YOLOXHead and YOLOXPoseHead normalise by themselves
+# (YOLOv5Head passes avg_factor only when ignore_iof_thr is set and an image has ignored boxes),
+# YOLOv8Head divides loss_bbox itself, RTMDetInsSepBNHead cannot compute its losses at all.
+AVG_FACTOR_LOSSES: Mapping[str, Mapping[str, frozenset[str]]] = {
+    "mmdet": {head: _CLS_BBOX for head in _MMDET_AVG_FACTOR_HEADS},
+    "mmyolo": {
+        "YOLOv6Head": _names("loss_bbox"),
+        "YOLOv8Head": _names("loss_dfl"),
+        "PPYOLOEHead": _names("loss_bbox loss_dfl"),
+        "RTMDetHead": _CLS_BBOX,
+        "RTMDetRotatedHead": _names("loss_cls loss_bbox loss_angle"),
+    },
+    "mmrotate": {
+        **{
+            head: _CLS_BBOX
+            for head in _names(
+                """RotatedRetinaHead R3Head R3RefineHead S2AHead S2ARefineHead OrientedRPNHead
+                RotatedShared2FCBBoxHead GVBBoxHead"""
+            )
+        },
+        "AngleBranchRetinaHead": _names("loss_cls loss_bbox loss_angle"),
+        "RotatedATSSHead": _names("loss_cls loss_bbox loss_centerness"),
+        "RotatedFCOSHead": _names("loss_cls loss_bbox loss_angle loss_centerness"),
+        "H2RBoxHead": _names("loss_cls loss_bbox loss_centerness loss_bbox_ss"),
+        "RotatedRTMDetHead": _names("loss_cls loss_bbox loss_angle"),
+        "RotatedRTMDetSepBNHead": _names("loss_cls loss_bbox loss_angle"),
+        "RotatedRepPointsHead": _names("loss_cls loss_bbox_init loss_bbox_refine"),
+        "CFAHead": _names("loss_cls loss_bbox_init"),
+        "OrientedRepPointsHead": _names("loss_cls"),
+        "SAMRepPointsHead": _names("loss_cls"),
+    },
+}
+
+# Registry -> losses that never hand avg_factor to weight_reduce_loss, so 'sum' with an avg_factor
+# does not fail: MMRotate's convex GIoU losses average their hand-written gradient themselves, and
+# GDLoss_v1 applies no reduction at all.
+IGNORES_AVG_FACTOR: Mapping[str, frozenset[str]] = {
+    "mmrotate": _names("ConvexGIoULoss BCConvexGIoULoss GDLoss_v1"),
+}
+
+# Registry -> heads that regress encoded deltas unless reg_decoded_bbox=True: a loss that compares
+# boxes there compares deltas as if they were boxes. (ATSS, FCOS, GFL and others decode before
+# the loss themselves; so do all of MMYOLO's heads.)
+DELTA_REGRESSION_HEADS: Mapping[str, frozenset[str]] = {
+    "mmdet": _names(
+        """AnchorHead RetinaHead RetinaSepBNHead RPNHead BBoxHead ConvFCBBoxHead Shared2FCBBoxHead
+        Shared4Conv1FCBBoxHead DoubleConvFCBBoxHead"""
+    ),
+    "mmrotate": _names(
+        """RotatedRetinaHead R3Head R3RefineHead S2AHead S2ARefineHead AngleBranchRetinaHead
+        OrientedRPNHead RotatedShared2FCBBoxHead GVBBoxHead"""
+    ),
+}
+
+# Registry -> losses that compare decoded boxes (the IoU family, and MMRotate's rotated IoU and
+# Gaussian distance losses). MMRotate's KFLoss is absent: its head hands it both the deltas and
+# the decoded boxes (loss_bbox_type='kfiou').
+BOX_LOSSES: Mapping[str, frozenset[str]] = {
+    "mmdet": _names("IoULoss BoundedIoULoss GIoULoss DIoULoss CIoULoss EIoULoss SIoULoss"),
+    "mmyolo": _names("IoULoss"),
+    "mmrotate": _names("RotatedIoULoss GDLoss GDLoss_v1"),
+}
 
 # MMDetection 2.x AnchorHead replaces any configured sampler by PseudoSampler when loss_cls.type is
 # literally one of these names (a string test: 'mmdet.FocalLoss' or a renamed copy keeps the sampler).
 V2_PSEUDO_FORCING_TYPES: frozenset[str] = frozenset(("FocalLoss", "GHMC", "QualityFocalLoss"))
 
-# Heads that sample priors with the sampler of their train_cfg and feed loss_cls with the result:
-# the anchor-based heads and the RoI bbox heads. (Anchor-free heads such as FCOSHead, and
-# GARPNHead's loss_loc, never see the sampler.)
-SAMPLING_HEADS: frozenset[str] = frozenset(
-    """AnchorHead RetinaHead RetinaSepBNHead RPNHead ATSSHead GFLHead LDHead PAAHead FSAFHead
-    FreeAnchorRetinaHead TOODHead DDODHead SSDHead BBoxHead ConvFCBBoxHead Shared2FCBBoxHead
-    Shared4Conv1FCBBoxHead DoubleConvFCBBoxHead""".split()
-)
+# Registry -> heads that sample priors with the sampler of their train_cfg and feed loss_cls with
+# the result: the anchor-based heads and the RoI bbox heads. (Anchor-free heads such as FCOSHead,
+# and GARPNHead's loss_loc, never see the sampler; MMYOLO's heads use batch assigners only.)
+SAMPLING_HEADS: Mapping[str, frozenset[str]] = {
+    "mmdet": _names(
+        """AnchorHead RetinaHead RetinaSepBNHead RPNHead ATSSHead GFLHead LDHead PAAHead FSAFHead
+        FreeAnchorRetinaHead TOODHead DDODHead SSDHead BBoxHead ConvFCBBoxHead Shared2FCBBoxHead
+        Shared4Conv1FCBBoxHead DoubleConvFCBBoxHead"""
+    ),
+    "mmrotate": _names(
+        """RotatedRetinaHead R3Head R3RefineHead S2AHead S2ARefineHead AngleBranchRetinaHead
+        OrientedRPNHead RotatedATSSHead RotatedShared2FCBBoxHead GVBBoxHead"""
+    ),
+}
 
 # Parameters that a head takes out of a loss dict (or converts) before the loss is built, keyed
-# by (exact head type, loss key): DETRHead turns a float class_weight and bg_cls_weight into a
-# per-class tensor and removes bg_cls_weight.
+# by (exact head type, loss key) of MMDetection's heads: DETRHead turns a float class_weight and
+# bg_cls_weight into a per-class tensor and removes bg_cls_weight.
 HEAD_LOSS_PARAMS: dict[tuple[str, str], dict[str, str]] = {
     ("DETRHead", "loss_cls"): {"bg_cls_weight": "float", "class_weight": "float|None"},
 }
@@ -124,3 +197,17 @@ CLASSIFIER_WIDTHS: dict[tuple[str, str], ClassifierWidth] = {
     **{(h, "loss_cls"): _ROI_FIXED for h in ("DoubleConvFCBBoxHead", "SABLHead")},
     **{(h, "loss_cls"): _MASKFORMER for h in ("MaskFormerHead", "Mask2FormerHead")},
 }
+
+
+def listed(
+    table: Mapping[str, frozenset[str]] | Mapping[str, Mapping[str, frozenset[str]]], ref: TypeRef | None
+) -> bool:
+    """Whether the class ``ref`` names is in ``table`` (registry -> names)."""
+    return ref is not None and ref.registry is not None and ref.name in table.get(ref.registry, ())
+
+
+def avg_factor_keys(head: TypeRef | None) -> frozenset[str]:
+    """The loss keys that the head ``head`` names calls with avg_factor (none for a head not known)."""
+    if head is None or head.registry is None:
+        return frozenset()
+    return AVG_FACTOR_LOSSES.get(head.registry, {}).get(head.name, frozenset())

@@ -146,10 +146,17 @@ class Entry:
     source: str = "MMDetection"
     registry: str = DEFAULT_SCOPE
     from_source: bool = False
+    registered_by: tuple[tuple[int, str], ...] = ()
 
     def params_for(self, version: int) -> dict[str, ParamSpec]:
         """The parameters this type takes in MMDetection ``version``."""
         return {k: p for k, p in self.params.items() if version in p.versions}
+
+    def project_in(self, version: int) -> str:
+        """The project that registers this type in MMDetection ``version``'s registry: ``source``,
+        or another project where ``registered_by`` says so (MMTracking 0.x registers its losses
+        into MMDetection 2.x's)."""
+        return dict(self.registered_by).get(version, self.source)
 
 
 @dataclass
@@ -277,6 +284,20 @@ def _param(name: str, raw: Any, where: str, versions: tuple[int, ...]) -> ParamS
     )
 
 
+def _registered_by(raw: Any, versions: tuple[int, ...], at: str) -> dict[int, str]:
+    """``{2: 'MMTracking 0.14.0'}`` (keys may be JSON's strings of the versions)."""
+    out: dict[int, str] = {}
+    if isinstance(raw, dict):
+        for key, project in raw.items():
+            version = int(key) if isinstance(key, str) and key.isdigit() else key
+            if type(version) is not int or version not in versions or not isinstance(project, str):
+                break
+            out[version] = project
+        else:
+            return out
+    raise SchemaError(f"{at}: `registered_by` must map MMDetection versions of the entry to project names")
+
+
 def _entry(raw: Any, kind: ComponentKind, where: str, source: str) -> Entry:
     if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
         raise SchemaError(f"{where}: every {kind} needs a `name`")
@@ -293,6 +314,7 @@ def _entry(raw: Any, kind: ComponentKind, where: str, source: str) -> Entry:
     exclusive = raw.get("exclusive") or ()
     if not isinstance(exclusive, (list, tuple)):
         raise SchemaError(f"{at}: `exclusive` must be a list of lists of parameter names")
+    registered_by = _registered_by(raw.get("registered_by") or {}, entry_versions, at)
     requires = raw.get("requires") or ()
     if not isinstance(requires, (list, tuple)) or not all(
         isinstance(r, dict) and isinstance(r.get("if"), str) and isinstance(r.get("then"), str) for r in requires
@@ -312,6 +334,7 @@ def _entry(raw: Any, kind: ComponentKind, where: str, source: str) -> Entry:
         exclusive=tuple(_strings(g, "each group of `exclusive`", at) for g in exclusive),
         requires=tuple((r["if"], r["then"]) for r in requires),
         source=source,
+        registered_by=tuple(sorted(registered_by.items())),
     )
 
 
