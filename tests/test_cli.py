@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from losstune.cli.app import app
+from losstune.rules import ALL_RULES
 from tests.conftest import EXAMPLES, REPO, invoke
 
 runner = CliRunner()
@@ -142,6 +143,44 @@ def test_rule_command_explains_a_rule() -> None:
     listing = runner.invoke(app, ["rule"]).stdout.splitlines()
     assert listing[0].startswith("LT001") and any(line.startswith("LT114") for line in listing)
     assert runner.invoke(app, ["rule", "LT999"]).exit_code == 2
+
+
+def test_rule_shows_its_documentation_and_what_it_reports_on_its_examples() -> None:
+    result = runner.invoke(app, ["rule", "LT113"], env={"NO_COLOR": "1"})
+    assert result.exit_code == 0
+    assert result.stdout == (
+        "LT113 zero-loss-weight (warning)\n"
+        "\n"
+        "`loss_weight=0`: the loss is computed at every iteration and contributes nothing.\n"
+        "\n"
+        "Sometimes intended (an ablation), often a leftover. If the loss should be off, removing the\n"
+        "head or the loss says so more clearly; if it should count, give it a weight.\n"
+        "\n"
+        "Reported:\n"
+        "    1 | model = dict(bbox_head=dict(loss_bbox=dict(type='L1Loss', loss_weight=0.0)))\n"
+        "      |                                                                       ^ `model.bbox_head.loss_bbox` "
+        "has loss_weight=0: it is computed but adds nothing to training\n"
+        "\n"
+        "Not reported:\n"
+        "    1 | model = dict(bbox_head=dict(loss_bbox=dict(type='L1Loss', loss_weight=1.0)))\n"
+    )
+
+
+def test_rule_output_has_no_raw_docstring_markup() -> None:
+    for args in (["rule"], ["rule", "LT101"], ["rule", "LT116"], ["rule", "LT006"]):
+        out = runner.invoke(app, args, env={"NO_COLOR": "1"}).stdout
+        assert "``" not in out and "`" in out, args
+    assert "(info, off unless selected)" in runner.invoke(app, ["rule", "LT116"]).stdout
+
+
+def test_rule_as_json_carries_documentation_and_examples() -> None:
+    every = json.loads(runner.invoke(app, ["rule", "--format", "json"]).stdout)
+    assert (every["version"], every["kind"]) == (1, "rule")
+    assert every["codes"][0]["code"] == "LT001" and len(every["rules"]) == len(ALL_RULES)
+    (one,) = json.loads(runner.invoke(app, ["rule", "LT104", "-f", "json"]).stdout)["rules"]
+    assert one["code"] == "LT104" and one["enabled_by_default"] is True and one["doc"].startswith("A number")
+    assert one["reported"][0]["at"] == [{"line": 1, "column": 67}]
+    assert one["not_reported"][0]["at"] == []
 
 
 def test_explain_without_torch_says_how_to_get_the_steps(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from losstune.config import LoadedConfig
-from losstune.lint.run import check_config
-from losstune.lint.settings import Settings
-from losstune.loader.resolve import Resolver
+from losstune.lint.examples import run_example
+from losstune.render.rule import inline
 from losstune.rules import ALL_RULES, Example, Rule
 from losstune.schema.registry import load_schema
 
 SCHEMA = load_schema()
 
 
-def _findings(rule: Rule, example: Example, tmp_path: Path) -> list[tuple[int, int]]:
-    path = tmp_path / "cfg.py"
-    path.write_text(example.source, encoding="utf-8")
-    result = Resolver().resolve(path)
-    assert result.cfg is not None, result.diagnostics
-    found = check_config(LoadedConfig(result), SCHEMA, Settings(select=(rule.code,), mmdet_version=example.version))
+def _findings(rule: Rule, example: Example) -> list[tuple[int, int]]:
+    found = run_example(rule, example, SCHEMA)
     for d in found:
         assert d.code == rule.code and d.name == rule.name
         assert d.span is not None and d.fix
@@ -37,8 +30,8 @@ CASES = [(r, e, True) for r in ALL_RULES for e in r.valid] + [(r, e, False) for 
     CASES,
     ids=[f"{r.code}-{'valid' if v else 'invalid'}-{i}" for i, (r, _, v) in enumerate(CASES)],
 )
-def test_rule_example(rule: Rule, example: Example, valid: bool, tmp_path: Path) -> None:
-    found = _findings(rule, example, tmp_path)
+def test_rule_example(rule: Rule, example: Example, valid: bool) -> None:
+    found = _findings(rule, example)
     if valid:
         assert found == []
     else:
@@ -77,9 +70,9 @@ def test_the_rule_listing_and_sarif_give_the_same_summary() -> None:
     sarif = json.loads(render_lint([]))["runs"][0]["tool"]["driver"]["rules"]
     for rule in ALL_RULES:
         (line,) = [line for line in listing if line.startswith(rule.code + " ")]
-        assert line.endswith(" " + rule.summary), line
+        assert line.endswith(" " + inline(rule.summary) + ("" if rule.default_enabled else " (off unless selected)"))
         (entry,) = [r for r in sarif if r["id"] == rule.code]
-        assert entry["shortDescription"]["text"] == rule.summary
+        assert entry["shortDescription"]["text"] == inline(rule.summary)
 
 
 def test_class_weight_length_documents_every_head_whose_classifier_it_knows() -> None:

@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
+from losstune.cli import terminal
 from losstune.cli.boundary import reported
-from losstune.cli.options import Format
+from losstune.cli.options import Format, FormatOption
 from losstune.errors import UsageError
 
 
@@ -16,28 +17,43 @@ def rule_command(
     code: Annotated[
         str | None, typer.Argument(help="A rule code (LT103) or name (wrong-type); omit to list all.")
     ] = None,
+    fmt: FormatOption = Format.text,
 ) -> None:
     """Explain a lint rule, or list them all.
 
-    What the rule finds, and how MMDetection would fail or silently misbehave without it.
+    What the rule finds, how MMDetection would fail or silently misbehave without it, and the
+    examples its tests run: configs it reports (with where) and configs it leaves alone.
 
     Example: losstune rule LT111
     """
-    with reported(Format.text):
+    with reported(fmt):
         from losstune.loader import codes
         from losstune.render import rule as render_rule
         from losstune.rules import ALL_RULES
 
+        color = terminal.color() and fmt is Format.text
         if code is None:
-            sys.stdout.write(render_rule.render_list(codes.ALL_CODES, ALL_RULES))
+            if fmt is Format.json:
+                sys.stdout.write(render_rule.render_json(codes.ALL_CODES, ALL_RULES))
+            else:
+                sys.stdout.write(render_rule.render_list(codes.ALL_CODES, ALL_RULES, color))
             return
         wanted = code.strip()
         for r in ALL_RULES:
             if wanted.upper() == r.code or wanted.lower() == r.name:
-                sys.stdout.write(render_rule.render_one(r.code, r.name, r.severity.value, r.doc()))
+                if fmt is Format.json:
+                    sys.stdout.write(render_rule.render_json([], [r]))
+                    return
+                from losstune.lint.examples import run_example
+                from losstune.schema.registry import load_schema
+
+                schema = load_schema()
+                found = [run_example(r, example, schema) for example in r.invalid]
+                sys.stdout.write(render_rule.render_rule(r, found, color))
                 return
         for c in codes.ALL_CODES:
             if wanted.upper() == c.code or wanted.lower() == c.name:
-                sys.stdout.write(render_rule.render_one(c.code, c.name, c.severity.value, c.summary))
+                out = render_rule.render_json([c], []) if fmt is Format.json else render_rule.render_code(c, color)
+                sys.stdout.write(out)
                 return
         raise UsageError(f"no rule `{wanted}`; `losstune rule` lists them all")

@@ -17,6 +17,7 @@ from losstune.render.excerpt import source_excerpt
 from losstune.render.json import diagnostic, document, dump
 from losstune.render.palette import paint
 from losstune.render.paths import shown
+from losstune.render.rule import inline
 from losstune.render.safe import printable, sentence
 from losstune.rules import ALL_RULES
 
@@ -72,7 +73,7 @@ def _sarif_rules() -> list[dict[str, Any]]:
             {
                 "id": c.code,
                 "name": c.name,
-                "shortDescription": {"text": c.summary},
+                "shortDescription": {"text": inline(c.summary)},
                 "defaultConfiguration": {"level": _SARIF_LEVEL[c.severity]},
             }
         )
@@ -82,8 +83,8 @@ def _sarif_rules() -> list[dict[str, Any]]:
             {
                 "id": r.code,
                 "name": r.name,
-                "shortDescription": {"text": r.summary},
-                "fullDescription": {"text": doc},
+                "shortDescription": {"text": inline(r.summary)},
+                "fullDescription": {"text": inline(doc), "markdown": inline(doc)},
                 "defaultConfiguration": {"level": _SARIF_LEVEL[r.severity]},
             }
         )

@@ -1,20 +1,104 @@
-"""Output of ``losstune rule``: every rule and loader code on one line each, or one explained."""
+"""Output of ``losstune rule``: every rule and loader code on one line each, or one explained with
+its examples; as terminal text or JSON."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from typing import Any
 
 from losstune.loader.codes import Code
-from losstune.rules.base import Rule
+from losstune.model import Diagnostic
+from losstune.render.json import document
+from losstune.render.palette import paint
+from losstune.rules.base import Example, Rule
+
+_LITERAL = re.compile(r"``(.+?)``", re.DOTALL)
 
 
-def render_list(codes: Sequence[Code], rules: Sequence[Rule]) -> str:
-    """One line each: code, name, severity, and the first line of what it finds."""
-    out = [f"{c.code}  {c.name:<28} {c.severity.value:<8} {c.summary}\n" for c in codes]
-    out += [f"{r.code}  {r.name:<28} {r.severity.value:<8} {r.summary}\n" for r in rules]
+def inline(text: str, color: bool = False) -> str:
+    """A docstring's inline literals (````x````) as people read them: ```x``` in plain text, or
+    coloured without the backticks."""
+    return _LITERAL.sub(lambda m: paint(m.group(1), "cyan", True) if color else f"`{m.group(1)}`", text)
+
+
+def render_list(codes: Sequence[Code], rules: Sequence[Rule], color: bool = False) -> str:
+    """One line each: code, name, severity, and the first sentence of what it finds."""
+    rows = [(c.code, c.name, c.severity.value, c.summary) for c in codes]
+    rows += [(r.code, r.name, r.severity.value, r.summary + _off(r)) for r in rules]
+    return "".join(f"{code}  {name:<28} {sev:<8} {inline(summary, color)}\n" for code, name, sev, summary in rows)
+
+
+def _off(rule: Rule) -> str:
+    return "" if rule.default_enabled else " (off unless selected)"
+
+
+def _example(example: Example, found: Sequence[Diagnostic], color: bool) -> list[str]:
+    """An example's source, numbered, with each finding (``found``: what the rule reports on it)
+    under the line and column it is reported at."""
+    out: list[str] = []
+    lines = example.source.rstrip("\n").split("\n")
+    width = len(str(len(lines)))
+    for number, line in enumerate(lines, start=1):
+        out.append(f"    {paint(str(number).rjust(width), 'dim', color)} | {line}\n")
+        for d in found:
+            if d.span is not None and d.span.line == number:
+                marker = " " * (d.span.column - 1) + "^ "
+                out.append(f"    {' ' * width} | {paint(marker + d.message, 'red', color)}\n")
+    if example.version != 3:
+        out.append(f"    {paint(f'(an MMDetection {example.version}.x config)', 'dim', color)}\n")
+    return out
+
+
+def render_rule(rule: Rule, found: Sequence[Sequence[Diagnostic]], color: bool = False) -> str:
+    """One rule: its heading, its documentation, and the examples its tests run, each invalid one
+    with what the rule reports on it (``found``, one list per invalid example)."""
+    out = [
+        paint(f"{rule.code} {rule.name}", "bold", color),
+        f" ({rule.severity.value}{'' if rule.default_enabled else ', off unless selected'})\n\n",
+    ]
+    out.append(inline(rule.doc(), color) + "\n")
+    sections = (("Reported", rule.invalid, found), ("Not reported", rule.valid, [()] * len(rule.valid)))
+    for title, examples, findings in sections:
+        if examples:
+            out.append(f"\n{paint(title + ':', 'bold', color)}\n")
+            blocks = ["".join(_example(e, d, color)) for e, d in zip(examples, findings, strict=True)]
+            out.append("\n".join(blocks))
     return "".join(out)
 
 
-def render_one(code: str, name: str, severity: str, text: str) -> str:
-    """One rule or loader code: its heading, then its documentation."""
-    return f"{code} {name} ({severity})\n\n{text}\n"
+def render_code(code: Code, color: bool = False) -> str:
+    """One loader code: its heading and what it means."""
+    return (
+        f"{paint(f'{code.code} {code.name}', 'bold', color)} ({code.severity.value})\n\n{inline(code.summary, color)}\n"
+    )
+
+
+def _code_data(code: Code) -> dict[str, Any]:
+    return {"code": code.code, "name": code.name, "severity": code.severity.value, "summary": code.summary}
+
+
+def _rule_data(rule: Rule) -> dict[str, Any]:
+    def examples(found: Sequence[Example]) -> list[dict[str, Any]]:
+        return [
+            {"source": e.source, "mmdet_version": e.version, "at": [{"line": ln, "column": c} for ln, c in e.at]}
+            for e in found
+        ]
+
+    return {
+        "code": rule.code,
+        "name": rule.name,
+        "severity": rule.severity.value,
+        "summary": rule.summary,
+        "enabled_by_default": rule.default_enabled,
+        "doc": rule.doc(),
+        "reported": examples(rule.invalid),
+        "not_reported": examples(rule.valid),
+    }
+
+
+def render_json(codes: Sequence[Code], rules: Sequence[Rule]) -> str:
+    """Rules and loader codes as JSON: ``{"version", "kind": "rule", "codes", "rules"}``; each rule
+    with its documentation and examples (``reported``, with the expected positions, and
+    ``not_reported``)."""
+    return document("rule", {"codes": [_code_data(c) for c in codes], "rules": [_rule_data(r) for r in rules]})

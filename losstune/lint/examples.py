@@ -1,0 +1,28 @@
+"""A rule's own examples, checked: what ``losstune rule`` shows under each and what its tests assert."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from losstune.config import LoadedConfig
+from losstune.lint.run import check_config
+from losstune.lint.settings import Settings
+from losstune.loader.resolve import Resolver
+from losstune.model import Diagnostic
+from losstune.rules.base import Example, Rule
+from losstune.schema.registry import Schema
+
+
+def run_example(rule: Rule, example: Example, schema: Schema) -> list[Diagnostic]:
+    """The findings of ``rule`` alone on ``example`` (written to a scratch folder as ``cfg.py``),
+    checked for the example's MMDetection version; the loader's own findings come first."""
+    with tempfile.TemporaryDirectory(prefix="losstune-example-") as folder:
+        path = os.path.join(folder, "cfg.py")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(example.source)
+        result = Resolver().resolve(path)
+        if result.cfg is None:
+            return list(result.diagnostics)
+        settings = Settings(select=(rule.code,), mmdet_version=example.version)
+        return check_config(LoadedConfig(result), schema, settings)
