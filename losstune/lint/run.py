@@ -152,14 +152,20 @@ def _skip(path: str, reason: str) -> Diagnostic:
 def check_config(config: LoadedConfig, schema: Schema, settings: Settings) -> list[Diagnostic]:
     """The rule findings of one resolved config, with the classes its ``custom_imports`` registers
     in the schema."""
-    version = settings.mmdet_version or detect_version(config.tree)
-    custom = with_custom_imports(schema, config.tree, config.path)
-    ctx = Context(config, custom.schema, version, custom.unread)
+    ctx = rule_context(config, schema, settings)
     out: list[Diagnostic] = []
     for rule in ALL_RULES:
         if settings.enabled(rule.code, rule.default_enabled):
             out.extend(ctx.mask.diagnostic(_naming_registry(ctx, d)) for d in rule.check(ctx))
     return out
+
+
+def rule_context(config: LoadedConfig, schema: Schema, settings: Settings) -> Context:
+    """What the rules see of one resolved config: its losses and samplers with the schema entry each
+    is checked against (with the classes its ``custom_imports`` registers), and its version."""
+    version = settings.mmdet_version or detect_version(config.tree)
+    custom = with_custom_imports(schema, config.tree, config.path)
+    return Context(config, custom.schema, version, custom.unread)
 
 
 def _naming_registry(ctx: Context, d: Diagnostic) -> Diagnostic:
