@@ -133,3 +133,24 @@ def test_all_zero_weights_differ_between_versions() -> None:
     )
     assert v3.loss.shape == () and v2.loss.shape == (2, 4)  # 3.x's shortcut returns a scalar
     assert [s.name for s in v2.steps] == ["kernel", "weight", "reduction", "loss_weight"]
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_one_class_weight_with_a_sigmoid_is_the_pos_weight_of_every_class(version: int) -> None:
+    """MMDetection 2.28 and 3.3 pass class_weight to PyTorch as pos_weight: one number broadcasts."""
+    import torch.nn.functional as F
+
+    gen = torch.Generator().manual_seed(0)
+    pred = torch.randn(6, 3, generator=gen)
+    label = torch.tensor([0, 1, 2, 3, 1, 0])  # 3 is the background
+    one = evaluate(
+        {"type": "CrossEntropyLoss", "use_sigmoid": True, "class_weight": 0.5}, pred, label, mmdet_version=version
+    )
+    each = evaluate(
+        {"type": "CrossEntropyLoss", "use_sigmoid": True, "class_weight": [0.5] * 3}, pred, label, mmdet_version=version
+    )
+    targets = F.one_hot(label, 4)[:, :3].float()
+    expected = F.binary_cross_entropy_with_logits(pred, targets, pos_weight=torch.tensor(0.5))
+    assert torch.allclose(one.loss, expected) and torch.allclose(each.loss, expected)
+    with pytest.raises(RuntimeError, match="weight tensor should be defined either for all 3 classes"):
+        evaluate({"type": "CrossEntropyLoss", "class_weight": 0.5}, pred, label.clamp(max=2), mmdet_version=version)
