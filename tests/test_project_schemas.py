@@ -313,3 +313,31 @@ def test_a_head_of_a_project_without_head_tables_keeps_the_head_rules_silent(tmp
         "    loss_bbox=dict(type='mmdet.GIoULoss', reduction='sum')))\n"
     )
     assert _lint(tmp_path, source, schema) == []  # MMYOLO registers no RetinaHead: nothing is known of it
+
+
+def test_explain_shows_a_project_loss_with_its_meanings_and_says_its_steps_are_not_evaluated(
+    tmp_path: Path, schema: Schema
+) -> None:
+    pytest.importorskip("torch")
+    from losstune.render.explain import render_text
+    from losstune.report import explain
+
+    cfg = tmp_path / "cfg.py"
+    cfg.write_text(
+        "default_scope = 'mmrotate'\n"
+        "model = dict(bbox_head=dict(type='RotatedRetinaHead', reg_decoded_bbox=True,\n"
+        "    loss_bbox=dict(type='GDLoss', loss_type='kld', tau=1.0)))\n",
+        encoding="utf-8",
+    )
+    report = explain(LoadedConfig(Resolver().resolve(str(cfg))), schema, steps=True)
+    (loss,) = report.losses
+    shown = {p.name: p for p in loss.params}
+    assert shown["fun"].value == "log1p" and shown["fun"].origin is None  # MMRotate's default
+    assert shown["representation"].value == "xy_wh_r"
+    text = render_text(report, width=100)
+    lines = text.splitlines()
+    # the meanings show even where the long paths leave no room for their column beside them
+    assert len(str(cfg)) > 40 and "Function f applied to the distance" in text
+    start = next(i for i, line in enumerate(lines) if line.startswith("  steps: "))
+    assert lines[start].startswith("  steps: not evaluated: `GDLoss` is looked up in MMRotate's registry")
+    assert lines[start + 1].startswith(" " * 9) and "MMDetection's losses only" in " ".join(lines[start:])

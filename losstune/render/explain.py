@@ -54,6 +54,15 @@ def _loss_block(loss: LossView, width: int) -> RenderableType:
         table.add_row(*row, *([t(p.description)] if meaning else []))
     if not loss.params:
         table.add_row(Text("(no parameters set)", style="dim"), "", "", *([""] if meaning else []))
+    described = [p for p in loss.params if p.description]
+    legend: Table | None = None
+    if not meaning and described and width - name_w - 6 >= 16:
+        # no room beside long paths: the meanings go under the table, one line each
+        legend = Table(show_header=True, header_style="bold", box=None, padding=(0, 2, 0, 2))
+        legend.add_column("parameter", no_wrap=True, min_width=name_w)
+        legend.add_column("meaning", style="dim", no_wrap=True, overflow="ellipsis", max_width=width - name_w - 6)
+        for p in described:
+            legend.add_row(t(p.name, style="dim" if p.default else ""), t(p.description))
     sampler = Text("  sampler: ", style="bold")
     if loss.sampler is None:
         sampler.append("none configured", style="dim")
@@ -68,7 +77,7 @@ def _loss_block(loss: LossView, width: int) -> RenderableType:
         args = ", ".join(f"{printable(p.name)}={fmt_value(p.value)}" for p in loss.sampler.params)
         if args:
             sampler.append(f"\n    {args}")
-    parts: list[RenderableType] = [title, table, sampler]
+    parts: list[RenderableType] = [title, table, *([legend] if legend is not None else []), sampler]
     if loss.note:
         parts.append(Padding(Text(printable(loss.note), style="yellow"), (0, 0, 0, 2)))
     if loss.steps:
@@ -85,7 +94,12 @@ def _loss_block(loss: LossView, width: int) -> RenderableType:
             grid.add_row(Text(f"   {i}."[-3:] if i < 10 else f"{i}.", style="bold"), t(st.name), text)
         parts.append(Padding(grid, (0, 0, 0, 3)))
     elif loss.steps_note:
-        parts.append(Text(f"  steps: {printable(loss.steps_note)}", style="dim"))
+        # a grid, so a long reason wraps under itself
+        note = Table.grid(padding=(0, 1))
+        note.add_column(no_wrap=True)
+        note.add_column(overflow="fold")
+        note.add_row(Text("steps:", style="bold"), Text(f"not evaluated: {printable(loss.steps_note)}", style="dim"))
+        parts.append(Padding(note, (0, 0, 0, 2)))
     return Group(*parts, Text(""))
 
 
