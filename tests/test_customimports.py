@@ -271,21 +271,25 @@ def test_modules_that_cannot_be_read_say_why(tmp_path: Path) -> None:
     _tree(
         tmp_path,
         {
-            "bad/__init__.py": "from . import broken, huge, latin\n",
+            "bad/__init__.py": "from . import broken, huge, latin, deep, nul\n",
             "bad/broken.py": "class X(:\n",
-            "bad/huge.py": "x = 1\n" * 400,
+            "bad/huge.py": "x = 1\n" * 40_000,
             "bad/latin.py": "",
         },
     )
     (tmp_path / "bad" / "latin.py").write_bytes(b"s = '\xe9'\n")
-    with fileread.limit(1000):
+    (tmp_path / "bad" / "deep.py").write_text("x = " + "+".join(["1"] * 30000) + "\n")
+    (tmp_path / "bad" / "nul.py").write_bytes(b"x = 1\0\n")
+    with fileread.limit(200_000):
         found = _read(tmp_path, "bad", "nowhere.losses", "bad.missing")
     reasons = {u.module: u.reason for u in found.unread}
     assert reasons["nowhere.losses"] == "`nowhere` is not installed or on the Python path"
     assert reasons["bad.missing"].startswith("the package `bad` (")
     assert reasons["bad.missing"].endswith("has no sub-package or module `missing`")
     assert reasons["bad.broken"].startswith("it is not valid Python: line 1: ")
-    assert reasons["bad.huge"] == "it is 2.3 KiB, larger than the 1000 bytes losstune reads"
+    assert reasons["bad.huge"] == "it is 234.4 KiB, larger than the 195.3 KiB losstune reads"
+    assert reasons["bad.deep"] == "it nests too deeply to be parsed"
+    assert reasons["bad.nul"].startswith("it is not valid Python: ")
     assert reasons["bad.latin"].startswith("it is not UTF-8 text: byte 0xe9 at line 1")
     assert {u.module: u.file for u in found.unread}["bad.broken"] == str(tmp_path / "bad" / "broken.py")
 
@@ -360,3 +364,11 @@ def test_a_pipe_named_like_a_module_does_not_hang(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "fp" / "named.py")
     found = _read(tmp_path, "fp", "fp.named")
     assert {u.module for u in found.unread} == {"fp.pipe", "fp.named"}
+
+
+def test_each_folder_is_searched_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "ns" / "sub").mkdir(parents=True)  # a namespace package, found from three places
+    monkeypatch.chdir(tmp_path)
+    found = read_custom_imports({"imports": ["ns.sub.nothing"]}, str(tmp_path / "c.py"), path=["", str(tmp_path)])
+    [unread] = found.unread
+    assert unread.reason.count(str(tmp_path / "ns" / "sub")) == 1, unread.reason

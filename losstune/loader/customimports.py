@@ -107,14 +107,23 @@ def read_custom_imports(value: object, config_path: str, path: Sequence[str] | N
     """The classes registered by the modules a ``custom_imports`` value names (as the resolved
     config holds it), for the config at ``config_path``; ``path`` stands for ``sys.path``."""
     names, unread = module_names(value)
-    folder = os.path.dirname(os.path.abspath(config_path))
+    walk = _Walk(PackageFinder(_search_path(sys.path if path is None else path, config_path)), names)
+    walk.run()
+    return CustomModules(walk.classes(), (*unread, *walk.unread))
+
+
+def _search_path(path: Sequence[str], config_path: str) -> list[str]:
+    """``path``, the current folder, then the folders above the config, each folder once."""
+    try:
+        cwd = os.getcwd()
+    except OSError:  # the current folder was removed: it is not searched
+        cwd = ""
+    folder = os.path.dirname(os.path.join(cwd, config_path))
     above = [folder]
     while os.path.dirname(above[-1]) != above[-1]:
         above.append(os.path.dirname(above[-1]))
-    finder = PackageFinder([*(sys.path if path is None else path), "", *above])
-    walk = _Walk(finder, names)
-    walk.run()
-    return CustomModules(walk.classes(), (*unread, *walk.unread))
+    entries = [os.path.normpath(os.path.join(cwd, p)) for p in (*path, cwd, *above) if p or cwd]
+    return list(dict.fromkeys(entries))
 
 
 def module_names(value: object) -> tuple[list[str], list[UnreadModule]]:
@@ -394,6 +403,8 @@ def _facts(file: str, module: str, is_package: bool) -> ModuleFacts | str:
         out = f"it {e.reason}"
     except SyntaxError as e:
         out = f"it is not valid Python: line {e.lineno or 1}: {e.msg}"
+    except (RecursionError, MemoryError):
+        out = "it nests too deeply to be parsed"
     except pysource.PARSE_ERRORS as e:
         out = f"it is not valid Python: {e}"
     if stamp is not None and started - max(stamp.mtime_ns, stamp.ctime_ns) > RACY_NS:
