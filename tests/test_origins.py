@@ -205,3 +205,21 @@ def test_a_value_read_from_the_bases_with_getattr_keeps_its_origins(write: Calla
     got = c.origin("architecture")
     assert got is not None and got.kind == "base-reference" and got.text == "getattr(_base_, 'model')"
     assert _at(c.origin("hooks.0.type"))[:2] == ("child.py", 3)
+
+
+def test_a_value_a_block_not_run_may_set_points_at_that_place(write: Callable[..., Path]) -> None:
+    cfg = write(
+        "cfg.py",
+        """
+        def use_focal():
+            return True
+        loss = dict(type='FocalLoss', gamma=2.0)
+        if use_focal():
+            loss['gamma'] = 1.5
+            extra = 1
+        """,
+    )
+    c = losstune.load(cfg)
+    assert _at(c.origin("loss.gamma")) == ("cfg.py", 5, 5, 5, 18)
+    assert _at(c.origin("extra"))[:2] == ("cfg.py", 6)
+    assert _text(c.origin("extra")) == "extra"

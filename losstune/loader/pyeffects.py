@@ -30,12 +30,13 @@ ChangeKind = Literal["slot", "object"]
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """A value changed in place. ``slot``: the item or attribute ``node`` (``d[k]``, ``cfg.x``) is
-    set or deleted. ``object``: the value ``node`` evaluates to is changed by a method, at the
-    ``keys`` given (``None``: anywhere in it)."""
+    """A value changed in place, by the statement or call ``at``. ``slot``: the item or attribute
+    ``node`` (``d[k]``, ``cfg.x``) is set or deleted. ``object``: the value ``node`` evaluates to
+    is changed by a method, at the ``keys`` given (``None``: anywhere in it)."""
 
     node: ast.expr
     kind: ChangeKind
+    at: ast.AST
     keys: tuple[Hashable, ...] | None = None
 
 
@@ -46,14 +47,17 @@ class Effects:
 
     names: list[str] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
+    # Where each name is first bound.
+    bound_at: dict[str, ast.AST] = field(default_factory=dict)
     # Names and changes in source order, for the warning that lists them.
     described: list[str | Change] = field(default_factory=list)
     # Whether a `break` or `continue` in the block leaves a loop that holds the block.
     exits_loop: bool = False
 
-    def name(self, name: str) -> None:
-        if name != BASE_KEY and name not in self.names:
+    def name(self, name: str, at: ast.AST) -> None:
+        if name != BASE_KEY and name not in self.bound_at:
             self.names.append(name)
+            self.bound_at[name] = at
             self.described.append(name)
 
     def change(self, change: Change) -> None:
@@ -85,7 +89,7 @@ def _statement(found: Effects, stmt: ast.stmt, in_loop: bool) -> None:
         if kind is ast.AugAssign and isinstance(target, (ast.Name, ast.Subscript, ast.Attribute)):
             # `l += [x]` changes the list itself (every name for it sees the change).
             _expression(found, target)
-            found.change(Change(target, "object"))
+            found.change(Change(target, "object", stmt))
         if kind is ast.AugAssign or value is not None:
             _target(found, target)
     elif kind is ast.Delete:
@@ -94,9 +98,9 @@ def _statement(found: Effects, stmt: ast.stmt, in_loop: bool) -> None:
     elif kind in (ast.Import, ast.ImportFrom):
         for alias in stmt.names:  # type: ignore[attr-defined]
             if alias.name != "*":
-                found.name(alias.asname or (alias.name.split(".")[0] if kind is ast.Import else alias.name))
+                found.name(alias.asname or (alias.name.split(".")[0] if kind is ast.Import else alias.name), stmt)
     elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
-        found.name(stmt.name)  # type: ignore[attr-defined]
+        found.name(stmt.name, stmt)  # type: ignore[attr-defined]
     elif kind in (ast.For, ast.AsyncFor):
         _expression(found, stmt.iter)  # type: ignore[attr-defined]
         _target(found, stmt.target)  # type: ignore[attr-defined]
@@ -120,7 +124,7 @@ def _statement(found: Effects, stmt: ast.stmt, in_loop: bool) -> None:
         _block(found, stmt.body, in_loop)  # type: ignore[attr-defined]
         for handler in stmt.handlers:  # type: ignore[attr-defined]
             if handler.name:
-                found.name(handler.name)
+                found.name(handler.name, handler)
             _block(found, handler.body, in_loop)
         _block(found, stmt.orelse, in_loop)  # type: ignore[attr-defined]
         _block(found, stmt.finalbody, in_loop)  # type: ignore[attr-defined]
@@ -130,7 +134,7 @@ def _statement(found: Effects, stmt: ast.stmt, in_loop: bool) -> None:
             for node in ast.walk(case.pattern):
                 name = getattr(node, "name", None) or getattr(node, "rest", None)
                 if isinstance(name, str):
-                    found.name(name)
+                    found.name(name, node)
             _block(found, case.body, in_loop)
     elif kind is ast.Break or kind is ast.Continue:
         if not in_loop:
@@ -151,7 +155,7 @@ def _block(found: Effects, body: list[ast.stmt], in_loop: bool) -> None:
 
 def _target(found: Effects, target: ast.expr) -> None:
     if isinstance(target, ast.Name):
-        found.name(target.id)
+        found.name(target.id, target)
     elif isinstance(target, (ast.Tuple, ast.List)):
         for element in target.elts:
             _target(found, element)
@@ -161,7 +165,7 @@ def _target(found: Effects, target: ast.expr) -> None:
         _expression(found, target.value)
         if isinstance(target, ast.Subscript):
             _expression(found, target.slice)
-        found.change(Change(target, "slot"))
+        found.change(Change(target, "slot", target))
 
 
 def _expression(found: Effects, node: ast.expr) -> None:
@@ -169,9 +173,9 @@ def _expression(found: Effects, node: ast.expr) -> None:
     is not run, but what it could change is counted too)."""
     for sub in ast.walk(node):
         if isinstance(sub, ast.NamedExpr):
-            found.name(sub.target.id)
+            found.name(sub.target.id, sub)
         elif isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr in MUTATORS:
-            found.change(Change(sub.func.value, "object", _keys(sub)))
+            found.change(Change(sub.func.value, "object", sub, _keys(sub)))
 
 
 def _keys(call: ast.Call) -> tuple[Hashable, ...] | None:

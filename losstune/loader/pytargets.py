@@ -149,61 +149,67 @@ class Targets(Expressions):
 
     def forget(self, found: Effects, reason: str, span: Span) -> None:
         """Make unknown (``reason``, reported at ``span``) everything ``found`` says a block may
-        change. The changed values are found with the names' values before the block, so that a
-        value the block changes through a name it also binds is not missed; then the names."""
+        change, each value with the place in the block that may set it as its origin. The changed
+        values are found with the names' values before the block, so that a value the block
+        changes through a name it also binds is not missed; then the names."""
         for change in found.changes:
+            origin = self._may_set(change.at)
             if change.kind == "slot":
-                self._forget_slot(change.node, reason, span)  # type: ignore[arg-type]
+                self._forget_slot(change.node, reason, span, origin)  # type: ignore[arg-type]
             elif change.keys is not None:
-                self._forget_keys(change.node, change.keys, reason, span)
+                self._forget_keys(change.node, change.keys, reason, span, origin)
             else:
-                self._forget_object_at(change.node, reason, span)
+                self._forget_object_at(change.node, reason, span, origin)
         for name in found.names:
-            self._bind_name(name, Opaque(reason, name, span), None)
+            self._bind_name(name, Opaque(reason, name, span), self._may_set(found.bound_at[name]))
 
-    def _forget_slot(self, node: ast.Subscript | ast.Attribute, reason: str, span: Span) -> None:
+    def _may_set(self, node: ast.AST) -> Origin:
+        span = self.span(node)
+        return Origin(span, "expression", self.src.segment(span))
+
+    def _forget_slot(self, node: ast.Subscript | ast.Attribute, reason: str, span: Span, origin: Origin) -> None:
         """The item or attribute ``node`` may be set or deleted."""
         container = self._quiet(node.value)
         key = node.attr if isinstance(node, ast.Attribute) else self._quiet(node.slice)
         unknown = Opaque(reason, self.src.segment(self.span(node)), span)
         if key is not _NOTHING and isinstance(container, LDict):
             if (isinstance(node, ast.Subscript) or container.config_dict) and _hashable(key):
-                container.set(key, unknown, None)
+                container.set(key, unknown, origin)
                 return
         elif isinstance(container, list) and type(key) is int and -len(container) <= key < len(container):
             container[key] = unknown
             return
-        self._forget_object_at(node.value, reason, span)
+        self._forget_object_at(node.value, reason, span, origin)
 
-    def _forget_keys(self, node: ast.expr, keys: tuple[Hashable, ...], reason: str, span: Span) -> None:
+    def _forget_keys(self, node: ast.expr, keys: tuple[Hashable, ...], reason: str, span: Span, origin: Origin) -> None:
         """The dict ``node`` may change at ``keys``."""
         obj = self._quiet(node)
         if not isinstance(obj, LDict):
-            self._forget_object_at(node, reason, span)
+            self._forget_object_at(node, reason, span, origin)
             return
         text = self.src.segment(self.span(node))
         for key in keys:
-            obj.set(key, Opaque(reason, f"{text}[{key!r}]", span), None)
+            obj.set(key, Opaque(reason, f"{text}[{key!r}]", span), origin)
 
-    def _forget_object_at(self, node: ast.expr, reason: str, span: Span) -> None:
+    def _forget_object_at(self, node: ast.expr, reason: str, span: Span, origin: Origin) -> None:
         """The value ``node`` evaluates to may change anywhere: every reference to it (in the
         file's names and in ``_base_``) becomes unknown; where it is not known, the place it is
         read from does."""
         obj = self._quiet(node)
         unknown = Opaque(reason, self.src.segment(self.span(node)), span)
         if isinstance(obj, (dict, list)):
-            self._replace_everywhere(obj, unknown)
+            self._replace_everywhere(obj, unknown, origin)
         elif isinstance(node, ast.Name):
             if node.id != BASE_KEY:
-                self._bind_name(node.id, unknown, None)
+                self._bind_name(node.id, unknown, origin)
         elif isinstance(node, (ast.Subscript, ast.Attribute)):
-            self._forget_slot(node, reason, span)
+            self._forget_slot(node, reason, span, origin)
         else:  # `x.get(k).update(...)`: a value somewhere inside `x`
             name = root(node)
             if name is not None:
-                self._forget_object_at(name, reason, span)
+                self._forget_object_at(name, reason, span, origin)
 
-    def _replace_everywhere(self, obj: dict[Any, Any] | list[Any], unknown: Opaque) -> None:
+    def _replace_everywhere(self, obj: dict[Any, Any] | list[Any], unknown: Opaque, origin: Origin) -> None:
         roots: list[Any] = [self.globals] if self.base is None else [self.globals, self.base]
         seen: set[int] = set()
         stack = roots
@@ -217,7 +223,7 @@ class Targets(Expressions):
             for key, value in pairs:
                 if value is obj and not isinstance(container, tuple):
                     if isinstance(container, LDict):
-                        container.set(key, unknown, None)
+                        container.set(key, unknown, origin)
                     else:
                         container[key] = unknown
                 elif isinstance(value, (dict, list, tuple)):
