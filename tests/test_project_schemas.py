@@ -341,3 +341,18 @@ def test_explain_shows_a_project_loss_with_its_meanings_and_says_its_steps_are_n
     start = next(i for i, line in enumerate(lines) if line.startswith("  steps: "))
     assert lines[start].startswith("  steps: not evaluated: `GDLoss` is looked up in MMRotate's registry")
     assert lines[start + 1].startswith(" " * 9) and "MMDetection's losses only" in " ".join(lines[start:])
+
+
+def test_schema_shows_a_project_loss_by_its_prefix_and_points_to_it_from_its_bare_name() -> None:
+    from typer.testing import CliRunner
+
+    from losstune.cli.app import app
+
+    runner = CliRunner()
+    shown = runner.invoke(app, ["schema", "mmrotate.GDLoss"])
+    assert shown.exit_code == 0 and "MMRotate 1.0.0rc1, registry scope mmrotate" in shown.output
+    bare = runner.invoke(app, ["schema", "GDLoss"])
+    assert bare.exit_code == 2
+    assert "`GDLoss` is not a known loss or sampler; did you mean `mmrotate.GDLoss`?" in bare.output
+    both = runner.invoke(app, ["schema", "RotatedIoULos"])
+    assert both.exit_code == 2 and "did you mean `mmrotate.RotatedIoULoss`?" in both.output

@@ -23,7 +23,8 @@ def schema_command(
     """List the known losses and samplers, or show one.
 
     For one loss or sampler: its formula, and each parameter's type, default, allowed values and
-    meaning, from losstune's schema of MMDetection (plus your own --schema files).
+    meaning, from losstune's schemas of MMDetection, MMYOLO and MMRotate (plus your own --schema
+    files); another project's by its prefix (mmrotate.GDLoss).
 
     Example: losstune schema FocalLoss
     """
@@ -41,7 +42,7 @@ def schema_command(
             return
         entry = loaded.get(name)
         if entry is None:
-            guess = loaded.suggest(name)
+            guess = loaded.suggest(name) or loaded.suggest_elsewhere(name)
             hint = f"; did you mean `{guess}`?" if guess else "; `losstune schema` lists them all"
             raise UsageError(f"`{name}` is not a known loss or sampler{hint}")
         out = (

@@ -214,6 +214,13 @@ class Schema:
         close = difflib.get_close_matches(bare_type(type_name), names, n=1, cutoff=0.8)
         return close[0] if close else None
 
+    def suggest_elsewhere(self, type_name: str) -> str | None:
+        """The closest name of another registry than MMDetection's to ``type_name``, with its
+        prefix (``GDLoss`` -> ``mmrotate.GDLoss``), if one is close."""
+        qualified = {f"{e.registry}.{e.name}": e.name for e in self.all_entries() if e.registry != DEFAULT_SCOPE}
+        close = difflib.get_close_matches(bare_type(type_name), list(qualified.values()), n=1, cutoff=0.8)
+        return next(q for q, n in qualified.items() if n == close[0]) if close else None
+
 
 def _flag(raw: dict[Any, Any], key: str, default: bool, where: str) -> bool:
     value = raw.get(key, default)
