@@ -372,3 +372,20 @@ def test_each_folder_is_searched_once(tmp_path: Path, monkeypatch: pytest.Monkey
     found = read_custom_imports({"imports": ["ns.sub.nothing"]}, str(tmp_path / "c.py"), path=["", str(tmp_path)])
     [unread] = found.unread
     assert unread.reason.count(str(tmp_path / "ns" / "sub")) == 1, unread.reason
+
+
+def test_the_modules_read_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from losstune.loader import customimports
+
+    files = {"many/__init__.py": "".join(f"from . import m{i}\n" for i in range(5))}
+    for i in range(5):
+        files[f"many/m{i}.py"] = (
+            f"from mmdet.registry import MODELS\n\n@MODELS.register_module()\nclass L{i}:\n    pass\n"
+        )
+    _tree(tmp_path, files)
+    monkeypatch.setattr(customimports, "MAX_CUSTOM_MODULES", 3)
+    found = _read(tmp_path, "many")
+    assert set(_by_name(found)) == {"L0", "L1"}  # the package and two of its modules
+    assert [(u.module, u.reason) for u in found.unread] == [
+        ("many.m2", "it and the modules after it are not read: more than 3 modules are imported")
+    ]

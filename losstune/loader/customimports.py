@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -161,7 +161,7 @@ class _Walk:
         self._located: dict[str, Found | NotFound] = {}
 
     def run(self) -> None:
-        queue: list[tuple[str, int]] = []
+        queue: deque[tuple[str, int]] = deque()
         for name in self.named:
             found = self._find(name)
             if found is not None:
@@ -169,7 +169,7 @@ class _Walk:
                 queue.append((name, 0))
         stopped = False
         while queue:
-            name, depth = queue.pop(0)
+            name, depth = queue.popleft()
             if name in self._seen:
                 continue
             self._seen.add(name)
