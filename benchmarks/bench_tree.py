@@ -45,7 +45,7 @@ from losstune.lint.settings import Settings  # noqa: E402
 from losstune.loader import filecache  # noqa: E402
 from losstune.schema.registry import load_schema  # noqa: E402
 
-DEFAULT_TREE = "/work/wheels/mmdet-3.3.0/mmdet/.mim/configs"
+DEFAULT_TREE = str(ROOT / ".projects" / "site3" / "mmdet" / ".mim" / "configs")  # benchmarks/fetch_projects.py
 DEFAULT_FILE = "retinanet/retinanet_r50_fpn_1x_coco.py"
 RATIO_TARGET = 30.0
 WALL_TARGET = 0.15

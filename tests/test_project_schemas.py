@@ -17,8 +17,9 @@ from losstune.loader.resolve import Resolver
 from losstune.model import Diagnostic
 from losstune.schema.registry import Entry, Schema, load_schema
 
-# The released packages the schemas were read from, where this machine has them.
-SITE3 = Path(os.environ.get("LOSSTUNE_FAMILY", "/work/family")) / "site3"
+# The released packages the schemas were read from, where this machine has them
+# (`python benchmarks/fetch_projects.py` puts them in .projects).
+SITE3 = Path(os.environ.get("LOSSTUNE_PROJECTS", Path(__file__).resolve().parent.parent / ".projects")) / "site3"
 SITE2 = SITE3.parent / "site2"
 
 
@@ -138,7 +139,7 @@ def test_every_constructor_parameter_and_default_is_the_released_codes(
     schema: Schema, registry: str, folder: Path, classes: list[tuple[str, str]]
 ) -> None:
     if not folder.is_dir():
-        pytest.skip(f"{folder} is not on this machine")
+        pytest.skip(f"needs the released package: run `python benchmarks/fetch_projects.py` ({folder} is missing)")
     version = 2 if "site2" in str(folder) else 3
     for cls, module in classes:
         code = _init_defaults(folder / module, cls)
@@ -158,7 +159,7 @@ def test_every_loss_the_projects_register_is_in_their_schema(schema: Schema) -> 
     for project in ("mmyolo", "mmrotate"):
         root = SITE3 / project
         if not root.is_dir():
-            pytest.skip(f"{root} is not on this machine")
+            pytest.skip(f"needs the released package: run `python benchmarks/fetch_projects.py` ({root} is missing)")
         registered = set()
         for path in root.rglob("*.py"):
             if ".mim" in path.parts:
