@@ -369,3 +369,16 @@ def test_a_long_line_of_the_diff_shows_where_it_changes(ex: Path) -> None:
     plus = next(line for line in out.splitlines() if line.startswith("+model") or line.startswith("+…"))
     assert minus.startswith("-…") and "alpha=0.5)" in minus and minus.endswith("…") and len(minus) == 1 + 200 + 2
     assert plus.startswith("+…") and "alpha=0.75)" in plus and plus.endswith("…") and len(plus) == 1 + 200 + 2
+
+
+def test_a_type_swap_shows_the_old_value_of_each_dropped_parameter(ex: Path) -> None:
+    cfg = ex / "faster_rcnn_r50_fpn_1x_coco.py"
+    swap = ("roi_head.bbox_head.loss_bbox.type=GIoULoss", "roi_head.bbox_head.reg_decoded_bbox=True", cfg.name)
+    code, out = _set(*swap, "--dry-run", cwd=ex)
+    assert code == 0, out
+    assert "  model.roi_head.bbox_head.loss_bbox.beta: 0.1111111111111111 -> (removed: default applies)\n" in out
+    code, out = _set(*swap, "--dry-run", "--format", "json", cwd=ex)
+    assert code == 0, out
+    changes = {c["key"]: c for c in json.loads(out)["changes"]}
+    beta = changes["model.roi_head.bbox_head.loss_bbox.beta"]
+    assert (beta["old"], beta["removed"], beta["added"]) == (1.0 / 9.0, True, False)

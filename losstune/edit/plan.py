@@ -116,8 +116,8 @@ def plan_edits(config: LoadedConfig, assignments: list[Assignment], schema: Sche
             if last == "type" and _is_component(path[:-1], parent) and old != a.value:
                 dropped = _swap_type(tree, parent, path, a.value, schema, settings, notes, warnings)
                 changes.append(Change(path, old, a.value))
-                for k in dropped:
-                    changes.append(Change((*path[:-1], k), None, DELETE))
+                for k, was in dropped.items():
+                    changes.append(Change((*path[:-1], k), was, DELETE))
                 if dropped and path[:-1] not in whole:
                     whole.append(path[:-1])
                 continue
@@ -141,17 +141,22 @@ def _swap_type(
     settings: Settings,
     notes: list[str],
     warnings: list[str],
-) -> list[str]:
-    """Set a new ``type``, dropping the parameters the new type does not take; return them."""
+) -> dict[str, Any]:
+    """Set a new ``type``, dropping the parameters the new type does not take; return them with
+    the values they had."""
     version = settings.mmdet_version or detect_version(tree)
     ref = type_at(tree, path[:-1], str(new_type), version)
     entry = schema.lookup(ref)
     node["type"] = new_type
     if entry is None:
         warnings.append(f"`{new_type}` is not a known {ref.owner} type: its parameters are kept as they are, unchecked")
-        return []
+        return {}
     accepted = entry.params_for(version)
-    dropped = [k for k in node if k not in ("type", "_scope_") and k not in accepted and not entry.uses_unknown_keys]
+    dropped = {
+        k: v
+        for k, v in node.items()
+        if k not in ("type", "_scope_") and k not in accepted and not entry.uses_unknown_keys
+    }
     for k in dropped:
         del node[k]
     if dropped:
