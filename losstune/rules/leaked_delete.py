@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from losstune.config import origin_at
-from losstune.keypath import format_path
+from losstune.keypath import Path, format_path
 from losstune.loader import codes
 from losstune.model import Diagnostic
 from losstune.rules.base import Context, Example, Rule
@@ -50,8 +51,10 @@ class LeakedDelete(Rule):
     ``train_dataloader``, ``optim_wrapper``, ``param_scheduler``, ``default_hooks`` or 2.x's
     ``data``. A variable of the config file (``train_dataset = dict(_delete_=True, ...)`` used as
     ``train_dataloader.dataset``) keeps its ``_delete_`` but nothing builds it; where it is used,
-    the merge removes ``_delete_``, or the copy there is reported. Nothing is reported when a base
-    file cannot be read (missing, unreadable, not valid Python): it may have the key.
+    the merge removes ``_delete_``, or the copy there is reported. A class that takes and ignores
+    keyword arguments it does not name (MMDetection's samplers) is not reported either. Nothing is
+    reported when a base file cannot be read (missing, unreadable, not valid Python): it may have
+    the key.
     """
 
     code = "LT114"
@@ -66,6 +69,11 @@ class LeakedDelete(Rule):
         # a base that cannot be read may have the key
         Example("_base_ = './no_such_base.py'\nmodel = dict(bbox_head=dict(_delete_=True, type='CenterHead'))\n"),
         Example("_base_ = ''\nmodel = dict(_delete_=True, type='GroupFisherAlgorithm')\n"),
+        # a sampler takes **kwargs and ignores `_delete_`
+        Example(
+            "model = dict(train_cfg=dict(rcnn=dict(\n"
+            "    sampler=dict(_delete_=True, type='OHEMSampler', num=512, pos_fraction=0.25))))\n"
+        ),
     )
     invalid = (
         Example("model = dict(bbox_head=dict(loss_iou=dict(_delete_=True, type='GIoULoss')))\n", ((1, 52),)),
@@ -85,7 +93,12 @@ class LeakedDelete(Rule):
         tree = ctx.config.tree
         for path, value in ctx.config.dict_nodes():
             # Only dicts with a `type` reach a constructor; others may be read key by key.
-            if "_delete_" in value and "type" in value and path[0] in BUILT_KEYS:
+            if (
+                "_delete_" in value
+                and "type" in value
+                and path[0] in BUILT_KEYS
+                and not _takes_any_key(ctx, path, value)
+            ):
                 where = format_path(path)
                 yield self.finding(
                     f"`_delete_` stays in `{where}`: the base configs have no `{path[-1]}` to replace, "
@@ -94,3 +107,13 @@ class LeakedDelete(Rule):
                     key=f"{where}._delete_",
                     fix=f"check the spelling and level of `{path[-1]}`, or remove `_delete_=True`",
                 )
+
+
+def _takes_any_key(ctx: Context, path: Path, value: dict[str, Any]) -> bool:
+    """Whether the class the dict builds takes keyword arguments it does not name (``**kwargs``)
+    and ignores them, as MMDetection's samplers do: ``_delete_`` is then harmless."""
+    type_name = value.get("type")
+    if not isinstance(type_name, str):
+        return False
+    entry = ctx.schema.lookup(ctx.resolve(type_name, path))
+    return entry is not None and entry.accepts_unknown_keys
