@@ -382,3 +382,24 @@ def test_a_type_swap_shows_the_old_value_of_each_dropped_parameter(ex: Path) -> 
     changes = {c["key"]: c for c in json.loads(out)["changes"]}
     beta = changes["model.roi_head.bbox_head.loss_bbox.beta"]
     assert (beta["old"], beta["removed"], beta["added"]) == (1.0 / 9.0, True, False)
+
+
+@pytest.mark.parametrize(
+    ("typed", "fix"),
+    [
+        (
+            "loss_cls.gamma=abc",
+            "(fix: `gamma` takes a float, and abc is read as the string 'abc': give a float, like loss_cls.gamma=2.0)",
+        ),
+        ("loss_cls.gamma='1.5'", "(fix: remove the quotes: loss_cls.gamma=1.5)"),
+        ('model.bbox_head.loss_cls.gamma="3"', "(fix: remove the quotes: model.bbox_head.loss_cls.gamma=3)"),
+        (
+            "loss_cls.gamma=[1.5]",
+            "(fix: `gamma` takes a float, not a list: give a float, like loss_cls.gamma=2.0)",
+        ),
+    ],
+)
+def test_a_wrong_type_on_the_command_line_gets_a_fix_in_command_line_terms(ex: Path, typed: str, fix: str) -> None:
+    code, out = _set(typed, "retinanet_r50_fpn_1x_coco.py", cwd=ex)
+    assert code == 2 and "LT103" in out
+    assert fix in out.replace("\n    ", " ")

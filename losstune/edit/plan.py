@@ -12,16 +12,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from losstune import keypath
-from losstune.config import LoadedConfig
+from losstune.config import LoadedConfig, origin_at
+from losstune.edit.hints import wrong_type_fix
 from losstune.edit.values import Assignment
 from losstune.errors import EditFailure
 from losstune.keypath import KeyPathError, Path, format_path
 from losstune.lint.run import check_config
 from losstune.lint.settings import Settings
+from losstune.loader.envmask import EnvMask
 from losstune.loader.resolve import FileResult
 from losstune.loader.values import LDict, Opaque, same_value
 from losstune.locate import is_bbox_sampler, is_loss
-from losstune.model import Severity
+from losstune.model import Diagnostic, Severity
+from losstune.rules.wrong_type import WrongType
 from losstune.schema.custom import with_custom_imports
 from losstune.schema.mmdet_version import detect_version
 from losstune.schema.registry import Schema
@@ -90,8 +93,10 @@ def plan_edits(config: LoadedConfig, assignments: list[Assignment], schema: Sche
     whole: list[Path] = []
     notes: list[str] = []
     warnings: list[str] = []
+    typed: dict[str, tuple[Path, Assignment]] = {}
     for a in assignments:
         for path in _node_paths(tree, a.key, allow_new=not a.unset):
+            typed[format_path(path)] = (path, a)
             parent = keypath.get(tree, path[:-1]) if len(path) > 1 else tree
             last = path[-1]
             old = parent[last] if (isinstance(parent, dict) and last in parent) else MISSING
@@ -128,7 +133,7 @@ def plan_edits(config: LoadedConfig, assignments: list[Assignment], schema: Sche
             changes.append(Change(path, old, a.value))
     if not changes:  # every requested value is already what the config resolves to
         return Plan(config, tree, [], [], notes, warnings)
-    _check(config, tree, changes, whole, schema, settings)
+    _check(config, tree, changes, whole, schema, settings, typed)
     return Plan(config, tree, changes, whole, notes, warnings)
 
 
@@ -168,7 +173,13 @@ def _swap_type(
 
 
 def _check(
-    config: LoadedConfig, tree: LDict, changes: list[Change], whole: list[Path], schema: Schema, settings: Settings
+    config: LoadedConfig,
+    tree: LDict,
+    changes: list[Change],
+    whole: list[Path],
+    schema: Schema,
+    settings: Settings,
+    typed: dict[str, tuple[Path, Assignment]],
 ) -> None:
     """Refuse the edit if the edited config has an error that the original does not."""
     edited = {format_path(c.path[:-1]) for c in changes} | {format_path(w) for w in whole}
@@ -184,5 +195,37 @@ def _check(
         and (d.key is None or any(d.key == e or d.key.startswith(e + ".") or e.startswith(d.key + ".") for e in edited))
     ]
     if new:
-        lines = [f"{d.code} {d.name}: {d.message}" + (f" (fix: {d.fix})" if d.fix else "") for d in new]
+        lines = []
+        for d in new:
+            fix = _typed_fix(config, tree, d, typed, schema, settings) or d.fix
+            lines.append(f"{d.code} {d.name}: {d.message}" + (f" (fix: {fix})" if fix else ""))
         raise EditError("the edit would make the config invalid", lines)
+
+
+def _typed_fix(
+    config: LoadedConfig,
+    tree: LDict,
+    d: Diagnostic,
+    typed: dict[str, tuple[Path, Assignment]],
+    schema: Schema,
+    settings: Settings,
+) -> str | None:
+    """A wrong type that the command line gave: the fix in terms of what was typed."""
+    if d.code != WrongType.code or d.key not in typed:
+        return None
+    path, a = typed[d.key]
+    node = keypath.get(tree, path[:-1])
+    if not isinstance(node, dict) or not isinstance(node.get("type"), str):
+        return None
+    version = settings.mmdet_version or detect_version(tree)
+    entry = schema.lookup(type_at(tree, path[:-1], node["type"], version))
+    spec = entry.params_for(version).get(str(path[-1])) if entry is not None else None
+    if spec is None:
+        return None
+    try:
+        old = keypath.get(config.tree, path)
+    except (KeyError, IndexError, TypeError):  # a parameter the edit adds
+        old = MISSING
+    if old is not MISSING and EnvMask.of(config).names(old, origin_at(config.tree, path)):
+        old = MISSING  # a value from the environment is never shown
+    return wrong_type_fix(a, str(path[-1]), spec.type, old)

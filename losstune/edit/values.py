@@ -23,11 +23,13 @@ class AssignmentError(EditFailure):
 
 @dataclass(frozen=True)
 class Assignment:
-    """One requested change: ``key`` set to ``value``, or removed with ``unset``."""
+    """One requested change: ``key`` set to ``value``, or removed with ``unset``; ``text`` is the
+    value as it was typed, where it was."""
 
     key: str
     value: Any = None
     unset: bool = False
+    text: str | None = None
 
 
 def parse_value(raw: str) -> Any:
@@ -86,7 +88,7 @@ def parse_assignment(text: str) -> Assignment:
     if not sep or not key.strip():
         raise AssignmentError(f"`{text}` is not an assignment: write KEY=VALUE, like loss_cls.gamma=1.5")
     try:
-        return Assignment(key.strip(), parse_value(raw))
+        return Assignment(key.strip(), parse_value(raw), text=raw)
     except AssignmentError as e:
         raise AssignmentError(f"`{key.strip()}=...`: {e}") from None
 
