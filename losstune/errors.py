@@ -32,7 +32,10 @@ which turns each into a diagnostic or an opaque value.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from losstune.model import Diagnostic
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -53,6 +56,11 @@ class LosstuneError(Exception):
         """Further lines under the message (one finding or reason each); none by default."""
         return []
 
+    @property
+    def findings(self) -> list[Diagnostic]:
+        """The lint findings behind the error (an edit that the rules refuse); none by default."""
+        return []
+
 
 class UsageError(LosstuneError):
     """The command cannot run as asked (a path that does not exist, arguments that do not fit)."""
@@ -60,29 +68,45 @@ class UsageError(LosstuneError):
 
 class EditFailure(LosstuneError):
     """An edit that was refused or undone: ``lines`` say why, one finding or reason each, and
-    ``after`` what state the files are in."""
+    ``after`` what state the files are in; ``refused_by`` holds the lint findings that refused it."""
 
     after: str = "nothing was written"
     lines: list[str]
 
-    def __init__(self, message: str, lines: Sequence[str] = (), after: str = "nothing was written") -> None:
+    def __init__(
+        self,
+        message: str,
+        lines: Sequence[str] = (),
+        after: str = "nothing was written",
+        refused_by: Sequence[Diagnostic] = (),
+    ) -> None:
         super().__init__(message)
         self.lines = list(lines)
         self.after = after
+        self.refused_by = list(refused_by)
 
     @property
     def details(self) -> list[str]:
         return self.lines
+
+    @property
+    def findings(self) -> list[Diagnostic]:
+        return self.refused_by
 
 
 class CommandError(LosstuneError):
     """Another error as the command reports it: its message with what the command was doing
     (``cfg.py: ...; nothing was written``), and its details."""
 
-    def __init__(self, message: str, details: Sequence[str] = ()) -> None:
+    def __init__(self, message: str, details: Sequence[str] = (), findings: Sequence[Diagnostic] = ()) -> None:
         super().__init__(message)
         self._details = list(details)
+        self._findings = list(findings)
 
     @property
     def details(self) -> list[str]:
         return self._details
+
+    @property
+    def findings(self) -> list[Diagnostic]:
+        return self._findings

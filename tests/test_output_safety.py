@@ -182,7 +182,8 @@ def test_an_edit_that_cannot_be_made_is_a_json_error_report(write: Callable[...,
     code, out = invoke("set", "loss_cls.\x1b[2Jgama=1.5", "cfg.py", "--dry-run", "--format", "json", cwd=tmp_path)
     assert code == 2
     data = json.loads(out)
-    assert (data["kind"], data["diagnostics"]) == ("error", [])
+    assert data["kind"] == "error"
+    assert [(d["code"], d["key"]) for d in data["diagnostics"]] == [("LT102", "model.bbox_head.loss_cls.\x1b[2Jgama")]
     assert data["message"] == "cfg.py: the edit would make the config invalid; nothing was written"
     assert data["details"] and "\x1b[2Jgama" in data["details"][0]
     code, out = invoke("set", "loss_cls.\x1b[2Jgama=1.5", "cfg.py", "--dry-run", cwd=tmp_path)

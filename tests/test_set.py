@@ -403,3 +403,20 @@ def test_a_wrong_type_on_the_command_line_gets_a_fix_in_command_line_terms(ex: P
     code, out = _set(typed, "retinanet_r50_fpn_1x_coco.py", cwd=ex)
     assert code == 2 and "LT103" in out
     assert fix in out.replace("\n    ", " ")
+
+
+def test_a_refused_edit_in_json_lists_the_refusal_findings_as_diagnostics(ex: Path) -> None:
+    code, out = _set(
+        "loss_cls.gamma=abc", "loss_cls.alpha=-1", "retinanet_r50_fpn_1x_coco.py", "--format", "json", cwd=ex
+    )
+    assert code == 2
+    report = json.loads(out)
+    assert report["kind"] == "error" and "nothing was written" in report["message"]
+    found = {(d["code"], d["key"], d["severity"]) for d in report["diagnostics"]}
+    assert found == {
+        ("LT103", "model.bbox_head.loss_cls.gamma", "error"),
+        ("LT104", "model.bbox_head.loss_cls.alpha", "error"),
+    }
+    gamma = next(d for d in report["diagnostics"] if d["code"] == "LT103")
+    assert gamma["fix"].startswith("`gamma` takes a float, and abc is read as the string 'abc'")
+    assert len(report["details"]) == 2

@@ -127,3 +127,13 @@ def test_an_infinite_value_is_valid_json_in_the_report_and_in_the_manifest(ex: P
     assert manifest["runs"][0]["values"] == {"model.test_cfg.score_thr": {"float": "inf"}}
     rows = list(csv.reader((ex / "sweeps" / "manifest.csv").open()))
     assert [_strict(r[1]) for r in rows[1:]] == [{"float": "inf"}, 0.5]
+
+
+def test_a_refused_sweep_in_json_lists_the_refusal_findings_as_diagnostics(ex: Path) -> None:
+    code, out = _sweep(
+        "retinanet_r50_fpn_1x_coco.py", "loss_cls.gamma=1.0,-1", "-o", "sweeps", "--format", "json", cwd=ex
+    )
+    assert code == 2 and not (ex / "sweeps").exists()
+    report = _strict(out)
+    assert isinstance(report, dict) and report["kind"] == "error"
+    assert [(d["code"], d["key"]) for d in report["diagnostics"]] == [("LT104", "model.bbox_head.loss_cls.gamma")]

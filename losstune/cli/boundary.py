@@ -71,6 +71,6 @@ def editing(config: str) -> Iterator[None]:
     try:
         yield
     except EditFailure as e:
-        raise CommandError(f"{config}: {e}; {e.after}", e.details) from None
+        raise CommandError(f"{config}: {e}; {e.after}", e.details, e.findings) from None
     except OSError as e:
         raise CommandError(f"{config}: cannot write ({e.strerror}); nothing was changed") from None

@@ -8,7 +8,7 @@ required parameter after a type swap...) is refused before any file is touched.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from losstune import keypath
@@ -195,11 +195,9 @@ def _check(
         and (d.key is None or any(d.key == e or d.key.startswith(e + ".") or e.startswith(d.key + ".") for e in edited))
     ]
     if new:
-        lines = []
-        for d in new:
-            fix = _typed_fix(config, tree, d, typed, schema, settings) or d.fix
-            lines.append(f"{d.code} {d.name}: {d.message}" + (f" (fix: {fix})" if fix else ""))
-        raise EditError("the edit would make the config invalid", lines)
+        new = [replace(d, fix=_typed_fix(config, tree, d, typed, schema, settings) or d.fix) for d in new]
+        lines = [f"{d.code} {d.name}: {d.message}" + (f" (fix: {d.fix})" if d.fix else "") for d in new]
+        raise EditError("the edit would make the config invalid", lines, refused_by=new)
 
 
 def _typed_fix(

@@ -133,7 +133,7 @@ def plan_sweep(
         try:
             plan = plan_edits(loaded, assignments, schema, settings)
         except EditError as e:
-            raise EditError(f"{label}: {e}", e.lines) from None
+            raise EditError(f"{label}: {e}", e.lines, refused_by=e.refused_by) from None
         text = header + "\n"
         # Every swept value is written, even one equal to the base's: the file says what it runs.
         explicit = [(p, a.value) for a in assignments for p in keypath.resolve(plan.tree, a.key)]

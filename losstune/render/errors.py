@@ -61,9 +61,10 @@ def render_text(error: LosstuneError, lines: dict[tuple[str, int], str]) -> str:
 
 def render_json(error: LosstuneError) -> str:
     """The error report: ``{"version": 1, "kind": "error", "diagnostics": [...]}``, with the
-    ``message`` and ``details`` of an error that is not about a position in a file."""
+    ``message`` and ``details`` of an error that is not about a position in a file (and the
+    findings behind it, such as those that refuse an edit, as its diagnostics)."""
     data: dict[str, Any] = {}
     if not isinstance(error, ConfigError):
         data |= {"message": error.message, "details": error.details}
-    diagnostics = _stopping(error) if isinstance(error, ConfigError) else []
+    diagnostics = _stopping(error) if isinstance(error, ConfigError) else error.findings
     return document("error", data | {"diagnostics": [diagnostic(d) for d in diagnostics]})
