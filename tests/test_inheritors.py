@@ -40,7 +40,7 @@ def test_the_project_is_searched_and_a_broken_file_is_a_note(project: Path) -> N
     assert code == 0, out
     assert out == (
         "  model.loss.gamma: 2.0 -> 1.5\n"
-        "  the edited base is used by 2 config(s) under the current folder:\n"
+        "  the edit changes 2 config(s) under the current folder:\n"
         "    configs/a.py\n"
         "    configs/sub/b.yaml\n"
         "  note: could not check configs/broken.py: `configs/broken.py` is not UTF-8 text: "
@@ -112,7 +112,7 @@ def test_a_slow_file_costs_the_budget_and_the_edit_goes_on(
     # Nearest first: the configs beside a.py were checked before slow.py stalled the search.
     assert out == (
         "  model.loss.gamma: 2.0 -> 1.5\n"
-        "  the edited base is used by 1 config(s) under the current folder:\n"
+        "  the edit changes 1 config(s) under the current folder:\n"
         "    configs/a.py\n"
         "  note: 2 more file(s) under . were not checked within the 2 s the search may take; "
         "name a smaller folder with --scan DIR\n"
@@ -183,7 +183,7 @@ def test_a_sibling_project_is_not_searched(write: Callable[..., Path], tmp_path:
     write("other/broken.py", "_base_ = './nowhere.py'\n")
     code, out = invoke("set", "loss.gamma=1.5", "a.py", "--in-base", "--dry-run", cwd=tmp_path / "proj")
     assert code == 0, out
-    assert out.splitlines()[1:3] == ["  the edited base is used by 1 config(s) under the current folder:", "    a.py"]
+    assert out.splitlines()[1:3] == ["  the edit changes 1 config(s) under the current folder:", "    a.py"]
     assert "other" not in out
 
 
@@ -196,8 +196,35 @@ def test_python_modules_that_only_mention_base_are_passed_over(write: Callable[.
     code, out = invoke("set", "loss.gamma=1.5", "a.py", "--in-base", "--dry-run", cwd=tmp_path / "p")
     assert code == 0, out
     assert out.splitlines()[1:4] == [
-        "  the edited base is used by 2 config(s) under the current folder:",
+        "  the edit changes 2 config(s) under the current folder:",
         "    a.py",
         "    lazy.py",
     ]
     assert "note:" not in out
+
+
+def test_configs_that_inherit_the_base_but_replace_the_edited_value_are_counted_apart(
+    write: Callable[..., Path], tmp_path: Path
+) -> None:
+    write("proj/pyproject.toml", "[project]\nname = 'p'\n")
+    write("proj/configs/_base_/models/m.py", BASE)
+    write("proj/configs/a.py", "_base_ = './_base_/models/m.py'\n")
+    write("proj/configs/b.py", "_base_ = './_base_/models/m.py'\nmodel = dict(loss=dict(gamma=1.0))\n")
+    write(
+        "proj/configs/c.py",
+        "_base_ = './_base_/models/m.py'\nmodel = dict(loss=dict(_delete_=True, type='L1Loss'))\n",
+    )
+    project = tmp_path / "proj"
+    code, out = invoke("set", "loss.gamma=1.5", "configs/a.py", "--in-base", "--dry-run", cwd=project)
+    assert code == 0, out
+    assert (
+        "  the edit changes 1 config(s) under the current folder:\n"
+        "    configs/a.py\n"
+        "  2 other config(s) there inherit the edited base but resolve as before "
+        "(they override what it changes; --format json lists them)\n"
+    ) in out
+    code, out = invoke(
+        "set", "loss.gamma=1.5", "configs/a.py", "--in-base", "--dry-run", "--format", "json", cwd=project
+    )
+    report = json.loads(out)
+    assert (report["affected"], report["unaffected"]) == (["configs/a.py"], ["configs/b.py", "configs/c.py"])

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from losstune.loader import fileread, pyast, pysource
 from losstune.loader.resolve import Resolver, display_path
+from losstune.loader.values import same_value, to_plain
 from losstune.model import Severity
 
 SCAN_SECONDS = 5.0
@@ -29,10 +30,14 @@ _SNIFF_BYTES = 1 << 22
 @dataclass
 class Inheritors:
     """What the search found: the folder searched, the configs that inherit any edited file (in
-    the order of the folder walk), and a sentence for each file it could not check."""
+    the order of the folder walk), and a sentence for each file it could not check. Where the
+    edited files' new texts were given, ``configs`` holds those the edit changes, and
+    ``unaffected`` those that inherit an edited file but resolve as before (they override or
+    delete what the edit changes)."""
 
     root: str
     configs: list[str] = field(default_factory=list)
+    unaffected: list[str] = field(default_factory=list)
     unchecked: list[str] = field(default_factory=list)
 
 
@@ -57,15 +62,21 @@ def project_root(config: str, files: Sequence[str]) -> str:
 
 
 def find_inheritors(
-    config: str, files: Sequence[str], scan: str | None = None, seconds: float | None = None
+    config: str,
+    files: Sequence[str] | Mapping[str, str],
+    scan: str | None = None,
+    seconds: float | None = None,
 ) -> Inheritors:
     """The configs under ``scan`` (default: :func:`project_root`) that inherit any of ``files``,
     found within ``seconds`` (default :data:`SCAN_SECONDS`). Configs inside ``_base_`` folders are
-    bases, and are not listed. What could not be checked comes first in ``unchecked``: the search
-    as a whole (out of time, too many files), then each file."""
+    bases, and are not listed. With ``files`` a mapping of each edited file to its new text, each
+    inheritor is resolved with the new texts too, and is listed in ``configs`` only if it changes.
+    What could not be checked comes first in ``unchecked``: the search as a whole (out of time,
+    too many files), then each file."""
     seconds = SCAN_SECONDS if seconds is None else seconds
-    root = os.path.abspath(scan) if scan is not None else project_root(config, files)
-    search = _Search(root, os.path.dirname(os.path.abspath(config)), {os.path.abspath(f) for f in files})
+    root = os.path.abspath(scan) if scan is not None else project_root(config, list(files))
+    texts = {os.path.abspath(f): t for f, t in files.items()} if isinstance(files, Mapping) else None
+    search = _Search(root, os.path.dirname(os.path.abspath(config)), {os.path.abspath(f) for f in files}, texts)
     worker = threading.Thread(target=search.run, name="losstune-inheritors", daemon=True)
     worker.start()
     worker.join(seconds)
@@ -75,8 +86,8 @@ def find_inheritors(
 class _Search:
     """The search, run in a worker thread; :meth:`outcome` reads what it has done so far."""
 
-    def __init__(self, root: str, near: str, wanted: set[str]) -> None:
-        self.root, self.near, self.wanted = root, near, wanted
+    def __init__(self, root: str, near: str, wanted: set[str], texts: dict[str, str] | None) -> None:
+        self.root, self.near, self.wanted, self.texts = root, near, wanted, texts
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.candidates: list[str] | None = None  # None while the folder is still being walked
@@ -84,6 +95,7 @@ class _Search:
         self.current: str | None = None
         self.checked: set[str] = set()
         self.found: list[str] = []
+        self.unaffected: list[str] = []
         self.problems: list[tuple[str, str]] = []
 
     def run(self) -> None:
@@ -101,6 +113,7 @@ class _Search:
             self.truncated = len(candidates) > MAX_CONFIGS
             self.candidates = candidates[:MAX_CONFIGS]
         resolver = Resolver()
+        edited = Resolver(overlay=self.texts) if self.texts is not None else None
         # Nearest first: when time runs out, the configs beside the edited one have been checked.
         for path in sorted(self.candidates, key=self._distance):
             if self.stop.is_set():
@@ -108,11 +121,12 @@ class _Search:
             with self.lock:
                 self.current = path
             problem = None
-            inherits = False
+            inherits = changes = False
             try:
                 if _may_inherit(path):
                     result = resolver.resolve(path)
                     inherits = bool(self.wanted & {os.path.abspath(f) for f in result.files})
+                    changes = inherits and (edited is None or _changes(result.cfg, edited.resolve(path).cfg))
                     errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
                     if not inherits and errors:
                         span = f" ({errors[0].span.short})" if errors[0].span else ""
@@ -122,8 +136,10 @@ class _Search:
             with self.lock:
                 self.current = None
                 self.checked.add(path)
-                if inherits:
+                if changes:
                     self.found.append(path)
+                elif inherits:
+                    self.unaffected.append(path)
                 if problem is not None:
                     self.problems.append((path, problem))
 
@@ -137,7 +153,11 @@ class _Search:
         with self.lock:
             candidates = self.candidates
             order = {p: i for i, p in enumerate(candidates or [])}
-            out = Inheritors(self.root, sorted(self.found, key=lambda p: order.get(p, len(order))))
+
+            def walked(p: str) -> int:
+                return order.get(p, len(order))
+
+            out = Inheritors(self.root, sorted(self.found, key=walked), sorted(self.unaffected, key=walked))
             shown = display_path(self.root)
             budget = f"the {seconds:g} s the search may take"
             problems = list(self.problems)
@@ -160,6 +180,11 @@ class _Search:
                     problems.append((self.current, f"it took longer than {budget}"))
             out.unchecked += [f"could not check {display_path(p)}: {why}" for p, why in problems]
         return out
+
+
+def _changes(before: object, after: object) -> bool:
+    """Whether a config resolves differently with the edited texts (or no longer resolves)."""
+    return before is None or after is None or not same_value(to_plain(before), to_plain(after))
 
 
 def _may_inherit(path: str) -> bool:

@@ -47,8 +47,10 @@ class SetOutcome:
     files: list[FileChange]
     notes: list[str] = field(default_factory=list)
     affected: list[str] = field(default_factory=list)
-    # With --in-base: the folder searched for the configs that inherit the edited files, and a
-    # sentence for each file that could not be checked.
+    # With --in-base: the configs that inherit an edited file but resolve as before, the folder
+    # searched for the configs that inherit the edited files, and a sentence for each file that
+    # could not be checked.
+    unaffected: list[str] = field(default_factory=list)
     scanned: str | None = None
     unchecked: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -116,8 +118,8 @@ def set_values(
             outcome = SetOutcome(os.path.abspath(path), _shown(plan), files, notes, warnings=plan.warnings)
             verify_in_memory(plan, files, out or path)
             if in_base:
-                users = find_inheritors(path, [f.path for f in files], scan)
-                outcome.affected = list(users.configs)
+                users = find_inheritors(path, {f.path: f.new for f in files}, scan)
+                outcome.affected, outcome.unaffected = list(users.configs), list(users.unaffected)
                 outcome.scanned, outcome.unchecked = users.root, users.unchecked
             if dry_run:
                 return outcome

@@ -104,10 +104,15 @@ def render_text(outcome: SetOutcome, dry_run: bool, color: bool = False) -> str:
         scanned = shown(outcome.scanned)
         where = "the current folder" if scanned == os.curdir else printable(scanned)
         if outcome.affected:
-            out.append(f"  the edited base is used by {len(outcome.affected)} config(s) under {where}:\n")
+            out.append(f"  the edit changes {len(outcome.affected)} config(s) under {where}:\n")
             out += [f"    {printable(shown(a))}\n" for a in outcome.affected]
         else:
-            out.append(f"  no config under {where} uses the edited base\n")
+            out.append(f"  the edit changes no config under {where}\n")
+        if outcome.unaffected:
+            out.append(
+                f"  {len(outcome.unaffected)} other config(s) there inherit the edited base but resolve as before "
+                "(they override what it changes; --format json lists them)\n"
+            )
         listed = outcome.unchecked if len(outcome.unchecked) <= _MAX_NOTES else outcome.unchecked[: _MAX_NOTES - 1]
         out += [f"  note: {printable(u)}\n" for u in listed]
         if len(listed) < len(outcome.unchecked):
@@ -145,6 +150,7 @@ def render_json(outcome: SetOutcome, dry_run: bool) -> str:
         "notes": outcome.notes,
         "warnings": outcome.warnings,
         "affected": [shown(a) for a in outcome.affected],
+        "unaffected": [shown(a) for a in outcome.unaffected],
         "scanned": None if outcome.scanned is None else shown(outcome.scanned),
         "unchecked": outcome.unchecked,
     }
