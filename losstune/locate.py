@@ -22,13 +22,15 @@ from losstune.schema.catalogue import BBOX_SAMPLER_TYPES, LOSS_TYPES, bare_type
 
 @dataclass(frozen=True)
 class SamplerRef:
-    """The bbox sampler that feeds a loss. ``path`` is ``None`` for the implicit default."""
+    """The bbox sampler that feeds a loss. ``path`` is ``None`` for the implicit default, and
+    ``place`` is then where it would be written (the head's ``train_cfg.sampler``)."""
 
     path: Path | None
     type: str
     params: dict[str, Any]
     origin: Origin | None
     default: bool = False
+    place: Path | None = None
 
     @property
     def key(self) -> str | None:
@@ -138,7 +140,8 @@ def _sampler_for(cfg: Any, head: Path | None) -> SamplerRef | None:
     if stage:
         return None
     # Dense heads without a configured sampler use PseudoSampler.
-    return SamplerRef(None, "PseudoSampler", {}, None, default=True)
+    place = (*found[0], "sampler") if found is not None else (*head[:-1], "train_cfg", "sampler")
+    return SamplerRef(None, "PseudoSampler", {}, None, default=True, place=place)
 
 
 def locate_losses(cfg: Any, nodes: list[tuple[Path, Any]] | None = None) -> list[LossNode]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from losstune.config import LoadedConfig, origin_at
-from losstune.keypath import Path, format_path
+from losstune.keypath import Path, format_path, get
 from losstune.loader.envmask import EnvMask, EnvValue
 from losstune.loader.values import LDict, same_value, to_plain
 from losstune.locate import LossNode, SamplerRef
@@ -247,69 +247,129 @@ def _plain(step: Any, result: Any) -> str:
 
 @dataclass(frozen=True)
 class Side:
-    """One side of a difference: the value and its origin (``present`` is false where the key
-    does not exist on that side)."""
+    """One config's value of a field and its origin (``present`` is false where the key does not
+    exist in that config); ``default`` when the config leaves it unset and the value is the
+    schema's default (or the implicit sampler)."""
 
     present: bool
     value: Any = None
     origin: Origin | None = None
+    default: bool = False
 
 
 @dataclass(frozen=True)
 class FieldDiff:
-    """A loss or sampler field whose value differs between the two configs."""
+    """A loss or sampler field whose value differs among the configs: ``field`` of the dict at
+    ``node``, one side per config."""
 
     key: str
-    a: Side
-    b: Side
+    node: str
+    field: str
+    sides: list[Side]
+
+    @property
+    def a(self) -> Side:
+        """The first config's side."""
+        return self.sides[0]
+
+    @property
+    def b(self) -> Side:
+        """The second config's side."""
+        return self.sides[1]
 
 
 @dataclass(frozen=True)
 class DiffReport:
-    """``losstune diff``: the loss and sampler fields that differ between two configs (``a`` and
-    ``b`` are absolute paths; renderers show them relative)."""
+    """``losstune diff``: the loss and sampler fields that differ among configs (``configs`` are
+    absolute paths; renderers show them relative). The values compared are those that take effect
+    (defaults filled in), or those written with ``written``; ``default_only`` lists the fields
+    written differently whose values in effect are equal."""
 
-    a: str
-    b: str
+    configs: list[str]
     diffs: list[FieldDiff]
+    written: bool = False
+    default_only: list[str] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
+    @property
+    def a(self) -> str:
+        """The first config."""
+        return self.configs[0]
 
-def _fields(cfg: LoadedConfig) -> dict[str, tuple[Any, Origin | None]]:
-    """Every loss and sampler field of ``cfg`` by full key path."""
-    nodes: list[Path] = [loss.path for loss in cfg.losses()]
-    nodes += [s.path for s in cfg.samplers() if s.path is not None]
-    out: dict[str, tuple[Any, Origin | None]] = {}
-    for path in nodes:
-        node: Any = cfg.tree
-        for step in path:
-            node = node[step]
-        for k, v in node.items():
-            full = (*path, k)
-            out[format_path(full)] = (to_plain(v), origin_at(cfg.tree, full))
+    @property
+    def b(self) -> str:
+        """The second config."""
+        return self.configs[1]
+
+
+@dataclass(frozen=True)
+class _Field:
+    node: str
+    name: str
+    value: Any  # as read, for comparing
+    side: Side  # as shown
+
+
+def _fields(cfg: LoadedConfig, schema: Schema | None, version: int | None) -> dict[str, _Field]:
+    """Every loss and sampler field of ``cfg`` by full key path: as written, or with a ``schema``
+    as it takes effect (each dict's defaults filled in, in the registry its type is looked up in,
+    and the implicit sampler of a head made explicit, as ``explain`` shows them)."""
+    mask = EnvMask.of(cfg)
+    version = version or detect_version(cfg.tree)
+    nodes: list[tuple[Path, str, Any, bool]] = [(x.path, x.type, get(cfg.tree, x.path), False) for x in cfg.losses()]
+    nodes += [(s.path, s.type, get(cfg.tree, s.path), False) for s in cfg.samplers() if s.path is not None]
+    if schema is not None:
+        schema = with_custom_imports(schema, cfg.tree, cfg.path).schema
+        for loss in cfg.losses():
+            s = _known_sampler(cfg, loss, version)
+            if s is not None and s.default and s.place is not None:
+                nodes.append((s.place, s.type, {"type": s.type}, True))
+    out: dict[str, _Field] = {}
+    for path, type_name, node, implicit in nodes:
+        entry = _entry(cfg, schema, type_name, path, version) if schema is not None else None
+        node_key = mask.text(format_path(path))
+        for p in _params(node, entry, version, EnvMask([]), skip=()):
+            full = (*path, p.name)
+            origin = None if p.default or implicit else p.origin or origin_at(cfg.tree, full)
+            side = Side(True, mask.value(p.value, origin), origin, p.default or implicit)
+            out.setdefault(mask.text(format_path(full)), _Field(node_key, mask.text(p.name), p.value, side))
     return out
 
 
-def diff(a: LoadedConfig, b: LoadedConfig) -> DiffReport:
-    """Build the diff report of two loaded configs."""
-    fa, fb = _fields(a), _fields(b)
-    mask_a, mask_b = EnvMask.of(a), EnvMask.of(b)
-    keys = list(fa) + [k for k in fb if k not in fa]
-    diffs: list[FieldDiff] = []
+def _differing(fields: list[dict[str, _Field]]) -> list[FieldDiff]:
+    """The fields whose values are not the same in every config, grouped by the dict they are in
+    (in the order the configs list them)."""
+    keys = list(dict.fromkeys(k for f in fields for k in f))
+    nodes = {n: i for i, n in enumerate(dict.fromkeys(next(f[k].node for f in fields if k in f) for k in keys))}
+    out: list[FieldDiff] = []
     for key in keys:
-        va, vb = fa.get(key), fb.get(key)
-        if va is not None and vb is not None and same_value(va[0], vb[0]):
+        found = [f.get(key) for f in fields]
+        first = found[0]
+        if first is not None and all(x is not None and same_value(first.value, x.value) for x in found):
             continue
-        diffs.append(
-            FieldDiff(
-                mask_b.text(mask_a.text(key)),
-                Side(True, mask_a.value(*va), va[1]) if va is not None else Side(False),
-                Side(True, mask_b.value(*vb), vb[1]) if vb is not None else Side(False),
-            )
-        )
+        known = next(x for x in found if x is not None)
+        sides = [x.side if x is not None else Side(False) for x in found]
+        out.append(FieldDiff(key, known.node, known.name, sides))
+    return sorted(out, key=lambda d: nodes[d.node])
+
+
+def diff(
+    configs: list[LoadedConfig], schema: Schema | None = None, version: int | None = None, written: bool = False
+) -> DiffReport:
+    """Build the diff report of loaded configs: the fields that take effect compared (each config
+    read with ``schema``, for MMDetection ``version``, detected when not given), or with
+    ``written`` (or no ``schema``) those written."""
+    as_written = _differing([_fields(c, None, version) for c in configs])
+    if written or schema is None:
+        diffs, default_only = as_written, []
+    else:
+        diffs = _differing([_fields(c, schema, version) for c in configs])
+        differ = {d.key for d in diffs}
+        default_only = [d.key for d in as_written if d.key not in differ]
     return DiffReport(
-        a.path,
-        b.path,
+        [c.path for c in configs],
         diffs,
-        list(dict.fromkeys(a.diagnostics + b.diagnostics)),
+        written or schema is None,
+        default_only,
+        list(dict.fromkeys(d for c in configs for d in c.diagnostics)),
     )

@@ -272,8 +272,6 @@ def test_unusable_settings_or_schema_under_format_json(
     code, out = invoke(*args, "--format", "json", cwd=tmp_path)
     report = json.loads(out)
     assert code == 2 and report["kind"] == "error" and "pyproject.toml" in report["message"]
-    if command == "diff":
-        return  # diff takes no schema
     write("pyproject.toml", "[tool.losstune]\nschema = ['s.yaml']\n")
     os.mkfifo(tmp_path / "s.yaml")
     with deadline(10):

@@ -56,7 +56,7 @@ class LintResult:
         return self.errors > 0 or (strict and self.warnings > 0)
 
 
-def _is_base(path: str) -> bool:
+def is_base_file(path: str) -> bool:
     """Whether a file is a base fragment by the projects' conventions: under a ``_base_`` folder,
     or named ``_base_*.py`` beside the configs that inherit it (MMOCR's ``_base_dbnet_*.py``)."""
     parts = os.path.normpath(path).split(os.sep)
@@ -196,8 +196,8 @@ def _lint(paths: Iterable[str], schema: Schema, settings: Settings, resolver: Re
     files, walked = collected.files, collected.walked
     found: list[Diagnostic] = list(collected.skipped)
     used: set[str] = set()
-    configs = [f for f in files if not _is_base(f)]
-    bases = [f for f in files if _is_base(f)]
+    configs = [f for f in files if not is_base_file(f)]
+    bases = [f for f in files if is_base_file(f)]
     checked: list[str] = []
 
     def run(path: str) -> None:
