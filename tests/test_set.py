@@ -420,3 +420,42 @@ def test_a_refused_edit_in_json_lists_the_refusal_findings_as_diagnostics(ex: Pa
     gamma = next(d for d in report["diagnostics"] if d["code"] == "LT103")
     assert gamma["fix"].startswith("`gamma` takes a float, and abc is read as the string 'abc'")
     assert len(report["details"]) == 2
+
+
+def test_the_config_may_come_first_or_last(ex: Path) -> None:
+    cfg = "retinanet_r50_fpn_gamma1.5_1x_coco.py"
+    last = _set("loss_cls.gamma=2.5", cfg, "--dry-run", cwd=ex)
+    first = _set(cfg, "loss_cls.gamma=2.5", "--dry-run", cwd=ex)
+    assert last[0] == first[0] == 0 and last == first
+
+
+def test_a_config_path_holding_an_equals_sign_is_the_config_when_it_exists(ex: Path) -> None:
+    (ex / "runs").mkdir()
+    named = ex / "runs" / "lr=0.01.py"
+    named.write_text("_base_ = '../retinanet_r50_fpn_1x_coco.py'\n")
+    code, out = _set("loss_cls.gamma=1.0", "runs/lr=0.01.py", cwd=ex)
+    assert code == 0, out
+    assert _resolved(named)["model"]["bbox_head"]["loss_cls"]["gamma"] == 1.0
+    code, out = _set("runs/lr=0.01.py", "loss_cls.gamma=1.5", cwd=ex)
+    assert code == 0, out
+    assert _resolved(named)["model"]["bbox_head"]["loss_cls"]["gamma"] == 1.5
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("loss_cls.gamma=1.0",), "name the config file"),
+        (
+            ("loss_cls.gamma=1.0", "retinanet_r50_fpn_1x_coco.py", "faster_rcnn_r50_fpn_1x_coco.py"),
+            "more than one argument names a file",
+        ),
+        (("retinanet_r50_fpn_1x_coco.py=1", "retinanet_r50_fpn_1x_coco.py"), "names a file"),
+        (("retinanet_r50_fpn_1x_coco.py",), "give at least one KEY=VALUE"),
+    ],
+)
+def test_arguments_that_do_not_name_one_config_and_its_assignments_are_refused(
+    ex: Path, args: tuple[str, ...], message: str
+) -> None:
+    code, out = _set(*args, cwd=ex)
+    assert code == 2 and message in " ".join(out.split()), out
+    assert "Traceback" not in out

@@ -137,3 +137,19 @@ def test_a_refused_sweep_in_json_lists_the_refusal_findings_as_diagnostics(ex: P
     report = _strict(out)
     assert isinstance(report, dict) and report["kind"] == "error"
     assert [(d["code"], d["key"]) for d in report["diagnostics"]] == [("LT104", "model.bbox_head.loss_cls.gamma")]
+
+
+def test_the_config_may_come_first_or_last(ex: Path) -> None:
+    code, out = _sweep("loss_cls.gamma=1.0,1.5", "retinanet_r50_fpn_1x_coco.py", "-o", "last", cwd=ex)
+    assert code == 0, out
+    code, out = _sweep("retinanet_r50_fpn_1x_coco.py", "loss_cls.gamma=1.0,1.5", "-o", "first", cwd=ex)
+    assert code == 0, out
+    last, first = sorted(p.name for p in (ex / "last").iterdir()), sorted(p.name for p in (ex / "first").iterdir())
+    assert last == first and len(last) == 4
+
+
+def test_sweep_without_a_config_or_an_axis_is_refused(ex: Path) -> None:
+    code, out = _sweep("loss_cls.gamma=1.0,1.5", "-o", "s", cwd=ex)
+    assert code == 2 and "name the config file" in out
+    code, out = _sweep("retinanet_r50_fpn_1x_coco.py", "-o", "s", cwd=ex)
+    assert code == 2 and "KEY=V1,V2" in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -53,3 +54,31 @@ VersionOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+def config_and_assignments(args: list[str], usage: str) -> tuple[str, list[str]]:
+    """The config and the ``KEY=...`` arguments of ``set`` and ``sweep``, in either order.
+
+    An argument that names an existing file is the config, even one holding ``=``. When none does,
+    the one argument without ``=`` is (reading it then says what is wrong with it). The others are
+    assignments; one whose left side names an existing file is refused, since it reads as a
+    config path, not a key. ``usage`` is an example of the command, for the error messages."""
+    from losstune.errors import UsageError
+
+    files = [a for a in args if os.path.isfile(a)]
+    if len(files) > 1:
+        shown = ", ".join(f"`{f}`" for f in files)
+        raise UsageError(f"more than one argument names a file ({shown}); give one config: {usage}")
+    if not files:
+        files = [a for a in args if "=" not in a]
+        if len(files) != 1:
+            raise UsageError(f"name the config file, an existing file, with the assignments: {usage}")
+    config = files[0]
+    rest = [a for a in args if a is not config]
+    for a in rest:
+        left = a.partition("=")[0].strip()
+        if left and os.path.isfile(left):
+            raise UsageError(
+                f"`{a}` is not an assignment: `{left}` names a file, not a key; give the config on its own: {usage}"
+            )
+    return config, rest

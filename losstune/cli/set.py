@@ -10,7 +10,7 @@ import typer
 
 from losstune.cli import context, terminal
 from losstune.cli.boundary import editing, reported
-from losstune.cli.options import Format, FormatOption, SchemaOption, VersionOption
+from losstune.cli.options import Format, FormatOption, SchemaOption, VersionOption, config_and_assignments
 from losstune.errors import UsageError
 
 
@@ -18,7 +18,10 @@ def set_command(
     args: Annotated[
         list[str],
         typer.Argument(
-            help="KEY=VALUE assignments, then the config file.", metavar="KEY=VALUE... CONFIG", show_default=False
+            help="KEY=VALUE assignments and the config file, in either order (the config is the argument that "
+            "names an existing file).",
+            metavar="KEY=VALUE... CONFIG",
+            show_default=False,
         ),
     ],
     unset: Annotated[
@@ -71,10 +74,8 @@ def set_command(
         from losstune.edit.session import set_values
         from losstune.edit.values import Assignment, parse_assignment
 
-        if not args:
-            raise UsageError("name the config after the assignments: losstune set KEY=VALUE CONFIG")
-        config, raw = args[-1], args[:-1]
-        if "=" in config or not (raw or unset):
+        config, raw = config_and_assignments(args, "losstune set loss_cls.gamma=1.5 configs/retinanet.py")
+        if not (raw or unset):
             raise UsageError(
                 "give at least one KEY=VALUE (or --unset KEY), then the config file: "
                 "losstune set loss_cls.gamma=1.5 configs/retinanet.py"

@@ -10,15 +10,22 @@ import typer
 
 from losstune.cli import context
 from losstune.cli.boundary import editing, reported
-from losstune.cli.options import Format, FormatOption, SchemaOption, VersionOption
+from losstune.cli.options import Format, FormatOption, SchemaOption, VersionOption, config_and_assignments
+from losstune.errors import UsageError
 from losstune.loader.limits import MAX_SWEEP_RUNS
+
+_EXAMPLE = "losstune sweep configs/retinanet.py loss_cls.gamma=1.0,1.5 -o sweeps/focal"
 
 
 def sweep_command(
-    config: Annotated[Path, typer.Argument(help="The config every run inherits.", show_default=False)],
-    axes: Annotated[
+    args: Annotated[
         list[str],
-        typer.Argument(help="KEY=V1,V2,... for each parameter to vary.", metavar="KEY=V1,V2,...", show_default=False),
+        typer.Argument(
+            help="The config every run inherits and KEY=V1,V2,... for each parameter to vary, in either order "
+            "(the config is the argument that names an existing file).",
+            metavar="CONFIG KEY=V1,V2,...",
+            show_default=False,
+        ),
     ],
     out: Annotated[Path, typer.Option("-o", "--output", help="Folder for the generated configs.", show_default=False)],
     max_runs: Annotated[
@@ -40,11 +47,14 @@ def sweep_command(
     with reported(fmt):
         from losstune.edit.sweep import plan_sweep, write_sweep
 
-        settings = context.settings(str(config)).merged(mmdet_version=mmdet_version)
+        config, axes = config_and_assignments(args, _EXAMPLE)
+        if not axes:
+            raise UsageError(f"give at least one KEY=V1,V2,... to vary: {_EXAMPLE}")
+        settings = context.settings(config).merged(mmdet_version=mmdet_version)
         loaded = context.schema(schema, settings)
-        with editing(str(config)):
-            runs = plan_sweep(str(config), axes, str(out), loaded, settings, max_runs)
-            written = write_sweep(runs, str(out), str(config))
+        with editing(config):
+            runs = plan_sweep(config, axes, str(out), loaded, settings, max_runs)
+            written = write_sweep(runs, str(out), config)
         from losstune.render import sweep as render_sweep
 
         sys.stdout.write(render_sweep.render_json(written) if fmt is Format.json else render_sweep.render_text(written))
