@@ -467,3 +467,49 @@ def test_a_non_finite_loss_is_still_valid_json(write: Callable[..., Path], tmp_p
     data = json.loads(out, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
     assert data["loss"] == {"float": "inf"}
     assert data["steps"][0]["max"] == {"float": "inf"}
+
+
+def test_num_priors_below_one_is_refused() -> None:
+    for n in ("0", "-5"):
+        code, out = invoke(
+            "eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "loss_cls", "--num-priors", n, cwd=EXAMPLES
+        )
+        assert code == 2 and out.startswith(f"losstune: error: --num-priors {n}: give at least 1"), out
+        assert len(out.strip().splitlines()) == 1
+    with pytest.raises(ValueError, match="num_priors"):
+        evaluate_config(losstune.load(EXAMPLES / "retinanet_r50_fpn_1x_coco.py"), "loss_cls", num_priors=0)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int16", "uint8"])
+def test_labels_of_another_integer_type_are_a_checked_error(tmp_path: Path, dtype: str) -> None:
+    pt = tmp_path / "labels.pt"
+    label = torch.tensor([0, 3, 1, 80]).to(getattr(torch, dtype))
+    torch.save({"cls_score": torch.randn(4, 81), "label": label}, pt)
+    args = ("faster_rcnn_r50_fpn_1x_coco.py", "--loss", "roi_head.bbox_head.loss_cls", "--inputs", str(pt))
+    code, out = invoke("eval", *args, cwd=EXAMPLES)
+    assert code == 2
+    assert out.strip().endswith(f"`label` must hold integer class indices (int64), not {dtype}"), out
+    assert len(out.strip().splitlines()) == 1
+
+
+def test_an_ambiguous_loss_lists_its_candidates() -> None:
+    code, out = invoke("eval", "faster_rcnn_r50_fpn_1x_coco.py", "--loss", "loss_bbox", cwd=EXAMPLES)
+    assert code == 2 and "ambiguous" in out
+    assert "  candidate: model.rpn_head.loss_bbox\n  candidate: model.roi_head.bbox_head.loss_bbox\n" in out
+
+
+def test_the_plot_is_created_with_the_umask(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    import os
+    import stat
+
+    out = tmp_path / "k.png"
+    old = os.umask(0o022)
+    try:
+        code, text = invoke(
+            "eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "loss_cls", "--plot", str(out), cwd=EXAMPLES
+        )
+    finally:
+        os.umask(old)
+    assert code == 0, text
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644

@@ -153,3 +153,18 @@ def test_sweep_without_a_config_or_an_axis_is_refused(ex: Path) -> None:
     assert code == 2 and "name the config file" in out
     code, out = _sweep("retinanet_r50_fpn_1x_coco.py", "-o", "s", cwd=ex)
     assert code == 2 and "KEY=V1,V2" in out
+
+
+def test_new_files_follow_the_umask(ex: Path) -> None:
+    import stat
+
+    old = os.umask(0o027)
+    try:
+        code, out = _sweep("retinanet_r50_fpn_1x_coco.py", "loss_cls.gamma=1.0,1.5", "-o", "sweeps", cwd=ex)
+        assert code == 0, out
+        code, out = invoke("set", "loss_cls.gamma=1.0", "retinanet_r50_fpn_1x_coco.py", "-o", "new.py", cwd=ex)
+        assert code == 0, out
+    finally:
+        os.umask(old)
+    made = [*(ex / "sweeps").iterdir(), ex / "new.py"]
+    assert len(made) == 5 and {stat.S_IMODE(p.stat().st_mode) for p in made} == {0o640}

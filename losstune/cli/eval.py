@@ -76,13 +76,18 @@ def eval_command(
         except ImportError:
             raise UsageError("eval needs PyTorch: pip install torch") from None
         from losstune.engine.inputs import InputError
-        from losstune.engine.session import evaluate_config
+        from losstune.engine.session import DENSE_PRIORS, ROI_PRIORS, evaluate_config
         from losstune.engine.trace import UnsupportedLoss
         from losstune.keypath import KeyPathError
         from losstune.loader.envmask import EnvMask
         from losstune.loader.resolve import Resolver
         from losstune.render import eval as render_eval
 
+        if num_priors is not None and num_priors < 1:
+            raise UsageError(
+                f"--num-priors {num_priors}: give at least 1 prior to assign and sample, or leave it out "
+                f"for the default ({DENSE_PRIORS} for a dense head, {ROI_PRIORS} for an RoI head)"
+            )
         context.settings(str(config))
         cfg = context.load(config, Resolver())
         try:
@@ -97,7 +102,10 @@ def eval_command(
                 plot=str(plot) if plot is not None else None,
                 check=check,
             )
-        except (InputError, UnsupportedLoss, KeyPathError) as e:
+        except KeyPathError as e:  # a key that names nothing, or several keys: the candidates, as set lists them
+            mask = EnvMask.of(cfg)
+            raise CommandError(mask.text(f"{config}: {e}"), [f"candidate: {c}" for c in e.candidates]) from None
+        except (InputError, UnsupportedLoss) as e:
             raise CommandError(EnvMask.of(cfg).text(f"{config}: {e}")) from None
         sys.stdout.write(
             render_eval.render_json(result)

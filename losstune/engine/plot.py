@@ -102,6 +102,9 @@ def plot_kernel(loss_cfg: dict[str, Any], out: str, title: str) -> None:
     fig.tight_layout()
     fd, tmp = tempfile.mkstemp(suffix=".png", dir=os.path.dirname(os.path.abspath(out)))
     try:
+        umask = os.umask(0)  # read it: a new file is made with the user's umask, not mkstemp's 0600
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as f:
             fig.savefig(f, format="png")
         os.replace(tmp, out)

@@ -50,6 +50,9 @@ def as_built(loss_cfg: dict[str, Any], head: dict[str, Any], name: Any) -> dict[
     return built
 
 
+DENSE_PRIORS, ROI_PRIORS = 20000, 2000  # the priors of one image, about
+
+
 def _sample_inputs(
     loss: LossNode,
     loss_cfg: dict[str, Any],
@@ -70,7 +73,7 @@ def _sample_inputs(
     sampler = (
         None if (loss.sampler is None or loss.sampler.default) else loss.sampler.params | {"type": loss.sampler.type}
     )
-    priors = num_priors or (2000 if roi_head else 20000)
+    priors = num_priors if num_priors is not None else (ROI_PRIORS if roi_head else DENSE_PRIORS)
     reg_max = head.get("reg_max", 16)
     made = synthetic(
         loss_cfg,
@@ -132,7 +135,10 @@ def evaluate_config(
     """Evaluate the loss at ``key`` on sample inputs sized from the config, or on ``inputs``, as
     MMDetection ``mmdet_version`` computes it (detected from the config when not given); draw its
     configured kernel into the PNG ``plot``; with ``check``, compare the result with MMDetection's
-    own loss module called on the same inputs, where it can be imported."""
+    own loss module called on the same inputs, where it can be imported. ``num_priors`` must be at
+    least 1 (``ValueError`` otherwise)."""
+    if num_priors is not None and num_priors < 1:
+        raise ValueError(f"num_priors must be at least 1, not {num_priors}")
     import torch
 
     loss = find_loss(cfg, key)

@@ -24,7 +24,7 @@ def _tensor(kwargs: dict[str, Any], name: str) -> torch.Tensor | None:
 
 
 def _labels(labels: torch.Tensor, name: str, n: int, top: int | None, what: str, ignore: int | None = None) -> None:
-    if labels.dtype in (torch.float16, torch.float32, torch.float64, torch.bfloat16, torch.bool):
+    if labels.dtype != torch.int64:  # the losses index with them, or compare them with int64 ranges
         raise InputError(
             f"`{name}` must hold integer class indices (int64), not {str(labels.dtype).replace('torch.', '')}"
         )
