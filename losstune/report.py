@@ -11,10 +11,12 @@ from losstune.loader.envmask import EnvMask, EnvValue
 from losstune.loader.values import LDict, same_value, to_plain
 from losstune.locate import LossNode, SamplerRef
 from losstune.model import Diagnostic, Origin
+from losstune.rules.base import Context
+from losstune.rules.unknown_parameter import unknown_keys
 from losstune.schema.custom import with_custom_imports
-from losstune.schema.mmdet_version import detect_version
+from losstune.schema.mmdet_version import detect_version, detection
 from losstune.schema.registry import Entry, Schema
-from losstune.schema.scopes import DEFAULT_SCOPE, type_at
+from losstune.schema.scopes import DEFAULT_SCOPE, default_scope, type_at
 
 if TYPE_CHECKING:
     from losstune.engine.trace import StepName
@@ -30,6 +32,8 @@ class Param:
     origin: Origin | None
     default: bool = False
     description: str = ""
+    unknown: bool = False
+    did_you_mean: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,22 +77,47 @@ class LossView:
 @dataclass(frozen=True)
 class ExplainReport:
     """``losstune explain``: every loss of one resolved config (``config`` and ``files`` are
-    absolute paths; renderers show them relative)."""
+    absolute paths; renderers show them relative), the MMDetection ``version`` it is read for and
+    what says so (``version_from``: ``--mmdet-version``, the top-level key that shows it such as
+    ``train_dataloader`` or ``data``, or ``default``), and the registry
+    ``scope`` its types are looked up in with the key that sets it (``None``: MMDetection's, the
+    default)."""
 
     config: str
     files: list[str]
     losses: list[LossView]
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    version: int = 3
+    version_from: str = ""
+    scope: str | None = DEFAULT_SCOPE
+    scope_key: str | None = None
+
+
+Unknown = dict[Path, dict[str, str | None]]
+
+
+def _unknown(cfg: LoadedConfig, schema: Schema, version: int) -> Unknown:
+    """The keys of each loss and sampler dict that its class does not take (what LT102 reports),
+    each with the closest known parameter."""
+    ctx = Context(cfg, schema, version)
+    return {node.path: dict(unknown_keys(node)) for node in ctx.nodes()}
 
 
 def _params(
-    node: Any, entry: Entry | None, version: int, mask: EnvMask, skip: tuple[str, ...] = ("type",)
+    node: Any,
+    entry: Entry | None,
+    version: int,
+    mask: EnvMask,
+    unknown: dict[str, str | None] | None = None,
+    skip: tuple[str, ...] = ("type",),
 ) -> list[Param]:
-    """The parameters set in ``node``, then the schema's defaults for those left unset; a value
-    from an environment variable is its :class:`~losstune.loader.envmask.EnvValue`."""
+    """The parameters set in ``node`` (those its class does not take marked ``unknown``), then the
+    schema's defaults for those left unset; a value from an environment variable is its
+    :class:`~losstune.loader.envmask.EnvValue`."""
     if not isinstance(node, dict):
         return []
     origins = node.origins if isinstance(node, LDict) else {}
+    unknown = unknown or {}
     specs = entry.params_for(version) if entry is not None else {}
     out = [
         Param(
@@ -96,6 +125,8 @@ def _params(
             mask.value(to_plain(v), origins.get(k)),
             origins.get(k),
             description=specs[k].description if k in specs else "",
+            unknown=k in unknown,
+            did_you_mean=unknown.get(k) if isinstance(k, str) else None,
         )
         for k, v in node.items()
         if k not in skip
@@ -107,7 +138,7 @@ def _params(
 
 
 def _sampler_view(
-    cfg: LoadedConfig, s: SamplerRef | None, schema: Schema, version: int, mask: EnvMask
+    cfg: LoadedConfig, s: SamplerRef | None, schema: Schema, version: int, mask: EnvMask, unknown: Unknown
 ) -> SamplerView | None:
     if s is None:
         return None
@@ -121,7 +152,7 @@ def _sampler_view(
         _type(s.type, node, mask),
         s.default,
         s.origin,
-        _params(node, _entry(cfg, schema, s.type, s.path, version), version, mask),
+        _params(node, _entry(cfg, schema, s.type, s.path, version), version, mask, unknown.get(s.path or (), {})),
     )
 
 
@@ -160,7 +191,9 @@ def _type(name: str, node: Any, mask: EnvMask) -> str:
     return repr(EnvValue(names)) if names else name
 
 
-def _loss_view(cfg: LoadedConfig, loss: LossNode, schema: Schema, version: int, mask: EnvMask) -> LossView:
+def _loss_view(
+    cfg: LoadedConfig, loss: LossNode, schema: Schema, version: int, mask: EnvMask, unknown: Unknown
+) -> LossView:
     node: Any = cfg.tree
     for step in loss.path:
         node = node[step]
@@ -169,8 +202,10 @@ def _loss_view(cfg: LoadedConfig, loss: LossNode, schema: Schema, version: int, 
         type=_type(loss.type, node, mask),
         origin=loss.origin,
         head=format_path(loss.head) if loss.head is not None else None,
-        params=_params(node, _entry(cfg, schema, loss.type, loss.path, version), version, mask),
-        sampler=_sampler_view(cfg, _known_sampler(cfg, loss, version), schema, version, mask),
+        params=_params(
+            node, _entry(cfg, schema, loss.type, loss.path, version), version, mask, unknown.get(loss.path, {})
+        ),
+        sampler=_sampler_view(cfg, _known_sampler(cfg, loss, version), schema, version, mask, unknown),
         note=unchecked_note(cfg, schema, loss, version) if any(schema.registries.values()) else None,
     )
 
@@ -187,9 +222,12 @@ def explain(
     (for MMDetection ``version``, detected when not given); with ``steps``, each loss is evaluated
     on seeded sample tensors (needs torch)."""
     schema = with_custom_imports(schema or Schema(), cfg.tree, cfg.path).schema
-    version = version or detect_version(cfg.tree)
+    version, version_from = (version, "--mmdet-version") if version else detection(cfg.tree)
+    version_from = version_from or "default"
+    scope, scope_key = default_scope(cfg.tree, version)
     mask = EnvMask.of(cfg)
-    views = [_loss_view(cfg, loss, schema, version, mask) for loss in cfg.losses()]
+    unknown = _unknown(cfg, schema, version)
+    views = [_loss_view(cfg, loss, schema, version, mask, unknown) for loss in cfg.losses()]
     if steps:
         views = [_with_steps(cfg, view, seed, version, mask) for view in views]
     return ExplainReport(
@@ -197,6 +235,10 @@ def explain(
         files=list(cfg.files),
         losses=views,
         diagnostics=list(dict.fromkeys(cfg.diagnostics)),
+        version=version,
+        version_from=version_from,
+        scope=scope,
+        scope_key=scope_key,
     )
 
 

@@ -89,15 +89,15 @@ def test_explain_shows_the_variable_for_the_value(write: Callable[..., Path], tm
     code, out = invoke("explain", "cfg.py", "--no-steps", cwd=tmp_path)
     assert code == 0, out
     _assert_hidden(out)
-    assert [line[:48].rstrip() for line in out.splitlines()[5:11]] == [
-        "  use_sigmoid    True          cfg.py:7",
-        "  gamma          $LT_SECRET    cfg.py:8",
-        "  alpha          $LT_SHORT     cfg.py:9",
-        "  reduction      $LT_SECRET    cfg.py:10",  # token + '-x': a string holding the variable's value
-        "                               = token + '-x'",
-        "  loss_weight    1.0           cfg.py:11",
+    assert [line[:43].rstrip() for line in out.splitlines()[8:14]] == [
+        "  use_sigmoid  True        cfg.py:7",
+        "  gamma        $LT_SECRET  cfg.py:8",
+        "  alpha        $LT_SHORT   cfg.py:9",
+        "  reduction    $LT_SECRET  cfg.py:10",  # token + '-x': a string holding the variable's value
+        "                           = token + '-x'",
+        "  loss_weight  1.0         cfg.py:11",
     ]
-    assert "  loss_weight    $LT_NUM    cfg.py:12 " in out and "  reduction      'mean'     cfg.py:12 " in out
+    assert "  loss_weight  $LT_NUM  cfg.py:12 " in out and "  reduction    'mean'   cfg.py:12 " in out
     code, out = invoke("explain", "cfg.py", "--no-steps", "--format", "json", cwd=tmp_path)
     assert code == 0
     _assert_hidden(out)

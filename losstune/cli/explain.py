@@ -25,6 +25,12 @@ def explain(
         ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the sample tensors.")] = 0,
+    wide: Annotated[
+        bool,
+        typer.Option(
+            "--wide", help="Show every meaning whole, each row on one line however wide (the default when piped)."
+        ),
+    ] = False,
     mmdet_version: VersionOption = None,
     schema: SchemaOption = None,
 ) -> None:
@@ -58,5 +64,8 @@ def explain(
             sys.stdout.write(render_explain.render_json(report))
         else:
             warn(report.diagnostics, fmt, cfg.sources)
-            shown = render_explain.render_text(report, color=terminal.color(), width=terminal.width(), torch_hint=hint)
+            width, shorten = terminal.layout(wide)
+            shown = render_explain.render_text(
+                report, color=terminal.color(), width=width, shorten=shorten, torch_hint=hint
+            )
             sys.stdout.write(shown)

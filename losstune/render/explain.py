@@ -3,67 +3,79 @@ and its steps on sample tensors; as terminal text (rich) or JSON."""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from losstune.render.json import diagnostic, document, origin, value
-from losstune.render.paths import shown
+from losstune.render.paths import Paths, shorter_from, shown
 from losstune.render.safe import printable
 from losstune.report import ExplainReport, LossView, Param, SamplerView
+from losstune.schema.scopes import project_name
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
+    from rich.text import Text
+
+    from losstune.render.param_table import Row
 
 # rich (and the cells built with it) is imported by the text renderer alone: JSON needs none of it.
 
 
-def _loss_block(loss: LossView, width: int) -> RenderableType:
+def _rows(params: list[Param], paths: Paths) -> list[Row]:
+    from rich.text import Text
+
+    from losstune.render.param_table import Row
+    from losstune.render.rich_text import fmt_origin, fmt_value
+
+    rows = []
+    for p in params:
+        meaning = p.description
+        if p.unknown:
+            meaning = "unknown parameter" + (f": did you mean `{p.did_you_mean}`?" if p.did_you_mean else "")
+        origin = Text("default", style="dim") if p.default else fmt_origin(p.origin, paths, whole=True)
+        rows.append(Row(printable(p.name), fmt_value(p.value), origin, printable(meaning), p.default, p.unknown))
+    return rows
+
+
+def _indented(text: Text, by: int) -> RenderableType:
+    """``text``, its wrapped lines under its first."""
+    from rich.padding import Padding
+
+    return Padding(text, (0, 0, 0, by), expand=False)
+
+
+def _sampler_params(loss: LossView) -> list[Param]:
+    """The parameters of the sampler a loss's table shows (none for the implicit one)."""
+    return loss.sampler.params if loss.sampler is not None and not loss.sampler.default else []
+
+
+_SAMPLER_INDENT = 4  # the sampler's table is under its name, itself under the loss's table
+
+
+def _loss_block(loss: LossView, paths: Paths, width: int | None, shorten: bool) -> RenderableType:
     from rich.console import Group
     from rich.padding import Padding
     from rich.table import Table
     from rich.text import Text
 
-    from losstune.render.rich_text import fmt_origin, fmt_value, t, type_text, where
+    from losstune.render import param_table
+    from losstune.render.rich_text import t, type_text, where
 
     title = Text()
     title.append(printable(loss.key), style="bold")
     title.append("  ")
     type_text(title, loss.type)
+    placed: list[RenderableType] = []
     if loss.origin is not None:
-        title.append(f"\n  set at {where(loss.origin.span)}", style="dim")
-    table = Table(show_header=True, header_style="bold", box=None, padding=(0, 2, 0, 2))
-    # The first three columns keep their width; the meaning takes what is left, cut to one line.
-    name_w = max([len("parameter"), *(len(printable(p.name)) for p in loss.params)])
-    value_w = min(48, max([len("value"), *(len(fmt_value(p.value)) for p in loss.params)]))
-    origin_w = max([len("set at"), *(len(where(p.origin.span)) if p.origin else 7 for p in loss.params)])
-    table.add_column("parameter", no_wrap=True, min_width=name_w)
-    table.add_column("value", style="green", overflow="fold", min_width=value_w, max_width=48)
-    table.add_column("set at", no_wrap=True, min_width=origin_w)
-    rest = width - (name_w + value_w + origin_w) - 4 * 4 - 2
-    meaning = rest >= 16  # too narrow a terminal: leave the meanings to `losstune schema`
-    if meaning:
-        table.add_column("meaning", style="dim", no_wrap=True, overflow="ellipsis", max_width=rest)
-    for p in loss.params:
-        if p.default:
-            row: list[RenderableType] = [
-                t(p.name, style="dim"),
-                Text(fmt_value(p.value), style="dim"),
-                Text("default", style="dim"),
-            ]
-        else:
-            row = [t(p.name), Text(fmt_value(p.value)), fmt_origin(p.origin)]
-        table.add_row(*row, *([t(p.description)] if meaning else []))
-    if not loss.params:
-        table.add_row(Text("(no parameters set)", style="dim"), "", "", *([""] if meaning else []))
-    described = [p for p in loss.params if p.description]
-    legend: Table | None = None
-    if not meaning and described and width - name_w - 6 >= 16:
-        # no room beside long paths: the meanings go under the table, one line each
-        legend = Table(show_header=True, header_style="bold", box=None, padding=(0, 2, 0, 2))
-        legend.add_column("parameter", no_wrap=True, min_width=name_w)
-        legend.add_column("meaning", style="dim", no_wrap=True, overflow="ellipsis", max_width=width - name_w - 6)
-        for p in described:
-            legend.add_row(t(p.name, style="dim" if p.default else ""), t(p.description))
+        placed.append(_indented(Text(f"set at {where(loss.origin.span, paths=paths)}", style="dim"), 2))
+    rows = _rows(loss.params, paths)
+    table = (
+        param_table.render(rows, width, shorten)
+        if rows
+        else _indented(Text("(no parameters set)", style="dim"), param_table.INDENT)
+    )
     sampler = Text("  sampler: ", style="bold")
+    under: list[RenderableType] = []
     if loss.sampler is None:
         sampler.append("none configured", style="dim")
     elif loss.sampler.default:
@@ -71,15 +83,16 @@ def _loss_block(loss: LossView, width: int) -> RenderableType:
         sampler.append("  (default: no sampler in this head's train_cfg)", style="dim")
     else:
         type_text(sampler, loss.sampler.type, style="magenta")
-        sampler.append(f"\n    {printable(loss.sampler.key or '')}", style="dim")
+        key = Text(printable(loss.sampler.key or ""), style="dim")
         if loss.sampler.origin is not None:
-            sampler.append(f"  set at {where(loss.sampler.origin.span)}", style="dim")
-        args = ", ".join(f"{printable(p.name)}={fmt_value(p.value)}" for p in loss.sampler.params)
-        if args:
-            sampler.append(f"\n    {args}")
-    parts: list[RenderableType] = [title, table, *([legend] if legend is not None else []), sampler]
+            key.append(f"  set at {where(loss.sampler.origin.span, paths=paths)}", style="dim")
+        under.append(_indented(key, 4))
+        sampler_rows = _rows(_sampler_params(loss), paths)
+        if sampler_rows:
+            under.append(param_table.render(sampler_rows, width, shorten, indent=_SAMPLER_INDENT))
+    parts: list[RenderableType] = [title, *placed, table, sampler, *under]
     if loss.note:
-        parts.append(Padding(Text(printable(loss.note), style="yellow"), (0, 0, 0, 2)))
+        parts.append(_indented(Text(printable(loss.note), style="yellow"), 2))
     if loss.steps:
         parts.append(Text("  on sample tensors:", style="bold"))
         # a grid, so a long formula wraps under itself rather than under the step's number
@@ -92,36 +105,101 @@ def _loss_block(loss: LossView, width: int) -> RenderableType:
             if st.plain:
                 text.append(f"\n{printable(st.plain)}", style="dim")
             grid.add_row(Text(f"   {i}."[-3:] if i < 10 else f"{i}.", style="bold"), t(st.name), text)
-        parts.append(Padding(grid, (0, 0, 0, 3)))
+        parts.append(Padding(grid, (0, 0, 0, 3), expand=False))
     elif loss.steps_note:
         # a grid, so a long reason wraps under itself
         note = Table.grid(padding=(0, 1))
         note.add_column(no_wrap=True)
         note.add_column(overflow="fold")
         note.add_row(Text("steps:", style="bold"), Text(f"not evaluated: {printable(loss.steps_note)}", style="dim"))
-        parts.append(Padding(note, (0, 0, 0, 2)))
+        parts.append(Padding(note, (0, 0, 0, 2), expand=False))
     return Group(*parts, Text(""))
 
 
 _TORCH_HINT = "(pip install torch to also see each loss evaluated step by step on sample tensors)\n"
 
+# Wide enough for any line of a report: the width of a console that shortens nothing.
+_UNBOUNDED = 100_000
 
-def render_text(report: ExplainReport, *, color: bool = False, width: int = 100, torch_hint: bool = False) -> str:
-    """The explain report as terminal text; with ``torch_hint``, a last line saying how to also
-    see each loss step by step."""
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _version_line(report: ExplainReport) -> str:
+    how = {
+        "--mmdet-version": f"--mmdet-version {report.version}",
+        "default": "the default: neither train_dataloader nor data=dict(...) is set",
+        "data": "detected: data=dict(...) is set",
+        "lr_config": "detected: optimizer and lr_config are set",
+    }.get(report.version_from, f"detected: {report.version_from} is set")
+    return f"MMDetection {report.version}.x ({how})"
+
+
+def _scope_line(report: ExplainReport) -> str:
+    if report.scope is None:
+        return "registry: unknown (default_scope is not a string)"
+    owner = f"{project_name(report.scope)}'s"
+    if report.scope_key is not None:
+        return f"registry: {owner} (default_scope={report.scope!r})"
+    return (
+        f"registry: {owner} (" + ("2.x has no scopes" if report.version == 2 else "by default: no default_scope") + ")"
+    )
+
+
+def _choose_paths(report: ExplainReport, width: int | None, shorten: bool) -> Paths:
+    """The working directory's paths, unless the config's folder gives shorter ones that let some
+    loss's table lay out better at ``width``."""
+    from losstune.render.param_table import INDENT, Layout, layout
+
+    here = Paths()
+    folder = os.path.dirname(report.config)
+    if width is None or not shorter_from(folder, report.files):
+        return here
+    there = Paths(folder)
+    rank = {kind: i for i, kind in enumerate(Layout)}
+    tables = [(loss.params, INDENT) for loss in report.losses]
+    tables += [(_sampler_params(loss), _SAMPLER_INDENT) for loss in report.losses]
+    better = any(
+        rank[layout(_rows(params, there), width, shorten, indent)]
+        < rank[layout(_rows(params, here), width, shorten, indent)]
+        for params, indent in tables
+        if params
+    )
+    return there if better else here
+
+
+def render_text(
+    report: ExplainReport,
+    *,
+    color: bool = False,
+    width: int | None = 100,
+    shorten: bool = False,
+    torch_hint: bool = False,
+) -> str:
+    """The explain report as terminal text, laid out for ``width`` columns (``None``: as wide as
+    its lines are); with ``shorten``, a meaning that has no room is cut with an ellipsis (nothing
+    else ever is); with ``torch_hint``, a last line saying how to also see each loss step by step."""
     from rich.text import Text
 
     from losstune.render.rich_text import capture
 
+    paths = _choose_paths(report, width, shorten)
     head = Text()
     head.append(printable(shown(report.config)), style="bold")
-    n = len(report.files)
-    head.append(f"  ({n} file{'s' if n != 1 else ''}, {len(report.losses)} losses)", style="dim")
-    parts: list[RenderableType] = [head, Text("")]
-    parts += [_loss_block(loss, width) for loss in report.losses]
+    counts = f"{_count(len(report.files), 'file', 'files')}, {_count(len(report.losses), 'loss', 'losses')}"
+    head.append(f"  ({counts})", style="dim")
+    where = (
+        f"relative to the config's folder, {printable(os.path.join(shown(paths.base), ''))}"
+        if paths.base is not None
+        else "relative to the working directory"
+    )
+    lines = [_version_line(report), _scope_line(report), f"paths: {where}"]
+    parts: list[RenderableType] = [head, *(_indented(Text(line, style="dim"), 2) for line in lines), Text("")]
+    parts += [_loss_block(loss, paths, width, shorten) for loss in report.losses]
     if not report.losses:
         parts.append(Text("No loss found in this config.", style="yellow"))
-    return capture(parts, color, width) + (_TORCH_HINT if torch_hint else "")
+    return capture(parts, color, width or _UNBOUNDED) + (_TORCH_HINT if torch_hint else "")
 
 
 def _params(params: list[Param]) -> list[dict[str, Any]]:
@@ -132,6 +210,8 @@ def _params(params: list[Param]) -> list[dict[str, Any]]:
             "origin": origin(p.origin),
             "default": p.default,
             "description": p.description,
+            "unknown": p.unknown,
+            "did_you_mean": p.did_you_mean,
         }
         for p in params
     ]
@@ -156,6 +236,8 @@ def render_json(report: ExplainReport) -> str:
         {
             "config": shown(report.config),
             "files": [shown(f) for f in report.files],
+            "mmdet_version": {"major": report.version, "from": report.version_from},
+            "scope": {"registry": report.scope, "set_by": report.scope_key},
             "losses": [
                 {
                     "key": loss.key,

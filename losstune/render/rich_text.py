@@ -16,7 +16,7 @@ from rich.text import Text
 
 from losstune.loader.values import Opaque
 from losstune.model import Origin, Span
-from losstune.render.paths import position
+from losstune.render.paths import Paths, position
 from losstune.render.safe import printable
 
 
@@ -53,22 +53,26 @@ def t(text: str, style: str = "") -> Text:
     return Text(printable(text), style=style)
 
 
-def where(span: Span, short: bool = True) -> str:
-    """``file:line`` (or ``file:line:column``) of a span."""
+def where(span: Span, short: bool = True, paths: Paths | None = None) -> str:
+    """``file:line`` (or ``file:line:column``) of a span; its file as ``paths`` shows it."""
+    if paths is not None and short:
+        return printable(paths.position(span))
     return printable(position(span, column=not short))
 
 
-def fmt_origin(o: Origin | None) -> Text:
-    """``file:line``, with how the value was written when it is not a plain literal."""
+def fmt_origin(o: Origin | None, paths: Paths | None = None, *, whole: bool = False) -> Text:
+    """``file:line``, with how the value was written when it is not a plain literal (clipped to
+    40 characters unless ``whole``)."""
     if o is None:
         return Text("default", style="dim")
-    text = Text(where(o.span), style="cyan")
+    text = Text(where(o.span, paths=paths), style="cyan")
     if o.kind == "variable":
         text.append(f"\nvia `{printable(o.text)}`", style="dim")
         if o.via is not None:
-            text.append(f" ({where(o.via.span)})", style="dim")
+            text.append(f" ({where(o.via.span, paths=paths)})", style="dim")
     elif o.kind in ("expression", "base-reference") and o.text:
-        text.append(f"\n= {printable(clip(o.text))}", style="dim")
+        written = " ".join(o.text.split()) if whole else clip(o.text)
+        text.append(f"\n= {printable(written)}", style="dim")
     return text
 
 

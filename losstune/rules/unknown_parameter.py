@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Iterator
 
 from losstune.model import Diagnostic
-from losstune.rules.base import Context, Example, Rule
+from losstune.rules.base import Context, Example, Node, Rule
 from losstune.schema.scopes import project_name
 
 IGNORED_KEYS = frozenset(("type", "_scope_", "_delete_"))
@@ -41,16 +41,9 @@ class UnknownParameter(Rule):
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
         for node in ctx.nodes():
-            if node.entry is None or node.entry.uses_unknown_keys or ctx.version not in node.entry.versions:
-                continue  # unknown, taking any key, or a type this version lacks (LT101): nothing to say
-            known = node.param_specs()
-            for key in node.value:
-                if key in IGNORED_KEYS or key in known:
-                    continue
-                if not isinstance(key, str):
-                    continue
-                close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
-                hint = f"; did you mean `{close[0]}`?" if close else ""
+            for key, close in unknown_keys(node):
+                hint = f"; did you mean `{close}`?" if close else ""
+                assert node.entry is not None  # unknown_keys yields nothing without one
                 what = (
                     f"{project_name(node.entry.registry)} silently ignores it"
                     if node.entry.accepts_unknown_keys
@@ -58,9 +51,24 @@ class UnknownParameter(Rule):
                 )
                 other = key in node.entry.params
                 version_note = f" in MMDetection {ctx.version}.x" if other else ""
+                known = node.param_specs()
                 yield self.finding(
                     f"`{node.type}` has no parameter `{key}`{version_note} ({what}){hint}",
                     node.origin(key),
                     key=f"{node.key}.{key}",
-                    fix=f"rename it to `{close[0]}`" if close else f"remove `{key}`; known: {', '.join(known)}",
+                    fix=f"rename it to `{close}`" if close else f"remove `{key}`; known: {', '.join(known)}",
                 )
+
+
+def unknown_keys(node: Node) -> Iterator[tuple[str, str | None]]:
+    """Each key of a loss or sampler dict that its class does not take, with the closest known
+    parameter (``None`` when none is close); nothing for a type the schema does not know, one taking
+    any key, or one missing from the config's version (that is LT101's)."""
+    if node.entry is None or node.entry.uses_unknown_keys or node.ctx.version not in node.entry.versions:
+        return
+    known = node.param_specs()
+    for key in node.value:
+        if key in IGNORED_KEYS or key in known or not isinstance(key, str):
+            continue
+        close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+        yield key, close[0] if close else None
