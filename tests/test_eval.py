@@ -158,13 +158,45 @@ def test_plot_writes_a_png(tmp_path: Path, config: str, key: str) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["k.png"]  # no temporary file left behind
 
 
-def test_plot_refuses_a_loss_it_cannot_draw(tmp_path: Path) -> None:
+def test_plot_refuses_a_loss_it_cannot_draw(write: Callable[..., Path], tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     out = tmp_path / "k.png"
+    dfl = write(
+        "gfl.py",
+        "model = dict(bbox_head=dict(type='GFLHead', num_classes=80, "
+        "loss_dfl=dict(type='DistributionFocalLoss', loss_weight=0.25)))\n",
+    )
+    code, text = invoke("eval", str(dfl), "--loss", "loss_dfl", "--plot", str(out), cwd=EXAMPLES)
+    assert code == 2 and "`DistributionFocalLoss` is none of them" in text and not out.exists()
+
+
+def test_iou_losses_are_plotted_against_the_iou(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from losstune.engine.plot import _kernel, plot_spec
+
+    iou = torch.tensor([0.25, 0.5, 0.9])
+    assert torch.allclose(_kernel({"type": "IoULoss", "mode": "linear"}, iou), 1 - iou, atol=1e-5)
+    assert torch.allclose(_kernel({"type": "IoULoss"}, iou), -torch.log(iou), atol=1e-5)
+    # a box shifted sideways: the box enclosing both is their union, so GIoU is the IoU
+    assert torch.allclose(_kernel({"type": "GIoULoss"}, iou), 1 - iou, atol=1e-5)
+    assert plot_spec({"type": "GIoULoss", "loss_weight": 2.0}).xlabel.startswith("IoU of the prediction")
+    out = tmp_path / "giou.png"
     code, text = invoke(
         "eval", "retinanet_r50_fpn_giou_1x_coco.py", "--loss", "loss_bbox", "--plot", str(out), cwd=EXAMPLES
     )
-    assert code == 2 and "neither" in text and not out.exists()
+    assert code == 0, text
+    assert out.read_bytes().startswith(b"\x89PNG")
+
+
+def test_plot_legends_give_the_parameters_of_each_curve() -> None:
+    from losstune.engine.plot import plot_spec
+
+    smooth = plot_spec({"type": "SmoothL1Loss", "beta": 1.0 / 9.0, "loss_weight": 1.0})
+    assert smooth.configured_label == "configured: beta = 0.111111"
+    focal = plot_spec({"type": "FocalLoss", "use_sigmoid": True, "gamma": 2.0, "alpha": 0.25, "loss_weight": 1.0})
+    assert [label for _, label in focal.references] == [f"γ = {g}, α = 1" for g in ("0", "0.5", "1", "2", "5")]
+    assert focal.configured_label == "configured: γ = 2, α = 0.25"
+    assert plot_spec({"type": "L1Loss"}).configured_label == "configured: defaults"
 
 
 SEESAW = """

@@ -1,22 +1,38 @@
-"""``--plot``: the configured kernel against the predicted probability (classification) or the
-error (regression), beside the same loss with its default parameters (matplotlib, an optional
-extra)."""
+"""``--plot``: the configured kernel against the predicted probability (classification), the error
+(regression) or the IoU (box losses), beside the same loss with its default parameters
+(matplotlib, an optional extra)."""
 
 from __future__ import annotations
 
 import math
 import os
 import tempfile
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from losstune.engine.evaluation import evaluate
-from losstune.engine.inputs import InputError
+from losstune.engine.inputs import BOXES, InputError
 from losstune.schema.catalogue import bare_type
 
 PROBABILITY = ("FocalLoss", "QualityFocalLoss", "VarifocalLoss", "CrossEntropyLoss")
 ERROR = ("L1Loss", "SmoothL1Loss", "BalancedL1Loss", "MSELoss")
+# What the kernel is drawn from, not how it is weighted or reduced: these are left out.
+_NOT_DRAWN = ("_scope_", "loss_weight", "reduction", "class_weight", "ignore_index", "avg_non_ignore")
+_GREEK = {"gamma": "γ", "alpha": "α"}
+
+
+@dataclass
+class PlotSpec:
+    """What the plot of a loss draws: the axis, the reference curves (each a loss config and its
+    label) and the configured loss's label; ``cfg`` is the configured loss as drawn."""
+
+    cfg: dict[str, Any]
+    xlabel: str
+    x: torch.Tensor
+    references: list[tuple[dict[str, Any], str]]
+    configured_label: str
 
 
 def _elementwise(cfg: dict[str, Any], pred: torch.Tensor, target: Any) -> torch.Tensor:
@@ -24,13 +40,25 @@ def _elementwise(cfg: dict[str, Any], pred: torch.Tensor, target: Any) -> torch.
     return value
 
 
+def _shifted_boxes(iou: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A unit box, and the same box shifted sideways by ``d`` so that their IoU is ``iou``:
+    (1 - d) / (1 + d) = iou."""
+    d = (1 - iou) / (1 + iou)
+    target = torch.tensor([[0.0, 0.0, 1.0, 1.0]]).repeat(len(iou), 1)
+    pred = target + torch.stack([d, torch.zeros_like(d), d, torch.zeros_like(d)], 1)
+    return pred, target
+
+
 def _kernel(cfg: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
-    """The element-wise loss along ``x`` (a probability of the true class, or an error)."""
+    """The element-wise loss along ``x`` (a probability of the true class, an error, or an IoU)."""
     kind = bare_type(str(cfg["type"]))
     n = len(x)
     if kind in ERROR:
         pred = x.view(-1, 1).repeat(1, 4)
         return _elementwise(cfg, pred, torch.zeros_like(pred))[:, 0]
+    if kind in BOXES:
+        loss = _elementwise(cfg, *_shifted_boxes(x))
+        return loss if loss.dim() == 1 else loss.sum(1)  # BoundedIoULoss: one term per side
     logits = torch.log(x / (1 - x)).view(-1, 1)
     if cfg.get("activated"):  # FocalLoss, QualityFocalLoss: the scores are probabilities already
         logits = x.view(-1, 1)
@@ -46,7 +74,43 @@ def _kernel(cfg: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
 
 def _defaults(kind: str) -> dict[str, Any]:
     """The loss with its default parameters (sigmoid where the loss is only defined so)."""
-    return {"type": kind} if kind in ERROR or kind == "CrossEntropyLoss" else {"type": kind, "use_sigmoid": True}
+    plain = kind in ERROR or kind in BOXES or kind == "CrossEntropyLoss"
+    return {"type": kind} if plain else {"type": kind, "use_sigmoid": True}
+
+
+def _shown(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else repr(value)
+
+
+def _params(cfg: dict[str, Any], skip: tuple[str, ...] = ("type", "use_sigmoid")) -> str:
+    """``γ = 2, α = 0.25``: the parameters a curve is drawn with."""
+    return ", ".join(f"{_GREEK.get(k, k)} = {_shown(v)}" for k, v in cfg.items() if k not in skip)
+
+
+def plot_spec(loss_cfg: dict[str, Any]) -> PlotSpec:
+    """What the plot of ``loss_cfg`` draws; ``InputError`` for a loss it cannot draw."""
+    kind = bare_type(str(loss_cfg.get("type")))
+    cfg = {k: v for k, v in loss_cfg.items() if k not in _NOT_DRAWN}
+    if cfg.get("use_mask"):
+        raise InputError(
+            "--plot draws classification, regression and IoU kernels; a mask loss (use_mask=True) is none of them"
+        )
+    references = [(_defaults(kind), f"{kind}, defaults")]
+    configured = f"configured: {_params(cfg) or 'defaults'}"
+    if kind in ERROR:
+        return PlotSpec(cfg, "error (prediction - target)", torch.linspace(-3, 3, 601), references, configured)
+    if kind in BOXES:
+        xlabel = "IoU of the prediction with its target (the same box, shifted sideways)"
+        return PlotSpec(cfg, xlabel, torch.linspace(0.02, 1.0, 491), references, configured)
+    if kind not in PROBABILITY:
+        raise InputError(f"--plot draws classification, regression and IoU kernels; `{kind}` is none of them")
+    if kind == "FocalLoss":  # as in the focal loss paper's figure 1: α = 1, γ from 0 to 5
+        references = [({"type": kind, "gamma": g, "alpha": 1.0}, f"γ = {g:g}, α = 1") for g in (0, 0.5, 1, 2, 5)]
+        shown = {"gamma": cfg.get("gamma", 2.0), "alpha": cfg.get("alpha", 0.25)}
+        configured = f"configured: {_params(shown | cfg, skip=('type', 'use_sigmoid', 'activated'))}"
+    return PlotSpec(
+        cfg, "predicted probability of the true class", torch.linspace(1e-3, 1 - 1e-3, 500), references, configured
+    )
 
 
 def plot_kernel(loss_cfg: dict[str, Any], out: str, title: str) -> None:
@@ -58,51 +122,41 @@ def plot_kernel(loss_cfg: dict[str, Any], out: str, title: str) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise InputError("--plot needs matplotlib: pip install 'losstune[plot]'") from None
+    spec = plot_spec(loss_cfg)
     kind = bare_type(str(loss_cfg.get("type")))
-    # class weights scale each class's curve by its own factor; the plot draws the kernel itself
-    dropped = ("_scope_", "loss_weight", "reduction", "class_weight", "ignore_index", "avg_non_ignore")
-    cfg = {k: v for k, v in loss_cfg.items() if k not in dropped}
-    if cfg.get("use_mask"):
-        raise InputError("--plot draws classification and regression kernels; a mask loss (use_mask=True) is neither")
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
-    if kind in ERROR:
-        x = torch.linspace(-3, 3, 601)
-        ax.set_xlabel("error (prediction - target)")
-        references: list[tuple[dict[str, Any], str]] = [(_defaults(kind), f"{kind}, defaults")]
-    elif kind in PROBABILITY:
-        x = torch.linspace(1e-3, 1 - 1e-3, 500)
-        ax.set_xlabel("predicted probability of the true class")
-        if kind == "FocalLoss":  # as in the focal loss paper's figure
-            references = [({"type": kind, "gamma": g, "alpha": 1.0}, f"γ = {g:g}") for g in (0, 0.5, 1, 2, 5)]
-            cfg_label = f"configured: γ = {cfg.get('gamma', 2.0):g}, α = {cfg.get('alpha', 0.25):g}"
-        else:
-            references = [(_defaults(kind), f"{kind}, defaults")]
-    else:
-        plt.close(fig)
-        raise InputError(f"--plot draws classification and regression kernels; `{kind}` is neither")
+    x = spec.x
     try:
-        curves = [(_kernel(ref, x), label) for ref, label in references]
-        configured = _kernel(cfg, x)
+        curves = [(_kernel(ref, x), label) for ref, label in spec.references]
+        configured = _kernel(spec.cfg, x)
     except (RuntimeError, ValueError, AssertionError, TypeError) as e:
-        plt.close(fig)
         raise InputError(f"--plot cannot draw this {kind}: {type(e).__name__}: {e}") from None
-    for curve, label in curves:
-        ax.plot(x.numpy(), curve.detach().numpy(), linewidth=1.0, alpha=0.6, label=label)
-    label = cfg_label if kind == "FocalLoss" else "configured"
-    if "class_weight" in loss_cfg:
-        label += " (class_weight not drawn)"
-    ax.plot(x.numpy(), configured.detach().numpy(), color="black", linewidth=2.2, label=label)
-    ax.set_ylabel("element-wise loss")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    if kind in PROBABILITY:
-        top = float(_kernel(_defaults(kind), x[:1]).max())
-        ax.set_ylim(0, max(math.ceil(top), 1))
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    try:
+        ax.set_xlabel(spec.xlabel)
+        for curve, label in curves:
+            ax.plot(x.numpy(), curve.detach().numpy(), linewidth=1.0, alpha=0.6, label=label)
+        label = spec.configured_label
+        if "class_weight" in loss_cfg:
+            label += " (class_weight not drawn)"
+        ax.plot(x.numpy(), configured.detach().numpy(), color="black", linewidth=2.2, label=label)
+        ax.set_ylabel("element-wise loss")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+        if kind in PROBABILITY:
+            top = float(_kernel(_defaults(kind), x[:1]).max())
+            ax.set_ylim(0, max(math.ceil(top), 1))
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        _save(fig, out)
+    finally:
+        plt.close(fig)
+
+
+def _save(fig: Any, out: str) -> None:
+    """Write the figure to ``out`` by rename, created with the user's umask (not mkstemp's 0600)."""
     fd, tmp = tempfile.mkstemp(suffix=".png", dir=os.path.dirname(os.path.abspath(out)))
     try:
-        umask = os.umask(0)  # read it: a new file is made with the user's umask, not mkstemp's 0600
+        umask = os.umask(0)
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as f:
@@ -111,5 +165,3 @@ def plot_kernel(loss_cfg: dict[str, Any], out: str, title: str) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
-    finally:
-        plt.close(fig)
