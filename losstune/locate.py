@@ -140,7 +140,8 @@ def _sampler_for(cfg: Any, head: Path | None) -> SamplerRef | None:
     if stage:
         return None
     # Dense heads without a configured sampler use PseudoSampler.
-    place = (*found[0], "sampler") if found is not None else (*head[:-1], "train_cfg", "sampler")
+    owner = head[:-2] if isinstance(head[-1], int) else head[:-1]  # the dict that holds the head (or its list)
+    place = (*found[0], "sampler") if found is not None else (*owner, "train_cfg", "sampler")
     return SamplerRef(None, "PseudoSampler", {}, None, default=True, place=place)
 
 

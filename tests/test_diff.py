@@ -153,6 +153,18 @@ def test_a_loss_of_a_registry_without_schema_has_no_defaults(write: Callable[...
     write("a.py", loss.format(", reduction='mean'"))
     write("b.py", loss.format(""))
     assert _json(tmp_path, "a.py", "b.py")[0] == 0
+    explicit = loss.replace("'FocalLoss'", "'mmdet.FocalLoss'")  # MMDetection's, whatever the scope
+    write("a.py", "default_scope = 'mmfoo'\n" + explicit.format(", reduction='mean'"))
+    write("b.py", "default_scope = 'mmfoo'\n" + explicit.format(""))
+    assert _json(tmp_path, "a.py", "b.py")[0] == 0
+
+
+def test_the_implicit_sampler_of_a_head_in_a_list(write: Callable[..., Path], tmp_path: Path) -> None:
+    head = "dict(type='RetinaHead', loss_cls=dict(type='FocalLoss'))"
+    write("a.py", f"model = dict(bbox_head=[{head}], train_cfg=dict(sampler=dict(type='PseudoSampler')))\n")
+    write("b.py", f"model = dict(bbox_head=[{head}])\n")
+    code, data = _json(tmp_path, "a.py", "b.py")
+    assert (code, data["default_only"]) == (0, ["model.train_cfg.sampler.type"])
 
 
 @pytest.mark.parametrize("width", [80, 120])

@@ -116,6 +116,7 @@ def test_diff_and_set_name_the_variable(write: Callable[..., Path], tmp_path: Pa
     for args in (
         ("diff", "cfg.py", "other.py"),
         ("diff", "cfg.py", "other.py", "--format", "json"),
+        ("diff", "cfg.py", "other.py", "cfg.py"),
         ("set", "loss_cls.alpha=0.5", "cfg.py", "--dry-run"),
         ("set", "loss_cls.alpha=0.5", "cfg.py", "--dry-run", "--format", "json"),
     ):

@@ -69,6 +69,7 @@ def test_every_text_report_escapes_what_the_config_holds(write: Callable[..., Pa
     for args in (
         ("explain", "cfg.py", "--no-steps"),
         ("diff", "cfg.py", "other.py"),
+        ("diff", "cfg.py", "other.py", "other.py"),
         ("lint", "cfg.py"),
         ("set", "loss_cls.gamma=1.5", "cfg.py", "--dry-run"),
     ):
