@@ -14,6 +14,7 @@ from losstune.model import Diagnostic, Origin
 from losstune.rules.base import Context
 from losstune.rules.unknown_parameter import unknown_keys
 from losstune.schema.custom import with_custom_imports
+from losstune.schema.heads import HEAD_LOSS_PARAMS
 from losstune.schema.mmdet_version import detect_version, detection
 from losstune.schema.registry import Entry, Schema
 from losstune.schema.scopes import DEFAULT_SCOPE, default_scope, type_at
@@ -96,11 +97,22 @@ class ExplainReport:
 Unknown = dict[Path, dict[str, str | None]]
 
 
-def _unknown(cfg: LoadedConfig, schema: Schema, version: int) -> Unknown:
+def _unknown(ctx: Context) -> Unknown:
     """The keys of each loss and sampler dict that its class does not take (what LT102 reports),
     each with the closest known parameter."""
-    ctx = Context(cfg, schema, version)
     return {node.path: dict(unknown_keys(node)) for node in ctx.nodes()}
+
+
+def _taken_by_head(ctx: Context) -> dict[Path, dict[str, str]]:
+    """The keys of each loss dict that its head takes out before the loss is built (DETRHead's
+    ``bg_cls_weight``), each with what that head does with it."""
+    out: dict[Path, dict[str, str]] = {}
+    for node in ctx.nodes():
+        head = node.head_type()
+        if head is not None:
+            names = HEAD_LOSS_PARAMS.get((head, str(node.path[-1])), {})
+            out[node.path] = {n: f"Read by {head}, which builds the loss without it." for n in names}
+    return out
 
 
 def _params(
@@ -226,8 +238,12 @@ def explain(
     version_from = version_from or "default"
     scope, scope_key = default_scope(cfg.tree, version)
     mask = EnvMask.of(cfg)
-    unknown = _unknown(cfg, schema, version)
-    views = [_loss_view(cfg, loss, schema, version, mask, unknown) for loss in cfg.losses()]
+    ctx = Context(cfg, schema, version)
+    unknown, taken = _unknown(ctx), _taken_by_head(ctx)
+    views = [
+        _described(_loss_view(cfg, loss, schema, version, mask, unknown), taken.get(loss.path, {}))
+        for loss in cfg.losses()
+    ]
     if steps:
         views = [_with_steps(cfg, view, seed, version, mask) for view in views]
     return ExplainReport(
@@ -240,6 +256,16 @@ def explain(
         scope=scope,
         scope_key=scope_key,
     )
+
+
+def _described(view: LossView, taken: dict[str, str]) -> LossView:
+    """``view`` with a meaning for the parameters its head takes out of the loss dict."""
+    from dataclasses import replace
+
+    params = [
+        replace(p, description=taken[p.name]) if p.name in taken and not p.description else p for p in view.params
+    ]
+    return replace(view, params=params)
 
 
 def _with_steps(cfg: LoadedConfig, view: LossView, seed: int, version: int, mask: EnvMask) -> LossView:

@@ -241,3 +241,26 @@ def test_piped_output_is_never_shortened() -> None:
     code, out = invoke("explain", "retinanet_r50_fpn_gamma1.5_1x_coco.py", "--no-steps", cwd=EXAMPLES)
     assert code == 0 and "…" not in out
     assert "Weight α of the positive class; negatives get 1 - α." in out
+
+
+@pytest.mark.usefixtures("at_repo")
+def test_the_readme_example_is_true() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = [b.split("```")[0] for b in readme.split("```text\n$ losstune explain ")[1:]]
+    [block] = [b for b in blocks if "# 100 columns\n" in b]  # the other is an error's
+    command, _, expected = block.partition("\n")
+    config, *rest = command.split()
+    assert rest[:2] == ["--no-steps", "#"] and rest[2:] == ["100", "columns"]
+    assert render_text(_report(config), width=100, shorten=True) == expected
+
+
+def test_a_parameter_the_head_takes_says_so(write: Callable[..., Path], tmp_path: Path) -> None:
+    write(
+        "cfg.py",
+        "model = dict(bbox_head=dict(type='DETRHead', loss_cls=dict(type='CrossEntropyLoss', bg_cls_weight=0.1,\n"
+        "    use_sigmoid=False, class_weight=1.0)))\n",
+    )
+    code, out = invoke("explain", "cfg.py", "--no-steps", cwd=tmp_path)
+    assert code == 0, out
+    assert "  bg_cls_weight   0.1     cfg.py:1  Read by DETRHead, which builds the loss without it.\n" in out
+    assert "unknown parameter" not in out

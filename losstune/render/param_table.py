@@ -23,7 +23,7 @@ INDENT = 2
 GAP = 2
 VALUE_MAX = 40
 VALUE_MIN = 16  # the narrowest a value column is made to keep the columns side by side
-MIN_MEANING = 24
+MIN_MEANING = 40  # narrower, a shortened meaning says too little: the meanings go under the table
 
 
 class Layout(Enum):
