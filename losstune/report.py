@@ -278,7 +278,9 @@ def _with_steps(cfg: LoadedConfig, view: LossView, seed: int, version: int, mask
     try:
         result = evaluate_config(cfg, view.key, seed=seed, num_priors=None, mmdet_version=version)
     except (InputError, UnsupportedLoss) as e:
-        return replace(view, steps_note=mask.text(str(e)))
+        replay = "; `losstune eval --inputs FILE` evaluates it on tensors from a file"
+        hint = replay if isinstance(e, InputError) and e.replayable else ""
+        return replace(view, steps_note=mask.text(f"{e}{hint}"))
     return replace(
         view,
         steps=[StepView(s.name, s.description, s.summary(), _plain(s, result)) for s in result.trace.steps],

@@ -105,7 +105,7 @@ def test_other_errors_are_exit_2(write: Callable[..., Path], tmp_path: Path) -> 
         "kd.py", "model = dict(bbox_head=dict(type='LDHead', loss_ld=dict(type='KnowledgeDistillationKLDivLoss')))\n"
     )
     code, out = invoke("eval", "kd.py", "--loss", "loss_ld", cwd=kd.parent)
-    assert code == 2 and "give `KnowledgeDistillationKLDivLoss` --inputs" in out
+    assert code == 2 and "losstune makes no sample inputs for KnowledgeDistillationKLDivLoss; give --inputs FILE" in out
     if not torch.cuda.is_available():
         code, out = invoke(
             "eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "loss_cls", "--device", "cuda", cwd=EXAMPLES
@@ -405,6 +405,26 @@ def test_samplers_that_need_predictions_are_refused_plainly(write: Callable[...,
     assert all("ScoreHLRSampler cannot be simulated" in note for note in notes)
 
 
+def test_the_hint_to_replay_inputs_names_an_option_of_the_command_that_prints_it(
+    write: Callable[..., Path],
+) -> None:
+    cfg = write("hlr.py", MASK_RCNN.format(sampler="ScoreHLRSampler"))
+    code, out = invoke("eval", "hlr.py", "--loss", "bbox_head.loss_cls", cwd=cfg.parent)
+    assert code == 2 and "give --inputs FILE" in out
+    code, out = invoke("explain", "hlr.py", "--format", "json", cwd=cfg.parent)
+    notes = [loss["steps_note"] for loss in json.loads(out)["losses"]]
+    assert notes and all(
+        "--inputs" not in note.replace("`losstune eval --inputs FILE`", "") and "losstune eval --inputs FILE" in note
+        for note in notes
+    )
+    kd = write(
+        "kd.py", "model = dict(bbox_head=dict(type='LDHead', loss_ld=dict(type='KnowledgeDistillationKLDivLoss')))\n"
+    )
+    code, out = invoke("explain", "kd.py", "--format", "json", cwd=kd.parent)
+    note = json.loads(out)["losses"][0]["steps_note"]
+    assert "give `KnowledgeDistillationKLDivLoss` --inputs" not in note and "losstune eval --inputs FILE" in note
+
+
 def test_a_sum_reduced_loss_of_a_head_that_normalises_itself_gets_no_avg_factor(write: Callable[..., Path]) -> None:
     cfg = write(
         "yolo.py",
@@ -545,3 +565,37 @@ def test_the_plot_is_created_with_the_umask(tmp_path: Path) -> None:
         os.umask(old)
     assert code == 0, text
     assert stat.S_IMODE(out.stat().st_mode) == 0o644
+
+
+@pytest.mark.parametrize(("reduction", "rule"), [("avg", "LT105"), ("sum", "LT110")])
+def test_a_reduction_that_fails_with_avg_factor_cites_the_rule_it_breaks(
+    write: Callable[..., Path], reduction: str, rule: str
+) -> None:
+    cfg = write(
+        "r.py",
+        f"_base_ = '{EXAMPLES}/retinanet_r50_fpn_1x_coco.py'\n"
+        f"model = dict(bbox_head=dict(loss_bbox=dict(reduction='{reduction}')))\n",
+    )
+    code, out = invoke("eval", "r.py", "--loss", "loss_bbox", "--no-check", cwd=cfg.parent)
+    assert code == 2 and f"reduction='{reduction}'" in out and f"`losstune rule {rule}`" in out, out
+    other = {"LT105", "LT110"} - {rule}
+    assert not any(o in out for o in other), out
+
+
+def test_the_sampling_step_states_its_counts_once() -> None:
+    code, out = invoke("eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "loss_cls", "--no-check", cwd=EXAMPLES)
+    assert code == 0, out
+    lines = out.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("  1. sampling"))
+    assert lines[first] == (
+        "  1. sampling    PseudoSampler: every prior is used (248 positives, 19682 negatives, 70 ignored); "
+        "avg_factor = positives = 248"
+    )
+    assert lines[first + 1].startswith("  2. kernel")
+    code, out = invoke("eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "loss_cls", "--format", "json", cwd=EXAMPLES)
+    assert json.loads(out)["steps"][0]["value"] == {
+        "positives": 248,
+        "negatives": 19682,
+        "priors": 20000,
+        "avg_factor": 248.0,
+    }

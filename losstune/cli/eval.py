@@ -106,7 +106,9 @@ def eval_command(
             mask = EnvMask.of(cfg)
             raise CommandError(mask.text(f"{config}: {e}"), [f"candidate: {c}" for c in e.candidates]) from None
         except (InputError, UnsupportedLoss) as e:
-            raise CommandError(EnvMask.of(cfg).text(f"{config}: {e}")) from None
+            replay = "; give --inputs FILE, a .pt or .npz of its forward's arguments by name"
+            hint = replay if isinstance(e, InputError) and e.replayable else ""
+            raise CommandError(EnvMask.of(cfg).text(f"{config}: {e}{hint}")) from None
         sys.stdout.write(
             render_eval.render_json(result)
             if fmt is Format.json

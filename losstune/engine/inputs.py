@@ -26,7 +26,12 @@ PRIOR_BIAS = -math.log((1 - 0.01) / 0.01)
 
 
 class InputError(LosstuneError):
-    """Inputs that cannot be made or read for this loss."""
+    """Inputs that cannot be made or read for this loss; ``replayable`` when inputs read from a
+    file would do instead (each command says how to give them, where it can)."""
+
+    def __init__(self, message: str, *, replayable: bool = False) -> None:
+        super().__init__(message)
+        self.replayable = replayable
 
 
 @dataclass
@@ -53,9 +58,7 @@ def synthetic(
     """Seeded inputs for a classification or box loss of a head with ``num_classes`` classes."""
     kind = bare_type(str(loss_cfg.get("type")))
     if kind not in CLASSIFICATION + REGRESSION + BOXES + OTHERS:
-        raise InputError(
-            f"losstune makes no sample inputs for {kind}; give `{kind}` --inputs, a .pt or .npz of its forward's arguments"
-        )
+        raise InputError(f"losstune makes no sample inputs for {kind}", replayable=True)
     if kind == "GaussianFocalLoss":  # a heatmap: no priors, no sampler
         return _heatmap_inputs(num_classes, torch.Generator().manual_seed(seed + 1))
     try:
@@ -68,7 +71,7 @@ def synthetic(
             mmdet_version=mmdet_version,
         )
     except ValueError as e:  # a sampler that needs the model's predictions
-        raise InputError(str(e)) from None
+        raise InputError(str(e), replayable=True) from None
     g = torch.Generator().manual_seed(seed + 1)
     if kind == "CrossEntropyLoss" and loss_cfg.get("use_mask"):
         return _mask_inputs(s, num_classes, g)

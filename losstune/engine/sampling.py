@@ -82,7 +82,7 @@ def sample(
     else:
         if kind not in SIMULATED:
             why = "it needs the model's predictions" if kind in NEEDS_PREDICTIONS else "losstune does not model it yet"
-            raise ValueError(f"{kind} cannot be simulated ({why}); give --inputs instead")
+            raise ValueError(f"{kind} cannot be simulated ({why})")
         num, frac = int(params.get("num", 0)), float(params.get("pos_fraction", 0.0))
         neg_pos_ub = int(params.get("neg_pos_ub", -1))
         if params.get("add_gt_as_proposals", True):

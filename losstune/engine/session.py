@@ -177,10 +177,13 @@ def evaluate_config(
         trace = evaluate(loss_cfg, *args, mmdet_version=version, **kwargs)
     except (AssertionError, RuntimeError, ValueError, IndexError, TypeError) as e:
         if "avg_factor can not be used" in str(e):
+            reduction = loss_cfg.get("reduction")
+            # 'sum' is a valid choice that this head cannot take; anything else is no choice at all
+            rule = "LT110" if reduction == "sum" else "LT105"
             raise InputError(
                 f"MMDetection would fail here too: {loss.key} is given an avg_factor (as its head passes one), "
-                "which MMDetection takes only with reduction='mean' or 'none' (see `losstune rule LT110`); "
-                "set reduction='mean'"
+                f"which MMDetection takes only with reduction='mean' or 'none', not reduction={reduction!r} "
+                f"(see `losstune rule {rule}`); set reduction='mean'"
             ) from None
         raise InputError(
             f"the inputs do not fit {loss.type}: {type(e).__name__}: {e or 'an assertion failed'}"

@@ -36,6 +36,8 @@ def render_text(result: EvalResult, *, color: bool = False) -> str:
         summary = step.summary()
         shape = "x".join(str(d) for d in summary.get("shape", [])) or ("scalar" if "shape" in summary else "")
         out.append(f"  {i}. {step.name:<11} {printable(step.description)}")
+        if "value" in summary and isinstance(summary["value"], dict):
+            continue  # the sampling's counts: its description states them (JSON has them as numbers)
         out.append(f"     {'':<11} {shape + '  ' if shape else ''}{_value(summary)}")
     out.append("")
     for name, loss in terms(result.trace.loss).items():
