@@ -168,3 +168,11 @@ def test_new_files_follow_the_umask(ex: Path) -> None:
         os.umask(old)
     made = [*(ex / "sweeps").iterdir(), ex / "new.py"]
     assert len(made) == 5 and {stat.S_IMODE(p.stat().st_mode) for p in made} == {0o640}
+
+
+def test_a_wrong_type_in_a_sweep_gets_a_fix_in_terms_of_what_was_typed(ex: Path) -> None:
+    code, out = _sweep("retinanet_r50_fpn_1x_coco.py", "loss_cls.gamma=1.0,abc", "-o", "sweeps", cwd=ex)
+    assert code == 2 and not (ex / "sweeps").exists()
+    assert "(fix: `gamma` takes a float, and abc is read as the string 'abc': give a float" in " ".join(out.split())
+    code, out = _sweep("retinanet_r50_fpn_1x_coco.py", "loss_cls.gamma='1.5',2.0", "-o", "sweeps", cwd=ex)
+    assert code == 2 and "(fix: remove the quotes: loss_cls.gamma=1.5)" in " ".join(out.split())

@@ -41,8 +41,8 @@ class Run:
     plan: Plan
 
 
-def parse_axes(specs: list[str]) -> list[tuple[str, list[Any]]]:
-    """``KEY=V1,V2,...`` for each axis of the sweep."""
+def parse_axes(specs: list[str]) -> list[tuple[str, list[tuple[str, Any]]]]:
+    """``KEY=V1,V2,...`` for each axis of the sweep: the key, and each value as typed and as read."""
     axes = []
     for spec in specs:
         key, sep, raw = spec.partition("=")
@@ -128,8 +128,8 @@ def plan_sweep(
     header = f"_base_ = {python_literal(rel if rel.startswith('.') else './' + rel)}\n"
     runs = []
     for combo in itertools.product(*(values for _, values in axes)):
-        assignments = [Assignment(k, v) for (k, _), v in zip(axes, combo, strict=True)]
-        label = ", ".join(f"{k}={v!r}" for (k, _), v in zip(axes, combo, strict=True))
+        assignments = [Assignment(k, v, text=t) for (k, _), (t, v) in zip(axes, combo, strict=True)]
+        label = ", ".join(f"{a.key}={a.value!r}" for a in assignments)
         try:
             plan = plan_edits(loaded, assignments, schema, settings)
         except EditError as e:
@@ -142,8 +142,8 @@ def plan_sweep(
             text = apply_edits(
                 text, python_override(SourceText.plain("child.py", text), pysource.parse_quietly(text), override)
             )
-        name = "_".join([stem, *(f"{n}-{_slug(v)}" for n, v in zip(names, combo, strict=True))]) + ".py"
-        values = {k: v for (k, _), v in zip(axes, combo, strict=True)}
+        name = "_".join([stem, *(f"{n}-{_slug(a.value)}" for n, a in zip(names, assignments, strict=True))]) + ".py"
+        values = {a.key: a.value for a in assignments}
         runs.append(Run(os.path.join(out_dir, name), values, text, plan))
     files = [r.file for r in runs]
     if len(set(files)) != len(files):

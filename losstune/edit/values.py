@@ -93,8 +93,9 @@ def parse_assignment(text: str) -> Assignment:
         raise AssignmentError(f"`{key.strip()}=...`: {e}") from None
 
 
-def split_sweep_values(raw: str) -> list[Any]:
-    """``V1,V2,...`` of ``losstune sweep``: commas inside brackets or quotes do not split."""
+def split_sweep_values(raw: str) -> list[tuple[str, Any]]:
+    """``V1,V2,...`` of ``losstune sweep``, each as typed and as read: commas inside brackets or
+    quotes do not split."""
     parts: list[str] = []
     depth = 0
     quote = ""
@@ -117,7 +118,7 @@ def split_sweep_values(raw: str) -> list[Any]:
             continue
         current += ch
     parts.append(current)
-    return [parse_value(p) for p in parts if p.strip()]
+    return [(p, parse_value(p)) for p in parts if p.strip()]
 
 
 def is_name(key: Any) -> bool:
