@@ -31,6 +31,14 @@ def explain(
             "--wide", help="Show every meaning whole, each row on one line however wide (the default when piped)."
         ),
     ] = False,
+    resolved: Annotated[
+        bool,
+        typer.Option(
+            "--resolved",
+            help="Print the resolved losses and samplers as a config (Python, or YAML for a YAML or JSON "
+            "config), each value with the file:line that sets it as a comment: ready to paste as a child config.",
+        ),
+    ] = False,
     mmdet_version: VersionOption = None,
     schema: SchemaOption = None,
 ) -> None:
@@ -54,8 +62,17 @@ def explain(
         has_torch = importlib.util.find_spec("torch") is not None
         if steps and not has_torch:
             raise UsageError("--steps evaluates the losses with PyTorch: pip install torch")
+        if resolved and fmt is Format.json:
+            raise UsageError("--resolved prints config text; leave out --format json (explain's JSON has every value)")
         settings = context.settings(str(config))
         cfg = context.load(config, Resolver())
+        if resolved:
+            from losstune.render.resolved import render_resolved
+            from losstune.resolved import resolved as build_resolved
+
+            warn(cfg.diagnostics, fmt, cfg.sources)
+            sys.stdout.write(render_resolved(build_resolved(cfg, context.schema(schema, settings), mmdet_version)))
+            return
         hint = steps is None and not has_torch and bool(cfg.losses())
         if steps is None:
             steps = has_torch
