@@ -264,3 +264,14 @@ def test_a_parameter_the_head_takes_says_so(write: Callable[..., Path], tmp_path
     assert code == 0, out
     assert "  bg_cls_weight   0.1     cfg.py:1  Read by DETRHead, which builds the loss without it.\n" in out
     assert "unknown parameter" not in out
+
+
+def test_a_path_too_long_beside_the_names_goes_under_them(
+    write: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = "y" * 66
+    cfg = write(f"{name}.py", "model = dict(head=dict(loss=dict(type='FocalLoss', use_sigmoid=True)))\n")
+    monkeypatch.chdir(tmp_path)
+    lines = render_text(_report(cfg), width=80, shorten=True).splitlines()
+    at = lines.index("  use_sigmoid")
+    assert lines[at + 1 : at + 3] == ["      True", f"      {name}.py:1"]

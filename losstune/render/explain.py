@@ -150,19 +150,17 @@ def _scope_line(report: ExplainReport) -> str:
 def _choose_paths(report: ExplainReport, width: int | None, shorten: bool) -> Paths:
     """The working directory's paths, unless the config's folder gives shorter ones that let some
     loss's table lay out better at ``width``."""
-    from losstune.render.param_table import INDENT, Layout, layout
+    from losstune.render.param_table import INDENT, cost
 
     here = Paths()
     folder = os.path.dirname(report.config)
     if width is None or not shorter_from(folder, report.files):
         return here
     there = Paths(folder)
-    rank = {kind: i for i, kind in enumerate(Layout)}
     tables = [(loss.params, INDENT) for loss in report.losses]
     tables += [(_sampler_params(loss), _SAMPLER_INDENT) for loss in report.losses]
     better = any(
-        rank[layout(_rows(params, there), width, shorten, indent)]
-        < rank[layout(_rows(params, here), width, shorten, indent)]
+        cost(_rows(params, there), width, shorten, indent) < cost(_rows(params, here), width, shorten, indent)
         for params, indent in tables
         if params
     )

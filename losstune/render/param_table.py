@@ -1,10 +1,11 @@
 """The parameter table of one loss, laid out for a width: never a column dropped, never a value, a
 path or a line number cut; only a meaning may be shortened (with an ellipsis), and only when asked.
 
-Three layouts, the first that fits the width: one row per parameter with its meaning beside it;
+Four layouts, the first that fits the width: one row per parameter with its meaning beside it;
 the same rows without the meanings, which follow under the table (long paths leave no room beside
 them); each parameter on its own row with its value, where it is set and its meaning on lines of
-their own (too narrow for the values and paths side by side). A value longer than
+their own (too narrow for the values and paths side by side); the same lines under the name
+rather than beside it (too narrow even for the paths beside the names). A value longer than
 :data:`VALUE_MAX`, or than what is left beside the paths (down to :data:`VALUE_MIN`), wraps within
 its column.
 """
@@ -32,6 +33,7 @@ class Layout(Enum):
     BESIDE = "beside"
     UNDER = "under"
     STACKED = "stacked"
+    LISTED = "listed"
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,20 @@ def layout(rows: list[Row], width: int | None, shorten: bool, indent: int = INDE
         return Layout.BESIDE
     if w.three <= width:
         return Layout.UNDER
-    return Layout.STACKED
+    if w.indent + w.name + GAP + w.origin <= width:
+        return Layout.STACKED
+    return Layout.LISTED
+
+
+LISTED_INDENT = 4  # how far under its name a parameter's lines are, in the listed layout
+
+
+def cost(rows: list[Row], width: int | None, shorten: bool, indent: int = INDENT) -> tuple[int, bool]:
+    """How far from the best layout ``rows`` are at ``width``: the layout's rank, and whether a
+    path still has to wrap in it (a lower cost reads better)."""
+    kind = layout(rows, width, shorten, indent)
+    w = _Widths.of(rows, width, indent)
+    return list(Layout).index(kind), width is not None and indent + LISTED_INDENT + w.origin > width
 
 
 def _meaning(row: Row) -> Text:
@@ -121,22 +136,9 @@ def render(rows: list[Row], width: int | None, shorten: bool, indent: int = INDE
     w = _Widths.of(rows, width, indent)
     kind = layout(rows, width, shorten, indent)
     cut = {"no_wrap": True, "overflow": "ellipsis"} if shorten else {"overflow": "fold"}
-    if kind is Layout.STACKED:
+    if kind in (Layout.STACKED, Layout.LISTED):
         assert width is not None
-        room = max(16, width - indent - w.name - GAP)
-        grid = _grid()
-        grid.add_column(width=w.name, no_wrap=True)
-        grid.add_column(width=room, overflow="fold")
-        grid.add_row(*_head("parameter", "value, set at, meaning"))
-        for r in rows:
-            lines: list[RenderableType] = [_value(r), r.origin]
-            if r.meaning:
-                meaning = _meaning(r)
-                if shorten and not r.flagged:
-                    meaning.no_wrap, meaning.overflow = True, "ellipsis"
-                lines.append(meaning)
-            grid.add_row(_name(r), Group(*lines))
-        return Padding(grid, (0, 0, 0, indent), expand=False)
+        return _stacked(rows, w, width, shorten, listed=kind is Layout.LISTED)
     grid = _grid()
     grid.add_column(width=w.name, no_wrap=True)
     grid.add_column(width=w.value, overflow="fold")
@@ -160,3 +162,30 @@ def render(rows: list[Row], width: int | None, shorten: bool, indent: int = INDE
             legend.add_row(_name(r), _meaning(r))
         parts.append(legend)
     return Padding(Group(*parts), (0, 0, 0, indent), expand=False)
+
+
+def _stacked(rows: list[Row], w: _Widths, width: int, shorten: bool, *, listed: bool) -> RenderableType:
+    """Each parameter's value, origin and meaning on lines of their own, beside its name or (when
+    ``listed``) under it."""
+    room = max(16, width - w.indent - (LISTED_INDENT if listed else w.name + GAP))
+    grid = _grid()
+    if listed:
+        grid.add_column(width=room + LISTED_INDENT, overflow="fold")
+        grid.add_row(*_head("parameter: value, set at, meaning"))
+    else:
+        grid.add_column(width=w.name, no_wrap=True)
+        grid.add_column(width=room, overflow="fold")
+        grid.add_row(*_head("parameter", "value, set at, meaning"))
+    for r in rows:
+        lines: list[RenderableType] = [_value(r), r.origin]
+        if r.meaning:
+            meaning = _meaning(r)
+            if shorten and not r.flagged:
+                meaning.no_wrap, meaning.overflow = True, "ellipsis"
+            lines.append(meaning)
+        if listed:
+            grid.add_row(_name(r))
+            grid.add_row(Padding(Group(*lines), (0, 0, 0, LISTED_INDENT), expand=False))
+        else:
+            grid.add_row(_name(r), Group(*lines))
+    return Padding(grid, (0, 0, 0, w.indent), expand=False)
