@@ -179,7 +179,7 @@ def test_explain_shows_the_defaults_of_a_custom_loss(project: Path) -> None:
     code, out = invoke("explain", "configs/cfg.py", "--format", "json", "--no-steps", cwd=project)
     assert code == 0, out
     loss = next(x for x in json.loads(out)["losses"] if x["key"] == "model.bbox_head.loss_cls")
-    assert [(p["name"], p["value"], p["default"]) for p in loss["params"]] == [
+    assert [(p["name"], p["value"], p["is_default"]) for p in loss["params"]] == [
         ("eps", 0.05, False),
         ("gamma", 2.0, True),
         ("loss_weight", 1.0, True),

@@ -134,9 +134,9 @@ def test_json_marks_defaults_and_lists_every_config(tree: Path) -> None:
     reduction = data["differences"][1]
     assert reduction["key"] == "model.bbox_head.loss_cls.reduction"
     assert reduction["node"] == "model.bbox_head.loss_cls" and reduction["field"] == "reduction"
-    assert reduction["a"] == {"value": "sum", "origin": reduction["a"]["origin"], "default": False}
+    assert reduction["a"] == {"value": "sum", "origin": reduction["a"]["origin"], "is_default": False}
     assert reduction["a"]["origin"]["file"] == "sum.py" and reduction["a"]["origin"]["line"] == 2
-    assert reduction["b"] == {"value": "mean", "origin": None, "default": True}
+    assert reduction["b"] == {"value": "mean", "origin": None, "is_default": True}
     assert reduction["values"] == [reduction["a"], reduction["b"]]
     assert data["default_only"] == []
     code, data = _json(tree, "--written", "sum.py", "base.py")

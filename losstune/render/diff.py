@@ -156,7 +156,7 @@ def render_text(report: DiffReport, *, color: bool = False, width: int = 100) ->
 def _side_data(s: Side) -> dict[str, Any] | None:
     if not s.present:
         return None
-    return {"value": value(s.value), "origin": origin(s.origin), "default": s.default}
+    return {"value": value(s.value), "origin": origin(s.origin), "is_default": s.default}
 
 
 def render_json(report: DiffReport) -> str:

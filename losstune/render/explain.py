@@ -206,7 +206,7 @@ def _params(params: list[Param]) -> list[dict[str, Any]]:
             "name": p.name,
             "value": value(p.value),
             "origin": origin(p.origin),
-            "default": p.default,
+            "is_default": p.default,
             "description": p.description,
             "unknown": p.unknown,
             "did_you_mean": p.did_you_mean,
@@ -221,7 +221,7 @@ def _sampler(s: SamplerView | None) -> dict[str, Any] | None:
     return {
         "key": s.key,
         "type": s.type,
-        "default": s.default,
+        "is_default": s.default,
         "origin": origin(s.origin),
         "params": _params(s.params),
     }
