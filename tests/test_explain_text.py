@@ -275,3 +275,15 @@ def test_a_path_too_long_beside_the_names_goes_under_them(
     lines = render_text(_report(cfg), width=80, shorten=True).splitlines()
     at = lines.index("  use_sigmoid")
     assert lines[at + 1 : at + 3] == ["      True", f"      {name}.py:1"]
+
+
+def test_paths_too_long_for_any_line_are_shown_as_short_as_they_can_be(
+    write: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deep = "d" * 30 + "/"
+    write(f"{deep}{'b' * 75}.py", "model = dict(head=dict(loss=dict(type='FocalLoss', gamma=2.0)))\n")
+    cfg = write(f"{deep}child.py", f"_base_ = './{'b' * 75}.py'\n")
+    monkeypatch.chdir(tmp_path)
+    out = render_text(_report(cfg), width=80, shorten=True)
+    assert f"paths: relative to the config's folder, {deep}\n" in out
+    assert f"      {'b' * 74}\n      b.py:1\n" in out  # wrapped, whole

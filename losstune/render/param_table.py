@@ -102,12 +102,13 @@ def layout(rows: list[Row], width: int | None, shorten: bool, indent: int = INDE
 LISTED_INDENT = 4  # how far under its name a parameter's lines are, in the listed layout
 
 
-def cost(rows: list[Row], width: int | None, shorten: bool, indent: int = INDENT) -> tuple[int, bool]:
-    """How far from the best layout ``rows`` are at ``width``: the layout's rank, and whether a
-    path still has to wrap in it (a lower cost reads better)."""
+def cost(rows: list[Row], width: int | None, shorten: bool, indent: int = INDENT) -> tuple[int, int]:
+    """How far from the best layout ``rows`` are at ``width``: the layout's rank, and by how many
+    columns the longest path is too long for a line even in the listed layout, where it wraps (a
+    lower cost reads better)."""
     kind = layout(rows, width, shorten, indent)
     w = _Widths.of(rows, width, indent)
-    return list(Layout).index(kind), width is not None and indent + LISTED_INDENT + w.origin > width
+    return list(Layout).index(kind), 0 if width is None else max(0, indent + LISTED_INDENT + w.origin - width)
 
 
 def _meaning(row: Row) -> Text:
