@@ -292,12 +292,9 @@ def _plain(step: Any, result: Any) -> str:
     import torch
 
     value = step.value
-    if step.name == "sampling" and "positives" not in value:
-        return f"avg_factor = {value['avg_factor']:g}"
-    if step.name == "sampling" and "mask_rois" in value:
-        return f"the {value['mask_rois']} positive RoIs are used; no avg_factor"
-    if step.name == "sampling":
-        return f"{value['positives']} positives and {value['negatives']} negatives are used; avg_factor = {value['avg_factor']:g}"
+    if step.name == "sampling":  # its description states the counts (JSON has them as numbers)
+        factor = value.get("avg_factor") if isinstance(value, dict) else None
+        return "" if factor is None or "avg_factor" in step.description else f"avg_factor = {factor:g}"
     if not isinstance(value, torch.Tensor) or value.numel() == 0:
         return ""
     if value.numel() == 1:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -599,3 +600,14 @@ def test_the_sampling_step_states_its_counts_once() -> None:
         "priors": 20000,
         "avg_factor": 248.0,
     }
+
+
+@pytest.mark.parametrize("config", ["retinanet_r50_fpn_1x_coco.py", "faster_rcnn_r50_fpn_1x_coco.py"])
+def test_explain_states_each_sampling_count_once(config: str) -> None:
+    code, out = invoke("explain", config, "--wide", cwd=EXAMPLES)
+    assert code == 0, out
+    steps = [line for line in out.splitlines() if "1. sampling" in line]
+    assert steps
+    for line in steps:
+        block = out[out.index(line) :].split("2. kernel")[0]
+        assert len(re.findall(r"\d+ positives", block)) == 1 and block.count("avg_factor") == 1, block
