@@ -287,3 +287,14 @@ def test_paths_too_long_for_any_line_are_shown_as_short_as_they_can_be(
     out = render_text(_report(cfg), width=80, shorten=True)
     assert f"paths: relative to the config's folder, {deep}\n" in out
     assert f"      {'b' * 74}\n      b.py:1\n" in out  # wrapped, whole
+
+
+def test_the_place_of_a_loss_without_parameters_counts_too(
+    write: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deep = "e" * 30 + "/"
+    cfg = write(f"{deep}{'c' * 40}.py", "model = dict(head=dict(loss=dict(type='SomeLoss')))\n")
+    monkeypatch.chdir(tmp_path)
+    out = render_text(_report(cfg), width=80, shorten=True)
+    assert f"paths: relative to the config's folder, {deep}\n" in out
+    assert f"\n  set at {'c' * 40}.py:1\n" in out

@@ -148,23 +148,33 @@ def _scope_line(report: ExplainReport) -> str:
 
 
 def _choose_paths(report: ExplainReport, width: int | None, shorten: bool) -> Paths:
-    """The working directory's paths, unless the config's folder gives shorter ones that let some
-    loss's table lay out better at ``width``."""
-    from losstune.render.param_table import INDENT, cost
-
+    """The working directory's paths, unless the config's folder gives shorter ones with which the
+    tables lay out better at ``width``, or fewer paths wrap."""
     here = Paths()
     folder = os.path.dirname(report.config)
     if width is None or not shorter_from(folder, report.files):
         return here
     there = Paths(folder)
+    return there if _layout_cost(report, there, width, shorten) < _layout_cost(report, here, width, shorten) else here
+
+
+def _layout_cost(report: ExplainReport, paths: Paths, width: int, shorten: bool) -> tuple[int, int]:
+    """How well the report's tables lay out at ``width`` with these paths (the sum of their
+    layouts' ranks), and by how many columns in all its paths are too long for their lines."""
+    from losstune.render.param_table import INDENT, cost
+    from losstune.render.rich_text import where
+
     tables = [(loss.params, INDENT) for loss in report.losses]
     tables += [(_sampler_params(loss), _SAMPLER_INDENT) for loss in report.losses]
-    better = any(
-        cost(_rows(params, there), width, shorten, indent) < cost(_rows(params, here), width, shorten, indent)
-        for params, indent in tables
-        if params
-    )
-    return there if better else here
+    costs = [cost(_rows(params, paths), width, shorten, indent) for params, indent in tables if params]
+    lines = [f"  set at {where(loss.origin.span, paths=paths)}" for loss in report.losses if loss.origin]
+    lines += [
+        f"    {loss.sampler.key}  set at {where(loss.sampler.origin.span, paths=paths)}"
+        for loss in report.losses
+        if loss.sampler is not None and loss.sampler.origin is not None
+    ]
+    over = sum(max(0, len(line) - width) for line in lines)
+    return sum(rank for rank, _ in costs), sum(wrap for _, wrap in costs) + over
 
 
 def render_text(
