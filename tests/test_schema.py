@@ -33,7 +33,10 @@ def test_counts_per_version() -> None:
     assert (len(_names("sampler", 3)), len(_names("sampler", 2))) == (9, 8)
 
 
-@pytest.mark.skipif(not CATALOGUE.exists(), reason="the reference catalogue is not beside this checkout")
+@pytest.mark.skipif(
+    not CATALOGUE.exists(),
+    reason="needs the reference catalogue beside the checkout (../shared/reference/mmdet-losses.json)",
+)
 def test_parameters_and_defaults_match_the_catalogue() -> None:
     data = json.loads(CATALOGUE.read_text())
     for version in (2, 3):
