@@ -230,7 +230,7 @@ def test_a_distribution_is_found_first_as_mmengine_finds_it(tmp_path: Path) -> N
     }
     pytest.importorskip("mmengine")
     if importlib.util.find_spec("pkg_resources") is None:
-        pytest.skip("needs pkg_resources for mmengine's get_installed_path: pip install 'setuptools<81'")
+        pytest.skip("needs pkg_resources for mmengine's get_installed_path: install a setuptools that still ships it")
     code = (
         "import json, sys, warnings; warnings.simplefilter('ignore');"
         "from mmengine.utils import get_installed_path;"
