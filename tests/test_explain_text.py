@@ -23,9 +23,9 @@ from losstune.render.explain import render_json, render_text
 from losstune.report import ExplainReport, explain
 from losstune.schema.registry import load_schema
 from tests.conftest import EXAMPLES, REPO
+from tests.golden import assert_golden
 from tests.test_cli import invoke
 
-GOLDEN = Path(__file__).parent / "golden" / "explain"
 CONFIGS = sorted(
     str(p.relative_to(REPO)) for p in [*EXAMPLES.glob("*.py"), *EXAMPLES.glob("json/*"), *EXAMPLES.glob("yaml/*")]
 )
@@ -50,12 +50,7 @@ def _no_columns(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("config", CONFIGS)
 def test_explain_text_is_the_golden_file(config: str, width: int) -> None:
     out = render_text(_report(config), width=width, shorten=True)
-    golden = GOLDEN / f"{config.replace('/', '__')}.{width}.txt"
-    if os.environ.get("LOSSTUNE_UPDATE_GOLDEN") == "1":
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(out, encoding="utf-8")
-    assert golden.exists(), f"no golden file {golden}: run with LOSSTUNE_UPDATE_GOLDEN=1"
-    assert out == golden.read_text(encoding="utf-8")
+    assert_golden(f"explain/{config.replace('/', '__')}.{width}.txt", out)
     assert max(len(line) for line in out.splitlines()) <= width
 
 

@@ -112,7 +112,7 @@ def eval_command(
         sys.stdout.write(
             render_eval.render_json(result)
             if fmt is Format.json
-            else render_eval.render_text(result, color=terminal.color())
+            else render_eval.render_text(result, color=terminal.color(), width=terminal.layout()[0])
         )
         if result.check is not None and result.check.equal is False:
             raise typer.Exit(EXIT_FINDINGS)

@@ -49,7 +49,7 @@ def rule_command(
 
                 schema = load_schema()
                 found = [run_example(r, example, schema) for example in r.invalid]
-                sys.stdout.write(render_rule.render_rule(r, found, color))
+                sys.stdout.write(render_rule.render_rule(r, found, color, terminal.layout()[0]))
                 return
         for c in codes.ALL_CODES:
             if wanted.upper() == c.code or wanted.lower() == c.name:

@@ -31,21 +31,25 @@ class Step:
 
     def summary(self) -> dict[str, Any]:
         """Shape and statistics of the value (a tensor or a number)."""
-        import torch
+        return summarize(self.value)
 
-        v = self.value
-        if not isinstance(v, torch.Tensor):
-            return {"value": v}
-        t = v.detach().float()
-        if t.numel() == 0:
-            return {"shape": list(t.shape), "numel": 0}
-        return {
-            "shape": list(t.shape),
-            "min": t.min().item(),
-            "mean": t.mean().item(),
-            "max": t.max().item(),
-            "sum": t.sum().item(),
-        }
+
+def summarize(v: Any) -> dict[str, Any]:
+    """Shape and statistics of a tensor (``{"value": v}`` for anything else)."""
+    import torch
+
+    if not isinstance(v, torch.Tensor):
+        return {"value": v}
+    t = v.detach().float()
+    if t.numel() == 0:
+        return {"shape": list(t.shape), "numel": 0}
+    return {
+        "shape": list(t.shape),
+        "min": t.min().item(),
+        "mean": t.mean().item(),
+        "max": t.max().item(),
+        "sum": t.sum().item(),
+    }
 
 
 @dataclass

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from losstune.engine.session import EvalResult
-from losstune.engine.trace import terms
+from losstune.engine.trace import summarize, terms
 from losstune.render.json import document, value
 from losstune.render.palette import paint
 from losstune.render.safe import printable
+from losstune.render.wrap import GLUE, hang
 
 
 def _fmt(v: Any) -> str:
@@ -19,32 +19,49 @@ def _fmt(v: Any) -> str:
 
 
 def _value(summary: dict[str, Any]) -> str:
+    """A value as a line: a number, or a tensor's shape and statistics (never a raw dict or tensor)."""
     if "value" in summary:
-        return json.dumps(summary["value"])
+        v = summary["value"]
+        if isinstance(v, dict):
+            return ", ".join(f"{k}{GLUE}{_fmt(x)}" for k, x in v.items())
+        return _fmt(v)
+    shape = "x".join(str(d) for d in summary["shape"]) or "scalar"
     if summary.get("numel") == 0:
-        return "empty"
+        return f"{shape}  empty"
     if summary["shape"] == []:
-        return _fmt(summary["mean"])
-    return f"min {_fmt(summary['min'])}, mean {_fmt(summary['mean'])}, max {_fmt(summary['max'])}, sum {_fmt(summary['sum'])}"
+        return f"{shape}  {_fmt(summary['mean'])}"
+    stats = ", ".join(f"{k}{GLUE}{_fmt(summary[k])}" for k in ("min", "mean", "max", "sum"))
+    return f"{shape}  {stats}"
 
 
-def render_text(result: EvalResult, *, color: bool = False) -> str:
-    """One line per step, then the loss."""
-    head = f"{paint(printable(result.loss.key), 'bold', color)}  {printable(result.loss.type)}"
-    out = [f"{head}  (as MMDetection {result.version}.x computes it; inputs: {printable(result.inputs)})", ""]
+def _term(value: Any) -> str:
+    """A term of the final loss: its number, or the statistics of a loss kept element-wise."""
+    if hasattr(value, "numel") and value.numel() == 1:
+        return _fmt(float(value.item()))
+    return _value(summarize(value))
+
+
+def render_text(result: EvalResult, *, color: bool = False, width: int | None = None) -> str:
+    """One paragraph per step, then the loss; every line wrapped at ``width`` (``None``: unbounded)."""
+    key = printable(result.loss.key)
+    header = f"{key}  {printable(result.loss.type)}  (as MMDetection {result.version}.x computes it; "
+    header += f"inputs: {printable(result.inputs)})"
+    lines = hang(header, width, rest="  ")
+    lines[0] = paint(key, "bold", color) + lines[0][len(key) :]
+    out = [*lines, ""]
     for i, step in enumerate(result.trace.steps, start=1):
+        first = f"  {i}. {step.name:<11} "
+        out += hang(printable(step.description), width, first)
         summary = step.summary()
-        shape = "x".join(str(d) for d in summary.get("shape", [])) or ("scalar" if "shape" in summary else "")
-        out.append(f"  {i}. {step.name:<11} {printable(step.description)}")
         if "value" in summary and isinstance(summary["value"], dict):
             continue  # the sampling's counts: its description states them (JSON has them as numbers)
-        out.append(f"     {'':<11} {shape + '  ' if shape else ''}{_value(summary)}")
+        out += hang(_value(summary), width, " " * len(first))
     out.append("")
     for name, loss in terms(result.trace.loss).items():
-        value = loss.item() if hasattr(loss, "numel") and loss.numel() == 1 else loss
-        out.append(paint(f"{printable(name)} = {_fmt(value) if isinstance(value, float) else value}", "bold", color))
+        term = f"{printable(name)} = {_term(loss)}"
+        out += [paint(line, "bold", color) for line in hang(term, width, rest="  ")]
     if result.check is not None:
-        out.append(printable(_check_line(result)))
+        out += hang(printable(_check_line(result)), width, rest="  ")
     return "\n".join(out) + "\n"
 
 

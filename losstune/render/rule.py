@@ -11,6 +11,7 @@ from losstune.loader.codes import Code
 from losstune.model import Diagnostic
 from losstune.render.json import document
 from losstune.render.palette import paint
+from losstune.render.wrap import hang
 from losstune.rules.base import Example, Rule
 
 _LITERAL = re.compile(r"``(.+?)``", re.DOTALL)
@@ -33,36 +34,56 @@ def _off(rule: Rule) -> str:
     return "" if rule.default_enabled else " (off unless selected)"
 
 
-def _example(example: Example, found: Sequence[Diagnostic], color: bool) -> list[str]:
+def _example(example: Example, found: Sequence[Diagnostic], color: bool, width: int | None) -> list[str]:
     """An example's source, numbered, with each finding (``found``: what the rule reports on it)
-    under the line and column it is reported at."""
+    under the line and column it is reported at, its message wrapped at ``width`` under the caret
+    (or, where too little is left beside it, under the source). Source lines are never cut."""
     out: list[str] = []
     lines = example.source.rstrip("\n").split("\n")
-    width = len(str(len(lines)))
+    digits = len(str(len(lines)))
+    gutter = f"    {' ' * digits} | "
     for number, line in enumerate(lines, start=1):
-        out.append(f"    {paint(str(number).rjust(width), 'dim', color)} | {line}\n")
+        out.append(f"    {paint(str(number).rjust(digits), 'dim', color)} | {line}\n")
         for d in found:
             if d.span is not None and d.span.line == number:
-                marker = " " * (d.span.column - 1) + "^ "
-                out.append(f"    {' ' * width} | {paint(marker + d.message, 'red', color)}\n")
+                caret = " " * (d.span.column - 1) + "^ "
+                if width is not None and width - len(gutter + caret) < _MESSAGE_ROOM:
+                    out.append(f"{gutter}{paint(caret.rstrip(), 'red', color)}\n")
+                    caret = ""
+                marked = hang(d.message, width, gutter + caret, gutter + " " * len(caret))
+                out += [line[: len(gutter)] + paint(line[len(gutter) :], "red", color) + "\n" for line in marked]
     if example.version != 3:
         out.append(f"    {paint(f'(an MMDetection {example.version}.x config)', 'dim', color)}\n")
     return out
 
 
-def render_rule(rule: Rule, found: Sequence[Sequence[Diagnostic]], color: bool = False) -> str:
-    """One rule: its heading, its documentation, and the examples its tests run, each invalid one
-    with what the rule reports on it (``found``, one list per invalid example)."""
+_MESSAGE_ROOM = 30
+"""The fewest columns a finding's message gets beside its caret; with fewer it goes under it."""
+
+
+def _paragraphs(text: str, width: int | None) -> str:
+    """Prose paragraphs (separated by blank lines) re-flowed at ``width``."""
+    paragraphs = [" ".join(p.split()) for p in text.strip().split("\n\n")]
+    return "\n\n".join("\n".join(hang(p, width)) for p in paragraphs)
+
+
+def render_rule(
+    rule: Rule, found: Sequence[Sequence[Diagnostic]], color: bool = False, width: int | None = None
+) -> str:
+    """One rule: its heading, its documentation (wrapped at ``width``; ``None``: as written), and the
+    examples its tests run, each invalid one with what the rule reports on it (``found``, one list
+    per invalid example)."""
     out = [
         paint(f"{rule.code} {rule.name}", "bold", color),
         f" ({rule.severity.value}{'' if rule.default_enabled else ', off unless selected'})\n\n",
     ]
-    out.append(inline(rule.doc(), color) + "\n")
+    doc = rule.doc() if width is None else _paragraphs(rule.doc(), width)
+    out.append(inline(doc, color) + "\n")
     sections = (("Reported", rule.invalid, found), ("Not reported", rule.valid, [()] * len(rule.valid)))
     for title, examples, findings in sections:
         if examples:
             out.append(f"\n{paint(title + ':', 'bold', color)}\n")
-            blocks = ["".join(_example(e, d, color)) for e, d in zip(examples, findings, strict=True)]
+            blocks = ["".join(_example(e, d, color, width)) for e, d in zip(examples, findings, strict=True)]
             out.append("\n".join(blocks))
     return "".join(out)
 
