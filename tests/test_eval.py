@@ -611,3 +611,20 @@ def test_explain_states_each_sampling_count_once(config: str) -> None:
     for line in steps:
         block = out[out.index(line) :].split("2. kernel")[0]
         assert len(re.findall(r"\d+ positives", block)) == 1 and block.count("avg_factor") == 1, block
+
+
+def test_counts_agree_with_their_nouns(tmp_path: Path) -> None:
+    from losstune.words import count
+
+    assert (count(1, "class", "classes"), count(2, "class", "classes"), count(0, "loss", "losses")) == (
+        "1 class",
+        "2 classes",
+        "0 losses",
+    )
+    (tmp_path / "cfg.py").write_text(
+        "model = dict(bbox_head=dict(type='RetinaHead', num_classes=1,\n"
+        "    loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0)))\n",
+        encoding="utf-8",
+    )
+    code, out = invoke("eval", "cfg.py", "--loss", "loss_cls", cwd=tmp_path)
+    assert code == 0 and "over 1 class" in out and "1 classes" not in out, out

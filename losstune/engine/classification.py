@@ -11,6 +11,7 @@ from torch import Tensor
 from losstune.engine.ghm import ghm_weights
 from losstune.engine.reduce import ElementwiseLoss, chosen_reduction, finish, reduction_step, weight_step
 from losstune.engine.trace import Trace
+from losstune.words import count
 
 
 class CrossEntropyLoss:
@@ -61,7 +62,7 @@ class CrossEntropyLoss:
         ignore = -100 if ignore_index is None else ignore_index
         loss = F.cross_entropy(cls_score, label, weight=class_weight, reduction="none", ignore_index=ignore)
         what = "CE = -w_y log softmax(x)_y" if class_weight is not None else "CE = -log softmax(x)_y"
-        trace.add("kernel", f"{what} over {cls_score.size(-1)} classes", loss)
+        trace.add("kernel", f"{what} over {count(cls_score.size(-1), 'class', 'classes')}", loss)
         if avg_factor is None and self.avg_non_ignore and reduction == "mean":
             avg_factor = label.numel() - (label == ignore).sum().item()
         if weight is not None:
@@ -184,7 +185,7 @@ class FocalLoss:
         loss = bce * focal_weight
         trace.add(
             "kernel",
-            f"FL = -α_t (1 - p_t)^γ log p_t, γ={self.gamma:g}, α={self.alpha:g}, over {num_classes} classes",
+            f"FL = -α_t (1 - p_t)^γ log p_t, γ={self.gamma:g}, α={self.alpha:g}, over {count(num_classes, 'class', 'classes')}",
             loss,
         )
         weight = _focal_weight_shape(weight, loss)
@@ -445,7 +446,7 @@ class SeesawLoss:
         return (
             "Seesaw CE = -log softmax(x + log S)_y, S_ij = M_ij·C_ij (mitigation (N_j/N_i)^p where N_j < N_i, "
             f"compensation (σ_j/σ_i)^q where σ_j > σ_i), p={self.p:g}, q={self.q:g}, "
-            f"over {self.num_classes} classes, positives only"
+            f"over {count(self.num_classes, 'class', 'classes')}, positives only"
         )
 
     def _seesaw_kernel(self, score: Tensor, labels: Tensor, cum_samples: Tensor) -> Tensor:

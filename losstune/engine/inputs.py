@@ -15,6 +15,7 @@ from torch import Tensor
 from losstune.engine.sampling import Sampled, sample
 from losstune.errors import LosstuneError
 from losstune.schema.catalogue import bare_type
+from losstune.words import count
 
 CLASSIFICATION = ("CrossEntropyLoss", "FocalLoss", "QualityFocalLoss", "VarifocalLoss")
 REGRESSION = ("L1Loss", "SmoothL1Loss", "BalancedL1Loss", "MSELoss")
@@ -182,7 +183,7 @@ def _heatmap_inputs(num_classes: int, g: torch.Generator, num_objects: int = 8) 
         target[0, cls] = torch.maximum(target[0, cls], gaussian)
     avg_factor = max(1.0, float(target.eq(1).sum()))
     what = (
-        f"no sampler: a {size}×{size} heatmap of {num_classes} classes with Gaussian peaks at {num_objects} "
+        f"no sampler: a {size}×{size} heatmap of {count(num_classes, 'class', 'classes')} with Gaussian peaks at {num_objects} "
         f"object centres; avg_factor = number of peaks = {avg_factor:g}"
     )
     return Inputs([pred, target], {"avg_factor": avg_factor}, None, what)

@@ -19,6 +19,7 @@ from losstune.schema.catalogue import bare_type
 from losstune.schema.heads import avg_factor_keys
 from losstune.schema.mmdet_version import detect_version
 from losstune.schema.scopes import DEFAULT_SCOPE, TypeRef, type_at
+from losstune.words import count
 
 
 @dataclass
@@ -86,7 +87,9 @@ def _sample_inputs(
         reg_max=reg_max if isinstance(reg_max, int) else 16,
     )
     how = f"synthetic, seed {seed}, " + (
-        f"{num_classes} classes" if made.unsampled else f"{priors} priors, {num_classes} classes"
+        count(num_classes, "class", "classes")
+        if made.unsampled
+        else f"{count(priors, 'prior')}, {count(num_classes, 'class', 'classes')}"
     )
     head_type = bare_type(str(head.get("type", "")))
     weights = loss_cfg.get("class_weight")

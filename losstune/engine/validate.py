@@ -10,6 +10,7 @@ import torch
 
 from losstune.engine.inputs import BOXES, REGRESSION, InputError
 from losstune.schema.catalogue import bare_type
+from losstune.words import count
 
 
 def _shape(t: torch.Tensor) -> str:
@@ -69,7 +70,9 @@ def check_inputs(loss_cfg: dict[str, Any], kwargs: dict[str, Any]) -> None:
         if pred is None or target is None or pred.dim() != 2 or target.shape == pred.shape:
             return
         c = pred.size(1)
-        _labels(target, "target", pred.size(0), c, f"a score of {c} classes (label {c} is background)")
+        _labels(
+            target, "target", pred.size(0), c, f"a score of {count(c, 'class', 'classes')} (label {c} is background)"
+        )
     elif kind == "SeesawLoss":
         score, labels = _tensor(kwargs, "cls_score"), _tensor(kwargs, "labels")
         if score is None or labels is None:

@@ -15,12 +15,9 @@ from losstune.render.paths import shown
 from losstune.render.rich_text import capture, fmt_origin, fmt_value, t
 from losstune.render.safe import printable
 from losstune.report import DiffReport, Side
+from losstune.words import count
 
 _MAX_ALIGN = 40  # a longer value is followed by its origin, not padded to the others'
-
-
-def _plural(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
 
 
 def summary(report: DiffReport) -> str:
@@ -28,15 +25,13 @@ def summary(report: DiffReport) -> str:
     differences are only defaults."""
     n, m = len(report.diffs), len(report.default_only)
     if report.written:
-        return (
-            f"{_plural(n, 'field differs', 'fields differ')} as written." if n else "No loss or sampler field differs."
-        )
+        return f"{count(n, 'field differs', 'fields differ')} as written." if n else "No loss or sampler field differs."
     if not n:
         if not m:
             return "No loss or sampler field differs."
-        only = _plural(m, "written difference is only a default", "written differences are only defaults")
+        only = count(m, "written difference is only a default", "written differences are only defaults")
         return f"No loss or sampler field differs in effect; {only} (--written lists {'it' if m == 1 else 'them'})."
-    text = f"{_plural(n, 'field differs', 'fields differ')} in effect"
+    text = f"{count(n, 'field differs', 'fields differ')} in effect"
     if m:
         text += f"; {m} more {'written difference is only a default' if m == 1 else 'written differences are only defaults'}"
     return text + "."

@@ -20,10 +20,7 @@ from losstune.render.paths import shown
 from losstune.render.rule import inline
 from losstune.render.safe import printable, sentence
 from losstune.rules import ALL_RULES
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'s' if n != 1 else ''}"
+from losstune.words import count
 
 
 def render_text(
@@ -47,11 +44,11 @@ def render_text(
         out.append("")
     errors = sum(d.severity is Severity.ERROR for d in diagnostics)
     warnings = sum(d.severity is Severity.WARNING for d in diagnostics)
-    configs = _plural(checked, "config")
+    configs = count(checked, "config")
     if not diagnostics:
         out.append(f"{paint('All checks passed', 'bold-green', color)} ({configs} checked).")
     else:
-        summary = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')} in {_plural(len(by_file), 'file')}"
+        summary = f"{count(errors, 'error')}, {count(warnings, 'warning')} in {count(len(by_file), 'file')}"
         out.append(f"{paint(summary, 'bold', color)} ({configs} checked).")
     return "\n".join(out) + "\n"
 

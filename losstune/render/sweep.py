@@ -6,6 +6,7 @@ from losstune.edit.sweep import Sweep
 from losstune.render.json import document, value
 from losstune.render.paths import shown
 from losstune.render.safe import printable
+from losstune.words import count
 
 
 def render_text(sweep: Sweep) -> str:
@@ -15,7 +16,9 @@ def render_text(sweep: Sweep) -> str:
         values = ", ".join(f"{k}={v!r}" for k, v in r.values.items())
         out.append(printable(f"  {shown(r.file)}  {values}") + "\n")
     manifest_json, manifest_csv = (shown(m) for m in sweep.manifests)
-    out.append(printable(f"{len(sweep.runs)} configs written, listed in {manifest_json} and {manifest_csv}") + "\n")
+    out.append(
+        printable(f"{count(len(sweep.runs), 'config')} written, listed in {manifest_json} and {manifest_csv}") + "\n"
+    )
     return "".join(out)
 
 
