@@ -11,6 +11,7 @@ from losstune.render.paths import Paths, shorter_from, shown
 from losstune.render.safe import printable
 from losstune.report import ExplainReport, LossView, Param, SamplerView
 from losstune.schema.scopes import project_name
+from losstune.words import count
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -122,10 +123,6 @@ _TORCH_HINT = "(pip install torch to also see each loss evaluated step by step o
 _UNBOUNDED = 100_000
 
 
-def _count(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
-
-
 def _version_line(report: ExplainReport) -> str:
     how = {
         "--mmdet-version": f"--mmdet-version {report.version}",
@@ -195,7 +192,7 @@ def render_text(
     paths = _choose_paths(report, width, shorten)
     head = Text()
     head.append(printable(shown(report.config)), style="bold")
-    counts = f"{_count(len(report.files), 'file', 'files')}, {_count(len(report.losses), 'loss', 'losses')}"
+    counts = f"{count(len(report.files), 'file', 'files')}, {count(len(report.losses), 'loss', 'losses')}"
     head.append(f"  ({counts})", style="dim")
     where = (
         f"relative to the config's folder, {printable(os.path.join(shown(paths.base), ''))}"
