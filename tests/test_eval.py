@@ -628,3 +628,48 @@ def test_counts_agree_with_their_nouns(tmp_path: Path) -> None:
     )
     code, out = invoke("eval", "cfg.py", "--loss", "loss_cls", cwd=tmp_path)
     assert code == 0 and "over 1 class" in out and "1 classes" not in out, out
+
+
+def test_plot_gradient_is_the_derivative_along_the_axis() -> None:
+    pytest.importorskip("matplotlib")
+    from losstune.engine.plot import _gradient
+
+    p = torch.tensor([0.1, 0.5, 0.9])
+    assert torch.allclose(_gradient({"type": "CrossEntropyLoss"}, p), -1 / p, atol=1e-4)
+    focal = _gradient({"type": "FocalLoss", "gamma": 2.0, "alpha": 1.0}, p)
+    assert torch.allclose(focal, 2 * (1 - p) * torch.log(p) - (1 - p) ** 2 / p, atol=1e-4)
+    err = torch.tensor([-2.0, 0.5, 3.0])
+    assert torch.allclose(_gradient({"type": "L1Loss"}, err), err.sign())
+    assert torch.allclose(_gradient({"type": "SmoothL1Loss", "beta": 1.0}, err), err.clamp(-1, 1))
+    iou = torch.tensor([0.2, 0.5, 0.8])
+    assert torch.allclose(_gradient({"type": "IoULoss", "linear": True}, iou), -torch.ones(3), atol=1e-4)
+    assert not _gradient({"type": "L1Loss"}, err).requires_grad  # drawn, not kept in a graph
+
+
+@pytest.mark.parametrize(
+    ("loss", "wrt"),
+    [
+        ({"type": "FocalLoss", "use_sigmoid": True, "gamma": 1.5}, "d loss / d p"),
+        ({"type": "SmoothL1Loss", "beta": 0.5}, "d loss / d error"),
+        ({"type": "GIoULoss"}, "d loss / d IoU"),
+    ],
+)
+def test_plot_draws_the_gradient_beside_the_loss(loss: dict[str, object], wrt: str) -> None:
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from losstune.engine.plot import _figure
+
+    fig = _figure(loss, "title")
+    try:
+        kernel, gradient = fig.axes
+        assert kernel.get_ylabel() == "element-wise loss"
+        assert gradient.get_ylabel().startswith(wrt), gradient.get_ylabel()
+        assert gradient.get_xlabel() == kernel.get_xlabel() != ""
+        curves = [[line for line in ax.get_lines() if not line.get_label().startswith("_")] for ax in fig.axes]
+        assert len(curves[0]) == len(curves[1]) >= 2  # every curve, on the same points
+        for a, b in zip(*curves, strict=True):
+            assert a.get_label() == b.get_label()
+            assert list(a.get_xdata()) == list(b.get_xdata())
+    finally:
+        plt.close(fig)

@@ -42,7 +42,7 @@ def eval_command(
         Path | None,
         typer.Option(
             "--plot",
-            help="Also draw the configured kernel, beside its defaults, into this PNG (needs matplotlib).",
+            help="Also draw the configured kernel and its gradient, beside its defaults, into this PNG (needs matplotlib).",
             show_default=False,
         ),
     ] = None,

@@ -1,5 +1,6 @@
 """``--plot``: the configured kernel against the predicted probability (classification), the error
-(regression) or the IoU (box losses), beside the same loss with its default parameters
+(regression) or the IoU (box losses), beside the same loss with its default parameters, and in a
+second panel its derivative with respect to that input, by torch autograd on the same points
 (matplotlib, an optional extra)."""
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ _GREEK = {"gamma": "γ", "alpha": "α"}
 @dataclass
 class PlotSpec:
     """What the plot of a loss draws: the axis, the reference curves (each a loss config and its
-    label) and the configured loss's label; ``cfg`` is the configured loss as drawn."""
+    label) and the configured loss's label; ``cfg`` is the configured loss as drawn, ``dlabel``
+    the gradient panel's axis and ``wrt`` the input the derivative is taken with respect to."""
 
     cfg: dict[str, Any]
     xlabel: str
+    dlabel: str
+    wrt: str
     x: torch.Tensor
     references: list[tuple[dict[str, Any], str]]
     configured_label: str
@@ -72,6 +76,15 @@ def _kernel(cfg: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
     return _elementwise(cfg, logits, torch.zeros(n, dtype=torch.long))[:, 0]
 
 
+def _gradient(cfg: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
+    """d loss / d x at each point of ``x``, by autograd through the kernel (each point's loss
+    depends on its own ``x`` only, so the gradient of their sum is the derivative at each)."""
+    with torch.enable_grad():
+        at = x.detach().clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(_kernel(cfg, at).sum(), at, allow_unused=True)
+    return torch.zeros_like(x) if grad is None else grad.detach()
+
+
 def _defaults(kind: str) -> dict[str, Any]:
     """The loss with its default parameters (sigmoid where the loss is only defined so)."""
     plain = kind in ERROR or kind in BOXES or kind == "CrossEntropyLoss"
@@ -98,23 +111,42 @@ def plot_spec(loss_cfg: dict[str, Any]) -> PlotSpec:
     references = [(_defaults(kind), f"{kind}, defaults")]
     configured = f"configured: {_params(cfg) or 'defaults'}"
     if kind in ERROR:
-        return PlotSpec(cfg, "error (prediction - target)", torch.linspace(-3, 3, 601), references, configured)
+        x = torch.linspace(-3, 3, 601)
+        wrt = "the error: the prediction moved, the target fixed"
+        return PlotSpec(cfg, "error (prediction - target)", "d loss / d error", wrt, x, references, configured)
     if kind in BOXES:
         xlabel = "IoU of the prediction with its target (the same box, shifted sideways)"
-        return PlotSpec(cfg, xlabel, torch.linspace(0.02, 1.0, 491), references, configured)
+        wrt, x = "the IoU: the box moved along its sideways shift", torch.linspace(0.02, 1.0, 491)
+        return PlotSpec(cfg, xlabel, "d loss / d IoU", wrt, x, references, configured)
     if kind not in PROBABILITY:
         raise InputError(f"--plot draws classification, regression and IoU kernels; `{kind}` is none of them")
     if kind == "FocalLoss":  # as in the focal loss paper's figure 1: α = 1, γ from 0 to 5
         references = [({"type": kind, "gamma": g, "alpha": 1.0}, f"γ = {g:g}, α = 1") for g in (0, 0.5, 1, 2, 5)]
         shown = {"gamma": cfg.get("gamma", 2.0), "alpha": cfg.get("alpha", 0.25)}
         configured = f"configured: {_params(shown | cfg, skip=('type', 'use_sigmoid', 'activated'))}"
-    return PlotSpec(
-        cfg, "predicted probability of the true class", torch.linspace(1e-3, 1 - 1e-3, 500), references, configured
-    )
+    x = torch.linspace(1e-3, 1 - 1e-3, 500)
+    wrt = "p, the predicted probability of the true class"
+    return PlotSpec(cfg, "predicted probability of the true class", "d loss / d p", wrt, x, references, configured)
 
 
 def plot_kernel(loss_cfg: dict[str, Any], out: str, title: str) -> None:
-    """Write a PNG of the configured kernel and its reference curves to ``out``."""
+    """Write a PNG of the configured kernel and its reference curves, with their gradients, to ``out``."""
+    fig = _figure(loss_cfg, title)
+    import matplotlib.pyplot as plt
+
+    try:
+        _save(fig, out)
+    finally:
+        plt.close(fig)
+
+
+GRADIENT_FLOOR = -10.0
+"""The lowest gradient drawn for a classification loss: d loss / d p runs to -1/p near p = 0."""
+
+
+def _figure(loss_cfg: dict[str, Any], title: str) -> Any:
+    """The figure: the element-wise loss on the left, its gradient on the right, one curve each per
+    reference and the configured loss in black, on the same points."""
     try:
         import matplotlib
 
@@ -125,31 +157,39 @@ def plot_kernel(loss_cfg: dict[str, Any], out: str, title: str) -> None:
     spec = plot_spec(loss_cfg)
     kind = bare_type(str(loss_cfg.get("type")))
     x = spec.x
+    label = spec.configured_label + (" (class_weight not drawn)" if "class_weight" in loss_cfg else "")
+    styles: list[dict[str, Any]] = [{"linewidth": 1.0, "alpha": 0.6} for _ in spec.references]
+    styles.append({"color": "black", "linewidth": 2.2})
+    drawn = [*spec.references, (spec.cfg, label)]
     try:
-        curves = [(_kernel(ref, x), label) for ref, label in spec.references]
-        configured = _kernel(spec.cfg, x)
+        curves = [(_kernel(cfg, x).detach(), _gradient(cfg, x), text) for cfg, text in drawn]
     except (RuntimeError, ValueError, AssertionError, TypeError) as e:
         raise InputError(f"--plot cannot draw this {kind}: {type(e).__name__}: {e}") from None
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    fig, (loss_ax, grad_ax) = plt.subplots(1, 2, figsize=(12.0, 4.6), dpi=110)
     try:
-        ax.set_xlabel(spec.xlabel)
-        for curve, label in curves:
-            ax.plot(x.numpy(), curve.detach().numpy(), linewidth=1.0, alpha=0.6, label=label)
-        label = spec.configured_label
-        if "class_weight" in loss_cfg:
-            label += " (class_weight not drawn)"
-        ax.plot(x.numpy(), configured.detach().numpy(), color="black", linewidth=2.2, label=label)
-        ax.set_ylabel("element-wise loss")
-        ax.set_title(title, fontsize=10)
-        ax.grid(alpha=0.3)
+        for (loss, grad, text), style in zip(curves, styles, strict=True):
+            loss_ax.plot(x.numpy(), loss.numpy(), label=text, **style)
+            grad_ax.plot(x.numpy(), grad.numpy(), label=text, **style)
+        loss_ax.set_ylabel("element-wise loss")
+        grad_ax.set_ylabel(spec.dlabel)
+        grad_ax.set_title(f"gradient with respect to {spec.wrt}\n(torch autograd, on the same points)", fontsize=9)
+        for ax in (loss_ax, grad_ax):
+            ax.set_xlabel(spec.xlabel)
+            ax.grid(alpha=0.3)
+        grad_ax.axhline(0.0, color="grey", linewidth=0.6)
         if kind in PROBABILITY:
             top = float(_kernel(_defaults(kind), x[:1]).max())
-            ax.set_ylim(0, max(math.ceil(top), 1))
-        ax.legend(fontsize=8)
+            loss_ax.set_ylim(0, max(math.ceil(top), 1))
+            low = min(float(grad.min()) for _, grad, _ in curves)
+            high = max(float(grad.max()) for _, grad, _ in curves)
+            grad_ax.set_ylim(max(low, GRADIENT_FLOOR) * 1.05, max(high, 0.0) + 0.5)
+        loss_ax.legend(fontsize=8)
+        fig.suptitle(title, fontsize=10)
         fig.tight_layout()
-        _save(fig, out)
-    finally:
+    except BaseException:
         plt.close(fig)
+        raise
+    return fig
 
 
 def _save(fig: Any, out: str) -> None:
