@@ -362,7 +362,8 @@ def test_a_key_that_is_not_a_python_name_is_written_as_a_string_key(write: Calla
     assert not (tmp_path / "MARK").exists()
     key = "**{}))\nfrom os import system\nsystem('touch MARK')\nprint(dict(q"
     assert losstune.load(path).to_dict()["train_cfg"] == {"max_epochs": 12, key: 1}
-    assert path.read_text().count("\n") == 2  # the key is one quoted string, not lines of code
+    # The key is one quoted string (its item wrapped under the first one), not lines of code.
+    assert path.read_text() == (f"_base_ = []\ntrain_cfg = dict(max_epochs=12,\n                 **{{{key!r}: 1}})\n")
     code, out = invoke("set", "train_cfg.class=2", "train_cfg.ｇamma=3", path.name, cwd=tmp_path)
     assert code == 0, out
     assert losstune.load(path).to_dict()["train_cfg"] == {"max_epochs": 12, key: 1, "class": 2, "ｇamma": 3}

@@ -10,7 +10,7 @@ import ast
 from dataclasses import dataclass
 from typing import Any
 
-from losstune.edit.values import is_name, python_literal
+from losstune.edit.values import closing_style, is_name, line_length, python_literal
 from losstune.errors import EditFailure
 from losstune.loader.source import SourceText
 
@@ -66,8 +66,11 @@ def _entries(node: ast.expr) -> list[tuple[Any, ast.expr, ast.AST]] | None:
 
 
 def _insert(src: SourceText, node: ast.expr, key: Any, value: Any, edits: list[TextEdit]) -> None:
-    """Add ``key=value`` at the end of the ``dict(...)`` or ``{...}`` at ``node``."""
+    """Add ``key=value`` at the end of the ``dict(...)`` or ``{...}`` at ``node``, in its layout:
+    on a line of its own where the items are one a line, else on the dict's line where it fits,
+    else on the next line, under the first item."""
     text = src.original
+    width = line_length(text)
     start, end = _offsets(src, node)
     items = _entries(node) or []
     is_call = isinstance(node, ast.Call)
@@ -79,22 +82,51 @@ def _insert(src: SourceText, node: ast.expr, key: Any, value: Any, edits: list[T
         item, close = f"{key!r}: ", ""
     if not items:
         opening = text.index("(" if is_call else "{", start) + 1
-        edits.append(TextEdit(opening, opening, item + python_literal(value) + close))
+        column = _col(src, opening) + len(item)
+        literal = python_literal(value, _indent(src, opening), width, column=column, tail=_rest(src, opening))
+        edits.append(TextEdit(opening, opening, item + literal + close))
         return
-    last = items[-1][2]
-    _, last_end = _offsets(src, last)
-    last_start, _ = _offsets(src, last)
+    last_start, last_end = _offsets(src, items[-1][2])
     first_start, _ = _offsets(src, items[0][2])
     line_start = src.line_start(last_start)
     own_line = not text[line_start:last_start].strip()
     multiline = own_line and _line(src, end) > _line(src, start) and _line(src, last_start) > _line(src, first_start)
+    tail = _rest(src, last_end) + len(close)
     if multiline:
         indent = last_start - line_start
-        new = f",\n{' ' * indent}{item}{python_literal(value, indent, column=indent + len(item))}{close}"
+        literal = python_literal(value, indent, width, column=indent + len(item), tail=tail)
+        new = f",\n{' ' * indent}{item}{literal}{close}"
     else:
         column = _col(src, last_end) + 2 + len(item)
-        new = f", {item}{python_literal(value, _indent(src, last_end), column=column)}{close}"
+        flat = python_literal(value, width=10**9)
+        if column + len(flat) + tail <= width:
+            new = f", {item}{flat}{close}"
+        else:
+            under = _col(src, first_start)
+            literal = python_literal(value, under, width, column=under + len(item), tail=tail)
+            new = f",\n{' ' * under}{item}{literal}{close}"
     edits.append(TextEdit(last_end, last_end, new))
+
+
+def _rest(src: SourceText, offset: int) -> int:
+    """How many characters follow ``offset`` on its line (trailing spaces not counted)."""
+    text = src.original
+    end = text.find("\n", offset)
+    return len(text[offset : len(text) if end < 0 else end].rstrip())
+
+
+def _replacement(src: SourceText, start: int, end: int, value: Any) -> TextEdit:
+    """Replace the text at ``start:end`` by ``value``, laid out to fit where it stands."""
+    text = src.original
+    literal = python_literal(
+        value,
+        _indent(src, start),
+        line_length(text),
+        column=_col(src, start),
+        tail=_rest(src, end),
+        close=closing_style(text[start:end]),
+    )
+    return TextEdit(start, end, literal)
 
 
 def _merge(src: SourceText, node: ast.expr, override: dict[Any, Any], where: str, edits: list[TextEdit]) -> None:
@@ -108,8 +140,7 @@ def _merge(src: SourceText, node: ast.expr, override: dict[Any, Any], where: str
             if isinstance(value, dict) and not isinstance(value, Whole):
                 _merge(src, value_node, value, f"{where}.{key}", edits)
             else:
-                s, e = _offsets(src, value_node)
-                edits.append(TextEdit(s, e, python_literal(plain_value(value), _indent(src, s), column=_col(src, s))))
+                edits.append(_replacement(src, *_offsets(src, value_node), plain_value(value)))
         else:
             _insert(src, node, key, plain_value(value), edits)
 
@@ -144,7 +175,8 @@ def python_override(src: SourceText, module: ast.Module, override: dict[Any, Any
                 f"{key!r} is not a Python name, so it cannot be a top-level key of a Python config; check the key path"
             )
         if target is None:
-            appended.append(f"{key} = {python_literal(plain_value(value))}\n")
+            literal = python_literal(plain_value(value), 0, line_length(src.original), column=len(key) + 3)
+            appended.append(f"{key} = {literal}\n")
         elif isinstance(value, dict) and not isinstance(value, Whole):
             merged: list[TextEdit] = []
             try:
@@ -156,8 +188,7 @@ def python_override(src: SourceText, module: ast.Module, override: dict[Any, Any
                 # that value changes.
                 appended.append(f"{key} = {_rebind(key, value)}\n")
         else:
-            s, e = _offsets(src, target.value)
-            edits.append(TextEdit(s, e, python_literal(plain_value(value), _indent(src, s), column=_col(src, s))))
+            edits.append(_replacement(src, *_offsets(src, target.value), plain_value(value)))
     if appended:
         text = src.original
         lead = "" if text.endswith("\n") else "\n"

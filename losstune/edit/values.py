@@ -132,26 +132,55 @@ def is_name(key: Any) -> bool:
     )
 
 
-def python_literal(value: Any, indent: int = 0, width: int = 100, column: int | None = None) -> str:
+LINE_LENGTH = 79
+
+
+def line_length(text: str) -> int:
+    """The line length to write ``text``'s new lines to: 79 (MMDetection's yapf style), or its
+    longest line where the file is written to a longer one."""
+    return max([LINE_LENGTH, *(len(line) for line in text.splitlines())])
+
+
+def closing_style(text: str) -> str:
+    """How the bracketed source ``text`` closes: ``""`` right after its last item, ``"\n"`` on a
+    line of its own, ``",\n"`` on a line of its own after a trailing comma."""
+    body = text.rstrip()[:-1]
+    if not text.rstrip().endswith((")", "]", "}")) or "\n" not in body or body.rsplit("\n", 1)[1].strip():
+        return ""
+    return ",\n" if body.rstrip().endswith(",") else "\n"
+
+
+def python_literal(
+    value: Any, indent: int = 0, width: int = 100, column: int | None = None, tail: int = 0, close: str = ""
+) -> str:
     """Source text of ``value`` as a config writes it: ``dict(a=1)`` for dicts with name keys.
 
-    It stays on one line when it fits in ``width`` from ``column`` (default ``indent``); otherwise
-    each item goes on its own line, indented by ``indent + 4``."""
+    It stays on one line when it fits in ``width`` from ``column`` (default ``indent``) with
+    ``tail`` more characters after it on that line; otherwise each item goes on its own line,
+    indented by ``indent + 4``, and the closing bracket follows the last item, or with ``close``
+    (a :func:`closing_style`) goes on a line of its own at ``indent``."""
     flat = _python_flat(value)
     start = indent if column is None else column
-    if len(flat) + start <= width or not isinstance(value, (dict, list, tuple)) or not value:
+    if start + len(flat) + tail <= width or not isinstance(value, (dict, list, tuple)) or not value:
         return flat
-    pad = " " * (indent + 4)
+    pad = indent + 4
     if isinstance(value, dict):
-        if all(is_name(k) for k in value):
-            items = [f"{pad}{k}={python_literal(v, indent + 4, width)}" for k, v in value.items()]
-            return "dict(\n" + ",\n".join(items) + ")"
-        items = [f"{pad}{k!r}: {python_literal(v, indent + 4, width)}" for k, v in value.items()]
-        return "{\n" + ",\n".join(items) + "}"
-    items = [f"{pad}{python_literal(v, indent + 4, width)}" for v in value]
-    if isinstance(value, tuple):
-        return "(\n" + ",\n".join(items) + (",)" if len(value) == 1 else ")")
-    return "[\n" + ",\n".join(items) + "]"
+        names = all(is_name(k) for k in value)
+        entries = [(f"{k}=" if names else f"{k!r}: ", v) for k, v in value.items()]
+        opening, closing = ("dict(", ")") if names else ("{", "}")
+    else:
+        entries = [("", v) for v in value]
+        opening, closing = ("(", ",)" if len(value) == 1 else ")") if isinstance(value, tuple) else ("[", "]")
+    if close and closing == ",)":  # a one-item tuple keeps its comma
+        closing, close = ")", ",\n"
+    items = []
+    for i, (prefix, v) in enumerate(entries):
+        last = i == len(entries) - 1
+        after = (len(close) - 1 if close else tail + len(closing)) if last else 1
+        items.append(" " * pad + prefix + python_literal(v, pad, width, column=pad + len(prefix), tail=after))
+    if close:
+        return opening + "\n" + ",\n".join(items) + close + " " * indent + closing
+    return opening + "\n" + ",\n".join(items) + closing
 
 
 def _python_flat(value: Any) -> str:

@@ -19,7 +19,7 @@ from losstune.config import origin_at
 from losstune.edit.datawrite import json_override, yaml_override, yaml_replacement
 from losstune.edit.plan import DELETE, MISSING, EditError, Plan
 from losstune.edit.pywrite import TextEdit, Whole, WriteError, apply_edits, python_override
-from losstune.edit.values import json_literal, python_literal, yaml_literal
+from losstune.edit.values import closing_style, json_literal, line_length, python_literal, yaml_literal
 from losstune.keypath import Path, format_path
 from losstune.loader import pysource
 from losstune.loader.source import SourceText
@@ -54,9 +54,9 @@ def _exact_origin(tree: Any, path: Path) -> Origin | None:
     return parent.origins.get(path[-1]) if isinstance(parent, LDict) else None
 
 
-def _literal(path: str, value: Any, column: int, indent: int) -> str:
+def _literal(path: str, value: Any, column: int, indent: int, width: int, tail: int, close: str) -> str:
     if path.endswith(".py"):
-        return python_literal(value, indent, column=column)
+        return python_literal(value, indent, width, column=column, tail=tail, close=close)
     if path.endswith(".json"):
         return json_literal(value)
     return yaml_literal(value)
@@ -98,24 +98,44 @@ def plan_files(plan: Plan, target: str, in_base: bool = False) -> Written:
         line_start = src.line_start(s)
         line = src.original[line_start:s]
         indent = len(line) - len(line.lstrip(" "))
-        literal = _literal(origin.span.file, value, s - line_start, indent)
+        line_end = src.original.find("\n", e)
+        tail = len(src.original[e : len(src.original) if line_end < 0 else line_end].rstrip())
+        close = closing_style(src.original[s:e])
+        literal = _literal(origin.span.file, value, s - line_start, indent, line_length(src.original), tail, close)
         edit = TextEdit(s, e, literal)
         if origin.span.file.endswith((".yaml", ".yml")):
             edit = yaml_replacement(src, s, e, literal)
         inplace.setdefault(os.path.abspath(origin.span.file), []).append(edit)
 
-    def add_override(path: Path, value: Any) -> None:
+    def add_override(path: Path, value: Any) -> bool:
+        """Override ``path``; whether a list on the way had to be written out whole."""
+        crossed = False
         for i, step in enumerate(path):
             if isinstance(step, int):  # mmengine replaces lists whole: write the whole list
-                path, value = path[:i], Whole(keypath.get(plan.tree, path[:i]))
+                path, value, crossed = path[:i], Whole(keypath.get(plan.tree, path[:i])), True
+                _note_written_out(path)
                 break
         node = override
         for step in path[:-1]:
             current = node.get(step)
             if isinstance(current, Whole):
-                return
+                return crossed
             node = node.setdefault(step, {})
         node[path[-1]] = value
+        return crossed
+
+    def _note_written_out(path: Path) -> None:
+        # A list the config computes (a comprehension, a call) in the edited file is replaced
+        # by its values: say so, once.
+        here = _exact_origin(cfg.tree, path)
+        if here is None or here.kind == "literal" or not _same_file(here.span.file, target):
+            return
+        note = (
+            f"`{format_path(path)}` is computed at {here.span.short} and mmengine replaces a list whole, "
+            "so it is written out as literal values, with only the requested change"
+        )
+        if note not in written.notes:
+            written.notes.append(note)
 
     whole = sorted(plan.whole, key=len)
     for w in whole:
@@ -149,12 +169,14 @@ def plan_files(plan: Plan, target: str, in_base: bool = False) -> Written:
         if here is not None and untouched and not in_base:
             # One literal (a variable, a comprehension) gives this value to other keys as well:
             # replacing it would change them too, so only this key is overridden.
-            written.notes.append(
+            note = len(written.notes)
+            through_list = add_override(change.path, change.new)
+            written.notes.insert(
+                note,
                 f"`{format_path(change.path)}` is written at {here.span.short} for "
                 f"{', '.join(f'`{o}`' for o in untouched[:5])}{' and more' if len(untouched) > 5 else ''} too; "
-                "only the requested key is changed, through an override"
+                "only the requested key is changed" + ("" if through_list else ", through an override"),
             )
-            add_override(change.path, change.new)
         elif here is not None and _same_file(here.span.file, home) and change.new is not DELETE:
             replace_at(here, change.new)
             if here.kind == "variable":
