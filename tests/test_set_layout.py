@@ -225,3 +225,92 @@ def test_a_list_built_by_a_comprehension_is_written_out_and_the_note_says_so(
     )
     before["model"]["roi_head"]["bbox_head"][1]["loss_cls"]["loss_weight"] = 0.7
     assert _mmengine(cfg) == before == losstune.load(cfg).to_dict()
+
+
+def test_unset_in_a_dict_written_in_the_config_touches_only_that_item(
+    write: Callable[..., Path], tmp_path: Path
+) -> None:
+    write("base.py", "model = dict(type='RetinaNet')\n")
+    cfg = write(
+        "cfg.py",
+        "_base_ = './base.py'\n"
+        "model = dict(\n"
+        "    bbox_head=dict(\n"
+        "        type='RetinaHead',\n"
+        "        loss_cls=dict(\n"
+        "            type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25,\n"
+        "            loss_weight=1.0),  # the classification loss\n"
+        "        loss_bbox=dict(type='L1Loss',\n"
+        "                       loss_weight=1.0)))\n",
+    )
+    before = _mmengine(cfg)
+    code, out = _set("--unset", "loss_cls.alpha", "--unset", "loss_bbox.loss_weight", cfg.name, cwd=tmp_path)
+    assert code == 0, out
+    assert cfg.read_text(encoding="utf-8") == (
+        "_base_ = './base.py'\n"
+        "model = dict(\n"
+        "    bbox_head=dict(\n"
+        "        type='RetinaHead',\n"
+        "        loss_cls=dict(\n"
+        "            type='FocalLoss', use_sigmoid=True, gamma=2.0,\n"
+        "            loss_weight=1.0),  # the classification loss\n"
+        "        loss_bbox=dict(type='L1Loss')))\n"
+    )
+    del before["model"]["bbox_head"]["loss_cls"]["alpha"]
+    del before["model"]["bbox_head"]["loss_bbox"]["loss_weight"]
+    assert _mmengine(cfg) == before == losstune.load(cfg).to_dict()
+
+
+def test_a_type_swap_in_a_dict_written_in_the_config_keeps_the_lines_it_does_not_change(
+    write: Callable[..., Path], tmp_path: Path
+) -> None:
+    write("base.py", "model = dict(type='RetinaNet')\n")
+    cfg = write(
+        "cfg.py",
+        "_base_ = './base.py'\n"
+        "model = dict(\n"
+        "    bbox_head=dict(\n"
+        "        type='RetinaHead',\n"
+        "        loss_cls=dict(\n"
+        "            type='FocalLoss',\n"
+        "            use_sigmoid=True,\n"
+        "            gamma=2.0,\n"
+        "            alpha=0.25,\n"
+        "            loss_weight=1.0)))\n",
+    )
+    code, out = _set("loss_cls.type='QualityFocalLoss'", "loss_cls.beta=1.5", cfg.name, cwd=tmp_path)
+    assert code == 0, out
+    assert cfg.read_text(encoding="utf-8") == (
+        "_base_ = './base.py'\n"
+        "model = dict(\n"
+        "    bbox_head=dict(\n"
+        "        type='RetinaHead',\n"
+        "        loss_cls=dict(\n"
+        "            type='QualityFocalLoss',\n"
+        "            use_sigmoid=True,\n"
+        "            loss_weight=1.0,\n"
+        "            beta=1.5)))\n"
+    )
+
+
+def test_items_cut_next_to_each_other_leave_a_dict_that_parses(write: Callable[..., Path], tmp_path: Path) -> None:
+    write("base.py", "model = dict(type='RetinaNet')\n")
+    cfg = write(
+        "cfg.py",
+        "_base_ = './base.py'\n"
+        "model = dict(bbox_head=dict(type='RetinaHead', loss_cls=dict(\n"
+        "    gamma=2.0, alpha=0.25, type='FocalLoss', use_sigmoid=True, reduction='mean',\n"
+        "    loss_weight=1.0)))\n",
+    )
+    before = _mmengine(cfg)
+    args = ("--unset", "loss_cls.gamma", "--unset", "loss_cls.alpha", "--unset", "loss_cls.reduction")
+    code, out = _set(*args, "--unset", "loss_cls.loss_weight", cfg.name, cwd=tmp_path)
+    assert code == 0, out
+    assert cfg.read_text(encoding="utf-8") == (
+        "_base_ = './base.py'\n"
+        "model = dict(bbox_head=dict(type='RetinaHead', loss_cls=dict(\n"
+        "    type='FocalLoss', use_sigmoid=True)))\n"
+    )
+    for key in ("gamma", "alpha", "reduction", "loss_weight"):
+        del before["model"]["bbox_head"]["loss_cls"][key]
+    assert _mmengine(cfg) == before == losstune.load(cfg).to_dict()

@@ -12,7 +12,9 @@ from typing import Any
 
 from losstune.edit.values import closing_style, is_name, line_length, python_literal
 from losstune.errors import EditFailure
+from losstune.loader import pysource
 from losstune.loader.source import SourceText
+from losstune.loader.values import same_value
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,46 @@ def _merge(src: SourceText, node: ast.expr, override: dict[Any, Any], where: str
                 edits.append(_replacement(src, *_offsets(src, value_node), plain_value(value)))
         else:
             _insert(src, node, key, plain_value(value), edits)
+
+
+def dict_edits(
+    src: SourceText, start: int, end: int, old: dict[Any, Any], new: dict[Any, Any]
+) -> list[TextEdit] | None:
+    """Edits that turn the ``dict(...)`` or ``{...}`` written at ``start:end`` (which resolves to
+    ``old``) into one that resolves to ``new``: removed items are cut out, changed values replaced,
+    new keys added in the dict's layout; every other item keeps its text. ``None`` where the text
+    there is not such a dict, or every item it writes goes."""
+    node = _node_at(src, start, end)
+    entries = _entries(node) if node is not None else None
+    if node is None or entries is None or not entries or all(k not in new for k, _, _ in entries):
+        return None
+    spans = [_offsets(src, item) for _, _, item in entries]
+    first_kept = next(i for i, (k, _, _) in enumerate(entries) if k in new)
+    edits: list[TextEdit] = []
+    for i, (key, value_node, _) in enumerate(entries):
+        if key not in new:
+            # Cut the item with the separator before it; before the first item kept, with the
+            # separator after it.
+            cut = (spans[i][0], spans[i + 1][0]) if i < first_kept else (spans[i - 1][1], spans[i][1])
+            edits.append(TextEdit(*cut, ""))
+        elif key not in old or not same_value(old[key], new[key]):
+            edits.append(_replacement(src, *_offsets(src, value_node), plain_value(new[key])))
+    written = {k for k, _, _ in entries}
+    for key, value in new.items():
+        if key not in written:
+            _insert(src, node, key, plain_value(value), edits)
+    return edits
+
+
+def _node_at(src: SourceText, start: int, end: int) -> ast.expr | None:
+    try:
+        module = pysource.parse_quietly(src.original)
+    except SyntaxError:
+        return None
+    for node in ast.walk(module):
+        if isinstance(node, (ast.Call, ast.Dict)) and _offsets(src, node) == (start, end):
+            return node
+    return None
 
 
 def _line(src: SourceText, offset: int) -> int:

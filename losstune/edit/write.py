@@ -18,7 +18,7 @@ from losstune import keypath
 from losstune.config import origin_at
 from losstune.edit.datawrite import json_override, yaml_override, yaml_replacement
 from losstune.edit.plan import DELETE, MISSING, EditError, Plan
-from losstune.edit.pywrite import TextEdit, Whole, WriteError, apply_edits, python_override
+from losstune.edit.pywrite import TextEdit, Whole, WriteError, apply_edits, dict_edits, python_override
 from losstune.edit.values import closing_style, json_literal, line_length, python_literal, yaml_literal
 from losstune.keypath import Path, format_path
 from losstune.loader import pysource
@@ -107,6 +107,15 @@ def plan_files(plan: Plan, target: str, in_base: bool = False) -> Written:
             edit = yaml_replacement(src, s, e, literal)
         inplace.setdefault(os.path.abspath(origin.span.file), []).append(edit)
 
+    def replace_dict_at(origin: Origin, old: dict[Any, Any], value: dict[Any, Any]) -> None:
+        # A Python dict is edited item by item, so that what stays keeps its text.
+        src = source_of(origin.span.file)
+        edits = dict_edits(src, *src.offsets(origin.span), old, value) if origin.span.file.endswith(".py") else None
+        if edits is None:
+            replace_at(origin, value)
+        else:
+            inplace.setdefault(os.path.abspath(origin.span.file), []).extend(edits)
+
     def add_override(path: Path, value: Any) -> bool:
         """Override ``path``; whether a list on the way had to be written out whole."""
         crossed = False
@@ -151,7 +160,7 @@ def plan_files(plan: Plan, target: str, in_base: bool = False) -> Written:
         # is written whole, through an override.
         shared = [o for o in _users_of(cfg.tree, here, w) if tuple(_steps(o)) not in whole] if here else []
         if here is not None and _same_file(here.span.file, home) and here.kind == "literal" and not shared:
-            replace_at(here, value)
+            replace_dict_at(here, old, value)
         elif in_base:
             raise EditError(
                 f"`{format_path(w)}` is not written as one dict in a single file; edit it without --in-base"
