@@ -314,3 +314,24 @@ def test_items_cut_next_to_each_other_leave_a_dict_that_parses(write: Callable[.
     for key in ("gamma", "alpha", "reduction", "loss_weight"):
         del before["model"]["bbox_head"]["loss_cls"][key]
     assert _mmengine(cfg) == before == losstune.load(cfg).to_dict()
+
+
+def test_unset_of_a_key_the_base_sets_too_keeps_the_base_value_out(write: Callable[..., Path], tmp_path: Path) -> None:
+    child = (
+        "_base_ = './base.py'\n"
+        "model = dict(\n"
+        "    roi_head=dict(\n"
+        "        bbox_head=dict(\n"
+        "            reg_decoded_bbox=True,\n"
+        "            loss_bbox=dict(type='IoULoss', loss_weight=10.0))))\n"
+    )
+    write("base.py", BASE)
+    cfg = write("cfg.py", child)
+    before = _mmengine(cfg)
+    code, out = _set("--unset", "loss_bbox.loss_weight", cfg.name, cwd=tmp_path)
+    assert code == 0, out
+    assert cfg.read_text(encoding="utf-8") == child.replace(
+        "dict(type='IoULoss', loss_weight=10.0)", "dict(_delete_=True, type='IoULoss')"
+    )
+    del before["model"]["roi_head"]["bbox_head"]["loss_bbox"]["loss_weight"]
+    assert _mmengine(cfg) == before == losstune.load(cfg).to_dict()

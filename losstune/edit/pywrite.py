@@ -171,9 +171,18 @@ def dict_edits(
             edits.append(_replacement(src, *_offsets(src, value_node), plain_value(new[key])))
     written = {k for k, _, _ in entries}
     for key, value in new.items():
-        if key not in written:
+        if key == "_delete_" and key not in written and isinstance(node, ast.Call):
+            edits.append(_insert_first(src, spans, f"_delete_={python_literal(value)}"))
+        elif key not in written:
             _insert(src, node, key, plain_value(value), edits)
     return edits
+
+
+def _insert_first(src: SourceText, spans: list[tuple[int, int]], item: str) -> TextEdit:
+    """``item`` before the first item, separated from it as the first two items are."""
+    first = spans[0][0]
+    apart = len(spans) > 1 and _line(src, spans[1][0]) > _line(src, first)
+    return TextEdit(first, first, item + (f",\n{' ' * _col(src, first)}" if apart else ", "))
 
 
 def _node_at(src: SourceText, start: int, end: int) -> ast.expr | None:

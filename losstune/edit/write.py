@@ -54,6 +54,20 @@ def _exact_origin(tree: Any, path: Path) -> Origin | None:
     return parent.origins.get(path[-1]) if isinstance(parent, LDict) else None
 
 
+def _at(tree: Any, path: Path) -> Any:
+    try:
+        return keypath.get(tree, path) if tree is not None else None
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def _brings_back(under: Any, new: dict[Any, Any]) -> bool:
+    """Whether merging ``new`` into ``under`` (what the bases give) keeps a key ``new`` lacks."""
+    if not isinstance(under, dict):
+        return False
+    return any(k not in new or (isinstance(new[k], dict) and _brings_back(v, new[k])) for k, v in under.items())
+
+
 def _literal(path: str, value: Any, column: int, indent: int, width: int, tail: int, close: str) -> str:
     if path.endswith(".py"):
         return python_literal(value, indent, width, column=column, tail=tail, close=close)
@@ -155,7 +169,9 @@ def plan_files(plan: Plan, target: str, in_base: bool = False) -> Written:
         # Keys written in another file (a base) would merge back in: `_delete_` keeps them out;
         # those files have the dict, so `_delete_` is consumed by the merge and never leaks.
         outside = [k for k in old if (o := origin_at(cfg.tree, (*w, k))) is None or not _same_file(o.span.file, home)]
-        value = {"_delete_": True, **new} if outside else dict(new)
+        # So would the bases' own value of the dict where this config writes it whole.
+        under = _at(cfg.base, w) if _same_file(home, target) else None
+        value = {"_delete_": True, **new} if outside or _brings_back(under, new) else dict(new)
         # A dict written once for other keys too (a YAML anchor and its aliases): only this one
         # is written whole, through an override.
         shared = [o for o in _users_of(cfg.tree, here, w) if tuple(_steps(o)) not in whole] if here else []
