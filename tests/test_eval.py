@@ -673,3 +673,57 @@ def test_plot_draws_the_gradient_beside_the_loss(loss: dict[str, object], wrt: s
             assert list(a.get_xdata()) == list(b.get_xdata())
     finally:
         plt.close(fig)
+
+
+def test_plot_overlays_several_configs_one_curve_each() -> None:
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from losstune.engine.plot import _figure
+
+    focal = {"type": "FocalLoss", "use_sigmoid": True}
+    fig = _figure([("a.py", focal | {"gamma": 1.5, "alpha": 0.5}), ("b.py", focal)], "title")
+    try:
+        for ax in fig.axes:
+            labels = [line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")]
+            assert labels == ["a.py: γ = 1.5, α = 0.5", "b.py: γ = 2, α = 0.25"]
+    finally:
+        plt.close(fig)
+
+
+def test_eval_several_configs_overlays_their_plots(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "k.png"
+    configs = ["retinanet_r50_fpn_1x_coco.py", "retinanet_r50_fpn_gamma1.5_1x_coco.py"]
+    code, text = invoke("eval", *configs, "--loss", "loss_cls", "--no-check", "--plot", str(out), cwd=EXAMPLES)
+    assert code == 0, text
+    assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert [line for line in text.splitlines() if line.endswith(".py:")] == [f"{c}:" for c in configs]
+    assert text.count("1. sampling") == 2
+    one, single = invoke("eval", configs[0], "--loss", "loss_cls", "--no-check", cwd=EXAMPLES)
+    assert one == 0 and not single.startswith(configs[0])  # one config: as before, no heading
+
+
+@pytest.mark.parametrize(
+    ("configs", "key", "named", "says"),
+    [
+        (["retinanet_r50_fpn_1x_coco.py", "faster_rcnn_r50_fpn_1x_coco.py"], "loss_cls", 1, "ambiguous"),
+        (["retinanet_r50_fpn_1x_coco.py", "faster_rcnn_r50_fpn_1x_coco.py"], "bbox_head.loss_dfl", 0, ""),
+        (["retinanet_r50_fpn_1x_coco.py", "retinanet_r50_fpn_giou_1x_coco.py"], "loss_bbox", 1, "IoU"),
+    ],
+)
+def test_eval_several_configs_name_the_one_that_does_not_fit(
+    tmp_path: Path, configs: list[str], key: str, named: int, says: str
+) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "k.png"
+    code, text = invoke("eval", *configs, "--loss", key, "--no-check", "--plot", str(out), cwd=EXAMPLES)
+    assert code == 2, text
+    assert configs[named] in text and says in text, text
+    assert not out.exists()
+
+
+def test_eval_several_configs_as_json_is_refused() -> None:
+    configs = ["retinanet_r50_fpn_1x_coco.py", "retinanet_r50_fpn_gamma1.5_1x_coco.py"]
+    code, text = invoke("eval", *configs, "--loss", "loss_cls", "--format", "json", cwd=EXAMPLES)
+    assert code == 2 and json.loads(text)["kind"] == "error", text

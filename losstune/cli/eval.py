@@ -4,18 +4,30 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from losstune.cli import context, terminal
 from losstune.cli.boundary import reported
-from losstune.cli.options import ConfigArg, Device, Format, FormatOption, VersionOption
+from losstune.cli.options import Device, Format, FormatOption, VersionOption
 from losstune.errors import EXIT_FINDINGS, CommandError, UsageError
+from losstune.render.safe import printable
+
+if TYPE_CHECKING:
+    from losstune.engine.session import EvalResult
 
 
 def eval_command(
-    config: ConfigArg,
+    configs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="A config file (.py, .yaml, .yml or .json), or several: each evaluated in turn, their "
+            "--plot curves overlaid.",
+            show_default=False,
+            metavar="CONFIG...",
+        ),
+    ],
     loss: Annotated[
         str,
         typer.Option(
@@ -75,6 +87,7 @@ def eval_command(
             import torch  # noqa: F401
         except ImportError:
             raise UsageError("eval needs PyTorch: pip install torch") from None
+        from losstune import keypath
         from losstune.engine.inputs import InputError
         from losstune.engine.session import DENSE_PRIORS, ROI_PRIORS, evaluate_config
         from losstune.engine.trace import UnsupportedLoss
@@ -88,31 +101,58 @@ def eval_command(
                 f"--num-priors {num_priors}: give at least 1 prior to assign and sample, or leave it out "
                 f"for the default ({DENSE_PRIORS} for a dense head, {ROI_PRIORS} for an RoI head)"
             )
-        context.settings(str(config))
-        cfg = context.load(config, Resolver())
-        try:
-            result = evaluate_config(
-                cfg,
-                loss,
-                inputs=str(inputs) if inputs else None,
-                seed=seed,
-                num_priors=num_priors,
-                device=device.value,
-                mmdet_version=mmdet_version,
-                plot=str(plot) if plot is not None else None,
-                check=check,
-            )
-        except KeyPathError as e:  # a key that names nothing, or several keys: the candidates, as set lists them
-            mask = EnvMask.of(cfg)
-            raise CommandError(mask.text(f"{config}: {e}"), [f"candidate: {c}" for c in e.candidates]) from None
-        except (InputError, UnsupportedLoss) as e:
-            replay = "; give --inputs FILE, a .pt or .npz of its forward's arguments by name"
-            hint = replay if isinstance(e, InputError) and e.replayable else ""
-            raise CommandError(EnvMask.of(cfg).text(f"{config}: {e}{hint}")) from None
-        sys.stdout.write(
-            render_eval.render_json(result)
-            if fmt is Format.json
-            else render_eval.render_text(result, color=terminal.color(), width=terminal.layout()[0])
-        )
-        if result.check is not None and result.check.equal is False:
+        if len(configs) > 1 and fmt is Format.json:
+            raise UsageError("--format json evaluates one config: give one config, or several as text")
+        several = len(configs) > 1
+        results: list[tuple[Path, EvalResult, dict[str, Any]]] = []
+        for config in configs:
+            context.settings(str(config))
+            cfg = context.load(config, Resolver())
+            try:
+                result = evaluate_config(
+                    cfg,
+                    loss,
+                    inputs=str(inputs) if inputs else None,
+                    seed=seed,
+                    num_priors=num_priors,
+                    device=device.value,
+                    mmdet_version=mmdet_version,
+                    plot=str(plot) if plot is not None and not several else None,
+                    check=check,
+                )
+            except KeyPathError as e:  # a key that names nothing, or several keys: the candidates, as set lists them
+                mask = EnvMask.of(cfg)
+                raise CommandError(mask.text(f"{config}: {e}"), [f"candidate: {c}" for c in e.candidates]) from None
+            except (InputError, UnsupportedLoss) as e:
+                replay = "; give --inputs FILE, a .pt or .npz of its forward's arguments by name"
+                hint = replay if isinstance(e, InputError) and e.replayable else ""
+                raise CommandError(EnvMask.of(cfg).text(f"{config}: {e}{hint}")) from None
+            results.append((config, result, keypath.get(cfg.tree, result.loss.path)))
+        if several and plot is not None:
+            _overlay(results, plot)
+        width = terminal.layout()[0]
+        for i, (config, result, _) in enumerate(results):
+            if fmt is Format.json:
+                sys.stdout.write(render_eval.render_json(result))
+                continue
+            heading = ("\n" if i else "") + f"{printable(str(config))}:\n" if several else ""
+            sys.stdout.write(heading + render_eval.render_text(result, color=terminal.color(), width=width))
+        if any(r.check is not None and r.check.equal is False for _, r, _ in results):
             raise typer.Exit(EXIT_FINDINGS)
+
+
+def _overlay(results: list[tuple[Path, EvalResult, dict[str, Any]]], plot: Path) -> None:
+    """One PNG of every config's loss, a curve each; an error naming a config that does not fit."""
+    from losstune.engine.inputs import InputError
+    from losstune.engine.plot import PlotMismatch, plot_kernel
+
+    keys = ", ".join(dict.fromkeys(f"{r.loss.key}: {r.loss.type}" for _, r, _ in results))
+    names = [config.name for config, _, _ in results]
+    if len(set(names)) < len(names):  # the same name in two folders: the paths as given
+        names = [str(config) for config, _, _ in results]
+    try:
+        plot_kernel([(name, r[2]) for name, r in zip(names, results, strict=True)], str(plot), keys)
+    except PlotMismatch as e:
+        raise CommandError(f"{results[e.index][0]}: {e}") from None
+    except InputError as e:
+        raise CommandError(f"{results[0][0]}: {e}") from None

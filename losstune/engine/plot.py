@@ -22,6 +22,7 @@ ERROR = ("L1Loss", "SmoothL1Loss", "BalancedL1Loss", "MSELoss")
 # What the kernel is drawn from, not how it is weighted or reduced: these are left out.
 _NOT_DRAWN = ("_scope_", "loss_weight", "reduction", "class_weight", "ignore_index", "avg_non_ignore")
 _GREEK = {"gamma": "γ", "alpha": "α"}
+PROBABILITY_AXIS = "predicted probability of the true class"
 
 
 @dataclass
@@ -100,6 +101,17 @@ def _params(cfg: dict[str, Any], skip: tuple[str, ...] = ("type", "use_sigmoid")
     return ", ".join(f"{_GREEK.get(k, k)} = {_shown(v)}" for k, v in cfg.items() if k not in skip)
 
 
+def drawn_with(loss_cfg: dict[str, Any]) -> str:
+    """The parameters the kernel of ``loss_cfg`` is drawn with (``defaults`` when none is set;
+    FocalLoss's γ and α always)."""
+    kind = bare_type(str(loss_cfg.get("type")))
+    cfg = {k: v for k, v in loss_cfg.items() if k not in _NOT_DRAWN}
+    if kind == "FocalLoss":
+        shown = {"gamma": cfg.get("gamma", 2.0), "alpha": cfg.get("alpha", 0.25)}
+        return _params(shown | cfg, skip=("type", "use_sigmoid", "activated"))
+    return _params(cfg) or "defaults"
+
+
 def plot_spec(loss_cfg: dict[str, Any]) -> PlotSpec:
     """What the plot of ``loss_cfg`` draws; ``InputError`` for a loss it cannot draw."""
     kind = bare_type(str(loss_cfg.get("type")))
@@ -109,7 +121,7 @@ def plot_spec(loss_cfg: dict[str, Any]) -> PlotSpec:
             "--plot draws classification, regression and IoU kernels; a mask loss (use_mask=True) is none of them"
         )
     references = [(_defaults(kind), f"{kind}, defaults")]
-    configured = f"configured: {_params(cfg) or 'defaults'}"
+    configured = f"configured: {drawn_with(loss_cfg)}"
     if kind in ERROR:
         x = torch.linspace(-3, 3, 601)
         wrt = "the error: the prediction moved, the target fixed"
@@ -122,16 +134,15 @@ def plot_spec(loss_cfg: dict[str, Any]) -> PlotSpec:
         raise InputError(f"--plot draws classification, regression and IoU kernels; `{kind}` is none of them")
     if kind == "FocalLoss":  # as in the focal loss paper's figure 1: α = 1, γ from 0 to 5
         references = [({"type": kind, "gamma": g, "alpha": 1.0}, f"γ = {g:g}, α = 1") for g in (0, 0.5, 1, 2, 5)]
-        shown = {"gamma": cfg.get("gamma", 2.0), "alpha": cfg.get("alpha", 0.25)}
-        configured = f"configured: {_params(shown | cfg, skip=('type', 'use_sigmoid', 'activated'))}"
     x = torch.linspace(1e-3, 1 - 1e-3, 500)
     wrt = "p, the predicted probability of the true class"
-    return PlotSpec(cfg, "predicted probability of the true class", "d loss / d p", wrt, x, references, configured)
+    return PlotSpec(cfg, PROBABILITY_AXIS, "d loss / d p", wrt, x, references, configured)
 
 
-def plot_kernel(loss_cfg: dict[str, Any], out: str, title: str) -> None:
-    """Write a PNG of the configured kernel and its reference curves, with their gradients, to ``out``."""
-    fig = _figure(loss_cfg, title)
+def plot_kernel(losses: dict[str, Any] | list[tuple[str, dict[str, Any]]], out: str, title: str) -> None:
+    """Write a PNG of the configured kernel and its reference curves, with their gradients, to
+    ``out``; or, given several losses (each with the name of its config), one curve for each."""
+    fig = _figure(losses, title)
     import matplotlib.pyplot as plt
 
     try:
@@ -144,9 +155,10 @@ GRADIENT_FLOOR = -10.0
 """The lowest gradient drawn for a classification loss: d loss / d p runs to -1/p near p = 0."""
 
 
-def _figure(loss_cfg: dict[str, Any], title: str) -> Any:
-    """The figure: the element-wise loss on the left, its gradient on the right, one curve each per
-    reference and the configured loss in black, on the same points."""
+def _figure(losses: dict[str, Any] | list[tuple[str, dict[str, Any]]], title: str) -> Any:
+    """The figure: the element-wise loss on the left, its gradient on the right, on the same points;
+    for one loss, a curve per reference and the configured loss in black; for several (each named
+    by its config), one curve each, labelled with that name and the parameters."""
     try:
         import matplotlib
 
@@ -154,13 +166,19 @@ def _figure(loss_cfg: dict[str, Any], title: str) -> Any:
         import matplotlib.pyplot as plt
     except ImportError:
         raise InputError("--plot needs matplotlib: pip install 'losstune[plot]'") from None
-    spec = plot_spec(loss_cfg)
+    if isinstance(losses, dict):
+        loss_cfg = losses
+        spec = plot_spec(loss_cfg)
+        label = spec.configured_label + _not_drawn(loss_cfg)
+        styles: list[dict[str, Any]] = [{"linewidth": 1.0, "alpha": 0.6} for _ in spec.references]
+        styles.append({"color": "black", "linewidth": 2.2})
+        drawn = [*spec.references, (spec.cfg, label)]
+    else:
+        spec, drawn = _overlay(losses)
+        loss_cfg = losses[0][1]
+        styles = [{"linewidth": 1.8} for _ in drawn]
     kind = bare_type(str(loss_cfg.get("type")))
     x = spec.x
-    label = spec.configured_label + (" (class_weight not drawn)" if "class_weight" in loss_cfg else "")
-    styles: list[dict[str, Any]] = [{"linewidth": 1.0, "alpha": 0.6} for _ in spec.references]
-    styles.append({"color": "black", "linewidth": 2.2})
-    drawn = [*spec.references, (spec.cfg, label)]
     try:
         curves = [(_kernel(cfg, x).detach(), _gradient(cfg, x), text) for cfg, text in drawn]
     except (RuntimeError, ValueError, AssertionError, TypeError) as e:
@@ -177,8 +195,8 @@ def _figure(loss_cfg: dict[str, Any], title: str) -> Any:
             ax.set_xlabel(spec.xlabel)
             ax.grid(alpha=0.3)
         grad_ax.axhline(0.0, color="grey", linewidth=0.6)
-        if kind in PROBABILITY:
-            top = float(_kernel(_defaults(kind), x[:1]).max())
+        if spec.xlabel == PROBABILITY_AXIS:
+            top = max(float(_kernel(_defaults(bare_type(str(c["type"]))), x[:1]).max()) for c, _ in drawn)
             loss_ax.set_ylim(0, max(math.ceil(top), 1))
             low = min(float(grad.min()) for _, grad, _ in curves)
             high = max(float(grad.max()) for _, grad, _ in curves)
@@ -190,6 +208,39 @@ def _figure(loss_cfg: dict[str, Any], title: str) -> Any:
         plt.close(fig)
         raise
     return fig
+
+
+def _not_drawn(loss_cfg: dict[str, Any]) -> str:
+    return " (class_weight not drawn)" if "class_weight" in loss_cfg else ""
+
+
+class PlotMismatch(InputError):
+    """Losses of several configs that cannot share one plot; ``index``: the one that differs."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+def _overlay(losses: list[tuple[str, dict[str, Any]]]) -> tuple[PlotSpec, list[tuple[dict[str, Any], str]]]:
+    """The axis the losses share (that of the first) and a curve per config; ``PlotMismatch``
+    naming the config whose loss is drawn against another axis."""
+    first_name, first = losses[0]
+    spec = plot_spec(first)
+    drawn = []
+    for index, (name, loss_cfg) in enumerate(losses):
+        try:
+            own = plot_spec(loss_cfg)
+        except InputError as e:
+            raise PlotMismatch(index, str(e)) from None
+        if own.xlabel != spec.xlabel:
+            raise PlotMismatch(
+                index,
+                f"its {loss_cfg.get('type')} is drawn against the {own.xlabel}, and {first_name}'s "
+                f"{first.get('type')} against the {spec.xlabel}: plot them apart",
+            )
+        drawn.append((own.cfg, f"{name}: {drawn_with(loss_cfg)}{_not_drawn(loss_cfg)}"))
+    return spec, drawn
 
 
 def _save(fig: Any, out: str) -> None:
