@@ -220,3 +220,23 @@ def test_a_config_dict_s_own_attributes_come_before_its_keys(write: Callable[...
     assert result.cfg["x"] is True and result.cfg["z"] == 50
     # `ConfigDict.freeze` is a method of mmengine's, not the key: losstune does not guess it.
     assert isinstance(result.cfg["y"], Opaque)
+
+
+@pytest.mark.parametrize(
+    "child",
+    [
+        "_base_ = './base.py'\nx = []\n_base_.model.x = _base_\n",
+        "_base_ = './base.py'\n_base_.model.update(me=_base_.model)\n",
+        "_base_ = './base.py'\n_base_['model']['a'] = [_base_]\n",
+    ],
+)
+def test_a_base_changed_to_contain_itself_is_a_finding_not_a_crash(write: Callable[..., Path], child: str) -> None:
+    write("base.py", "model = dict(a=1)\n")
+    cfg = write("cfg.py", child)
+    result = Resolver().resolve(cfg)
+    found = [(d.code, d.span.file.rsplit("/", 1)[-1] if d.span else None) for d in result.diagnostics]
+    assert ("LT012", "base.py") in found, result.diagnostics
+    assert any("contains itself" in d.message for d in result.diagnostics)
+    assert result.cfg is not None
+    losstune_text = repr(to_plain(result.cfg))  # what every report walks: finite
+    assert "model" in losstune_text
