@@ -646,6 +646,15 @@ def test_plot_gradient_is_the_derivative_along_the_axis() -> None:
     assert not _gradient({"type": "L1Loss"}, err).requires_grad  # drawn, not kept in a graph
 
 
+def test_the_iou_gradient_drawn_is_a_derivative_at_every_point_of_its_axis() -> None:
+    from losstune.engine.plot import _gradient, plot_spec
+
+    spec = plot_spec({"type": "GIoULoss"})
+    # coinciding boxes (IoU = 1) are a kink of the IoU in the shift: no point there
+    assert float(spec.x.max()) < 1.0
+    assert torch.allclose(_gradient(spec.cfg, spec.x), -torch.ones(len(spec.x)), atol=1e-3)
+
+
 @pytest.mark.parametrize(
     ("loss", "wrt"),
     [

@@ -128,7 +128,9 @@ def plot_spec(loss_cfg: dict[str, Any]) -> PlotSpec:
         return PlotSpec(cfg, "error (prediction - target)", "d loss / d error", wrt, x, references, configured)
     if kind in BOXES:
         xlabel = "IoU of the prediction with its target (the same box, shifted sideways)"
-        wrt, x = "the IoU: the box moved along its sideways shift", torch.linspace(0.02, 1.0, 491)
+        # Up to just below 1: at IoU = 1 the boxes coincide, where the IoU has a kink in the shift
+        # and autograd's subgradient there (0) is no derivative of the loss.
+        wrt, x = "the IoU: the box moved along its sideways shift", torch.linspace(0.02, 0.995, 488)
         return PlotSpec(cfg, xlabel, "d loss / d IoU", wrt, x, references, configured)
     if kind not in PROBABILITY:
         raise InputError(f"--plot draws classification, regression and IoU kernels; `{kind}` is none of them")
