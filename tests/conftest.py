@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
+# The released OpenMMLab packages some tests compare with (`python benchmarks/fetch_projects.py`).
+PROJECTS = Path(os.environ.get("LOSSTUNE_PROJECTS", REPO / ".projects"))
 
 
 @pytest.fixture

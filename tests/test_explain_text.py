@@ -22,7 +22,7 @@ from losstune.cli import terminal
 from losstune.render.explain import render_json, render_text
 from losstune.report import ExplainReport, explain
 from losstune.schema.registry import load_schema
-from tests.conftest import EXAMPLES, REPO
+from tests.conftest import EXAMPLES, PROJECTS, REPO
 from tests.golden import assert_golden
 from tests.test_cli import invoke
 
@@ -76,7 +76,7 @@ def test_the_check_finds_a_cut_line_number_and_a_dropped_value() -> None:
     assert missing(dropped, data, str(REPO)) == ["gamma = 1.5"]
 
 
-REAL = Path("/work/family/site3/mmdet/.mim/configs")
+REAL = PROJECTS / "site3" / "mmdet" / ".mim" / "configs"
 REAL_CONFIGS = [
     "retinanet/retinanet_r50_fpn_1x_coco.py",
     "mask2former/mask2former_r50_8xb2-lsj-50e_coco.py",
@@ -87,7 +87,10 @@ REAL_CONFIGS = [
 ]
 
 
-@pytest.mark.skipif(not REAL.is_dir(), reason="MMDetection 3.3.0's configs are not on this machine")
+@pytest.mark.skipif(
+    not REAL.is_dir(),
+    reason="needs MMDetection 3.3.0's configs: run `python benchmarks/fetch_projects.py --only mmdet`",
+)
 @pytest.mark.parametrize("config", REAL_CONFIGS)
 def test_real_configs_are_whole_at_every_width(config: str) -> None:
     report = _report(REAL / config)

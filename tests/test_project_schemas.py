@@ -4,7 +4,6 @@ MMDetection 2.x's registry), and what the rules about heads know of their heads.
 from __future__ import annotations
 
 import ast
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +15,11 @@ from losstune.lint.settings import Settings
 from losstune.loader.resolve import Resolver
 from losstune.model import Diagnostic
 from losstune.schema.registry import Entry, Schema, load_schema
+from tests.conftest import PROJECTS
 
 # The released packages the schemas were read from, where this machine has them
 # (`python benchmarks/fetch_projects.py` puts them in .projects).
-SITE3 = Path(os.environ.get("LOSSTUNE_PROJECTS", Path(__file__).resolve().parent.parent / ".projects")) / "site3"
+SITE3 = PROJECTS / "site3"
 SITE2 = SITE3.parent / "site2"
 
 
