@@ -156,9 +156,7 @@ def _sampler_view(
         return None
     node: Any = {}
     if s.path is not None:
-        node = cfg.tree
-        for step in s.path:
-            node = node[step]
+        node = get(cfg.tree, s.path)
     return SamplerView(
         s.key,
         _type(s.type, node, mask),
@@ -179,9 +177,7 @@ def _known_sampler(cfg: LoadedConfig, loss: LossNode, version: int) -> SamplerRe
     s = loss.sampler
     if s is None or not s.default or loss.head is None:
         return s
-    head = cfg.tree
-    for step in loss.head:
-        head = head[step]
+    head = get(cfg.tree, loss.head)
     head_type = head.get("type") if isinstance(head, dict) else None
     if isinstance(head_type, str) and type_at(cfg.tree, loss.head, head_type, version).registry != DEFAULT_SCOPE:
         return None
@@ -192,7 +188,7 @@ def unchecked_note(cfg: LoadedConfig, schema: Schema, loss: LossNode, version: i
     """Why a loss's parameters are not checked, when the registry it is looked up in is one
     losstune has no schema for (another project's)."""
     ref = type_at(cfg.tree, loss.path, loss.type, version)
-    if schema.lookup(ref) is not None or (ref.registry is not None and schema.knows(ref.registry)):
+    if not schema.unchecked(ref):
         return None
     return f"not checked: `{loss.type}` is looked up in {ref.where}, which losstune has no schema for"
 
@@ -206,9 +202,7 @@ def _type(name: str, node: Any, mask: EnvMask) -> str:
 def _loss_view(
     cfg: LoadedConfig, loss: LossNode, schema: Schema, version: int, mask: EnvMask, unknown: Unknown
 ) -> LossView:
-    node: Any = cfg.tree
-    for step in loss.path:
-        node = node[step]
+    node: Any = get(cfg.tree, loss.path)
     return LossView(
         key=loss.key,
         type=_type(loss.type, node, mask),

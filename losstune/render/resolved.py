@@ -12,7 +12,7 @@ from typing import Any
 from losstune.loader.envmask import EnvValue
 from losstune.loader.values import Opaque
 from losstune.model import Origin
-from losstune.render.paths import shown
+from losstune.render.paths import position, shown
 from losstune.render.safe import printable
 from losstune.resolved import Leaf, ResolvedReport, Section
 
@@ -20,7 +20,7 @@ _INDENT = "    "
 
 
 def _where(origin: Origin | None) -> str:
-    return f"{shown(origin.span.file)}:{origin.span.line}" if origin is not None else "default"
+    return position(origin.span, column=False) if origin is not None else "default"
 
 
 def _unwritable(value: Any) -> str | None:

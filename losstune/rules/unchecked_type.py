@@ -38,7 +38,7 @@ class UncheckedType(Rule):
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
         for node in ctx.nodes():
             ref = node.ref
-            if node.entry is not None or (ref.registry is not None and ctx.schema.knows(ref.registry)):
+            if not ctx.schema.unchecked(ref):
                 continue
             what = "no schema" if ref.registry is not None else "no way to tell which registry"
             yield self.finding(

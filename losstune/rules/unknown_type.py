@@ -75,8 +75,9 @@ class UnknownType(Rule):
                     )
                 continue
             ref = node.ref
-            if ref.registry is None or not ctx.schema.knows(ref.registry):
+            if ctx.schema.unchecked(ref):
                 continue  # nothing is known of that registry (LT116)
+            assert ref.registry is not None  # a registry the schema describes has a name
             if ctx.unread_imports:
                 yield self.finding(
                     _unread_message(node.type, f"{project_name(ref.registry)} {node.kind}", ctx.unread_imports),

@@ -191,6 +191,11 @@ class Schema:
         """Whether this schema describes the losses of ``registry`` (a scope such as ``mmyolo``)."""
         return registry is not None and any(not e.from_source for e in self.registries.get(registry, {}).values())
 
+    def unchecked(self, ref: TypeRef) -> bool:
+        """Whether nothing checks the type ``ref`` names: this schema has no entry for it, and its
+        registry is one this schema does not describe (another project's, or not known)."""
+        return self.lookup(ref) is None and not self.knows(ref.registry)
+
     def lookup(self, ref: TypeRef) -> Entry | None:
         """The entry a resolved type names, if its registry has one by that name."""
         if ref.registry is None:
