@@ -70,11 +70,22 @@ class Severity(str, Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class Related:
+    """Another place a finding concerns: where the value it conflicts with, or the one that made
+    it stale, was set (SARIF's ``relatedLocations``)."""
+
+    span: Span
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class Diagnostic:
     """One finding: a loader problem or a rule violation, with its position.
 
     ``key`` is the dotted key path of the config value concerned, when there is one.
-    ``fix`` is a one-line suggestion of what to do.
+    ``fix`` is a one-line suggestion of what to do. ``related`` are the other places the finding
+    concerns (a finding caused by a child config is reported at the child's line, and names the
+    base's line here).
     """
 
     code: str
@@ -85,6 +96,7 @@ class Diagnostic:
     key: str | None = None
     fix: str | None = None
     notes: tuple[str, ...] = field(default=())
+    related: tuple[Related, ...] = field(default=())
 
     def sort_key(self) -> tuple[str, int, int, str]:
         """Order by file, position, code."""

@@ -76,6 +76,10 @@ def diagnostic(d: Diagnostic) -> dict[str, Any]:
         "message": d.message,
         "key": d.key,
         "fix": d.fix,
+        "related": [
+            {"file": shown(r.span.file), "line": r.span.line, "column": r.span.column, "message": r.message}
+            for r in d.related
+        ],
     }
 
 

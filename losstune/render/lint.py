@@ -11,7 +11,7 @@ from typing import Any
 
 from losstune import __version__
 from losstune.loader import codes
-from losstune.model import Diagnostic, Severity
+from losstune.model import Diagnostic, Severity, Span
 from losstune.render.errors import severity_style
 from losstune.render.excerpt import source_excerpt
 from losstune.render.json import diagnostic, document, dump
@@ -39,6 +39,10 @@ def render_text(
             message = sentence(d.message)
             out.append(f"  {paint(where, 'bold', color)}{sev}  {paint(f'{d.code} {d.name}', 'bold', color)}  {message}")
             out += source_excerpt(d, lines, "    ", color)
+            for r in d.related:
+                out.append(
+                    f"    {paint('see:', 'bold', color)} {printable(shown(r.span.file))}:{r.span.line}: {sentence(r.message)}"
+                )
             if d.fix:
                 out.append(f"    {paint('fix:', 'bold-green', color)} {sentence(d.fix)}")
         out.append("")
@@ -88,6 +92,18 @@ def _sarif_rules() -> list[dict[str, Any]]:
     return out
 
 
+def _sarif_place(s: Span) -> dict[str, Any]:
+    return {
+        "artifactLocation": {"uri": shown(s.file).replace("\\", "/")},
+        "region": {
+            "startLine": s.line,
+            "startColumn": s.column,
+            "endLine": s.end_line,
+            "endColumn": max(s.end_column, s.column),
+        },
+    }
+
+
 def render_sarif(diagnostics: list[Diagnostic]) -> str:
     """A SARIF 2.1.0 log of ``diagnostics``."""
     rules = _sarif_rules()
@@ -102,19 +118,11 @@ def render_sarif(diagnostics: list[Diagnostic]) -> str:
         if d.code in index:
             result["ruleIndex"] = index[d.code]
         if d.span is not None:
-            s = d.span
-            result["locations"] = [
-                {
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": shown(s.file).replace("\\", "/")},
-                        "region": {
-                            "startLine": s.line,
-                            "startColumn": s.column,
-                            "endLine": s.end_line,
-                            "endColumn": max(s.end_column, s.column),
-                        },
-                    }
-                }
+            result["locations"] = [{"physicalLocation": _sarif_place(d.span)}]
+        if d.related:
+            result["relatedLocations"] = [
+                {"id": i, "physicalLocation": _sarif_place(r.span), "message": {"text": r.message}}
+                for i, r in enumerate(d.related)
             ]
         results.append(result)
     log = {

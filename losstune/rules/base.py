@@ -10,8 +10,9 @@ from losstune.config import LoadedConfig, origin_at
 from losstune.keypath import Path, format_path, get
 from losstune.loader.customimports import UnreadModule
 from losstune.loader.envmask import EnvMask
+from losstune.loader.resolve import display_path
 from losstune.locate import LossNode, SamplerRef
-from losstune.model import ComponentKind, Diagnostic, Origin, Severity, Span
+from losstune.model import ComponentKind, Diagnostic, Origin, Related, Severity, Span
 from losstune.schema.heads import HEAD_LOSS_PARAMS
 from losstune.schema.registry import Entry, ParamSpec, Schema, TypeSpec
 from losstune.schema.scopes import DEFAULT_SCOPE, TypeRef, type_at
@@ -48,6 +49,23 @@ class Context:
     def resolve(self, type_name: str, path: Path) -> TypeRef:
         """Where the ``type`` of the dict at ``path`` is looked up (its registry scope)."""
         return type_at(self.config.tree, path, type_name, self.version)
+
+    @staticmethod
+    def place(origin: Origin) -> str:
+        """``file:line`` of ``origin`` as a message names it (the file relative to the working
+        directory when below it)."""
+        return f"{display_path(origin.span.file)}:{origin.span.line}"
+
+    def nearest(self, *origins: Origin | None) -> Origin | None:
+        """Of the places some values were set, the one in the file nearest to the config linted (the
+        config itself, then its bases, then theirs): where a child config wrote the value that now
+        conflicts with a base's, that is the child's line. The first given wins a tie."""
+        order = {f: i for i, f in enumerate(self.config.files)}
+        best: Origin | None = None
+        for o in origins:
+            if o is not None and (best is None or order.get(o.span.file, 1 << 30) < order.get(best.span.file, 1 << 30)):
+                best = o
+        return best
 
     def node_at(self, key: str) -> Node | None:
         """The loss or sampler whose dict holds the value at dotted ``key`` (or is it)."""
@@ -119,6 +137,16 @@ class Node:
             return None
         h = get(self.ctx.config.tree, self.loss.head)
         return h if isinstance(h, dict) else None
+
+    def head_origin(self, param: str) -> Origin | None:
+        """Where a parameter of the head holding this loss was set."""
+        if self.loss is None or self.loss.head is None:
+            return None
+        return origin_at(self.ctx.config.tree, (*self.loss.head, param))
+
+    def head_key(self) -> str | None:
+        """Dotted key path of the head holding this loss."""
+        return format_path(self.loss.head) if self.loss is not None and self.loss.head is not None else None
 
     def head_ref(self) -> TypeRef | None:
         """The registry and name of the head holding this loss (MMYOLO's ``YOLOv6Head``), if it
@@ -193,8 +221,9 @@ class Rule:
         key: str | None = None,
         fix: str | None = None,
         severity: Severity | None = None,
+        related: tuple[Related, ...] = (),
     ) -> Diagnostic:
-        """A finding of this rule at ``origin``."""
+        """A finding of this rule at ``origin``; ``related`` are the other places it concerns."""
         span = origin.span if isinstance(origin, Origin) else origin
         return Diagnostic(
             code=self.code,
@@ -204,6 +233,7 @@ class Rule:
             span=span,
             key=key,
             fix=fix,
+            related=related,
         )
 
     @classmethod

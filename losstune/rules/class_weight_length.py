@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from losstune.model import Diagnostic
+from losstune.model import Diagnostic, Related
 from losstune.rules.base import Context, Example, Rule
 from losstune.schema.heads import CLASSIFIER_WIDTHS, HEAD_LOSS_PARAMS
 
@@ -32,6 +32,10 @@ class ClassWeightLength(Rule):
     ``num_classes`` says), and only one mistake is reported there: a single number with a softmax,
     which fails in the first iteration under any head (``weight tensor should be defined either for
     all N classes or no classes``).
+
+    The finding is where the mismatch was written last: a child config that changes the head's
+    ``num_classes`` under a base's ``class_weight`` gets it at the child's line, with the line of
+    ``class_weight`` as related location.
     """
 
     code = "LT109"
@@ -135,11 +139,28 @@ class ClassWeightLength(Rule):
                 continue
             if len(weights) == outputs.size or (sigmoid and len(weights) == 1):
                 continue
+            weights_at = node.origin("class_weight")
+            counts_at = [(name, node.head_origin(name)) for name in width.classes] if width else []
+            cause = ctx.nearest(weights_at, *(o for _, o in counts_at))
+            size_fix = f"{outputs.size} weights" + (
+                " (the last one weights the background class)" if outputs.background else ""
+            )
+            if cause is not weights_at and cause is not None and weights_at is not None:
+                name = next(n for n, o in counts_at if o is cause)
+                yield self.finding(
+                    f"the head's `{name}={head[name] if head else '?'}` gives the classifier of {head_type} "
+                    f"{outputs.size} outputs ({outputs.how}), but `class_weight` (set in "
+                    f"{ctx.place(weights_at)}) has {len(weights)} weights",
+                    cause,
+                    key=f"{node.head_key()}.{name}",
+                    fix=f"give `{node.key}.class_weight` {size_fix}",
+                    related=(Related(weights_at.span, f"`class_weight` with {len(weights)} weights"),),
+                )
+                continue
             yield self.finding(
                 f"`class_weight` has {len(weights)} weights but the classifier of {head_type} has "
                 f"{outputs.size} outputs ({outputs.how})",
-                node.origin("class_weight"),
+                weights_at,
                 key=f"{node.key}.class_weight",
-                fix=f"give {outputs.size} weights"
-                + (" (the last one weights the background class)" if outputs.background else ""),
+                fix=f"give {size_fix}",
             )
