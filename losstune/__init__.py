@@ -1,11 +1,12 @@
 """losstune: see, edit and check the losses of MMDetection configs without running them.
 
->>> import losstune
+>>> import os, losstune
 >>> cfg = losstune.load("examples/retinanet_r50_fpn_1x_coco.py")
 >>> cfg.get("loss_cls.gamma")
 2.0
->>> str(cfg.origin("loss_cls.gamma"))
-'examples/_base_/models/retinanet_r50_fpn.py:46'
+>>> span = cfg.origin("loss_cls.gamma").span  # its file is an absolute path
+>>> os.path.relpath(span.file), span.line
+('examples/_base_/models/retinanet_r50_fpn.py', 46)
 
 The public names are imported on first use, so that ``import losstune`` (and every command of
 the ``losstune`` program, which lives in this package) pays only for what it uses.

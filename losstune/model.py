@@ -33,14 +33,6 @@ class Span:
     end_line: int
     end_column: int
 
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
-
-    @property
-    def short(self) -> str:
-        """``file:line``, the form shown next to values."""
-        return f"{self.file}:{self.line}"
-
 
 @dataclass(frozen=True, slots=True)
 class Origin:
@@ -56,9 +48,6 @@ class Origin:
     kind: OriginKind = "literal"
     text: str = ""
     via: Origin | None = None
-
-    def __str__(self) -> str:
-        return self.span.short
 
 
 class Severity(str, Enum):
@@ -85,7 +74,8 @@ class Diagnostic:
     ``key`` is the dotted key path of the config value concerned, when there is one.
     ``fix`` is a one-line suggestion of what to do. ``related`` are the other places the finding
     concerns (a finding caused by a child config is reported at the child's line, and names the
-    base's line here).
+    base's line here). ``files`` are the files ``message`` names, as it names them (absolute
+    paths), for a renderer to show each as it shows the span's file.
     """
 
     code: str
@@ -97,6 +87,7 @@ class Diagnostic:
     fix: str | None = None
     notes: tuple[str, ...] = field(default=())
     related: tuple[Related, ...] = field(default=())
+    files: tuple[str, ...] = field(default=())
 
     def sort_key(self) -> tuple[str, int, int, str]:
         """Order by file, position, code."""
@@ -116,5 +107,6 @@ class ConfigError(LosstuneError):
         self.diagnostics = diagnostics
         self.sources = dict(sources or {})
         first = diagnostics[0]
-        where = f"{first.span}: " if first.span else ""
+        s = first.span
+        where = f"{s.file}:{s.line}:{s.column}: " if s else ""
         super().__init__(f"{where}{first.message}")

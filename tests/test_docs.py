@@ -16,5 +16,5 @@ def test_package_docstring_examples() -> None:
         result = doctest.testmod(losstune, verbose=False)
     finally:
         os.chdir(cwd)
-    assert result.attempted == 4
+    assert result.attempted == 5
     assert result.failed == 0

@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 from losstune.edit.lock import locked
 from losstune.errors import LosstuneError
-from losstune.loader.resolve import display_path
+from losstune.render import paths
 
 __all__ = [
     "FileChanged",
@@ -260,7 +260,7 @@ def check_writable(path: str) -> str | None:
     """Why the file ``path`` names cannot be written, or ``None``."""
     real = os.path.realpath(path)
     folder = os.path.dirname(real)
-    shown, shown_folder = display_path(os.path.abspath(path)), display_path(os.path.dirname(os.path.abspath(path)))
+    shown, shown_folder = paths.shown(os.path.abspath(path)), paths.shown(os.path.dirname(os.path.abspath(path)))
     if not os.path.exists(folder):
         return f"the folder `{shown_folder}` of `{shown}` does not exist; create it first"
     if not os.path.isdir(folder):

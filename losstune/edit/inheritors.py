@@ -15,9 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from losstune.loader import fileread, pyast, pysource
-from losstune.loader.resolve import Resolver, display_path
+from losstune.loader.resolve import Resolver
 from losstune.loader.values import same_value, to_plain
 from losstune.model import Severity
+from losstune.render import paths
 
 SCAN_SECONDS = 5.0
 MAX_CONFIGS = 5000
@@ -129,8 +130,8 @@ class _Search:
                     changes = inherits and (edited is None or _changes(result.cfg, edited.resolve(path).cfg))
                     errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
                     if not inherits and errors:
-                        span = f" ({errors[0].span.short})" if errors[0].span else ""
-                        problem = f"{errors[0].message}{span}"
+                        span = f" ({paths.position(errors[0].span, column=False)})" if errors[0].span else ""
+                        problem = f"{paths.message(errors[0])}{span}"
             except Exception as e:  # whatever goes wrong in one file, the edit goes on
                 problem = f"losstune failed on it ({_reason(e)})"
             with self.lock:
@@ -158,7 +159,7 @@ class _Search:
                 return order.get(p, len(order))
 
             out = Inheritors(self.root, sorted(self.found, key=walked), sorted(self.unaffected, key=walked))
-            shown = display_path(self.root)
+            shown = paths.shown(self.root)
             budget = f"the {seconds:g} s the search may take"
             problems = list(self.problems)
             if candidates is None:
@@ -178,7 +179,7 @@ class _Search:
                     )
                 if timed_out and self.current is not None:
                     problems.append((self.current, f"it took longer than {budget}"))
-            out.unchecked += [f"could not check {display_path(p)}: {why}" for p, why in problems]
+            out.unchecked += [f"could not check {paths.shown(p)}: {why}" for p, why in problems]
         return out
 
 

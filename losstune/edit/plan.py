@@ -24,6 +24,7 @@ from losstune.loader.resolve import FileResult
 from losstune.loader.values import LDict, Opaque, same_value
 from losstune.locate import is_bbox_sampler, is_loss
 from losstune.model import Diagnostic, Severity
+from losstune.render.paths import message
 from losstune.rules.wrong_type import WrongType
 from losstune.schema.custom import with_custom_imports
 from losstune.schema.mmdet_version import detect_version
@@ -196,7 +197,7 @@ def _check(
     ]
     if new:
         new = [replace(d, fix=_typed_fix(config, tree, d, typed, schema, settings) or d.fix) for d in new]
-        lines = [f"{d.code} {d.name}: {d.message}" + (f" (fix: {d.fix})" if d.fix else "") for d in new]
+        lines = [f"{d.code} {d.name}: {message(d)}" + (f" (fix: {d.fix})" if d.fix else "") for d in new]
         raise EditError("the edit would make the config invalid", lines, refused_by=new)
 
 

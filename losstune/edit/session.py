@@ -29,10 +29,11 @@ from losstune.keypath import format_path
 from losstune.lint.settings import Settings
 from losstune.loader import pyast, pysource
 from losstune.loader.envmask import EnvMask
-from losstune.loader.resolve import Resolver, display_path
+from losstune.loader.resolve import Resolver
 from losstune.loader.source import SourceText
 from losstune.loader.values import LDict, same_value, to_plain
 from losstune.model import ConfigError, Severity
+from losstune.render import paths
 from losstune.schema.registry import Schema
 
 
@@ -114,7 +115,7 @@ def set_values(
                 if problem:
                     raise EditError(problem)
             notes = plan.notes + written.notes
-            notes += [n for fc in files if not fc.created for n in write_notes(fc.path, display_path(fc.path))]
+            notes += [n for fc in files if not fc.created for n in write_notes(fc.path, paths.shown(fc.path))]
             outcome = SetOutcome(os.path.abspath(path), _shown(plan), files, notes, warnings=plan.warnings)
             verify_in_memory(plan, files, out or path)
             if in_base:
@@ -128,13 +129,13 @@ def set_values(
             except FileExistsError:
                 raise EditError(f"`{out}` exists already; choose a new file name") from None
             except FileChanged as e:
-                changed = display_path(e.path)
+                changed = paths.shown(e.path)
                 if attempt == _ATTEMPTS - 1:
                     raise EditError(f"`{changed}` kept being changed by another program while it was edited") from None
                 continue
             outcome.written = True
             return outcome
-    raise EditError(f"`{display_path(path)}` kept being changed by another program while it was edited")
+    raise EditError(f"`{paths.shown(path)}` kept being changed by another program while it was edited")
 
 
 def verify_in_memory(plan: Plan, files: list[FileChange], check_path: str) -> None:
@@ -147,7 +148,10 @@ def verify_in_memory(plan: Plan, files: list[FileChange], check_path: str) -> No
     if result.cfg is None or new:
         raise EditError(
             "the edited text would not load as the config it should be",
-            [f"{d.span.short if d.span else display_path(check_path)}: {d.code} {d.message}" for d in new],
+            [
+                f"{paths.position(d.span, column=False) if d.span else paths.shown(check_path)}: {d.code} {paths.message(d)}"
+                for d in new
+            ],
         )
     want, got = to_plain(plan.tree), to_plain(result.cfg)
     if not same_value(want, got):
@@ -201,7 +205,7 @@ def _write_and_verify(files: list[FileChange], check_path: str, plan: Plan) -> N
     left = _put_back(done)
     message = "after writing, the config did not resolve to the requested values; please report this with the config"
     if left:
-        shown = ", ".join(f"`{display_path(fc.path)}`" for fc in left)
+        shown = ", ".join(f"`{paths.shown(fc.path)}`" for fc in left)
         raise EditError(message, after=f"{shown} had been changed by another program since and was left as it is")
     raise EditError(message, after="every file was put back as it was")
 

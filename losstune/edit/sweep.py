@@ -23,9 +23,10 @@ from losstune.keypath import Path
 from losstune.lint.settings import Settings
 from losstune.loader import pysource
 from losstune.loader.limits import MAX_SWEEP_RUNS
-from losstune.loader.resolve import Resolver, display_path
+from losstune.loader.resolve import Resolver
 from losstune.loader.source import SourceText
 from losstune.loader.values import same_value, to_plain
+from losstune.render import paths
 from losstune.render.json import compact, document
 from losstune.render.json import value as json_value
 from losstune.schema.registry import Schema
@@ -168,7 +169,7 @@ def write_sweep(runs: list[Run], out_dir: str, config: str) -> Sweep:
     manifest_csv = os.path.join(out_dir, "manifest.csv")
     existing = [p for p in [*(r.file for r in runs), manifest_json, manifest_csv] if os.path.exists(p)]
     if existing:
-        raise EditError(f"`{display_path(existing[0])}` exists already; choose an empty folder")
+        raise EditError(f"`{paths.shown(existing[0])}` exists already; choose an empty folder")
     written: list[str] = []
 
     def write_new(path: str, text: str) -> None:
@@ -176,7 +177,7 @@ def write_sweep(runs: list[Run], out_dir: str, config: str) -> Sweep:
             atomic_write(path, text, new_file=True)
         except FileExistsError:
             raise EditError(
-                f"`{display_path(path)}` was created by another program while the sweep ran; nothing was kept"
+                f"`{paths.shown(path)}` was created by another program while the sweep ran; nothing was kept"
             ) from None
         written.append(path)
 
@@ -186,10 +187,10 @@ def write_sweep(runs: list[Run], out_dir: str, config: str) -> Sweep:
                 write_new(r.file, r.text)
                 result = Resolver().resolve(r.file)
                 if result.cfg is None or not same_value(to_plain(result.cfg), to_plain(r.plan.tree)):
-                    raise EditError(f"`{display_path(r.file)}` did not resolve to its values; nothing was kept")
+                    raise EditError(f"`{paths.shown(r.file)}` did not resolve to its values; nothing was kept")
             keys = list(runs[0].values) if runs else []
             data = {
-                "base": display_path(os.path.abspath(config)),
+                "base": paths.shown(os.path.abspath(config)),
                 "runs": [
                     {
                         "file": os.path.basename(r.file),

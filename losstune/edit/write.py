@@ -25,6 +25,7 @@ from losstune.loader import pysource
 from losstune.loader.source import SourceText
 from losstune.loader.values import LDict
 from losstune.model import Origin
+from losstune.render import paths
 
 
 @dataclass
@@ -154,7 +155,7 @@ def plan_files(plan: Plan, target: str, in_base: bool = False) -> Written:
         if here is None or here.kind == "literal" or not _same_file(here.span.file, target):
             return
         note = (
-            f"`{format_path(path)}` is computed at {here.span.short} and mmengine replaces a list whole, "
+            f"`{format_path(path)}` is computed at {paths.position(here.span, column=False)} and mmengine replaces a list whole, "
             "so it is written out as literal values, with only the requested change"
         )
         if note not in written.notes:
@@ -198,7 +199,7 @@ def plan_files(plan: Plan, target: str, in_base: bool = False) -> Written:
             through_list = add_override(change.path, change.new)
             written.notes.insert(
                 note,
-                f"`{format_path(change.path)}` is written at {here.span.short} for "
+                f"`{format_path(change.path)}` is written at {paths.position(here.span, column=False)} for "
                 f"{', '.join(f'`{o}`' for o in untouched[:5])}{' and more' if len(untouched) > 5 else ''} too; "
                 "only the requested key is changed" + ("" if through_list else ", through an override"),
             )
@@ -207,12 +208,12 @@ def plan_files(plan: Plan, target: str, in_base: bool = False) -> Written:
             if here.kind == "variable":
                 written.notes.append(
                     f"`{format_path(change.path)}` came through the variable `{here.text}`"
-                    + (f" (set at {here.via.span.short})" if here.via else "")
+                    + (f" (set at {paths.position(here.via.span, column=False)})" if here.via else "")
                     + "; it is replaced where it is used, the variable keeps its value"
                 )
             if shared:
                 written.notes.append(
-                    f"`{format_path(change.path)}` is written at {here.span.short} together with "
+                    f"`{format_path(change.path)}` is written at {paths.position(here.span, column=False)} together with "
                     f"{', '.join(f'`{o}`' for o in shared)}, which change too"
                 )
         elif in_base and here is None and change.old is not MISSING:

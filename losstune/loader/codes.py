@@ -139,8 +139,9 @@ def diagnostic(
     fix: str | None = None,
     key: str | None = None,
     notes: tuple[str, ...] = (),
+    files: tuple[str, ...] = (),
 ) -> Diagnostic:
-    """A diagnostic of kind ``code`` at ``span``."""
+    """A diagnostic of kind ``code`` at ``span`` (``files``: the files ``message`` names)."""
     return Diagnostic(
         code=code.code,
         name=code.name,
@@ -150,4 +151,5 @@ def diagnostic(
         key=key,
         fix=fix,
         notes=notes,
+        files=files,
     )

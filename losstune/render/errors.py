@@ -11,7 +11,7 @@ from losstune.model import ConfigError, Diagnostic, Severity
 from losstune.render.excerpt import source_excerpt
 from losstune.render.json import diagnostic, document
 from losstune.render.palette import Style, paint
-from losstune.render.paths import position
+from losstune.render.paths import message, order, position
 from losstune.render.safe import printable, sentence
 
 _SEVERITY: dict[Severity, Style] = {Severity.ERROR: "bold-red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
@@ -30,7 +30,7 @@ def render_diagnostics(diagnostics: list[Diagnostic], lines: dict[tuple[str, int
     for d in diagnostics:
         where = paint(f"{printable(position(d.span))}: ", "bold", color) if d.span is not None else ""
         kind = paint(f"{d.severity.value}[{d.code}]", _SEVERITY[d.severity], color)
-        out.append(f"{where}{kind} {paint(f'{d.name}:', 'bold', color)} {sentence(d.message)}")
+        out.append(f"{where}{kind} {paint(f'{d.name}:', 'bold', color)} {sentence(message(d))}")
         out += source_excerpt(d, lines, " ", color)
         if d.fix:
             out.append(f"  {paint('fix:', 'bold-green', color)} {sentence(d.fix)}")
@@ -39,7 +39,7 @@ def render_diagnostics(diagnostics: list[Diagnostic], lines: dict[tuple[str, int
 
 def _stopping(error: ConfigError) -> list[Diagnostic]:
     """The diagnostics of ``error``, errors first, each once."""
-    return sorted(dict.fromkeys(error.diagnostics), key=lambda d: (d.severity is not Severity.ERROR, d.sort_key()))
+    return sorted(dict.fromkeys(error.diagnostics), key=lambda d: (d.severity is not Severity.ERROR, order(d)))
 
 
 def stopping_diagnostics(error: LosstuneError) -> list[Diagnostic]:

@@ -19,7 +19,7 @@ from typing import Any
 from losstune.loader.envmask import EnvValue
 from losstune.loader.values import Opaque
 from losstune.model import Diagnostic, Origin
-from losstune.render.paths import shown
+from losstune.render.paths import message, shown
 from losstune.render.safe import json_text
 
 SCHEMA_VERSION = 1
@@ -73,7 +73,7 @@ def diagnostic(d: Diagnostic) -> dict[str, Any]:
         "code": d.code,
         "name": d.name,
         "severity": d.severity.value,
-        "message": d.message,
+        "message": message(d),
         "key": d.key,
         "fix": d.fix,
         "related": [

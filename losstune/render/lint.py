@@ -16,7 +16,7 @@ from losstune.render.errors import severity_style
 from losstune.render.excerpt import source_excerpt
 from losstune.render.json import diagnostic, document, dump
 from losstune.render.palette import paint
-from losstune.render.paths import shown
+from losstune.render.paths import message, order, shown
 from losstune.render.rule import inline
 from losstune.render.safe import printable, sentence
 from losstune.rules import ALL_RULES
@@ -29,15 +29,15 @@ def render_text(
     """Findings grouped by file, then a one-line summary."""
     out: list[str] = []
     by_file: dict[str, list[Diagnostic]] = {}
-    for d in diagnostics:
+    for d in sorted(diagnostics, key=order):
         by_file.setdefault(shown(d.span.file) if d.span else "", []).append(d)
     for file, found in by_file.items():
         out.append(paint(printable(file) or "(no file)", "bold-underline", color))
         for d in found:
             where = f"{d.span.line}:{d.span.column}  " if d.span else ""
             sev = paint(d.severity.value, severity_style(d.severity), color)
-            message = sentence(d.message)
-            out.append(f"  {paint(where, 'bold', color)}{sev}  {paint(f'{d.code} {d.name}', 'bold', color)}  {message}")
+            said = sentence(message(d))
+            out.append(f"  {paint(where, 'bold', color)}{sev}  {paint(f'{d.code} {d.name}', 'bold', color)}  {said}")
             out += source_excerpt(d, lines, "    ", color)
             for r in d.related:
                 out.append(
@@ -59,7 +59,7 @@ def render_text(
 
 def render_json(diagnostics: list[Diagnostic], files: int) -> str:
     """Lint findings as JSON: ``{"version": 1, "kind": "lint", "files": N, "diagnostics": [...]}``."""
-    return document("lint", {"files": files, "diagnostics": [diagnostic(d) for d in diagnostics]})
+    return document("lint", {"files": files, "diagnostics": [diagnostic(d) for d in sorted(diagnostics, key=order)]})
 
 
 # SARIF: every rule and loader code in the tool's ``driver.rules``, every finding a ``result``
@@ -109,11 +109,11 @@ def render_sarif(diagnostics: list[Diagnostic]) -> str:
     rules = _sarif_rules()
     index = {r["id"]: i for i, r in enumerate(rules)}
     results = []
-    for d in diagnostics:
+    for d in sorted(diagnostics, key=order):
         result: dict[str, Any] = {
             "ruleId": d.code,
             "level": _SARIF_LEVEL[d.severity],
-            "message": {"text": d.message + (f" Fix: {d.fix}" if d.fix else "")},
+            "message": {"text": message(d) + (f" Fix: {d.fix}" if d.fix else "")},
         }
         if d.code in index:
             result["ruleIndex"] = index[d.code]
@@ -164,7 +164,7 @@ def _prop(text: str) -> str:
 def render_github(diagnostics: list[Diagnostic]) -> str:
     """Workflow commands for ``diagnostics``."""
     out = []
-    for d in diagnostics:
+    for d in sorted(diagnostics, key=order):
         props = []
         if d.span is not None:
             s = d.span
@@ -176,6 +176,6 @@ def render_github(diagnostics: list[Diagnostic]) -> str:
                 f"endColumn={s.end_column}",
             ]
         props.append(f"title={_prop(f'{d.code} {d.name}')}")
-        message = d.message + (f" (fix: {d.fix})" if d.fix else "")
-        out.append(f"::{_GITHUB_LEVEL[d.severity]} {','.join(props)}::{_data(message)}\n")
+        text = message(d) + (f" (fix: {d.fix})" if d.fix else "")
+        out.append(f"::{_GITHUB_LEVEL[d.severity]} {','.join(props)}::{_data(text)}\n")
     return "".join(out)

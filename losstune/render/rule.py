@@ -11,6 +11,7 @@ from losstune.loader.codes import Code
 from losstune.model import Diagnostic
 from losstune.render.json import document
 from losstune.render.palette import paint
+from losstune.render.paths import message
 from losstune.render.wrap import hang
 from losstune.rules.base import Example, Rule
 
@@ -50,7 +51,7 @@ def _example(example: Example, found: Sequence[Diagnostic], color: bool, width: 
                 if width is not None and width - len(gutter + caret) < _MESSAGE_ROOM:
                     out.append(f"{gutter}{paint(caret.rstrip(), 'red', color)}\n")
                     caret = ""
-                marked = hang(d.message, width, gutter + caret, gutter + " " * len(caret))
+                marked = hang(message(d), width, gutter + caret, gutter + " " * len(caret))
                 out += [line[: len(gutter)] + paint(line[len(gutter) :], "red", color) + "\n" for line in marked]
     if example.version != 3:
         out.append(f"    {paint(f'(an MMDetection {example.version}.x config)', 'dim', color)}\n")

@@ -385,7 +385,8 @@ def _read_yaml(text: str, shown: str) -> Any:
     errors = [d for d in diagnostics if d.severity is Severity.ERROR]
     if errors:
         first = errors[0]
-        raise SchemaError(f"{first.span or shown}: not a usable YAML file: {first.message}")
+        where = f"{shown}:{first.span.line}:{first.span.column}" if first.span else shown
+        raise SchemaError(f"{where}: not a usable YAML file: {first.message}")
     return data
 
 
