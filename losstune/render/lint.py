@@ -16,7 +16,7 @@ from losstune.render.errors import severity_style
 from losstune.render.excerpt import source_excerpt
 from losstune.render.json import diagnostic, document, dump
 from losstune.render.palette import paint
-from losstune.render.paths import message, order, shown
+from losstune.render.paths import message, order, position, shown
 from losstune.render.rule import inline
 from losstune.render.safe import printable, sentence
 from losstune.rules import ALL_RULES
@@ -41,7 +41,7 @@ def render_text(
             out += source_excerpt(d, lines, "    ", color)
             for r in d.related:
                 out.append(
-                    f"    {paint('see:', 'bold', color)} {printable(shown(r.span.file))}:{r.span.line}: {sentence(r.message)}"
+                    f"    {paint('see:', 'bold', color)} {printable(position(r.span, column=False))}: {sentence(r.message)}"
                 )
             if d.fix:
                 out.append(f"    {paint('fix:', 'bold-green', color)} {sentence(d.fix)}")
