@@ -228,10 +228,14 @@ def test_a_config_dict_s_own_attributes_come_before_its_keys(write: Callable[...
         "_base_ = './base.py'\nx = []\n_base_.model.x = _base_\n",
         "_base_ = './base.py'\n_base_.model.update(me=_base_.model)\n",
         "_base_ = './base.py'\n_base_['model']['a'] = [_base_]\n",
+        # through a name bound to a part of the bases, and with an augmented assignment
+        "_base_ = './base.py'\nm = _base_.model\nm['me'] = m\n",
+        "_base_ = './base.py'\nm = _base_.model\nm.l += [m]\n",
+        "_base_ = './base.py'\nm = _base_.model.l\nm += [m]\n",
     ],
 )
 def test_a_base_changed_to_contain_itself_is_a_finding_not_a_crash(write: Callable[..., Path], child: str) -> None:
-    write("base.py", "model = dict(a=1)\n")
+    write("base.py", "model = dict(a=1, l=[])\n")
     cfg = write("cfg.py", child)
     result = Resolver().resolve(cfg)
     found = [(d.code, d.span.file.rsplit("/", 1)[-1] if d.span else None) for d in result.diagnostics]

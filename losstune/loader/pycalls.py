@@ -70,6 +70,7 @@ class Calls(Expressions):
                     return a
             return call_module_function(self.budget, func.name, args, kwargs)
         if isinstance(func, BoundMethod):
+            self.changed_in_place = True
             if isinstance(func.obj, LDict) and func.name == "setdefault" and args:
                 origins[args[0]] = self.origin(node.args[1] if len(node.args) > 1 else node.args[0])
             for a in args:

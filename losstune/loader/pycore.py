@@ -76,6 +76,10 @@ class Core:
         self.globals = LDict()
         self.scopes: list[dict[str, Any]] = []
         self.budget = budget or Budget()
+        # Whether a statement may have changed a container in place (an item or attribute set or
+        # deleted, a method called, an augmented assignment, a block made unknown): only then can
+        # the bases have changed under ``_base_``.
+        self.changed_in_place = False
         # One diagnostic per code and position: a failing expression inside a loop is reported once.
         self._reported: set[tuple[str, Span | None]] = set()
         self._spans: dict[ast.AST, Span] = {}

@@ -94,7 +94,7 @@ class Interpreter(Calls, Comprehensions):
                     self._not_evaluated(body[i + 1 :], self.span(stmt))
                     break
         refuse_oversized(self.globals, self.diagnostics, self.budget.limits)
-        if self.base is not None:
+        if self.base is not None and self.changed_in_place:
             # `_base_.model.x = _base_` changes the bases themselves: they are merged under the
             # file's names, so they too must not contain themselves nor exceed the limits.
             refuse_oversized(self.base, self.diagnostics, self.budget.limits)

@@ -71,6 +71,7 @@ class Targets(Expressions):
             for elt, v in zip(target.elts, values, strict=True):
                 self.assign(elt, v, origin)
         elif isinstance(target, ast.Subscript):
+            self.changed_in_place = True
             container = self.eval(target.value)
             key = self.eval(target.slice)
             if isinstance(container, Opaque) or isinstance(key, Opaque):
@@ -87,6 +88,7 @@ class Targets(Expressions):
             else:
                 raise Fail(target, f"TypeError: '{type_name(container)}' object does not support item assignment")
         elif isinstance(target, ast.Attribute):
+            self.changed_in_place = True
             container = self.eval(target.value)
             if isinstance(container, Opaque):
                 return
@@ -105,6 +107,7 @@ class Targets(Expressions):
 
     def aug_assign(self, stmt: ast.AugAssign) -> None:
         op = _IBINOPS[type(stmt.op)]
+        self.changed_in_place = True
         target = stmt.target
         rhs = self.eval(stmt.value)
         if isinstance(target, ast.Name):
@@ -123,6 +126,7 @@ class Targets(Expressions):
                 raise Fail(target, f"NameError: name '{target.id}' is not defined")
             del scope[target.id]
         elif isinstance(target, ast.Subscript):
+            self.changed_in_place = True
             container = self.eval(target.value)
             key = self.eval(target.slice)
             if isinstance(container, Opaque) or isinstance(key, Opaque):
@@ -132,6 +136,7 @@ class Targets(Expressions):
             except PYTHON_ERRORS as e:
                 raise Fail(target, python_message(e)) from None
         elif isinstance(target, ast.Attribute):
+            self.changed_in_place = True
             container = self.eval(target.value)
             if isinstance(container, Opaque):
                 return
@@ -152,6 +157,7 @@ class Targets(Expressions):
         change, each value with the place in the block that may set it as its origin. The changed
         values are found with the names' values before the block, so that a value the block
         changes through a name it also binds is not missed; then the names."""
+        self.changed_in_place = True
         for change in found.changes:
             origin = self._may_set(change.at)
             if change.kind == "slot":
