@@ -113,10 +113,16 @@ class PackageFinder:
         except OSError:  # the current folder was removed: the import system skips it too
             cwd = ""
         self._base = [cwd if p == "" else p for p in base if p != "" or cwd]
-        self._site_dirs = list(default_site_dirs(base) if site_dirs is None else site_dirs)
+        self._path = base
+        self._given_site_dirs = None if site_dirs is None else list(site_dirs)
         self._listings: dict[str, frozenset[str]] = {}
 
     # -- what the path holds -------------------------------------------------------------------
+
+    @cached_property
+    def _site_dirs(self) -> list[str]:
+        """The site folders whose ``.pth`` files count, found when a search first needs them."""
+        return default_site_dirs(self._path) if self._given_site_dirs is None else self._given_site_dirs
 
     @cached_property
     def _setup(self) -> tuple[list[str], list[_Hook]]:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from losstune.config import LoadedConfig, origin_at
 from losstune.keypath import Path, format_path, get
-from losstune.loader.customimports import UnreadModule
 from losstune.loader.envmask import EnvMask
 from losstune.loader.resolve import display_path
 from losstune.locate import LossNode, SamplerRef
@@ -16,6 +15,9 @@ from losstune.model import ComponentKind, Diagnostic, Origin, Related, Severity,
 from losstune.schema.heads import HEAD_LOSS_PARAMS
 from losstune.schema.registry import Entry, ParamSpec, Schema, TypeSpec
 from losstune.schema.scopes import DEFAULT_SCOPE, TypeRef, type_at
+
+if TYPE_CHECKING:
+    from losstune.loader.customimports import UnreadModule
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from losstune.loader.customimports import UnreadModule
 from losstune.model import Diagnostic, Severity
 from losstune.rules.base import Context, Example, Node, Rule
 from losstune.schema.scopes import DEFAULT_SCOPE, TypeRef, project_name
+
+if TYPE_CHECKING:
+    from losstune.loader.customimports import UnreadModule
 
 
 class UnknownType(Rule):

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from losstune.loader.customimports import CustomClass, UnreadModule, read_custom_imports
-from losstune.loader.registrations import Param
 from losstune.loader.values import to_plain
 from losstune.schema.registry import Entry, ParamSpec, Schema, TypeSpec, builtin_entries
+
+if TYPE_CHECKING:  # the source readers are imported only for a config that has custom imports
+    from losstune.loader.customimports import CustomClass, UnreadModule
+    from losstune.loader.registrations import Param
 
 BUILD_REGISTRIES = frozenset({"MODELS", "LOSSES", "TASK_UTILS", "BBOX_SAMPLERS"})
 """The registries MMDetection builds losses (``MODELS``, 2.x's ``LOSSES``) and samplers
@@ -40,6 +42,8 @@ def with_custom_imports(schema: Schema, tree: Mapping[str, Any], config_path: st
     value = tree.get("custom_imports")
     if value is None:
         return CustomSchema(schema)
+    from losstune.loader.customimports import read_custom_imports
+
     found = read_custom_imports(to_plain(value), config_path)
     builtin = {id(e) for e in builtin_entries()}
     known = {(e.registry, e.name): id(e) in builtin for e in schema.all_entries()}
