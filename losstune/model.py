@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from losstune.errors import LosstuneError
 
@@ -58,6 +58,29 @@ class Severity(str, Enum):
     INFO = "info"
 
 
+FixSafety = Literal["safe", "unsafe"]
+"""Whether a fix keeps what the config means (``safe``: ``lint --fix`` applies it) or changes how
+the model trains (``unsafe``: only with ``--unsafe-fixes``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FixEdit:
+    """A finding's fix as an edit request: what ``losstune set`` would be asked to do.
+
+    ``sets`` are ``(key, value)`` pairs, ``unsets`` keys to remove and ``renames`` ``(key, new
+    name)`` pairs, each a dotted key path of ``config``, the config the finding was made in; or,
+    for a fix of the text itself (a comment), ``text`` replaces the finding's span. ``title`` says
+    what the fix does, in the words of the finding's ``fix``."""
+
+    safety: FixSafety
+    title: str
+    sets: tuple[tuple[str, Any], ...] = ()
+    unsets: tuple[str, ...] = ()
+    renames: tuple[tuple[str, str], ...] = ()
+    text: str | None = None
+    config: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Related:
     """Another place a finding concerns: where the value it conflicts with, or the one that made
@@ -75,7 +98,8 @@ class Diagnostic:
     ``fix`` is a one-line suggestion of what to do. ``related`` are the other places the finding
     concerns (a finding caused by a child config is reported at the child's line, and names the
     base's line here). ``files`` are the files ``message`` names, as it names them (absolute
-    paths), for a renderer to show each as it shows the span's file.
+    paths), for a renderer to show each as it shows the span's file. ``edit``, where losstune can
+    make the fix itself, is that change as an edit request.
     """
 
     code: str
@@ -88,6 +112,12 @@ class Diagnostic:
     notes: tuple[str, ...] = field(default=())
     related: tuple[Related, ...] = field(default=())
     files: tuple[str, ...] = field(default=())
+    edit: FixEdit | None = field(default=None, compare=False)
+
+    def fingerprint(self) -> tuple[str, str, str, str]:
+        """What tells this finding from others however its lines move: file, code, key path and
+        message (a baseline's entry)."""
+        return (self.span.file if self.span else "", self.code, self.key or "", self.message)
 
     def sort_key(self) -> tuple[str, int, int, str]:
         """Order by file, position, code."""

@@ -150,6 +150,7 @@ def test_rule_shows_its_documentation_and_what_it_reports_on_its_examples() -> N
     assert result.exit_code == 0
     assert result.stdout == (
         "LT113 zero-loss-weight (warning)\n"
+        "Fix: none (by hand, as each finding's fix says)\n"
         "\n"
         "`loss_weight=0`: the loss is computed at every iteration and contributes nothing.\n"
         "\n"
@@ -171,6 +172,24 @@ def test_rule_output_has_no_raw_docstring_markup() -> None:
         out = runner.invoke(app, args, env={"NO_COLOR": "1"}).stdout
         assert "``" not in out and "`" in out, args
     assert "(info, off unless selected)" in runner.invoke(app, ["rule", "LT116"]).stdout
+
+
+def test_rule_says_whether_its_fix_is_safe() -> None:
+    text = runner.invoke(app, ["rule", "LT102"], env={"NO_COLOR": "1"}).stdout
+    assert text.splitlines()[1] == "Fix: safe (lint --fix)"
+    assert (
+        "    after the fix:\n    1 | model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma=2.0)))\n" in text
+    )
+    assert runner.invoke(app, ["rule", "LT112"]).stdout.splitlines()[1] == (
+        "Fix: unsafe: it changes training (lint --fix --unsafe-fixes)"
+    )
+    data = json.loads(runner.invoke(app, ["rule", "--format", "json"]).stdout)
+    fixes = {r["code"]: r["fix"] for r in data["rules"]}
+    assert fixes["LT102"] == "safe" and fixes["LT111"] == "unsafe" and fixes["LT113"] is None
+    lt102 = next(r for r in data["rules"] if r["code"] == "LT102")
+    assert lt102["reported"][0]["fixed"].startswith(
+        "model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma="
+    )
 
 
 def test_rule_as_json_carries_documentation_and_examples() -> None:

@@ -12,7 +12,7 @@ import typer
 from losstune.cli import context, terminal
 from losstune.cli.boundary import reported
 from losstune.cli.options import Format, LintFormat, SchemaOption, VersionOption
-from losstune.errors import EXIT_FINDINGS, EXIT_OK
+from losstune.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 
 
 def _split_codes(value: list[str] | None) -> tuple[str, ...] | None:
@@ -39,6 +39,35 @@ def lint(
     strict: Annotated[
         bool | None, typer.Option("--strict/--no-strict", help="Fail on warnings too.", show_default=False)
     ] = None,
+    fix: Annotated[
+        bool,
+        typer.Option(
+            "--fix",
+            help="Apply the safe fixes (those that keep what the config means), each checked and verified as "
+            "`losstune set` does; then report what is left.",
+            rich_help_panel="Fixes",
+        ),
+    ] = False,
+    unsafe_fixes: Annotated[
+        bool,
+        typer.Option(
+            "--unsafe-fixes",
+            help="With --fix or --diff: the fixes that change how the model trains too (see `losstune rule CODE`).",
+            rich_help_panel="Fixes",
+        ),
+    ] = False,
+    diff: Annotated[
+        bool,
+        typer.Option(
+            "--diff",
+            help="Print the fixes as a unified diff and write nothing; exit 1 if there are fixes to make.",
+            rich_help_panel="Fixes",
+        ),
+    ] = False,
+    show_fixes: Annotated[
+        bool,
+        typer.Option("--show-fixes", help="List each fix made: where, its code, what it did.", rich_help_panel="Fixes"),
+    ] = False,
     mmdet_version: VersionOption = None,
     schema: SchemaOption = None,
 ) -> None:
@@ -49,8 +78,9 @@ def lint(
     base file is reported once, where it is written. Settings come from [tool.losstune] in the nearest
     pyproject.toml; a `# losstune: noqa` or `# losstune: noqa: LT103` comment silences a line.
     Exit codes: 0 no errors (no warnings either with --strict), 1 findings, 2 could not run.
+    With --fix, the exit code is that of the findings left after the fixes.
 
-    Example: losstune lint configs/ --format github
+    Example: losstune lint configs/ --format github; losstune lint configs/ --fix --show-fixes
     """
     with reported(Format.json if fmt is LintFormat.json else Format.text):
         from losstune.lint.run import lint as run_lint
@@ -63,10 +93,18 @@ def lint(
             mmdet_version=mmdet_version,
         )
         loaded = context.schema(schema, settings)
-        result = run_lint([str(p) for p in paths], loaded, settings)
+        if unsafe_fixes and not (fix or diff):
+            raise UsageError("--unsafe-fixes adds to --fix or --diff: add one of them")
         chosen = fmt
         if chosen is LintFormat.auto:
             chosen = LintFormat.github if os.environ.get("GITHUB_ACTIONS") == "true" else LintFormat.text
+        if fix or diff:
+            from losstune.cli.lintfix import run_fixes
+
+            text = chosen is LintFormat.text
+            result = run_fixes(paths, loaded, settings, unsafe=unsafe_fixes, diff=diff, listed=show_fixes, text=text)
+        else:
+            result = run_lint([str(p) for p in paths], loaded, settings)
         if chosen is LintFormat.json:
             out = render_lint.render_json(result.diagnostics, len(result.configs))
         elif chosen is LintFormat.sarif:

@@ -59,6 +59,7 @@ class Plan:
     whole: list[Path]  # dicts that must be written whole (a type swap or a removed parameter)
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    renames: list[tuple[Path, Path]] = field(default_factory=list)  # (old, new) paths of renamed keys
 
 
 def _node_paths(tree: Any, key: str, allow_new: bool) -> list[Path]:
@@ -95,8 +96,9 @@ def plan_edits(config: LoadedConfig, assignments: list[Assignment], schema: Sche
     notes: list[str] = []
     warnings: list[str] = []
     typed: dict[str, tuple[Path, Assignment]] = {}
+    renames: list[tuple[Path, Path]] = []
     for a in assignments:
-        for path in _node_paths(tree, a.key, allow_new=not a.unset):
+        for path in _node_paths(tree, a.key, allow_new=not (a.unset or a.rename)):
             typed[format_path(path)] = (path, a)
             parent = keypath.get(tree, path[:-1]) if len(path) > 1 else tree
             last = path[-1]
@@ -105,6 +107,11 @@ def plan_edits(config: LoadedConfig, assignments: list[Assignment], schema: Sche
                 raise EditError(
                     f"`{format_path(path)}` is computed by code losstune does not run ({old.text}); edit it by hand"
                 )
+            if a.rename is not None:
+                new_path = _rename(parent, path, a.rename)
+                changes += [Change(path, old, DELETE), Change(new_path, MISSING, old)]
+                renames.append((path, new_path))
+                continue
             if a.unset:
                 if old is MISSING:
                     raise EditError(f"`{format_path(path)}` is not set, so it cannot be unset")
@@ -135,7 +142,22 @@ def plan_edits(config: LoadedConfig, assignments: list[Assignment], schema: Sche
     if not changes:  # every requested value is already what the config resolves to
         return Plan(config, tree, [], [], notes, warnings)
     _check(config, tree, changes, whole, schema, settings, typed)
-    return Plan(config, tree, changes, whole, notes, warnings)
+    return Plan(config, tree, changes, whole, notes, warnings, renames)
+
+
+def _rename(parent: Any, path: Path, new: str) -> Path:
+    """Rename the key at ``path`` of the dict ``parent`` to ``new`` in its place, keeping its
+    value and origin; the new path."""
+    last = path[-1]
+    if not isinstance(parent, LDict) or last not in parent:
+        raise EditError(f"`{format_path(path)}` is not a key of a dict, so it cannot be renamed")
+    if new in parent:
+        raise EditError(f"`{format_path((*path[:-1], new))}` is set already, so `{last}` cannot be renamed to it")
+    items, origins = list(parent.items()), dict(parent.origins)
+    parent.clear()
+    for k, v in items:
+        parent.set(new if k == last else k, v, origins.get(k))
+    return (*path[:-1], new)
 
 
 def _swap_type(

@@ -58,8 +58,8 @@ class SetOutcome:
     written: bool = False
 
 
-def _load(path: str) -> LoadedConfig:
-    result = Resolver().resolve(path)
+def _load(path: str, overlay: dict[str, str] | None = None) -> LoadedConfig:
+    result = Resolver(overlay=overlay).resolve(path)
     errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
     if result.cfg is None or errors:
         raise ConfigError(errors or result.diagnostics, result.sources)
@@ -138,10 +138,33 @@ def set_values(
     raise EditError(f"`{paths.shown(path)}` kept being changed by another program while it was edited")
 
 
-def verify_in_memory(plan: Plan, files: list[FileChange], check_path: str) -> None:
+def plan_in_memory(
+    path: str,
+    assignments: list[Assignment],
+    schema: Schema,
+    settings: Settings,
+    *,
+    in_base: bool = False,
+    overlay: dict[str, str] | None = None,
+) -> tuple[Plan, list[FileChange]]:
+    """What :func:`set_values` would write, planned and verified in memory, nothing written nor
+    locked: the plan and the new text of each file (no file when nothing changes). ``overlay``
+    gives the text of files (by path) to edit instead of what is on disk, so that edits can be
+    planned one on top of another."""
+    plan = plan_edits(_load(path, overlay), assignments, schema, settings)
+    if not plan.changes:
+        return plan, []
+    files = list(plan_files(plan, path, in_base).files.values())
+    verify_in_memory(plan, files, path, overlay)
+    return plan, files
+
+
+def verify_in_memory(
+    plan: Plan, files: list[FileChange], check_path: str, overlay: dict[str, str] | None = None
+) -> None:
     """Refuse new texts that do not load, or do not resolve to exactly the planned config, before
-    anything reaches the disk."""
-    result = Resolver(overlay={fc.path: fc.new for fc in files}).resolve(check_path)
+    anything reaches the disk (``overlay``: the text of other files, as in :func:`plan_in_memory`)."""
+    result = Resolver(overlay={**(overlay or {}), **{fc.path: fc.new for fc in files}}).resolve(check_path)
     before = Counter(d.code for d in plan.config.diagnostics)
     after = Counter(d.code for d in result.diagnostics)
     new = [d for d in result.diagnostics if after[d.code] > before[d.code]]

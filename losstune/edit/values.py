@@ -23,13 +23,14 @@ class AssignmentError(EditFailure):
 
 @dataclass(frozen=True)
 class Assignment:
-    """One requested change: ``key`` set to ``value``, or removed with ``unset``; ``text`` is the
-    value as it was typed, where it was."""
+    """One requested change: ``key`` set to ``value``, removed with ``unset``, or renamed to
+    ``rename`` (its last step; the value stays); ``text`` is the value as it was typed, where it was."""
 
     key: str
     value: Any = None
     unset: bool = False
     text: str | None = None
+    rename: str | None = None
 
 
 def parse_value(raw: str) -> Any:

@@ -4,13 +4,15 @@ A value written in the config itself is replaced where it stands. A value inheri
 becomes the smallest override that mmengine resolves to the wanted config: merged into the
 config's existing assignments, the whole list where the path crosses a list (mmengine replaces
 lists whole), and ``_delete_=True`` with the whole dict where parameters must disappear from an
-inherited dict (a type swap, ``--unset``). With ``in_base`` the file that writes the value is
-edited instead.
+inherited dict (a type swap, ``--unset``). A renamed key is renamed where it is written (only its
+name changes), where that is the one place it comes from; else it is removed and added as
+``--unset`` and a new key are. With ``in_base`` the file that writes the value is edited instead.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +21,7 @@ from losstune.config import origin_at
 from losstune.edit.datawrite import json_override, yaml_override, yaml_replacement
 from losstune.edit.plan import DELETE, MISSING, EditError, Plan
 from losstune.edit.pywrite import TextEdit, Whole, WriteError, apply_edits, dict_edits, python_override
-from losstune.edit.values import closing_style, json_literal, line_length, python_literal, yaml_literal
+from losstune.edit.values import closing_style, is_name, json_literal, line_length, python_literal, yaml_literal
 from losstune.keypath import Path, format_path
 from losstune.loader import pysource
 from losstune.loader.source import SourceText
@@ -161,7 +163,20 @@ def plan_files(plan: Plan, target: str, in_base: bool = False) -> Written:
         if note not in written.notes:
             written.notes.append(note)
 
-    whole = sorted(plan.whole, key=len)
+    renamed: set[Path] = set()
+    extra_whole: list[Path] = []
+    for old_path, new_path in plan.renames:
+        here = _exact_origin(cfg.tree, old_path)
+        home = here.span.file if (in_base and here is not None) else target
+        edit = _key_rename(source_of(home), here, old_path, str(new_path[-1])) if here is not None else None
+        inherited = _same_file(home, target) and _at(cfg.base, old_path) is not None
+        if here is not None and edit is not None and _same_file(here.span.file, home) and not inherited:
+            inplace.setdefault(os.path.abspath(home), []).append(edit)
+            renamed |= {old_path, new_path}
+        elif old_path[:-1] not in plan.whole and old_path[:-1] not in extra_whole:
+            extra_whole.append(old_path[:-1])
+
+    whole = sorted([*plan.whole, *extra_whole], key=len)
     for w in whole:
         new = keypath.get(plan.tree, w)
         old = keypath.get(cfg.tree, w)
@@ -186,7 +201,7 @@ def plan_files(plan: Plan, target: str, in_base: bool = False) -> Written:
             add_override(w, Whole(value))
     changed = {c.path for c in plan.changes}
     for change in plan.changes:
-        if any(change.path[: len(w)] == w for w in whole):
+        if change.path in renamed or any(change.path[: len(w)] == w for w in whole):
             continue
         here = _exact_origin(cfg.tree, change.path) if change.old is not MISSING else None
         home = here.span.file if (in_base and here is not None) else target
@@ -231,6 +246,32 @@ def plan_files(plan: Plan, target: str, in_base: bool = False) -> Written:
             text = _write_override(f, text, override)
         written.files[f] = FileChange(f, src.original, text)
     return written
+
+
+def _key_rename(src: SourceText, here: Origin, path: Path, new: str) -> TextEdit | None:
+    """The edit that renames the key written just before the value at ``here`` (``name=`` of a
+    Python ``dict(...)``, ``'name':`` of a literal dict, ``name:`` in YAML, ``"name":`` in JSON)
+    to ``new``; ``None`` where the text there is not that key."""
+    old = path[-1]
+    if not isinstance(old, str):
+        return None
+    start, _ = src.offsets(here.span)
+    before = src.original[max(0, start - 400) : start]
+    quoted = re.compile(r"""(?P<q>['"])(?P<k>""" + re.escape(old) + r""")(?P=q)\s*:\s*\Z""")
+    if src.path.endswith(".py"):
+        keyword = re.compile(r"(?<![\w.])(?P<k>" + re.escape(old) + r")\s*=\s*\Z")
+        m = keyword.search(before) if is_name(new) else None
+        m = m or quoted.search(before)
+    else:
+        m = quoted.search(before) or re.compile(r"(?<![\w'\"])(?P<k>" + re.escape(old) + r")\s*:\s*\Z").search(before)
+    if m is None:
+        return None
+    offset = start - len(before)
+    q = m.groupdict().get("q") or ""
+    plain_yaml = not q and src.path.endswith((".yaml", ".yml"))
+    if (q and q in new) or (plain_yaml and not re.fullmatch(r"[A-Za-z_][\w-]*", new)):
+        return None
+    return TextEdit(offset + m.start("k"), offset + m.end("k"), new)
 
 
 def _write_override(path: str, text: str, override: dict[Any, Any]) -> str:

@@ -156,8 +156,13 @@ def check_config(config: LoadedConfig, schema: Schema, settings: Settings) -> li
     out: list[Diagnostic] = []
     for rule in ALL_RULES:
         if settings.enabled(rule.code, rule.default_enabled):
-            out.extend(ctx.mask.diagnostic(_naming_registry(ctx, d)) for d in rule.check(ctx))
+            out.extend(_in_config(ctx.mask.diagnostic(_naming_registry(ctx, d)), config.path) for d in rule.check(ctx))
     return out
+
+
+def _in_config(d: Diagnostic, path: str) -> Diagnostic:
+    """A finding whose fix names the config its key paths belong to."""
+    return d if d.edit is None else replace(d, edit=replace(d.edit, config=path))
 
 
 def rule_context(config: LoadedConfig, schema: Schema, settings: Settings) -> Context:
@@ -228,7 +233,7 @@ def _lint(paths: Iterable[str], schema: Schema, settings: Settings, resolver: Re
         if os.path.abspath(path) not in used:
             run_alone(path)
 
-    lines = _SourceLines()
+    lines = _SourceLines(resolver.overlay)
     kept: list[Diagnostic] = []
     seen: set[tuple[str, object]] = set()
     for d in found:
@@ -273,15 +278,19 @@ def check_failed(path: str, error: Exception) -> Diagnostic:
 
 
 class _SourceLines:
-    """Lines of files, read once."""
+    """Lines of files, read once; ``overlay`` gives the text of files (by real path) in place of
+    what is on disk, as the resolver's."""
 
-    def __init__(self) -> None:
+    def __init__(self, overlay: dict[str, str] | None = None) -> None:
         self._files: dict[str, SourceText] = {}
+        self._overlay = overlay or {}
 
     def get(self, file: str, line: int) -> str:
         if file not in self._files:
             try:
-                text = fileread.read_bytes(file).decode("utf-8", errors="replace")
+                text = self._overlay.get(os.path.realpath(file))
+                if text is None:
+                    text = fileread.read_bytes(file).decode("utf-8", errors="replace")
             except fileread.ReadError:
                 text = ""
             self._files[file] = SourceText.plain(file, text)

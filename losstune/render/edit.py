@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Iterable
 from typing import Any
 
 from losstune.edit.plan import DELETE, MISSING
 from losstune.edit.session import SetOutcome
+from losstune.edit.write import FileChange
 from losstune.keypath import format_path
 from losstune.render.json import document, value
 from losstune.render.palette import paint
@@ -60,11 +62,11 @@ def _for_terminal(lines: list[str]) -> list[str]:
     ]
 
 
-def diff_text(outcome: SetOutcome, color: bool = False, escape: bool = False) -> str:
-    """A unified diff of every file the edit changes; with ``escape``, as a terminal shows it:
+def diff_text(files: Iterable[FileChange], color: bool = False, escape: bool = False) -> str:
+    """A unified diff of every file an edit changes; with ``escape``, as a terminal shows it:
     each line's control characters escaped, and a long line clipped around its change."""
     out: list[str] = []
-    for fc in outcome.files:
+    for fc in files:
         name = shown(fc.path)
         lines = list(
             difflib.unified_diff(
@@ -119,7 +121,7 @@ def render_text(outcome: SetOutcome, dry_run: bool, color: bool = False) -> str:
             more = len(outcome.unchecked) - len(listed)
             out.append(f"  note: and {more} more file(s) could not be checked (--format json lists them all)\n")
     if dry_run:
-        out.append(diff_text(outcome, color, escape=True))
+        out.append(diff_text(outcome.files, color, escape=True))
         out.append("(dry run: nothing was written)\n")
     else:
         for fc in outcome.files:
@@ -146,7 +148,7 @@ def render_json(outcome: SetOutcome, dry_run: bool) -> str:
             for c in outcome.changes
         ],
         "files": [{"file": shown(fc.path), "created": fc.created} for fc in outcome.files],
-        "diff": diff_text(outcome),
+        "diff": diff_text(outcome.files),
         "notes": outcome.notes,
         "warnings": outcome.warnings,
         "affected": [shown(a) for a in outcome.affected],

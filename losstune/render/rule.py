@@ -55,6 +55,10 @@ def _example(example: Example, found: Sequence[Diagnostic], color: bool, width: 
                 out += [line[: len(gutter)] + paint(line[len(gutter) :], "red", color) + "\n" for line in marked]
     if example.version != 3:
         out.append(f"    {paint(f'(an MMDetection {example.version}.x config)', 'dim', color)}\n")
+    if example.fixed is not None:
+        out.append(f"    {paint('after the fix:', 'dim', color)}\n")
+        for number, line in enumerate(example.fixed.rstrip("\n").split("\n"), start=1):
+            out.append(f"    {paint(str(number).rjust(digits), 'dim', color)} | {line}\n")
     return out
 
 
@@ -76,7 +80,8 @@ def render_rule(
     per invalid example)."""
     out = [
         paint(f"{rule.code} {rule.name}", "bold", color),
-        f" ({rule.severity.value}{'' if rule.default_enabled else ', off unless selected'})\n\n",
+        f" ({rule.severity.value}{'' if rule.default_enabled else ', off unless selected'})\n",
+        f"Fix: {fix_text(rule)}\n\n",
     ]
     doc = rule.doc() if width is None else _paragraphs(rule.doc(), width)
     out.append(inline(doc, color) + "\n")
@@ -87,6 +92,15 @@ def render_rule(
             blocks = ["".join(_example(e, d, color, width)) for e, d in zip(examples, findings, strict=True)]
             out.append("\n".join(blocks))
     return "".join(out)
+
+
+def fix_text(rule: Rule) -> str:
+    """Whether and how ``lint`` fixes the rule's findings, in a few words."""
+    if rule.fix_safety is None:
+        return "none (by hand, as each finding's fix says)"
+    if rule.fix_safety == "safe":
+        return "safe (lint --fix)"
+    return "unsafe: it changes training (lint --fix --unsafe-fixes)"
 
 
 def render_code(code: Code, color: bool = False) -> str:
@@ -103,7 +117,12 @@ def _code_data(code: Code) -> dict[str, Any]:
 def _rule_data(rule: Rule) -> dict[str, Any]:
     def examples(found: Sequence[Example]) -> list[dict[str, Any]]:
         return [
-            {"source": e.source, "mmdet_version": e.version, "at": [{"line": ln, "column": c} for ln, c in e.at]}
+            {
+                "source": e.source,
+                "mmdet_version": e.version,
+                "at": [{"line": ln, "column": c} for ln, c in e.at],
+                **({"fixed": e.fixed} if e.fixed is not None else {}),
+            }
             for e in found
         ]
 
@@ -113,6 +132,7 @@ def _rule_data(rule: Rule) -> dict[str, Any]:
         "severity": rule.severity.value,
         "summary": rule.summary,
         "enabled_by_default": rule.default_enabled,
+        "fix": rule.fix_safety,
         "doc": rule.doc(),
         "reported": examples(rule.invalid),
         "not_reported": examples(rule.valid),

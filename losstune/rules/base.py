@@ -11,7 +11,7 @@ from losstune.keypath import Path, format_path, get
 from losstune.loader.envmask import EnvMask
 from losstune.loader.resolve import display_path
 from losstune.locate import LossNode, SamplerRef
-from losstune.model import ComponentKind, Diagnostic, Origin, Related, Severity, Span
+from losstune.model import ComponentKind, Diagnostic, FixEdit, FixSafety, Origin, Related, Severity, Span
 from losstune.schema.heads import HEAD_LOSS_PARAMS
 from losstune.schema.registry import Entry, ParamSpec, Schema, TypeSpec
 from losstune.schema.scopes import DEFAULT_SCOPE, TypeRef, type_at
@@ -27,6 +27,8 @@ class Example:
     source: str
     at: tuple[tuple[int, int], ...] = ()
     version: int = 3
+    fixed: str | None = None
+    """The source after ``lint --fix`` (with ``--unsafe-fixes`` for a rule whose fix is unsafe)."""
 
 
 @dataclass
@@ -197,13 +199,16 @@ class Rule:
     """Base class of lint rules. A rule's docstring is its user documentation; its first paragraph,
     on one line, is the rule's ``summary`` (the ``losstune rule`` listing, SARIF's short description).
     A rule's module, class and ``name`` say the same thing: ``must-be-literal`` is
-    ``must_be_literal.MustBeLiteral``."""
+    ``must_be_literal.MustBeLiteral``. ``fix_safety`` says whether its findings can be fixed by
+    ``lint --fix`` (``None``: never), and whether that fix is safe; each fixable finding carries its
+    fix as an edit request (:meth:`fixed`)."""
 
     code: ClassVar[str]
     name: ClassVar[str]
     summary: ClassVar[str] = ""
     severity: ClassVar[Severity] = Severity.ERROR
     default_enabled: ClassVar[bool] = True
+    fix_safety: ClassVar[FixSafety | None] = None
     valid: ClassVar[tuple[Example, ...]] = ()
     invalid: ClassVar[tuple[Example, ...]] = ()
 
@@ -224,8 +229,10 @@ class Rule:
         fix: str | None = None,
         severity: Severity | None = None,
         related: tuple[Related, ...] = (),
+        edit: FixEdit | None = None,
     ) -> Diagnostic:
-        """A finding of this rule at ``origin``; ``related`` are the other places it concerns."""
+        """A finding of this rule at ``origin``; ``related`` are the other places it concerns, and
+        ``edit`` is the fix as an edit request, if the rule can make it (:meth:`fixed`)."""
         span = origin.span if isinstance(origin, Origin) else origin
         return Diagnostic(
             code=self.code,
@@ -236,7 +243,21 @@ class Rule:
             key=key,
             fix=fix,
             related=related,
+            edit=edit,
         )
+
+    def fixed(
+        self,
+        title: str,
+        *,
+        sets: tuple[tuple[str, Any], ...] = (),
+        unsets: tuple[str, ...] = (),
+        renames: tuple[tuple[str, str], ...] = (),
+        text: str | None = None,
+    ) -> FixEdit:
+        """The edit request of a fix of this rule, as safe as the rule declares its fixes."""
+        assert self.fix_safety is not None, f"{self.code} declares no fix"
+        return FixEdit(self.fix_safety, title, sets, unsets, renames, text)
 
     @classmethod
     def doc(cls) -> str:
@@ -244,3 +265,20 @@ class Rule:
         import inspect
 
         return inspect.cleandoc(cls.__doc__ or "")
+
+
+def unambiguous_match(word: str, candidates: list[str], cutoff: float) -> str | None:
+    """The candidate most like ``word`` (difflib's ratio at least ``cutoff``, as its
+    ``get_close_matches``), or ``None`` when none is, or when another is as like it: a fix that
+    would have to guess is not made."""
+    import difflib
+
+    scored = []
+    for c in candidates:
+        m = difflib.SequenceMatcher(None, word, c)
+        if m.real_quick_ratio() >= cutoff and m.quick_ratio() >= cutoff and m.ratio() >= cutoff:
+            scored.append((m.ratio(), c))
+    scored.sort(key=lambda rc: -rc[0])
+    if not scored or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+        return None
+    return scored[0][1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from losstune.keypath import format_path
 from losstune.model import Diagnostic
 from losstune.rules.base import Context, Example, Rule
 from losstune.schema.heads import BOX_LOSSES, DELTA_REGRESSION_HEADS, listed
@@ -23,6 +24,7 @@ class IoULossNeedsDecodedBoxes(Rule):
     """
 
     code = "LT112"
+    fix_safety = "unsafe"
     name = "iou-loss-needs-decoded-boxes"
     valid = (
         Example(
@@ -36,6 +38,9 @@ class IoULossNeedsDecodedBoxes(Rule):
             "model = dict(bbox_head=dict(type='RetinaHead',\n"
             "                            loss_bbox=dict(type='GIoULoss', loss_weight=2.0)))\n",
             ((2, 49),),
+            fixed="model = dict(bbox_head=dict(type='RetinaHead',\n"
+            "                            loss_bbox=dict(type='GIoULoss', loss_weight=2.0),\n"
+            "                            reg_decoded_bbox=True))\n",
         ),
     )
 
@@ -54,4 +59,10 @@ class IoULossNeedsDecodedBoxes(Rule):
                 node.origin("type"),
                 key=f"{node.key}.type",
                 fix="set reg_decoded_bbox=True in the head",
+                edit=self.fixed(
+                    "set reg_decoded_bbox=True in the head",
+                    sets=((f"{format_path(node.loss.head)}.reg_decoded_bbox", True),),
+                )
+                if node.loss is not None and node.loss.head is not None
+                else None,
             )

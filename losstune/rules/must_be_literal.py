@@ -15,13 +15,20 @@ class MustBeLiteral(Rule):
     FocalLoss (and the rest of the focal family) only exists in sigmoid form and asserts
     ``use_sigmoid is True``: ``use_sigmoid=False`` fails, and so does ``use_sigmoid=1``, which a
     YAML file or a ``--cfg-options use_sigmoid=1`` easily produces, because ``1 is True`` is false.
+    ``lint --unsafe-fixes`` writes the value MMDetection requires (unsafe: where the config says
+    ``False`` it asks for another loss than the one it gets).
     """
 
     code = "LT107"
     name = "must-be-literal"
+    fix_safety = "unsafe"
     valid = (Example("model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', use_sigmoid=True)))\n"),)
     invalid = (
-        Example("model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', use_sigmoid=False)))\n", ((1, 73),)),
+        Example(
+            "model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', use_sigmoid=False)))\n",
+            ((1, 73),),
+            fixed="model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', use_sigmoid=True)))\n",
+        ),
         Example("model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', use_sigmoid=1)))\n", ((1, 73),)),
     )
 
@@ -41,4 +48,5 @@ class MustBeLiteral(Rule):
                     node.origin(name),
                     key=f"{node.key}.{name}",
                     fix=f"{name}={spec.default!r}",
+                    edit=self.fixed(f"{name}={spec.default!r}", sets=((f"{node.key}.{name}", spec.default),)),
                 )

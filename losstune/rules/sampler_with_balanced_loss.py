@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from losstune.config import origin_at
+from losstune.keypath import get
 from losstune.model import Diagnostic, Severity
 from losstune.rules.base import Context, Example, Rule
 from losstune.schema.catalogue import bare_type
@@ -28,6 +29,7 @@ class SamplerWithBalancedLoss(Rule):
     """
 
     code = "LT111"
+    fix_safety = "unsafe"
     name = "sampler-with-balanced-loss"
     valid = (
         Example(
@@ -40,6 +42,8 @@ class SamplerWithBalancedLoss(Rule):
             "model = dict(bbox_head=dict(type='RetinaHead', loss_cls=dict(type='FocalLoss')),\n"
             "             train_cfg=dict(sampler=dict(type='RandomSampler', num=256, pos_fraction=0.5)))\n",
             ((2, 47),),
+            fixed="model = dict(bbox_head=dict(type='RetinaHead', loss_cls=dict(type='FocalLoss')),\n"
+            "             train_cfg=dict(sampler=dict(type='PseudoSampler')))\n",
         ),
     )
 
@@ -64,10 +68,22 @@ class SamplerWithBalancedLoss(Rule):
                     f"{sampler.type}: it drops negatives and changes the normalisation silently"
                 )
             type_origin = origin_at(ctx.config.tree, (*sampler.path, "type")) if sampler.path else None
+            edit = None
+            if sampler.path is not None:
+                written = get(ctx.config.tree, sampler.path)
+                others = (
+                    tuple(f"{sampler.key}.{k}" for k in written if k != "type") if isinstance(written, dict) else ()
+                )
+                edit = self.fixed(
+                    "sampler=dict(type='PseudoSampler')",
+                    unsets=others,
+                    sets=((f"{sampler.key}.type", "PseudoSampler"),),
+                )
             yield self.finding(
                 message,
                 type_origin or sampler.origin,
                 key=sampler.key,
                 fix="sampler=dict(type='PseudoSampler')",
                 severity=Severity.WARNING if forced else None,
+                edit=edit,
             )

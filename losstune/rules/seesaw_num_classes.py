@@ -24,6 +24,7 @@ class SeesawNumClasses(Rule):
     """
 
     code = "LT115"
+    fix_safety = "unsafe"
     name = "seesaw-num-classes"
     valid = (
         Example(
@@ -36,11 +37,15 @@ class SeesawNumClasses(Rule):
             "model = dict(roi_head=dict(bbox_head=dict(num_classes=80,\n"
             "    loss_cls=dict(type='SeesawLoss', num_classes=81))))\n",
             ((2, 50),),
+            fixed="model = dict(roi_head=dict(bbox_head=dict(num_classes=80,\n"
+            "    loss_cls=dict(type='SeesawLoss', num_classes=80))))\n",
         ),
         Example(
             "model = dict(roi_head=dict(bbox_head=dict(num_classes=80,\n"
             "    loss_cls=dict(type='SeesawLoss', p=0.8))))\n",
             ((2, 14),),
+            fixed="model = dict(roi_head=dict(bbox_head=dict(num_classes=80,\n"
+            "    loss_cls=dict(type='SeesawLoss', p=0.8, num_classes=80))))\n",
         ),
     )
 
@@ -67,6 +72,10 @@ class SeesawNumClasses(Rule):
                     key=f"{node.head_key()}.num_classes",
                     fix=f"set `num_classes={head_classes}` in `{node.key}` too",
                     related=(Related(loss_at.span, f"SeesawLoss's {what}"),),
+                    edit=self.fixed(
+                        f"set `num_classes={head_classes}` in `{node.key}` too",
+                        sets=((f"{node.key}.num_classes", head_classes),),
+                    ),
                 )
                 continue
             yield self.finding(
@@ -78,4 +87,7 @@ class SeesawNumClasses(Rule):
                 related=(Related(head_at.span, f"the head's `num_classes={head_classes}`"),)
                 if head_at is not None and loss_at is not None and head_at.span.file != loss_at.span.file
                 else (),
+                edit=self.fixed(
+                    f"set `num_classes={head_classes}` in the loss", sets=((f"{node.key}.num_classes", head_classes),)
+                ),
             )

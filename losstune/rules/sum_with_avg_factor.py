@@ -25,6 +25,7 @@ class SumWithAvgFactor(Rule):
     """
 
     code = "LT110"
+    fix_safety = "unsafe"
     name = "sum-with-avg-factor"
     valid = (
         Example(
@@ -35,6 +36,7 @@ class SumWithAvgFactor(Rule):
         Example(
             "model = dict(bbox_head=dict(type='RetinaHead',\n    loss_bbox=dict(type='L1Loss', reduction='sum')))\n",
             ((2, 45),),
+            fixed="model = dict(bbox_head=dict(type='RetinaHead',\n    loss_bbox=dict(type='L1Loss', reduction='mean')))\n",
         ),
     )
 
@@ -53,4 +55,5 @@ class SumWithAvgFactor(Rule):
                 node.origin("reduction"),
                 key=f"{node.key}.reduction",
                 fix="reduction='mean' (the head already normalises by avg_factor)",
+                edit=self.fixed("reduction='mean'", sets=((f"{node.key}.reduction", "mean"),)),
             )

@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Iterator
 
 from losstune.model import Diagnostic
-from losstune.rules.base import Context, Example, Node, Rule
+from losstune.rules.base import Context, Example, Node, Rule, unambiguous_match
 from losstune.schema.scopes import project_name
 
 IGNORED_KEYS = frozenset(("type", "_scope_", "_delete_"))
@@ -19,18 +19,30 @@ class UnknownParameter(Rule):
     with ``TypeError: __init__() got an unexpected keyword argument 'gama'`` and no word of which
     config key is at fault. Samplers take ``**kwargs`` and silently ignore what they do not know,
     so a typo there (``pos_fractoin``) is simply lost. A parameter that only MMDetection 3.x has
-    (GaussianFocalLoss ``pos_weight``) is unknown to 2.x. The closest known parameter is suggested.
+    (GaussianFocalLoss ``pos_weight``) is unknown to 2.x. The closest known parameter is suggested;
+    where it is the only one that close, and the dict does not set it already, ``lint --fix``
+    renames the key to it (a safe fix: the value is the one that was meant).
     """
 
     code = "LT102"
     name = "unknown-parameter"
+    fix_safety = "safe"
     valid = (Example("model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma=2.0, alpha=0.25)))\n"),)
     invalid = (
-        Example("model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gama=2.0)))\n", ((1, 66),)),
+        Example(
+            "model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gama=2.0)))\n",
+            ((1, 66),),
+            fixed="model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma=2.0)))\n",
+        ),
         Example(
             "model = dict(train_cfg=dict(sampler=dict(type='RandomSampler', num=256, pos_fraction=0.5,\n"
             "                                         pos_fractoin=0.25)))\n",
             ((2, 55),),
+        ),
+        Example(
+            "model = dict(train_cfg=dict(sampler=dict(type='RandomSampler', num=256, pos_fractoin=0.25)))\n",
+            ((1, 86),),
+            fixed="model = dict(train_cfg=dict(sampler=dict(type='RandomSampler', num=256, pos_fraction=0.25)))\n",
         ),
         Example(
             "data = dict()\nmodel = dict(bbox_head=dict(loss_cls=dict(type='GaussianFocalLoss', pos_weight=2.0)))\n",
@@ -52,11 +64,16 @@ class UnknownParameter(Rule):
                 other = key in node.entry.params
                 version_note = f" in MMDetection {ctx.version}.x" if other else ""
                 known = node.param_specs()
+                fix = f"rename it to `{close}`" if close else f"remove `{key}`; known: {', '.join(known)}"
+                meant = unambiguous_match(key, list(known), 0.6)
+                renamable = meant == close and meant not in node.value and not node.env_names(key)
+                edit = self.fixed(fix, renames=((f"{node.key}.{key}", meant),)) if renamable and meant else None
                 yield self.finding(
                     f"`{node.type}` has no parameter `{key}`{version_note} ({what}){hint}",
                     node.origin(key),
                     key=f"{node.key}.{key}",
-                    fix=f"rename it to `{close}`" if close else f"remove `{key}`; known: {', '.join(known)}",
+                    fix=fix,
+                    edit=edit,
                 )
 
 
