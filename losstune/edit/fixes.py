@@ -5,8 +5,10 @@ plans one: checked against the schema, written as the smallest text edit, and ve
 resolving the edited texts again, in memory. Fixes are planned one on top of another (each sees
 the texts the earlier ones made); the files are written only at the end, each atomically, and the
 configs are resolved once more from the disk: if one does not resolve as planned, every file is
-put back. A value written in a base is fixed in the base (``set --in-base``), where that base is
-not part of an installed package; otherwise the fix is an override in the config. A fix that the
+put back. A safe fix of a finding reported in a base is made in the base (``set --in-base``),
+where that base is not part of an installed package: it changes nothing for the base's other
+users. Otherwise, and always for an unsafe fix (it changes training, and only the linted config
+asks for that), the fix is made in the config: an override where the value comes from a base. A fix that the
 machinery refuses is skipped, with its reason, and nothing of it is written.
 """
 
@@ -134,12 +136,17 @@ def _plan(d: Diagnostic, schema: Schema, settings: Settings, overlay: dict[str, 
     assignments = [Assignment(k, unset=True) for k in edit.unsets]
     assignments += [Assignment(k, rename=new) for k, new in edit.renames]
     assignments += [Assignment(k, v) for k, v in edit.sets]
-    try:
-        _, files = plan_in_memory(edit.config, assignments, schema, settings, in_base=True, overlay=overlay)
-        if all(_editable(fc.path) for fc in files):
-            return files
-    except EditFailure:
-        pass
+    # A safe fix of a finding reported in a base is made in the base: it changes nothing its other
+    # users get. An unsafe one changes training, so it is made for the config that was linted only
+    # (an override), and so is one reported in the config itself.
+    written = d.span.file if d.span is not None else edit.config
+    if edit.safety == "safe" and os.path.realpath(written) != os.path.realpath(edit.config):
+        try:
+            _, files = plan_in_memory(edit.config, assignments, schema, settings, in_base=True, overlay=overlay)
+            if all(_editable(fc.path) for fc in files):
+                return files
+        except EditFailure:
+            pass
     _, files = plan_in_memory(edit.config, assignments, schema, settings, overlay=overlay)
     for fc in files:
         problem = check_writable(fc.path)
