@@ -123,14 +123,22 @@ def wall(argv: list[str], cwd: Path, env: dict[str, str], runs: int = 7) -> list
     return times
 
 
-def interpreter(env: dict[str, str], runs: int = 7) -> list[float]:
-    """Wall seconds of each run of ``python -c pass``: what any command costs at the least."""
+def interpreter(env: dict[str, str], code: str = "pass", runs: int = 7) -> list[float]:
+    """Wall seconds of each run of ``python -c CODE`` (after an untimed one): with ``pass``, what
+    any command costs at the least; with the imports of the libraries a command is built on, the
+    least that command can cost."""
     times = []
-    for _ in range(runs):
+    for i in range(runs + 1):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], env=env, check=True)
-        times.append(time.perf_counter() - start)
+        subprocess.run([sys.executable, "-c", code], env=env, check=True)
+        if i:
+            times.append(time.perf_counter() - start)
     return times
+
+
+# What each timed command imports before any of losstune's code: the CLI is built on typer, and
+# explain's text is laid out by rich.
+FLOORS = {"lint": "import typer", "explain": "import typer, rich.console, rich.table"}
 
 
 def walls(tree: Path, file: str) -> dict[str, float]:
@@ -140,11 +148,13 @@ def walls(tree: Path, file: str) -> dict[str, float]:
         bare = statistics.median(interpreter(cached_env(Path(cache))))
         print(f"python -c pass: median {bare * 1000:.0f} ms wall (the interpreter alone, on this machine now)")
         for argv in (["lint", file], ["explain", "--no-steps", file]):
+            floor = statistics.median(interpreter(cached_env(Path(cache)), FLOORS[argv[0]]))
             times = wall(argv, tree, cached_env(Path(cache)))
             medians[" ".join(argv)] = median = statistics.median(times)
             print(
                 f"losstune {' '.join(argv)}: median {median * 1000:.0f} ms wall over {len(times)} runs "
-                f"(min {min(times) * 1000:.0f} ms)  {verdict(median <= WALL_TARGET)} (target <= 150 ms)"
+                f"(min {min(times) * 1000:.0f} ms)  {verdict(median <= WALL_TARGET)} (target <= 150 ms); "
+                f"python -c '{FLOORS[argv[0]]}' alone: median {floor * 1000:.0f} ms"
             )
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return medians
