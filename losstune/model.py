@@ -25,7 +25,12 @@ ComponentKind = Literal["loss", "sampler"]
 
 @dataclass(frozen=True, slots=True)
 class Span:
-    """A region of a source file."""
+    """A region of a source file.
+
+    ``file`` is the file's absolute path as the loader found it (``os.path.abspath``: a symbolic
+    link keeps its own path), whatever the working directory is when it is loaded or shown; the
+    renderers show it relative to the working directory (``losstune.render.paths``).
+    """
 
     file: str
     line: int

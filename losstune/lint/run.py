@@ -17,7 +17,7 @@ from losstune.config import LoadedConfig
 from losstune.errors import UsageError
 from losstune.lint.settings import Settings
 from losstune.loader import codes, fileread
-from losstune.loader.resolve import SUPPORTED_SUFFIXES, Resolver, display_path
+from losstune.loader.resolve import SUPPORTED_SUFFIXES, Resolver
 from losstune.loader.source import SourceText
 from losstune.model import Diagnostic, Severity, Span
 from losstune.rules import ALL_RULES, Context
@@ -35,7 +35,8 @@ _NOT_CONFIGS = frozenset(("metafile.yml", "metafile.yaml", "model-index.yml", "m
 
 @dataclass
 class LintResult:
-    """The findings of one lint run, the files checked, and the source lines findings point at."""
+    """The findings of one lint run, the files checked (absolute paths, as every span holds them),
+    and the source lines findings point at."""
 
     diagnostics: list[Diagnostic]
     configs: list[str]
@@ -140,11 +141,12 @@ def _walk(top: str, max_file_size: int | None, found: list[str], skipped: list[D
 
 
 def _skip(path: str, reason: str) -> Diagnostic:
-    shown = display_path(os.path.abspath(path))
+    file = os.path.abspath(path)
     return codes.diagnostic(
         codes.SKIPPED_PATH,
-        f"`{shown}` {reason}",
-        Span(shown, 1, 1, 1, 1),
+        f"`{file}` {reason}",
+        Span(file, 1, 1, 1, 1),
+        files=(file,),
         fix="remove it from the folder, or pass the configs to check by name",
     )
 
@@ -249,7 +251,7 @@ def _lint(paths: Iterable[str], schema: Schema, settings: Settings, resolver: Re
         kept.append(d)
     kept.sort(key=lambda d: d.sort_key())
     shown = {(d.span.file, d.span.line): lines.get(d.span.file, d.span.line) for d in kept if d.span is not None}
-    return LintResult(kept, [display_path(os.path.abspath(c)) for c in checked], shown)
+    return LintResult(kept, [os.path.abspath(c) for c in checked], shown)
 
 
 def _noqa(line: str, code: str) -> bool:
@@ -265,14 +267,15 @@ def _noqa(line: str, code: str) -> bool:
 def check_failed(path: str, error: Exception) -> Diagnostic:
     """The finding on ``path`` when checking it raised ``error``: losstune's own failure, reported
     on the file instead of stopping the run."""
-    shown = display_path(os.path.abspath(path))
+    file = os.path.abspath(path)
     what = f"{type(error).__name__}: {error}"
     if len(what) > 200:
         what = what[:200] + "..."
     return codes.diagnostic(
         codes.CHECK_FAILED,
-        f"losstune failed while checking `{shown}` ({what}); this is a bug in losstune, not in the config",
-        Span(shown, 1, 1, 1, 1),
+        f"losstune failed while checking `{file}` ({what}); this is a bug in losstune, not in the config",
+        Span(file, 1, 1, 1, 1),
+        files=(file,),
         fix="report it (LOSSTUNE_DEBUG=1 shows the traceback); the other files were still checked",
     )
 

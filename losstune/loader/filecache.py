@@ -81,7 +81,7 @@ class FileCache:
         self, max_files: int = MAX_FILES, max_text_chars: int = MAX_TEXT_CHARS, max_results: int = MAX_RESULTS
     ) -> None:
         self.max_files, self.max_text_chars, self.max_results = max_files, max_text_chars, max_results
-        self._files: OrderedDict[tuple[str, str, int], _Kept] = OrderedDict()
+        self._files: OrderedDict[tuple[str, int], _Kept] = OrderedDict()
         self._chars = 0
         self._results: OrderedDict[tuple[object, ...], _Result] = OrderedDict()
 
@@ -101,12 +101,12 @@ class FileCache:
 
     # -- parsed files ------------------------------------------------------------------------
 
-    def unchanged(self, abspath: str, shown: str, limit: int) -> ParsedFile | None:
+    def unchanged(self, abspath: str, limit: int) -> ParsedFile | None:
         """The kept parse of the file, if its stamp alone says it is unchanged."""
-        kept = self._files.get((abspath, shown, limit))
+        kept = self._files.get((abspath, limit))
         if kept is None or not kept.trusted or kept.stamp is None or Stamp.of(abspath) != kept.stamp:
             return None
-        self._files.move_to_end((abspath, shown, limit))
+        self._files.move_to_end((abspath, limit))
         return kept.parsed
 
     @staticmethod
@@ -114,10 +114,10 @@ class FileCache:
         """The file's stamp and the time, to be taken before it is read."""
         return Stamp.of(abspath), time.time_ns()
 
-    def keep(self, abspath: str, shown: str, limit: int, text: str, stamp: tuple[Stamp | None, int]) -> ParsedFile:
+    def keep(self, abspath: str, limit: int, text: str, stamp: tuple[Stamp | None, int]) -> ParsedFile:
         """The parse of ``text``, read from the file after :meth:`stamp` gave ``stamp``: the kept
         one when the text is the same, else a new one, kept."""
-        key = (abspath, shown, limit)
+        key = (abspath, limit)
         kept = self._files.get(key)
         st, before_read = stamp
         trusted = st is not None and st.ctime_ns < before_read - RACY_NS and st.mtime_ns < before_read - RACY_NS
@@ -125,7 +125,7 @@ class FileCache:
             kept.stamp, kept.trusted = st, trusted
             self._files.move_to_end(key)
             return kept.parsed
-        parsed = ParsedFile(abspath, shown, text)
+        parsed = ParsedFile(abspath, text)
         if kept is not None:
             self._chars -= len(kept.parsed.text)
         self._files[key] = _Kept(parsed, st, trusted)
@@ -136,13 +136,13 @@ class FileCache:
             self._chars -= len(old.parsed.text)
         return parsed
 
-    def current(self, abspath: str, shown: str, limit: int) -> ParsedFile | None:
+    def current(self, abspath: str, limit: int) -> ParsedFile | None:
         """The kept parse of the file if it is still what the file holds (read again to compare
         when its stamp alone cannot say), else ``None``."""
-        found = self.unchanged(abspath, shown, limit)
+        found = self.unchanged(abspath, limit)
         if found is not None:
             return found
-        kept = self._files.get((abspath, shown, limit))
+        kept = self._files.get((abspath, limit))
         if kept is None:
             return None
         stamp = self.stamp(abspath)
@@ -154,7 +154,7 @@ class FileCache:
             text = text[1:]
         if text != kept.parsed.text:
             return None
-        return self.keep(abspath, shown, limit, text, stamp)
+        return self.keep(abspath, limit, text, stamp)
 
     # -- resolved bases ----------------------------------------------------------------------
 
@@ -170,7 +170,7 @@ class FileCache:
         limit = key[-1]
         assert isinstance(limit, int)
         for path, parsed, values in kept.made_from:
-            if self.current(path, parsed.shown, limit) is not parsed or parsed.env_values(env) != values:
+            if self.current(path, limit) is not parsed or parsed.env_values(env) != values:
                 del self._results[key]
                 return None
         self._results.move_to_end(key)

@@ -160,6 +160,7 @@ def _data_front(
                 codes.NOT_A_CONFIG,
                 f"`{src.path}` must hold a mapping of config keys at its top level, not a {type(data).__name__}",
                 Span(src.path, 1, 1, 1, 1),
+                files=(src.path,),
                 fix="write the config as `key: value` pairs",
             )
         )
@@ -242,10 +243,10 @@ class ParsedFile:
     for them.
     """
 
-    def __init__(self, abspath: str, shown: str, text: str) -> None:
-        self.abspath, self.shown, self.text = abspath, shown, text
+    def __init__(self, abspath: str, text: str) -> None:
+        self.abspath, self.text = abspath, text
         self.is_python = abspath.endswith(".py")
-        self.plain = SourceText.plain(shown, text)
+        self.plain = SourceText.plain(abspath, text)
         raw_diagnostics: list[Diagnostic] = []
         self.raw = parse_python(self.plain, raw_diagnostics, report_warnings=True) if self.is_python else None
         self.raw_diagnostics = tuple(raw_diagnostics)
@@ -268,7 +269,7 @@ class ParsedFile:
         if self._templated is not None and values is not None and self._templated[0] == values:
             return self._templated[1]
         diagnostics: list[Diagnostic] = []
-        src = _template(self.abspath, self.shown, self.text, env, diagnostics)
+        src = _template(self.abspath, self.text, env, diagnostics)
         parsed: ParsedPython | None = None
         if src is not None and self.is_python:
             parsed = self.raw if src.text == self.text else parse_python(src, diagnostics)
@@ -300,23 +301,22 @@ class ParsedFile:
 
 
 def _template(
-    abspath: str, shown: str, text: str, env: Mapping[str, str] | None, diagnostics: list[Diagnostic]
+    abspath: str, text: str, env: Mapping[str, str] | None, diagnostics: list[Diagnostic]
 ) -> SourceText | None:
     """The text with mmengine's templates replaced, or ``None`` when a variable has no value."""
     try:
         src = SourceText.from_file(abspath, text, env)
     except TemplateError as e:
-        line, col = SourceText.plain(shown, text).line_col(e.offset)
+        line, col = SourceText.plain(abspath, text).line_col(e.offset)
         diagnostics.append(
             codes.diagnostic(
                 codes.MISSING_ENV,
                 str(e),
-                Span(shown, line, col, line, col + 1),
+                Span(abspath, line, col, line, col + 1),
                 fix="set the variable, or give the template a default: {{$VAR:default}}",
             )
         )
         return None
-    src.path = shown
     for t in src.env_templates:
         if t.note:
             diagnostics.append(

@@ -107,9 +107,10 @@ def resolve_lazy(resolver: Resolver, result: FileResult, src: SourceText, module
                 codes.diagnostic(
                     codes.MISSING_BASE,
                     f"the base config module `{name}` was not found"
-                    + (f" (looked for `{os.path.relpath(path)}`)" if path else why),
+                    + (f" (looked for `{os.path.abspath(path)}`)" if path else why),
                     where,
                     fix="correct the module path; a relative import is relative to this file's folder",
+                    files=(os.path.abspath(path),) if path else (),
                 )
             )
             continue

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
 import os
 import sys
 from dataclasses import dataclass, field
@@ -81,20 +80,6 @@ class FileResult:
     def ok(self) -> bool:
         """No error-level diagnostic."""
         return self.cfg is not None and not any(d.severity is Severity.ERROR for d in self.diagnostics)
-
-
-def display_path(path: str) -> str:
-    """The path as shown to the user: relative to the working directory when below it."""
-    try:
-        return _shown(path, os.getcwd())
-    except (OSError, ValueError):  # pragma: no cover - no working directory; other drive on Windows
-        return path
-
-
-@functools.lru_cache(maxsize=8192)
-def _shown(path: str, cwd: str) -> str:
-    rel = os.path.relpath(path, cwd)
-    return path if rel.startswith("..") else rel
 
 
 class Resolver:
@@ -188,14 +173,14 @@ class Resolver:
     def _resolve(self, abspath: str, requested_at: Span | None, is_base: bool, lazy: bool = False) -> FileResult:
         if abspath in self._stack:
             chain = [*self._stack[self._stack.index(abspath) :], abspath]
-            names = " -> ".join(display_path(p) for p in chain)
             return _refused(
                 abspath,
                 codes.diagnostic(
                     codes.INHERITANCE_CYCLE,
-                    f"configs inherit from each other in a loop: {names}",
+                    f"configs inherit from each other in a loop: {' -> '.join(chain)}",
                     requested_at,
                     fix="remove one of these `_base_` entries",
+                    files=tuple(chain),
                 ),
             )
         cached = self.cache.get((abspath, lazy))
@@ -231,7 +216,7 @@ class Resolver:
 
     def _result_key(self, abspath: str, lazy: bool) -> tuple[object, ...]:
         limit = fileread.current_limit() if self.max_file_size is None else self.max_file_size
-        return (abspath, display_path(abspath), lazy, tuple(sys.path), limit)
+        return (abspath, lazy, tuple(sys.path), limit)
 
     def _kept_result(self, abspath: str, is_base: bool, lazy: bool) -> FileResult | None:
         """A result kept in :attr:`files` that is still what resolving the file here gives."""
@@ -268,17 +253,18 @@ class Resolver:
         self.files.keep_result(self._result_key(abspath, lazy), result, height, made_from, classic_on_top)
 
     def _read(self, abspath: str, requested_at: Span | None, is_base: bool) -> tuple[str | None, Diagnostic | None]:
-        shown = display_path(abspath)
+        named = (abspath,)  # the file each message below names
         try:
             fileread.check(abspath, self.max_file_size)
         except fileread.ReadError as e:
-            return None, _unreadable(e, shown, requested_at, is_base)
+            return None, _unreadable(e, abspath, requested_at, is_base)
         if not abspath.endswith(SUPPORTED_SUFFIXES):
             return None, codes.diagnostic(
                 codes.UNSUPPORTED_TYPE,
-                f"`{shown}` is not a config losstune can read: only .py, .yaml, .yml and .json are supported",
-                requested_at or Span(shown, 1, 1, 1, 1),
+                f"`{abspath}` is not a config losstune can read: only .py, .yaml, .yml and .json are supported",
+                requested_at or Span(abspath, 1, 1, 1, 1),
                 fix="rename or convert the file",
+                files=named,
             )
         try:
             text = fileread.read_text(abspath, self.max_file_size)
@@ -286,28 +272,31 @@ class Resolver:
             line, col = e.position.line, e.position.column
             return None, codes.diagnostic(
                 codes.ENCODING_ERROR,
-                f"`{shown}` {e.reason}",
-                Span(shown, line, col, line, col + 1),
+                f"`{abspath}` {e.reason}",
+                Span(abspath, line, col, line, col + 1),
                 fix=e.fix,
+                files=named,
             )
         except fileread.ReadError as e:
-            return None, _unreadable(e, shown, requested_at, is_base)
+            return None, _unreadable(e, abspath, requested_at, is_base)
         if text.startswith("\ufeff"):
             if not abspath.endswith((".yaml", ".yml")):
                 # mmengine reads with plain utf-8; ast and json both refuse the mark.
                 return None, codes.diagnostic(
                     codes.SYNTAX_ERROR,
-                    f"`{shown}` starts with a byte-order mark, which mmengine cannot parse",
-                    Span(shown, 1, 1, 1, 2),
+                    f"`{abspath}` starts with a byte-order mark, which mmengine cannot parse",
+                    Span(abspath, 1, 1, 1, 2),
                     fix="save the file as UTF-8 without a byte-order mark",
+                    files=named,
                 )
             text = text[1:]
         if not text.strip():
             return None, codes.diagnostic(
                 codes.EMPTY_CONFIG,
-                f"`{shown}` is empty",
-                Span(shown, 1, 1, 1, 1),
+                f"`{abspath}` is empty",
+                Span(abspath, 1, 1, 1, 1),
                 fix="write the config, or remove the file (and any `_base_` entry naming it)",
+                files=named,
             )
         return text, None
 
@@ -326,26 +315,25 @@ class Resolver:
         self, abspath: str, requested_at: Span | None, is_base: bool
     ) -> tuple[ParsedFile | None, Diagnostic | None]:
         """The file parsed (kept in :attr:`files` while unchanged), or why it cannot be read."""
-        shown = display_path(abspath)
         overlaid = self.overlay.get(os.path.realpath(abspath)) if self.overlay else None
         if overlaid is not None:
-            return ParsedFile(abspath, shown, overlaid), None
+            return ParsedFile(abspath, overlaid), None
         limit = fileread.current_limit() if self.max_file_size is None else self.max_file_size
-        parsed = self.files.unchanged(abspath, shown, limit)
+        parsed = self.files.unchanged(abspath, limit)
         if parsed is not None:
             return parsed, None
         stamp = self.files.stamp(abspath)
         text, problem = self._read(abspath, requested_at, is_base)
         if text is None:
             return None, problem
-        return self.files.keep(abspath, shown, limit, text, stamp), None
+        return self.files.keep(abspath, limit, text, stamp), None
 
     def _front(
         self, parsed: ParsedFile, requested_at: Span | None, is_base: bool, lazy: bool, result: FileResult
     ) -> frontend.Front | None:
         """The front end of the file's format, or ``None`` where the file is done with: it cannot
         be read (the diagnostics say why), or it is a new-style config, resolved here whole."""
-        abspath, shown = parsed.abspath, parsed.shown
+        abspath = parsed.abspath
         diagnostics = result.diagnostics
         if parsed.is_python:
             # mmengine decides between classic and new-style on the file as written, before any
@@ -373,11 +361,12 @@ class Resolver:
                 diagnostics.append(
                     codes.diagnostic(
                         codes.LAZY_CONFIG,
-                        f"`{shown}` is a new-style (pure Python) config, and a classic `_base_` config "
+                        f"`{abspath}` is a new-style (pure Python) config, and a classic `_base_` config "
                         "cannot inherit from it (mmengine refuses to mix the two)",
-                        requested_at or Span(shown, 1, 1, 1, 1),
+                        requested_at or Span(abspath, 1, 1, 1, 1),
                         fix="inherit new-style configs with `with read_base():` imports, "
                         "or keep the whole chain classic",
+                        files=(abspath,),
                     )
                 )
                 return None
@@ -404,6 +393,7 @@ class Resolver:
                     f"`{front.src.path}` will be deprecated.{extra}",
                     origin.span if origin else None,
                     fix="move to the config it names",
+                    files=(front.src.path,),
                 )
             )
         base_vars = front.src.base_vars
@@ -435,10 +425,11 @@ class Resolver:
         scope: str | None = None
         if "::" in entry:
             located = _package_config(entry, self.packages)
-            if isinstance(located, str) and located.startswith("!"):
+            if isinstance(located, tuple):
+                why, named = located
                 result.diagnostics.append(
                     codes.diagnostic(
-                        codes.MISSING_BASE, located[1:], span, fix="install the package, or use a local path"
+                        codes.MISSING_BASE, why, span, fix="install the package, or use a local path", files=named
                     )
                 )
                 return
@@ -469,19 +460,26 @@ class Resolver:
             base_cfg.set(k, v, fresh.origins.get(k))
 
 
-def _unreadable(e: fileread.ReadError, shown: str, requested_at: Span | None, is_base: bool) -> Diagnostic:
+def _unreadable(e: fileread.ReadError, abspath: str, requested_at: Span | None, is_base: bool) -> Diagnostic:
     """The diagnostic of a config or base that cannot be read."""
     if e.problem is fileread.Problem.MISSING and is_base:
         return codes.diagnostic(
             codes.MISSING_BASE,
-            f"the base config `{shown}` {e.reason}",
+            f"the base config `{abspath}` {e.reason}",
             requested_at,
             fix="correct the path; it is relative to the folder of the file that names it",
+            files=(abspath,),
         )
     fix = e.fix
     if e.problem is fileread.Problem.DIRECTORY:
         fix = "name a .py, .yaml, .yml or .json file (`losstune lint` walks directories)"
-    return codes.diagnostic(codes.UNREADABLE, f"`{shown}` {e.reason}", requested_at or Span(shown, 1, 1, 1, 1), fix=fix)
+    return codes.diagnostic(
+        codes.UNREADABLE,
+        f"`{abspath}` {e.reason}",
+        requested_at or Span(abspath, 1, 1, 1, 1),
+        fix=fix,
+        files=(abspath,),
+    )
 
 
 def _refused(abspath: str, diagnostic: Diagnostic) -> FileResult:
@@ -489,18 +487,19 @@ def _refused(abspath: str, diagnostic: Diagnostic) -> FileResult:
     return FileResult(abspath, None, [diagnostic])
 
 
-def _package_config(entry: str, packages: PackageFinder) -> str:
+def _package_config(entry: str, packages: PackageFinder) -> str | tuple[str, tuple[str, ...]]:
     """Locate ``pkg::path`` as mmengine does (``<package folder>/.mim/configs/<path>``), on disk.
 
-    Returns the path, or a message starting with ``!`` when it cannot be found."""
+    Returns the path, or when it cannot be found why, with the files that message names."""
     package, _, rel = entry.partition("::")
     try:
         folder = packages.installed_path(package)
     except NotFound as e:
-        return f"!cannot find the package `{package}` named by `{entry}`: {e}"
+        return f"cannot find the package `{package}` named by `{entry}`: {e}", ()
     path = os.path.join(folder, ".mim", "configs", rel)
     if not os.path.exists(path):
-        return f"!`{rel}` is not among the configs of the package `{package}` (looked for `{display_path(path)}`)"
+        looked = os.path.abspath(path)
+        return f"`{rel}` is not among the configs of the package `{package}` (looked for `{looked}`)", (looked,)
     return path
 
 

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from losstune.config import LoadedConfig, origin_at
 from losstune.keypath import Path, format_path, get
 from losstune.loader.envmask import EnvMask
-from losstune.loader.resolve import display_path
 from losstune.locate import LossNode, SamplerRef
 from losstune.model import ComponentKind, Diagnostic, FixEdit, FixSafety, Origin, Related, Severity, Span
 from losstune.schema.heads import HEAD_LOSS_PARAMS
@@ -56,9 +55,9 @@ class Context:
 
     @staticmethod
     def place(origin: Origin) -> str:
-        """``file:line`` of ``origin`` as a message names it (the file relative to the working
-        directory when below it)."""
-        return f"{display_path(origin.span.file)}:{origin.span.line}"
+        """``file:line`` of ``origin`` as a message names it (the file absolute, as spans hold it;
+        a finding whose message holds it lists the file in ``files``, for renderers to show)."""
+        return f"{origin.span.file}:{origin.span.line}"
 
     def nearest(self, *origins: Origin | None) -> Origin | None:
         """Of the places some values were set, the one in the file nearest to the config linted (the
@@ -230,9 +229,11 @@ class Rule:
         severity: Severity | None = None,
         related: tuple[Related, ...] = (),
         edit: FixEdit | None = None,
+        files: tuple[str, ...] = (),
     ) -> Diagnostic:
-        """A finding of this rule at ``origin``; ``related`` are the other places it concerns, and
-        ``edit`` is the fix as an edit request, if the rule can make it (:meth:`fixed`)."""
+        """A finding of this rule at ``origin``; ``related`` are the other places it concerns,
+        ``edit`` is the fix as an edit request, if the rule can make it (:meth:`fixed`), and
+        ``files`` are the files its message names."""
         span = origin.span if isinstance(origin, Origin) else origin
         return Diagnostic(
             code=self.code,
@@ -244,6 +245,7 @@ class Rule:
             fix=fix,
             related=related,
             edit=edit,
+            files=files,
         )
 
     def fixed(

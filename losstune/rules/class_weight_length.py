@@ -155,6 +155,7 @@ class ClassWeightLength(Rule):
                     key=f"{node.head_key()}.{name}",
                     fix=f"give `{node.key}.class_weight` {size_fix}",
                     related=(Related(weights_at.span, f"`class_weight` with {len(weights)} weights"),),
+                    files=(weights_at.span.file,),
                 )
                 continue
             yield self.finding(

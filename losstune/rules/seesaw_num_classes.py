@@ -76,6 +76,7 @@ class SeesawNumClasses(Rule):
                         f"set `num_classes={head_classes}` in `{node.key}` too",
                         sets=((f"{node.key}.num_classes", head_classes),),
                     ),
+                    files=(loss_at.span.file,),
                 )
                 continue
             yield self.finding(
