@@ -27,10 +27,11 @@ from losstune.edit.write import FileChange
 from losstune.errors import EditFailure
 from losstune.lint.run import LintResult, lint
 from losstune.lint.settings import Settings
-from losstune.loader.resolve import Resolver, display_path
+from losstune.loader.resolve import Resolver
 from losstune.loader.source import SourceText
 from losstune.loader.values import same_value, to_plain
 from losstune.model import Diagnostic, FixEdit
+from losstune.render.paths import shown
 from losstune.schema.registry import Schema
 
 MAX_ROUNDS = 10
@@ -197,9 +198,9 @@ def _write(files: dict[str, tuple[str, str]], configs: set[str | None], overlay:
                 done.append(path)
         except (FileChanged, OSError) as e:
             _put_back(files, done)
-            shown = display_path(e.path) if isinstance(e, FileChanged) else str(e)
+            changed = shown(e.path) if isinstance(e, FileChanged) else str(e)
             raise EditFailure(
-                f"`{shown}` was changed by another program while the fixes were written",
+                f"`{changed}` was changed by another program while the fixes were written",
                 after="every file was put back as it was; run lint --fix again",
             ) from None
         for config, tree in wanted.items():
@@ -207,7 +208,7 @@ def _write(files: dict[str, tuple[str, str]], configs: set[str | None], overlay:
             if got is None or tree is None or not same_value(to_plain(got), to_plain(tree)):
                 _put_back(files, done)
                 raise EditFailure(
-                    f"after writing the fixes, `{display_path(config)}` did not resolve as planned; please report "
+                    f"after writing the fixes, `{shown(config)}` did not resolve as planned; please report "
                     "this with the config",
                     after="every file was put back as it was",
                 )

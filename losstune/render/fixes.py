@@ -7,13 +7,13 @@ from losstune.edit.write import FileChange
 from losstune.model import Diagnostic
 from losstune.render.edit import diff_text
 from losstune.render.palette import paint
-from losstune.render.paths import shown
+from losstune.render.paths import order, position, shown
 from losstune.render.safe import printable, sentence
 from losstune.words import count
 
 
 def _where(d: Diagnostic) -> str:
-    return f"{shown(d.span.file)}:{d.span.line}:{d.span.column}" if d.span else "(no file)"
+    return position(d.span) if d.span else "(no file)"
 
 
 def render_fixes(outcome: FixOutcome, *, listed: bool, dry_run: bool, color: bool = False) -> str:
@@ -25,7 +25,7 @@ def render_fixes(outcome: FixOutcome, *, listed: bool, dry_run: bool, color: boo
     if outcome.fixed:
         out.append(paint(f"{verb} {count(len(outcome.fixed), 'finding')}" + (":" if listed else "."), "bold", color))
     if listed:
-        for f in outcome.fixed:
+        for f in sorted(outcome.fixed, key=lambda f: order(f.finding)):
             d = f.finding
             title = d.edit.title if d.edit else ""
             edited = [shown(p) for p in f.files if not d.span or shown(p) != shown(d.span.file)]
@@ -33,7 +33,7 @@ def render_fixes(outcome: FixOutcome, *, listed: bool, dry_run: bool, color: boo
             out.append(f"  {printable(_where(d))}  {d.code}  {printable(title)}{printable(also)}")
     if outcome.skipped:
         out.append(paint(f"Not fixed: {count(len(outcome.skipped), 'finding')}:", "bold", color))
-        for s in outcome.skipped:
+        for s in sorted(outcome.skipped, key=lambda s: order(s.finding)):
             out.append(f"  {printable(_where(s.finding))}  {s.finding.code}  {printable(sentence(s.reason))}")
     return "".join(line + "\n" for line in out)
 
