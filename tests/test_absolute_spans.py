@@ -120,3 +120,19 @@ def test_findings_are_listed_in_the_order_of_their_paths_as_shown(tmp_path: Path
     assert code == 0 and out.index(f"{old}\n") < out.index("cfg.py\n")
     code, out = invoke("lint", "cfg.py", "--format", "json", cwd=tmp_path / "proj")
     assert [d["file"] for d in json.loads(out)["diagnostics"]] == [old, "cfg.py"]
+
+
+def test_a_finding_caused_by_the_child_is_at_its_line_from_the_project_folder(tmp_path: Path) -> None:
+    # Which file is nearest the linted config is decided on absolute paths, whatever the
+    # working directory (shown paths never matched the config's absolute list of files).
+    (tmp_path / "_base_").mkdir()
+    (tmp_path / "_base_" / "m.py").write_text(
+        "model = dict(type='MaskRCNN', roi_head=dict(type='StandardRoIHead', bbox_head=dict("
+        "type='Shared2FCBBoxHead', num_classes=1203, loss_cls=dict(type='SeesawLoss', num_classes=1203))))\n"
+    )
+    (tmp_path / "child.py").write_text(
+        "_base_ = './_base_/m.py'\nmodel = dict(roi_head=dict(bbox_head=dict(num_classes=80)))\n"
+    )
+    code, out = invoke("lint", "child.py", cwd=tmp_path)
+    assert code == 1 and out.startswith("child.py\n  2:55  error  LT115")
+    assert "(set in _base_/m.py:1)" in out and "see: _base_/m.py:1: SeesawLoss's `num_classes=1203`" in out
