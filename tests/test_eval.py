@@ -318,13 +318,42 @@ def test_eval_as_mmdetection_2() -> None:
     assert json.loads(out)["mmdet_version"] == 3
 
 
-def test_avg_factor_is_counted_as_each_version_counts_it() -> None:
-    # no positives sampled: 3.x's SamplingResult counts 0 of them, 2.x's anchor head at least 1
-    cfg = {"type": "RandomSampler", "num": 256, "pos_fraction": 0.0, "neg_pos_ub": -1}
-    v3 = sample(cfg, num_priors=2000, num_classes=80, roi_head=False, seed=0)
-    v2 = sample(cfg, num_priors=2000, num_classes=80, roi_head=False, seed=0, mmdet_version=2)
-    assert v3.stats["positives"] == 0 and v3.avg_factor == v3.stats["negatives"] == 256
-    assert v2.avg_factor == 1 + 256
+def test_avg_factor_counts_positives_and_negatives_as_at_least_one_in_both_versions() -> None:
+    # 3.3.0's SamplingResult: num_pos = max(pos_inds.numel(), 1), num_neg likewise; 2.28.2's
+    # AnchorHead.get_targets: sum(max(inds.numel(), 1)) over images, for both
+    cfg = {"type": "RandomSampler", "num": 256, "pos_fraction": 0.0, "neg_pos_ub": -1, "add_gt_as_proposals": False}
+    s = sample(cfg, num_priors=2000, num_classes=80, roi_head=False, seed=0)
+    assert s.stats["positives"] == 0 and s.stats["negatives"] == 256
+    assert s.avg_factor == 1 + 256
+    none = sample(None, num_priors=50, num_classes=80, roi_head=False, seed=3)
+    assert none.stats["positives"] == 0 and none.avg_factor == 1
+
+
+@pytest.mark.parametrize("version", ["2", "3"])
+def test_a_dense_head_without_positives_divides_by_one(version: str) -> None:
+    # the sum of the focal loss over 50 negatives, divided by 1 (MMDetection gives about 0.16)
+    code, out = invoke(
+        "eval",
+        "retinanet_r50_fpn_1x_coco.py",
+        "--loss",
+        "loss_cls",
+        "--num-priors",
+        "50",
+        "--seed",
+        "3",
+        "--mmdet-version",
+        version,
+        "--format",
+        "json",
+        "--no-check",
+        cwd=EXAMPLES,
+    )
+    assert code == 0, out
+    data = json.loads(out)
+    assert data["steps"][0]["value"]["positives"] == 0
+    weighted = data["steps"][2]["sum"]
+    assert data["loss"] == pytest.approx(weighted / (1 + torch.finfo(torch.float32).eps), rel=1e-6)
+    assert 0.1 < data["loss"] < 0.2
 
 
 def test_activated_focal_loss_gets_probabilities_and_the_same_loss(write: Callable[..., Path]) -> None:
@@ -590,7 +619,7 @@ def test_the_sampling_step_states_its_counts_once() -> None:
     first = next(i for i, line in enumerate(lines) if line.startswith("  1. sampling"))
     assert lines[first] == (
         "  1. sampling    PseudoSampler: every prior is used (248 positives, 19682 negatives, 70 ignored); "
-        "avg_factor = positives = 248"
+        "avg_factor = max(positives, 1) = 248"
     )
     assert lines[first + 1].startswith("  2. kernel")
     code, out = invoke("eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "loss_cls", "--format", "json", cwd=EXAMPLES)

@@ -53,7 +53,6 @@ def synthetic(
     roi_head: bool,
     num_priors: int,
     seed: int,
-    mmdet_version: int = 3,
     reg_max: int = 16,
 ) -> Inputs:
     """Seeded inputs for a classification or box loss of a head with ``num_classes`` classes."""
@@ -69,7 +68,6 @@ def synthetic(
             num_classes=num_classes,
             roi_head=roi_head,
             seed=seed,
-            mmdet_version=mmdet_version,
         )
     except ValueError as e:  # a sampler that needs the model's predictions
         raise InputError(str(e), replayable=True) from None

@@ -59,15 +59,15 @@ def sample(
     roi_head: bool,
     seed: int,
     num_gts: int = 8,
-    mmdet_version: int = 3,
 ) -> Sampled:
     """Assign and sample ``num_priors`` priors with the ``sampler`` config (``None`` or a
     PseudoSampler: every prior, normalised by the positives). The dense head's ``avg_factor`` is
-    counted as in MMDetection ``mmdet_version``: 3.x's ``SamplingResult.avg_factor`` (positives,
-    plus negatives with a real sampler); 2.x's anchor head counts each at least 1."""
+    counted as both versions count it: 3.x's ``SamplingResult.avg_factor`` (``num_pos =
+    max(pos_inds.numel(), 1)``, plus ``num_neg``, floored alike, with a real sampler) and 2.x's
+    ``AnchorHead.get_targets`` (``sum(max(inds.numel(), 1))`` over the images) agree."""
 
     def at_least_1(n: int) -> int:
-        return max(n, 1) if mmdet_version == 2 else n
+        return max(n, 1)
 
     g = torch.Generator().manual_seed(seed)
     gt_inds, ious, gt_labels = _assignment(num_priors, num_gts, num_classes, g, roi_head)
@@ -78,7 +78,7 @@ def sample(
     if kind == "PseudoSampler":
         pos, neg = pos_pool, neg_pool
         avg_factor = float(at_least_1(pos.numel()))
-        why = f"PseudoSampler: every prior is used ({pos.numel()} positives, {neg.numel()} negatives, {num_priors - pos.numel() - neg.numel()} ignored); avg_factor = positives = {avg_factor:g}"
+        why = f"PseudoSampler: every prior is used ({pos.numel()} positives, {neg.numel()} negatives, {num_priors - pos.numel() - neg.numel()} ignored); avg_factor = max(positives, 1) = {avg_factor:g}"
     else:
         if kind not in SIMULATED:
             why = "it needs the model's predictions" if kind in NEEDS_PREDICTIONS else "losstune does not model it yet"
@@ -100,7 +100,7 @@ def sample(
         why = (
             f"{kind}(num={num}, pos_fraction={frac:g}, neg_pos_ub={neg_pos_ub}): {pos.numel()} of "
             f"{pos_pool.numel()} positives (at most int(num × pos_fraction) = {int(num * frac)}), {neg.numel()} of "
-            f"{neg_pool.numel()} negatives; avg_factor = positives + negatives = {avg_factor:g}"
+            f"{neg_pool.numel()} negatives; avg_factor = max(positives, 1) + max(negatives, 1) = {avg_factor:g}"
         )
     total = gt_inds.numel()
     labels = torch.full((total,), num_classes, dtype=torch.long)

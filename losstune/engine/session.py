@@ -83,7 +83,6 @@ def _sample_inputs(
         roi_head=roi_head,
         num_priors=priors,
         seed=seed,
-        mmdet_version=version,
         reg_max=reg_max if isinstance(reg_max, int) else 16,
     )
     how = f"synthetic, seed {seed}, " + (
