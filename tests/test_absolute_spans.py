@@ -136,3 +136,16 @@ def test_a_finding_caused_by_the_child_is_at_its_line_from_the_project_folder(tm
     code, out = invoke("lint", "child.py", cwd=tmp_path)
     assert code == 1 and out.startswith("child.py\n  2:55  error  LT115")
     assert "(set in _base_/m.py:1)" in out and "see: _base_/m.py:1: SeesawLoss's `num_classes=1203`" in out
+
+
+def test_a_message_shows_each_file_it_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from losstune.model import Diagnostic, Severity
+    from losstune.render.paths import message
+
+    a, longer, outside = str(tmp_path / "a.py"), str(tmp_path / "a.py.py"), "/elsewhere/b.py"
+    d = Diagnostic("LT007", "x", Severity.ERROR, f"{a} -> {longer} -> {outside} -> {a}", files=(a, longer, outside))
+    monkeypatch.chdir(tmp_path)
+    assert message(d) == "a.py -> a.py.py -> /elsewhere/b.py -> a.py"
+    monkeypatch.chdir(tmp_path.parent)
+    assert message(d) == f"{tmp_path.name}/a.py -> {tmp_path.name}/a.py.py -> /elsewhere/b.py -> {tmp_path.name}/a.py"
+    assert message(Diagnostic("LT007", "x", Severity.ERROR, f"{a} is named, not listed")) == f"{a} is named, not listed"
