@@ -46,13 +46,17 @@ class Origin:
     ``kind`` says how it was written there: ``literal`` (the value itself is written at ``span``),
     ``variable`` (a name bound elsewhere; ``via`` is where that name was set), ``expression``
     (computed, e.g. ``1.0 / 9.0``), ``base-reference`` (``_base_.x`` or ``{{_base_.x}}``).
-    ``text`` is the source text at ``span``.
+    ``text`` is the source text at ``span``. ``reads`` are, for an ``expression``, the top-level
+    names its text names (those it reads, and possibly a word of a string), each with where that
+    name had been set then: what the value would change with if mmengine computed it again (it
+    never does).
     """
 
     span: Span
     kind: OriginKind = "literal"
     text: str = ""
     via: Origin | None = None
+    reads: tuple[tuple[str, Origin | None], ...] = field(default=(), compare=False)
 
 
 class Severity(str, Enum):

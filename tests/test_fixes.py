@@ -51,7 +51,7 @@ def _invoke(*args: str, cwd: Path) -> tuple[int, str]:
 
 def test_each_fixable_rule_shows_its_fix_on_an_example() -> None:
     fixable = {r.code for r in ALL_RULES if r.fix_safety is not None}
-    assert fixable == {"LT102", "LT103", "LT105", "LT107", "LT110", "LT111", "LT112", "LT115"}
+    assert fixable == {"LT102", "LT103", "LT105", "LT107", "LT110", "LT111", "LT112", "LT115", "LT117"}
     assert {r.code for r, _ in _fixed_examples()} == fixable
 
 
@@ -59,6 +59,8 @@ def test_each_fixable_rule_shows_its_fix_on_an_example() -> None:
 def test_fix_of_each_example_gives_its_fixed_text(rule: Rule, example: Example, tmp_path: Path) -> None:
     found = run_example(rule, example, SCHEMA)
     assert found and all(d.edit is not None and d.edit.safety == rule.fix_safety for d in found)
+    for name, text in example.bases:
+        (tmp_path / name).write_text(text, encoding="utf-8")
     path = tmp_path / "cfg.py"
     path.write_text(example.source, encoding="utf-8")
     settings = Settings(select=(rule.code,), mmdet_version=example.version)

@@ -223,3 +223,23 @@ def test_a_value_a_block_not_run_may_set_points_at_that_place(write: Callable[..
     assert _at(c.origin("loss.gamma")) == ("cfg.py", 5, 5, 5, 18)
     assert _at(c.origin("extra"))[:2] == ("cfg.py", 6)
     assert _text(c.origin("extra")) == "extra"
+
+
+def test_an_expression_remembers_the_top_level_names_it_reads_and_where_each_was_set(
+    write: Callable[..., Path],
+) -> None:
+    cfg = write(
+        "cfg.py",
+        """
+        num_classes = 80
+        layers = 3
+        model = dict(loss=dict(loss_weight=0.5 * (num_classes / 80 * 3 / layers),
+            weights=[w * num_classes for w in range(2)], k=dict(num_classes=1).get('layers', 2)))
+        """,
+    )
+    loaded = losstune.load(cfg)
+    reads = loaded.origin("model.loss.loss_weight").reads  # type: ignore[union-attr]
+    assert sorted((n, _at(o)[1:3]) for n, o in reads) == [("layers", (2, 10)), ("num_classes", (1, 15))]
+    # a comprehension's own name is not a top-level one; a keyword argument or attribute is no read
+    assert [n for n, _ in loaded.origin("model.loss.weights").reads] == ["num_classes"]  # type: ignore[union-attr]
+    assert [n for n, _ in loaded.origin("model.loss.k").reads] == ["layers"]  # type: ignore[union-attr]

@@ -13,7 +13,6 @@ from typing import Any
 import yaml
 
 from losstune.errors import EditFailure
-from losstune.loader import pysource
 from losstune.loader.limits import MAX_DATA_DEPTH
 
 
@@ -68,19 +67,11 @@ _FAILED = object()
 def _interpret(text: str) -> Any:
     """Evaluate an expression with the config interpreter (nothing runs); ``_FAILED`` if it
     cannot be evaluated."""
-    from losstune.loader.pyeval import Interpreter
-    from losstune.loader.source import SourceText
-    from losstune.loader.values import contains_opaque, to_plain
+    from losstune.loader.recompute import FAILED, evaluate
+    from losstune.loader.values import to_plain
 
-    try:
-        tree = pysource.parse_expression(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return _FAILED
-    diagnostics: list[Any] = []
-    value = Interpreter(SourceText.plain("<value>", text), None, diagnostics).eval_expression(tree.body)
-    if diagnostics or contains_opaque(value):
-        return _FAILED
-    return to_plain(value)
+    value = evaluate(text)
+    return _FAILED if value is FAILED else to_plain(value)
 
 
 def parse_assignment(text: str) -> Assignment:

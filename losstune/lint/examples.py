@@ -15,12 +15,14 @@ from losstune.schema.registry import Schema
 
 
 def run_example(rule: Rule, example: Example, schema: Schema) -> list[Diagnostic]:
-    """The findings of ``rule`` alone on ``example`` (written to a scratch folder as ``cfg.py``),
+    """The findings of ``rule`` alone on ``example`` (written to a scratch folder as ``cfg.py``, its
+    bases beside it),
     checked for the example's MMDetection version; the loader's own findings come first."""
     with tempfile.TemporaryDirectory(prefix="losstune-example-") as folder:
+        for name, text in (*example.bases, ("cfg.py", example.source)):
+            with open(os.path.join(folder, name), "w", encoding="utf-8") as f:
+                f.write(text)
         path = os.path.join(folder, "cfg.py")
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(example.source)
         result = Resolver().resolve(path)
         if result.cfg is None:
             return list(result.diagnostics)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import re
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -83,6 +84,7 @@ class Core:
         # One diagnostic per code and position: a failing expression inside a loop is reported once.
         self._reported: set[tuple[str, Span | None]] = set()
         self._spans: dict[ast.AST, Span] = {}
+        self._names_in: dict[str, tuple[str, ...]] = {}
         self._evaluators = handlers(type(self), "_eval_")
         # Whether a statement may bind names with `:=` (the operator appears in the text).
         self._walrus = ":=" in src.text
@@ -226,7 +228,18 @@ class Core:
             root = root.value
         if isinstance(root, ast.Name) and root.id == BASE_KEY:
             return Origin(span, "base-reference", self.src.segment(span))
-        return Origin(span, "expression", self.src.segment(span))
+        text = self.src.segment(span)
+        return Origin(span, "expression", text, reads=self._reads(text))
+
+    def _reads(self, text: str) -> tuple[tuple[str, Origin | None], ...]:
+        """The top-level names the expression ``text`` names (read from its text, not its tree:
+        a name only in a string or a keyword may be among them), each with the origin of its
+        binding now."""
+        names = self._names_in.get(text)
+        if names is None:
+            names = self._names_in[text] = tuple(dict.fromkeys(_NAME.findall(text)))
+        globals_, origins = self.globals, self.globals.origins
+        return tuple((n, origins.get(n)) for n in names if n in globals_)
 
     # -- expressions ------------------------------------------------------------------------
 
@@ -266,6 +279,9 @@ BUILTIN_NAMES = frozenset(name for name in vars(builtins) if not name.startswith
     "license",
     "help",
 }
+
+# A name as an expression reads it: not an attribute (`.x`), not a keyword argument (`x=`).
+_NAME = re.compile(r"(?<![.\w])([^\W\d]\w*)(?!\s*=[^=])")
 
 CODE = (Builtin, BoundMethod, ModuleRef, LazyRef, Dropped)
 

@@ -40,6 +40,11 @@ def _example(example: Example, found: Sequence[Diagnostic], color: bool, width: 
     under the line and column it is reported at, its message wrapped at ``width`` under the caret
     (or, where too little is left beside it, under the source). Source lines are never cut."""
     out: list[str] = []
+    for name, text in example.bases:
+        out.append(f"    {paint(name + ':', 'dim', color)}\n")
+        out += [f"      {line}\n" for line in text.rstrip("\n").split("\n")]
+    if example.bases:
+        out.append(f"    {paint('cfg.py:', 'dim', color)}\n")
     lines = example.source.rstrip("\n").split("\n")
     digits = len(str(len(lines)))
     gutter = f"    {' ' * digits} | "
@@ -122,6 +127,7 @@ def _rule_data(rule: Rule) -> dict[str, Any]:
                 "mmdet_version": e.version,
                 "at": [{"line": ln, "column": c} for ln, c in e.at],
                 **({"fixed": e.fixed} if e.fixed is not None else {}),
+                "bases": [{"name": n, "source": t} for n, t in e.bases],
             }
             for e in found
         ]

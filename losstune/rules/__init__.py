@@ -13,6 +13,7 @@ from losstune.rules.must_be_literal import MustBeLiteral
 from losstune.rules.out_of_range import OutOfRange
 from losstune.rules.sampler_with_balanced_loss import SamplerWithBalancedLoss
 from losstune.rules.seesaw_num_classes import SeesawNumClasses
+from losstune.rules.stale_derived_value import StaleDerivedValue
 from losstune.rules.sum_with_avg_factor import SumWithAvgFactor
 from losstune.rules.unchecked_type import UncheckedType
 from losstune.rules.unknown_parameter import UnknownParameter
@@ -37,6 +38,7 @@ ALL_RULES: tuple[Rule, ...] = (
     LeakedDelete(),
     SeesawNumClasses(),
     UncheckedType(),
+    StaleDerivedValue(),
 )
 
 __all__ = ["ALL_RULES", "Context", "Example", "Rule"]

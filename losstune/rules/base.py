@@ -21,13 +21,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Example:
-    """A config for a rule's own tests; ``at`` is the (line, column) of each expected finding."""
+    """A config for a rule's own tests; ``at`` is the (line, column) of each expected finding.
+    ``bases`` are the files written beside it (name, text), for a config that inherits them."""
 
     source: str
     at: tuple[tuple[int, int], ...] = ()
     version: int = 3
     fixed: str | None = None
     """The source after ``lint --fix`` (with ``--unsafe-fixes`` for a rule whose fix is unsafe)."""
+    bases: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Context:
     unread_imports: tuple[UnreadModule, ...] = ()
     _nodes: list[Node] | None = field(default=None, repr=False)
     _mask: EnvMask | None = field(default=None, repr=False)
+    _order: dict[str, int] | None = field(default=None, repr=False)
 
     @property
     def mask(self) -> EnvMask:
@@ -63,12 +66,17 @@ class Context:
         """Of the places some values were set, the one in the file nearest to the config linted (the
         config itself, then its bases, then theirs): where a child config wrote the value that now
         conflicts with a base's, that is the child's line. The first given wins a tie."""
-        order = {f: i for i, f in enumerate(self.config.files)}
+        order = self._file_order()
         best: Origin | None = None
         for o in origins:
             if o is not None and (best is None or order.get(o.span.file, 1 << 30) < order.get(best.span.file, 1 << 30)):
                 best = o
         return best
+
+    def _file_order(self) -> dict[str, int]:
+        if self._order is None:
+            self._order = {f: i for i, f in reversed(list(enumerate(self.config.files)))}
+        return self._order
 
     def node_at(self, key: str) -> Node | None:
         """The loss or sampler whose dict holds the value at dotted ``key`` (or is it)."""

@@ -154,8 +154,8 @@ class ClassWeightLength(Rule):
                     cause,
                     key=f"{node.head_key()}.{name}",
                     fix=f"give `{node.key}.class_weight` {size_fix}",
-                    related=(Related(weights_at.span, f"`class_weight` with {len(weights)} weights"),),
                     files=(weights_at.span.file,),
+                    related=(Related(weights_at.span, f"`class_weight` with {len(weights)} weights"),),
                 )
                 continue
             yield self.finding(

@@ -71,12 +71,12 @@ class SeesawNumClasses(Rule):
                     head_at,
                     key=f"{node.head_key()}.num_classes",
                     fix=f"set `num_classes={head_classes}` in `{node.key}` too",
+                    files=(loss_at.span.file,),
                     related=(Related(loss_at.span, f"SeesawLoss's {what}"),),
                     edit=self.fixed(
                         f"set `num_classes={head_classes}` in `{node.key}` too",
                         sets=((f"{node.key}.num_classes", head_classes),),
                     ),
-                    files=(loss_at.span.file,),
                 )
                 continue
             yield self.finding(
