@@ -73,13 +73,22 @@ the model trains (``unsafe``: only with ``--unsafe-fixes``)."""
 
 
 @dataclass(frozen=True, slots=True)
+class Replacement:
+    """One text change of a fix: ``text`` in place of the file's text at ``span``."""
+
+    span: Span
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class FixEdit:
     """A finding's fix as an edit request: what ``losstune set`` would be asked to do.
 
     ``sets`` are ``(key, value)`` pairs, ``unsets`` keys to remove and ``renames`` ``(key, new
     name)`` pairs, each a dotted key path of ``config``, the config the finding was made in; or,
     for a fix of the text itself (a comment), ``text`` replaces the finding's span. ``title`` says
-    what the fix does, in the words of the finding's ``fix``."""
+    what the fix does, in the words of the finding's ``fix``. ``replacements`` are the text changes
+    the fix makes, where they have been planned (for reports that carry them: JSON, SARIF)."""
 
     safety: FixSafety
     title: str
@@ -88,6 +97,7 @@ class FixEdit:
     renames: tuple[tuple[str, str], ...] = ()
     text: str | None = None
     config: str | None = None
+    replacements: tuple[Replacement, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,7 +51,7 @@ def _invoke(*args: str, cwd: Path) -> tuple[int, str]:
 
 def test_each_fixable_rule_shows_its_fix_on_an_example() -> None:
     fixable = {r.code for r in ALL_RULES if r.fix_safety is not None}
-    assert fixable == {"LT102", "LT103", "LT105", "LT107", "LT110", "LT111", "LT112", "LT115", "LT117"}
+    assert fixable == {"LT100", "LT102", "LT103", "LT105", "LT107", "LT110", "LT111", "LT112", "LT115", "LT117"}
     assert {r.code for r, _ in _fixed_examples()} == fixable
 
 
@@ -63,12 +63,12 @@ def test_fix_of_each_example_gives_its_fixed_text(rule: Rule, example: Example, 
         (tmp_path / name).write_text(text, encoding="utf-8")
     path = tmp_path / "cfg.py"
     path.write_text(example.source, encoding="utf-8")
-    settings = Settings(select=(rule.code,), mmdet_version=example.version)
+    settings = Settings(select=("LT", rule.code), mmdet_version=example.version)
     if rule.fix_safety == "unsafe":  # not made without --unsafe-fixes
         assert not fix([str(path)], SCHEMA, settings).fixed
         assert path.read_text(encoding="utf-8") == example.source
     outcome = fix([str(path)], SCHEMA, settings, unsafe=True)
-    assert not outcome.skipped
+    assert {f.finding.code for f in outcome.fixed} == {rule.code} and not outcome.skipped
     assert path.read_text(encoding="utf-8") == example.fixed
     assert outcome.left is not None and not [d for d in outcome.left.diagnostics if d.code == rule.code]
     want = tmp_path / "want.py"

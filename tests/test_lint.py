@@ -103,6 +103,20 @@ def test_noqa_comments(write: Callable[..., Path], tmp_path: Path) -> None:
         "model = dict(loss_a=a, loss_b=b, loss_c=c)\n",
     )
     code, data = _json("cfg.py", cwd=tmp_path)
+    # The LT103 of line 2 silences nothing there: that is a finding of its own.
+    assert (code, _found(data)) == (1, [("LT104", "cfg.py", 2, 34), ("LT100", "cfg.py", 2, 39)])
+
+
+def test_noqa_comments_of_the_form_ruff_reads(write: Callable[..., Path], tmp_path: Path) -> None:
+    write(
+        "cfg.py",
+        "a = dict(type='FocalLoss', gamma=-1.0)  # noqa: LT104\n"
+        "b = dict(type='FocalLoss', gamma=-1.0)  # noqa: E501\n"
+        "c = dict(type='FocalLoss', gamma=-1.0)  # noqa:E501,LT1 (kept on purpose)\n"
+        "d = dict(type='FocalLoss', gamma=-1.0)  # noqa\n"
+        "model = dict(loss_a=a, loss_b=b, loss_c=c, loss_d=d)\n",
+    )
+    code, data = _json("cfg.py", cwd=tmp_path)
     assert (code, _found(data)) == (1, [("LT104", "cfg.py", 2, 34)])
 
 

@@ -25,7 +25,12 @@ def lint(
     paths: Annotated[list[Path], typer.Argument(help="Config files or folders to check.", show_default=False)],
     fmt: Annotated[
         LintFormat,
-        typer.Option("--format", "-f", help="text, json, sarif, github, or auto (github under GitHub Actions)."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="text, json, sarif, github, rdjson (reviewdog), or auto (github under GitHub Actions); json, "
+            "sarif and rdjson carry each fix's text changes.",
+        ),
     ] = LintFormat.auto,
     select: Annotated[
         list[str] | None,
@@ -68,6 +73,37 @@ def lint(
         bool,
         typer.Option("--show-fixes", help="List each fix made: where, its code, what it did.", rich_help_panel="Fixes"),
     ] = False,
+    add_noqa: Annotated[
+        bool,
+        typer.Option(
+            "--add-noqa",
+            help="Add a `# noqa: LTxxx` comment to the line of each finding (Python and YAML; JSON has no "
+            "comments), merged into a noqa comment the line has.",
+            rich_help_panel="Adopting lint on a tree",
+        ),
+    ] = False,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            metavar="FILE",
+            help="Report only the findings that FILE (written by --write-baseline) does not hold; also "
+            'baseline = "FILE" in [tool.losstune].',
+            rich_help_panel="Adopting lint on a tree",
+            show_default=False,
+        ),
+    ] = None,
+    write_baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--write-baseline",
+            metavar="FILE",
+            help="Write the findings to FILE as the baseline (file, code, key and message of each, no line "
+            "numbers), and exit 0.",
+            rich_help_panel="Adopting lint on a tree",
+            show_default=False,
+        ),
+    ] = None,
     mmdet_version: VersionOption = None,
     schema: SchemaOption = None,
 ) -> None:
@@ -76,7 +112,9 @@ def lint(
     Folders are walked for .py, .yaml, .yml and .json configs; base files under _base_ are checked
     through the configs that use them (and on their own where nothing uses them), and a finding in a
     base file is reported once, where it is written. Settings come from [tool.losstune] in the nearest
-    pyproject.toml; a `# losstune: noqa` or `# losstune: noqa: LT103` comment silences a line.
+    pyproject.toml; a `# noqa: LT103` (or `# losstune: noqa: LT103`) comment silences a line, and
+    one that silences nothing is a finding itself (LT100). On a large tree, write the findings as
+    they are once (--write-baseline FILE), then lint with --baseline FILE to see only new ones.
     Exit codes: 0 no errors (no warnings either with --strict), 1 findings, 2 could not run.
     With --fix, the exit code is that of the findings left after the fixes.
 
@@ -105,10 +143,26 @@ def lint(
             result = run_fixes(paths, loaded, settings, unsafe=unsafe_fixes, diff=diff, listed=show_fixes, text=text)
         else:
             result = run_lint([str(p) for p in paths], loaded, settings)
+        if add_noqa or write_baseline is not None:
+            from losstune.cli.lintfix import adopt
+
+            adopt(result, add_noqa=add_noqa, write_baseline=write_baseline)
+            return
+        chosen_baseline = str(baseline) if baseline is not None else settings.baseline
+        if chosen_baseline is not None:
+            from losstune.lint.baseline import without_baseline
+
+            result = without_baseline(result, chosen_baseline)
+        if chosen in (LintFormat.json, LintFormat.sarif, LintFormat.rdjson):
+            from losstune.edit.fixes import with_replacements
+
+            result = with_replacements(result, loaded, settings)  # each fix's text changes, planned
         if chosen is LintFormat.json:
             out = render_lint.render_json(result.diagnostics, len(result.configs))
         elif chosen is LintFormat.sarif:
             out = render_lint.render_sarif(result.diagnostics)
+        elif chosen is LintFormat.rdjson:
+            out = render_lint.render_rdjson(result.diagnostics, result.lines)
         elif chosen is LintFormat.github:
             out = render_lint.render_github(result.diagnostics)
         else:

@@ -24,6 +24,7 @@ class LintFormat(str, Enum):
     json = "json"
     sarif = "sarif"
     github = "github"
+    rdjson = "rdjson"
     auto = "auto"
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from losstune.edit.apply import FileChanged, atomic_write, check_writable, restore
 from losstune.edit.lock import locked_all
@@ -30,7 +30,7 @@ from losstune.lint.settings import Settings
 from losstune.loader.resolve import Resolver
 from losstune.loader.source import SourceText
 from losstune.loader.values import same_value, to_plain
-from losstune.model import Diagnostic, FixEdit
+from losstune.model import Diagnostic, FixEdit, Replacement
 from losstune.render.paths import shown
 from losstune.schema.registry import Schema
 
@@ -118,6 +118,47 @@ def fix(
         overlay = {}
     outcome.left = lint(paths, schema, settings, Resolver(overlay=overlay))
     return outcome
+
+
+def with_replacements(result: LintResult, schema: Schema, settings: Settings) -> LintResult:
+    """``result`` with the fix of each finding that has one planned on the files as they are, each
+    on its own (nothing is written): its ``edit`` then carries the text changes it makes. A fix
+    that the machinery refuses keeps none."""
+    out = []
+    for d in result.diagnostics:
+        if d.edit is not None:
+            try:
+                changes = _plan(d, schema, settings, {})
+            except (EditFailure, OSError):
+                changes = []
+            found = tuple(r for fc in changes if (r := _replacement(fc)) is not None)
+            d = replace(d, edit=replace(d.edit, replacements=found))
+        out.append(d)
+    return replace(result, diagnostics=out)
+
+
+def _replacement(fc: FileChange) -> Replacement | None:
+    """The one region of ``fc.old`` that ``fc.new`` changes, as a replacement."""
+    old, new = fc.old, fc.new
+    start = 0
+    while start < min(len(old), len(new)) and old[start] == new[start]:
+        start += 1
+    end = 0
+    while end < min(len(old), len(new)) - start and old[len(old) - 1 - end] == new[len(new) - 1 - end]:
+        end += 1
+    if start == len(old) == len(new):
+        return None
+    # Whole words: `gama` replaced by `gamma`, not an `m` inserted.
+    while start > 0 and _word(old[start - 1]):
+        start -= 1
+    while end > 0 and _word(old[len(old) - end]):
+        end -= 1
+    span = SourceText.plain(fc.path, old).span_original(start, len(old) - end)
+    return Replacement(span, new[start : len(new) - end])
+
+
+def _word(char: str) -> bool:
+    return char.isalnum() or char == "_"
 
 
 def _keys(edit: FixEdit) -> set[tuple[str | None, str]]:

@@ -6,7 +6,7 @@ import os
 import tempfile
 
 from losstune.config import LoadedConfig
-from losstune.lint.run import check_config
+from losstune.lint.run import SourceLines, check_config, reported
 from losstune.lint.settings import Settings
 from losstune.loader.resolve import Resolver
 from losstune.model import Diagnostic
@@ -15,9 +15,9 @@ from losstune.schema.registry import Schema
 
 
 def run_example(rule: Rule, example: Example, schema: Schema) -> list[Diagnostic]:
-    """The findings of ``rule`` alone on ``example`` (written to a scratch folder as ``cfg.py``, its
-    bases beside it),
-    checked for the example's MMDetection version; the loader's own findings come first."""
+    """The findings of ``rule`` on ``example`` (written to a scratch folder as ``cfg.py``, its bases
+    beside it), checked for the example's MMDetection version as lint reports them (``noqa``
+    comments honoured); the loader's findings where the example does not load."""
     with tempfile.TemporaryDirectory(prefix="losstune-example-") as folder:
         for name, text in (*example.bases, ("cfg.py", example.source)):
             with open(os.path.join(folder, name), "w", encoding="utf-8") as f:
@@ -26,5 +26,8 @@ def run_example(rule: Rule, example: Example, schema: Schema) -> list[Diagnostic
         result = Resolver().resolve(path)
         if result.cfg is None:
             return list(result.diagnostics)
-        settings = Settings(select=(rule.code,), mmdet_version=example.version)
-        return check_config(LoadedConfig(result), schema, settings)
+        # Every rule runs, as in lint, so that a `noqa` comment is judged by what it silences.
+        settings = Settings(select=("LT", rule.code), mmdet_version=example.version)
+        found = check_config(LoadedConfig(result), schema, settings)
+        kept = reported(found, settings, SourceLines(), [path, *result.files])
+        return [d for d in kept if d.code == rule.code]

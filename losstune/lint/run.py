@@ -9,25 +9,27 @@ through the configs that use them, and on their own where nothing uses them.
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from losstune.config import LoadedConfig
 from losstune.errors import UsageError
+from losstune.lint import noqa
 from losstune.lint.settings import Settings
 from losstune.loader import codes, fileread
 from losstune.loader.resolve import SUPPORTED_SUFFIXES, Resolver
 from losstune.loader.source import SourceText
 from losstune.model import Diagnostic, Severity, Span
 from losstune.rules import ALL_RULES, Context
+from losstune.rules.unused_noqa import UnusedNoqa
 from losstune.schema.custom import with_custom_imports
 from losstune.schema.mmdet_version import detect_version
 from losstune.schema.registry import Schema
 from losstune.schema.scopes import DEFAULT_SCOPE, project_name
 
-_NOQA = re.compile(r"#\s*losstune:\s*noqa(?::\s*(?P<codes>[A-Za-z0-9,\s]+))?", re.IGNORECASE)
 _SKIP_DIRS = frozenset(("__pycache__", "node_modules", "site-packages"))
+_PACKAGE_FOLDERS = frozenset(("site-packages", "dist-packages"))
+UNUSED_NOQA = UnusedNoqa()
 # Files that sit among configs but are metadata (MMDetection's model index), not configs
 # (and the manifests that `losstune sweep` writes beside its configs).
 _NOT_CONFIGS = frozenset(("metafile.yml", "metafile.yaml", "model-index.yml", "model-index.yaml", "manifest.json"))
@@ -235,9 +237,20 @@ def _lint(paths: Iterable[str], schema: Schema, settings: Settings, resolver: Re
         if os.path.abspath(path) not in used:
             run_alone(path)
 
-    lines = _SourceLines(resolver.overlay)
+    lines = SourceLines(resolver.overlay)
+    read = [os.path.abspath(p) for p in checked] + sorted(used)
+    kept = reported(found, settings, lines, read)
+    shown = {(d.span.file, d.span.line): lines.get(d.span.file, d.span.line) for d in kept if d.span is not None}
+    return LintResult(kept, [os.path.abspath(c) for c in checked], shown)
+
+
+def reported(found: list[Diagnostic], settings: Settings, lines: SourceLines, files: list[str]) -> list[Diagnostic]:
+    """The findings to report, in order: one per rule and position, of the enabled codes, not
+    turned off for their file nor silenced by a ``noqa`` comment; and the ``noqa`` comments of
+    ``files`` (the files read) that silence nothing (LT100)."""
     kept: list[Diagnostic] = []
     seen: set[tuple[str, object]] = set()
+    used: dict[str, dict[int, set[str | None]]] = {}
     for d in found:
         # One finding per rule and position, however many configs (or keys) reach the value.
         if (d.code, d.span or d.message) in seen:
@@ -246,22 +259,44 @@ def _lint(paths: Iterable[str], schema: Schema, settings: Settings, resolver: Re
         if not settings.enabled(d.code):
             continue
         if d.span is not None:
-            if settings.ignored_in(d.code, d.span.file) or _noqa(lines.get(d.span.file, d.span.line), d.code):
+            if settings.ignored_in(d.code, d.span.file):
+                continue
+            comment = noqa.directive(lines.get(d.span.file, d.span.line))
+            hits = comment.silences(d.code) if comment is not None else []
+            if hits is None or hits:
+                silenced = used.setdefault(os.path.abspath(d.span.file), {}).setdefault(d.span.line, set())
+                silenced.update([None] if hits is None else [c.code for c in hits])
                 continue
         kept.append(d)
+    if settings.enabled(UNUSED_NOQA.code, UNUSED_NOQA.default_enabled):
+        for file in dict.fromkeys(files):
+            if file.endswith((".py", ".yaml", ".yml")) and not installed(file):
+                judged = _judge(settings, file)
+                kept += UNUSED_NOQA.check_file(file, lines.all(file), used.get(file, {}), judged)
     kept.sort(key=lambda d: d.sort_key())
-    shown = {(d.span.file, d.span.line): lines.get(d.span.file, d.span.line) for d in kept if d.span is not None}
-    return LintResult(kept, [os.path.abspath(c) for c in checked], shown)
+    return kept
 
 
-def _noqa(line: str, code: str) -> bool:
-    m = _NOQA.search(line)
-    if m is None:
-        return False
-    codes = m.group("codes")
-    if not codes:
-        return True
-    return any(code.startswith(c.strip().upper()) for c in codes.split(",") if c.strip())
+def _judge(settings: Settings, file: str) -> Callable[[str | None], bool]:
+    """Whether a run with ``settings`` can tell that a ``noqa`` code silences nothing in ``file``:
+    one of losstune's codes (or an ``LT`` code of none) that this run reports there (``None``, a
+    comment without codes: every rule on by default does)."""
+    known = [(c.code, True) for c in codes.ALL_CODES] + [(r.code, r.default_enabled) for r in ALL_RULES]
+
+    def judged(code: str | None) -> bool:
+        if code is None:
+            return all(settings.enabled(c, on) and not settings.ignored_in(c, file) for c, on in known if on)
+        matching = [(c, on) for c, on in known if c.startswith(code)]
+        if not matching:
+            return code.startswith("LT")
+        return any(settings.enabled(c, on) and not settings.ignored_in(c, file) for c, on in matching)
+
+    return judged
+
+
+def installed(path: str) -> bool:
+    """Whether ``path`` is a file of an installed package (an ``mmdet::`` base), not the user's."""
+    return bool(set(os.path.realpath(path).split(os.sep)) & _PACKAGE_FOLDERS)
 
 
 def check_failed(path: str, error: Exception) -> Diagnostic:
@@ -280,7 +315,7 @@ def check_failed(path: str, error: Exception) -> Diagnostic:
     )
 
 
-class _SourceLines:
+class SourceLines:
     """Lines of files, read once; ``overlay`` gives the text of files (by real path) in place of
     what is on disk, as the resolver's."""
 
@@ -289,6 +324,17 @@ class _SourceLines:
         self._overlay = overlay or {}
 
     def get(self, file: str, line: int) -> str:
+        """Line ``line`` (1-based) of ``file``; empty where the file cannot be read."""
+        return self._source(file).line_text(line)
+
+    def all(self, file: str) -> list[str]:
+        """Every line of ``file``, without line breaks; none where it has no ``noqa`` comment."""
+        src = self._source(file)
+        if "noqa" not in src.original.lower():
+            return []
+        return [src.line_text(n) for n in range(1, src.line_count + 1)]
+
+    def _source(self, file: str) -> SourceText:
         if file not in self._files:
             try:
                 text = self._overlay.get(os.path.realpath(file))
@@ -297,4 +343,4 @@ class _SourceLines:
             except fileread.ReadError:
                 text = ""
             self._files[file] = SourceText.plain(file, text)
-        return self._files[file].line_text(line)
+        return self._files[file]

@@ -35,6 +35,7 @@ class Settings:
     max_file_size: int = MAX_FILE_BYTES
     root: str = "."
     pyproject: str | None = None
+    baseline: str | None = None
 
     def enabled(self, code: str, by_default: bool = True) -> bool:
         """Whether findings of ``code`` are reported at all; a rule that is off by default is
@@ -135,7 +136,7 @@ def load_settings(start: str) -> Settings:
         return Settings()
     path, table = found
     root = os.path.dirname(path)
-    known = {"select", "ignore", "per-file-ignores", "strict", "schema", "mmdet-version", "max-file-size"}
+    known = {"select", "ignore", "per-file-ignores", "strict", "schema", "mmdet-version", "max-file-size", "baseline"}
     unknown = set(table) - known
     if unknown:
         raise SettingsError(f"{path}: [tool.losstune] has unknown keys {sorted(unknown)}; known: {sorted(known)}")
@@ -159,7 +160,11 @@ def load_settings(start: str) -> Settings:
             f"{path}: [tool.losstune] max-file-size must be a number of bytes such as 16_000_000 "
             f"(default {MAX_FILE_BYTES:_})"
         )
+    baseline = table.get("baseline")
+    if baseline is not None and not isinstance(baseline, str):
+        raise SettingsError(f'{path}: [tool.losstune] baseline must be a file path such as "lint-baseline.json"')
     return Settings(
+        baseline=os.path.join(root, baseline) if baseline is not None else None,
         select=_codes(table.get("select", []), f"{path}: select"),
         ignore=_codes(table.get("ignore", []), f"{path}: ignore"),
         per_file_ignores={k: _codes(v, f"{path}: per-file-ignores.{k}") for k, v in per_file.items()},

@@ -80,6 +80,29 @@ def diagnostic(d: Diagnostic) -> dict[str, Any]:
             {"file": shown(r.span.file), "line": r.span.line, "column": r.span.column, "message": r.message}
             for r in d.related
         ],
+        "suggested_fix": _suggested_fix(d),
+    }
+
+
+def _suggested_fix(d: Diagnostic) -> dict[str, Any] | None:
+    """The fix losstune can make of ``d`` (``lint --fix``, ``--unsafe-fixes`` for an unsafe one):
+    its safety, what it does, and the text changes it makes where they were planned."""
+    if d.edit is None:
+        return None
+    return {
+        "safety": d.edit.safety,
+        "title": d.edit.title,
+        "replacements": [
+            {
+                "file": shown(r.span.file),
+                "line": r.span.line,
+                "column": r.span.column,
+                "end_line": r.span.end_line,
+                "end_column": r.span.end_column,
+                "text": r.text,
+            }
+            for r in d.edit.replacements
+        ],
     }
 
 

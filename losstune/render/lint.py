@@ -11,7 +11,7 @@ from typing import Any
 
 from losstune import __version__
 from losstune.loader import codes
-from losstune.model import Diagnostic, Severity, Span
+from losstune.model import Diagnostic, FixEdit, Replacement, Severity, Span
 from losstune.render.errors import severity_style
 from losstune.render.excerpt import source_excerpt
 from losstune.render.json import diagnostic, document, dump
@@ -104,6 +104,27 @@ def _sarif_place(s: Span) -> dict[str, Any]:
     }
 
 
+def _sarif_fix(edit: FixEdit) -> dict[str, Any]:
+    """A fix as SARIF's ``fix``: its description, and the replacements in each file it changes."""
+    by_file: dict[str, list[Replacement]] = {}
+    for r in edit.replacements:
+        by_file.setdefault(r.span.file, []).append(r)
+    unsafe = " (unsafe: it changes training; lint --fix --unsafe-fixes makes it)" if edit.safety == "unsafe" else ""
+    return {
+        "description": {"text": edit.title + unsafe},
+        "artifactChanges": [
+            {
+                "artifactLocation": {"uri": shown(file).replace("\\", "/")},
+                "replacements": [
+                    {"deletedRegion": _sarif_place(r.span)["region"], "insertedContent": {"text": r.text}}
+                    for r in found
+                ],
+            }
+            for file, found in by_file.items()
+        ],
+    }
+
+
 def render_sarif(diagnostics: list[Diagnostic]) -> str:
     """A SARIF 2.1.0 log of ``diagnostics``."""
     rules = _sarif_rules()
@@ -124,6 +145,8 @@ def render_sarif(diagnostics: list[Diagnostic]) -> str:
                 {"id": i, "physicalLocation": _sarif_place(r.span), "message": {"text": r.message}}
                 for i, r in enumerate(d.related)
             ]
+        if d.edit is not None and d.edit.replacements:
+            result["fixes"] = [_sarif_fix(d.edit)]
         results.append(result)
     log = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -179,3 +202,42 @@ def render_github(diagnostics: list[Diagnostic]) -> str:
         text = message(d) + (f" (fix: {d.fix})" if d.fix else "")
         out.append(f"::{_GITHUB_LEVEL[d.severity]} {','.join(props)}::{_data(text)}\n")
     return "".join(out)
+
+
+# reviewdog's rdjson: one diagnostic per finding, its fix's changes in the finding's own file as
+# suggestions (reviewdog suggests changes to the file it comments on). Columns count UTF-8 bytes.
+_RDJSON_SEVERITY = {Severity.ERROR: "ERROR", Severity.WARNING: "WARNING", Severity.INFO: "INFO"}
+
+
+def _rd_position(line: int, column: int, text: str | None) -> dict[str, int]:
+    if text is not None:
+        column = len(text[: column - 1].encode("utf-8", "surrogateescape")) + 1
+    return {"line": line, "column": column}
+
+
+def _rd_range(s: Span, lines: dict[tuple[str, int], str], file: str) -> dict[str, Any]:
+    """``s`` as rdjson's range; ``file`` names the file as ``lines`` does."""
+    return {
+        "start": _rd_position(s.line, s.column, lines.get((file, s.line))),
+        "end": _rd_position(s.end_line, max(s.end_column, s.column), lines.get((file, s.end_line))),
+    }
+
+
+def render_rdjson(diagnostics: list[Diagnostic], lines: dict[tuple[str, int], str]) -> str:
+    """The findings in reviewdog's Diagnostic Format (rdjson); ``lines`` are the source lines the
+    findings point at (for the byte columns)."""
+    out = []
+    for d in sorted(diagnostics, key=order):
+        item: dict[str, Any] = {
+            "message": message(d) + (f" (fix: {d.fix})" if d.fix else ""),
+            "severity": _RDJSON_SEVERITY[d.severity],
+            "code": {"value": d.code},
+        }
+        if d.span is not None:
+            file = d.span.file
+            item["location"] = {"path": shown(file), "range": _rd_range(d.span, lines, file)}
+            same = [r for r in d.edit.replacements if shown(r.span.file) == shown(file)] if d.edit else []
+            if same:
+                item["suggestions"] = [{"range": _rd_range(r.span, lines, file), "text": r.text} for r in same]
+        out.append(item)
+    return dump({"source": {"name": "losstune", "url": "https://pypi.org/project/losstune/"}, "diagnostics": out})

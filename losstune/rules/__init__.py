@@ -18,10 +18,12 @@ from losstune.rules.sum_with_avg_factor import SumWithAvgFactor
 from losstune.rules.unchecked_type import UncheckedType
 from losstune.rules.unknown_parameter import UnknownParameter
 from losstune.rules.unknown_type import UnknownType
+from losstune.rules.unused_noqa import UnusedNoqa
 from losstune.rules.wrong_type import WrongType
 from losstune.rules.zero_loss_weight import ZeroLossWeight
 
 ALL_RULES: tuple[Rule, ...] = (
+    UnusedNoqa(),
     UnknownType(),
     UnknownParameter(),
     WrongType(),
