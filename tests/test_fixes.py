@@ -283,3 +283,14 @@ def test_a_refused_fix_is_listed_with_why_and_nothing_is_written(write: Callable
 def test_unsafe_fixes_need_fix_or_diff(tmp_path: Path) -> None:
     code, out = _invoke("lint", ".", "--unsafe-fixes", cwd=tmp_path)
     assert code == 2 and "--unsafe-fixes adds to --fix or --diff" in out
+
+
+def test_one_place_that_two_keys_reach_is_fixed_once_for_both(write: Callable[..., Path]) -> None:
+    cfg = write(
+        "c.py",
+        "loss = dict(type='FocalLoss', gama=2.0)\n"
+        "model = dict(rpn_head=dict(type='RetinaHead', loss_cls=loss), bbox_head=dict(type='RetinaHead', loss_cls=loss))\n",
+    )
+    outcome = fix([str(cfg)], SCHEMA, Settings())
+    assert len(outcome.fixed) == 1 and not outcome.skipped
+    assert cfg.read_text().startswith("loss = dict(type='FocalLoss', gamma=2.0)\n")

@@ -249,13 +249,8 @@ def reported(found: list[Diagnostic], settings: Settings, lines: SourceLines, fi
     turned off for their file nor silenced by a ``noqa`` comment; and the ``noqa`` comments of
     ``files`` (the files read) that silence nothing (LT100)."""
     kept: list[Diagnostic] = []
-    seen: set[tuple[str, object]] = set()
     used: dict[str, dict[int, set[str | None]]] = {}
-    for d in found:
-        # One finding per rule and position, however many configs (or keys) reach the value.
-        if (d.code, d.span or d.message) in seen:
-            continue
-        seen.add((d.code, d.span or d.message))
+    for d in _one_per_place(found):
         if not settings.enabled(d.code):
             continue
         if d.span is not None:
@@ -275,6 +270,32 @@ def reported(found: list[Diagnostic], settings: Settings, lines: SourceLines, fi
                 kept += UNUSED_NOQA.check_file(file, lines.all(file), used.get(file, {}), judged)
     kept.sort(key=lambda d: d.sort_key())
     return kept
+
+
+def _one_per_place(found: list[Diagnostic]) -> list[Diagnostic]:
+    """One finding per rule and position, however many configs (or keys) reach the value; the fix
+    of each finding left out is joined to the one kept where they fix the same config alike (one
+    place that makes two keys wrong is fixed by setting both)."""
+    first: dict[tuple[str, object], int] = {}
+    out: list[Diagnostic] = []
+    for d in found:
+        place = (d.code, d.span or d.message)
+        if place not in first:
+            first[place] = len(out)
+            out.append(d)
+            continue
+        kept = out[first[place]]
+        if d.edit is not None and kept.edit is not None and d.key != kept.key:
+            a, b = kept.edit, d.edit
+            if a.config == b.config and a.safety == b.safety and a.text is None and b.text is None:
+                joined = replace(
+                    a,
+                    sets=(*a.sets, *(s for s in b.sets if s[0] not in dict(a.sets))),
+                    unsets=tuple(dict.fromkeys((*a.unsets, *b.unsets))),
+                    renames=(*a.renames, *(r for r in b.renames if r not in a.renames)),
+                )
+                out[first[place]] = replace(kept, edit=joined)
+    return out
 
 
 def _judge(settings: Settings, file: str) -> Callable[[str | None], bool]:

@@ -83,7 +83,7 @@ class StaleDerivedValue(Rule):
         ),
         Example(
             "_base_ = './base.py'\nnum_classes = 5\n",
-            ((2, 15), (2, 15)),
+            ((2, 15),),  # the line makes two keys stale: one finding, whose fix sets both
             fixed="_base_ = './base.py'\nnum_classes = 5\nmodel = dict(\n    roi_head=dict(\n        bbox_head=dict(\n"
             "            loss_cls=dict(class_weight=[1.0, 1.0, 1.0, 1.0, 1.0, 0.1]),\n            num_classes=5)))\n",
             bases=(
