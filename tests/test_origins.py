@@ -147,13 +147,17 @@ def test_columns_count_characters_not_bytes(write: Callable[..., Path]) -> None:
 
 def test_package_base(write: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # `pkg::path` is found inside the installed package without importing it, and the outer
-    # dicts with a `type` get the package's `_scope_`, as mmengine does.
-    write("site/mmdet/__init__.py", "raise RuntimeError('must not be imported')\n")
-    write("site/mmdet/.mim/configs/_base_/models/retina.py", "model = dict(type='RetinaNet', head=dict(type='H'))\n")
+    # dicts with a `type` get the package's `_scope_`, as mmengine does. (A package of its own
+    # name: an installed distribution of a real one, mmdet say, is found before a path entry.)
+    write("site/mmlosstunetest/__init__.py", "raise RuntimeError('must not be imported')\n")
+    write(
+        "site/mmlosstunetest/.mim/configs/_base_/models/retina.py",
+        "model = dict(type='RetinaNet', head=dict(type='H'))\n",
+    )
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
-    child = write("child.py", "_base_ = 'mmdet::_base_/models/retina.py'\nmodel = dict(head=dict(x=1))\n")
+    child = write("child.py", "_base_ = 'mmlosstunetest::_base_/models/retina.py'\nmodel = dict(head=dict(x=1))\n")
     c = losstune.load(child)
-    assert c.to_dict() == {"model": {"type": "RetinaNet", "head": {"type": "H", "x": 1}, "_scope_": "mmdet"}}
+    assert c.to_dict() == {"model": {"type": "RetinaNet", "head": {"type": "H", "x": 1}, "_scope_": "mmlosstunetest"}}
 
 
 def test_missing_package_base(write: Callable[..., Path]) -> None:
