@@ -45,26 +45,27 @@ def test_eval_retinanet_focal_loss_step_by_step() -> None:
 
 
 @pytest.mark.parametrize(
-    ("config", "key"),
+    ("config", "key", "logged"),
     [
-        ("faster_rcnn_r50_fpn_1x_coco.py", "rpn_head.loss_cls"),
-        ("faster_rcnn_r50_fpn_1x_coco.py", "rpn_head.loss_bbox"),
-        ("faster_rcnn_r50_fpn_1x_coco.py", "roi_head.bbox_head.loss_cls"),
-        ("faster_rcnn_r50_fpn_1x_coco.py", "roi_head.bbox_head.loss_bbox"),
-        ("gfl_r50_fpn_1x_coco.py", "loss_cls"),
-        ("gfl_r50_fpn_1x_coco.py", "loss_bbox"),
-        ("retinanet_r50_fpn_giou_1x_coco.py", "loss_bbox"),
-        ("cascade_rcnn_r50_fpn_1x_coco.py", "bbox_head.2.loss_bbox"),
+        ("faster_rcnn_r50_fpn_1x_coco.py", "rpn_head.loss_cls", "loss_rpn_cls"),
+        ("faster_rcnn_r50_fpn_1x_coco.py", "rpn_head.loss_bbox", "loss_rpn_bbox"),
+        ("faster_rcnn_r50_fpn_1x_coco.py", "roi_head.bbox_head.loss_cls", "loss_cls"),
+        ("faster_rcnn_r50_fpn_1x_coco.py", "roi_head.bbox_head.loss_bbox", "loss_bbox"),
+        ("gfl_r50_fpn_1x_coco.py", "loss_cls", "loss_cls"),
+        ("gfl_r50_fpn_1x_coco.py", "loss_bbox", "loss_bbox"),
+        ("retinanet_r50_fpn_giou_1x_coco.py", "loss_bbox", "loss_bbox"),
+        ("cascade_rcnn_r50_fpn_1x_coco.py", "bbox_head.2.loss_bbox", "s2.loss_bbox"),
     ],
 )
-def test_eval_cli_text_and_json(config: str, key: str) -> None:
+def test_eval_cli_text_and_json(config: str, key: str, logged: str) -> None:
     code, out = invoke("eval", config, "--loss", key, cwd=EXAMPLES)
     assert code == 0, out
-    assert "1. sampling" in out and "5. loss_weight" in out and "loss = " in out
+    assert "1. sampling" in out and "5. loss_weight" in out and f"\n{logged} = " in out
     code, out = invoke("eval", config, "--loss", key, "--format", "json", cwd=EXAMPLES)
     data = json.loads(out)
     assert data["kind"] == "eval" and data["steps"][0]["name"] == "sampling"
     assert isinstance(data["loss"], float) and data["loss"] >= 0
+    assert list(data["log"]) == [logged]
 
 
 def test_inputs_file(tmp_path: Path) -> None:
@@ -123,8 +124,10 @@ def test_explain_shows_the_five_steps_on_sample_tensors() -> None:
     assert "positives give" in qfl["steps"][2]["plain"]
     assert qfl["steps"][1]["description"].startswith("QFL = -|y - σ|^β")
     dfl = losses["model.bbox_head.loss_dfl"]
-    assert [s["name"] for s in dfl["steps"]] == ["sampling", "kernel", "weight", "reduction", "loss_weight"]
+    names = ["sampling", "kernel", "weight", "reduction", "loss_weight", "head"]
+    assert [s["name"] for s in dfl["steps"]] == names
     assert dfl["steps"][3]["description"].endswith("avg_factor=4")  # GFLHead's call
+    assert dfl["steps"][5]["description"].startswith("÷ max(Σ the positives' highest sigmoid class score")
     code, out = invoke("explain", "gfl_r50_fpn_1x_coco.py", "--format", "json", "--no-steps", cwd=EXAMPLES)
     assert all(loss["steps"] is None for loss in json.loads(out)["losses"])
     code, out = invoke("explain", "retinanet_r50_fpn_1x_coco.py", cwd=EXAMPLES)
@@ -421,7 +424,7 @@ def test_mask_loss_is_evaluated_on_the_positive_rois(write: Callable[..., Path])
     positives = sampling["value"]["positives"]
     assert sampling["value"]["mask_rois"] == positives > 0
     assert kernel["shape"] == [positives, 28, 28]
-    assert "with no avg_factor" in sampling["description"]
+    assert sampling["description"].endswith("; no avg_factor")
     assert data["steps"][3]["description"].startswith("mean over all")
 
 
@@ -466,7 +469,7 @@ def test_a_sum_reduced_loss_of_a_head_that_normalises_itself_gets_no_avg_factor(
     code, out = invoke("eval", "yolo.py", "--loss", "loss_cls", "--format", "json", cwd=cfg.parent)
     assert code == 0, out
     data = json.loads(out)
-    assert "no avg_factor (reduction='sum')" in data["inputs"]
+    assert data["steps"][0]["description"].endswith("; no avg_factor (reduction='sum')")
     assert data["steps"][3]["description"].startswith("sum over all")
     # a head known to pass avg_factor keeps it, and MMDetection's refusal of 'sum' with it shows
     cfg = write(
@@ -492,8 +495,12 @@ def test_detr_loss_cls_as_the_head_builds_it(write: Callable[..., Path]) -> None
     assert code == 0, out
     data = json.loads(out)
     counts = data["steps"][0]["value"]
-    expected = counts["positives"] + 0.1 * counts["negatives"]
-    assert f"avg_factor = positives + bg_cls_weight × negatives = {expected:g}" in data["inputs"]
+    assert counts["positives"] == 8 and counts["priors"] == 100  # one query per box, of DETR's 100
+    expected = max(counts["positives"] + 0.1 * counts["negatives"], 1)
+    assert data["steps"][0]["description"].endswith(
+        f"avg_factor = max(positives + bg_cls_weight × negatives, 1), bg_cls_weight=0.1 = {expected:g}"
+    )
+    assert data["steps"][3]["description"].endswith(f"avg_factor={expected:g}")
     assert data["steps"][1]["description"].startswith("CE = -w_y log softmax(x)_y over 81 classes")
 
 

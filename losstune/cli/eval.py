@@ -88,8 +88,9 @@ def eval_command(
         except ImportError:
             raise UsageError("eval needs PyTorch: pip install torch") from None
         from losstune import keypath
+        from losstune.engine.headmodel import DENSE_PRIORS, ROI_PRIORS
         from losstune.engine.inputs import InputError
-        from losstune.engine.session import DENSE_PRIORS, ROI_PRIORS, evaluate_config
+        from losstune.engine.session import evaluate_config
         from losstune.engine.trace import UnsupportedLoss
         from losstune.keypath import KeyPathError
         from losstune.loader.envmask import EnvMask

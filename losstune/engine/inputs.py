@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from losstune.engine.sampling import Sampled, sample
+from losstune.engine.sampling import Sampled
 from losstune.errors import LosstuneError
 from losstune.schema.catalogue import bare_type
 from losstune.words import count
@@ -43,40 +44,43 @@ class Inputs:
     kwargs: dict[str, Any]
     sampled: Sampled | None = None
     unsampled: str | None = None  # what stands for the sampling step where no sampler is involved
+    avg_rule: str | None = None  # how ``kwargs["avg_factor"]`` is counted, in MMDetection's terms
 
 
 def synthetic(
     loss_cfg: dict[str, Any],
     *,
-    sampler: dict[str, Any] | None,
+    sampled: Callable[[], Sampled],
     num_classes: int,
-    roi_head: bool,
-    num_priors: int,
     seed: int,
     reg_max: int = 16,
 ) -> Inputs:
-    """Seeded inputs for a classification or box loss of a head with ``num_classes`` classes."""
+    """Seeded inputs for a classification or box loss of a head with ``num_classes`` classes, on
+    the predictions ``sampled()`` assigns and samples (a heatmap loss needs none)."""
     kind = bare_type(str(loss_cfg.get("type")))
     if kind not in CLASSIFICATION + REGRESSION + BOXES + OTHERS:
         raise InputError(f"losstune makes no sample inputs for {kind}", replayable=True)
     if kind == "GaussianFocalLoss":  # a heatmap: no priors, no sampler
         return _heatmap_inputs(num_classes, torch.Generator().manual_seed(seed + 1))
     try:
-        s = sample(
-            sampler,
-            num_priors=num_priors,
-            num_classes=num_classes,
-            roi_head=roi_head,
-            seed=seed,
-        )
+        s = sampled()
     except ValueError as e:  # a sampler that needs the model's predictions
         raise InputError(str(e), replayable=True) from None
+    made = for_sampled(loss_cfg, s, num_classes=num_classes, seed=seed, reg_max=reg_max)
+    if made.avg_rule is None and "avg_factor" in made.kwargs:
+        made.avg_rule = s.avg_rule
+    return made
+
+
+def for_sampled(loss_cfg: dict[str, Any], s: Sampled, *, num_classes: int, seed: int, reg_max: int = 16) -> Inputs:
+    """Seeded predictions and targets for the priors of ``s``, passed as a dense head passes them
+    (every prior, ``avg_factor`` from the sampling); a head's own way is applied by the head model."""
+    kind = bare_type(str(loss_cfg.get("type")))
     g = torch.Generator().manual_seed(seed + 1)
     if kind == "CrossEntropyLoss" and loss_cfg.get("use_mask"):
         return _mask_inputs(s, num_classes, g)
     n = s.labels.numel()
-    cls_avg = float(max(int((s.label_weights > 0).sum()), 1)) if roi_head else s.avg_factor
-    box_avg = float(n) if roi_head else s.avg_factor
+    cls_avg = box_avg = s.avg_factor
     if kind == "GHMC":  # called as loss_cls(cls_score, labels, label_weights, avg_factor=...), which it ignores
         score = torch.randn(n, num_classes, generator=g) + PRIOR_BIAS
         return Inputs([score, s.labels, s.label_weights], {"avg_factor": cls_avg}, s)
@@ -122,7 +126,7 @@ MASK_SIZE = 28  # FCNMaskHead's mask targets, roi_feat_size 14 upsampled twice
 
 
 def _positive_masks(
-    s: Sampled, g: torch.Generator, channels: int | None, positives: str, avg: str
+    s: Sampled, g: torch.Generator, channels: int | None, positives: str
 ) -> tuple[Tensor, Tensor, Tensor, Sampled]:
     """The positives' rows, mask logits (``channels`` per positive, or one mask each), binary
     targets, and the sampling result noting that the mask loss takes the positives only."""
@@ -131,14 +135,14 @@ def _positive_masks(
     shape = (n, channels, MASK_SIZE, MASK_SIZE) if channels is not None else (n, MASK_SIZE, MASK_SIZE)
     logits = torch.randn(*shape, generator=g)
     targets = (torch.rand(n, MASK_SIZE, MASK_SIZE, generator=g) > 0.5).float()
-    note = f"; the mask loss takes the {n} {positives} only ({MASK_SIZE}×{MASK_SIZE} masks), {avg.format(n=n)}"
+    note = f"; the mask loss takes the {n} {positives} only ({MASK_SIZE}×{MASK_SIZE} masks)"
     return rows, logits, targets, replace(s, description=s.description + note, stats={**s.stats, "mask_rois": n})
 
 
 def _mask_inputs(s: Sampled, num_classes: int, g: torch.Generator) -> Inputs:
     """FCNMaskHead's call: ``loss_mask(mask_preds, mask_targets, pos_labels)`` over the positive
     RoIs only, with no avg_factor (the loss is the mean over their pixels)."""
-    rows, mask_preds, mask_targets, s = _positive_masks(s, g, num_classes, "positive RoIs", "with no avg_factor")
+    rows, mask_preds, mask_targets, s = _positive_masks(s, g, num_classes, "positive RoIs")
     return Inputs([mask_preds, mask_targets, s.labels[rows]], {}, s)
 
 
@@ -152,14 +156,14 @@ def _dfl_inputs(s: Sampled, reg_max: int, g: torch.Generator) -> Inputs:
     weight = torch.rand(rows.numel(), generator=g).repeat_interleave(4)
     note = f"; the distribution loss takes the {rows.numel()} positives only (4 sides each, reg_max={reg_max})"
     s = replace(s, description=s.description + note)
-    return Inputs([pred_corners, target_corners], {"weight": weight, "avg_factor": 4.0}, s)
+    return Inputs([pred_corners, target_corners], {"weight": weight, "avg_factor": 4.0}, s, avg_rule="4.0")
 
 
 def _dice_inputs(s: Sampled, g: torch.Generator) -> Inputs:
     """A mask head's call (RTMDet-Ins, as others): ``loss_mask(mask_logits, gt_masks, weight=None,
     avg_factor=num_pos)`` over the positives' masks."""
-    rows, logits, masks, s = _positive_masks(s, g, None, "positives", "avg_factor = {n}")
-    return Inputs([logits, masks], {"avg_factor": float(rows.numel())}, s)
+    rows, logits, masks, s = _positive_masks(s, g, None, "positives")
+    return Inputs([logits, masks], {"avg_factor": float(rows.numel())}, s, avg_rule="positives")
 
 
 HEATMAP_SIZE = 64
@@ -182,9 +186,9 @@ def _heatmap_inputs(num_classes: int, g: torch.Generator, num_objects: int = 8) 
     avg_factor = max(1.0, float(target.eq(1).sum()))
     what = (
         f"no sampler: a {size}×{size} heatmap of {count(num_classes, 'class', 'classes')} with Gaussian peaks at {num_objects} "
-        f"object centres; avg_factor = number of peaks = {avg_factor:g}"
+        f"object centres"
     )
-    return Inputs([pred, target], {"avg_factor": avg_factor}, None, what)
+    return Inputs([pred, target], {"avg_factor": avg_factor}, None, what, "max(1, number of peaks)")
 
 
 def from_file(path: str, forward: Any) -> Inputs:

@@ -25,9 +25,10 @@ class Sampled:
     bbox_weights: Tensor  # (N, 4), 1 for positives
     ious: Tensor  # (N,) IoU of each prior with its assigned box
     pos_mask: Tensor  # (N,)
-    avg_factor: float
-    description: str
+    avg_factor: float  # SamplingResult.avg_factor, summed over the images
+    description: str  # how the priors were assigned and sampled (the counts)
     stats: dict[str, Any]
+    avg_rule: str = "max(positives, 1)"  # how ``avg_factor`` is counted, in MMDetection's terms
 
 
 def _assignment(
@@ -78,7 +79,8 @@ def sample(
     if kind == "PseudoSampler":
         pos, neg = pos_pool, neg_pool
         avg_factor = float(at_least_1(pos.numel()))
-        why = f"PseudoSampler: every prior is used ({pos.numel()} positives, {neg.numel()} negatives, {num_priors - pos.numel() - neg.numel()} ignored); avg_factor = max(positives, 1) = {avg_factor:g}"
+        why = f"PseudoSampler: every prior is used ({pos.numel()} positives, {neg.numel()} negatives, {num_priors - pos.numel() - neg.numel()} ignored)"
+        rule = "max(positives, 1)"
     else:
         if kind not in SIMULATED:
             why = "it needs the model's predictions" if kind in NEEDS_PREDICTIONS else "losstune does not model it yet"
@@ -100,8 +102,9 @@ def sample(
         why = (
             f"{kind}(num={num}, pos_fraction={frac:g}, neg_pos_ub={neg_pos_ub}): {pos.numel()} of "
             f"{pos_pool.numel()} positives (at most int(num × pos_fraction) = {int(num * frac)}), {neg.numel()} of "
-            f"{neg_pool.numel()} negatives; avg_factor = max(positives, 1) + max(negatives, 1) = {avg_factor:g}"
+            f"{neg_pool.numel()} negatives"
         )
+        rule = "max(positives, 1) + max(negatives, 1)"
     total = gt_inds.numel()
     labels = torch.full((total,), num_classes, dtype=torch.long)
     label_weights = torch.zeros(total)
@@ -117,4 +120,57 @@ def sample(
         labels, label_weights, bbox_weights = labels[keep], label_weights[keep], bbox_weights[keep]
         ious, pos_mask = ious[keep], pos_mask[keep]
     stats = {"positives": int(pos.numel()), "negatives": int(neg.numel()), "priors": total, "avg_factor": avg_factor}
-    return Sampled(labels, label_weights, bbox_weights, ious, pos_mask, avg_factor, why, stats)
+    return Sampled(labels, label_weights, bbox_weights, ious, pos_mask, avg_factor, why, stats, rule)
+
+
+def _fixed_positives(
+    num_preds: int, positives: int, num_classes: int, g: torch.Generator, description: str, rule: str
+) -> Sampled:
+    """``num_preds`` predictions of which ``positives`` (at seeded places) are matched to a box;
+    every prediction has a label weight, the positives a box weight."""
+    order = torch.randperm(num_preds, generator=g)
+    pos = order[:positives]
+    labels = torch.full((num_preds,), num_classes, dtype=torch.long)
+    labels[pos] = torch.randint(0, num_classes, (pos.numel(),), generator=g)
+    pos_mask = torch.zeros(num_preds, dtype=torch.bool)
+    pos_mask[pos] = True
+    ious = torch.zeros(num_preds)
+    ious[pos] = torch.rand(pos.numel(), generator=g) * 0.8 + 0.1
+    bbox_weights = pos_mask[:, None].float().expand(-1, 4).clone()
+    stats = {"positives": pos.numel(), "negatives": num_preds - pos.numel(), "priors": num_preds}
+    avg = float(max(pos.numel(), 1))
+    return Sampled(
+        labels, torch.ones(num_preds), bbox_weights, ious, pos_mask, avg, description, stats | {"avg_factor": avg}, rule
+    )
+
+
+def hungarian(num_queries: int, num_gts: int, num_classes: int, seed: int) -> Sampled:
+    """A DETR head's matching: the Hungarian assigner gives each ground-truth box exactly one of
+    the ``num_queries`` queries; every other query is a negative (background)."""
+    g = torch.Generator().manual_seed(seed)
+    positives = min(num_gts, num_queries)
+    what = (
+        f"HungarianAssigner: {num_queries} queries, one matched to each of the {num_gts} boxes "
+        f"({positives} positives, {num_queries - positives} negatives)"
+    )
+    return _fixed_positives(num_queries, positives, num_classes, g, what, "max(positives, 1)")
+
+
+SIMOTA_CANDIDATES = 75  # priors in a box's centre region: 5×5 (radius 2.5) at each of 3 levels
+SIMOTA_TOPK = 10
+
+
+def simota(num_priors: int, num_gts: int, num_classes: int, seed: int) -> Sampled:
+    """YOLOX's SimOTA positives, approximated: each box gets ``dynamic_k = max(int(Σ of its 10
+    best IoUs), 1)`` priors (SimOTAAssigner's rule), its candidates' IoUs with the untrained head's
+    boxes drawn seeded and uniform in [0, 0.6); a prior claimed twice is counted once."""
+    g = torch.Generator().manual_seed(seed)
+    ious = torch.rand(num_gts, SIMOTA_CANDIDATES, generator=g) * 0.6
+    dynamic_k = ious.topk(SIMOTA_TOPK, dim=1)[0].sum(1).int().clamp(min=1)
+    positives = min(int(dynamic_k.sum()), num_priors)
+    what = (
+        f"SimOTAAssigner (approximated): {num_priors} priors, {num_gts} boxes taking dynamic_k = "
+        f"max(int(Σ of the 10 best IoUs), 1) = {', '.join(str(int(k)) for k in dynamic_k)} priors each "
+        f"({positives} positives, {num_priors - positives} negatives)"
+    )
+    return _fixed_positives(num_priors, positives, num_classes, g, what, "max(positives, 1)")

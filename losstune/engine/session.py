@@ -9,7 +9,18 @@ from losstune import keypath
 from losstune.config import LoadedConfig
 from losstune.engine.crosscheck import CrossCheck
 from losstune.engine.evaluation import evaluate
-from losstune.engine.inputs import InputError, Inputs, from_file, synthetic
+from losstune.engine.headmodel import (
+    DENSE_PRIORS,
+    ROI_PRIORS,
+    Feed,
+    Where,
+    family_of,
+    feed,
+    log_names,
+    sampled_for,
+    stage_weight,
+)
+from losstune.engine.inputs import InputError, from_file, synthetic
 from losstune.engine.sampling import Sampled
 from losstune.engine.trace import Step, Trace, UnsupportedLoss
 from losstune.engine.validate import check_inputs
@@ -35,6 +46,10 @@ class EvalResult:
     check: CrossCheck | None = None
     version: int = 3
     loss_cfg: dict[str, Any] = field(default_factory=dict)  # as the head builds it
+    logged: Any = None  # the term as the head returns it (after what it does to the module's result)
+    log_name: str = ""  # its name in the training log ("" for inputs read from a file)
+    family: str | None = None  # the head family modelled, None where the head is not
+    notes: list[str] = field(default_factory=list)
 
 
 def as_built(loss_cfg: dict[str, Any], head: dict[str, Any], name: Any) -> dict[str, Any]:
@@ -51,21 +66,18 @@ def as_built(loss_cfg: dict[str, Any], head: dict[str, Any], name: Any) -> dict[
     return built
 
 
-DENSE_PRIORS, ROI_PRIORS = 20000, 2000  # the priors of one image, about
-
-
 def _sample_inputs(
     loss: LossNode,
     loss_cfg: dict[str, Any],
-    head: dict[str, Any],
+    where: Where,
     head_ref: TypeRef | None,
     *,
     seed: int,
     num_priors: int | None,
-    version: int,
-) -> tuple[Inputs, str]:
-    """Seeded inputs sized from the config, passed the way the loss's head (``head_ref``, the
-    registry and class it is built from) passes them."""
+) -> tuple[Feed, str]:
+    """Seeded inputs sized from the config, fed to the loss the way its head (``head_ref``, the
+    registry and class it is built from) feeds it."""
+    head = where.head
     parents = [s for s in (loss.head or ()) if isinstance(s, str)]
     roi_head = "roi_head" in parents
     num_classes = head.get("num_classes", 80)
@@ -74,41 +86,58 @@ def _sample_inputs(
     sampler = (
         None if (loss.sampler is None or loss.sampler.default) else loss.sampler.params | {"type": loss.sampler.type}
     )
-    priors = num_priors if num_priors is not None else (ROI_PRIORS if roi_head else DENSE_PRIORS)
+    head_type = str(head.get("type", ""))
+    family = family_of(head_type) if head_ref is None or head_ref.registry == DEFAULT_SCOPE else None
     reg_max = head.get("reg_max", 16)
+    sampled: list[Sampled] = []
+
+    def assign() -> Sampled:
+        sampled.append(
+            sampled_for(
+                family,
+                sampler,
+                where=where,
+                num_classes=num_classes,
+                roi_head=roi_head,
+                num_priors=num_priors,
+                seed=seed,
+            )
+        )
+        return sampled[0]
+
     made = synthetic(
         loss_cfg,
-        sampler=sampler,
+        sampled=assign,
         num_classes=num_classes,
-        roi_head=roi_head,
-        num_priors=priors,
         seed=seed,
         reg_max=reg_max if isinstance(reg_max, int) else 16,
     )
-    how = f"synthetic, seed {seed}, " + (
-        count(num_classes, "class", "classes")
-        if made.unsampled
-        else f"{count(priors, 'prior')}, {count(num_classes, 'class', 'classes')}"
+    name = str(loss.path[-1])
+    if family is None and loss_cfg.get("reduction") == "sum" and name not in avg_factor_keys(head_ref):
+        # a head that reduces with 'sum' normalises by itself (YOLOV3Head...): MMDetection would
+        # refuse an avg_factor with 'sum'
+        made.kwargs.pop("avg_factor", None)
+        made.avg_rule = "reduction='sum'"
+    bg_cls_weight = None
+    if family == "DETRHead":
+        weights = loss_cfg.get("class_weight")  # as built: DETRHead's own bg_cls_weight is the last
+        bg_cls_weight = float(weights[-1]) if isinstance(weights, list) and bare_type(head_type) == "DETRHead" else 0.0
+    fed = feed(
+        name, made, family=family, head_type=head_type, num_classes=num_classes, seed=seed, bg_cls_weight=bg_cls_weight
     )
-    head_type = bare_type(str(head.get("type", "")))
-    weights = loss_cfg.get("class_weight")
-    if (
-        head_type == "DETRHead"
-        and made.sampled is not None
-        and isinstance(weights, list)
-        and "avg_factor" in made.kwargs
-    ):
-        # DETRHead normalises loss_cls by positives + bg_cls_weight × negatives
-        stats = made.sampled.stats
-        made.kwargs["avg_factor"] = max(stats["positives"] + stats["negatives"] * weights[-1], 1.0)
-        how += f"; avg_factor = positives + bg_cls_weight × negatives = {made.kwargs['avg_factor']:g}"
-    passes_avg_factor = loss.path[-1] in avg_factor_keys(head_ref)
-    if loss_cfg.get("reduction") == "sum" and not passes_avg_factor and "avg_factor" in made.kwargs:
-        # a head that reduces with 'sum' normalises by itself (YOLOV3Head, YOLOXHead...):
-        # MMDetection would refuse an avg_factor with 'sum'
-        del made.kwargs["avg_factor"]
-        how += "; no avg_factor (reduction='sum')"
-    return made, how
+    fed.log_name = log_names(where, family, fed.log_name)[0]
+    staged = stage_weight(where)
+    if staged is not None:
+        factor, text = staged
+        fed.scale = factor * (fed.scale if fed.scale is not None else 1.0)
+        fed.scale_text = f"{fed.scale_text}; {text}" if fed.scale_text else text
+    preds = num_priors or (ROI_PRIORS if roi_head else DENSE_PRIORS)
+    if sampled and family in ("DETRHead", "YOLOXHead"):  # their assigners' own counts
+        preds = sampled[0].stats["priors"]
+    noun = ("query", "queries") if family == "DETRHead" else ("prior", "priors")
+    classes = count(num_classes, "class", "classes")
+    how = f"synthetic, seed {seed}, " + (classes if made.unsampled else f"{count(preds, *noun)}, {classes}")
+    return fed, how
 
 
 def find_loss(cfg: LoadedConfig, key: str) -> LossNode:
@@ -161,6 +190,7 @@ def evaluate_config(
     found = keypath.get(cfg.tree, loss.head) if loss.head else {}
     head: dict[str, Any] = found if isinstance(found, dict) else {}
     loss_cfg = as_built(loss_cfg, head, loss.path[-1])
+    fed: Feed | None = None
     if inputs is not None:
         made = from_file(inputs, impl.forward)
         check_inputs(loss_cfg, made.kwargs)
@@ -172,7 +202,10 @@ def evaluate_config(
             if loss.head is not None and isinstance(head_type, str)
             else None
         )
-        made, how = _sample_inputs(loss, loss_cfg, head, head_ref, seed=seed, num_priors=num_priors, version=version)
+        model = cfg.tree.get("model")
+        where = Where(loss.path, loss.head, head, model if isinstance(model, dict) else {})
+        fed, how = _sample_inputs(loss, loss_cfg, where, head_ref, seed=seed, num_priors=num_priors)
+        made = fed.inputs
     args = [a.to(device) if hasattr(a, "to") else a for a in made.args]
     kwargs = {k: (v.to(device) if hasattr(v, "to") else v) for k, v in made.kwargs.items()}
     try:
@@ -190,14 +223,23 @@ def evaluate_config(
         raise InputError(
             f"the inputs do not fit {loss.type}: {type(e).__name__}: {e or 'an assertion failed'}"
         ) from None
-    if made.sampled is not None:
-        trace.steps.insert(0, Step("sampling", made.sampled.description, made.sampled.stats))
-    elif made.unsampled:
-        trace.steps.insert(0, Step("sampling", made.unsampled, {"avg_factor": made.kwargs.get("avg_factor")}))
+    logged = trace.loss
+    if fed is not None:
+        trace.steps.insert(0, Step("sampling", fed.sampling, fed.stats))
+        if fed.scale is not None:
+            factor = fed.scale
+            logged = trace.add(
+                "head",
+                fed.scale_text,
+                {k: v * factor for k, v in logged.items()} if isinstance(logged, dict) else logged * factor,
+            )
     mask = EnvMask.of(cfg)  # a description quotes the configured numbers
     for step in trace.steps:
         step.description = mask.text(step.description)
     result = EvalResult(loss, trace, how, made.sampled, args, kwargs, version=version, loss_cfg=loss_cfg)
+    result.logged = logged
+    if fed is not None:
+        result.log_name, result.family, result.notes = fed.log_name, fed.family, fed.notes
     if plot is not None:
         from losstune.engine.plot import plot_kernel
 

@@ -11,10 +11,11 @@ from losstune.errors import LosstuneError
 
 T = TypeVar("T")
 
-StepName = Literal["sampling", "kernel", "weight", "reduction", "loss_weight", "sum"]
+StepName = Literal["sampling", "kernel", "weight", "reduction", "loss_weight", "sum", "head"]
 """The steps of an evaluation: the sample inputs (``sampling``), the element-wise loss (``kernel``),
 its element-wise ``weight``, the ``reduction`` (with ``avg_factor``), the ``loss_weight``, and the
-``sum`` of the terms of a loss made of several."""
+``sum`` of the terms of a loss made of several, and what the ``head`` does to the module's result
+(GFLHead's division by the sum of its weights, a cascade stage's weight)."""
 
 
 class UnsupportedLoss(LosstuneError):

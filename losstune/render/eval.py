@@ -57,19 +57,41 @@ def render_text(result: EvalResult, *, color: bool = False, width: int | None = 
             continue  # the sampling's counts: its description states them (JSON has them as numbers)
         out += hang(_value(summary), width, " " * len(first))
     out.append("")
-    for name, loss in terms(result.trace.loss).items():
+    for name, loss in logged_terms(result).items():
         term = f"{printable(name)} = {_term(loss)}"
         out += [paint(line, "bold", color) for line in hang(term, width, rest="  ")]
+    for note in result.notes:
+        out += hang(printable(f"note: {note}"), width, rest="  ")
     if result.check is not None:
         out += hang(printable(_check_line(result)), width, rest="  ")
     return "\n".join(out) + "\n"
+
+
+def logged_terms(result: EvalResult) -> dict[str, Any]:
+    """The terms as the training log names them, with the values the head returns (the module's
+    result after what the head does to it); ``loss`` for inputs read from a file, where no head is
+    involved."""
+    found = terms(result.logged if result.logged is not None else result.trace.loss)
+    if not result.log_name:
+        return found
+    if list(found) == ["loss"]:
+        return {result.log_name: found["loss"]}
+    prefix = (
+        result.log_name[: -len(str(result.loss.path[-1]))]
+        if result.log_name.endswith(str(result.loss.path[-1]))
+        else ""
+    )
+    return {f"{prefix}{k}": v for k, v in found.items()}
 
 
 def _check_line(result: EvalResult) -> str:
     check = result.check
     assert check is not None
     if check.equal is True:
-        return f"checked: equal to {check.reference} called on the same inputs"
+        what = "the module's result (step 5)" if result.trace.steps[-1].name == "head" else "equal to"
+        if what == "equal to":
+            return f"checked: equal to {check.reference} called on the same inputs"
+        return f"checked: {what} is equal to {check.reference} called on the same inputs"
     if check.equal is False:
         return f"CHECK FAILED: {check.reference} called on the same inputs differs: {check.detail}; please report this"
     return f"not checked against MMDetection: {check.detail}"
@@ -91,6 +113,8 @@ def render_json(result: EvalResult) -> str:
         "inputs": result.inputs,
         "steps": [{"name": s.name, "description": s.description, **value(s.summary())} for s in result.trace.steps],
         "loss": value(_plain(loss)),
+        "log": {name: value(_plain(v)) for name, v in logged_terms(result).items()},
+        "head": result.family,
         "check": None
         if result.check is None
         else {"reference": result.check.reference, "equal": result.check.equal, "detail": result.check.detail},

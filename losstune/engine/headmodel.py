@@ -1,0 +1,416 @@
+"""The head around a loss module: which predictions a head of MMDetection hands its loss module,
+with which weight and ``avg_factor``, what it does to the module's result afterwards, and the name
+the training log prints the term under. One rule per loss of each head family, read from the
+family's ``loss_by_feat`` (``loss`` for RoI heads) in MMDetection 3.3.0; a head whose class
+overrides that code is not modelled and is fed as an anchor head feeds its losses."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import torch
+from torch import Tensor
+
+from losstune.engine.inputs import PRIOR_BIAS, Inputs
+from losstune.engine.sampling import Sampled
+from losstune.schema.catalogue import bare_type
+
+# Head class -> the class whose loss code it runs (it overrides none of it), from MMDetection
+# 3.3.0's dense_heads/ and roi_heads/.
+FAMILY: dict[str, str] = {
+    **{h: "AnchorHead" for h in ("AnchorHead", "RetinaHead", "RetinaSepBNHead")},
+    "RPNHead": "RPNHead",
+    **{
+        h: "BBoxHead"
+        for h in (
+            "BBoxHead",
+            "ConvFCBBoxHead",
+            "Shared2FCBBoxHead",
+            "Shared4Conv1FCBBoxHead",
+            "DoubleConvFCBBoxHead",
+            "SCNetBBoxHead",
+        )
+    },
+    **{h: "FCNMaskHead" for h in ("FCNMaskHead", "HTCMaskHead", "SCNetMaskHead", "CoarseMaskHead")},
+    "GFLHead": "GFLHead",
+    "ATSSHead": "ATSSHead",
+    **{h: "FCOSHead" for h in ("FCOSHead", "NASFCOSHead")},
+    "TOODHead": "TOODHead",
+    **{h: "RTMDetHead" for h in ("RTMDetHead", "RTMDetSepBNHead")},
+    "VFNetHead": "VFNetHead",
+    "PAAHead": "PAAHead",
+    "YOLOXHead": "YOLOXHead",
+    "CenterNetHead": "CenterNetHead",
+    **{h: "DETRHead" for h in ("DETRHead", "ConditionalDETRHead", "DABDETRHead", "DeformableDETRHead", "DINOHead")},
+}
+
+Avg = Literal[
+    "positives",  # max(positives, 1.0)
+    "constant",  # a number the head passes (it divides afterwards)
+    "weight_sum",  # max(Σ of the positives' weights, floor)
+    "rois",  # bbox_targets.size(0): every sampled RoI
+    "labelled",  # max(RoIs with a label weight, 1)
+    "positives_or_images",  # max(positives, images)
+    "detr_cls",  # max(positives + bg_cls_weight × negatives, 1)
+    "given",  # what the inputs were made with: the sampling's (SamplingResult.avg_factor summed
+    # over the images), DFL's 4.0, a heatmap's peaks
+    "none",  # no avg_factor
+]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How a head feeds one loss: ``rows`` it hands the module (every prior, or the positives
+    only), the element-wise ``weight`` (the sampling's, a per-positive ``quality`` the head
+    computes, or none), ``avg`` (with ``constant`` and ``floor``), and what the head divides the
+    result by afterwards (``after``: the positives' weights, the positives, or nothing)."""
+
+    rows: Literal["all", "positives"] = "all"
+    weight: Literal["given", "quality", "none"] = "given"
+    quality: str = ""
+    avg: Avg = "given"
+    constant: float = 1.0
+    floor: float = 1.0
+    after: Literal["none", "weight_sum", "positives"] = "none"
+    target: Literal["given", "quality"] = "given"  # "quality": one logit per positive against its quality
+    log_name: str = ""  # the key in the head's loss dict, where it is not the config's key
+
+
+_CENTERNESS = "centerness_targets"
+_DENSE_QUALITY_FIRST = Rule(rows="positives", weight="quality", avg="constant", after="weight_sum")
+
+RULES: dict[str, dict[str, Rule]] = {
+    "AnchorHead": {},
+    "RPNHead": {"loss_cls": Rule(log_name="loss_rpn_cls"), "loss_bbox": Rule(log_name="loss_rpn_bbox")},
+    "BBoxHead": {"loss_cls": Rule(avg="labelled"), "loss_bbox": Rule(rows="positives", avg="rois")},
+    "FCNMaskHead": {"loss_mask": Rule(avg="none")},
+    "GFLHead": {
+        "loss_bbox": replace(_DENSE_QUALITY_FIRST, quality="weight_targets"),
+        "loss_dfl": replace(_DENSE_QUALITY_FIRST, quality="weight_targets", avg="given", constant=4.0),
+    },
+    "ATSSHead": {
+        "loss_bbox": replace(_DENSE_QUALITY_FIRST, quality=_CENTERNESS),
+        "loss_centerness": Rule(rows="positives", weight="none", quality=_CENTERNESS, target="quality"),
+    },
+    "FCOSHead": {
+        "loss_cls": Rule(weight="none", avg="positives"),
+        "loss_bbox": Rule(rows="positives", weight="quality", quality=_CENTERNESS, avg="weight_sum", floor=1e-6),
+        "loss_centerness": Rule(
+            rows="positives", weight="none", quality=_CENTERNESS, target="quality", avg="positives"
+        ),
+    },
+    "TOODHead": {
+        "loss_cls": Rule(avg="constant", after="weight_sum", quality="alignment_metrics"),
+        "loss_bbox": replace(_DENSE_QUALITY_FIRST, quality="alignment_metrics"),
+    },
+    "RTMDetHead": {
+        "loss_cls": Rule(avg="constant", after="weight_sum", quality="assign_metrics"),
+        "loss_bbox": replace(_DENSE_QUALITY_FIRST, quality="assign_metrics"),
+    },
+    "VFNetHead": {
+        "loss_cls": Rule(weight="none", avg="positives"),
+        "loss_bbox": Rule(rows="positives", weight="quality", quality="bbox_weights_ini", avg="weight_sum"),
+        "loss_bbox_refine": Rule(rows="positives", weight="quality", quality="bbox_weights_rf", avg="weight_sum"),
+    },
+    "PAAHead": {
+        "loss_cls": Rule(avg="positives_or_images"),
+        "loss_bbox": Rule(rows="positives", weight="quality", quality="iou_target", avg="weight_sum", floor=0.0),
+        "loss_centerness": Rule(
+            rows="positives",
+            weight="none",
+            quality="iou_target",
+            target="quality",
+            avg="positives",
+            log_name="loss_iou",
+        ),
+    },
+    "YOLOXHead": {
+        "loss_cls": Rule(rows="positives", weight="none", avg="none", after="positives"),
+        "loss_bbox": Rule(rows="positives", weight="none", avg="none", after="positives"),
+        "loss_obj": Rule(weight="none", avg="none", after="positives"),
+        "loss_l1": Rule(rows="positives", weight="none", avg="none", after="positives"),
+    },
+    "CenterNetHead": {},
+    "DETRHead": {
+        "loss_cls": Rule(avg="detr_cls"),
+        "loss_bbox": Rule(avg="positives"),
+        "loss_iou": Rule(avg="positives"),
+    },
+}
+
+# What each quality weight is in the head's code, and how the sample batch stands in for it.
+QUALITY: dict[str, str] = {
+    "weight_targets": "the positives' highest sigmoid class score (weight_targets)",
+    _CENTERNESS: "the positives' centerness targets",
+    "alignment_metrics": "the positives' normalised alignment metrics (their IoUs stand in for them)",
+    "assign_metrics": "the positives' assign metrics (their IoUs with the boxes)",
+    "bbox_weights_ini": "the IoUs of the positives' boxes with their targets (bbox_weights_ini)",
+    "bbox_weights_rf": "the IoUs of the positives' refined boxes with their targets (bbox_weights_rf)",
+    "iou_target": "the IoUs of the positives' boxes with their targets (iou_target)",
+}
+
+
+@dataclass
+class Feed:
+    """A loss as its head feeds it: the module's inputs, the sampling step's text (ending with how
+    the ``avg_factor`` passed arises), what the head does to the module's result (``scale``, a
+    factor, and its text; ``None`` when nothing), and the term's name in the training log."""
+
+    inputs: Inputs
+    sampling: str
+    stats: dict[str, Any]
+    scale: float | None = None
+    scale_text: str = ""
+    log_name: str = ""
+    family: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def family_of(head_type: str | None) -> str | None:
+    """The head family whose loss code ``head_type`` runs, or ``None`` where it is not modelled."""
+    return FAMILY.get(bare_type(head_type)) if head_type else None
+
+
+def rule_for(family: str | None, loss_name: str) -> Rule:
+    """The rule of ``loss_name`` in ``family`` (an anchor head's way where none is known)."""
+    return RULES.get(family or "", {}).get(loss_name, Rule())
+
+
+def _quality(kind: str, s: Sampled, rows: Tensor, g: torch.Generator, num_classes: int) -> Tensor:
+    """Seeded per-positive weights standing for the head's ``kind`` on an untrained head."""
+    n = rows.numel()
+    if kind == "weight_targets":
+        return (torch.randn(n, num_classes, generator=g) + PRIOR_BIAS).sigmoid().max(dim=1)[0]
+    if kind == _CENTERNESS:  # sqrt of the product of the two ratios of the distances to the sides
+        lr, tb = torch.rand(n, generator=g), torch.rand(n, generator=g)
+        return (lr * tb).sqrt().clamp(min=1e-6)
+    return s.ious[rows].clamp(min=1e-6)
+
+
+def feed(
+    loss_name: str,
+    made: Inputs,
+    *,
+    family: str | None,
+    head_type: str,
+    num_classes: int,
+    seed: int,
+    bg_cls_weight: float | None = None,
+) -> Feed:
+    """Apply the ``family``'s rule for ``loss_name`` to the inputs a dense head would pass
+    (``made``), giving the inputs the module gets, the sampling text and the head's scaling."""
+    r = rule_for(family, loss_name)
+    s = made.sampled
+    args, kwargs = list(made.args), dict(made.kwargs)
+    stats = dict(s.stats) if s is not None else {"avg_factor": kwargs.get("avg_factor")}
+    text = s.description if s is not None else (made.unsampled or "")
+    who = bare_type(head_type) if family is not None else "the head"
+    out = Feed(made, text, stats, log_name=r.log_name or loss_name, family=family)
+    if family is None and head_type:
+        out.notes.append(f"losstune has no model of {bare_type(head_type)}'s own normalisation")
+    if s is None:  # no sampler (a heatmap): the maker's avg_factor stands
+        out.sampling = _with_avg(text, kwargs, made.avg_rule)
+        return out
+    positives = int(s.pos_mask.sum())
+    g = torch.Generator().manual_seed(seed + 2)
+    rows = torch.nonzero(s.pos_mask).squeeze(1)
+    all_rows = bool(args) and hasattr(args[0], "size") and args[0].size(0) == s.labels.numel()
+    quality = _quality(r.quality, s, rows, g, num_classes) if r.quality else None
+    if r.rows == "positives" and all_rows:
+        args = [a[rows] if hasattr(a, "size") and a.size(0) == s.labels.numel() else a for a in args]
+        text += f"; {who} hands the module the positives only"
+    if r.target == "quality" and quality is not None:  # one logit per positive against its quality
+        args = [torch.randn(positives, generator=g), quality]
+        text += f" (one logit each, against {QUALITY[r.quality]})"
+    if family == "YOLOXHead":
+        args = _yolox_args(loss_name, args, s, rows, g, num_classes)
+    if r.weight == "none":
+        args = args[:2]
+        kwargs.pop("weight", None)
+    elif r.weight == "quality" and quality is not None:
+        weight = quality
+        if loss_name == "loss_dfl":
+            weight = quality.repeat_interleave(4)
+        args = args[:2]
+        kwargs["weight"] = weight
+        text += f", weighted by {QUALITY[r.quality]}"
+    avg, rule = _avg(r, s, kwargs, made.avg_rule, quality, bg_cls_weight)
+    if avg is None:
+        kwargs.pop("avg_factor", None)
+    else:
+        kwargs["avg_factor"] = avg
+    stats["avg_factor"] = avg
+    out.sampling = _with_avg(text, kwargs, rule)
+    if r.after == "weight_sum":
+        total = quality.sum().item() if (quality is not None and r.rows == "positives") else s.ious[rows].sum().item()
+        out.scale = 1.0 / max(total, 1.0)
+        what = QUALITY[r.quality]
+        out.scale_text = f"÷ max(Σ {what}, 1) = {max(total, 1.0):g}, as {who}.loss_by_feat divides the summed term"
+    elif r.after == "positives":
+        out.scale = 1.0 / max(float(positives), 1.0)
+        out.scale_text = (
+            f"÷ max(positives, 1.0) = {max(float(positives), 1.0):g} (num_total_samples), as {who}.loss_by_feat divides"
+        )
+    out.inputs = Inputs(args, kwargs, s, made.unsampled, rule)
+    return out
+
+
+def _yolox_args(
+    loss_name: str, args: list[Any], s: Sampled, rows: Tensor, g: torch.Generator, num_classes: int
+) -> list[Any]:
+    """YOLOXHead's calls: ``loss_obj`` on one objectness logit per prior against 1 at the positives,
+    ``loss_cls`` on the positives' class logits against their one-hot labels times their IoUs."""
+    if loss_name == "loss_obj":
+        logits = torch.randn(s.labels.numel(), 1, generator=g) + PRIOR_BIAS
+        return [logits, s.pos_mask[:, None].float()]
+    if loss_name == "loss_cls":
+        logits = torch.randn(rows.numel(), num_classes, generator=g) + PRIOR_BIAS
+        target = torch.nn.functional.one_hot(s.labels[rows], num_classes).float() * s.ious[rows, None]
+        return [logits, target]
+    return args
+
+
+def _avg(
+    r: Rule,
+    s: Sampled,
+    kwargs: dict[str, Any],
+    given_rule: str | None,
+    quality: Tensor | None,
+    bg_cls_weight: float | None,
+) -> tuple[float | None, str | None]:
+    """The avg_factor the head passes, and how it arises."""
+    pos = int(s.pos_mask.sum())
+    neg = int(((s.label_weights > 0) & ~s.pos_mask).sum())
+    if r.avg == "none":
+        return None, None
+    if r.avg == "given" and "avg_factor" not in kwargs:
+        return None, given_rule
+    if r.avg == "given":
+        return kwargs.get("avg_factor"), given_rule
+    if r.avg == "positives":
+        return max(float(pos), 1.0), "max(positives, 1.0)"
+    if r.avg == "constant":
+        return r.constant, f"{r.constant:g}, as the head passes it (it divides the result itself, step 6)"
+    if r.avg == "weight_sum":
+        total = float(quality.sum()) if quality is not None else 0.0
+        return max(total, r.floor), f"max(Σ weights, {r.floor:g})" if r.floor else "Σ weights"
+    if r.avg == "rois":
+        return float(s.labels.numel()), "the sampled RoIs (bbox_targets.size(0))"
+    if r.avg == "labelled":
+        return float(max(int((s.label_weights > 0).sum()), 1)), "max(RoIs with a label weight, 1)"
+    if r.avg == "positives_or_images":
+        return float(max(pos, 1)), "max(positives, images = 1)"
+    weight = 1.0 if bg_cls_weight is None else bg_cls_weight
+    value = max(pos + neg * weight, 1.0)
+    return value, f"max(positives + bg_cls_weight × negatives, 1), bg_cls_weight={weight:g}"
+
+
+def _with_avg(text: str, kwargs: dict[str, Any], rule: str | None) -> str:
+    """The sampling text ending with how the avg_factor passed arises (or that none is)."""
+    if "avg_factor" not in kwargs:
+        return f"{text}; no avg_factor" + (f" ({rule})" if rule else "")
+    value = kwargs["avg_factor"]
+    shown = f"{value:g}" if isinstance(value, (int, float)) else str(value)
+    if rule is None or rule == shown or _is_number(rule):
+        return f"{text}; avg_factor = {shown}"
+    return f"{text}; avg_factor = {rule} = {shown}"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text.split(",")[0]))
+    except ValueError:
+        return False
+
+
+DENSE_PRIORS, ROI_PRIORS = 20000, 2000  # the priors of one image, about
+YOLOX_PRIORS = 8400  # a 640×640 image at strides 8, 16 and 32
+DETR_QUERIES = 100  # DETR's default num_queries
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a loss sits: its key path, the head dict, and the model dict around it."""
+
+    path: tuple[Any, ...]
+    head_path: tuple[Any, ...] | None
+    head: dict[str, Any]
+    model: dict[str, Any]
+
+
+def num_queries(model: dict[str, Any], head: dict[str, Any]) -> int:
+    """The queries of a DETR model: ``model.num_queries`` (3.x), else the head's ``num_query``
+    (2.x), else 100."""
+    for d, key in ((model, "num_queries"), (head, "num_query"), (head, "num_queries")):
+        n = d.get(key)
+        if isinstance(n, int) and n > 0:
+            return n
+    return DETR_QUERIES
+
+
+def _decoder_layers(model: dict[str, Any], head: dict[str, Any]) -> int:
+    """``model.decoder.num_layers`` (3.x), else ``head.transformer.decoder.num_layers`` (2.x), else 6."""
+    transformer = head.get("transformer")
+    for d in (model, transformer if isinstance(transformer, dict) else {}):
+        decoder = d.get("decoder")
+        layers = decoder.get("num_layers") if isinstance(decoder, dict) else None
+        if isinstance(layers, int) and layers > 0:
+            return layers
+    return 6
+
+
+def log_names(where: Where, family: str | None, name: str) -> list[str]:
+    """The names the training log prints this loss under: the head's key, ``s{i}.`` for the stages
+    of a cascade, and for a DETR head every decoder layer (``d{i}.``), the encoder (``enc_``) of a
+    two-stage one and DINO's denoising queries (``dn_``, per layer too)."""
+    path = where.path
+    if len(path) >= 2 and isinstance(path[-2], int) and "roi_head" in path:
+        return [f"s{path[-2]}.{name}"]
+    if family != "DETRHead":
+        return [name]
+    model = where.model
+    layers = _decoder_layers(model, where.head)
+    names = [name] + [f"d{i}.{name}" for i in range(layers - 1)]
+    if model.get("as_two_stage") is True or where.head.get("as_two_stage") is True:
+        names.append(f"enc_{name}")
+    if isinstance(model.get("dn_cfg"), dict):
+        names += [f"dn_{name}"] + [f"d{i}.dn_{name}" for i in range(layers - 1)]
+    return names
+
+
+def stage_weight(where: Where) -> tuple[float, str] | None:
+    """The ``stage_loss_weights`` factor a cascade's RoI head multiplies stage ``i``'s terms by."""
+    path = where.path
+    if "roi_head" not in path or len(path) < 2 or not isinstance(path[-2], int):
+        return None
+    roi = where.model.get("roi_head")
+    weights = roi.get("stage_loss_weights") if isinstance(roi, dict) else None
+    if not isinstance(weights, list) or path[-2] >= len(weights):
+        return None
+    w = weights[path[-2]]
+    if not isinstance(w, (int, float)):
+        return None
+    return float(w), f"× stage_loss_weights[{path[-2]}] = {w:g}, as CascadeRoIHead.loss weights stage {path[-2]}"
+
+
+def sampled_for(
+    family: str | None,
+    sampler: dict[str, Any] | None,
+    *,
+    where: Where,
+    num_classes: int,
+    roi_head: bool,
+    num_priors: int | None,
+    seed: int,
+) -> Sampled:
+    """The predictions of one image and their positives, as the family's assigner makes them."""
+    from losstune.engine.sampling import hungarian, sample, simota
+
+    if family == "DETRHead":
+        return hungarian(num_priors or num_queries(where.model, where.head), 8, num_classes, seed)
+    if family == "YOLOXHead":
+        return simota(num_priors or YOLOX_PRIORS, 8, num_classes, seed)
+    priors = num_priors if num_priors is not None else (ROI_PRIORS if roi_head else DENSE_PRIORS)
+    return sample(sampler, num_priors=priors, num_classes=num_classes, roi_head=roi_head, seed=seed)

@@ -1,0 +1,275 @@
+"""The head model: what each head family of MMDetection 3.3.0 hands its loss modules and does with
+their results, checked against the formulas of the heads' code, computed here by hand on the
+inputs the model made (shapes, weights, avg_factor, the head's division, the log names)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+import losstune  # noqa: E402
+from losstune.engine.headmodel import Where, log_names  # noqa: E402
+from losstune.engine.session import EvalResult, evaluate_config  # noqa: E402
+from tests.conftest import EXAMPLES  # noqa: E402
+
+EPS = torch.finfo(torch.float32).eps
+
+HEADS = {
+    "gfl": """
+        model = dict(bbox_head=dict(type='GFLHead', num_classes=80, reg_max=16,
+            loss_cls=dict(type='QualityFocalLoss', use_sigmoid=True, beta=2.0, loss_weight=1.0),
+            loss_dfl=dict(type='DistributionFocalLoss', loss_weight=0.25),
+            loss_bbox=dict(type='GIoULoss', loss_weight=2.0)))
+        """,
+    "fcos": """
+        model = dict(bbox_head=dict(type='FCOSHead', num_classes=80,
+            loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
+            loss_bbox=dict(type='IoULoss', loss_weight=1.0),
+            loss_centerness=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0)))
+        """,
+    "atss": """
+        model = dict(bbox_head=dict(type='ATSSHead', num_classes=80,
+            loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
+            loss_bbox=dict(type='GIoULoss', loss_weight=2.0),
+            loss_centerness=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0)))
+        """,
+    "yolox": """
+        model = dict(bbox_head=dict(type='YOLOXHead', num_classes=80,
+            loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True, reduction='sum', loss_weight=1.0),
+            loss_bbox=dict(type='IoULoss', mode='square', eps=1e-16, reduction='sum', loss_weight=5.0),
+            loss_obj=dict(type='CrossEntropyLoss', use_sigmoid=True, reduction='sum', loss_weight=1.0),
+            loss_l1=dict(type='L1Loss', reduction='sum', loss_weight=1.0)))
+        """,
+    "detr": """
+        model = dict(type='DETR', num_queries=100, decoder=dict(num_layers=6),
+            bbox_head=dict(type='DETRHead', num_classes=80,
+            loss_cls=dict(type='CrossEntropyLoss', bg_cls_weight=0.1, use_sigmoid=False, loss_weight=1.0,
+                          class_weight=1.0),
+            loss_bbox=dict(type='L1Loss', loss_weight=5.0),
+            loss_iou=dict(type='GIoULoss', loss_weight=2.0)))
+        """,
+    "dino": """
+        model = dict(type='DINO', num_queries=900, as_two_stage=True, decoder=dict(num_layers=6),
+            dn_cfg=dict(label_noise_scale=0.5, box_noise_scale=1.0, group_cfg=dict(dynamic=True, num_dn_queries=100)),
+            bbox_head=dict(type='DINOHead', num_classes=80,
+            loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
+            loss_bbox=dict(type='L1Loss', loss_weight=5.0),
+            loss_iou=dict(type='GIoULoss', loss_weight=2.0)))
+        """,
+}
+
+
+@pytest.fixture
+def head(write: Callable[..., Path]) -> Callable[..., EvalResult]:
+    """``head("gfl", "loss_bbox", num_priors=..., seed=...)``: the loss of that head evaluated."""
+
+    def _eval(name: str, key: str, **options: Any) -> EvalResult:
+        path = write(f"{name}.py", HEADS[name])
+        return evaluate_config(losstune.load(path), key, **options)
+
+    return _eval
+
+
+def _giou(pred: Any, target: Any) -> Any:
+    """1 - GIoU of aligned boxes, as mmdet's giou_loss computes it (eps 1e-6)."""
+    lt, rb = torch.max(pred[:, :2], target[:, :2]), torch.min(pred[:, 2:], target[:, 2:])
+    overlap = (rb - lt).clamp(min=0).prod(1)
+    area = lambda b: (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])  # noqa: E731
+    union = area(pred) + area(target) - overlap + 1e-6
+    ious = overlap / union
+    elt, erb = torch.min(pred[:, :2], target[:, :2]), torch.max(pred[:, 2:], target[:, 2:])
+    enclose = (erb - elt).clamp(min=0).prod(1) + 1e-6
+    return 1 - (ious - (enclose - union) / enclose)
+
+
+def _iou(pred: Any, target: Any) -> Any:
+    lt, rb = torch.max(pred[:, :2], target[:, :2]), torch.min(pred[:, 2:], target[:, 2:])
+    overlap = (rb - lt).clamp(min=0).prod(1)
+    area = lambda b: (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])  # noqa: E731
+    return overlap / (area(pred) + area(target) - overlap).clamp(min=1e-6)
+
+
+def _positives(r: EvalResult) -> int:
+    return int(r.trace.steps[0].value["positives"])
+
+
+@pytest.mark.parametrize(("num_priors", "seed"), [(None, 0), (50, 3)])
+def test_gfl_box_losses_are_divided_by_the_sum_of_weight_targets(
+    head: Callable[..., EvalResult], num_priors: int | None, seed: int
+) -> None:
+    # GFLHead.loss_by_feat_single: loss_bbox(pos_decode_bbox_pred, pos_decode_bbox_targets,
+    # weight=weight_targets, avg_factor=1.0); loss_by_feat: losses_bbox / max(Σ weight_targets, 1)
+    r = head("gfl", "loss_bbox", num_priors=num_priors, seed=seed)
+    pred, target = r.args
+    w, p = r.kwargs["weight"], _positives(r)
+    assert pred.shape == (p, 4) and w.shape == (p,) and r.kwargs["avg_factor"] == 1.0
+    divisor = max(float(w.sum()), 1.0)
+    expected = 2.0 * float((_giou(pred, target) * w).sum()) / (1.0 + EPS) / divisor
+    assert float(r.logged) == pytest.approx(expected, rel=1e-5, abs=1e-7)
+    if p == 0:
+        assert float(r.logged) == 0.0
+    # loss_dfl(pred_corners, target_corners, weight=weight_targets expanded to the 4 sides, avg_factor=4.0),
+    # divided by the same Σ weight_targets
+    d = head("gfl", "loss_dfl", num_priors=num_priors, seed=seed)
+    assert d.args[0].shape == (4 * p, 17) and d.kwargs["avg_factor"] == 4.0
+    per_positive = d.kwargs["weight"].view(-1, 4)
+    assert torch.equal(per_positive, per_positive[:, :1].expand(-1, 4))
+    assert float(d.logged) == pytest.approx(float(d.trace.loss) / max(float(per_positive[:, 0].sum()), 1.0))
+    assert r.log_name == "loss_bbox" and d.log_name == "loss_dfl"
+
+
+def test_fcos_normalises_boxes_by_the_centerness_sum_and_the_rest_by_positives(
+    head: Callable[..., EvalResult],
+) -> None:
+    r = head("fcos", "loss_bbox")
+    pred, target = r.args
+    w, p = r.kwargs["weight"], _positives(r)
+    assert pred.shape == (p, 4) and w.shape == (p,)
+    # centerness_denorm = max(reduce_mean(pos_centerness_targets.sum()), 1e-6), passed to the module
+    assert r.kwargs["avg_factor"] == pytest.approx(max(float(w.sum()), 1e-6))
+    expected = float((-_iou(pred, target).clamp(min=1e-6).log() * w).sum()) / (r.kwargs["avg_factor"] + EPS)
+    assert float(r.logged) == pytest.approx(expected, rel=1e-5)
+    assert [s.name for s in r.trace.steps][-1] == "loss_weight"  # nothing after the module
+    # loss_cls(flatten_cls_scores, flatten_labels, avg_factor=num_pos): every point, no weight
+    c = head("fcos", "loss_cls")
+    assert len(c.args) == 2 and "weight" not in c.kwargs and c.kwargs["avg_factor"] == max(p, 1)
+    c0 = head("fcos", "loss_cls", num_priors=50, seed=3)
+    assert _positives(c0) == 0 and c0.kwargs["avg_factor"] == 1.0
+
+
+def test_atss_centerness_is_one_logit_per_positive_against_its_target(head: Callable[..., EvalResult]) -> None:
+    # loss_centerness(pos_centerness, centerness_targets, avg_factor=avg_factor)
+    r = head("atss", "loss_centerness")
+    logits, targets = r.args
+    p = _positives(r)
+    assert logits.shape == (p,) and targets.shape == (p,) and targets.is_floating_point()
+    assert r.kwargs["avg_factor"] == max(p, 1)
+    expected = float(F.binary_cross_entropy_with_logits(logits, targets, reduction="sum")) / (p + EPS)
+    assert float(r.logged) == pytest.approx(expected, rel=1e-5)
+    b = head("atss", "loss_bbox")
+    assert b.kwargs["avg_factor"] == 1.0 and b.trace.steps[-1].name == "head"
+
+
+def test_yolox_objectness_has_one_channel_and_every_term_is_divided_by_the_positives(
+    head: Callable[..., EvalResult],
+) -> None:
+    # YOLOXHead.loss_by_feat: loss_obj(flatten_objectness.view(-1, 1), obj_targets) / num_total_samples
+    r = head("yolox", "loss_obj")
+    logits, targets = r.args
+    p = _positives(r)
+    assert logits.shape == (8400, 1) and targets.shape == (8400, 1) and int(targets.sum()) == p > 0
+    assert "avg_factor" not in r.kwargs
+    expected = float(F.binary_cross_entropy_with_logits(logits, targets, reduction="sum")) / max(p, 1)
+    assert float(r.logged) == pytest.approx(expected, rel=1e-5)
+    assert "SimOTAAssigner (approximated)" in r.trace.steps[0].description
+    # loss_cls(flatten_cls_preds[pos_masks], cls_targets): the positives against one-hot × IoU
+    c = head("yolox", "loss_cls")
+    logits, targets = c.args
+    assert logits.shape == (p, 80) and targets.shape == (p, 80)
+    assert torch.all((targets > 0).sum(1) == 1) and float(targets.max()) < 1
+    expected = float(F.binary_cross_entropy_with_logits(logits, targets, reduction="sum")) / max(p, 1)
+    assert float(c.logged) == pytest.approx(expected, rel=1e-5)
+
+
+def test_detr_feeds_every_query_and_matches_one_per_box(head: Callable[..., EvalResult]) -> None:
+    r = head("detr", "loss_cls")
+    scores, labels, label_weights = r.args
+    p = _positives(r)
+    assert scores.shape == (100, 81) and p == 8 and int((labels < 80).sum()) == p
+    # cls_avg_factor = max(num_total_pos + num_total_neg × bg_cls_weight, 1)
+    avg = max(p + (100 - p) * 0.1, 1)
+    assert r.kwargs["avg_factor"] == pytest.approx(avg)
+    weight = torch.ones(81)
+    weight[80] = 0.1
+    expected = float((F.cross_entropy(scores, labels, weight=weight, reduction="none") * label_weights).sum())
+    assert float(r.logged) == pytest.approx(expected / (avg + EPS), rel=1e-5)
+    # loss_bbox(bbox_preds, bbox_targets, bbox_weights, avg_factor=num_total_pos)
+    b = head("detr", "loss_bbox")
+    assert b.args[0].shape == (100, 4) and b.kwargs["avg_factor"] == 8.0
+    assert int(b.args[2][:, 0].sum()) == 8
+    # the other DETR heads weight no background: avg_factor = positives
+    d = head("dino", "loss_cls")
+    assert d.args[0].shape == (900, 80) and d.kwargs["avg_factor"] == 8.0
+    assert "one matched to each of the 8 boxes" in d.trace.steps[0].description
+
+
+def test_detr_terms_are_named_as_the_log_names_them(write: Callable[..., Path]) -> None:
+    cfg = losstune.load(write("dino.py", HEADS["dino"]))
+    model = cfg.tree["model"]
+    where = Where(("model", "bbox_head", "loss_cls"), ("model", "bbox_head"), model["bbox_head"], model)
+    names = log_names(where, "DETRHead", "loss_cls")
+    assert names[0] == "loss_cls" and names[1:6] == [f"d{i}.loss_cls" for i in range(5)]
+    assert "enc_loss_cls" in names and "dn_loss_cls" in names and "d4.dn_loss_cls" in names
+    assert len(names) == 6 + 1 + 6
+
+
+def test_roi_box_loss_takes_the_positives_normalised_by_every_sampled_roi() -> None:
+    r = evaluate_config(losstune.load(EXAMPLES / "faster_rcnn_r50_fpn_1x_coco.py"), "roi_head.bbox_head.loss_bbox")
+    stats = r.trace.steps[0].value
+    # BBoxHead.loss: loss_bbox(pos_bbox_pred, bbox_targets[pos], bbox_weights[pos], avg_factor=bbox_targets.size(0))
+    assert r.args[0].shape == (stats["positives"], 4)
+    assert r.kwargs["avg_factor"] == stats["positives"] + stats["negatives"]
+    c = evaluate_config(losstune.load(EXAMPLES / "faster_rcnn_r50_fpn_1x_coco.py"), "roi_head.bbox_head.loss_cls")
+    assert c.kwargs["avg_factor"] == max(int((c.args[2] > 0).sum()), 1)  # max(label_weights > 0, 1)
+
+
+def test_cascade_stages_are_named_and_weighted_as_cascade_roi_head_does() -> None:
+    cfg = losstune.load(EXAMPLES / "cascade_rcnn_r50_fpn_1x_coco.py")
+    weights = cfg.tree["model"]["roi_head"]["stage_loss_weights"]
+    for stage in (0, 1, 2):
+        r = evaluate_config(cfg, f"bbox_head.{stage}.loss_bbox")
+        assert r.log_name == f"s{stage}.loss_bbox"
+        assert float(r.logged) == pytest.approx(float(r.trace.loss) * weights[stage])
+    rpn = evaluate_config(cfg, "rpn_head.loss_cls")
+    assert rpn.log_name == "loss_rpn_cls"
+
+
+def _stated(step: str) -> str | None:
+    """The avg_factor the sampling step says is passed (None: it says none is)."""
+    if "no avg_factor" in step:
+        return None
+    found = re.findall(r"avg_factor = (?:.* = )?([-+0-9.e]+)$", step)
+    assert found, step
+    return found[-1]
+
+
+@pytest.mark.parametrize("name", sorted(HEADS))
+def test_step_1_states_the_avg_factor_that_step_4_divides_by(write: Callable[..., Path], name: str) -> None:
+    cfgs = [losstune.load(write(f"{name}.py", HEADS[name]))]
+    if name == "gfl":
+        cfgs += [losstune.load(p) for p in sorted(EXAMPLES.glob("*.py"))]
+    for cfg in cfgs:
+        for loss in cfg.losses():
+            for seed, priors in ((0, None), (3, 50)):
+                r = evaluate_config(cfg, loss.key, seed=seed, num_priors=priors)
+                stated = _stated(r.trace.steps[0].description)
+                passed = r.kwargs.get("avg_factor")
+                assert (stated is None) == (passed is None), r.trace.steps[0].description
+                if passed is not None:
+                    assert float(stated or "nan") == pytest.approx(float(passed), rel=1e-5)
+                    assert r.trace.steps[0].value["avg_factor"] == passed
+                    reductions = [s.description for s in r.trace.steps if s.name == "reduction"]
+                    assert all(d.endswith(f"avg_factor={float(passed):g}") for d in reductions), reductions
+
+
+def test_a_heatmap_states_its_avg_factor_once(write: Callable[..., Path]) -> None:
+    cfg = write(
+        "centernet.py",
+        """
+        model = dict(bbox_head=dict(type='CenterNetHead', num_classes=80,
+            loss_center_heatmap=dict(type='GaussianFocalLoss', loss_weight=1.0)))
+        """,
+    )
+    r = evaluate_config(losstune.load(cfg), "loss_center_heatmap")
+    step = r.trace.steps[0].description
+    # CenterNetHead.loss_by_feat: avg_factor = max(1, center_heatmap_target.eq(1).sum())
+    peaks = max(1, int(r.args[1].eq(1).sum()))
+    assert step.count("avg_factor") == 1 and step.endswith(f"avg_factor = max(1, number of peaks) = {peaks}")
+    assert r.kwargs["avg_factor"] == peaks
