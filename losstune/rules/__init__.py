@@ -10,6 +10,7 @@ from losstune.rules.iou_loss_needs_decoded_boxes import IoULossNeedsDecodedBoxes
 from losstune.rules.leaked_delete import LeakedDelete
 from losstune.rules.missing_required import MissingRequired
 from losstune.rules.must_be_literal import MustBeLiteral
+from losstune.rules.num_classes_mismatch import NumClassesMismatch
 from losstune.rules.out_of_range import OutOfRange
 from losstune.rules.sampler_with_balanced_loss import SamplerWithBalancedLoss
 from losstune.rules.seesaw_num_classes import SeesawNumClasses
@@ -41,6 +42,7 @@ ALL_RULES: tuple[Rule, ...] = (
     SeesawNumClasses(),
     UncheckedType(),
     StaleDerivedValue(),
+    NumClassesMismatch(),
 )
 
 __all__ = ["ALL_RULES", "Context", "Example", "Rule"]
