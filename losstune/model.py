@@ -16,7 +16,7 @@ from losstune.errors import LosstuneError
 if TYPE_CHECKING:
     from losstune.loader.source import SourceText
 
-OriginKind = Literal["literal", "variable", "expression", "base-reference"]
+OriginKind = Literal["literal", "variable", "expression", "base-reference", "command-line"]
 """How a value was written where it was set (see :class:`Origin`)."""
 
 ComponentKind = Literal["loss", "sampler"]
@@ -45,7 +45,8 @@ class Origin:
 
     ``kind`` says how it was written there: ``literal`` (the value itself is written at ``span``),
     ``variable`` (a name bound elsewhere; ``via`` is where that name was set), ``expression``
-    (computed, e.g. ``1.0 / 9.0``), ``base-reference`` (``_base_.x`` or ``{{_base_.x}}``).
+    (computed, e.g. ``1.0 / 9.0``), ``base-reference`` (``_base_.x`` or ``{{_base_.x}}``),
+    ``command-line`` (given with ``--cfg-options``: ``span`` is in the file ``<command line>``).
     ``text`` is the source text at ``span``. ``reads`` are, for an ``expression``, the top-level
     names its text names (those it reads, and possibly a word of a string), each with where that
     name had been set then: what the value would change with if mmengine computed it again (it

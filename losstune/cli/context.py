@@ -58,6 +58,15 @@ def schema(extra: list[Path] | None, settings: Settings) -> Schema:
         raise CommandError(f"the schema cannot be used: {e}") from None
 
 
+def resolver(cfg_options: list[str] | None) -> Resolver:
+    """The resolver of a command, with its ``--cfg-options`` merged into each config it resolves
+    (read as mmengine's ``DictAction`` reads them: one it would refuse is an error, exit code 2)."""
+    from losstune.loader.cfgoptions import parse_options
+    from losstune.loader.resolve import Resolver
+
+    return Resolver(options=parse_options(cfg_options or ()))
+
+
 def load(path: Path, resolver: Resolver) -> LoadedConfig:
     """The config at ``path``, resolved; a config that cannot be is a ``ConfigError``."""
     from losstune.config import load as load_config

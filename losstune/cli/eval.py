@@ -10,7 +10,7 @@ import typer
 
 from losstune.cli import context, terminal
 from losstune.cli.boundary import reported
-from losstune.cli.options import Device, Format, FormatOption, VersionOption
+from losstune.cli.options import CfgOptionsOption, Device, Format, FormatOption, VersionOption
 from losstune.errors import EXIT_FINDINGS, CommandError, UsageError
 from losstune.render.safe import printable
 
@@ -68,6 +68,7 @@ def eval_command(
     ] = True,
     mmdet_version: VersionOption = None,
     fmt: FormatOption = Format.text,
+    cfg_options: CfgOptionsOption = None,
 ) -> None:
     """Evaluate one loss of a config step by step, as MMDetection computes it (3.x, or 2.x for a 2.x config).
 
@@ -94,7 +95,6 @@ def eval_command(
         from losstune.engine.trace import UnsupportedLoss
         from losstune.keypath import KeyPathError
         from losstune.loader.envmask import EnvMask
-        from losstune.loader.resolve import Resolver
         from losstune.render import eval as render_eval
 
         if num_priors is not None and num_priors < 1:
@@ -108,7 +108,7 @@ def eval_command(
         results: list[tuple[Path, EvalResult, dict[str, Any]]] = []
         for config in configs:
             context.settings(str(config))
-            cfg = context.load(config, Resolver())
+            cfg = context.load(config, context.resolver(cfg_options))
             try:
                 result = evaluate_config(
                     cfg,

@@ -9,7 +9,7 @@ import typer
 
 from losstune.cli import context, terminal
 from losstune.cli.boundary import reported, warn
-from losstune.cli.options import ConfigArg, Format, FormatOption, SchemaOption, VersionOption
+from losstune.cli.options import CfgOptionsOption, ConfigArg, Format, FormatOption, SchemaOption, VersionOption
 from losstune.errors import UsageError
 
 
@@ -41,6 +41,7 @@ def explain(
     ] = False,
     mmdet_version: VersionOption = None,
     schema: SchemaOption = None,
+    cfg_options: CfgOptionsOption = None,
 ) -> None:
     """Show every loss of a config and where each value comes from.
 
@@ -55,7 +56,6 @@ def explain(
     with reported(fmt):
         import importlib.util
 
-        from losstune.loader.resolve import Resolver
         from losstune.render import explain as render_explain
         from losstune.report import explain as build_explain
 
@@ -65,7 +65,7 @@ def explain(
         if resolved and fmt is Format.json:
             raise UsageError("--resolved prints config text; leave out --format json (explain's JSON has every value)")
         settings = context.settings(str(config))
-        cfg = context.load(config, Resolver())
+        cfg = context.load(config, context.resolver(cfg_options))
         if resolved:
             from losstune.render.resolved import render_resolved
             from losstune.resolved import resolved as build_resolved

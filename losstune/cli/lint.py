@@ -11,7 +11,7 @@ import typer
 
 from losstune.cli import context, terminal
 from losstune.cli.boundary import reported
-from losstune.cli.options import Format, LintFormat, SchemaOption, VersionOption
+from losstune.cli.options import CfgOptionsOption, Format, LintFormat, SchemaOption, VersionOption
 from losstune.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 
 
@@ -106,6 +106,7 @@ def lint(
     ] = None,
     mmdet_version: VersionOption = None,
     schema: SchemaOption = None,
+    cfg_options: CfgOptionsOption = None,
 ) -> None:
     """Check the losses and samplers of configs, before training does.
 
@@ -136,13 +137,18 @@ def lint(
         chosen = fmt
         if chosen is LintFormat.auto:
             chosen = LintFormat.github if os.environ.get("GITHUB_ACTIONS") == "true" else LintFormat.text
+        if cfg_options and (fix or diff or add_noqa or write_baseline is not None):
+            raise UsageError(
+                "--cfg-options checks the configs as the options change them, and --fix, --diff, --add-noqa "
+                "and --write-baseline are about the files as written: use one or the other"
+            )
         if fix or diff:
             from losstune.cli.lintfix import run_fixes
 
             text = chosen is LintFormat.text
             result = run_fixes(paths, loaded, settings, unsafe=unsafe_fixes, diff=diff, listed=show_fixes, text=text)
         else:
-            result = run_lint([str(p) for p in paths], loaded, settings)
+            result = run_lint([str(p) for p in paths], loaded, settings, context.resolver(cfg_options))
         if add_noqa or write_baseline is not None:
             from losstune.cli.lintfix import adopt
 

@@ -45,6 +45,18 @@ SchemaOption = Annotated[
         "--schema", help="A YAML file describing your own losses or samplers (repeatable).", show_default=False
     ),
 ]
+CfgOptionsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--cfg-options",
+        metavar="KEY=VALUE",
+        help="Override a value of the resolved config as mmengine's --cfg-options does (a.b=1, a=[1,2], "
+        "a=(1,2), a.0.b=x into a list); give the option once per KEY=VALUE.",
+        show_default=False,
+    ),
+]
+
+
 VersionOption = Annotated[
     int | None,
     typer.Option(

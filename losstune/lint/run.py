@@ -237,7 +237,7 @@ def _lint(paths: Iterable[str], schema: Schema, settings: Settings, resolver: Re
         if os.path.abspath(path) not in used:
             run_alone(path)
 
-    lines = SourceLines(resolver.overlay)
+    lines = SourceLines(resolver.overlay, {resolver.option_source.path: resolver.option_source})
     read = [os.path.abspath(p) for p in checked] + sorted(used)
     kept = reported(found, settings, lines, read)
     shown = {(d.span.file, d.span.line): lines.get(d.span.file, d.span.line) for d in kept if d.span is not None}
@@ -338,10 +338,11 @@ def check_failed(path: str, error: Exception) -> Diagnostic:
 
 class SourceLines:
     """Lines of files, read once; ``overlay`` gives the text of files (by real path) in place of
-    what is on disk, as the resolver's."""
+    what is on disk, as the resolver's; ``known`` the text of files that are not on disk (the
+    ``--cfg-options`` of the command line)."""
 
-    def __init__(self, overlay: dict[str, str] | None = None) -> None:
-        self._files: dict[str, SourceText] = {}
+    def __init__(self, overlay: dict[str, str] | None = None, known: dict[str, SourceText] | None = None) -> None:
+        self._files: dict[str, SourceText] = dict(known or {})
         self._overlay = overlay or {}
 
     def get(self, file: str, line: int) -> str:

@@ -12,11 +12,13 @@ import copy
 import dataclasses
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from losstune.loader import codes, fileread, frontend
 from losstune.loader.budget import refuse_oversized
+from losstune.loader.cfgoptions import COMMAND_LINE, CfgOption, apply_options
 from losstune.loader.envmask import EnvMask
 from losstune.loader.filecache import PROCESS_CACHE, FileCache
 from losstune.loader.frontend import ParsedFile
@@ -103,8 +105,14 @@ class Resolver:
         overlay: dict[str, str] | None = None,
         max_file_size: int | None = None,
         files: FileCache | None = None,
+        options: Sequence[CfgOption] = (),
     ) -> None:
         self.env = env
+        self.options = tuple(options)
+        # The text of the options, one a line: the source of the `<command line>` file.
+        self.option_source = SourceText.plain(
+            COMMAND_LINE, "\n".join(o.origin.text for o in sorted(self.options, key=lambda o: o.origin.span.line))
+        )
         self.packages = packages or PackageFinder()
         self.overlay = {os.path.realpath(p): t for p, t in (overlay or {}).items()}
         self.max_file_size = max_file_size
@@ -137,6 +145,8 @@ class Resolver:
             result = FileResult(
                 result.path, cfg, result.diagnostics, result.files, result.sources, result.imported, result.base
             )
+        if self.options and result.cfg is not None:
+            result = self._with_options(result)
         reserved = [k for k in (result.cfg or {}) if k in RESERVED_KEYS]
         if not reserved:
             return result
@@ -160,6 +170,14 @@ class Resolver:
             result.imported,
             result.base,
         )
+
+    def _with_options(self, result: FileResult) -> FileResult:
+        """``result`` with the ``--cfg-options`` merged in, as ``Config.merge_from_dict`` does after
+        ``Config.fromfile``; their text is the source of the ``<command line>`` file."""
+        assert result.cfg is not None
+        cfg = apply_options(result.cfg, self.options)
+        sources = {**result.sources, COMMAND_LINE: self.option_source}
+        return dataclasses.replace(result, cfg=cfg, sources=sources)
 
     def resolve_base(self, path: str, requested_at: Span | None, *, new_style: bool = False) -> FileResult:
         """Resolve a base config that a file names at ``requested_at`` (``path`` is absolute, or
