@@ -59,6 +59,21 @@ class StepView:
     plain: str
 
 
+MODEL_PATH = "model"  # a term computed by losstune's head model (the real head's path names itself)
+
+
+@dataclass(frozen=True)
+class TermView:
+    """One term of the loss dict as the training log names it: its value on the sample batch
+    (``None`` where it is not one number), the loss key it comes from, and the ``path`` that
+    produced it (``"model"``: losstune's head model)."""
+
+    name: str
+    value: Any
+    key: str
+    path: str
+
+
 @dataclass(frozen=True)
 class LossView:
     """One loss: key path, type, where the dict is set, parameters, head and sampler; its steps on
@@ -73,6 +88,7 @@ class LossView:
     steps: list[StepView] | None = None
     steps_note: str | None = None
     note: str | None = None
+    terms: list[TermView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -92,6 +108,20 @@ class ExplainReport:
     version_from: str = ""
     scope: str | None = DEFAULT_SCOPE
     scope_key: str | None = None
+
+    @property
+    def terms(self) -> list[TermView]:
+        """Every loss term of the config, as the training log names them, in the losses' order."""
+        return [t for loss in self.losses for t in loss.terms]
+
+    @property
+    def total(self) -> float | None:
+        """The sum of the terms (mmengine's ``parse_losses`` adds every key with ``loss`` in it),
+        ``None`` when some term is not one number."""
+        values = [t.value for t in self.terms]
+        if not values or any(v is None for v in values):
+            return None
+        return float(sum(values))
 
 
 Unknown = dict[Path, dict[str, str | None]]
@@ -266,7 +296,7 @@ def _with_steps(cfg: LoadedConfig, view: LossView, seed: int, version: int, mask
     from dataclasses import replace
 
     from losstune.engine.inputs import InputError
-    from losstune.engine.session import evaluate_config
+    from losstune.engine.session import evaluate_config, logged_terms
     from losstune.engine.trace import UnsupportedLoss
 
     try:
@@ -275,10 +305,26 @@ def _with_steps(cfg: LoadedConfig, view: LossView, seed: int, version: int, mask
         replay = "; `losstune eval --inputs FILE` evaluates it on tensors from a file"
         hint = replay if isinstance(e, InputError) and e.replayable else ""
         return replace(view, steps_note=mask.text(f"{e}{hint}"))
+    terms = [TermView(name, value, view.key, MODEL_PATH) for name, value in logged_terms(result).items()]
+    for other in result.log_names[1:]:  # a DETR head's other decoder layers, encoder, denoising
+        try:
+            more = evaluate_config(cfg, view.key, seed=seed, num_priors=None, mmdet_version=version, term=other)
+        except (InputError, UnsupportedLoss):  # the term fed alike as the first, which did evaluate
+            terms.append(TermView(other, None, view.key, MODEL_PATH))
+            continue
+        terms += [TermView(name, value, view.key, MODEL_PATH) for name, value in logged_terms(more).items()]
     return replace(
         view,
         steps=[StepView(s.name, s.description, s.summary(), _plain(s, result)) for s in result.trace.steps],
+        terms=[replace(t, value=_scalar(t.value)) for t in terms],
     )
+
+
+def _scalar(v: Any) -> float | None:
+    """A term's value as a number (``None`` for a loss kept element-wise)."""
+    if hasattr(v, "numel"):
+        return float(v.item()) if v.numel() == 1 else None
+    return float(v) if isinstance(v, (int, float)) else None
 
 
 def _plain(step: Any, result: Any) -> str:

@@ -273,3 +273,32 @@ def test_a_heatmap_states_its_avg_factor_once(write: Callable[..., Path]) -> Non
     peaks = max(1, int(r.args[1].eq(1).sum()))
     assert step.count("avg_factor") == 1 and step.endswith(f"avg_factor = max(1, number of peaks) = {peaks}")
     assert r.kwargs["avg_factor"] == peaks
+
+
+def test_explain_sums_up_the_terms_as_the_log_names_them(write: Callable[..., Path]) -> None:
+    import json
+
+    from tests.conftest import invoke
+
+    code, out = invoke("explain", "cascade_rcnn_r50_fpn_1x_coco.py", "--format", "json", cwd=EXAMPLES)
+    assert code == 0, out
+    data = json.loads(out)
+    names = [t["name"] for t in data["terms"]]
+    assert names[:2] == ["loss_rpn_cls", "loss_rpn_bbox"]
+    assert {f"s{i}.{k}" for i in range(3) for k in ("loss_cls", "loss_bbox")} <= set(names)
+    assert data["total"] == pytest.approx(sum(t["value"] for t in data["terms"]))
+    assert sum(t["share"] for t in data["terms"]) == pytest.approx(1.0)
+    assert {t["path"] for t in data["terms"]} == {"model"}
+    cfg = losstune.load(EXAMPLES / "cascade_rcnn_r50_fpn_1x_coco.py")
+    s1 = next(t for t in data["terms"] if t["name"] == "s1.loss_bbox")
+    assert s1["value"] == pytest.approx(float(evaluate_config(cfg, "bbox_head.1.loss_bbox").logged))
+    # a DETR head: every decoder layer, the encoder and the denoising queries, each its own term
+    write("dino.py", HEADS["dino"])
+    code, out = invoke("explain", str(write("dino.py", HEADS["dino"])), "--format", "json", cwd=EXAMPLES)
+    assert code == 0, out
+    names = [t["name"] for t in json.loads(out)["terms"]]
+    assert len(names) == 3 * 13 and "d4.dn_loss_iou" in names and "enc_loss_bbox" in names
+    code, out = invoke("explain", "gfl_r50_fpn_1x_coco.py", cwd=EXAMPLES)
+    assert "loss terms on the sample batch, as the training log names them (total " in out
+    row = next(line for line in out.splitlines() if line.strip().startswith("loss_dfl "))
+    assert row.split()[-3:] == ["losstune's", "head", "model"] and "%" in row

@@ -166,6 +166,7 @@ class Feed:
     log_name: str = ""
     family: str | None = None
     notes: list[str] = field(default_factory=list)
+    log_names: list[str] = field(default_factory=list)  # every term of this loss in the log
 
 
 def family_of(head_type: str | None) -> str | None:
@@ -395,6 +396,21 @@ def stage_weight(where: Where) -> tuple[float, str] | None:
     return float(w), f"× stage_loss_weights[{path[-2]}] = {w:g}, as CascadeRoIHead.loss weights stage {path[-2]}"
 
 
+def dn_groups(model: dict[str, Any], num_gts: int) -> int:
+    """DINO's denoising groups (CdnQueryGenerator.get_num_groups): ``num_dn_queries // num_gts``
+    with ``dynamic`` groups (100 queries unless set), else ``num_groups``."""
+    dn = model.get("dn_cfg")
+    group = dn.get("group_cfg") if isinstance(dn, dict) else None
+    group = group if isinstance(group, dict) else {}
+    if group.get("dynamic", True) is False and isinstance(group.get("num_groups"), int):
+        return int(group["num_groups"])
+    queries = group.get("num_dn_queries", 100)
+    return max(int(queries) // num_gts, 1) if isinstance(queries, int) and num_gts else 1
+
+
+NUM_GTS = 8  # ground-truth boxes of the sample image
+
+
 def sampled_for(
     family: str | None,
     sampler: dict[str, Any] | None,
@@ -404,13 +420,17 @@ def sampled_for(
     roi_head: bool,
     num_priors: int | None,
     seed: int,
+    term: str = "",
 ) -> Sampled:
-    """The predictions of one image and their positives, as the family's assigner makes them."""
-    from losstune.engine.sampling import hungarian, sample, simota
+    """The predictions of one image and their positives, as the family's assigner makes them
+    (``term``: the log name evaluated, whose ``dn_`` terms are DINO's denoising queries)."""
+    from losstune.engine.sampling import denoising, hungarian, sample, simota
 
+    if family == "DETRHead" and term.split(".")[-1].startswith("dn_"):
+        return denoising(NUM_GTS, dn_groups(where.model, NUM_GTS), num_classes, seed)
     if family == "DETRHead":
-        return hungarian(num_priors or num_queries(where.model, where.head), 8, num_classes, seed)
+        return hungarian(num_priors or num_queries(where.model, where.head), NUM_GTS, num_classes, seed)
     if family == "YOLOXHead":
-        return simota(num_priors or YOLOX_PRIORS, 8, num_classes, seed)
+        return simota(num_priors or YOLOX_PRIORS, NUM_GTS, num_classes, seed)
     priors = num_priors if num_priors is not None else (ROI_PRIORS if roi_head else DENSE_PRIORS)
     return sample(sampler, num_priors=priors, num_classes=num_classes, roi_head=roi_head, seed=seed)

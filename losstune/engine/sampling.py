@@ -174,3 +174,17 @@ def simota(num_priors: int, num_gts: int, num_classes: int, seed: int) -> Sample
         f"({positives} positives, {num_priors - positives} negatives)"
     )
     return _fixed_positives(num_priors, positives, num_classes, g, what, "max(positives, 1)")
+
+
+def denoising(num_gts: int, groups: int, num_classes: int, seed: int) -> Sampled:
+    """DINO's denoising queries: ``groups`` groups of ``2 × num_gts`` noised boxes, the first half of
+    each group a positive of its box, the second half a negative (DINOHead._get_dn_targets_single)."""
+    g = torch.Generator().manual_seed(seed)
+    per_group = 2 * num_gts
+    queries = per_group * groups
+    what = (
+        f"denoising queries: {groups} groups of 2 × {num_gts} noised boxes ({queries} queries, "
+        f"{num_gts * groups} positives, {num_gts * groups} negatives)"
+    )
+    s = _fixed_positives(queries, num_gts * groups, num_classes, g, what, "max(positives, 1)")
+    return s

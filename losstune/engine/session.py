@@ -17,12 +17,13 @@ from losstune.engine.headmodel import (
     family_of,
     feed,
     log_names,
+    rule_for,
     sampled_for,
     stage_weight,
 )
 from losstune.engine.inputs import InputError, from_file, synthetic
 from losstune.engine.sampling import Sampled
-from losstune.engine.trace import Step, Trace, UnsupportedLoss
+from losstune.engine.trace import Step, Trace, UnsupportedLoss, terms
 from losstune.engine.validate import check_inputs
 from losstune.loader.envmask import EnvMask
 from losstune.locate import LossNode
@@ -50,6 +51,7 @@ class EvalResult:
     log_name: str = ""  # its name in the training log ("" for inputs read from a file)
     family: str | None = None  # the head family modelled, None where the head is not
     notes: list[str] = field(default_factory=list)
+    log_names: list[str] = field(default_factory=list)  # every term of this loss in the log
 
 
 def as_built(loss_cfg: dict[str, Any], head: dict[str, Any], name: Any) -> dict[str, Any]:
@@ -74,9 +76,11 @@ def _sample_inputs(
     *,
     seed: int,
     num_priors: int | None,
+    term: str | None = None,
 ) -> tuple[Feed, str]:
     """Seeded inputs sized from the config, fed to the loss the way its head (``head_ref``, the
-    registry and class it is built from) feeds it."""
+    registry and class it is built from) feeds it; ``term`` is one of the loss's log names (another
+    decoder layer's, say), fed alike on predictions of its own."""
     head = where.head
     parents = [s for s in (loss.head or ()) if isinstance(s, str)]
     roi_head = "roi_head" in parents
@@ -89,6 +93,12 @@ def _sample_inputs(
     head_type = str(head.get("type", ""))
     family = family_of(head_type) if head_ref is None or head_ref.registry == DEFAULT_SCOPE else None
     reg_max = head.get("reg_max", 16)
+    name = str(loss.path[-1])
+    names = log_names(where, family, rule_for(family, name).log_name or name)
+    if term is not None and term not in names:
+        raise InputError(f"{loss.key} is not logged as {term}; its terms are {', '.join(names)}")
+    if term is not None:
+        seed += names.index(term)  # each term on predictions of its own
     sampled: list[Sampled] = []
 
     def assign() -> Sampled:
@@ -101,6 +111,7 @@ def _sample_inputs(
                 roi_head=roi_head,
                 num_priors=num_priors,
                 seed=seed,
+                term=term or "",
             )
         )
         return sampled[0]
@@ -112,7 +123,6 @@ def _sample_inputs(
         seed=seed,
         reg_max=reg_max if isinstance(reg_max, int) else 16,
     )
-    name = str(loss.path[-1])
     if family is None and loss_cfg.get("reduction") == "sum" and name not in avg_factor_keys(head_ref):
         # a head that reduces with 'sum' normalises by itself (YOLOV3Head...): MMDetection would
         # refuse an avg_factor with 'sum'
@@ -125,7 +135,8 @@ def _sample_inputs(
     fed = feed(
         name, made, family=family, head_type=head_type, num_classes=num_classes, seed=seed, bg_cls_weight=bg_cls_weight
     )
-    fed.log_name = log_names(where, family, fed.log_name)[0]
+    fed.log_name = term or names[0]
+    fed.log_names = names
     staged = stage_weight(where)
     if staged is not None:
         factor, text = staged
@@ -162,12 +173,14 @@ def evaluate_config(
     mmdet_version: int | None = None,
     plot: str | None = None,
     check: bool = False,
+    term: str | None = None,
 ) -> EvalResult:
     """Evaluate the loss at ``key`` on sample inputs sized from the config, or on ``inputs``, as
-    MMDetection ``mmdet_version`` computes it (detected from the config when not given); draw its
-    configured kernel into the PNG ``plot``; with ``check``, compare the result with MMDetection's
-    own loss module called on the same inputs, where it can be imported. ``num_priors`` must be at
-    least 1 (``ValueError`` otherwise)."""
+        MMDetection ``mmdet_version`` computes it (detected from the config when not given); draw its
+        configured kernel into the PNG ``plot``; with ``check``, compare the result with MMDetection's
+        own loss module called on the same inputs, where it can be imported. ``num_priors`` must be at
+        least 1 (``ValueError`` otherwise). ``term`` evaluates another of the loss's terms in the training
+    log (``d0.loss_cls``, ``dn_loss_cls``), fed as its head feeds it."""
     if num_priors is not None and num_priors < 1:
         raise ValueError(f"num_priors must be at least 1, not {num_priors}")
     import torch
@@ -204,7 +217,7 @@ def evaluate_config(
         )
         model = cfg.tree.get("model")
         where = Where(loss.path, loss.head, head, model if isinstance(model, dict) else {})
-        fed, how = _sample_inputs(loss, loss_cfg, where, head_ref, seed=seed, num_priors=num_priors)
+        fed, how = _sample_inputs(loss, loss_cfg, where, head_ref, seed=seed, num_priors=num_priors, term=term)
         made = fed.inputs
     args = [a.to(device) if hasattr(a, "to") else a for a in made.args]
     kwargs = {k: (v.to(device) if hasattr(v, "to") else v) for k, v in made.kwargs.items()}
@@ -240,6 +253,7 @@ def evaluate_config(
     result.logged = logged
     if fed is not None:
         result.log_name, result.family, result.notes = fed.log_name, fed.family, fed.notes
+        result.log_names = fed.log_names
     if plot is not None:
         from losstune.engine.plot import plot_kernel
 
@@ -251,4 +265,21 @@ def evaluate_config(
     return result
 
 
-__all__ = ["EvalResult", "evaluate_config", "find_loss"]
+def logged_terms(result: EvalResult) -> dict[str, Any]:
+    """The terms as the training log names them, with the values the head returns (the module's
+    result after what the head does to it); ``loss`` for inputs read from a file, where no head is
+    involved."""
+    found = terms(result.logged if result.logged is not None else result.trace.loss)
+    if not result.log_name:
+        return found
+    if list(found) == ["loss"]:
+        return {result.log_name: found["loss"]}
+    prefix = (
+        result.log_name[: -len(str(result.loss.path[-1]))]
+        if result.log_name.endswith(str(result.loss.path[-1]))
+        else ""
+    )
+    return {f"{prefix}{k}": v for k, v in found.items()}
+
+
+__all__ = ["EvalResult", "evaluate_config", "find_loss", "logged_terms"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from losstune.engine.session import EvalResult
-from losstune.engine.trace import summarize, terms
+from losstune.engine.session import EvalResult, logged_terms
+from losstune.engine.trace import summarize
 from losstune.render.json import document, value
 from losstune.render.palette import paint
 from losstune.render.safe import printable
@@ -65,23 +65,6 @@ def render_text(result: EvalResult, *, color: bool = False, width: int | None = 
     if result.check is not None:
         out += hang(printable(_check_line(result)), width, rest="  ")
     return "\n".join(out) + "\n"
-
-
-def logged_terms(result: EvalResult) -> dict[str, Any]:
-    """The terms as the training log names them, with the values the head returns (the module's
-    result after what the head does to it); ``loss`` for inputs read from a file, where no head is
-    involved."""
-    found = terms(result.logged if result.logged is not None else result.trace.loss)
-    if not result.log_name:
-        return found
-    if list(found) == ["loss"]:
-        return {result.log_name: found["loss"]}
-    prefix = (
-        result.log_name[: -len(str(result.loss.path[-1]))]
-        if result.log_name.endswith(str(result.loss.path[-1]))
-        else ""
-    )
-    return {f"{prefix}{k}": v for k, v in found.items()}
 
 
 def _check_line(result: EvalResult) -> str:

@@ -117,6 +117,43 @@ def _loss_block(loss: LossView, paths: Paths, width: int | None, shorten: bool) 
     return Group(*parts, Text(""))
 
 
+_PATHS = {"model": "losstune's head model"}
+
+
+def _share(v: Any, total: float | None) -> str:
+    return f"{v / total:.1%}" if isinstance(v, float) and total else "–"
+
+
+def _number(v: Any) -> str:
+    return f"{v:.6g}" if isinstance(v, float) else "not one number"
+
+
+def _summary_block(report: ExplainReport) -> RenderableType:
+    """The loss terms of the config on the sample batch: name as the log prints it, value, share
+    of the total, the loss key it comes from, and what computed it."""
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.table import Table
+    from rich.text import Text
+
+    total = report.total
+    title = "loss terms on the sample batch, as the training log names them"
+    title += f" (total {total:.6g}):" if total is not None else ":"
+    grid = Table.grid(padding=(0, 2))
+    for justify in ("left", "right", "right", "left", "left"):
+        grid.add_column(justify=justify, overflow="fold")
+    grid.add_row(*(Text(h, style="dim") for h in ("term", "value", "share", "loss", "computed by")))
+    for t in report.terms:
+        grid.add_row(
+            Text(printable(t.name), style="bold"),
+            Text(_number(t.value)),
+            Text(_share(t.value, total)),
+            Text(printable(t.key)),
+            Text(printable(_PATHS.get(t.path, t.path)), style="dim"),
+        )
+    return Group(Text(title, style="bold"), Padding(grid, (0, 0, 0, 2), expand=False), Text(""))
+
+
 _TORCH_HINT = "(pip install torch to also see each loss evaluated step by step on sample tensors)\n"
 
 # Wide enough for any line of a report: the width of a console that shortens nothing.
@@ -202,6 +239,8 @@ def render_text(
     lines = [_version_line(report), _scope_line(report), f"paths: {where}"]
     parts: list[RenderableType] = [head, *(_indented(Text(line, style="dim"), 2) for line in lines), Text("")]
     parts += [_loss_block(loss, paths, width, shorten) for loss in report.losses]
+    if report.terms:
+        parts.append(_summary_block(report))
     if not report.losses:
         parts.append(Text("No loss found in this config.", style="yellow"))
     return capture(parts, color, width or _UNBOUNDED) + (_TORCH_HINT if torch_hint else "")
@@ -262,6 +301,17 @@ def render_json(report: ExplainReport) -> str:
                 }
                 for loss in report.losses
             ],
+            "terms": [
+                {
+                    "name": t.name,
+                    "value": value(t.value),
+                    "share": (t.value / report.total) if isinstance(t.value, float) and report.total else None,
+                    "key": t.key,
+                    "path": t.path,
+                }
+                for t in report.terms
+            ],
+            "total": value(report.total),
             "diagnostics": [diagnostic(d) for d in report.diagnostics],
         },
     )
