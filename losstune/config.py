@@ -25,6 +25,8 @@ class LoadedConfig:
         self.diagnostics: list[Diagnostic] = result.diagnostics
         self.files: list[str] = result.files
         self.base: LDict | None = result.base
+        # A new-style config (`with read_base():`): its bases are imported, not merged.
+        self.new_style = result.imported is not None
         self.sources = result.sources
         self._losses: list[LossNode] | None = None
         self._nodes: list[tuple[keypath.Path, Any]] | None = None

@@ -12,6 +12,7 @@ from losstune.rules.missing_required import MissingRequired
 from losstune.rules.must_be_literal import MustBeLiteral
 from losstune.rules.num_classes_mismatch import NumClassesMismatch
 from losstune.rules.out_of_range import OutOfRange
+from losstune.rules.replaced_without_type import ReplacedWithoutType
 from losstune.rules.sampler_with_balanced_loss import SamplerWithBalancedLoss
 from losstune.rules.seesaw_num_classes import SeesawNumClasses
 from losstune.rules.stale_derived_value import StaleDerivedValue
@@ -43,6 +44,7 @@ ALL_RULES: tuple[Rule, ...] = (
     UncheckedType(),
     StaleDerivedValue(),
     NumClassesMismatch(),
+    ReplacedWithoutType(),
 )
 
 __all__ = ["ALL_RULES", "Context", "Example", "Rule"]

@@ -8,7 +8,8 @@ from typing import Any
 from losstune.config import origin_at
 from losstune.keypath import Path, format_path
 from losstune.loader import codes
-from losstune.model import Diagnostic
+from losstune.loader.values import LDict
+from losstune.model import Diagnostic, Origin
 from losstune.rules.base import Context, Example, Rule
 
 # The top-level keys whose dicts are built into objects: those mmengine's Runner.from_cfg builds
@@ -55,6 +56,12 @@ class LeakedDelete(Rule):
     keyword arguments it does not name (MMDetection's samplers) is not reported either. Nothing is
     reported when a base file cannot be read (missing, unreadable, not valid Python): it may have
     the key.
+
+    In a new-style config (``with read_base():``) nothing but ``.merge()`` applies ``_delete_``:
+    ``model.update(dict(backbone=dict(_delete_=True, type='SwinTransformer', ...)))`` merges into
+    the imported backbone, whose keys (``depth``) stay beside the new ones, and the build fails
+    (``SwinTransformer ... unexpected keyword argument 'depth'``). The finding says so and points at
+    ``model.merge(...)``.
     """
 
     code = "LT114"
@@ -100,13 +107,36 @@ class LeakedDelete(Rule):
                 and not _takes_any_key(ctx, path, value)
             ):
                 where = format_path(path)
+                at = origin_at(tree, (*path, "_delete_"))
+                kept = _kept_keys(value, at) if ctx.config.new_style else []
+                if kept:
+                    names = ", ".join(f"`{k}`" for k in kept)
+                    yield self.finding(
+                        f"`_delete_` stays in `{where}`: in a new-style config only `.merge()` applies it; "
+                        f"`update()` merges into the `{path[-1]}` the bases import, so their {names} stay beside "
+                        "the new keys and `_delete_` reaches the constructor",
+                        at,
+                        key=f"{where}._delete_",
+                        fix=f"change the imported config with `.merge(...)` in place of `.update(...)` "
+                        f"(`{path[0]}.merge(dict(...))`), which replaces `{path[-1]}` as `_delete_=True` says",
+                    )
+                    continue
                 yield self.finding(
                     f"`_delete_` stays in `{where}`: the base configs have no `{path[-1]}` to replace, "
                     "so mmengine passes `_delete_` on to the constructor",
-                    origin_at(tree, (*path, "_delete_")),
+                    at,
                     key=f"{where}._delete_",
                     fix=f"check the spelling and level of `{path[-1]}`, or remove `_delete_=True`",
                 )
+
+
+def _kept_keys(value: dict[Any, Any], at: Origin | None) -> list[Any]:
+    """The keys of ``value`` written in another file than its ``_delete_``: those of the dict a
+    new-style config's ``update()`` merged into, which ``_delete_`` was meant to remove."""
+    origins = value.origins if isinstance(value, LDict) else {}
+    if at is None:
+        return []
+    return [k for k, o in origins.items() if k != "_delete_" and o.span.file != at.span.file]
 
 
 def _takes_any_key(ctx: Context, path: Path, value: dict[str, Any]) -> bool:
