@@ -86,19 +86,23 @@ class FixEdit:
     """A finding's fix as an edit request: what ``losstune set`` would be asked to do.
 
     ``sets`` are ``(key, value)`` pairs, ``unsets`` keys to remove and ``renames`` ``(key, new
-    name)`` pairs, each a dotted key path of ``config``, the config the finding was made in; or,
-    for a fix of the text itself (a comment), ``text`` replaces the finding's span. ``title`` says
-    what the fix does, in the words of the finding's ``fix``. ``replacements`` are the text changes
-    the fix makes, where they have been planned (for reports that carry them: JSON, SARIF)."""
+    name)`` pairs, each a dotted key path of ``config``, the config the finding was made in.
+    ``title`` says what the fix does, in the words of the finding's ``fix``. ``replacements`` are
+    the text changes the fix makes: the whole fix where it changes the text itself (a comment), or,
+    for an edit request, the changes it was planned to make (for JSON, SARIF and rdjson)."""
 
     safety: FixSafety
     title: str
     sets: tuple[tuple[str, Any], ...] = ()
     unsets: tuple[str, ...] = ()
     renames: tuple[tuple[str, str], ...] = ()
-    text: str | None = None
     config: str | None = None
     replacements: tuple[Replacement, ...] = ()
+
+    @property
+    def is_request(self) -> bool:
+        """Whether the fix is an edit request for ``set`` (else it is its ``replacements``)."""
+        return bool(self.sets or self.unsets or self.renames)
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,7 +69,7 @@ def test_unused_noqa_is_fixed_by_removing_it(write: Callable[..., Path], tmp_pat
     cfg = write("a.py", "model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma=2.0)))  # noqa: LT102\n")
     assert _codes(tmp_path, "a.py") == (0, [("LT100", "a.py", 1)])  # a warning
     code, out = _invoke("lint", "a.py", "--fix", "--show-fixes", cwd=tmp_path)
-    assert code == 0 and "  a.py:1:73  LT100  remove the comment\n" in out
+    assert code == 0 and "  a.py:1:75  LT100  remove the comment\n" in out
     assert cfg.read_text() == "model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma=2.0)))\n"
 
 

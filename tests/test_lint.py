@@ -104,7 +104,7 @@ def test_noqa_comments(write: Callable[..., Path], tmp_path: Path) -> None:
     )
     code, data = _json("cfg.py", cwd=tmp_path)
     # The LT103 of line 2 silences nothing there: that is a finding of its own.
-    assert (code, _found(data)) == (1, [("LT104", "cfg.py", 2, 34), ("LT100", "cfg.py", 2, 39)])
+    assert (code, _found(data)) == (1, [("LT104", "cfg.py", 2, 34), ("LT100", "cfg.py", 2, 41)])
 
 
 def test_noqa_comments_of_the_form_ruff_reads(write: Callable[..., Path], tmp_path: Path) -> None:

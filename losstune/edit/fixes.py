@@ -126,7 +126,7 @@ def with_replacements(result: LintResult, schema: Schema, settings: Settings) ->
     that the machinery refuses keeps none."""
     out = []
     for d in result.diagnostics:
-        if d.edit is not None:
+        if d.edit is not None and d.edit.is_request:
             try:
                 changes = _plan(d, schema, settings, {})
             except (EditFailure, OSError):
@@ -171,8 +171,8 @@ def _plan(d: Diagnostic, schema: Schema, settings: Settings, overlay: dict[str, 
     """The files the fix of ``d`` changes, planned on the texts of ``overlay`` and verified."""
     edit = d.edit
     assert edit is not None
-    if edit.text is not None:
-        return [_text_fix(d, edit.text, overlay)]
+    if not edit.is_request:
+        return _text_fix(edit.replacements, overlay)
     if edit.config is None:
         raise EditFailure("the fix does not say which config it belongs to")
     assignments = [Assignment(k, unset=True) for k in edit.unsets]
@@ -204,22 +204,25 @@ def _editable(path: str) -> bool:
     return not parts & _PACKAGE_FOLDERS and check_writable(path) is None
 
 
-def _text_fix(d: Diagnostic, text: str, overlay: dict[str, str]) -> FileChange:
-    """A fix of the text at the finding's span itself (a comment), on the text of ``overlay``."""
-    assert d.span is not None
-    path = os.path.abspath(d.span.file)
-    real = os.path.realpath(path)
-    if real in overlay:
-        old = overlay[real]
-    else:
-        with open(real, encoding="utf-8", newline="") as f:
-            old = f.read()
-    problem = check_writable(path)
-    if problem:
-        raise EditFailure(problem)
-    src = SourceText.plain(path, old)
-    start, end = src.offsets(d.span)
-    return FileChange(path, old, apply_edits(old, [TextEdit(start, end, text)]))
+def _text_fix(replacements: tuple[Replacement, ...], overlay: dict[str, str]) -> list[FileChange]:
+    """A fix of the text itself (a comment): its replacements, made on the texts of ``overlay``."""
+    by_file: dict[str, list[Replacement]] = {}
+    for r in replacements:
+        by_file.setdefault(os.path.abspath(r.span.file), []).append(r)
+    out = []
+    for path, found in by_file.items():
+        real = os.path.realpath(path)
+        if real in overlay:
+            old = overlay[real]
+        else:
+            with open(real, encoding="utf-8", newline="") as f:
+                old = f.read()
+        problem = check_writable(path)
+        if problem:
+            raise EditFailure(problem)
+        src = SourceText.plain(path, old)
+        out.append(FileChange(path, old, apply_edits(old, [TextEdit(*src.offsets(r.span), r.text) for r in found])))
+    return out
 
 
 def _reason(e: BaseException) -> str:

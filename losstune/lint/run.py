@@ -287,7 +287,7 @@ def _one_per_place(found: list[Diagnostic]) -> list[Diagnostic]:
         kept = out[first[place]]
         if d.edit is not None and kept.edit is not None and d.key != kept.key:
             a, b = kept.edit, d.edit
-            if a.config == b.config and a.safety == b.safety and a.text is None and b.text is None:
+            if a.config == b.config and a.safety == b.safety and a.is_request and b.is_request:
                 joined = replace(
                     a,
                     sets=(*a.sets, *(s for s in b.sets if s[0] not in dict(a.sets))),

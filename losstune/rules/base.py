@@ -10,7 +10,7 @@ from losstune.config import LoadedConfig, origin_at
 from losstune.keypath import Path, format_path, get
 from losstune.loader.envmask import EnvMask
 from losstune.locate import LossNode, SamplerRef
-from losstune.model import ComponentKind, Diagnostic, FixEdit, FixSafety, Origin, Related, Severity, Span
+from losstune.model import ComponentKind, Diagnostic, FixEdit, FixSafety, Origin, Related, Replacement, Severity, Span
 from losstune.schema.heads import HEAD_LOSS_PARAMS
 from losstune.schema.registry import Entry, ParamSpec, Schema, TypeSpec
 from losstune.schema.scopes import DEFAULT_SCOPE, TypeRef, type_at
@@ -263,11 +263,12 @@ class Rule:
         sets: tuple[tuple[str, Any], ...] = (),
         unsets: tuple[str, ...] = (),
         renames: tuple[tuple[str, str], ...] = (),
-        text: str | None = None,
+        replacements: tuple[Replacement, ...] = (),
     ) -> FixEdit:
-        """The edit request of a fix of this rule, as safe as the rule declares its fixes."""
+        """The edit request of a fix of this rule, as safe as the rule declares its fixes; a fix of
+        the text itself (a comment) is its ``replacements``."""
         assert self.fix_safety is not None, f"{self.code} declares no fix"
-        return FixEdit(self.fix_safety, title, sets, unsets, renames, text)
+        return FixEdit(self.fix_safety, title, sets, unsets, renames, replacements=replacements)
 
     @classmethod
     def doc(cls) -> str:

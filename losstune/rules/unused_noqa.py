@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from losstune.lint import noqa
-from losstune.model import Diagnostic, Severity, Span
+from losstune.model import Diagnostic, Replacement, Severity, Span
 from losstune.rules.base import Context, Example, Rule
 
 
@@ -32,13 +32,13 @@ class UnusedNoqa(Rule):
     invalid = (
         Example(
             "model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma=2.0)))  # noqa: LT102\n",
-            ((1, 73),),
+            ((1, 75),),
             fixed="model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma=2.0)))\n",
         ),
         Example(
             "model = dict(bbox_head=dict(\n"
             "    loss_cls=dict(type='FocalLoss', gama=2.0)))  # losstune: noqa: LT102,LT105\n",
-            ((2, 68),),
+            ((2, 50),),
             fixed="model = dict(bbox_head=dict(\n"
             "    loss_cls=dict(type='FocalLoss', gama=2.0)))  # losstune: noqa: LT102\n",
         ),
@@ -91,5 +91,6 @@ class UnusedNoqa(Rule):
             if line[d.end :].strip():
                 span = Span(file, number, d.start + 1, number, d.end + 1)
                 return self.finding(message, span, fix=fix + " (keep the words after it)")
-        span = Span(file, number, start + 1, number, end + 1)
-        return self.finding(message, span, fix=fix, edit=self.fixed(fix, text=text))
+        at = Span(file, number, d.start + 1, number, d.end + 1)
+        change = Replacement(Span(file, number, start + 1, number, end + 1), text)
+        return self.finding(message, at, fix=fix, edit=self.fixed(fix, replacements=(change,)))
