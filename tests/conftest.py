@@ -9,6 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from losstune.config import LoadedConfig
+from losstune.lint.run import check_config
+from losstune.lint.settings import Settings
+from losstune.loader.resolve import Resolver
+from losstune.model import Diagnostic
+from losstune.schema.registry import load_schema
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 # The released OpenMMLab packages some tests compare with (`python benchmarks/fetch_projects.py`).
@@ -66,3 +73,11 @@ def invoke(*args: str, cwd: Path) -> tuple[int, str]:
     finally:
         os.chdir(old)
     return result.exit_code, result.stdout + (result.stderr if result.stderr_bytes else "")
+
+
+def lint_with(path: Path, *codes: str) -> tuple[LoadedConfig, list[Diagnostic]]:
+    """The config at ``path`` resolved, and the findings of the rules ``codes`` in it."""
+    result = Resolver().resolve(str(path))
+    assert result.cfg is not None
+    loaded = LoadedConfig(result)
+    return loaded, check_config(loaded, load_schema(), Settings(select=codes))

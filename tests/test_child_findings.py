@@ -10,20 +10,12 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from losstune.cli.app import app
-from losstune.config import LoadedConfig
-from losstune.lint.run import check_config
-from losstune.lint.settings import Settings
-from losstune.loader.resolve import Resolver
 from losstune.model import Diagnostic
-from losstune.schema.registry import load_schema
-
-SCHEMA = load_schema()
+from tests.conftest import lint_with
 
 
 def lint(path: Path, *codes: str) -> list[Diagnostic]:
-    result = Resolver().resolve(str(path))
-    assert result.cfg is not None
-    return check_config(LoadedConfig(result), SCHEMA, Settings(select=codes))
+    return lint_with(path, *codes)[1]
 
 
 def where(d: Diagnostic) -> tuple[str, int, int]:

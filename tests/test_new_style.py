@@ -11,13 +11,9 @@ from pathlib import Path
 import pytest
 
 from losstune.config import LoadedConfig
-from losstune.lint.run import check_config
-from losstune.lint.settings import Settings
-from losstune.loader.resolve import Resolver
 from losstune.model import Diagnostic
-from losstune.schema.registry import load_schema
+from tests.conftest import lint_with
 
-SCHEMA = load_schema()
 mmengine_config = pytest.importorskip("mmengine.config")
 
 BASE = """
@@ -37,10 +33,7 @@ def tree(write: Callable[..., Path]) -> Callable[[str], Path]:
 
 
 def lint(path: Path, code: str) -> tuple[LoadedConfig, list[Diagnostic]]:
-    result = Resolver().resolve(str(path))
-    assert result.cfg is not None
-    loaded = LoadedConfig(result)
-    return loaded, check_config(loaded, SCHEMA, Settings(select=(code,)))
+    return lint_with(path, code)
 
 
 def mmengine_model(path: Path) -> dict[str, object]:

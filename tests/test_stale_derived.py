@@ -11,23 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from losstune.config import LoadedConfig
-from losstune.lint.run import check_config
-from losstune.lint.settings import Settings
-from losstune.loader.resolve import Resolver
 from losstune.model import Diagnostic
-from losstune.schema.registry import load_schema
-from tests.conftest import PROJECTS
+from tests.conftest import PROJECTS, lint_with
 
-SCHEMA = load_schema()
 MMYOLO = PROJECTS / "site3" / "mmyolo" / ".mim" / "configs"
 MMDET = PROJECTS / "site3" / "mmdet" / ".mim" / "configs"
 
 
 def lint(path: Path) -> list[Diagnostic]:
-    result = Resolver().resolve(str(path))
-    assert result.cfg is not None
-    return check_config(LoadedConfig(result), SCHEMA, Settings(select=("LT117",)))
+    return lint_with(path, "LT117")[1]
 
 
 def mmengine_value(path: Path, *keys: str) -> object:
