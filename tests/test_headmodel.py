@@ -169,6 +169,7 @@ def test_yolox_objectness_has_one_channel_and_every_term_is_divided_by_the_posit
     expected = float(F.binary_cross_entropy_with_logits(logits, targets, reduction="sum")) / max(p, 1)
     assert float(r.logged) == pytest.approx(expected, rel=1e-5)
     assert "SimOTAAssigner (approximated)" in r.trace.steps[0].description
+    assert p == 8  # an untrained head: dynamic_k = 1 for each of the 8 boxes, as YOLOXHead gives
     # loss_cls(flatten_cls_preds[pos_masks], cls_targets): the positives against one-hot × IoU
     c = head("yolox", "loss_cls")
     logits, targets = c.args

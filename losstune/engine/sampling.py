@@ -158,14 +158,16 @@ def hungarian(num_queries: int, num_gts: int, num_classes: int, seed: int) -> Sa
 
 SIMOTA_CANDIDATES = 75  # priors in a box's centre region: 5×5 (radius 2.5) at each of 3 levels
 SIMOTA_TOPK = 10
+SIMOTA_IOU = 0.1  # the candidates' IoUs with an untrained head's boxes stay below this
 
 
 def simota(num_priors: int, num_gts: int, num_classes: int, seed: int) -> Sampled:
     """YOLOX's SimOTA positives, approximated: each box gets ``dynamic_k = max(int(Σ of its 10
-    best IoUs), 1)`` priors (SimOTAAssigner's rule), its candidates' IoUs with the untrained head's
-    boxes drawn seeded and uniform in [0, 0.6); a prior claimed twice is counted once."""
+    best IoUs), 1)`` priors (SimOTAAssigner's rule), its candidates' IoUs with the head's boxes drawn
+    seeded and uniform in [0, ``SIMOTA_IOU``): an untrained head's boxes barely overlap the boxes,
+    so each box gets one prior, as MMDetection 3.3.0's YOLOXHead gives on a freshly built head."""
     g = torch.Generator().manual_seed(seed)
-    ious = torch.rand(num_gts, SIMOTA_CANDIDATES, generator=g) * 0.6
+    ious = torch.rand(num_gts, SIMOTA_CANDIDATES, generator=g) * SIMOTA_IOU
     dynamic_k = ious.topk(SIMOTA_TOPK, dim=1)[0].sum(1).int().clamp(min=1)
     positives = min(int(dynamic_k.sum()), num_priors)
     what = (
