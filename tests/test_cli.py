@@ -174,6 +174,17 @@ def test_rule_output_has_no_raw_docstring_markup() -> None:
     assert "(info, off unless selected)" in runner.invoke(app, ["rule", "LT116"]).stdout
 
 
+def test_rule_examples_name_their_files_as_the_examples_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The examples run in a scratch folder that is gone when the text is read: a message that names
+    # one of their files (LT117's "computed ... at base.py:4") names it as the example does.
+    monkeypatch.chdir(tmp_path)
+    for rule in ALL_RULES:
+        text = runner.invoke(app, ["rule", rule.code], env={"NO_COLOR": "1"}).stdout
+        assert "losstune-example-" not in text, rule.code
+    text = runner.invoke(app, ["rule", "LT117"], env={"NO_COLOR": "1"}).stdout
+    assert "the base's `num_classes` at base.py:4" in text
+
+
 def test_rule_says_whether_its_fix_is_safe() -> None:
     text = runner.invoke(app, ["rule", "LT102"], env={"NO_COLOR": "1"}).stdout
     assert text.splitlines()[1] == "Fix: safe (lint --fix)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import replace
 
 from losstune.config import LoadedConfig
 from losstune.lint.run import SourceLines, check_config, reported
@@ -30,4 +31,16 @@ def run_example(rule: Rule, example: Example, schema: Schema) -> list[Diagnostic
         settings = Settings(select=("LT", rule.code), mmdet_version=example.version)
         found = check_config(LoadedConfig(result), schema, settings)
         kept = reported(found, settings, SourceLines(), [path, *result.files])
-        return [d for d in kept if d.code == rule.code]
+        return [_by_name(d, folder) for d in kept if d.code == rule.code]
+
+
+def _by_name(d: Diagnostic, folder: str) -> Diagnostic:
+    """``d`` with the example's files named in its message as the example names them (``base.py``),
+    not by their place in the scratch folder, which is gone once the example has run."""
+    inside = [f for f in d.files if os.path.dirname(f) == folder]
+    if not inside:
+        return d
+    message = d.message
+    for f in sorted(inside, key=len, reverse=True):
+        message = message.replace(f, os.path.basename(f))
+    return replace(d, message=message, files=tuple(f for f in d.files if f not in inside))
