@@ -303,3 +303,22 @@ def test_explain_sums_up_the_terms_as_the_log_names_them(write: Callable[..., Pa
     assert "loss terms on the sample batch, as the training log names them (total " in out
     row = next(line for line in out.splitlines() if line.strip().startswith("loss_dfl "))
     assert row.split()[-3:] == ["losstune's", "head", "model"] and "%" in row
+
+
+def test_vfnet_weights_its_box_loss_by_the_ious_of_the_boxes_it_is_given(write: Callable[..., Path]) -> None:
+    cfg = write(
+        "vfnet.py",
+        """
+        model = dict(bbox_head=dict(type='VFNetHead', num_classes=80,
+            loss_bbox=dict(type='GIoULoss', loss_weight=1.5)))
+        """,
+    )
+    r = evaluate_config(losstune.load(cfg), "loss_bbox")
+    pred, target = r.args
+    # VFNetHead: bbox_weights_ini = bbox_overlaps(pos_decoded_bbox_preds, pos_decoded_target_preds,
+    # is_aligned=True).clamp(min=1e-6); avg_factor = max(reduce_mean(bbox_weights_ini.sum()), 1)
+    ious = _iou(pred, target).clamp(min=1e-6)
+    assert torch.allclose(r.kwargs["weight"], ious, atol=1e-6)
+    assert r.kwargs["avg_factor"] == pytest.approx(max(float(ious.sum()), 1.0), rel=1e-5)
+    expected = 1.5 * float((_giou(pred, target) * ious).sum()) / (r.kwargs["avg_factor"] + EPS)
+    assert float(r.logged) == pytest.approx(expected, rel=1e-4)

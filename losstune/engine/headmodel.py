@@ -145,7 +145,7 @@ QUALITY: dict[str, str] = {
     "weight_targets": "the positives' highest sigmoid class score (weight_targets)",
     _CENTERNESS: "the positives' centerness targets",
     "alignment_metrics": "the positives' normalised alignment metrics (their IoUs stand in for them)",
-    "assign_metrics": "the positives' assign metrics (their IoUs with the boxes)",
+    "assign_metrics": "the positives' assign metrics (the IoUs of their boxes with the targets)",
     "bbox_weights_ini": "the IoUs of the positives' boxes with their targets (bbox_weights_ini)",
     "bbox_weights_rf": "the IoUs of the positives' refined boxes with their targets (bbox_weights_rf)",
     "iou_target": "the IoUs of the positives' boxes with their targets (iou_target)",
@@ -179,9 +179,20 @@ def rule_for(family: str | None, loss_name: str) -> Rule:
     return RULES.get(family or "", {}).get(loss_name, Rule())
 
 
-def _quality(kind: str, s: Sampled, rows: Tensor, g: torch.Generator, num_classes: int) -> Tensor:
-    """Seeded per-positive weights standing for the head's ``kind`` on an untrained head."""
+# the weights that are the IoUs of the positives' predicted boxes with their targets
+PREDICTED_IOUS = ("bbox_weights_ini", "bbox_weights_rf", "iou_target", "assign_metrics")
+
+
+def _quality(kind: str, s: Sampled, rows: Tensor, g: torch.Generator, num_classes: int, args: list[Any]) -> Tensor:
+    """Per-positive weights standing for the head's ``kind``: the IoUs of the boxes the module is
+    given where the head weights by those (``args``, the positives' predicted and target boxes),
+    else seeded stand-ins."""
+    from losstune.engine.boxes import aligned_overlaps
+
     n = rows.numel()
+    boxes = [a for a in args[:2] if isinstance(a, Tensor) and a.shape == (n, 4)]
+    if kind in PREDICTED_IOUS and len(boxes) == 2:
+        return aligned_overlaps(boxes[0], boxes[1]).clamp(min=1e-6)
     if kind == "weight_targets":
         return (torch.randn(n, num_classes, generator=g) + PRIOR_BIAS).sigmoid().max(dim=1)[0]
     if kind == _CENTERNESS:  # sqrt of the product of the two ratios of the distances to the sides
@@ -218,10 +229,10 @@ def feed(
     g = torch.Generator().manual_seed(seed + 2)
     rows = torch.nonzero(s.pos_mask).squeeze(1)
     all_rows = bool(args) and hasattr(args[0], "size") and args[0].size(0) == s.labels.numel()
-    quality = _quality(r.quality, s, rows, g, num_classes) if r.quality else None
     if r.rows == "positives" and all_rows:
         args = [a[rows] if hasattr(a, "size") and a.size(0) == s.labels.numel() else a for a in args]
         text += f"; {who} hands the module the positives only"
+    quality = _quality(r.quality, s, rows, g, num_classes, args) if r.quality else None
     if r.target == "quality" and quality is not None:  # one logit per positive against its quality
         args = [torch.randn(positives, generator=g), quality]
         text += f" (one logit each, against {QUALITY[r.quality]})"
