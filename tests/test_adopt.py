@@ -165,3 +165,11 @@ def test_rdjson_columns_count_utf8_bytes(write: Callable[..., Path], tmp_path: P
     (d,) = json.loads(out)["diagnostics"]
     assert code == 1
     assert d["location"]["range"]["start"] == {"line": 1, "column": 66 + 9 + 1}
+
+
+def test_fix_with_json_keeps_standard_output_json(write: Callable[..., Path], tmp_path: Path) -> None:
+    cfg = write("a.py", TYPO.replace("gama=2.0", "gama=2.0, alpha=None"))
+    result = CliRunner().invoke(app, ["lint", str(cfg), "--fix", "--show-fixes", "--format", "json"])
+    data = json.loads(result.stdout)
+    assert result.exit_code == 1 and [d["code"] for d in data["diagnostics"]] == ["LT103"]
+    assert "Fixed 1 finding:" in result.stderr and "LT102  rename it to `gamma`" in result.stderr

@@ -294,3 +294,19 @@ def test_one_place_that_two_keys_reach_is_fixed_once_for_both(write: Callable[..
     outcome = fix([str(cfg)], SCHEMA, Settings())
     assert len(outcome.fixed) == 1 and not outcome.skipped
     assert cfg.read_text().startswith("loss = dict(type='FocalLoss', gamma=2.0)\n")
+
+
+def test_a_typo_over_a_key_another_file_sets_is_renamed_where_it_is_written(write: Callable[..., Path]) -> None:
+    # The child meant to change the base's gamma; the base's typo under a child's gamma is fixed
+    # in the base, and the child's gamma still wins.
+    write("_base_/b.py", "model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma=2.0, alpha=0.25)))\n")
+    child = write("a.py", "_base_ = './_base_/b.py'\nmodel = dict(bbox_head=dict(loss_cls=dict(gama=1.5)))\n")
+    outcome = fix([str(child)], SCHEMA, Settings())
+    assert len(outcome.fixed) == 1 and not outcome.skipped
+    assert child.read_text() == "_base_ = './_base_/b.py'\nmodel = dict(bbox_head=dict(loss_cls=dict(gamma=1.5)))\n"
+    base = write("_base_/c.py", "model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gama=2.0)))\n")
+    other = write("o.py", "_base_ = './_base_/c.py'\nmodel = dict(bbox_head=dict(loss_cls=dict(gamma=1.5)))\n")
+    outcome = fix([str(other)], SCHEMA, Settings())
+    assert len(outcome.fixed) == 1 and not outcome.skipped
+    assert base.read_text() == "model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma=2.0)))\n"
+    assert _mmengine(other) == {"model": {"bbox_head": {"loss_cls": {"type": "FocalLoss", "gamma": 1.5}}}}

@@ -108,7 +108,7 @@ def plan_edits(config: LoadedConfig, assignments: list[Assignment], schema: Sche
                     f"`{format_path(path)}` is computed by code losstune does not run ({old.text}); edit it by hand"
                 )
             if a.rename is not None:
-                new_path = _rename(parent, path, a.rename)
+                new_path = _rename(parent, path, a.rename, config.files)
                 changes += [Change(path, old, DELETE), Change(new_path, MISSING, old)]
                 renames.append((path, new_path))
                 continue
@@ -145,18 +145,28 @@ def plan_edits(config: LoadedConfig, assignments: list[Assignment], schema: Sche
     return Plan(config, tree, changes, whole, notes, warnings, renames)
 
 
-def _rename(parent: Any, path: Path, new: str) -> Path:
+def _rename(parent: Any, path: Path, new: str, files: list[str]) -> Path:
     """Rename the key at ``path`` of the dict ``parent`` to ``new`` in its place, keeping its
-    value and origin; the new path."""
+    value and origin; the new path. Where another file of the config (``files``: the config, then
+    its bases, nearest first) writes ``new`` too, the value of the file nearer the config wins, as
+    it will when the key is renamed where it is written."""
     last = path[-1]
     if not isinstance(parent, LDict) or last not in parent:
         raise EditError(f"`{format_path(path)}` is not a key of a dict, so it cannot be renamed")
-    if new in parent:
-        raise EditError(f"`{format_path((*path[:-1], new))}` is set already, so `{last}` cannot be renamed to it")
     items, origins = list(parent.items()), dict(parent.origins)
+    if new in parent:
+        mine, theirs = origins.get(last), origins.get(new)
+        if mine is None or theirs is None or mine.span.file == theirs.span.file:
+            raise EditError(f"`{format_path((*path[:-1], new))}` is set already, so `{last}` cannot be renamed to it")
+        order = {f: i for i, f in enumerate(files)}
+        if order.get(mine.span.file, len(order)) > order.get(theirs.span.file, len(order)):
+            items = [(k, v) for k, v in items if k != last]  # the nearer file's `new` stays
+        else:
+            items = [(k, v) for k, v in items if k != new]
+            origins.pop(new)
     parent.clear()
     for k, v in items:
-        parent.set(new if k == last else k, v, origins.get(k))
+        parent.set(new if k == last else k, v, origins.get(new if k == new else k))
     return (*path[:-1], new)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 
-from losstune.model import Diagnostic
+from losstune.model import Diagnostic, Origin
 from losstune.rules.base import Context, Example, Node, Rule, unambiguous_match
 from losstune.schema.scopes import project_name
 
@@ -66,7 +66,10 @@ class UnknownParameter(Rule):
                 known = node.param_specs()
                 fix = f"rename it to `{close}`" if close else f"remove `{key}`; known: {', '.join(known)}"
                 meant = unambiguous_match(key, list(known), 0.6)
-                renamable = meant == close and meant not in node.value and not node.env_names(key)
+                # Where the meant key is set too, only by another file: the rename overrides it or is
+                # overridden by it, as the files' order says, like any value written twice.
+                twice = meant in node.value and _same_file(node.origin(meant), node.origin(key))
+                renamable = meant == close and not twice and not node.env_names(key)
                 edit = self.fixed(fix, renames=((f"{node.key}.{key}", meant),)) if renamable and meant else None
                 yield self.finding(
                     f"`{node.type}` has no parameter `{key}`{version_note} ({what}){hint}",
@@ -89,3 +92,7 @@ def unknown_keys(node: Node) -> Iterator[tuple[str, str | None]]:
             continue
         close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
         yield key, close[0] if close else None
+
+
+def _same_file(a: Origin | None, b: Origin | None) -> bool:
+    return a is None or b is None or a.span.file == b.span.file
