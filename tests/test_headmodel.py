@@ -47,6 +47,14 @@ HEADS = {
             loss_obj=dict(type='CrossEntropyLoss', use_sigmoid=True, reduction='sum', loss_weight=1.0),
             loss_l1=dict(type='L1Loss', reduction='sum', loss_weight=1.0)))
         """,
+    "centernet": """
+        model = dict(bbox_head=dict(type='CenterNetHead', num_classes=80,
+            loss_center_heatmap=dict(type='GaussianFocalLoss', loss_weight=1.0)))
+        """,
+    "vfnet": """
+        model = dict(bbox_head=dict(type='VFNetHead', num_classes=80,
+            loss_bbox=dict(type='GIoULoss', loss_weight=1.5)))
+        """,
     "detr": """
         model = dict(type='DETR', num_queries=100, decoder=dict(num_layers=6),
             bbox_head=dict(type='DETRHead', num_classes=80,
@@ -260,15 +268,8 @@ def test_step_1_states_the_avg_factor_that_step_4_divides_by(write: Callable[...
                     assert all(d.endswith(f"avg_factor={float(passed):g}") for d in reductions), reductions
 
 
-def test_a_heatmap_states_its_avg_factor_once(write: Callable[..., Path]) -> None:
-    cfg = write(
-        "centernet.py",
-        """
-        model = dict(bbox_head=dict(type='CenterNetHead', num_classes=80,
-            loss_center_heatmap=dict(type='GaussianFocalLoss', loss_weight=1.0)))
-        """,
-    )
-    r = evaluate_config(losstune.load(cfg), "loss_center_heatmap")
+def test_a_heatmap_states_its_avg_factor_once(head: Callable[..., EvalResult]) -> None:
+    r = head("centernet", "loss_center_heatmap")
     step = r.trace.steps[0].description
     # CenterNetHead.loss_by_feat: avg_factor = max(1, center_heatmap_target.eq(1).sum())
     peaks = max(1, int(r.args[1].eq(1).sum()))
@@ -305,15 +306,8 @@ def test_explain_sums_up_the_terms_as_the_log_names_them(write: Callable[..., Pa
     assert row.split()[-3:] == ["losstune's", "head", "model"] and "%" in row
 
 
-def test_vfnet_weights_its_box_loss_by_the_ious_of_the_boxes_it_is_given(write: Callable[..., Path]) -> None:
-    cfg = write(
-        "vfnet.py",
-        """
-        model = dict(bbox_head=dict(type='VFNetHead', num_classes=80,
-            loss_bbox=dict(type='GIoULoss', loss_weight=1.5)))
-        """,
-    )
-    r = evaluate_config(losstune.load(cfg), "loss_bbox")
+def test_vfnet_weights_its_box_loss_by_the_ious_of_the_boxes_it_is_given(head: Callable[..., EvalResult]) -> None:
+    r = head("vfnet", "loss_bbox")
     pred, target = r.args
     # VFNetHead: bbox_weights_ini = bbox_overlaps(pos_decoded_bbox_preds, pos_decoded_target_preds,
     # is_aligned=True).clamp(min=1e-6); avg_factor = max(reduce_mean(bbox_weights_ini.sum()), 1)
