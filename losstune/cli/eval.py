@@ -11,6 +11,7 @@ import typer
 from losstune.cli import context, terminal
 from losstune.cli.boundary import reported
 from losstune.cli.options import CfgOptionsOption, Device, Format, FormatOption, VersionOption
+from losstune.cli.throughhead import ImageSizeOption, ImportCustomOption, SaveBatchOption, ThroughHeadOption
 from losstune.errors import EXIT_FINDINGS, CommandError, UsageError
 from losstune.render.safe import printable
 
@@ -69,6 +70,10 @@ def eval_command(
     mmdet_version: VersionOption = None,
     fmt: FormatOption = Format.text,
     cfg_options: CfgOptionsOption = None,
+    through_head: ThroughHeadOption = False,
+    import_custom_modules: ImportCustomOption = False,
+    save_batch: SaveBatchOption = None,
+    image_size: ImageSizeOption = 256,
 ) -> None:
     """Evaluate one loss of a config step by step, as MMDetection computes it (3.x, or 2.x for a 2.x config).
 
@@ -80,6 +85,10 @@ def eval_command(
 
     The last line compares the result with MMDetection's own loss module on the same inputs,
     where it is installed. Exit codes: 0 done, 1 that comparison found a difference, 2 bad input.
+
+    With --through-head, the config's detector is built with MMDetection's registry and its own head
+    computes the loss on a seeded synthetic batch: every call of the loss module is shown with the
+    five steps on exactly its inputs, then the loss dict as the training log would show it.
 
     Example: losstune eval configs/retinanet.py --loss loss_cls --seed 1
     """
@@ -102,6 +111,11 @@ def eval_command(
                 f"--num-priors {num_priors}: give at least 1 prior to assign and sample, or leave it out "
                 f"for the default ({DENSE_PRIORS} for a dense head, {ROI_PRIORS} for an RoI head)"
             )
+        if through_head or save_batch is not None:
+            from losstune.cli.throughhead import eval_through_head
+
+            eval_through_head(configs, loss, seed, image_size, import_custom_modules, save_batch, fmt, cfg_options)
+            return
         if len(configs) > 1 and fmt is Format.json:
             raise UsageError("--format json evaluates one config: give one config, or several as text")
         several = len(configs) > 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from losstune.engine.session import EvalResult, logged_terms
-from losstune.engine.trace import summarize
+from losstune.engine.trace import Step, summarize
 from losstune.render.json import document, value
 from losstune.render.palette import paint
 from losstune.render.safe import printable
@@ -41,6 +41,24 @@ def _term(value: Any) -> str:
     return _value(summarize(value))
 
 
+def step_lines(steps: list[Step], width: int | None, indent: str = "  ") -> list[str]:
+    """One paragraph per step: its number, name and description, then its numbers under them."""
+    out = []
+    for i, step in enumerate(steps, start=1):
+        first = f"{indent}{i}. {step.name:<11} "
+        out += hang(printable(step.description), width, first)
+        summary = step.summary()
+        if "value" in summary and isinstance(summary["value"], dict):
+            continue  # the sampling's counts: its description states them (JSON has them as numbers)
+        out += hang(_value(summary), width, " " * len(first))
+    return out
+
+
+def step_data(steps: list[Step]) -> list[dict[str, Any]]:
+    """The steps as JSON data."""
+    return [{"name": s.name, "description": s.description, **value(s.summary())} for s in steps]
+
+
 def render_text(result: EvalResult, *, color: bool = False, width: int | None = None) -> str:
     """One paragraph per step, then the loss; every line wrapped at ``width`` (``None``: unbounded)."""
     key = printable(result.loss.key)
@@ -48,15 +66,7 @@ def render_text(result: EvalResult, *, color: bool = False, width: int | None = 
     header += f"inputs: {printable(result.inputs)})"
     lines = hang(header, width, rest="  ")
     lines[0] = paint(key, "bold", color) + lines[0][len(key) :]
-    out = [*lines, ""]
-    for i, step in enumerate(result.trace.steps, start=1):
-        first = f"  {i}. {step.name:<11} "
-        out += hang(printable(step.description), width, first)
-        summary = step.summary()
-        if "value" in summary and isinstance(summary["value"], dict):
-            continue  # the sampling's counts: its description states them (JSON has them as numbers)
-        out += hang(_value(summary), width, " " * len(first))
-    out.append("")
+    out = [*lines, "", *step_lines(result.trace.steps, width), ""]
     for name, loss in logged_terms(result).items():
         term = f"{printable(name)} = {_term(loss)}"
         out += [paint(line, "bold", color) for line in hang(term, width, rest="  ")]
@@ -94,7 +104,7 @@ def render_json(result: EvalResult) -> str:
         "type": result.loss.type,
         "mmdet_version": result.version,
         "inputs": result.inputs,
-        "steps": [{"name": s.name, "description": s.description, **value(s.summary())} for s in result.trace.steps],
+        "steps": step_data(result.trace.steps),
         "loss": value(_plain(loss)),
         "log": {name: value(_plain(v)) for name, v in logged_terms(result).items()},
         "head": result.family,

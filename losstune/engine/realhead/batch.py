@@ -1,0 +1,111 @@
+"""The seeded synthetic batch the head is run on, and the plain form ``--save-batch`` writes: tensors,
+lists, tuples, dicts, numbers and strings only, so that ``torch.load(FILE, weights_only=True)`` reads
+it back and MMDetection's own head can be run on it again (see :mod:`replay`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+LAYOUT = "losstune-head-batch/1"
+SAMPLE_FIELDS = ("gt_instances", "ignored_instances")
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """How the synthetic batch is made: images of ``size`` × ``size`` pixels, ``boxes`` boxes each."""
+
+    seed: int = 0
+    images: int = 2
+    size: int = 256
+    boxes: int = 3
+
+    def describe(self) -> str:
+        return (
+            f"synthetic batch, seed {self.seed}: {self.images} images of {self.size}×{self.size}, "
+            f"{self.boxes} ground-truth boxes each"
+        )
+
+
+def synthetic(spec: BatchSpec, num_classes: int) -> tuple[Tensor, list[Any]]:
+    """Seeded images (already normalised, as the data preprocessor hands them on) and one
+    ``DetDataSample`` per image: boxes inside the image (a tenth to a half of its side) with labels
+    below ``num_classes``, no ignored boxes, and the image metas the heads read."""
+    import torch
+
+    g = torch.Generator().manual_seed(spec.seed)
+    images = torch.randn(spec.images, 3, spec.size, spec.size, generator=g)
+    samples = []
+    for i in range(spec.images):
+        wh = (0.1 + 0.4 * torch.rand(spec.boxes, 2, generator=g)) * spec.size
+        xy = torch.rand(spec.boxes, 2, generator=g) * (spec.size - wh)
+        labels = torch.randint(0, max(num_classes, 1), (spec.boxes,), generator=g)
+        shape = (spec.size, spec.size)
+        samples.append(
+            {
+                "metainfo": {
+                    "img_id": i,
+                    "img_shape": shape,
+                    "ori_shape": shape,
+                    "pad_shape": shape,
+                    "batch_input_shape": shape,
+                    "scale_factor": (1.0, 1.0),
+                },
+                "gt_instances": {"bboxes": torch.cat([xy, xy + wh], dim=1), "labels": labels},
+                "ignored_instances": {"bboxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.int64)},
+            }
+        )
+    return images, [data_sample(s) for s in samples]
+
+
+def data_sample(plain: dict[str, Any]) -> Any:
+    """A ``DetDataSample`` from its plain form."""
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+
+    sample = DetDataSample(metainfo=dict(plain["metainfo"]))
+    for name in SAMPLE_FIELDS:
+        if name in plain:
+            setattr(sample, name, InstanceData(**plain[name]))
+    return sample
+
+
+def plain_sample(sample: Any) -> dict[str, Any]:
+    """A ``DetDataSample``'s metas and instances as plain data."""
+    out: dict[str, Any] = {"metainfo": to_plain(dict(sample.metainfo))}
+    for name in SAMPLE_FIELDS:
+        if name in sample:
+            instances = getattr(sample, name)
+            out[name] = {k: to_plain(v) for k, v in instances.items()}
+    return out
+
+
+def is_samples(value: Any) -> bool:
+    """Whether ``value`` is a list of data samples (the head's ``batch_data_samples``)."""
+    return isinstance(value, list) and bool(value) and all(hasattr(v, "metainfo") for v in value)
+
+
+class NotPlain(TypeError):
+    """A value that has no plain form (``--save-batch`` cannot write it)."""
+
+
+def to_plain(value: Any) -> Any:
+    """``value`` as tensors (detached, on the CPU), lists, tuples, dicts, numbers and strings; a
+    ConfigDict as a dict; anything else raises :class:`NotPlain`."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().clone()
+    if is_samples(value):
+        return [plain_sample(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [to_plain(v) for v in value]
+        return tuple(items) if isinstance(value, tuple) else items
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise NotPlain(f"a {type(value).__name__} has no plain form")

@@ -1,0 +1,132 @@
+"""What the detector does while its loss runs: the config each module was built from (through the
+registry's ``build``), every call of every loss module (its inputs, as passed, and its output), and
+the inputs of the head's own ``loss``."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from losstune.engine.realhead.batch import NotPlain, to_plain
+
+
+@dataclass
+class Call:
+    """One call of a loss module: where the module sits under the detector (``bbox_head.loss_cls``),
+    the arguments as the head passed them (detached copies), and the output (as returned, with its
+    autograd history, which says which term of the loss dict it feeds)."""
+
+    index: int
+    module: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    output: Any
+
+
+@dataclass
+class Builds:
+    """The config each module was built from, by the module's ``id``."""
+
+    configs: dict[int, Any] = field(default_factory=dict)
+
+    def of(self, module: Any) -> Any:
+        return self.configs.get(id(module))
+
+
+def _copy(value: Any) -> Any:
+    """A detached copy of the tensors in ``value``; other values as they are."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_copy(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    return value
+
+
+@contextlib.contextmanager
+def recording_builds(registry: Any) -> Iterator[Builds]:
+    """While inside, every ``registry.build(cfg)`` records ``cfg`` (plain, as passed) for the module built."""
+    builds = Builds()
+    original = registry.build
+
+    def build(cfg: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            snapshot = to_plain(cfg)
+        except NotPlain:
+            snapshot = None
+        built = original(cfg, *args, **kwargs)
+        builds.configs[id(built)] = snapshot
+        return built
+
+    registry.build = build
+    try:
+        yield builds
+    finally:
+        del registry.build
+
+
+def is_loss_module(name: str, module: Any) -> bool:
+    """A loss module: one of MMDetection's losses, or any module a head keeps as ``loss_*``."""
+    return type(module).__module__.startswith("mmdet.models.losses") or name.rsplit(".", 1)[-1].startswith("loss")
+
+
+@contextlib.contextmanager
+def recording_calls(model: Any) -> Iterator[list[Call]]:
+    """While inside, every call of every loss module of ``model`` is recorded, in call order."""
+    calls: list[Call] = []
+    handles = []
+    for name, module in model.named_modules():
+        if not name or not is_loss_module(name, module):
+            continue
+
+        def hook(mod: Any, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any, name: str = name) -> None:
+            calls.append(Call(len(calls), name, _copy(args), _copy(kwargs), output))
+
+        handles.append(module.register_forward_hook(hook, with_kwargs=True))
+    try:
+        yield calls
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+@dataclass
+class HeadInputs:
+    """The arguments of the head's ``loss`` by name, as they were passed (detached copies)."""
+
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def recording_head_inputs(head: Any, seed: int) -> Iterator[HeadInputs]:
+    """While inside, the arguments of ``head.loss`` are recorded by name, and torch's generator is
+    seeded with ``seed`` just before it runs (so that a replay of the head draws what it drew)."""
+    import torch
+
+    seen = HeadInputs()
+    original = head.loss
+    signature = inspect.signature(original)
+
+    def loss(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs)
+        arguments: dict[str, Any] = {}
+        for name, v in bound.arguments.items():
+            if signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+                arguments.update(v)
+            else:
+                arguments[name] = v
+        seen.arguments = {k: _copy(v) for k, v in arguments.items()}
+        torch.manual_seed(seed)
+        return original(*args, **kwargs)
+
+    head.loss = loss
+    try:
+        yield seen
+    finally:
+        del head.loss

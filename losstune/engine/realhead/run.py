@@ -1,0 +1,347 @@
+"""``--through-head``: the configured detector built with MMDetection's registry, its ``loss`` run on
+a seeded synthetic batch, every loss module call recorded and evaluated step by step by losstune's
+engine on exactly its inputs, and the loss dict as MMDetection returns it and mmengine logs it."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from losstune.engine.realhead.attribute import feeding, output_value
+from losstune.engine.realhead.batch import BatchSpec, NotPlain, synthetic, to_plain
+from losstune.engine.realhead.importing import MMDet, load_mmdet, quiet
+from losstune.engine.realhead.ops import CompiledOpMissing
+from losstune.engine.realhead.record import Call, recording_builds, recording_calls, recording_head_inputs
+from losstune.engine.trace import Step, Trace
+from losstune.errors import LosstuneError
+from losstune.loader.values import contains_opaque
+from losstune.schema.catalogue import bare_type
+
+if TYPE_CHECKING:
+    from losstune.config import LoadedConfig
+
+RTOL = 1e-4
+
+
+class HeadFailed(LosstuneError):
+    """MMDetection could not build or run the configured head on the synthetic batch."""
+
+
+@dataclass
+class LossCall:
+    """One call of a loss module, as the head made it: the config key of the module, its type, the
+    config it was built from, losstune's steps on the call's inputs (``trace``; ``note`` says why
+    none), whether they give the module's output (``equal``), and the term of the loss dict it feeds."""
+
+    index: int
+    key: str
+    type: str
+    output: float
+    trace: Trace | None = None
+    note: str = ""
+    equal: bool | None = None
+    term: str | None = None
+
+
+@dataclass
+class LogTerm:
+    """A term of the loss dict as mmengine logs it (a list of per-level losses summed), the calls it
+    is made from, and the factor the head applies after the modules return (None: none)."""
+
+    name: str
+    value: float
+    calls: list[int] = field(default_factory=list)
+    scale: float | None = None
+
+
+@dataclass
+class HeadRun:
+    """The detector's loss through MMDetection's own head on one synthetic batch."""
+
+    detector: str
+    head_key: str | None
+    head_type: str | None
+    mmdet: str
+    mmcv: str
+    stand_in: bool
+    batch: BatchSpec
+    calls: list[LossCall]
+    terms: list[LogTerm]
+    total: float
+    saved: str | None = None
+
+    def describe(self) -> str:
+        """Which path made the numbers, in words."""
+        head = f"{self.head_type} ({self.head_key})" if self.head_type else self.detector
+        return f"MMDetection {self.mmdet}'s {head}"
+
+
+def _model_config(cfg: LoadedConfig) -> dict[str, Any]:
+    model = cfg.tree.get("model")
+    if not isinstance(model, dict):
+        raise HeadFailed(f"{cfg.path}: the config has no `model` dict for MMDetection to build")
+    if contains_opaque(model):
+        raise HeadFailed(
+            f"{cfg.path}: part of `model` cannot be read without running the config, so MMDetection "
+            "cannot be built from it (see the LT010 warnings of `losstune lint`)"
+        )
+    plain = without_checkpoints(cfg.to_dict()["model"])
+    assert isinstance(plain, dict)
+    return plain
+
+
+def _import_custom(cfg: LoadedConfig) -> None:
+    imports = cfg.to_dict().get("custom_imports")
+    if not isinstance(imports, dict):
+        return
+    from mmengine.utils import import_modules_from_strings
+
+    try:
+        import_modules_from_strings(**imports)
+    except Exception as e:
+        raise HeadFailed(f"{cfg.path}: custom_imports failed: {type(e).__name__}: {e}") from None
+
+
+def without_checkpoints(value: Any) -> Any:
+    """``value`` without its ``init_cfg`` of type ``Pretrained``: the detector's ``init_weights``
+    then initialises everything as training starts (the heads' prior-probability biases, DETR's
+    level embeddings), except that a pretrained backbone gets its own initialisation instead of
+    the checkpoint (nothing is downloaded)."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if k == "init_cfg" and isinstance(v, dict) and bare_type(str(v.get("type", ""))) == "Pretrained":
+                continue
+            out[k] = without_checkpoints(v)
+        return out
+    if isinstance(value, list):
+        return [without_checkpoints(v) for v in value]
+    return value
+
+
+def _num_classes(model: Any) -> int:
+    for path in ("bbox_head", "roi_head.bbox_head", "rpn_head"):
+        obj = model
+        for part in path.split("."):
+            obj = getattr(obj, part, None)
+        if isinstance(obj, (list, tuple)) or type(obj).__name__ == "ModuleList":
+            obj = obj[0]
+        n = getattr(obj, "num_classes", None)
+        if isinstance(n, int):
+            return n
+    return 80
+
+
+def _engine_config(built: Any) -> dict[str, Any] | None:
+    """The loss's config as the head built it, with tensors (DETRHead's class weights) as lists."""
+    if not isinstance(built, dict):
+        return None
+
+    def plain(v: Any) -> Any:
+        if hasattr(v, "tolist"):
+            return v.tolist()
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        return v
+
+    out = plain(built)
+    assert isinstance(out, dict)
+    return out
+
+
+def _inputs_text(module: Any, call: Call) -> tuple[str, dict[str, Any]]:
+    """The arguments of a call by name: tensors by shape, numbers and strings as they are."""
+    import torch
+
+    try:
+        bound = inspect.signature(module.forward).bind(*call.args, **call.kwargs).arguments
+    except TypeError:
+        bound = {f"arg{i}": a for i, a in enumerate(call.args)} | call.kwargs
+    parts, numbers = [], {}
+    for name, v in bound.items():
+        if isinstance(v, torch.Tensor) and v.numel() > 1:
+            parts.append(f"{name} {'×'.join(str(d) for d in v.shape) or 'scalar'}")
+        elif v is not None and not isinstance(v, dict):
+            number = v.item() if isinstance(v, torch.Tensor) else v
+            numbers[name] = number
+            parts.append(f"{name}={number:g}" if isinstance(number, float) else f"{name}={number}")
+    return ", ".join(parts), numbers
+
+
+def _steps(model: Any, mmdet_major: int, call: Call, built: Any, head_type: str, of: str) -> LossCall:
+    """losstune's five steps on one recorded call, held against the module's own output."""
+    import torch
+
+    from losstune.engine.evaluation import evaluate
+
+    module = model.get_submodule(call.module)
+    loss_cfg = _engine_config(built)
+    kind = bare_type(str(loss_cfg.get("type"))) if loss_cfg else type(module).__name__
+    result = LossCall(call.index, "model." + call.module, kind, output_value(call))
+    text, numbers = _inputs_text(module, call)
+    first = Step("sampling", f"as {head_type} passed it ({of}): {text}", numbers)
+    if loss_cfg is None:
+        result.note = "not built from a config the registry saw; losstune cannot evaluate it"
+        return result
+    try:
+        trace = evaluate(loss_cfg, *call.args, mmdet_version=mmdet_major, **call.kwargs)
+    except Exception as e:  # a loss losstune does not evaluate, or one it evaluates differently: said, not hidden
+        result.note = f"losstune's engine cannot evaluate this call: {type(e).__name__}: {e}"
+        return result
+    trace.steps.insert(0, first)
+    result.trace = trace
+    ours = [t for t in (trace.loss.values() if isinstance(trace.loss, dict) else [trace.loss])]
+    theirs = list(call.output.values()) if isinstance(call.output, dict) else [call.output]
+    result.equal = len(ours) == len(theirs) and all(
+        a.shape == b.shape and torch.allclose(a.detach().float(), b.detach().float(), rtol=RTOL, atol=1e-6)
+        for a, b in zip(ours, theirs, strict=False)
+    )
+    return result
+
+
+def _detector_head(model: Any) -> tuple[str | None, Any]:
+    head = getattr(model, "bbox_head", None)
+    return ("model.bbox_head", head) if head is not None and hasattr(head, "loss") else (None, None)
+
+
+def _fail(detector: str, e: BaseException, mm: MMDet) -> HeadFailed:
+    if isinstance(e, CompiledOpMissing):
+        lite = f"mmcv {mm.mmcv} (installed without its compiled operators)" if mm.stand_in else f"mmcv {mm.mmcv}"
+        return HeadFailed(
+            f"MMDetection's {detector} needs mmcv's compiled op `{e.op}`, which {lite} does not ship: install "
+            "the full mmcv 2.x built for your torch to run this model, or leave out --through-head"
+        )
+    return HeadFailed(f"MMDetection's {detector} failed on the synthetic batch: {type(e).__name__}: {e}")
+
+
+def run_head(
+    cfg: LoadedConfig, spec: BatchSpec | None = None, *, import_custom_modules: bool = False, save: str | None = None
+) -> HeadRun:
+    """Build ``cfg``'s model with MMDetection's registry, run its ``loss`` on the batch ``spec``
+    describes, and return every loss call (with losstune's steps on its inputs) and the loss dict;
+    with ``save``, write the batch and the head's weights there (see :func:`replay.replay`)."""
+    import torch
+
+    spec = spec or BatchSpec()
+    model_cfg = _model_config(cfg)
+    mm = load_mmdet()
+    with quiet():
+        from mmengine.config import ConfigDict
+        from mmengine.registry import init_default_scope
+
+        if import_custom_modules:
+            _import_custom(cfg)
+        scope = cfg.tree.get("default_scope", "mmdet")
+        init_default_scope(scope if isinstance(scope, str) else "mmdet")
+        detector = bare_type(str(model_cfg.get("type", "?")))
+        torch.manual_seed(spec.seed)
+        try:
+            with recording_builds(mm.models) as builds:
+                model = mm.models.build(ConfigDict(model_cfg))
+            model.init_weights()
+        except Exception as e:
+            hint = ""
+            if "not in the" in str(e) and "registry" in str(e) and not import_custom_modules:
+                hint = "; a type from the config's custom_imports needs --import-custom-modules"
+            raise HeadFailed(f"MMDetection could not build {detector}: {type(e).__name__}: {e}{hint}") from None
+        model.train()
+        head_key, head = _detector_head(model)
+        head_type = type(head).__name__ if head is not None else detector
+        images, samples = synthetic(spec, _num_classes(model))
+        try:
+            with recording_calls(model) as calls:
+                if head is not None:
+                    with recording_head_inputs(head, spec.seed) as head_inputs:
+                        losses = model.loss(images, samples)
+                else:
+                    torch.manual_seed(spec.seed)
+                    losses = model.loss(images, samples)
+            _, log_vars = model.parse_losses(losses)
+        except Exception as e:
+            raise _fail(detector, e, mm) from None
+        ends = {}
+        terms = []
+        for name, value in losses.items():
+            fed = feeding(value, calls)
+            logged = float(log_vars[name].item())
+            produced = sum(output_value(calls[i]) for i in fed)
+            scale = logged / produced if fed and produced and abs(logged / produced - 1) > 1e-6 else None
+            terms.append(LogTerm(name, logged, fed, scale))
+            ends.update(dict.fromkeys(fed, name))
+        counts: dict[str, int] = {}
+        for c in calls:
+            counts[c.module] = counts.get(c.module, 0) + 1
+        seen: dict[str, int] = {}
+        done = []
+        for c in calls:
+            seen[c.module] = seen.get(c.module, 0) + 1
+            of = f"call {seen[c.module]} of {counts[c.module]}"
+            built = builds.of(model.get_submodule(c.module))
+            lc = _steps(model, int(mm.version.split(".")[0]), c, built, head_type, of)
+            lc.term = ends.get(c.index)
+            done.append(lc)
+        run = HeadRun(
+            detector,
+            head_key,
+            head_type if head is not None else None,
+            mm.version,
+            mm.mmcv,
+            mm.stand_in,
+            spec,
+            done,
+            terms,
+            float(log_vars["loss"].item()),
+        )
+        if save is not None:
+            if head is None:
+                raise HeadFailed(
+                    f"--save-batch writes the inputs of a detector's bbox_head; {detector} has none "
+                    "(its heads are run through the detector)"
+                )
+            _save(save, cfg, run, builds.of(head), head, head_inputs.arguments, losses, images)
+            run.saved = save
+    return run
+
+
+def _save(
+    path: str,
+    cfg: LoadedConfig,
+    run: HeadRun,
+    head_cfg: Any,
+    head: Any,
+    inputs: dict[str, Any],
+    losses: Any,
+    images: Any,
+) -> None:
+    import torch
+
+    from losstune.engine.realhead.batch import LAYOUT
+
+    try:
+        data = {
+            "layout": LAYOUT,
+            "mmdet": run.mmdet,
+            "config": str(cfg.path),
+            "seed": run.batch.seed,
+            "images": to_plain(images),
+            "head": {
+                "key": run.head_key,
+                "type": run.head_type,
+                "config": head_cfg,
+                "state_dict": to_plain(dict(head.state_dict())),
+            },
+            "inputs": to_plain(inputs),
+            "losses": to_plain(dict(losses)),
+            "log": {t.name: t.value for t in run.terms} | {"loss": run.total},
+        }
+    except NotPlain as e:
+        raise HeadFailed(
+            f"--save-batch: the inputs of {run.head_type} cannot be written as plain tensors: {e}"
+        ) from None
+    try:
+        torch.save(data, path)
+    except OSError as e:
+        raise HeadFailed(f"--save-batch {path}: cannot write it: {e.strerror or e}") from None

@@ -1,0 +1,112 @@
+"""Output of ``--through-head``: each call of a loss module as MMDetection's head made it, with
+losstune's five steps on its inputs, then the loss dict as the head returns it and mmengine logs it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from losstune.engine.realhead.run import HeadRun, LogTerm, LossCall
+from losstune.render.eval import step_data, step_lines
+from losstune.render.json import value
+from losstune.render.palette import paint
+from losstune.render.safe import printable
+from losstune.render.wrap import hang
+from losstune.words import count
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.6g}"
+
+
+def path_line(run: HeadRun) -> str:
+    """Which path produced the numbers."""
+    ops = "; mmcv's compiled operators absent, none was called" if run.stand_in else ""
+    return f"numbers: {run.describe()}, run on the batch (mmcv {run.mmcv}{ops})"
+
+
+def _check(call: LossCall) -> str:
+    if call.equal is True:
+        return "losstune's steps give the module's output"
+    if call.equal is False:
+        return "STEPS DIFFER from the module's output; please report this"
+    return call.note
+
+
+def _term_line(term: LogTerm, calls: list[LossCall]) -> str:
+    made = ", ".join(dict.fromkeys(calls[i].key for i in term.calls))
+    how = f"{count(len(term.calls), 'call')} of {made}" if term.calls else "no loss module call (computed by the head)"
+    if term.scale is not None:
+        how += f"; the head scales their sum by {_fmt(term.scale)} after they return"
+    return f"{printable(term.name)} = {_fmt(term.value)}  ({printable(how)})"
+
+
+def render_text(run: HeadRun, key: str | None, *, color: bool = False, width: int | None = None) -> str:
+    """The calls of the loss at ``key`` (every call when None), then the whole loss dict."""
+    calls = [c for c in run.calls if key is None or c.key == key]
+    out: list[str] = []
+    if key is not None:
+        kind = calls[0].type if calls else ""
+        header = f"{key}  {kind}  (through {run.describe()}; inputs: {run.batch.describe()})"
+        lines = hang(printable(header), width, rest="  ")
+        lines[0] = paint(printable(key), "bold", color) + lines[0][len(printable(key)) :]
+        out += [*lines, ""]
+        if not calls:
+            out += hang(f"the head made no call of {printable(key)} on this batch", width, "  ", rest="  ")
+            out.append("")
+    for call in calls:
+        term = f" → {call.term}" if call.term else ""
+        out += hang(
+            printable(f"{call.key} {call.type}, call {call.index + 1} of the head's {len(run.calls)}{term}"),
+            width,
+            rest="  ",
+        )
+        if call.trace is not None:
+            out += step_lines(call.trace.steps, width)
+        out += hang(printable(f"output = {_fmt(call.output)}; {_check(call)}"), width, "  ", rest="    ")
+        out.append("")
+    out += hang(
+        "loss dict, as MMDetection returns it and mmengine logs it (a list of per-level terms summed):",
+        width,
+        rest="  ",
+    )
+    for logged in run.terms:
+        out += [paint(line, "bold", color) for line in hang(_term_line(logged, run.calls), width, "  ", rest="    ")]
+    out += hang(f"loss = {_fmt(run.total)}  (the sum of the terms named loss*)", width, "  ", rest="    ")
+    out += hang(printable(path_line(run)), width, rest="  ")
+    if run.saved is not None:
+        out += hang(printable(f"batch and head weights written to {run.saved}"), width, rest="  ")
+    return "\n".join(out) + "\n"
+
+
+def run_data(run: HeadRun, key: str | None = None) -> dict[str, Any]:
+    """The run as JSON data: every call (or those of ``key``) with its steps and the log name of
+    the term it feeds, and every term of the loss dict with its log name and value."""
+    return {
+        "path": "head",
+        "numbers": run.describe(),
+        "detector": run.detector,
+        "head": {"key": run.head_key, "type": run.head_type},
+        "mmdet": run.mmdet,
+        "mmcv": {"version": run.mmcv, "compiled_ops": not run.stand_in},
+        "inputs": run.batch.describe(),
+        "batch": {"seed": run.batch.seed, "images": run.batch.images, "size": run.batch.size, "boxes": run.batch.boxes},
+        "calls": [
+            {
+                "index": c.index,
+                "key": c.key,
+                "type": c.type,
+                "term": c.term,
+                "output": value(c.output),
+                "equal": c.equal,
+                "note": c.note,
+                "steps": None if c.trace is None else step_data(c.trace.steps),
+            }
+            for c in run.calls
+            if key is None or c.key == key
+        ],
+        "losses": [
+            {"name": t.name, "value": value(t.value), "calls": t.calls, "scale": value(t.scale)} for t in run.terms
+        ],
+        "loss": value(run.total),
+        "saved": run.saved,
+    }

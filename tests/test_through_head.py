@@ -1,0 +1,167 @@
+"""`eval --through-head`: the configured detector built with MMDetection's registry, its own head run
+on a seeded synthetic batch, each loss module call evaluated step by step, and the loss dict as the
+training log shows it; `--save-batch` replayed through MMDetection's head gives the same terms."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import losstune  # noqa: E402
+from tests.conftest import EXAMPLES, PROJECTS, REPO, invoke  # noqa: E402
+
+HAS_MMDET = importlib.util.find_spec("mmdet") is not None
+needs_mmdet = pytest.mark.skipif(
+    not HAS_MMDET, reason="MMDetection 3.3.0 is not installed (pip install -e '.[dev]' installs it with mmcv-lite)"
+)
+CONFIGS = PROJECTS / "site3" / "mmdet" / ".mim" / "configs"
+RTOL = 1e-4
+
+
+def _same(ours: dict[str, float], theirs: dict[str, float]) -> None:
+    assert ours.keys() == theirs.keys()
+    for name, value in theirs.items():
+        assert ours[name] == pytest.approx(value, rel=RTOL, abs=1e-7), name
+
+
+@needs_mmdet
+def test_json_is_pure_and_the_saved_batch_replays_through_mmdetection(tmp_path: Path) -> None:
+    from losstune.engine.realhead.replay import replay
+
+    saved = tmp_path / "batch.pt"
+    config = EXAMPLES / "retinanet_r50_fpn_1x_coco.py"
+    args = ["eval", str(config), "--loss", "loss_cls", "--through-head", "--image-size", "128"]
+    out = subprocess.run(
+        [sys.executable, "-m", "losstune", *args, "--format", "json", "--save-batch", str(saved)],
+        capture_output=True,
+        text=True,
+        env=os.environ | {"PYTHONPATH": str(REPO)},
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)  # stdout holds the report and nothing else
+    assert data["kind"] == "eval" and data["path"] == "head"
+    assert data["head"] == {"key": "model.bbox_head", "type": "RetinaHead"}
+    assert [t["name"] for t in data["losses"]] == ["loss_cls", "loss_bbox"]
+    calls = data["calls"]
+    assert len(calls) == 5  # one FocalLoss call per FPN level
+    assert {c["term"] for c in calls} == {"loss_cls"} and all(c["equal"] is True for c in calls)
+    assert [s["name"] for s in calls[0]["steps"]] == ["sampling", "kernel", "weight", "reduction", "loss_weight"]
+    logged = next(t for t in data["losses"] if t["name"] == "loss_cls")
+    assert logged["value"] == pytest.approx(sum(c["output"] for c in calls), rel=1e-6)  # the log sums the levels
+
+    batch = torch.load(saved, weights_only=True)
+    assert batch["layout"] == "losstune-head-batch/1" and batch["head"]["type"] == "RetinaHead"
+    assert set(batch["inputs"]) == {"x", "batch_data_samples"}
+    assert len(batch["inputs"]["x"]) == 5 and batch["inputs"]["x"][0].shape[-1] == 16  # stride 8 on 128 pixels
+    ours = {t["name"]: t["value"] for t in data["losses"]} | {"loss": data["loss"]}
+    _same(ours, replay(str(saved)))
+
+
+REAL = [
+    ("retinanet/retinanet_r50_fpn_1x_coco.py", 128, {"loss_cls", "loss_bbox"}),
+    ("gfl/gfl_r50_fpn_1x_coco.py", 128, {"loss_cls", "loss_bbox", "loss_dfl"}),
+    ("yolox/yolox_s_8xb8-300e_coco.py", 128, {"loss_cls", "loss_bbox", "loss_obj"}),
+    ("detr/detr_r50_8xb2-150e_coco.py", 128, {"loss_cls", "d4.loss_iou"}),
+    # 900 queries are picked from the encoder's proposals: the image must give at least 900
+    ("dino/dino-4scale_r50_8xb2-12e_coco.py", 256, {"enc_loss_cls", "dn_loss_bbox", "d4.dn_loss_iou"}),
+]
+
+
+@needs_mmdet
+@pytest.mark.skipif(not CONFIGS.is_dir(), reason=f"MMDetection 3.3.0's configs are not at {CONFIGS}")
+@pytest.mark.parametrize(("config", "size", "names"), REAL, ids=[c for c, _, _ in REAL])
+def test_real_configs_through_the_head_equal_mmdetection_on_the_saved_batch(
+    tmp_path: Path, config: str, size: int, names: set[str]
+) -> None:
+    from losstune.engine.realhead.batch import BatchSpec
+    from losstune.engine.realhead.replay import replay
+    from losstune.engine.realhead.run import run_head
+
+    saved = tmp_path / "batch.pt"
+    run = run_head(losstune.load(CONFIGS / config), BatchSpec(size=size), save=str(saved))
+    assert names <= {t.name for t in run.terms}
+    assert run.calls and all(c.equal is True for c in run.calls), [(c.key, c.note) for c in run.calls if not c.equal]
+    for term in run.terms:
+        assert all(run.calls[i].term == term.name for i in term.calls)
+    ours = {t.name: t.value for t in run.terms} | {"loss": run.total}
+    _same(ours, replay(str(saved)))
+    if config.startswith("gfl/"):  # GFLHead divides the box terms by its own normaliser after the modules
+        scales = {t.name: t.scale for t in run.terms}
+        assert scales["loss_bbox"] is not None and scales["loss_dfl"] is not None and scales["loss_cls"] is None
+
+
+@needs_mmdet
+def test_a_head_that_needs_a_compiled_op_says_so_in_one_line() -> None:
+    from losstune.engine.realhead.ops import ensure_ops
+
+    if not ensure_ops():
+        pytest.skip("this mmcv ships its compiled operators")
+    config = EXAMPLES / "faster_rcnn_r50_fpn_1x_coco.py"
+    code, out = invoke(
+        "eval", str(config), "--loss", "rpn_head.loss_cls", "--through-head", "--image-size", "64", cwd=REPO
+    )
+    assert code == 2
+    assert "Traceback" not in out
+    message = out.strip().splitlines()
+    assert len(message) == 1 and "compiled op `nms`" in message[0] and "faster_rcnn_r50_fpn_1x_coco.py" in message[0]
+
+
+@needs_mmdet
+def test_custom_imports_are_imported_only_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    marker = tmp_path / "imported"
+    (tmp_path / "my_module_for_heads.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = tmp_path / "cfg.py"
+    config.write_text(
+        f"_base_ = [{str(EXAMPLES / 'retinanet_r50_fpn_1x_coco.py')!r}]\n"
+        "custom_imports = dict(imports=['my_module_for_heads'], allow_failed_imports=False)\n"
+    )
+    args = ["eval", str(config), "--loss", "loss_bbox", "--through-head", "--image-size", "64"]
+    code, _ = invoke(*args, cwd=tmp_path)
+    assert code == 0 and not marker.exists()
+    code, _ = invoke(*args, "--import-custom-modules", cwd=tmp_path)
+    assert code == 0 and marker.exists()
+
+
+def test_without_mmdetection_through_head_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+
+    def find_spec(name: str, *args: Any, **kwargs: Any) -> Any:
+        return None if name == "mmdet" else real(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    config = EXAMPLES / "retinanet_r50_fpn_1x_coco.py"
+    code, out = invoke("eval", str(config), "--loss", "loss_cls", "--through-head", cwd=REPO)
+    assert code == 2 and "Traceback" not in out
+    assert "MMDetection is not installed here: pip install mmdet==3.3.0" in out
+
+
+def test_load_lint_and_set_never_import_mmdetection(tmp_path: Path) -> None:
+    config = EXAMPLES / "retinanet_r50_fpn_1x_coco.py"
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from losstune.cli.app import app\n"
+        f"for args in (['lint', {str(config)!r}], ['set', 'model.bbox_head.loss_cls.gamma=1.5', {str(config)!r}, '--dry-run'],"
+        f" ['explain', {str(config)!r}, '--no-steps']):\n"
+        "    CliRunner().invoke(app, args)\n"
+        "print(sorted(m for m in ('mmdet', 'mmcv', 'mmengine') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=os.environ | {"PYTHONPATH": str(REPO)},
+    )
+    assert out.stdout.strip() == "[]"
