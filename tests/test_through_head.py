@@ -165,3 +165,35 @@ def test_load_lint_and_set_never_import_mmdetection(tmp_path: Path) -> None:
         env=os.environ | {"PYTHONPATH": str(REPO)},
     )
     assert out.stdout.strip() == "[]"
+
+
+@needs_mmdet
+def test_explain_through_head_adds_the_loss_dict_and_says_which_path_made_it() -> None:
+    config = EXAMPLES / "gfl_r50_fpn_1x_coco.py"
+    args = ["explain", str(config), "--no-steps", "--through-head", "--image-size", "128"]
+    code, out = invoke(*args, "--format", "json", cwd=REPO)
+    assert code == 0
+    data, _ = json.JSONDecoder().raw_decode(out)
+    head = data["through_head"]
+    assert head["path"] == "head" and head["head"]["type"] == "GFLHead"
+    assert [t["name"] for t in head["losses"]] == ["loss_cls", "loss_bbox", "loss_dfl"]
+    assert all(c["term"] in ("loss_cls", "loss_bbox", "loss_dfl") for c in head["calls"])
+    code, out = invoke(*args, cwd=REPO)
+    assert code == 0
+    assert "the head scales their sum by" in out  # GFLHead divides loss_bbox by its own normaliser
+    assert "numbers: MMDetection 3.3.0's GFLHead (model.bbox_head)" in out
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["--through-head", "--inputs", "x.pt"], "--inputs is for losstune's model"),
+        (["--through-head", "--mmdet-version", "2"], "--mmdet-version 2 is for losstune's model"),
+        (["--save-batch", "x.pt"], "--save-batch goes with --through-head"),
+        (["--import-custom-modules"], "--import-custom-modules goes with --through-head"),
+    ],
+)
+def test_options_that_do_not_go_with_through_head_are_refused(extra: list[str], named: str) -> None:
+    config = EXAMPLES / "retinanet_r50_fpn_1x_coco.py"
+    code, out = invoke("eval", str(config), "--loss", "loss_cls", *extra, cwd=REPO)
+    assert code == 2 and named in out

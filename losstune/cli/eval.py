@@ -111,11 +111,26 @@ def eval_command(
                 f"--num-priors {num_priors}: give at least 1 prior to assign and sample, or leave it out "
                 f"for the default ({DENSE_PRIORS} for a dense head, {ROI_PRIORS} for an RoI head)"
             )
-        if through_head or save_batch is not None:
-            from losstune.cli.throughhead import eval_through_head
+        if through_head:
+            from losstune.cli.throughhead import eval_through_head, refuse_with_through_head
 
+            refuse_with_through_head(
+                {
+                    "--inputs": inputs,
+                    "--num-priors": num_priors,
+                    "--plot": plot,
+                    "--mmdet-version 2": mmdet_version == 2,
+                }
+                | {"--device cuda": device is Device.cuda}
+            )
             eval_through_head(configs, loss, seed, image_size, import_custom_modules, save_batch, fmt, cfg_options)
             return
+        for flag, given in (
+            ("--save-batch", save_batch is not None),
+            ("--import-custom-modules", import_custom_modules),
+        ):
+            if given:
+                raise UsageError(f"{flag} goes with --through-head (MMDetection's own head run on a batch); add it")
         if len(configs) > 1 and fmt is Format.json:
             raise UsageError("--format json evaluates one config: give one config, or several as text")
         several = len(configs) > 1

@@ -10,6 +10,7 @@ import typer
 from losstune.cli import context, terminal
 from losstune.cli.boundary import reported, warn
 from losstune.cli.options import CfgOptionsOption, ConfigArg, Format, FormatOption, SchemaOption, VersionOption
+from losstune.cli.throughhead import ImageSizeOption, ImportCustomOption, ThroughHeadOption
 from losstune.errors import UsageError
 
 
@@ -42,6 +43,9 @@ def explain(
     mmdet_version: VersionOption = None,
     schema: SchemaOption = None,
     cfg_options: CfgOptionsOption = None,
+    through_head: ThroughHeadOption = False,
+    import_custom_modules: ImportCustomOption = False,
+    image_size: ImageSizeOption = 256,
 ) -> None:
     """Show every loss of a config and where each value comes from.
 
@@ -50,6 +54,9 @@ def explain(
     bbox sampler that feeds the loss (PseudoSampler when the head's train_cfg has none). With torch
     installed, each loss is also evaluated on seeded sample tensors: sampling, kernel, weight,
     reduction and loss_weight, each with its numbers (see losstune eval).
+
+    With --through-head, MMDetection's own head also runs on a seeded synthetic batch, and the loss
+    dict it returns follows, each term with the loss module calls it is made from (see losstune eval).
 
     Example: losstune explain configs/retinanet/retinanet_r50_fpn_1x_coco.py --format json
     """
@@ -62,6 +69,10 @@ def explain(
         has_torch = importlib.util.find_spec("torch") is not None
         if steps and not has_torch:
             raise UsageError("--steps evaluates the losses with PyTorch: pip install torch")
+        if through_head and resolved:
+            raise UsageError("--through-head runs the head; --resolved prints config text: leave out one of the two")
+        if import_custom_modules and not through_head:
+            raise UsageError("--import-custom-modules goes with --through-head (MMDetection's own head); add it")
         if resolved and fmt is Format.json:
             raise UsageError("--resolved prints config text; leave out --format json (explain's JSON has every value)")
         settings = context.settings(str(config))
@@ -77,8 +88,16 @@ def explain(
         if steps is None:
             steps = has_torch
         report = build_explain(cfg, context.schema(schema, settings), mmdet_version, steps=steps, seed=seed)
+        head_run = None
+        if through_head:
+            from losstune.cli.throughhead import run as run_through_head
+
+            head_run = run_through_head(config, cfg, seed, image_size, import_custom_modules, None)
         if fmt is Format.json:
-            sys.stdout.write(render_explain.render_json(report))
+            from losstune.render.headrun import run_data
+
+            extra = {"through_head": None if head_run is None else run_data(head_run)}
+            sys.stdout.write(render_explain.render_json(report, extra))
         else:
             warn(report.diagnostics, fmt, cfg.sources)
             width, shorten = terminal.layout(wide)
@@ -86,3 +105,7 @@ def explain(
                 report, color=terminal.color(), width=width, shorten=shorten, torch_hint=hint
             )
             sys.stdout.write(shown)
+            if head_run is not None:
+                from losstune.render.headrun import render_terms
+
+                sys.stdout.write("\n" + render_terms(head_run, color=terminal.color(), width=width))

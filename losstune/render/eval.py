@@ -103,6 +103,7 @@ def render_json(result: EvalResult) -> str:
         "key": result.loss.key,
         "type": result.loss.type,
         "mmdet_version": result.version,
+        "path": "model",
         "inputs": result.inputs,
         "steps": step_data(result.trace.steps),
         "loss": value(_plain(loss)),

@@ -273,8 +273,8 @@ def _sampler(s: SamplerView | None) -> dict[str, Any] | None:
     }
 
 
-def render_json(report: ExplainReport) -> str:
-    """The explain report as JSON text."""
+def render_json(report: ExplainReport, extra: dict[str, Any] | None = None) -> str:
+    """The explain report as JSON text (with ``extra``'s keys after its own)."""
     return document(
         "explain",
         {
@@ -313,5 +313,6 @@ def render_json(report: ExplainReport) -> str:
             ],
             "total": value(report.total),
             "diagnostics": [diagnostic(d) for d in report.diagnostics],
-        },
+        }
+        | (extra or {}),
     )

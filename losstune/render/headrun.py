@@ -64,7 +64,12 @@ def render_text(run: HeadRun, key: str | None, *, color: bool = False, width: in
             out += step_lines(call.trace.steps, width)
         out += hang(printable(f"output = {_fmt(call.output)}; {_check(call)}"), width, "  ", rest="    ")
         out.append("")
-    out += hang(
+    return "\n".join(out) + "\n" + render_terms(run, color=color, width=width)
+
+
+def render_terms(run: HeadRun, *, color: bool = False, width: int | None = None) -> str:
+    """The loss dict as the head returns it and mmengine logs it, and which path made the numbers."""
+    out = hang(
         "loss dict, as MMDetection returns it and mmengine logs it (a list of per-level terms summed):",
         width,
         rest="  ",
