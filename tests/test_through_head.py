@@ -197,3 +197,19 @@ def test_options_that_do_not_go_with_through_head_are_refused(extra: list[str], 
     config = EXAMPLES / "retinanet_r50_fpn_1x_coco.py"
     code, out = invoke("eval", str(config), "--loss", "loss_cls", *extra, cwd=REPO)
     assert code == 2 and named in out
+
+
+@needs_mmdet
+@pytest.mark.skipif(not CONFIGS.is_dir(), reason=f"MMDetection 3.3.0's configs are not at {CONFIGS}")
+def test_the_saved_weights_are_the_heads_before_its_loss_ran(tmp_path: Path) -> None:
+    # GHM-C and GHM-R keep a running sum in a buffer that each call moves: the replay starts from
+    # the buffer as the batch found it, not as the run left it
+    from losstune.engine.realhead.batch import BatchSpec
+    from losstune.engine.realhead.replay import replay
+    from losstune.engine.realhead.run import run_head
+
+    saved = tmp_path / "batch.pt"
+    run = run_head(losstune.load(CONFIGS / "ghm/retinanet_r50_fpn_ghm-1x_coco.py"), BatchSpec(size=64), save=str(saved))
+    state = torch.load(saved, weights_only=True)["head"]["state_dict"]
+    assert float(state["loss_cls.acc_sum"].abs().sum()) == 0.0
+    _same({t.name: t.value for t in run.terms} | {"loss": run.total}, replay(str(saved)))

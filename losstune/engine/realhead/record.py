@@ -98,9 +98,12 @@ def recording_calls(model: Any) -> Iterator[list[Call]]:
 
 @dataclass
 class HeadInputs:
-    """The arguments of the head's ``loss`` by name, as they were passed (detached copies)."""
+    """The arguments of the head's ``loss`` by name, as they were passed, and the head's
+    ``state_dict`` as it was then (a loss's running state, GHM's ``acc_sum``, moves during the call);
+    detached copies."""
 
     arguments: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -122,6 +125,7 @@ def recording_head_inputs(head: Any, seed: int) -> Iterator[HeadInputs]:
             else:
                 arguments[name] = v
         seen.arguments = {k: _copy(v) for k, v in arguments.items()}
+        seen.state = {k: _copy(v) for k, v in head.state_dict().items()}
         torch.manual_seed(seed)
         return original(*args, **kwargs)
 

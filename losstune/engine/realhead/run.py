@@ -301,7 +301,7 @@ def run_head(
                     f"--save-batch writes the inputs of a detector's bbox_head; {detector} has none "
                     "(its heads are run through the detector)"
                 )
-            _save(save, cfg, run, builds.of(head), head, head_inputs.arguments, losses, images)
+            _save(save, cfg, run, builds.of(head), head_inputs.state, head_inputs.arguments, losses, images)
             run.saved = save
     return run
 
@@ -311,7 +311,7 @@ def _save(
     cfg: LoadedConfig,
     run: HeadRun,
     head_cfg: Any,
-    head: Any,
+    state: dict[str, Any],
     inputs: dict[str, Any],
     losses: Any,
     images: Any,
@@ -331,7 +331,7 @@ def _save(
                 "key": run.head_key,
                 "type": run.head_type,
                 "config": head_cfg,
-                "state_dict": to_plain(dict(head.state_dict())),
+                "state_dict": to_plain(state),
             },
             "inputs": to_plain(inputs),
             "losses": to_plain(dict(losses)),
