@@ -26,10 +26,13 @@ def lint(
     fmt: Annotated[
         LintFormat,
         typer.Option(
+            "--output-format",
             "--format",
             "-f",
-            help="text, json, sarif, github, rdjson (reviewdog), or auto (github under GitHub Actions); json, "
-            "sarif and rdjson carry each fix's text changes.",
+            help="text (grouped by file, with the source lines), concise (one finding a line, "
+            "path:line:col: CODE [name] message), json, sarif, github, gitlab (a code quality report), "
+            "rdjson (reviewdog), or auto: github under GitHub Actions, else text; json, sarif and rdjson "
+            "carry each fix's text changes.",
         ),
     ] = LintFormat.auto,
     select: Annotated[
@@ -104,6 +107,17 @@ def lint(
             show_default=False,
         ),
     ] = None,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Only the findings: no summary line, nothing at all when none is found."),
+    ] = False,
+    statistics: Annotated[
+        bool,
+        typer.Option("--statistics", help="How many findings of each code, most frequent first, not the findings."),
+    ] = False,
+    exit_zero: Annotated[
+        bool, typer.Option("--exit-zero", help="Exit 0 even with findings (2 still says lint could not run).")
+    ] = False,
     mmdet_version: VersionOption = None,
     schema: SchemaOption = None,
     cfg_options: CfgOptionsOption = None,
@@ -119,9 +133,14 @@ def lint(
     Exit codes: 0 no errors (no warnings either with --strict), 1 findings, 2 could not run.
     With --fix, the exit code is that of the findings left after the fixes.
 
-    Example: losstune lint configs/ --format github; losstune lint configs/ --fix --show-fixes
+    Example: losstune lint configs/ --output-format concise; losstune lint configs/ --fix --show-fixes
     """
     with reported(Format.json if fmt is LintFormat.json else Format.text):
+        if statistics and fmt not in (LintFormat.text, LintFormat.concise, LintFormat.json, LintFormat.auto):
+            raise UsageError(
+                f"--statistics prints counts as text or JSON, not as {fmt.value}: "
+                "use it with --output-format text, concise or json"
+            )
         from losstune.lint.run import lint as run_lint
         from losstune.render import lint as render_lint
 
@@ -163,15 +182,24 @@ def lint(
             from losstune.edit.fixes import with_replacements
 
             result = with_replacements(result, loaded, settings)  # each fix's text changes, planned
-        if chosen is LintFormat.json:
-            out = render_lint.render_json(result.diagnostics, len(result.configs))
+        found, checked = result.diagnostics, len(result.configs)
+        if statistics and chosen is LintFormat.json:
+            out = render_lint.render_statistics_json(found, checked)
+        elif statistics:
+            out = render_lint.render_statistics(found, checked, color=terminal.color(), quiet=quiet)
+        elif chosen is LintFormat.json:
+            out = render_lint.render_json(found, checked)
         elif chosen is LintFormat.sarif:
-            out = render_lint.render_sarif(result.diagnostics)
+            out = render_lint.render_sarif(found)
         elif chosen is LintFormat.rdjson:
-            out = render_lint.render_rdjson(result.diagnostics, result.lines)
+            out = render_lint.render_rdjson(found, result.lines)
         elif chosen is LintFormat.github:
-            out = render_lint.render_github(result.diagnostics)
+            out = render_lint.render_github(found)
+        elif chosen is LintFormat.gitlab:
+            out = render_lint.render_gitlab(found)
+        elif chosen is LintFormat.concise:
+            out = render_lint.render_concise(found, checked, color=terminal.color(), quiet=quiet)
         else:
-            out = render_lint.render_text(result.diagnostics, result.lines, len(result.configs), color=terminal.color())
+            out = render_lint.render_text(found, result.lines, checked, color=terminal.color(), quiet=quiet)
         sys.stdout.write(out)
-        raise typer.Exit(EXIT_FINDINGS if result.failed(settings.strict) else EXIT_OK)
+        raise typer.Exit(EXIT_FINDINGS if result.failed(settings.strict) and not exit_zero else EXIT_OK)

@@ -21,10 +21,12 @@ class LintFormat(str, Enum):
     """Output formats of ``lint``."""
 
     text = "text"
+    concise = "concise"
     json = "json"
     sarif = "sarif"
     github = "github"
     rdjson = "rdjson"
+    gitlab = "gitlab"
     auto = "auto"
 
 

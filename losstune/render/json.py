@@ -2,7 +2,7 @@
 ``NaN`` or ``Infinity``, so the output is always valid JSON.
 
 Schema version 1. Every report is an object with ``"version": 1`` and ``"kind"`` (``explain``,
-``diff``, ``lint``, ``set``, ``sweep``, ``eval``, ``schema``, ``schema-entry``, ``rule`` or ``error``), written
+``diff``, ``lint``, ``lint-statistics``, ``set``, ``sweep``, ``eval``, ``schema``, ``schema-entry``, ``rule`` or ``error``), written
 by :func:`document`; each report's module builds its data. Values are JSON values; a tuple is a JSON array, a value that
 could not be evaluated is ``{"opaque": "<source text>"}``, one read from environment variables
 ``{"env": ["NAME", ...]}`` (never their values), a non-finite float is
@@ -106,7 +106,7 @@ def _suggested_fix(d: Diagnostic) -> dict[str, Any] | None:
     }
 
 
-def dump(data: dict[str, Any]) -> str:
+def dump(data: dict[str, Any] | list[Any]) -> str:
     """Indented JSON text; non-finite floats must already be encoded by ``value``."""
     return json_text(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)) + "\n"
 

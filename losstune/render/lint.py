@@ -24,9 +24,14 @@ from losstune.words import count
 
 
 def render_text(
-    diagnostics: list[Diagnostic], lines: dict[tuple[str, int], str], checked: int, *, color: bool = False
+    diagnostics: list[Diagnostic],
+    lines: dict[tuple[str, int], str],
+    checked: int,
+    *,
+    color: bool = False,
+    quiet: bool = False,
 ) -> str:
-    """Findings grouped by file, then a one-line summary."""
+    """Findings grouped by file, then a one-line summary (none with ``quiet``)."""
     out: list[str] = []
     by_file: dict[str, list[Diagnostic]] = {}
     for d in sorted(diagnostics, key=order):
@@ -46,15 +51,67 @@ def render_text(
             if d.fix:
                 out.append(f"    {paint('fix:', 'bold-green', color)} {sentence(d.fix)}")
         out.append("")
-    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
-    warnings = sum(d.severity is Severity.WARNING for d in diagnostics)
+    if quiet:
+        return "\n".join(out[:-1]) + "\n" if out else ""
+    out.append(summary(diagnostics, checked, color=color))
+    return "\n".join(out) + "\n"
+
+
+def summary(diagnostics: list[Diagnostic], checked: int, *, color: bool = False) -> str:
+    """The last line of the text reports: how many errors and warnings in how many files, or that
+    all checks passed, and how many configs were checked."""
     configs = count(checked, "config")
     if not diagnostics:
-        out.append(f"{paint('All checks passed', 'bold-green', color)} ({configs} checked).")
-    else:
-        summary = f"{count(errors, 'error')}, {count(warnings, 'warning')} in {count(len(by_file), 'file')}"
-        out.append(f"{paint(summary, 'bold', color)} ({configs} checked).")
-    return "\n".join(out) + "\n"
+        return f"{paint('All checks passed', 'bold-green', color)} ({configs} checked)."
+    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
+    warnings = sum(d.severity is Severity.WARNING for d in diagnostics)
+    files = len({shown(d.span.file) if d.span else "" for d in diagnostics})
+    said = f"{count(errors, 'error')}, {count(warnings, 'warning')} in {count(files, 'file')}"
+    return f"{paint(said, 'bold', color)} ({configs} checked)."
+
+
+def render_concise(diagnostics: list[Diagnostic], checked: int, *, color: bool = False, quiet: bool = False) -> str:
+    """One finding a line, ``path:line:column: CODE [name] message`` (the form terminals and editors
+    open at the position), then the summary (none with ``quiet``)."""
+    out = []
+    for d in sorted(diagnostics, key=order):
+        where = f"{printable(position(d.span))}: " if d.span else ""
+        code = paint(d.code, severity_style(d.severity), color)
+        out.append(f"{paint(where, 'bold', color)}{code} [{d.name}] {sentence(message(d))}")
+    if not quiet:
+        out.append(summary(diagnostics, checked, color=color))
+    return "".join(f"{line}\n" for line in out)
+
+
+def statistics(diagnostics: list[Diagnostic]) -> list[tuple[Diagnostic, int]]:
+    """One finding of each code with how many there are, the most frequent first (then by code)."""
+    counts: dict[str, int] = {}
+    first: dict[str, Diagnostic] = {}
+    for d in diagnostics:
+        counts[d.code] = counts.get(d.code, 0) + 1
+        first.setdefault(d.code, d)
+    return [(first[c], n) for c, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
+
+
+def render_statistics(diagnostics: list[Diagnostic], checked: int, *, color: bool = False, quiet: bool = False) -> str:
+    """A count of findings per code with the code's name, the most frequent first, then the
+    summary (none with ``quiet``)."""
+    rows = statistics(diagnostics)
+    width = max((len(str(n)) for _d, n in rows), default=1)
+    out = [f"{n:>{width}}  {paint(d.code, severity_style(d.severity), color)}  {d.name}" for d, n in rows]
+    if not quiet:
+        out += [""] if out else []
+        out.append(summary(diagnostics, checked, color=color))
+    return "".join(f"{line}\n" for line in out)
+
+
+def render_statistics_json(diagnostics: list[Diagnostic], files: int) -> str:
+    """The counts of :func:`render_statistics` as JSON: ``{"version": 1, "kind": "lint-statistics",
+    "files": N, "statistics": [{"code", "name", "severity", "count"}]}``."""
+    rows = [
+        {"code": d.code, "name": d.name, "severity": d.severity.value, "count": n} for d, n in statistics(diagnostics)
+    ]
+    return document("lint-statistics", {"files": files, "statistics": rows})
 
 
 def render_json(diagnostics: list[Diagnostic], files: int) -> str:
@@ -241,3 +298,37 @@ def render_rdjson(diagnostics: list[Diagnostic], lines: dict[tuple[str, int], st
                 item["suggestions"] = [{"range": _rd_range(r.span, lines, file), "text": r.text} for r in same]
         out.append(item)
     return dump({"source": {"name": "losstune", "url": "https://pypi.org/project/losstune/"}, "diagnostics": out})
+
+
+# GitLab code quality: the JSON array a job's ``artifacts:reports:codequality`` file holds. Each
+# fingerprint identifies a finding across commits, so it hashes what the finding is about (code,
+# file, key path, message), not its line: a finding that only moves is the same finding.
+_GITLAB_SEVERITY = {Severity.ERROR: "major", Severity.WARNING: "minor", Severity.INFO: "info"}
+
+
+def render_gitlab(diagnostics: list[Diagnostic]) -> str:
+    """A GitLab code quality report of ``diagnostics``."""
+    import hashlib
+
+    issues = []
+    seen: dict[str, int] = {}
+    for d in sorted(diagnostics, key=order):
+        path = shown(d.span.file).replace("\\", "/") if d.span else ""
+        said = message(d)
+        identity = "\0".join((d.code, path, d.key or "", said))
+        # Equal findings in one file (the same message twice) get one fingerprint each, in order.
+        seen[identity] = seen.get(identity, -1) + 1
+        fingerprint = hashlib.sha256(f"{identity}\0{seen[identity]}".encode("utf-8", "surrogatepass")).hexdigest()
+        description = f"{d.code} {d.name}: {said}" + (f" (fix: {d.fix})" if d.fix else "")
+        issue: dict[str, Any] = {
+            "description": description,
+            "check_name": d.code,
+            "fingerprint": fingerprint,
+            "severity": _GITLAB_SEVERITY[d.severity],
+            "location": {
+                "path": path,
+                "lines": {"begin": d.span.line if d.span else 1, "end": d.span.end_line if d.span else 1},
+            },
+        }
+        issues.append(issue)
+    return dump(issues)

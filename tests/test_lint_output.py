@@ -1,0 +1,157 @@
+"""`losstune lint` as CI and terminals use it: the concise and GitLab formats, --output-format and
+its aliases, --quiet, --statistics and --exit-zero, from the command line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import invoke
+
+BASE = """
+model = dict(
+    type='RetinaNet',
+    bbox_head=dict(
+        type='RetinaHead',
+        num_classes=80,
+        loss_cls=dict(type='FocalLoss', use_sigmoid=True, gama=2.0, alpha=0.25),
+        loss_bbox=dict(type='L1Loss', reduction='avg')),
+    train_cfg=dict(sampler=dict(type='PseudoSampler')))
+train_dataloader = dict(batch_size=2, sampler=dict(type='DefaultSampler', shuffle=True))
+"""
+
+
+@pytest.fixture
+def tree(write: Callable[..., Path], tmp_path: Path) -> Path:
+    write("configs/_base_/retina.py", BASE)
+    write("configs/a.py", "_base_ = './_base_/retina.py'\nmodel = dict(bbox_head=dict(loss_cls=dict(alpha=1.5)))\n")
+    write("configs/b.py", "_base_ = './_base_/retina.py'\nmodel = dict(bbox_head=dict(loss_cls=dict(gamma='1.5')))\n")
+    write("clean.py", "model = dict(bbox_head=dict(loss_bbox=dict(type='L1Loss')))\n")
+    write("warns.py", "model = dict(bbox_head=dict(loss_bbox=dict(type='L1Loss', loss_weight=0.0)))\n")
+    return tmp_path
+
+
+CONCISE = (
+    "configs/_base_/retina.py:6:64: LT102 [unknown-parameter] `FocalLoss` has no parameter `gama` (building the "
+    "model fails with an unexpected keyword argument); did you mean `gamma`?\n"
+    "configs/_base_/retina.py:7:49: LT105 [invalid-choice] `L1Loss.reduction` = 'avg' is not one of "
+    "'none', 'mean', 'sum'\n"
+    "configs/a.py:2:49: LT104 [out-of-range] `FocalLoss.alpha` = 1.5 is out of range: it must be >= 0 and <= 1\n"
+    "configs/b.py:2:49: LT103 [wrong-type] `FocalLoss.gamma` must be float, not str ('1.5')\n"
+)
+
+
+def test_concise_is_one_finding_a_line_then_the_summary(tree: Path) -> None:
+    code, out = invoke("lint", "configs", "--output-format", "concise", cwd=tree)
+    assert code == 1
+    assert out == CONCISE + "4 errors, 0 warnings in 3 files (2 configs checked).\n"
+
+
+@pytest.mark.parametrize("option", ["--output-format", "--format", "-f"])
+def test_output_format_and_its_aliases(tree: Path, option: str) -> None:
+    code, out = invoke("lint", "configs", option, "concise", "--quiet", cwd=tree)
+    assert (code, out) == (1, CONCISE)
+
+
+def test_quiet_prints_only_the_findings_and_nothing_when_there_are_none(tree: Path) -> None:
+    code, out = invoke("lint", "configs/b.py", "--quiet", "--ignore", "LT102,LT105", cwd=tree)
+    assert code == 1
+    assert out == (
+        "configs/b.py\n"
+        "  2:49  error  LT103 wrong-type  `FocalLoss.gamma` must be float, not str ('1.5')\n"
+        "       2 | model = dict(bbox_head=dict(loss_cls=dict(gamma='1.5')))\n"
+        "                                                           ^^^^^\n"
+        "    fix: remove the quotes: gamma=1.5\n"
+    )
+    assert invoke("lint", "clean.py", "--quiet", cwd=tree) == (0, "")
+    assert invoke("lint", "clean.py", "--quiet", "-f", "concise", cwd=tree) == (0, "")
+
+
+def test_statistics_count_each_code_most_frequent_first(tree: Path, write: Callable[..., Path]) -> None:
+    write("configs/c.py", "_base_ = './_base_/retina.py'\nmodel = dict(bbox_head=dict(loss_cls=dict(gamma='2')))\n")
+    code, out = invoke("lint", "configs", "--statistics", cwd=tree)
+    assert code == 1
+    assert out == (
+        "2  LT103  wrong-type\n"
+        "1  LT102  unknown-parameter\n"
+        "1  LT104  out-of-range\n"
+        "1  LT105  invalid-choice\n"
+        "\n"
+        "5 errors, 0 warnings in 4 files (3 configs checked).\n"
+    )
+    assert invoke("lint", "configs", "--statistics", "--quiet", cwd=tree)[1] == out.split("\n\n")[0] + "\n"
+    code, out = invoke("lint", "configs", "--statistics", "-f", "json", cwd=tree)
+    assert code == 1
+    assert json.loads(out) == {
+        "version": 1,
+        "kind": "lint-statistics",
+        "files": 3,
+        "statistics": [
+            {"code": "LT103", "name": "wrong-type", "severity": "error", "count": 2},
+            {"code": "LT102", "name": "unknown-parameter", "severity": "error", "count": 1},
+            {"code": "LT104", "name": "out-of-range", "severity": "error", "count": 1},
+            {"code": "LT105", "name": "invalid-choice", "severity": "error", "count": 1},
+        ],
+    }
+
+
+def test_statistics_with_a_format_that_has_no_room_for_them_is_a_usage_error(tree: Path) -> None:
+    code, out = invoke("lint", "configs", "--statistics", "-f", "sarif", cwd=tree)
+    assert code == 2
+    assert "--statistics" in out and "text, concise or json" in out
+
+
+def test_exit_zero_exits_0_with_findings_and_2_when_lint_cannot_run(tree: Path) -> None:
+    code, out = invoke("lint", "configs", "--exit-zero", "-f", "concise", cwd=tree)
+    assert (code, out) == (0, CONCISE + "4 errors, 0 warnings in 3 files (2 configs checked).\n")
+    assert invoke("lint", "warns.py", "--strict", cwd=tree)[0] == 1
+    assert invoke("lint", "warns.py", "--strict", "--exit-zero", cwd=tree)[0] == 0
+    code, out = invoke("lint", "missing.py", "--exit-zero", cwd=tree)
+    assert code == 2 and "`missing.py` does not exist" in out
+
+
+def _gitlab(tree: Path, *args: str) -> list[dict[str, object]]:
+    code, out = invoke("lint", *args, "--output-format", "gitlab", cwd=tree)
+    assert code == 1
+    report = json.loads(out)
+    assert isinstance(report, list)
+    return report
+
+
+def test_gitlab_code_quality_report(tree: Path) -> None:
+    report = _gitlab(tree, "configs")
+    assert [(r["check_name"], r["severity"], r["location"]) for r in report] == [
+        ("LT102", "major", {"path": "configs/_base_/retina.py", "lines": {"begin": 6, "end": 6}}),
+        ("LT105", "major", {"path": "configs/_base_/retina.py", "lines": {"begin": 7, "end": 7}}),
+        ("LT104", "major", {"path": "configs/a.py", "lines": {"begin": 2, "end": 2}}),
+        ("LT103", "major", {"path": "configs/b.py", "lines": {"begin": 2, "end": 2}}),
+    ]
+    assert report[3]["description"] == (
+        "LT103 wrong-type: `FocalLoss.gamma` must be float, not str ('1.5') (fix: remove the quotes: gamma=1.5)"
+    )
+    fingerprints = [r["fingerprint"] for r in report]
+    assert len(set(fingerprints)) == 4 and all(isinstance(f, str) and len(f) == 64 for f in fingerprints)
+    assert invoke("lint", "clean.py", "-f", "gitlab", cwd=tree) == (0, "[]\n")
+
+
+def test_gitlab_fingerprints_stay_when_lines_move_and_differ_between_equal_findings(
+    tree: Path, write: Callable[..., Path]
+) -> None:
+    before = {r["check_name"]: r["fingerprint"] for r in _gitlab(tree, "configs/b.py")}
+    write(
+        "configs/b.py",
+        "_base_ = './_base_/retina.py'\n\n# a comment moves the finding down\n"
+        "model = dict(bbox_head=dict(loss_cls=dict(gamma='1.5')))\n",
+    )
+    after = _gitlab(tree, "configs/b.py")
+    assert {r["check_name"]: r["fingerprint"] for r in after} == before
+    assert [r["location"]["lines"]["begin"] for r in after if r["check_name"] == "LT103"] == [4]  # type: ignore[index]
+    write(
+        "twice.py",
+        "model = dict(a=dict(loss=dict(type='L1Loss', loss_weight=-1.0)), b=dict(loss=dict(type='L1Loss', loss_weight=-1.0)))\n",
+    )
+    twice = _gitlab(tree, "twice.py")
+    assert len(twice) == 2 and twice[0]["fingerprint"] != twice[1]["fingerprint"]
