@@ -15,12 +15,6 @@ from losstune.cli.options import CfgOptionsOption, Format, LintFormat, SchemaOpt
 from losstune.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 
 
-def _split_codes(value: list[str] | None) -> tuple[str, ...] | None:
-    if not value:
-        return None
-    return tuple(c.strip().upper() for v in value for c in v.split(",") if c.strip())
-
-
 def lint(
     paths: Annotated[list[Path], typer.Argument(help="Config files or folders to check.", show_default=False)],
     fmt: Annotated[
@@ -142,11 +136,12 @@ def lint(
                 "use it with --output-format text, concise or json"
             )
         from losstune.lint.run import lint as run_lint
+        from losstune.lint.settings import option_codes
         from losstune.render import lint as render_lint
 
         settings = context.settings(str(paths[0]) if paths else ".").merged(
-            select=_split_codes(select),
-            ignore=_split_codes(ignore),
+            select=option_codes(select, "--select"),
+            ignore=option_codes(ignore, "--ignore"),
             strict=strict,
             mmdet_version=mmdet_version,
         )
