@@ -10,18 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import invoke
-
-BASE = """
-model = dict(
-    type='RetinaNet',
-    bbox_head=dict(
-        type='RetinaHead',
-        num_classes=80,
-        loss_cls=dict(type='FocalLoss', use_sigmoid=True, gama=2.0, alpha=0.25),
-        loss_bbox=dict(type='L1Loss', reduction='avg')),
-    train_cfg=dict(sampler=dict(type='PseudoSampler')))
-train_dataloader = dict(batch_size=2, sampler=dict(type='DefaultSampler', shuffle=True))
-"""
+from tests.test_lint import BASE
 
 
 @pytest.fixture
