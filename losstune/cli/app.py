@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterable
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperArgument, TyperCommand
 
 from losstune.cli import context
 from losstune.cli.diff import diff
@@ -49,8 +50,36 @@ def _root(
         raise typer.Exit(EXIT_OK)
 
 
+class Command(TyperCommand):
+    """A command whose arguments are named as people write them, in its usage line and its list
+    of arguments: ``PATH...``, ``CONFIG``, ``[CODE]`` (the argument's own metavar, else its name,
+    upper-cased, made singular and followed by ``...`` when it takes several)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if isinstance(param, TyperArgument) and param.metavar is None:
+                name = (param.name or "arg").upper()
+                if param.nargs != 1:
+                    name = (name[:-1] if name.endswith("S") else name) + "..."
+                param.metavar = name
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:  # typer's own (vendored) click Context
+        """``[OPTIONS]`` and each argument's metavar, in brackets when it may be left out."""
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument):
+                pieces.append(str(param.metavar) if param.required else f"[{param.metavar}]")
+            else:
+                pieces.extend(param.get_usage_pieces(ctx))
+        return pieces
+
+
 def build(names: Iterable[str]) -> typer.Typer:
-    """The application with the commands ``names`` (of :data:`COMMANDS`)."""
+    """The application with the commands ``names`` (of :data:`COMMANDS`); the whole one (more than
+    one command) has typer's ``--install-completion`` and ``--show-completion``, which a shell's
+    completion runs (with no arguments of its own)."""
+    names = list(names)
     application = typer.Typer(
         name="losstune",
         help=(
@@ -60,13 +89,13 @@ def build(names: Iterable[str]) -> typer.Typer:
             "Exit codes: 0 clean, 1 findings (diff: the configs differ), 2 could not run."
         ),
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=len(names) > 1,
         rich_markup_mode=None,
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     for name in names:
-        application.command(name)(COMMANDS[name])
+        application.command(name, cls=Command)(COMMANDS[name])
     application.callback(invoke_without_command=True)(_root)
     return application
 

@@ -11,7 +11,7 @@ import typer
 
 from losstune.cli import context, terminal
 from losstune.cli.boundary import reported
-from losstune.cli.options import CfgOptionsOption, Format, LintFormat, SchemaOption, VersionOption
+from losstune.cli.options import CfgOptionsOption, Format, LintFormat, SchemaOption, VersionOption, complete_codes
 from losstune.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 
 
@@ -32,11 +32,22 @@ def lint(
     select: Annotated[
         list[str] | None,
         typer.Option(
-            "--select", help="Only these codes or prefixes, comma-separated (LT1 = all LT1xx).", show_default=False
+            "--select",
+            metavar="CODES",
+            help="Only these codes, comma-separated: codes (LT103), prefixes (LT1 = every LT1xx) or ALL.",
+            autocompletion=complete_codes,
+            show_default=False,
         ),
     ] = None,
     ignore: Annotated[
-        list[str] | None, typer.Option("--ignore", help="Skip these codes or prefixes.", show_default=False)
+        list[str] | None,
+        typer.Option(
+            "--ignore",
+            metavar="CODES",
+            help="Skip these codes or prefixes.",
+            autocompletion=complete_codes,
+            show_default=False,
+        ),
     ] = None,
     strict: Annotated[
         bool | None, typer.Option("--strict/--no-strict", help="Fail on warnings too.", show_default=False)

@@ -44,7 +44,10 @@ ConfigArg = Annotated[Path, typer.Argument(help="A config file: .py, .yaml, .yml
 SchemaOption = Annotated[
     list[Path] | None,
     typer.Option(
-        "--schema", help="A YAML file describing your own losses or samplers (repeatable).", show_default=False
+        "--schema",
+        metavar="FILE",
+        help="A YAML file describing your own losses or samplers (repeatable).",
+        show_default=False,
     ),
 ]
 CfgOptionsOption = Annotated[
@@ -63,12 +66,23 @@ VersionOption = Annotated[
     int | None,
     typer.Option(
         "--mmdet-version",
+        metavar="2|3",
         min=2,
         max=3,
         help="Check against MMDetection 2 or 3 (default: detected from the config's shape).",
         show_default=False,
     ),
 ]
+
+
+def complete_codes(incomplete: str) -> list[tuple[str, str]]:
+    """The completions of a ``--select``/``--ignore`` value: each code (with its name) that
+    continues the last comma-separated entry, and ``ALL``."""
+    from losstune.lint.selection import ALL, code_names
+
+    head, comma, last = incomplete.rpartition(",")
+    names = {**code_names(), ALL: "every code"}
+    return [(f"{head}{comma}{c}", names[c]) for c in names if c.startswith(last.upper())]
 
 
 def config_and_assignments(args: list[str], usage: str) -> tuple[str, list[str]]:

@@ -10,12 +10,18 @@ ALL = "ALL"
 _NUMBERED = re.compile(r"(?P<letters>\D*)(?P<number>\d+)")
 
 
-def known_codes() -> list[str]:
-    """Every code lint can report, the loader's and the rules', sorted."""
+def code_names() -> dict[str, str]:
+    """Every code lint can report, the loader's and the rules', with its name, in code order."""
     from losstune.loader.codes import ALL_CODES
     from losstune.rules import ALL_RULES
 
-    return sorted({c.code for c in ALL_CODES} | {r.code for r in ALL_RULES})
+    named = {c.code: c.name for c in ALL_CODES} | {r.code: r.name for r in ALL_RULES}
+    return dict(sorted(named.items()))
+
+
+def known_codes() -> list[str]:
+    """Every code lint can report, sorted."""
+    return list(code_names())
 
 
 def matches(code: str, entry: str) -> bool:
