@@ -228,3 +228,45 @@ def test_configs_that_inherit_the_base_but_replace_the_edited_value_are_counted_
     )
     report = json.loads(out)
     assert (report["affected"], report["unaffected"]) == (["configs/a.py"], ["configs/b.py", "configs/c.py"])
+
+
+def test_by_name_resolves_only_the_files_that_name_an_inheritor_and_finds_the_same(
+    project: Path, write: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write("proj/configs/split.py", "_base_ = ['./_base_/models/o'\n          'ther.py']\n")
+    write("proj/configs/dotted.py", "_base_ = './dotted.1x.py'\n")
+    write("proj/configs/dotted.1x.py", "_base_ = './a.py'\n")
+    write("proj/configs/unrelated.py", "_base_ = './plain.py'\n")
+    base = str(project / "configs/_base_/models/m.py")
+    resolved: list[str] = []
+    original = Resolver.resolve
+
+    def resolve(self: Resolver, path: str) -> FileResult:
+        resolved.append(os.path.relpath(path, project))
+        return original(self, path)
+
+    monkeypatch.setattr(Resolver, "resolve", resolve)
+    everything = find_inheritors(base, [base])
+    every_file = sorted(set(resolved))
+    resolved.clear()
+    by_name = find_inheritors(base, [base], by_name=True)
+    assert by_name.configs == everything.configs
+    assert [os.path.relpath(c, project) for c in by_name.configs] == [
+        "configs/a.py",
+        "configs/dotted.1x.py",
+        "configs/dotted.py",
+        "configs/split.py",
+        "configs/sub/b.yaml",
+    ]
+    assert "configs/unrelated.py" in every_file and "configs/unrelated.py" not in resolved
+    # A broken file is a note where it names the base (it may inherit it), not where it names none.
+    assert by_name.unchecked == [u for u in everything.unchecked if "unrelated.py" not in u]
+    assert any("broken.py" in u for u in by_name.unchecked)
+
+
+def test_project_root_is_below_a_folder_the_walk_does_not_enter(write: Callable[..., Path], tmp_path: Path) -> None:
+    write("repo/.git/HEAD", "ref: refs/heads/main\n")
+    config = write("repo/.projects/mmdet/.mim/configs/_base_/models/m.py", BASE)
+    assert project_root(str(config), [str(config)]) == str(tmp_path / "repo/.projects/mmdet/.mim")
+    plain = write("repo/configs/_base_/m.py", BASE)
+    assert project_root(str(plain), [str(plain)]) == str(tmp_path / "repo")

@@ -144,3 +144,69 @@ def test_gitlab_fingerprints_stay_when_lines_move_and_differ_between_equal_findi
     )
     twice = _gitlab(tree, "twice.py")
     assert len(twice) == 2 and twice[0]["fingerprint"] != twice[1]["fingerprint"]
+
+
+@pytest.fixture
+def project(write: Callable[..., Path], tmp_path: Path) -> Path:
+    """A project whose base is inherited directly, through another base, through a config, and by
+    a name split over two string literals; and a config that inherits nothing of it."""
+    write("proj/pyproject.toml", "[project]\nname = 'p'\n")
+    write(
+        "proj/configs/_base_/models/retina.py", "model = dict(bbox_head=dict(loss_cls=dict(type='CrossEntropyLoss')))\n"
+    )
+    write("proj/configs/_base_/models/other.py", "_base_ = './retina.py'\n")
+    write(
+        "proj/configs/a.py",
+        "_base_ = './_base_/models/retina.py'\nmodel = dict(bbox_head=dict(loss_cls=dict(alpha=0.5)))\n",
+    )
+    write(
+        "proj/configs/sub/b.yaml", "_base_: ../_base_/models/other.py\nmodel: {bbox_head: {loss_cls: {gamma: 2.0}}}\n"
+    )
+    write("proj/configs/c.py", "_base_ = './a.py'\n")
+    write("proj/configs/split.py", "_base_ = ['./_base_/models/ret'\n          'ina.py']\n")
+    write("proj/configs/alone.py", "model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', alpha=2.0)))\n")
+    return tmp_path / "proj"
+
+
+def test_the_configs_that_inherit_a_given_file_are_checked_with_it(project: Path) -> None:
+    code, out = invoke("lint", "configs/_base_/models/retina.py", "-f", "concise", cwd=project)
+    assert code == 1
+    assert out == (
+        "configs/a.py:2:49: LT102 [unknown-parameter] `CrossEntropyLoss` has no parameter `alpha` (building the "
+        "model fails with an unexpected keyword argument)\n"
+        "configs/sub/b.yaml:2:39: LT102 [unknown-parameter] `CrossEntropyLoss` has no parameter `gamma` (building "
+        "the model fails with an unexpected keyword argument)\n"
+        "2 errors, 0 warnings in 2 files (4 configs checked, 4 of them as they inherit a file given).\n"
+    )
+    code, out = invoke("lint", "configs/_base_/models/retina.py", "--no-dependents", cwd=project)
+    assert (code, out) == (0, "All checks passed (1 config checked).\n")
+
+
+def test_dependents_in_json_and_none_searched_for_a_folder_that_holds_the_project(project: Path) -> None:
+    code, out = invoke("lint", "configs/_base_/models/other.py", "configs/alone.py", "-f", "json", cwd=project)
+    data = json.loads(out)
+    assert (code, data["files"], data["dependents"]) == (1, 2, ["configs/sub/b.yaml"])
+    assert [(d["code"], d["file"]) for d in data["diagnostics"]] == [
+        ("LT104", "configs/alone.py"),
+        ("LT102", "configs/sub/b.yaml"),
+    ]
+    code, out = invoke("lint", ".", "configs/_base_/models/retina.py", "-f", "json", cwd=project)
+    assert json.loads(out)["dependents"] == []
+
+
+def test_a_file_that_names_a_given_one_but_cannot_be_resolved_is_checked_too(
+    project: Path, write: Callable[..., Path]
+) -> None:
+    write("proj/configs/broken.py", "_base_ = './_base_/models/retina.py'\nmodel = dict(\n")
+    code, out = invoke("lint", "configs/_base_/models/retina.py", "-f", "json", cwd=project)
+    data = json.loads(out)
+    assert code == 1
+    assert "configs/broken.py" in data["dependents"] and len(data["dependents"]) == 5
+    assert ("LT001", "configs/broken.py") in [(d["code"], d["file"]) for d in data["diagnostics"]]
+
+
+def test_the_pre_commit_hook_checks_the_dependents() -> None:
+    from tests.conftest import REPO
+
+    hooks = (REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8")
+    assert "entry: losstune lint --dependents\n" in hooks

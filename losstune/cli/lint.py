@@ -13,6 +13,7 @@ from losstune.cli import context, terminal
 from losstune.cli.boundary import reported
 from losstune.cli.options import CfgOptionsOption, Format, LintFormat, SchemaOption, VersionOption, complete_codes
 from losstune.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from losstune.lint.dependents import Dependents
 
 
 def lint(
@@ -123,6 +124,26 @@ def lint(
     exit_zero: Annotated[
         bool, typer.Option("--exit-zero", help="Exit 0 even with findings (2 still says lint could not run).")
     ] = False,
+    dependents: Annotated[
+        bool,
+        typer.Option(
+            "--dependents/--no-dependents",
+            help="Also check the configs of the project that inherit each file named (as pre-commit names "
+            "the changed files), and say how many.",
+        ),
+    ] = True,
+    scan: Annotated[
+        Path | None,
+        typer.Option(
+            "--scan",
+            metavar="DIR",
+            file_okay=False,
+            exists=True,
+            help="The folder searched for those configs (default: the file's project, the nearest folder above "
+            "it with a pyproject.toml or .git, else the top of its _base_ tree).",
+            show_default=False,
+        ),
+    ] = None,
     mmdet_version: VersionOption = None,
     schema: SchemaOption = None,
     cfg_options: CfgOptionsOption = None,
@@ -135,6 +156,8 @@ def lint(
     pyproject.toml; a `# noqa: LT103` (or `# losstune: noqa: LT103`) comment silences a line, and
     one that silences nothing is a finding itself (LT100). On a large tree, write the findings as
     they are once (--write-baseline FILE), then lint with --baseline FILE to see only new ones.
+    A file named is checked with the configs of its project that inherit it (what a change to it
+    can break), unless --no-dependents.
     Exit codes: 0 no errors (no warnings either with --strict), 1 findings, 2 could not run.
     With --fix, the exit code is that of the findings left after the fixes.
 
@@ -167,13 +190,20 @@ def lint(
                 "--cfg-options checks the configs as the options change them, and --fix, --diff, --add-noqa "
                 "and --write-baseline are about the files as written: use one or the other"
             )
+        given = [str(p) for p in paths]
+        also = Dependents()
+        if dependents:
+            from losstune.lint.dependents import find_dependents
+
+            also = find_dependents(given, str(scan) if scan else None)
         if fix or diff:
             from losstune.cli.lintfix import run_fixes
 
             text = chosen is LintFormat.text
-            result = run_fixes(paths, loaded, settings, unsafe=unsafe_fixes, diff=diff, listed=show_fixes, text=text)
+            targets = [*paths, *map(Path, also.configs)]
+            result = run_fixes(targets, loaded, settings, unsafe=unsafe_fixes, diff=diff, listed=show_fixes, text=text)
         else:
-            result = run_lint([str(p) for p in paths], loaded, settings, context.resolver(cfg_options))
+            result = run_lint([*given, *also.configs], loaded, settings, context.resolver(cfg_options))
         if add_noqa or write_baseline is not None:
             from losstune.cli.lintfix import adopt
 
@@ -188,13 +218,13 @@ def lint(
             from losstune.edit.fixes import with_replacements
 
             result = with_replacements(result, loaded, settings)  # each fix's text changes, planned
-        found, checked = result.diagnostics, len(result.configs)
+        found, checked = result.diagnostics, render_lint.Checked(len(result.configs), len(also.configs))
         if statistics and chosen is LintFormat.json:
-            out = render_lint.render_statistics_json(found, checked)
+            out = render_lint.render_statistics_json(found, checked.configs)
         elif statistics:
             out = render_lint.render_statistics(found, checked, color=terminal.color(), quiet=quiet)
         elif chosen is LintFormat.json:
-            out = render_lint.render_json(found, checked)
+            out = render_lint.render_json(found, checked.configs, also.configs)
         elif chosen is LintFormat.sarif:
             out = render_lint.render_sarif(found)
         elif chosen is LintFormat.rdjson:
@@ -208,4 +238,6 @@ def lint(
         else:
             out = render_lint.render_text(found, result.lines, checked, color=terminal.color(), quiet=quiet)
         sys.stdout.write(out)
+        if not quiet:
+            sys.stderr.write(render_lint.render_notes(also.notes))
         raise typer.Exit(EXIT_FINDINGS if result.failed(settings.strict) and not exit_zero else EXIT_OK)

@@ -9,7 +9,9 @@ or one that cannot be resolved, becomes a note, never a reason the edit stops.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,23 +36,28 @@ class Inheritors:
     the order of the folder walk), and a sentence for each file it could not check. Where the
     edited files' new texts were given, ``configs`` holds those the edit changes, and
     ``unaffected`` those that inherit an edited file but resolve as before (they override or
-    delete what the edit changes)."""
+    delete what the edit changes). Of what could not be checked, ``unresolved`` lists the files
+    that could not be resolved (each has its sentence in ``unchecked`` too), and ``incomplete``
+    says what the search did not reach (out of time, too many files)."""
 
     root: str
     configs: list[str] = field(default_factory=list)
     unaffected: list[str] = field(default_factory=list)
     unchecked: list[str] = field(default_factory=list)
+    unresolved: list[str] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)
 
 
 def project_root(config: str, files: Sequence[str]) -> str:
     """The folder to search: the nearest one at or above ``config``'s folder that holds a
-    ``pyproject.toml`` or ``.git``; else the folder that holds ``config`` and every edited file,
-    taken above a ``_base_`` folder (configs sit beside their ``_base_`` folder, not in it)."""
+    ``pyproject.toml`` or ``.git`` (below the last folder on the way down to ``config`` that a walk
+    does not go into, such as a hidden one); else the folder that holds ``config`` and every edited
+    file, taken above a ``_base_`` folder (configs sit beside their ``_base_`` folder, not in it)."""
     here = os.path.dirname(os.path.abspath(config))
     folder = here
     while True:
         if any(os.path.exists(os.path.join(folder, m)) for m in _PROJECT_MARKERS):
-            return folder
+            return _reaching(folder, here)
         parent = os.path.dirname(folder)
         if parent == folder:
             break
@@ -62,22 +69,36 @@ def project_root(config: str, files: Sequence[str]) -> str:
     return top
 
 
+def _reaching(root: str, here: str) -> str:
+    """``root``, or the folder below it from which a walk reaches ``here``."""
+    from losstune.lint.run import walks_into
+
+    parts = os.path.relpath(here, root).split(os.sep)
+    skipped = [i for i, part in enumerate(parts) if part not in (os.curdir, os.pardir) and not walks_into(part)]
+    return os.path.join(root, *parts[: skipped[-1] + 1]) if skipped else root
+
+
 def find_inheritors(
     config: str,
     files: Sequence[str] | Mapping[str, str],
     scan: str | None = None,
     seconds: float | None = None,
+    *,
+    by_name: bool = False,
 ) -> Inheritors:
     """The configs under ``scan`` (default: :func:`project_root`) that inherit any of ``files``,
     found within ``seconds`` (default :data:`SCAN_SECONDS`). Configs inside ``_base_`` folders are
     bases, and are not listed. With ``files`` a mapping of each edited file to its new text, each
     inheritor is resolved with the new texts too, and is listed in ``configs`` only if it changes.
     What could not be checked comes first in ``unchecked``: the search as a whole (out of time,
-    too many files), then each file."""
+    too many files), then each file. With ``by_name``, only the configs whose text names one of
+    ``files`` (or a file that names one, and so on) are resolved: a config can only inherit a file
+    whose name (``x`` of ``x.py``) it, or one of its bases, writes."""
     seconds = SCAN_SECONDS if seconds is None else seconds
     root = os.path.abspath(scan) if scan is not None else project_root(config, list(files))
     texts = {os.path.abspath(f): t for f, t in files.items()} if isinstance(files, Mapping) else None
     search = _Search(root, os.path.dirname(os.path.abspath(config)), {os.path.abspath(f) for f in files}, texts)
+    search.by_name = by_name
     worker = threading.Thread(target=search.run, name="losstune-inheritors", daemon=True)
     worker.start()
     worker.join(seconds)
@@ -98,6 +119,9 @@ class _Search:
         self.found: list[str] = []
         self.unaffected: list[str] = []
         self.problems: list[tuple[str, str]] = []
+        self.by_name = False
+        self.resolver = Resolver()
+        self.edited = Resolver(overlay=texts) if texts is not None else None
 
     def run(self) -> None:
         from losstune.lint.run import collect
@@ -109,40 +133,75 @@ class _Search:
                 self.candidates = []
                 self.problems.append((self.root, f"the folder cannot be searched ({_reason(e)})"))
             return
-        candidates = [f for f in walked if "_base_" not in os.path.normpath(f).split(os.sep)]
+        if self.by_name:
+            self._run_by_name(walked[:MAX_CONFIGS], len(walked) > MAX_CONFIGS)
+            return
+        candidates = [f for f in walked if not _in_base_folder(f)]
         with self.lock:
             self.truncated = len(candidates) > MAX_CONFIGS
             self.candidates = candidates[:MAX_CONFIGS]
-        resolver = Resolver()
-        edited = Resolver(overlay=self.texts) if self.texts is not None else None
         # Nearest first: when time runs out, the configs beside the edited one have been checked.
         for path in sorted(self.candidates, key=self._distance):
             if self.stop.is_set():
                 return
-            with self.lock:
-                self.current = path
-            problem = None
-            inherits = changes = False
-            try:
-                if _may_inherit(path):
-                    result = resolver.resolve(path)
-                    inherits = bool(self.wanted & {os.path.abspath(f) for f in result.files})
-                    changes = inherits and (edited is None or _changes(result.cfg, edited.resolve(path).cfg))
-                    errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
-                    if not inherits and errors:
-                        span = f" ({paths.position(errors[0].span, column=False)})" if errors[0].span else ""
-                        problem = f"{paths.message(errors[0])}{span}"
-            except Exception as e:  # whatever goes wrong in one file, the edit goes on
-                problem = f"losstune failed on it ({_reason(e)})"
-            with self.lock:
-                self.current = None
-                self.checked.add(path)
-                if changes:
-                    self.found.append(path)
-                elif inherits:
-                    self.unaffected.append(path)
-                if problem is not None:
-                    self.problems.append((path, problem))
+            self._check(path)
+
+    def _run_by_name(self, walked: list[str], truncated: bool) -> None:
+        """Resolve only the files that name one of ``wanted``, or a file known to inherit one, round
+        after round until a round finds no new one; base files are resolved too (a config may
+        inherit through them), but never listed."""
+        names = _Names(walked)
+        with self.lock:
+            self.truncated = truncated
+            self.candidates = list(walked)
+        known = {_stem(w) for w in self.wanted}
+        new = set(known)
+        pending = list(walked)
+        while new and not self.stop.is_set():
+            # An edited file is resolved too: it inherits itself, as the search without names finds.
+            named = [f for f in pending if names.may_name(f, new) or os.path.abspath(f) in self.wanted]
+            chosen = set(named)
+            pending = [f for f in pending if f not in chosen]
+            new = set()
+            for path in sorted(named, key=self._distance):
+                if self.stop.is_set():
+                    return
+                if self._check(path, listed=not _in_base_folder(path)) and _stem(path) not in known:
+                    known.add(_stem(path))
+                    new.add(_stem(path))
+        if self.stop.is_set():
+            return
+        with self.lock:
+            self.checked.update(pending)  # they name no file that inherits: none of them can
+
+    def _check(self, path: str, listed: bool = True) -> bool:
+        """Resolve ``path`` and record whether it inherits an edited file (and whether the edit
+        changes it), or why it could not be checked; whether it inherits."""
+        with self.lock:
+            self.current = path
+        problem = None
+        inherits = changes = False
+        try:
+            if _may_inherit(path):
+                result = self.resolver.resolve(path)
+                inherits = bool(self.wanted & {os.path.abspath(f) for f in result.files})
+                changes = inherits and (self.edited is None or _changes(result.cfg, self.edited.resolve(path).cfg))
+                errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
+                if not inherits and errors:
+                    span = f" ({paths.position(errors[0].span, column=False)})" if errors[0].span else ""
+                    problem = f"{paths.message(errors[0])}{span}"
+        except Exception as e:  # whatever goes wrong in one file, the edit goes on
+            problem = f"losstune failed on it ({_reason(e)})"
+        with self.lock:
+            self.current = None
+            self.checked.add(path)
+            if changes and listed:
+                self.found.append(path)
+            elif inherits and listed:
+                self.unaffected.append(path)
+            if problem is not None:
+                self.problems.append((path, problem))
+        return inherits
 
     def _distance(self, path: str) -> tuple[int, str]:
         rel = os.path.relpath(os.path.dirname(path), self.near)
@@ -161,31 +220,98 @@ class _Search:
             out = Inheritors(self.root, sorted(self.found, key=walked), sorted(self.unaffected, key=walked))
             shown = paths.shown(self.root)
             budget = f"the {seconds:g} s the search may take"
-            problems = list(self.problems)
+            search: list[str] = []  # what the search as a whole did not reach
             if candidates is None:
-                out.unchecked.append(
+                search.append(
                     f"could not list the configs under {shown} within {budget}; name a smaller folder with --scan DIR"
                 )
             else:
                 left = [p for p in candidates if p not in self.checked and p != self.current]
                 if timed_out and left:
-                    out.unchecked.append(
+                    search.append(
                         f"{len(left)} more file(s) under {shown} were not checked within {budget}; "
                         "name a smaller folder with --scan DIR"
                     )
                 if self.truncated:
-                    out.unchecked.append(
+                    search.append(
                         f"only {MAX_CONFIGS} files under {shown} were searched; name a smaller folder with --scan DIR"
                     )
-                if timed_out and self.current is not None:
-                    problems.append((self.current, f"it took longer than {budget}"))
-            out.unchecked += [f"could not check {paths.shown(p)}: {why}" for p, why in problems]
+            problems = list(self.problems)
+            if timed_out and self.current is not None:
+                problems.append((self.current, f"it took longer than {budget}"))
+            said = [f"could not check {paths.shown(p)}: {why}" for p, why in problems]
+            out.unchecked = search + said
+            unresolved = {p for p, _ in self.problems if p != self.root}
+            out.unresolved = sorted(unresolved, key=walked)
+            out.incomplete = search + [n for (p, _), n in zip(problems, said, strict=True) if p not in unresolved]
         return out
 
 
 def _changes(before: object, after: object) -> bool:
     """Whether a config resolves differently with the edited texts (or no longer resolves)."""
     return before is None or after is None or not same_value(to_plain(before), to_plain(after))
+
+
+_SUFFIXES = (".py", ".yaml", ".yml", ".json")
+_ADJACENT = re.compile(rb"""['"]\s*['"]""")
+
+
+def _stem(path: str) -> bytes:
+    name = os.path.basename(path)
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return os.fsencode(name)
+
+
+_WORD = re.compile(rb"[\w\-\x80-\xff]+")
+
+
+@functools.lru_cache(maxsize=4096)
+def _mention(stem: bytes) -> re.Pattern[bytes]:
+    """How a config names the file ``stem``: as the last part of a ``_base_`` path (mmengine takes
+    only .py, .json, .yaml and .yml files) or as the module of a ``read_base()`` import."""
+    return re.compile(rb"(?<![\w-])" + re.escape(stem) + rb"(?:\.(?:py|json|yaml|yml)(?![\w-])|\s+import(?![\w-]))")
+
+
+class _Names:
+    """What the files of a search write, to tell which may name a file: a config names the files
+    it inherits in its ``_base_`` paths (``'./a_b.py'``) or ``read_base()`` imports (``from .a_b
+    import *``)."""
+
+    def __init__(self, files: list[str]) -> None:
+        # Only a file that names `_base_` or `read_base` can inherit (see _may_inherit); one that
+        # cannot be read is None, and is resolved (the resolver says what is wrong with it).
+        self.texts: dict[str, bytes | None] = {}
+        for f in files:
+            try:
+                text = fileread.read_bytes(f, _SNIFF_BYTES)
+            except fileread.ReadError:
+                self.texts[f] = None
+                continue
+            if any(m in text for m in _INHERITS):
+                # A name split over adjacent string literals ('./a_' 'b.py') is read joined too.
+                self.texts[f] = text + b"\n" + _ADJACENT.sub(b"", text) if f.endswith(".py") else text
+        self.words = {f: set(_WORD.findall(t)) for f, t in self.texts.items() if t is not None}
+
+    def may_name(self, path: str, stems: set[bytes]) -> bool:
+        """Whether ``path`` may name a file whose name (without suffix) is one of ``stems``: one of
+        them is written as a path's last part (``x.py``, ``x.yaml``...) or a module imported from
+        (``.x import``)."""
+        if path not in self.texts:
+            return False
+        text = self.texts[path]
+        if text is None:
+            return True
+        # A whole word of the text first (a set lookup), or a name with a dot (`gamma1.5`) anywhere.
+        words = self.words[path]
+        hits = [n for n in stems if (n in words if _WORD.fullmatch(n) else n in text)]
+        return any(_mention(n).search(text) for n in hits)
+
+
+def _in_base_folder(path: str) -> bool:
+    return "_base_" in os.path.normpath(path).split(os.sep)
 
 
 def _may_inherit(path: str) -> bool:

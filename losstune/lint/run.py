@@ -30,6 +30,14 @@ from losstune.schema.scopes import DEFAULT_SCOPE, project_name
 _SKIP_DIRS = frozenset(("__pycache__", "node_modules", "site-packages"))
 _PACKAGE_FOLDERS = frozenset(("site-packages", "dist-packages"))
 UNUSED_NOQA = UnusedNoqa()
+
+
+def walks_into(folder: str) -> bool:
+    """Whether walking a folder goes into its subfolder named ``folder`` (not hidden ones, nor
+    ``__pycache__``, ``node_modules``, ``site-packages``)."""
+    return not folder.startswith(".") and folder not in _SKIP_DIRS
+
+
 # Files that sit among configs but are metadata (MMDetection's model index), not configs
 # (and the manifests that `losstune sweep` writes beside its configs).
 _NOT_CONFIGS = frozenset(("metafile.yml", "metafile.yaml", "model-index.yml", "model-index.yaml", "manifest.json"))
@@ -125,7 +133,7 @@ def _walk(top: str, max_file_size: int | None, found: list[str], skipped: list[D
             except OSError:
                 is_folder = False
             if is_folder:
-                if name not in _SKIP_DIRS:
+                if walks_into(name):
                     subfolders.append(entry.path)
                 continue
             if not name.endswith(SUPPORTED_SUFFIXES) or name in _NOT_CONFIGS:

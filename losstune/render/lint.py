@@ -7,6 +7,7 @@ start fast.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from losstune import __version__
@@ -23,10 +24,19 @@ from losstune.rules import ALL_RULES
 from losstune.words import count
 
 
+@dataclass(frozen=True)
+class Checked:
+    """How many configs a lint run checked, and how many of them because they inherit a file it
+    was given (``--dependents``)."""
+
+    configs: int
+    dependents: int = 0
+
+
 def render_text(
     diagnostics: list[Diagnostic],
     lines: dict[tuple[str, int], str],
-    checked: int,
+    checked: Checked,
     *,
     color: bool = False,
     quiet: bool = False,
@@ -57,20 +67,23 @@ def render_text(
     return "\n".join(out) + "\n"
 
 
-def summary(diagnostics: list[Diagnostic], checked: int, *, color: bool = False) -> str:
+def summary(diagnostics: list[Diagnostic], checked: Checked, *, color: bool = False) -> str:
     """The last line of the text reports: how many errors and warnings in how many files, or that
-    all checks passed, and how many configs were checked."""
-    configs = count(checked, "config")
+    all checks passed, and how many configs were checked (and why, for those that inherit a file
+    given)."""
+    configs = f"{count(checked.configs, 'config')} checked"
+    if checked.dependents:
+        configs += f", {checked.dependents} of them as they inherit a file given"
     if not diagnostics:
-        return f"{paint('All checks passed', 'bold-green', color)} ({configs} checked)."
+        return f"{paint('All checks passed', 'bold-green', color)} ({configs})."
     errors = sum(d.severity is Severity.ERROR for d in diagnostics)
     warnings = sum(d.severity is Severity.WARNING for d in diagnostics)
     files = len({shown(d.span.file) if d.span else "" for d in diagnostics})
     said = f"{count(errors, 'error')}, {count(warnings, 'warning')} in {count(files, 'file')}"
-    return f"{paint(said, 'bold', color)} ({configs} checked)."
+    return f"{paint(said, 'bold', color)} ({configs})."
 
 
-def render_concise(diagnostics: list[Diagnostic], checked: int, *, color: bool = False, quiet: bool = False) -> str:
+def render_concise(diagnostics: list[Diagnostic], checked: Checked, *, color: bool = False, quiet: bool = False) -> str:
     """One finding a line, ``path:line:column: CODE [name] message`` (the form terminals and editors
     open at the position), then the summary (none with ``quiet``)."""
     out = []
@@ -93,7 +106,9 @@ def statistics(diagnostics: list[Diagnostic]) -> list[tuple[Diagnostic, int]]:
     return [(first[c], n) for c, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
 
 
-def render_statistics(diagnostics: list[Diagnostic], checked: int, *, color: bool = False, quiet: bool = False) -> str:
+def render_statistics(
+    diagnostics: list[Diagnostic], checked: Checked, *, color: bool = False, quiet: bool = False
+) -> str:
     """A count of findings per code with the code's name, the most frequent first, then the
     summary (none with ``quiet``)."""
     rows = statistics(diagnostics)
@@ -114,9 +129,17 @@ def render_statistics_json(diagnostics: list[Diagnostic], files: int) -> str:
     return document("lint-statistics", {"files": files, "statistics": rows})
 
 
-def render_json(diagnostics: list[Diagnostic], files: int) -> str:
-    """Lint findings as JSON: ``{"version": 1, "kind": "lint", "files": N, "diagnostics": [...]}``."""
-    return document("lint", {"files": files, "diagnostics": [diagnostic(d) for d in sorted(diagnostics, key=order)]})
+def render_json(diagnostics: list[Diagnostic], files: int, dependents: list[str] | None = None) -> str:
+    """Lint findings as JSON: ``{"version": 1, "kind": "lint", "files": N, "dependents": [...],
+    "diagnostics": [...]}``, ``dependents`` the configs checked as they inherit a file given."""
+    data = {"files": files, "dependents": [shown(p) for p in dependents or ()]}
+    return document("lint", {**data, "diagnostics": [diagnostic(d) for d in sorted(diagnostics, key=order)]})
+
+
+def render_notes(notes: list[str]) -> str:
+    """What the search for the configs that inherit the files given could not check, one
+    ``losstune: note:`` line each."""
+    return "".join(f"losstune: note: {printable(n)}\n" for n in notes)
 
 
 # SARIF: every rule and loader code in the tool's ``driver.rules``, every finding a ``result``
