@@ -210,3 +210,92 @@ def test_the_pre_commit_hook_checks_the_dependents() -> None:
 
     hooks = (REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8")
     assert "entry: losstune lint --dependents\n" in hooks
+
+
+AT_80 = """\
+configs/_base_/retina.py
+  6:64  error  LT102 unknown-parameter  `FocalLoss` has no parameter `gama`
+    (building the model fails with an unexpected keyword argument); did you mean
+    `gamma`?
+       6 | …cls=dict(type='FocalLoss', use_sigmoid=True, gama=2.0, alpha=0.25),
+                                                              ^^^
+    fix: rename it to `gamma`
+  7:49  error  LT105 invalid-choice  `L1Loss.reduction` = 'avg' is not one of
+    'none', 'mean', 'sum'
+       7 |         loss_bbox=dict(type='L1Loss', reduction='avg')),
+                                                           ^^^^^
+    fix: reduction='mean'
+
+configs/a.py
+  2:49  error  LT104 out-of-range  `FocalLoss.alpha` = 1.5 is out of range: it
+    must be >= 0 and <= 1
+       2 | model = dict(bbox_head=dict(loss_cls=dict(alpha=1.5)))
+                                                           ^^^
+    fix: use a value >= 0 and <= 1 (default 0.25)
+
+configs/b.py
+  2:49  error  LT103 wrong-type  `FocalLoss.gamma` must be float, not str
+    ('1.5')
+       2 | model = dict(bbox_head=dict(loss_cls=dict(gamma='1.5')))
+                                                           ^^^^^
+    fix: remove the quotes: gamma=1.5
+
+configs/iou.py
+  3:75  error  LT112 iou-loss-needs-decoded-boxes
+    `GIoULoss` compares boxes, but `RetinaHead` regresses encoded deltas unless
+    reg_decoded_bbox=True
+       3 | … num_classes=80, loss_bbox=dict(type='GIoULoss', loss_weight=2.0)))
+                                                 ^^^^^^^^^^
+    fix: set reg_decoded_bbox=True in the head
+
+5 errors, 0 warnings in 4 files (3 configs checked).
+"""
+
+AT_120 = """\
+configs/_base_/retina.py
+  6:64  error  LT102 unknown-parameter  `FocalLoss` has no parameter `gama` (building the model fails with an unexpected
+    keyword argument); did you mean `gamma`?
+       6 |         loss_cls=dict(type='FocalLoss', use_sigmoid=True, gama=2.0, alpha=0.25),
+                                                                          ^^^
+    fix: rename it to `gamma`
+  7:49  error  LT105 invalid-choice  `L1Loss.reduction` = 'avg' is not one of 'none', 'mean', 'sum'
+       7 |         loss_bbox=dict(type='L1Loss', reduction='avg')),
+                                                           ^^^^^
+    fix: reduction='mean'
+
+configs/a.py
+  2:49  error  LT104 out-of-range  `FocalLoss.alpha` = 1.5 is out of range: it must be >= 0 and <= 1
+       2 | model = dict(bbox_head=dict(loss_cls=dict(alpha=1.5)))
+                                                           ^^^
+    fix: use a value >= 0 and <= 1 (default 0.25)
+
+configs/b.py
+  2:49  error  LT103 wrong-type  `FocalLoss.gamma` must be float, not str ('1.5')
+       2 | model = dict(bbox_head=dict(loss_cls=dict(gamma='1.5')))
+                                                           ^^^^^
+    fix: remove the quotes: gamma=1.5
+
+configs/iou.py
+  3:75  error  LT112 iou-loss-needs-decoded-boxes  `GIoULoss` compares boxes, but `RetinaHead` regresses encoded deltas
+    unless reg_decoded_bbox=True
+       3 | …bbox_head=dict(type='RetinaHead', num_classes=80, loss_bbox=dict(type='GIoULoss', loss_weight=2.0)))
+                                                                                  ^^^^^^^^^^
+    fix: set reg_decoded_bbox=True in the head
+
+5 errors, 0 warnings in 4 files (3 configs checked).
+"""
+
+
+@pytest.mark.parametrize(("columns", "expected"), [(80, AT_80), (120, AT_120)])
+def test_text_wraps_at_the_width_with_the_carets_under_their_text(
+    tree: Path, write: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, columns: int, expected: str
+) -> None:
+    write(
+        "configs/iou.py",
+        "model = dict(\n    type='RetinaNet',\n"
+        "    bbox_head=dict(type='RetinaHead', num_classes=80, loss_bbox=dict(type='GIoULoss', loss_weight=2.0)))\n",
+    )
+    monkeypatch.setenv("COLUMNS", str(columns))
+    code, out = invoke("lint", "configs", cwd=tree)
+    assert (code, out) == (1, expected)
+    assert max(len(line) for line in out.splitlines()) <= columns

@@ -236,7 +236,10 @@ def lint(
         elif chosen is LintFormat.concise:
             out = render_lint.render_concise(found, checked, color=terminal.color(), quiet=quiet)
         else:
-            out = render_lint.render_text(found, result.lines, checked, color=terminal.color(), quiet=quiet)
+            width = terminal.layout()[0]
+            out = render_lint.render_text(
+                found, result.lines, checked, color=terminal.color(), quiet=quiet, width=width
+            )
         sys.stdout.write(out)
         if not quiet:
             sys.stderr.write(render_lint.render_notes(also.notes))

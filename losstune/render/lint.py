@@ -20,6 +20,7 @@ from losstune.render.palette import paint
 from losstune.render.paths import message, order, position, shown
 from losstune.render.rule import inline
 from losstune.render.safe import printable, sentence
+from losstune.render.wrap import hang
 from losstune.rules import ALL_RULES
 from losstune.words import count
 
@@ -40,8 +41,12 @@ def render_text(
     *,
     color: bool = False,
     quiet: bool = False,
+    width: int | None = None,
 ) -> str:
-    """Findings grouped by file, then a one-line summary (none with ``quiet``)."""
+    """Findings grouped by file, then a one-line summary (none with ``quiet``). With ``width``,
+    each message, fix and related location wraps at it, its lines after the first indented as
+    the source excerpt is, and the excerpt is clipped to fit; a message that would have fewer than
+    :data:`_MESSAGE_ROOM` columns beside its position and code starts on the line below them."""
     out: list[str] = []
     by_file: dict[str, list[Diagnostic]] = {}
     for d in sorted(diagnostics, key=order):
@@ -50,21 +55,42 @@ def render_text(
         out.append(paint(printable(file) or "(no file)", "bold-underline", color))
         for d in found:
             where = f"{d.span.line}:{d.span.column}  " if d.span else ""
-            sev = paint(d.severity.value, severity_style(d.severity), color)
+            named = f"{d.code} {d.name}"
+            plain = f"  {where}{d.severity.value}  {named}  "
+            painted = (
+                f"  {paint(where, 'bold', color)}{paint(d.severity.value, severity_style(d.severity), color)}"
+                f"  {paint(named, 'bold', color)}  "
+            )
             said = sentence(message(d))
-            out.append(f"  {paint(where, 'bold', color)}{sev}  {paint(f'{d.code} {d.name}', 'bold', color)}  {said}")
-            out += source_excerpt(d, lines, "    ", color)
+            if width is not None and width - len(plain) < _MESSAGE_ROOM:
+                out.append(painted.rstrip())
+                out += hang(said, width, _INDENT)
+            else:
+                out += _lead(painted, plain, said, width)
+            out += source_excerpt(d, lines, _INDENT, color, width)
             for r in d.related:
-                out.append(
-                    f"    {paint('see:', 'bold', color)} {printable(position(r.span, column=False))}: {sentence(r.message)}"
-                )
+                text = f"{printable(position(r.span, column=False))}: {sentence(r.message)}"
+                out += _lead(f"{_INDENT}{paint('see:', 'bold', color)} ", f"{_INDENT}see: ", text, width)
             if d.fix:
-                out.append(f"    {paint('fix:', 'bold-green', color)} {sentence(d.fix)}")
+                out += _lead(
+                    f"{_INDENT}{paint('fix:', 'bold-green', color)} ", f"{_INDENT}fix: ", sentence(d.fix), width
+                )
         out.append("")
     if quiet:
         return "\n".join(out[:-1]) + "\n" if out else ""
     out.append(summary(diagnostics, checked, color=color))
     return "\n".join(out) + "\n"
+
+
+_INDENT = "    "
+_MESSAGE_ROOM = 30
+
+
+def _lead(painted: str, plain: str, text: str, width: int | None) -> list[str]:
+    """``text`` after ``plain`` (written as ``painted``, its coloured form), wrapped at ``width``,
+    the lines after the first indented by :data:`_INDENT`."""
+    wrapped = hang(text, width, plain, _INDENT)
+    return [painted + wrapped[0][len(plain) :], *wrapped[1:]]
 
 
 def summary(diagnostics: list[Diagnostic], checked: Checked, *, color: bool = False) -> str:
