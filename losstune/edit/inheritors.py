@@ -268,6 +268,11 @@ def _stem(path: str) -> bytes:
 _WORD = re.compile(rb"[\w\-\x80-\xff]+")
 
 
+# Up to this many names are looked for in a text directly; for more, the text's words are
+# collected once and each name looked up among them.
+_FEW_STEMS = 8
+
+
 @functools.lru_cache(maxsize=4096)
 def _mention(stem: bytes) -> re.Pattern[bytes]:
     """How a config names the file ``stem``: as the last part of a ``_base_`` path (mmengine takes
@@ -293,7 +298,7 @@ class _Names:
             if any(m in text for m in _INHERITS):
                 # A name split over adjacent string literals ('./a_' 'b.py') is read joined too.
                 self.texts[f] = text + b"\n" + _ADJACENT.sub(b"", text) if f.endswith(".py") else text
-        self.words = {f: set(_WORD.findall(t)) for f, t in self.texts.items() if t is not None}
+        self._words: dict[str, set[bytes]] = {}
 
     def may_name(self, path: str, stems: set[bytes]) -> bool:
         """Whether ``path`` may name a file whose name (without suffix) is one of ``stems``: one of
@@ -304,9 +309,15 @@ class _Names:
         text = self.texts[path]
         if text is None:
             return True
-        # A whole word of the text first (a set lookup), or a name with a dot (`gamma1.5`) anywhere.
-        words = self.words[path]
-        hits = [n for n in stems if (n in words if _WORD.fullmatch(n) else n in text)]
+        if len(stems) <= _FEW_STEMS:
+            # The text searched for each name (a search as fast as a set lookup for a few names).
+            hits = [n for n in stems if n in text]
+        else:
+            # A whole word of the text (a set lookup), or a name with a dot (`gamma1.5`) anywhere.
+            words = self._words.get(path)
+            if words is None:
+                words = self._words[path] = set(_WORD.findall(text))
+            hits = [n for n in stems if (n in words if _WORD.fullmatch(n) else n in text)]
         return any(_mention(n).search(text) for n in hits)
 
 
