@@ -60,6 +60,7 @@ def test_lint_of_a_python_config_imports_no_parser_it_does_not_use_nor_engine(tm
     loaded = _modules_after(_lint(config), cwd=tmp_path)
     assert "losstune.lint.run" in loaded  # the command did run
     assert not {"yaml", "ruamel", "rich", "torch", "losstune.engine", "tomllib", "zipfile"} & loaded
+    assert not {"pygls", "lsprotocol", "losstune.server"} & loaded  # only `losstune server` needs them
 
 
 def test_the_compiled_builtin_schema_is_the_yaml_source() -> None:

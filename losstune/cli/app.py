@@ -21,6 +21,7 @@ from losstune.cli.explain import explain
 from losstune.cli.lint import lint
 from losstune.cli.rule import rule_command
 from losstune.cli.schema import schema_command
+from losstune.cli.server import server_command
 from losstune.cli.set import set_command
 from losstune.cli.sweep import sweep_command
 from losstune.errors import EXIT_ERROR, EXIT_OK
@@ -35,6 +36,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "sweep": sweep_command,
     "eval": eval_command,
     "rule": rule_command,
+    "server": server_command,
 }
 
 

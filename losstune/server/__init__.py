@@ -1,0 +1,1 @@
+"""``losstune server``: the Language Server Protocol server (needs the ``server`` extra: pygls)."""

@@ -1,0 +1,153 @@
+"""The language server: pygls wiring of the workspace's checks, hover, definitions and fixes.
+
+Diagnostics are published on open, on save and after a short pause in typing; editing a document
+re-checks every open config that read it (a base). Every request is answered from the open
+documents' texts; nothing is ever written to disk nor executed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from losstune import __version__
+from losstune.loader import codes
+from losstune.model import Span
+from losstune.server.convert import RULE_DOCS, path_of, to_lsp, uri
+from losstune.server.workspace import Workspace
+
+DEBOUNCE_S = 0.02
+"""How long typing must pause before the document is checked again."""
+
+
+class LosstuneServer(LanguageServer):
+    """``losstune server``: the state of one editor session."""
+
+    def __init__(self) -> None:
+        super().__init__("losstune", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        self.space = Workspace()
+        self.docs_url = RULE_DOCS
+        self.debounce = DEBOUNCE_S
+        self._pending: dict[str, asyncio.TimerHandle] = {}
+
+    def sync(self, document_uri: str) -> str | None:
+        """Take the text pygls holds for a document into the workspace; its path, if a file."""
+        path = path_of(document_uri)
+        if path is not None:
+            self.space.open(path, self.workspace.get_text_document(document_uri).source)
+        return path
+
+    def later(self, path: str) -> None:
+        """Check ``path`` and its dependents after the debounce, unless it changes again first."""
+        pending = self._pending.pop(path, None)
+        if pending is not None:
+            pending.cancel()
+        loop = asyncio.get_running_loop()
+        self._pending[path] = loop.call_later(self.debounce, self.recheck, path)
+
+    def recheck(self, path: str) -> None:
+        """Publish the diagnostics of ``path`` (if open) and of every open config that reads it."""
+        self._pending.pop(path, None)
+        todo = [path] if path in self.space.documents else []
+        todo += [p for p in self.space.dependents(path) if p != path and p in self.space.documents]
+        for config in todo:
+            self.publish(config)
+
+    def publish(self, path: str) -> None:
+        """Check one open config and publish the findings written in it."""
+        try:
+            found = [d for d in self.space.check(path).diagnostics if d.span is not None and d.span.file == path]
+            diagnostics = [to_lsp(d, self.space.text, self.docs_url) for d in found]
+        except Exception as e:  # a bug must not take the editor's server down: it is a finding
+            if os.environ.get("LOSSTUNE_DEBUG"):
+                raise
+            failed = codes.diagnostic(
+                codes.CHECK_FAILED,
+                f"losstune failed while checking `{path}` ({type(e).__name__}: {e}); this is a bug in losstune",
+                Span(path, 1, 1, 1, 1),
+            )
+            diagnostics = [to_lsp(failed, self.space.text, self.docs_url)]
+        self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri(path), diagnostics=diagnostics))
+
+
+def _settings(server: LosstuneServer, options: Any) -> None:
+    """Take the client's settings (``initializationOptions`` or ``workspace/didChangeConfiguration``):
+    ``{"losstune": {"ruleDocs": URL, "debounceMs": N}}`` or the inner object itself."""
+    if not isinstance(options, dict):
+        return
+    inner = options.get("losstune", options)
+    if not isinstance(inner, dict):
+        return
+    if isinstance(inner.get("ruleDocs"), str):
+        server.docs_url = inner["ruleDocs"]
+    if isinstance(inner.get("debounceMs"), int | float) and inner["debounceMs"] >= 0:
+        server.debounce = inner["debounceMs"] / 1000
+
+
+def build() -> LosstuneServer:
+    """A server with every feature registered."""
+    server = LosstuneServer()
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: LosstuneServer, params: types.InitializeParams) -> None:
+        _settings(ls, params.initialization_options)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def configuration(ls: LosstuneServer, params: types.DidChangeConfigurationParams) -> None:
+        _settings(ls, params.settings)
+        ls.space.forget_settings()
+        for path in list(ls.space.documents):
+            ls.publish(path)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    async def did_open(ls: LosstuneServer, params: types.DidOpenTextDocumentParams) -> None:
+        path = ls.sync(params.text_document.uri)
+        if path is not None:
+            ls.recheck(path)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    async def did_change(ls: LosstuneServer, params: types.DidChangeTextDocumentParams) -> None:
+        path = ls.sync(params.text_document.uri)
+        if path is not None:
+            ls.later(path)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    async def did_save(ls: LosstuneServer, params: types.DidSaveTextDocumentParams) -> None:
+        path = ls.sync(params.text_document.uri)
+        if path is not None:
+            if os.path.basename(path) == "pyproject.toml":
+                ls.space.forget_settings()
+            ls.recheck(path)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    async def did_close(ls: LosstuneServer, params: types.DidCloseTextDocumentParams) -> None:
+        path = path_of(params.text_document.uri)
+        if path is not None:
+            ls.space.close(path)
+            ls.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])
+            )
+            ls.recheck(path)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    async def watched(ls: LosstuneServer, params: types.DidChangeWatchedFilesParams) -> None:
+        for change in params.changes:
+            path = path_of(change.uri)
+            if path is None:
+                continue
+            if os.path.basename(path) == "pyproject.toml":
+                ls.space.forget_settings()
+                for config in list(ls.space.documents):
+                    ls.later(config)
+            else:
+                ls.later(path)
+
+    return server
+
+
+def serve() -> None:
+    """Run the server on stdin and stdout until the client ends the session."""
+    build().start_io()

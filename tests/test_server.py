@@ -1,0 +1,128 @@
+"""``losstune server`` end to end: a real LSP client (pytest-lsp) drives it over stdio on a copy of
+MMDetection's configs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+pytest_lsp = pytest.importorskip("pytest_lsp")
+
+from lsprotocol import types  # noqa: E402
+from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
+
+from tests.conftest import PROJECTS  # noqa: E402
+
+CONFIGS = PROJECTS / "site3" / "mmdet" / ".mim" / "configs"
+pytestmark = pytest.mark.skipif(not CONFIGS.is_dir(), reason="MMDetection 3.3.0 configs not downloaded")
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """RetinaNet's configs and the bases they use, copied."""
+    for part in ("retinanet", "_base_"):
+        shutil.copytree(CONFIGS / part, tmp_path / part)
+    return tmp_path
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "losstune", "server"]))
+async def client(lsp_client: LanguageClient) -> AsyncIterator[None]:
+    await lsp_client.initialize_session(types.InitializeParams(capabilities=types.ClientCapabilities()))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def _open(client: LanguageClient, path: Path, text: str | None = None) -> str:
+    uri = path.as_uri()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            types.TextDocumentItem(
+                uri=uri, language_id="python", version=1, text=path.read_text() if text is None else text
+            )
+        )
+    )
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    return uri
+
+
+async def _type(client: LanguageClient, uri: str, version: int, line: int, text: str) -> None:
+    """Insert ``text`` at the start of 0-based ``line``, then wait for the diagnostics."""
+    at = types.Position(line, 0)
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            [types.TextDocumentContentChangePartial(range=types.Range(at, at), text=text)],
+        )
+    )
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+
+
+CHILD = "retinanet/retinanet_r50_fpn_1x_coco.py"
+
+
+@pytest.mark.asyncio
+async def test_a_typo_typed_into_a_loss_is_a_diagnostic_at_its_exact_range(client: LanguageClient, tree: Path) -> None:
+    uri = await _open(client, tree / CHILD)
+    assert list(client.diagnostics[uri]) == []
+    # A non-ASCII value before the typo on the same line: positions count UTF-16 code units.
+    line = "model = dict(bbox_head=dict(loss_cls=dict(note='é😀', gama=2.0)))\n"
+    await _type(client, uri, 2, 7, line)
+    found = {d.code: d for d in client.diagnostics[uri] if "gama" in d.message}
+    d = found["LT102"]
+    value = line.index("2.0")
+    start = len(line[:value].encode("utf-16-le")) // 2
+    assert d.range == types.Range(types.Position(7, start), types.Position(7, start + 3))
+    assert d.severity == types.DiagnosticSeverity.Error
+    assert d.code_description is not None and d.code_description.href.startswith("https://")
+    assert "did you mean `gamma`" in d.message
+
+
+@pytest.mark.asyncio
+async def test_editing_a_base_rechecks_the_open_config_that_inherits_it(client: LanguageClient, tree: Path) -> None:
+    child = await _open(
+        client, tree / CHILD, (tree / CHILD).read_text() + "model = dict(bbox_head=dict(num_classes=80))\n"
+    )
+    assert list(client.diagnostics[child]) == []
+    base = tree / "_base_/models/retinanet_r50_fpn.py"
+    base_uri = await _open(client, base)
+    lines = base.read_text().splitlines()
+    at = next(i for i, text in enumerate(lines) if "gamma=2.0" in text)
+    # The base's loss gets a typo: the child, which inherits it unchanged, is checked again.
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            types.VersionedTextDocumentIdentifier(uri=base_uri, version=2),
+            [
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(types.Position(at, 0), types.Position(at, 0)), text="            gama=2.0,\n"
+                )
+            ],
+        )
+    )
+    for _ in range(4):
+        await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        if any(d.code == "LT102" for d in client.diagnostics.get(base_uri, [])):
+            break
+    assert [d.range.start.line for d in client.diagnostics[base_uri] if d.code == "LT102"] == [at]
+
+
+@pytest.mark.asyncio
+async def test_a_broken_buffer_is_a_diagnostic_and_a_malformed_request_an_error(
+    client: LanguageClient, tree: Path
+) -> None:
+    uri = await _open(client, tree / CHILD, "_base_ = [\n")
+    assert [d.code for d in client.diagnostics[uri]] == ["LT001"]
+    with pytest.raises(Exception, match=r"(?i)method not found"):
+        await client.protocol.send_request_async("losstune/nothing", {})
+    # Params that are not a hover's, written as they come: the server answers an error, and lives.
+    body = json.dumps(
+        {"jsonrpc": "2.0", "id": 999, "method": "textDocument/hover", "params": {"position": {"line": "x"}}}
+    ).encode()
+    assert client.protocol.writer is not None
+    client.protocol.writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    await _type(client, uri, 2, 0, "")  # still alive: it answers the next change
+    assert [d.code for d in client.diagnostics[uri]] == ["LT001"]
