@@ -126,3 +126,58 @@ async def test_a_broken_buffer_is_a_diagnostic_and_a_malformed_request_an_error(
     client.protocol.writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
     await _type(client, uri, 2, 0, "")  # still alive: it answers the next change
     assert [d.code for d in client.diagnostics[uri]] == ["LT001"]
+
+
+BASE = "_base_/models/retinanet_r50_fpn.py"
+
+
+def _line_of(text: str, part: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines()) if part in line)
+
+
+@pytest.mark.asyncio
+async def test_hover_on_an_overriding_value_shows_it_its_origin_what_it_overrides_and_its_meaning(
+    client: LanguageClient, tree: Path
+) -> None:
+    text = (tree / CHILD).read_text() + "model = dict(bbox_head=dict(loss_cls=dict(gamma=1.5)))\n"
+    uri = await _open(client, tree / CHILD, text)
+    line = _line_of(text, "gamma=1.5")
+    hover = await client.text_document_hover_async(
+        types.HoverParams(
+            types.TextDocumentIdentifier(uri), types.Position(line, text.splitlines()[line].index("gamma"))
+        )
+    )
+    assert hover is not None and isinstance(hover.contents, types.MarkupContent)
+    at = _line_of((tree / BASE).read_text(), "gamma=2.0") + 1
+    assert hover.contents.value.splitlines()[:5] == [
+        "**model.bbox_head.loss_cls.gamma** = `1.5`",
+        "",
+        f"set at `retinanet_r50_fpn_1x_coco.py:{line + 1}`",
+        "",
+        f"overrides: `../{BASE}:{at}` (`2.0`)",
+    ]
+    assert "default `2.0`" in hover.contents.value
+    on_type = await client.text_document_hover_async(
+        types.HoverParams(types.TextDocumentIdentifier(uri), types.Position(line, 0))
+    )
+    assert on_type is None  # `model` is not a loss key
+
+
+@pytest.mark.asyncio
+async def test_definition_of_a_name_is_the_line_that_sets_it_and_of_a_base_path_that_file(
+    client: LanguageClient, tree: Path
+) -> None:
+    text = (tree / CHILD).read_text() + "g = _base_.model.bbox_head.loss_cls.gamma\n"
+    uri = await _open(client, tree / CHILD, text)
+    line = _line_of(text, "g = _base_")
+    got = await client.text_document_definition_async(
+        types.DefinitionParams(types.TextDocumentIdentifier(uri), types.Position(line, 8))
+    )
+    base_text = (tree / BASE).read_text()
+    assert isinstance(got, types.Location) and got.uri == (tree / BASE).as_uri()
+    assert got.range.start.line == _line_of(base_text, "gamma=2.0")
+    entry = _line_of(text, "retinanet_r50_fpn.py")
+    got = await client.text_document_definition_async(
+        types.DefinitionParams(types.TextDocumentIdentifier(uri), types.Position(entry, 10))
+    )
+    assert isinstance(got, types.Location) and got.uri == (tree / BASE).as_uri()

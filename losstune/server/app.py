@@ -14,9 +14,16 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from losstune import __version__
+from losstune.config import LoadedConfig
 from losstune.loader import codes
+from losstune.loader.resolve import FileResult, Resolver
+from losstune.loader.source import SourceText
 from losstune.model import Span
-from losstune.server.convert import RULE_DOCS, path_of, to_lsp, uri
+from losstune.schema.registry import Schema
+from losstune.server.convert import RULE_DOCS, lsp_range, path_of, to_lsp, uri
+from losstune.server.hover import hover_text
+from losstune.server.lookup import KeyHit, base_path_at, key_at, name_origin, word_at
+from losstune.server.positions import from_point
 from losstune.server.workspace import Workspace
 
 DEBOUNCE_S = 0.02
@@ -71,6 +78,57 @@ class LosstuneServer(LanguageServer):
             )
             diagnostics = [to_lsp(failed, self.space.text, self.docs_url)]
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri(path), diagnostics=diagnostics))
+
+    def _at(self, document_uri: str, position: types.Position) -> tuple[str, SourceText, int, int] | None:
+        path = self.sync(document_uri)
+        if path is None:
+            return None
+        src = self.space.text(path)
+        line, column = from_point(src, (position.line, position.character))
+        return path, src, line, column
+
+    def key_under(
+        self, document_uri: str, position: types.Position
+    ) -> tuple[LoadedConfig, FileResult, Schema, KeyHit, Resolver] | None:
+        """The loss or sampler key at a position of an open config, with what resolving it gave."""
+        at = self._at(document_uri, position)
+        if at is None:
+            return None
+        path, src, line, column = at
+        resolver = self.space.resolver()
+        result = resolver.resolve(path)
+        if result.cfg is None:
+            return None
+        cfg = LoadedConfig(result)
+        hit = key_at(cfg, src, line, column)
+        if hit is None:
+            return None
+        return cfg, result, self.space.schema(self.space.settings(path)), hit, resolver
+
+    def definition(self, document_uri: str, position: types.Position) -> types.Location | None:
+        """Where the value at a position comes from: the file a ``_base_`` path names, the line
+        that set the value a name or an inherited key has."""
+        at = self._at(document_uri, position)
+        if at is None:
+            return None
+        path, src, line, column = at
+        target = base_path_at(src, line, column)
+        if target is not None:
+            return types.Location(uri(target), types.Range(types.Position(0, 0), types.Position(0, 0)))
+        result = self.space.resolver().resolve(path)
+        if result.cfg is None:
+            return None
+        cfg = LoadedConfig(result)
+        origin = None
+        hit = key_at(cfg, src, line, column)
+        if hit is not None and hit.origin.via is not None:
+            origin = hit.origin.via
+        if origin is None:
+            word = word_at(src, line, column)
+            origin = name_origin(cfg, word) if word else None
+        if origin is None:
+            return None
+        return types.Location(uri(origin.span.file), lsp_range(self.space.text, origin.span))
 
 
 def _settings(server: LosstuneServer, options: Any) -> None:
@@ -144,6 +202,19 @@ def build() -> LosstuneServer:
                     ls.later(config)
             else:
                 ls.later(path)
+
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    def hover(ls: LosstuneServer, params: types.HoverParams) -> types.Hover | None:
+        found = ls.key_under(params.text_document.uri, params.position)
+        if found is None:
+            return None
+        cfg, result, schema, hit, resolver = found
+        text = hover_text(cfg, result, schema, hit, resolver)
+        return types.Hover(types.MarkupContent(types.MarkupKind.Markdown, text))
+
+    @server.feature(types.TEXT_DOCUMENT_DEFINITION)
+    def definition(ls: LosstuneServer, params: types.DefinitionParams) -> types.Location | None:
+        return ls.definition(params.text_document.uri, params.position)
 
     return server
 

@@ -1,0 +1,104 @@
+"""What is under the cursor in an open config: a key of a loss or sampler dict (with the value
+it resolves to and where each file of the chain set it), a name, or a ``_base_`` path."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from losstune.config import LoadedConfig, origin_at
+from losstune.keypath import Path, get
+from losstune.loader.resolve import FileResult, Resolver
+from losstune.loader.source import SourceText
+from losstune.loader.values import LDict
+from losstune.model import Origin
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+_STRING = re.compile(r"""(['"])([^'"]*)\1""")
+
+
+@dataclass(frozen=True)
+class KeyHit:
+    """A key of a loss or sampler dict under the cursor: the dict's path, the key, and where
+    the value the config gets was set."""
+
+    path: Path
+    key: str
+    origin: Origin
+
+
+def key_at(cfg: LoadedConfig, src: SourceText, line: int, column: int) -> KeyHit | None:
+    """The loss or sampler key whose text (from the key's name to the end of its value, on the
+    value's lines) the 1-based ``line`` and ``column`` of ``src`` fall in."""
+    paths = [loss.path for loss in cfg.losses()] + [s.path for s in cfg.samplers() if s.path is not None]
+    for path in paths:
+        node = get(cfg.tree, path)
+        if not isinstance(node, LDict):
+            continue
+        for key, origin in node.origins.items():
+            span = origin.span
+            if span.file != src.path or not span.line <= line <= span.end_line or not isinstance(key, str):
+                continue
+            start = span.column
+            if line == span.line:
+                found = src.line_text(line).rfind(key, 0, span.column - 1)
+                start = found + 1 if found >= 0 else span.column
+            if (line > span.line or column >= start) and (line < span.end_line or column <= span.end_column):
+                return KeyHit(path, key, origin)
+    return None
+
+
+def chain(result: FileResult, path: Path, resolver: Resolver) -> list[tuple[Origin, Any]]:
+    """Where each file the config reads (its bases, then itself) set the value at ``path`` when
+    resolved on its own, and the value it set, one entry per place, in inheritance order."""
+    out: list[tuple[Origin, Any]] = []
+    seen: set[object] = set()
+    for file in [*result.files, result.path]:
+        tree = resolver.resolve(file).cfg
+        if tree is None:
+            continue
+        origin = origin_at(tree, path)
+        if origin is None or origin.span in seen or origin.span.file != file:
+            continue
+        seen.add(origin.span)
+        try:
+            value = get(tree, path)
+        except (KeyError, IndexError, TypeError):
+            continue
+        out.append((origin, value))
+    return out
+
+
+def word_at(src: SourceText, line: int, column: int) -> str | None:
+    """The dotted name (``num_classes``, ``_base_.model``) at the cursor."""
+    for m in _WORD.finditer(src.line_text(line)):
+        if m.start() < column <= m.end() + 1:
+            return m.group()
+    return None
+
+
+def base_path_at(src: SourceText, line: int, column: int) -> str | None:
+    """The file a string at the cursor names, relative to the config's folder, if it exists
+    (a ``_base_`` entry)."""
+    for m in _STRING.finditer(src.line_text(line)):
+        if m.start() < column <= m.end():
+            target = os.path.normpath(os.path.join(os.path.dirname(src.path), m.group(2)))
+            if m.group(2) and os.path.isfile(target):
+                return target
+    return None
+
+
+def name_origin(cfg: LoadedConfig, name: str) -> Origin | None:
+    """Where the value a top-level name (or a dotted path through ``_base_``) has was set."""
+    parts = name.split(".")
+    if parts[0] == "_base_":
+        parts = parts[1:]
+    if not parts or parts[0] not in cfg.tree:
+        return None
+    path: Path = tuple(parts)
+    origin = origin_at(cfg.tree, path)
+    while origin is not None and origin.via is not None:
+        origin = origin.via
+    return origin
