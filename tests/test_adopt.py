@@ -149,7 +149,7 @@ def test_json_sarif_and_rdjson_carry_each_fix(write: Callable[..., Path], tmp_pa
                 "code": {"value": "LT102"},
                 "location": {
                     "path": "a.py",
-                    "range": {"start": {"line": 1, "column": 66}, "end": {"line": 1, "column": 69}},
+                    "range": {"start": {"line": 1, "column": 61}, "end": {"line": 1, "column": 65}},
                 },
                 "suggestions": [
                     {"range": {"start": {"line": 1, "column": 61}, "end": {"line": 1, "column": 65}}, "text": "gamma"}
@@ -164,7 +164,7 @@ def test_rdjson_columns_count_utf8_bytes(write: Callable[..., Path], tmp_path: P
     code, out = _invoke("lint", "a.py", "--format", "rdjson", cwd=tmp_path)
     (d,) = json.loads(out)["diagnostics"]
     assert code == 1
-    assert d["location"]["range"]["start"] == {"line": 1, "column": 66 + 9 + 1}
+    assert d["location"]["range"]["start"] == {"line": 1, "column": 61 + 9 + 1}
 
 
 def test_fix_with_json_keeps_standard_output_json(write: Callable[..., Path], tmp_path: Path) -> None:

@@ -104,7 +104,7 @@ def _codes(found: list[dict[str, Any]]) -> list[tuple[str, str, int, int]]:
 def test_a_typo_in_a_custom_loss_is_caught_at_its_place(project: Path) -> None:
     found = _lint(project)
     # The custom L1Loss is registered without force=True: MMDetection's stays, with its loss_weight.
-    assert _codes(found) == [("LT102", "error", 7, 52), ("LT106", "error", 9, 28)]
+    assert _codes(found) == [("LT102", "error", 7, 47), ("LT106", "error", 9, 28)]
     typo, missing = found
     assert typo["message"].startswith("`SmoothFocalLoss` has no parameter `gama`")
     assert "did you mean `gamma`?" in typo["message"]

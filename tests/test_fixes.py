@@ -233,7 +233,7 @@ def test_show_fixes_and_diff_whole_output(write: Callable[..., Path], tmp_path: 
     assert code == 0
     assert out == (
         "Fixed 3 findings:\n"
-        "  configs/_base_/retina.py:4:64  LT102  rename it to `gamma`\n"
+        "  configs/_base_/retina.py:4:59  LT102  rename it to `gamma`\n"
         "  configs/_base_/retina.py:5:49  LT105  reduction='mean'\n"
         "  configs/a.py:2:49  LT103  remove the quotes: alpha=0.5\n"
         "All checks passed (1 config checked).\n"
@@ -274,9 +274,9 @@ def test_a_refused_fix_is_listed_with_why_and_nothing_is_written(write: Callable
     assert code == 1 and cfg.read_text() == before
     assert out.startswith(
         "Not fixed: 1 finding:\n"
-        "  n/cfg.py:4:71  LT102  new-style (read_base) configs cannot be edited by losstune yet; edit the file by hand\n"
+        "  n/cfg.py:4:66  LT102  new-style (read_base) configs cannot be edited by losstune yet; edit the file by hand\n"
         "n/cfg.py\n"
-        "  4:71  error  LT102 unknown-parameter"
+        "  4:66  error  LT102 unknown-parameter"
     ), out
 
 

@@ -66,14 +66,14 @@ def test_base_file_findings_are_reported_once_where_written(tree: Path) -> None:
     assert code == 1
     assert data["version"] == 1 and data["files"] == 2
     assert _found(data) == [
-        ("LT102", "configs/_base_/retina.py", 6, 64),
+        ("LT102", "configs/_base_/retina.py", 6, 59),
         ("LT105", "configs/_base_/retina.py", 7, 49),
         ("LT104", "configs/a.py", 2, 49),
         ("LT103", "configs/b.py", 2, 49),
     ]
     first = data["diagnostics"][0]  # type: ignore[index]
     assert first["key"] == "model.bbox_head.loss_cls.gama" and first["severity"] == "error"
-    assert first["name"] == "unknown-parameter" and (first["end_line"], first["end_column"]) == (6, 67)
+    assert first["name"] == "unknown-parameter" and (first["end_line"], first["end_column"]) == (6, 63)
 
 
 def test_unused_base_is_checked_by_itself(write: Callable[..., Path], tmp_path: Path) -> None:
@@ -202,7 +202,7 @@ def test_sarif_validates_against_the_sarif_schema(tree: Path) -> None:
     run = log["runs"][0]
     assert [r["ruleId"] for r in run["results"]] == ["LT102", "LT105", "LT104", "LT103"]
     region = run["results"][0]["locations"][0]["physicalLocation"]["region"]
-    assert region == {"startLine": 6, "startColumn": 64, "endLine": 6, "endColumn": 67}
+    assert region == {"startLine": 6, "startColumn": 59, "endLine": 6, "endColumn": 63}
     assert {r["id"] for r in run["tool"]["driver"]["rules"]} >= {"LT001", "LT101", "LT114"}
 
 
@@ -215,7 +215,7 @@ def test_github_format_and_auto(tree: Path) -> None:
     lines = out.stdout.splitlines()
     assert len(lines) == 4
     assert lines[0].startswith(
-        "::error file=configs/_base_/retina.py,line=6,col=64,endLine=6,endColumn=67,title=LT102 unknown-parameter::"
+        "::error file=configs/_base_/retina.py,line=6,col=59,endLine=6,endColumn=63,title=LT102 unknown-parameter::"
     )
 
 

@@ -74,9 +74,10 @@ async def test_a_typo_typed_into_a_loss_is_a_diagnostic_at_its_exact_range(clien
     await _type(client, uri, 2, 7, line)
     found = {d.code: d for d in client.diagnostics[uri] if "gama" in d.message}
     d = found["LT102"]
-    value = line.index("2.0")
-    start = len(line[:value].encode("utf-16-le")) // 2
-    assert d.range == types.Range(types.Position(7, start), types.Position(7, start + 3))
+    key = line.index("gama")  # the finding covers the key that is wrong, as lint's does
+    start = len(line[:key].encode("utf-16-le")) // 2
+    assert start == key + 1  # the emoji takes two UTF-16 code units
+    assert d.range == types.Range(types.Position(7, start), types.Position(7, start + 4))
     assert d.severity == types.DiagnosticSeverity.Error
     assert d.code_description is not None and d.code_description.href.startswith("https://")
     assert "did you mean `gamma`" in d.message

@@ -7,6 +7,7 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -108,3 +109,27 @@ def test_the_conversions_agree_with_the_text(text: str, data: st.DataObject) -> 
     assert src.offset(line, column) == offset
     lines = re.split(r"\r\n|\r|\n", text)
     assert [src.line_text(n) for n in range(1, len(lines) + 1)] == lines
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("loss = dict(type='FocalLoss', gama=2.0)\n", "2.0"),
+        ("loss = {'type': 'FocalLoss', 'gama' :  2.0}\n", "2.0"),
+        ('{"loss": {"type": "FocalLoss", "gama": 2.0}}\n', "2.0"),
+        ("loss:\n  type: FocalLoss\n  gama:\n    2.0\n", "2.0"),
+        ("loss = dict(type='FocalLoss', gama=\n    g)\n", "g"),
+    ],
+)
+def test_key_of_a_value_is_where_its_key_is_written(text: str, value: str) -> None:
+    src = SourceText.plain("/x", text)
+    start = text.rindex(value)
+    span = src.key_of(src.span_original(start, start + len(value)), "gama")
+    assert span is not None and src.segment(span) == "gama"
+
+
+@pytest.mark.parametrize("text", ["loss.update(x=2.0)\n", "loss = dict(omega=2.0)\n", "loss = dict(xgama=2.0)\n"])
+def test_a_value_not_written_beside_its_key_has_no_key_span(text: str) -> None:
+    src = SourceText.plain("/x", text)
+    start = text.rindex("2.0")
+    assert src.key_of(src.span_original(start, start + 3), "gama") is None

@@ -254,6 +254,20 @@ class SourceText:
         """The offsets into the file's text where ``span`` starts and ends."""
         return self.offset(span.line, span.column), self.offset(span.end_line, span.end_column)
 
+    def key_of(self, value: Span, key: str) -> Span | None:
+        """The span of ``key`` where the text just before ``value`` writes it as the key of that
+        value (``key=`` of a call, ``'key':`` of a dict, ``key:`` of YAML, ``"key":`` of JSON),
+        or ``None`` where it does not (a value set another way: ``update``, ``**``, a base)."""
+        start = self.offset(value.line, value.column)
+        if not 0 <= start <= len(self.original):
+            return None
+        before = self.original[max(0, start - len(key) - 200) : start]
+        m = re.search(r"(?:(?<![\w'\"])" + re.escape(key) + r"|(['\"])" + re.escape(key) + r"\1)\s*[=:]\s*\Z", before)
+        if m is None:
+            return None
+        begin = start - len(before) + m.start() + (1 if m.group(1) else 0)
+        return self.span_original(begin, begin + len(key))
+
     def segment(self, span: Span) -> str:
         """The file's text inside ``span``."""
         start, end = self.offsets(span)

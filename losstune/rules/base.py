@@ -133,6 +133,17 @@ class Node:
         path = self.path if param is None else (*self.path, param)
         return origin_at(self.ctx.config.tree, path)
 
+    def key_span(self, param: str) -> Span | None:
+        """Where the name of ``param`` is written as the key of its value (``gama`` of
+        ``gama=2.0``): what a finding about the key itself covers; the value's span where the key
+        is not written beside it."""
+        origin = self.origin(param)
+        if origin is None:
+            return None
+        source = self.ctx.config.sources.get(origin.span.file)
+        found = source.key_of(origin.span, param) if source is not None else None
+        return found or origin.span
+
     def show(self, param: str) -> str:
         """The value of ``param`` as a message shows it: ``repr``, or ``$NAME`` where it comes
         from the environment variable ``NAME`` (never its value)."""

@@ -31,22 +31,22 @@ class UnknownParameter(Rule):
     invalid = (
         Example(
             "model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gama=2.0)))\n",
-            ((1, 66),),
+            ((1, 61),),
             fixed="model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma=2.0)))\n",
         ),
         Example(
             "model = dict(train_cfg=dict(sampler=dict(type='RandomSampler', num=256, pos_fraction=0.5,\n"
             "                                         pos_fractoin=0.25)))\n",
-            ((2, 55),),
+            ((2, 42),),
         ),
         Example(
             "model = dict(train_cfg=dict(sampler=dict(type='RandomSampler', num=256, pos_fractoin=0.25)))\n",
-            ((1, 86),),
+            ((1, 73),),
             fixed="model = dict(train_cfg=dict(sampler=dict(type='RandomSampler', num=256, pos_fraction=0.25)))\n",
         ),
         Example(
             "data = dict()\nmodel = dict(bbox_head=dict(loss_cls=dict(type='GaussianFocalLoss', pos_weight=2.0)))\n",
-            ((2, 80),),
+            ((2, 69),),
             version=2,
         ),
     )
@@ -73,7 +73,7 @@ class UnknownParameter(Rule):
                 edit = self.fixed(fix, renames=((f"{node.key}.{key}", meant),)) if renamable and meant else None
                 yield self.finding(
                     f"`{node.type}` has no parameter `{key}`{version_note} ({what}){hint}",
-                    node.origin(key),
+                    node.key_span(key),
                     key=f"{node.key}.{key}",
                     fix=fix,
                     edit=edit,
