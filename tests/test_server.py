@@ -182,3 +182,37 @@ async def test_definition_of_a_name_is_the_line_that_sets_it_and_of_a_base_path_
         types.DefinitionParams(types.TextDocumentIdentifier(uri), types.Position(entry, 10))
     )
     assert isinstance(got, types.Location) and got.uri == (tree / BASE).as_uri()
+
+
+@pytest.mark.asyncio
+async def test_a_code_action_fixes_the_finding_as_lint_fix_does_and_writes_nothing(
+    client: LanguageClient, tree: Path
+) -> None:
+    before = (tree / CHILD).read_text()
+    text = before + "model = dict(bbox_head=dict(loss_cls=dict(reductoin='mean')))\n"
+    uri = await _open(client, tree / CHILD, text)
+    line = _line_of(text, "reductoin")
+    at = types.Range(types.Position(line, 45), types.Position(line, 45))
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(types.TextDocumentIdentifier(uri), at, types.CodeActionContext(diagnostics=[]))
+    )
+    assert actions is not None
+    by_title = {a.title: a for a in actions if isinstance(a, types.CodeAction)}
+    assert set(by_title) == {"LT102: rename it to `reduction`", "LT102: add `# noqa: LT102` to the line"}
+    fix = by_title["LT102: rename it to `reduction`"]
+    assert fix.kind == types.CodeActionKind.QuickFix and fix.is_preferred
+    assert fix.edit is not None and fix.edit.changes is not None
+    (edit,) = fix.edit.changes[uri]
+    start = text.splitlines()[line].index("reductoin")
+    assert edit == types.TextEdit(
+        types.Range(types.Position(line, start), types.Position(line, start + 9)), "reduction"
+    )
+    assert (tree / CHILD).read_text() == before  # nothing written
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            [types.TextDocumentContentChangePartial(range=edit.range, text=edit.new_text)],
+        )
+    )
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert list(client.diagnostics[uri]) == []

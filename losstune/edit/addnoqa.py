@@ -49,8 +49,7 @@ def add_noqa(findings: list[Diagnostic]) -> NoqaOutcome:
             with locked(path):
                 with open(path, encoding="utf-8", newline="") as f:
                     old = f.read()
-                new = _with_comments(old, lines)
-                problem = _changes_meaning(path, old, new)
+                new, problem = with_noqa(path, old, lines)
                 if problem:
                     outcome.refused.append((path, problem))
                     continue
@@ -60,6 +59,13 @@ def add_noqa(findings: list[Diagnostic]) -> NoqaOutcome:
             continue
         outcome.added[path] = sum(len(c) for c in lines.values())
     return outcome
+
+
+def with_noqa(path: str, old: str, codes: dict[int, list[str]]) -> tuple[str, str | None]:
+    """The text of ``path`` (now ``old``) with each line's codes added to its ``noqa`` comment, and
+    why it cannot be (``None`` where it can): the new text must mean what the old one did."""
+    new = _with_comments(old, codes)
+    return new, _changes_meaning(path, old, new)
 
 
 def _with_comments(text: str, codes: dict[int, list[str]]) -> str:

@@ -124,20 +124,29 @@ def with_replacements(result: LintResult, schema: Schema, settings: Settings) ->
     """``result`` with the fix of each finding that has one planned on the files as they are, each
     on its own (nothing is written): its ``edit`` then carries the text changes it makes. A fix
     that the machinery refuses keeps none."""
+    return replace(result, diagnostics=planned(result.diagnostics, schema, settings, {}))
+
+
+def planned(
+    findings: list[Diagnostic], schema: Schema, settings: Settings, overlay: dict[str, str]
+) -> list[Diagnostic]:
+    """``findings`` with the fix of each that has one planned on the texts of ``overlay`` (by real
+    path; the disk for other files), each on its own, nothing written: its ``edit`` carries the text
+    changes it makes (none where the machinery refuses it)."""
     out = []
-    for d in result.diagnostics:
+    for d in findings:
         if d.edit is not None and d.edit.is_request:
             try:
-                changes = _plan(d, schema, settings, {})
+                changes = _plan(d, schema, settings, overlay)
             except (EditFailure, OSError):
                 changes = []
-            found = tuple(r for fc in changes if (r := _replacement(fc)) is not None)
+            found = tuple(r for fc in changes if (r := replacement(fc)) is not None)
             d = replace(d, edit=replace(d.edit, replacements=found))
         out.append(d)
-    return replace(result, diagnostics=out)
+    return out
 
 
-def _replacement(fc: FileChange) -> Replacement | None:
+def replacement(fc: FileChange) -> Replacement | None:
     """The one region of ``fc.old`` that ``fc.new`` changes, as a replacement."""
     old, new = fc.old, fc.new
     start = 0

@@ -20,6 +20,7 @@ from losstune.loader.resolve import FileResult, Resolver
 from losstune.loader.source import SourceText
 from losstune.model import Span
 from losstune.schema.registry import Schema
+from losstune.server.actions import UNSAFE, code_actions
 from losstune.server.convert import RULE_DOCS, lsp_range, path_of, to_lsp, uri
 from losstune.server.hover import hover_text
 from losstune.server.lookup import KeyHit, base_path_at, key_at, name_origin, word_at
@@ -130,6 +131,27 @@ class LosstuneServer(LanguageServer):
             return None
         return types.Location(uri(origin.span.file), lsp_range(self.space.text, origin.span))
 
+    def actions(self, document_uri: str, where: types.Range) -> list[types.CodeAction]:
+        """The fixes of the findings of the last check of an open config that ``where`` touches."""
+        path = path_of(document_uri)
+        checked = self.space.checked.get(path) if path is not None else None
+        if path is None or checked is None:
+            return []
+        touched = []
+        for d in checked.diagnostics:
+            if d.span is None or d.span.file != path:
+                continue
+            r = lsp_range(self.space.text, d.span)
+            if (r.start.line, r.start.character) <= (where.end.line, where.end.character) and (
+                where.start.line,
+                where.start.character,
+            ) <= (r.end.line, r.end.character):
+                touched.append(d)
+        settings = self.space.settings(path)
+        schema = self.space.schema(settings)
+        overlay = {os.path.realpath(p): t for p, t in self.space.documents.items()}
+        return code_actions(touched, schema, settings, overlay, self.space.text, self.docs_url)
+
 
 def _settings(server: LosstuneServer, options: Any) -> None:
     """Take the client's settings (``initializationOptions`` or ``workspace/didChangeConfiguration``):
@@ -215,6 +237,13 @@ def build() -> LosstuneServer:
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
     def definition(ls: LosstuneServer, params: types.DefinitionParams) -> types.Location | None:
         return ls.definition(params.text_document.uri, params.position)
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, UNSAFE]),
+    )
+    def code_action(ls: LosstuneServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+        return ls.actions(params.text_document.uri, params.range)
 
     return server
 
