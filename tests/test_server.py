@@ -162,6 +162,17 @@ async def test_hover_on_an_overriding_value_shows_it_its_origin_what_it_override
         types.HoverParams(types.TextDocumentIdentifier(uri), types.Position(line, 0))
     )
     assert on_type is None  # `model` is not a loss key
+    base_text = (tree / BASE).read_text()
+    base_uri = await _open(client, tree / BASE)
+    at = _line_of(base_text, "type='FocalLoss'")
+    on_type = await client.text_document_hover_async(
+        types.HoverParams(
+            types.TextDocumentIdentifier(base_uri), types.Position(at, base_text.splitlines()[at].index("Focal"))
+        )
+    )
+    assert on_type is not None and isinstance(on_type.contents, types.MarkupContent)
+    assert on_type.contents.value.startswith("**FocalLoss** (MMDetection)\n\n")
+    assert "- `gamma` = `2.0`: " in on_type.contents.value
 
 
 @pytest.mark.asyncio
