@@ -115,7 +115,15 @@ async def test_editing_a_base_rechecks_the_open_config_that_inherits_it(client: 
 async def test_a_broken_buffer_is_a_diagnostic_and_a_malformed_request_an_error(
     client: LanguageClient, tree: Path
 ) -> None:
+    notes = tree / "notes.txt"
+    notes.write_text("not a config\n")
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            types.TextDocumentItem(uri=notes.as_uri(), language_id="plaintext", version=1, text="x")
+        )
+    )
     uri = await _open(client, tree / CHILD, "_base_ = [\n")
+    assert notes.as_uri() not in client.diagnostics  # only configs are checked
     assert [d.code for d in client.diagnostics[uri]] == ["LT001"]
     with pytest.raises(Exception, match=r"(?i)method not found"):
         await client.protocol.send_request_async("losstune/nothing", {})

@@ -16,7 +16,7 @@ from pygls.lsp.server import LanguageServer
 from losstune import __version__
 from losstune.config import LoadedConfig
 from losstune.loader import codes
-from losstune.loader.resolve import FileResult, Resolver
+from losstune.loader.resolve import SUPPORTED_SUFFIXES, FileResult, Resolver
 from losstune.loader.source import SourceText
 from losstune.model import Span
 from losstune.schema.registry import Schema
@@ -59,7 +59,7 @@ class LosstuneServer(LanguageServer):
     def recheck(self, path: str) -> None:
         """Publish the diagnostics of ``path`` (if open) and of every open config that reads it."""
         self._pending.pop(path, None)
-        todo = [path] if path in self.space.documents else []
+        todo = [path] if path in self.space.documents and path.endswith(SUPPORTED_SUFFIXES) else []
         todo += [p for p in self.space.dependents(path) if p != path and p in self.space.documents]
         for config in todo:
             self.publish(config)
