@@ -63,6 +63,11 @@ async def _type(client: LanguageClient, uri: str, version: int, line: int, text:
 
 
 CHILD = "retinanet/retinanet_r50_fpn_1x_coco.py"
+BASE = "_base_/models/retinanet_r50_fpn.py"
+
+
+def _line_of(text: str, part: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines()) if part in line)
 
 
 @pytest.mark.asyncio
@@ -83,32 +88,61 @@ async def test_a_typo_typed_into_a_loss_is_a_diagnostic_at_its_exact_range(clien
     assert "did you mean `gamma`" in d.message
 
 
+OVERRIDE = "model = dict(bbox_head=dict(loss_cls=dict(gamma=1.5)))\n"
+
+
+async def _until(client: LanguageClient, uri: str, code: str) -> list[types.Diagnostic]:
+    """The diagnostics of ``uri`` once one has ``code`` (a few publications at most)."""
+    for _ in range(6):
+        if any(d.code == code for d in client.diagnostics.get(uri, [])):
+            break
+        await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    return [d for d in client.diagnostics[uri] if d.code == code]
+
+
 @pytest.mark.asyncio
-async def test_editing_a_base_rechecks_the_open_config_that_inherits_it(client: LanguageClient, tree: Path) -> None:
-    child = await _open(
-        client, tree / CHILD, (tree / CHILD).read_text() + "model = dict(bbox_head=dict(num_classes=80))\n"
-    )
+async def test_editing_an_open_base_rechecks_the_open_config_that_inherits_it(
+    client: LanguageClient, tree: Path
+) -> None:
+    text = (tree / CHILD).read_text() + OVERRIDE
+    child = await _open(client, tree / CHILD, text)
     assert list(client.diagnostics[child]) == []
-    base = tree / "_base_/models/retinanet_r50_fpn.py"
+    base = tree / BASE
     base_uri = await _open(client, base)
-    lines = base.read_text().splitlines()
-    at = next(i for i, text in enumerate(lines) if "gamma=2.0" in text)
-    # The base's loss gets a typo: the child, which inherits it unchanged, is checked again.
+    at = _line_of(base.read_text(), "type='FocalLoss'")
+    start = base.read_text().splitlines()[at].index("FocalLoss")
+    # The base's loss becomes a cross-entropy loss, unsaved: the child's `gamma` is now unknown.
     client.text_document_did_change(
         types.DidChangeTextDocumentParams(
             types.VersionedTextDocumentIdentifier(uri=base_uri, version=2),
             [
                 types.TextDocumentContentChangePartial(
-                    range=types.Range(types.Position(at, 0), types.Position(at, 0)), text="            gama=2.0,\n"
+                    range=types.Range(types.Position(at, start), types.Position(at, start + len("FocalLoss"))),
+                    text="CrossEntropyLoss",
                 )
             ],
         )
     )
-    for _ in range(4):
-        await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
-        if any(d.code == "LT102" for d in client.diagnostics.get(base_uri, [])):
-            break
-    assert [d.range.start.line for d in client.diagnostics[base_uri] if d.code == "LT102"] == [at]
+    found = await _until(client, child, "LT102")
+    line = _line_of(text, "gamma=1.5")
+    column = OVERRIDE.index("gamma")
+    assert [d.range for d in found] == [types.Range(types.Position(line, column), types.Position(line, column + 5))]
+
+
+@pytest.mark.asyncio
+async def test_a_base_changed_on_disk_rechecks_the_open_config_that_inherits_it(
+    client: LanguageClient, tree: Path
+) -> None:
+    child = await _open(client, tree / CHILD, (tree / CHILD).read_text() + OVERRIDE)
+    assert list(client.diagnostics[child]) == []
+    base = tree / BASE
+    base.write_text(base.read_text().replace("type='FocalLoss'", "type='CrossEntropyLoss'"))
+    client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams([types.FileEvent(base.as_uri(), types.FileChangeType.Changed)])
+    )
+    assert [d.message.split(" (")[0] for d in await _until(client, child, "LT102")] == [
+        "`CrossEntropyLoss` has no parameter `gamma`"
+    ]
 
 
 @pytest.mark.asyncio
@@ -135,13 +169,6 @@ async def test_a_broken_buffer_is_a_diagnostic_and_a_malformed_request_an_error(
     client.protocol.writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
     await _type(client, uri, 2, 0, "")  # still alive: it answers the next change
     assert [d.code for d in client.diagnostics[uri]] == ["LT001"]
-
-
-BASE = "_base_/models/retinanet_r50_fpn.py"
-
-
-def _line_of(text: str, part: str) -> int:
-    return next(i for i, line in enumerate(text.splitlines()) if part in line)
 
 
 @pytest.mark.asyncio

@@ -175,6 +175,18 @@ def build() -> LosstuneServer:
     def initialize(ls: LosstuneServer, params: types.InitializeParams) -> None:
         _settings(ls, params.initialization_options)
 
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: LosstuneServer, params: types.InitializedParams) -> None:
+        workspace = ls.client_capabilities.workspace
+        watched = workspace.did_change_watched_files if workspace is not None else None
+        if watched is not None and watched.dynamic_registration:
+            # Bases changed on disk by another program (git checkout, a formatter) re-check too.
+            options = types.DidChangeWatchedFilesRegistrationOptions(
+                [types.FileSystemWatcher(glob_pattern="**/*.{py,yaml,yml,json,toml}")]
+            )
+            registration = types.Registration("losstune-files", types.WORKSPACE_DID_CHANGE_WATCHED_FILES, options)
+            await ls.client_register_capability_async(types.RegistrationParams([registration]))
+
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def configuration(ls: LosstuneServer, params: types.DidChangeConfigurationParams) -> None:
         _settings(ls, params.settings)
