@@ -262,3 +262,27 @@ async def test_a_code_action_fixes_the_finding_as_lint_fix_does_and_writes_nothi
     )
     await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     assert list(client.diagnostics[uri]) == []
+
+
+@pytest.mark.asyncio
+async def test_completion_in_a_loss_dict_offers_its_parameters_choices_and_types(
+    client: LanguageClient, tree: Path
+) -> None:
+    text = (tree / CHILD).read_text() + "model = dict(bbox_head=dict(loss_cls=dict(reduction='', gamma=1.5)))\n"
+    uri = await _open(client, tree / CHILD, text)
+    line = _line_of(text, "reduction=''")
+    row = text.splitlines()[line]
+
+    async def at(column: int) -> dict[str, str | None]:
+        got = await client.text_document_completion_async(
+            types.CompletionParams(types.TextDocumentIdentifier(uri), types.Position(line, column))
+        )
+        items = got.items if isinstance(got, types.CompletionList) else got or []
+        return {i.label: i.detail for i in items}
+
+    names = await at(row.index("gamma"))
+    assert names["gamma"] == "= 1.5 (set)" and names["alpha"] == "= 0.25 (set)"
+    assert "reduction" in names and "type" not in names
+    choices = await at(row.index("''") + 1)
+    assert set(choices) == {"'none'", "'mean'", "'sum'"}
+    assert await at(0) == {}  # outside every loss dict

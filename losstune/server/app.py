@@ -21,6 +21,7 @@ from losstune.loader.source import SourceText
 from losstune.model import Span
 from losstune.schema.registry import Schema
 from losstune.server.actions import UNSAFE, code_actions
+from losstune.server.completion import completions
 from losstune.server.convert import RULE_DOCS, lsp_range, path_of, to_lsp, uri
 from losstune.server.hover import hover_text
 from losstune.server.lookup import KeyHit, base_path_at, key_at, name_origin, word_at
@@ -152,6 +153,30 @@ class LosstuneServer(LanguageServer):
         overlay = {os.path.realpath(p): t for p, t in self.space.documents.items()}
         return code_actions(touched, schema, settings, overlay, self.space.text, self.docs_url)
 
+    def complete(self, document_uri: str, position: types.Position) -> list[types.CompletionItem]:
+        """Parameter names, choices and types inside a loss or sampler dict of an open config."""
+        at = self._at(document_uri, position)
+        if at is None:
+            return []
+        path, src, line, column = at
+        result = self.space.resolver().resolve(path)
+        if result.cfg is None:
+            return []
+        schema = self.space.schema(self.space.settings(path))
+        out = []
+        for item in completions(LoadedConfig(result), schema, src, line, column):
+            parameter = item.kind == "parameter"
+            out.append(
+                types.CompletionItem(
+                    label=item.label,
+                    kind=types.CompletionItemKind.Property if parameter else types.CompletionItemKind.Value,
+                    detail=item.detail,
+                    documentation=item.documentation or None,
+                    insert_text=f"{item.label}=" if parameter and path.endswith(".py") else None,
+                )
+            )
+        return out
+
 
 def _settings(server: LosstuneServer, options: Any) -> None:
     """Take the client's settings (``initializationOptions`` or ``workspace/didChangeConfiguration``):
@@ -256,6 +281,10 @@ def build() -> LosstuneServer:
     )
     def code_action(ls: LosstuneServer, params: types.CodeActionParams) -> list[types.CodeAction]:
         return ls.actions(params.text_document.uri, params.range)
+
+    @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=["(", ",", "'", '"']))
+    def completion(ls: LosstuneServer, params: types.CompletionParams) -> list[types.CompletionItem]:
+        return ls.complete(params.text_document.uri, params.position)
 
     return server
 
