@@ -244,7 +244,14 @@ async def test_a_code_action_fixes_the_finding_as_lint_fix_does_and_writes_nothi
     )
     assert actions is not None
     by_title = {a.title: a for a in actions if isinstance(a, types.CodeAction)}
-    assert set(by_title) == {"LT102: rename it to `reduction`", "LT102: add `# noqa: LT102` to the line"}
+    assert set(by_title) == {
+        "LT102: rename it to `reduction`",
+        "LT102: add `# noqa: LT102` to the line",
+        "losstune: fix 1 finding (the safe fixes, as lint --fix)",
+    }
+    whole = by_title["losstune: fix 1 finding (the safe fixes, as lint --fix)"]
+    assert whole.kind == "source.fixAll.losstune" and whole.edit is not None and whole.edit.changes is not None
+    assert [e.new_text for e in whole.edit.changes[uri]] == [text.replace("reductoin", "reduction")]
     fix = by_title["LT102: rename it to `reduction`"]
     assert fix.kind == types.CodeActionKind.QuickFix and fix.is_preferred
     assert fix.edit is not None and fix.edit.changes is not None

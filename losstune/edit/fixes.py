@@ -15,7 +15,7 @@ machinery refuses is skipped, with its reason, and nothing of it is written.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from losstune.edit.apply import FileChanged, atomic_write, check_writable, restore
@@ -74,13 +74,21 @@ def applies(d: Diagnostic, unsafe: bool) -> bool:
 
 
 def fix(
-    paths: Iterable[str], schema: Schema, settings: Settings, *, unsafe: bool = False, write: bool = True
+    paths: Iterable[str],
+    schema: Schema,
+    settings: Settings,
+    *,
+    unsafe: bool = False,
+    write: bool = True,
+    texts: Mapping[str, str] | None = None,
 ) -> FixOutcome:
     """Fix the findings of ``lint`` on ``paths`` that have a fix (the unsafe ones too with
     ``unsafe``), and lint again; with ``write=False`` the files are left as they are and the
-    outcome says what the fixes would change (``files``) and what would be left."""
+    outcome says what the fixes would change (``files``) and what would be left. ``texts`` are
+    files' texts (an editor's unsaved buffers) to fix in place of the disk's, with ``write=False``."""
     paths = list(paths)
-    overlay: dict[str, str] = {}
+    assert not (texts and write), "unsaved texts are fixed in memory only"
+    overlay: dict[str, str] = {os.path.realpath(p): t for p, t in (texts or {}).items()}
     originals: dict[str, str] = {}
     outcome = FixOutcome()
     tried: set[tuple[str, str, str, str]] = set()

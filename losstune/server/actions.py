@@ -10,13 +10,14 @@ from collections.abc import Callable
 from lsprotocol import types
 
 from losstune.edit.addnoqa import with_noqa
-from losstune.edit.fixes import planned, replacement
+from losstune.edit.fixes import fix, planned, replacement
 from losstune.edit.write import FileChange
 from losstune.lint.settings import Settings
 from losstune.loader.source import SourceText
 from losstune.model import Diagnostic, Replacement
 from losstune.schema.registry import Schema
 from losstune.server.convert import lsp_range, to_lsp, uri
+from losstune.server.positions import to_point
 
 UNSAFE = "quickfix.unsafe"
 """The kind of a fix that changes how the model trains (``lint --fix --unsafe-fixes``)."""
@@ -63,6 +64,35 @@ def code_actions(
                 )
             )
     return out
+
+
+FIX_ALL = "source.fixAll.losstune"
+
+
+def fix_all(
+    config: str,
+    schema: Schema,
+    settings: Settings,
+    texts: dict[str, str],
+    text_of: Callable[[str], SourceText],
+) -> types.CodeAction | None:
+    """Every safe fix of the open config at once, as ``lint --fix`` makes them (one on top of
+    another, checked again after each round), planned on the open texts; ``None`` if there is none."""
+    outcome = fix([config], schema, settings, write=False, texts=texts)
+    if not outcome.files:
+        return None
+    changes: dict[str, list[types.TextEdit]] = {}
+    for path, (old, new) in outcome.files.items():
+        src = SourceText.plain(path, old)
+        end = to_point(src, src.line_count, len(src.line_text(src.line_count)) + 1)
+        whole = types.Range(types.Position(0, 0), types.Position(*end))
+        changes[uri(path)] = [types.TextEdit(whole, new)]
+    count = len(outcome.fixed)
+    return types.CodeAction(
+        title=f"losstune: fix {count} finding{'s' if count != 1 else ''} (the safe fixes, as lint --fix)",
+        kind=FIX_ALL,
+        edit=types.WorkspaceEdit(changes=changes),
+    )
 
 
 def _noqa(d: Diagnostic, text_of: Callable[[str], SourceText]) -> Replacement | None:

@@ -20,7 +20,7 @@ from losstune.loader.resolve import SUPPORTED_SUFFIXES, FileResult, Resolver
 from losstune.loader.source import SourceText
 from losstune.model import Span
 from losstune.schema.registry import Schema
-from losstune.server.actions import UNSAFE, code_actions
+from losstune.server.actions import FIX_ALL, UNSAFE, code_actions, fix_all
 from losstune.server.completion import completions
 from losstune.server.convert import RULE_DOCS, lsp_range, path_of, to_lsp, uri
 from losstune.server.hover import hover_text
@@ -151,7 +151,12 @@ class LosstuneServer(LanguageServer):
         settings = self.space.settings(path)
         schema = self.space.schema(settings)
         overlay = {os.path.realpath(p): t for p, t in self.space.documents.items()}
-        return code_actions(touched, schema, settings, overlay, self.space.text, self.docs_url)
+        out = code_actions(touched, schema, settings, overlay, self.space.text, self.docs_url)
+        if any(d.edit is not None and d.edit.safety == "safe" for d in checked.diagnostics):
+            whole = fix_all(path, schema, settings, overlay, self.space.text)
+            if whole is not None:
+                out.append(whole)
+        return out
 
     def complete(self, document_uri: str, position: types.Position) -> list[types.CompletionItem]:
         """Parameter names, choices and types inside a loss or sampler dict of an open config."""
@@ -277,7 +282,7 @@ def build() -> LosstuneServer:
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, UNSAFE]),
+        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, UNSAFE, FIX_ALL]),
     )
     def code_action(ls: LosstuneServer, params: types.CodeActionParams) -> list[types.CodeAction]:
         return ls.actions(params.text_document.uri, params.range)
