@@ -24,6 +24,7 @@ USAGE = {
     "sweep": "sweep [OPTIONS] CONFIG KEY=V1,V2,...",
     "eval": "eval [OPTIONS] CONFIG...",
     "rule": "rule [OPTIONS] [CODE]",
+    "server": "server [OPTIONS]",
 }
 
 
