@@ -24,7 +24,7 @@ def tree(write: Callable[..., Path], tmp_path: Path) -> Path:
 
 
 CONCISE = (
-    "configs/_base_/retina.py:6:64: LT102 [unknown-parameter] `FocalLoss` has no parameter `gama` (building the "
+    "configs/_base_/retina.py:6:59: LT102 [unknown-parameter] `FocalLoss` has no parameter `gama` (building the "
     "model fails with an unexpected keyword argument); did you mean `gamma`?\n"
     "configs/_base_/retina.py:7:49: LT105 [invalid-choice] `L1Loss.reduction` = 'avg' is not one of "
     "'none', 'mean', 'sum'\n"
@@ -172,9 +172,9 @@ def test_the_configs_that_inherit_a_given_file_are_checked_with_it(project: Path
     code, out = invoke("lint", "configs/_base_/models/retina.py", "-f", "concise", cwd=project)
     assert code == 1
     assert out == (
-        "configs/a.py:2:49: LT102 [unknown-parameter] `CrossEntropyLoss` has no parameter `alpha` (building the "
+        "configs/a.py:2:43: LT102 [unknown-parameter] `CrossEntropyLoss` has no parameter `alpha` (building the "
         "model fails with an unexpected keyword argument)\n"
-        "configs/sub/b.yaml:2:39: LT102 [unknown-parameter] `CrossEntropyLoss` has no parameter `gamma` (building "
+        "configs/sub/b.yaml:2:32: LT102 [unknown-parameter] `CrossEntropyLoss` has no parameter `gamma` (building "
         "the model fails with an unexpected keyword argument)\n"
         "2 errors, 0 warnings in 2 files (4 configs checked, 4 of them as they inherit a file given).\n"
     )
@@ -214,11 +214,11 @@ def test_the_pre_commit_hook_checks_the_dependents() -> None:
 
 AT_80 = """\
 configs/_base_/retina.py
-  6:64  error  LT102 unknown-parameter  `FocalLoss` has no parameter `gama`
+  6:59  error  LT102 unknown-parameter  `FocalLoss` has no parameter `gama`
     (building the model fails with an unexpected keyword argument); did you mean
     `gamma`?
        6 | …cls=dict(type='FocalLoss', use_sigmoid=True, gama=2.0, alpha=0.25),
-                                                              ^^^
+                                                         ^^^^
     fix: rename it to `gamma`
   7:49  error  LT105 invalid-choice  `L1Loss.reduction` = 'avg' is not one of
     'none', 'mean', 'sum'
@@ -253,10 +253,10 @@ configs/iou.py
 
 AT_120 = """\
 configs/_base_/retina.py
-  6:64  error  LT102 unknown-parameter  `FocalLoss` has no parameter `gama` (building the model fails with an unexpected
+  6:59  error  LT102 unknown-parameter  `FocalLoss` has no parameter `gama` (building the model fails with an unexpected
     keyword argument); did you mean `gamma`?
        6 |         loss_cls=dict(type='FocalLoss', use_sigmoid=True, gama=2.0, alpha=0.25),
-                                                                          ^^^
+                                                                     ^^^^
     fix: rename it to `gamma`
   7:49  error  LT105 invalid-choice  `L1Loss.reduction` = 'avg' is not one of 'none', 'mean', 'sum'
        7 |         loss_bbox=dict(type='L1Loss', reduction='avg')),
