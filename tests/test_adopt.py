@@ -3,31 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from losstune.cli.app import app
+from tests.conftest import invoke
 
 runner = CliRunner()
 
 TYPO = "model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gama=2.0)))\n"
 
 
-def _invoke(*args: str, cwd: Path) -> tuple[int, str]:
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        result = runner.invoke(app, list(args))
-    finally:
-        os.chdir(old)
-    return result.exit_code, result.output
-
-
 def _codes(cwd: Path, *args: str) -> tuple[int, list[tuple[str, str, int]]]:
-    code, out = _invoke("lint", *args, "--format", "json", cwd=cwd)
+    code, out = invoke("lint", *args, "--format", "json", cwd=cwd)
     return code, [(d["code"], d["file"], d["line"]) for d in json.loads(out)["diagnostics"]]
 
 
@@ -42,7 +32,7 @@ def test_add_noqa_comments_each_finding_and_merges_with_a_comment_there(
     )
     yml = write("b.yaml", "model:\n  bbox_head:\n    loss_cls:\n      type: FocalLoss\n      gama: 2.0\n")
     write("c.json", '{"model": {"bbox_head": {"loss_cls": {"type": "FocalLoss", "gama": 2.0}}}}\n')
-    code, out = _invoke("lint", ".", "--add-noqa", cwd=tmp_path)
+    code, out = invoke("lint", ".", "--add-noqa", cwd=tmp_path)
     assert (code, out) == (
         0,
         "Added 4 noqa comments to 2 files.\n1 finding in JSON files left as they are: JSON has no comments.\n",
@@ -60,7 +50,7 @@ def test_add_noqa_leaves_a_file_where_a_comment_would_change_it(write: Callable[
     # The finding's line ends inside a string written over two lines: a comment there is text.
     text = "model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma='''\\\n1.5''')))\n"
     cfg = write("a.py", text)
-    code, out = _invoke("lint", "a.py", "--add-noqa", cwd=tmp_path)
+    code, out = invoke("lint", "a.py", "--add-noqa", cwd=tmp_path)
     assert code == 0 and "a.py left as it is: " in out
     assert cfg.read_text() == text
 
@@ -68,14 +58,14 @@ def test_add_noqa_leaves_a_file_where_a_comment_would_change_it(write: Callable[
 def test_unused_noqa_is_fixed_by_removing_it(write: Callable[..., Path], tmp_path: Path) -> None:
     cfg = write("a.py", "model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma=2.0)))  # noqa: LT102\n")
     assert _codes(tmp_path, "a.py") == (0, [("LT100", "a.py", 1)])  # a warning
-    code, out = _invoke("lint", "a.py", "--fix", "--show-fixes", cwd=tmp_path)
+    code, out = invoke("lint", "a.py", "--fix", "--show-fixes", cwd=tmp_path)
     assert code == 0 and "  a.py:1:75  LT100  remove the comment\n" in out
     assert cfg.read_text() == "model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gamma=2.0)))\n"
 
 
 def test_baseline_round_trip(write: Callable[..., Path], tmp_path: Path) -> None:
     cfg = write("configs/a.py", TYPO)
-    code, out = _invoke("lint", "configs", "--write-baseline", ".losstune-baseline.json", cwd=tmp_path)
+    code, out = invoke("lint", "configs", "--write-baseline", ".losstune-baseline.json", cwd=tmp_path)
     assert (code, out) == (0, "Wrote 1 finding to the baseline .losstune-baseline.json.\n")
     data = json.loads((tmp_path / ".losstune-baseline.json").read_text())
     assert data["findings"] == [
@@ -101,25 +91,25 @@ def test_a_missing_or_broken_baseline_is_an_error_naming_file_and_line(
     write: Callable[..., Path], tmp_path: Path
 ) -> None:
     write("a.py", TYPO)
-    code, out = _invoke("lint", "a.py", "--baseline", "nope.json", cwd=tmp_path)
+    code, out = invoke("lint", "a.py", "--baseline", "nope.json", cwd=tmp_path)
     assert code == 2 and "baseline nope.json:1: does not exist; write it with --write-baseline nope.json" in out
     write("bad.json", '{"kind": "losstune-baseline",\n "version": 1,\n "findings": [1,]}\n')
-    code, out = _invoke("lint", "a.py", "--baseline", "bad.json", cwd=tmp_path)
+    code, out = invoke("lint", "a.py", "--baseline", "bad.json", cwd=tmp_path)
     assert code == 2 and "baseline bad.json:3: JSON syntax error" in out
     write("other.json", '{\n "kind": "losstune-baseline", "version": 1,\n "findings": [\n  {"file": "a.py"}]}\n')
-    code, out = _invoke("lint", "a.py", "--baseline", "other.json", cwd=tmp_path)
+    code, out = invoke("lint", "a.py", "--baseline", "other.json", cwd=tmp_path)
     assert code == 2 and "baseline other.json:4: a finding needs file, code and message" in out
 
 
 def test_json_sarif_and_rdjson_carry_each_fix(write: Callable[..., Path], tmp_path: Path) -> None:
     write("a.py", TYPO)
-    code, out = _invoke("lint", "a.py", "--format", "json", cwd=tmp_path)
+    code, out = invoke("lint", "a.py", "--format", "json", cwd=tmp_path)
     assert json.loads(out)["diagnostics"][0]["suggested_fix"] == {
         "safety": "safe",
         "title": "rename it to `gamma`",
         "replacements": [{"file": "a.py", "line": 1, "column": 61, "end_line": 1, "end_column": 65, "text": "gamma"}],
     }
-    code, out = _invoke("lint", "a.py", "--format", "sarif", cwd=tmp_path)
+    code, out = invoke("lint", "a.py", "--format", "sarif", cwd=tmp_path)
     (result,) = json.loads(out)["runs"][0]["results"]
     assert result["fixes"] == [
         {
@@ -137,7 +127,7 @@ def test_json_sarif_and_rdjson_carry_each_fix(write: Callable[..., Path], tmp_pa
             ],
         }
     ]
-    code, out = _invoke("lint", "a.py", "--format", "rdjson", cwd=tmp_path)
+    code, out = invoke("lint", "a.py", "--format", "rdjson", cwd=tmp_path)
     assert code == 1
     assert json.loads(out) == {
         "source": {"name": "losstune", "url": "https://pypi.org/project/losstune/"},
@@ -161,7 +151,7 @@ def test_json_sarif_and_rdjson_carry_each_fix(write: Callable[..., Path], tmp_pa
 
 def test_rdjson_columns_count_utf8_bytes(write: Callable[..., Path], tmp_path: Path) -> None:
     write("a.py", "x = 'é'; " + TYPO)
-    code, out = _invoke("lint", "a.py", "--format", "rdjson", cwd=tmp_path)
+    code, out = invoke("lint", "a.py", "--format", "rdjson", cwd=tmp_path)
     (d,) = json.loads(out)["diagnostics"]
     assert code == 1
     assert d["location"]["range"]["start"] == {"line": 1, "column": 61 + 9 + 1}

@@ -4,7 +4,6 @@ on real MMDetection configs with a fault put in, checked with mmengine."""
 from __future__ import annotations
 
 import difflib
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -12,14 +11,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from losstune.cli.app import app
 from losstune.edit.fixes import fix
 from losstune.lint.examples import run_example
 from losstune.lint.settings import Settings
 from losstune.rules import ALL_RULES
 from losstune.rules.base import Example, Rule
 from losstune.schema.registry import load_schema
-from tests.conftest import PROJECTS
+from tests.conftest import PROJECTS, invoke
 
 runner = CliRunner()
 SCHEMA = load_schema()
@@ -37,16 +35,6 @@ def _mmengine(path: Path) -> dict[str, object] | None:
 
 def _fixed_examples() -> list[tuple[Rule, Example]]:
     return [(r, e) for r in ALL_RULES for e in r.invalid if e.fixed is not None]
-
-
-def _invoke(*args: str, cwd: Path) -> tuple[int, str]:
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        result = runner.invoke(app, list(args))
-    finally:
-        os.chdir(old)
-    return result.exit_code, result.output
 
 
 def test_each_fixable_rule_shows_its_fix_on_an_example() -> None:
@@ -170,10 +158,10 @@ def test_fix_of_a_fault_in_a_real_config(fault: tuple[str, str, str, str, bool, 
     assert text.count(good) == 1
     broken = text.replace(good, bad)
     path.write_text(broken, encoding="utf-8")
-    code, _ = _invoke("lint", str(target), "--format", "text", cwd=tmp_path)
+    code, _ = invoke("lint", str(target), "--format", "text", cwd=tmp_path)
     assert code == 1
     args = ["lint", str(target), "--fix", *(["--unsafe-fixes"] if unsafe else [])]
-    code, out = _invoke(*args, cwd=tmp_path)
+    code, out = invoke(*args, cwd=tmp_path)
     assert "Fixed 1 finding" in out, out
     assert _mmengine(target) == original
     fixed = path.read_text(encoding="utf-8")
@@ -207,7 +195,7 @@ def test_show_fixes_and_diff_whole_output(write: Callable[..., Path], tmp_path: 
     )
     write("configs/a.py", "_base_ = './_base_/retina.py'\nmodel = dict(bbox_head=dict(loss_cls=dict(alpha='0.5')))\n")
     base_before = (tmp_path / "configs/_base_/retina.py").read_text()
-    code, out = _invoke("lint", "configs", "--diff", cwd=tmp_path)
+    code, out = invoke("lint", "configs", "--diff", cwd=tmp_path)
     assert code == 1
     assert out == (
         "--- a/configs/_base_/retina.py\n"
@@ -229,7 +217,7 @@ def test_show_fixes_and_diff_whole_output(write: Callable[..., Path], tmp_path: 
         "Would fix 3 findings.\n"
     )
     assert (tmp_path / "configs/_base_/retina.py").read_text() == base_before
-    code, out = _invoke("lint", "configs", "--fix", "--show-fixes", cwd=tmp_path)
+    code, out = invoke("lint", "configs", "--fix", "--show-fixes", cwd=tmp_path)
     assert code == 0
     assert out == (
         "Fixed 3 findings:\n"
@@ -238,7 +226,7 @@ def test_show_fixes_and_diff_whole_output(write: Callable[..., Path], tmp_path: 
         "  configs/a.py:2:49  LT103  remove the quotes: alpha=0.5\n"
         "All checks passed (1 config checked).\n"
     )
-    code, out = _invoke("lint", "configs", "--diff", cwd=tmp_path)
+    code, out = invoke("lint", "configs", "--diff", cwd=tmp_path)
     assert (code, out) == (0, "")
 
 
@@ -270,7 +258,7 @@ def test_a_refused_fix_is_listed_with_why_and_nothing_is_written(write: Callable
         "model.update(dict(bbox_head=dict(loss_cls=dict(type='FocalLoss', gama=2.0))))\n",
     )
     before = cfg.read_text()
-    code, out = _invoke("lint", "n/cfg.py", "--fix", cwd=tmp_path)
+    code, out = invoke("lint", "n/cfg.py", "--fix", cwd=tmp_path)
     assert code == 1 and cfg.read_text() == before
     assert out.startswith(
         "Not fixed: 1 finding:\n"
@@ -281,7 +269,7 @@ def test_a_refused_fix_is_listed_with_why_and_nothing_is_written(write: Callable
 
 
 def test_unsafe_fixes_need_fix_or_diff(tmp_path: Path) -> None:
-    code, out = _invoke("lint", ".", "--unsafe-fixes", cwd=tmp_path)
+    code, out = invoke("lint", ".", "--unsafe-fixes", cwd=tmp_path)
     assert code == 2 and "--unsafe-fixes adds to --fix or --diff" in out
 
 
