@@ -8,8 +8,9 @@ What it measures, in one run, on a real tree (by default MMDetection 3.3.0's con
   of the same configs (stdout and warnings silenced); target: mmengine / losstune >= 30x;
 * ``losstune.lint.run.lint`` of the whole tree (every config and base file, every rule), with the
   cache emptied first, against the same mmengine time; target >= 30x;
-* wall time of ``losstune lint FILE`` and ``losstune explain --no-steps FILE`` as a user runs
-  them (a new process each, imports included, with the bytecode Python caches, as an installed
+* wall time of ``losstune lint FILE`` (which checks the configs that inherit FILE too),
+  ``losstune lint --no-dependents FILE`` (FILE alone) and ``losstune explain --no-steps FILE`` as
+  a user runs them (a new process each, imports included, with the bytecode Python caches, as an installed
   package has it: an untimed first run writes it to a folder of its own), median of 7; target
   <= 0.15 s each (``--wall-only`` measures these alone);
 * the CPU time of ``losstune lint`` on a generated file of 200,000 ``xN = N`` statements
@@ -142,12 +143,13 @@ FLOORS = {"lint": "import typer", "explain": "import typer, rich.console, rich.t
 
 
 def walls(tree: Path, file: str) -> dict[str, float]:
-    """The median wall seconds of ``lint FILE`` and ``explain --no-steps FILE``, each printed."""
+    """The median wall seconds of ``lint FILE``, ``lint --no-dependents FILE`` and ``explain
+    --no-steps FILE``, each printed."""
     medians = {}
     with tempfile.TemporaryDirectory() as cache:
         bare = statistics.median(interpreter(cached_env(Path(cache))))
         print(f"python -c pass: median {bare * 1000:.0f} ms wall (the interpreter alone, on this machine now)")
-        for argv in (["lint", file], ["explain", "--no-steps", file]):
+        for argv in (["lint", file], ["lint", "--no-dependents", file], ["explain", "--no-steps", file]):
             floor = statistics.median(interpreter(cached_env(Path(cache)), FLOORS[argv[0]]))
             times = wall(argv, tree, cached_env(Path(cache)))
             medians[" ".join(argv)] = median = statistics.median(times)
