@@ -6,8 +6,6 @@ second panel its derivative with respect to that input, by torch autograd on the
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +13,7 @@ import torch
 
 from losstune.engine.evaluation import evaluate
 from losstune.engine.inputs import BOXES, InputError
+from losstune.outfile import write_whole
 from losstune.schema.catalogue import bare_type
 
 PROBABILITY = ("FocalLoss", "QualityFocalLoss", "VarifocalLoss", "CrossEntropyLoss")
@@ -246,15 +245,5 @@ def _overlay(losses: list[tuple[str, dict[str, Any]]]) -> tuple[PlotSpec, list[t
 
 
 def _save(fig: Any, out: str) -> None:
-    """Write the figure to ``out`` by rename, created with the user's umask (not mkstemp's 0600)."""
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=os.path.dirname(os.path.abspath(out)))
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png")
-        os.replace(tmp, out)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    """Write the figure to ``out`` whole (:func:`~losstune.outfile.write_whole`)."""
+    write_whole(out, lambda f: fig.savefig(f, format="png"))

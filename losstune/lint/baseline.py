@@ -20,6 +20,7 @@ from losstune.loader import fileread
 from losstune.loader.source import SourceText
 from losstune.loader.values import LDict
 from losstune.model import Diagnostic
+from losstune.outfile import write_whole
 
 KIND = "losstune-baseline"
 _POSITION = re.compile(r"(\.(?:py|ya?ml|json)):\d+(?::\d+)?")
@@ -47,14 +48,8 @@ def write_baseline(path: str, diagnostics: list[Diagnostic]) -> int:
         "version": 1,
         "findings": [{"file": f, "code": c, "key": k or None, "message": m} for f, c, k, m in entries],
     }
-    temp = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(temp, "w", encoding="utf-8") as out:
-            out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-        os.replace(temp, path)
-    finally:
-        if os.path.lexists(temp):
-            os.unlink(temp)
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    write_whole(path, lambda out: out.write(text.encode("utf-8")))
     return len(entries)
 
 

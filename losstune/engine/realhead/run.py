@@ -16,6 +16,7 @@ from losstune.engine.realhead.record import Call, recording_builds, recording_ca
 from losstune.engine.trace import Step, Trace
 from losstune.errors import LosstuneError
 from losstune.loader.values import contains_opaque
+from losstune.outfile import write_whole
 from losstune.schema.catalogue import bare_type
 
 if TYPE_CHECKING:
@@ -342,6 +343,6 @@ def _save(
             f"--save-batch: the inputs of {run.head_type} cannot be written as plain tensors: {e}"
         ) from None
     try:
-        torch.save(data, path)
+        write_whole(path, lambda f: torch.save(data, f))
     except OSError as e:
         raise HeadFailed(f"--save-batch {path}: cannot write it: {e.strerror or e}") from None
