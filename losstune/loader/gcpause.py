@@ -48,10 +48,16 @@ def frozen() -> Iterator[None]:
     held when the outermost such block began (a parsed file's syntax tree among them): the
     collector still runs and still frees the cycles made inside the block, but it no longer
     walks, pass after pass, what was there before. A config's own garbage is collected as
-    always, so its budgets bound memory as before."""
+    always, so its budgets bound memory as before.
+
+    The youngest generation is collected first: what the block freezes returns to the oldest
+    generation when it ends, where only a full pass, which the collector rarely starts by itself,
+    would free it; the cycles made since the last pass (the garbage of the file checked before)
+    are freed now instead. That pass walks only the objects made since the last one."""
     global _frozen_depth
     with _lock:
         if _frozen_depth == 0:
+            gc.collect(0)
             gc.freeze()
         _frozen_depth += 1
     try:
