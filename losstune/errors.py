@@ -22,6 +22,7 @@ the same. The classes live beside the code that raises them::
     ├── FileChanged                a file another program changed during an edit (edit/apply.py)
     ├── InputError                 eval inputs that cannot be made or read (engine/inputs.py)
     ├── UnsupportedLoss            a loss the engine does not evaluate (engine/trace.py)
+    ├── NotARecording              a file that is not a recording of loss inputs (engine/recording.py)
     └── CommandError               another error's message with what the command was doing (errors.py)
 
 The interpreter's signals (``Unsupported``, ``PyError``, ``Unknown``, ``TooExpensive``,

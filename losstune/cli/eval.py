@@ -30,16 +30,20 @@ def eval_command(
         ),
     ],
     loss: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--loss", help="The loss to evaluate: loss_cls, roi_head.bbox_head.loss_bbox...", show_default=False
+            "--loss",
+            help="The loss to evaluate: loss_cls, roi_head.bbox_head.loss_bbox... (with a recording: "
+            "the loss whose calls are shown step by step).",
+            show_default=False,
         ),
-    ],
+    ] = None,
     inputs: Annotated[
         Path | None,
         typer.Option(
             "--inputs",
-            help="A .pt or .npz file of the forward's arguments by name (replays real tensors).",
+            help="A recording of a training run's loss calls (losstune.mmengine's RecordLossInputs hook): "
+            "each call replayed; or a .pt or .npz file of one loss's forward arguments by name, with --loss.",
             show_default=False,
         ),
     ] = None,
@@ -83,6 +87,11 @@ def eval_command(
     with avg_factor; (5) loss_weight. Sample tensors are sized from the config (num_classes, RoI or
     dense head); --inputs replays tensors dumped from real training instead. Needs torch.
 
+    With --inputs RECORDING (written by the RecordLossInputs hook of losstune.mmengine in a
+    training run), every recorded call of every loss is evaluated again on exactly its inputs and
+    compared with the value the run computed, and with the config as it is now where it changed;
+    --loss KEY shows the calls of one loss with their steps.
+
     The last line compares the result with MMDetection's own loss module on the same inputs,
     where it is installed. Exit codes: 0 done, 1 that comparison found a difference, 2 bad input.
 
@@ -110,6 +119,26 @@ def eval_command(
             raise UsageError(
                 f"--num-priors {num_priors}: give at least 1 prior to assign and sample, or leave it out "
                 f"for the default ({DENSE_PRIORS} for a dense head, {ROI_PRIORS} for an RoI head)"
+            )
+        if inputs is not None and not through_head:
+            from losstune.cli.replay import eval_recording, recording_of, refuse_with_recording
+
+            rec = recording_of(inputs, loss)
+            if rec is not None:
+                refuse_with_recording(
+                    {
+                        "--num-priors": num_priors,
+                        "--plot": plot,
+                        "--save-batch": save_batch,
+                        "--import-custom-modules": import_custom_modules,
+                    }
+                )
+                eval_recording(configs, rec, loss, mmdet_version, device.value, fmt, cfg_options)
+                return
+        if loss is None:
+            raise UsageError(
+                "give --loss KEY, the loss to evaluate (loss_cls, roi_head.bbox_head.loss_bbox...), or --inputs "
+                "FILE, a recording of a training run's loss calls to replay"
             )
         if through_head:
             from losstune.cli.throughhead import eval_through_head, refuse_with_through_head

@@ -162,6 +162,28 @@ def find_loss(cfg: LoadedConfig, key: str) -> LossNode:
     return found[0]
 
 
+def loss_impl(cfg: LoadedConfig, loss: LossNode, version: int) -> Any:
+    """losstune's module of ``loss`` (its class); :class:`UnsupportedLoss` where its type is looked up
+    in another registry than MMDetection's, or losstune does not evaluate it."""
+    from losstune.engine.losses import LOSSES
+
+    ref = type_at(cfg.tree, loss.path, loss.type, version)
+    if ref.registry != DEFAULT_SCOPE:
+        raise UnsupportedLoss(
+            f"`{loss.type}` is looked up in {ref.where}, and losstune evaluates MMDetection's losses only"
+        )
+    impl = LOSSES.get(ref.name)
+    if impl is None:
+        raise UnsupportedLoss(f"`{loss.type}` cannot be evaluated by losstune yet")
+    return impl
+
+
+def head_of(cfg: LoadedConfig, loss: LossNode) -> dict[str, Any]:
+    """The config of the head ``loss`` belongs to (empty where it belongs to none)."""
+    found = keypath.get(cfg.tree, loss.head) if loss.head else {}
+    return found if isinstance(found, dict) else {}
+
+
 def evaluate_config(
     cfg: LoadedConfig,
     key: str,
@@ -190,18 +212,8 @@ def evaluate_config(
     loss_cfg = keypath.get(cfg.tree, loss.path)
     if device == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda was asked for, but this machine has no CUDA GPU")
-    from losstune.engine.losses import LOSSES
-
-    ref = type_at(cfg.tree, loss.path, loss.type, version)
-    if ref.registry != DEFAULT_SCOPE:
-        raise UnsupportedLoss(
-            f"`{loss.type}` is looked up in {ref.where}, and losstune evaluates MMDetection's losses only"
-        )
-    impl = LOSSES.get(ref.name)
-    if impl is None:
-        raise UnsupportedLoss(f"`{loss.type}` cannot be evaluated by losstune yet")
-    found = keypath.get(cfg.tree, loss.head) if loss.head else {}
-    head: dict[str, Any] = found if isinstance(found, dict) else {}
+    impl = loss_impl(cfg, loss, version)
+    head = head_of(cfg, loss)
     loss_cfg = as_built(loss_cfg, head, loss.path[-1])
     fed: Feed | None = None
     if inputs is not None:
@@ -282,4 +294,4 @@ def logged_terms(result: EvalResult) -> dict[str, Any]:
     return {f"{prefix}{k}": v for k, v in found.items()}
 
 
-__all__ = ["EvalResult", "evaluate_config", "find_loss", "logged_terms"]
+__all__ = ["EvalResult", "as_built", "evaluate_config", "find_loss", "head_of", "logged_terms", "loss_impl"]

@@ -70,3 +70,18 @@ class Trace:
 def terms(loss: Any) -> dict[str, Any]:
     """``{"loss": value}``, or the named terms of a loss that returns several (SeesawLoss's dict)."""
     return dict(loss) if isinstance(loss, dict) else {"loss": loss}
+
+
+def agrees(ours: Any, theirs: Any, rtol: float) -> bool:
+    """Whether two loss results (a tensor, or a dict of terms) have the same terms, shapes and values,
+    within ``rtol`` (and an absolute 1e-6 for values near zero)."""
+    import torch
+
+    a, b = list(terms(ours).values()), list(terms(theirs).values())
+    return len(a) == len(b) and all(
+        isinstance(x, torch.Tensor)
+        and isinstance(y, torch.Tensor)
+        and x.shape == y.shape
+        and torch.allclose(x.detach().float(), y.detach().float(), rtol=rtol, atol=1e-6)
+        for x, y in zip(a, b, strict=True)
+    )

@@ -40,6 +40,6 @@ def feeding(term: Any, calls: list[Call]) -> list[int]:
     return sorted(found)
 
 
-def output_value(call: Call) -> float:
-    """A call's output as one number: its mean, as mmengine logs a tensor (the sum of a dict's terms)."""
-    return float(sum(t.detach().float().mean().item() for t in _tensors(call.output)))
+def logged_value(output: Any) -> float:
+    """A loss module's output as one number: its mean, as mmengine logs a tensor (the sum of a dict's terms)."""
+    return float(sum(t.detach().float().mean().item() for t in _tensors(output)))

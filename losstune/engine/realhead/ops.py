@@ -7,6 +7,7 @@ would with the full mmcv."""
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import sys
 import types
@@ -51,5 +52,8 @@ def ensure_ops() -> bool:
         return isinstance(current, _StandIn)
     if importlib.util.find_spec("mmcv") is None or importlib.util.find_spec(EXT) is not None:
         return False
-    sys.modules[EXT] = _StandIn(EXT, "mmcv's compiled operators, absent from this mmcv (calling one raises)")
+    stand_in = _StandIn(EXT, "mmcv's compiled operators, absent from this mmcv (calling one raises)")
+    # a spec without a loader: importlib.util.find_spec (mmengine's mmcv_full_available) says no compiled ops
+    stand_in.__spec__ = importlib.machinery.ModuleSpec(EXT, None)
+    sys.modules[EXT] = stand_in
     return True

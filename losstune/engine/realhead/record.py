@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,16 +36,16 @@ class Builds:
         return self.configs.get(id(module))
 
 
-def _copy(value: Any) -> Any:
-    """A detached copy of the tensors in ``value``; other values as they are."""
+def _copy(value: Any, cpu: bool = False) -> Any:
+    """A detached copy of the tensors in ``value`` (on the CPU with ``cpu``); other values as they are."""
     import torch
 
     if isinstance(value, torch.Tensor):
-        return value.detach().clone()
+        return value.detach().to("cpu", copy=True) if cpu else value.detach().clone()
     if isinstance(value, (list, tuple)):
-        return type(value)(_copy(v) for v in value)
+        return type(value)(_copy(v, cpu) for v in value)
     if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
+        return {k: _copy(v, cpu) for k, v in value.items()}
     return value
 
 
@@ -77,16 +77,19 @@ def is_loss_module(name: str, module: Any) -> bool:
 
 
 @contextlib.contextmanager
-def recording_calls(model: Any) -> Iterator[list[Call]]:
-    """While inside, every call of every loss module of ``model`` is recorded, in call order."""
+def recording_calls(
+    model: Any, *, cpu: bool = False, select: Callable[[str], bool] | None = None
+) -> Iterator[list[Call]]:
+    """While inside, every call of every loss module of ``model`` (those whose names ``select``
+    takes, where given) is recorded, in call order; with ``cpu``, the inputs are copied to the CPU."""
     calls: list[Call] = []
     handles = []
     for name, module in model.named_modules():
-        if not name or not is_loss_module(name, module):
+        if not name or not is_loss_module(name, module) or (select is not None and not select(name)):
             continue
 
         def hook(mod: Any, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any, name: str = name) -> None:
-            calls.append(Call(len(calls), name, _copy(args), _copy(kwargs), output))
+            calls.append(Call(len(calls), name, _copy(args, cpu), _copy(kwargs, cpu), output))
 
         handles.append(module.register_forward_hook(hook, with_kwargs=True))
     try:

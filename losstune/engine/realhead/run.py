@@ -8,12 +8,12 @@ import inspect
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from losstune.engine.realhead.attribute import feeding, output_value
+from losstune.engine.realhead.attribute import feeding, logged_value
 from losstune.engine.realhead.batch import BatchSpec, NotPlain, synthetic, to_plain
 from losstune.engine.realhead.importing import MMDet, load_mmdet, quiet
 from losstune.engine.realhead.ops import CompiledOpMissing
 from losstune.engine.realhead.record import Call, recording_builds, recording_calls, recording_head_inputs
-from losstune.engine.trace import Step, Trace
+from losstune.engine.trace import Step, Trace, agrees
 from losstune.errors import LosstuneError
 from losstune.loader.values import contains_opaque
 from losstune.outfile import write_whole
@@ -153,14 +153,17 @@ def _engine_config(built: Any) -> dict[str, Any] | None:
     return out
 
 
-def _inputs_text(module: Any, call: Call) -> tuple[str, dict[str, Any]]:
-    """The arguments of a call by name: tensors by shape, numbers and strings as they are."""
+def inputs_text(
+    signature: inspect.Signature, args: tuple[Any, ...] | list[Any], kwargs: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """The arguments of a call of a ``forward`` of ``signature``, by name: tensors by shape, numbers
+    and strings as they are."""
     import torch
 
     try:
-        bound = inspect.signature(module.forward).bind(*call.args, **call.kwargs).arguments
+        bound = signature.bind(*args, **kwargs).arguments
     except TypeError:
-        bound = {f"arg{i}": a for i, a in enumerate(call.args)} | call.kwargs
+        bound = {f"arg{i}": a for i, a in enumerate(args)} | kwargs
     parts, numbers = [], {}
     for name, v in bound.items():
         if isinstance(v, torch.Tensor) and v.numel() > 1:
@@ -174,15 +177,13 @@ def _inputs_text(module: Any, call: Call) -> tuple[str, dict[str, Any]]:
 
 def _steps(model: Any, mmdet_major: int, call: Call, built: Any, head_type: str, of: str) -> LossCall:
     """losstune's five steps on one recorded call, held against the module's own output."""
-    import torch
-
     from losstune.engine.evaluation import evaluate
 
     module = model.get_submodule(call.module)
     loss_cfg = _engine_config(built)
     kind = bare_type(str(loss_cfg.get("type"))) if loss_cfg else type(module).__name__
-    result = LossCall(call.index, "model." + call.module, kind, output_value(call))
-    text, numbers = _inputs_text(module, call)
+    result = LossCall(call.index, "model." + call.module, kind, logged_value(call.output))
+    text, numbers = inputs_text(inspect.signature(module.forward), call.args, call.kwargs)
     first = Step("sampling", f"as {head_type} passed it ({of}): {text}", numbers)
     if loss_cfg is None:
         result.note = "not built from a config the registry saw; losstune cannot evaluate it"
@@ -194,12 +195,7 @@ def _steps(model: Any, mmdet_major: int, call: Call, built: Any, head_type: str,
         return result
     trace.steps.insert(0, first)
     result.trace = trace
-    ours = [t for t in (trace.loss.values() if isinstance(trace.loss, dict) else [trace.loss])]
-    theirs = list(call.output.values()) if isinstance(call.output, dict) else [call.output]
-    result.equal = len(ours) == len(theirs) and all(
-        a.shape == b.shape and torch.allclose(a.detach().float(), b.detach().float(), rtol=RTOL, atol=1e-6)
-        for a, b in zip(ours, theirs, strict=False)
-    )
+    result.equal = agrees(trace.loss, call.output, RTOL)
     return result
 
 
@@ -268,7 +264,7 @@ def run_head(
         for name, value in losses.items():
             fed = feeding(value, calls)
             logged = float(log_vars[name].item())
-            produced = sum(output_value(calls[i]) for i in fed)
+            produced = sum(logged_value(calls[i].output) for i in fed)
             scale = logged / produced if fed and produced and abs(logged / produced - 1) > 1e-6 else None
             terms.append(LogTerm(name, logged, fed, scale))
             ends.update(dict.fromkeys(fed, name))

@@ -1,0 +1,386 @@
+"""The RecordLossInputs hook of `losstune.mmengine` in a real (tiny) mmengine training run, and
+`eval CONFIG --inputs RECORDING` replaying what it recorded, term by term: losstune's values equal
+the run's, a parameter changed in the config since the run changes them, and a file that is not a
+recording is an error naming it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from losstune.engine import recording  # noqa: E402
+from losstune.engine.evaluation import evaluate  # noqa: E402
+from tests.conftest import REPO, invoke  # noqa: E402
+from tests.golden import assert_golden  # noqa: E402
+
+needs_mmdet = pytest.mark.skipif(
+    importlib.util.find_spec("mmdet") is None or importlib.util.find_spec("mmengine") is None,
+    reason="MMDetection 3.3.0 and mmengine are not installed (pip install -e '.[dev]' installs them)",
+)
+RTOL = 1e-4
+
+# A RetinaNet small enough to train on the CPU in a second: ResNet-18 with 8 base channels, three
+# FPN levels of 16 channels, 64-pixel images of TinyBoxes (tests/tinydet.py), 3 classes.
+TINY = """\
+default_scope = 'mmdet'
+custom_imports = dict(imports=['losstune.mmengine', 'tests.tinydet'], allow_failed_imports=False)
+model = dict(
+    type='RetinaNet',
+    data_preprocessor=dict(type='DetDataPreprocessor', mean=[0.0, 0.0, 0.0], std=[255.0, 255.0, 255.0], pad_size_divisor=32),
+    backbone=dict(type='ResNet', depth=18, base_channels=8, stem_channels=8, out_indices=(1, 2, 3),
+                  norm_cfg=dict(type='BN', requires_grad=True), norm_eval=False),
+    neck=dict(type='FPN', in_channels=[16, 32, 64], out_channels=16, num_outs=3),
+    bbox_head=dict(
+        type='RetinaHead',
+        num_classes=3,
+        in_channels=16,
+        stacked_convs=1,
+        feat_channels=16,
+        anchor_generator=dict(type='AnchorGenerator', octave_base_scale=4, scales_per_octave=1, ratios=[1.0],
+                              strides=[8, 16, 32]),
+        bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0.0, 0.0, 0.0, 0.0], target_stds=[1.0, 1.0, 1.0, 1.0]),
+        loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
+        loss_bbox=dict(type='L1Loss', loss_weight=1.0),
+    ),
+    train_cfg=dict(
+        assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5, neg_iou_thr=0.4, min_pos_iou=0, ignore_iof_thr=-1),
+        sampler=dict(type='PseudoSampler'),
+        allowed_border=-1,
+        pos_weight=-1,
+        debug=False,
+    ),
+    test_cfg=dict(nms_pre=100, min_bbox_size=0, score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5), max_per_img=10),
+)
+train_dataloader = dict(batch_size=2, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
+                        dataset=dict(type='TinyBoxes', images=4, size=64))
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=3, val_interval=1000)
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.01, momentum=0.9))
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=1),
+    checkpoint=dict(type='CheckpointHook', interval=1000, by_epoch=False, save_last=False),
+)
+log_processor = dict(window_size=1, by_epoch=False)  # each iteration's losses as they are, not averaged
+custom_hooks = [dict(type='RecordLossInputs', iterations=2, out='records/loss_inputs.pt')]
+randomness = dict(seed=0)
+log_level = 'WARNING'
+"""
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[dict[str, Any]]]:
+    """The tiny config trained for 3 iterations by mmengine's Runner (in a process of its own): the
+    config, the recording the hook wrote, and the losses mmengine logged at each iteration."""
+    if importlib.util.find_spec("mmdet") is None or importlib.util.find_spec("mmengine") is None:
+        pytest.skip("MMDetection 3.3.0 and mmengine are not installed")
+    root = tmp_path_factory.mktemp("run")
+    config = root / "tiny_retinanet.py"
+    config.write_text(TINY, encoding="utf-8")
+    work = root / "work"
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.tinydet", str(config), str(work)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=os.environ | {"PYTHONPATH": str(REPO)},
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    (scalars,) = work.glob("*/vis_data/scalars.json")
+    logged = [json.loads(line) for line in scalars.read_text(encoding="utf-8").splitlines()]
+    return config, work / "records" / "loss_inputs.pt", logged
+
+
+@needs_mmdet
+def test_the_hook_records_exactly_the_calls_of_the_first_iterations(
+    trained: tuple[Path, Path, list[dict[str, Any]]],
+) -> None:
+    config, path, logged = trained
+    data = torch.load(path, weights_only=True)  # plain tensors, lists and dicts
+    assert data["layout"] == "losstune-loss-inputs" and data["version"] == 1
+    assert data["asked"] == 2 and data["config"] == str(config)
+    assert data["versions"]["mmdet"] == "3.3.0" and data["versions"]["mmengine"] == "0.10.7"
+    assert data["configs"] == {
+        "bbox_head.loss_cls": {
+            "type": "FocalLoss",
+            "use_sigmoid": True,
+            "gamma": 2.0,
+            "alpha": 0.25,
+            "loss_weight": 1.0,
+        },
+        "bbox_head.loss_bbox": {"type": "L1Loss", "loss_weight": 1.0},
+    }
+    assert [it["iteration"] for it in data["iterations"]] == [1, 2]
+    assert [line["iter"] for line in logged] == [1, 2, 3]  # the run went on past what was recorded
+    for it, line in zip(data["iterations"], logged, strict=False):
+        # one call of each loss per FPN level, in the order RetinaHead makes them
+        assert [c["module"] for c in it["calls"]] == ["bbox_head.loss_cls", "bbox_head.loss_bbox"] * 3
+        assert [c["term"] for c in it["calls"]] == ["loss_cls", "loss_bbox"] * 3
+        for name in ("loss", "loss_cls", "loss_bbox"):  # the loss dict mmengine logged at that iteration
+            assert it["log"][name] == pytest.approx(line[name], rel=1e-4)
+        for name in ("loss_cls", "loss_bbox"):  # RetinaHead's terms are the sums of their calls
+            total = sum(float(c["output"]) for c in it["calls"] if c["term"] == name)
+            assert total == pytest.approx(it["log"][name], rel=1e-6)
+        first = it["calls"][0]
+        pred, labels, weight = first["args"]
+        assert pred.shape == (2 * 8 * 8, 3) and labels.dtype == torch.int64 and weight.shape == (128,)
+        assert not pred.requires_grad and pred.device.type == "cpu"
+        assert set(first["kwargs"]) == {"avg_factor"}
+
+
+def _replay_json(config: Path, path: Path, *extra: str) -> tuple[int, dict[str, Any]]:
+    code, out = invoke("eval", str(config), "--inputs", str(path), "--format", "json", *extra, cwd=config.parent)
+    return code, json.loads(out)
+
+
+@needs_mmdet
+def test_eval_inputs_replays_every_call_with_the_runs_values(trained: tuple[Path, Path, list[dict[str, Any]]]) -> None:
+    config, path, _ = trained
+    code, data = _replay_json(config, path)
+    assert code == 0
+    assert data["kind"] == "eval" and data["path"] == "recording" and data["changes"] == []
+    calls = data["calls"]
+    assert len(calls) == 12 and all(c["equal"] is True for c in calls)
+    for c in calls:
+        assert c["losstune"] == pytest.approx(c["recorded"], rel=RTOL, abs=1e-7)
+        names = [s["name"] for s in c["steps"]]
+        if c["key"] == "model.bbox_head.loss_cls" or c["recorded"]:
+            assert names == ["sampling", "kernel", "weight", "reduction", "loss_weight"]
+        else:  # no positive on this level: MMDetection's L1Loss returns (pred × weight).sum() at once
+            assert names == ["sampling", "weight"]
+        assert c["now"] is None
+    assert [(t["iteration"], t["name"]) for t in data["terms"]] == [
+        (1, "loss_cls"),
+        (1, "loss_bbox"),
+        (2, "loss_cls"),
+        (2, "loss_bbox"),
+    ]
+    for t in data["terms"]:
+        assert t["losstune"] == pytest.approx(t["logged"], rel=RTOL) and t["scale"] is None
+    assert data["equal"] is True
+
+
+@needs_mmdet
+def test_a_parameter_changed_since_the_run_changes_the_replayed_value(
+    trained: tuple[Path, Path, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    from losstune.engine.realhead.importing import load_mmdet
+
+    config, path, _ = trained
+    child = tmp_path / "gamma1.py"
+    child.write_text(
+        f"_base_ = [{str(config)!r}]\nmodel = dict(bbox_head=dict(loss_cls=dict(gamma=1.0)))\n", encoding="utf-8"
+    )
+    code, data = _replay_json(child, path)
+    assert code == 0
+    assert data["changes"] == [{"key": "model.bbox_head.loss_cls", "param": "gamma", "recorded": 2.0, "now": 1.0}]
+    load_mmdet()
+    from mmdet.models.losses import FocalLoss
+
+    rec = recording.read(str(path))
+    mmdet_gamma1 = FocalLoss(use_sigmoid=True, gamma=1.0, alpha=0.25)
+    for c, recorded in zip(data["calls"], rec.calls, strict=True):
+        assert c["equal"] is True  # the run's config still gives the run's values
+        if c["key"] == "model.bbox_head.loss_bbox":
+            assert c["now"] is None
+            continue
+        theirs = float(mmdet_gamma1(*recorded.args, **recorded.kwargs))  # MMDetection's own, with γ = 1
+        assert c["now"] == pytest.approx(theirs, rel=RTOL)
+        assert c["now"] != pytest.approx(c["recorded"], rel=1e-3)  # γ changes the value
+    for t in data["terms"]:
+        if t["name"] == "loss_cls":
+            assert t["now"] != pytest.approx(t["logged"], rel=1e-3)
+        else:
+            assert t["now"] == pytest.approx(t["logged"], rel=RTOL)
+
+
+@needs_mmdet
+def test_eval_inputs_loss_shows_one_losss_calls_with_their_steps(
+    trained: tuple[Path, Path, list[dict[str, Any]]],
+) -> None:
+    config, path, _ = trained
+    code, out = invoke("eval", str(config), "--inputs", str(path), "--loss", "loss_bbox", cwd=config.parent)
+    assert code == 0, out
+    lines = out.splitlines()
+    assert sum("model.bbox_head.loss_bbox  L1Loss  call" in line for line in lines) == 6
+    assert not any("loss_cls  FocalLoss" in line for line in lines)
+    assert sum("1. sampling    as the head passed it in iteration" in line for line in lines) == 6
+    assert lines[-1] == "losstune's values agree with the recorded ones on all 6 calls (rtol 1e-4)"
+
+
+@needs_mmdet
+def test_the_hook_refuses_bad_parameters() -> None:
+    from losstune.mmengine import RecordLossInputs
+
+    for bad, said in ((dict(iterations=0), "iterations=0"), (dict(out=""), "out=''")):
+        with pytest.raises(ValueError, match=said):
+            RecordLossInputs(**bad)
+
+
+def test_import_losstune_and_load_never_import_the_hook() -> None:
+    code = (
+        "import sys, losstune; losstune.load('examples/retinanet_r50_fpn_1x_coco.py'); "
+        "print(sorted(m for m in sys.modules if m == 'mmengine' or m.startswith(('losstune.mmengine', 'mmengine.'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=os.environ | {"PYTHONPATH": str(REPO)},
+        check=True,
+    )
+    assert out.stdout.strip() == "[]"
+
+
+# A recording made by hand (the layout the hook writes), for whole-output tests: fixed tensors, and
+# outputs that losstune's engine gives on them, except where a test wants a difference.
+HAND = """\
+model = dict(
+    type='RetinaNet',
+    bbox_head=dict(
+        type='RetinaHead',
+        num_classes=3,
+        loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma={gamma}, alpha=0.25, loss_weight=1.0),
+        loss_bbox=dict(type='L1Loss', loss_weight=2.0),
+    ),
+)
+"""
+CONFIGS = {
+    "bbox_head.loss_cls": {"type": "FocalLoss", "use_sigmoid": True, "gamma": 2.0, "alpha": 0.25, "loss_weight": 1.0},
+    "bbox_head.loss_bbox": {"type": "L1Loss", "loss_weight": 2.0},
+}
+
+
+def _hand_recording(path: Path, *, off: float = 1.0) -> None:
+    g = torch.Generator().manual_seed(0)
+    iterations = []
+    for n in (1, 2):
+        calls: list[dict[str, Any]] = []
+        log: dict[str, float] = {}
+        for rows in (8, 4):
+            score = torch.randn(rows, 3, generator=g)
+            labels = torch.tensor([0, 3, 1, 3, 2, 3, 3, 3][:rows])
+            weight = torch.ones(rows)
+            pred, target = torch.randn(rows, 4, generator=g), torch.randn(rows, 4, generator=g)
+            box_weight = (labels < 3).float()[:, None].expand(rows, 4).contiguous()
+            for module, args in (
+                ("bbox_head.loss_cls", [score, labels, weight]),
+                ("bbox_head.loss_bbox", [pred, target, box_weight]),
+            ):
+                output = evaluate(CONFIGS[module], *args, avg_factor=3).loss
+                if n == 2 and module == "bbox_head.loss_bbox" and rows == 4:
+                    output = output * off
+                term = module.split(".")[-1]
+                log[term] = log.get(term, 0.0) + float(output)
+                calls.append(
+                    {
+                        "module": module,
+                        "args": args,
+                        "kwargs": {"avg_factor": 3},
+                        "output": output,
+                        "term": term,
+                        "note": "",
+                    }
+                )
+        log["loss"] = sum(log.values())
+        iterations.append({"iteration": n, "log": log, "calls": calls})
+    recording.write(
+        str(path),
+        {
+            "versions": {"torch": "2.13.0", "mmengine": "0.10.7", "mmdet": "3.3.0", "mmcv": "2.1.0"},
+            "config": "tiny.py",
+            "asked": 2,
+            "configs": CONFIGS,
+            "iterations": iterations,
+            "seconds": 0.01,
+        },
+    )
+
+
+@pytest.mark.parametrize(("name", "gamma", "extra"), [("same", 2.0, []), ("gamma1.5", 1.5, ["--loss", "loss_cls"])])
+def test_replay_text_is_the_golden_file(tmp_path: Path, name: str, gamma: float, extra: list[str]) -> None:
+    (tmp_path / "tiny.py").write_text(HAND.format(gamma=gamma), encoding="utf-8")
+    _hand_recording(tmp_path / "rec.pt")
+    code, out = invoke("eval", "tiny.py", "--inputs", "rec.pt", *extra, cwd=tmp_path)
+    assert code == 0, out
+    assert_golden(f"eval/replay.{name}.txt", out)
+
+
+def test_a_call_that_differs_from_the_recorded_value_is_said_and_exits_1(tmp_path: Path) -> None:
+    (tmp_path / "tiny.py").write_text(HAND.format(gamma=2.0), encoding="utf-8")
+    _hand_recording(tmp_path / "rec.pt", off=1.01)
+    code, out = invoke("eval", "tiny.py", "--inputs", "rec.pt", cwd=tmp_path)
+    assert code == 1
+    assert "model.bbox_head.loss_bbox  L1Loss  call 2 of 2 → loss_bbox: recorded " in out
+    assert out.count("(DIFFERS)") == 1
+    assert out.splitlines()[-1] == "1 call of 8 DIFFER from the recorded values (rtol 1e-4); please report this"
+
+
+def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    whole = tmp_path / "whole.pt"
+    _hand_recording(whole)
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    plain = tmp_path / "plain.pt"
+    torch.save({"pred": torch.zeros(2, 3)}, plain)
+    later = tmp_path / "later.pt"
+    torch.save({"layout": "losstune-loss-inputs", "version": 2, "iterations": []}, later)
+    damaged = tmp_path / "damaged.pt"
+    torch.save({"layout": "losstune-loss-inputs", "version": 1, "iterations": [{"calls": 3}], "configs": {}}, damaged)
+    text = tmp_path / "text.pt"
+    text.write_text("model = dict()\n", encoding="utf-8")
+    return {
+        "missing": (tmp_path / "missing.pt", "cannot be read: No such file or directory"),
+        "cut short": (cut, "is not a recording of loss inputs: torch.load(..., weights_only=True) cannot read it"),
+        "text": (text, "is not a recording of loss inputs: torch.load(..., weights_only=True) cannot read it"),
+        "not a recording": (plain, "is not a recording of loss inputs (its `layout` is not 'losstune-loss-inputs')"),
+        "later version": (later, "is a recording of loss inputs of version 2, and this losstune reads version 1"),
+        "damaged": (damaged, "is a damaged recording of loss inputs: an iteration has no number or no calls"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "cut short", "text", "not a recording", "later version", "damaged"])
+def test_a_file_that_is_not_a_recording_is_an_error_naming_it(tmp_path: Path, case: str) -> None:
+    (tmp_path / "tiny.py").write_text(HAND.format(gamma=2.0), encoding="utf-8")
+    path, said = _bad_files(tmp_path)[case]
+    code, out = invoke("eval", "tiny.py", "--inputs", path.name, cwd=tmp_path)
+    assert code == 2
+    assert out.startswith(f"losstune: error: `{path.name}` {said}"), out
+    assert "Traceback" not in out and len(out.strip().splitlines()) == 1
+
+
+def test_a_file_of_one_losss_arguments_still_goes_with_loss(tmp_path: Path) -> None:
+    (tmp_path / "tiny.py").write_text(HAND.format(gamma=2.0), encoding="utf-8")
+    g = torch.Generator().manual_seed(0)
+    torch.save({"pred": torch.randn(4, 4, generator=g), "target": torch.randn(4, 4, generator=g)}, tmp_path / "args.pt")
+    code, out = invoke("eval", "tiny.py", "--inputs", "args.pt", "--loss", "loss_bbox", "--no-check", cwd=tmp_path)
+    assert code == 0, out
+    assert out.startswith(
+        "model.bbox_head.loss_bbox  L1Loss  (as MMDetection 3.x computes it; inputs: read from args.pt)"
+    )
+
+
+@pytest.mark.parametrize("extra", [["--plot", "out.png"], ["--num-priors", "10"]])
+def test_options_for_sample_inputs_are_refused_with_a_recording(tmp_path: Path, extra: list[str]) -> None:
+    (tmp_path / "tiny.py").write_text(HAND.format(gamma=2.0), encoding="utf-8")
+    _hand_recording(tmp_path / "rec.pt")
+    code, out = invoke("eval", "tiny.py", "--inputs", "rec.pt", *extra, cwd=tmp_path)
+    assert code == 2
+    assert f"losstune: error: {extra[0]} does not go with --inputs RECORDING" in out
+
+
+def test_without_loss_or_inputs_eval_says_what_to_give(tmp_path: Path) -> None:
+    (tmp_path / "tiny.py").write_text(HAND.format(gamma=2.0), encoding="utf-8")
+    code, out = invoke("eval", "tiny.py", cwd=tmp_path)
+    assert code == 2
+    assert out.startswith("losstune: error: give --loss KEY, the loss to evaluate")
