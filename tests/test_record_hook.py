@@ -242,6 +242,51 @@ def test_import_losstune_and_load_never_import_the_hook() -> None:
     assert out.stdout.strip() == "[]"
 
 
+class _Model(torch.nn.Module):
+    """Two loss modules and a ``parse_losses`` as mmengine's BaseModel has it (the total, and each term)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loss_a = torch.nn.L1Loss()
+        self.loss_b = torch.nn.MSELoss()
+
+    def parse_losses(self, losses: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        log = {k: v.detach() for k, v in losses.items()}
+        total = sum(losses.values())
+        return total, {"loss": total.detach(), **log}
+
+
+def test_capture_copies_each_calls_inputs_and_finds_the_term_it_feeds() -> None:
+    from losstune.engine.capture import Capture
+
+    model = _Model()
+    pred = torch.ones(3, requires_grad=True)
+    target = torch.zeros(3)
+    model.loss_a(pred, target)  # before any iteration: not recorded
+    capture = Capture(model)
+    assert capture.modules() == ["loss_a", "loss_b"]
+    capture.begin()
+    a = model.loss_a(pred * 2, target)
+    b = model.loss_b(pred, target)
+    model.parse_losses({"loss_a": a, "loss_b": b * 0.5})
+    target += 1  # the recorded copy keeps what the call was given
+    capture.end(7)
+    model.loss_b(pred, target)  # after the iteration: not recorded
+    assert "parse_losses" not in vars(model)  # the wrapper is gone
+    (it,) = capture.iterations
+    assert it["iteration"] == 7 and it["log"] == {"loss": 2.5, "loss_a": 2.0, "loss_b": 0.5}
+    assert [(c["module"], c["term"]) for c in it["calls"]] == [("loss_a", "loss_a"), ("loss_b", "loss_b")]
+    assert torch.equal(it["calls"][0]["args"][1], torch.zeros(3))
+    assert not it["calls"][0]["args"][0].requires_grad and float(it["calls"][1]["output"]) == 1.0
+
+    only = Capture(model, select=lambda name: name.endswith("loss_b"))
+    only.begin()
+    model.loss_a(pred, target)
+    model.loss_b(pred, target)
+    only.end(1)
+    assert [c["module"] for c in only.iterations[0]["calls"]] == ["loss_b"]
+
+
 # A recording made by hand (the layout the hook writes), for whole-output tests: fixed tensors, and
 # outputs that losstune's engine gives on them, except where a test wants a difference.
 HAND = """\
@@ -307,7 +352,9 @@ def _hand_recording(path: Path, *, off: float = 1.0) -> None:
     )
 
 
-@pytest.mark.parametrize(("name", "gamma", "extra"), [("same", 2.0, []), ("gamma1.5", 1.5, ["--loss", "loss_cls"])])
+@pytest.mark.parametrize(
+    ("name", "gamma", "extra"), [("same", 2.0, []), ("changed", 1.5, []), ("gamma1.5", 1.5, ["--loss", "loss_cls"])]
+)
 def test_replay_text_is_the_golden_file(tmp_path: Path, name: str, gamma: float, extra: list[str]) -> None:
     (tmp_path / "tiny.py").write_text(HAND.format(gamma=gamma), encoding="utf-8")
     _hand_recording(tmp_path / "rec.pt")

@@ -104,7 +104,9 @@ class Capture:
         for call in self._calls:
             entry: dict[str, Any] = {"module": call.module, "term": self._terms.get(call.index), "note": ""}
             try:
-                entry |= {"args": to_plain(call.args), "kwargs": to_plain(call.kwargs), "output": to_plain(call.output)}
+                # the arguments are the hook's copies on the CPU already; the output is the module's own
+                args, kwargs = to_plain(call.args, copy=False), to_plain(call.kwargs, copy=False)
+                entry |= {"args": args, "kwargs": kwargs, "output": to_plain(call.output)}
             except NotPlain as e:
                 entry |= {"args": None, "kwargs": None, "output": None, "note": f"not recorded: {e}"}
             calls.append(entry)

@@ -92,19 +92,20 @@ class NotPlain(TypeError):
     """A value that has no plain form (``--save-batch`` cannot write it)."""
 
 
-def to_plain(value: Any) -> Any:
-    """``value`` as tensors (detached, on the CPU), lists, tuples, dicts, numbers and strings; a
-    ConfigDict as a dict; anything else raises :class:`NotPlain`."""
+def to_plain(value: Any, copy: bool = True) -> Any:
+    """``value`` as tensors (detached, on the CPU; copies unless ``copy`` is False and they are
+    already there), lists, tuples, dicts, numbers and strings; a ConfigDict as a dict; anything
+    else raises :class:`NotPlain`."""
     import torch
 
     if isinstance(value, torch.Tensor):
-        return value.detach().cpu().clone()
+        return value.detach().to("cpu", copy=copy)
     if is_samples(value):
         return [plain_sample(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): to_plain(v) for k, v in value.items()}
+        return {str(k): to_plain(v, copy) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        items = [to_plain(v) for v in value]
+        items = [to_plain(v, copy) for v in value]
         return tuple(items) if isinstance(value, tuple) else items
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
