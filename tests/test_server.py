@@ -293,3 +293,108 @@ async def test_completion_in_a_loss_dict_offers_its_parameters_choices_and_types
     choices = await at(row.index("''") + 1)
     assert set(choices) == {"'none'", "'mean'", "'sum'"}
     assert await at(0) == {}  # outside every loss dict
+
+
+async def _references(
+    client: LanguageClient, uri: str, line: int, character: int, declaration: bool = False
+) -> list[tuple[str, int, int, int]]:
+    got = await client.text_document_references_async(
+        types.ReferenceParams(
+            context=types.ReferenceContext(declaration),
+            text_document=types.TextDocumentIdentifier(uri),
+            position=types.Position(line, character),
+        )
+    )
+    return sorted(
+        (
+            Path(loc.uri.removeprefix("file://")).name,
+            loc.range.start.line,
+            loc.range.start.character,
+            loc.range.end.character,
+        )
+        for loc in got or []
+    )
+
+
+def _depth_writes(tree: Path) -> list[tuple[str, int, int, int]]:
+    """Where the copied RetinaNet configs write `depth=` (each inherits the base)."""
+    out = []
+    for config in sorted((tree / "retinanet").glob("*.py")):
+        for i, row in enumerate(config.read_text().splitlines()):
+            if "depth=" in row:
+                out.append((config.name, i, row.index("depth"), row.index("depth") + 5))
+    return sorted(out)
+
+
+@pytest.mark.asyncio
+async def test_references_on_a_key_of_a_base_are_the_keys_of_the_configs_that_override_it(
+    client: LanguageClient, tree: Path
+) -> None:
+    client.workspace_did_change_workspace_folders(
+        types.DidChangeWorkspaceFoldersParams(
+            types.WorkspaceFoldersChangeEvent(added=[types.WorkspaceFolder(tree.as_uri(), "configs")], removed=[])
+        )
+    )
+    base_text = (tree / BASE).read_text()
+    uri = await _open(client, tree / BASE)
+    line = _line_of(base_text, "depth=50")
+    column = base_text.splitlines()[line].index("depth")
+    expected = _depth_writes(tree)
+    assert len(expected) == 14
+    assert await _references(client, uri, line, column + 2) == expected
+    declaration = ("retinanet_r50_fpn.py", line, column, column + 5)
+    assert await _references(client, uri, line, column + 7, declaration=True) == sorted([declaration, *expected])
+    # A key nothing overrides, a line that is not a key, a line past the end: no references.
+    assert await _references(client, uri, _line_of(base_text, "type='RetinaNet'"), 8) == []
+    assert await _references(client, uri, 0, 0) == []
+    assert await _references(client, uri, 10_000, 3) == []
+
+
+@pytest.mark.asyncio
+async def test_references_follow_the_open_buffers_as_they_are_edited(client: LanguageClient, tree: Path) -> None:
+    base_text = (tree / BASE).read_text()
+    base = await _open(client, tree / BASE)
+    line = _line_of(base_text, "gamma=2.0")
+    column = base_text.splitlines()[line].index("gamma")
+    assert await _references(client, base, line, column) == []
+    # An unsaved child that overrides it is one; the file on disk says nothing of it.
+    child_path = tree / "retinanet" / "retinanet_gamma.py"
+    text = "_base_ = './retinanet_r50_fpn_1x_coco.py'\n" + OVERRIDE
+    child_path.write_text("_base_ = './retinanet_r50_fpn_1x_coco.py'\n")
+    child = await _open(client, child_path, text)
+    at = OVERRIDE.index("gamma")
+    assert await _references(client, base, line, column) == [("retinanet_gamma.py", 1, at, at + 5)]
+    # The child stops overriding it, then stops inheriting the base at all.
+    await _type(client, child, 2, 1, "# ")
+    assert await _references(client, base, line, column) == []
+    await _type(client, child, 3, 0, "# ")
+    await _type(client, child, 4, 1, OVERRIDE)
+    assert await _references(client, base, line, column) == []
+    # The base edited above the key: the place it asks about moves with it; what overrides it does not.
+    await _type(client, child, 5, 0, "_base_ = './retinanet_r50_fpn_1x_coco.py'\n")
+    await _type(client, base, 2, 0, "\n")
+    assert await _references(client, base, line + 1, column, declaration=True) == [
+        ("retinanet_gamma.py", 2, at, at + 5),
+        ("retinanet_r50_fpn.py", line + 1, column, column + 5),
+    ]
+
+
+@pytest.mark.asyncio
+async def test_a_malformed_references_request_is_an_error_and_the_server_goes_on(
+    client: LanguageClient, tree: Path
+) -> None:
+    uri = await _open(client, tree / BASE)
+    body = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": 998,
+            "method": "textDocument/references",
+            "params": {"textDocument": {"uri": uri}, "position": {"line": 3, "character": 1}},
+        }
+    ).encode()
+    assert client.protocol.writer is not None
+    client.protocol.writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    assert await _references(client, "file:///nowhere/x.py", 0, 0) == []
+    assert await _references(client, "untitled:Untitled-1", 0, 0) == []
+    line = _line_of((tree / BASE).read_text(), "depth=50")
+    assert len(await _references(client, uri, line, 10)) == 14

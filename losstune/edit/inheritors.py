@@ -85,6 +85,7 @@ def find_inheritors(
     seconds: float | None = None,
     *,
     by_name: bool = False,
+    overlay: Mapping[str, str] | None = None,
 ) -> Inheritors:
     """The configs under ``scan`` (default: :func:`project_root`) that inherit any of ``files``,
     found within ``seconds`` (default :data:`SCAN_SECONDS`). Configs inside ``_base_`` folders are
@@ -93,11 +94,14 @@ def find_inheritors(
     What could not be checked comes first in ``unchecked``: the search as a whole (out of time,
     too many files), then each file. With ``by_name``, only the configs whose text names one of
     ``files`` (or a file that names one, and so on) are resolved: a config can only inherit a file
-    whose name (``x`` of ``x.py``) it, or one of its bases, writes."""
+    whose name (``x`` of ``x.py``) it, or one of its bases, writes. ``overlay`` gives the text of
+    files (an editor's unsaved buffers) to read instead of what is on disk."""
     seconds = SCAN_SECONDS if seconds is None else seconds
     root = os.path.abspath(scan) if scan is not None else project_root(config, list(files))
     texts = {os.path.abspath(f): t for f, t in files.items()} if isinstance(files, Mapping) else None
-    search = _Search(root, os.path.dirname(os.path.abspath(config)), {os.path.abspath(f) for f in files}, texts)
+    search = _Search(
+        root, os.path.dirname(os.path.abspath(config)), {os.path.abspath(f) for f in files}, texts, overlay or {}
+    )
     search.by_name = by_name
     worker = threading.Thread(target=search.run, name="losstune-inheritors", daemon=True)
     worker.start()
@@ -108,8 +112,11 @@ def find_inheritors(
 class _Search:
     """The search, run in a worker thread; :meth:`outcome` reads what it has done so far."""
 
-    def __init__(self, root: str, near: str, wanted: set[str], texts: dict[str, str] | None) -> None:
+    def __init__(
+        self, root: str, near: str, wanted: set[str], texts: dict[str, str] | None, overlay: Mapping[str, str]
+    ) -> None:
         self.root, self.near, self.wanted, self.texts = root, near, wanted, texts
+        self.overlay = {os.path.realpath(p): t for p, t in overlay.items()}
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.candidates: list[str] | None = None  # None while the folder is still being walked
@@ -120,8 +127,8 @@ class _Search:
         self.unaffected: list[str] = []
         self.problems: list[tuple[str, str]] = []
         self.by_name = False
-        self.resolver = Resolver()
-        self.edited = Resolver(overlay=texts) if texts is not None else None
+        self.resolver = Resolver(overlay=self.overlay)
+        self.edited = Resolver(overlay={**self.overlay, **texts}) if texts is not None else None
 
     def run(self) -> None:
         from losstune.lint.run import collect
@@ -150,7 +157,7 @@ class _Search:
         """Resolve only the files that name one of ``wanted``, or a file known to inherit one, round
         after round until a round finds no new one; base files are resolved too (a config may
         inherit through them), but never listed."""
-        names = _Names(walked)
+        names = _Names(walked, self.overlay)
         with self.lock:
             self.truncated = truncated
             self.candidates = list(walked)
@@ -182,7 +189,7 @@ class _Search:
         problem = None
         inherits = changes = False
         try:
-            if _may_inherit(path):
+            if _may_inherit(path, self.overlay):
                 result = self.resolver.resolve(path)
                 inherits = bool(self.wanted & {os.path.abspath(f) for f in result.files})
                 changes = inherits and (self.edited is None or _changes(result.cfg, self.edited.resolve(path).cfg))
@@ -285,13 +292,13 @@ class _Names:
     it inherits in its ``_base_`` paths (``'./a_b.py'``) or ``read_base()`` imports (``from .a_b
     import *``)."""
 
-    def __init__(self, files: list[str]) -> None:
+    def __init__(self, files: list[str], overlay: Mapping[str, str]) -> None:
         # Only a file that names `_base_` or `read_base` can inherit (see _may_inherit); one that
         # cannot be read is None, and is resolved (the resolver says what is wrong with it).
         self.texts: dict[str, bytes | None] = {}
         for f in files:
             try:
-                text = fileread.read_bytes(f, _SNIFF_BYTES)
+                text = _read(f, overlay)
             except fileread.ReadError:
                 self.texts[f] = None
                 continue
@@ -325,13 +332,22 @@ def _in_base_folder(path: str) -> bool:
     return "_base_" in os.path.normpath(path).split(os.sep)
 
 
-def _may_inherit(path: str) -> bool:
+def _read(path: str, overlay: Mapping[str, str]) -> bytes:
+    """The first bytes of ``path``'s text: its overlaid text (by real path) if it has one."""
+    if overlay:
+        text = overlay.get(os.path.realpath(path))
+        if text is not None:
+            return text.encode("utf-8")[:_SNIFF_BYTES]
+    return fileread.read_bytes(path, _SNIFF_BYTES)
+
+
+def _may_inherit(path: str, overlay: Mapping[str, str]) -> bool:
     """Whether the file can inherit at all: a config that does names ``_base_`` or ``read_base``,
     and a Python one assigns ``_base_`` or opens ``with read_base():`` at its top level (as
     mmengine looks for them), so Python modules that merely mention them are passed over. What
     cannot be told from the text is left to the resolver, which says what is wrong with it."""
     try:
-        data = fileread.read_bytes(path, _SNIFF_BYTES)
+        data = _read(path, overlay)
     except fileread.ReadError:
         return True
     if not any(m in data for m in _INHERITS):

@@ -23,9 +23,11 @@ from losstune.schema.registry import Schema
 from losstune.server.actions import FIX_ALL, UNSAFE, code_actions, fix_all
 from losstune.server.completion import completions
 from losstune.server.convert import RULE_DOCS, lsp_range, path_of, to_lsp, uri
+from losstune.server.family import Families
 from losstune.server.hover import hover_text
 from losstune.server.lookup import KeyHit, base_path_at, key_at, name_origin, word_at
 from losstune.server.positions import from_point
+from losstune.server.references import references
 from losstune.server.workspace import Workspace
 
 DEBOUNCE_S = 0.02
@@ -41,12 +43,25 @@ class LosstuneServer(LanguageServer):
         self.docs_url = RULE_DOCS
         self.debounce = DEBOUNCE_S
         self._pending: dict[str, asyncio.TimerHandle] = {}
+        self.families = Families(self.roots)
+
+    def roots(self) -> list[str]:
+        """The folders of the client's workspace (its workspace folders, else its root)."""
+        folders = [path_of(f.uri) for f in self.workspace.folders.values()]
+        root = self.workspace.root_path
+        found = [f for f in folders if f is not None] or ([os.path.abspath(root)] if root else [])
+        return list(dict.fromkeys(found))
 
     def sync(self, document_uri: str) -> str | None:
-        """Take the text pygls holds for a document into the workspace; its path, if a file."""
+        """Take the text pygls holds for an open document into the workspace; its path, if a file."""
+        from urllib.parse import unquote
+
         path = path_of(document_uri)
-        if path is not None:
-            self.space.open(path, self.workspace.get_text_document(document_uri).source)
+        document = self.workspace.text_documents.get(unquote(document_uri))
+        if path is not None and document is not None:  # one not open is read from disk, if there
+            if self.space.documents.get(path) != document.source:
+                self.families.changed(path)
+            self.space.open(path, document.source)
         return path
 
     def later(self, path: str) -> None:
@@ -131,6 +146,23 @@ class LosstuneServer(LanguageServer):
         if origin is None:
             return None
         return types.Location(uri(origin.span.file), lsp_range(self.space.text, origin.span))
+
+    def references(self, document_uri: str, position: types.Position, declaration: bool) -> list[types.Location]:
+        """The keys of the workspace's configs that inherit an open config and write the key at
+        a position over it (and that key, with ``declaration``)."""
+        at = self._at(document_uri, position)
+        if at is None:
+            return []
+        path, src, line, column = at
+        result = self.space.resolver().resolve(path)
+        if result.cfg is None:
+            return []
+        spans, notes = references(
+            self.families, self.space.documents, result.cfg, src, line, column, self.space.text, declaration
+        )
+        for note in notes:
+            self.window_log_message(types.LogMessageParams(types.MessageType.Warning, f"losstune: {note}"))
+        return [types.Location(uri(s.file), lsp_range(self.space.text, s)) for s in spans]
 
     def actions(self, document_uri: str, where: types.Range) -> list[types.CodeAction]:
         """The fixes of the findings of the last check of an open config that ``where`` touches."""
@@ -249,6 +281,7 @@ def build() -> LosstuneServer:
         path = path_of(params.text_document.uri)
         if path is not None:
             ls.space.close(path)
+            ls.families.changed(path)  # its text is the file's on disk again
             ls.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])
             )
@@ -260,6 +293,10 @@ def build() -> LosstuneServer:
             path = path_of(change.uri)
             if path is None:
                 continue
+            if change.type == types.FileChangeType.Changed:
+                ls.families.changed(path)
+            else:  # a config created or deleted may inherit anything
+                ls.families.reset()
             if os.path.basename(path) == "pyproject.toml":
                 ls.space.forget_settings()
                 for config in list(ls.space.documents):
@@ -279,6 +316,14 @@ def build() -> LosstuneServer:
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
     def definition(ls: LosstuneServer, params: types.DefinitionParams) -> types.Location | None:
         return ls.definition(params.text_document.uri, params.position)
+
+    @server.feature(types.TEXT_DOCUMENT_REFERENCES)
+    def references(ls: LosstuneServer, params: types.ReferenceParams) -> list[types.Location]:
+        return ls.references(params.text_document.uri, params.position, params.context.include_declaration)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    def folders(ls: LosstuneServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+        ls.families.reset()
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from losstune.config import LoadedConfig, origin_at
-from losstune.keypath import Path, get
+from losstune.keypath import Path, get, walk_dicts
 from losstune.loader.resolve import FileResult, Resolver
 from losstune.loader.source import SourceText
 from losstune.loader.values import LDict
-from losstune.model import Origin
+from losstune.model import Origin, Span
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+_KEY_REACH = 200  # how far before a value SourceText.key_of looks for its key
 _STRING = re.compile(r"""(['"])([^'"]*)\1""")
 
 
@@ -29,25 +31,52 @@ class KeyHit:
     origin: Origin
 
 
-def key_at(cfg: LoadedConfig, src: SourceText, line: int, column: int) -> KeyHit | None:
-    """The loss or sampler key whose text (from the key's name to the end of its value, on the
-    value's lines) the 1-based ``line`` and ``column`` of ``src`` fall in."""
-    paths = [loss.path for loss in cfg.losses()] + [s.path for s in cfg.samplers() if s.path is not None]
-    for path in paths:
-        node = get(cfg.tree, path)
-        if not isinstance(node, LDict):
+def key_span(src: SourceText, key: str, value: Span) -> Span:
+    """The span of ``key`` where it is written as the key of the value at ``value``, else the
+    value's span (a value set another way: ``update``, ``**``)."""
+    return src.key_of(value, key) or value
+
+
+def written_key_at(
+    tree: LDict, src: SourceText, line: int, column: int, paths: Iterable[Path] | None = None
+) -> KeyHit | None:
+    """The innermost key written in ``src`` whose text (from the key's name to the end of its
+    value) the 1-based ``line`` and ``column`` fall in: among the keys of the dicts at ``paths``
+    only, where given, else of every dict of ``tree``."""
+    dicts: list[tuple[Path, Any]] = (
+        [((), tree), *walk_dicts(tree)] if paths is None else [(p, _get(tree, p)) for p in paths]
+    )
+    best: KeyHit | None = None
+    for path, node in dicts:
+        if not isinstance(node, LDict) or (best is not None and len(path) <= len(best.path)):
             continue
         for key, origin in node.origins.items():
             span = origin.span
-            if span.file != src.path or not span.line <= line <= span.end_line or not isinstance(key, str):
+            if span.file != src.path or not isinstance(key, str) or (line, column) > (span.end_line, span.end_column):
                 continue
-            start = span.column
-            if line == span.line:
-                found = src.line_text(line).rfind(key, 0, span.column - 1)
-                start = found + 1 if found >= 0 else span.column
-            if (line > span.line or column >= start) and (line < span.end_line or column <= span.end_column):
-                return KeyHit(path, key, origin)
-    return None
+            if (line, column) < (span.line, span.column):
+                # Before the value: on its key, which key_of finds in the text just before it.
+                if src.offset(span.line, span.column) - src.offset(line, column) > len(key) + _KEY_REACH:
+                    continue
+                span = key_span(src, key, span)
+            if (span.line, span.column) <= (line, column):
+                best = KeyHit(path, key, origin)
+                break
+    return best
+
+
+def _get(tree: LDict, path: Path) -> Any:
+    try:
+        return get(tree, path)
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def key_at(cfg: LoadedConfig, src: SourceText, line: int, column: int) -> KeyHit | None:
+    """The loss or sampler key at the 1-based ``line`` and ``column`` of ``src`` (see
+    :func:`written_key_at`)."""
+    paths = [loss.path for loss in cfg.losses()] + [s.path for s in cfg.samplers() if s.path is not None]
+    return written_key_at(cfg.tree, src, line, column, paths)
 
 
 def chain(result: FileResult, path: Path, resolver: Resolver) -> list[tuple[Origin, Any]]:
