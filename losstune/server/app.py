@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from lsprotocol import types
@@ -18,6 +19,7 @@ from losstune.config import LoadedConfig
 from losstune.loader import codes
 from losstune.loader.resolve import SUPPORTED_SUFFIXES, FileResult, Resolver
 from losstune.loader.source import SourceText
+from losstune.loader.values import LDict
 from losstune.model import Span
 from losstune.schema.registry import Schema
 from losstune.server.actions import FIX_ALL, UNSAFE, code_actions, fix_all
@@ -32,6 +34,20 @@ from losstune.server.workspace import Workspace
 
 DEBOUNCE_S = 0.02
 """How long typing must pause before the document is checked again."""
+
+
+@dataclass(frozen=True)
+class Here:
+    """A position of an open config: its path, text, 1-based line and column, and the config
+    resolved (by ``resolver``, which keeps what it read)."""
+
+    path: str
+    src: SourceText
+    line: int
+    column: int
+    result: FileResult
+    tree: LDict
+    resolver: Resolver
 
 
 class LosstuneServer(LanguageServer):
@@ -104,23 +120,27 @@ class LosstuneServer(LanguageServer):
         line, column = from_point(src, (position.line, position.character))
         return path, src, line, column
 
+    def _resolved_at(self, document_uri: str, position: types.Position) -> Here | None:
+        """A position of an open config (as :meth:`_at`) with the config resolved, if it could be."""
+        at = self._at(document_uri, position)
+        if at is None:
+            return None
+        resolver = self.space.resolver()
+        result = resolver.resolve(at[0])
+        return Here(*at, result, result.cfg, resolver) if result.cfg is not None else None
+
     def key_under(
         self, document_uri: str, position: types.Position
     ) -> tuple[LoadedConfig, FileResult, Schema, KeyHit, Resolver] | None:
         """The loss or sampler key at a position of an open config, with what resolving it gave."""
-        at = self._at(document_uri, position)
+        at = self._resolved_at(document_uri, position)
         if at is None:
             return None
-        path, src, line, column = at
-        resolver = self.space.resolver()
-        result = resolver.resolve(path)
-        if result.cfg is None:
-            return None
-        cfg = LoadedConfig(result)
-        hit = key_at(cfg, src, line, column)
+        cfg = LoadedConfig(at.result)
+        hit = key_at(cfg, at.src, at.line, at.column)
         if hit is None:
             return None
-        return cfg, result, self.space.schema(self.space.settings(path)), hit, resolver
+        return cfg, at.result, self.space.schema(self.space.settings(at.path)), hit, at.resolver
 
     def definition(self, document_uri: str, position: types.Position) -> types.Location | None:
         """Where the value at a position comes from: the file a ``_base_`` path names, the line
@@ -150,15 +170,11 @@ class LosstuneServer(LanguageServer):
     def references(self, document_uri: str, position: types.Position, declaration: bool) -> list[types.Location]:
         """The keys of the workspace's configs that inherit an open config and write the key at
         a position over it (and that key, with ``declaration``)."""
-        at = self._at(document_uri, position)
+        at = self._resolved_at(document_uri, position)
         if at is None:
             return []
-        path, src, line, column = at
-        result = self.space.resolver().resolve(path)
-        if result.cfg is None:
-            return []
         spans, notes = references(
-            self.families, self.space.documents, result.cfg, src, line, column, self.space.text, declaration
+            self.families, self.space.documents, at.tree, at.src, at.line, at.column, self.space.text, declaration
         )
         for note in notes:
             self.window_log_message(types.LogMessageParams(types.MessageType.Warning, f"losstune: {note}"))
@@ -192,16 +208,12 @@ class LosstuneServer(LanguageServer):
 
     def complete(self, document_uri: str, position: types.Position) -> list[types.CompletionItem]:
         """Parameter names, choices and types inside a loss or sampler dict of an open config."""
-        at = self._at(document_uri, position)
+        at = self._resolved_at(document_uri, position)
         if at is None:
             return []
-        path, src, line, column = at
-        result = self.space.resolver().resolve(path)
-        if result.cfg is None:
-            return []
-        schema = self.space.schema(self.space.settings(path))
+        schema = self.space.schema(self.space.settings(at.path))
         out = []
-        for item in completions(LoadedConfig(result), schema, src, line, column):
+        for item in completions(LoadedConfig(at.result), schema, at.src, at.line, at.column):
             parameter = item.kind == "parameter"
             out.append(
                 types.CompletionItem(
@@ -209,7 +221,7 @@ class LosstuneServer(LanguageServer):
                     kind=types.CompletionItemKind.Property if parameter else types.CompletionItemKind.Value,
                     detail=item.detail,
                     documentation=item.documentation or None,
-                    insert_text=f"{item.label}=" if parameter and path.endswith(".py") else None,
+                    insert_text=f"{item.label}=" if parameter and at.path.endswith(".py") else None,
                 )
             )
         return out
