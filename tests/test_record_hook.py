@@ -431,3 +431,39 @@ def test_without_loss_or_inputs_eval_says_what_to_give(tmp_path: Path) -> None:
     code, out = invoke("eval", "tiny.py", cwd=tmp_path)
     assert code == 2
     assert out.startswith("losstune: error: give --loss KEY, the loss to evaluate")
+
+
+def test_a_tuple_and_a_list_of_the_same_numbers_are_no_change() -> None:
+    from losstune.engine.replaycalls import changes
+
+    run = {"type": "CrossEntropyLoss", "class_weight": (1.0, 2.0), "loss_weight": 1.0}
+    assert changes("k", run, {"type": "CrossEntropyLoss", "class_weight": [1.0, 2.0], "loss_weight": 1.0}) == []
+    (changed,) = changes("k", run, {"type": "CrossEntropyLoss", "class_weight": [1.0, 2.0]})
+    assert (changed.param, changed.recorded, changed.now_set) == ("loss_weight", 1.0, False)
+
+
+def test_a_loss_whose_type_changed_or_that_is_gone_still_replays_with_the_runs_config(tmp_path: Path) -> None:
+    changed = (
+        HAND.format(gamma=2.0)
+        .replace("loss_bbox=dict(type='L1Loss', loss_weight=2.0),\n", "")
+        .replace("type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0", "type='L1Loss'")
+    )
+    (tmp_path / "tiny.py").write_text(changed, encoding="utf-8")
+    _hand_recording(tmp_path / "rec.pt")
+    code, out = invoke("eval", "tiny.py", "--inputs", "rec.pt", "--format", "json", cwd=tmp_path)
+    assert code == 0, out
+    data = json.loads(out)
+    assert {(c["param"], c["recorded"], c["now"]) for c in data["changes"]} >= {("type", "FocalLoss", "L1Loss")}
+    for c in data["calls"]:
+        assert c["equal"] is True  # the run's config, on the run's inputs, gives the run's values
+        if c["key"] == "model.bbox_head.loss_cls":  # L1Loss on scores against labels: the inputs do not fit
+            assert c["now"] is None and "with the config now, losstune's engine cannot evaluate it" in c["note"]
+        else:
+            assert c["note"] == "the config has no loss at model.bbox_head.loss_bbox now"
+
+
+def test_a_recording_replays_on_one_config(tmp_path: Path) -> None:
+    (tmp_path / "tiny.py").write_text(HAND.format(gamma=2.0), encoding="utf-8")
+    _hand_recording(tmp_path / "rec.pt")
+    code, out = invoke("eval", "tiny.py", "tiny.py", "--inputs", "rec.pt", cwd=tmp_path)
+    assert (code, out) == (2, "losstune: error: --inputs replays a recording on one config: give one config\n")

@@ -96,19 +96,72 @@ def _path(module: str) -> keypath.Path:
     return ("model", *(int(p) if p.isdigit() else p for p in module.split(".")))
 
 
-def _changes(key: str, recorded: dict[str, Any], now: dict[str, Any]) -> list[Change]:
+def _same(a: Any, b: Any) -> bool:
+    """Equal as config values: a tuple and a list of the same items are the same parameter."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+def changes(key: str, recorded: dict[str, Any], now: dict[str, Any]) -> list[Change]:
+    """The parameters of the loss at ``key`` whose values in ``now`` are not those of ``recorded``."""
     out = []
     for name in dict.fromkeys([*recorded, *now]):
         if name == "_scope_":
             continue
         a, b = recorded.get(name, _UNSET), now.get(name, _UNSET)
-        if a != b:
+        if a is _UNSET or b is _UNSET or not _same(a, b):
             out.append(
                 Change(
                     key, name, None if a is _UNSET else a, None if b is _UNSET else b, a is not _UNSET, b is not _UNSET
                 )
             )
     return out
+
+
+@dataclass
+class _Loss:
+    """A recorded loss module and the config it has: in the run (``recorded``) and now (``now``,
+    None where the config has none losstune evaluates, ``why`` says so)."""
+
+    key: str
+    recorded: dict[str, Any] | None
+    now: dict[str, Any] | None
+    head: dict[str, Any]
+    why: str = ""
+    type_now: str = ""  # the loss's type in the config now ("" where it has none there)
+    changes: list[Change] = field(default_factory=list)
+
+
+def _loss(
+    losses: dict[keypath.Path, LossNode],
+    cfg: LoadedConfig,
+    plain_tree: dict[str, Any],
+    module: str,
+    recorded: dict[str, Any] | None,
+    version: int,
+) -> _Loss:
+    """The loss module at ``module`` with its config in the run and now (``losses``: the config's, by path)."""
+    path = _path(module)
+    key = keypath.format_path(path)
+    node = losses.get(path)
+    if node is None:
+        return _Loss(key, recorded, None, {}, f"the config has no loss at {key} now")
+    head = head_of(cfg, node)
+    try:
+        loss_impl(cfg, node, version)
+    except Exception as e:  # a loss losstune does not evaluate (now): said on each of its calls
+        return _Loss(key, recorded, None, head, str(e), node.type)
+    found = keypath.get(plain_tree, path)
+    now = found if isinstance(found, dict) else None
+    done = _Loss(key, recorded, now, head, type_now=node.type)
+    if recorded is None:
+        done.why = "the run's config of this loss was not recorded: losstune's value is the config's now"
+    elif now is not None:
+        done.changes = changes(key, recorded, now)
+    return done
 
 
 def _to(value: Any, device: str) -> Any:
@@ -162,37 +215,15 @@ def replay(
     """Every recorded call (those of the loss at ``key``, where given, a full or short key) run by
     losstune's engine with the run's config and with ``cfg``'s, and each logged term again."""
     version = _version(recording, cfg, mmdet_version)
-    losses = {n.path: n for n in cfg.losses()}
-    plain_tree = cfg.to_dict()
     mask = EnvMask.of(cfg)
     wanted: set[keypath.Path] | None = None
     if key is not None:
         from losstune.engine.session import find_loss
 
         wanted = {find_loss(cfg, key).path}
-    changes: list[Change] = []
-    configs: dict[str, tuple[LossNode | None, dict[str, Any] | None, dict[str, Any] | None, str, bool]] = {}
-    for module, recorded_cfg in recording.configs.items():
-        path = _path(module)
-        node = losses.get(path)
-        note = ""
-        usable = True
-        now_cfg: dict[str, Any] | None = None
-        if node is None:
-            note = f"the config has no loss at {keypath.format_path(path)} now"
-        else:
-            try:
-                loss_impl(cfg, node, version)
-                found = keypath.get(plain_tree, path)
-                now_cfg = found if isinstance(found, dict) else None
-            except Exception as e:  # a loss losstune does not evaluate: said on each of its calls
-                note, usable = str(e), False
-        if recorded_cfg is not None and now_cfg is not None:
-            changes += _changes(keypath.format_path(path), recorded_cfg, now_cfg)
-        elif recorded_cfg is None and not note:
-            note = "the run's config of this loss was not recorded: losstune's value is the config's now"
-        configs[module] = (node, recorded_cfg, now_cfg, note, usable)
-
+    plain_tree = cfg.to_dict()
+    losses = {n.path: n for n in cfg.losses()}
+    known = {m: _loss(losses, cfg, plain_tree, m, rc, version) for m, rc in recording.configs.items()}
     calls: list[ReplayedCall] = []
     for it in recording.iterations:
         counts: dict[str, int] = {}
@@ -201,44 +232,51 @@ def replay(
         seen: dict[str, int] = {}
         for c in it.calls:
             seen[c.module] = seen.get(c.module, 0) + 1
-            node, recorded_cfg, now_cfg, note, usable = configs.get(c.module, (None, None, None, "", True))
-            path = _path(c.module)
-            if wanted is not None and path not in wanted:
+            if wanted is not None and _path(c.module) not in wanted:
                 continue
-            head = head_of(cfg, node) if node is not None else {}
-            kind = str((recorded_cfg or now_cfg or {}).get("type", "?"))
-            done = ReplayedCall(
-                it.iteration,
-                c.index,
-                (seen[c.module], counts[c.module]),
-                keypath.format_path(path),
-                bare_type(kind),
-                c.term,
-                logged_value(c.output) if c.output is not None else float("nan"),
-                note=c.note or note,
-            )
-            calls.append(done)
-            if c.note or not usable:
-                continue
-            same = now_cfg if recorded_cfg is None else recorded_cfg
-            try:
-                if same is not None:
-                    done.trace = _run(as_built(same, head, path[-1]), c, version, device)
-                    done.value = logged_value(done.trace.loss)
-                    done.equal = agrees(done.trace.loss, c.output, RTOL)
-                if recorded_cfg is not None and now_cfg is not None and _changes("", recorded_cfg, now_cfg):
-                    done.now = _run(as_built(now_cfg, head, path[-1]), c, version, device)
-                    done.now_value = logged_value(done.now.loss)
-            except Exception as e:  # a loss losstune does not evaluate, or inputs it cannot take: said, not hidden
-                done.note = f"losstune's engine cannot evaluate this call: {type(e).__name__}: {e}"
-            first = _as_recorded(same or recorded_cfg or {}, c, done.of)
+            loss = known.get(c.module) or _loss(losses, cfg, plain_tree, c.module, None, version)
+            done = _call(loss, c, (seen[c.module], counts[c.module]), version, device)
             for trace in (done.trace, done.now):
-                if trace is not None:
-                    trace.steps.insert(0, first)
-                    for step in trace.steps:
-                        step.description = mask.text(step.description)
+                for step in trace.steps if trace is not None else []:
+                    step.description = mask.text(step.description)
+            calls.append(done)
+    every = [ch for loss in known.values() for ch in loss.changes]
     terms, totals = _terms(recording, calls, wanted is None)
-    return Replay(recording, version, calls, terms, changes, totals)
+    return Replay(recording, version, calls, terms, every, totals)
+
+
+def _call(loss: _Loss, c: RecordedCall, of: tuple[int, int], version: int, device: str) -> ReplayedCall:
+    """One recorded call, run with the run's config (or the config now, where the run's was not
+    recorded) against its recorded output, and with the config now where it changed."""
+    kind = str((loss.recorded or loss.now or {}).get("type", "?"))
+    recorded = logged_value(c.output) if c.output is not None else float("nan")
+    done = ReplayedCall(c.iteration, c.index, of, loss.key, bare_type(kind), c.term, recorded)
+    notes = [c.note] if c.note else []
+    if c.note:
+        done.note = c.note
+        return done
+    if loss.why:
+        notes.append(loss.why)
+    same = loss.recorded if loss.recorded is not None else loss.now
+    # a type losstune does not evaluate now, and the run had the same: not evaluated either way
+    unsupported = loss.now is None and bool(loss.type_now) and bare_type(loss.type_now) == bare_type(kind)
+    if same is not None and not unsupported:
+        try:
+            done.trace = _run(as_built(same, loss.head, loss.key.rsplit(".", 1)[-1]), c, version, device)
+            done.trace.steps.insert(0, _as_recorded(same, c, of))
+            done.value = logged_value(done.trace.loss)
+            done.equal = agrees(done.trace.loss, c.output, RTOL)
+        except Exception as e:  # a loss losstune does not evaluate, or inputs it cannot take: said, not hidden
+            notes.append(f"losstune's engine cannot evaluate this call: {type(e).__name__}: {e}")
+    if loss.changes and loss.now is not None:
+        try:
+            done.now = _run(as_built(loss.now, loss.head, loss.key.rsplit(".", 1)[-1]), c, version, device)
+            done.now.steps.insert(0, _as_recorded(loss.now, c, of))
+            done.now_value = logged_value(done.now.loss)
+        except Exception as e:  # the recorded inputs do not fit the loss as configured now
+            notes.append(f"with the config now, losstune's engine cannot evaluate it: {type(e).__name__}: {e}")
+    done.note = "; ".join(notes)
+    return done
 
 
 def _terms(
