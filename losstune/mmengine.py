@@ -123,19 +123,22 @@ class RecordLossInputs(Hook):  # type: ignore[misc]  # mmengine is untyped
         self._capture = None
         capture.end_quietly()
         started = time.perf_counter()
-        folder = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(folder, exist_ok=True)
-        recording.write(
-            self.path,
-            {
-                "versions": {name: _version(name) for name in ("torch", "mmengine", "mmdet", "mmcv")},
-                "config": self._config,
-                "asked": self.iterations,
-                "configs": self._configs,
-                "iterations": capture.iterations,
-                "seconds": self.seconds,
-            },
-        )
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            recording.write(
+                self.path,
+                {
+                    "versions": {name: _version(name) for name in ("torch", "mmengine", "mmdet", "mmcv")},
+                    "config": self._config,
+                    "asked": self.iterations,
+                    "configs": self._configs,
+                    "iterations": capture.iterations,
+                    "seconds": self.seconds,
+                },
+            )
+        except OSError as e:  # the training goes on without the recording
+            runner.logger.error(f"RecordLossInputs: cannot write {self.path}: {e.strerror or e}; nothing was recorded")
+            return
         self.seconds += time.perf_counter() - started
         calls = sum(len(it["calls"]) for it in capture.iterations)
         runner.logger.info(

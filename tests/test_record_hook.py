@@ -467,3 +467,74 @@ def test_a_recording_replays_on_one_config(tmp_path: Path) -> None:
     _hand_recording(tmp_path / "rec.pt")
     code, out = invoke("eval", "tiny.py", "tiny.py", "--inputs", "rec.pt", cwd=tmp_path)
     assert (code, out) == (2, "losstune: error: --inputs replays a recording on one config: give one config\n")
+
+
+class _Logger:
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] = []
+
+    def info(self, text: str) -> None:
+        self.lines.append(("info", text))
+
+    def warning(self, text: str) -> None:
+        self.lines.append(("warning", text))
+
+    def error(self, text: str) -> None:
+        self.lines.append(("error", text))
+
+
+class _Runner:
+    """What the hook reads of mmengine's Runner."""
+
+    def __init__(self, work_dir: Path) -> None:
+        self.model = _Model()
+        self.work_dir = str(work_dir)
+        self.cfg = None
+        self.logger = _Logger()
+        self.iter = 0
+
+    def step(self, hook: Any) -> None:
+        hook.before_train_iter(self, self.iter)
+        pred = torch.full((2,), float(self.iter + 1), requires_grad=True)
+        losses = {"loss_a": self.model.loss_a(pred, torch.zeros(2)), "loss_b": self.model.loss_b(pred, torch.zeros(2))}
+        self.model.parse_losses(losses)
+        hook.after_train_iter(self, self.iter)
+        self.iter += 1
+
+
+def _hook(**kwargs: Any) -> Any:
+    pytest.importorskip("mmengine")
+    from losstune.mmengine import RecordLossInputs
+
+    return RecordLossInputs(**kwargs)
+
+
+def test_the_hook_writes_after_its_iterations_and_records_no_more(tmp_path: Path) -> None:
+    hook, runner = _hook(iterations=2, out="rec/inputs.pt"), _Runner(tmp_path)
+    hook.before_run(runner)
+    for _ in range(3):
+        runner.step(hook)
+    hook.after_train(runner)
+    rec = recording.read(str(tmp_path / "rec" / "inputs.pt"))
+    assert [it.iteration for it in rec.iterations] == [1, 2] and rec.asked == 2
+    assert [float(c.output) for c in rec.calls] == [1.0, 1.0, 2.0, 4.0]
+    assert [level for level, _ in runner.logger.lines] == ["info"]
+
+
+def test_a_run_shorter_than_asked_writes_what_it_recorded(tmp_path: Path) -> None:
+    hook, runner = _hook(iterations=5, out=str(tmp_path / "inputs.pt")), _Runner(tmp_path / "elsewhere")
+    hook.before_run(runner)
+    runner.step(hook)
+    hook.after_train(runner)
+    rec = recording.read(str(tmp_path / "inputs.pt"))
+    assert [it.iteration for it in rec.iterations] == [1] and rec.asked == 5
+
+
+def test_a_recording_that_cannot_be_written_is_logged_and_the_training_goes_on(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    hook, runner = _hook(iterations=1, out="file/inputs.pt"), _Runner(tmp_path)
+    hook.before_run(runner)
+    runner.step(hook)
+    runner.step(hook)
+    assert runner.logger.lines[0][0] == "error" and "cannot write" in runner.logger.lines[0][1]
+    assert not (tmp_path / "file" / "inputs.pt").exists() and list(tmp_path.iterdir()) == [tmp_path / "file"]
