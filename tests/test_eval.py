@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -399,6 +400,20 @@ def test_an_unreadable_inputs_file_is_exit_2(tmp_path: Path) -> None:
         "eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "loss_bbox", "--inputs", str(empty), cwd=EXAMPLES
     )
     assert code == 2 and "cannot be read as inputs" in out and "empty or cut short" in out
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".npz"])
+def test_an_inputs_file_that_is_a_named_pipe_is_exit_2_not_a_wait(tmp_path: Path, suffix: str) -> None:
+    pipe = tmp_path / f"pipe{suffix}"
+    os.mkfifo(pipe)  # torch.load and numpy.load would wait on it for ever
+    code, out = invoke(
+        "eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "loss_bbox", "--inputs", str(pipe), cwd=EXAMPLES
+    )
+    assert code == 2
+    assert out == (
+        f"losstune: error: retinanet_r50_fpn_1x_coco.py: `{pipe}` is a named pipe (FIFO), not a regular file; "
+        "losstune reads only regular files\n"
+    )
 
 
 MASK_RCNN = """

@@ -386,17 +386,23 @@ def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     torch.save({"layout": "losstune-loss-inputs", "version": 1, "iterations": [{"calls": 3}], "configs": {}}, damaged)
     text = tmp_path / "text.pt"
     text.write_text("model = dict()\n", encoding="utf-8")
+    pipe = tmp_path / "pipe.pt"
+    os.mkfifo(pipe)  # torch.load would wait on it for ever
+    unread = "is not a recording of loss inputs: it cannot be read by torch.load(..., weights_only=True)"
     return {
-        "missing": (tmp_path / "missing.pt", "cannot be read: No such file or directory"),
-        "cut short": (cut, "is not a recording of loss inputs: torch.load(..., weights_only=True) cannot read it"),
-        "text": (text, "is not a recording of loss inputs: torch.load(..., weights_only=True) cannot read it"),
+        "missing": (tmp_path / "missing.pt", "does not exist"),
+        "a named pipe": (pipe, "is a named pipe (FIFO), not a regular file; losstune reads only regular files"),
+        "cut short": (cut, unread),
+        "text": (text, unread),
         "not a recording": (plain, "is not a recording of loss inputs (its `layout` is not 'losstune-loss-inputs')"),
         "later version": (later, "is a recording of loss inputs of version 2, and this losstune reads version 1"),
         "damaged": (damaged, "is a damaged recording of loss inputs: an iteration has no number or no calls"),
     }
 
 
-@pytest.mark.parametrize("case", ["missing", "cut short", "text", "not a recording", "later version", "damaged"])
+@pytest.mark.parametrize(
+    "case", ["missing", "a named pipe", "cut short", "text", "not a recording", "later version", "damaged"]
+)
 def test_a_file_that_is_not_a_recording_is_an_error_naming_it(tmp_path: Path, case: str) -> None:
     (tmp_path / "tiny.py").write_text(HAND.format(gamma=2.0), encoding="utf-8")
     path, said = _bad_files(tmp_path)[case]

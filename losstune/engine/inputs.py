@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from losstune.engine import tensorfile
 from losstune.engine.sampling import Sampled
 from losstune.errors import LosstuneError
 from losstune.schema.catalogue import bare_type
@@ -195,15 +196,11 @@ def from_file(path: str, forward: Any) -> Inputs:
     """Arguments read from a ``.pt`` (a dict of tensors) or ``.npz`` file, by ``forward``'s names."""
     try:
         if path.endswith(".npz"):
-            import numpy as np
-
-            with np.load(path, allow_pickle=False) as data:
-                values = {k: torch.from_numpy(data[k]) for k in data.files}
+            values: Any = {k: torch.from_numpy(v) for k, v in tensorfile.load_npz(path).items()}
         else:
-            values = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # whatever the file holds (truncated, not a tensor file, unpickling refused)
-        why = str(e) or "the file is empty or cut short"
-        raise InputError(f"`{path}` cannot be read as inputs: {type(e).__name__}: {why}") from None
+            values = tensorfile.load(path)
+    except tensorfile.TensorFileError as e:
+        raise InputError(str(e) if not e.opened else f"`{path}` cannot be read as inputs: it {e.reason}") from None
     if not isinstance(values, dict):
         raise InputError(f"`{path}` must hold a dict of the forward's arguments by name")
     params = [p for p in inspect.signature(forward).parameters.values() if p.name not in ("self", "trace")]

@@ -16,10 +16,10 @@ The layout (``layout`` and ``version`` mark it)::
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from losstune.engine import tensorfile
 from losstune.errors import LosstuneError
 from losstune.outfile import write_whole
 
@@ -108,30 +108,20 @@ def _call(path: str, iteration: int, index: int, raw: Any) -> RecordedCall:
 def read(path: str) -> Recording:
     """The recording at ``path``; :class:`NotARecording` (naming the file, saying why) for a file
     that is missing, unreadable, cut short, not a recording, or of a later version."""
-    import torch
-
-    if not os.path.exists(path):
-        raise NotARecording(f"`{path}` cannot be read: No such file or directory")
-    if not os.path.isfile(path):
-        raise NotARecording(f"`{path}` cannot be read: it is not a file")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # cut short, not a torch file, unpickling refused: said in one line
-        why = str(e).split(". ")[0].splitlines()[0].rstrip(".") if str(e).strip() else "the file is empty or cut short"
-        raise NotARecording(
-            f"`{path}` is not a recording of loss inputs: torch.load(..., weights_only=True) cannot read it "
-            f"({type(e).__name__}: {why})"
-        ) from None
+        data = tensorfile.load(path)
+    except tensorfile.TensorFileError as e:
+        if not e.opened:
+            raise NotARecording(str(e)) from None
+        raise NotARecording(f"`{path}` is not a recording of loss inputs: it {e.reason}") from None
     return parse(path, data)
 
 
 def peek(path: str) -> Any:
     """What the torch file at ``path`` holds; None where it cannot be read as one."""
-    import torch
-
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # unreadable: the caller decides what the file was meant to be
+        return tensorfile.load(path)
+    except tensorfile.TensorFileError:  # the caller decides what the file was meant to be
         return None
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from losstune.engine import tensorfile
 from losstune.engine.realhead.batch import LAYOUT, data_sample, is_samples
 from losstune.engine.realhead.importing import load_mmdet, quiet
 
@@ -29,7 +30,7 @@ def replay(path: str) -> dict[str, float]:
     (a list of per-level losses summed; ``loss``: the total)."""
     import torch
 
-    data = torch.load(path, weights_only=True)
+    data = tensorfile.load(path)
     if not isinstance(data, dict) or data.get("layout") != LAYOUT:
         raise NotABatch(f"{path} is not a batch written by `losstune eval --through-head --save-batch`")
     mm = load_mmdet()
