@@ -10,7 +10,7 @@ import typer
 
 from losstune.cli import context, terminal
 from losstune.cli.boundary import reported
-from losstune.cli.options import CfgOptionsOption, Device, Format, FormatOption, VersionOption
+from losstune.cli.options import CfgOptionsOption, Device, Format, FormatOption, VersionOption, refuse
 from losstune.cli.throughhead import ImageSizeOption, ImportCustomOption, SaveBatchOption, ThroughHeadOption
 from losstune.errors import EXIT_FINDINGS, CommandError, UsageError
 from losstune.render.safe import printable
@@ -121,17 +121,19 @@ def eval_command(
                 f"for the default ({DENSE_PRIORS} for a dense head, {ROI_PRIORS} for an RoI head)"
             )
         if inputs is not None and not through_head:
-            from losstune.cli.replay import eval_recording, recording_of, refuse_with_recording
+            from losstune.cli.replay import eval_recording, recording_of
 
             rec = recording_of(inputs, loss)
             if rec is not None:
-                refuse_with_recording(
+                refuse(
                     {
                         "--num-priors": num_priors,
                         "--plot": plot,
                         "--save-batch": save_batch,
                         "--import-custom-modules": import_custom_modules,
-                    }
+                    },
+                    "does not go with --inputs RECORDING, a training run's loss calls replayed on their recorded "
+                    "inputs: leave out one of the two",
                 )
                 eval_recording(configs, rec, loss, mmdet_version, device.value, fmt, cfg_options)
                 return
@@ -141,25 +143,25 @@ def eval_command(
                 "FILE, a recording of a training run's loss calls to replay"
             )
         if through_head:
-            from losstune.cli.throughhead import eval_through_head, refuse_with_through_head
+            from losstune.cli.throughhead import eval_through_head
 
-            refuse_with_through_head(
+            refuse(
                 {
                     "--inputs": inputs,
                     "--num-priors": num_priors,
                     "--plot": plot,
                     "--mmdet-version 2": mmdet_version == 2,
-                }
-                | {"--device cuda": device is Device.cuda}
+                    "--device cuda": device is Device.cuda,
+                },
+                "is for losstune's model of the head; --through-head runs MMDetection 3.x's own head on its "
+                "synthetic batch on the CPU: leave out one of the two",
             )
             eval_through_head(configs, loss, seed, image_size, import_custom_modules, save_batch, fmt, cfg_options)
             return
-        for flag, given in (
-            ("--save-batch", save_batch is not None),
-            ("--import-custom-modules", import_custom_modules),
-        ):
-            if given:
-                raise UsageError(f"{flag} goes with --through-head (MMDetection's own head run on a batch); add it")
+        refuse(
+            {"--save-batch": save_batch, "--import-custom-modules": import_custom_modules},
+            "goes with --through-head (MMDetection's own head run on a batch); add it",
+        )
         if len(configs) > 1 and fmt is Format.json:
             raise UsageError("--format json evaluates one config: give one config, or several as text")
         several = len(configs) > 1

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from losstune.errors import UsageError
+
+
+def refuse(given: Mapping[str, object], reason: str) -> None:
+    """A usage error, ``{flag} {reason}``, for the first of the options ``given`` (by flag, its value)
+    that the user gave: a value other than ``None`` and ``False``."""
+    for flag, value in given.items():
+        if value is not None and value is not False:
+            raise UsageError(f"{flag} {reason}")
 
 
 class Format(str, Enum):

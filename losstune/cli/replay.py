@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,16 +30,6 @@ def recording_of(inputs: Path, loss: str | None) -> Recording | None:
     if data is None and inputs.suffix != ".npz":
         recording.read(str(inputs))  # raises, saying why the file cannot be read
     return recording.parse(str(inputs), data)  # raises: not a recording
-
-
-def refuse_with_recording(given: Mapping[str, object]) -> None:
-    """A usage error naming the first option given that a replay of a recording does not take."""
-    for flag, value in given.items():
-        if value is not None and value is not False:
-            raise UsageError(
-                f"{flag} does not go with --inputs RECORDING, a training run's loss calls replayed on their "
-                "recorded inputs: leave out one of the two"
-            )
 
 
 def eval_recording(

@@ -4,7 +4,6 @@ head, reported."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -45,16 +44,6 @@ SaveBatchOption = Annotated[
 ImageSizeOption = Annotated[
     int, typer.Option("--image-size", help="With --through-head: the side of the synthetic images, in pixels.")
 ]
-
-
-def refuse_with_through_head(given: Mapping[str, object]) -> None:
-    """A usage error naming the first option given that ``--through-head`` does not take."""
-    for flag, value in given.items():
-        if value is not None and value is not False:
-            raise UsageError(
-                f"{flag} is for losstune's model of the head; --through-head runs MMDetection 3.x's own head on "
-                "its synthetic batch on the CPU: leave out one of the two"
-            )
 
 
 def run(
