@@ -38,7 +38,8 @@ class Inheritors:
     ``unaffected`` those that inherit an edited file but resolve as before (they override or
     delete what the edit changes). Of what could not be checked, ``unresolved`` lists the files
     that could not be resolved (each has its sentence in ``unchecked`` too), and ``incomplete``
-    says what the search did not reach (out of time, too many files)."""
+    says what the search did not reach (out of time, too many files); ``timed_out``, whether it
+    ran out of time."""
 
     root: str
     configs: list[str] = field(default_factory=list)
@@ -46,6 +47,7 @@ class Inheritors:
     unchecked: list[str] = field(default_factory=list)
     unresolved: list[str] = field(default_factory=list)
     incomplete: list[str] = field(default_factory=list)
+    timed_out: bool = False
 
 
 def project_root(config: str, files: Sequence[str]) -> str:
@@ -85,7 +87,7 @@ def find_inheritors(
     seconds: float | None = None,
     *,
     by_name: bool = False,
-    overlay: Mapping[str, str] | None = None,
+    resolver: Resolver | None = None,
 ) -> Inheritors:
     """The configs under ``scan`` (default: :func:`project_root`) that inherit any of ``files``,
     found within ``seconds`` (default :data:`SCAN_SECONDS`). Configs inside ``_base_`` folders are
@@ -94,13 +96,15 @@ def find_inheritors(
     What could not be checked comes first in ``unchecked``: the search as a whole (out of time,
     too many files), then each file. With ``by_name``, only the configs whose text names one of
     ``files`` (or a file that names one, and so on) are resolved: a config can only inherit a file
-    whose name (``x`` of ``x.py``) it, or one of its bases, writes. ``overlay`` gives the text of
-    files (an editor's unsaved buffers) to read instead of what is on disk."""
+    whose name (``x`` of ``x.py``) it, or one of its bases, writes. A ``resolver`` given resolves
+    the configs (and keeps what it resolved for the caller), and its overlay gives the texts to
+    read instead of the files on disk (an editor's unsaved buffers); where the search ran out of
+    time (``timed_out``), it may still be resolving a file with it."""
     seconds = SCAN_SECONDS if seconds is None else seconds
     root = os.path.abspath(scan) if scan is not None else project_root(config, list(files))
     texts = {os.path.abspath(f): t for f, t in files.items()} if isinstance(files, Mapping) else None
     search = _Search(
-        root, os.path.dirname(os.path.abspath(config)), {os.path.abspath(f) for f in files}, texts, overlay or {}
+        root, os.path.dirname(os.path.abspath(config)), {os.path.abspath(f) for f in files}, texts, resolver
     )
     search.by_name = by_name
     worker = threading.Thread(target=search.run, name="losstune-inheritors", daemon=True)
@@ -113,10 +117,9 @@ class _Search:
     """The search, run in a worker thread; :meth:`outcome` reads what it has done so far."""
 
     def __init__(
-        self, root: str, near: str, wanted: set[str], texts: dict[str, str] | None, overlay: Mapping[str, str]
+        self, root: str, near: str, wanted: set[str], texts: dict[str, str] | None, resolver: Resolver | None
     ) -> None:
         self.root, self.near, self.wanted, self.texts = root, near, wanted, texts
-        self.overlay = {os.path.realpath(p): t for p, t in overlay.items()}
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.candidates: list[str] | None = None  # None while the folder is still being walked
@@ -127,7 +130,8 @@ class _Search:
         self.unaffected: list[str] = []
         self.problems: list[tuple[str, str]] = []
         self.by_name = False
-        self.resolver = Resolver(overlay=self.overlay)
+        self.resolver = resolver or Resolver()
+        self.overlay = self.resolver.overlay
         self.edited = Resolver(overlay={**self.overlay, **texts}) if texts is not None else None
 
     def run(self) -> None:
@@ -225,6 +229,7 @@ class _Search:
                 return order.get(p, len(order))
 
             out = Inheritors(self.root, sorted(self.found, key=walked), sorted(self.unaffected, key=walked))
+            out.timed_out = timed_out
             shown = paths.shown(self.root)
             budget = f"the {seconds:g} s the search may take"
             search: list[str] = []  # what the search as a whole did not reach

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from losstune.keypath import Path, walk_dicts
+from losstune.keypath import Path, get, walk_dicts
 from losstune.loader.resolve import SUPPORTED_SUFFIXES, Resolver
 from losstune.loader.values import LDict
 from losstune.model import Origin, Span
@@ -99,7 +99,7 @@ class Families:
         base = os.path.abspath(base)
         resolver = Resolver(overlay=dict(overlay))
         self._refresh(resolver)
-        family = self._family(base, resolver, overlay)
+        family, resolver = self._family(base, resolver)
         if path not in family.paths:
             # A key the base did not write when its inheritors' writes were kept: take them again.
             family.paths = self._paths(base, resolver)
@@ -115,23 +115,28 @@ class Families:
         out = [Override(span, key, tuple(configs)) for span, (key, configs) in found.items()]
         return out, list(family.notes)
 
-    def _family(self, base: str, resolver: Resolver, overlay: Mapping[str, str]) -> _Family:
+    def _family(self, base: str, resolver: Resolver) -> tuple[_Family, Resolver]:
+        """The base's family, searched for now if it is not kept; and the resolver to go on with
+        (``resolver``, which keeps what the search resolved, unless the search ran out of time
+        and may still be using it)."""
         family = self._families.get(base)
         if family is not None:
             self._families.move_to_end(base)
-            return family
+            return family, resolver
         from losstune.edit.inheritors import find_inheritors
 
         self.searches += 1
         found = find_inheritors(
-            base, [base], scan=self.root_of(base), seconds=self.seconds, by_name=True, overlay=overlay
+            base, [base], scan=self.root_of(base), seconds=self.seconds, by_name=True, resolver=resolver
         )
+        if found.timed_out:
+            resolver = Resolver(overlay=resolver.overlay)
         members = [os.path.abspath(c) for c in found.configs if os.path.abspath(c) != base]
         family = _Family(base, members, found.incomplete, self._paths(base, resolver))
         self._families[base] = family
         while len(self._families) > MAX_FAMILIES:
             self._families.popitem(last=False)
-        return family
+        return family, resolver
 
     def _paths(self, base: str, resolver: Resolver) -> frozenset[Path]:
         result = resolver.resolve(base)
@@ -146,11 +151,14 @@ class Families:
             return []  # it no longer inherits the base
         later = {member} | {f for f in result.files if f != family.base and family.base in self._reads_of(f, resolver)}
         out: list[tuple[Path, Origin]] = []
-        for path, node in [((), result.cfg), *walk_dicts(result.cfg)]:
-            if isinstance(node, LDict):
-                for k, origin in node.origins.items():
-                    if origin.span.file in later and (*path, k) in family.paths:
-                        out.append(((*path, k), origin))
+        for path in family.paths:
+            try:
+                parent = get(result.cfg, path[:-1])
+            except (KeyError, IndexError, TypeError):
+                continue
+            origin = parent.origins.get(path[-1]) if isinstance(parent, LDict) else None
+            if origin is not None and origin.span.file in later:
+                out.append((path, origin))
         return out
 
     def _reads_of(self, path: str, resolver: Resolver) -> frozenset[str]:
