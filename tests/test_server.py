@@ -398,3 +398,50 @@ async def test_a_malformed_references_request_is_an_error_and_the_server_goes_on
     assert await _references(client, "untitled:Untitled-1", 0, 0) == []
     line = _line_of((tree / BASE).read_text(), "depth=50")
     assert len(await _references(client, uri, line, 10)) == 14
+
+
+@pytest.mark.asyncio
+async def test_hover_in_a_base_lists_the_configs_of_the_workspace_that_override_the_value(
+    client: LanguageClient, tree: Path
+) -> None:
+    # Six configs write gamma over the base: five directly, one through another that inherits it.
+    head = "_base_ = './retinanet_r50_fpn_1x_coco.py'\n"
+    for i in range(5):
+        (tree / "retinanet" / f"g{i}.py").write_text(
+            head + f"model = dict(bbox_head=dict(loss_cls=dict(gamma={i}.5)))\n"
+        )
+    (tree / "retinanet" / "g4_2x.py").write_text("_base_ = './g4.py'\nmax_epochs = 24\n")
+    base_text = (tree / BASE).read_text()
+    uri = await _open(client, tree / BASE)
+    line = _line_of(base_text, "gamma=2.0")
+    hover = await client.text_document_hover_async(
+        types.HoverParams(
+            types.TextDocumentIdentifier(uri), types.Position(line, base_text.splitlines()[line].index("gamma"))
+        )
+    )
+    assert hover is not None and isinstance(hover.contents, types.MarkupContent)
+    text = hover.contents.value
+    listed = text[text.index("overridden by") :].split("\n\n")[0].splitlines()
+    assert listed == [
+        "overridden by 6 config(s) of the workspace, in 5 places:",
+        *(f"- `../../retinanet/g{i}.py:2` `{i}.5`" for i in range(5)),
+    ]
+    # One more: the list stops at five, and says how many it leaves out.
+    (tree / "retinanet" / "g5.py").write_text(
+        head + "model = dict(bbox_head=dict(loss_cls=dict(gamma=dict(a=1,\n  b=2))))\n"
+    )
+    client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            [types.FileEvent((tree / "retinanet" / "g5.py").as_uri(), types.FileChangeType.Created)]
+        )
+    )
+    hover = await client.text_document_hover_async(
+        types.HoverParams(
+            types.TextDocumentIdentifier(uri), types.Position(line, base_text.splitlines()[line].index("gamma"))
+        )
+    )
+    assert hover is not None and isinstance(hover.contents, types.MarkupContent)
+    text = hover.contents.value
+    listed = text[text.index("overridden by") :].split("\n\n")[0].splitlines()
+    assert listed[0] == "overridden by 7 config(s) of the workspace, in 6 places:"
+    assert listed[-1] == "- and 1 more (Find References lists them all)" and len(listed) == 7

@@ -322,7 +322,8 @@ def build() -> LosstuneServer:
         if found is None:
             return None
         cfg, result, schema, hit, resolver = found
-        text = hover_text(cfg, result, schema, hit, resolver)
+        overridden, _ = ls.families.overrides(cfg.path, (*hit.path, hit.key), ls.space.documents)
+        text = hover_text(cfg, result, schema, hit, resolver, overridden, ls.space.text)
         return types.Hover(types.MarkupContent(types.MarkupKind.Markdown, text))
 
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
