@@ -217,17 +217,58 @@ async def test_definition_of_a_name_is_the_line_that_sets_it_and_of_a_base_path_
     text = (tree / CHILD).read_text() + "g = _base_.model.bbox_head.loss_cls.gamma\n"
     uri = await _open(client, tree / CHILD, text)
     line = _line_of(text, "g = _base_")
-    got = await client.text_document_definition_async(
-        types.DefinitionParams(types.TextDocumentIdentifier(uri), types.Position(line, 8))
-    )
-    base_text = (tree / BASE).read_text()
-    assert isinstance(got, types.Location) and got.uri == (tree / BASE).as_uri()
-    assert got.range.start.line == _line_of(base_text, "gamma=2.0")
+    assert await _definition(client, uri, line, 8) == [(BASE, _line_of((tree / BASE).read_text(), "gamma=2.0"))]
     entry = _line_of(text, "retinanet_r50_fpn.py")
+    assert await _definition(client, uri, entry, 10) == [(BASE, 0)]
+
+
+async def _definition(client: LanguageClient, uri: str, line: int, character: int) -> list[tuple[str, int]]:
+    """Where definition at a position goes: (file relative to the copied tree, 0-based line)."""
     got = await client.text_document_definition_async(
-        types.DefinitionParams(types.TextDocumentIdentifier(uri), types.Position(entry, 10))
+        types.DefinitionParams(types.TextDocumentIdentifier(uri), types.Position(line, character))
     )
-    assert isinstance(got, types.Location) and got.uri == (tree / BASE).as_uri()
+    locations = [got] if isinstance(got, types.Location) else got or []
+    assert all(isinstance(loc, types.Location) for loc in locations)
+    root = uri[: uri.index("/retinanet/")] if "/retinanet/" in uri else uri[: uri.index("/_base_/")]
+    return [
+        (loc.uri.removeprefix(root + "/"), loc.range.start.line) for loc in locations if isinstance(loc, types.Location)
+    ]
+
+
+@pytest.mark.asyncio
+async def test_definition_of_a_key_goes_where_its_value_is_set(client: LanguageClient, tree: Path) -> None:
+    extra = (
+        "num_classes = 3\n"
+        "w = 2.0\n"
+        "model = dict(\n"
+        "    backbone=dict(depth=101),\n"
+        "    bbox_head=dict(\n"
+        "        num_classes=num_classes,\n"
+        "        loss_cls=dict(gamma=1.5),\n"
+        "        loss_bbox=dict(loss_weight=0.5 * w)))\n"
+    )
+    text = (tree / CHILD).read_text() + extra
+    uri = await _open(client, tree / CHILD, text)
+    rows = text.splitlines()
+    base = (tree / BASE).read_text()
+
+    def at(part: str, offset: int = 0) -> tuple[int, int]:
+        line = _line_of(text, part)
+        return line, rows[line].index(part) + offset
+
+    # A dict merged over the base's: the base's write of it, where `type` and the rest are set.
+    assert await _definition(client, uri, *at("loss_cls")) == [(BASE, _line_of(base, "loss_cls=dict("))]
+    assert await _definition(client, uri, *at("backbone")) == [(BASE, _line_of(base, "backbone=dict("))]
+    # A value written here: itself; one set from a name, or read by an expression: that name's line.
+    here = "retinanet/retinanet_r50_fpn_1x_coco.py"
+    assert await _definition(client, uri, *at("gamma")) == [(here, at("gamma")[0])]
+    assert await _definition(client, uri, *at("num_classes=num_classes")) == [(here, at("num_classes = 3")[0])]
+    assert await _definition(client, uri, *at("num_classes=num_classes", 14)) == [(here, at("num_classes = 3")[0])]
+    assert await _definition(client, uri, *at("* w", 2)) == [(here, at("w = 2.0")[0])]
+    assert await _definition(client, uri, *at("loss_weight")) == [(here, at("loss_weight")[0])]
+    # Nowhere in particular: nothing, and the server answers the next question.
+    assert await _definition(client, uri, len(rows) + 5, 0) == []
+    assert await _definition(client, uri, at("model = dict(")[0] + 1, 0) == []
 
 
 @pytest.mark.asyncio

@@ -25,9 +25,10 @@ from losstune.schema.registry import Schema
 from losstune.server.actions import FIX_ALL, UNSAFE, code_actions, fix_all
 from losstune.server.completion import completions
 from losstune.server.convert import RULE_DOCS, lsp_range, path_of, to_lsp, uri
+from losstune.server.definition import definition
 from losstune.server.family import Families
 from losstune.server.hover import hover_text
-from losstune.server.lookup import KeyHit, base_path_at, key_at, name_origin, word_at
+from losstune.server.lookup import KeyHit, key_at
 from losstune.server.positions import from_point
 from losstune.server.references import references
 from losstune.server.workspace import Workspace
@@ -142,30 +143,17 @@ class LosstuneServer(LanguageServer):
             return None
         return cfg, at.result, self.space.schema(self.space.settings(at.path)), hit, at.resolver
 
-    def definition(self, document_uri: str, position: types.Position) -> types.Location | None:
-        """Where the value at a position comes from: the file a ``_base_`` path names, the line
-        that set the value a name or an inherited key has."""
+    def definition(self, document_uri: str, position: types.Position) -> list[types.Location]:
+        """Where the value at a position is set (see :mod:`losstune.server.definition`)."""
         at = self._at(document_uri, position)
         if at is None:
-            return None
+            return []
         path, src, line, column = at
-        target = base_path_at(src, line, column)
-        if target is not None:
-            return types.Location(uri(target), types.Range(types.Position(0, 0), types.Position(0, 0)))
-        result = self.space.resolver().resolve(path)
-        if result.cfg is None:
-            return None
-        cfg = LoadedConfig(result)
-        origin = None
-        hit = key_at(cfg, src, line, column)
-        if hit is not None and hit.origin.via is not None:
-            origin = hit.origin.via
-        if origin is None:
-            word = word_at(src, line, column)
-            origin = name_origin(cfg, word) if word else None
-        if origin is None:
-            return None
-        return types.Location(uri(origin.span.file), lsp_range(self.space.text, origin.span))
+        resolver = self.space.resolver()
+        found = definition(resolver.resolve(path), resolver, src, line, column)
+        if isinstance(found, str):
+            return [types.Location(uri(found), types.Range(types.Position(0, 0), types.Position(0, 0)))]
+        return [types.Location(uri(s.file), lsp_range(self.space.text, s)) for s in found]
 
     def references(self, document_uri: str, position: types.Position, declaration: bool) -> list[types.Location]:
         """The keys of the workspace's configs that inherit an open config and write the key at
@@ -327,7 +315,7 @@ def build() -> LosstuneServer:
         return types.Hover(types.MarkupContent(types.MarkupKind.Markdown, text))
 
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
-    def definition(ls: LosstuneServer, params: types.DefinitionParams) -> types.Location | None:
+    def go_to_definition(ls: LosstuneServer, params: types.DefinitionParams) -> list[types.Location]:
         return ls.definition(params.text_document.uri, params.position)
 
     @server.feature(types.TEXT_DOCUMENT_REFERENCES)
