@@ -3,6 +3,7 @@ MMDetection's configs."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import sys
@@ -486,3 +487,96 @@ async def test_hover_in_a_base_lists_the_configs_of_the_workspace_that_override_
     listed = text[text.index("overridden by") :].split("\n\n")[0].splitlines()
     assert listed[0] == "overridden by 7 config(s) of the workspace, in 6 places:"
     assert listed[-1] == "- and 1 more (Find References lists them all)" and len(listed) == 7
+
+
+HINTS = types.ClientCapabilities(
+    text_document=types.TextDocumentClientCapabilities(inlay_hint=types.InlayHintClientCapabilities()),
+    workspace=types.WorkspaceClientCapabilities(
+        inlay_hint=types.InlayHintWorkspaceClientCapabilities(refresh_support=True)
+    ),
+)
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "losstune", "server"]))
+async def hinting(lsp_client: LanguageClient) -> AsyncIterator[None]:
+    """A client that shows inlay hints."""
+    answer = await lsp_client.initialize_session(types.InitializeParams(capabilities=HINTS))
+    assert answer.capabilities.inlay_hint_provider is not None
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def _hints(client: LanguageClient, uri: str, first: int, last: int) -> list[tuple[int, int, str, str]]:
+    got = await client.text_document_inlay_hint_async(
+        types.InlayHintParams(
+            types.TextDocumentIdentifier(uri), types.Range(types.Position(first, 0), types.Position(last, 0))
+        )
+    )
+    out = []
+    for hint in got or []:
+        assert not isinstance(hint.label, str) and hint.label[0].location is not None
+        where = hint.label[0].location
+        out.append((hint.position.line, hint.position.character, hint.label[0].value, where.uri.rsplit("/", 1)[1]))
+    return out
+
+
+@pytest.mark.asyncio
+async def test_inlay_hints_show_what_a_loss_dict_inherits_and_where_it_is_set(
+    hinting: LanguageClient, tree: Path
+) -> None:
+    client = hinting
+    refreshed: list[object] = []
+
+    @client.feature(types.WORKSPACE_INLAY_HINT_REFRESH)
+    def refresh(params: None) -> None:
+        refreshed.append(params)
+
+    text = (tree / CHILD).read_text() + OVERRIDE
+    uri = await _open(client, tree / CHILD, text)
+    line = _line_of(text, "gamma=1.5")
+    after = OVERRIDE.index("1.5") + 3  # after the last key the dict writes
+    base = (tree / BASE).read_text()
+
+    def set_at(part: str) -> int:
+        return _line_of(base, part) + 1
+
+    name = "retinanet_r50_fpn.py"
+    assert await _hints(client, uri, 0, line + 1) == [
+        (line, after, f"type='FocalLoss' ← {name}:{set_at('FocalLoss')}", name),
+        (line, after, f"use_sigmoid=True ← {name}:{set_at('use_sigmoid=True')}", name),
+        (line, after, f"alpha=0.25 ← {name}:{set_at('alpha=0.25')}", name),
+        (line, after, f"loss_weight=1.0 ← {name}:{set_at('loss_weight=1.0')}", name),
+    ]
+    assert await _hints(client, uri, 0, line - 1) == []  # outside the range asked for
+    # The base writes its dicts whole: nothing inherited, no hint.
+    base_uri = await _open(client, tree / BASE)
+    assert await _hints(client, base_uri, 0, len(base.splitlines())) == []
+    # The base edited: the client is asked to take the hints again, and they follow.
+    at = _line_of(base, "alpha=0.25")
+    start = base.splitlines()[at].index("0.25")
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            types.VersionedTextDocumentIdentifier(uri=base_uri, version=2),
+            [
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(types.Position(at, start), types.Position(at, start + 4)), text="0.5"
+                )
+            ],
+        )
+    )
+    for _ in range(20):
+        if refreshed:
+            break
+        await asyncio.sleep(0.05)
+    assert refreshed
+    hints = await _hints(client, uri, line, line + 1)
+    assert hints[2][2] == f"alpha=0.5 ← {name}:{set_at('alpha=0.25')}"
+
+
+@pytest.mark.asyncio
+async def test_inlay_hints_are_not_offered_to_a_client_that_does_not_show_them(
+    client: LanguageClient, tree: Path
+) -> None:
+    uri = await _open(client, tree / CHILD, (tree / CHILD).read_text() + OVERRIDE)
+    with pytest.raises(Exception, match=r"(?i)method not found"):
+        await _hints(client, uri, 0, 20)

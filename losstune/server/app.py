@@ -28,8 +28,9 @@ from losstune.server.convert import RULE_DOCS, lsp_range, path_of, to_lsp, uri
 from losstune.server.definition import definition
 from losstune.server.family import Families
 from losstune.server.hover import hover_text
+from losstune.server.inlay import inherited_hints
 from losstune.server.lookup import KeyHit, key_at
-from losstune.server.positions import from_point
+from losstune.server.positions import from_point, to_point
 from losstune.server.references import references
 from losstune.server.workspace import Workspace
 
@@ -96,6 +97,16 @@ class LosstuneServer(LanguageServer):
         todo += [p for p in self.space.dependents(path) if p != path and p in self.space.documents]
         for config in todo:
             self.publish(config)
+        if any(config != path for config in todo) and self._refreshes_hints():
+            self.workspace_inlay_hint_refresh(None)  # what the open configs inherit changed
+
+    def _refreshes_hints(self) -> bool:
+        """Whether the client shows inlay hints and may be asked to take them again."""
+        workspace = self.client_capabilities.workspace
+        refresh = workspace.inlay_hint if workspace is not None else None
+        return bool(
+            refresh is not None and refresh.refresh_support and self.server_capabilities.inlay_hint_provider is not None
+        )
 
     def publish(self, path: str) -> None:
         """Check one open config and publish the findings written in it."""
@@ -168,6 +179,28 @@ class LosstuneServer(LanguageServer):
             self.window_log_message(types.LogMessageParams(types.MessageType.Warning, f"losstune: {note}"))
         return [types.Location(uri(s.file), lsp_range(self.space.text, s)) for s in spans]
 
+    def hints(self, document_uri: str, where: types.Range) -> list[types.InlayHint]:
+        """The inherited parameters of the loss and sampler dicts of an open config in ``where``."""
+        path = path_of(document_uri)
+        if path is None:
+            return []
+        self.sync(document_uri)
+        src = self.space.text(path)
+        result = self.space.resolver().resolve(path)
+        if result.cfg is None:
+            return []
+        out = []
+        for hint in inherited_hints(LoadedConfig(result), src, where.start.line + 1, where.end.line + 1):
+            line, character = to_point(src, hint.line, hint.column)
+            place = types.Location(uri(hint.origin.file), lsp_range(self.space.text, hint.origin))
+            part = types.InlayHintLabelPart(hint.label, tooltip=hint.origin.file, location=place)
+            out.append(
+                types.InlayHint(
+                    types.Position(line, character), [part], kind=types.InlayHintKind.Parameter, padding_left=True
+                )
+            )
+        return out
+
     def actions(self, document_uri: str, where: types.Range) -> list[types.CodeAction]:
         """The fixes of the findings of the last check of an open config that ``where`` touches."""
         path = path_of(document_uri)
@@ -236,6 +269,13 @@ def build() -> LosstuneServer:
     @server.feature(types.INITIALIZE)
     def initialize(ls: LosstuneServer, params: types.InitializeParams) -> None:
         _settings(ls, params.initialization_options)
+        document = params.capabilities.text_document
+        if document is not None and document.inlay_hint is not None:
+            # Only for a client that shows them: the capabilities are taken after this handler.
+            ls.feature(types.TEXT_DOCUMENT_INLAY_HINT)(inlay_hint)
+
+    def inlay_hint(ls: LosstuneServer, params: types.InlayHintParams) -> list[types.InlayHint]:
+        return ls.hints(params.text_document.uri, params.range)
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: LosstuneServer, params: types.InitializedParams) -> None:
