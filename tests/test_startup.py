@@ -63,6 +63,23 @@ def test_lint_of_a_python_config_imports_no_parser_it_does_not_use_nor_engine(tm
     assert not {"pygls", "lsprotocol", "losstune.server"} & loaded  # only `losstune server` needs them
 
 
+def test_load_lint_set_and_explain_never_import_mmdetection_nor_the_training_hook() -> None:
+    config = str(EXAMPLES / "retinanet_r50_fpn_1x_coco.py")
+    commands = [["lint", config], ["set", "model.bbox_head.loss_cls.gamma=1.5", config, "--dry-run"]]
+    commands.append(["explain", config, "--no-steps"])
+    code = (
+        "import losstune\n"
+        f"losstune.load({config!r})\n"
+        "from typer.testing import CliRunner\n"
+        "from losstune.cli.app import app\n"
+        f"for args in {commands!r}:\n"
+        "    assert CliRunner().invoke(app, args).exit_code in (0, 1)\n"
+    )
+    loaded = _modules_after(code)
+    assert "losstune.edit.apply" in loaded and "losstune.render.explain" in loaded  # the commands did run
+    assert not {"mmdet", "mmcv", "mmengine", "losstune.mmengine"} & loaded
+
+
 def test_the_compiled_builtin_schema_is_the_yaml_source() -> None:
     from losstune.schema import builtin
 

@@ -146,27 +146,6 @@ def test_without_mmdetection_through_head_says_how_to_install_it(monkeypatch: py
     assert "MMDetection is not installed here: pip install mmdet==3.3.0" in out
 
 
-def test_load_lint_and_set_never_import_mmdetection(tmp_path: Path) -> None:
-    config = EXAMPLES / "retinanet_r50_fpn_1x_coco.py"
-    code = (
-        "import sys\n"
-        "from typer.testing import CliRunner\n"
-        "from losstune.cli.app import app\n"
-        f"for args in (['lint', {str(config)!r}], ['set', 'model.bbox_head.loss_cls.gamma=1.5', {str(config)!r}, '--dry-run'],"
-        f" ['explain', {str(config)!r}, '--no-steps']):\n"
-        "    CliRunner().invoke(app, args)\n"
-        "print(sorted(m for m in ('mmdet', 'mmcv', 'mmengine') if m in sys.modules))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=os.environ | {"PYTHONPATH": str(REPO)},
-    )
-    assert out.stdout.strip() == "[]"
-
-
 @needs_mmdet
 def test_explain_through_head_adds_the_loss_dict_and_says_which_path_made_it() -> None:
     config = EXAMPLES / "gfl_r50_fpn_1x_coco.py"
