@@ -48,6 +48,7 @@ def test_the_search_runs_once_and_an_edit_that_keeps_the_inheritance_keeps_it(tr
 
 
 def test_an_edit_that_changes_what_inherits_the_base_searches_again(tree: Path) -> None:
+    (tree / "retinanet" / "plain.py").write_text("x = 1\n")
     families = Families(lambda: [str(tree)])
     base = tree / "_base_" / "models" / "retinanet_r50_fpn.py"
     assert len(_writers(families, base)) == 14
@@ -57,13 +58,18 @@ def test_an_edit_that_changes_what_inherits_the_base_searches_again(tree: Path) 
     overlay = {str(new): "_base_ = './retinanet_r50_fpn_1x_coco.py'\nmodel = dict(backbone=dict(depth=152))\n"}
     families.changed(str(new))
     assert "deep.py" in _writers(families, base, overlay) and families.searches == 2
+    # A config the search had read, which inherited nothing, now does.
+    plain = tree / "retinanet" / "plain.py"
+    overlay[str(plain)] = overlay[str(new)]
+    families.changed(str(plain))
+    assert "plain.py" in _writers(families, base, overlay) and families.searches == 3
     # A config that inherited it inherits something else.
     r18 = tree / "retinanet" / "retinanet_r18_fpn_1x_coco.py"
     overlay[str(r18)] = "_base_ = '../_base_/default_runtime.py'\nmodel = dict(backbone=dict(depth=18))\n"
     families.changed(str(r18))
     found = _writers(families, base, overlay)
-    assert "retinanet_r18_fpn_1x_coco.py" not in found and len(found) == 14 and families.searches == 3
+    assert "retinanet_r18_fpn_1x_coco.py" not in found and len(found) == 15 and families.searches == 4
     # An edit of a config that has nothing to do with it searches nothing.
     other = tree / "_base_" / "schedules" / "schedule_1x.py"
     families.changed(str(other))
-    assert len(_writers(families, base, overlay)) == 14 and families.searches == 3
+    assert len(_writers(families, base, overlay)) == 15 and families.searches == 4

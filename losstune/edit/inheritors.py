@@ -50,6 +50,17 @@ class Inheritors:
     timed_out: bool = False
 
 
+@dataclass
+class KeptTree:
+    """What a search read of the folder it searched, kept for the next search of that folder:
+    the files of its walk and what the texts of each name; ``stale`` are the files whose text
+    changed since (read again by the next search). A file created or deleted needs a new one."""
+
+    files: list[str] | None = None
+    names: _Names | None = None
+    stale: set[str] = field(default_factory=set)
+
+
 def project_root(config: str, files: Sequence[str]) -> str:
     """The folder to search: the nearest one at or above ``config``'s folder that holds a
     ``pyproject.toml`` or ``.git`` (below the last folder on the way down to ``config`` that a walk
@@ -88,6 +99,7 @@ def find_inheritors(
     *,
     by_name: bool = False,
     resolver: Resolver | None = None,
+    kept: KeptTree | None = None,
 ) -> Inheritors:
     """The configs under ``scan`` (default: :func:`project_root`) that inherit any of ``files``,
     found within ``seconds`` (default :data:`SCAN_SECONDS`). Configs inside ``_base_`` folders are
@@ -99,7 +111,10 @@ def find_inheritors(
     whose name (``x`` of ``x.py``) it, or one of its bases, writes. A ``resolver`` given resolves
     the configs (and keeps what it resolved for the caller), and its overlay gives the texts to
     read instead of the files on disk (an editor's unsaved buffers); where the search ran out of
-    time (``timed_out``), it may still be resolving a file with it."""
+    time (``timed_out``), it may still be resolving a file with it. What the search reads of the
+    folder (its files, what each names) is kept in ``kept``, if given, for the next search of the
+    same folder with it (which reads again only the files ``kept.stale`` names); one that ran out
+    of time may still be reading into it: give the next search a new one."""
     seconds = SCAN_SECONDS if seconds is None else seconds
     root = os.path.abspath(scan) if scan is not None else project_root(config, list(files))
     texts = {os.path.abspath(f): t for f, t in files.items()} if isinstance(files, Mapping) else None
@@ -107,6 +122,7 @@ def find_inheritors(
         root, os.path.dirname(os.path.abspath(config)), {os.path.abspath(f) for f in files}, texts, resolver
     )
     search.by_name = by_name
+    search.kept = kept
     worker = threading.Thread(target=search.run, name="losstune-inheritors", daemon=True)
     worker.start()
     worker.join(seconds)
@@ -130,6 +146,7 @@ class _Search:
         self.unaffected: list[str] = []
         self.problems: list[tuple[str, str]] = []
         self.by_name = False
+        self.kept: KeptTree | None = None
         self.resolver = resolver or Resolver()
         self.overlay = self.resolver.overlay
         self.edited = Resolver(overlay={**self.overlay, **texts}) if texts is not None else None
@@ -137,13 +154,16 @@ class _Search:
     def run(self) -> None:
         from losstune.lint.run import collect
 
+        kept = self.kept
         try:
-            walked = collect([self.root]).files
+            walked = kept.files if kept is not None and kept.files is not None else collect([self.root]).files
         except Exception as e:  # a folder that cannot be walked is a note, like any file
             with self.lock:
                 self.candidates = []
                 self.problems.append((self.root, f"the folder cannot be searched ({_reason(e)})"))
             return
+        if kept is not None:
+            kept.files = walked
         if self.by_name:
             self._run_by_name(walked[:MAX_CONFIGS], len(walked) > MAX_CONFIGS)
             return
@@ -161,7 +181,15 @@ class _Search:
         """Resolve only the files that name one of ``wanted``, or a file known to inherit one, round
         after round until a round finds no new one; base files are resolved too (a config may
         inherit through them), but never listed."""
-        names = _Names(walked, self.overlay)
+        kept = self.kept
+        if kept is not None and kept.names is not None:
+            names = kept.names
+            for path in kept.stale:
+                names.read(path, self.overlay)
+        else:
+            names = _Names(walked, self.overlay)
+        if kept is not None:
+            kept.names, kept.stale = names, set()
         with self.lock:
             self.truncated = truncated
             self.candidates = list(walked)
@@ -301,16 +329,22 @@ class _Names:
         # Only a file that names `_base_` or `read_base` can inherit (see _may_inherit); one that
         # cannot be read is None, and is resolved (the resolver says what is wrong with it).
         self.texts: dict[str, bytes | None] = {}
-        for f in files:
-            try:
-                text = _read(f, overlay)
-            except fileread.ReadError:
-                self.texts[f] = None
-                continue
-            if any(m in text for m in _INHERITS):
-                # A name split over adjacent string literals ('./a_' 'b.py') is read joined too.
-                self.texts[f] = text + b"\n" + _ADJACENT.sub(b"", text) if f.endswith(".py") else text
         self._words: dict[str, set[bytes]] = {}
+        for f in files:
+            self.read(f, overlay)
+
+    def read(self, f: str, overlay: Mapping[str, str]) -> None:
+        """Take (again) what the text of ``f`` names."""
+        self.texts.pop(f, None)
+        self._words.pop(f, None)
+        try:
+            text = _read(f, overlay)
+        except fileread.ReadError:
+            self.texts[f] = None
+            return
+        if any(m in text for m in _INHERITS):
+            # A name split over adjacent string literals ('./a_' 'b.py') is read joined too.
+            self.texts[f] = text + b"\n" + _ADJACENT.sub(b"", text) if f.endswith(".py") else text
 
     def may_name(self, path: str, stems: set[bytes]) -> bool:
         """Whether ``path`` may name a file whose name (without suffix) is one of ``stems``: one of

@@ -3,7 +3,9 @@ sets: what references and hover in a base show.
 
 The configs that inherit a base are found once by the search ``lint --dependents`` runs
 (:func:`losstune.edit.inheritors.find_inheritors`, reading the open buffers in place of the files
-on disk), and each one's writes over the base are kept. A change to a file is taken at the next
+on disk), and each one's writes over the base are kept; what the search read of a workspace
+folder (its files and what each one's text names) is kept for the next base's search, which reads
+again only the files changed since (a file the walk did not see walks the folder again). A change to a file is taken at the next
 question: one whose ``_base_`` chain is the same as before drops only the kept writes of the
 configs that read it (an edit of the base itself drops nothing: what inherits it, and what those
 write, is in their own texts); one whose chain changed, or a file created or deleted, drops the
@@ -16,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from losstune.edit.inheritors import KeptTree, find_inheritors, project_root
 from losstune.keypath import Path, get, walk_dicts
 from losstune.loader.resolve import SUPPORTED_SUFFIXES, Resolver
 from losstune.loader.values import LDict
@@ -72,23 +75,30 @@ class Families:
         self._families: OrderedDict[str, _Family] = OrderedDict()
         self._reads: dict[str, frozenset[str]] = {}
         self._dirty: set[str] = set()
+        self._trees: dict[str, KeptTree] = {}
+        self._walked: dict[str, frozenset[str]] = {}
         self.searches = 0
         """How many searches have run (each one walks the workspace)."""
 
     def changed(self, path: str) -> None:
         """Note that the text of ``path`` changed (an edit, a save, a change on disk)."""
-        self._dirty.add(os.path.abspath(path))
+        path = os.path.abspath(path)
+        self._dirty.add(path)
+        for root, kept in list(self._trees.items()):
+            if _below(path, root) and path not in self._walked.get(root, ()):
+                del self._trees[root]  # a file the walk did not see (new): walk again
+            else:
+                kept.stale.add(path)
 
     def reset(self) -> None:
         """Forget every search (a file was created or deleted, the workspace folders changed)."""
         self._families.clear()
         self._reads.clear()
         self._dirty.clear()
+        self._trees.clear()
 
     def root_of(self, base: str) -> str:
         """The folder searched for the configs that inherit ``base``."""
-        from losstune.edit.inheritors import project_root
-
         holding = [r for r in map(os.path.abspath, self.roots()) if _below(base, r)]
         return max(holding, key=len) if holding else project_root(base, [base])
 
@@ -123,14 +133,17 @@ class Families:
         if family is not None:
             self._families.move_to_end(base)
             return family, resolver
-        from losstune.edit.inheritors import find_inheritors
-
         self.searches += 1
+        root = self.root_of(base)
+        kept = self._trees.setdefault(root, KeptTree())
         found = find_inheritors(
-            base, [base], scan=self.root_of(base), seconds=self.seconds, by_name=True, resolver=resolver
+            base, [base], scan=root, seconds=self.seconds, by_name=True, resolver=resolver, kept=kept
         )
-        if found.timed_out:
+        if found.timed_out:  # the search may still be at work with both
             resolver = Resolver(overlay=resolver.overlay)
+            del self._trees[root]
+        else:
+            self._walked[root] = frozenset(map(os.path.abspath, kept.files or ()))
         members = [os.path.abspath(c) for c in found.configs if os.path.abspath(c) != base]
         family = _Family(base, members, found.incomplete, self._paths(base, resolver))
         self._families[base] = family
