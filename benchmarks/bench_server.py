@@ -6,10 +6,15 @@ to the server's stdin and read from its stdout:
 * keystroke: one character typed into the open config (``didChange``) until its diagnostics are
   published; with the debounce set to 0 ms (the check itself) and with the default 20 ms;
 * hover: a hover on an inherited-and-overridden loss parameter until its answer;
-* memory: the server's resident set before and after a thousand edits (each waited for).
+* memory: the server's resident set before and after a thousand edits (each waited for);
+* references over MMDetection 3.3.0's whole tree (the workspace folder): on a key of RetinaNet's
+  model base (about thirty configs inherit it) and of ``default_runtime.py`` (nearly every config
+  does), the first time (the search of the workspace) and after (kept); after a keystroke in the
+  base (kept), and a hover in the base (which lists the configs that override the value); and the
+  first references in a config few inherit, once an earlier search has read the tree.
 
 Targets: a keystroke's diagnostics in at most 50 ms, a hover in at most 20 ms, flat memory.
-It prints the median and 90th percentile of each, and the two memory figures.
+It prints the median and 90th percentile of each, the two memory figures, and the references'.
 
 Run from the repository root: ``python benchmarks/bench_server.py [--site SITE] [--edits N]``
 (SITE defaults to ``.projects/site3``, where the MMDetection 3.3.0 wheel is extracted).
@@ -32,6 +37,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = "retinanet/retinanet_r50_fpn_1x_coco.py"
 OVERRIDE = "model = dict(bbox_head=dict(loss_cls=dict(gamma=1.5)))\n"
+LEAF = "atss/atss_r50_fpn_1x_coco.py"
 
 
 class Client:
@@ -156,6 +162,76 @@ async def run(configs: Path, edits: int, repeats: int) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _at(text: str, part: str) -> dict[str, int]:
+    """The LSP position of the first ``part`` in ``text``."""
+    line = next(i for i, row in enumerate(text.splitlines()) if part in row)
+    return {"line": line, "character": text.splitlines()[line].index(part)}
+
+
+async def references(configs: Path, repeats: int) -> None:
+    """References and hover in bases of the real tree, the tree the workspace (read, never written)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "losstune", "server", stdin=-1, stdout=-1, env=env, limit=1 << 24
+    )
+    client = Client(proc)
+    await client.request(
+        "initialize",
+        {"capabilities": {}, "rootUri": configs.as_uri(), "initializationOptions": {"debounceMs": 0}},
+    )
+    client.send("initialized", {})
+    opened: dict[str, str] = {}
+    for base in ("_base_/models/retinanet_r50_fpn.py", "_base_/default_runtime.py", LEAF):
+        path = configs / base
+        opened[base] = path.read_text()
+        client.send(
+            "textDocument/didOpen",
+            {"textDocument": {"uri": path.as_uri(), "languageId": "python", "version": 1, "text": opened[base]}},
+        )
+        await client.until("textDocument/publishDiagnostics")
+
+    async def timed(method: str, base: str, part: str, extra: dict[str, Any] | None = None) -> tuple[float, Any]:
+        params = {"textDocument": {"uri": (configs / base).as_uri()}, "position": _at(opened[base], part)}
+        start = time.perf_counter()
+        answer = await client.request(method, {**params, **(extra or {})})
+        return time.perf_counter() - start, answer.get("result")
+
+    context = {"context": {"includeDeclaration": False}}
+    for base, part in (("_base_/models/retinanet_r50_fpn.py", "depth=50"), ("_base_/default_runtime.py", "log_level")):
+        first, found = await timed("textDocument/references", base, part, context)
+        again = [(await timed("textDocument/references", base, part, context))[0] for _ in range(repeats)]
+        print(
+            f"references on {part!r} of {base}: {len(found)} places; first {first * 1000:.0f} ms "
+            f"(the search), then median {statistics.median(again) * 1000:.1f} ms"
+        )
+    first, found = await timed("textDocument/references", LEAF, "model = dict", context)
+    print(f"references in {LEAF} (the tree read already): {len(found)} places, first {first * 1000:.0f} ms")
+    base = "_base_/models/retinanet_r50_fpn.py"
+    uri = (configs / base).as_uri()
+    times = []
+    for version in range(2, 2 + repeats):
+        at = {"line": 0, "character": 0}
+        client.send(
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": uri, "version": version},
+                "contentChanges": [{"range": {"start": at, "end": at}, "text": "\n"}],
+            },
+        )
+        opened[base] = "\n" + opened[base]
+        await client.until("textDocument/publishDiagnostics")
+        times.append((await timed("textDocument/references", base, "depth=50", context))[0])
+    _figures("references after a keystroke in the base", times, 50)
+    first, answer = await timed("textDocument/hover", base, "gamma=2.0")
+    assert answer, answer
+    _figures(
+        "hover in the base", [(await timed("textDocument/hover", base, "gamma=2.0"))[0] for _ in range(repeats)], 20
+    )
+    await client.request("shutdown", None)
+    client.send("exit", None)
+    await proc.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--site", type=Path, default=REPO / ".projects" / "site3")
@@ -166,6 +242,7 @@ def main() -> None:
     if not configs.is_dir():
         sys.exit(f"no MMDetection configs under {args.site} (run benchmarks/fetch_projects.py)")
     asyncio.run(run(configs, args.edits, args.repeats))
+    asyncio.run(references(configs, args.repeats))
 
 
 if __name__ == "__main__":
