@@ -580,3 +580,19 @@ async def test_inlay_hints_are_not_offered_to_a_client_that_does_not_show_them(
     uri = await _open(client, tree / CHILD, (tree / CHILD).read_text() + OVERRIDE)
     with pytest.raises(Exception, match=r"(?i)method not found"):
         await _hints(client, uri, 0, 20)
+
+
+@pytest.mark.asyncio
+async def test_a_malformed_inlay_hint_request_is_an_error_and_the_server_goes_on(
+    hinting: LanguageClient, tree: Path
+) -> None:
+    client = hinting
+    text = (tree / CHILD).read_text() + OVERRIDE
+    uri = await _open(client, tree / CHILD, text)
+    body = json.dumps(
+        {"jsonrpc": "2.0", "id": 997, "method": "textDocument/inlayHint", "params": {"textDocument": {"uri": uri}}}
+    ).encode()
+    assert client.protocol.writer is not None
+    client.protocol.writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    assert await _hints(client, "file:///nowhere/x.py", 0, 5) == []
+    assert len(await _hints(client, uri, 0, len(text.splitlines()))) == 4
