@@ -167,6 +167,24 @@ class Feed:
     family: str | None = None
     notes: list[str] = field(default_factory=list)
     log_names: list[str] = field(default_factory=list)  # every term of this loss in the log
+    rule: AvgRule | None = None  # how the avg_factor and the divisor are counted
+
+
+@dataclass(frozen=True)
+class AvgRule:
+    """A loss's rule with what the model made it with, to count the avg_factor and the head's
+    divisor from any counts (the model's own, or those of MMDetection's head on a batch)."""
+
+    rule: Rule
+    given_rule: str | None
+    bg_cls_weight: float | None
+
+    def avg(self, counts: Counts) -> float | None:
+        given = sampling_avg(counts, self.given_rule)
+        return avg_factor(self.rule, counts, given, self.given_rule, self.bg_cls_weight)[0]
+
+    def divisor(self, counts: Counts) -> float | None:
+        return divisor(self.rule, counts)
 
 
 def family_of(head_type: str | None) -> str | None:
@@ -248,23 +266,27 @@ def feed(
         args = args[:2]
         kwargs["weight"] = weight
         text += f", weighted by {QUALITY[r.quality]}"
-    avg, rule = _avg(r, s, kwargs, made.avg_rule, quality, bg_cls_weight)
+    total = 0.0
+    if quality is not None:
+        total = quality.sum().item() if r.rows == "positives" else s.ious[rows].sum().item()
+    counts = Counts((positives,), (int(((s.label_weights > 0) & ~s.pos_mask).sum()),), s.labels.numel(), total)
+    given = kwargs.get("avg_factor") if "avg_factor" in kwargs else None
+    avg, rule = avg_factor(r, counts, given, made.avg_rule, bg_cls_weight)
     if avg is None:
         kwargs.pop("avg_factor", None)
     else:
         kwargs["avg_factor"] = avg
     stats["avg_factor"] = avg
     out.sampling = _with_avg(text, kwargs, rule)
+    out.rule = AvgRule(r, made.avg_rule, bg_cls_weight)
+    by = divisor(r, counts)
+    if by is not None:
+        out.scale = 1.0 / by
     if r.after == "weight_sum":
-        total = quality.sum().item() if (quality is not None and r.rows == "positives") else s.ious[rows].sum().item()
-        out.scale = 1.0 / max(total, 1.0)
         what = QUALITY[r.quality]
-        out.scale_text = f"÷ max(Σ {what}, 1) = {max(total, 1.0):g}, as {who}.loss_by_feat divides the summed term"
+        out.scale_text = f"÷ max(Σ {what}, 1) = {by:g}, as {who}.loss_by_feat divides the summed term"
     elif r.after == "positives":
-        out.scale = 1.0 / max(float(positives), 1.0)
-        out.scale_text = (
-            f"÷ max(positives, 1.0) = {max(float(positives), 1.0):g} (num_total_samples), as {who}.loss_by_feat divides"
-        )
+        out.scale_text = f"÷ max(positives, 1.0) = {by:g} (num_total_samples), as {who}.loss_by_feat divides"
     out.inputs = Inputs(args, kwargs, s, made.unsampled, rule)
     return out
 
@@ -284,39 +306,73 @@ def _yolox_args(
     return args
 
 
-def _avg(
-    r: Rule,
-    s: Sampled,
-    kwargs: dict[str, Any],
-    given_rule: str | None,
-    quality: Tensor | None,
-    bg_cls_weight: float | None,
+@dataclass(frozen=True)
+class Counts:
+    """What a head counts its avg_factor and its divisor from: per image, the positives and the
+    labelled negatives; the rows it hands the module; the sum of the weights it weights the
+    positives by (its quality)."""
+
+    positives: tuple[int, ...]
+    negatives: tuple[int, ...]
+    rows: int
+    weights: float = 0.0
+
+    @property
+    def pos(self) -> int:
+        return sum(self.positives)
+
+    @property
+    def neg(self) -> int:
+        return sum(self.negatives)
+
+
+def sampling_avg(counts: Counts, rule: str | None) -> float | None:
+    """The avg_factor of the sampling (``SamplingResult.avg_factor`` summed over the images, as
+    ``rule`` counts it: with the negatives where it names them), or the number ``rule`` is."""
+    if rule is None:
+        return None
+    if _is_number(rule):
+        return float(rule.split(",")[0])
+    with_neg = "negatives" in rule
+    return float(
+        sum(max(p, 1) + (max(n, 1) if with_neg else 0) for p, n in zip(counts.positives, counts.negatives, strict=True))
+    )
+
+
+def avg_factor(
+    r: Rule, counts: Counts, given: float | None, given_rule: str | None, bg_cls_weight: float | None
 ) -> tuple[float | None, str | None]:
-    """The avg_factor the head passes, and how it arises."""
-    pos = int(s.pos_mask.sum())
-    neg = int(((s.label_weights > 0) & ~s.pos_mask).sum())
+    """The avg_factor the head passes, counted by rule ``r`` from ``counts`` (``given``: the
+    sampling's, ``None`` where no avg_factor is passed), and how it arises."""
+    pos, neg = counts.pos, counts.neg
     if r.avg == "none":
         return None, None
-    if r.avg == "given" and "avg_factor" not in kwargs:
-        return None, given_rule
     if r.avg == "given":
-        return kwargs.get("avg_factor"), given_rule
+        return given, given_rule
     if r.avg == "positives":
         return max(float(pos), 1.0), "max(positives, 1.0)"
     if r.avg == "constant":
         return r.constant, f"{r.constant:g}, as the head passes it (it divides the result itself, step 6)"
     if r.avg == "weight_sum":
-        total = float(quality.sum()) if quality is not None else 0.0
-        return max(total, r.floor), f"max(Σ weights, {r.floor:g})" if r.floor else "Σ weights"
+        return max(counts.weights, r.floor), f"max(Σ weights, {r.floor:g})" if r.floor else "Σ weights"
     if r.avg == "rois":
-        return float(s.labels.numel()), "the sampled RoIs (bbox_targets.size(0))"
+        return float(counts.rows), "the sampled RoIs (bbox_targets.size(0))"
     if r.avg == "labelled":
-        return float(max(int((s.label_weights > 0).sum()), 1)), "max(RoIs with a label weight, 1)"
+        return float(max(pos + neg, 1)), "max(RoIs with a label weight, 1)"
     if r.avg == "positives_or_images":
-        return float(max(pos, 1)), "max(positives, images = 1)"
+        return float(max(pos, len(counts.positives))), "max(positives, images = 1)"
     weight = 1.0 if bg_cls_weight is None else bg_cls_weight
     value = max(pos + neg * weight, 1.0)
     return value, f"max(positives + bg_cls_weight × negatives, 1), bg_cls_weight={weight:g}"
+
+
+def divisor(r: Rule, counts: Counts) -> float | None:
+    """What the head divides the module's result by afterwards (``None``: nothing)."""
+    if r.after == "weight_sum":
+        return max(counts.weights, 1.0)
+    if r.after == "positives":
+        return max(float(counts.pos), 1.0)
+    return None
 
 
 def _with_avg(text: str, kwargs: dict[str, Any], rule: str | None) -> str:

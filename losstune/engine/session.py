@@ -12,6 +12,7 @@ from losstune.engine.evaluation import evaluate
 from losstune.engine.headmodel import (
     DENSE_PRIORS,
     ROI_PRIORS,
+    AvgRule,
     Feed,
     Where,
     family_of,
@@ -52,6 +53,7 @@ class EvalResult:
     family: str | None = None  # the head family modelled, None where the head is not
     notes: list[str] = field(default_factory=list)
     log_names: list[str] = field(default_factory=list)  # every term of this loss in the log
+    rule: AvgRule | None = None  # how its head counts the avg_factor and the divisor
 
 
 def as_built(loss_cfg: dict[str, Any], head: dict[str, Any], name: Any) -> dict[str, Any]:
@@ -265,7 +267,7 @@ def evaluate_config(
     result.logged = logged
     if fed is not None:
         result.log_name, result.family, result.notes = fed.log_name, fed.family, fed.notes
-        result.log_names = fed.log_names
+        result.log_names, result.rule = fed.log_names, fed.rule
     if plot is not None:
         from losstune.engine.plot import plot_kernel
 

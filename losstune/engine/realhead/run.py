@@ -71,6 +71,8 @@ class HeadRun:
     terms: list[LogTerm]
     total: float
     saved: str | None = None
+    model: Any = field(default=None, repr=False)  # the detector, as built and run
+    recorded: list[Call] = field(default_factory=list, repr=False)  # the calls, as the head made them
 
     def describe(self) -> str:
         """Which path made the numbers, in words."""
@@ -291,6 +293,8 @@ def run_head(
             done,
             terms,
             float(log_vars["loss"].item()),
+            model=model,
+            recorded=calls,
         )
         if save is not None:
             if head is None:

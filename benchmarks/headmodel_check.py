@@ -1,0 +1,162 @@
+"""The head model (what ``losstune eval`` computes without MMDetection) held against MMDetection's
+own head, over a tree of configs: for each config whose head runs here (with mmcv-lite, on the
+CPU), the head is run on a seeded synthetic batch and each term of its loss dict is compared with
+the model's, evaluated at the head's number of priors on the same seed (see
+``losstune/engine/realhead/versus.py``). Needs mmdet 3.x (the dev extra). Usage, from the root::
+
+    .venv/bin/python benchmarks/headmodel_check.py PATH/TO/mmdet/.mim/configs [--only retinanet,gfl] [--limit N]
+
+Per term: ``shape`` (the prediction's width, and whether every prior or the positives are handed
+to the module), ``avg`` (the model's avg_factor rule counted on the head's own positives,
+negatives and weights, against the avg_factor the head passes), ``div`` (the division after the
+module, counted alike), ``value`` (the model's term within a factor of 2 of the head's: the inputs
+differ, the model's being synthetic). It prints a table per head family, the reasons for each
+difference, the configs whose head does not run here (and why), and the totals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import re
+import signal
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import losstune  # noqa: E402
+from losstune.engine.realhead.batch import BatchSpec  # noqa: E402
+from losstune.engine.realhead.run import HeadFailed  # noqa: E402
+from losstune.engine.realhead.versus import HeadCheck, hold  # noqa: E402
+
+ASPECTS = ("shape", "avg", "div", "value")
+
+
+class TimedOut(Exception):
+    """A config that took longer than ``--timeout`` seconds."""
+
+
+def _alarm(signum: int, frame: object) -> None:
+    raise TimedOut
+
+
+def _reason(text: str) -> str:
+    """A difference or failure with its numbers taken out, so that alike ones are counted together."""
+    op = re.search(r"needs mmcv's compiled op `(\w+)`", text)
+    if op:
+        return f"needs mmcv's compiled op {op.group(1)} (mmcv-lite has none)"
+    text = re.sub(r"`[^`]*`", "`…`", text)
+    return re.sub(r"-?\d+(\.\d+)?(e-?\d+)?", "#", text)[:150]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("configs", type=Path, help="MMDetection's configs folder")
+    parser.add_argument("--only", default="", help="comma-separated folders of it (all when empty)")
+    parser.add_argument("--limit", type=int, default=0, help="at most this many configs (0: all)")
+    parser.add_argument("--image-size", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--timeout", type=int, default=120, help="seconds per config")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print every config's terms")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(1)  # the comparison runs small batches: one thread each is as fast, on a shared machine
+    signal.signal(signal.SIGALRM, _alarm)
+    folders = {f for f in args.only.split(",") if f}
+    files = sorted(
+        p
+        for p in args.configs.rglob("*.py")
+        if "_base_" not in p.parts and (not folders or p.relative_to(args.configs).parts[0] in folders)
+    )
+    if args.limit:
+        files = files[: args.limit]
+    table: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    why: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    not_run: collections.Counter[str] = collections.Counter()
+    done: dict[str, HeadCheck | str] = {}  # by the model dict: configs that differ elsewhere only run once
+    distinct = 0
+    start = time.perf_counter()
+    for path in files:
+        name = str(path.relative_to(args.configs))
+        began = time.perf_counter()
+        try:
+            cfg = losstune.load(path)
+            model = json.dumps(cfg.to_dict().get("model"), sort_keys=True, default=repr)
+            if model not in done:
+                distinct += 1
+                signal.alarm(args.timeout)
+                try:
+                    done[model] = hold(cfg, BatchSpec(seed=args.seed, size=args.image_size))
+                finally:
+                    signal.alarm(0)
+            found = done[model]
+        except HeadFailed as e:
+            found = _reason(str(e))
+            done[model] = found
+        except TimedOut:
+            found = done[model] = f"took more than {args.timeout} s"
+        except Exception as e:  # a config losstune cannot load, a head the comparison cannot read: said, the rest go on
+            found = _reason(f"{type(e).__name__}: {e}")
+        print(
+            f"{name}: {found if isinstance(found, str) else 'compared'} ({time.perf_counter() - began:.1f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+        if isinstance(found, str):
+            not_run[found] += 1
+            continue
+        checked = found
+        family = checked.family or f"{checked.head_type} (not modelled)"
+        row = table[family]
+        row["configs"] += 1
+        for t in checked.terms:
+            row["terms"] += 1
+            row["approximate"] += t.approximate
+            for aspect, ok in zip(ASPECTS, (t.shape_ok, t.avg_ok, t.scale_ok, t.value_ok), strict=True):
+                row[aspect] += ok
+            for reason in t.why:
+                why[family][_reason(f"{t.term.split('.')[-1]}: {reason}")] += 1
+        for key, reason in checked.skipped.items():
+            why[family][_reason(f"not compared: {key.split('.')[-1]}: {reason}")] += 1
+        if args.verbose:
+            print(name, checked.head_type)
+            for t in checked.terms:
+                print(f"  {t.term}: {'agree' if not t.why else '; '.join(t.why)}")
+    seconds = time.perf_counter() - start
+    print(
+        f"{len(files)} configs ({distinct} distinct models, each run once) in {seconds:.0f} s; "
+        f"image {args.image_size}×{args.image_size}, seed {args.seed}"
+    )
+    header = f"{'family':32} {'configs':>7} {'terms':>6}" + "".join(f" {a:>6}" for a in ASPECTS) + "  approx."
+    print(header)
+    totals: collections.Counter[str] = collections.Counter()
+    for family in sorted(table):
+        row = table[family]
+        totals.update(row)
+        print(
+            f"{family:32} {row['configs']:>7} {row['terms']:>6}"
+            + "".join(f" {row[a]:>6}" for a in ASPECTS)
+            + f"  {row['approximate']:>6}"
+        )
+    print(
+        f"{'all':32} {totals['configs']:>7} {totals['terms']:>6}"
+        + "".join(f" {totals[a]:>6}" for a in ASPECTS)
+        + f"  {totals['approximate']:>6}"
+    )
+    print("(columns: terms agreeing in each aspect)")
+    for family in sorted(why):
+        print(f"{family}: where they differ")
+        for reason, n in why[family].most_common(8):
+            print(f"  {n:5} × {reason}")
+    print(f"heads that do not run here: {sum(not_run.values())} configs")
+    for reason, n in not_run.most_common(12):
+        print(f"  {n:5} × {reason}")
+
+
+if __name__ == "__main__":
+    main()

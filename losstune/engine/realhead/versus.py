@@ -1,0 +1,319 @@
+"""The head model held against MMDetection's own head on one config: for each term of the loss dict
+the real head returns on a seeded synthetic batch, what the head model says of it (the rows handed
+to the loss module and their width, the avg_factor, the division afterwards, the value) beside what
+the real head did. The model's avg_factor and division rules are counted from the real head's own
+positives, negatives and weights, so that a rule is held against the head's code whatever the
+batch; the values are compared at the real head's number of priors, on the model's own inputs."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from losstune.engine.headmodel import Counts, family_of
+from losstune.engine.realhead.batch import BatchSpec
+from losstune.engine.realhead.run import HeadRun, run_head
+
+if TYPE_CHECKING:
+    from losstune.config import LoadedConfig
+    from losstune.engine.realhead.record import Call
+
+RTOL = 1e-4
+VALUE_FACTOR = 2.0  # values on different inputs "agree" within this factor
+
+
+@dataclass
+class RealFeed:
+    """What MMDetection's head handed one term's loss module, over its calls: the prediction's rows
+    per image and width, the avg_factor of its first call (``None``: none passed), the counts, and
+    the factor the head applied afterwards."""
+
+    calls: int
+    rows: float
+    width: tuple[int, ...]
+    avg: float | None
+    counts: Counts
+    scale: float | None
+    value: float
+
+
+@dataclass
+class TermCheck:
+    """One term: the real head's feed, the model's, and how they differ (``why``; empty: agree)."""
+
+    term: str
+    key: str
+    family: str | None
+    real: RealFeed
+    model_rows: int = 0
+    model_width: tuple[int, ...] = ()
+    model_avg: float | None = None
+    model_value: float = 0.0
+    rule_avg: float | None = None  # the model's avg_factor rule counted on the real head's counts
+    rule_scale: float | None = None  # the model's divisor rule counted alike (as a factor)
+    model_scale: float | None = None
+    approximate: bool = False
+    why: list[str] = field(default_factory=list)
+    shape_ok: bool = True
+    avg_ok: bool = True
+    scale_ok: bool = True
+    value_ok: bool = True
+
+
+@dataclass
+class HeadCheck:
+    """A config's terms held against its real head (``skipped``: terms the model does not evaluate)."""
+
+    head_type: str | None
+    family: str | None
+    terms: list[TermCheck]
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def _bound(module: Any, call: Call) -> dict[str, Any]:
+    try:
+        return dict(inspect.signature(module.forward).bind(*call.args, **call.kwargs).arguments)
+    except TypeError:
+        return {f"arg{i}": a for i, a in enumerate(call.args)} | dict(call.kwargs)
+
+
+def _labels(target: Any) -> Any:
+    """The class labels in a call's target (a tuple's first, for the quality focal losses)."""
+    import torch
+
+    if isinstance(target, (tuple, list)) and target:
+        target = target[0]
+    if isinstance(target, torch.Tensor) and target.dim() == 1 and not target.is_floating_point():
+        return target
+    return None
+
+
+def _scores(target: Any) -> Any:
+    """The soft scores of a quality focal loss's target (labels, scores), else ``None``."""
+    if isinstance(target, (tuple, list)) and len(target) == 2 and target[1].is_floating_point():
+        return target[1]
+    return None
+
+
+def _weight(bound: dict[str, Any]) -> Any:
+    import torch
+
+    w = bound.get("weight")
+    return w if isinstance(w, torch.Tensor) else None
+
+
+def _per_image(mask: Any, images: int) -> list[int]:
+    """Counts of ``mask`` in each image's equal, contiguous share of the rows (heads flatten
+    ``(images, priors)``)."""
+    n = mask.numel()
+    if images <= 0 or n % images:
+        return [int(mask.sum())]
+    return [int(m.sum()) for m in mask.view(images, -1)]
+
+
+@dataclass
+class _Tally:
+    """Counts of one term's calls as they are summed; ``split``: whether the positives could be
+    told apart per image (a call on the positives only cannot say which image each is from)."""
+
+    pos: list[int]
+    neg: list[int]
+    split: bool = True
+    weights: float = 0.0
+
+    def add(self, positive: Any, negative: Any, *, split: bool = True) -> None:
+        images = len(self.pos)
+        p, n = _per_image(positive, images), _per_image(negative, images)
+        if not split or len(p) != images:
+            p, n = [int(positive.sum())], [int(negative.sum())]
+            self.split = False
+            p, n = [*p, *[0] * (images - 1)], [*n, *[0] * (images - 1)]
+        self.pos = [a + b for a, b in zip(self.pos, p, strict=True)]
+        self.neg = [a + b for a, b in zip(self.neg, n, strict=True)]
+
+
+def _add_call(tally: _Tally, bound: dict[str, Any], num_classes: int) -> tuple[int, tuple[int, ...]]:
+    """Count one call into ``tally``: its positives and negatives (from the labels where it has
+    them, an objectness target, or the box weights; else every row is a positive) and the weights
+    of its positives (a quality focal loss's target scores, else a weight per row; a weight
+    repeated for each side of a box counted once). Returns its rows and the prediction's width."""
+    import torch
+
+    values = list(bound.values())
+    pred = values[0] if values and isinstance(values[0], torch.Tensor) else None
+    if pred is None:
+        return 0, ()
+    target = values[1] if len(values) > 1 else None
+    rows = int(pred.shape[0]) if pred.dim() else 1
+    labels, w, scores = _labels(target), _weight(bound), _scores(target)
+    all_rows = torch.ones(rows, dtype=torch.bool)
+    if labels is not None:
+        positive = (labels >= 0) & (labels < num_classes)
+        labelled = w > 0 if w is not None and w.shape == labels.shape else torch.ones_like(positive)
+        tally.add(positive, labelled & ~positive)
+    elif isinstance(target, torch.Tensor) and target.shape == (rows, 1) and pred.shape == (rows, 1):
+        positive = target[:, 0] > 0  # an objectness target: 1 at the positives
+        tally.add(positive, ~positive)
+    elif w is not None and w.dim() == 2 and w.shape[0] == rows:
+        positive = w.sum(1) > 0
+        tally.add(positive, ~positive)
+    else:  # a call on the positives only
+        tally.add(all_rows, ~all_rows, split=False)
+    if scores is not None:
+        tally.weights += float(scores.sum())
+    elif w is not None and w.dim() == 1 and w.numel() == rows:
+        repeated = rows % 4 == 0 and rows > 0 and bool((w.view(-1, 4) == w.view(-1, 4)[:, :1]).all())
+        tally.weights += float(w.sum()) / (4 if repeated and pred.dim() == 2 and pred.shape[1] > 4 else 1)
+    return rows, width_of(pred)
+
+
+def width_of(pred: Any) -> tuple[int, ...]:
+    """A prediction's width: its shape after the rows; a map's (``N×C×H×W``) its channels only,
+    its size following the image's."""
+    return tuple(int(d) for d in pred.shape[1 : 2 if pred.dim() == 4 else None])
+
+
+def real_feed(run: HeadRun, indices: list[int], num_classes: int) -> tuple[RealFeed, bool]:
+    """The real head's feed of one term, from its recorded calls ``indices``, and whether its
+    positives are known per image."""
+    import torch
+
+    images = run.batch.images
+    tally = _Tally([0] * images, [0] * images)
+    rows, avg = 0, None
+    width: tuple[int, ...] = ()
+    for n, i in enumerate(indices):
+        call = run.recorded[i]
+        bound = _bound(run.model.get_submodule(call.module), call)
+        got, shape = _add_call(tally, bound, num_classes)
+        rows += got
+        width = shape or width
+        a = bound.get("avg_factor")
+        if n == 0 and a is not None:
+            avg = float(a.item() if isinstance(a, torch.Tensor) else a)
+    term = next(t for t in run.terms if t.calls == indices)
+    counts = Counts(tuple(tally.pos), tuple(tally.neg), rows, tally.weights)
+    return RealFeed(len(indices), rows / images, width, avg, counts, term.scale, term.value), tally.split
+
+
+def _per_image_from(feed: RealFeed, known: list[RealFeed]) -> RealFeed:
+    """``feed`` with its positives split per image as a term of the same head with as many
+    positives has them (the positives of one assignment are fed to each of its terms)."""
+    for other in known:
+        if other.counts.pos == feed.counts.pos:
+            counts = Counts(other.counts.positives, other.counts.negatives, feed.counts.rows, feed.counts.weights)
+            return replace(feed, counts=counts)
+    return feed
+
+
+def _close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return abs(a - b) <= RTOL * max(abs(a), abs(b)) + 1e-7
+
+
+def _kind(rows: float, positives: float) -> str:
+    """Which predictions a call is made on: the positives (once, or once per box side), or the
+    negatives too."""
+    if abs(rows - positives) < 0.5:
+        return "the positives"
+    if abs(rows - 4 * positives) < 0.5 and positives:
+        return "4 × the positives"
+    return "the positives and negatives" if rows > positives else f"{rows:g} rows"
+
+
+def hold(cfg: LoadedConfig, spec: BatchSpec | None = None, *, seed: int = 0) -> HeadCheck:
+    """Run ``cfg``'s head through MMDetection on the batch ``spec`` and hold each of its terms
+    against the head model (raises :class:`~losstune.engine.realhead.run.HeadFailed` where the
+    real head does not run)."""
+    from losstune.engine.session import evaluate_config
+
+    spec = spec or BatchSpec(seed=seed)
+    run = run_head(cfg, spec)
+    head_cfg = cfg.tree.get("model", {}).get("bbox_head") if isinstance(cfg.tree.get("model"), dict) else None
+    head_type = str(head_cfg.get("type")) if isinstance(head_cfg, dict) else None
+    family = family_of(head_type)
+    num_classes = head_cfg.get("num_classes", 80) if isinstance(head_cfg, dict) else 80
+    out = HeadCheck(run.head_type, family, [])
+    made = {t.name: real_feed(run, t.calls, num_classes) for t in run.terms if t.calls}
+    known = [f for f, split in made.values() if split]
+    feeds = {name: f if split else _per_image_from(f, known) for name, (f, split) in made.items()}
+    positives = {name: (f if split else known[0] if known else f).counts for name, (f, split) in made.items()}
+    priors = max((f.rows for f in feeds.values()), default=0.0)
+    by_name: dict[str, tuple[str, str | None]] = {}
+    for loss in cfg.losses():
+        try:
+            first = evaluate_config(cfg, loss.key, seed=seed, num_priors=max(int(priors), 1))
+        except Exception as e:  # a loss the model cannot evaluate: said beside the table
+            out.skipped[loss.key] = f"{type(e).__name__}: {e}"
+            continue
+        for i, name in enumerate(first.log_names or [first.log_name]):
+            by_name[name] = (loss.key, None if i == 0 else name)
+    for name, real in feeds.items():
+        if name not in by_name:
+            out.skipped[name] = "no loss of the config is logged under this name by the model"
+            continue
+        key, term = by_name[name]
+        r = evaluate_config(cfg, key, seed=seed, num_priors=max(int(priors), 1), term=term)
+        out.terms.append(_compare(name, key, r, real, family, positives[name]))
+    return out
+
+
+def _compare(name: str, key: str, r: Any, real: RealFeed, family: str | None, assigned: Counts) -> TermCheck:
+    """The model's result ``r`` of one term held against the real head's feed (``assigned``: the
+    counts of the assignment the term is fed from)."""
+    pred = r.args[0] if r.args and hasattr(r.args[0], "shape") else None
+    check = TermCheck(name, key, family, real)
+    if pred is not None:
+        check.model_rows = int(pred.shape[0])
+        check.model_width = width_of(pred)
+    a = r.kwargs.get("avg_factor")
+    check.model_avg = float(a) if a is not None else None
+    check.model_value = float(sum(v.item() for v in r.logged.values()) if isinstance(r.logged, dict) else r.logged)
+    check.approximate = "approximated" in r.trace.steps[0].description
+    feed_rule = r.rule
+    if check.model_width != real.width:
+        check.shape_ok = False
+        check.why.append(f"prediction width {_dims(check.model_width)} vs the head's {_dims(real.width)}")
+    stats = r.trace.steps[0].value if isinstance(r.trace.steps[0].value, dict) else {}
+    ours = _kind(check.model_rows, float(stats.get("positives", -1)))
+    theirs = _kind(real.rows, assigned.pos / max(len(assigned.positives), 1))
+    if ours != theirs:
+        check.shape_ok = False
+        check.why.append(f"rows: the model hands {ours}, the head {theirs}")
+    if feed_rule is not None:
+        check.rule_avg = feed_rule.avg(real.counts)
+        by = feed_rule.divisor(real.counts)
+        check.rule_scale = 1.0 / by if by is not None else None
+        if not _close(check.rule_avg, real.avg):
+            check.avg_ok = False
+            check.why.append(
+                f"avg_factor: the model's rule gives {_num(check.rule_avg)}, the head passes {_num(real.avg)}"
+            )
+        real_scale = real.scale if real.scale is not None else 1.0  # the head divides by 1 or not at all
+        if not _close(check.rule_scale if check.rule_scale is not None else 1.0, real_scale):
+            check.scale_ok = False
+            check.why.append(
+                f"division afterwards: the model's rule gives {_factor(check.rule_scale)}, the head {_factor(real_scale)}"
+            )
+    elif not _close(check.model_avg, real.avg):  # no sampling to count from (a heatmap's peaks): as made
+        check.avg_ok = False
+        check.why.append(f"avg_factor: the model passes {_num(check.model_avg)}, the head {_num(real.avg)}")
+    ratio = check.model_value / real.value if real.value else (1.0 if check.model_value == 0 else float("inf"))
+    if not (1 / VALUE_FACTOR <= ratio <= VALUE_FACTOR):
+        check.value_ok = False
+        check.why.append(f"value {check.model_value:.4g} vs the head's {real.value:.4g} (× {ratio:.3g})")
+    return check
+
+
+def _dims(width: tuple[int, ...]) -> str:
+    return "N×" + "×".join(map(str, width)) if width else "N"
+
+
+def _num(v: float | None) -> str:
+    return "none" if v is None else f"{v:g}"
+
+
+def _factor(v: float | None) -> str:
+    return "none" if v is None else f"÷ {1 / v:g}"

@@ -1,0 +1,112 @@
+"""The head model held against MMDetection's own head (losstune.engine.realhead.versus): on real
+configs of MMDetection 3.3.0, the prediction width and rows (every prior or the positives), the
+avg_factor and the division after the module that the model's rules give, counted on the real
+head's own positives, negatives and weights, equal what the head passed and did, with and without
+positives in the batch."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import losstune  # noqa: E402
+from losstune.engine.headmodel import AvgRule, Counts, Rule, rule_for  # noqa: E402
+from tests.conftest import PROJECTS  # noqa: E402
+
+needs_mmdet = pytest.mark.skipif(
+    importlib.util.find_spec("mmdet") is None,
+    reason="MMDetection 3.3.0 is not installed (pip install -e '.[dev]' installs it with mmcv-lite)",
+)
+CONFIGS = PROJECTS / "site3" / "mmdet" / ".mim" / "configs"
+needs_configs = pytest.mark.skipif(not CONFIGS.is_dir(), reason=f"MMDetection 3.3.0's configs are not at {CONFIGS}")
+
+REAL = [
+    ("retinanet/retinanet_r18_fpn_1x_coco.py", "AnchorHead", {"loss_cls", "loss_bbox"}),
+    ("fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py", "FCOSHead", {"loss_cls", "loss_bbox", "loss_centerness"}),
+    ("atss/atss_r50_fpn_1x_coco.py", "ATSSHead", {"loss_cls", "loss_bbox", "loss_centerness"}),
+    ("gfl/gfl_r50_fpn_1x_coco.py", "GFLHead", {"loss_cls", "loss_bbox", "loss_dfl"}),
+    ("yolox/yolox_tiny_8xb8-300e_coco.py", "YOLOXHead", {"loss_cls", "loss_bbox", "loss_obj"}),
+    ("rtmdet/rtmdet_tiny_8xb32-300e_coco.py", "RTMDetHead", {"loss_cls", "loss_bbox"}),
+    ("detr/detr_r18_8xb2-500e_coco.py", "DETRHead", {"loss_cls", "loss_bbox", "loss_iou", "d4.loss_iou"}),
+]
+
+ZERO = [
+    ("retinanet/retinanet_r18_fpn_1x_coco.py", {"loss_cls", "loss_bbox"}),
+    ("yolox/yolox_tiny_8xb8-300e_coco.py", {"loss_obj"}),
+    (
+        "detr/detr_r18_8xb2-500e_coco.py",
+        {f"{p}loss_{n}" for p in ("", "d0.", "d1.", "d2.", "d3.", "d4.") for n in ("cls", "bbox", "iou")},
+    ),
+]
+
+
+def _hold(config: str, boxes: int) -> Any:
+    from losstune.engine.realhead.batch import BatchSpec
+    from losstune.engine.realhead.versus import hold
+
+    return hold(losstune.load(CONFIGS / config), BatchSpec(size=64, boxes=boxes))
+
+
+def _rules_agree(checked: Any) -> None:
+    for t in checked.terms:
+        assert t.shape_ok and t.avg_ok and t.scale_ok, (t.term, t.why)
+        assert t.model_width == t.real.width
+
+
+@needs_mmdet
+@needs_configs
+@pytest.mark.parametrize(("config", "family", "terms"), REAL, ids=[c.split("/")[0] for c, _, _ in REAL])
+def test_the_models_shapes_and_avg_factor_rules_are_the_real_heads(config: str, family: str, terms: set[str]) -> None:
+    checked = _hold(config, 3)
+    assert checked.family == family
+    assert terms <= {t.term for t in checked.terms}
+    assert any(t.real.counts.pos > 0 for t in checked.terms)
+    _rules_agree(checked)
+
+
+@needs_mmdet
+@needs_configs
+@pytest.mark.parametrize(("config", "terms"), ZERO, ids=[c.split("/")[0] for c, _ in ZERO])
+def test_with_no_positives_the_rules_still_agree(config: str, terms: set[str]) -> None:
+    # with no box in the batch the head calls only the losses on every prior (a term on the
+    # positives is 0 × the predictions, no call); each avg_factor and divisor is then its floor
+    checked = _hold(config, 0)
+    assert {t.term for t in checked.terms} == terms
+    assert all(t.real.counts.pos == 0 for t in checked.terms)
+    _rules_agree(checked)
+
+
+@needs_mmdet
+@needs_configs
+def test_a_wrong_rule_is_caught() -> None:
+    """The comparison fails where the model's rule is not the head's: RetinaNet's avg_factor counted
+    as DETR's (positives + the negatives) is not what RetinaHead passes."""
+    from losstune.engine.realhead.batch import BatchSpec
+    from losstune.engine.realhead.run import run_head
+    from losstune.engine.realhead.versus import real_feed
+
+    run = run_head(losstune.load(CONFIGS / "retinanet/retinanet_r18_fpn_1x_coco.py"), BatchSpec(size=64))
+    term = next(t for t in run.terms if t.name == "loss_cls")
+    feed, split = real_feed(run, term.calls, 80)
+    assert split and feed.avg == float(sum(max(p, 1) for p in feed.counts.positives))
+    right = AvgRule(rule_for("AnchorHead", "loss_cls"), "max(positives, 1)", None)
+    wrong = AvgRule(Rule(avg="detr_cls"), None, 1.0)
+    assert right.avg(feed.counts) == feed.avg
+    assert wrong.avg(feed.counts) != feed.avg
+
+
+def test_the_avg_factor_rules_at_zero_positives() -> None:
+    # SamplingResult floors each image's positives (and negatives, with a sampler) at 1
+    none = Counts(positives=(0, 0), negatives=(0, 5), rows=5)
+    assert AvgRule(Rule(), "max(positives, 1)", None).avg(none) == 2.0
+    assert AvgRule(Rule(), "max(positives, 1) + max(negatives, 1)", None).avg(none) == 8.0
+    assert AvgRule(rule_for("FCOSHead", "loss_cls"), None, None).avg(none) == 1.0
+    assert AvgRule(rule_for("FCOSHead", "loss_bbox"), None, None).avg(none) == 1e-6
+    assert AvgRule(rule_for("DETRHead", "loss_cls"), None, 0.1).avg(none) == pytest.approx(1.0)
+    assert AvgRule(rule_for("DETRHead", "loss_cls"), None, 0.1).avg(Counts((0,), (100,), 100)) == pytest.approx(10.0)
+    assert AvgRule(rule_for("YOLOXHead", "loss_obj"), None, None).divisor(none) == 1.0
+    assert AvgRule(rule_for("RTMDetHead", "loss_cls"), None, None).divisor(Counts((3,), (0,), 3, 0.2)) == 1.0
