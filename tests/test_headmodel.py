@@ -18,6 +18,7 @@ import losstune  # noqa: E402
 from losstune.engine.headmodel import Where, log_names  # noqa: E402
 from losstune.engine.session import EvalResult, evaluate_config  # noqa: E402
 from tests.conftest import EXAMPLES  # noqa: E402
+from tests.golden import assert_golden  # noqa: E402
 
 EPS = torch.finfo(torch.float32).eps
 
@@ -306,6 +307,18 @@ def test_explain_sums_up_the_terms_as_the_log_names_them(write: Callable[..., Pa
     assert row.split()[-3:] == ["losstune's", "head", "model"] and "%" in row
 
 
+def test_explain_with_steps_says_which_path_made_the_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from losstune.render.explain import render_text
+    from losstune.report import explain
+    from losstune.schema.registry import load_schema
+
+    monkeypatch.chdir(EXAMPLES.parent)
+    report = explain(losstune.load("examples/gfl_r50_fpn_1x_coco.py"), load_schema(), steps=True)
+    out = render_text(report, width=120, shorten=True)
+    assert_golden("explain/examples__gfl_r50_fpn_1x_coco.py.steps.120.txt", out)
+    assert "  numbers: losstune's head model (MMDetection's loss code modelled, on synthetic inputs; " in out
+
+
 def test_vfnet_weights_its_box_loss_by_the_ious_of_the_boxes_it_is_given(head: Callable[..., EvalResult]) -> None:
     r = head("vfnet", "loss_bbox")
     pred, target = r.args
@@ -316,3 +329,4 @@ def test_vfnet_weights_its_box_loss_by_the_ious_of_the_boxes_it_is_given(head: C
     assert r.kwargs["avg_factor"] == pytest.approx(max(float(ious.sum()), 1.0), rel=1e-5)
     expected = 1.5 * float((_giou(pred, target) * ious).sum()) / (r.kwargs["avg_factor"] + EPS)
     assert float(r.logged) == pytest.approx(expected, rel=1e-4)
+

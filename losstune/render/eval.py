@@ -6,6 +6,7 @@ from typing import Any
 
 from losstune.engine.session import EvalResult, logged_terms
 from losstune.engine.trace import Step, summarize
+from losstune.render.explain import MODEL, MODEL_HOW
 from losstune.render.json import document, value
 from losstune.render.palette import paint
 from losstune.render.safe import printable
@@ -74,7 +75,17 @@ def render_text(result: EvalResult, *, color: bool = False, width: int | None = 
         out += hang(printable(f"note: {note}"), width, rest="  ")
     if result.check is not None:
         out += hang(printable(_check_line(result)), width, rest="  ")
+    out += hang(printable(path_line(result)), width, rest="  ")
     return "\n".join(out) + "\n"
+
+
+def path_line(result: EvalResult) -> str:
+    """Which path produced the numbers."""
+    if not result.log_name:
+        return "numbers: losstune's loss engine on the inputs read (no head involved)"
+    if result.family is None:
+        return f"numbers: {MODEL}, which does not model this head and feeds it as an anchor head ({MODEL_HOW})"
+    return f"numbers: {MODEL} of {result.family} ({MODEL_HOW})"
 
 
 def _check_line(result: EvalResult) -> str:

@@ -117,7 +117,10 @@ def _loss_block(loss: LossView, paths: Paths, width: int | None, shorten: bool) 
     return Group(*parts, Text(""))
 
 
-_PATHS = {"model": "losstune's head model"}
+# which path made the numbers of a term computed without MMDetection
+MODEL = "losstune's head model"
+MODEL_HOW = "MMDetection's loss code modelled, on synthetic inputs; --through-head runs MMDetection's own head"
+_PATHS = {"model": MODEL}
 
 
 def _share(v: Any, total: float | None) -> str:
@@ -151,7 +154,10 @@ def _summary_block(report: ExplainReport) -> RenderableType:
             Text(printable(t.key)),
             Text(printable(_PATHS.get(t.path, t.path)), style="dim"),
         )
-    return Group(Text(title, style="bold"), Padding(grid, (0, 0, 0, 2), expand=False), Text(""))
+    parts: list[RenderableType] = [Text(title, style="bold"), Padding(grid, (0, 0, 0, 2), expand=False)]
+    if any(t.path == "model" for t in report.terms):
+        parts.append(Padding(Text(printable(f"numbers: {MODEL} ({MODEL_HOW})"), style="dim"), (0, 0, 0, 2)))
+    return Group(*parts, Text(""))
 
 
 _TORCH_HINT = "(pip install torch to also see each loss evaluated step by step on sample tensors)\n"
