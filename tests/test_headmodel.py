@@ -330,3 +330,30 @@ def test_vfnet_weights_its_box_loss_by_the_ious_of_the_boxes_it_is_given(head: C
     expected = 1.5 * float((_giou(pred, target) * ious).sum()) / (r.kwargs["avg_factor"] + EPS)
     assert float(r.logged) == pytest.approx(expected, rel=1e-4)
 
+
+RTMDET = """
+    model = dict(bbox_head=dict(type='RTMDetSepBNHead', num_classes=80,
+        loss_cls=dict(type='QualityFocalLoss', use_sigmoid=True, beta=2.0, loss_weight=1.0),
+        loss_bbox=dict(type='GIoULoss', loss_weight=2.0)),
+        train_cfg=dict(assigner=dict(type='DynamicSoftLabelAssigner', topk=13)))
+    """
+
+
+@pytest.mark.parametrize("key", ["loss_cls", "loss_bbox"])
+def test_rtmdet_divides_by_the_assign_metrics_of_an_untrained_head(write: Callable[..., Path], key: str) -> None:
+    # RTMDetHead.loss_by_feat: each term ÷ max(Σ assign_metrics, 1), the metrics being the IoUs of
+    # the positives' predicted boxes with their boxes (DynamicSoftLabelAssigner's max_overlaps);
+    # an untrained head's boxes barely overlap, so each box gets dynamic_k = 1 prior and the sum
+    # stays below 1: the head divides by 1 (not by the positives' anchor IoUs)
+    r = evaluate_config(losstune.load(write("rtmdet.py", RTMDET)), key)
+    stats = r.trace.steps[0].value
+    assert stats["positives"] == 8  # one prior per box of the sample image
+    assert "DynamicSoftLabelAssigner (approximated)" in r.trace.steps[0].description
+    head = r.trace.steps[-1]
+    assert head.name == "head" and "= 1," in head.description
+    assert float(r.logged) == pytest.approx(float(r.trace.loss))
+    if key == "loss_cls":  # the quality focal loss's target scores are those metrics
+        _, scores = r.args[1]
+        assert 0 < float(scores.sum()) < 1 and int((scores > 0).sum()) == 8
+    else:  # the box weights are the same metrics
+        assert 0 < float(r.kwargs["weight"].sum()) < 1

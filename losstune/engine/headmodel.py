@@ -145,7 +145,7 @@ QUALITY: dict[str, str] = {
     "weight_targets": "the positives' highest sigmoid class score (weight_targets)",
     _CENTERNESS: "the positives' centerness targets",
     "alignment_metrics": "the positives' normalised alignment metrics (their IoUs stand in for them)",
-    "assign_metrics": "the positives' assign metrics (the IoUs of their boxes with the targets)",
+    "assign_metrics": "the positives' assign metrics (the IoUs of their predicted boxes with the targets, as the assigner found them)",
     "bbox_weights_ini": "the IoUs of the positives' boxes with their targets (bbox_weights_ini)",
     "bbox_weights_rf": "the IoUs of the positives' refined boxes with their targets (bbox_weights_rf)",
     "iou_target": "the IoUs of the positives' boxes with their targets (iou_target)",
@@ -198,7 +198,7 @@ def rule_for(family: str | None, loss_name: str) -> Rule:
 
 
 # the weights that are the IoUs of the positives' predicted boxes with their targets
-PREDICTED_IOUS = ("bbox_weights_ini", "bbox_weights_rf", "iou_target", "assign_metrics")
+PREDICTED_IOUS = ("bbox_weights_ini", "bbox_weights_rf", "iou_target")
 
 
 def _quality(kind: str, s: Sampled, rows: Tensor, g: torch.Generator, num_classes: int, args: list[Any]) -> Tensor:
@@ -476,6 +476,14 @@ def dn_groups(model: dict[str, Any], num_gts: int) -> int:
 
 
 NUM_GTS = 8  # ground-truth boxes of the sample image
+DSL_TOPK = 13  # DynamicSoftLabelAssigner's default topk
+
+
+def _assigner(model: dict[str, Any]) -> dict[str, Any]:
+    """``model.train_cfg.assigner`` where the config gives one (a dense head's), else ``{}``."""
+    train = model.get("train_cfg")
+    assigner = train.get("assigner") if isinstance(train, dict) else None
+    return assigner if isinstance(assigner, dict) else {}
 
 
 def sampled_for(
@@ -491,7 +499,7 @@ def sampled_for(
 ) -> Sampled:
     """The predictions of one image and their positives, as the family's assigner makes them
     (``term``: the log name evaluated, whose ``dn_`` terms are DINO's denoising queries)."""
-    from losstune.engine.sampling import denoising, hungarian, sample, simota
+    from losstune.engine.sampling import denoising, dynamic_k, hungarian, sample, simota
 
     if family == "DETRHead" and term.split(".")[-1].startswith("dn_"):
         return denoising(NUM_GTS, dn_groups(where.model, NUM_GTS), num_classes, seed)
@@ -499,5 +507,10 @@ def sampled_for(
         return hungarian(num_priors or num_queries(where.model, where.head), NUM_GTS, num_classes, seed)
     if family == "YOLOXHead":
         return simota(num_priors or YOLOX_PRIORS, NUM_GTS, num_classes, seed)
+    if family == "RTMDetHead":
+        topk = _assigner(where.model).get("topk", DSL_TOPK)
+        topk = topk if isinstance(topk, int) and topk > 0 else DSL_TOPK
+        priors = num_priors if num_priors is not None else DENSE_PRIORS
+        return dynamic_k(priors, NUM_GTS, num_classes, seed, assigner="DynamicSoftLabelAssigner", topk=topk)
     priors = num_priors if num_priors is not None else (ROI_PRIORS if roi_head else DENSE_PRIORS)
     return sample(sampler, num_priors=priors, num_classes=num_classes, roi_head=roi_head, seed=seed)

@@ -161,21 +161,33 @@ SIMOTA_TOPK = 10
 SIMOTA_IOU = 0.1  # the candidates' IoUs with an untrained head's boxes stay below this
 
 
-def simota(num_priors: int, num_gts: int, num_classes: int, seed: int) -> Sampled:
-    """YOLOX's SimOTA positives, approximated: each box gets ``dynamic_k = max(int(Σ of its 10
-    best IoUs), 1)`` priors (SimOTAAssigner's rule), its candidates' IoUs with the head's boxes drawn
-    seeded and uniform in [0, ``SIMOTA_IOU``): an untrained head's boxes barely overlap the boxes,
-    so each box gets one prior, as MMDetection 3.3.0's YOLOXHead gives on a freshly built head."""
+def dynamic_k(num_priors: int, num_gts: int, num_classes: int, seed: int, *, assigner: str, topk: int) -> Sampled:
+    """The positives of an assigner that gives each box ``dynamic_k = max(int(Σ of its topk best
+    IoUs), 1)`` priors (SimOTAAssigner, DynamicSoftLabelAssigner), approximated: its candidates'
+    IoUs with the head's predicted boxes drawn seeded and uniform in [0, ``SIMOTA_IOU``): an
+    untrained head's boxes barely overlap the boxes, so each box gets one prior, as MMDetection
+    3.3.0's heads give on a freshly built head. Each positive's ``ious`` is the IoU the assigner saw
+    (the best ones of its box's candidates), which such heads weight and normalise by."""
     g = torch.Generator().manual_seed(seed)
-    ious = torch.rand(num_gts, SIMOTA_CANDIDATES, generator=g) * SIMOTA_IOU
-    dynamic_k = ious.topk(SIMOTA_TOPK, dim=1)[0].sum(1).int().clamp(min=1)
-    positives = min(int(dynamic_k.sum()), num_priors)
+    candidates = torch.rand(num_gts, SIMOTA_CANDIDATES, generator=g) * SIMOTA_IOU
+    best = candidates.sort(dim=1, descending=True)[0]
+    k = best[:, :topk].sum(1).int().clamp(min=1)
+    positives = min(int(k.sum()), num_priors)
     what = (
-        f"SimOTAAssigner (approximated): {num_priors} priors, {num_gts} boxes taking dynamic_k = "
-        f"max(int(Σ of the 10 best IoUs), 1) = {', '.join(str(int(k)) for k in dynamic_k)} priors each "
+        f"{assigner} (approximated): {num_priors} priors, {num_gts} boxes taking dynamic_k = "
+        f"max(int(Σ of the {topk} best IoUs), 1) = {', '.join(str(int(n)) for n in k)} priors each "
         f"({positives} positives, {num_priors - positives} negatives)"
     )
-    return _fixed_positives(num_priors, positives, num_classes, g, what, "max(positives, 1)")
+    s = _fixed_positives(num_priors, positives, num_classes, g, what, "max(positives, 1)")
+    taken = torch.cat([best[i, : int(n)] for i, n in enumerate(k)])[:positives]
+    s.ious[s.pos_mask] = taken[: int(s.pos_mask.sum())]
+    return s
+
+
+def simota(num_priors: int, num_gts: int, num_classes: int, seed: int) -> Sampled:
+    """YOLOX's SimOTA positives (SimOTAAssigner's rule, its 10 best IoUs), approximated as
+    :func:`dynamic_k` does."""
+    return dynamic_k(num_priors, num_gts, num_classes, seed, assigner="SimOTAAssigner", topk=SIMOTA_TOPK)
 
 
 def denoising(num_gts: int, groups: int, num_classes: int, seed: int) -> Sampled:
