@@ -73,3 +73,32 @@ def test_an_edit_that_changes_what_inherits_the_base_searches_again(tree: Path) 
     other = tree / "_base_" / "schedules" / "schedule_1x.py"
     families.changed(str(other))
     assert len(_writers(families, base, overlay)) == 15 and families.searches == 4
+
+
+def test_the_writes_found_are_those_of_every_config_resolved_on_its_own(tree: Path) -> None:
+    # The oracle: each config of the tree resolved whole, where the value each inheritor gets at
+    # a path the base writes was set, when not by the base.
+    from losstune.config import origin_at
+    from losstune.loader.resolve import Resolver
+    from losstune.server.family import written_paths
+
+    base = str(tree / "_base_" / "models" / "retinanet_r50_fpn.py")
+    resolver = Resolver()
+    tree_of_base = resolver.resolve(base).cfg
+    assert tree_of_base is not None
+    paths = sorted(written_paths(tree_of_base, base), key=str)
+    configs = [str(p) for p in sorted((tree / "retinanet").glob("*.py"))]
+    results = [r for r in map(resolver.resolve, configs) if r.cfg is not None and base in r.files]
+    assert len(results) >= 20
+    families = Families(lambda: [str(tree)])
+    checked = 0
+    for path in paths:
+        expected = set()
+        for r in results:
+            origin = origin_at(r.cfg, path)
+            if origin is not None and origin.span.file != base:
+                expected.add(origin.span)
+        found, _ = families.overrides(base, path, {})
+        assert {o.span for o in found} == expected, path
+        checked += bool(expected)
+    assert checked >= 5 and families.searches == 1
