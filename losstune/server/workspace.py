@@ -4,7 +4,6 @@ config with the files it read (so that editing a base re-checks the configs that
 
 from __future__ import annotations
 
-import gc
 import os
 from dataclasses import dataclass, field
 
@@ -17,13 +16,6 @@ from losstune.loader.resolve import FileResult, Resolver
 from losstune.loader.source import SourceText
 from losstune.model import Diagnostic, Span
 from losstune.schema.registry import Schema, load_schema
-
-COLLECT_EVERY = 25
-"""A full pass of the cycle collector after this many checks. The loader keeps the collector off
-the objects a process holds while it interprets a file (``loader.gcpause.frozen``), which in a
-process that checks one buffer after another also keeps the garbage of the earlier checks out of
-every pass but a full one, and the collector starts a full pass by itself only rarely: without
-these, the server's memory would grow with every keystroke."""
 
 
 @dataclass
@@ -43,7 +35,6 @@ class Workspace:
         self.checked: dict[str, Checked] = {}
         self._settings: dict[str, Settings] = {}
         self._schemas: dict[tuple[str, ...], Schema] = {}
-        self._checks = 0
 
     def open(self, path: str, text: str) -> None:
         """Record the text of an opened or edited document."""
@@ -107,9 +98,6 @@ class Workspace:
             problem = codes.diagnostic(codes.CHECK_FAILED, str(e), Span(path, 1, 1, 1, 1), files=(path,))
             checked = Checked([problem], [path])
         self.checked[path] = checked
-        self._checks += 1
-        if self._checks % COLLECT_EVERY == 0:
-            gc.collect()
         return checked
 
     def dependents(self, path: str) -> list[str]:
