@@ -13,7 +13,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from losstune.engine.inputs import PRIOR_BIAS, Inputs
+from losstune.engine.inputs import Inputs, untrained_logits
 from losstune.engine.sampling import Sampled
 from losstune.schema.catalogue import bare_type
 
@@ -212,7 +212,7 @@ def _quality(kind: str, s: Sampled, rows: Tensor, g: torch.Generator, num_classe
     if kind in PREDICTED_IOUS and len(boxes) == 2:
         return aligned_overlaps(boxes[0], boxes[1]).clamp(min=1e-6)
     if kind == "weight_targets":
-        return (torch.randn(n, num_classes, generator=g) + PRIOR_BIAS).sigmoid().max(dim=1)[0]
+        return untrained_logits(n, num_classes, generator=g).sigmoid().max(dim=1)[0]
     if kind == _CENTERNESS:  # sqrt of the product of the two ratios of the distances to the sides
         lr, tb = torch.rand(n, generator=g), torch.rand(n, generator=g)
         return (lr * tb).sqrt().clamp(min=1e-6)
@@ -297,10 +297,10 @@ def _yolox_args(
     """YOLOXHead's calls: ``loss_obj`` on one objectness logit per prior against 1 at the positives,
     ``loss_cls`` on the positives' class logits against their one-hot labels times their IoUs."""
     if loss_name == "loss_obj":
-        logits = torch.randn(s.labels.numel(), 1, generator=g) + PRIOR_BIAS
+        logits = untrained_logits(s.labels.numel(), 1, generator=g)
         return [logits, s.pos_mask[:, None].float()]
     if loss_name == "loss_cls":
-        logits = torch.randn(rows.numel(), num_classes, generator=g) + PRIOR_BIAS
+        logits = untrained_logits(rows.numel(), num_classes, generator=g)
         target = torch.nn.functional.one_hot(s.labels[rows], num_classes).float() * s.ious[rows, None]
         return [logits, target]
     return args

@@ -26,6 +26,15 @@ OTHERS = ("SeesawLoss", "GHMC", "GHMR", "DistributionFocalLoss", "DiceLoss", "Ga
 
 
 PRIOR_BIAS = -math.log((1 - 0.01) / 0.01)
+# An untrained head's class logits sit at the prior bias, spread by its convolutions' N(0, 0.01)
+# weights: MMDetection 3.3.0's freshly built heads give a standard deviation of 0.002 (RetinaHead)
+# to 0.4 (YOLOXHead), about 0.3 for the GroupNorm heads (FCOS, ATSS, GFL) on a batch.
+PRIOR_SPREAD = 0.3
+
+
+def untrained_logits(*shape: int, generator: torch.Generator) -> Tensor:
+    """Seeded class logits of an untrained sigmoid head: the prior bias ± :data:`PRIOR_SPREAD`."""
+    return torch.randn(*shape, generator=generator) * PRIOR_SPREAD + PRIOR_BIAS
 
 
 class InputError(LosstuneError):
@@ -83,7 +92,7 @@ def for_sampled(loss_cfg: dict[str, Any], s: Sampled, *, num_classes: int, seed:
     n = s.labels.numel()
     cls_avg = box_avg = s.avg_factor
     if kind == "GHMC":  # called as loss_cls(cls_score, labels, label_weights, avg_factor=...), which it ignores
-        score = torch.randn(n, num_classes, generator=g) + PRIOR_BIAS
+        score = untrained_logits(n, num_classes, generator=g)
         return Inputs([score, s.labels, s.label_weights], {"avg_factor": cls_avg}, s)
     if kind == "GHMR":
         pred, target_deltas = torch.randn(n, 4, generator=g) * 0.5, torch.randn(n, 4, generator=g) * 0.5
@@ -97,9 +106,10 @@ def for_sampled(loss_cfg: dict[str, Any], s: Sampled, *, num_classes: int, seed:
         return Inputs([score, s.labels, s.label_weights], {"avg_factor": cls_avg}, s)
     if kind in CLASSIFICATION:
         sigmoid = kind != "CrossEntropyLoss" or bool(loss_cfg.get("use_sigmoid", False))
-        score = torch.randn(n, num_classes if sigmoid else num_classes + 1, generator=g)
         if sigmoid:  # an untrained head, initialised as MMDetection does: prior probability 0.01
-            score = score + PRIOR_BIAS
+            score = untrained_logits(n, num_classes, generator=g)
+        else:
+            score = torch.randn(n, num_classes + 1, generator=g)
         if loss_cfg.get("activated"):  # the head hands the loss probabilities
             score = score.sigmoid()
         if kind == "QualityFocalLoss":
