@@ -81,55 +81,62 @@ def main() -> None:
     done: dict[str, HeadCheck | str] = {}  # by the model dict: configs that differ elsewhere only run once
     distinct = 0
     start = time.perf_counter()
-    for path in files:
-        name = str(path.relative_to(args.configs))
-        began = time.perf_counter()
-        try:
-            cfg = losstune.load(path)
-            model = json.dumps(cfg.to_dict().get("model"), sort_keys=True, default=repr)
-            if model not in done:
-                distinct += 1
-                signal.alarm(args.timeout)
-                try:
-                    done[model] = hold(cfg, BatchSpec(seed=args.seed, size=args.image_size))
-                finally:
-                    signal.alarm(0)
-            found = done[model]
-        except HeadFailed as e:
-            found = _reason(str(e))
-            done[model] = found
-        except TimedOut:
-            found = done[model] = f"took more than {args.timeout} s"
-        except Exception as e:  # a config losstune cannot load, a head the comparison cannot read: said, the rest go on
-            found = _reason(f"{type(e).__name__}: {e}")
-        print(
-            f"{name}: {found if isinstance(found, str) else 'compared'} ({time.perf_counter() - began:.1f} s)",
-            file=sys.stderr,
-            flush=True,
-        )
-        if isinstance(found, str):
-            not_run[found] += 1
-            continue
-        checked = found
-        family = checked.family or f"{checked.head_type} (not modelled)"
-        row = table[family]
-        row["configs"] += 1
-        for t in checked.terms:
-            row["terms"] += 1
-            row["approximate"] += t.approximate
-            for aspect, ok in zip(ASPECTS, (t.shape_ok, t.avg_ok, t.scale_ok, t.value_ok), strict=True):
-                row[aspect] += ok
-            for reason in t.why:
-                why[family][_reason(f"{t.term.split('.')[-1]}: {reason}")] += 1
-        for key, reason in checked.skipped.items():
-            why[family][_reason(f"not compared: {key.split('.')[-1]}: {reason}")] += 1
-        if args.verbose:
-            print(name, checked.head_type)
+    seen = 0  # configs done (an interrupt, Ctrl-C or SIGINT, prints the figures so far)
+    try:
+        for path in files:
+            seen += 1
+            name = str(path.relative_to(args.configs))
+            began = time.perf_counter()
+            try:
+                cfg = losstune.load(path)
+                model = json.dumps(cfg.to_dict().get("model"), sort_keys=True, default=repr)
+                if model not in done:
+                    distinct += 1
+                    signal.alarm(args.timeout)
+                    try:
+                        done[model] = hold(cfg, BatchSpec(seed=args.seed, size=args.image_size))
+                    finally:
+                        signal.alarm(0)
+                found = done[model]
+            except HeadFailed as e:
+                found = _reason(str(e))
+                done[model] = found
+            except TimedOut:
+                found = done[model] = f"took more than {args.timeout} s"
+            except (
+                Exception
+            ) as e:  # a config losstune cannot load, a head the comparison cannot read: said, the rest go on
+                found = _reason(f"{type(e).__name__}: {e}")
+            print(
+                f"{name}: {found if isinstance(found, str) else 'compared'} ({time.perf_counter() - began:.1f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+            if isinstance(found, str):
+                not_run[found] += 1
+                continue
+            checked = found
+            family = checked.family or f"{checked.head_type} (not modelled)"
+            row = table[family]
+            row["configs"] += 1
             for t in checked.terms:
-                print(f"  {t.term}: {'agree' if not t.why else '; '.join(t.why)}")
+                row["terms"] += 1
+                row["approximate"] += t.approximate
+                for aspect, ok in zip(ASPECTS, (t.shape_ok, t.avg_ok, t.scale_ok, t.value_ok), strict=True):
+                    row[aspect] += ok
+                for reason in t.why:
+                    why[family][_reason(f"{t.term.split('.')[-1]}: {reason}")] += 1
+            for key, reason in checked.skipped.items():
+                why[family][_reason(f"not compared: {key.split('.')[-1]}: {reason}")] += 1
+            if args.verbose:
+                print(name, checked.head_type)
+                for t in checked.terms:
+                    print(f"  {t.term}: {'agree' if not t.why else '; '.join(t.why)}")
+    except KeyboardInterrupt:
+        seen -= 1
     seconds = time.perf_counter() - start
     print(
-        f"{len(files)} configs ({distinct} distinct models, each run once) in {seconds:.0f} s; "
+        f"{seen} of {len(files)} configs ({distinct} distinct models, each run once) in {seconds:.0f} s; "
         f"image {args.image_size}×{args.image_size}, seed {args.seed}"
     )
     header = f"{'family':32} {'configs':>7} {'terms':>6}" + "".join(f" {a:>6}" for a in ASPECTS) + "  approx."
