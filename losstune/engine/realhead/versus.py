@@ -223,13 +223,14 @@ def _kind(rows: float, positives: float) -> str:
     return "the positives and negatives" if rows > positives else f"{rows:g} rows"
 
 
-def hold(cfg: LoadedConfig, spec: BatchSpec | None = None, *, seed: int = 0) -> HeadCheck:
+def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
     """Run ``cfg``'s head through MMDetection on the batch ``spec`` and hold each of its terms
-    against the head model (raises :class:`~losstune.engine.realhead.run.HeadFailed` where the
-    real head does not run)."""
+    against the head model, evaluated on the batch's seed (raises
+    :class:`~losstune.engine.realhead.run.HeadFailed` where the real head does not run)."""
     from losstune.engine.session import evaluate_config
 
-    spec = spec or BatchSpec(seed=seed)
+    spec = spec or BatchSpec()
+    seed = spec.seed
     run = run_head(cfg, spec)
     head_cfg = cfg.tree.get("model", {}).get("bbox_head") if isinstance(cfg.tree.get("model"), dict) else None
     head_type = str(head_cfg.get("type")) if isinstance(head_cfg, dict) else None
