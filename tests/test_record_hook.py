@@ -528,3 +528,69 @@ def test_a_recording_that_cannot_be_written_is_logged_and_the_training_goes_on(t
     runner.step(hook)
     assert runner.logger.lines[0][0] == "error" and "cannot write" in runner.logger.lines[0][1]
     assert not (tmp_path / "file" / "inputs.pt").exists() and list(tmp_path.iterdir()) == [tmp_path / "file"]
+
+
+def _edited_recording(path: Path, edit: Any) -> None:
+    """A hand-made recording, changed by ``edit`` (given the loaded data) before it is saved again."""
+    _hand_recording(path)
+    data = torch.load(path, weights_only=True)
+    edit(data)
+    torch.save(data, path)
+
+
+def test_a_call_that_went_nan_in_the_run_agrees_where_losstune_gives_nan_on_its_inputs(tmp_path: Path) -> None:
+    def nan_score(data: dict[str, Any]) -> None:
+        first = data["iterations"][0]["calls"][0]  # FocalLoss: one NaN score makes the loss NaN
+        first["args"][0][0, 0] = float("nan")
+        first["output"] = torch.tensor(float("nan"))
+        data["iterations"][0]["log"]["loss_cls"] = data["iterations"][0]["log"]["loss"] = float("nan")
+        second = data["iterations"][1]["calls"][0]  # a NaN score, but a finite value recorded: a difference
+        second["args"][0][0, 0] = float("nan")
+
+    (tmp_path / "tiny.py").write_text(HAND.format(gamma=2.0), encoding="utf-8")
+    _edited_recording(tmp_path / "rec.pt", nan_score)
+    code, data = _replay_json(tmp_path / "tiny.py", tmp_path / "rec.pt")
+    assert code == 1
+    first, second = (c for c in data["calls"] if c["key"] == "model.bbox_head.loss_cls" and c["call"] == 1)
+    assert (first["recorded"], first["losstune"], first["equal"]) == ({"float": "nan"}, {"float": "nan"}, True)
+    assert second["losstune"] == {"float": "nan"} and second["equal"] is False
+    assert sum(c["equal"] is False for c in data["calls"]) == 1
+
+
+@pytest.mark.parametrize("log", [{"loss_cls": "x"}, {"loss_cls": True}, ["loss_cls"]])
+def test_a_recording_whose_loss_dict_is_not_numbers_is_damaged(tmp_path: Path, log: Any) -> None:
+    def bad_log(data: dict[str, Any]) -> None:
+        data["iterations"][0]["log"] = log
+
+    (tmp_path / "tiny.py").write_text(HAND.format(gamma=2.0), encoding="utf-8")
+    _edited_recording(tmp_path / "rec.pt", bad_log)
+    code, out = invoke("eval", "tiny.py", "--inputs", "rec.pt", cwd=tmp_path)
+    assert (code, out) == (
+        2,
+        "losstune: error: `rec.pt` is a damaged recording of loss inputs: the loss dict of iteration 1 is not "
+        "a dict of numbers; record it again\n",
+    )
+
+
+def test_a_term_that_went_infinite_in_the_run_is_infinite_again_with_no_factor(tmp_path: Path) -> None:
+    def inf_box(data: dict[str, Any]) -> None:
+        it = data["iterations"][0]
+        box = it["calls"][1]  # L1Loss: an infinite prediction makes the loss infinite
+        box["args"][0][0, 0] = float("inf")
+        box["output"] = torch.tensor(float("inf"))
+        it["log"]["loss_bbox"] = it["log"]["loss"] = float("inf")
+        it["iteration"] = True  # not an iteration number
+
+    (tmp_path / "tiny.py").write_text(HAND.format(gamma=2.0), encoding="utf-8")
+    _edited_recording(tmp_path / "rec.pt", inf_box)
+    code, out = invoke("eval", "tiny.py", "--inputs", "rec.pt", cwd=tmp_path)
+    assert (code, out.splitlines()[0]) == (
+        2,
+        "losstune: error: `rec.pt` is a damaged recording of loss inputs: an iteration has no number or no calls; "
+        "record it again",
+    )
+    _edited_recording(tmp_path / "rec.pt", lambda data: inf_box(data) or data["iterations"][0].update(iteration=1))
+    code, data = _replay_json(tmp_path / "tiny.py", tmp_path / "rec.pt")
+    assert code == 0
+    (term,) = (t for t in data["terms"] if (t["iteration"], t["name"]) == (1, "loss_bbox"))
+    assert (term["logged"], term["losstune"], term["scale"]) == ({"float": "inf"}, {"float": "inf"}, None)

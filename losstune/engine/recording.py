@@ -105,6 +105,17 @@ def _call(path: str, iteration: int, index: int, raw: Any) -> RecordedCall:
     )
 
 
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _log(path: str, iteration: int, log: Any) -> dict[str, float]:
+    """An iteration's loss dict as logged: term names and numbers."""
+    if not isinstance(log, dict) or not all(isinstance(k, str) and _number(v) for k, v in log.items()):
+        raise _damaged(path, f"the loss dict of iteration {iteration} is not a dict of numbers")
+    return {k: float(v) for k, v in log.items()}
+
+
 def read(path: str) -> Recording:
     """The recording at ``path``; :class:`NotARecording` (naming the file, saying why) for a file
     that is missing, unreadable, cut short, not a recording, or of a later version."""
@@ -153,11 +164,11 @@ def parse(path: str, data: Any) -> Recording:
         if (
             not isinstance(raw, dict)
             or not isinstance(raw.get("iteration"), int)
+            or isinstance(raw.get("iteration"), bool)
             or not isinstance(raw.get("calls"), list)
         ):
             raise _damaged(path, "an iteration has no number or no calls")
-        log = raw.get("log")
-        it = RecordedIteration(raw["iteration"], dict(log) if isinstance(log, dict) else {})
+        it = RecordedIteration(raw["iteration"], _log(path, raw["iteration"], raw.get("log", {})))
         it.calls = [_call(path, it.iteration, i, c) for i, c in enumerate(raw["calls"])]
         iterations.append(it)
     versions = data.get("versions")

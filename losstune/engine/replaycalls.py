@@ -11,6 +11,7 @@ applied after the calls returned kept as recorded)."""
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -299,7 +300,8 @@ def _terms(
                 continue
             term = ReplayedTerm(it.iteration, name, logged, [c.index for c in fed])
             recorded_sum = sum(c.recorded for c in replayed)
-            ratio = logged / recorded_sum if recorded_sum else 1.0
+            # the head's factor after the calls; none where it cannot be told (a sum of 0, inf or NaN)
+            ratio = logged / recorded_sum if recorded_sum and math.isfinite(recorded_sum) else 1.0
             term.scale = ratio if abs(ratio - 1) > 1e-6 else None
             if len(replayed) == len(fed) and all(c.value is not None for c in replayed):
                 term.value = sum(c.value or 0.0 for c in replayed) * ratio

@@ -74,7 +74,8 @@ def terms(loss: Any) -> dict[str, Any]:
 
 def agrees(ours: Any, theirs: Any, rtol: float) -> bool:
     """Whether two loss results (a tensor, or a dict of terms) have the same terms, shapes and values,
-    within ``rtol`` (and an absolute 1e-6 for values near zero)."""
+    within ``rtol`` (and an absolute 1e-6 for values near zero); NaN where the other is NaN too (a
+    loss that went NaN on its inputs, and goes NaN again on the same inputs, is reproduced)."""
     import torch
 
     a, b = list(terms(ours).values()), list(terms(theirs).values())
@@ -82,6 +83,6 @@ def agrees(ours: Any, theirs: Any, rtol: float) -> bool:
         isinstance(x, torch.Tensor)
         and isinstance(y, torch.Tensor)
         and x.shape == y.shape
-        and torch.allclose(x.detach().float(), y.detach().float(), rtol=rtol, atol=1e-6)
+        and torch.allclose(x.detach().float(), y.detach().float(), rtol=rtol, atol=1e-6, equal_nan=True)
         for x, y in zip(a, b, strict=True)
     )
