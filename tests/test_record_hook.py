@@ -594,3 +594,22 @@ def test_a_term_that_went_infinite_in_the_run_is_infinite_again_with_no_factor(t
     assert code == 0
     (term,) = (t for t in data["terms"] if (t["iteration"], t["name"]) == (1, "loss_bbox"))
     assert (term["logged"], term["losstune"], term["scale"]) == ({"float": "inf"}, {"float": "inf"}, None)
+
+
+def test_a_replay_keeps_each_calls_step_summaries_not_its_element_wise_tensors(tmp_path: Path) -> None:
+    # A recording of hundreds of MB replayed call by call: what stays after a call is its summary, so
+    # the memory is the recording's and one call's, not every call's steps at the size of its inputs.
+    from losstune.config import load
+    from losstune.engine.replaycalls import replay
+    from losstune.render.eval import step_data
+
+    (tmp_path / "tiny.py").write_text(HAND.format(gamma=1.5), encoding="utf-8")
+    _hand_recording(tmp_path / "rec.pt")
+    rec = recording.read(str(tmp_path / "rec.pt"))
+    done = replay(load(str(tmp_path / "tiny.py")), rec)
+    fresh = evaluate(CONFIGS["bbox_head.loss_cls"], *rec.calls[0].args, **rec.calls[0].kwargs)
+    assert step_data(done.calls[0].trace.steps[1:]) == step_data(fresh.steps)  # the same summaries
+    for call in done.calls:
+        for trace in (call.trace, call.now):
+            for step in trace.steps if trace is not None else []:
+                assert not isinstance(step.value, torch.Tensor) or step.value.numel() <= 1, (call.key, step.name)

@@ -240,6 +240,7 @@ def replay(
             for trace in (done.trace, done.now):
                 for step in trace.steps if trace is not None else []:
                     step.description = mask.text(step.description)
+                    step.compact()  # a recording's calls are many and large: their summaries are what is shown
             calls.append(done)
     every = [ch for loss in known.values() for ch in loss.changes]
     terms, totals = _terms(recording, calls, wanted is None)

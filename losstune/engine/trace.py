@@ -29,10 +29,17 @@ class Step:
     name: StepName
     description: str
     value: Any
+    kept: dict[str, Any] | None = None  # the summary, where the value itself was let go
 
     def summary(self) -> dict[str, Any]:
         """Shape and statistics of the value (a tensor or a number)."""
-        return summarize(self.value)
+        return self.kept if self.kept is not None else summarize(self.value)
+
+    def compact(self) -> None:
+        """Keep the summary only: the value (an element-wise tensor, as large as the inputs) is let go."""
+        if self.kept is None:
+            self.kept = summarize(self.value)
+            self.value = None
 
 
 def summarize(v: Any) -> dict[str, Any]:
