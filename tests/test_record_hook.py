@@ -482,11 +482,13 @@ class _Runner:
         self.cfg = None
         self.logger = _Logger()
         self.iter = 0
+        self.size = 2  # of the predictions
 
     def step(self, hook: Any) -> None:
         hook.before_train_iter(self, self.iter)
-        pred = torch.full((2,), float(self.iter + 1), requires_grad=True)
-        losses = {"loss_a": self.model.loss_a(pred, torch.zeros(2)), "loss_b": self.model.loss_b(pred, torch.zeros(2))}
+        pred = torch.full((self.size,), float(self.iter + 1), requires_grad=True)
+        target = torch.zeros(self.size)
+        losses = {"loss_a": self.model.loss_a(pred, target), "loss_b": self.model.loss_b(pred, target)}
         self.model.parse_losses(losses)
         hook.after_train_iter(self, self.iter)
         self.iter += 1
@@ -613,3 +615,26 @@ def test_a_replay_keeps_each_calls_step_summaries_not_its_element_wise_tensors(t
         for trace in (call.trace, call.now):
             for step in trace.steps if trace is not None else []:
                 assert not isinstance(step.value, torch.Tensor) or step.value.numel() <= 1, (call.key, step.name)
+
+
+def test_a_recording_that_fills_the_disk_is_logged_and_the_training_goes_on(tmp_path: Path) -> None:
+    # torch.save says a failed write (a full disk, a file size limit) as a RuntimeError: the hook
+    # must still see the OSError behind it, log it and leave the training running.
+    resource = pytest.importorskip("resource")
+    import signal
+
+    hook, runner = _hook(iterations=1, out="inputs.pt"), _Runner(tmp_path)
+    runner.size = 100_000  # the limit is met in the middle of the tensors' data
+    hook.before_run(runner)
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (500_000, limit[1]))
+    try:
+        runner.step(hook)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limit)
+        signal.signal(signal.SIGXFSZ, handler)
+    runner.step(hook)
+    ((level, text),) = runner.logger.lines
+    assert level == "error" and text.startswith(f"RecordLossInputs: cannot write {tmp_path / 'inputs.pt'}: File too large")
+    assert list(tmp_path.iterdir()) == []  # no half-written file, no temporary file left

@@ -74,11 +74,21 @@ class Recording:
 
 def write(path: str, data: dict[str, Any]) -> None:
     """Write the recording ``data`` (the layout above, without ``layout`` and ``version``) to
-    ``path`` whole: a temporary file beside it, renamed over it."""
+    ``path`` whole: a temporary file beside it, renamed over it; a write that fails (a full disk)
+    is the ``OSError`` that says why, and leaves ``path`` as it was."""
     import torch
 
     whole = {"layout": LAYOUT, "version": VERSION, **data}
-    write_whole(path, lambda f: torch.save(whole, f))
+
+    def save(f: Any) -> None:
+        try:
+            torch.save(whole, f)
+        except RuntimeError as e:  # torch's zip writer says a failed write (a full disk) as its own error
+            if isinstance(e.__context__, OSError):
+                raise e.__context__ from None
+            raise
+
+    write_whole(path, save)
 
 
 def _damaged(path: str, what: str) -> NotARecording:
