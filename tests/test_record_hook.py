@@ -636,5 +636,7 @@ def test_a_recording_that_fills_the_disk_is_logged_and_the_training_goes_on(tmp_
         signal.signal(signal.SIGXFSZ, handler)
     runner.step(hook)
     ((level, text),) = runner.logger.lines
-    assert level == "error" and text.startswith(f"RecordLossInputs: cannot write {tmp_path / 'inputs.pt'}: File too large")
+    assert level == "error" and text.startswith(
+        f"RecordLossInputs: cannot write {tmp_path / 'inputs.pt'}: File too large"
+    )
     assert list(tmp_path.iterdir()) == []  # no half-written file, no temporary file left
