@@ -63,6 +63,13 @@ class RecordLossInputs(Hook):  # type: ignore[misc]  # mmengine is untyped
             raise ValueError(f"RecordLossInputs: out={out!r}: give the path of the file to write")
         if isinstance(losses, str):
             losses = [losses]
+        if losses is not None and (
+            not isinstance(losses, (list, tuple)) or not losses or not all(isinstance(w, str) and w for w in losses)
+        ):
+            raise ValueError(
+                f"RecordLossInputs: losses={losses!r}: give the loss modules to record, by path or last parts "
+                "(['loss_cls'], ['roi_head.bbox_head.loss_bbox']), or leave it out to record every one"
+            )
         self.iterations = iterations
         self.out = out
         self.losses = list(losses) if losses is not None else None

@@ -221,7 +221,16 @@ def test_eval_inputs_loss_shows_one_losss_calls_with_their_steps(
 def test_the_hook_refuses_bad_parameters() -> None:
     from losstune.mmengine import RecordLossInputs
 
-    for bad, said in ((dict(iterations=0), "iterations=0"), (dict(out=""), "out=''")):
+    for bad, said in (
+        (dict(iterations=0), "iterations=0"),
+        (dict(iterations=-2), "iterations=-2"),
+        (dict(iterations=True), "iterations=True"),
+        (dict(iterations=1.5), "iterations=1.5"),
+        (dict(out=""), "out=''"),
+        (dict(losses=5), "losses=5: give the loss modules to record"),
+        (dict(losses=[]), r"losses=\[\]: give the loss modules to record"),
+        (dict(losses=["loss_cls", None]), r"losses=\['loss_cls', None\]: give the loss modules to record"),
+    ):
         with pytest.raises(ValueError, match=said):
             RecordLossInputs(**bad)
 
