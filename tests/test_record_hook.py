@@ -649,3 +649,35 @@ def test_a_recording_that_fills_the_disk_is_logged_and_the_training_goes_on(tmp_
         f"RecordLossInputs: cannot write {tmp_path / 'inputs.pt'}: File too large"
     )
     assert list(tmp_path.iterdir()) == []  # no half-written file, no temporary file left
+
+
+def test_a_call_made_under_mixed_precision_records_it_and_replays_under_it(tmp_path: Path) -> None:
+    # A run with AMP gives the loss low-precision scores and computes it under autocast, which runs
+    # some of its operations in float32: replayed without autocast, bfloat16 arithmetic gives 0 on
+    # the easy negatives where the run gave 2e-5.
+    from losstune.engine.capture import Capture
+    from losstune.engine.trace import agrees
+
+    model = _Model()
+    capture = Capture(model)
+    capture.begin()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        model.loss_a(torch.ones(2), torch.zeros(2))
+    model.loss_b(torch.ones(2), torch.zeros(2))
+    capture.end(1)
+    assert [c["autocast"] for c in capture.iterations[0]["calls"]] == [{"device": "cpu", "dtype": "bfloat16"}, None]
+
+    def amp(data: dict[str, Any]) -> None:
+        call = data["iterations"][0]["calls"][0]  # FocalLoss on easy negatives, scores in bfloat16
+        call["args"][0] = torch.full((8, 3), -2.3, dtype=torch.bfloat16)
+        call["args"][1] = torch.full((8,), 3)  # all background
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            call["output"] = evaluate(CONFIGS["bbox_head.loss_cls"], *call["args"], **call["kwargs"]).loss
+        plain = evaluate(CONFIGS["bbox_head.loss_cls"], *call["args"], **call["kwargs"]).loss
+        assert not agrees(plain, call["output"], RTOL)  # autocast is what makes the run's value
+        call["autocast"] = {"device": "cpu", "dtype": "bfloat16"}
+
+    (tmp_path / "tiny.py").write_text(HAND.format(gamma=2.0), encoding="utf-8")
+    _edited_recording(tmp_path / "rec.pt", amp)
+    code, data = _replay_json(tmp_path / "tiny.py", tmp_path / "rec.pt")
+    assert code == 0 and data["calls"][0]["equal"] is True, data["calls"][0]

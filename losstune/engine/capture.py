@@ -102,7 +102,12 @@ class Capture:
         self._stack = None
         calls = []
         for call in self._calls:
-            entry: dict[str, Any] = {"module": call.module, "term": self._terms.get(call.index), "note": ""}
+            entry: dict[str, Any] = {
+                "module": call.module,
+                "term": self._terms.get(call.index),
+                "note": "",
+                "autocast": call.autocast,
+            }
             try:
                 # the arguments are the hook's copies on the CPU already; the output is the module's own
                 args, kwargs = to_plain(call.args, copy=False), to_plain(call.kwargs, copy=False)

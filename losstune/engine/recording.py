@@ -10,7 +10,8 @@ The layout (``layout`` and ``version`` mark it)::
      "configs": {module path: the loss's config as the run's config gives it (or None)},
      "iterations": [{"iteration": 1, "log": {term: value, ..., "loss": total},
                      "calls": [{"module": "bbox_head.loss_cls", "args": [...], "kwargs": {...},
-                                "output": tensor, "term": "loss_cls" or None, "note": ""}]}],
+                                "output": tensor, "term": "loss_cls" or None, "note": "",
+                                "autocast": {"device": "cuda", "dtype": "float16"} under AMP, else None}]}],
      "seconds": time the hook spent recording, the file's writing excluded}
 """
 
@@ -45,6 +46,7 @@ class RecordedCall:
     output: Any
     term: str | None = None
     note: str = ""
+    autocast: dict[str, str] | None = None  # the autocast (AMP) the call was made under
 
 
 @dataclass
@@ -103,6 +105,13 @@ def _call(path: str, iteration: int, index: int, raw: Any) -> RecordedCall:
     if not note and (not isinstance(args, (list, tuple)) or not isinstance(kwargs, dict)):
         raise _damaged(path, f"call {index + 1} of iteration {iteration} has no arguments")
     term = raw.get("term")
+    autocast = raw.get("autocast")
+    if autocast is not None and not (
+        isinstance(autocast, dict) and all(isinstance(autocast.get(k), str) for k in ("device", "dtype"))
+    ):
+        raise _damaged(
+            path, f"call {index + 1} of iteration {iteration} has an autocast that is not a device and dtype"
+        )
     return RecordedCall(
         iteration,
         index,
@@ -112,6 +121,7 @@ def _call(path: str, iteration: int, index: int, raw: Any) -> RecordedCall:
         raw.get("output"),
         term if isinstance(term, str) else None,
         str(note),
+        {"device": autocast["device"], "dtype": autocast["dtype"]} if autocast is not None else None,
     )
 
 

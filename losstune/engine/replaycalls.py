@@ -177,10 +177,25 @@ def _to(value: Any, device: str) -> Any:
     return value
 
 
+def _autocast(call: RecordedCall, device: str) -> Any:
+    """The autocast the call was made under in the run (AMP), on ``device``; none where it had none."""
+    import contextlib
+
+    import torch
+
+    if call.autocast is None:
+        return contextlib.nullcontext()
+    dtype = getattr(torch, call.autocast["dtype"], None)
+    if not isinstance(dtype, torch.dtype):
+        raise ValueError(f"the run's autocast dtype {call.autocast['dtype']!r} is not one of torch's")
+    return torch.autocast(device, dtype=dtype)
+
+
 def _run(loss_cfg: dict[str, Any], call: RecordedCall, version: int, device: str) -> Trace:
     args = [_to(a, device) for a in call.args]
     kwargs = {k: _to(v, device) for k, v in call.kwargs.items()}
-    return evaluate(loss_cfg, *args, mmdet_version=version, **kwargs)
+    with _autocast(call, device):
+        return evaluate(loss_cfg, *args, mmdet_version=version, **kwargs)
 
 
 def _as_recorded(loss_cfg: dict[str, Any], call: RecordedCall, of: tuple[int, int]) -> Step:

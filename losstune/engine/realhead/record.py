@@ -24,6 +24,21 @@ class Call:
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     output: Any
+    autocast: dict[str, str] | None = None  # {"device": "cuda", "dtype": "float16"}: made under AMP's autocast
+
+
+def autocast_state(args: tuple[Any, ...]) -> dict[str, str] | None:
+    """The autocast a call is made under (for the device of its first tensor), None outside one."""
+    import torch
+
+    device = next((a.device.type for a in args if isinstance(a, torch.Tensor)), "cpu")
+    try:
+        if not torch.is_autocast_enabled(device):
+            return None
+        dtype = torch.get_autocast_dtype(device)
+    except (RuntimeError, TypeError):  # a device autocast does not know
+        return None
+    return {"device": device, "dtype": str(dtype).removeprefix("torch.")}
 
 
 @dataclass
@@ -89,7 +104,7 @@ def recording_calls(
             continue
 
         def hook(mod: Any, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any, name: str = name) -> None:
-            calls.append(Call(len(calls), name, _copy(args, cpu), _copy(kwargs, cpu), output))
+            calls.append(Call(len(calls), name, _copy(args, cpu), _copy(kwargs, cpu), output, autocast_state(args)))
 
         handles.append(module.register_forward_hook(hook, with_kwargs=True))
     try:
