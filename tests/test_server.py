@@ -92,6 +92,12 @@ async def test_a_typo_typed_into_a_loss_is_a_diagnostic_at_its_exact_range(clien
 OVERRIDE = "model = dict(bbox_head=dict(loss_cls=dict(gamma=1.5)))\n"
 
 
+async def _hover(client: LanguageClient, uri: str, text: str, line: int, word: str) -> types.Hover | None:
+    """The hover on the first ``word`` of 0-based ``line`` of ``text``, the document at ``uri``."""
+    at = types.Position(line, text.splitlines()[line].index(word))
+    return await client.text_document_hover_async(types.HoverParams(types.TextDocumentIdentifier(uri), at))
+
+
 async def _until(client: LanguageClient, uri: str, code: str) -> list[types.Diagnostic]:
     """The diagnostics of ``uri`` once one has ``code`` (a few publications at most)."""
     for _ in range(6):
@@ -179,11 +185,7 @@ async def test_hover_on_an_overriding_value_shows_it_its_origin_what_it_override
     text = (tree / CHILD).read_text() + "model = dict(bbox_head=dict(loss_cls=dict(gamma=1.5)))\n"
     uri = await _open(client, tree / CHILD, text)
     line = _line_of(text, "gamma=1.5")
-    hover = await client.text_document_hover_async(
-        types.HoverParams(
-            types.TextDocumentIdentifier(uri), types.Position(line, text.splitlines()[line].index("gamma"))
-        )
-    )
+    hover = await _hover(client, uri, text, line, "gamma")
     assert hover is not None and isinstance(hover.contents, types.MarkupContent)
     at = _line_of((tree / BASE).read_text(), "gamma=2.0") + 1
     assert hover.contents.value.splitlines()[:5] == [
@@ -201,11 +203,7 @@ async def test_hover_on_an_overriding_value_shows_it_its_origin_what_it_override
     base_text = (tree / BASE).read_text()
     base_uri = await _open(client, tree / BASE)
     at = _line_of(base_text, "type='FocalLoss'")
-    on_type = await client.text_document_hover_async(
-        types.HoverParams(
-            types.TextDocumentIdentifier(base_uri), types.Position(at, base_text.splitlines()[at].index("Focal"))
-        )
-    )
+    on_type = await _hover(client, base_uri, base_text, at, "Focal")
     assert on_type is not None and isinstance(on_type.contents, types.MarkupContent)
     assert on_type.contents.value.startswith("**FocalLoss** (MMDetection)\n\n")
     assert "- `gamma` = `2.0`: " in on_type.contents.value
@@ -456,11 +454,7 @@ async def test_hover_in_a_base_lists_the_configs_of_the_workspace_that_override_
     base_text = (tree / BASE).read_text()
     uri = await _open(client, tree / BASE)
     line = _line_of(base_text, "gamma=2.0")
-    hover = await client.text_document_hover_async(
-        types.HoverParams(
-            types.TextDocumentIdentifier(uri), types.Position(line, base_text.splitlines()[line].index("gamma"))
-        )
-    )
+    hover = await _hover(client, uri, base_text, line, "gamma")
     assert hover is not None and isinstance(hover.contents, types.MarkupContent)
     text = hover.contents.value
     listed = text[text.index("overridden by") :].split("\n\n")[0].splitlines()
@@ -477,11 +471,7 @@ async def test_hover_in_a_base_lists_the_configs_of_the_workspace_that_override_
             [types.FileEvent((tree / "retinanet" / "g5.py").as_uri(), types.FileChangeType.Created)]
         )
     )
-    hover = await client.text_document_hover_async(
-        types.HoverParams(
-            types.TextDocumentIdentifier(uri), types.Position(line, base_text.splitlines()[line].index("gamma"))
-        )
-    )
+    hover = await _hover(client, uri, base_text, line, "gamma")
     assert hover is not None and isinstance(hover.contents, types.MarkupContent)
     text = hover.contents.value
     listed = text[text.index("overridden by") :].split("\n\n")[0].splitlines()
