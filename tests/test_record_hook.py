@@ -356,6 +356,16 @@ def test_replay_text_is_the_golden_file(tmp_path: Path, name: str, gamma: float,
     assert_golden(f"eval/replay.{name}.txt", out)
 
 
+def test_a_replay_on_another_config_than_the_runs_names_the_runs(tmp_path: Path) -> None:
+    (tmp_path / "other.py").write_text(HAND.format(gamma=2.0), encoding="utf-8")
+    _hand_recording(tmp_path / "rec.pt")
+    code, out = invoke("eval", "other.py", "--inputs", "rec.pt", cwd=tmp_path)
+    assert code == 0, out
+    assert out.startswith("8 loss module calls of iterations 1-2 recorded in a training run of tiny.py (MMDetection")
+    code, same = invoke("eval", "other.py", "--inputs", "rec.pt", "--format", "json", cwd=tmp_path)
+    assert json.loads(same)["recording"]["config"] == "tiny.py"
+
+
 def test_a_call_that_differs_from_the_recorded_value_is_said_and_exits_1(tmp_path: Path) -> None:
     (tmp_path / "tiny.py").write_text(HAND.format(gamma=2.0), encoding="utf-8")
     _hand_recording(tmp_path / "rec.pt", off=1.01)

@@ -82,6 +82,7 @@ class Replay:
     """A recording replayed on a config."""
 
     recording: Recording
+    config: str  # the config replayed, as given
     version: int
     calls: list[ReplayedCall]
     terms: list[ReplayedTerm]
@@ -259,7 +260,7 @@ def replay(
             calls.append(done)
     every = [ch for loss in known.values() for ch in loss.changes]
     terms, totals = _terms(recording, calls, wanted is None)
-    return Replay(recording, version, calls, terms, every, totals)
+    return Replay(recording, cfg.path, version, calls, terms, every, totals)
 
 
 def _call(loss: _Loss, c: RecordedCall, of: tuple[int, int], version: int, device: str) -> ReplayedCall:

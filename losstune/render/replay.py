@@ -4,6 +4,7 @@ it changed since the run), then each term of the loss dict as logged and as repl
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from losstune.engine.replaycalls import RTOL, Change, Replay, ReplayedCall, ReplayedTerm
@@ -52,8 +53,10 @@ def header(replay: Replay) -> str:
         if len(rec.iterations) < rec.asked
         else ""
     )
+    # The run may have been on another machine: its config is told apart from the one replayed by name.
+    of = f" of {rec.config}" if rec.config and os.path.basename(rec.config) != os.path.basename(replay.config) else ""
     return (
-        f"{count(len(rec.calls), 'loss module call')} of {_iterations(replay)} recorded in a training run{run}{short}, "
+        f"{count(len(rec.calls), 'loss module call')} of {_iterations(replay)} recorded in a training run{of}{run}{short}, "
         f"each run again by losstune's engine on its recorded inputs, as MMDetection {replay.version}.x computes it"
     )
 
