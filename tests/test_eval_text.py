@@ -74,7 +74,7 @@ def test_eval_text_of_named_terms_and_reduction_none(
 def test_eval_text_of_reduction_none_gives_the_loss_statistics(write: Callable[..., Path]) -> None:
     out = render_text(_eval(write("none.py", NONE), "loss_bbox"), width=80)
     lines = out.splitlines()
-    assert lines[-3].startswith("loss_bbox = 20000x4  min 0, mean ")
+    assert lines[-3].startswith("loss_bbox = 20000×4  min 0, mean ")
     assert lines[-2].startswith("numbers: losstune's head model of AnchorHead (")  # which path made them
 
 

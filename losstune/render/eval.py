@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from losstune import words
 from losstune.engine.session import EvalResult, logged_terms
 from losstune.engine.trace import Step, summarize
 from losstune.render.explain import MODEL, MODEL_HOW
@@ -26,7 +27,7 @@ def _value(summary: dict[str, Any]) -> str:
         if isinstance(v, dict):
             return ", ".join(f"{k}{GLUE}{_fmt(x)}" for k, x in v.items())
         return _fmt(v)
-    shape = "x".join(str(d) for d in summary["shape"]) or "scalar"
+    shape = words.shape(summary["shape"])
     if summary.get("numel") == 0:
         return f"{shape}  empty"
     if summary["shape"] == []:

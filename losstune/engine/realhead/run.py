@@ -8,6 +8,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from losstune import words
 from losstune.engine.realhead.attribute import feeding, logged_value
 from losstune.engine.realhead.batch import BatchSpec, NotPlain, synthetic, to_plain
 from losstune.engine.realhead.importing import MMDet, load_mmdet, quiet
@@ -169,7 +170,7 @@ def inputs_text(
     parts, numbers = [], {}
     for name, v in bound.items():
         if isinstance(v, torch.Tensor) and v.numel() > 1:
-            parts.append(f"{name} {'×'.join(str(d) for d in v.shape) or 'scalar'}")
+            parts.append(f"{name} {words.shape(v.shape)}")
         elif v is not None and not isinstance(v, dict):
             number = v.item() if isinstance(v, torch.Tensor) else v
             numbers[name] = number
