@@ -58,6 +58,9 @@ def main() -> None:
     parser.add_argument("configs", type=Path, help="MMDetection's configs folder")
     parser.add_argument("--only", default="", help="comma-separated folders of it (all when empty)")
     parser.add_argument("--limit", type=int, default=0, help="at most this many configs (0: all)")
+    parser.add_argument(
+        "--names", type=Path, help="a file naming the configs to check (paths under the folder), one a line"
+    )
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=int, default=120, help="seconds per config")
@@ -73,6 +76,9 @@ def main() -> None:
         for p in args.configs.rglob("*.py")
         if "_base_" not in p.parts and (not folders or p.relative_to(args.configs).parts[0] in folders)
     )
+    if args.names:
+        wanted = set(args.names.read_text(encoding="utf-8").split())
+        files = [p for p in files if str(p.relative_to(args.configs)) in wanted]
     if args.limit:
         files = files[: args.limit]
     table: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)

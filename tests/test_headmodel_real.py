@@ -28,6 +28,10 @@ needs_configs = pytest.mark.skipif(not CONFIGS.is_dir(), reason=f"MMDetection 3.
 # model's inputs are its own, made as an untrained head makes them: the class logits at the prior)
 REAL = [
     ("retinanet/retinanet_r18_fpn_1x_coco.py", "AnchorHead", {"loss_cls", "loss_bbox"}, {"loss_cls"}),
+    # GHM-C and GHM-R take label_weight and an avg_factor through **kwargs
+    ("ghm/retinanet_r50_fpn_ghm-1x_coco.py", "AnchorHead", {"loss_cls", "loss_bbox"}, set()),
+    # one class; a RandomSampler's negatives are the sampled ones, not every prior without a box
+    ("rpn/rpn_r50_fpn_1x_coco.py", "RPNHead", {"loss_rpn_cls", "loss_rpn_bbox"}, set()),
     (
         "fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py",
         "FCOSHead",

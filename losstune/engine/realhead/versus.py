@@ -72,10 +72,25 @@ class HeadCheck:
 
 
 def _bound(module: Any, call: Call) -> dict[str, Any]:
+    """A call's arguments by name, those a ``**kwargs`` takes among them (GHM's avg_factor)."""
+    signature = inspect.signature(module.forward)
     try:
-        return dict(inspect.signature(module.forward).bind(*call.args, **call.kwargs).arguments)
+        bound = signature.bind(*call.args, **call.kwargs).arguments
     except TypeError:
         return {f"arg{i}": a for i, a in enumerate(call.args)} | dict(call.kwargs)
+    out: dict[str, Any] = {}
+    for name, v in bound.items():
+        if signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+            out.update(v)
+        else:
+            out[name] = v
+    return out
+
+
+def _head_of(run: HeadRun, call: Call) -> Any:
+    """The module whose loss module made ``call`` (the head: ``bbox_head`` of ``bbox_head.loss_cls``)."""
+    parent = call.module.rpartition(".")[0]
+    return run.model.get_submodule(parent) if parent else run.model
 
 
 def _labels(target: Any) -> Any:
@@ -97,9 +112,10 @@ def _scores(target: Any) -> Any:
 
 
 def _weight(bound: dict[str, Any]) -> Any:
+    """The element-wise weight of a call (``label_weight`` to the GHM losses)."""
     import torch
 
-    w = bound.get("weight")
+    w = bound.get("weight", bound.get("label_weight"))
     return w if isinstance(w, torch.Tensor) else None
 
 
@@ -156,8 +172,10 @@ def _add_call(tally: _Tally, bound: dict[str, Any], num_classes: int) -> tuple[i
         positive = target[:, 0] > 0  # an objectness target: 1 at the positives
         tally.add(positive, ~positive)
     elif w is not None and w.dim() == 2 and w.shape[0] == rows:
+        # the box weights mark the positives; which of the others are sampled negatives they do
+        # not say (the labelled term of the same assignment does)
         positive = w.sum(1) > 0
-        tally.add(positive, ~positive)
+        tally.add(positive, ~positive, split=False)
     else:  # a call on the positives only
         tally.add(all_rows, ~all_rows, split=False)
     if scores is not None:
@@ -232,12 +250,12 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
     spec = spec or BatchSpec()
     seed = spec.seed
     run = run_head(cfg, spec)
-    head_cfg = cfg.tree.get("model", {}).get("bbox_head") if isinstance(cfg.tree.get("model"), dict) else None
-    head_type = str(head_cfg.get("type")) if isinstance(head_cfg, dict) else None
+    heads = {t.name: _head_of(run, run.recorded[t.calls[0]]) for t in run.terms if t.calls}
+    kinds = {type(h).__name__ for h in heads.values()}
+    head_type = run.head_type or (kinds.pop() if len(kinds) == 1 else None)
     family = family_of(head_type)
-    num_classes = head_cfg.get("num_classes", 80) if isinstance(head_cfg, dict) else 80
-    out = HeadCheck(run.head_type, family, [])
-    made = {t.name: real_feed(run, t.calls, num_classes) for t in run.terms if t.calls}
+    out = HeadCheck(head_type, family, [])
+    made = {name: real_feed(run, t.calls, getattr(heads[name], "num_classes", 80)) for name, t in _terms(run)}
     known = [f for f, split in made.values() if split]
     feeds = {name: f if split else _per_image_from(f, known) for name, (f, split) in made.items()}
     positives = {name: (f if split else known[0] if known else f).counts for name, (f, split) in made.items()}
@@ -259,6 +277,10 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
         r = evaluate_config(cfg, key, seed=seed, num_priors=max(int(priors), 1), term=term)
         out.terms.append(_compare(name, key, r, real, family, positives[name]))
     return out
+
+
+def _terms(run: HeadRun) -> list[tuple[str, Any]]:
+    return [(t.name, t) for t in run.terms if t.calls]
 
 
 def _compare(name: str, key: str, r: Any, real: RealFeed, family: str | None, assigned: Counts) -> TermCheck:
