@@ -27,12 +27,19 @@ class CrossCheck:
 
 def _mmdet_losses(major: int) -> tuple[Any, str] | str:
     """MMDetection's ``mmdet.models.losses`` and its version, or why they cannot be used."""
+    from losstune.engine.realhead.importing import quiet
+    from losstune.engine.realhead.ops import ensure_ops
+
     try:
         mmdet = importlib.import_module("mmdet")
         version = str(getattr(mmdet, "__version__", "?"))
         if not version.startswith(f"{major}."):
             return f"the installed MMDetection is {version}; the loss was evaluated as {major}.x computes it"
-        return importlib.import_module("mmdet.models.losses"), version
+        with quiet():
+            # mmcv-lite has no compiled operators, without which `mmdet.models` does not import;
+            # the loss modules use none of them on the CPU.
+            ensure_ops()
+            return importlib.import_module("mmdet.models.losses"), version
     except Exception as e:  # any import failure (no mmdet, no mmcv, a broken build) means: not compared
         return f"MMDetection {major}.x cannot be imported here ({type(e).__name__}: {e})"
 
