@@ -356,6 +356,15 @@ def test_replay_text_is_the_golden_file(tmp_path: Path, name: str, gamma: float,
     assert_golden(f"eval/replay.{name}.txt", out)
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_a_replay_on_cuda_without_a_gpu_is_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "tiny.py").write_text(HAND.format(gamma=2.0), encoding="utf-8")
+    _hand_recording(tmp_path / "rec.pt")
+    code, out = invoke("eval", "tiny.py", "--inputs", "rec.pt", "--device", "cuda", cwd=tmp_path)
+    assert code == 2 and "--device cuda was asked for, but this machine has no CUDA GPU" in out
+    assert len(out.strip().splitlines()) == 1
+
+
 def test_a_replay_on_another_config_than_the_runs_names_the_runs(tmp_path: Path) -> None:
     (tmp_path / "other.py").write_text(HAND.format(gamma=2.0), encoding="utf-8")
     _hand_recording(tmp_path / "rec.pt")

@@ -51,11 +51,6 @@ def eval_recording(
     if len(configs) > 1:
         raise UsageError("--inputs replays a recording on one config: give one config")
     config = configs[0]
-    if device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UsageError("--device cuda was asked for, but this machine has no CUDA GPU")
     context.settings(str(config))
     cfg = context.load(config, context.resolver(cfg_options))
     try:

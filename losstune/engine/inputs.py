@@ -46,6 +46,12 @@ class InputError(LosstuneError):
         self.replayable = replayable
 
 
+def require_device(device: str) -> None:
+    """:class:`InputError` for ``device`` ``cuda`` on a machine without a CUDA GPU."""
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda was asked for, but this machine has no CUDA GPU")
+
+
 @dataclass
 class Inputs:
     """Positional and keyword arguments of ``forward``, and the sampling that produced them."""

@@ -18,6 +18,7 @@ from typing import Any
 from losstune import keypath
 from losstune.config import LoadedConfig
 from losstune.engine.evaluation import evaluate
+from losstune.engine.inputs import require_device
 from losstune.engine.realhead.attribute import logged_value
 from losstune.engine.recording import RecordedCall, Recording
 from losstune.engine.session import as_built, head_of, loss_impl
@@ -231,6 +232,7 @@ def replay(
 ) -> Replay:
     """Every recorded call (those of the loss at ``key``, where given, a full or short key) run by
     losstune's engine with the run's config and with ``cfg``'s, and each logged term again."""
+    require_device(device)
     version = _version(recording, cfg, mmdet_version)
     mask = EnvMask.of(cfg)
     wanted: set[keypath.Path] | None = None

@@ -22,7 +22,7 @@ from losstune.engine.headmodel import (
     sampled_for,
     stage_weight,
 )
-from losstune.engine.inputs import InputError, from_file, synthetic
+from losstune.engine.inputs import InputError, from_file, require_device, synthetic
 from losstune.engine.sampling import Sampled
 from losstune.engine.trace import Step, Trace, UnsupportedLoss, terms
 from losstune.engine.validate import check_inputs
@@ -207,13 +207,11 @@ def evaluate_config(
     log (``d0.loss_cls``, ``dn_loss_cls``), fed as its head feeds it."""
     if num_priors is not None and num_priors < 1:
         raise ValueError(f"num_priors must be at least 1, not {num_priors}")
-    import torch
 
     loss = find_loss(cfg, key)
     version = mmdet_version or detect_version(cfg.tree)
     loss_cfg = keypath.get(cfg.tree, loss.path)
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda was asked for, but this machine has no CUDA GPU")
+    require_device(device)
     impl = loss_impl(cfg, loss, version)
     head = head_of(cfg, loss)
     loss_cfg = as_built(loss_cfg, head, loss.path[-1])
