@@ -12,16 +12,16 @@ bbox samplers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from losstune.keypath import Path, format_path, get, walk_dicts
 from losstune.model import Origin
 from losstune.schema.catalogue import BBOX_SAMPLER_TYPES, LOSS_TYPES, bare_type
 
 
-@dataclass(frozen=True)
-class SamplerRef:
+class SamplerRef(Struct, frozen=True):
     """The bbox sampler that feeds a loss. ``path`` is ``None`` for the implicit default, and
     ``place`` is then where it would be written (the head's ``train_cfg.sampler``)."""
 
@@ -38,8 +38,7 @@ class SamplerRef:
         return format_path(self.path) if self.path is not None else None
 
 
-@dataclass(frozen=True)
-class LossNode:
+class LossNode(Struct, frozen=True):
     """One loss dict of the config: where it is, its type, its parameters, its sampler."""
 
     path: Path

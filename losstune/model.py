@@ -7,9 +7,10 @@ Lines and columns are 1-based; ``end_column`` is exclusive (the column just past
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal
+
+from msgspec import Struct
 
 from losstune.errors import LosstuneError
 
@@ -23,8 +24,7 @@ ComponentKind = Literal["loss", "sampler"]
 """What a schema entry, and a config dict with its ``type``, describes."""
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+class Span(Struct, frozen=True):
     """A region of a source file.
 
     ``file`` is the file's absolute path as the loader found it (``os.path.abspath``: a symbolic
@@ -39,8 +39,7 @@ class Span:
     end_column: int
 
 
-@dataclass(frozen=True, slots=True)
-class Origin:
+class Origin(Struct, frozen=True):
     """Where a value was set.
 
     ``kind`` says how it was written there: ``literal`` (the value itself is written at ``span``),
@@ -57,7 +56,16 @@ class Origin:
     kind: OriginKind = "literal"
     text: str = ""
     via: Origin | None = None
-    reads: tuple[tuple[str, Origin | None], ...] = field(default=(), compare=False)
+    reads: tuple[tuple[str, Origin | None], ...] = ()
+
+    # Two origins are the same place however their ``reads`` were found.
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Origin:
+            return NotImplemented
+        return (self.span, self.kind, self.text, self.via) == (other.span, other.kind, other.text, other.via)
+
+    def __hash__(self) -> int:
+        return hash((self.span, self.kind, self.text, self.via))
 
 
 class Severity(str, Enum):
@@ -73,16 +81,14 @@ FixSafety = Literal["safe", "unsafe"]
 the model trains (``unsafe``: only with ``--unsafe-fixes``)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Replacement:
+class Replacement(Struct, frozen=True):
     """One text change of a fix: ``text`` in place of the file's text at ``span``."""
 
     span: Span
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class FixEdit:
+class FixEdit(Struct, frozen=True):
     """A finding's fix as an edit request: what ``losstune set`` would be asked to do.
 
     ``sets`` are ``(key, value)`` pairs, ``unsets`` keys to remove and ``renames`` ``(key, new
@@ -105,8 +111,7 @@ class FixEdit:
         return bool(self.sets or self.unsets or self.renames)
 
 
-@dataclass(frozen=True, slots=True)
-class Related:
+class Related(Struct, frozen=True):
     """Another place a finding concerns: where the value it conflicts with, or the one that made
     it stale, was set (SARIF's ``relatedLocations``)."""
 
@@ -114,8 +119,7 @@ class Related:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class Diagnostic:
+class Diagnostic(Struct, frozen=True):
     """One finding: a loader problem or a rule violation, with its position.
 
     ``key`` is the dotted key path of the config value concerned, when there is one.
@@ -133,10 +137,33 @@ class Diagnostic:
     span: Span | None = None
     key: str | None = None
     fix: str | None = None
-    notes: tuple[str, ...] = field(default=())
-    related: tuple[Related, ...] = field(default=())
-    files: tuple[str, ...] = field(default=())
-    edit: FixEdit | None = field(default=None, compare=False)
+    notes: tuple[str, ...] = ()
+    related: tuple[Related, ...] = ()
+    files: tuple[str, ...] = ()
+    edit: FixEdit | None = None
+
+    # The same finding whether or not losstune can make its fix (``edit`` is left out).
+    def _compared(self) -> tuple[object, ...]:
+        return (
+            self.code,
+            self.name,
+            self.severity,
+            self.message,
+            self.span,
+            self.key,
+            self.fix,
+            self.notes,
+            self.related,
+            self.files,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Diagnostic:
+            return NotImplemented
+        return self._compared() == other._compared()
+
+    def __hash__(self) -> int:
+        return hash(self._compared())
 
     def fingerprint(self) -> tuple[str, str, str, str]:
         """What tells this finding from others however its lines move: file, code, key path and

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct, field
 
 from losstune.config import LoadedConfig, origin_at
 from losstune.keypath import Path, format_path, get
@@ -23,8 +24,7 @@ if TYPE_CHECKING:
     from losstune.engine.trace import StepName
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(Struct, frozen=True):
     """One parameter of a loss or sampler: its value and where it was set; ``default`` when the
     config leaves it unset and the value is the constructor's default."""
 
@@ -37,8 +37,7 @@ class Param:
     did_you_mean: str | None = None
 
 
-@dataclass(frozen=True)
-class SamplerView:
+class SamplerView(Struct, frozen=True):
     """The sampler feeding a loss; ``key`` is ``None`` for the implicit default."""
 
     key: str | None
@@ -48,8 +47,7 @@ class SamplerView:
     params: list[Param]
 
 
-@dataclass(frozen=True)
-class StepView:
+class StepView(Struct, frozen=True):
     """One of the five steps of a loss on sample tensors: what it computes, what it produced, and
     one plain sentence about it."""
 
@@ -62,8 +60,7 @@ class StepView:
 MODEL_PATH = "model"  # a term computed by losstune's head model (the real head's path names itself)
 
 
-@dataclass(frozen=True)
-class TermView:
+class TermView(Struct, frozen=True):
     """One term of the loss dict as the training log names it: its value on the sample batch
     (``None`` where it is not one number), the loss key it comes from, and the ``path`` that
     produced it (``"model"``: losstune's head model)."""
@@ -74,8 +71,7 @@ class TermView:
     path: str
 
 
-@dataclass(frozen=True)
-class LossView:
+class LossView(Struct, frozen=True):
     """One loss: key path, type, where the dict is set, parameters, head and sampler; its steps on
     sample tensors when they were computed (or why not, in ``steps_note``)."""
 
@@ -91,8 +87,7 @@ class LossView:
     terms: list[TermView] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class ExplainReport:
+class ExplainReport(Struct, frozen=True):
     """``losstune explain``: every loss of one resolved config (``config`` and ``files`` are
     absolute paths; renderers show them relative), the MMDetection ``version`` it is read for and
     what says so (``version_from``: ``--mmdet-version``, the top-level key that shows it such as
@@ -284,7 +279,7 @@ def explain(
 
 def _described(view: LossView, taken: dict[str, str]) -> LossView:
     """``view`` with a meaning for the parameters its head takes out of the loss dict."""
-    from dataclasses import replace
+    from msgspec.structs import replace
 
     params = [
         replace(p, description=taken[p.name]) if p.name in taken and not p.description else p for p in view.params
@@ -293,7 +288,7 @@ def _described(view: LossView, taken: dict[str, str]) -> LossView:
 
 
 def _with_steps(cfg: LoadedConfig, view: LossView, seed: int, version: int, mask: EnvMask) -> LossView:
-    from dataclasses import replace
+    from msgspec.structs import replace
 
     from losstune.engine.inputs import InputError
     from losstune.engine.session import evaluate_config, logged_terms
@@ -352,8 +347,7 @@ def _plain(step: Any, result: Any) -> str:
     return ""
 
 
-@dataclass(frozen=True)
-class Side:
+class Side(Struct, frozen=True):
     """One config's value of a field and its origin (``present`` is false where the key does not
     exist in that config); ``default`` when the config leaves it unset and the value is the
     schema's default (or the implicit sampler)."""
@@ -364,8 +358,7 @@ class Side:
     default: bool = False
 
 
-@dataclass(frozen=True)
-class FieldDiff:
+class FieldDiff(Struct, frozen=True):
     """A loss or sampler field whose value differs among the configs: ``field`` of the dict at
     ``node``, one side per config."""
 
@@ -385,8 +378,7 @@ class FieldDiff:
         return self.sides[1]
 
 
-@dataclass(frozen=True)
-class DiffReport:
+class DiffReport(Struct, frozen=True):
     """``losstune diff``: the loss and sampler fields that differ among configs (``configs`` are
     absolute paths; renderers show them relative). The values compared are those that take effect
     (defaults filled in), or those written with ``written``; ``default_only`` lists the fields
@@ -409,8 +401,7 @@ class DiffReport:
         return self.configs[1]
 
 
-@dataclass(frozen=True)
-class _Field:
+class _Field(Struct, frozen=True):
     node: str
     name: str
     value: Any  # as read, for comparing

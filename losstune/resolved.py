@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from losstune.config import LoadedConfig
 from losstune.keypath import Path, get
@@ -16,8 +17,7 @@ from losstune.schema.registry import Schema
 from losstune.schema.scopes import type_at
 
 
-@dataclass(frozen=True)
-class Leaf:
+class Leaf(Struct, frozen=True):
     """One value to write, with the place that sets it (``None``: a default, written as a comment
     because the config does not set it)."""
 
@@ -26,8 +26,7 @@ class Leaf:
     default: bool = False
 
 
-@dataclass
-class Section:
+class Section(Struct):
     """A dict of the config holding what leads to a loss or a sampler, in the config's order; or,
     with ``kind`` ``list`` or ``tuple``, a whole list of the config (a child config replaces a list
     whole), its items keyed by position."""
@@ -37,8 +36,7 @@ class Section:
     kind: str = "dict"
 
 
-@dataclass(frozen=True)
-class ResolvedReport:
+class ResolvedReport(Struct, frozen=True):
     """What ``explain --resolved`` writes: the sections and the format of the config (``yaml`` for
     a YAML or JSON config, else ``python``)."""
 

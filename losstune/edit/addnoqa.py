@@ -13,7 +13,8 @@ import ast
 import os
 import warnings
 from collections import defaultdict
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from losstune.edit.apply import FileChanged, atomic_write
 from losstune.edit.lock import locked
@@ -21,8 +22,7 @@ from losstune.lint import noqa
 from losstune.model import Diagnostic
 
 
-@dataclass
-class NoqaOutcome:
+class NoqaOutcome(Struct):
     """How many comments went into each file (absolute paths), the findings of JSON files left
     without one, and each file left as it was, with why."""
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from losstune.edit.apply import FileChanged, atomic_write, check_writable, restore
 from losstune.edit.lock import locked_all
@@ -40,24 +42,21 @@ MAX_ROUNDS = 10
 _PACKAGE_FOLDERS = frozenset(("site-packages", "dist-packages"))
 
 
-@dataclass(frozen=True)
-class Fixed:
+class Fixed(Struct, frozen=True):
     """A finding that was fixed, and the files its fix edited (absolute paths)."""
 
     finding: Diagnostic
     files: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Skipped:
+class Skipped(Struct, frozen=True):
     """A finding whose fix was refused, and why."""
 
     finding: Diagnostic
     reason: str
 
 
-@dataclass
-class FixOutcome:
+class FixOutcome(Struct):
     """The fixes made (or, with ``write=False``, that would be made), those refused, the old and
     new text of every file they change (by absolute path), and the findings left after them."""
 

@@ -14,7 +14,8 @@ import os
 import re
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from losstune.loader import fileread, pyast, pysource
 from losstune.loader.resolve import Resolver
@@ -30,8 +31,7 @@ _INHERITS = (b"_base_", b"read_base")
 _SNIFF_BYTES = 1 << 22
 
 
-@dataclass
-class Inheritors:
+class Inheritors(Struct):
     """What the search found: the folder searched, the configs that inherit any edited file (in
     the order of the folder walk), and a sentence for each file it could not check. Where the
     edited files' new texts were given, ``configs`` holds those the edit changes, and
@@ -50,8 +50,7 @@ class Inheritors:
     timed_out: bool = False
 
 
-@dataclass
-class KeptTree:
+class KeptTree(Struct):
     """What a search read of the folder it searched, kept for the next search of that folder:
     the files of its walk and what the texts of each name; ``stale`` are the files whose text
     changed since (read again by the next search). A file created or deleted needs a new one."""

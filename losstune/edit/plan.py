@@ -8,8 +8,10 @@ required parameter after a type swap...) is refused before any file is touched.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field, replace
 from typing import Any
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from losstune import keypath
 from losstune.config import LoadedConfig, origin_at
@@ -40,8 +42,7 @@ class EditError(EditFailure):
     what state the files are in."""
 
 
-@dataclass
-class Change:
+class Change(Struct):
     """One value of the resolved config that changes (``new`` is ``DELETE`` when removed)."""
 
     path: Path
@@ -49,8 +50,7 @@ class Change:
     new: Any
 
 
-@dataclass
-class Plan:
+class Plan(Struct):
     """The resolved config after the edits, what changed, and what to tell the user."""
 
     config: LoadedConfig

@@ -7,8 +7,9 @@ Only the spans that change are touched; every other byte of the file stays as it
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from losstune.edit.values import closing_style, is_name, line_length, python_literal
 from losstune.errors import EditFailure
@@ -17,15 +18,13 @@ from losstune.loader.source import SourceText
 from losstune.loader.values import same_value
 
 
-@dataclass(frozen=True)
-class Whole:
+class Whole(Struct, frozen=True):
     """A value written complete (a list, or a dict with ``_delete_``), never merged into."""
 
     value: Any
 
 
-@dataclass(frozen=True)
-class TextEdit:
+class TextEdit(Struct, frozen=True):
     """Replace ``text[start:end]`` of a file by ``new``."""
 
     start: int

@@ -5,8 +5,10 @@ from __future__ import annotations
 import ast
 import os
 from collections import Counter
-from dataclasses import dataclass, field, replace
 from typing import Any
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from losstune import keypath
 from losstune.config import LoadedConfig, origin_at
@@ -37,8 +39,7 @@ from losstune.render import paths
 from losstune.schema.registry import Schema
 
 
-@dataclass
-class SetOutcome:
+class SetOutcome(Struct):
     """What an edit changed (or would change, with ``dry_run``); no ``changes`` when every
     requested value is already what the config resolves to (``notes`` say so). Paths are
     absolute; renderers show them relative."""

@@ -10,8 +10,9 @@ import json
 import math
 import os
 import re
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from losstune import keypath
 from losstune.edit.apply import atomic_write, locked
@@ -32,8 +33,7 @@ from losstune.render.json import value as json_value
 from losstune.schema.registry import Schema
 
 
-@dataclass
-class Run:
+class Run(Struct):
     """One generated config and the values it sets."""
 
     file: str
@@ -152,8 +152,7 @@ def plan_sweep(
     return runs
 
 
-@dataclass
-class Sweep:
+class Sweep(Struct):
     """A written sweep: the config its runs inherit (its real path), the runs, and the manifests
     (JSON and CSV) that list them."""
 

@@ -7,10 +7,10 @@ import json
 import keyword
 import math
 import unicodedata
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from msgspec import Struct
 
 from losstune.errors import EditFailure
 from losstune.loader.limits import MAX_DATA_DEPTH
@@ -20,8 +20,7 @@ class AssignmentError(EditFailure):
     """A ``KEY=VALUE`` that cannot be understood."""
 
 
-@dataclass(frozen=True)
-class Assignment:
+class Assignment(Struct, frozen=True):
     """One requested change: ``key`` set to ``value``, removed with ``unset``, or renamed to
     ``rename`` (its last step; the value stays); ``text`` is the value as it was typed, where it was."""
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from losstune import keypath
 from losstune.config import origin_at
@@ -30,8 +31,7 @@ from losstune.model import Origin
 from losstune.render import paths
 
 
-@dataclass
-class FileChange:
+class FileChange(Struct):
     """The old and new text of one file."""
 
     path: str
@@ -40,8 +40,7 @@ class FileChange:
     created: bool = False
 
 
-@dataclass
-class Written:
+class Written(Struct):
     """Every file an edit changes, and what to tell the user about where values went."""
 
     files: dict[str, FileChange] = field(default_factory=dict)

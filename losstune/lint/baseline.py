@@ -12,7 +12,8 @@ import json
 import os
 import re
 from collections import Counter
-from dataclasses import replace
+
+from msgspec.structs import replace
 
 from losstune.errors import UsageError
 from losstune.lint.run import LintResult

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 SEARCH_SECONDS = 60.0
 
 
-@dataclass
-class Dependents:
+class Dependents(Struct):
     """The configs to check besides the given ones (those that inherit one, and those that name
     one but cannot be resolved), and a sentence for what the search did not reach (out of time)."""
 

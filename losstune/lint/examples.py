@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import replace
+
+from msgspec.structs import replace
 
 from losstune.config import LoadedConfig
 from losstune.lint.run import SourceLines, check_config, reported

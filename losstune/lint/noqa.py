@@ -10,7 +10,8 @@ tools (``E501``) in the same comment are left to them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 _DIRECTIVE = re.compile(
     r"#\s*(?P<tool>losstune:\s*)?noqa(?![\w-])"
@@ -20,8 +21,7 @@ _DIRECTIVE = re.compile(
 _CODE = re.compile(r"[A-Za-z]+[0-9]+")
 
 
-@dataclass(frozen=True)
-class Code:
+class Code(Struct, frozen=True):
     """One code of a ``noqa`` comment, upper-cased, and where it is in the line (0-based offsets)."""
 
     code: str
@@ -29,8 +29,7 @@ class Code:
     end: int
 
 
-@dataclass(frozen=True)
-class Directive:
+class Directive(Struct, frozen=True):
     """A ``noqa`` comment of a line: where it starts (the ``#``) and ends in the line (0-based
     offsets), whether it is losstune's own form, and its codes (``None``: every finding)."""
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from losstune.config import LoadedConfig
 from losstune.errors import UsageError
@@ -43,8 +45,7 @@ def walks_into(folder: str) -> bool:
 _NOT_CONFIGS = frozenset(("metafile.yml", "metafile.yaml", "model-index.yml", "model-index.yaml", "manifest.json"))
 
 
-@dataclass
-class LintResult:
+class LintResult(Struct):
     """The findings of one lint run, the files checked (absolute paths, as every span holds them),
     and the source lines findings point at."""
 
@@ -74,8 +75,7 @@ def is_base_file(path: str) -> bool:
     return "_base_" in parts or parts[-1].startswith("_base_")
 
 
-@dataclass
-class Collected:
+class Collected(Struct):
     """What walking the given paths found: config files (sorted within each folder), those found
     by walking a folder rather than named, and a warning for each path skipped on the way."""
 

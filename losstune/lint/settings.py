@@ -6,8 +6,10 @@ import fnmatch
 import os
 import re
 import sys
-from dataclasses import dataclass, field, replace
 from typing import Any
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from losstune.errors import UsageError
 from losstune.lint.selection import ALL, first_unknown, matches, split_entries
@@ -19,8 +21,7 @@ class SettingsError(UsageError):
     """Settings that cannot be used (the message names the file and the key)."""
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Struct, frozen=True):
     """What to check and how strictly.
 
     ``select``/``ignore`` hold code prefixes (``LT1`` selects every ``LT1xx``); ``per_file_ignores``

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, Literal
+
+from msgspec import Struct
 
 from losstune.loader import codes
 from losstune.loader.limits import MAX_DATA_DEPTH
@@ -31,8 +32,7 @@ ELEMENTS_PER_STEP = 20
 """Elements an operation may touch for the cost of one evaluation step."""
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(Struct, frozen=True):
     """The limits of evaluating one config file statically.
 
     Real configs stay far below each of them: the largest MMDetection 3.3 config takes 1,600 steps
@@ -153,8 +153,7 @@ _FLAT_NUMBERS = frozenset((int, float, bool))
 _SHORT = 16  # containers shorter than this are walked element by element
 
 
-@dataclass(frozen=True)
-class Extent:
+class Extent(Struct, frozen=True):
     """What a value stands for once every shared part is counted each time it appears.
 
     ``values`` counts containers, dict keys and scalars; ``text`` the characters of the strings;

@@ -13,8 +13,9 @@ among the ``--cfg-options`` given (line ``n`` of ``<command line>``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from losstune.errors import UsageError
 from losstune.loader.values import LDict
@@ -26,8 +27,7 @@ COMMAND_LINE = "<command line>"
 DELETE_KEY = "_delete_"
 
 
-@dataclass(frozen=True)
-class CfgOption:
+class CfgOption(Struct, frozen=True):
     """One ``KEY=VALUE`` of ``--cfg-options``: the key, the value as read, and where it was given."""
 
     key: str

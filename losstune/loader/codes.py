@@ -7,13 +7,12 @@ loss. Codes ``LT0xx`` are the loader's; lint rules use ``LT1xx`` and up.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from msgspec import Struct
 
 from losstune.model import Diagnostic, Severity, Span
 
 
-@dataclass(frozen=True)
-class Code:
+class Code(Struct, frozen=True):
     """A diagnostic kind: stable code, kebab-case name, default severity, and what it means."""
 
     code: str

@@ -23,7 +23,8 @@ import sys
 import time
 from collections import OrderedDict, deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from losstune.loader import fileread, pysource
 from losstune.loader.filecache import RACY_NS, Stamp
@@ -43,8 +44,7 @@ _MAX_BASES = 32  # how many classes deep a chain of bases is followed
 _MAX_KEPT = 4096
 
 
-@dataclass(frozen=True)
-class CustomClass:
+class CustomClass(Struct, frozen=True):
     """A class registered by a module ``custom_imports`` names.
 
     ``names`` are the names it is registered under, in the registry ``registry`` (``MODELS``) of
@@ -67,8 +67,7 @@ class CustomClass:
     accepts_any: bool = False
 
 
-@dataclass(frozen=True)
-class UnreadModule:
+class UnreadModule(Struct, frozen=True):
     """A module ``custom_imports`` names (or one it imports) that could not be read: ``reason``
     completes a sentence about it. ``module`` is empty where ``custom_imports`` itself names no
     module."""
@@ -78,23 +77,20 @@ class UnreadModule:
     file: str | None = None
 
 
-@dataclass(frozen=True)
-class CustomModules:
+class CustomModules(Struct, frozen=True):
     """What reading a config's ``custom_imports`` found."""
 
     classes: tuple[CustomClass, ...] = ()
     unread: tuple[UnreadModule, ...] = ()
 
 
-@dataclass(frozen=True)
-class _Module:
+class _Module(Struct, frozen=True):
     name: str
     file: str
     facts: ModuleFacts
 
 
-@dataclass(frozen=True)
-class _Constructor:
+class _Constructor(Struct, frozen=True):
     params: tuple[Param, ...]
     var_keyword: bool = False
     accepts_any: bool = False

@@ -15,8 +15,10 @@ from __future__ import annotations
 import ast
 import bisect
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
 from typing import Any, Protocol
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from losstune.loader import pysource
 from losstune.loader.source import EnvTemplate, SourceText
@@ -32,8 +34,7 @@ class HasSources(Protocol):
     def sources(self) -> Mapping[str, SourceText]: ...
 
 
-@dataclass(frozen=True)
-class EnvValue:
+class EnvValue(Struct, frozen=True):
     """Shown in place of a value that comes from environment variables: their names."""
 
     names: tuple[str, ...]
@@ -42,8 +43,7 @@ class EnvValue:
         return ", ".join(f"${n}" for n in self.names)
 
 
-@dataclass(frozen=True)
-class _FileTemplates:
+class _FileTemplates(Struct, frozen=True):
     src: SourceText
     templates: list[EnvTemplate]
     starts: list[int]

@@ -20,8 +20,9 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 from losstune.loader import fileread
 from losstune.loader.frontend import ParsedFile
@@ -35,8 +36,7 @@ MAX_TEXT_CHARS = 32 * 1024 * 1024
 MAX_RESULTS = 2048
 
 
-@dataclass(frozen=True)
-class Stamp:
+class Stamp(Struct, frozen=True):
     """What identifies one state of a file without reading it."""
 
     device: int
@@ -55,8 +55,7 @@ class Stamp:
         return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-@dataclass
-class _Kept:
+class _Kept(Struct):
     parsed: ParsedFile
     stamp: Stamp | None
     trusted: bool  # the stamp alone says the file is unchanged
@@ -65,8 +64,7 @@ class _Kept:
 MadeFrom = tuple[tuple[str, ParsedFile, tuple[str | None, ...] | None], ...]
 
 
-@dataclass(frozen=True)
-class _Result:
+class _Result(Struct, frozen=True):
     result: FileResult
     height: int  # the files in its longest chain of bases, itself included
     # Each file the result was made from, as parsed then, and the values of its templates' variables.

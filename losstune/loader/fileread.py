@@ -16,8 +16,9 @@ import os
 import stat
 from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
 from enum import Enum
+
+from msgspec import Struct
 
 from losstune.errors import LosstuneError
 from losstune.loader.limits import MAX_FILE_BYTES
@@ -74,8 +75,7 @@ class ReadError(LosstuneError):
         self.fix = fix
 
 
-@dataclass(frozen=True)
-class Position:
+class Position(Struct, frozen=True):
     """Where a byte stands in a file: 1-based line and column."""
 
     line: int

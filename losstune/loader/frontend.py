@@ -15,8 +15,9 @@ import io
 import os
 import tokenize
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from losstune.loader import codes, gcpause, pyast, pycompile, pysource
 from losstune.loader.jsonread import read_json
@@ -29,8 +30,7 @@ from losstune.model import Diagnostic, Severity, Span
 BaseEntry = tuple[Any, Span | None]
 
 
-@dataclass(frozen=True)
-class ParsedPython:
+class ParsedPython(Struct, frozen=True):
     """A Python file's syntax tree, what one walk over it found, and what Python's parser warned."""
 
     module: ast.Module
@@ -38,8 +38,7 @@ class ParsedPython:
     warnings: tuple[Diagnostic, ...]
 
 
-@dataclass(frozen=True)
-class Front:
+class Front(Struct, frozen=True):
     """A file as its front end read it: ``src`` (after templates), the ``_base_`` entries (each
     with the span that names it), and whether its code reads ``_base_`` (then it gets its own copy
     of the bases, as mmengine converts each base afresh)."""
@@ -53,8 +52,7 @@ class Front:
         raise NotImplementedError
 
 
-@dataclass(frozen=True)
-class PythonFront(Front):
+class PythonFront(Front, frozen=True):
     """A classic Python config: evaluated (never executed) with ``_base_`` bound to the bases."""
 
     module: ast.Module
@@ -68,8 +66,7 @@ class PythonFront(Front):
         return cfg
 
 
-@dataclass(frozen=True)
-class DataFront(Front):
+class DataFront(Front, frozen=True):
     """A YAML or JSON config: its data as read."""
 
     data: LDict
@@ -222,8 +219,7 @@ def _most_complex_line(text: str) -> int:
     return best if count <= best_count else start
 
 
-@dataclass(frozen=True)
-class Templated:
+class Templated(Struct, frozen=True):
     """A file's text with mmengine's templates replaced for one set of variable values: the
     source (``None`` when a variable has no value), the diagnostics so far, and for Python the
     parse of the replaced text (``None`` when it does not parse)."""

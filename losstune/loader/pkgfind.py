@@ -26,9 +26,10 @@ import re
 import site
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import PurePath
+
+from msgspec import Struct, field
 
 from losstune.errors import LosstuneError
 from losstune.loader import fileread, pysource
@@ -46,8 +47,7 @@ class NotFound(LosstuneError):
     """A name that could not be located; the message says why, as a sentence for a diagnostic."""
 
 
-@dataclass(frozen=True)
-class Found:
+class Found(Struct, frozen=True):
     """Where a module is: ``origin`` is its file (``"built-in"`` or ``"frozen"`` for modules inside
     the interpreter, ``None`` for a namespace package); ``locations`` are the folders its
     sub-modules are searched in (empty for a module that is not a package)."""
@@ -71,8 +71,7 @@ class Found:
         return f"`{self.origin}`"
 
 
-@dataclass(frozen=True)
-class _Hook:
+class _Hook(Struct, frozen=True):
     """An editable install's import hook, read from its source.
 
     ``folders`` (setuptools): a top-level name and the folder, or the module path without its

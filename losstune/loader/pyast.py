@@ -10,8 +10,9 @@ own checks do.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
 from typing import TypeGuard
+
+from msgspec import Struct
 
 from losstune.loader.pkgfind import PackageFinder, is_builtin_module
 
@@ -54,8 +55,7 @@ def opens_read_base(stmt: ast.stmt) -> bool:
     return isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == READ_BASE
 
 
-@dataclass(frozen=True)
-class ModuleFacts:
+class ModuleFacts(Struct, frozen=True):
     """What one walk over a module found: ``uses_base`` says whether the code reads the name
     ``_base_`` (besides assigning it)."""
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass, field
 from typing import Literal
+
+from msgspec import Struct, field
 
 from losstune.loader.pyast import BASE_KEY
 
@@ -28,8 +29,7 @@ _KEYED = frozenset(("update", "merge", "setdefault", "pop"))
 ChangeKind = Literal["slot", "object"]
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(Struct, frozen=True):
     """A value changed in place, by the statement or call ``at``. ``slot``: the item or attribute
     ``node`` (``d[k]``, ``cfg.x``) is set or deleted. ``object``: the value ``node`` evaluates to
     is changed by a method, at the ``keys`` given (``None``: anywhere in it)."""
@@ -40,8 +40,7 @@ class Change:
     keys: tuple[Hashable, ...] | None = None
 
 
-@dataclass(slots=True)
-class Effects:
+class Effects(Struct):
     """What a block may change: ``names`` it binds or deletes and values it ``changes``, each in
     the order the source first names it."""
 

@@ -11,15 +11,15 @@ import ast
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import cast
+
+from msgspec import Struct
 
 # What ``ast.parse`` raises on text it cannot parse: a syntax error, null bytes, nesting too deep.
 PARSE_ERRORS = (SyntaxError, ValueError, RecursionError, MemoryError)
 
 
-@dataclass(frozen=True)
-class ParserWarning:
+class ParserWarning(Struct, frozen=True):
     """A warning Python's parser gave at a 1-based ``line``."""
 
     line: int

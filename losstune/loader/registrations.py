@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Literal, cast
+
+from msgspec import Struct, field
 
 from losstune.loader import pysource
 
@@ -26,8 +27,7 @@ KeywordUse = Literal["none", "ignored", "forwarded", "used"]
 them on to ``super().__init__``; it uses them some other way."""
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(Struct, frozen=True):
     """A parameter that can be passed by keyword. ``default`` is the value of a literal default;
     ``default_text`` is the default as written, for any default."""
 
@@ -38,16 +38,14 @@ class Param:
     default_text: str = ""
 
 
-@dataclass(frozen=True)
-class Signature:
+class Signature(Struct, frozen=True):
     """The keyword parameters of an ``__init__`` and what it does with ``**kwargs``."""
 
     params: tuple[Param, ...]
     kwargs: KeywordUse
 
 
-@dataclass(frozen=True)
-class ClassInfo:
+class ClassInfo(Struct, frozen=True):
     """A class defined in the module: ``init`` is ``None`` where it defines no ``__init__`` (it is
     inherited), and ``opaque`` where it sets ``__init__`` some way other than ``def``."""
 
@@ -58,16 +56,14 @@ class ClassInfo:
     opaque: bool = False
 
 
-@dataclass(frozen=True)
-class RegistryRef:
+class RegistryRef(Struct, frozen=True):
     """A registry object: its scope and the name it is known by where it is made (``MODELS``)."""
 
     scope: str
     variable: str
 
 
-@dataclass(frozen=True)
-class Registration:
+class Registration(Struct, frozen=True):
     """``registry.register_module(...)`` of the class the module knows as ``target``; ``names``
     empty where the name given is not a literal (it cannot be known without running the module)."""
 
@@ -78,8 +74,7 @@ class Registration:
     line: int
 
 
-@dataclass(frozen=True)
-class Import:
+class Import(Struct, frozen=True):
     """An import the module makes when it is imported: ``module`` (absolute) and, for ``from M
     import a, b``, the names (``*`` for a star import)."""
 
@@ -87,8 +82,7 @@ class Import:
     names: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Binding:
+class Binding(Struct, frozen=True):
     """What a name of the module stands for: ``attribute`` of ``module`` (``from M import a``), or
     the module itself where ``attribute`` is ``None`` (``import M as m``)."""
 
@@ -96,8 +90,7 @@ class Binding:
     attribute: str | None
 
 
-@dataclass
-class ModuleFacts:
+class ModuleFacts(Struct):
     """Everything :func:`read_module` takes from one module."""
 
     classes: dict[str, ClassInfo] = field(default_factory=dict)

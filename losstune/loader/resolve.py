@@ -9,12 +9,13 @@ into the bases. Each problem becomes a diagnostic with a position; resolving goe
 from __future__ import annotations
 
 import copy
-import dataclasses
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec.structs
+from msgspec import Struct, field
 
 from losstune.loader import codes, fileread, frontend
 from losstune.loader.budget import refuse_oversized
@@ -37,8 +38,7 @@ DEPRECATION_KEY = "_deprecation_"
 RESERVED_KEYS = ("filename", "text", "pretty_text", "env_variables")
 
 
-@dataclass
-class FileResult:
+class FileResult(Struct):
     """A resolved file: its merged config (``None`` when it could not be read at all), every
     diagnostic found in it or its bases, and every file the result depends on."""
 
@@ -55,9 +55,9 @@ class FileResult:
     # The diagnostics already taken, kept from one base to the next so that a file with many
     # bases does not hash its whole list again for each (rebuilt when the list was replaced or
     # shortened meanwhile).
-    _seen: set[Diagnostic] = field(default_factory=set, init=False, repr=False, compare=False)
-    _seen_list: list[Diagnostic] | None = field(default=None, init=False, repr=False, compare=False)
-    _seen_upto: int = field(default=0, init=False, repr=False, compare=False)
+    _seen: set[Diagnostic] = field(default_factory=set)
+    _seen_list: list[Diagnostic] | None = None
+    _seen_upto: int = 0
 
     def _known_diagnostics(self) -> set[Diagnostic]:
         if self._seen_list is not self.diagnostics or self._seen_upto > len(self.diagnostics):
@@ -131,12 +131,12 @@ class Resolver:
         """Resolve ``path`` (a config file) and everything it inherits."""
         result = self._resolve(os.path.abspath(os.path.expanduser(os.fspath(path))), None, is_base=False)
         # The result may be kept and given to the next caller too: each gets its own lists.
-        result = dataclasses.replace(
+        result = msgspec.structs.replace(
             result, diagnostics=list(result.diagnostics), files=list(result.files), sources=dict(result.sources)
         )
         mask = EnvMask(result.sources.values())
         if mask:  # a message may quote text substituted from the environment (`name 'tok' is not defined`)
-            result = dataclasses.replace(result, diagnostics=[mask.diagnostic(d) for d in result.diagnostics])
+            result = msgspec.structs.replace(result, diagnostics=[mask.diagnostic(d) for d in result.diagnostics])
         if result.imported is not None and result.cfg is not None:
             # Config.to_dict() of a new-style config: lazy names as strings, imported names left out.
             cfg = lazy_to_string(copy.deepcopy(result.cfg))
@@ -177,7 +177,7 @@ class Resolver:
         assert result.cfg is not None
         cfg = apply_options(result.cfg, self.options)
         sources = {**result.sources, COMMAND_LINE: self.option_source}
-        return dataclasses.replace(result, cfg=cfg, sources=sources)
+        return msgspec.structs.replace(result, cfg=cfg, sources=sources)
 
     def resolve_base(self, path: str, requested_at: Span | None, *, new_style: bool = False) -> FileResult:
         """Resolve a base config that a file names at ``requested_at`` (``path`` is absolute, or

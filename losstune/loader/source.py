@@ -17,7 +17,8 @@ import bisect
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from losstune.errors import LosstuneError
 from losstune.model import Span
@@ -43,24 +44,21 @@ class TemplateError(LosstuneError):
         self.offset = offset
 
 
-@dataclass
-class _Edit:
+class _Edit(Struct):
     new_start: int
     new_end: int
     old_start: int
     old_end: int
 
 
-@dataclass
-class _Pass:
+class _Pass(Struct):
     """The replacements of one template pass, in order, with their start offsets for bisection."""
 
     edits: list[_Edit]
     starts: list[int]
 
 
-@dataclass(frozen=True)
-class EnvTemplate:
+class EnvTemplate(Struct, frozen=True):
     """One ``{{$NAME:default}}`` template of the file: where it is written (offsets into the
     file's text, end exclusive), the variable, its default, and whether the environment set the
     variable (``from_env``) or the default was used. ``note`` says why mmengine, which reads the
@@ -75,8 +73,7 @@ class EnvTemplate:
     note: str = ""
 
 
-@dataclass
-class SourceText:
+class SourceText(Struct):
     """The file's text, the text after template substitution, and the map between them."""
 
     path: str

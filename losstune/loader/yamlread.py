@@ -10,10 +10,10 @@ tuple, and refuses every other Python tag instead of constructing arbitrary obje
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from msgspec import Struct
 
 from losstune.loader import codes
 from losstune.loader.limits import MAX_DATA_DEPTH, MAX_DATA_VALUES, MAX_INT_DIGITS
@@ -222,8 +222,7 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-@dataclass
-class _Measure:
+class _Measure(Struct):
     """What the node graph holds once every alias is expanded: values and nesting of each node,
     and a node that contains itself (through an alias), if any."""
 

@@ -7,8 +7,9 @@ start fast.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from losstune import __version__
 from losstune.loader import codes
@@ -25,8 +26,7 @@ from losstune.rules import ALL_RULES
 from losstune.words import count
 
 
-@dataclass(frozen=True)
-class Checked:
+class Checked(Struct, frozen=True):
     """How many configs a lint run checked, and how many of them because they inherit a file it
     was given (``--dependents``)."""
 

@@ -12,9 +12,10 @@ its column.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from enum import Enum
 
+from msgspec import Struct
+from msgspec.structs import replace
 from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.table import Table
@@ -36,8 +37,7 @@ class Layout(Enum):
     LISTED = "listed"
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(Struct, frozen=True):
     """One parameter as shown: ``origin`` is its ``set at`` cell (one line or more), ``dim`` a
     default, ``flagged`` a parameter its class does not take (``meaning`` says so)."""
 
@@ -53,8 +53,7 @@ def _widest(texts: list[str], floor: str) -> int:
     return max([len(floor), *(len(line) for t in texts for line in t.split("\n"))])
 
 
-@dataclass(frozen=True)
-class _Widths:
+class _Widths(Struct, frozen=True):
     name: int
     value: int
     origin: int

@@ -7,7 +7,8 @@ from __future__ import annotations
 import functools
 import os
 import re
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from losstune.model import Diagnostic, Span
 
@@ -47,8 +48,7 @@ def order(d: Diagnostic) -> tuple[str, int, int, str]:
     return (shown(d.span.file), d.span.line, d.span.column, d.code)
 
 
-@dataclass(frozen=True)
-class Paths:
+class Paths(Struct, frozen=True):
     """How one report shows its paths: as :func:`shown` (``base`` is ``None``), or relative to the
     folder ``base`` (``../_base_/models/retinanet_r50_fpn.py``)."""
 

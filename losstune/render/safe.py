@@ -13,7 +13,8 @@ Pure and without rich: ``losstune lint`` of one file imports this too.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 # Characters of a source line shown around the marker; a longer line is clipped, with an ellipsis
 # on the side (or sides) cut.
@@ -89,8 +90,7 @@ def cells(text: str) -> int:
     return n
 
 
-@dataclass(frozen=True)
-class Excerpt:
+class Excerpt(Struct, frozen=True):
     """One source line as shown, and where the marker goes under it (in terminal columns)."""
 
     text: str

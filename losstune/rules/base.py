@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from losstune.config import LoadedConfig, origin_at
 from losstune.keypath import Path, format_path, get
@@ -19,8 +21,7 @@ if TYPE_CHECKING:
     from losstune.loader.customimports import UnreadModule
 
 
-@dataclass(frozen=True)
-class Example:
+class Example(Struct, frozen=True):
     """A config for a rule's own tests; ``at`` is the (line, column) of each expected finding.
     ``bases`` are the files written beside it (name, text), for a config that inherits them."""
 
@@ -32,8 +33,7 @@ class Example:
     bases: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass
-class Context:
+class Context(Struct):
     """One resolved config, the schema, and the MMDetection version it is checked against;
     ``unread_imports`` are the modules of its ``custom_imports`` that could not be read."""
 
@@ -41,9 +41,9 @@ class Context:
     schema: Schema
     version: int
     unread_imports: tuple[UnreadModule, ...] = ()
-    _nodes: list[Node] | None = field(default=None, repr=False)
-    _mask: EnvMask | None = field(default=None, repr=False)
-    _order: dict[str, int] | None = field(default=None, repr=False)
+    _nodes: list[Node] | None = None
+    _mask: EnvMask | None = None
+    _order: dict[str, int] | None = None
 
     @property
     def mask(self) -> EnvMask:
@@ -104,8 +104,7 @@ class Context:
         return self._nodes
 
 
-@dataclass
-class Node:
+class Node(Struct):
     """A loss or sampler dict of the config."""
 
     ctx: Context

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from losstune.config import origin_at
 from losstune.keypath import Path, format_path
@@ -35,8 +36,7 @@ _DATALOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
 _DATA_SPLITS = ("train", "val", "test")
 
 
-@dataclass(frozen=True)
-class Count:
+class Count(Struct, frozen=True):
     """One stated number of classes: where (its key path and origin) and how many."""
 
     key: str

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from losstune.keypath import Path, format_path
 from losstune.loader.recompute import FAILED, evaluate
@@ -20,8 +21,7 @@ CLASS_COUNTS: frozenset[str] = frozenset(("num_classes", "num_things_classes", "
 _MAX_DEPTH = 8
 
 
-@dataclass(frozen=True)
-class Stale:
+class Stale(Struct, frozen=True):
     """A value that mmengine keeps as a base computed it: what it would be with the definitions
     the config has now, and the name whose definition changed (where it changed)."""
 

@@ -13,8 +13,9 @@ schema file (``--schema``) keeps that description.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct
 
 from losstune.loader.values import to_plain
 from losstune.schema.registry import Entry, ParamSpec, Schema, TypeSpec, builtin_entries
@@ -28,8 +29,7 @@ BUILD_REGISTRIES = frozenset({"MODELS", "LOSSES", "TASK_UTILS", "BBOX_SAMPLERS"}
 (``TASK_UTILS``, 2.x's ``BBOX_SAMPLERS``) from."""
 
 
-@dataclass(frozen=True)
-class CustomSchema:
+class CustomSchema(Struct, frozen=True):
     """The schema with a config's custom classes in it, and the modules that could not be read."""
 
     schema: Schema

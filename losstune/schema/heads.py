@@ -10,8 +10,9 @@ so an unusual head never produces a false alarm.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
+
+from msgspec import Struct
 
 from losstune.schema.scopes import TypeRef
 
@@ -133,8 +134,7 @@ class Outputs(NamedTuple):
     how: str
 
 
-@dataclass(frozen=True)
-class ClassifierWidth:
+class ClassifierWidth(Struct, frozen=True):
     """How many outputs the classifier has whose scores a head gives to one of its losses.
 
     The number of classes C is the sum of the head parameters ``classes``. ``background`` says

@@ -13,9 +13,11 @@ import difflib
 import math
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from losstune.errors import UsageError
 from losstune.loader import fileread
@@ -37,8 +39,7 @@ class SchemaError(UsageError):
     """A schema file that cannot be used; the message names the file and the entry."""
 
 
-@dataclass(frozen=True)
-class TypeSpec:
+class TypeSpec(Struct, frozen=True):
     """A parameter type such as ``float``, ``list[float]|None``, ``float|list[float]|None`` or ``any``."""
 
     text: str
@@ -81,8 +82,7 @@ def _accepts(kind: str, value: Any) -> bool:
     return isinstance(value, allowed)
 
 
-@dataclass(frozen=True)
-class ParamSpec:
+class ParamSpec(Struct, frozen=True):
     """One constructor parameter."""
 
     name: str
@@ -121,8 +121,7 @@ class ParamSpec:
         return not (self.exclusive_min is not None and value <= self.exclusive_min)
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(Struct, frozen=True):
     """A loss or a bbox sampler type, registered in the registry of the scope ``registry``.
 
     ``accepts_unknown_keys``: it takes parameters it does not list and ignores them;
@@ -159,8 +158,7 @@ class Entry:
         return dict(self.registered_by).get(version, self.source)
 
 
-@dataclass
-class Schema:
+class Schema(Struct):
     """Every known loss and sampler, by the registry it is registered in; later entries (user
     schemas) replace earlier ones of the same registry and name."""
 

@@ -11,8 +11,9 @@ MMDetection's, and so is every MMDetection 2.x config (2.x has no scopes).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from losstune.keypath import Path, format_path
 
@@ -47,8 +48,7 @@ def project_name(scope: str) -> str:
     return PROJECTS.get(scope, scope)
 
 
-@dataclass(frozen=True)
-class TypeRef:
+class TypeRef(Struct, frozen=True):
     """Where a config ``type`` is looked up: the ``registry`` scope and the ``name`` in it.
 
     ``registry`` is ``None`` when the scope in force cannot be known (a ``default_scope`` that is

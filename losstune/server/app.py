@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass
 from typing import Any
 
 from lsprotocol import types
+from msgspec import Struct
 from pygls.lsp.server import LanguageServer
 
 from losstune import __version__
@@ -38,8 +38,7 @@ DEBOUNCE_S = 0.02
 """How long typing must pause before the document is checked again."""
 
 
-@dataclass(frozen=True)
-class Here:
+class Here(Struct, frozen=True):
     """A position of an open config: its path, text, 1-based line and column, and the config
     resolved (by ``resolver``, which keeps what it read)."""
 

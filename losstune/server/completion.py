@@ -5,8 +5,9 @@ meanings and the values the config gives them), the choices of a parameter that 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from losstune.config import LoadedConfig, origin_at
 from losstune.keypath import Path, get
@@ -19,8 +20,7 @@ from losstune.schema.scopes import DEFAULT_SCOPE, type_at
 _VALUE = re.compile(r"""([A-Za-z_]\w*)\s*[=:]\s*['"]?([\w.]*)$""")
 
 
-@dataclass(frozen=True)
-class Item:
+class Item(Struct, frozen=True):
     """One completion: the text inserted, what it is, and its meaning."""
 
     label: str

@@ -16,7 +16,8 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from losstune.edit.inheritors import KeptTree, find_inheritors, project_root
 from losstune.keypath import Path, get, walk_dicts
@@ -31,8 +32,7 @@ MAX_FAMILIES = 8
 """How many bases' inheritors are kept (the least recently asked for go first)."""
 
 
-@dataclass(frozen=True)
-class Override:
+class Override(Struct, frozen=True):
     """A place that writes, over a base, a key the base sets: the value's span, the key, and the
     configs of the workspace whose value it is (in the search's order)."""
 
@@ -41,8 +41,7 @@ class Override:
     configs: tuple[str, ...]
 
 
-@dataclass
-class _Family:
+class _Family(Struct):
     """A base's inheritors, the paths the base writes, and each inheritor's writes at them over
     the base (filled in as asked for)."""
 

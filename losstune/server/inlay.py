@@ -5,7 +5,8 @@ sets it. Only loss and sampler dicts written in the file that also inherit keys 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from losstune.config import LoadedConfig
 from losstune.keypath import Path, get
@@ -17,8 +18,7 @@ MAX_VALUE_CHARS = 40
 """A value longer than this is cut, with an ellipsis."""
 
 
-@dataclass(frozen=True)
-class Hint:
+class Hint(Struct, frozen=True):
     """One inherited parameter of a dict: shown after ``line`` and ``column`` (1-based, the end
     of the dict's last written value) as ``label``, set at ``origin``."""
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from losstune.config import LoadedConfig, origin_at
 from losstune.keypath import Path, get, walk_dicts
@@ -21,8 +22,7 @@ _KEY_REACH = 200  # how far before a value SourceText.key_of looks for its key
 _STRING = re.compile(r"""(['"])([^'"]*)\1""")
 
 
-@dataclass(frozen=True)
-class KeyHit:
+class KeyHit(Struct, frozen=True):
     """A key of a loss or sampler dict under the cursor: the dict's path, the key, and where
     the value the config gets was set."""
 

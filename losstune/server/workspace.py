@@ -5,7 +5,8 @@ config with the files it read (so that editing a base re-checks the configs that
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from losstune.config import LoadedConfig
 from losstune.errors import LosstuneError
@@ -18,8 +19,7 @@ from losstune.model import Diagnostic, Span
 from losstune.schema.registry import Schema, load_schema
 
 
-@dataclass
-class Checked:
+class Checked(Struct):
     """One check of an open config: every finding lint reports for it (in whatever file each is
     written) and the files its resolution read (absolute paths)."""
 
