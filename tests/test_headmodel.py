@@ -72,6 +72,13 @@ HEADS = {
             loss_bbox=dict(type='L1Loss', loss_weight=5.0),
             loss_iou=dict(type='GIoULoss', loss_weight=2.0)))
         """,
+    "sabl": """
+        model = dict(bbox_head=dict(type='SABLRetinaHead', num_classes=80,
+            bbox_coder=dict(type='BucketingBBoxCoder', num_buckets=10, scale_factor=3.0, offset_topk=3),
+            loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
+            loss_bbox_cls=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.5),
+            loss_bbox_reg=dict(type='SmoothL1Loss', beta=1.0 / 9.0, loss_weight=1.5)))
+        """,
 }
 
 
@@ -357,3 +364,38 @@ def test_rtmdet_divides_by_the_assign_metrics_of_an_untrained_head(write: Callab
         assert 0 < float(scores.sum()) < 1 and int((scores > 0).sum()) == 8
     else:  # the box weights are the same metrics
         assert 0 < float(r.kwargs["weight"].sum()) < 1
+
+
+@pytest.mark.parametrize(("num_priors", "seed"), [(None, 0), (50, 3)])
+def test_sabl_feeds_every_prior_its_side_buckets_normalised_per_column(
+    head: Callable[..., EvalResult], num_priors: int | None, seed: int
+) -> None:
+    # SABLRetinaHead.loss_by_feat_single: loss_bbox_cls(bbox_cls_pred, bbox_cls_targets.long(),
+    # bbox_cls_weights, avg_factor=avg_factor * 4 * side_num), loss_bbox_reg(bbox_reg_pred,
+    # bbox_reg_targets, bbox_reg_weights, avg_factor=avg_factor * 4 * offset_topk), each
+    # (priors, 4 * side_num) with side_num = ceil(num_buckets / 2): 5 here, offset_topk 3
+    c = head("sabl", "loss_bbox_cls", num_priors=num_priors, seed=seed)
+    r = head("sabl", "loss_bbox_reg", num_priors=num_priors, seed=seed)
+    p = _positives(c)
+    avg = float(max(p, 1))
+    assert c.kwargs["avg_factor"] == avg * 4 * 5 and r.kwargs["avg_factor"] == avg * 4 * 3
+    for t in (c, r):
+        pred, target, weight = t.args
+        assert pred.shape == target.shape == weight.shape == (t.trace.steps[0].value["priors"], 20)
+        assert int((weight.sum(1) > 0).sum()) == p  # weighted at the positives only
+    _, labels, cls_weight = c.args
+    assert labels.dtype == torch.long
+    rows = labels.sum(1) > 0
+    # one bucket per side is the edge's; its neighbour within one bucket is ignored, no other
+    assert torch.equal(labels[rows].view(-1, 4, 5).sum(2), torch.ones(p, 4, dtype=torch.long))
+    assert bool(((cls_weight[rows].view(-1, 4, 5) == 0).sum(2) <= 1).all())
+    assert bool((cls_weight[rows][labels[rows] == 1] == 1).all())
+    # the offsets are weighted at each side's nearest bucket, and its next two within one bucket
+    reg_weight = r.args[2][rows].view(-1, 4, 5).sum(2)
+    assert bool(((reg_weight >= 1) & (reg_weight <= 3)).all())
+    pred, target, weight = c.args
+    bce = F.binary_cross_entropy_with_logits(pred, target.float(), reduction="none")
+    assert float(c.logged) == pytest.approx(
+        1.5 * float((bce * weight).sum()) / (c.kwargs["avg_factor"] + EPS), rel=1e-5
+    )
+    assert "avg_factor = max(positives, 1) × 4 × side_num (5)" in c.trace.steps[0].description

@@ -47,6 +47,13 @@ REAL = [
         {"loss_cls", "loss_obj"},
     ),
     ("rtmdet/rtmdet_tiny_8xb32-300e_coco.py", "RTMDetHead", {"loss_cls", "loss_bbox"}, set()),
+    # 4 × side_num bucket columns per prior; the avg_factor times the columns a positive's weights reach
+    (
+        "sabl/sabl-retinanet_r50_fpn_1x_coco.py",
+        "SABLRetinaHead",
+        {"loss_cls", "loss_bbox_cls", "loss_bbox_reg"},
+        {"loss_cls", "loss_bbox_cls", "loss_bbox_reg"},
+    ),
     ("detr/detr_r18_8xb2-500e_coco.py", "DETRHead", {"loss_cls", "loss_bbox", "loss_iou", "d4.loss_iou"}, {"loss_cls"}),
 ]
 
@@ -130,3 +137,29 @@ def test_the_avg_factor_rules_at_zero_positives() -> None:
     assert AvgRule(rule_for("DETRHead", "loss_cls"), None, 0.1).avg(Counts((0,), (100,), 100)) == pytest.approx(10.0)
     assert AvgRule(rule_for("YOLOXHead", "loss_obj"), None, None).divisor(none) == 1.0
     assert AvgRule(rule_for("RTMDetHead", "loss_cls"), None, None).divisor(Counts((3,), (0,), 3, 0.2)) == 1.0
+
+
+@needs_mmdet
+def test_the_side_buckets_are_bucketing_bbox_coders() -> None:
+    """heads_sabl.bucket_targets gives what MMDetection's bbox2bucket gives, for its options."""
+    from mmdet.models.task_modules.coders.bucketing_bbox_coder import bbox2bucket
+
+    from losstune.engine.heads_sabl import Coder, bucket_targets
+
+    g = torch.Generator().manual_seed(0)
+    xy = torch.rand(64, 2, generator=g) * 500
+    side = torch.rand(64, 1, generator=g) * 200 + 16
+    squares = torch.cat([xy, xy + side], 1)
+    boxes = squares + (torch.rand(64, 4, generator=g) - 0.5) * side * 0.6
+    for coder in (Coder(14, 3.0), Coder(10, 2.0, 3, 0.5), Coder(7, 3.0, 1, 1.0, False)):
+        theirs = bbox2bucket(
+            squares,
+            boxes,
+            coder.num_buckets,
+            coder.scale_factor,
+            coder.offset_topk,
+            coder.offset_upperbound,
+            coder.cls_ignore_neighbor,
+        )
+        for ours, real in zip(bucket_targets(squares, boxes, coder), theirs, strict=True):
+            assert torch.allclose(ours, real, atol=1e-5)

@@ -41,6 +41,7 @@ FAMILY: dict[str, str] = {
     **{h: "RTMDetHead" for h in ("RTMDetHead", "RTMDetSepBNHead")},
     "VFNetHead": "VFNetHead",
     "PAAHead": "PAAHead",
+    "SABLRetinaHead": "SABLRetinaHead",
     "YOLOXHead": "YOLOXHead",
     "CenterNetHead": "CenterNetHead",
     **{h: "DETRHead" for h in ("DETRHead", "ConditionalDETRHead", "DABDETRHead", "DeformableDETRHead", "DINOHead")},
@@ -76,6 +77,8 @@ class Rule:
     after: Literal["none", "weight_sum", "positives"] = "none"
     target: Literal["given", "quality"] = "given"  # "quality": one logit per positive against its quality
     log_name: str = ""  # the key in the head's loss dict, where it is not the config's key
+    inputs: Literal["given", "side_buckets"] = "given"  # "side_buckets": SABL's bucket columns per prior
+    times: Literal["", "sides", "offsets"] = ""  # the avg_factor times SABL's columns per positive
 
 
 _CENTERNESS = "centerness_targets"
@@ -132,6 +135,10 @@ RULES: dict[str, dict[str, Rule]] = {
         "loss_obj": Rule(weight="none", avg="none", after="positives"),
         "loss_l1": Rule(rows="positives", weight="none", avg="none", after="positives"),
     },
+    "SABLRetinaHead": {
+        "loss_bbox_cls": Rule(inputs="side_buckets", times="sides"),
+        "loss_bbox_reg": Rule(inputs="side_buckets", times="offsets"),
+    },
     "CenterNetHead": {},
     "DETRHead": {
         "loss_cls": Rule(avg="detr_cls"),
@@ -178,10 +185,12 @@ class AvgRule:
     rule: Rule
     given_rule: str | None
     bg_cls_weight: float | None
+    times: float = 1.0  # what the head multiplies the avg_factor by (SABL's columns per positive)
 
     def avg(self, counts: Counts) -> float | None:
         given = sampling_avg(counts, self.given_rule)
-        return avg_factor(self.rule, counts, given, self.given_rule, self.bg_cls_weight)[0]
+        avg = avg_factor(self.rule, counts, given, self.given_rule, self.bg_cls_weight)[0]
+        return avg * self.times if avg is not None else None
 
     def divisor(self, counts: Counts) -> float | None:
         return divisor(self.rule, counts)
@@ -228,9 +237,11 @@ def feed(
     num_classes: int,
     seed: int,
     bg_cls_weight: float | None = None,
+    head: dict[str, Any] | None = None,
 ) -> Feed:
     """Apply the ``family``'s rule for ``loss_name`` to the inputs a dense head would pass
-    (``made``), giving the inputs the module gets, the sampling text and the head's scaling."""
+    (``made``), giving the inputs the module gets, the sampling text and the head's scaling
+    (``head``: the head's config, where the rule reads it: SABL's ``bbox_coder``)."""
     r = rule_for(family, loss_name)
     s = made.sampled
     args, kwargs = list(made.args), dict(made.kwargs)
@@ -256,6 +267,15 @@ def feed(
         text += f" (one logit each, against {QUALITY[r.quality]})"
     if family == "YOLOXHead":
         args = _yolox_args(loss_name, args, s, rows, g, num_classes)
+    times, times_text = 1, ""
+    if r.inputs == "side_buckets":
+        from losstune.engine import heads_sabl
+
+        coder = heads_sabl.coder_of(head or {})
+        args = heads_sabl.bucket_inputs(loss_name, s.pos_mask, coder, g)
+        text += heads_sabl.describe(loss_name, coder)
+        if r.times:
+            times, times_text = heads_sabl.avg_times(r.times, coder)
     if r.weight == "none":
         args = args[:2]
         kwargs.pop("weight", None)
@@ -272,13 +292,15 @@ def feed(
     counts = Counts((positives,), (int(((s.label_weights > 0) & ~s.pos_mask).sum()),), s.labels.numel(), total)
     given = kwargs.get("avg_factor") if "avg_factor" in kwargs else None
     avg, rule = avg_factor(r, counts, given, made.avg_rule, bg_cls_weight)
+    if avg is not None and times != 1:
+        avg, rule = avg * times, f"{f'({rule})' if rule and '+' in rule else rule} × {times_text}"
     if avg is None:
         kwargs.pop("avg_factor", None)
     else:
         kwargs["avg_factor"] = avg
     stats["avg_factor"] = avg
     out.sampling = _with_avg(text, kwargs, rule)
-    out.rule = AvgRule(r, made.avg_rule, bg_cls_weight)
+    out.rule = AvgRule(r, made.avg_rule, bg_cls_weight, float(times))
     by = divisor(r, counts)
     if by is not None:
         out.scale = 1.0 / by

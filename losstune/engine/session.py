@@ -135,7 +135,14 @@ def _sample_inputs(
         weights = loss_cfg.get("class_weight")  # as built: DETRHead's own bg_cls_weight is the last
         bg_cls_weight = float(weights[-1]) if isinstance(weights, list) and bare_type(head_type) == "DETRHead" else 0.0
     fed = feed(
-        name, made, family=family, head_type=head_type, num_classes=num_classes, seed=seed, bg_cls_weight=bg_cls_weight
+        name,
+        made,
+        family=family,
+        head_type=head_type,
+        num_classes=num_classes,
+        seed=seed,
+        bg_cls_weight=bg_cls_weight,
+        head=head,
     )
     fed.log_name = term or names[0]
     fed.log_names = names
