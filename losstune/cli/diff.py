@@ -1,7 +1,5 @@
 """``losstune diff``: the losses and samplers of configs, compared as they take effect."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Annotated

@@ -1,7 +1,5 @@
 """``losstune eval``: one loss of a config, evaluated step by step."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -202,7 +200,7 @@ def eval_command(
             raise typer.Exit(EXIT_FINDINGS)
 
 
-def _overlay(results: list[tuple[Path, EvalResult, dict[str, Any]]], plot: Path) -> None:
+def _overlay(results: list[tuple[Path, "EvalResult", dict[str, Any]]], plot: Path) -> None:
     """One PNG of every config's loss, a curve each; an error naming a config that does not fit."""
     from losstune.engine.inputs import InputError
     from losstune.engine.plot import PlotMismatch, plot_kernel

@@ -1,7 +1,5 @@
 """``losstune explain``: every loss of a config, and where each value comes from."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """``losstune lint``: the checks of configs, as text, JSON, SARIF or GitHub annotations."""
 
-from __future__ import annotations
-
 import os
 import sys
 from pathlib import Path

@@ -1,7 +1,5 @@
 """``losstune rule``: a lint rule explained, or all of them listed."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """``losstune schema``: the known losses and samplers, or one of them."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated
 

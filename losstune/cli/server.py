@@ -1,7 +1,5 @@
 """``losstune server``: the Language Server Protocol server, on stdin and stdout."""
 
-from __future__ import annotations
-
 from losstune.cli.boundary import reported
 from losstune.cli.options import Format
 from losstune.errors import UsageError

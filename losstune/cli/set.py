@@ -1,7 +1,5 @@
 """``losstune set``: schema-checked edits of loss and sampler fields."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Annotated

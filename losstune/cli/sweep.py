@@ -1,7 +1,5 @@
 """``losstune sweep``: one child config per combination of values, with a manifest."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Annotated

@@ -20,7 +20,6 @@ from typing import Any
 from msgspec import Struct
 
 from losstune.loader import codes, gcpause, pyast, pycompile, pysource
-from losstune.loader.jsonread import read_json
 from losstune.loader.pyast import BASE_KEY
 from losstune.loader.pyeval import Interpreter
 from losstune.loader.source import SourceText, TemplateError
@@ -141,6 +140,8 @@ def yaml_front(src: SourceText, diagnostics: list[Diagnostic]) -> DataFront | No
 
 def json_front(src: SourceText, diagnostics: list[Diagnostic]) -> DataFront | None:
     """The front of a JSON config, or ``None`` when it cannot be read (the diagnostics say why)."""
+    from losstune.loader.jsonread import read_json  # the JSON reader, only for JSON configs
+
     return _data_front(src, read_json, diagnostics)
 
 

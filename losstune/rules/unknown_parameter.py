@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 
 from losstune.model import Diagnostic, Origin
@@ -90,6 +89,8 @@ def unknown_keys(node: Node) -> Iterator[tuple[str, str | None]]:
     for key in node.value:
         if key in IGNORED_KEYS or key in known or not isinstance(key, str):
             continue
+        import difflib  # only where a key is unknown
+
         close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
         yield key, close[0] if close else None
 

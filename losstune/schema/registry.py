@@ -9,7 +9,6 @@ description, the MMDetection versions that have it, and simple cross-field relat
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 from collections.abc import Iterable
@@ -213,6 +212,8 @@ class Schema(Struct):
 
     def suggest(self, type_name: str, kind: ComponentKind | None = None, registry: str = DEFAULT_SCOPE) -> str | None:
         """The closest name in ``registry`` to a probable typo, if one is close."""
+        import difflib
+
         names = self.names(kind, registry)
         close = difflib.get_close_matches(bare_type(type_name), names, n=1, cutoff=0.8)
         return close[0] if close else None
@@ -220,6 +221,8 @@ class Schema(Struct):
     def suggest_elsewhere(self, type_name: str) -> str | None:
         """The closest name of another registry than MMDetection's to ``type_name``, with its
         prefix (``GDLoss`` -> ``mmrotate.GDLoss``), if one is close."""
+        import difflib
+
         qualified = {f"{e.registry}.{e.name}": e.name for e in self.all_entries() if e.registry != DEFAULT_SCOPE}
         close = difflib.get_close_matches(bare_type(type_name), list(qualified.values()), n=1, cutoff=0.8)
         return next(q for q, n in qualified.items() if n == close[0]) if close else None
