@@ -142,6 +142,17 @@ def lint(
             show_default=False,
         ),
     ] = None,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=0,
+            metavar="N",
+            help="Processes that check the configs of a large tree: 0, one per CPU (on Linux; elsewhere one); "
+            "1, all in this one. The findings are the same.",
+        ),
+    ] = 0,
     mmdet_version: VersionOption = None,
     schema: SchemaOption = None,
     cfg_options: CfgOptionsOption = None,
@@ -201,7 +212,7 @@ def lint(
             targets = [*paths, *map(Path, also.configs)]
             result = run_fixes(targets, loaded, settings, unsafe=unsafe_fixes, diff=diff, listed=show_fixes, text=text)
         else:
-            result = run_lint([*given, *also.configs], loaded, settings, context.resolver(cfg_options))
+            result = run_lint([*given, *also.configs], loaded, settings, context.resolver(cfg_options), jobs)
         if add_noqa or write_baseline is not None:
             from losstune.cli.lintfix import adopt
 

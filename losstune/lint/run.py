@@ -18,6 +18,7 @@ from losstune.config import LoadedConfig
 from losstune.errors import UsageError
 from losstune.lint import noqa
 from losstune.lint.settings import Settings
+from losstune.lint.workers import check_all, workers_for
 from losstune.loader import codes, fileread
 from losstune.loader.resolve import SUPPORTED_SUFFIXES, Resolver
 from losstune.loader.source import SourceText
@@ -199,16 +200,46 @@ def _naming_registry(ctx: Context, d: Diagnostic) -> Diagnostic:
     return replace(d, message=f"{d.message} (checked against {owner}'s `{node.entry.name}`)")
 
 
-def lint(paths: Iterable[str], schema: Schema, settings: Settings, resolver: Resolver | None = None) -> LintResult:
+def lint(
+    paths: Iterable[str], schema: Schema, settings: Settings, resolver: Resolver | None = None, jobs: int = 1
+) -> LintResult:
     """Lint every config under ``paths``.
 
     Each file is checked on its own: one that cannot be read, parsed or evaluated is a finding on
-    that file, and every other file is still checked."""
+    that file, and every other file is still checked. ``jobs`` processes check the configs (0: one
+    per CPU; see :mod:`losstune.lint.workers`), with the same findings as one."""
     with fileread.limit(settings.max_file_size):
-        return _lint(paths, schema, settings, resolver or Resolver())
+        return _lint(paths, schema, settings, resolver or Resolver(), jobs)
 
 
-def _lint(paths: Iterable[str], schema: Schema, settings: Settings, resolver: Resolver) -> LintResult:
+class _Checked(Struct):
+    """What checking one file gave: whether it was checked as a config (not a data file found in a
+    config folder), the files it read, its findings."""
+
+    path: str
+    checked: bool
+    read: tuple[str, ...] = ()
+    found: list[Diagnostic] = field(default_factory=list)
+
+
+def _check_file(path: str, walked: set[str], schema: Schema, settings: Settings, resolver: Resolver) -> _Checked:
+    read: tuple[str, ...] = ()
+    try:
+        result = resolver.resolve(path)
+        if path in walked and any(d.code == codes.NOT_A_CONFIG.code for d in result.diagnostics):
+            return _Checked(path, False)  # a data file found in a config folder, not a config
+        read = tuple(result.files)
+        found = list(result.diagnostics)
+        if result.cfg is not None:
+            found.extend(check_config(LoadedConfig(result), schema, settings))
+        return _Checked(path, True, read, found)
+    except Exception as e:
+        if os.environ.get("LOSSTUNE_DEBUG"):
+            raise
+        return _Checked(path, True, read, [check_failed(path, e)])
+
+
+def _lint(paths: Iterable[str], schema: Schema, settings: Settings, resolver: Resolver, jobs: int) -> LintResult:
     collected = collect(paths)
     files, walked = collected.files, collected.walked
     found: list[Diagnostic] = list(collected.skipped)
@@ -217,33 +248,20 @@ def _lint(paths: Iterable[str], schema: Schema, settings: Settings, resolver: Re
     bases = [f for f in files if is_base_file(f)]
     checked: list[str] = []
 
-    def run(path: str) -> None:
-        result = resolver.resolve(path)
-        if path in walked and any(d.code == codes.NOT_A_CONFIG.code for d in result.diagnostics):
-            return  # a data file found in a config folder, not a config
-        checked.append(path)
-        used.update(result.files)
-        found.extend(result.diagnostics)
-        if result.cfg is not None:
-            found.extend(check_config(LoadedConfig(result), schema, settings))
+    def check(path: str) -> _Checked:
+        return _check_file(path, walked, schema, settings, resolver)
 
-    def run_alone(path: str) -> None:
-        count = len(found)
-        try:
-            run(path)
-        except Exception as e:
-            if os.environ.get("LOSSTUNE_DEBUG"):
-                raise
-            del found[count:]
-            if path not in checked:
-                checked.append(path)
-            found.append(check_failed(path, e))
+    def take(outcome: _Checked) -> None:
+        if outcome.checked:
+            checked.append(outcome.path)
+        used.update(outcome.read)
+        found.extend(outcome.found)
 
-    for path in configs:
-        run_alone(path)
+    for outcome in check_all(configs, check, workers_for(jobs, len(configs))):
+        take(outcome)
     for path in bases:
         if os.path.abspath(path) not in used:
-            run_alone(path)
+            take(check(path))
 
     lines = SourceLines(resolver.overlay, {resolver.option_source.path: resolver.option_source})
     read = [os.path.abspath(p) for p in checked] + sorted(used)

@@ -1,0 +1,76 @@
+"""Checking many configs in worker processes.
+
+The configs are cut into runs of neighbours (configs of one folder share their bases, so a worker
+reads a base once for its run), each run is checked by a forked copy of this process, and the
+outcomes come back in the configs' order: the findings are those of checking the configs one after
+another. Workers are forked only where ``fork`` is the platform's safe default (Linux) and the
+executor forks them all before it starts its thread (Python 3.11 on); elsewhere, and for a few
+configs, everything runs here. A worker that dies (killed, out of memory) or whose
+outcome cannot be sent back costs only time: its runs are checked again here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+Outcome = TypeVar("Outcome")
+
+RUN = 16  # configs per run: enough neighbours to share bases, short enough to balance the workers
+MIN_PER_WORKER = 32  # fewer configs than this per worker: starting it costs more than it saves
+
+# The check the forked workers run: set just before they are forked, so they inherit it (a closure
+# cannot be sent to a process).
+_check: Callable[[str], object] | None = None
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity, where the platform says)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(len(os.sched_getaffinity(0)), 1)
+    return max(os.cpu_count() or 1, 1)
+
+
+def workers_for(jobs: int, configs: int) -> int:
+    """How many workers check ``configs`` configs when ``jobs`` are asked for (0: as many as there
+    are CPUs): never more than would each get :data:`MIN_PER_WORKER` configs, and none (1: all here)
+    where processes cannot be forked safely."""
+    if sys.platform != "linux" or sys.version_info < (3, 11):
+        return 1
+    wanted = available_cpus() if jobs <= 0 else jobs
+    return max(1, min(wanted, configs // MIN_PER_WORKER))
+
+
+def check_all(paths: Sequence[str], check: Callable[[str], Outcome], workers: int) -> list[Outcome]:
+    """``check`` of each path, in order, by ``workers`` forked processes (here when 1)."""
+    if workers <= 1 or len(paths) <= RUN:
+        return [check(p) for p in paths]
+    import multiprocessing
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    global _check
+    runs = [list(paths[i : i + RUN]) for i in range(0, len(paths), RUN)]
+    done: list[list[Outcome] | None] = [None] * len(runs)
+    _check = check
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            futures: list[Future[list[object]]] = [pool.submit(_run, r) for r in runs]
+            for i, future in enumerate(futures):
+                try:
+                    done[i] = future.result()  # type: ignore[assignment]
+                except Exception:  # a worker died, or its outcome could not be sent: checked here below
+                    pass
+    finally:
+        _check = None
+    out: list[Outcome] = []
+    for run, outcomes in zip(runs, done, strict=True):
+        out.extend(outcomes if outcomes is not None else [check(p) for p in run])
+    return out
+
+
+def _run(paths: list[str]) -> list[object]:
+    """In a worker: the inherited check of each path of one run."""
+    assert _check is not None
+    return [_check(p) for p in paths]
