@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,8 @@ from losstune.lint import workers
 from losstune.lint.run import lint
 from losstune.lint.settings import Settings
 from losstune.schema.registry import load_schema
+
+REPO = Path(__file__).resolve().parent.parent
 
 needs_fork = pytest.mark.skipif(
     sys.platform != "linux" or sys.version_info < (3, 11), reason="workers are forked on Linux only"
@@ -81,3 +86,42 @@ def test_the_checks_run_in_the_workers() -> None:
     pids = workers.check_all([f"p{i}" for i in range(80)], lambda path: os.getpid(), 2)
     assert len(pids) == 80
     assert os.getpid() not in pids
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, waiting for its parent to read its exit, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+WAITS = """
+import os, sys, time
+from losstune.lint import workers
+PARENT = os.getpid()
+def check(path):
+    if os.getpid() != PARENT:
+        print(os.getpid(), flush=True)
+        time.sleep(120)
+    return path
+workers.check_all([str(i) for i in range(64)], check, 2)
+"""
+
+
+@needs_fork
+def test_the_workers_end_when_their_process_is_killed() -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-c", WAITS], stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    pids = {int(proc.stdout.readline()) for _ in range(2)}
+    proc.kill()  # SIGKILL: nothing of the parent runs after it
+    proc.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.05)
+    left = [p for p in pids if _alive(p)]
+    for p in left:
+        os.kill(p, signal.SIGKILL)
+    assert left == []

@@ -6,7 +6,8 @@ outcomes come back in the configs' order: the findings are those of checking the
 another. Workers are forked only where ``fork`` is the platform's safe default (Linux) and the
 executor forks them all before it starts its thread (Python 3.11 on); elsewhere, and for a few
 configs, everything runs here. A worker that dies (killed, out of memory) or whose
-outcome cannot be sent back costs only time: its runs are checked again here.
+outcome cannot be sent back costs only time: its runs are checked again here; and a worker ends
+with the process that forked it, however that ends (``kill -9`` included).
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def check_all(paths: Sequence[str], check: Callable[[str], Outcome], workers: in
     done: list[list[Outcome] | None] = [None] * len(runs)
     _check = check
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_end_with, initargs=(os.getpid(),)) as pool:
             futures: list[Future[list[object]]] = [pool.submit(_run, r) for r in runs]
             for i, future in enumerate(futures):
                 try:
@@ -68,6 +70,20 @@ def check_all(paths: Sequence[str], check: Callable[[str], Outcome], workers: in
     for run, outcomes in zip(runs, done, strict=True):
         out.extend(outcomes if outcomes is not None else [check(p) for p in run])
     return out
+
+
+def _end_with(parent: int) -> None:
+    """In a worker, first: be killed when ``parent`` ends. A worker holds its own copy of the pipe it
+    reads its runs from, so it would otherwise wait on it for ever once the parent is killed."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent ended before the line above
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _run(paths: list[str]) -> list[object]:
