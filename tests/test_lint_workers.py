@@ -125,3 +125,31 @@ def test_the_workers_end_when_their_process_is_killed() -> None:
     for p in left:
         os.kill(p, signal.SIGKILL)
     assert left == []
+
+
+SLOW = """
+import time
+from losstune.lint import workers
+def check(path):
+    if path == "0":
+        print("started", flush=True)
+    time.sleep(0.05)
+    return path
+workers.check_all([str(i) for i in range(2000)], check, 2)  # 50 s of checks
+"""
+
+
+@needs_fork
+def test_an_interrupted_run_stops_without_checking_the_rest() -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-c", SLOW], stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "started\n"
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=20)
+    finally:
+        proc.kill()
+    assert time.monotonic() - started < 10  # the runs under way (0.8 s each), not the 50 s of all
+    assert proc.returncode != 0

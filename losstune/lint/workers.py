@@ -55,17 +55,19 @@ def check_all(paths: Sequence[str], check: Callable[[str], Outcome], workers: in
     runs = [list(paths[i : i + RUN]) for i in range(0, len(paths), RUN)]
     done: list[list[Outcome] | None] = [None] * len(runs)
     _check = check
+    context = multiprocessing.get_context("fork")
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_end_with, initargs=(os.getpid(),))
     try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_end_with, initargs=(os.getpid(),)) as pool:
-            futures: list[Future[list[object]]] = [pool.submit(_run, r) for r in runs]
-            for i, future in enumerate(futures):
-                try:
-                    done[i] = future.result()  # type: ignore[assignment]
-                except Exception:  # a worker died, or its outcome could not be sent: checked here below
-                    pass
+        futures: list[Future[list[object]]] = [pool.submit(_run, r) for r in runs]
+        for i, future in enumerate(futures):
+            try:
+                done[i] = future.result()  # type: ignore[assignment]
+            except Exception:  # a worker died, or its outcome could not be sent: checked here below
+                pass
     finally:
         _check = None
+        # Interrupted (Ctrl-C), the runs not started are dropped: only those under way are waited for.
+        pool.shutdown(wait=True, cancel_futures=True)
     out: list[Outcome] = []
     for run, outcomes in zip(runs, done, strict=True):
         out.extend(outcomes if outcomes is not None else [check(p) for p in run])
