@@ -479,8 +479,8 @@ def test_a_sum_reduced_loss_of_a_head_that_normalises_itself_gets_no_avg_factor(
     cfg = write(
         "yolo.py",
         """
-        model = dict(bbox_head=dict(type='YOLOV3Head', num_classes=80,
-            loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0, reduction='sum')))
+        model = dict(bbox_head=dict(type='mmyolo.YOLOXHead', num_classes=80,
+            loss_cls=dict(type='mmdet.CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0, reduction='sum')))
         """,
     )
     code, out = invoke("eval", "yolo.py", "--loss", "loss_cls", "--format", "json", cwd=cfg.parent)

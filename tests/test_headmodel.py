@@ -56,6 +56,24 @@ HEADS = {
         model = dict(bbox_head=dict(type='VFNetHead', num_classes=80,
             loss_bbox=dict(type='GIoULoss', loss_weight=1.5)))
         """,
+    "fovea": """
+        model = dict(bbox_head=dict(type='FoveaHead', num_classes=80,
+            loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=1.5, alpha=0.4, loss_weight=1.0),
+            loss_bbox=dict(type='SmoothL1Loss', beta=0.11, loss_weight=1.0)))
+        """,
+    "yolof": """
+        model = dict(bbox_head=dict(type='YOLOFHead', num_classes=80,
+            loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
+            loss_bbox=dict(type='GIoULoss', loss_weight=1.0)),
+            train_cfg=dict(assigner=dict(type='UniformAssigner', pos_ignore_thr=0.15, neg_ignore_thr=0.7)))
+        """,
+    "yolov3": """
+        model = dict(bbox_head=dict(type='YOLOV3Head', num_classes=80,
+            loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0, reduction='sum'),
+            loss_conf=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0, reduction='sum'),
+            loss_xy=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=2.0, reduction='sum'),
+            loss_wh=dict(type='MSELoss', loss_weight=2.0, reduction='sum')))
+        """,
     "detr": """
         model = dict(type='DETR', num_queries=100, decoder=dict(num_layers=6),
             bbox_head=dict(type='DETRHead', num_classes=80,
@@ -399,3 +417,51 @@ def test_sabl_feeds_every_prior_its_side_buckets_normalised_per_column(
         1.5 * float((bce * weight).sum()) / (c.kwargs["avg_factor"] + EPS), rel=1e-5
     )
     assert "avg_factor = max(positives, 1) × 4 × side_num (5)" in c.trace.steps[0].description
+
+
+def test_fovea_divides_the_classes_by_positives_plus_images_and_the_boxes_by_positives(
+    head: Callable[..., EvalResult],
+) -> None:
+    # FoveaHead.loss_by_feat: loss_cls(scores, labels, avg_factor=num_pos + num_imgs), and
+    # loss_bbox(pos_bbox_preds, pos_bbox_targets, ones, avg_factor=num_pos)
+    c = head("fovea", "loss_cls")
+    p = _positives(c)
+    assert c.kwargs["avg_factor"] == p + 1 and len(c.args) == 2 and "weight" not in c.kwargs
+    b = head("fovea", "loss_bbox")
+    pred, target, weight = b.args
+    assert pred.shape == target.shape == (p, 4) and bool(torch.all(weight == 1)) and b.kwargs["avg_factor"] == p
+
+
+def test_yolof_box_loss_takes_the_candidates_divided_by_the_assignments_positives(
+    head: Callable[..., EvalResult],
+) -> None:
+    # UniformAssigner: 4 predicted boxes and 4 anchors per box, the same priors on an untrained head
+    c = head("yolof", "loss_cls")
+    p = _positives(c)
+    assert p == 4 * 8 and c.kwargs["avg_factor"] == p
+    b = head("yolof", "loss_bbox")
+    pred, target = b.args
+    assert pred.shape == target.shape == (2 * p, 4) and b.kwargs["weight"].shape == (2 * p,)
+    assert b.kwargs["avg_factor"] == p
+    assert float(b.logged) == pytest.approx(float(_giou(pred, target).sum()) / (p + EPS), rel=1e-5)
+
+
+def test_yolov3_sums_its_masked_maps_with_no_avg_factor(head: Callable[..., EvalResult]) -> None:
+    # YOLOV3Head.loss_by_feat_single: loss_conf(pred_conf, target_conf, weight=pos_and_neg_mask);
+    # loss_cls, loss_xy and loss_wh weighted by the positive mask; reduction 'sum', no avg_factor
+    r = head("yolov3", "loss_conf", num_priors=300)
+    logits, targets = r.args
+    weight = r.kwargs["weight"]
+    assert logits.shape == targets.shape == weight.shape == (300,) and "avg_factor" not in r.kwargs
+    assert int(targets.sum()) == _positives(r) == 8
+    expected = float((F.binary_cross_entropy_with_logits(logits, targets, reduction="none") * weight).sum())
+    assert float(r.logged) == pytest.approx(expected, rel=1e-5)
+    c = head("yolov3", "loss_cls", num_priors=300)
+    logits, targets = c.args
+    assert logits.shape == targets.shape == (300, 80) and c.kwargs["weight"].shape == (300, 1)
+    assert int(targets.sum()) == 8 and "avg_factor" not in c.kwargs
+    w = head("yolov3", "loss_wh", num_priors=300)
+    pred, target = w.args
+    mask = w.kwargs["weight"]
+    assert pred.shape == (300, 2) and int(mask.sum()) == 8
+    assert float(w.logged) == pytest.approx(2.0 * float((((pred - target) ** 2) * mask).sum()), rel=1e-5)

@@ -55,11 +55,26 @@ REAL = [
         {"loss_cls", "loss_bbox_cls", "loss_bbox_reg"},
     ),
     ("detr/detr_r18_8xb2-500e_coco.py", "DETRHead", {"loss_cls", "loss_bbox", "loss_iou", "d4.loss_iou"}, {"loss_cls"}),
+    # avg_factor = positives + images; the boxes of the positives only, each side weighted 1
+    ("foveabox/fovea_r50_fpn_4xb4-1x_coco.py", "FoveaHead", {"loss_cls", "loss_bbox"}, set()),
+    # loss_bbox on the assigner's candidate boxes, divided by the classification's avg_factor
+    ("yolof/yolof_r50-c5_8xb8-1x_coco.py", "YOLOFHead", {"loss_cls", "loss_bbox"}, {"loss_cls"}),
+    # (images, priors, …) maps, one call per level, masked by weights, summed with no avg_factor
+    (
+        "yolo/yolov3_mobilenetv2_8xb24-320-300e_coco.py",
+        "YOLOV3Head",
+        {"loss_cls", "loss_conf", "loss_xy", "loss_wh"},
+        set(),
+    ),
 ]
 
 ZERO = [
     ("retinanet/retinanet_r18_fpn_1x_coco.py", {"loss_cls", "loss_bbox"}),
     ("yolox/yolox_tiny_8xb8-300e_coco.py", {"loss_obj"}),
+    ("foveabox/fovea_r50_fpn_4xb4-1x_coco.py", {"loss_cls"}),
+    ("yolof/yolof_r50-c5_8xb8-1x_coco.py", {"loss_cls"}),
+    # every term is a call on the maps, its weights all 0 but the objectness's negatives
+    ("yolo/yolov3_mobilenetv2_8xb24-320-300e_coco.py", {"loss_cls", "loss_conf", "loss_xy", "loss_wh"}),
     (
         "detr/detr_r18_8xb2-500e_coco.py",
         {f"{p}loss_{n}" for p in ("", "d0.", "d1.", "d2.", "d3.", "d4.") for n in ("cls", "bbox", "iou")},
@@ -67,11 +82,16 @@ ZERO = [
 ]
 
 
+# a head of a single coarse level has 2 × 2 cells at 64 pixels, fewer priors than the model's
+# 8 boxes take
+SIZES = {"yolof/yolof_r50-c5_8xb8-1x_coco.py": 128}
+
+
 def _hold(config: str, boxes: int) -> Any:
     from losstune.engine.realhead.batch import BatchSpec
     from losstune.engine.realhead.versus import hold
 
-    return hold(losstune.load(CONFIGS / config), BatchSpec(size=64, boxes=boxes))
+    return hold(losstune.load(CONFIGS / config), BatchSpec(size=SIZES.get(config, 64), boxes=boxes))
 
 
 def _rules_agree(checked: Any) -> None:
@@ -136,6 +156,12 @@ def test_the_avg_factor_rules_at_zero_positives() -> None:
     assert AvgRule(rule_for("DETRHead", "loss_cls"), None, 0.1).avg(none) == pytest.approx(1.0)
     assert AvgRule(rule_for("DETRHead", "loss_cls"), None, 0.1).avg(Counts((0,), (100,), 100)) == pytest.approx(10.0)
     assert AvgRule(rule_for("YOLOXHead", "loss_obj"), None, None).divisor(none) == 1.0
+    assert AvgRule(rule_for("FoveaHead", "loss_cls"), None, None).avg(none) == 2.0  # positives + images
+    assert AvgRule(rule_for("YOLOV3Head", "loss_conf"), None, None).avg(none) is None
+    # YOLOF's loss_bbox is handed the assigner's 48 candidates, divided by the assignment's avg_factor
+    candidates, assigned = Counts((48, 0), (0, 0), 48), Counts((7, 0), (13, 20), 40)
+    rule = AvgRule(rule_for("YOLOFHead", "loss_bbox"), "max(positives, 1)", None)
+    assert rule.avg(candidates) == 49.0 and rule.avg(candidates, assigned) == 8.0
     assert AvgRule(rule_for("RTMDetHead", "loss_cls"), None, None).divisor(Counts((3,), (0,), 3, 0.2)) == 1.0
 
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
+from losstune.engine import heads_yolo
 from losstune.engine.inputs import Inputs, untrained_logits
 from losstune.engine.sampling import Sampled
 from losstune.schema.catalogue import bare_type
@@ -44,6 +45,9 @@ FAMILY: dict[str, str] = {
     "SABLRetinaHead": "SABLRetinaHead",
     "YOLOXHead": "YOLOXHead",
     "CenterNetHead": "CenterNetHead",
+    "FoveaHead": "FoveaHead",
+    "YOLOFHead": "YOLOFHead",
+    "YOLOV3Head": "YOLOV3Head",
     **{h: "DETRHead" for h in ("DETRHead", "ConditionalDETRHead", "DABDETRHead", "DeformableDETRHead", "DINOHead")},
 }
 
@@ -54,6 +58,7 @@ Avg = Literal[
     "rois",  # bbox_targets.size(0): every sampled RoI
     "labelled",  # max(RoIs with a label weight, 1)
     "positives_or_images",  # max(positives, images)
+    "positives_plus_images",  # positives + images
     "detr_cls",  # max(positives + bg_cls_weight × negatives, 1)
     "given",  # what the inputs were made with: the sampling's (SamplingResult.avg_factor summed
     # over the images), DFL's 4.0, a heatmap's peaks
@@ -79,6 +84,11 @@ class Rule:
     log_name: str = ""  # the key in the head's loss dict, where it is not the config's key
     inputs: Literal["given", "side_buckets"] = "given"  # "side_buckets": SABL's bucket columns per prior
     times: Literal["", "sides", "offsets"] = ""  # the avg_factor times SABL's columns per positive
+    # "assignment": the avg_factor is counted on the assignment (its labelled term's positives),
+    # whatever rows the module is handed (YOLOFHead's loss_bbox on the assigner's candidates)
+    avg_of: Literal["call", "assignment"] = "call"
+    # "images": the module is handed (images, priors, …) maps, one call per feature level
+    layout: Literal["rows", "images"] = "rows"
 
 
 _CENTERNESS = "centerness_targets"
@@ -140,6 +150,12 @@ RULES: dict[str, dict[str, Rule]] = {
         "loss_bbox_reg": Rule(inputs="side_buckets", times="offsets"),
     },
     "CenterNetHead": {},
+    "YOLOFHead": {"loss_bbox": Rule(avg_of="assignment")},
+    "YOLOV3Head": {name: Rule(avg="none", layout="images") for name in ("loss_cls", "loss_conf", "loss_xy", "loss_wh")},
+    "FoveaHead": {
+        "loss_cls": Rule(weight="none", avg="positives_plus_images"),
+        "loss_bbox": Rule(rows="positives", avg="positives"),
+    },
     "DETRHead": {
         "loss_cls": Rule(avg="detr_cls"),
         "loss_bbox": Rule(avg="positives"),
@@ -187,7 +203,11 @@ class AvgRule:
     bg_cls_weight: float | None
     times: float = 1.0  # what the head multiplies the avg_factor by (SABL's columns per positive)
 
-    def avg(self, counts: Counts) -> float | None:
+    def avg(self, counts: Counts, assigned: Counts | None = None) -> float | None:
+        """The avg_factor on ``counts``, or on ``assigned`` (the assignment's) where the rule counts
+        it there."""
+        if self.rule.avg_of == "assignment" and assigned is not None:
+            counts = assigned
         given = sampling_avg(counts, self.given_rule)
         avg = avg_factor(self.rule, counts, given, self.given_rule, self.bg_cls_weight)[0]
         return avg * self.times if avg is not None else None
@@ -204,6 +224,13 @@ def family_of(head_type: str | None) -> str | None:
 def rule_for(family: str | None, loss_name: str) -> Rule:
     """The rule of ``loss_name`` in ``family`` (an anchor head's way where none is known)."""
     return RULES.get(family or "", {}).get(loss_name, Rule())
+
+
+def logged_rule(family: str | None, term: str) -> Rule:
+    """The rule of the loss the training log prints as ``term`` (``s0.loss_cls``, ``loss_rpn_cls``)."""
+    name = term.split(".")[-1]
+    rules = RULES.get(family or "", {})
+    return next((r for key, r in rules.items() if name in (key, r.log_name)), Rule())
 
 
 # the weights that are the IoUs of the positives' predicted boxes with their targets
@@ -267,6 +294,12 @@ def feed(
         text += f" (one logit each, against {QUALITY[r.quality]})"
     if family == "YOLOXHead":
         args = _yolox_args(loss_name, args, s, rows, g, num_classes)
+    elif family == "YOLOFHead":
+        args, how = heads_yolo.yolof_args(loss_name, args, kwargs, rows)
+        text += how
+    elif family == "YOLOV3Head":
+        args, how = heads_yolo.yolov3_args(loss_name, kwargs, s, g, num_classes)
+        text += how
     times, times_text = 1, ""
     if r.inputs == "side_buckets":
         from losstune.engine import heads_sabl
@@ -383,6 +416,8 @@ def avg_factor(
         return float(max(pos + neg, 1)), "max(RoIs with a label weight, 1)"
     if r.avg == "positives_or_images":
         return float(max(pos, len(counts.positives))), "max(positives, images = 1)"
+    if r.avg == "positives_plus_images":
+        return float(pos + len(counts.positives)), "positives + images (1)"
     weight = 1.0 if bg_cls_weight is None else bg_cls_weight
     value = max(pos + neg * weight, 1.0)
     return value, f"max(positives + bg_cls_weight × negatives, 1), bg_cls_weight={weight:g}"
@@ -529,6 +564,12 @@ def sampled_for(
         return hungarian(num_priors or num_queries(where.model, where.head), NUM_GTS, num_classes, seed)
     if family == "YOLOXHead":
         return simota(num_priors or YOLOX_PRIORS, NUM_GTS, num_classes, seed)
+    if family == "YOLOFHead":
+        match = _assigner(where.model).get("match_times", heads_yolo.MATCH_TIMES)
+        match = match if isinstance(match, int) and match > 0 else heads_yolo.MATCH_TIMES
+        return heads_yolo.uniform(num_priors or DENSE_PRIORS, NUM_GTS, num_classes, seed, match)
+    if family == "YOLOV3Head":
+        return heads_yolo.grid(num_priors or DENSE_PRIORS, NUM_GTS, num_classes, seed)
     if family == "RTMDetHead":
         topk = _assigner(where.model).get("topk", DSL_TOPK)
         topk = topk if isinstance(topk, int) and topk > 0 else DSL_TOPK

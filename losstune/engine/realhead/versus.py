@@ -11,7 +11,7 @@ import inspect
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from losstune.engine.headmodel import Counts, family_of
+from losstune.engine.headmodel import Counts, family_of, logged_rule
 from losstune.engine.realhead.batch import BatchSpec
 from losstune.engine.realhead.run import HeadRun, run_head
 
@@ -149,11 +149,27 @@ class _Tally:
         self.neg = [a + b for a, b in zip(self.neg, n, strict=True)]
 
 
-def _add_call(tally: _Tally, bound: dict[str, Any], num_classes: int) -> tuple[int, tuple[int, ...]]:
+def _flattened(bound: dict[str, Any], images: int) -> dict[str, Any]:
+    """A call on ``(images, priors, …)`` maps with its tensors as rows, ``(images × priors, …)``."""
+    import torch
+
+    def rows(v: Any) -> Any:
+        if isinstance(v, torch.Tensor) and v.dim() >= 2 and v.shape[0] == images:
+            return v.reshape(images * v.shape[1], *v.shape[2:])
+        return v
+
+    return {k: rows(v) for k, v in bound.items()}
+
+
+def _add_call(
+    tally: _Tally, bound: dict[str, Any], num_classes: int, maps: bool = False
+) -> tuple[int, tuple[int, ...]]:
     """Count one call into ``tally``: its positives and negatives (from the labels where it has
     them, an objectness target, or the box weights; else every row is a positive) and the weights
     of its positives (a quality focal loss's target scores, else a weight per row; a weight
-    repeated for each side of a box counted once). Returns its rows and the prediction's width."""
+    repeated for each side of a box counted once). ``maps``: the call was made on every prior's
+    maps, flattened, where a target of one value per row is an objectness target (the rows its
+    weight masks out are neither). Returns its rows and the prediction's width."""
     import torch
 
     values = list(bound.values())
@@ -168,9 +184,10 @@ def _add_call(tally: _Tally, bound: dict[str, Any], num_classes: int) -> tuple[i
         positive = (labels >= 0) & (labels < num_classes)
         labelled = w > 0 if w is not None and w.shape == labels.shape else torch.ones_like(positive)
         tally.add(positive, labelled & ~positive)
-    elif isinstance(target, torch.Tensor) and target.shape == (rows, 1) and pred.shape == (rows, 1):
-        positive = target[:, 0] > 0  # an objectness target: 1 at the positives
-        tally.add(positive, ~positive)
+    elif isinstance(target, torch.Tensor) and target.shape == pred.shape and _one_per_row(pred, maps):
+        positive = target.reshape(rows) > 0  # an objectness target: 1 at the positives
+        labelled = w.reshape(rows) > 0 if w is not None and w.numel() == rows else torch.ones_like(positive)
+        tally.add(positive, labelled & ~positive)
     elif w is not None and w.dim() == 2 and w.shape[0] == rows:
         # the box weights mark the positives; which of the others are sampled negatives they do
         # not say (the labelled term of the same assignment does)
@@ -186,15 +203,20 @@ def _add_call(tally: _Tally, bound: dict[str, Any], num_classes: int) -> tuple[i
     return rows, width_of(pred)
 
 
+def _one_per_row(pred: Any, maps: bool) -> bool:
+    """Whether a prediction is one value per row: ``(rows, 1)``, or ``(rows,)`` from maps."""
+    return (pred.dim() == 2 and pred.shape[1] == 1) or (maps and pred.dim() == 1)
+
+
 def width_of(pred: Any) -> tuple[int, ...]:
     """A prediction's width: its shape after the rows; a map's (``N×C×H×W``) its channels only,
     its size following the image's."""
     return tuple(int(d) for d in pred.shape[1 : 2 if pred.dim() == 4 else None])
 
 
-def real_feed(run: HeadRun, indices: list[int], num_classes: int) -> tuple[RealFeed, bool]:
-    """The real head's feed of one term, from its recorded calls ``indices``, and whether its
-    positives are known per image."""
+def real_feed(run: HeadRun, indices: list[int], num_classes: int, maps: bool = False) -> tuple[RealFeed, bool]:
+    """The real head's feed of one term, from its recorded calls ``indices`` (``maps``: made on
+    ``(images, priors, …)`` maps, read as rows), and whether its positives are known per image."""
     import torch
 
     images = run.batch.images
@@ -204,7 +226,9 @@ def real_feed(run: HeadRun, indices: list[int], num_classes: int) -> tuple[RealF
     for n, i in enumerate(indices):
         call = run.recorded[i]
         bound = _bound(run.model.get_submodule(call.module), call)
-        got, shape = _add_call(tally, bound, num_classes)
+        if maps:
+            bound = _flattened(bound, images)
+        got, shape = _add_call(tally, bound, num_classes, maps)
         rows += got
         width = shape or width
         a = bound.get("avg_factor")
@@ -255,7 +279,12 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
     head_type = run.head_type or (kinds.pop() if len(kinds) == 1 else None)
     family = family_of(head_type)
     out = HeadCheck(head_type, family, [])
-    made = {name: real_feed(run, t.calls, getattr(heads[name], "num_classes", 80)) for name, t in _terms(run)}
+    made = {
+        name: real_feed(
+            run, t.calls, getattr(heads[name], "num_classes", 80), logged_rule(family, name).layout == "images"
+        )
+        for name, t in _terms(run)
+    }
     known = [f for f, split in made.values() if split]
     feeds = {name: f if split else _per_image_from(f, known) for name, (f, split) in made.items()}
     positives = {name: (f if split else known[0] if known else f).counts for name, (f, split) in made.items()}
@@ -306,7 +335,7 @@ def _compare(name: str, key: str, r: Any, real: RealFeed, family: str | None, as
         check.shape_ok = False
         check.why.append(f"rows: the model hands {ours}, the head {theirs}")
     if feed_rule is not None:
-        check.rule_avg = feed_rule.avg(real.counts)
+        check.rule_avg = feed_rule.avg(real.counts, assigned)
         by = feed_rule.divisor(real.counts)
         check.rule_scale = 1.0 / by if by is not None else None
         if not _close(check.rule_avg, real.avg):
