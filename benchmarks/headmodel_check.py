@@ -143,7 +143,7 @@ def main() -> None:
     seconds = time.perf_counter() - start
     print(
         f"{seen} of {len(files)} configs ({distinct} distinct models, each run once) in {seconds:.0f} s; "
-        f"image {args.image_size}×{args.image_size}, seed {args.seed}"
+        f"image {args.image_size}×{args.image_size} (a head built for one input size at it), seed {args.seed}"
     )
     header = f"{'family':32} {'configs':>7} {'terms':>6}" + "".join(f" {a:>6}" for a in ASPECTS) + "  approx."
     print(header)

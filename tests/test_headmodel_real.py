@@ -189,3 +189,26 @@ def test_the_side_buckets_are_bucketing_bbox_coders() -> None:
         )
         for ours, real in zip(bucket_targets(squares, boxes, coder), theirs, strict=True):
             assert torch.allclose(ours, real, atol=1e-5)
+
+
+def test_a_head_built_for_one_input_size_is_run_at_it() -> None:
+    # SSDAnchorGenerator lays its anchors out for `input_size`; SSD300's sixth level is 1×1 at 300
+    # pixels, and its backbone cannot run much below it
+    from losstune.engine.realhead.batch import BatchSpec, fitted
+
+    model = {"bbox_head": {"type": "SSDHead", "anchor_generator": {"type": "SSDAnchorGenerator", "input_size": 300}}}
+    spec = fitted(BatchSpec(size=128), model)
+    assert spec.size == 300 and "300×300 (the input size of SSDAnchorGenerator)" in spec.describe()
+    assert fitted(BatchSpec(size=128), {"bbox_head": {"anchor_generator": {"type": "AnchorGenerator"}}}).size == 128
+    assert fitted(BatchSpec(size=128), {"bbox_head": {"anchor_generator": {"input_size": True}}}).size == 128
+
+
+@needs_mmdet
+@needs_configs
+def test_ssd_runs_at_its_input_size_and_says_its_losses_are_not_the_configs() -> None:
+    # SSDHead computes its losses with F.cross_entropy and smooth_l1_loss, no loss module of the
+    # config; each term is said beside the comparison, not dropped
+    checked = _hold("ssd/ssdlite_mobilenetv2-scratch_8xb24-600e_coco.py", 3)
+    assert checked.family is None and checked.terms == []
+    assert set(checked.skipped) == {"loss_cls", "loss_bbox"}
+    assert all("no loss module" in why for why in checked.skipped.values())

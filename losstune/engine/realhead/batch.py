@@ -4,8 +4,11 @@ it back and MMDetection's own head can be run on it again (see :mod:`replay`).""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
+
+from losstune.keypath import walk_dicts
+from losstune.schema.catalogue import bare_type
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -22,12 +25,31 @@ class BatchSpec:
     images: int = 2
     size: int = 256
     boxes: int = 3
+    sized_by: str = ""  # what in the config set the size, where it did
 
     def describe(self) -> str:
+        by = f" ({self.sized_by})" if self.sized_by else ""
         return (
-            f"synthetic batch, seed {self.seed}: {self.images} images of {self.size}×{self.size}, "
+            f"synthetic batch, seed {self.seed}: {self.images} images of {self.size}×{self.size}{by}, "
             f"{self.boxes} ground-truth boxes each"
         )
+
+
+PRIOR_GENERATORS = ("anchor_generator", "prior_generator")
+
+
+def fitted(spec: BatchSpec, model: dict[str, Any]) -> BatchSpec:
+    """``spec`` at the input size a prior generator of ``model`` is built for, where one names it
+    (SSDAnchorGenerator's ``input_size``): its anchors are laid out for that size, and the network
+    around it is made for it (SSD300's last level is 1×1 at 300 pixels; its VGG backbone and extra
+    levels fail at 128)."""
+    for path, d in walk_dicts(model):
+        size = d.get("input_size")
+        if path and path[-1] in PRIOR_GENERATORS and isinstance(size, int) and not isinstance(size, bool) and size > 0:
+            if size == spec.size:
+                return spec
+            return replace(spec, size=size, sized_by=f"the input size of {bare_type(str(d.get('type', path[-1])))}")
+    return spec
 
 
 def synthetic(spec: BatchSpec, num_classes: int) -> tuple[Tensor, list[Any]]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from losstune import words
 from losstune.engine.realhead.attribute import feeding, logged_value
-from losstune.engine.realhead.batch import BatchSpec, NotPlain, synthetic, to_plain
+from losstune.engine.realhead.batch import BatchSpec, NotPlain, fitted, synthetic, to_plain
 from losstune.engine.realhead.importing import MMDet, load_mmdet, quiet
 from losstune.engine.realhead.ops import CompiledOpMissing
 from losstune.engine.realhead.record import Call, recording_builds, recording_calls, recording_head_inputs
@@ -225,8 +225,8 @@ def run_head(
     with ``save``, write the batch and the head's weights there (see :func:`replay.replay`)."""
     import torch
 
-    spec = spec or BatchSpec()
     model_cfg = _model_config(cfg)
+    spec = fitted(spec or BatchSpec(), model_cfg)
     mm = load_mmdet()
     with quiet():
         from mmengine.config import ConfigDict

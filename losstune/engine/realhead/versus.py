@@ -298,6 +298,9 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
             continue
         for i, name in enumerate(first.log_names or [first.log_name]):
             by_name[name] = (loss.key, None if i == 0 else name)
+    for t in run.terms:
+        if not t.calls:
+            out.skipped[t.name] = _uncalled(t.name in by_name)
     for name, real in feeds.items():
         if name not in by_name:
             out.skipped[name] = "no loss of the config is logged under this name by the model"
@@ -306,6 +309,15 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
         r = evaluate_config(cfg, key, seed=seed, num_priors=max(int(priors), 1), term=term)
         out.terms.append(_compare(name, key, r, real, family, positives[name]))
     return out
+
+
+def _uncalled(configured: bool) -> str:
+    """Why a term of the loss dict was made by no call of a loss module."""
+    if configured:
+        return "the head called no loss module for it on this batch (a term of no positives is 0 × the predictions)"
+    return (
+        "the head computes it in its own code: no loss module of the config makes it, so the model has none to evaluate"
+    )
 
 
 def _terms(run: HeadRun) -> list[tuple[str, Any]]:
