@@ -553,8 +553,8 @@ def test_heatmap_and_dice_losses_get_sample_inputs(write: Callable[..., Path]) -
     code, out = invoke("eval", "cn.py", "--loss", "loss_center_heatmap", "--format", "json", cwd=cfg.parent)
     assert code == 0, out
     data = json.loads(out)
-    assert data["steps"][0]["description"].startswith("no sampler: a 64×64 heatmap of 4 classes")
-    assert data["steps"][1]["shape"] == [1, 4, 64, 64]
+    assert data["steps"][0]["description"].startswith("no sampler: a 128×128 output map, 8 object centres")
+    assert data["steps"][1]["shape"] == [1, 4, 128, 128]
     peaks = data["steps"][0]["value"]["avg_factor"]
     assert 1 <= peaks <= 8 and data["steps"][3]["description"].endswith(f"avg_factor={peaks:g}")
     code, out = invoke("eval", "cn.py", "--loss", "loss_mask", "--format", "json", cwd=cfg.parent)

@@ -50,7 +50,14 @@ HEADS = {
         """,
     "centernet": """
         model = dict(bbox_head=dict(type='CenterNetHead', num_classes=80,
-            loss_center_heatmap=dict(type='GaussianFocalLoss', loss_weight=1.0)))
+            loss_center_heatmap=dict(type='GaussianFocalLoss', loss_weight=1.0),
+            loss_wh=dict(type='L1Loss', loss_weight=0.1),
+            loss_offset=dict(type='L1Loss', loss_weight=1.0)))
+        """,
+    "centernet_update": """
+        model = dict(bbox_head=dict(type='CenterNetUpdateHead', num_classes=80, soft_weight_on_reg=True,
+            loss_cls=dict(type='GaussianFocalLoss', pos_weight=0.25, neg_weight=0.75, loss_weight=1.0),
+            loss_bbox=dict(type='GIoULoss', loss_weight=2.0)))
         """,
     "vfnet": """
         model = dict(bbox_head=dict(type='VFNetHead', num_classes=80,
@@ -299,8 +306,60 @@ def test_a_heatmap_states_its_avg_factor_once(head: Callable[..., EvalResult]) -
     step = r.trace.steps[0].description
     # CenterNetHead.loss_by_feat: avg_factor = max(1, center_heatmap_target.eq(1).sum())
     peaks = max(1, int(r.args[1].eq(1).sum()))
-    assert step.count("avg_factor") == 1 and step.endswith(f"avg_factor = max(1, number of peaks) = {peaks}")
+    assert step.count("avg_factor") == 1 and step.endswith(f"avg_factor = max(positives, 1.0) = {peaks}")
     assert r.kwargs["avg_factor"] == peaks
+
+
+def test_centernet_hands_its_losses_whole_maps(head: Callable[..., EvalResult]) -> None:
+    """CenterNetHead.loss_by_feat: the heatmap (N, C, H, W) against Gaussian peaks, avg_factor
+    max(1, peaks); wh and offset (N, 2, H, W) weighted 1 at the centres, avg_factor twice that."""
+    heat = head("centernet", "loss_center_heatmap", num_priors=32 * 32)
+    pred, target = heat.args
+    assert pred.shape == target.shape == (1, 80, 32, 32)
+    peaks = int(target.eq(1).sum())
+    assert 1 <= peaks <= 8 and heat.kwargs["avg_factor"] == peaks
+    eps = 1e-12
+    pos = -(pred + eps).log() * (1 - pred).pow(2) * target.eq(1)
+    neg = -(1 - pred + eps).log() * pred.pow(2) * (1 - target).pow(4)
+    assert float(heat.logged) == pytest.approx(float((pos + neg).sum() / (peaks + EPS)), rel=1e-5)
+    for key, loss_weight in (("loss_wh", 0.1), ("loss_offset", 1.0)):
+        r = head("centernet", key, num_priors=32 * 32)
+        wh_pred, wh_target, weight = r.args
+        assert wh_pred.shape == wh_target.shape == weight.shape == (1, 2, 32, 32)
+        # the weight marks the heatmap's peaks, the same pixels in both channels
+        assert torch.equal(weight[0, 0] > 0, target[0].eq(1).any(0)) and torch.equal(weight[0, 0], weight[0, 1])
+        assert r.kwargs["avg_factor"] == 2 * peaks
+        expected = ((wh_pred - wh_target).abs() * weight).sum() / (2 * peaks + EPS) * loss_weight
+        assert float(r.logged) == pytest.approx(float(expected), rel=1e-5)
+    sizes = head("centernet", "loss_wh", num_priors=32 * 32).args[1]
+    at = sizes[0, 0] > 0
+    assert ((sizes[0][:, at] >= 3.2) & (sizes[0][:, at] <= 16)).all()  # a tenth to a half of the side
+
+
+def test_centernet_update_feeds_its_positives_by_index(head: Callable[..., EvalResult]) -> None:
+    """CenterNetUpdateHead.loss_by_feat: GaussianFocalLoss on every point with pos_inds, avg_factor
+    max(positives, 1); GIoULoss on the points that regress a box, weighted by their heatmap values
+    (soft_weight_on_reg), avg_factor max(Σ weights, 1)."""
+    cls = head("centernet_update", "loss_cls", num_priors=500)
+    scores, target = cls.args
+    pos_inds, pos_labels = cls.kwargs["pos_inds"], cls.kwargs["pos_labels"]
+    assert scores.shape == target.shape == (500, 80) and pos_inds.numel() == pos_labels.numel() == 8
+    assert cls.kwargs["avg_factor"] == 8.0
+    assert torch.equal(target[pos_inds, pos_labels], torch.ones(8))  # each positive its object's peak
+    eps = 1e-12
+    pos_pred = scores[pos_inds, pos_labels]
+    pos = (-(pos_pred + eps).log() * (1 - pos_pred).pow(2)).sum() / (8 + EPS)
+    neg = (-(1 - scores + eps).log() * scores.pow(2) * (1 - target).pow(4)).sum() / (8 + EPS)
+    assert float(cls.logged) == pytest.approx(float(0.25 * pos + 0.75 * neg), rel=1e-5)
+    box = head("centernet_update", "loss_bbox", num_priors=500)
+    pred, boxes = box.args
+    weight = box.kwargs["weight"]
+    positives = box.trace.steps[0].value["positives"]
+    assert pred.shape == boxes.shape == (positives, 4) and 8 <= positives <= 72
+    assert ((weight > 0) & (weight <= 1)).all() and (weight == 1).sum() >= 8  # the centres' peaks
+    assert box.kwargs["avg_factor"] == pytest.approx(max(float(weight.sum()), 1.0))
+    expected = (_giou(pred, boxes) * weight).sum() / (max(float(weight.sum()), 1.0) + EPS) * 2.0
+    assert float(box.logged) == pytest.approx(float(expected), rel=1e-5)
 
 
 def test_explain_sums_up_the_terms_as_the_log_names_them(write: Callable[..., Path]) -> None:

@@ -66,6 +66,20 @@ REAL = [
         {"loss_cls", "loss_conf", "loss_xy", "loss_wh"},
         set(),
     ),
+    # whole maps (N, C, H, W), the wh and offset maps weighted at the centres
+    (
+        "centernet/centernet_r18_8xb16-crop512-140e_coco.py",
+        "CenterNetHead",
+        {"loss_center_heatmap", "loss_wh", "loss_offset"},
+        {"loss_center_heatmap", "loss_wh", "loss_offset"},
+    ),
+    # the classification's positives handed by index (pos_inds)
+    (
+        "centernet/centernet-update_r18_fpn_8xb8-amp-lsj-200e_coco.py",
+        "CenterNetUpdateHead",
+        {"loss_cls", "loss_bbox"},
+        {"loss_cls", "loss_bbox"},
+    ),
 ]
 
 ZERO = [
@@ -79,6 +93,8 @@ ZERO = [
         "detr/detr_r18_8xb2-500e_coco.py",
         {f"{p}loss_{n}" for p in ("", "d0.", "d1.", "d2.", "d3.", "d4.") for n in ("cls", "bbox", "iou")},
     ),
+    ("centernet/centernet_r18_8xb16-crop512-140e_coco.py", {"loss_center_heatmap", "loss_wh", "loss_offset"}),
+    ("centernet/centernet-update_r18_fpn_8xb8-amp-lsj-200e_coco.py", {"loss_cls"}),  # pos_inds=None
 ]
 
 
@@ -212,3 +228,20 @@ def test_ssd_runs_at_its_input_size_and_says_its_losses_are_not_the_configs() ->
     assert checked.family is None and checked.terms == []
     assert set(checked.skipped) == {"loss_cls", "loss_bbox"}
     assert all("no loss module" in why for why in checked.skipped.values())
+
+
+@needs_mmdet
+def test_centernets_gaussian_targets_are_mmdetections() -> None:
+    from mmdet.models.utils.gaussian_target import gaussian_radius as real_radius
+    from mmdet.models.utils.gaussian_target import gen_gaussian_target
+
+    from losstune.engine.heads_centernet import draw_gaussian, gaussian_radius
+
+    for h, w, overlap in ((12.0, 30.5, 0.3), (3.2, 3.2, 0.3), (50.0, 7.0, 0.7)):
+        assert gaussian_radius(h, w, overlap) == pytest.approx(real_radius([h, w], overlap), rel=1e-9)
+    for x, y, radius in ((5, 7, 3), (0, 19, 4), (19, 0, 0), (10, 10, 12)):
+        ours, theirs = torch.rand(20, 20) * 0.5, torch.zeros(20, 20)
+        theirs.copy_(ours)
+        draw_gaussian(ours, x, y, radius)
+        gen_gaussian_target(theirs, [x, y], radius)
+        assert torch.equal(ours, theirs)

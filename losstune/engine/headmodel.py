@@ -48,11 +48,13 @@ FAMILY: dict[str, str] = {
     "FoveaHead": "FoveaHead",
     "YOLOFHead": "YOLOFHead",
     "YOLOV3Head": "YOLOV3Head",
+    "CenterNetUpdateHead": "CenterNetUpdateHead",
     **{h: "DETRHead" for h in ("DETRHead", "ConditionalDETRHead", "DABDETRHead", "DeformableDETRHead", "DINOHead")},
 }
 
 Avg = Literal[
     "positives",  # max(positives, 1.0)
+    "per_positive",  # max(positives, 1) × constant (CenterNet's maps of two channels)
     "constant",  # a number the head passes (it divides afterwards)
     "weight_sum",  # max(Σ of the positives' weights, floor)
     "rois",  # bbox_targets.size(0): every sampled RoI
@@ -149,7 +151,15 @@ RULES: dict[str, dict[str, Rule]] = {
         "loss_bbox_cls": Rule(inputs="side_buckets", times="sides"),
         "loss_bbox_reg": Rule(inputs="side_buckets", times="offsets"),
     },
-    "CenterNetHead": {},
+    "CenterNetHead": {
+        "loss_center_heatmap": Rule(avg="positives"),
+        "loss_wh": Rule(avg="per_positive", constant=2.0),
+        "loss_offset": Rule(avg="per_positive", constant=2.0),
+    },
+    "CenterNetUpdateHead": {
+        "loss_cls": Rule(weight="none", avg="positives"),
+        "loss_bbox": Rule(rows="positives", weight="quality", quality="heatmap_values", avg="weight_sum"),
+    },
     "YOLOFHead": {"loss_bbox": Rule(avg_of="assignment")},
     "YOLOV3Head": {name: Rule(avg="none", layout="images") for name in ("loss_cls", "loss_conf", "loss_xy", "loss_wh")},
     "FoveaHead": {
@@ -172,6 +182,7 @@ QUALITY: dict[str, str] = {
     "bbox_weights_ini": "the IoUs of the positives' boxes with their targets (bbox_weights_ini)",
     "bbox_weights_rf": "the IoUs of the positives' refined boxes with their targets (bbox_weights_rf)",
     "iou_target": "the IoUs of the positives' boxes with their targets (iou_target)",
+    "heatmap_values": "the positives' heatmap values (1 unless soft_weight_on_reg)",
 }
 
 
@@ -406,6 +417,8 @@ def avg_factor(
         return given, given_rule
     if r.avg == "positives":
         return max(float(pos), 1.0), "max(positives, 1.0)"
+    if r.avg == "per_positive":
+        return max(float(pos), 1.0) * r.constant, f"max(positives, 1) × {r.constant:g}"
     if r.avg == "constant":
         return r.constant, f"{r.constant:g}, as the head passes it (it divides the result itself, step 6)"
     if r.avg == "weight_sum":

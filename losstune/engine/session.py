@@ -22,6 +22,7 @@ from losstune.engine.headmodel import (
     sampled_for,
     stage_weight,
 )
+from losstune.engine.heads_centernet import family_inputs
 from losstune.engine.inputs import InputError, from_file, require_device, synthetic
 from losstune.engine.sampling import Sampled
 from losstune.engine.trace import Step, Trace, UnsupportedLoss, terms
@@ -68,6 +69,14 @@ def as_built(loss_cfg: dict[str, Any], head: dict[str, Any], name: Any) -> dict[
     built = {k: v for k, v in loss_cfg.items() if k != "bg_cls_weight"}
     built["class_weight"] = [weight] * num_classes + [float(loss_cfg.get("bg_cls_weight", weight))]
     return built
+
+
+# what a family's predictions are, where they are not priors
+NOUNS = {
+    "DETRHead": ("query", "queries"),
+    "CenterNetHead": ("pixel", "pixels"),
+    "CenterNetUpdateHead": ("point", "points"),
+}
 
 
 def _sample_inputs(
@@ -118,7 +127,16 @@ def _sample_inputs(
         )
         return sampled[0]
 
-    made = synthetic(
+    made = family_inputs(
+        family,
+        name,
+        loss_cfg,
+        head=head,
+        num_classes=num_classes,
+        num_priors=num_priors,
+        default_priors=DENSE_PRIORS,
+        seed=seed,
+    ) or synthetic(
         loss_cfg,
         sampled=assign,
         num_classes=num_classes,
@@ -154,7 +172,9 @@ def _sample_inputs(
     preds = num_priors or (ROI_PRIORS if roi_head else DENSE_PRIORS)
     if sampled and family in ("DETRHead", "YOLOXHead"):  # their assigners' own counts
         preds = sampled[0].stats["priors"]
-    noun = ("query", "queries") if family == "DETRHead" else ("prior", "priors")
+    elif made.sampled is not None and not sampled:  # a head's own points or pixels
+        preds = made.sampled.stats["priors"]
+    noun = NOUNS.get(family or "", ("prior", "priors"))
     classes = count(num_classes, "class", "classes")
     how = f"synthetic, seed {seed}, " + (classes if made.unsampled else f"{count(preds, *noun)}, {classes}")
     return fed, how

@@ -180,6 +180,18 @@ def _add_call(
     rows = int(pred.shape[0]) if pred.dim() else 1
     labels, w, scores = _labels(target), _weight(bound), _scores(target)
     all_rows = torch.ones(rows, dtype=torch.bool)
+    pos_inds = bound.get("pos_inds", ())  # None where the head has no positive to give
+    if "pos_inds" in bound and pos_inds is None:
+        pos_inds = torch.zeros(0, dtype=torch.long)
+    if target is not None and is_map(pred, target):
+        # a map's positives: the pixels its weight marks, else its Gaussian target's peaks
+        positive = (w > 0).any(1) if w is not None and w.shape == pred.shape else target.eq(1)
+        tally.add(positive, ~(positive.any(1) if positive.dim() == 4 else positive))
+        return rows_of(pred, target), width_of(pred)
+    if isinstance(pos_inds, torch.Tensor):  # the positives given by index, in the head's own order
+        others = max(rows - len(set(pos_inds.tolist())), 0)
+        tally.add(torch.ones(pos_inds.numel(), dtype=torch.bool), torch.ones(others, dtype=torch.bool), split=False)
+        return rows, width_of(pred)
     if labels is not None:
         positive = (labels >= 0) & (labels < num_classes)
         labelled = w > 0 if w is not None and w.shape == labels.shape else torch.ones_like(positive)
@@ -206,6 +218,19 @@ def _add_call(
 def _one_per_row(pred: Any, maps: bool) -> bool:
     """Whether a prediction is one value per row: ``(rows, 1)``, or ``(rows,)`` from maps."""
     return (pred.dim() == 2 and pred.shape[1] == 1) or (maps and pred.dim() == 1)
+
+
+def is_map(pred: Any, target: Any) -> bool:
+    """Whether a call hands a whole map (``N×C×H×W`` against a target of its shape)."""
+    shape = getattr(target, "shape", None)
+    return bool(getattr(pred, "dim", lambda: 0)() == 4 and shape == pred.shape)
+
+
+def rows_of(pred: Any, target: Any) -> int:
+    """A prediction's rows: a map's every pixel of each image, else its first dimension."""
+    if is_map(pred, target):
+        return int(pred.shape[0] * pred.shape[2] * pred.shape[3])
+    return int(pred.shape[0]) if pred.dim() else 1
 
 
 def width_of(pred: Any) -> tuple[int, ...]:
@@ -330,7 +355,7 @@ def _compare(name: str, key: str, r: Any, real: RealFeed, family: str | None, as
     pred = r.args[0] if r.args and hasattr(r.args[0], "shape") else None
     check = TermCheck(name, key, family, real)
     if pred is not None:
-        check.model_rows = int(pred.shape[0])
+        check.model_rows = rows_of(pred, r.args[1] if len(r.args) > 1 else None)
         check.model_width = width_of(pred)
     a = r.kwargs.get("avg_factor")
     check.model_avg = float(a) if a is not None else None
