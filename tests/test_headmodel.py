@@ -104,6 +104,17 @@ HEADS = {
             loss_bbox_cls=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.5),
             loss_bbox_reg=dict(type='SmoothL1Loss', beta=1.0 / 9.0, loss_weight=1.5)))
         """,
+    "pisa": """
+        model = dict(bbox_head=dict(type='PISARetinaHead', num_classes=80,
+            loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
+            loss_bbox=dict(type='SmoothL1Loss', beta=0.11, loss_weight=0.5)),
+            train_cfg=dict(isr=dict(k=2., bias=0.), carl=dict(k=2., bias=0.5)))
+        """,
+    "pisa_plain": """
+        model = dict(bbox_head=dict(type='PISARetinaHead', num_classes=80,
+            loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
+            loss_bbox=dict(type='SmoothL1Loss', beta=0.11, loss_weight=0.5)))
+        """,
 }
 
 
@@ -524,3 +535,36 @@ def test_yolov3_sums_its_masked_maps_with_no_avg_factor(head: Callable[..., Eval
     mask = w.kwargs["weight"]
     assert pred.shape == (300, 2) and int(mask.sum()) == 8
     assert float(w.logged) == pytest.approx(2.0 * float((((pred - target) ** 2) * mask).sum()), rel=1e-5)
+
+
+@pytest.mark.parametrize(("num_priors", "seed"), [(None, 0), (50, 3)])
+def test_pisa_carl_is_a_second_call_of_loss_bbox_summed_by_the_head(
+    head: Callable[..., EvalResult], num_priors: int | None, seed: int
+) -> None:
+    # carl_loss: loss_bbox(pos_bbox_preds, bbox_targets[pos], reduction_override='none') / avg_factor,
+    # times each positive's (bias + (1 - bias) σ(its class score))^k scaled to sum to the positives, summed
+    r = head("pisa", "loss_bbox", num_priors=num_priors, seed=seed, term="loss_carl")
+    p = _positives(r)
+    pred, target = r.args
+    assert pred.shape == target.shape == (p, 4)
+    assert r.kwargs == {"reduction_override": "none"} and r.log_name == "loss_carl"
+    assert r.log_names == ["loss_bbox", "loss_carl"]
+    d = (pred - target).abs()
+    smooth = torch.where(d < 0.11, 0.5 * d * d / 0.11, d - 0.5 * 0.11)
+    assert r.trace.loss.shape == (p, 4)
+    w = r.head_weight
+    assert w.shape == (p,) and float(w.sum()) == pytest.approx(p, rel=1e-5)
+    assert bool((w > 0).all()) and "k=2, bias=0.5" in r.trace.steps[0].description
+    avg = float(max(p, 1))
+    assert float(r.logged) == pytest.approx(float((0.5 * smooth.sum(1) * w).sum()) / avg, rel=1e-5, abs=1e-8)
+    plain = head("pisa_plain", "loss_bbox", num_priors=num_priors, seed=seed)
+    assert plain.log_names == ["loss_bbox"]
+    with pytest.raises(Exception, match="loss_carl"):
+        head("pisa_plain", "loss_bbox", term="loss_carl")
+
+
+def test_pisa_isr_is_said_to_keep_the_classification_value(head: Callable[..., EvalResult]) -> None:
+    # isr_p rescales the positives' new label weights by Σ original / Σ reweighted positive loss_cls
+    isr, plain = head("pisa", "loss_cls"), head("pisa_plain", "loss_cls")
+    assert any("isr_p" in n for n in isr.notes) and not any("isr_p" in n for n in plain.notes)
+    assert float(isr.logged) == float(plain.logged)

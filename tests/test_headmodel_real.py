@@ -54,6 +54,8 @@ REAL = [
         {"loss_cls", "loss_bbox_cls", "loss_bbox_reg"},
         {"loss_cls", "loss_bbox_cls", "loss_bbox_reg"},
     ),
+    # loss_carl: loss_bbox's second call, per element, weighted and summed by the head
+    ("pisa/retinanet-r50_fpn_pisa_1x_coco.py", "PISARetinaHead", {"loss_cls", "loss_bbox", "loss_carl"}, {"loss_cls"}),
     ("detr/detr_r18_8xb2-500e_coco.py", "DETRHead", {"loss_cls", "loss_bbox", "loss_iou", "d4.loss_iou"}, {"loss_cls"}),
     # avg_factor = positives + images; the boxes of the positives only, each side weighted 1
     ("foveabox/fovea_r50_fpn_4xb4-1x_coco.py", "FoveaHead", {"loss_cls", "loss_bbox"}, set()),

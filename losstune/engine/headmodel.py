@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from losstune.engine import heads_yolo
+from losstune.engine.heads_pisa import ISR_NOTE, carl_weights, train_option
 from losstune.engine.inputs import Inputs, untrained_logits
 from losstune.engine.sampling import Sampled
 from losstune.schema.catalogue import bare_type
@@ -43,6 +44,7 @@ FAMILY: dict[str, str] = {
     "VFNetHead": "VFNetHead",
     "PAAHead": "PAAHead",
     "SABLRetinaHead": "SABLRetinaHead",
+    "PISARetinaHead": "PISARetinaHead",
     "YOLOXHead": "YOLOXHead",
     "CenterNetHead": "CenterNetHead",
     "FoveaHead": "FoveaHead",
@@ -81,7 +83,9 @@ class Rule:
     avg: Avg = "given"
     constant: float = 1.0
     floor: float = 1.0
-    after: Literal["none", "weight_sum", "positives"] = "none"
+    # "weighted_sum": the module returns per-element losses (reduction_override='none'); the head
+    # weights each row, sums and divides by the sampling's avg_factor (PISA's CARL)
+    after: Literal["none", "weight_sum", "positives", "weighted_sum"] = "none"
     target: Literal["given", "quality"] = "given"  # "quality": one logit per positive against its quality
     log_name: str = ""  # the key in the head's loss dict, where it is not the config's key
     inputs: Literal["given", "side_buckets"] = "given"  # "side_buckets": SABL's bucket columns per prior
@@ -151,6 +155,7 @@ RULES: dict[str, dict[str, Rule]] = {
         "loss_bbox_cls": Rule(inputs="side_buckets", times="sides"),
         "loss_bbox_reg": Rule(inputs="side_buckets", times="offsets"),
     },
+    "PISARetinaHead": {"loss_carl": Rule(rows="positives", weight="none", avg="none", after="weighted_sum")},
     "CenterNetHead": {
         "loss_center_heatmap": Rule(avg="positives"),
         "loss_wh": Rule(avg="per_positive", constant=2.0),
@@ -172,6 +177,14 @@ RULES: dict[str, dict[str, Rule]] = {
         "loss_iou": Rule(avg="positives"),
     },
 }
+
+# Terms a head adds to its log from a second call of one of its loss modules, where the model's
+# train_cfg has the option: family -> loss -> (the term's name, the train_cfg key)
+EXTRA_TERMS: dict[str, dict[str, tuple[str, str]]] = {"PISARetinaHead": {"loss_bbox": ("loss_carl", "carl")}}
+
+# What a head does to a loss's inputs, where the model's train_cfg has the option, that leaves its
+# value as the model computes it: family -> loss -> (the train_cfg key, the note)
+TRAIN_NOTES: dict[str, dict[str, tuple[str, str]]] = {"PISARetinaHead": {"loss_cls": ("isr", ISR_NOTE)}}
 
 # What each quality weight is in the head's code, and how the sample batch stands in for it.
 QUALITY: dict[str, str] = {
@@ -202,6 +215,7 @@ class Feed:
     notes: list[str] = field(default_factory=list)
     log_names: list[str] = field(default_factory=list)  # every term of this loss in the log
     rule: AvgRule | None = None  # how the avg_factor and the divisor are counted
+    head_weight: Tensor | None = None  # per row, where the head sums the module's per-element result itself
 
 
 @dataclass(frozen=True)
@@ -224,7 +238,7 @@ class AvgRule:
         return avg * self.times if avg is not None else None
 
     def divisor(self, counts: Counts) -> float | None:
-        return divisor(self.rule, counts)
+        return divisor(self.rule, counts, sampling_avg(counts, self.given_rule))
 
 
 def family_of(head_type: str | None) -> str | None:
@@ -232,9 +246,12 @@ def family_of(head_type: str | None) -> str | None:
     return FAMILY.get(bare_type(head_type)) if head_type else None
 
 
-def rule_for(family: str | None, loss_name: str) -> Rule:
-    """The rule of ``loss_name`` in ``family`` (an anchor head's way where none is known)."""
-    return RULES.get(family or "", {}).get(loss_name, Rule())
+def rule_for(family: str | None, loss_name: str, term: str = "") -> Rule:
+    """The rule of ``loss_name`` in ``family`` (an anchor head's way where none is known); of its
+    log term ``term`` where the family has a rule of that term's own (PISA's ``loss_carl``)."""
+    rules = RULES.get(family or "", {})
+    own = rules.get(term.split(".")[-1]) if term else None
+    return own or rules.get(loss_name, Rule())
 
 
 def logged_rule(family: str | None, term: str) -> Rule:
@@ -275,12 +292,16 @@ def feed(
     num_classes: int,
     seed: int,
     bg_cls_weight: float | None = None,
-    head: dict[str, Any] | None = None,
+    where: Where | None = None,
+    term: str = "",
 ) -> Feed:
-    """Apply the ``family``'s rule for ``loss_name`` to the inputs a dense head would pass
-    (``made``), giving the inputs the module gets, the sampling text and the head's scaling
-    (``head``: the head's config, where the rule reads it: SABL's ``bbox_coder``)."""
-    r = rule_for(family, loss_name)
+    """Apply the ``family``'s rule for ``loss_name`` (its log term ``term``) to the inputs a dense
+    head would pass (``made``), giving the inputs the module gets, the sampling text and the head's
+    scaling (``where``: the head's and the model's configs, where the rule reads them: SABL's
+    ``bbox_coder``, PISA's ``train_cfg``)."""
+    r = rule_for(family, loss_name, term)
+    head = where.head if where is not None else {}
+    model = where.model if where is not None else {}
     s = made.sampled
     args, kwargs = list(made.args), dict(made.kwargs)
     stats = dict(s.stats) if s is not None else {"avg_factor": kwargs.get("avg_factor")}
@@ -315,7 +336,7 @@ def feed(
     if r.inputs == "side_buckets":
         from losstune.engine import heads_sabl
 
-        coder = heads_sabl.coder_of(head or {})
+        coder = heads_sabl.coder_of(head)
         args = heads_sabl.bucket_inputs(loss_name, s.pos_mask, coder, g)
         text += heads_sabl.describe(loss_name, coder)
         if r.times:
@@ -330,6 +351,14 @@ def feed(
         args = args[:2]
         kwargs["weight"] = weight
         text += f", weighted by {QUALITY[r.quality]}"
+    head_weight = None
+    if r.after == "weighted_sum":
+        head_weight, weight_text = carl_weights(positives, num_classes, train_option(model, "carl") or {}, g)
+        kwargs["reduction_override"] = "none"
+        text += f"; reduction_override='none', the per-element losses weighted by {weight_text}"
+    noted = TRAIN_NOTES.get(family or "", {}).get(loss_name)
+    if noted is not None and train_option(model, noted[0]) is not None:
+        out.notes.append(noted[1])
     total = 0.0
     if quality is not None:
         total = quality.sum().item() if r.rows == "positives" else s.ious[rows].sum().item()
@@ -345,14 +374,19 @@ def feed(
     stats["avg_factor"] = avg
     out.sampling = _with_avg(text, kwargs, rule)
     out.rule = AvgRule(r, made.avg_rule, bg_cls_weight, float(times))
-    by = divisor(r, counts)
+    by = divisor(r, counts, sampling_avg(counts, made.avg_rule))
     if by is not None:
         out.scale = 1.0 / by
+    out.head_weight = head_weight
     if r.after == "weight_sum":
         what = QUALITY[r.quality]
         out.scale_text = f"÷ max(Σ {what}, 1) = {by:g}, as {who}.loss_by_feat divides the summed term"
     elif r.after == "positives":
         out.scale_text = f"÷ max(positives, 1.0) = {by:g} (num_total_samples), as {who}.loss_by_feat divides"
+    elif r.after == "weighted_sum":
+        out.scale_text = (
+            f"Σ (loss × its row's weight) ÷ avg_factor ({made.avg_rule} = {by:g}), as {who}'s carl_loss reduces it"
+        )
     out.inputs = Inputs(args, kwargs, s, made.unsampled, rule)
     return out
 
@@ -436,8 +470,11 @@ def avg_factor(
     return value, f"max(positives + bg_cls_weight × negatives, 1), bg_cls_weight={weight:g}"
 
 
-def divisor(r: Rule, counts: Counts) -> float | None:
-    """What the head divides the module's result by afterwards (``None``: nothing)."""
+def divisor(r: Rule, counts: Counts, given: float | None = None) -> float | None:
+    """What the head divides the module's result by afterwards (``None``: nothing; ``given``: the
+    sampling's avg_factor)."""
+    if r.after == "weighted_sum":
+        return given
     if r.after == "weight_sum":
         return max(counts.weights, 1.0)
     if r.after == "positives":
@@ -507,7 +544,8 @@ def log_names(where: Where, family: str | None, name: str) -> list[str]:
     if len(path) >= 2 and isinstance(path[-2], int) and "roi_head" in path:
         return [f"s{path[-2]}.{name}"]
     if family != "DETRHead":
-        return [name]
+        extra = EXTRA_TERMS.get(family or "", {}).get(name)
+        return [name, extra[0]] if extra is not None and train_option(where.model, extra[1]) is not None else [name]
     model = where.model
     layers = _decoder_layers(model, where.head)
     names = [name] + [f"d{i}.{name}" for i in range(layers - 1)]

@@ -55,6 +55,7 @@ class EvalResult:
     notes: list[str] = field(default_factory=list)
     log_names: list[str] = field(default_factory=list)  # every term of this loss in the log
     rule: AvgRule | None = None  # how its head counts the avg_factor and the divisor
+    head_weight: Any = None  # per row, where the head sums the module's per-element result itself
 
 
 def as_built(loss_cfg: dict[str, Any], head: dict[str, Any], name: Any) -> dict[str, Any]:
@@ -160,7 +161,8 @@ def _sample_inputs(
         num_classes=num_classes,
         seed=seed,
         bg_cls_weight=bg_cls_weight,
-        head=head,
+        where=where,
+        term=term or "",
     )
     fed.log_name = term or names[0]
     fed.log_names = names
@@ -278,6 +280,9 @@ def evaluate_config(
     logged = trace.loss
     if fed is not None:
         trace.steps.insert(0, Step("sampling", fed.sampling, fed.stats))
+        if fed.head_weight is not None and hasattr(logged, "dim"):  # the head sums it itself
+            w = fed.head_weight.to(logged.device)
+            logged = (logged * w.view(-1, *[1] * (logged.dim() - 1))).sum()
         if fed.scale is not None:
             factor = fed.scale
             logged = trace.add(
@@ -292,7 +297,7 @@ def evaluate_config(
     result.logged = logged
     if fed is not None:
         result.log_name, result.family, result.notes = fed.log_name, fed.family, fed.notes
-        result.log_names, result.rule = fed.log_names, fed.rule
+        result.log_names, result.rule, result.head_weight = fed.log_names, fed.rule, fed.head_weight
     if plot is not None:
         from losstune.engine.plot import plot_kernel
 

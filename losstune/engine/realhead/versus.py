@@ -261,7 +261,13 @@ def real_feed(run: HeadRun, indices: list[int], num_classes: int, maps: bool = F
             avg = float(a.item() if isinstance(a, torch.Tensor) else a)
     term = next(t for t in run.terms if t.calls == indices)
     counts = Counts(tuple(tally.pos), tuple(tally.neg), rows, tally.weights)
-    return RealFeed(len(indices), rows / images, width, avg, counts, term.scale, term.value), tally.split
+    scale = term.scale
+    outputs = [run.recorded[i].output for i in indices]
+    if any(isinstance(o, torch.Tensor) and o.numel() > 1 for o in outputs):
+        # per-element losses (reduction_override='none') the head reduces itself: its factor on their sum
+        total = sum(float(o.detach().sum()) for o in outputs if isinstance(o, torch.Tensor))
+        scale = term.value / total if total else None
+    return RealFeed(len(indices), rows / images, width, avg, counts, scale, term.value), tally.split
 
 
 def _per_image_from(feed: RealFeed, known: list[RealFeed]) -> RealFeed:
