@@ -568,3 +568,30 @@ def test_pisa_isr_is_said_to_keep_the_classification_value(head: Callable[..., E
     isr, plain = head("pisa", "loss_cls"), head("pisa_plain", "loss_cls")
     assert any("isr_p" in n for n in isr.notes) and not any("isr_p" in n for n in plain.notes)
     assert float(isr.logged) == float(plain.logged)
+
+
+@pytest.mark.parametrize(
+    ("head_type", "terms", "key", "use"),
+    [
+        ("FreeAnchorRetinaHead", "positive_bag_loss, negative_bag_loss", "loss_bbox", "enters positive_bag_loss"),
+        ("AutoAssignHead", "loss_pos, loss_neg, loss_center", "loss_cls", "loss_cls is never called"),
+    ],
+)
+def test_a_head_computing_its_own_terms_names_them_and_is_not_modelled(
+    write: Callable[..., Path], head_type: str, terms: str, key: str, use: str
+) -> None:
+    # FreeAnchorRetinaHead.loss_by_feat returns positive_bag_loss and negative_bag_loss, computed by
+    # the head; AutoAssignHead's loss_pos, loss_neg and loss_center alike: no term is a module's output
+    from losstune.engine.inputs import InputError
+
+    path = write(
+        "own.py",
+        f"""
+        model = dict(bbox_head=dict(type='{head_type}', num_classes=80,
+            loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
+            loss_bbox=dict(type='SmoothL1Loss', beta=0.11, loss_weight=0.75)))
+        """,
+    )
+    with pytest.raises(InputError, match=re.escape(f"{head_type}'s log terms ({terms}) are its own")) as e:
+        evaluate_config(losstune.load(path), key)
+    assert use in str(e.value) and e.value.replayable

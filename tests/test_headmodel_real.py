@@ -247,3 +247,13 @@ def test_centernets_gaussian_targets_are_mmdetections() -> None:
         draw_gaussian(ours, x, y, radius)
         gen_gaussian_target(theirs, [x, y], radius)
         assert torch.equal(ours, theirs)
+
+
+@needs_mmdet
+@needs_configs
+def test_a_head_computing_its_own_terms_is_named_not_compared() -> None:
+    checked = _hold("free_anchor/freeanchor_r50_fpn_1x_coco.py", 3)
+    assert checked.family is None and checked.terms == []
+    for term in ("positive_bag_loss", "negative_bag_loss"):
+        assert "computes this term itself" in checked.skipped[term]
+    assert "positive_bag_loss, negative_bag_loss" in checked.skipped["model.bbox_head.loss_bbox"]

@@ -23,6 +23,7 @@ from losstune.engine.headmodel import (
     stage_weight,
 )
 from losstune.engine.heads_centernet import family_inputs
+from losstune.engine.heads_own import not_modelled
 from losstune.engine.inputs import InputError, from_file, require_device, synthetic
 from losstune.engine.sampling import Sampled
 from losstune.engine.trace import Step, Trace, UnsupportedLoss, terms
@@ -103,9 +104,13 @@ def _sample_inputs(
         None if (loss.sampler is None or loss.sampler.default) else loss.sampler.params | {"type": loss.sampler.type}
     )
     head_type = str(head.get("type", ""))
-    family = family_of(head_type) if head_ref is None or head_ref.registry == DEFAULT_SCOPE else None
+    mmdet_head = head_ref is None or head_ref.registry == DEFAULT_SCOPE
+    family = family_of(head_type) if mmdet_head else None
     reg_max = head.get("reg_max", 16)
     name = str(loss.path[-1])
+    why = not_modelled(bare_type(head_type), name) if mmdet_head else None
+    if why is not None:
+        raise InputError(why, replayable=True)
     names = log_names(where, family, rule_for(family, name).log_name or name)
     if term is not None and term not in names:
         raise InputError(f"{loss.key} is not logged as {term}; its terms are {', '.join(names)}")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from losstune.engine.headmodel import Counts, family_of, logged_rule
+from losstune.engine.heads_own import own_terms
 from losstune.engine.realhead.batch import BatchSpec
 from losstune.engine.realhead.run import HeadRun, run_head
 
@@ -329,10 +330,15 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
             continue
         for i, name in enumerate(first.log_names or [first.log_name]):
             by_name[name] = (loss.key, None if i == 0 else name)
+    own = own_terms(head_type or "")
     for t in run.terms:
-        if not t.calls:
+        if own is not None and t.name in own.terms:
+            out.skipped[t.name] = f"{head_type} computes this term itself, not as a loss module's output: not modelled"
+        elif not t.calls:
             out.skipped[t.name] = _uncalled(t.name in by_name)
     for name, real in feeds.items():
+        if name in out.skipped:
+            continue
         if name not in by_name:
             out.skipped[name] = "no loss of the config is logged under this name by the model"
             continue
