@@ -257,3 +257,20 @@ def test_a_head_computing_its_own_terms_is_named_not_compared() -> None:
     for term in ("positive_bag_loss", "negative_bag_loss"):
         assert "computes this term itself" in checked.skipped[term]
     assert "positive_bag_loss, negative_bag_loss" in checked.skipped["model.bbox_head.loss_bbox"]
+
+
+@needs_mmdet
+@needs_configs
+def test_an_element_wise_term_is_compared_without_a_value() -> None:
+    # FSAFHead hands its modules reduction='none' and reduces the losses itself: the model's term is
+    # element-wise, which the comparison once read as one number and failed on.
+    from losstune.engine.realhead.batch import BatchSpec
+    from losstune.engine.realhead.versus import hold
+
+    checked = hold(losstune.load(CONFIGS / "fsaf" / "fsaf_r50_fpn_1x_coco.py"), BatchSpec(seed=0, size=128))
+    terms = {t.term: t for t in checked.terms}
+    assert set(terms) == {"loss_cls", "loss_bbox"}
+    for t in terms.values():
+        assert t.shape_ok and t.avg_ok
+        assert not t.value_ok
+        assert "element-wise (reduction='none')" in " ".join(t.why)

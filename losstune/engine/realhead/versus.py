@@ -8,6 +8,7 @@ batch; the values are compared at the real head's number of priors, on the model
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -371,7 +372,7 @@ def _compare(name: str, key: str, r: Any, real: RealFeed, family: str | None, as
         check.model_width = width_of(pred)
     a = r.kwargs.get("avg_factor")
     check.model_avg = float(a) if a is not None else None
-    check.model_value = float(sum(v.item() for v in r.logged.values()) if isinstance(r.logged, dict) else r.logged)
+    check.model_value = _one_number(r.logged)
     check.approximate = "approximated" in r.trace.steps[0].description
     feed_rule = r.rule
     if check.model_width != real.width:
@@ -401,11 +402,26 @@ def _compare(name: str, key: str, r: Any, real: RealFeed, family: str | None, as
     elif not _close(check.model_avg, real.avg):  # no sampling to count from (a heatmap's peaks): as made
         check.avg_ok = False
         check.why.append(f"avg_factor: the model passes {_num(check.model_avg)}, the head {_num(real.avg)}")
+    if math.isnan(check.model_value):  # an element-wise term (reduction='none'): the head reduces it itself
+        check.value_ok = False
+        check.why.append(
+            "value: the model's term is element-wise (reduction='none'), the head reduces it in its own code"
+        )
+        return check
     ratio = check.model_value / real.value if real.value else (1.0 if check.model_value == 0 else float("inf"))
     if not (1 / VALUE_FACTOR <= ratio <= VALUE_FACTOR):
         check.value_ok = False
         check.why.append(f"value {check.model_value:.4g} vs the head's {real.value:.4g} (× {ratio:.3g})")
     return check
+
+
+def _one_number(logged: Any) -> float:
+    """The model's term as one number: a dict's terms summed; NaN for an element-wise tensor."""
+    if isinstance(logged, dict):
+        return sum(_one_number(v) for v in logged.values())
+    if hasattr(logged, "numel") and logged.numel() != 1:
+        return float("nan")
+    return float(logged)
 
 
 def _dims(width: tuple[int, ...]) -> str:
