@@ -63,6 +63,16 @@ def test_lint_of_a_python_config_imports_no_parser_it_does_not_use_nor_engine(tm
     assert not {"pygls", "lsprotocol", "losstune.server"} & loaded  # only `losstune server` needs them
 
 
+def test_a_command_imports_its_own_command_module_and_no_other(tmp_path: Path) -> None:
+    config = tmp_path / "retinanet.py"
+    config.write_text((EXAMPLES / "_base_" / "models" / "retinanet_r50_fpn.py").read_text(encoding="utf-8"))
+    loaded = _modules_after(_lint(config), cwd=tmp_path)
+    commands = {m for m in loaded if m.startswith("losstune.cli.") and m.count(".") == 2}
+    assert "losstune.cli.lint" in commands
+    assert not {"losstune.cli.diff", "losstune.cli.eval", "losstune.cli.sweep", "losstune.cli.server"} & commands
+    assert "json" not in loaded  # the text report does without it
+
+
 def test_load_lint_set_and_explain_never_import_mmdetection_nor_the_training_hook() -> None:
     config = str(EXAMPLES / "retinanet_r50_fpn_1x_coco.py")
     commands = [["lint", config], ["set", "model.bbox_head.loss_cls.gamma=1.5", config, "--dry-run"]]

@@ -6,6 +6,7 @@ Each command is its own module; the options they share are in :mod:`losstune.cli
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -15,29 +16,29 @@ import typer
 from typer.core import TyperArgument, TyperCommand
 
 from losstune.cli import context
-from losstune.cli.diff import diff
-from losstune.cli.eval import eval_command
-from losstune.cli.explain import explain
-from losstune.cli.lint import lint
-from losstune.cli.rule import rule_command
-from losstune.cli.schema import schema_command
-from losstune.cli.server import server_command
-from losstune.cli.set import set_command
-from losstune.cli.sweep import sweep_command
 from losstune.errors import EXIT_ERROR, EXIT_OK
 
-# Each command's name and function, in the order ``losstune --help`` lists them.
-COMMANDS: dict[str, Callable[..., None]] = {
-    "explain": explain,
-    "diff": diff,
-    "lint": lint,
-    "schema": schema_command,
-    "set": set_command,
-    "sweep": sweep_command,
-    "eval": eval_command,
-    "rule": rule_command,
-    "server": server_command,
+# Each command's name and where its function is (module of losstune.cli, function), in the order
+# ``losstune --help`` lists them. A run imports the module of its own command only: the others
+# bring in what only they use (the renderers of diff and eval, the engine).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "explain": ("explain", "explain"),
+    "diff": ("diff", "diff"),
+    "lint": ("lint", "lint"),
+    "schema": ("schema", "schema_command"),
+    "set": ("set", "set_command"),
+    "sweep": ("sweep", "sweep_command"),
+    "eval": ("eval", "eval_command"),
+    "rule": ("rule", "rule_command"),
+    "server": ("server", "server_command"),
 }
+
+
+def command(name: str) -> Callable[..., None]:
+    """The function of the command ``name`` (a key of :data:`COMMANDS`), its module imported."""
+    module, function = COMMANDS[name]
+    found: Callable[..., None] = getattr(importlib.import_module(f"losstune.cli.{module}"), function)
+    return found
 
 
 def _root(
@@ -97,19 +98,32 @@ def build(names: Iterable[str]) -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     for name in names:
-        application.command(name, cls=Command)(COMMANDS[name])
+        application.command(name, cls=Command)(command(name))
     application.callback(invoke_without_command=True)(_root)
     return application
 
 
-app = build(COMMANDS)
+def _whole() -> typer.Typer:
+    """The whole application, built once, when it is first asked for."""
+    application: typer.Typer | None = globals().get("app")
+    if application is None:
+        application = globals()["app"] = build(COMMANDS)
+    return application
+
+
+def __getattr__(name: str) -> Any:
+    """``app``: the whole application (:func:`_whole`); a run of one command builds only that
+    command's, and imports only that command's module."""
+    if name == "app":
+        return _whole()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _for(argv: list[str]) -> typer.Typer:
     """The application that runs ``argv``: when it starts with a command's name, one with that
     command alone (typer reads the signature of every command it is given, which takes longer than
     a lint of one config), else the whole one (for the list of commands, ``--version``, a typo)."""
-    return build([argv[0]]) if argv and argv[0] in COMMANDS else app
+    return build([argv[0]]) if argv and argv[0] in COMMANDS else _whole()
 
 
 def main() -> None:

@@ -12,7 +12,6 @@ could not be evaluated is ``{"opaque": "<source text>"}``, one read from environ
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -108,6 +107,8 @@ def _suggested_fix(d: Diagnostic) -> dict[str, Any] | None:
 
 def dump(data: dict[str, Any] | list[Any]) -> str:
     """Indented JSON text; non-finite floats must already be encoded by ``value``."""
+    import json  # imported here: the text reports of lint and explain do without it
+
     return json_text(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)) + "\n"
 
 
@@ -120,4 +121,6 @@ def document(kind: str, data: dict[str, Any]) -> str:
 
 def compact(v: Any) -> str:
     """One config value as compact JSON text (a cell of a CSV file), encoded like :func:`value`."""
+    import json
+
     return json_text(json.dumps(value(v), ensure_ascii=False, allow_nan=False))
