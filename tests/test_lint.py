@@ -188,6 +188,14 @@ def test_loader_problems_are_findings(write: Callable[..., Path], tmp_path: Path
     assert (code, _found(data)) == (1, [("LT001", "bad.py", 1, 13), ("LT006", "child.py", 1, 10)])
 
 
+def test_each_config_naming_a_missing_base_has_its_finding(write: Callable[..., Path], tmp_path: Path) -> None:
+    # The base is resolved once and its result shared: the finding is where each config names it.
+    for name in ("a.py", "b.py", "c.py"):
+        write(name, "x = 1\n_base_ = './missing.py'\n")
+    code, data = _json(".", cwd=tmp_path)
+    assert (code, _found(data)) == (1, [("LT006", f, 2, 10) for f in ("a.py", "b.py", "c.py")])
+
+
 def test_sarif_validates_against_the_sarif_schema(tree: Path) -> None:
     sarif_model = pytest.importorskip("pydantic_sarif.model")
     old = os.getcwd()

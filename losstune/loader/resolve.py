@@ -227,6 +227,8 @@ class Resolver:
             self._stack.pop()
         height = self._peak - below
         self._peak = max(peak, self._peak)
+        if requested_at is not None and any(d.span == requested_at for d in result.diagnostics):
+            return result  # its finding is where this file names it: another file gets its own
         self.cache[(abspath, lazy)] = result
         self._heights[(abspath, lazy)] = height
         self._keep_result(abspath, lazy, result, height)
