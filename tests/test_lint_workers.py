@@ -153,3 +153,44 @@ def test_an_interrupted_run_stops_without_checking_the_rest() -> None:
         proc.kill()
     assert time.monotonic() - started < 10  # the runs under way (0.8 s each), not the 50 s of all
     assert proc.returncode != 0
+
+
+INTERRUPTED = """
+import os, sys, time
+import losstune.lint.run as run
+checked = run._check_file
+def slow(path, *rest):
+    if path.endswith("c000.py"):
+        print("started", flush=True)
+    time.sleep(0.05)
+    return checked(path, *rest)
+run._check_file = slow
+from losstune.cli.app import main
+sys.argv = ["losstune", "lint", sys.argv[1], "--jobs", sys.argv[2], "--output-format", "json"]
+main()
+"""
+
+
+@pytest.mark.parametrize("jobs", ["1", pytest.param("2", marks=needs_fork)])
+def test_ctrl_c_says_so_and_ends_as_interrupted(tmp_path: Path, jobs: str) -> None:
+    # A terminal sends SIGINT to the whole process group: losstune and its workers.
+    tree = _tree(tmp_path / "configs", 100)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED, str(tree), jobs],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "started\n"
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert (proc.returncode, out, err) == (-signal.SIGINT, "", "losstune: interrupted\n")
+    time.sleep(0.2)
+    assert subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True).stdout == b""

@@ -53,6 +53,10 @@ def _root(
         raise typer.Exit(EXIT_OK)
 
 
+class Interrupted(BaseException):
+    """Ctrl-C (SIGINT) while a command ran."""
+
+
 class Command(TyperCommand):
     """A command whose arguments are named as people write them, in its usage line and its list
     of arguments: ``PATH...``, ``CONFIG``, ``[CODE]`` (the argument's own metavar, else its name,
@@ -66,6 +70,14 @@ class Command(TyperCommand):
                 if param.nargs != 1:
                     name = (name[:-1] if name.endswith("S") else name) + "..."
                 param.metavar = name
+
+    def invoke(self, ctx: Any) -> Any:
+        """The command run; Ctrl-C passed on as :class:`Interrupted`, which typer does not turn
+        into a silent exit status."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted from None
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:  # typer's own (vendored) click Context
         """``[OPTIONS]`` and each argument's metavar, in brackets when it may be left out."""
@@ -130,9 +142,8 @@ def main() -> None:
     """Entry point of the ``losstune`` console script."""
     try:
         _for(sys.argv[1:])(standalone_mode=True)
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        sys.exit(EXIT_ERROR)
+    except (KeyboardInterrupt, Interrupted):
+        _end_interrupted()
     except Exception as e:  # never a traceback: report, and let the user rerun with LOSSTUNE_DEBUG=1
         if os.environ.get("LOSSTUNE_DEBUG"):
             raise
@@ -145,3 +156,15 @@ def main() -> None:
             "losstune, not in your config; rerun with LOSSTUNE_DEBUG=1 for the traceback and report it.\n"
         )
         sys.exit(EXIT_ERROR)
+
+
+def _end_interrupted() -> None:
+    """Say so, and end as killed by SIGINT (exit status 130 in a shell), as a program that does not
+    handle Ctrl-C ends: a shell loop that runs losstune then stops too, instead of going on."""
+    import signal
+
+    sys.stderr.write("losstune: interrupted\n")
+    sys.stderr.flush()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
+    sys.exit(128 + signal.SIGINT)  # where the signal is not delivered at once
