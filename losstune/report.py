@@ -302,6 +302,8 @@ def _with_steps(cfg: LoadedConfig, view: LossView, seed: int, version: int, mask
         return replace(view, steps_note=mask.text(f"{e}{hint}"))
     terms = [TermView(name, value, view.key, MODEL_PATH) for name, value in logged_terms(result).items()]
     for other in result.log_names[1:]:  # a DETR head's other decoder layers, encoder, denoising
+        if any(t.name == other for t in terms):  # a part of the first call's result (CornerHead's push_loss)
+            continue
         try:
             more = evaluate_config(cfg, view.key, seed=seed, num_priors=None, mmdet_version=version, term=other)
         except (InputError, UnsupportedLoss):  # the term fed alike as the first, which did evaluate

@@ -16,7 +16,7 @@ F = torch.nn.functional
 
 import losstune  # noqa: E402
 from losstune.engine.headmodel import Where, log_names  # noqa: E402
-from losstune.engine.session import EvalResult, evaluate_config  # noqa: E402
+from losstune.engine.session import EvalResult, evaluate_config, logged_terms  # noqa: E402
 from tests.conftest import EXAMPLES  # noqa: E402
 from tests.golden import assert_golden  # noqa: E402
 
@@ -58,6 +58,12 @@ HEADS = {
         model = dict(bbox_head=dict(type='CenterNetUpdateHead', num_classes=80, soft_weight_on_reg=True,
             loss_cls=dict(type='GaussianFocalLoss', pos_weight=0.25, neg_weight=0.75, loss_weight=1.0),
             loss_bbox=dict(type='GIoULoss', loss_weight=2.0)))
+        """,
+    "corner": """
+        model = dict(bbox_head=dict(type='CornerHead', num_classes=80, num_feat_levels=3,
+            loss_heatmap=dict(type='GaussianFocalLoss', alpha=2.0, gamma=4.0, loss_weight=1),
+            loss_embedding=dict(type='AssociativeEmbeddingLoss', pull_weight=0.1, push_weight=0.2),
+            loss_offset=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1)))
         """,
     "vfnet": """
         model = dict(bbox_head=dict(type='VFNetHead', num_classes=80,
@@ -347,6 +353,101 @@ def test_centernet_hands_its_losses_whole_maps(head: Callable[..., EvalResult]) 
     assert ((sizes[0][:, at] >= 3.2) & (sizes[0][:, at] <= 16)).all()  # a tenth to a half of the side
 
 
+def _gfl(pred: Any, target: Any, avg: float) -> float:
+    eps = 1e-12
+    pos = -(pred + eps).log() * (1 - pred).pow(2) * target.eq(1)
+    neg = -(1 - pred + eps).log() * pred.pow(2) * (1 - target).pow(4)
+    return float((pos + neg).sum() / (avg + EPS))
+
+
+def _corner_calls(loss: str, levels: int = 3) -> list[Any]:
+    """Every call the model makes for ``loss`` of the ``corner`` head (32 × 32 maps, seed 0)."""
+    from losstune.engine.heads_corner import corner_inputs
+
+    cfg = {"loss_heatmap": "GaussianFocalLoss", "loss_offset": "SmoothL1Loss"}.get(loss, "AssociativeEmbeddingLoss")
+    made = corner_inputs(
+        loss, {"type": cfg}, head={"num_feat_levels": levels}, num_classes=80, num_priors=32 * 32, seed=0
+    )
+    assert made is not None and made.others is not None
+    return [made, *made.others.calls]
+
+
+def test_cornernet_averages_its_corners_and_sums_its_stacks(head: Callable[..., EvalResult]) -> None:
+    """CornerHead.loss_by_feat_single: GaussianFocalLoss on each corner's sigmoid heatmap, avg_factor
+    max(1, its peaks), det_loss their mean; SmoothL1 on each corner's offsets weighted by the
+    class-agnostic corner mask (one channel), avg_factor max(1, the mask's pixels), not twice it;
+    the log sums the num_feat_levels stacks."""
+    det = head("corner", "loss_heatmap", num_priors=32 * 32)
+    assert det.log_name == "det_loss" and det.log_names == ["det_loss"]
+    calls = _corner_calls("loss_heatmap")
+    assert len(calls) == 6  # top-left and bottom-right, for each of the 3 stacks
+    (tl_pred, tl), (_, br) = calls[0].args, calls[1].args
+    match = _corner_calls("loss_embedding")[0].args[2][0]  # the corner pairs, [[tl_y, tl_x], [br_y, br_x]]
+    for peaks, at in ((tl, 0), (br, 1)):
+        assert {tuple(p) for p in peaks[0].eq(1).nonzero()[:, 1:].tolist()} == {tuple(m[at]) for m in match}
+    assert tl_pred.shape == tl.shape == (1, 80, 32, 32) and torch.equal(tl_pred, det.args[0])
+    assert torch.equal(tl, calls[2].args[1]) and not torch.equal(tl_pred, calls[2].args[0])  # same targets
+    assert not torch.equal(tl, br) and int(tl.eq(1).sum()) == int(br.eq(1).sum()) == 8
+    values = [_gfl(c.args[0], c.args[1], max(1, int(c.args[1].eq(1).sum()))) for c in calls]
+    assert float(det.trace.loss) == pytest.approx(values[0], rel=1e-5)
+    expected = sum((values[2 * i] + values[2 * i + 1]) / 2 for i in range(3))
+    assert float(det.logged) == pytest.approx(expected, rel=1e-5)
+    assert det.trace.steps[-1].name == "head" and "Σ over the 3 stacks" in det.trace.steps[-1].description
+
+    off = head("corner", "loss_offset", num_priors=32 * 32)
+    assert off.log_name == "off_loss"
+    calls = _corner_calls("loss_offset")
+    total = 0.0
+    for c in calls:
+        pred, target, mask = c.args
+        assert pred.shape == target.shape == (1, 2, 32, 32) and mask.shape == (1, 1, 32, 32)
+        assert c.kwargs["avg_factor"] == float(mask.sum()) == 8.0
+        d = (pred - target).abs()
+        total += float((torch.where(d < 1, 0.5 * d * d, d - 0.5) * mask).sum() / (8 + EPS))
+    assert float(off.logged) == pytest.approx(total / 2, rel=1e-5)
+    mask, target = calls[0].args[2], calls[0].args[1]
+    assert torch.equal(mask[0, 0] > 0, calls[0].sampled.pos_mask.view(32, 32))
+    assert ((target[0][:, mask[0, 0] > 0] >= 0) & (target[0][:, mask[0, 0] > 0] < 1)).all()  # sub-pixel
+
+
+def test_cornernets_embedding_loss_gives_pull_and_push(head: Callable[..., EvalResult]) -> None:
+    """AssociativeEmbeddingLoss, once per stack on the two embedding maps and the corner pairs:
+    pull = w_pull × Σ (e - ē)² / K, push = w_push × Σ_{j≠k} relu(1 - |ē_j - ē_k|) / (K(K - 1)),
+    logged as pull_loss and push_loss, each summed over the stacks; no avg_factor."""
+    r = head("corner", "loss_embedding", num_priors=32 * 32)
+    assert r.log_names == ["pull_loss", "push_loss"] and "avg_factor" not in r.kwargs
+    pulls, pushes = [], []
+    for c in _corner_calls("loss_embedding"):
+        tl, br, match = c.args
+        assert tl.shape == br.shape == (1, 1, 32, 32) and len(match) == 1 and len(match[0]) == 8
+        e_tl = torch.stack([tl[0, 0, y, x] for (y, x), _ in match[0]])
+        e_br = torch.stack([br[0, 0, y, x] for _, (y, x) in match[0]])
+        mean = (e_tl + e_br) / 2
+        pulls.append(0.1 * float(((e_tl - mean) ** 2 + (e_br - mean) ** 2).sum() / 8))
+        apart = (1 - (mean[:, None] - mean[None, :]).abs()).clamp(min=0) * (1 - torch.eye(8))
+        pushes.append(0.2 * float(apart.sum() / (8 * 7)))
+    terms = logged_terms(r)
+    assert list(terms) == ["pull_loss", "push_loss"]
+    assert float(terms["pull_loss"]) == pytest.approx(sum(pulls), rel=1e-5)
+    assert float(terms["push_loss"]) == pytest.approx(sum(pushes), rel=1e-5)
+    assert float(r.trace.loss.pull) == pytest.approx(pulls[0], rel=1e-5)
+    # the two terms of one call: either name evaluates the same call
+    push = head("corner", "loss_embedding", num_priors=32 * 32, term="push_loss")
+    assert float(logged_terms(push)["push_loss"]) == pytest.approx(sum(pushes), rel=1e-5)
+
+
+def test_cornernet_without_embeddings_never_calls_its_embedding_loss(write: Callable[..., Path]) -> None:
+    from losstune.engine.inputs import InputError
+
+    text = """
+        model = dict(bbox_head=dict(type='CornerHead', num_classes=80, corner_emb_channels=0,
+            loss_embedding=dict(type='AssociativeEmbeddingLoss', pull_weight=0.1, push_weight=0.1)))
+        """
+    cfg = losstune.load(write("corner_no_embedding.py", text))
+    with pytest.raises(InputError, match="corner_emb_channels=0"):
+        evaluate_config(cfg, "loss_embedding")
+
+
 def test_centernet_update_feeds_its_positives_by_index(head: Callable[..., EvalResult]) -> None:
     """CenterNetUpdateHead.loss_by_feat: GaussianFocalLoss on every point with pos_inds, avg_factor
     max(positives, 1); GIoULoss on the points that regress a box, weighted by their heatmap values
@@ -396,6 +497,13 @@ def test_explain_sums_up_the_terms_as_the_log_names_them(write: Callable[..., Pa
     assert code == 0, out
     names = [t["name"] for t in json.loads(out)["terms"]]
     assert len(names) == 3 * 13 and "d4.dn_loss_iou" in names and "enc_loss_bbox" in names
+    # CornerHead: the embedding loss's pull and push are the two parts of one call, each once
+    code, out = invoke("explain", str(write("corner.py", HEADS["corner"])), "--format", "json", cwd=EXAMPLES)
+    assert code == 0, out
+    terms = {t["name"]: t["value"] for t in json.loads(out)["terms"]}
+    assert [t["name"] for t in json.loads(out)["terms"]] == ["det_loss", "pull_loss", "push_loss", "off_loss"]
+    pair = logged_terms(evaluate_config(losstune.load(write("corner.py", HEADS["corner"])), "loss_embedding"))
+    assert terms["push_loss"] == pytest.approx(float(pair["push_loss"]))
     code, out = invoke("explain", "gfl_r50_fpn_1x_coco.py", cwd=EXAMPLES)
     assert "loss terms on the sample batch, as the training log names them (total " in out
     row = next(line for line in out.splitlines() if line.strip().startswith("loss_dfl "))

@@ -82,6 +82,15 @@ REAL = [
         {"loss_cls", "loss_bbox"},
         {"loss_cls", "loss_bbox"},
     ),
+    # two calls per stack on whole maps, each its own avg_factor, their mean; the embedding loss's
+    # pair of terms from one call per stack; the stacks summed in the log (the model's 8 objects on
+    # one image against the batch's 3 on each of 2: the heatmap's and the pull's values differ)
+    (
+        "cornernet/cornernet_hourglass104_8xb6-210e-mstest_coco.py",
+        "CornerHead",
+        {"det_loss", "pull_loss", "push_loss", "off_loss"},
+        {"off_loss", "push_loss"},
+    ),
 ]
 
 ZERO = [
@@ -102,7 +111,11 @@ ZERO = [
 
 # a head of a single coarse level has 2 × 2 cells at 64 pixels, fewer priors than the model's
 # 8 boxes take
-SIZES = {"yolof/yolof_r50-c5_8xb8-1x_coco.py": 128}
+SIZES = {
+    "yolof/yolof_r50-c5_8xb8-1x_coco.py": 128,
+    # HourglassNet halves a stride-4 map five times: 128 pixels make its smallest 1 × 1
+    "cornernet/cornernet_hourglass104_8xb6-210e-mstest_coco.py": 128,
+}
 
 
 def _hold(config: str, boxes: int) -> Any:
@@ -247,6 +260,49 @@ def test_centernets_gaussian_targets_are_mmdetections() -> None:
         draw_gaussian(ours, x, y, radius)
         gen_gaussian_target(theirs, [x, y], radius)
         assert torch.equal(ours, theirs)
+
+
+@needs_mmdet
+def test_cornernets_targets_are_mmdetections() -> None:
+    """The model's corner targets are CornerHead.get_targets' on the same boxes (given on the map:
+    an image the map's size), the corner pairs of the embedding loss too."""
+    from types import SimpleNamespace
+
+    from mmdet.models.dense_heads.corner_head import CornerHead
+
+    from losstune.engine.heads_corner import corner_targets, seeded_boxes
+
+    side, classes = 32, 5
+    boxes = seeded_boxes(classes, side, seed=3)
+    boxes.append((20.5, 25.0, 40.0, 33.0, 1))  # corners off the map: clamped inside it
+    ours = corner_targets(boxes, classes, side)
+    bboxes = torch.tensor([b[:4] for b in boxes])
+    labels = torch.tensor([b[4] for b in boxes])
+    head = SimpleNamespace(num_classes=classes)
+    theirs = CornerHead.get_targets(head, [bboxes], [labels], (1, classes, side, side), (side, side), True)
+    assert torch.equal(ours.heatmaps[0], theirs["topleft_heatmap"])
+    assert torch.equal(ours.heatmaps[1], theirs["bottomright_heatmap"])
+    assert torch.allclose(ours.offsets[0], theirs["topleft_offset"])
+    assert torch.allclose(ours.offsets[1], theirs["bottomright_offset"])
+    assert ours.match == theirs["corner_embedding"]
+    assert int(ours.heatmaps[0].eq(1).sum()) == len(boxes)  # distinct corners: one peak each
+
+
+@needs_mmdet
+def test_the_associative_embedding_loss_is_mmdetections() -> None:
+    """The engine's AssociativeEmbeddingLoss gives MMDetection's pair on the same inputs: images
+    with several objects, one, and none."""
+    from mmdet.models.losses import AssociativeEmbeddingLoss as Theirs
+
+    from losstune.engine.evaluation import evaluate
+
+    g = torch.Generator().manual_seed(0)
+    tl, br = torch.randn(3, 2, 12, 12, generator=g), torch.randn(3, 2, 12, 12, generator=g)
+    match = [[[[1, 2], [5, 7]], [[3, 3], [9, 11]], [[0, 0], [11, 11]]], [[[4, 4], [8, 8]]], []]
+    ours = evaluate({"type": "AssociativeEmbeddingLoss", "pull_weight": 0.1, "push_weight": 0.3}, tl, br, match).loss
+    pull, push = Theirs(pull_weight=0.1, push_weight=0.3)(tl, br, match)
+    assert torch.allclose(ours.pull, pull, rtol=1e-6) and torch.allclose(ours.push, push, rtol=1e-6)
+    assert float(ours.push) > 0 and float(ours.pull) > 0
 
 
 @needs_mmdet

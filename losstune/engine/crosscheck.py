@@ -68,6 +68,8 @@ def crosscheck(
             theirs = module(*copy.deepcopy(args), **copy.deepcopy(kwargs))
     except Exception as e:  # the module failed where the engine did not: report it, do not hide it
         return CrossCheck(name, False, f"it raised {type(e).__name__}: {e}")
+    if isinstance(theirs, tuple) and isinstance(loss, tuple) and len(theirs) == len(loss):
+        theirs = type(loss)(*theirs)  # a pair the module returns unnamed: by position
     ours, want = terms(loss), terms(theirs)
     if ours.keys() != want.keys():
         return CrossCheck(name, False, f"it returned {', '.join(want)}, not {', '.join(ours)}")

@@ -51,6 +51,7 @@ FAMILY: dict[str, str] = {
     "YOLOFHead": "YOLOFHead",
     "YOLOV3Head": "YOLOV3Head",
     "CenterNetUpdateHead": "CenterNetUpdateHead",
+    "CornerHead": "CornerHead",
     **{h: "DETRHead" for h in ("DETRHead", "ConditionalDETRHead", "DABDETRHead", "DeformableDETRHead", "DINOHead")},
 }
 
@@ -85,16 +86,21 @@ class Rule:
     floor: float = 1.0
     # "weighted_sum": the module returns per-element losses (reduction_override='none'); the head
     # weights each row, sums and divides by the sampling's avg_factor (PISA's CARL)
-    after: Literal["none", "weight_sum", "positives", "weighted_sum"] = "none"
+    # "pair_mean": the mean of the head's two calls per feature level (CornerHead's top-left and
+    # bottom-right maps)
+    after: Literal["none", "weight_sum", "positives", "weighted_sum", "pair_mean"] = "none"
     target: Literal["given", "quality"] = "given"  # "quality": one logit per positive against its quality
     log_name: str = ""  # the key in the head's loss dict, where it is not the config's key
     inputs: Literal["given", "side_buckets"] = "given"  # "side_buckets": SABL's bucket columns per prior
     times: Literal["", "sides", "offsets"] = ""  # the avg_factor times SABL's columns per positive
     # "assignment": the avg_factor is counted on the assignment (its labelled term's positives),
-    # whatever rows the module is handed (YOLOFHead's loss_bbox on the assigner's candidates)
-    avg_of: Literal["call", "assignment"] = "call"
-    # "images": the module is handed (images, priors, …) maps, one call per feature level
-    layout: Literal["rows", "images"] = "rows"
+    # whatever rows the module is handed (YOLOFHead's loss_bbox on the assigner's candidates);
+    # "each_call": on each call's own map (CornerHead's peaks of one corner's heatmap)
+    avg_of: Literal["call", "assignment", "each_call"] = "call"
+    # "images": the module is handed (images, priors, …) maps, one call per feature level;
+    # "maps": a whole (images, C, H, W) map a call, several calls a term (the priors: one map's pixels)
+    layout: Literal["rows", "images", "maps"] = "rows"
+    parts: tuple[str, ...] = ()  # the log names of the parts of the module's result (a pair), one call
 
 
 _CENTERNESS = "centerness_targets"
@@ -165,6 +171,13 @@ RULES: dict[str, dict[str, Rule]] = {
         "loss_cls": Rule(weight="none", avg="positives"),
         "loss_bbox": Rule(rows="positives", weight="quality", quality="heatmap_values", avg="weight_sum"),
     },
+    "CornerHead": {
+        "loss_heatmap": Rule(
+            avg="positives", avg_of="each_call", after="pair_mean", log_name="det_loss", layout="maps"
+        ),
+        "loss_embedding": Rule(avg="none", layout="maps", parts=("pull_loss", "push_loss")),
+        "loss_offset": Rule(avg="positives", avg_of="each_call", after="pair_mean", log_name="off_loss", layout="maps"),
+    },
     "YOLOFHead": {"loss_bbox": Rule(avg_of="assignment")},
     "YOLOV3Head": {name: Rule(avg="none", layout="images") for name in ("loss_cls", "loss_conf", "loss_xy", "loss_wh")},
     "FoveaHead": {
@@ -228,11 +241,13 @@ class AvgRule:
     bg_cls_weight: float | None
     times: float = 1.0  # what the head multiplies the avg_factor by (SABL's columns per positive)
 
-    def avg(self, counts: Counts, assigned: Counts | None = None) -> float | None:
-        """The avg_factor on ``counts``, or on ``assigned`` (the assignment's) where the rule counts
-        it there."""
+    def avg(self, counts: Counts, assigned: Counts | None = None, first: Counts | None = None) -> float | None:
+        """The avg_factor on ``counts``, or on ``assigned`` (the assignment's) or ``first`` (the first
+        call's own) where the rule counts it there."""
         if self.rule.avg_of == "assignment" and assigned is not None:
             counts = assigned
+        if self.rule.avg_of == "each_call" and first is not None:
+            counts = first
         given = sampling_avg(counts, self.given_rule)
         avg = avg_factor(self.rule, counts, given, self.given_rule, self.bg_cls_weight)[0]
         return avg * self.times if avg is not None else None
@@ -258,7 +273,7 @@ def logged_rule(family: str | None, term: str) -> Rule:
     """The rule of the loss the training log prints as ``term`` (``s0.loss_cls``, ``loss_rpn_cls``)."""
     name = term.split(".")[-1]
     rules = RULES.get(family or "", {})
-    return next((r for key, r in rules.items() if name in (key, r.log_name)), Rule())
+    return next((r for key, r in rules.items() if name in (key, r.log_name, *r.parts)), Rule())
 
 
 # the weights that are the IoUs of the positives' predicted boxes with their targets
@@ -383,11 +398,13 @@ def feed(
         out.scale_text = f"÷ max(Σ {what}, 1) = {by:g}, as {who}.loss_by_feat divides the summed term"
     elif r.after == "positives":
         out.scale_text = f"÷ max(positives, 1.0) = {by:g} (num_total_samples), as {who}.loss_by_feat divides"
+    elif r.after == "pair_mean":
+        out.scale_text = f"÷ {by:g}, the mean of the two calls, as {who}.loss_by_feat_single takes it"
     elif r.after == "weighted_sum":
         out.scale_text = (
             f"Σ (loss × its row's weight) ÷ avg_factor ({made.avg_rule} = {by:g}), as {who}'s carl_loss reduces it"
         )
-    out.inputs = Inputs(args, kwargs, s, made.unsampled, rule)
+    out.inputs = Inputs(args, kwargs, s, made.unsampled, rule, made.others)
     return out
 
 
@@ -479,6 +496,8 @@ def divisor(r: Rule, counts: Counts, given: float | None = None) -> float | None
         return max(counts.weights, 1.0)
     if r.after == "positives":
         return max(float(counts.pos), 1.0)
+    if r.after == "pair_mean":
+        return 2.0
     return None
 
 
@@ -543,6 +562,9 @@ def log_names(where: Where, family: str | None, name: str) -> list[str]:
     path = where.path
     if len(path) >= 2 and isinstance(path[-2], int) and "roi_head" in path:
         return [f"s{path[-2]}.{name}"]
+    parts = rule_for(family, name).parts
+    if parts:  # the parts of one call's result
+        return list(parts)
     if family != "DETRHead":
         extra = EXTRA_TERMS.get(family or "", {}).get(name)
         return [name, extra[0]] if extra is not None and train_option(where.model, extra[1]) is not None else [name]

@@ -61,6 +61,18 @@ class Inputs:
     sampled: Sampled | None = None
     unsampled: str | None = None  # what stands for the sampling step where no sampler is involved
     avg_rule: str | None = None  # how ``kwargs["avg_factor"]`` is counted, in MMDetection's terms
+    others: OtherCalls | None = None  # the head's further calls of the module for the same term
+
+
+@dataclass
+class OtherCalls:
+    """The calls a head makes of the same module after the first (another map, another feature
+    level), whose results its log term is made of, and how: ``combine`` takes every call's result
+    (the first's first) and the head's divisor, and gives the term (or a dict of the terms) and
+    the sentence that says how it arises."""
+
+    calls: list[Inputs]
+    combine: Callable[[list[Any], float], tuple[Any, str]]
 
 
 def synthetic(

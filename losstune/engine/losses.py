@@ -17,6 +17,7 @@ from losstune.engine.classification import (
     VarifocalLoss,
 )
 from losstune.engine.dense import DiceLoss, GaussianFocalLoss
+from losstune.engine.embedding import AssociativeEmbeddingLoss
 from losstune.engine.regression import GHMR, BalancedL1Loss, L1Loss, MSELoss, SmoothL1Loss
 
 LOSSES: dict[str, type[Any]] = {
@@ -42,4 +43,5 @@ LOSSES: dict[str, type[Any]] = {
     "SeesawLoss": SeesawLoss,
     "EIoULoss": EIoULoss,
     "SIoULoss": SIoULoss,
+    "AssociativeEmbeddingLoss": AssociativeEmbeddingLoss,
 }

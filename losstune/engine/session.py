@@ -23,6 +23,7 @@ from losstune.engine.headmodel import (
     stage_weight,
 )
 from losstune.engine.heads_centernet import family_inputs
+from losstune.engine.heads_corner import corner_inputs
 from losstune.engine.heads_own import not_modelled
 from losstune.engine.inputs import InputError, from_file, require_device, synthetic
 from losstune.engine.sampling import Sampled
@@ -78,6 +79,7 @@ NOUNS = {
     "DETRHead": ("query", "queries"),
     "CenterNetHead": ("pixel", "pixels"),
     "CenterNetUpdateHead": ("point", "points"),
+    "CornerHead": ("pixel", "pixels"),
 }
 
 
@@ -114,8 +116,8 @@ def _sample_inputs(
     names = log_names(where, family, rule_for(family, name).log_name or name)
     if term is not None and term not in names:
         raise InputError(f"{loss.key} is not logged as {term}; its terms are {', '.join(names)}")
-    if term is not None:
-        seed += names.index(term)  # each term on predictions of its own
+    if term is not None and not rule_for(family, name).parts:
+        seed += names.index(term)  # each term on predictions of its own (the parts of one result: one call)
     sampled: list[Sampled] = []
 
     def assign() -> Sampled:
@@ -133,21 +135,30 @@ def _sample_inputs(
         )
         return sampled[0]
 
-    made = family_inputs(
-        family,
-        name,
-        loss_cfg,
-        head=head,
-        num_classes=num_classes,
-        num_priors=num_priors,
-        default_priors=DENSE_PRIORS,
-        seed=seed,
-    ) or synthetic(
-        loss_cfg,
-        sampled=assign,
-        num_classes=num_classes,
-        seed=seed,
-        reg_max=reg_max if isinstance(reg_max, int) else 16,
+    corner = (
+        corner_inputs(name, loss_cfg, head=head, num_classes=num_classes, num_priors=num_priors, seed=seed)
+        if family == "CornerHead"
+        else None
+    )
+    made = (
+        corner
+        or family_inputs(
+            family,
+            name,
+            loss_cfg,
+            head=head,
+            num_classes=num_classes,
+            num_priors=num_priors,
+            default_priors=DENSE_PRIORS,
+            seed=seed,
+        )
+        or synthetic(
+            loss_cfg,
+            sampled=assign,
+            num_classes=num_classes,
+            seed=seed,
+            reg_max=reg_max if isinstance(reg_max, int) else 16,
+        )
     )
     if family is None and loss_cfg.get("reduction") == "sum" and name not in avg_factor_keys(head_ref):
         # a head that reduces with 'sum' normalises by itself (YOLOV3Head...): MMDetection would
@@ -288,7 +299,16 @@ def evaluate_config(
         if fed.head_weight is not None and hasattr(logged, "dim"):  # the head sums it itself
             w = fed.head_weight.to(logged.device)
             logged = (logged * w.view(-1, *[1] * (logged.dim() - 1))).sum()
-        if fed.scale is not None:
+        others = fed.inputs.others
+        if others is not None:  # the head's further calls of the module, evaluated alike
+            results = [trace.loss]
+            for call in others.calls:
+                more = [a.to(device) if hasattr(a, "to") else a for a in call.args]
+                more_kwargs = {k: (v.to(device) if hasattr(v, "to") else v) for k, v in call.kwargs.items()}
+                results.append(evaluate(loss_cfg, *more, mmdet_version=version, **more_kwargs).loss)
+            combined, text = others.combine(results, 1.0 / fed.scale if fed.scale else 1.0)
+            logged = trace.add("head", text, combined)
+        elif fed.scale is not None:
             factor = fed.scale
             logged = trace.add(
                 "head",

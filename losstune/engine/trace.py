@@ -75,8 +75,14 @@ class Trace:
 
 
 def terms(loss: Any) -> dict[str, Any]:
-    """``{"loss": value}``, or the named terms of a loss that returns several (SeesawLoss's dict)."""
-    return dict(loss) if isinstance(loss, dict) else {"loss": loss}
+    """``{"loss": value}``, or the named terms of a loss that returns several (SeesawLoss's dict,
+    AssociativeEmbeddingLoss's pair: by its fields' names, else by position, ``loss[0]``...)."""
+    if isinstance(loss, dict):
+        return dict(loss)
+    if isinstance(loss, tuple):
+        names = getattr(loss, "_fields", None) or [f"loss[{i}]" for i in range(len(loss))]
+        return dict(zip(names, loss, strict=True))
+    return {"loss": loss}
 
 
 def agrees(ours: Any, theirs: Any, rtol: float) -> bool:

@@ -6,7 +6,7 @@ from typing import Any
 
 from losstune import words
 from losstune.engine.session import EvalResult, logged_terms
-from losstune.engine.trace import Step, summarize
+from losstune.engine.trace import Step, summarize, terms
 from losstune.render.explain import MODEL, MODEL_HOW
 from losstune.render.json import document, value
 from losstune.render.palette import paint
@@ -93,7 +93,9 @@ def _check_line(result: EvalResult) -> str:
     check = result.check
     assert check is not None
     if check.equal is True:
-        what = "the module's result (step 5)" if result.trace.steps[-1].name == "head" else "equal to"
+        steps = result.trace.steps
+        module_steps = next((i for i, s in enumerate(steps) if s.name == "head"), len(steps))
+        what = f"the module's result (step {module_steps})" if module_steps < len(steps) else "equal to"
         if what == "equal to":
             return f"checked: equal to {check.reference} called on the same inputs"
         return f"checked: {what} is equal to {check.reference} called on the same inputs"
@@ -103,6 +105,8 @@ def _check_line(result: EvalResult) -> str:
 
 
 def _plain(loss: Any) -> Any:
+    if isinstance(loss, tuple):  # a pair of terms (AssociativeEmbeddingLoss's pull and push)
+        loss = terms(loss)
     if isinstance(loss, dict):
         return {k: _plain(v) for k, v in loss.items()}
     return loss.tolist() if hasattr(loss, "tolist") else loss

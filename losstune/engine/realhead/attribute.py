@@ -21,11 +21,10 @@ def _tensors(value: Any) -> list[Any]:
     return []
 
 
-def feeding(term: Any, calls: list[Call]) -> list[int]:
-    """The indices of the calls whose outputs ``term`` (a tensor or a list of tensors) is computed
-    from, in call order."""
-    ends = {t.grad_fn: c.index for c in calls for t in _tensors(c.output) if t.grad_fn is not None}
-    found: set[int] = set()
+def _reached(term: Any, calls: list[Call]) -> set[tuple[int, int]]:
+    """The (call index, place in its output) of the call outputs ``term`` is computed from."""
+    ends = {t.grad_fn: (c.index, i) for c in calls for i, t in enumerate(_tensors(c.output)) if t.grad_fn is not None}
+    found: set[tuple[int, int]] = set()
     stack = [t.grad_fn for t in _tensors(term) if t.grad_fn is not None]
     seen = set()
     while stack:
@@ -37,7 +36,23 @@ def feeding(term: Any, calls: list[Call]) -> list[int]:
             found.add(ends[node])
             continue
         stack.extend(n for n, _ in node.next_functions if n is not None)
-    return sorted(found)
+    return found
+
+
+def feeding(term: Any, calls: list[Call]) -> list[int]:
+    """The indices of the calls whose outputs ``term`` (a tensor or a list of tensors) is computed
+    from, in call order."""
+    return sorted({index for index, _ in _reached(term, calls)})
+
+
+def fed_value(term: Any, calls: list[Call]) -> float:
+    """The sum of the call outputs ``term`` is computed from, each as mmengine logs a tensor (its
+    mean); of a call that returns several (AssociativeEmbeddingLoss's pull and push), those it is
+    computed from only."""
+    by_index = {c.index: c for c in calls}
+    return float(
+        sum(_tensors(by_index[i].output)[at].detach().float().mean().item() for i, at in _reached(term, calls))
+    )
 
 
 def logged_value(output: Any) -> float:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from losstune import words
-from losstune.engine.realhead.attribute import feeding, logged_value
+from losstune.engine.realhead.attribute import fed_value, feeding, logged_value
 from losstune.engine.realhead.batch import BatchSpec, NotPlain, fitted, synthetic, to_plain
 from losstune.engine.realhead.importing import MMDet, load_mmdet, quiet
 from losstune.engine.realhead.ops import CompiledOpMissing
@@ -267,7 +267,7 @@ def run_head(
         for name, value in losses.items():
             fed = feeding(value, calls)
             logged = float(log_vars[name].item())
-            produced = sum(logged_value(calls[i].output) for i in fed)
+            produced = fed_value(value, calls)
             scale = logged / produced if fed and produced and abs(logged / produced - 1) > 1e-6 else None
             terms.append(LogTerm(name, logged, fed, scale))
             ends.update(dict.fromkeys(fed, name))

@@ -38,6 +38,7 @@ class RealFeed:
     counts: Counts
     scale: float | None
     value: float
+    first: Counts | None = None  # the first call's own counts
 
 
 @dataclass
@@ -185,9 +186,17 @@ def _add_call(
     pos_inds = bound.get("pos_inds", ())  # None where the head has no positive to give
     if "pos_inds" in bound and pos_inds is None:
         pos_inds = torch.zeros(0, dtype=torch.long)
+    match = bound.get("match")
+    if isinstance(match, list) and len(match) == len(tally.pos):  # corner pairs: each image's objects
+        tally.pos = [p + len(m) for p, m in zip(tally.pos, match, strict=True)]
+        return rows_of(pred, target), width_of(pred)
     if target is not None and is_map(pred, target):
-        # a map's positives: the pixels its weight marks, else its Gaussian target's peaks
-        positive = (w > 0).any(1) if w is not None and w.shape == pred.shape else target.eq(1)
+        # a map's positives: the pixels its weight marks (a weight of the map's shape, or of one
+        # channel for all), else its Gaussian target's peaks
+        masks = w is not None and w.dim() == 4 and w.shape[1] in (1, pred.shape[1])
+        positive = (
+            (w > 0).any(1) if masks and w.shape[0] == pred.shape[0] and w.shape[2:] == pred.shape[2:] else target.eq(1)
+        )
         tally.add(positive, ~(positive.any(1) if positive.dim() == 4 else positive))
         return rows_of(pred, target), width_of(pred)
     if isinstance(pos_inds, torch.Tensor):  # the positives given by index, in the head's own order
@@ -241,27 +250,33 @@ def width_of(pred: Any) -> tuple[int, ...]:
     return tuple(int(d) for d in pred.shape[1 : 2 if pred.dim() == 4 else None])
 
 
-def real_feed(run: HeadRun, indices: list[int], num_classes: int, maps: bool = False) -> tuple[RealFeed, bool]:
-    """The real head's feed of one term, from its recorded calls ``indices`` (``maps``: made on
-    ``(images, priors, …)`` maps, read as rows), and whether its positives are known per image."""
+def real_feed(
+    run: HeadRun, indices: list[int], num_classes: int, maps: bool = False, name: str | None = None
+) -> tuple[RealFeed, bool]:
+    """The real head's feed of one term (``name``, where several terms are made of the same calls:
+    AssociativeEmbeddingLoss's pull and push), from its recorded calls ``indices`` (``maps``: made
+    on ``(images, priors, …)`` maps, read as rows), and whether its positives are known per image."""
     import torch
 
     images = run.batch.images
     tally = _Tally([0] * images, [0] * images)
     rows, avg = 0, None
     width: tuple[int, ...] = ()
+    first: Counts | None = None
     for n, i in enumerate(indices):
         call = run.recorded[i]
         bound = _bound(run.model.get_submodule(call.module), call)
         if maps:
             bound = _flattened(bound, images)
         got, shape = _add_call(tally, bound, num_classes, maps)
+        if n == 0:
+            first = Counts(tuple(tally.pos), tuple(tally.neg), got, tally.weights)
         rows += got
         width = shape or width
         a = bound.get("avg_factor")
         if n == 0 and a is not None:
             avg = float(a.item() if isinstance(a, torch.Tensor) else a)
-    term = next(t for t in run.terms if t.calls == indices)
+    term = next(t for t in run.terms if (t.name == name if name is not None else t.calls == indices))
     counts = Counts(tuple(tally.pos), tuple(tally.neg), rows, tally.weights)
     scale = term.scale
     outputs = [run.recorded[i].output for i in indices]
@@ -269,7 +284,7 @@ def real_feed(run: HeadRun, indices: list[int], num_classes: int, maps: bool = F
         # per-element losses (reduction_override='none') the head reduces itself: its factor on their sum
         total = sum(float(o.detach().sum()) for o in outputs if isinstance(o, torch.Tensor))
         scale = term.value / total if total else None
-    return RealFeed(len(indices), rows / images, width, avg, counts, scale, term.value), tally.split
+    return RealFeed(len(indices), rows / images, width, avg, counts, scale, term.value, first), tally.split
 
 
 def _per_image_from(feed: RealFeed, known: list[RealFeed]) -> RealFeed:
@@ -302,7 +317,7 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
     """Run ``cfg``'s head through MMDetection on the batch ``spec`` and hold each of its terms
     against the head model, evaluated on the batch's seed (raises
     :class:`~losstune.engine.realhead.run.HeadFailed` where the real head does not run)."""
-    from losstune.engine.session import evaluate_config
+    from losstune.engine.session import evaluate_config, logged_terms
 
     spec = spec or BatchSpec()
     seed = spec.seed
@@ -314,7 +329,11 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
     out = HeadCheck(head_type, family, [])
     made = {
         name: real_feed(
-            run, t.calls, getattr(heads[name], "num_classes", 80), logged_rule(family, name).layout == "images"
+            run,
+            t.calls,
+            getattr(heads[name], "num_classes", 80),
+            logged_rule(family, name).layout == "images",
+            name=name,
         )
         for name, t in _terms(run)
     }
@@ -322,6 +341,9 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
     feeds = {name: f if split else _per_image_from(f, known) for name, (f, split) in made.items()}
     positives = {name: (f if split else known[0] if known else f).counts for name, (f, split) in made.items()}
     priors = max((f.rows for f in feeds.values()), default=0.0)
+    # a head of whole maps, a call each: the model's priors are one map's pixels
+    one_map = {name: f.rows / f.calls for name, f in feeds.items() if logged_rule(family, name).layout == "maps"}
+    priors = max(one_map.values(), default=priors)
     by_name: dict[str, tuple[str, str | None]] = {}
     for loss in cfg.losses():
         try:
@@ -329,8 +351,9 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
         except Exception as e:  # a loss the model cannot evaluate: said beside the table
             out.skipped[loss.key] = f"{type(e).__name__}: {e}"
             continue
+        parts = logged_terms(first)  # the parts of one call's result are one evaluation's
         for i, name in enumerate(first.log_names or [first.log_name]):
-            by_name[name] = (loss.key, None if i == 0 else name)
+            by_name[name] = (loss.key, None if i == 0 or name in parts else name)
     own = own_terms(head_type or "")
     for t in run.terms:
         if own is not None and t.name in own.terms:
@@ -344,7 +367,8 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
             out.skipped[name] = "no loss of the config is logged under this name by the model"
             continue
         key, term = by_name[name]
-        r = evaluate_config(cfg, key, seed=seed, num_priors=max(int(priors), 1), term=term)
+        n = one_map.get(name, priors)
+        r = evaluate_config(cfg, key, seed=seed, num_priors=max(int(n), 1), term=term)
         out.terms.append(_compare(name, key, r, real, family, positives[name]))
     return out
 
@@ -365,6 +389,8 @@ def _terms(run: HeadRun) -> list[tuple[str, Any]]:
 def _compare(name: str, key: str, r: Any, real: RealFeed, family: str | None, assigned: Counts) -> TermCheck:
     """The model's result ``r`` of one term held against the real head's feed (``assigned``: the
     counts of the assignment the term is fed from)."""
+    from losstune.engine.session import logged_terms
+
     pred = r.args[0] if r.args and hasattr(r.args[0], "shape") else None
     check = TermCheck(name, key, family, real)
     if pred is not None:
@@ -372,7 +398,8 @@ def _compare(name: str, key: str, r: Any, real: RealFeed, family: str | None, as
         check.model_width = width_of(pred)
     a = r.kwargs.get("avg_factor")
     check.model_avg = float(a) if a is not None else None
-    check.model_value = _one_number(r.logged)
+    logged = logged_terms(r)
+    check.model_value = _one_number(logged[name] if name in logged else r.logged)
     check.approximate = "approximated" in r.trace.steps[0].description
     feed_rule = r.rule
     if check.model_width != real.width:
@@ -385,7 +412,7 @@ def _compare(name: str, key: str, r: Any, real: RealFeed, family: str | None, as
         check.shape_ok = False
         check.why.append(f"rows: the model hands {ours}, the head {theirs}")
     if feed_rule is not None:
-        check.rule_avg = feed_rule.avg(real.counts, assigned)
+        check.rule_avg = feed_rule.avg(real.counts, assigned, real.first)
         by = feed_rule.divisor(real.counts)
         check.rule_scale = 1.0 / by if by is not None else None
         if not _close(check.rule_avg, real.avg):
