@@ -10,7 +10,8 @@ Per term: ``shape`` (the prediction's width, and whether every prior or the posi
 to the module), ``avg`` (the model's avg_factor rule counted on the head's own positives,
 negatives and weights, against the avg_factor the head passes), ``div`` (the division after the
 module, counted alike), ``value`` (the model's term within a factor of 2 of the head's: the inputs
-differ, the model's being synthetic). It prints a table per head family, the reasons for each
+differ, the model's being synthetic). A head whose losses follow the training epoch (TOODHead) is
+held at an epoch of each phase, a row each. It prints a table per head family, the reasons for each
 difference, the configs whose head does not run here (and why), and the totals.
 """
 
@@ -23,6 +24,7 @@ import re
 import signal
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +53,13 @@ def _reason(text: str) -> str:
         return f"needs mmcv's compiled op {op.group(1)} (mmcv-lite has none)"
     text = re.sub(r"`[^`]*`", "`…`", text)
     return re.sub(r"-?\d+(\.\d+)?(e-?\d+)?", "#", text)[:150]
+
+
+def phases(cfg: losstune.LoadedConfig, spec: BatchSpec) -> list[HeadCheck]:
+    """``cfg``'s head held against the model at the batch's epoch, then at an epoch of each other
+    phase of its training (TOODHead's epochs before ``initial_epoch`` and after)."""
+    first = hold(cfg, spec)
+    return [first, *(hold(cfg, replace(spec, epoch=epoch)) for _, epoch in first.others)]
 
 
 def main() -> None:
@@ -84,7 +93,7 @@ def main() -> None:
     table: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     why: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     not_run: collections.Counter[str] = collections.Counter()
-    done: dict[str, HeadCheck | str] = {}  # by the model dict: configs that differ elsewhere only run once
+    done: dict[str, list[HeadCheck] | str] = {}  # by the model dict: configs that differ elsewhere only run once
     distinct = 0
     start = time.perf_counter()
     seen = 0  # configs done (an interrupt, Ctrl-C or SIGINT, prints the figures so far)
@@ -100,7 +109,7 @@ def main() -> None:
                     distinct += 1
                     signal.alarm(args.timeout)
                     try:
-                        done[model] = hold(cfg, BatchSpec(seed=args.seed, size=args.image_size))
+                        done[model] = phases(cfg, BatchSpec(seed=args.seed, size=args.image_size))
                     finally:
                         signal.alarm(0)
                 found = done[model]
@@ -121,23 +130,26 @@ def main() -> None:
             if isinstance(found, str):
                 not_run[found] += 1
                 continue
-            checked = found
-            family = checked.family or f"{checked.head_type} (not modelled)"
-            row = table[family]
-            row["configs"] += 1
-            for t in checked.terms:
-                row["terms"] += 1
-                row["approximate"] += t.approximate
-                for aspect, ok in zip(ASPECTS, (t.shape_ok, t.avg_ok, t.scale_ok, t.value_ok), strict=True):
-                    row[aspect] += ok
-                for reason in t.why:
-                    why[family][_reason(f"{t.term.split('.')[-1]}: {reason}")] += 1
-            for key, reason in checked.skipped.items():
-                why[family][_reason(f"not compared: {key.split('.')[-1]}: {reason}")] += 1
-            if args.verbose:
-                print(name, checked.head_type)
+            for checked in found:
+                family = checked.family or f"{checked.head_type} (not modelled)"
+                family += f" ({checked.phase} phase)" if checked.phase else ""
+                row = table[family]
+                row["configs"] += 1
                 for t in checked.terms:
-                    print(f"  {t.term}: {'agree' if not t.why else '; '.join(t.why)}")
+                    row["terms"] += 1
+                    row["approximate"] += t.approximate
+                    for aspect, ok in zip(ASPECTS, (t.shape_ok, t.avg_ok, t.scale_ok, t.value_ok), strict=True):
+                        row[aspect] += ok
+                    for reason in t.why:
+                        why[family][_reason(f"{t.term.split('.')[-1]}: {reason}")] += 1
+                for key, reason in checked.skipped.items():
+                    why[family][_reason(f"not compared: {key.split('.')[-1]}: {reason}")] += 1
+                for note in checked.stood_in:
+                    why[family][f"computed in PyTorch: {note}"] += 1
+                if args.verbose:
+                    print(name, checked.head_type, f"({checked.phase} phase)" if checked.phase else "")
+                    for t in checked.terms:
+                        print(f"  {t.term}: {'agree' if not t.why else '; '.join(t.why)}")
     except KeyboardInterrupt:
         seen -= 1
     seconds = time.perf_counter() - start

@@ -85,6 +85,7 @@ class LossView(Struct, frozen=True):
     steps_note: str | None = None
     note: str | None = None
     terms: list[TermView] = field(default_factory=list)
+    phase: str | None = None  # the phase of the head's training its steps model, where they follow the epoch
 
 
 class ExplainReport(Struct, frozen=True):
@@ -247,11 +248,12 @@ def explain(
     version: int | None = None,
     steps: bool = False,
     seed: int = 0,
+    epoch: int = 0,
 ) -> ExplainReport:
     """Build the explain report of a loaded config; with a ``schema`` (and the classes the
     config's ``custom_imports`` registers), parameters left unset are listed with their defaults
     (for MMDetection ``version``, detected when not given); with ``steps``, each loss is evaluated
-    on seeded sample tensors (needs torch)."""
+    on seeded sample tensors (needs torch), as its head feeds it at the training ``epoch``."""
     schema = with_custom_imports(schema or Schema(), cfg.tree, cfg.path).schema
     version, version_from = (version, "--mmdet-version") if version else detection(cfg.tree)
     version_from = version_from or "default"
@@ -264,7 +266,7 @@ def explain(
         for loss in cfg.losses()
     ]
     if steps:
-        views = [_with_steps(cfg, view, seed, version, mask) for view in views]
+        views = [_with_steps(cfg, view, seed, version, mask, epoch) for view in views]
     return ExplainReport(
         config=cfg.path,
         files=list(cfg.files),
@@ -287,7 +289,7 @@ def _described(view: LossView, taken: dict[str, str]) -> LossView:
     return replace(view, params=params)
 
 
-def _with_steps(cfg: LoadedConfig, view: LossView, seed: int, version: int, mask: EnvMask) -> LossView:
+def _with_steps(cfg: LoadedConfig, view: LossView, seed: int, version: int, mask: EnvMask, epoch: int) -> LossView:
     from msgspec.structs import replace
 
     from losstune.engine.inputs import InputError
@@ -295,7 +297,7 @@ def _with_steps(cfg: LoadedConfig, view: LossView, seed: int, version: int, mask
     from losstune.engine.trace import UnsupportedLoss
 
     try:
-        result = evaluate_config(cfg, view.key, seed=seed, num_priors=None, mmdet_version=version)
+        result = evaluate_config(cfg, view.key, seed=seed, num_priors=None, mmdet_version=version, epoch=epoch)
     except (InputError, UnsupportedLoss) as e:
         replay = "; `losstune eval --inputs FILE` evaluates it on tensors from a file"
         hint = replay if isinstance(e, InputError) and e.replayable else ""
@@ -305,7 +307,9 @@ def _with_steps(cfg: LoadedConfig, view: LossView, seed: int, version: int, mask
         if any(t.name == other for t in terms):  # a part of the first call's result (CornerHead's push_loss)
             continue
         try:
-            more = evaluate_config(cfg, view.key, seed=seed, num_priors=None, mmdet_version=version, term=other)
+            more = evaluate_config(
+                cfg, view.key, seed=seed, num_priors=None, mmdet_version=version, term=other, epoch=epoch
+            )
         except (InputError, UnsupportedLoss):  # the term fed alike as the first, which did evaluate
             terms.append(TermView(other, None, view.key, MODEL_PATH))
             continue
@@ -314,6 +318,7 @@ def _with_steps(cfg: LoadedConfig, view: LossView, seed: int, version: int, mask
         view,
         steps=[StepView(s.name, s.description, s.summary(), _plain(s, result)) for s in result.trace.steps],
         terms=[replace(t, value=_scalar(t.value)) for t in terms],
+        phase=result.phase.describe() if result.phase is not None else None,
     )
 
 

@@ -116,6 +116,15 @@ HEADS = {
             loss_bbox=dict(type='SmoothL1Loss', beta=0.11, loss_weight=0.5)),
             train_cfg=dict(isr=dict(k=2., bias=0.), carl=dict(k=2., bias=0.5)))
         """,
+    "tood": """
+        model = dict(bbox_head=dict(type='TOODHead', num_classes=80,
+            initial_loss_cls=dict(type='FocalLoss', use_sigmoid=True, activated=True, gamma=2.0, alpha=0.25,
+                loss_weight=1.0),
+            loss_cls=dict(type='QualityFocalLoss', use_sigmoid=True, activated=True, beta=2.0, loss_weight=1.0),
+            loss_bbox=dict(type='GIoULoss', loss_weight=2.0)),
+            train_cfg=dict(initial_epoch=4, initial_assigner=dict(type='ATSSAssigner', topk=9),
+                assigner=dict(type='TaskAlignedAssigner', topk=13), alpha=1, beta=6))
+        """,
     "pisa_plain": """
         model = dict(bbox_head=dict(type='PISARetinaHead', num_classes=80,
             loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
@@ -304,10 +313,16 @@ def test_step_1_states_the_avg_factor_that_step_4_divides_by(write: Callable[...
     cfgs = [losstune.load(write(f"{name}.py", HEADS[name]))]
     if name == "gfl":
         cfgs += [losstune.load(p) for p in sorted(EXAMPLES.glob("*.py"))]
+    from losstune.engine.session import NotCalled
+
+    epochs = (0, 4) if name == "tood" else (0,)  # each phase of a head whose losses follow the epoch
     for cfg in cfgs:
         for loss in cfg.losses():
-            for seed, priors in ((0, None), (3, 50)):
-                r = evaluate_config(cfg, loss.key, seed=seed, num_priors=priors)
+            for seed, priors, epoch in ((s, p, e) for s, p in ((0, None), (3, 50)) for e in epochs):
+                try:
+                    r = evaluate_config(cfg, loss.key, seed=seed, num_priors=priors, epoch=epoch)
+                except NotCalled:  # not called in this phase (TOOD's loss_cls before initial_epoch)
+                    continue
                 stated = _stated(r.trace.steps[0].description)
                 passed = r.kwargs.get("avg_factor")
                 assert (stated is None) == (passed is None), r.trace.steps[0].description
@@ -703,3 +718,106 @@ def test_a_head_computing_its_own_terms_names_them_and_is_not_modelled(
     with pytest.raises(InputError, match=re.escape(f"{head_type}'s log terms ({terms}) are its own")) as e:
         evaluate_config(losstune.load(path), key)
     assert use in str(e.value) and e.value.replayable
+
+
+def _focal_with_prob(p: Any, labels: Any, weight: Any, gamma: float = 2.0, alpha: float = 0.25) -> Any:
+    """mmdet's py_focal_loss_with_prob on probabilities, per element, weighted per row."""
+    target = F.one_hot(labels, p.size(1) + 1)[:, :-1].float()
+    pt = (1 - p) * target + p * (1 - target)
+    focal = (alpha * target + (1 - alpha) * (1 - target)) * pt.pow(gamma)
+    return F.binary_cross_entropy(p, target, reduction="none") * focal * weight[:, None]
+
+
+@pytest.mark.parametrize(("num_priors", "seed"), [(None, 0), (50, 3)])
+def test_tood_first_epochs_call_initial_loss_cls_on_the_labels_divided_by_the_positives(
+    head: Callable[..., EvalResult], num_priors: int | None, seed: int
+) -> None:
+    # TOODHead.loss_by_feat_single while epoch < initial_epoch: initial_loss_cls(cls_score, labels,
+    # label_weights, avg_factor=1.0); loss_by_feat: ÷ max(Σ alignment metrics, 1), the metrics being
+    # the bbox weights' first column (ATSSHead's targets: 1 at each positive)
+    r = head("tood", "initial_loss_cls", num_priors=num_priors, seed=seed)
+    pred, labels, weight = r.args
+    p = _positives(r)
+    assert (
+        weight.shape == labels.shape
+        and r.kwargs["avg_factor"] == 1.0
+        and labels.dtype == torch.int64
+        and pred.shape == (labels.numel(), 80)
+    )
+    assert bool(((pred > 0) & (pred < 1)).all())  # activated: probabilities
+    expected = float(_focal_with_prob(pred, labels, weight).sum()) / (1.0 + EPS) / max(p, 1)
+    assert float(r.logged) == pytest.approx(expected, rel=1e-5)
+    assert r.log_name == "loss_cls" and r.log_names == ["loss_cls"]
+    assert r.phase is not None and r.phase.phase.name == "initial" and r.phase.epoch == 0
+    assert r.trace.steps[-1].name == "head" and f"÷ max(positives, 1.0) = {max(p, 1)}" in r.trace.steps[-1].description
+
+
+def test_tood_box_loss_is_weighted_by_centerness_first_and_by_the_alignment_metrics_after(
+    head: Callable[..., EvalResult],
+) -> None:
+    for epoch, weights in ((0, "centerness targets"), (3, "centerness targets"), (4, "alignment metrics")):
+        r = head("tood", "loss_bbox", epoch=epoch)
+        pred, target = r.args
+        w = r.kwargs["weight"]
+        assert pred.shape == (_positives(r), 4) and r.kwargs["avg_factor"] == 1.0
+        assert weights in r.trace.steps[0].description and weights in r.trace.steps[-1].description
+        expected = 2.0 * float((_giou(pred, target) * w).sum()) / (1.0 + EPS) / max(float(w.sum()), 1.0)
+        assert float(r.logged) == pytest.approx(expected, rel=1e-5)
+        assert r.phase is not None and r.phase.phase.name == ("initial" if epoch < 4 else "task-aligned")
+
+
+def test_tood_calls_one_classification_loss_per_phase(head: Callable[..., EvalResult], write: Any) -> None:
+    from losstune.engine.session import NotCalled
+
+    with pytest.raises(
+        NotCalled,
+        match=r"loss_cls is not called at epoch 0, before train_cfg.initial_epoch = 4: .*"
+        r"makes the log's loss_cls with model.bbox_head.initial_loss_cls instead; --epoch 4 models",
+    ):
+        head("tood", "loss_cls")
+    with pytest.raises(NotCalled, match=r"initial_loss_cls is not called at epoch 7, from train_cfg.initial_epoch"):
+        head("tood", "initial_loss_cls", epoch=7)
+    after = head("tood", "loss_cls", epoch=4)
+    assert after.log_name == "loss_cls" and isinstance(after.args[1], tuple)  # (labels, alignment metrics)
+    assert after.phase is not None and after.phase.others == (("initial", 0),)
+    # the phases follow the config's initial_epoch: with none, every epoch is the task-aligned one
+    path = write("tood0.py", HEADS["tood"].replace("initial_epoch=4", "initial_epoch=0"))
+    r = evaluate_config(losstune.load(path), "loss_cls")
+    assert r.phase is not None and r.phase.phase.name == "task-aligned" and r.phase.others == ()
+    with pytest.raises(ValueError, match="epoch must be at least 0"):
+        head("tood", "loss_bbox", epoch=-1)
+
+
+def test_tood_says_which_phase_it_modelled_in_eval_and_explain(write: Callable[..., Path]) -> None:
+    import json
+
+    from tests.conftest import invoke
+
+    path = write("tood.py", HEADS["tood"])
+    where = path.parent
+    path = path.name
+    code, out = invoke("eval", path, "--loss", "initial_loss_cls", "--format", "json", cwd=where)
+    assert code == 0, out
+    data = json.loads(out)
+    assert data["phase"]["name"] == "initial" and data["phase"]["epoch"] == 0 and list(data["log"]) == ["loss_cls"]
+    assert data["phase"]["others"] == {"task-aligned": 4}
+    code, out = invoke("eval", path, "--loss", "loss_cls", "--epoch", "4", cwd=where)
+    assert code == 0, out
+    line = next(x for x in out.splitlines() if x.startswith("phase: "))
+    assert line.startswith("phase: epoch 4, from train_cfg.initial_epoch = 4 on: TOODHead's task-aligned phase: ")
+    assert line.endswith("; --epoch 0 models the initial phase")
+    code, out = invoke("eval", path, "--loss", "loss_cls", cwd=where)
+    assert code == 2 and "initial_loss_cls instead; --epoch 4 models the task-aligned phase" in out
+    for epoch, maker in (("0", "model.bbox_head.initial_loss_cls"), ("4", "model.bbox_head.loss_cls")):
+        code, out = invoke("explain", path, "--format", "json", "--epoch", epoch, cwd=where)
+        assert code == 0, out
+        data = json.loads(out)
+        assert [(t["name"], t["key"]) for t in data["terms"]] == [
+            ("loss_cls", maker),
+            ("loss_bbox", "model.bbox_head.loss_bbox"),
+        ]
+        idle = next(x for x in data["losses"] if x["steps"] is None)
+        assert "is not called at epoch" in idle["steps_note"] and "phase" not in idle
+        assert all(x["phase"].startswith(f"epoch {epoch}, ") for x in data["losses"] if x["steps"] is not None)
+    code, out = invoke("explain", path, cwd=where)
+    assert "  phase: epoch 0, before train_cfg.initial_epoch = 4: TOODHead's initial phase: " in out

@@ -330,3 +330,88 @@ def test_an_element_wise_term_is_compared_without_a_value() -> None:
         assert t.shape_ok and t.avg_ok
         assert not t.value_ok
         assert "element-wise (reduction='none')" in " ".join(t.why)
+
+
+@needs_mmdet
+@needs_configs
+@pytest.mark.parametrize(
+    ("epoch", "phase", "maker", "idle"),
+    [(0, "initial", "initial_loss_cls", "loss_cls"), (4, "task-aligned", "loss_cls", "initial_loss_cls")],
+)
+def test_tood_agrees_with_the_real_head_in_each_phase(epoch: int, phase: str, maker: str, idle: str) -> None:
+    # TOODHead reads the epoch from mmengine's MessageHub: before train_cfg.initial_epoch (4) it
+    # assigns with ATSS and calls initial_loss_cls, then the task-aligned way; its forward's
+    # deform_sampling is computed in PyTorch (mmcv-lite has no deformable convolution)
+    from losstune.engine.realhead.batch import BatchSpec
+    from losstune.engine.realhead.versus import hold
+
+    checked = hold(losstune.load(CONFIGS / "tood/tood_r50_fpn_1x_coco.py"), BatchSpec(size=64, epoch=epoch))
+    assert checked.family == "TOODHead" and checked.phase == phase
+    assert checked.idle == [f"model.bbox_head.{idle}"] and "deform_sampling" in " ".join(checked.stood_in)
+    terms = {t.term: t for t in checked.terms}
+    assert set(terms) == {"loss_cls", "loss_bbox"}
+    assert terms["loss_cls"].key == f"model.bbox_head.{maker}"
+    assert terms["loss_cls"].real.modules == (f"bbox_head.{maker}",)  # the real head ran in that phase
+    assert terms["loss_cls"].real.avg == 1.0 and terms["loss_bbox"].real.avg == 1.0
+    assert all(t.real.counts.pos > 0 for t in checked.terms)
+    _rules_agree(checked)
+
+
+def test_the_pure_deform_sampling_is_bilinear_sampling_with_zeros_outside() -> None:
+    # TOODHead's deform_conv2d of ones (1×1 kernel, a group per channel) is bilinear sampling at the
+    # offsets; grid_sample (align_corners=True, zeros) samples the same points, pixel centres at the
+    # integer coordinates
+    from losstune.engine.realhead.pureops import bilinear_at_offsets
+
+    g = torch.Generator().manual_seed(0)
+    feat = torch.randn(2, 4, 5, 7, generator=g)
+    offset = torch.randn(2, 8, 5, 7, generator=g) * 3  # far enough to leave the map at the borders
+    ours = bilinear_at_offsets(feat, offset)
+    ys = torch.arange(5.0).view(1, 5, 1) + offset[:, 0::2].reshape(8, 5, 7)
+    xs = torch.arange(7.0).view(1, 1, 7) + offset[:, 1::2].reshape(8, 5, 7)
+    grid = torch.stack([xs / 6 * 2 - 1, ys / 4 * 2 - 1], dim=-1)
+    theirs = torch.nn.functional.grid_sample(
+        feat.reshape(8, 1, 5, 7), grid, mode="bilinear", padding_mode="zeros", align_corners=True
+    ).view(2, 4, 5, 7)
+    assert torch.allclose(ours, theirs, atol=1e-5)
+    assert torch.equal(bilinear_at_offsets(feat, torch.zeros_like(offset)), feat)
+
+
+@needs_mmdet
+def test_the_head_runs_at_the_epoch_asked_and_the_message_hub_is_restored() -> None:
+    from mmengine.logging import MessageHub
+
+    from losstune.engine.realhead.run import at_epoch
+
+    hub = MessageHub.get_current_instance()
+    before = dict(hub.runtime_info)
+    with at_epoch(3):
+        assert hub.get_info("epoch") == 3
+    assert dict(hub.runtime_info) == before
+
+
+def test_the_through_head_output_says_the_phase_the_head_ran_in() -> None:
+    import json
+
+    from losstune.engine.realhead.batch import BatchSpec
+    from losstune.engine.realhead.run import HeadRun, LogTerm, phase_text
+    from losstune.render.headrun import render_terms, run_data
+
+    model = {"bbox_head": {"type": "TOODHead"}, "train_cfg": {"initial_epoch": 4}}
+    assert phase_text(model, "RetinaHead", 0) == ""
+    run = HeadRun(
+        "TOOD",
+        "model.bbox_head",
+        "TOODHead",
+        "3.3.0",
+        "2.1.0",
+        True,
+        BatchSpec(epoch=5),
+        [],
+        [LogTerm("loss_cls", 1.0)],
+        1.0,
+    )
+    run.phase = phase_text(model, "TOODHead", 5)
+    assert run.phase.startswith("epoch 5, from train_cfg.initial_epoch = 4 on: TOODHead's task-aligned phase")
+    assert f"\nphase: {run.phase}\n" in render_terms(run)
+    assert json.loads(json.dumps(run_data(run)))["phase"] == {"epoch": 5, "description": run.phase}

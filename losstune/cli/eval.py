@@ -8,7 +8,15 @@ import typer
 
 from losstune.cli import context, terminal
 from losstune.cli.boundary import reported
-from losstune.cli.options import CfgOptionsOption, Device, Format, FormatOption, VersionOption, refuse
+from losstune.cli.options import (
+    CfgOptionsOption,
+    Device,
+    EpochOption,
+    Format,
+    FormatOption,
+    VersionOption,
+    refuse,
+)
 from losstune.cli.throughhead import ImageSizeOption, ImportCustomOption, SaveBatchOption, ThroughHeadOption
 from losstune.errors import EXIT_FINDINGS, CommandError, UsageError
 from losstune.render.safe import printable
@@ -46,6 +54,7 @@ def eval_command(
         ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the sample inputs.")] = 0,
+    epoch: EpochOption = 0,
     num_priors: Annotated[
         int | None,
         typer.Option(
@@ -154,7 +163,9 @@ def eval_command(
                 "is for losstune's model of the head; --through-head runs MMDetection 3.x's own head on its "
                 "synthetic batch on the CPU: leave out one of the two",
             )
-            eval_through_head(configs, loss, seed, image_size, import_custom_modules, save_batch, fmt, cfg_options)
+            eval_through_head(
+                configs, loss, seed, image_size, import_custom_modules, save_batch, fmt, cfg_options, epoch
+            )
             return
         refuse(
             {"--save-batch": save_batch, "--import-custom-modules": import_custom_modules},
@@ -178,6 +189,7 @@ def eval_command(
                     mmdet_version=mmdet_version,
                     plot=str(plot) if plot is not None and not several else None,
                     check=check,
+                    epoch=epoch,
                 )
             except KeyPathError as e:  # a key that names nothing, or several keys: the candidates, as set lists them
                 mask = EnvMask.of(cfg)

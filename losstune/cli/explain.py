@@ -7,7 +7,15 @@ import typer
 
 from losstune.cli import context, terminal
 from losstune.cli.boundary import reported, warn
-from losstune.cli.options import CfgOptionsOption, ConfigArg, Format, FormatOption, SchemaOption, VersionOption
+from losstune.cli.options import (
+    CfgOptionsOption,
+    ConfigArg,
+    EpochOption,
+    Format,
+    FormatOption,
+    SchemaOption,
+    VersionOption,
+)
 from losstune.cli.throughhead import ImageSizeOption, ImportCustomOption, ThroughHeadOption
 from losstune.errors import UsageError
 
@@ -24,6 +32,7 @@ def explain(
         ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the sample tensors.")] = 0,
+    epoch: EpochOption = 0,
     wide: Annotated[
         bool,
         typer.Option(
@@ -85,12 +94,14 @@ def explain(
         hint = steps is None and not has_torch and bool(cfg.losses())
         if steps is None:
             steps = has_torch
-        report = build_explain(cfg, context.schema(schema, settings), mmdet_version, steps=steps, seed=seed)
+        report = build_explain(
+            cfg, context.schema(schema, settings), mmdet_version, steps=steps, seed=seed, epoch=epoch
+        )
         head_run = None
         if through_head:
             from losstune.cli.throughhead import run as run_through_head
 
-            head_run = run_through_head(config, cfg, seed, image_size, import_custom_modules, None)
+            head_run = run_through_head(config, cfg, seed, image_size, import_custom_modules, None, epoch)
         if fmt is Format.json:
             from losstune.render.headrun import run_data
 

@@ -85,6 +85,19 @@ VersionOption = Annotated[
     ),
 ]
 
+EpochOption = Annotated[
+    int,
+    typer.Option(
+        "--epoch",
+        min=0,
+        metavar="N",
+        help="The training epoch modelled (0, as a run starts). It changes TOODHead only: before its "
+        "train_cfg.initial_epoch it assigns with initial_assigner (ATSS) and makes loss_cls with "
+        "initial_loss_cls, from then on the task-aligned way; no other head's losses follow the epoch. "
+        "With --through-head, MMDetection's head runs at this epoch (mmengine's MessageHub 'epoch').",
+    ),
+]
+
 
 def complete_codes(incomplete: str) -> list[tuple[str, str]]:
     """The completions of a ``--select``/``--ignore`` value: each code (with its name) that

@@ -47,15 +47,22 @@ ImageSizeOption = Annotated[
 
 
 def run(
-    config: Path, cfg: LoadedConfig, seed: int, image_size: int, import_custom_modules: bool, save_batch: Path | None
+    config: Path,
+    cfg: LoadedConfig,
+    seed: int,
+    image_size: int,
+    import_custom_modules: bool,
+    save_batch: Path | None,
+    epoch: int = 0,
 ) -> HeadRun:
-    """``config``'s detector (``cfg``, loaded statically) and its loss through MMDetection's head."""
+    """``config``'s detector (``cfg``, loaded statically) and its loss through MMDetection's head,
+    run at the training ``epoch``."""
     from losstune.engine.realhead.batch import BatchSpec
     from losstune.engine.realhead.run import HeadFailed, run_head
 
     if image_size < 32:
         raise UsageError(f"--image-size {image_size}: give at least 32 pixels (the coarsest feature maps need them)")
-    spec = BatchSpec(seed=seed, size=image_size)
+    spec = BatchSpec(seed=seed, size=image_size, epoch=epoch)
     try:
         return run_head(
             cfg,
@@ -76,6 +83,7 @@ def eval_through_head(
     save_batch: Path | None,
     fmt: Format,
     cfg_options: list[str] | None,
+    epoch: int = 0,
 ) -> None:
     """``eval --through-head``: the calls of the loss at ``key``, their steps, and the loss dict."""
     from losstune.engine.session import find_loss
@@ -87,7 +95,7 @@ def eval_through_head(
     config = configs[0]
     context.settings(str(config))
     cfg = context.load(config, context.resolver(cfg_options))
-    head_run = run(config, cfg, seed, image_size, import_custom_modules, save_batch)
+    head_run = run(config, cfg, seed, image_size, import_custom_modules, save_batch, epoch)
     try:
         loss = find_loss(cfg, key)
     except LosstuneError as e:

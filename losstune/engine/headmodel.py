@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from torch import Tensor
@@ -18,6 +18,9 @@ from losstune.engine.heads_pisa import ISR_NOTE, carl_weights, train_option
 from losstune.engine.inputs import Inputs, untrained_logits
 from losstune.engine.sampling import Sampled
 from losstune.schema.catalogue import bare_type
+
+if TYPE_CHECKING:
+    from losstune.engine.phases import Phase
 
 # Head class -> the class whose loss code it runs (it overrides none of it), from MMDetection
 # 3.3.0's dense_heads/ and roi_heads/.
@@ -89,6 +92,7 @@ class Rule:
     # "pair_mean": the mean of the head's two calls per feature level (CornerHead's top-left and
     # bottom-right maps)
     after: Literal["none", "weight_sum", "positives", "weighted_sum", "pair_mean"] = "none"
+    after_what: str = ""  # what the head's code calls the divisor, where it names it
     target: Literal["given", "quality"] = "given"  # "quality": one logit per positive against its quality
     log_name: str = ""  # the key in the head's loss dict, where it is not the config's key
     inputs: Literal["given", "side_buckets"] = "given"  # "side_buckets": SABL's bucket columns per prior
@@ -104,6 +108,7 @@ class Rule:
 
 
 _CENTERNESS = "centerness_targets"
+_SAMPLES = "num_total_samples"
 _DENSE_QUALITY_FIRST = Rule(rows="positives", weight="quality", avg="constant", after="weight_sum")
 
 RULES: dict[str, dict[str, Rule]] = {
@@ -152,10 +157,10 @@ RULES: dict[str, dict[str, Rule]] = {
         ),
     },
     "YOLOXHead": {
-        "loss_cls": Rule(rows="positives", weight="none", avg="none", after="positives"),
-        "loss_bbox": Rule(rows="positives", weight="none", avg="none", after="positives"),
-        "loss_obj": Rule(weight="none", avg="none", after="positives"),
-        "loss_l1": Rule(rows="positives", weight="none", avg="none", after="positives"),
+        "loss_cls": Rule(rows="positives", weight="none", avg="none", after="positives", after_what=_SAMPLES),
+        "loss_bbox": Rule(rows="positives", weight="none", avg="none", after="positives", after_what=_SAMPLES),
+        "loss_obj": Rule(weight="none", avg="none", after="positives", after_what=_SAMPLES),
+        "loss_l1": Rule(rows="positives", weight="none", avg="none", after="positives", after_what=_SAMPLES),
     },
     "SABLRetinaHead": {
         "loss_bbox_cls": Rule(inputs="side_buckets", times="sides"),
@@ -261,10 +266,11 @@ def family_of(head_type: str | None) -> str | None:
     return FAMILY.get(bare_type(head_type)) if head_type else None
 
 
-def rule_for(family: str | None, loss_name: str, term: str = "") -> Rule:
+def rule_for(family: str | None, loss_name: str, term: str = "", phase: Phase | None = None) -> Rule:
     """The rule of ``loss_name`` in ``family`` (an anchor head's way where none is known); of its
-    log term ``term`` where the family has a rule of that term's own (PISA's ``loss_carl``)."""
-    rules = RULES.get(family or "", {})
+    log term ``term`` where the family has a rule of that term's own (PISA's ``loss_carl``); in
+    the training ``phase`` given, its rule there where the phase has one of its own."""
+    rules = RULES.get(family or "", {}) | (phase.rules if phase is not None else {})
     own = rules.get(term.split(".")[-1]) if term else None
     return own or rules.get(loss_name, Rule())
 
@@ -309,12 +315,13 @@ def feed(
     bg_cls_weight: float | None = None,
     where: Where | None = None,
     term: str = "",
+    phase: Phase | None = None,
 ) -> Feed:
-    """Apply the ``family``'s rule for ``loss_name`` (its log term ``term``) to the inputs a dense
-    head would pass (``made``), giving the inputs the module gets, the sampling text and the head's
-    scaling (``where``: the head's and the model's configs, where the rule reads them: SABL's
-    ``bbox_coder``, PISA's ``train_cfg``)."""
-    r = rule_for(family, loss_name, term)
+    """Apply the ``family``'s rule for ``loss_name`` (its log term ``term``; in the training
+    ``phase`` given) to the inputs a dense head would pass (``made``), giving the inputs the module
+    gets, the sampling text and the head's scaling (``where``: the head's and the model's configs,
+    where the rule reads them: SABL's ``bbox_coder``, PISA's ``train_cfg``)."""
+    r = rule_for(family, loss_name, term, phase)
     head = where.head if where is not None else {}
     model = where.model if where is not None else {}
     s = made.sampled
@@ -397,7 +404,8 @@ def feed(
         what = QUALITY[r.quality]
         out.scale_text = f"÷ max(Σ {what}, 1) = {by:g}, as {who}.loss_by_feat divides the summed term"
     elif r.after == "positives":
-        out.scale_text = f"÷ max(positives, 1.0) = {by:g} (num_total_samples), as {who}.loss_by_feat divides"
+        what = f" ({r.after_what})" if r.after_what else ""
+        out.scale_text = f"÷ max(positives, 1.0) = {by:g}{what}, as {who}.loss_by_feat divides"
     elif r.after == "pair_mean":
         out.scale_text = f"÷ {by:g}, the mean of the two calls, as {who}.loss_by_feat_single takes it"
     elif r.after == "weighted_sum":

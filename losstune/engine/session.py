@@ -26,6 +26,7 @@ from losstune.engine.heads_centernet import family_inputs
 from losstune.engine.heads_corner import corner_inputs
 from losstune.engine.heads_own import not_modelled
 from losstune.engine.inputs import InputError, from_file, require_device, synthetic
+from losstune.engine.phases import At, idle_message, phase_at
 from losstune.engine.sampling import Sampled
 from losstune.engine.trace import Step, Trace, UnsupportedLoss, terms
 from losstune.engine.validate import check_inputs
@@ -36,6 +37,11 @@ from losstune.schema.heads import avg_factor_keys
 from losstune.schema.mmdet_version import detect_version
 from losstune.schema.scopes import DEFAULT_SCOPE, TypeRef, type_at
 from losstune.words import count
+
+
+class NotCalled(InputError):
+    """A loss its head does not call in the phase of training modelled (TOODHead's ``loss_cls``
+    before ``initial_epoch``, its ``initial_loss_cls`` after)."""
 
 
 @dataclass
@@ -58,6 +64,7 @@ class EvalResult:
     log_names: list[str] = field(default_factory=list)  # every term of this loss in the log
     rule: AvgRule | None = None  # how its head counts the avg_factor and the divisor
     head_weight: Any = None  # per row, where the head sums the module's per-element result itself
+    phase: At | None = None  # the training phase modelled, for a head whose losses follow the epoch
 
 
 def as_built(loss_cfg: dict[str, Any], head: dict[str, Any], name: Any) -> dict[str, Any]:
@@ -92,10 +99,12 @@ def _sample_inputs(
     seed: int,
     num_priors: int | None,
     term: str | None = None,
-) -> tuple[Feed, str]:
+    epoch: int = 0,
+) -> tuple[Feed, str, At | None]:
     """Seeded inputs sized from the config, fed to the loss the way its head (``head_ref``, the
-    registry and class it is built from) feeds it; ``term`` is one of the loss's log names (another
-    decoder layer's, say), fed alike on predictions of its own."""
+    registry and class it is built from) feeds it at the training ``epoch``; ``term`` is one of the
+    loss's log names (another decoder layer's, say), fed alike on predictions of its own. Also the
+    phase of the head's training modelled, where its losses follow the epoch."""
     head = where.head
     parents = [s for s in (loss.head or ()) if isinstance(s, str)]
     roi_head = "roi_head" in parents
@@ -113,7 +122,12 @@ def _sample_inputs(
     why = not_modelled(bare_type(head_type), name) if mmdet_head else None
     if why is not None:
         raise InputError(why, replayable=True)
-    names = log_names(where, family, rule_for(family, name).log_name or name)
+    at = phase_at(family, where.model, epoch)
+    idle = idle_message(at, loss.key, name) if at is not None else None
+    if idle is not None:
+        raise NotCalled(idle)
+    phase = at.phase if at is not None else None
+    names = log_names(where, family, rule_for(family, name, phase=phase).log_name or name)
     if term is not None and term not in names:
         raise InputError(f"{loss.key} is not logged as {term}; its terms are {', '.join(names)}")
     if term is not None and not rule_for(family, name).parts:
@@ -179,6 +193,7 @@ def _sample_inputs(
         bg_cls_weight=bg_cls_weight,
         where=where,
         term=term or "",
+        phase=phase,
     )
     fed.log_name = term or names[0]
     fed.log_names = names
@@ -195,7 +210,7 @@ def _sample_inputs(
     noun = NOUNS.get(family or "", ("prior", "priors"))
     classes = count(num_classes, "class", "classes")
     how = f"synthetic, seed {seed}, " + (classes if made.unsampled else f"{count(preds, *noun)}, {classes}")
-    return fed, how
+    return fed, how, at
 
 
 def find_loss(cfg: LoadedConfig, key: str) -> LossNode:
@@ -243,15 +258,20 @@ def evaluate_config(
     plot: str | None = None,
     check: bool = False,
     term: str | None = None,
+    epoch: int = 0,
 ) -> EvalResult:
     """Evaluate the loss at ``key`` on sample inputs sized from the config, or on ``inputs``, as
         MMDetection ``mmdet_version`` computes it (detected from the config when not given); draw its
         configured kernel into the PNG ``plot``; with ``check``, compare the result with MMDetection's
         own loss module called on the same inputs, where it can be imported. ``num_priors`` must be at
         least 1 (``ValueError`` otherwise). ``term`` evaluates another of the loss's terms in the training
-    log (``d0.loss_cls``, ``dn_loss_cls``), fed as its head feeds it."""
+    log (``d0.loss_cls``, ``dn_loss_cls``), fed as its head feeds it. ``epoch`` is the training
+    epoch modelled (0 as a run starts; at least 0, ``ValueError`` otherwise), for a head that feeds
+    its losses one way for its first epochs and another after (TOODHead's ``initial_epoch``)."""
     if num_priors is not None and num_priors < 1:
         raise ValueError(f"num_priors must be at least 1, not {num_priors}")
+    if epoch < 0:
+        raise ValueError(f"epoch must be at least 0, not {epoch}")
 
     loss = find_loss(cfg, key)
     version = mmdet_version or detect_version(cfg.tree)
@@ -261,6 +281,7 @@ def evaluate_config(
     head = head_of(cfg, loss)
     loss_cfg = as_built(loss_cfg, head, loss.path[-1])
     fed: Feed | None = None
+    at: At | None = None
     if inputs is not None:
         made = from_file(inputs, impl.forward)
         check_inputs(loss_cfg, made.kwargs)
@@ -274,7 +295,9 @@ def evaluate_config(
         )
         model = cfg.tree.get("model")
         where = Where(loss.path, loss.head, head, model if isinstance(model, dict) else {})
-        fed, how = _sample_inputs(loss, loss_cfg, where, head_ref, seed=seed, num_priors=num_priors, term=term)
+        fed, how, at = _sample_inputs(
+            loss, loss_cfg, where, head_ref, seed=seed, num_priors=num_priors, term=term, epoch=epoch
+        )
         made = fed.inputs
     args = [a.to(device) if hasattr(a, "to") else a for a in made.args]
     kwargs = {k: (v.to(device) if hasattr(v, "to") else v) for k, v in made.kwargs.items()}
@@ -323,6 +346,7 @@ def evaluate_config(
     if fed is not None:
         result.log_name, result.family, result.notes = fed.log_name, fed.family, fed.notes
         result.log_names, result.rule, result.head_weight = fed.log_names, fed.rule, fed.head_weight
+        result.phase = at
     if plot is not None:
         from losstune.engine.plot import plot_kernel
 
@@ -351,4 +375,13 @@ def logged_terms(result: EvalResult) -> dict[str, Any]:
     return {f"{prefix}{k}": v for k, v in found.items()}
 
 
-__all__ = ["EvalResult", "as_built", "evaluate_config", "find_loss", "head_of", "logged_terms", "loss_impl"]
+__all__ = [
+    "EvalResult",
+    "NotCalled",
+    "as_built",
+    "evaluate_config",
+    "find_loss",
+    "head_of",
+    "logged_terms",
+    "loss_impl",
+]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from losstune import words
+from losstune.engine.phases import At
 from losstune.engine.session import EvalResult, logged_terms
 from losstune.engine.trace import Step, summarize, terms
 from losstune.render.explain import MODEL, MODEL_HOW
@@ -76,6 +77,8 @@ def render_text(result: EvalResult, *, color: bool = False, width: int | None = 
         out += hang(printable(f"note: {note}"), width, rest="  ")
     if result.check is not None:
         out += hang(printable(_check_line(result)), width, rest="  ")
+    if result.phase is not None:
+        out += hang(printable(f"phase: {result.phase.describe()}"), width, rest="  ")
     out += hang(printable(path_line(result)), width, rest="  ")
     return "\n".join(out) + "\n"
 
@@ -87,6 +90,11 @@ def path_line(result: EvalResult) -> str:
     if result.family is None:
         return f"numbers: {MODEL}, which does not model this head and feeds it as an anchor head ({MODEL_HOW})"
     return f"numbers: {MODEL} of {result.family} ({MODEL_HOW})"
+
+
+def phase_data(at: At) -> dict[str, Any]:
+    """The phase modelled as JSON data."""
+    return {"name": at.phase.name, "epoch": at.epoch, "description": at.text, "others": dict(at.others)}
 
 
 def _check_line(result: EvalResult) -> str:
@@ -129,4 +137,6 @@ def render_json(result: EvalResult) -> str:
         if result.check is None
         else {"reference": result.check.reference, "equal": result.check.equal, "detail": result.check.detail},
     }
+    if result.phase is not None:  # a head whose losses follow the epoch
+        data["phase"] = phase_data(result.phase)
     return document("eval", data)

@@ -157,6 +157,8 @@ def _summary_block(report: ExplainReport) -> RenderableType:
     parts: list[RenderableType] = [Text(title, style="bold"), Padding(grid, (0, 0, 0, 2), expand=False)]
     if any(t.path == "model" for t in report.terms):
         parts.append(Padding(Text(printable(f"numbers: {MODEL} ({MODEL_HOW})"), style="dim"), (0, 0, 0, 2)))
+    for phase in dict.fromkeys(loss.phase for loss in report.losses if loss.phase):
+        parts.append(Padding(Text(printable(f"phase: {phase}"), style="dim"), (0, 0, 0, 2)))
     return Group(*parts, Text(""))
 
 
@@ -305,6 +307,7 @@ def render_json(report: ExplainReport, extra: dict[str, Any] | None = None) -> s
                     "steps_note": loss.steps_note,
                     "note": loss.note,
                 }
+                | ({"phase": loss.phase} if loss.phase else {})
                 for loss in report.losses
             ],
             "terms": [

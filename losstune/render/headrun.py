@@ -77,6 +77,8 @@ def render_terms(run: HeadRun, *, color: bool = False, width: int | None = None)
     for logged in run.terms:
         out += [paint(line, "bold", color) for line in hang(_term_line(logged, run.calls), width, "  ", rest="    ")]
     out += hang(f"loss = {_fmt(run.total)}  (the sum of the terms named loss*)", width, "  ", rest="    ")
+    if run.phase:
+        out += hang(printable(f"phase: {run.phase}"), width, rest="  ")
     out += hang(printable(path_line(run)), width, rest="  ")
     if run.saved is not None:
         out += hang(printable(f"batch and head weights written to {run.saved}"), width, rest="  ")
@@ -114,4 +116,4 @@ def run_data(run: HeadRun, key: str | None = None) -> dict[str, Any]:
         ],
         "loss": value(run.total),
         "saved": run.saved,
-    }
+    } | ({"phase": {"epoch": run.batch.epoch, "description": run.phase}} if run.phase else {})

@@ -19,13 +19,16 @@ SAMPLE_FIELDS = ("gt_instances", "ignored_instances")
 
 @dataclass(frozen=True)
 class BatchSpec:
-    """How the synthetic batch is made: images of ``size`` × ``size`` pixels, ``boxes`` boxes each."""
+    """How the synthetic batch is made: images of ``size`` × ``size`` pixels, ``boxes`` boxes each;
+    and the training ``epoch`` the head runs at (mmengine's ``MessageHub`` info ``epoch``, which
+    TOODHead reads)."""
 
     seed: int = 0
     images: int = 2
     size: int = 256
     boxes: int = 3
     sized_by: str = ""  # what in the config set the size, where it did
+    epoch: int = 0
 
     def describe(self) -> str:
         by = f" ({self.sized_by})" if self.sized_by else ""

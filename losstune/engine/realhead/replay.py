@@ -1,6 +1,6 @@
 """A batch written by ``--save-batch``, run again through MMDetection's own head: the head built from
-the config it was built from, its weights loaded, its ``loss`` called on the same inputs, and the
-loss dict summed as mmengine logs it."""
+the config it was built from, its weights loaded, its ``loss`` called on the same inputs at the
+same training epoch, and the loss dict summed as mmengine logs it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from losstune.engine import tensorfile
 from losstune.engine.realhead.batch import LAYOUT, data_sample, is_samples
 from losstune.engine.realhead.importing import load_mmdet, quiet
+from losstune.engine.realhead.run import at_epoch
 
 
 class NotABatch(ValueError):
@@ -46,6 +47,8 @@ def replay(path: str) -> dict[str, float]:
         inputs = _inputs(data["inputs"])
         assert any(is_samples(v) for v in inputs.values())
         torch.manual_seed(data["seed"])
-        losses = head.loss(**inputs)
+        epoch = data.get("epoch", 0)
+        with at_epoch(epoch if isinstance(epoch, int) else 0):
+            losses = head.loss(**inputs)
         _, log_vars = BaseModel.parse_losses(head, losses)
     return {k: float(v.item()) for k, v in log_vars.items()}

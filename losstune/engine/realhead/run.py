@@ -4,7 +4,9 @@ engine on exactly its inputs, and the loss dict as MMDetection returns it and mm
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +74,8 @@ class HeadRun:
     terms: list[LogTerm]
     total: float
     saved: str | None = None
+    phase: str = ""  # the phase of the head's training at the batch's epoch, for a head whose losses follow it
+    stood_in: list[str] = field(default_factory=list)  # the compiled ops computed otherwise (the comparison's)
     model: Any = field(default=None, repr=False)  # the detector, as built and run
     recorded: list[Call] = field(default_factory=list, repr=False)  # the calls, as the head made them
 
@@ -207,6 +211,34 @@ def _detector_head(model: Any) -> tuple[str | None, Any]:
     return ("model.bbox_head", head) if head is not None and hasattr(head, "loss") else (None, None)
 
 
+@contextlib.contextmanager
+def at_epoch(epoch: int) -> Iterator[None]:
+    """While inside, mmengine's current ``MessageHub`` holds ``epoch`` as its ``epoch`` info, as a
+    runner sets it at each epoch's start (TOODHead reads it to choose its phase); restored after."""
+    from mmengine.logging import MessageHub
+
+    hub = MessageHub.get_current_instance()
+    had, before = "epoch" in hub.runtime_info, hub.runtime_info.get("epoch")
+    hub.update_info("epoch", epoch)
+    try:
+        yield
+    finally:
+        if had:
+            hub.update_info("epoch", before)
+        else:
+            hub.runtime_info.pop("epoch", None)
+
+
+def phase_text(model_cfg: dict[str, Any], head_type: str | None, epoch: int) -> str:
+    """The phase the head of ``head_type`` is in at ``epoch``, in words ("" for a head whose losses
+    do not follow the epoch), as the head model says it."""
+    from losstune.engine.headmodel import family_of
+    from losstune.engine.phases import phase_at
+
+    at = phase_at(family_of(head_type), model_cfg, epoch)
+    return at.text if at is not None else ""
+
+
 def _fail(detector: str, e: BaseException, mm: MMDet) -> HeadFailed:
     if isinstance(e, CompiledOpMissing):
         lite = f"mmcv {mm.mmcv} (installed without its compiled operators)" if mm.stand_in else f"mmcv {mm.mmcv}"
@@ -218,12 +250,21 @@ def _fail(detector: str, e: BaseException, mm: MMDet) -> HeadFailed:
 
 
 def run_head(
-    cfg: LoadedConfig, spec: BatchSpec | None = None, *, import_custom_modules: bool = False, save: str | None = None
+    cfg: LoadedConfig,
+    spec: BatchSpec | None = None,
+    *,
+    import_custom_modules: bool = False,
+    save: str | None = None,
+    pure: bool = False,
 ) -> HeadRun:
     """Build ``cfg``'s model with MMDetection's registry, run its ``loss`` on the batch ``spec``
-    describes, and return every loss call (with losstune's steps on its inputs) and the loss dict;
-    with ``save``, write the batch and the head's weights there (see :func:`replay.replay`)."""
+    describes (at its training epoch), and return every loss call (with losstune's steps on its
+    inputs) and the loss dict; with ``save``, write the batch and the head's weights there (see
+    :func:`replay.replay`); with ``pure``, a compiled op of a head's forward whose result is a plain
+    formula is computed in PyTorch (see :mod:`pureops`; the comparison only)."""
     import torch
+
+    from losstune.engine.realhead.pureops import pure_ops
 
     model_cfg = _model_config(cfg)
     spec = fitted(spec or BatchSpec(), model_cfg)
@@ -252,7 +293,9 @@ def run_head(
         head_type = type(head).__name__ if head is not None else detector
         images, samples = synthetic(spec, _num_classes(model))
         try:
-            with recording_calls(model) as calls:
+            used: list[str] = []
+            computed = pure_ops(model) if pure else contextlib.nullcontext(used)
+            with at_epoch(spec.epoch), computed as used, recording_calls(model) as calls:
                 if head is not None:
                     with recording_head_inputs(head, spec.seed) as head_inputs:
                         losses = model.loss(images, samples)
@@ -297,6 +340,8 @@ def run_head(
             model=model,
             recorded=calls,
         )
+        run.phase = phase_text(model_cfg, head_type, spec.epoch)
+        run.stood_in = list(used)
         if save is not None:
             if head is None:
                 raise HeadFailed(
@@ -328,6 +373,7 @@ def _save(
             "mmdet": run.mmdet,
             "config": str(cfg.path),
             "seed": run.batch.seed,
+            "epoch": run.batch.epoch,
             "images": to_plain(images),
             "head": {
                 "key": run.head_key,

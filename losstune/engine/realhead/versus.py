@@ -39,6 +39,7 @@ class RealFeed:
     scale: float | None
     value: float
     first: Counts | None = None  # the first call's own counts
+    modules: tuple[str, ...] = ()  # the loss modules that made the calls (``bbox_head.loss_cls``)
 
 
 @dataclass
@@ -72,6 +73,10 @@ class HeadCheck:
     family: str | None
     terms: list[TermCheck]
     skipped: dict[str, str] = field(default_factory=dict)
+    phase: str = ""  # the phase of the head's training compared, for a head whose losses follow the epoch
+    others: tuple[tuple[str, int], ...] = ()  # the other phases, each with an epoch of it
+    stood_in: list[str] = field(default_factory=list)  # the compiled ops the run computed otherwise
+    idle: list[str] = field(default_factory=list)  # losses the head does not call in this phase
 
 
 def _bound(module: Any, call: Call) -> dict[str, Any]:
@@ -284,7 +289,9 @@ def real_feed(
         # per-element losses (reduction_override='none') the head reduces itself: its factor on their sum
         total = sum(float(o.detach().sum()) for o in outputs if isinstance(o, torch.Tensor))
         scale = term.value / total if total else None
-    return RealFeed(len(indices), rows / images, width, avg, counts, scale, term.value, first), tally.split
+    modules = tuple(dict.fromkeys(run.recorded[i].module for i in indices))
+    feed = RealFeed(len(indices), rows / images, width, avg, counts, scale, term.value, first, modules)
+    return feed, tally.split
 
 
 def _per_image_from(feed: RealFeed, known: list[RealFeed]) -> RealFeed:
@@ -315,18 +322,23 @@ def _kind(rows: float, positives: float) -> str:
 
 def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
     """Run ``cfg``'s head through MMDetection on the batch ``spec`` and hold each of its terms
-    against the head model, evaluated on the batch's seed (raises
+    against the head model, evaluated on the batch's seed at its training epoch (raises
     :class:`~losstune.engine.realhead.run.HeadFailed` where the real head does not run)."""
-    from losstune.engine.session import evaluate_config, logged_terms
+    from losstune.engine.phases import phase_at
+    from losstune.engine.session import NotCalled, evaluate_config, logged_terms
 
     spec = spec or BatchSpec()
-    seed = spec.seed
-    run = run_head(cfg, spec)
+    seed, epoch = spec.seed, spec.epoch
+    run = run_head(cfg, spec, pure=True)
     heads = {t.name: _head_of(run, run.recorded[t.calls[0]]) for t in run.terms if t.calls}
     kinds = {type(h).__name__ for h in heads.values()}
     head_type = run.head_type or (kinds.pop() if len(kinds) == 1 else None)
     family = family_of(head_type)
-    out = HeadCheck(head_type, family, [])
+    out = HeadCheck(head_type, family, [], stood_in=run.stood_in)
+    model = cfg.tree.get("model")
+    at = phase_at(family, model if isinstance(model, dict) else {}, epoch)
+    if at is not None:
+        out.phase, out.others = at.phase.name, at.others
     made = {
         name: real_feed(
             run,
@@ -347,7 +359,10 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
     by_name: dict[str, tuple[str, str | None]] = {}
     for loss in cfg.losses():
         try:
-            first = evaluate_config(cfg, loss.key, seed=seed, num_priors=max(int(priors), 1))
+            first = evaluate_config(cfg, loss.key, seed=seed, num_priors=max(int(priors), 1), epoch=epoch)
+        except NotCalled:  # another loss makes its term in this phase: nothing of its own to compare
+            out.idle.append(loss.key)
+            continue
         except Exception as e:  # a loss the model cannot evaluate: said beside the table
             out.skipped[loss.key] = f"{type(e).__name__}: {e}"
             continue
@@ -368,7 +383,7 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
             continue
         key, term = by_name[name]
         n = one_map.get(name, priors)
-        r = evaluate_config(cfg, key, seed=seed, num_priors=max(int(n), 1), term=term)
+        r = evaluate_config(cfg, key, seed=seed, num_priors=max(int(n), 1), term=term, epoch=epoch)
         out.terms.append(_compare(name, key, r, real, family, positives[name]))
     return out
 
