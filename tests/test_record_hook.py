@@ -396,6 +396,10 @@ def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     torch.save({"layout": "losstune-loss-inputs", "version": 2, "iterations": []}, later)
     damaged = tmp_path / "damaged.pt"
     torch.save({"layout": "losstune-loss-inputs", "version": 1, "iterations": [{"calls": 3}], "configs": {}}, damaged)
+    no_output = tmp_path / "no_output.pt"
+    data = torch.load(whole, weights_only=True)
+    data["iterations"][0]["calls"][1]["output"] = "0.5"  # read as no tensor, it was shown as recorded 0
+    torch.save(data, no_output)
     text = tmp_path / "text.pt"
     text.write_text("model = dict()\n", encoding="utf-8")
     pipe = tmp_path / "pipe.pt"
@@ -409,11 +413,12 @@ def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         "not a recording": (plain, "is not a recording of loss inputs (its `layout` is not 'losstune-loss-inputs')"),
         "later version": (later, "is a recording of loss inputs of version 2, and this losstune reads version 1"),
         "damaged": (damaged, "is a damaged recording of loss inputs: an iteration has no number or no calls"),
+        "no output": (no_output, "is a damaged recording of loss inputs: call 2 of iteration 1 has no output tensor"),
     }
 
 
 @pytest.mark.parametrize(
-    "case", ["missing", "a named pipe", "cut short", "text", "not a recording", "later version", "damaged"]
+    "case", ["missing", "a named pipe", "cut short", "text", "not a recording", "later version", "damaged", "no output"]
 )
 def test_a_file_that_is_not_a_recording_is_an_error_naming_it(tmp_path: Path, case: str) -> None:
     (tmp_path / "tiny.py").write_text(HAND.format(gamma=2.0), encoding="utf-8")
@@ -700,3 +705,18 @@ def test_a_call_made_under_mixed_precision_records_it_and_replays_under_it(tmp_p
     _edited_recording(tmp_path / "rec.pt", amp)
     code, data = _replay_json(tmp_path / "tiny.py", tmp_path / "rec.pt")
     assert code == 0 and data["calls"][0]["equal"] is True, data["calls"][0]
+
+
+def test_a_file_torch_warns_about_is_refused_without_its_warning(tmp_path: Path) -> None:
+    import pickle
+    import warnings
+
+    from losstune.engine import tensorfile
+
+    raw = tmp_path / "raw.pt"
+    raw.write_bytes(pickle.dumps({"pred": [1.0]}, protocol=4))  # a plain pickle, not torch's zip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(tensorfile.TensorFileError, match=r"cannot be read by torch\.load"):
+            tensorfile.load(str(raw))
+    assert [str(w.message) for w in caught] == []

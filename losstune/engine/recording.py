@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from losstune.engine import tensorfile
+from losstune.engine.realhead.attribute import tensors
 from losstune.errors import LosstuneError
 from losstune.outfile import write_whole
 
@@ -104,6 +105,8 @@ def _call(path: str, iteration: int, index: int, raw: Any) -> RecordedCall:
     note = raw.get("note") or ""
     if not note and (not isinstance(args, (list, tuple)) or not isinstance(kwargs, dict)):
         raise _damaged(path, f"call {index + 1} of iteration {iteration} has no arguments")
+    if not note and not tensors(raw.get("output")):
+        raise _damaged(path, f"call {index + 1} of iteration {iteration} has no output tensor")
     term = raw.get("term")
     autocast = raw.get("autocast")
     if autocast is not None and not (

@@ -43,10 +43,14 @@ def _why(e: Exception) -> str:
 def load(path: str) -> Any:
     """What the torch file ``path`` holds, on the CPU."""
     _regular(path)
+    import warnings
+
     import torch
 
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's warnings about a file are its own; losstune says what it refuses
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # cut short, not a torch file, unpickling refused: said in one line
         raise TensorFileError(
             path, f"cannot be read by torch.load(..., weights_only=True) ({type(e).__name__}: {_why(e)})", opened=True
