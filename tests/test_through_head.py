@@ -192,3 +192,26 @@ def test_the_saved_weights_are_the_heads_before_its_loss_ran(tmp_path: Path) -> 
     state = torch.load(saved, weights_only=True)["head"]["state_dict"]
     assert float(state["loss_cls.acc_sum"].abs().sum()) == 0.0
     _same({t.name: t.value for t in run.terms} | {"loss": run.total}, replay(str(saved)))
+
+
+@needs_mmdet
+def test_a_saved_batch_that_fills_the_disk_is_an_error_and_leaves_no_file(tmp_path: Path) -> None:
+    # torch.save says a failed write (a full disk, a file size limit) as a RuntimeError: the error
+    # must still be the write's, said as such, not an internal error.
+    resource = pytest.importorskip("resource")
+    import signal
+
+    from losstune.engine.realhead.batch import BatchSpec
+    from losstune.engine.realhead.run import HeadFailed, run_head
+
+    cfg = losstune.load(EXAMPLES / "retinanet_r50_fpn_1x_coco.py")
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (500_000, limit[1]))
+    try:
+        with pytest.raises(HeadFailed, match=r"--save-batch .*batch\.pt: cannot write it: File too large"):
+            run_head(cfg, BatchSpec(size=64), save=str(tmp_path / "batch.pt"))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limit)
+        signal.signal(signal.SIGXFSZ, handler)
+    assert list(tmp_path.iterdir()) == []  # no half-written file, no temporary file left

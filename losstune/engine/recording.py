@@ -23,7 +23,6 @@ from typing import Any
 from losstune.engine import tensorfile
 from losstune.engine.realhead.attribute import tensors
 from losstune.errors import LosstuneError
-from losstune.outfile import write_whole
 
 LAYOUT = "losstune-loss-inputs"
 VERSION = 1
@@ -79,19 +78,7 @@ def write(path: str, data: dict[str, Any]) -> None:
     """Write the recording ``data`` (the layout above, without ``layout`` and ``version``) to
     ``path`` whole: a temporary file beside it, renamed over it; a write that fails (a full disk)
     is the ``OSError`` that says why, and leaves ``path`` as it was."""
-    import torch
-
-    whole = {"layout": LAYOUT, "version": VERSION, **data}
-
-    def save(f: Any) -> None:
-        try:
-            torch.save(whole, f)
-        except RuntimeError as e:  # torch's zip writer says a failed write (a full disk) as its own error
-            if isinstance(e.__context__, OSError):
-                raise e.__context__ from None
-            raise
-
-    write_whole(path, save)
+    tensorfile.save(path, {"layout": LAYOUT, "version": VERSION, **data})
 
 
 def _damaged(path: str, what: str) -> NotARecording:

@@ -1,5 +1,5 @@
 """Reading the tensor files losstune is given (``eval --inputs``, a recording, a saved batch):
-regular files only, read as data, never as code.
+regular files only, read as data, never as code; and writing those it makes, whole.
 
 A named pipe or a device would block ``torch.load`` for ever, so the path is checked first, as
 the loader checks a config; ``torch.load`` runs with ``weights_only=True`` (tensors, containers,
@@ -55,6 +55,25 @@ def load(path: str) -> Any:
         raise TensorFileError(
             path, f"cannot be read by torch.load(..., weights_only=True) ({type(e).__name__}: {_why(e)})", opened=True
         ) from None
+
+
+def save(path: str, data: Any) -> None:
+    """Write ``data`` with ``torch.save`` to ``path`` whole (:func:`~losstune.outfile.write_whole`):
+    a write that fails (a full disk, a file size limit) is the ``OSError`` that says why, and leaves
+    ``path`` as it was."""
+    import torch
+
+    from losstune.outfile import write_whole
+
+    def write(f: Any) -> None:
+        try:
+            torch.save(data, f)
+        except RuntimeError as e:  # torch's zip writer says a failed write as its own error
+            if isinstance(e.__context__, OSError):
+                raise e.__context__ from None
+            raise
+
+    write_whole(path, write)
 
 
 def load_npz(path: str) -> dict[str, Any]:

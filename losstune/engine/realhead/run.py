@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from losstune import words
+from losstune.engine import tensorfile
 from losstune.engine.realhead.attribute import fed_value, feeding, logged_value
 from losstune.engine.realhead.batch import BatchSpec, NotPlain, fitted, synthetic, to_plain
 from losstune.engine.realhead.importing import MMDet, load_mmdet, quiet
@@ -19,7 +20,6 @@ from losstune.engine.realhead.record import Call, recording_builds, recording_ca
 from losstune.engine.trace import Step, Trace, agrees
 from losstune.errors import LosstuneError
 from losstune.loader.values import contains_opaque
-from losstune.outfile import write_whole
 from losstune.schema.catalogue import bare_type
 
 if TYPE_CHECKING:
@@ -363,8 +363,6 @@ def _save(
     losses: Any,
     images: Any,
 ) -> None:
-    import torch
-
     from losstune.engine.realhead.batch import LAYOUT
 
     try:
@@ -390,6 +388,6 @@ def _save(
             f"--save-batch: the inputs of {run.head_type} cannot be written as plain tensors: {e}"
         ) from None
     try:
-        write_whole(path, lambda f: torch.save(data, f))
+        tensorfile.save(path, data)
     except OSError as e:
         raise HeadFailed(f"--save-batch {path}: cannot write it: {e.strerror or e}") from None
