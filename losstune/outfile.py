@@ -13,8 +13,10 @@ from typing import BinaryIO
 def write_whole(path: str, write: Callable[[BinaryIO], object]) -> None:
     """Call ``write`` on a new file beside ``path``, then rename it to ``path``. The file gets the
     permissions a plain ``open`` gives under the user's umask (not ``mkstemp``'s 0600); on any
-    failure the temporary file is removed and ``path`` is left as it was."""
-    folder = os.path.dirname(os.path.abspath(path))
+    failure the temporary file is removed and ``path`` is left as it was. A symbolic link is
+    written through: the file it names is replaced, the link kept."""
+    path = os.path.realpath(path)
+    folder = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     try:
         umask = os.umask(0)

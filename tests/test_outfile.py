@@ -34,3 +34,18 @@ def test_the_file_is_replaced_whole_with_the_umask_permissions(tmp_path: Path) -
         os.umask(old)
     assert target.read_bytes() == b"complete"
     assert target.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_symbolic_link_is_written_through(tmp_path: Path) -> None:
+    # As a plain open() writes, and as losstune's edits write a config: the file the link names
+    # changes, the link stays.
+    (tmp_path / "data").mkdir()
+    real = tmp_path / "data" / "batch.pt"
+    real.write_bytes(b"old")
+    link = tmp_path / "batch.pt"
+    link.symlink_to(real)
+    write_whole(str(link), lambda f: f.write(b"new"))
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert real.read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["batch.pt", "data"]
+    assert [p.name for p in (tmp_path / "data").iterdir()] == ["batch.pt"]
