@@ -89,6 +89,16 @@ async def test_a_typo_typed_into_a_loss_is_a_diagnostic_at_its_exact_range(clien
     assert "did you mean `gamma`" in d.message
 
 
+@pytest.mark.asyncio
+async def test_a_new_config_not_yet_saved_is_checked_as_its_buffer_is(client: LanguageClient, tree: Path) -> None:
+    # The buffer is the file: one the editor has not written to disk yet was 'does not exist'.
+    new = tree / "retinanet" / "new_config.py"
+    text = "_base_ = './retinanet_r50_fpn_1x_coco.py'\nmodel = dict(bbox_head=dict(loss_cls=dict(gama=2.0)))\n"
+    uri = await _open(client, new, text)
+    assert not new.exists()
+    assert [(d.code, d.range.start.line) for d in client.diagnostics[uri]] == [("LT102", 1)]
+
+
 OVERRIDE = "model = dict(bbox_head=dict(loss_cls=dict(gamma=1.5)))\n"
 
 

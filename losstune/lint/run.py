@@ -9,7 +9,7 @@ through the configs that use them, and on their own where nothing uses them.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 
 from msgspec import Struct, field
 from msgspec.structs import replace
@@ -85,8 +85,9 @@ class Collected(Struct):
     skipped: list[Diagnostic]
 
 
-def collect(paths: Iterable[str], max_file_size: int | None = None) -> Collected:
-    """Config files named or found below the given paths.
+def collect(paths: Iterable[str], max_file_size: int | None = None, buffers: Container[str] = ()) -> Collected:
+    """Config files named or found below the given paths; a path named that is not on disk is one
+    if its real path is in ``buffers`` (the texts an editor holds, not saved yet).
 
     Symbolic links to folders are not followed (so no loop of links is walked forever); a link to
     a file is read as the file. A named path is checked whatever it is (a pipe or a device is then
@@ -103,7 +104,7 @@ def collect(paths: Iterable[str], max_file_size: int | None = None) -> Collected
             _walk(p, max_file_size, below, skipped)
             out.extend(below)
             walked.update(below)
-        elif os.path.lexists(p):
+        elif os.path.lexists(p) or os.path.realpath(p) in buffers:
             out.append(p)
             named.add(p)
         else:
@@ -240,7 +241,7 @@ def _check_file(path: str, walked: set[str], schema: Schema, settings: Settings,
 
 
 def _lint(paths: Iterable[str], schema: Schema, settings: Settings, resolver: Resolver, jobs: int) -> LintResult:
-    collected = collect(paths)
+    collected = collect(paths, buffers=resolver.overlay)
     files, walked = collected.files, collected.walked
     found: list[Diagnostic] = list(collected.skipped)
     used: set[str] = set()
