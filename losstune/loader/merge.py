@@ -11,7 +11,7 @@ import copy
 from typing import Any
 
 from losstune.loader import codes
-from losstune.loader.values import LDict, hook, to_config_dict
+from losstune.loader.values import SCALARS_AND_TEXT, LDict, hook, to_config_dict
 from losstune.model import Diagnostic
 
 DELETE_KEY = "_delete_"
@@ -21,10 +21,11 @@ def merge_into(child: dict[Any, Any], base: LDict, diagnostics: list[Diagnostic]
     """Merge ``child`` into a copy of ``base``; ``child``'s dicts lose their ``_delete_`` keys
     where mmengine pops them."""
     out = base.shallow_copy()
+    origins = child.origins if isinstance(child, LDict) else {}
     for k, v in child.items():
-        origin = child.origins.get(k) if isinstance(child, LDict) else None
-        key_path = f"{path}.{k}" if path else str(k)
+        origin = origins.get(k)
         if isinstance(v, dict):
+            key_path = f"{path}.{k}" if path else str(k)
             if k in out and not _pop_delete(v):
                 current = out[k]
                 if not isinstance(current, dict):
@@ -83,14 +84,14 @@ def base_copy(cfg: LDict, scope: str | None) -> LDict:
                 has_scope = False
                 set_scope = scope is not None and value.get("_scope_") is None
             for k, v in value.items():
-                out[k] = copy_(v, has_scope)
+                out[k] = v if type(v) in SCALARS_AND_TEXT else copy_(v, has_scope)
             if set_scope:
                 out["_scope_"] = scope
             return out
         if isinstance(value, list):
-            return [copy_(v, has_scope) for v in value]
+            return [v if type(v) in SCALARS_AND_TEXT else copy_(v, has_scope) for v in value]
         if isinstance(value, tuple):
-            return tuple(copy_(v, has_scope) for v in value)
+            return tuple([v if type(v) in SCALARS_AND_TEXT else copy_(v, has_scope) for v in value])
         if isinstance(value, (set, frozenset)):
             return copy.copy(value)
         return value

@@ -30,7 +30,7 @@ from losstune.loader.merge import base_copy, merge_into
 from losstune.loader.pkgfind import NotFound, PackageFinder
 from losstune.loader.pyast import BASE_KEY
 from losstune.loader.source import SourceText
-from losstune.loader.values import LDict, Opaque
+from losstune.loader.values import SCALARS, SCALARS_AND_TEXT, LDict, Opaque
 from losstune.model import Diagnostic, Origin, Severity, Span
 
 SUPPORTED_SUFFIXES = (".py", ".yaml", ".yml", ".json")
@@ -534,17 +534,24 @@ def _substitute_base_vars(
     ``_delete_`` pop on one alias must not affect the other)."""
     if isinstance(cfg, dict):
         out = LDict.like(cfg)
+        origins = out.origins
         for k, v in cfg.items():
-            o = out.origins.get(k, origin)
-            if isinstance(v, str) and v in names:
-                out[k] = _lookup_base(names[v], base, diagnostics, o)
+            kind = type(v)
+            if kind is str:  # a str subclass goes the long way, to the same end
+                out[k] = _lookup_base(names[v], base, diagnostics, origins.get(k, origin)) if v in names else v
+            elif kind in SCALARS:
+                out[k] = v
             else:
-                out[k] = _substitute_base_vars(v, names, base, diagnostics, o)
+                out[k] = _substitute_base_vars(v, names, base, diagnostics, origins.get(k, origin))
         return out
     if isinstance(cfg, tuple):
-        return tuple(_substitute_base_vars(c, names, base, diagnostics, origin) for c in cfg)
+        kept = SCALARS if names else SCALARS_AND_TEXT
+        return tuple(
+            [c if type(c) in kept else _substitute_base_vars(c, names, base, diagnostics, origin) for c in cfg]
+        )
     if isinstance(cfg, list):
-        return [_substitute_base_vars(c, names, base, diagnostics, origin) for c in cfg]
+        kept = SCALARS if names else SCALARS_AND_TEXT
+        return [c if type(c) in kept else _substitute_base_vars(c, names, base, diagnostics, origin) for c in cfg]
     if isinstance(cfg, str) and cfg in names:
         return _lookup_base(names[cfg], base, diagnostics, origin)
     if isinstance(cfg, (set, frozenset)):

@@ -17,6 +17,11 @@ from losstune.model import Origin, Span
 
 _NO_DEFAULT: Any = object()
 
+SCALARS = frozenset((int, float, bool, type(None)))
+"""The types of the values that every copy of a config's tree leaves as they are (checked by
+exact type, so that a copy skips them without a call)."""
+SCALARS_AND_TEXT = SCALARS | {str}
+
 
 class LDict(dict[Any, Any]):
     """A dict with per-key origins; ``config_dict`` marks mmengine ``ConfigDict`` behaviour.
@@ -147,9 +152,9 @@ def hook(value: Any, *, every_dict: bool = False) -> Any:
             return value
         return to_config_dict(value, every_dict=every_dict)
     if type(value) is list:
-        return [hook(v, every_dict=every_dict) for v in value]
+        return [v if type(v) in SCALARS_AND_TEXT else hook(v, every_dict=every_dict) for v in value]
     if type(value) is tuple:
-        return tuple(hook(v, every_dict=every_dict) for v in value)
+        return tuple([v if type(v) in SCALARS_AND_TEXT else hook(v, every_dict=every_dict) for v in value])
     return value
 
 
@@ -158,7 +163,7 @@ def to_config_dict(value: dict[Any, Any], *, every_dict: bool = False) -> LDict:
     hooked."""
     out = LDict.like(value)
     for k, v in value.items():
-        out[k] = hook(v, every_dict=every_dict)
+        out[k] = v if type(v) in SCALARS_AND_TEXT else hook(v, every_dict=every_dict)
     out.config_dict = True
     return out
 
