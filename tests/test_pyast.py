@@ -71,3 +71,45 @@ def test_each_file_is_walked_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert result.ok and result.cfg is not None
     assert result.cfg["model"]["loss"]["gamma"] == 3.0
     assert (len(examined), walks) == (2, [])
+
+
+def walked(module: ast.Module) -> tuple[bool, tuple[str, ...], bool]:
+    """What examine answers, found by ``ast.walk`` node by node, as mmengine walks."""
+    uses = any(
+        isinstance(n, ast.Name) and n.id == pyast.BASE_KEY and isinstance(n.ctx, ast.Load) for n in ast.walk(module)
+    )
+    imports: list[str] = []
+    decided = None
+    for node in ast.walk(module):
+        decided = pyast._lazy_step(node, imports)
+        if decided is not None:
+            break
+    return uses, tuple(imports), bool(decided)
+
+
+NESTED = [
+    "x = [dict(a=lambda: _base_, b={**_base_.m})]\nimport not_a_module_anywhere_q\n",
+    "x = f(*_base_.a, **{'k': [(_base_,)]})\n",
+    "try:\n    import a\nexcept E:\n    _base_ = 'x'\nimport b\n",
+    "for i in [dict(k=1)]:\n    with read_base():\n        pass\nif x:\n    from . import y\n",
+    "match x:\n    case {'a': 1}:\n        _base_ = 'a.py'\n    case _:\n        import c\n",
+    "def f(a=_base_.x):\n    import d\nclass C(dict(k=[1])):\n    from e import f\n",
+    "x = {k: v for k, v in _base_.items()}\ny = _base_ .z if _base_ else {None: 1}\n",
+    "_base_ = ['a.py']\nx = dict(_base_=1)\nglobal g\n",
+]
+
+
+def corpus() -> list[Path]:
+    from tests.conftest import PROJECTS, REPO
+
+    files = sorted((REPO / "examples").rglob("*.py"))
+    tree = PROJECTS / "site3" / "mmdet" / ".mim" / "configs"
+    return files + (sorted(tree.rglob("*.py")) if tree.is_dir() else [])
+
+
+def test_examine_answers_as_the_walk_of_every_node() -> None:
+    modules = [ast.parse(text) for text in NESTED] + [ast.parse(p.read_text()) for p in corpus()]
+    assert len(modules) > len(NESTED)
+    for module in modules:
+        found = pyast.examine(module)
+        assert (found.uses_base, found.lazy_imports, found.lazy_otherwise) == walked(module), ast.unparse(module)[:200]

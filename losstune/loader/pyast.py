@@ -81,21 +81,45 @@ def _child_fields(cls: type[ast.AST]) -> tuple[str, ...]:
 
 
 def examine(module: ast.Module) -> ModuleFacts:
-    """Walk ``module`` once and answer every question :class:`ModuleFacts` holds."""
+    """Walk ``module`` once and answer every question :class:`ModuleFacts` holds.
+
+    Only statements decide ``_is_lazy_import``, and no statement lies inside an expression: the
+    most common expressions (calls, attributes, dicts, lists, tuples) hand on only the
+    expressions inside them, keyword arguments without their ``keyword`` nodes, in whatever
+    order. The statements keep ``ast.walk``'s order among themselves, which alone decides."""
     uses_base = False
     imports: list[str] = []
     decided: bool | None = None
-    todo: list[ast.AST] = [module]
+    todo: list[ast.AST | None] = [module]
+    append, extend = todo.append, todo.extend
     i = 0
     while i < len(todo):
         node = todo[i]
         i += 1
         cls = type(node)
+        if cls is ast.Constant:
+            continue
         if cls is ast.Name:
-            if node.id == BASE_KEY and isinstance(node.ctx, ast.Load):  # type: ignore[attr-defined]
+            if node.id == BASE_KEY and isinstance(node.ctx, ast.Load):  # type: ignore[union-attr]
                 uses_base = True
             continue  # a name has no children but its context
-        if cls is ast.Constant:
+        if cls is ast.Call:
+            append(node.func)  # type: ignore[union-attr]
+            extend(node.args)  # type: ignore[union-attr]
+            for keyword in node.keywords:  # type: ignore[union-attr]
+                append(keyword.value)
+            continue
+        if cls is ast.Attribute:
+            append(node.value)  # type: ignore[union-attr]
+            continue
+        if cls is ast.Dict:
+            extend(node.keys)  # type: ignore[union-attr]  # None for `**mapping`, passed over
+            extend(node.values)  # type: ignore[union-attr]
+            continue
+        if cls is ast.List or cls is ast.Tuple:
+            extend(node.elts)  # type: ignore[union-attr]
+            continue
+        if node is None:
             continue
         if cls is ast.Assign and type(node.value) is ast.Constant:  # type: ignore[attr-defined]
             # `x = 1`, the most common statement, holds nothing to find but the target's name.
@@ -106,12 +130,13 @@ def examine(module: ast.Module) -> ModuleFacts:
                 continue
         if decided is None:
             decided = _lazy_step(node, imports)
-        for name in _CHILD_FIELDS.get(cls) or _child_fields(cls):
+        kind = type(node)
+        for name in _CHILD_FIELDS.get(kind) or _child_fields(kind):
             value = getattr(node, name, None)
             if value.__class__ is list:
-                todo.extend(v for v in value if isinstance(v, ast.AST))
+                extend(v for v in value if isinstance(v, ast.AST))
             elif isinstance(value, ast.AST):
-                todo.append(value)
+                append(value)
     return ModuleFacts(uses_base, tuple(imports), bool(decided))
 
 
