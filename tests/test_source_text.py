@@ -133,3 +133,12 @@ def test_a_value_not_written_beside_its_key_has_no_key_span(text: str) -> None:
     src = SourceText.plain("/x", text)
     start = text.rindex("2.0")
     assert src.key_of(src.span_original(start, start + 3), "gama") is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="ab\n\r\t é", max_size=40))
+def test_line_starts_are_where_pythons_tokenizer_starts_lines(text: str) -> None:
+    src = SourceText.plain("f.py", text)
+    expected = [0] + [m.end() for m in re.finditer(r"\r\n?|\n", text)]
+    assert src.line_starts == expected
+    assert SourceText.from_file("f.py", text).line_starts == expected

@@ -266,7 +266,7 @@ class ParsedFile:
         if self._templated is not None and values is not None and self._templated[0] == values:
             return self._templated[1]
         diagnostics: list[Diagnostic] = []
-        src = _template(self.abspath, self.text, env, diagnostics)
+        src = _template(self.abspath, self.text, env, diagnostics, self.plain.line_starts)
         parsed: ParsedPython | None = None
         if src is not None and self.is_python:
             parsed = self.raw if src.text == self.text else parse_python(src, diagnostics)
@@ -298,11 +298,12 @@ class ParsedFile:
 
 
 def _template(
-    abspath: str, text: str, env: Mapping[str, str] | None, diagnostics: list[Diagnostic]
+    abspath: str, text: str, env: Mapping[str, str] | None, diagnostics: list[Diagnostic], line_starts: list[int]
 ) -> SourceText | None:
-    """The text with mmengine's templates replaced, or ``None`` when a variable has no value."""
+    """The text with mmengine's templates replaced, or ``None`` when a variable has no value
+    (``line_starts``: where the lines of ``text`` start)."""
     try:
-        src = SourceText.from_file(abspath, text, env)
+        src = SourceText.from_file(abspath, text, env, line_starts)
     except TemplateError as e:
         line, col = SourceText.plain(abspath, text).line_col(e.offset)
         diagnostics.append(

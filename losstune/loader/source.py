@@ -17,6 +17,7 @@ import bisect
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from itertools import accumulate
 
 from msgspec import Struct, field
 
@@ -87,14 +88,21 @@ class SourceText(Struct):
     _new_line_starts: list[int] = field(default_factory=list)
 
     @classmethod
-    def from_file(cls, path: str, original: str, env: Mapping[str, str] | None = None) -> SourceText:
-        """Apply mmengine's three template passes to ``original`` (read from ``path``)."""
+    def from_file(
+        cls,
+        path: str,
+        original: str,
+        env: Mapping[str, str] | None = None,
+        line_starts: list[int] | None = None,
+    ) -> SourceText:
+        """Apply mmengine's three template passes to ``original`` (read from ``path``);
+        ``line_starts``: those of ``original`` (:attr:`line_starts`), when already known."""
         src = cls(path=path, original=original, text=original)
         src._substitute_predefined()
         src._substitute_env(os.environ if env is None else env)
         src._substitute_base_vars()
-        src._orig_line_starts = _line_starts(original)
-        src._new_line_starts = _line_starts(src.text)
+        src._orig_line_starts = _line_starts(original) if line_starts is None else line_starts
+        src._new_line_starts = _line_starts(src.text) if src._passes else src._orig_line_starts
         return src
 
     @classmethod
@@ -104,6 +112,11 @@ class SourceText(Struct):
         src._orig_line_starts = _line_starts(original)
         src._new_line_starts = src._orig_line_starts
         return src
+
+    @property
+    def line_starts(self) -> list[int]:
+        """Where each line of the file's text starts (offsets; shared, never to be changed)."""
+        return self._orig_line_starts
 
     def _apply(self, replacements: Iterable[tuple[int, int, str]]) -> list[_Edit]:
         """Replace each (start, end, new text) of the current text, given in order and not
@@ -362,10 +375,5 @@ def _line_starts(text: str) -> list[int]:
     CR or LF (so the positions of a syntax tree match; YAML and JSON line breaks are the same)."""
     if "\r" in text:
         return [0, *(m.end() for m in _LINE_BREAK.finditer(text))]
-    starts = [0]
-    find = text.find
-    i = find("\n")
-    while i != -1:
-        starts.append(i + 1)
-        i = find("\n", i + 1)
-    return starts
+    # Each line starts one past the end of the line before it (the lengths summed in C).
+    return list(accumulate(map((1).__add__, map(len, text.split("\n")[:-1])), initial=0))
