@@ -720,3 +720,22 @@ def test_a_file_torch_warns_about_is_refused_without_its_warning(tmp_path: Path)
         with pytest.raises(tensorfile.TensorFileError, match=r"cannot be read by torch\.load"):
             tensorfile.load(str(raw))
     assert [str(w.message) for w in caught] == []
+
+
+def test_a_term_whose_call_cannot_be_evaluated_with_the_config_now_has_no_value_now(tmp_path: Path) -> None:
+    # QualityFocalLoss now, on FocalLoss's recorded inputs (labels, not labels and scores): the calls
+    # cannot be evaluated with the config now, so neither can their term nor the total; they were
+    # given the run's values as the config's now.
+    now = HAND.format(gamma=2.0).replace(
+        "type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25", "type='QualityFocalLoss', use_sigmoid=True"
+    )
+    (tmp_path / "tiny.py").write_text(now, encoding="utf-8")
+    _hand_recording(tmp_path / "rec.pt")
+    code, out = invoke("eval", "tiny.py", "--inputs", "rec.pt", "--format", "json", cwd=tmp_path)
+    assert code == 0, out
+    data = json.loads(out)
+    calls = [c for c in data["calls"] if c["key"] == "model.bbox_head.loss_cls"]
+    assert calls and all(c["now"] is None and "with the config now" in c["note"] for c in calls)
+    terms = {(t["iteration"], t["name"]): t for t in data["terms"]}
+    assert terms[(1, "loss_cls")]["now"] is None and terms[(1, "loss_bbox")]["now"] is not None
+    assert all(total["now"] is None for total in data["totals"])

@@ -62,6 +62,7 @@ class ReplayedCall:
     now_value: float | None = None
     now: Trace | None = None
     note: str = ""
+    now_failed: bool = False  # the config now changes the loss, and the call cannot be evaluated with it
 
 
 @dataclass
@@ -294,6 +295,7 @@ def _call(loss: _Loss, c: RecordedCall, of: tuple[int, int], version: int, devic
             done.now.steps.insert(0, _as_recorded(loss.now, c, of))
             done.now_value = logged_value(done.now.loss)
         except Exception as e:  # the recorded inputs do not fit the loss as configured now
+            done.now_failed = True
             notes.append(f"with the config now, losstune's engine cannot evaluate it: {type(e).__name__}: {e}")
     done.note = "; ".join(notes)
     return done
@@ -324,11 +326,14 @@ def _terms(
             term.scale = ratio if abs(ratio - 1) > 1e-6 else None
             if len(replayed) == len(fed) and all(c.value is not None for c in replayed):
                 term.value = sum(c.value or 0.0 for c in replayed) * ratio
-                term.now_value = (
-                    sum(c.now_value if c.now_value is not None else (c.value or 0.0) for c in replayed) * ratio
-                )
-                if "loss" in name:
-                    shift += term.now_value - logged
+                if any(c.now_failed for c in replayed):  # unknown with the config now, and so is the total
+                    complete = complete and "loss" not in name
+                else:
+                    term.now_value = (
+                        sum(c.now_value if c.now_value is not None else (c.value or 0.0) for c in replayed) * ratio
+                    )
+                    if "loss" in name:
+                        shift += term.now_value - logged
             elif "loss" in name:
                 complete = False
             terms.append(term)
