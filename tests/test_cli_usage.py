@@ -82,8 +82,13 @@ def test_shell_completion_of_codes_options_and_paths(tmp_path: Path) -> None:
     assert _complete("losstune ex", tmp_path) == ["explain"]
 
 
-def test_show_completion_prints_the_script_for_the_shell() -> None:
-    result = CliRunner().invoke(app, ["--show-completion", "bash"], prog_name="losstune")
-    assert result.exit_code == 0
-    assert "_LOSSTUNE_COMPLETE=complete_bash" in result.stdout
-    assert "complete -o default -F" in result.stdout
+def test_show_completion_prints_the_script_of_the_shell_it_is_run_from() -> None:
+    # typer finds the shell among the process's parents: bash here, whatever started the tests.
+    code = "import sys; sys.argv = ['losstune', '--show-completion']; from losstune.cli.app import main; main()"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run(
+        ["bash", "-c", '"$0" -c "$1"', sys.executable, code], capture_output=True, text=True, env=env, cwd=REPO
+    )
+    assert out.returncode == 0, out.stderr
+    assert "_LOSSTUNE_COMPLETE=complete_bash" in out.stdout
+    assert "complete -o default -F" in out.stdout
