@@ -821,3 +821,25 @@ def test_tood_says_which_phase_it_modelled_in_eval_and_explain(write: Callable[.
         assert all(x["phase"].startswith(f"epoch {epoch}, ") for x in data["losses"] if x["steps"] is not None)
     code, out = invoke("explain", path, cwd=where)
     assert "  phase: epoch 0, before train_cfg.initial_epoch = 4: TOODHead's initial phase: " in out
+
+
+def test_a_familys_inputs_are_one_entry_of_the_makers_table(
+    monkeypatch: pytest.MonkeyPatch, head: Callable[..., EvalResult]
+) -> None:
+    # every family's own inputs and remade arguments come from makers.MAKERS: an entry is all a
+    # family needs (here the anchor head's arguments remade, and inputs of its own that do not fit)
+    from losstune.engine import makers
+
+    plain = head("atss", "loss_cls")
+    seen: list[str] = []
+
+    def remake(d: makers.Dense) -> tuple[list[Any], str]:
+        seen.append(d.loss_name)
+        return [a * 1 for a in d.args], "; remade by its entry"
+
+    monkeypatch.setitem(makers.MAKERS, "ATSSHead", makers.Maker(own=lambda o: None, remake=remake))
+    r = head("atss", "loss_cls")
+    assert seen == ["loss_cls"] and r.trace.steps[0].description.startswith(plain.trace.steps[0].description[:40])
+    assert "; remade by its entry" in r.trace.steps[0].description and float(r.logged) == float(plain.logged)
+    assert set(makers.MAKERS) >= {"CenterNetHead", "CenterNetUpdateHead", "CornerHead", "SABLRetinaHead"}
+    assert {"YOLOXHead", "YOLOFHead", "YOLOV3Head"} <= set(makers.MAKERS)

@@ -16,6 +16,7 @@ from torch import Tensor
 from losstune.engine import heads_yolo
 from losstune.engine.heads_pisa import ISR_NOTE, carl_weights, train_option
 from losstune.engine.inputs import Inputs, untrained_logits
+from losstune.engine.makers import Dense, remade
 from losstune.engine.sampling import Sampled
 from losstune.schema.catalogue import bare_type
 
@@ -95,7 +96,6 @@ class Rule:
     after_what: str = ""  # what the head's code calls the divisor, where it names it
     target: Literal["given", "quality"] = "given"  # "quality": one logit per positive against its quality
     log_name: str = ""  # the key in the head's loss dict, where it is not the config's key
-    inputs: Literal["given", "side_buckets"] = "given"  # "side_buckets": SABL's bucket columns per prior
     times: Literal["", "sides", "offsets"] = ""  # the avg_factor times SABL's columns per positive
     # "assignment": the avg_factor is counted on the assignment (its labelled term's positives),
     # whatever rows the module is handed (YOLOFHead's loss_bbox on the assigner's candidates);
@@ -163,8 +163,8 @@ RULES: dict[str, dict[str, Rule]] = {
         "loss_l1": Rule(rows="positives", weight="none", avg="none", after="positives", after_what=_SAMPLES),
     },
     "SABLRetinaHead": {
-        "loss_bbox_cls": Rule(inputs="side_buckets", times="sides"),
-        "loss_bbox_reg": Rule(inputs="side_buckets", times="offsets"),
+        "loss_bbox_cls": Rule(times="sides"),
+        "loss_bbox_reg": Rule(times="offsets"),
     },
     "PISARetinaHead": {"loss_carl": Rule(rows="positives", weight="none", avg="none", after="weighted_sum")},
     "CenterNetHead": {
@@ -245,6 +245,7 @@ class AvgRule:
     given_rule: str | None
     bg_cls_weight: float | None
     times: float = 1.0  # what the head multiplies the avg_factor by (SABL's columns per positive)
+    times_text: str = ""  # and what that number is, in words
 
     def avg(self, counts: Counts, assigned: Counts | None = None, first: Counts | None = None) -> float | None:
         """The avg_factor on ``counts``, or on ``assigned`` (the assignment's) or ``first`` (the first
@@ -253,9 +254,15 @@ class AvgRule:
             counts = assigned
         if self.rule.avg_of == "each_call" and first is not None:
             counts = first
-        given = sampling_avg(counts, self.given_rule)
-        avg = avg_factor(self.rule, counts, given, self.given_rule, self.bg_cls_weight)[0]
-        return avg * self.times if avg is not None else None
+        return self.passed(counts, sampling_avg(counts, self.given_rule))[0]
+
+    def passed(self, counts: Counts, given: float | None) -> tuple[float | None, str | None]:
+        """The avg_factor the head passes, counted on ``counts`` (``given``: the sampling's), and
+        how it arises: the rule's, times what the head multiplies it by."""
+        avg, rule = avg_factor(self.rule, counts, given, self.given_rule, self.bg_cls_weight)
+        if avg is None or self.times == 1:
+            return avg, rule
+        return avg * self.times, f"{f'({rule})' if rule and '+' in rule else rule} × {self.times_text}"
 
     def divisor(self, counts: Counts) -> float | None:
         return divisor(self.rule, counts, sampling_avg(counts, self.given_rule))
@@ -346,23 +353,13 @@ def feed(
     if r.target == "quality" and quality is not None:  # one logit per positive against its quality
         args = [torch.randn(positives, generator=g), quality]
         text += f" (one logit each, against {QUALITY[r.quality]})"
-    if family == "YOLOXHead":
-        args = _yolox_args(loss_name, args, s, rows, g, num_classes)
-    elif family == "YOLOFHead":
-        args, how = heads_yolo.yolof_args(loss_name, args, kwargs, rows)
-        text += how
-    elif family == "YOLOV3Head":
-        args, how = heads_yolo.yolov3_args(loss_name, kwargs, s, g, num_classes)
-        text += how
+    args, how = remade(family, Dense(loss_name, args, kwargs, s, rows, g, num_classes, head))
+    text += how
     times, times_text = 1, ""
-    if r.inputs == "side_buckets":
+    if r.times:
         from losstune.engine import heads_sabl
 
-        coder = heads_sabl.coder_of(head)
-        args = heads_sabl.bucket_inputs(loss_name, s.pos_mask, coder, g)
-        text += heads_sabl.describe(loss_name, coder)
-        if r.times:
-            times, times_text = heads_sabl.avg_times(r.times, coder)
+        times, times_text = heads_sabl.avg_times(r.times, heads_sabl.coder_of(head))
     if r.weight == "none":
         args = args[:2]
         kwargs.pop("weight", None)
@@ -386,16 +383,14 @@ def feed(
         total = quality.sum().item() if r.rows == "positives" else s.ious[rows].sum().item()
     counts = Counts((positives,), (int(((s.label_weights > 0) & ~s.pos_mask).sum()),), s.labels.numel(), total)
     given = kwargs.get("avg_factor") if "avg_factor" in kwargs else None
-    avg, rule = avg_factor(r, counts, given, made.avg_rule, bg_cls_weight)
-    if avg is not None and times != 1:
-        avg, rule = avg * times, f"{f'({rule})' if rule and '+' in rule else rule} × {times_text}"
+    out.rule = AvgRule(r, made.avg_rule, bg_cls_weight, float(times), times_text)
+    avg, rule = out.rule.passed(counts, given)
     if avg is None:
         kwargs.pop("avg_factor", None)
     else:
         kwargs["avg_factor"] = avg
     stats["avg_factor"] = avg
     out.sampling = _with_avg(text, kwargs, rule)
-    out.rule = AvgRule(r, made.avg_rule, bg_cls_weight, float(times))
     by = divisor(r, counts, sampling_avg(counts, made.avg_rule))
     if by is not None:
         out.scale = 1.0 / by
@@ -414,21 +409,6 @@ def feed(
         )
     out.inputs = Inputs(args, kwargs, s, made.unsampled, rule, made.others)
     return out
-
-
-def _yolox_args(
-    loss_name: str, args: list[Any], s: Sampled, rows: Tensor, g: torch.Generator, num_classes: int
-) -> list[Any]:
-    """YOLOXHead's calls: ``loss_obj`` on one objectness logit per prior against 1 at the positives,
-    ``loss_cls`` on the positives' class logits against their one-hot labels times their IoUs."""
-    if loss_name == "loss_obj":
-        logits = untrained_logits(s.labels.numel(), 1, generator=g)
-        return [logits, s.pos_mask[:, None].float()]
-    if loss_name == "loss_cls":
-        logits = untrained_logits(rows.numel(), num_classes, generator=g)
-        target = torch.nn.functional.one_hot(s.labels[rows], num_classes).float() * s.ious[rows, None]
-        return [logits, target]
-    return args
 
 
 @dataclass(frozen=True)

@@ -223,24 +223,3 @@ def update_inputs(
     pred = (torch.randn(n, 4, generator=h) * UNTRAINED_DISTANCE).clamp(min=0)
     as_box = torch.tensor([-1.0, -1.0, 1.0, 1.0])
     return Inputs([pred * as_box, distances * as_box, s.bbox_weights], {"avg_factor": avg}, s)
-
-
-def family_inputs(
-    family: str | None,
-    loss_name: str,
-    loss_cfg: dict[str, Any],
-    *,
-    head: dict[str, Any],
-    num_classes: int,
-    num_priors: int | None,
-    default_priors: int,
-    seed: int,
-) -> Inputs | None:
-    """The inputs of a CenterNet head's loss (``None``: another family, or a loss the head's own
-    inputs do not fit, made as a dense head's are)."""
-    if family == "CenterNetHead":
-        return centernet_inputs(loss_name, loss_cfg, num_classes=num_classes, num_priors=num_priors, seed=seed)
-    if family == "CenterNetUpdateHead":
-        priors = num_priors or default_priors
-        return update_inputs(loss_name, loss_cfg, head=head, num_classes=num_classes, num_priors=priors, seed=seed)
-    return None

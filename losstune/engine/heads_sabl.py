@@ -17,6 +17,7 @@ from torch import Tensor
 NUM_BUCKETS, SCALE_FACTOR, OFFSET_TOPK, OFFSET_UPPERBOUND = 14, 3.0, 2, 1.0
 ANCHOR_SIDES = (32.0, 256.0)  # the positives' square anchors (octave_base_scale 4 × strides 8..64)
 EDGE_SHIFT = 0.2  # a positive's box edges lie within this fraction of its anchor's side from it
+BUCKET_LOSSES = ("loss_bbox_cls", "loss_bbox_reg")  # the losses SABLRetinaHead hands side buckets
 
 
 @dataclass(frozen=True)

@@ -100,3 +100,18 @@ def yolov3_args(
     else:
         target[rows] = torch.randn(rows.numel(), 2, generator=g) * YOLOV3_WH_SPREAD
     return [torch.randn(n, 2, generator=g) * YOLOV3_SPREAD, target], text
+
+
+def yolox_args(
+    loss_name: str, args: list[Any], s: Sampled, rows: Tensor, g: torch.Generator, num_classes: int
+) -> list[Any]:
+    """YOLOXHead's calls: ``loss_obj`` on one objectness logit per prior against 1 at the positives,
+    ``loss_cls`` on the positives' class logits against their one-hot labels times their IoUs."""
+    if loss_name == "loss_obj":
+        logits = untrained_logits(s.labels.numel(), 1, generator=g)
+        return [logits, s.pos_mask[:, None].float()]
+    if loss_name == "loss_cls":
+        logits = untrained_logits(rows.numel(), num_classes, generator=g)
+        target = torch.nn.functional.one_hot(s.labels[rows], num_classes).float() * s.ious[rows, None]
+        return [logits, target]
+    return args

@@ -22,10 +22,9 @@ from losstune.engine.headmodel import (
     sampled_for,
     stage_weight,
 )
-from losstune.engine.heads_centernet import family_inputs
-from losstune.engine.heads_corner import corner_inputs
 from losstune.engine.heads_own import not_modelled
 from losstune.engine.inputs import InputError, from_file, require_device, synthetic
+from losstune.engine.makers import Own, own_inputs
 from losstune.engine.phases import At, idle_message, phase_at
 from losstune.engine.sampling import Sampled
 from losstune.engine.trace import Step, Trace, UnsupportedLoss, terms
@@ -149,30 +148,12 @@ def _sample_inputs(
         )
         return sampled[0]
 
-    corner = (
-        corner_inputs(name, loss_cfg, head=head, num_classes=num_classes, num_priors=num_priors, seed=seed)
-        if family == "CornerHead"
-        else None
-    )
-    made = (
-        corner
-        or family_inputs(
-            family,
-            name,
-            loss_cfg,
-            head=head,
-            num_classes=num_classes,
-            num_priors=num_priors,
-            default_priors=DENSE_PRIORS,
-            seed=seed,
-        )
-        or synthetic(
-            loss_cfg,
-            sampled=assign,
-            num_classes=num_classes,
-            seed=seed,
-            reg_max=reg_max if isinstance(reg_max, int) else 16,
-        )
+    made = own_inputs(family, Own(name, loss_cfg, head, num_classes, num_priors, DENSE_PRIORS, seed)) or synthetic(
+        loss_cfg,
+        sampled=assign,
+        num_classes=num_classes,
+        seed=seed,
+        reg_max=reg_max if isinstance(reg_max, int) else 16,
     )
     if family is None and loss_cfg.get("reduction") == "sum" and name not in avg_factor_keys(head_ref):
         # a head that reduces with 'sum' normalises by itself (YOLOV3Head...): MMDetection would

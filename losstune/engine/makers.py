@@ -1,0 +1,121 @@
+"""The input makers of the head families, one table: family -> how the inputs of its losses are
+made where they are not a dense head's as the family's rule feeds them. ``own`` makes a family's
+inputs in place of a dense head's (its own maps or points, with their own counts: CenterNet's,
+CornerNet's); ``remake`` turns a dense head's arguments, after the rule took its rows and
+weights, into the ones the head hands (YOLOX's objectness, YOLOF's candidate boxes, YOLOv3's
+masked maps, SABL's side buckets). A new family is one entry of :data:`MAKERS`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from losstune.engine import heads_centernet, heads_corner, heads_sabl, heads_yolo
+from losstune.engine.inputs import Inputs
+from losstune.engine.sampling import Sampled
+
+
+@dataclass(frozen=True)
+class Own:
+    """What a family that makes its own inputs is given: the loss (its key in the head, its config),
+    the head's config, its classes, the predictions asked for (``None``: its own default, else
+    ``default_priors``) and the seed."""
+
+    loss_name: str
+    loss_cfg: dict[str, Any]
+    head: dict[str, Any]
+    num_classes: int
+    num_priors: int | None
+    default_priors: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class Dense:
+    """A dense head's inputs of one loss as its family's rule left them (the positives' rows taken
+    where the rule hands those only), with the assignment they come from, the positives' indices,
+    the seeded generator of the rule's own draws and the head's config."""
+
+    loss_name: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    sampled: Sampled
+    rows: Tensor
+    generator: torch.Generator
+    num_classes: int
+    head: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Maker:
+    """How a family makes its losses' inputs (see the module's text); ``remake`` returns the
+    arguments and what the head hands, in words, to add to the sampling text ("" where as made)."""
+
+    own: Callable[[Own], Inputs | None] | None = None
+    remake: Callable[[Dense], tuple[list[Any], str]] | None = None
+
+
+def _sabl(d: Dense) -> tuple[list[Any], str]:
+    """SABLRetinaHead's bucket losses on every prior's side-bucket columns; its others as made."""
+    if d.loss_name not in heads_sabl.BUCKET_LOSSES:
+        return d.args, ""
+    coder = heads_sabl.coder_of(d.head)
+    args = heads_sabl.bucket_inputs(d.loss_name, d.sampled.pos_mask, coder, d.generator)
+    return list(args), heads_sabl.describe(d.loss_name, coder)
+
+
+MAKERS: dict[str, Maker] = {
+    "CenterNetHead": Maker(
+        own=lambda o: heads_centernet.centernet_inputs(
+            o.loss_name, o.loss_cfg, num_classes=o.num_classes, num_priors=o.num_priors, seed=o.seed
+        )
+    ),
+    "CenterNetUpdateHead": Maker(
+        own=lambda o: heads_centernet.update_inputs(
+            o.loss_name,
+            o.loss_cfg,
+            head=o.head,
+            num_classes=o.num_classes,
+            num_priors=o.num_priors or o.default_priors,
+            seed=o.seed,
+        )
+    ),
+    "CornerHead": Maker(
+        own=lambda o: heads_corner.corner_inputs(
+            o.loss_name, o.loss_cfg, head=o.head, num_classes=o.num_classes, num_priors=o.num_priors, seed=o.seed
+        )
+    ),
+    "YOLOXHead": Maker(
+        remake=lambda d: (
+            heads_yolo.yolox_args(d.loss_name, d.args, d.sampled, d.rows, d.generator, d.num_classes),
+            "",
+        )
+    ),
+    "YOLOFHead": Maker(remake=lambda d: heads_yolo.yolof_args(d.loss_name, d.args, d.kwargs, d.rows)),
+    "YOLOV3Head": Maker(
+        remake=lambda d: heads_yolo.yolov3_args(d.loss_name, d.kwargs, d.sampled, d.generator, d.num_classes)
+    ),
+    "SABLRetinaHead": Maker(remake=_sabl),
+}
+
+
+def own_inputs(family: str | None, own: Own) -> Inputs | None:
+    """The inputs ``family`` makes of its own for ``own``'s loss (``None``: a dense head's are made,
+    the family has no maker of its own or its own do not fit this loss)."""
+    maker = MAKERS.get(family or "")
+    return maker.own(own) if maker is not None and maker.own is not None else None
+
+
+def remade(family: str | None, dense: Dense) -> tuple[list[Any], str]:
+    """A dense head's arguments as ``family``'s head hands them, and the words for it."""
+    maker = MAKERS.get(family or "")
+    if maker is None or maker.remake is None:
+        return dense.args, ""
+    return maker.remake(dense)
+
+
+__all__ = ["MAKERS", "Dense", "Maker", "Own", "own_inputs", "remade"]
