@@ -194,3 +194,42 @@ def test_ctrl_c_says_so_and_ends_as_interrupted(tmp_path: Path, jobs: str) -> No
     assert (proc.returncode, out, err) == (-signal.SIGINT, "", "losstune: interrupted\n")
     time.sleep(0.2)
     assert subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True).stdout == b""
+
+
+STARTING = """
+import sys, time
+from losstune.lint import workers
+ending = workers._end_with
+def slow_start(parent):
+    print("starting", flush=True)
+    time.sleep(2)
+    ending(parent)
+workers._end_with = slow_start
+from losstune.cli.app import main
+sys.argv = ["losstune", "lint", sys.argv[1], "--jobs", "2", "--output-format", "json"]
+main()
+"""
+
+
+@needs_fork
+def test_ctrl_c_while_the_workers_start_says_so_without_a_traceback(tmp_path: Path) -> None:
+    tree = _tree(tmp_path / "configs", 100)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STARTING, str(tree)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("starting")  # a worker is in its start-up
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert (proc.returncode, err) == (-signal.SIGINT, "losstune: interrupted\n")
+    time.sleep(0.2)
+    assert subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True).stdout == b""

@@ -13,6 +13,7 @@ with the process that forked it, however that ends (``kill -9`` included).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -56,9 +57,16 @@ def check_all(paths: Sequence[str], check: Callable[[str], Outcome], workers: in
     done: list[list[Outcome] | None] = [None] * len(runs)
     _check = check
     context = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_end_with, initargs=(os.getpid(),))
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(os.getpid(),))
     try:
-        futures: list[Future[list[object]]] = [pool.submit(_run, r) for r in runs]
+        # The first submit forks the workers. Ctrl-C is held off meanwhile, so that each worker
+        # begins with it held and ignores it before taking it again (see _start); here, one that
+        # came meanwhile is delivered once the workers are forked.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            futures: list[Future[list[object]]] = [pool.submit(_run, r) for r in runs]
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         for i, future in enumerate(futures):
             try:
                 done[i] = future.result()  # type: ignore[assignment]
@@ -74,11 +82,19 @@ def check_all(paths: Sequence[str], check: Callable[[str], Outcome], workers: in
     return out
 
 
+def _start(parent: int) -> None:
+    """In a worker, first: ignore Ctrl-C, which the terminal sends to every process of the group.
+    The process that forked it stops on it, drops the runs not started and waits for those under
+    way; a worker that stopped too would print its traceback, or break the pool."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # one held since the fork is dropped
+    _end_with(parent)
+
+
 def _end_with(parent: int) -> None:
     """In a worker, first: be killed when ``parent`` ends. A worker holds its own copy of the pipe it
     reads its runs from, so it would otherwise wait on it for ever once the parent is killed."""
     import ctypes
-    import signal
 
     ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent ended before the line above
