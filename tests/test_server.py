@@ -143,7 +143,14 @@ async def test_editing_an_open_base_rechecks_the_open_config_that_inherits_it(
     found = await _until(client, child, "LT102")
     line = _line_of(text, "gamma=1.5")
     column = OVERRIDE.index("gamma")
-    assert [d.range for d in found] == [types.Range(types.Position(line, column), types.Position(line, column + 5))]
+    # The base's own `alpha` is an error in the base now: shown on the entry that names it too.
+    entry = f"'../{BASE}'"
+    at_entry = _line_of(text, entry)
+    start = text.splitlines()[at_entry].index(entry)
+    assert [d.range for d in found] == [
+        types.Range(types.Position(line, column), types.Position(line, column + 5)),
+        types.Range(types.Position(at_entry, start), types.Position(at_entry, start + len(entry))),
+    ]
 
 
 @pytest.mark.asyncio
@@ -158,7 +165,8 @@ async def test_a_base_changed_on_disk_rechecks_the_open_config_that_inherits_it(
         types.DidChangeWatchedFilesParams([types.FileEvent(base.as_uri(), types.FileChangeType.Changed)])
     )
     assert [d.message.split(" (")[0] for d in await _until(client, child, "LT102")] == [
-        "`CrossEntropyLoss` has no parameter `gamma`"
+        "`CrossEntropyLoss` has no parameter `gamma`",
+        f"in `../{BASE}` line 47: `CrossEntropyLoss` has no parameter `alpha`",
     ]
 
 

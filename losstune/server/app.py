@@ -108,9 +108,12 @@ class LosstuneServer(LanguageServer):
         )
 
     def publish(self, path: str) -> None:
-        """Check one open config and publish the findings written in it."""
+        """Check one open config and publish the findings written in it, and the errors of the
+        files it inherits on the ``_base_`` entries that lead to them."""
         try:
-            found = [d for d in self.space.check(path).diagnostics if d.span is not None and d.span.file == path]
+            checked = self.space.check(path)
+            found = [d for d in checked.diagnostics if d.span is not None and d.span.file == path]
+            found += checked.inherited
             diagnostics = [to_lsp(d, self.space.text, self.docs_url) for d in found]
         except Exception as e:  # a bug must not take the editor's server down: it is a finding
             if os.environ.get("LOSSTUNE_DEBUG"):

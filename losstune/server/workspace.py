@@ -17,14 +17,17 @@ from losstune.loader.resolve import FileResult, Resolver
 from losstune.loader.source import SourceText
 from losstune.model import Diagnostic, Span
 from losstune.schema.registry import Schema, load_schema
+from losstune.server.inherited import on_entries
 
 
 class Checked(Struct):
     """One check of an open config: every finding lint reports for it (in whatever file each is
-    written) and the files its resolution read (absolute paths)."""
+    written), the files its resolution read (absolute paths), and the errors of the other files
+    placed on its ``_base_`` entries (see :mod:`losstune.server.inherited`)."""
 
     diagnostics: list[Diagnostic]
     files: list[str] = field(default_factory=list)
+    inherited: list[Diagnostic] = field(default_factory=list)
 
 
 class Workspace:
@@ -93,7 +96,8 @@ class Workspace:
             settings = self.settings(path)
             result = lint([path], self.schema(settings), settings, resolver)
             files = [path, *resolver.resolve(path).files]
-            checked = Checked(result.diagnostics, list(dict.fromkeys(files)))
+            inherited = on_entries(path, self.text(path).text, result.diagnostics, resolver)
+            checked = Checked(result.diagnostics, list(dict.fromkeys(files)), inherited)
         except LosstuneError as e:
             problem = codes.diagnostic(codes.CHECK_FAILED, str(e), Span(path, 1, 1, 1, 1), files=(path,))
             checked = Checked([problem], [path])
