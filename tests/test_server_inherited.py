@@ -82,3 +82,23 @@ async def test_an_open_base_keeps_its_own_findings_and_the_child_still_shows_the
     assert client.diagnostics[broken_uri][0].range.start.line == 2
     child = await _open(client, tree / "configs" / "child.py")
     assert [(d.range, d.code) for d in client.diagnostics[child]] == [(_entry(CHILD, "./mid.py"), "LT001")]
+
+
+def test_a_package_base_entry_leads_to_the_packages_config(tmp_path: Path) -> None:
+    from losstune.loader.pkgfind import PackageFinder
+    from losstune.loader.resolve import Resolver
+    from losstune.server.inherited import entry_files
+
+    package = tmp_path / "site" / "fakepkg"
+    (package / ".mim" / "configs").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    base = package / ".mim" / "configs" / "base.py"
+    base.write_text("model = dict(\n")  # a syntax error
+    child = tmp_path / "child.py"
+    text = "_base_ = ['fakepkg::base.py', 'fakepkg::missing.py']\n"
+    child.write_text(text)
+    resolver = Resolver(packages=PackageFinder([str(tmp_path / "site")], site_dirs=[]))
+    resolver.resolve(str(child))
+    entries = entry_files(str(child), text, resolver)
+    # The missing one has its own finding and leads nowhere; the other leads to the package's file.
+    assert [(span.column, str(base) in files) for span, files in entries] == [(11, True)]

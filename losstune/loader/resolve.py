@@ -429,6 +429,14 @@ class Resolver:
             del merged[k]
         result.cfg = merged
 
+    def base_path(self, entry: str, child: str) -> str | tuple[str, tuple[str, ...]]:
+        """The file the ``_base_`` entry ``entry`` of the config ``child`` names: beside ``child``,
+        or for ``pkg::path`` among the package's configs, as mmengine finds them. Where a package's
+        config cannot be found, why, with the files that message names."""
+        if "::" in entry:
+            return _package_config(entry, self.packages)
+        return os.path.join(os.path.dirname(child), entry)
+
     def _add_base(
         self, entry: Any, span: Span | None, child: str, base_cfg: LDict, result: FileResult, copy: bool
     ) -> None:
@@ -442,21 +450,18 @@ class Resolver:
                 )
             )
             return
-        scope: str | None = None
-        if "::" in entry:
-            located = _package_config(entry, self.packages)
-            if isinstance(located, tuple):
-                why, named = located
-                result.diagnostics.append(
-                    codes.diagnostic(
-                        codes.MISSING_BASE, why, span, fix="install the package, or use a local path", files=named
-                    )
+        located = self.base_path(entry, child)
+        if isinstance(located, tuple):
+            why, named = located
+            result.diagnostics.append(
+                codes.diagnostic(
+                    codes.MISSING_BASE, why, span, fix="install the package, or use a local path", files=named
                 )
-                return
-            path, scope = located, entry.partition("::")[0]
+            )
+            return
+        path, scope = located, (entry.partition("::")[0] if "::" in entry else None)
+        if scope is not None:
             self._by_package.add(child)
-        else:
-            path = os.path.join(os.path.dirname(child), entry)
         sub = self.resolve_base(path, span)
         result.merge_from(sub)
         if sub.cfg is None:

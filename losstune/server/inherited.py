@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 
-from losstune.errors import LosstuneError
 from losstune.loader.frontend import ParsedFile
 from losstune.loader.resolve import Resolver
 from losstune.model import Diagnostic, Related, Severity, Span
@@ -30,14 +29,9 @@ def entry_files(path: str, text: str, resolver: Resolver) -> list[tuple[Span, fr
     for entry, span in front.bases:
         if not isinstance(entry, str) or span is None:
             continue
-        if "::" in entry:  # `pkg::path`: the package's `.mim/configs/path`, as the resolver finds it
-            package, _, rel = entry.partition("::")
-            try:
-                base = os.path.join(resolver.packages.installed_path(package), ".mim", "configs", rel)
-            except LosstuneError:
-                continue  # the entry's own finding says so
-        else:
-            base = os.path.join(os.path.dirname(path), entry)
+        base = resolver.base_path(entry, path)
+        if isinstance(base, tuple):
+            continue  # a package's config not found: the entry's own finding says so
         sub = resolver.resolve_base(base, span)
         out.append((span, frozenset((sub.path, *sub.files))))
     return out
