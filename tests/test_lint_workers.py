@@ -171,13 +171,13 @@ main()
 """
 
 
-@pytest.mark.parametrize("jobs", ["1", pytest.param("2", marks=needs_fork)])
-def test_ctrl_c_says_so_and_ends_as_interrupted(tmp_path: Path, jobs: str) -> None:
-    # A terminal sends SIGINT to the whole process group: losstune and its workers.
-    tree = _tree(tmp_path / "configs", 100)
+def _interrupt(script: str, args: list[str], ready: str) -> tuple[int, str, str]:
+    """Run ``script`` with ``args`` in a process group of its own, send the group SIGINT (as a
+    terminal sends Ctrl-C to losstune and its workers) once its first line starts with ``ready``,
+    and return its status, the rest of its stdout and its stderr; no process of the group is left."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        [sys.executable, "-c", INTERRUPTED, str(tree), jobs],
+        [sys.executable, "-c", script, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -185,15 +185,23 @@ def test_ctrl_c_says_so_and_ends_as_interrupted(tmp_path: Path, jobs: str) -> No
         start_new_session=True,
     )
     assert proc.stdout is not None
-    assert proc.stdout.readline() == "started\n"
+    first = proc.stdout.readline()
+    assert first.startswith(ready), first
     os.killpg(proc.pid, signal.SIGINT)
     try:
-        out, err = proc.communicate(timeout=20)
+        out, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
-    assert (proc.returncode, out, err) == (-signal.SIGINT, "", "losstune: interrupted\n")
     time.sleep(0.2)
     assert subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True).stdout == b""
+    return proc.returncode, out, err
+
+
+@pytest.mark.parametrize("jobs", ["1", pytest.param("2", marks=needs_fork)])
+def test_ctrl_c_says_so_and_ends_as_interrupted(tmp_path: Path, jobs: str) -> None:
+    tree = _tree(tmp_path / "configs", 100)
+    status, out, err = _interrupt(INTERRUPTED, [str(tree), jobs], "started\n")
+    assert (status, out, err) == (-signal.SIGINT, "", "losstune: interrupted\n")
 
 
 STARTING = """
@@ -214,22 +222,5 @@ main()
 @needs_fork
 def test_ctrl_c_while_the_workers_start_says_so_without_a_traceback(tmp_path: Path) -> None:
     tree = _tree(tmp_path / "configs", 100)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", STARTING, str(tree)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        start_new_session=True,
-    )
-    assert proc.stdout is not None
-    assert proc.stdout.readline().startswith("starting")  # a worker is in its start-up
-    os.killpg(proc.pid, signal.SIGINT)
-    try:
-        _, err = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
-    assert (proc.returncode, err) == (-signal.SIGINT, "losstune: interrupted\n")
-    time.sleep(0.2)
-    assert subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True).stdout == b""
+    status, _, err = _interrupt(STARTING, [str(tree)], "starting")  # a worker is in its start-up
+    assert (status, err) == (-signal.SIGINT, "losstune: interrupted\n")
