@@ -604,6 +604,12 @@ def _assigner(model: dict[str, Any]) -> dict[str, Any]:
     return assigner if isinstance(assigner, dict) else {}
 
 
+def _assigner_count(model: dict[str, Any], key: str, default: int) -> int:
+    """The assigner's ``key`` where the config sets it to a positive int, else ``default``."""
+    n = _assigner(model).get(key, default)
+    return n if isinstance(n, int) and n > 0 else default
+
+
 def sampled_for(
     family: str | None,
     sampler: dict[str, Any] | None,
@@ -626,14 +632,12 @@ def sampled_for(
     if family == "YOLOXHead":
         return simota(num_priors or YOLOX_PRIORS, NUM_GTS, num_classes, seed)
     if family == "YOLOFHead":
-        match = _assigner(where.model).get("match_times", heads_yolo.MATCH_TIMES)
-        match = match if isinstance(match, int) and match > 0 else heads_yolo.MATCH_TIMES
+        match = _assigner_count(where.model, "match_times", heads_yolo.MATCH_TIMES)
         return heads_yolo.uniform(num_priors or DENSE_PRIORS, NUM_GTS, num_classes, seed, match)
     if family == "YOLOV3Head":
         return heads_yolo.grid(num_priors or DENSE_PRIORS, NUM_GTS, num_classes, seed)
     if family == "RTMDetHead":
-        topk = _assigner(where.model).get("topk", DSL_TOPK)
-        topk = topk if isinstance(topk, int) and topk > 0 else DSL_TOPK
+        topk = _assigner_count(where.model, "topk", DSL_TOPK)
         priors = num_priors if num_priors is not None else DENSE_PRIORS
         return dynamic_k(priors, NUM_GTS, num_classes, seed, assigner="DynamicSoftLabelAssigner", topk=topk)
     priors = num_priors if num_priors is not None else (ROI_PRIORS if roi_head else DENSE_PRIORS)
