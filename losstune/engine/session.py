@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,6 +195,12 @@ def _sample_inputs(
     return fed, how, at
 
 
+def _on(device: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """A call's arguments with their tensors moved to ``device``."""
+    moved = [a.to(device) if hasattr(a, "to") else a for a in args]
+    return moved, {k: (v.to(device) if hasattr(v, "to") else v) for k, v in kwargs.items()}
+
+
 def find_loss(cfg: LoadedConfig, key: str) -> LossNode:
     """The loss at ``key`` (full, short, or a unique suffix)."""
     paths = cfg.paths(key)
@@ -280,8 +287,7 @@ def evaluate_config(
             loss, loss_cfg, where, head_ref, seed=seed, num_priors=num_priors, term=term, epoch=epoch
         )
         made = fed.inputs
-    args = [a.to(device) if hasattr(a, "to") else a for a in made.args]
-    kwargs = {k: (v.to(device) if hasattr(v, "to") else v) for k, v in made.kwargs.items()}
+    args, kwargs = _on(device, made.args, made.kwargs)
     try:
         trace = evaluate(loss_cfg, *args, mmdet_version=version, **kwargs)
     except (AssertionError, RuntimeError, ValueError, IndexError, TypeError) as e:
@@ -307,8 +313,7 @@ def evaluate_config(
         if others is not None:  # the head's further calls of the module, evaluated alike
             results = [trace.loss]
             for call in others.calls:
-                more = [a.to(device) if hasattr(a, "to") else a for a in call.args]
-                more_kwargs = {k: (v.to(device) if hasattr(v, "to") else v) for k, v in call.kwargs.items()}
+                more, more_kwargs = _on(device, call.args, call.kwargs)
                 results.append(evaluate(loss_cfg, *more, mmdet_version=version, **more_kwargs).loss)
             combined, text = others.combine(results, 1.0 / fed.scale if fed.scale else 1.0)
             logged = trace.add("head", text, combined)
