@@ -10,7 +10,10 @@ Per term: ``shape`` (the prediction's width, and whether every prior or the posi
 to the module), ``avg`` (the model's avg_factor rule counted on the head's own positives,
 negatives and weights, against the avg_factor the head passes), ``div`` (the division after the
 module, counted alike), ``value`` (the model's term within a factor of 2 of the head's: the inputs
-differ, the model's being synthetic). A head whose losses follow the training epoch (TOODHead) is
+differ, the model's being synthetic). A head that calls no loss module (SSDHead) is read from the
+method that computes its terms (its arguments per image): shape and avg_factor are counted on them,
+the division is the head's term over the model's term computed on them, and that term is held
+against the head's too (rtol 1e-4). A head whose losses follow the training epoch (TOODHead) is
 held at an epoch of each phase, a row each. It prints a table per head family, the reasons for each
 difference, the configs whose head does not run here (and why), and the totals.
 """
@@ -92,6 +95,7 @@ def main() -> None:
         files = files[: args.limit]
     table: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     why: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    how: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     not_run: collections.Counter[str] = collections.Counter()
     done: dict[str, list[HeadCheck] | str] = {}  # by the model dict: configs that differ elsewhere only run once
     distinct = 0
@@ -146,10 +150,22 @@ def main() -> None:
                     why[family][_reason(f"not compared: {key.split('.')[-1]}: {reason}")] += 1
                 for note in checked.stood_in:
                     why[family][f"computed in PyTorch: {note}"] += 1
+                if checked.compared_on:
+                    how[family][checked.compared_on] += 1
+                for t in checked.terms:
+                    if t.replayed is not None:
+                        same = abs(t.replayed - t.real.value) <= 1e-4 * max(abs(t.real.value), 1e-12)
+                        row["replay"] += same
+                        row["replayed"] += 1
                 if args.verbose:
                     print(name, checked.head_type, f"({checked.phase} phase)" if checked.phase else "")
                     for t in checked.terms:
-                        print(f"  {t.term}: {'agree' if not t.why else '; '.join(t.why)}")
+                        replay = (
+                            ""
+                            if t.replayed is None
+                            else f" (on the head's own inputs {t.replayed:.6g}, the head {t.real.value:.6g})"
+                        )
+                        print(f"  {t.term}: {'agree' if not t.why else '; '.join(t.why)}{replay}")
     except KeyboardInterrupt:
         seen -= 1
     seconds = time.perf_counter() - start
@@ -174,6 +190,12 @@ def main() -> None:
         + f"  {totals['approximate']:>6}"
     )
     print("(columns: terms agreeing in each aspect)")
+    for family in sorted(how):
+        row = table[family]
+        print(
+            f"{family}: compared on {', '.join(how[family])}; the model's term on those arguments equals the "
+            f"head's (rtol 1e-4) for {row['replay']} of {row['replayed']} terms"
+        )
     for family in sorted(why):
         print(f"{family}: where they differ")
         for reason, n in why[family].most_common(8):

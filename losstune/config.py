@@ -8,7 +8,7 @@ from typing import Any
 from losstune import keypath
 from losstune.loader.resolve import FileResult, Resolver
 from losstune.loader.values import LDict, to_plain
-from losstune.locate import LossNode, SamplerRef, locate_losses, locate_samplers
+from losstune.locate import LossNode, SamplerRef, locate_in_head_losses, locate_losses, locate_samplers
 from losstune.model import ConfigError, Diagnostic, Origin, Severity
 
 
@@ -80,6 +80,11 @@ class LoadedConfig:
         if self._losses is None:
             self._losses = locate_losses(self._cfg, self.dict_nodes())
         return self._losses
+
+    def in_head_losses(self) -> list[LossNode]:
+        """The losses heads compute in their own code, with no loss dict in the config (SSDHead's
+        ``loss_cls`` and ``loss_bbox``): not among :meth:`losses`, which are the config's own dicts."""
+        return locate_in_head_losses(self._cfg, self.dict_nodes())
 
     def samplers(self) -> list[SamplerRef]:
         """Every bbox sampler written in the config."""

@@ -47,6 +47,9 @@ class LossNode(Struct, frozen=True):
     origin: Origin | None
     head: Path | None
     sampler: SamplerRef | None
+    # the head class whose own code computes this loss (SSDHead's loss_cls): no loss dict of the
+    # config is at ``path``, the key its term has in the training log
+    by_head: str | None = None
 
     @property
     def key(self) -> str:
@@ -161,6 +164,82 @@ def locate_losses(cfg: Any, nodes: list[tuple[Path, Any]] | None = None) -> list
                     sampler=_sampler_for(cfg, head),
                 )
             )
+    return out
+
+
+class InHeadLoss(Struct, frozen=True):
+    """A loss a head computes in its own code, with no loss dict of the config: its key in the
+    head's loss dict, the loss module that computes what the code does (``type``, ``params``), the
+    module's parameters the code takes from the head's ``train_cfg`` (parameter -> key there), and
+    the other ``train_cfg`` keys the code reads for it (``uses``, key -> what it does)."""
+
+    name: str
+    type: str
+    params: dict[str, Any]
+    reads: dict[str, str]
+    uses: dict[str, str] = {}
+
+
+_SSD_LOSSES = (
+    # loss_by_feat_single: F.cross_entropy(reduction='none') × label_weights, the positives and the
+    # hard negatives summed, ÷ avg_factor; smooth_l1_loss(beta=train_cfg['smoothl1_beta'], avg_factor)
+    InHeadLoss(
+        "loss_cls",
+        "CrossEntropyLoss",
+        {"use_sigmoid": False, "loss_weight": 1.0},
+        {},
+        {"neg_pos_ratio": "the negatives of highest loss summed per positive (hard negative mining)"},
+    ),
+    InHeadLoss("loss_bbox", "SmoothL1Loss", {"loss_weight": 1.0}, {"beta": "smoothl1_beta"}),
+)
+
+# Head class (MMDetection 3.3.0, dense_heads/) -> the losses its own code computes.
+IN_HEAD_LOSSES: dict[str, tuple[InHeadLoss, ...]] = {"SSDHead": _SSD_LOSSES, "PISASSDHead": _SSD_LOSSES}
+
+
+def in_head_spec(loss: LossNode) -> InHeadLoss | None:
+    """What the head's code does for ``loss``, where its head computes it (``None`` otherwise)."""
+    if loss.by_head is None:
+        return None
+    return next((s for s in IN_HEAD_LOSSES.get(bare_type(loss.by_head), ()) if s.name == loss.path[-1]), None)
+
+
+def in_head_note(loss: LossNode) -> str:
+    """What a loss its head computes in its own code is, in words."""
+    head = bare_type(loss.by_head or "")
+    return (
+        f"{head} computes {loss.path[-1]} in its own code (loss_by_feat_single), with no loss dict in the config: "
+        "the key is its term's, the type the loss module that computes the same"
+    )
+
+
+def head_train_cfg(cfg: Any, head: Path) -> tuple[Path, Any] | None:
+    """The ``train_cfg`` the head at ``head`` reads (its path and value): the nearest one above it."""
+    return _train_cfg_for(cfg, head)
+
+
+def locate_in_head_losses(cfg: Any, nodes: list[tuple[Path, Any]] | None = None) -> list[LossNode]:
+    """The losses of the heads in ``cfg`` that compute them in their own code (SSDHead's), each at
+    its head's key with the term's name, set where the head's ``type`` is, its parameters those
+    of :data:`IN_HEAD_LOSSES` with the values the head reads from its ``train_cfg`` (left out
+    where the config does not set them)."""
+    out: list[LossNode] = []
+    for path, value in walk_dicts(cfg) if nodes is None else nodes:
+        t = value.get("type")
+        if not path or not isinstance(path[-1], str) or not path[-1].endswith("head") or not isinstance(t, str):
+            continue
+        losses = IN_HEAD_LOSSES.get(bare_type(t))
+        if losses is None or is_loss(path, value):
+            continue
+        found = _train_cfg_for(cfg, path)
+        train = found[1] if found is not None else {}
+        for loss in losses:
+            params = dict(loss.params)
+            for name, key in loss.reads.items():
+                if key in train:
+                    params[name] = train[key]
+            origin = _origin_of(cfg, (*path, "type"))
+            out.append(LossNode((*path, loss.name), loss.type, params, origin, path, _sampler_for(cfg, path), t))
     return out
 
 

@@ -10,10 +10,11 @@ from losstune.config import LoadedConfig, origin_at
 from losstune.keypath import Path, format_path, get
 from losstune.loader.envmask import EnvMask, EnvValue
 from losstune.loader.values import LDict, same_value, to_plain
-from losstune.locate import LossNode, SamplerRef
+from losstune.locate import LossNode, SamplerRef, head_train_cfg, in_head_note, in_head_spec
 from losstune.model import Diagnostic, Origin
 from losstune.rules.base import Context
 from losstune.rules.unknown_parameter import unknown_keys
+from losstune.schema.catalogue import bare_type
 from losstune.schema.custom import with_custom_imports
 from losstune.schema.heads import HEAD_LOSS_PARAMS
 from losstune.schema.mmdet_version import detect_version, detection
@@ -86,6 +87,7 @@ class LossView(Struct, frozen=True):
     note: str | None = None
     terms: list[TermView] = field(default_factory=list)
     phase: str | None = None  # the phase of the head's training its steps model, where they follow the epoch
+    by_head: str | None = None  # the head class that computes it in its own code (no loss dict of the config)
 
 
 class ExplainReport(Struct, frozen=True):
@@ -225,6 +227,51 @@ def _type(name: str, node: Any, mask: EnvMask) -> str:
     return repr(EnvValue(names)) if names else name
 
 
+def _in_head_view(
+    cfg: LoadedConfig, loss: LossNode, schema: Schema, version: int, mask: EnvMask, unknown: Unknown
+) -> LossView:
+    """A loss its head computes in its own code: the parameters of the loss module that computes
+    the same, fixed by the head's code (set where the head's type is) or read from its
+    ``train_cfg`` (set there), and the other ``train_cfg`` keys the code reads for it."""
+    spec = in_head_spec(loss)
+    assert spec is not None and loss.head is not None
+    head = bare_type(loss.by_head or "")
+    found = head_train_cfg(cfg.tree, loss.head)
+    train_path: Path = found[0] if found is not None else ()
+    entry = _entry(cfg, schema, loss.type, loss.head, version)
+    specs = entry.params_for(version) if entry is not None else {}
+    params = []
+    for name, v in loss.params.items():
+        key = spec.reads.get(name)
+        meaning = specs[name].description if name in specs else ""
+        if key is None:
+            params.append(Param(name, v, loss.origin, description=f"fixed in {head}'s code. {meaning}".strip()))
+        else:
+            where = origin_at(cfg.tree, (*train_path, key))
+            params.append(Param(name, v, where, description=f"train_cfg.{key}, which {head} passes. {meaning}".strip()))
+    train = found[1] if found is not None else {}
+    for key, what in spec.uses.items():
+        if key in train:
+            params.append(
+                Param(
+                    key,
+                    to_plain(train[key]),
+                    origin_at(cfg.tree, (*train_path, key)),
+                    description=f"train_cfg.{key}: {what}",
+                )
+            )
+    return LossView(
+        key=loss.key,
+        type=loss.type,
+        origin=loss.origin,
+        head=format_path(loss.head),
+        params=params,
+        sampler=_sampler_view(cfg, loss.sampler, schema, version, mask, unknown),
+        note=in_head_note(loss),
+        by_head=head,
+    )
+
+
 def _loss_view(
     cfg: LoadedConfig, loss: LossNode, schema: Schema, version: int, mask: EnvMask, unknown: Unknown
 ) -> LossView:
@@ -265,6 +312,7 @@ def explain(
         _described(_loss_view(cfg, loss, schema, version, mask, unknown), taken.get(loss.path, {}))
         for loss in cfg.losses()
     ]
+    views += [_in_head_view(cfg, loss, schema, version, mask, unknown) for loss in cfg.in_head_losses()]
     if steps:
         views = [_with_steps(cfg, view, seed, version, mask, epoch) for view in views]
     return ExplainReport(

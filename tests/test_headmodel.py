@@ -125,6 +125,13 @@ HEADS = {
             train_cfg=dict(initial_epoch=4, initial_assigner=dict(type='ATSSAssigner', topk=9),
                 assigner=dict(type='TaskAlignedAssigner', topk=13), alpha=1, beta=6))
         """,
+    # no loss dict: SSDHead's loss_cls and loss_bbox are its own code (F.cross_entropy, smooth_l1_loss)
+    "ssd": """
+        model = dict(bbox_head=dict(type='SSDHead', num_classes=80,
+            bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[.0, .0, .0, .0], target_stds=[0.1, 0.1, 0.2, 0.2])),
+            train_cfg=dict(assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5, neg_iou_thr=0.5, min_pos_iou=0.),
+                sampler=dict(type='PseudoSampler'), smoothl1_beta=0.5, neg_pos_ratio=3))
+        """,
     "pisa_plain": """
         model = dict(bbox_head=dict(type='PISARetinaHead', num_classes=80,
             loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
@@ -843,3 +850,94 @@ def test_a_familys_inputs_are_one_entry_of_the_makers_table(
     assert "; remade by its entry" in r.trace.steps[0].description and float(r.logged) == float(plain.logged)
     assert set(makers.MAKERS) >= {"CenterNetHead", "CenterNetUpdateHead", "CornerHead", "SABLRetinaHead"}
     assert {"YOLOXHead", "YOLOFHead", "YOLOV3Head"} <= set(makers.MAKERS)
+
+
+@pytest.mark.parametrize(("num_priors", "seed"), [(None, 0), (300, 3), (40, 1)])
+def test_ssd_sums_the_positives_and_the_hard_negatives_divided_by_the_positives(
+    head: Callable[..., EvalResult], num_priors: int | None, seed: int
+) -> None:
+    # SSDHead.loss_by_feat_single: loss_cls_all = F.cross_entropy(cls_score, labels, reduction='none')
+    # * label_weights; the positives' sum plus the topk(neg_pos_ratio × positives) of the losses of
+    # the rows labelled num_classes, / avg_factor (Σ max(positives, 1) of SamplingResult)
+    r = head("ssd", "loss_cls", num_priors=num_priors, seed=seed)
+    score, labels, weights = r.args
+    n, p = labels.numel(), _positives(r)
+    assert score.shape == (n, 81) and r.kwargs["avg_factor"] == max(p, 1)
+    sampled = r.sampled
+    assert sampled is not None
+    every = F.cross_entropy(score, labels, reduction="none") * sampled.label_weights
+    positive = labels < 80
+    background = every[labels == 80]
+    k = min(3 * p, background.numel())
+    expected = (float(every[positive].sum()) + float(background.sort(descending=True).values[:k].sum())) / max(p, 1)
+    assert float(r.logged) == pytest.approx(expected, rel=1e-5)
+    assert int((weights > 0).sum()) == p + k
+    step1 = r.trace.steps[0].description
+    assert f"neg_pos_ratio × positives = 3 × {p} = {k} of the" in step1
+    assert step1.endswith(f"avg_factor = max(positives, 1) = {max(p, 1)}")
+    assert r.trace.steps[3].description.endswith(f"avg_factor={max(p, 1)}")
+    assert r.log_names == ["loss_cls"] and r.family == "SSDHead"
+    assert any("SSDHead computes loss_cls in its own code" in note for note in r.notes)
+    # loss_bbox: smooth_l1_loss(bbox_pred, bbox_targets, bbox_weights, beta=train_cfg.smoothl1_beta, avg_factor)
+    b = head("ssd", "loss_bbox", num_priors=num_priors, seed=seed)
+    pred, target, box_weights = b.args
+    assert pred.shape == target.shape == box_weights.shape == (n, 4) and b.kwargs["avg_factor"] == max(p, 1)
+    d = (pred - target).abs()
+    smooth = torch.where(d < 0.5, 0.5 * d * d / 0.5, d - 0.5 * 0.5)
+    assert float(b.logged) == pytest.approx(float((smooth * box_weights).sum()) / max(p, 1), rel=1e-5)
+    assert b.loss_cfg == {"type": "SmoothL1Loss", "loss_weight": 1.0, "beta": 0.5}
+
+
+def test_ssd_without_positives_mines_no_negatives(head: Callable[..., EvalResult]) -> None:
+    # num_neg_samples = neg_pos_ratio × 0: loss_cls is 0, divided by the floor of the avg_factor
+    r = head("ssd", "loss_cls", num_priors=3, seed=0)
+    assert _positives(r) == 0 and r.kwargs["avg_factor"] == 1.0
+    assert float(r.logged) == 0.0 and int((r.args[2] > 0).sum()) == 0
+
+
+def test_ssd_needs_the_train_cfg_keys_its_head_reads(write: Callable[..., Path]) -> None:
+    # SSDHead reads self.train_cfg['neg_pos_ratio'] and ['smoothl1_beta']: KeyError in MMDetection
+    from losstune.engine.inputs import InputError
+
+    path = write("ssd.py", "model = dict(bbox_head=dict(type='SSDHead', num_classes=80), train_cfg=dict())\n")
+    cfg = losstune.load(path)
+    with pytest.raises(InputError, match=r"train_cfg\.neg_pos_ratio.*KeyError"):
+        evaluate_config(cfg, "loss_cls")
+    with pytest.raises(InputError, match=r"train_cfg\.smoothl1_beta.*KeyError"):
+        evaluate_config(cfg, "loss_bbox")
+    with pytest.raises(InputError, match=re.escape("model.bbox_head.loss_cls, model.bbox_head.loss_bbox")):
+        evaluate_config(cfg, "loss_iou")
+
+
+def test_explain_shows_the_terms_ssds_head_computes_itself(
+    write: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no loss dict in the config: explain lists SSDHead's two terms at their log keys, the
+    # train_cfg keys its code reads with where they are set, and evaluates them as eval does
+    import json
+
+    from losstune.render.explain import render_text
+    from losstune.report import explain
+    from losstune.schema.registry import load_schema
+    from tests.conftest import invoke
+
+    path = write("ssd.py", HEADS["ssd"])
+    monkeypatch.chdir(path.parent)
+    report = explain(losstune.load("ssd.py"), load_schema(), steps=True)
+    assert_golden("explain/ssd.py.steps.80.txt", render_text(report, width=80))
+    code, out = invoke("explain", "ssd.py", "--format", "json", cwd=path.parent)
+    assert code == 0, out
+    data = json.loads(out)
+    losses = {x["key"]: x for x in data["losses"]}
+    assert list(losses) == ["model.bbox_head.loss_cls", "model.bbox_head.loss_bbox"]
+    assert {x["computed_by_head"] for x in losses.values()} == {"SSDHead"}
+    params = {p["name"]: p for p in losses["model.bbox_head.loss_cls"]["params"]}
+    assert params["neg_pos_ratio"]["value"] == 3 and params["neg_pos_ratio"]["origin"]["line"] == 4
+    assert {p["name"]: p["value"] for p in losses["model.bbox_head.loss_bbox"]["params"]}["beta"] == 0.5
+    cfg = losstune.load(path)
+    terms = {t["name"]: t["value"] for t in data["terms"]}
+    assert list(terms) == ["loss_cls", "loss_bbox"]
+    assert terms["loss_cls"] == pytest.approx(float(evaluate_config(cfg, "loss_cls").logged))
+    assert data["total"] == pytest.approx(sum(terms.values()))
+    # the keys are not the config's: lint and set see no loss dict there
+    assert cfg.losses() == []

@@ -82,6 +82,15 @@ REAL = [
         {"loss_cls", "loss_bbox"},
         {"loss_cls", "loss_bbox"},
     ),
+    # no loss module: the head's own code (loss_by_feat_single) read per image; the hard negatives
+    # mined, every prior's softmax logits (num_classes + 1 wide)
+    (
+        "ssd/ssdlite_mobilenetv2-scratch_8xb24-600e_coco.py",
+        "SSDHead",
+        {"loss_cls", "loss_bbox"},
+        {"loss_cls", "loss_bbox"},
+    ),
+    ("pisa/ssd300_pisa_coco.py", "PISASSDHead", {"loss_cls", "loss_bbox"}, {"loss_cls", "loss_bbox"}),
     # two calls per stack on whole maps, each its own avg_factor, their mean; the embedding loss's
     # pair of terms from one call per stack; the stacks summed in the log (the model's 8 objects on
     # one image against the batch's 3 on each of 2: the heatmap's and the pull's values differ)
@@ -106,6 +115,8 @@ ZERO = [
     ),
     ("centernet/centernet_r18_8xb16-crop512-140e_coco.py", {"loss_center_heatmap", "loss_wh", "loss_offset"}),
     ("centernet/centernet-update_r18_fpn_8xb8-amp-lsj-200e_coco.py", {"loss_cls"}),  # pos_inds=None
+    # no positive: no negative is mined, each term 0 over the images' floors of the avg_factor
+    ("ssd/ssdlite_mobilenetv2-scratch_8xb24-600e_coco.py", {"loss_cls", "loss_bbox"}),
 ]
 
 
@@ -115,6 +126,9 @@ SIZES = {
     "yolof/yolof_r50-c5_8xb8-1x_coco.py": 128,
     # HourglassNet halves a stride-4 map five times: 128 pixels make its smallest 1 × 1
     "cornernet/cornernet_hourglass104_8xb6-210e-mstest_coco.py": 128,
+    # SSDLite's anchors are sized for 320 pixels (min_sizes 48 to 304, no input_size to run the batch
+    # at): at 64 every box is smaller than the smallest anchor, its encoded targets far from usual
+    "ssd/ssdlite_mobilenetv2-scratch_8xb24-600e_coco.py": 128,
 }
 
 
@@ -236,13 +250,38 @@ def test_a_head_built_for_one_input_size_is_run_at_it() -> None:
 
 @needs_mmdet
 @needs_configs
-def test_ssd_runs_at_its_input_size_and_says_its_losses_are_not_the_configs() -> None:
-    # SSDHead computes its losses with F.cross_entropy and smooth_l1_loss, no loss module of the
-    # config; each term is said beside the comparison, not dropped
-    checked = _hold("ssd/ssdlite_mobilenetv2-scratch_8xb24-600e_coco.py", 3)
-    assert checked.family is None and checked.terms == []
-    assert set(checked.skipped) == {"loss_cls", "loss_bbox"}
-    assert all("no loss module" in why for why in checked.skipped.values())
+@pytest.mark.parametrize("boxes", [3, 0])
+def test_ssd_is_read_from_its_own_code_and_the_model_gives_its_terms_on_its_inputs(boxes: int) -> None:
+    # SSDHead calls no loss module: its loss_by_feat_single is recorded per image, and the model's
+    # mining and reduction on exactly those arguments give the head's terms
+    checked = _hold("ssd/ssdlite_mobilenetv2-scratch_8xb24-600e_coco.py", boxes)
+    assert "SSDHead.loss_by_feat_single" in checked.compared_on and not checked.skipped
+    terms = {t.term: t for t in checked.terms}
+    assert set(terms) == {"loss_cls", "loss_bbox"}
+    assert terms["loss_cls"].real.width == (81,) and terms["loss_bbox"].real.width == (4,)
+    for t in terms.values():
+        assert t.real.calls == 2 and t.real.avg == float(sum(max(p, 1) for p in t.real.counts.positives))
+        assert t.replayed == pytest.approx(t.real.value, rel=1e-4, abs=1e-7)
+    if not boxes:
+        assert terms["loss_cls"].real.value == 0.0
+
+
+@needs_mmdet
+@needs_configs
+def test_a_wrong_neg_pos_ratio_is_caught() -> None:
+    """The replay holds the mining to the head's: with 1 negative a positive, not the configured 3,
+    the model's loss_cls on the head's own arguments is not the head's."""
+    from losstune.engine.realhead.batch import BatchSpec
+    from losstune.engine.realhead.ownterms import ssd_feeds
+    from losstune.engine.realhead.run import run_head
+    from losstune.engine.session import loss_dict
+
+    cfg = losstune.load(CONFIGS / "ssd/ssdlite_mobilenetv2-scratch_8xb24-600e_coco.py")
+    run = run_head(cfg, BatchSpec(size=128))
+    logged = next(t.value for t in run.terms if t.name == "loss_cls")
+    loss_cfgs = {str(n.path[-1]): loss_dict(cfg, n) for n in cfg.in_head_losses()}
+    assert ssd_feeds(run.own, 80, 3, loss_cfgs)["loss_cls"].replayed == pytest.approx(logged, rel=1e-4)
+    assert ssd_feeds(run.own, 80, 1, loss_cfgs)["loss_cls"].replayed < 0.9 * logged
 
 
 @needs_mmdet

@@ -113,10 +113,9 @@ def eval_command(
             import torch  # noqa: F401
         except ImportError:
             raise UsageError("eval needs PyTorch: pip install torch") from None
-        from losstune import keypath
         from losstune.engine.headmodel import DENSE_PRIORS, ROI_PRIORS
         from losstune.engine.inputs import InputError
-        from losstune.engine.session import evaluate_config
+        from losstune.engine.session import evaluate_config, loss_dict
         from losstune.engine.trace import UnsupportedLoss
         from losstune.keypath import KeyPathError
         from losstune.loader.envmask import EnvMask
@@ -198,7 +197,7 @@ def eval_command(
                 replay = "; give --inputs FILE, a .pt or .npz of its forward's arguments by name"
                 hint = replay if isinstance(e, InputError) and e.replayable else ""
                 raise CommandError(EnvMask.of(cfg).text(f"{config}: {e}{hint}")) from None
-            results.append((config, result, keypath.get(cfg.tree, result.loss.path)))
+            results.append((config, result, loss_dict(cfg, result.loss)))
         if several and plot is not None:
             _overlay(results, plot)
         width = terminal.layout()[0]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import Tensor
 
-from losstune.engine import heads_yolo
+from losstune.engine import heads_ssd, heads_yolo
 from losstune.engine.heads_pisa import ISR_NOTE, carl_weights, train_option
 from losstune.engine.inputs import Inputs, untrained_logits
 from losstune.engine.makers import Dense, remade
@@ -56,6 +56,8 @@ FAMILY: dict[str, str] = {
     "YOLOV3Head": "YOLOV3Head",
     "CenterNetUpdateHead": "CenterNetUpdateHead",
     "CornerHead": "CornerHead",
+    "SSDHead": "SSDHead",
+    "PISASSDHead": "PISASSDHead",
     **{h: "DETRHead" for h in ("DETRHead", "ConditionalDETRHead", "DABDETRHead", "DeformableDETRHead", "DINOHead")},
 }
 
@@ -113,6 +115,10 @@ _DENSE_QUALITY_FIRST = Rule(rows="positives", weight="quality", avg="constant", 
 
 RULES: dict[str, dict[str, Rule]] = {
     "AnchorHead": {},
+    # no loss module: the losses of their own code (locate.IN_HEAD_LOSSES), fed as an anchor head
+    # feeds them, loss_cls's hard negatives mined by the family's maker
+    "SSDHead": {},
+    "PISASSDHead": {},
     "RPNHead": {"loss_cls": Rule(log_name="loss_rpn_cls"), "loss_bbox": Rule(log_name="loss_rpn_bbox")},
     "BBoxHead": {"loss_cls": Rule(avg="labelled"), "loss_bbox": Rule(rows="positives", avg="rois")},
     "FCNMaskHead": {"loss_mask": Rule(avg="none")},
@@ -202,7 +208,10 @@ EXTRA_TERMS: dict[str, dict[str, tuple[str, str]]] = {"PISARetinaHead": {"loss_b
 
 # What a head does to a loss's inputs, where the model's train_cfg has the option, that leaves its
 # value as the model computes it: family -> loss -> (the train_cfg key, the note)
-TRAIN_NOTES: dict[str, dict[str, tuple[str, str]]] = {"PISARetinaHead": {"loss_cls": ("isr", ISR_NOTE)}}
+TRAIN_NOTES: dict[str, dict[str, tuple[str, str]]] = {
+    "PISARetinaHead": {"loss_cls": ("isr", ISR_NOTE)},
+    "PISASSDHead": {"loss_cls": ("isr", heads_ssd.ISR_NOTE)},
+}
 
 # What each quality weight is in the head's code, and how the sample batch stands in for it.
 QUALITY: dict[str, str] = {
@@ -353,7 +362,7 @@ def feed(
     if r.target == "quality" and quality is not None:  # one logit per positive against its quality
         args = [torch.randn(positives, generator=g), quality]
         text += f" (one logit each, against {QUALITY[r.quality]})"
-    args, how = remade(family, Dense(loss_name, args, kwargs, s, rows, g, num_classes, head))
+    args, how = remade(family, Dense(loss_name, args, kwargs, s, rows, g, num_classes, head, model))
     text += how
     times, times_text = 1, ""
     if r.times:

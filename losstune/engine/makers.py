@@ -3,18 +3,18 @@ made where they are not a dense head's as the family's rule feeds them. ``own`` 
 inputs in place of a dense head's (its own maps or points, with their own counts: CenterNet's,
 CornerNet's); ``remake`` turns a dense head's arguments, after the rule took its rows and
 weights, into the ones the head hands (YOLOX's objectness, YOLOF's candidate boxes, YOLOv3's
-masked maps, SABL's side buckets). A new family is one entry of :data:`MAKERS`."""
+masked maps, SABL's side buckets, SSD's hard negatives). A new family is one entry of :data:`MAKERS`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from losstune.engine import heads_centernet, heads_corner, heads_sabl, heads_yolo
+from losstune.engine import heads_centernet, heads_corner, heads_sabl, heads_ssd, heads_yolo
 from losstune.engine.inputs import Inputs
 from losstune.engine.sampling import Sampled
 
@@ -48,6 +48,7 @@ class Dense:
     generator: torch.Generator
     num_classes: int
     head: dict[str, Any]
+    model: dict[str, Any] = field(default_factory=dict)  # the model dict around the head (its train_cfg)
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,12 @@ MAKERS: dict[str, Maker] = {
         remake=lambda d: heads_yolo.yolov3_args(d.loss_name, d.kwargs, d.sampled, d.generator, d.num_classes)
     ),
     "SABLRetinaHead": Maker(remake=_sabl),
+    **{
+        family: Maker(
+            remake=lambda d: heads_ssd.ssd_args(d.loss_name, d.args, d.num_classes, d.head, d.model, d.generator)
+        )
+        for family in heads_ssd.SSD_HEADS
+    },
 }
 
 

@@ -30,8 +30,9 @@ from losstune.engine.phases import At, idle_message, phase_at
 from losstune.engine.sampling import Sampled
 from losstune.engine.trace import Step, Trace, UnsupportedLoss, terms
 from losstune.engine.validate import check_inputs
+from losstune.keypath import KeyPathError
 from losstune.loader.envmask import EnvMask
-from losstune.locate import LossNode
+from losstune.locate import LossNode, in_head_note, in_head_spec
 from losstune.schema.catalogue import bare_type
 from losstune.schema.heads import avg_factor_keys
 from losstune.schema.mmdet_version import detect_version
@@ -179,6 +180,8 @@ def _sample_inputs(
     )
     fed.log_name = term or names[0]
     fed.log_names = names
+    if loss.by_head is not None:
+        fed.notes.insert(0, in_head_note(loss))
     staged = stage_weight(where)
     if staged is not None:
         factor, text = staged
@@ -202,14 +205,41 @@ def _on(device: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[li
 
 
 def find_loss(cfg: LoadedConfig, key: str) -> LossNode:
-    """The loss at ``key`` (full, short, or a unique suffix)."""
-    paths = cfg.paths(key)
+    """The loss at ``key`` (full, short, or a unique suffix): one of the config's loss dicts, or
+    where none is there, one its head computes in its own code (SSDHead's ``loss_cls``)."""
+    in_head = cfg.in_head_losses()
+    named = [n for n in in_head if n.key == key or n.key.endswith(f".{key}")]
+    try:
+        paths = cfg.paths(key) if not named else []
+    except KeyPathError:
+        if not in_head:
+            raise
+        paths = []  # named in the list below, with the losses its head computes
     losses = {n.path: n for n in cfg.losses()}
-    found = [losses[p] for p in paths if p in losses]
+    found = [losses[p] for p in paths if p in losses] or named
     if len(found) != 1:
-        names = ", ".join(n.key for n in cfg.losses())
+        names = ", ".join(n.key for n in [*cfg.losses(), *in_head])
         raise InputError(f"`{key}` does not name one loss of this config; its losses are {names}")
     return found[0]
+
+
+def loss_dict(cfg: LoadedConfig, loss: LossNode) -> dict[str, Any]:
+    """The config's dict of ``loss``; for a loss its head computes in its own code, the config of
+    the loss module that computes the same (an error where the head reads a ``train_cfg`` key the
+    config does not set)."""
+    if loss.by_head is None:
+        found = keypath.get(cfg.tree, loss.path)
+        assert isinstance(found, dict)
+        return found
+    spec = in_head_spec(loss)
+    assert spec is not None
+    missing = [key for name, key in spec.reads.items() if name not in loss.params]
+    if missing:
+        raise InputError(
+            f"{bare_type(loss.by_head)} computes {loss.path[-1]} with train_cfg.{missing[0]}, which this config does "
+            f"not set (MMDetection fails with KeyError): set model.train_cfg.{missing[0]}"
+        )
+    return {"type": loss.type, **loss.params}
 
 
 def loss_impl(cfg: LoadedConfig, loss: LossNode, version: int) -> Any:
@@ -263,7 +293,7 @@ def evaluate_config(
 
     loss = find_loss(cfg, key)
     version = mmdet_version or detect_version(cfg.tree)
-    loss_cfg = keypath.get(cfg.tree, loss.path)
+    loss_cfg = loss_dict(cfg, loss)
     require_device(device)
     impl = loss_impl(cfg, loss, version)
     head = head_of(cfg, loss)
@@ -336,7 +366,7 @@ def evaluate_config(
     if plot is not None:
         from losstune.engine.plot import plot_kernel
 
-        plot_kernel(keypath.get(cfg.tree, loss.path), plot, f"{loss.key}: {loss.type}")
+        plot_kernel(loss_dict(cfg, loss), plot, f"{loss.key}: {loss.type}")
     if check:
         from losstune.engine.crosscheck import crosscheck
 
@@ -369,5 +399,6 @@ __all__ = [
     "find_loss",
     "head_of",
     "logged_terms",
+    "loss_dict",
     "loss_impl",
 ]

@@ -308,6 +308,7 @@ def render_json(report: ExplainReport, extra: dict[str, Any] | None = None) -> s
                     "note": loss.note,
                 }
                 | ({"phase": loss.phase} if loss.phase else {})
+                | ({"computed_by_head": loss.by_head} if loss.by_head else {})
                 for loss in report.losses
             ],
             "terms": [

@@ -32,12 +32,20 @@ def _check(call: LossCall) -> str:
     return call.note
 
 
-def _term_line(term: LogTerm, calls: list[LossCall]) -> str:
+def _term_line(term: LogTerm, calls: list[LossCall], own: str | None = None) -> str:
+    """A term of the loss dict, with the calls it is made from (``own``: the head's method that
+    computes the terms where it calls no loss module)."""
     made = ", ".join(dict.fromkeys(calls[i].key for i in term.calls))
-    how = f"{count(len(term.calls), 'call')} of {made}" if term.calls else "no loss module call (computed by the head)"
+    by = f"computed by {own}" if own else "computed by the head"
+    how = f"{count(len(term.calls), 'call')} of {made}" if term.calls else f"no loss module call ({by})"
     if term.scale is not None:
         how += f"; the head scales their sum by {_fmt(term.scale)} after they return"
     return f"{printable(term.name)} = {_fmt(term.value)}  ({printable(how)})"
+
+
+def _own(run: HeadRun, term: str) -> str | None:
+    """The head's method that computes ``term``, where the head calls no loss module for it."""
+    return f"{run.head_type}.{run.own_method}" if run.own_method is not None and term in run.own_terms else None
 
 
 def render_text(run: HeadRun, key: str | None, *, color: bool = False, width: int | None = None) -> str:
@@ -50,7 +58,12 @@ def render_text(run: HeadRun, key: str | None, *, color: bool = False, width: in
         lines = hang(printable(header), width, rest="  ")
         lines[0] = paint(printable(key), "bold", color) + lines[0][len(printable(key)) :]
         out += [*lines, ""]
-        if not calls:
+        own = _own(run, key.rsplit(".", 1)[-1])
+        if not calls and own is not None:
+            text = f"{own} computes {key} in its own code ({count(len(run.own), 'call')}, one per image), calling no loss module: its term is in the loss dict below"
+            out += hang(printable(text), width, "  ", rest="  ")
+            out.append("")
+        elif not calls:
             out += hang(f"the head made no call of {printable(key)} on this batch", width, "  ", rest="  ")
             out.append("")
     for call in calls:
@@ -75,7 +88,10 @@ def render_terms(run: HeadRun, *, color: bool = False, width: int | None = None)
         rest="  ",
     )
     for logged in run.terms:
-        out += [paint(line, "bold", color) for line in hang(_term_line(logged, run.calls), width, "  ", rest="    ")]
+        out += [
+            paint(line, "bold", color)
+            for line in hang(_term_line(logged, run.calls, _own(run, logged.name)), width, "  ", rest="    ")
+        ]
     out += hang(f"loss = {_fmt(run.total)}  (the sum of the terms named loss*)", width, "  ", rest="    ")
     if run.phase:
         out += hang(printable(f"phase: {run.phase}"), width, rest="  ")

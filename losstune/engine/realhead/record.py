@@ -114,6 +114,28 @@ def recording_calls(
             handle.remove()
 
 
+@contextlib.contextmanager
+def recording_method(owner: Any, method: str, where: str) -> Iterator[list[Call]]:
+    """While inside, every call of ``owner.<method>`` is recorded as a :class:`Call` of ``where``
+    (the owner's place under the detector), its arguments by name, for a head that computes its
+    terms in its own code instead of calling loss modules (SSDHead's ``loss_by_feat_single``)."""
+    calls: list[Call] = []
+    original = getattr(owner, method)
+    signature = inspect.signature(original)
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        output = original(*args, **kwargs)
+        bound = dict(signature.bind(*args, **kwargs).arguments)
+        calls.append(Call(len(calls), where, (), _copy(bound), output, autocast_state(args)))
+        return output
+
+    setattr(owner, method, recorded)
+    try:
+        yield calls
+    finally:
+        delattr(owner, method)
+
+
 @dataclass
 class HeadInputs:
     """The arguments of the head's ``loss`` by name, as they were passed, and the head's

@@ -16,7 +16,13 @@ from losstune.engine.realhead.attribute import fed_value, feeding, logged_value
 from losstune.engine.realhead.batch import BatchSpec, NotPlain, fitted, synthetic, to_plain
 from losstune.engine.realhead.importing import MMDet, load_mmdet, quiet
 from losstune.engine.realhead.ops import CompiledOpMissing
-from losstune.engine.realhead.record import Call, recording_builds, recording_calls, recording_head_inputs
+from losstune.engine.realhead.record import (
+    Call,
+    recording_builds,
+    recording_calls,
+    recording_head_inputs,
+    recording_method,
+)
 from losstune.engine.trace import Step, Trace, agrees
 from losstune.errors import LosstuneError
 from losstune.loader.values import contains_opaque
@@ -78,6 +84,11 @@ class HeadRun:
     stood_in: list[str] = field(default_factory=list)  # the compiled ops computed otherwise (the comparison's)
     model: Any = field(default=None, repr=False)  # the detector, as built and run
     recorded: list[Call] = field(default_factory=list, repr=False)  # the calls, as the head made them
+    # a head that computes its terms in its own code: the calls of the method that does (the
+    # arguments by name as ``kwargs``), one per image for SSDHead's loss_by_feat_single
+    own: list[Call] = field(default_factory=list, repr=False)
+    own_method: str | None = None
+    own_terms: tuple[str, ...] = ()  # the terms that method computes
 
     def describe(self) -> str:
         """Which path made the numbers, in words."""
@@ -206,6 +217,16 @@ def _steps(model: Any, mmdet_major: int, call: Call, built: Any, head_type: str,
     return result
 
 
+def own_method(head: Any) -> str | None:
+    """The method of ``head`` that computes its terms in its own code, where its class is one that
+    does (SSDHead and its subclasses), else ``None``."""
+    from losstune.engine.heads_ssd import OWN_METHOD, SSD_HEADS
+
+    if head is None or not any(c.__name__ in SSD_HEADS for c in type(head).__mro__):
+        return None
+    return OWN_METHOD
+
+
 def _detector_head(model: Any) -> tuple[str | None, Any]:
     head = getattr(model, "bbox_head", None)
     return ("model.bbox_head", head) if head is not None and hasattr(head, "loss") else (None, None)
@@ -264,6 +285,7 @@ def run_head(
     formula is computed in PyTorch (see :mod:`pureops`; the comparison only)."""
     import torch
 
+    from losstune.engine.heads_ssd import OWN_TERMS
     from losstune.engine.realhead.pureops import pure_ops
 
     model_cfg = _model_config(cfg)
@@ -295,7 +317,14 @@ def run_head(
         try:
             used: list[str] = []
             computed = pure_ops(model) if pure else contextlib.nullcontext(used)
-            with at_epoch(spec.epoch), computed as used, recording_calls(model) as calls:
+            own = own_method(head)
+            no_calls: list[Call] = []
+            own_recording: contextlib.AbstractContextManager[list[Call]] = (
+                recording_method(head, own, (head_key or "").removeprefix("model."))
+                if own
+                else contextlib.nullcontext(no_calls)
+            )
+            with at_epoch(spec.epoch), computed as used, recording_calls(model) as calls, own_recording as own_calls:
                 if head is not None:
                     with recording_head_inputs(head, spec.seed) as head_inputs:
                         losses = model.loss(images, samples)
@@ -339,6 +368,9 @@ def run_head(
             float(log_vars["loss"].item()),
             model=model,
             recorded=calls,
+            own=list(own_calls),
+            own_method=own,
+            own_terms=OWN_TERMS if own else (),
         )
         run.phase = phase_text(model_cfg, head_type, spec.epoch)
         run.stood_in = list(used)

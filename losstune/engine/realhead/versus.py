@@ -58,6 +58,7 @@ class TermCheck:
     rule_scale: float | None = None  # the model's divisor rule counted alike (as a factor)
     model_scale: float | None = None
     approximate: bool = False
+    replayed: float | None = None  # the model's term on the arguments the head's own code was given
     why: list[str] = field(default_factory=list)
     shape_ok: bool = True
     avg_ok: bool = True
@@ -77,6 +78,7 @@ class HeadCheck:
     others: tuple[tuple[str, int], ...] = ()  # the other phases, each with an epoch of it
     stood_in: list[str] = field(default_factory=list)  # the compiled ops the run computed otherwise
     idle: list[str] = field(default_factory=list)  # losses the head does not call in this phase
+    compared_on: str = ""  # what the real head's side was read from, where not its loss modules' calls
 
 
 def _bound(module: Any, call: Call) -> dict[str, Any]:
@@ -349,6 +351,14 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
         )
         for name, t in _terms(run)
     }
+    replayed: dict[str, float] = {}
+    if run.own:  # a head that calls no loss module: its terms from the method that computes them
+        own_made = _own_feeds(cfg, run, model if isinstance(model, dict) else {})
+        made |= {name: (f, True) for name, (f, _) in own_made.items()}
+        replayed = {name: r for name, (_, r) in own_made.items()}
+        out.compared_on = (
+            f"the arguments of {head_type}.{run.own_method}, which computes its terms (it calls no loss module)"
+        )
     known = [f for f, split in made.values() if split]
     feeds = {name: f if split else _per_image_from(f, known) for name, (f, split) in made.items()}
     positives = {name: (f if split else known[0] if known else f).counts for name, (f, split) in made.items()}
@@ -357,7 +367,7 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
     one_map = {name: f.rows / f.calls for name, f in feeds.items() if logged_rule(family, name).layout == "maps"}
     priors = max(one_map.values(), default=priors)
     by_name: dict[str, tuple[str, str | None]] = {}
-    for loss in cfg.losses():
+    for loss in [*cfg.losses(), *cfg.in_head_losses()]:
         try:
             first = evaluate_config(cfg, loss.key, seed=seed, num_priors=max(int(priors), 1), epoch=epoch)
         except NotCalled:  # another loss makes its term in this phase: nothing of its own to compare
@@ -373,7 +383,7 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
     for t in run.terms:
         if own is not None and t.name in own.terms:
             out.skipped[t.name] = f"{head_type} computes this term itself, not as a loss module's output: not modelled"
-        elif not t.calls:
+        elif not t.calls and t.name not in feeds:
             out.skipped[t.name] = _uncalled(t.name in by_name)
     for name, real in feeds.items():
         if name in out.skipped:
@@ -384,7 +394,30 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
         key, term = by_name[name]
         n = one_map.get(name, priors)
         r = evaluate_config(cfg, key, seed=seed, num_priors=max(int(n), 1), term=term, epoch=epoch)
-        out.terms.append(_compare(name, key, r, real, family, positives[name]))
+        check = _compare(name, key, r, real, family, positives[name])
+        check.replayed = replayed.get(name)
+        out.terms.append(check)
+    return out
+
+
+def _own_feeds(cfg: LoadedConfig, run: HeadRun, model: dict[str, Any]) -> dict[str, tuple[RealFeed, float]]:
+    """The terms of a head that computes them in its own code (SSDHead), each as a feed read from
+    the recorded calls of its method, with the model's term computed on those calls' arguments;
+    the factor the head applied afterwards is the head's term over that computation."""
+    from losstune.engine.heads_ssd import neg_pos_ratio
+    from losstune.engine.realhead.ownterms import ssd_feeds
+    from losstune.engine.session import loss_dict
+
+    head = run.model.get_submodule(run.own[0].module)
+    loss_cfgs = {str(n.path[-1]): loss_dict(cfg, n) for n in cfg.in_head_losses()}
+    values = {t.name: t.value for t in run.terms}
+    out: dict[str, tuple[RealFeed, float]] = {}
+    for name, f in ssd_feeds(run.own, head.num_classes, neg_pos_ratio(model), loss_cfgs).items():
+        images = max(len(f.counts.positives), 1)
+        scale = values[name] / f.replayed if f.replayed else None
+        first = Counts(f.counts.positives[:1], f.counts.negatives[:1], f.rows // images)
+        feed = RealFeed(images, f.rows / images, f.width, f.avg, f.counts, scale, values[name], first)
+        out[name] = (feed, f.replayed)
     return out
 
 
