@@ -1,5 +1,5 @@
 """``python -m losstune``."""
 
-from losstune.cli.app import main
+from losstune.cli.app import run
 
-main()
+run()

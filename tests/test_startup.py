@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -170,3 +172,39 @@ def test_explain_as_json_imports_no_terminal_renderer() -> None:
     loaded = _modules_after(code)
     assert "losstune.render.explain" in loaded  # the report was rendered
     assert not {m for m in loaded if m == "rich" or m.startswith("rich.")}
+
+
+def _run_program(script: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=cwd, env=env)
+
+
+def test_the_program_ends_with_the_exit_status_and_all_of_its_output(
+    write: Callable[..., Path], tmp_path: Path
+) -> None:
+    for i in range(300):  # more output than a pipe holds before it is read
+        write(f"configs/c{i:03d}.py", "x = [1] @ [2]\n")
+    out = _run_program(
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write('exit functions ran\\n'))\n"
+        "sys.argv = ['losstune', 'lint', '--format', 'json', '--jobs', '1', 'configs']\n"
+        "from losstune.cli.app import run\nrun()\n",
+        cwd=tmp_path,
+    )
+    assert out.returncode == 1 and out.stderr == "exit functions ran\n"
+    assert len(out.stdout) > 65536 and json.loads(out.stdout)["files"] == 300
+
+
+def test_the_program_ends_as_the_interpreter_does_where_a_thread_still_runs_or_the_status_is_text() -> None:
+    thread = (  # the thread goes on after the command's output, while run() decides how to end
+        "import sys, threading, time\nimport losstune.cli.app as a\n"
+        "ran = threading.Event()\n"
+        "threading.Thread(target=lambda: (ran.wait(), time.sleep(0.3), print('thread done'))).start()\n"
+        "def m(real=a.main):\n    try:\n        real()\n    finally:\n        ran.set()\n"
+        "a.main = m\nsys.argv = ['losstune', '--version']\na.run()\n"
+    )
+    out = _run_program(thread)
+    assert out.returncode == 0 and out.stdout.startswith("losstune ") and out.stdout.endswith("thread done\n")
+    text = "import losstune.cli.app as a\ndef m():\n    raise SystemExit('stopped')\na.main = m\na.run()\n"
+    out = _run_program(text)
+    assert (out.returncode, out.stdout, out.stderr) == (1, "", "stopped\n")

@@ -10,10 +10,16 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Iterable
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
-import typer
-from typer.core import TyperArgument, TyperCommand
+from losstune.loader import gcpause
+
+# Importing typer and a command's modules makes tens of thousands of objects and no garbage, yet
+# each allocation counts toward the cycle collector's next pass: held off, a one-file lint runs
+# 3% fewer instructions.
+with gcpause.paused():
+    import typer
+    from typer.core import TyperArgument, TyperCommand
 
 from losstune.cli import context
 from losstune.errors import EXIT_ERROR, EXIT_OK
@@ -37,7 +43,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 def command(name: str) -> Callable[..., None]:
     """The function of the command ``name`` (a key of :data:`COMMANDS`), its module imported."""
     module, function = COMMANDS[name]
-    found: Callable[..., None] = getattr(importlib.import_module(f"losstune.cli.{module}"), function)
+    with gcpause.paused():
+        found: Callable[..., None] = getattr(importlib.import_module(f"losstune.cli.{module}"), function)
     return found
 
 
@@ -156,6 +163,37 @@ def main() -> None:
             "losstune, not in your config; rerun with LOSSTUNE_DEBUG=1 for the traceback and report it.\n"
         )
         sys.exit(EXIT_ERROR)
+
+
+def run() -> NoReturn:
+    """Entry point of the ``losstune`` program (the console script and ``python -m losstune``):
+    :func:`main`, then the process ends with its exit status as soon as the exit functions have
+    run and the output is flushed, without the interpreter's teardown (freeing every module and
+    object, a last full pass of the cycle collector), which is a tenth of the instructions of a
+    one-file lint and which nothing losstune writes depends on: its files are written whole and
+    closed. Where another thread still runs, the exit status is not a number, a profiler or tracer
+    is on, or the output cannot be flushed (a closed pipe), the interpreter ends as usual, with the
+    same result as before."""
+    import atexit
+    import threading
+
+    try:
+        main()
+    except SystemExit as e:
+        code = e.code
+    else:
+        code = EXIT_OK
+    if code is None:
+        code = EXIT_OK
+    if not isinstance(code, int) or threading.active_count() > 1 or sys.getprofile() or sys.gettrace():
+        sys.exit(code)  # a profiler or tracer (python -m cProfile) writes its figures after this
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:
+        sys.exit(code)
+    os._exit(code)
 
 
 def _end_interrupted() -> None:
