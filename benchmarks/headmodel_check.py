@@ -192,10 +192,13 @@ def main() -> None:
     print("(columns: terms agreeing in each aspect)")
     for family in sorted(how):
         row = table[family]
-        print(
-            f"{family}: compared on {', '.join(how[family])}; the model's term on those arguments equals the "
-            f"head's (rtol 1e-4) for {row['replay']} of {row['replayed']} terms"
+        replay = (
+            f"; the model's term on those arguments equals the head's (rtol 1e-4) for {row['replay']} of "
+            f"{row['replayed']} terms"
+            if row["replayed"]
+            else ""
         )
+        print(f"{family}: compared on {', '.join(how[family])}{replay}")
     for family in sorted(why):
         print(f"{family}: where they differ")
         for reason, n in why[family].most_common(8):

@@ -125,6 +125,11 @@ HEADS = {
             train_cfg=dict(initial_epoch=4, initial_assigner=dict(type='ATSSAssigner', topk=9),
                 assigner=dict(type='TaskAlignedAssigner', topk=13), alpha=1, beta=6))
         """,
+    "fsaf": """
+        model = dict(bbox_head=dict(type='FSAFHead', num_classes=80, reg_decoded_bbox=True,
+            loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0, reduction='none'),
+            loss_bbox=dict(type='IoULoss', eps=1e-6, loss_weight=1.0, reduction='none')))
+        """,
     # no loss dict: SSDHead's loss_cls and loss_bbox are its own code (F.cross_entropy, smooth_l1_loss)
     "ssd": """
         model = dict(bbox_head=dict(type='SSDHead', num_classes=80,
@@ -337,7 +342,11 @@ def test_step_1_states_the_avg_factor_that_step_4_divides_by(write: Callable[...
                     assert float(stated or "nan") == pytest.approx(float(passed), rel=1e-5)
                     assert r.trace.steps[0].value["avg_factor"] == passed
                     reductions = [s.description for s in r.trace.steps if s.name == "reduction"]
-                    assert all(d.endswith(f"avg_factor={float(passed):g}") for d in reductions), reductions
+                    # or an element-wise loss the head reduces itself (FSAF's), which says it ignores it
+                    ignored = "reduction='none': avg_factor is ignored"
+                    assert all(
+                        d.endswith(f"avg_factor={float(passed):g}") or d.startswith(ignored) for d in reductions
+                    ), reductions
 
 
 def test_a_heatmap_states_its_avg_factor_once(head: Callable[..., EvalResult]) -> None:
@@ -941,3 +950,27 @@ def test_explain_shows_the_terms_ssds_head_computes_itself(
     assert data["total"] == pytest.approx(sum(terms.values()))
     # the keys are not the config's: lint and set see no loss dict there
     assert cfg.losses() == []
+
+
+@pytest.mark.parametrize(("num_priors", "seed"), [(None, 0), (300, 3), (3, 0)])
+def test_fsaf_sums_its_element_wise_losses_divided_by_the_positives_kept(
+    head: Callable[..., EvalResult], num_priors: int | None, seed: int
+) -> None:
+    # FSAFHead: the modules reduce with 'none' (the avg_factor passed is ignored); reweight_loss_single
+    # sums each level's weighted element-wise losses; loss_by_feat divides by num_pos, the positives
+    # kept, or by num_pos + num_total_neg (each image's negatives floored at 1) where none is
+    r = head("fsaf", "loss_cls", num_priors=num_priors, seed=seed)
+    p = _positives(r)
+    score, labels, label_weights = r.args
+    assert r.trace.loss.shape == score.shape == (labels.numel(), 80)
+    sampled = r.sampled
+    assert sampled is not None and torch.equal(label_weights, sampled.label_weights)
+    negatives = int(((sampled.label_weights > 0) & ~sampled.pos_mask).sum())
+    by = p if p else max(negatives, 1)
+    assert float(r.logged) == pytest.approx(float(r.trace.loss.sum()) / by, rel=1e-5)
+    assert r.trace.steps[-1].description.endswith("= " + f"{by:g}), as FSAFHead.loss_by_feat divides")
+    assert "approximated: every positive is taken as on its box's level" in r.trace.steps[0].description
+    b = head("fsaf", "loss_bbox", num_priors=num_priors, seed=seed)
+    pred, target, weight = b.args
+    iou = _iou(pred, target).clamp(min=1e-6)
+    assert float(b.logged) == pytest.approx(float((-iou.log() * weight.mean(-1)).sum()) / by, rel=1e-5)

@@ -82,6 +82,8 @@ REAL = [
         {"loss_cls", "loss_bbox"},
         {"loss_cls", "loss_bbox"},
     ),
+    # element-wise modules; the positives FSAF's feature selection keeps read from reweight_loss_single
+    ("fsaf/fsaf_r50_fpn_1x_coco.py", "FSAFHead", {"loss_cls", "loss_bbox"}, {"loss_cls", "loss_bbox"}),
     # no loss module: the head's own code (loss_by_feat_single) read per image; the hard negatives
     # mined, every prior's softmax logits (num_classes + 1 wide)
     (
@@ -356,19 +358,20 @@ def test_a_head_computing_its_own_terms_is_named_not_compared() -> None:
 
 @needs_mmdet
 @needs_configs
-def test_an_element_wise_term_is_compared_without_a_value() -> None:
-    # FSAFHead hands its modules reduction='none' and reduces the losses itself: the model's term is
-    # element-wise, which the comparison once read as one number and failed on.
+def test_fsafs_division_is_counted_on_the_positives_its_selection_keeps() -> None:
+    # FSAFHead hands its modules reduction='none' and reduces the losses itself: each term is the
+    # levels' sums after the feature selection, divided by the positives it kept (fewer than the
+    # assignment's: a box keeps its positives on one level)
     from losstune.engine.realhead.batch import BatchSpec
     from losstune.engine.realhead.versus import hold
 
     checked = hold(losstune.load(CONFIGS / "fsaf" / "fsaf_r50_fpn_1x_coco.py"), BatchSpec(seed=0, size=128))
     terms = {t.term: t for t in checked.terms}
-    assert set(terms) == {"loss_cls", "loss_bbox"}
+    assert set(terms) == {"loss_cls", "loss_bbox"} and "reweight_loss_single" in checked.compared_on
     for t in terms.values():
-        assert t.shape_ok and t.avg_ok
-        assert not t.value_ok
-        assert "element-wise (reduction='none')" in " ".join(t.why)
+        assert t.shape_ok and t.avg_ok and t.scale_ok and t.value_ok, t.why
+        kept = t.real.counts.weights
+        assert 0 < kept < t.real.counts.pos and t.real.scale == pytest.approx(1 / kept, rel=1e-5)
 
 
 @needs_mmdet

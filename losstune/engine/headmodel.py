@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import Tensor
 
-from losstune.engine import heads_ssd, heads_yolo
+from losstune.engine import heads_fsaf, heads_ssd, heads_yolo
 from losstune.engine.heads_pisa import ISR_NOTE, carl_weights, train_option
 from losstune.engine.inputs import Inputs, untrained_logits
 from losstune.engine.makers import Dense, remade
@@ -56,6 +56,7 @@ FAMILY: dict[str, str] = {
     "YOLOV3Head": "YOLOV3Head",
     "CenterNetUpdateHead": "CenterNetUpdateHead",
     "CornerHead": "CornerHead",
+    "FSAFHead": "FSAFHead",
     "SSDHead": "SSDHead",
     "PISASSDHead": "PISASSDHead",
     **{h: "DETRHead" for h in ("DETRHead", "ConditionalDETRHead", "DABDETRHead", "DeformableDETRHead", "DINOHead")},
@@ -94,7 +95,10 @@ class Rule:
     # weights each row, sums and divides by the sampling's avg_factor (PISA's CARL)
     # "pair_mean": the mean of the head's two calls per feature level (CornerHead's top-left and
     # bottom-right maps)
-    after: Literal["none", "weight_sum", "positives", "weighted_sum", "pair_mean"] = "none"
+    # "selected": the module returns per-element losses (the config's reduction='none'); the head
+    # keeps each box's positives on one feature level, sums and divides by the positives kept, or
+    # by the negatives where none is (FSAFHead's online feature selection)
+    after: Literal["none", "weight_sum", "positives", "weighted_sum", "pair_mean", "selected"] = "none"
     after_what: str = ""  # what the head's code calls the divisor, where it names it
     target: Literal["given", "quality"] = "given"  # "quality": one logit per positive against its quality
     log_name: str = ""  # the key in the head's loss dict, where it is not the config's key
@@ -173,6 +177,7 @@ RULES: dict[str, dict[str, Rule]] = {
         "loss_bbox_reg": Rule(times="offsets"),
     },
     "PISARetinaHead": {"loss_carl": Rule(rows="positives", weight="none", avg="none", after="weighted_sum")},
+    "FSAFHead": {"loss_cls": Rule(after="selected"), "loss_bbox": Rule(after="selected")},
     "CenterNetHead": {
         "loss_center_heatmap": Rule(avg="positives"),
         "loss_wh": Rule(avg="per_positive", constant=2.0),
@@ -384,10 +389,13 @@ def feed(
         head_weight, weight_text = carl_weights(positives, num_classes, train_option(model, "carl") or {}, g)
         kwargs["reduction_override"] = "none"
         text += f"; reduction_override='none', the per-element losses weighted by {weight_text}"
+    elif r.after == "selected":
+        head_weight = torch.ones(int(args[0].shape[0]))
+        text += f"; {heads_fsaf.SELECTION}"
     noted = TRAIN_NOTES.get(family or "", {}).get(loss_name)
     if noted is not None and train_option(model, noted[0]) is not None:
         out.notes.append(noted[1])
-    total = 0.0
+    total = float(positives) if r.after == "selected" else 0.0  # the positives the selection keeps: all
     if quality is not None:
         total = quality.sum().item() if r.rows == "positives" else s.ious[rows].sum().item()
     counts = Counts((positives,), (int(((s.label_weights > 0) & ~s.pos_mask).sum()),), s.labels.numel(), total)
@@ -412,6 +420,11 @@ def feed(
         out.scale_text = f"÷ max(positives, 1.0) = {by:g}{what}, as {who}.loss_by_feat divides"
     elif r.after == "pair_mean":
         out.scale_text = f"÷ {by:g}, the mean of the two calls, as {who}.loss_by_feat_single takes it"
+    elif r.after == "selected":
+        out.scale_text = (
+            f"Σ (loss × 1 where the selection keeps it) ÷ (the positives kept, or the negatives where none is "
+            f"= {by:g}), as {who}.loss_by_feat divides"
+        )
     elif r.after == "weighted_sum":
         out.scale_text = (
             f"Σ (loss × its row's weight) ÷ avg_factor ({made.avg_rule} = {by:g}), as {who}'s carl_loss reduces it"
@@ -495,6 +508,8 @@ def divisor(r: Rule, counts: Counts, given: float | None = None) -> float | None
         return max(float(counts.pos), 1.0)
     if r.after == "pair_mean":
         return 2.0
+    if r.after == "selected":
+        return counts.weights if counts.weights > 0 else float(sum(max(n, 1) for n in counts.negatives))
     return None
 
 

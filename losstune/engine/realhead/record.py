@@ -117,8 +117,9 @@ def recording_calls(
 @contextlib.contextmanager
 def recording_method(owner: Any, method: str, where: str) -> Iterator[list[Call]]:
     """While inside, every call of ``owner.<method>`` is recorded as a :class:`Call` of ``where``
-    (the owner's place under the detector), its arguments by name, for a head that computes its
-    terms in its own code instead of calling loss modules (SSDHead's ``loss_by_feat_single``)."""
+    (the owner's place under the detector), its arguments by name and its output (detached
+    copies), for a head that computes its terms in its own code instead of calling loss modules
+    (SSDHead's ``loss_by_feat_single``) or reduces their results there (FSAFHead's)."""
     calls: list[Call] = []
     original = getattr(owner, method)
     signature = inspect.signature(original)
@@ -126,7 +127,8 @@ def recording_method(owner: Any, method: str, where: str) -> Iterator[list[Call]
     def recorded(*args: Any, **kwargs: Any) -> Any:
         output = original(*args, **kwargs)
         bound = dict(signature.bind(*args, **kwargs).arguments)
-        calls.append(Call(len(calls), where, (), _copy(bound), output, autocast_state(args)))
+        # a detached copy of the output too: the head may change it in place after (FSAF divides its sums)
+        calls.append(Call(len(calls), where, (), _copy(bound), _copy(output), autocast_state(args)))
         return output
 
     setattr(owner, method, recorded)

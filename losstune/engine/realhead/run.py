@@ -84,8 +84,9 @@ class HeadRun:
     stood_in: list[str] = field(default_factory=list)  # the compiled ops computed otherwise (the comparison's)
     model: Any = field(default=None, repr=False)  # the detector, as built and run
     recorded: list[Call] = field(default_factory=list, repr=False)  # the calls, as the head made them
-    # a head that computes its terms in its own code: the calls of the method that does (the
-    # arguments by name as ``kwargs``), one per image for SSDHead's loss_by_feat_single
+    # a head that computes its terms, or reduces its modules' results, in its own code: the calls of
+    # the method that does (the arguments by name as ``kwargs``), one per image for SSDHead's
+    # loss_by_feat_single, one per level for FSAFHead's reweight_loss_single
     own: list[Call] = field(default_factory=list, repr=False)
     own_method: str | None = None
     own_terms: tuple[str, ...] = ()  # the terms that method computes
@@ -218,13 +219,16 @@ def _steps(model: Any, mmdet_major: int, call: Call, built: Any, head_type: str,
 
 
 def own_method(head: Any) -> str | None:
-    """The method of ``head`` that computes its terms in its own code, where its class is one that
-    does (SSDHead and its subclasses), else ``None``."""
+    """The method of ``head`` whose calls the comparison records, where its class (or a base of
+    it) computes its terms in its own code (SSDHead's ``loss_by_feat_single``) or reduces its loss
+    modules' element-wise results there (FSAFHead's ``reweight_loss_single``), else ``None``."""
+    from losstune.engine.heads_fsaf import REWEIGHT_METHOD
     from losstune.engine.heads_ssd import OWN_METHOD, SSD_HEADS
 
-    if head is None or not any(c.__name__ in SSD_HEADS for c in type(head).__mro__):
+    methods = dict.fromkeys(SSD_HEADS, OWN_METHOD) | {"FSAFHead": REWEIGHT_METHOD}
+    if head is None:
         return None
-    return OWN_METHOD
+    return next((methods[c.__name__] for c in type(head).__mro__ if c.__name__ in methods), None)
 
 
 def _detector_head(model: Any) -> tuple[str | None, Any]:
@@ -285,7 +289,7 @@ def run_head(
     formula is computed in PyTorch (see :mod:`pureops`; the comparison only)."""
     import torch
 
-    from losstune.engine.heads_ssd import OWN_TERMS
+    from losstune.engine.heads_ssd import OWN_METHOD, OWN_TERMS
     from losstune.engine.realhead.pureops import pure_ops
 
     model_cfg = _model_config(cfg)
@@ -370,7 +374,7 @@ def run_head(
             recorded=calls,
             own=list(own_calls),
             own_method=own,
-            own_terms=OWN_TERMS if own else (),
+            own_terms=OWN_TERMS if own == OWN_METHOD else (),
         )
         run.phase = phase_text(model_cfg, head_type, spec.epoch)
         run.stood_in = list(used)

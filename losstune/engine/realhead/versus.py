@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from losstune.engine.headmodel import Counts, family_of, logged_rule
+from losstune.engine.heads_fsaf import REWEIGHT_METHOD
 from losstune.engine.heads_own import own_terms
 from losstune.engine.realhead.batch import BatchSpec
 from losstune.engine.realhead.run import HeadRun, run_head
@@ -352,7 +353,13 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
         for name, t in _terms(run)
     }
     replayed: dict[str, float] = {}
-    if run.own:  # a head that calls no loss module: its terms from the method that computes them
+    if run.own and run.own_method == REWEIGHT_METHOD:  # FSAF: the selection's positives and sums
+        made = {name: (_selected(f, run, name), split) for name, (f, split) in made.items()}
+        out.compared_on = (
+            f"its loss modules' calls, with the positives kept and each level's sums read from "
+            f"{head_type}.{run.own_method}"
+        )
+    elif run.own:  # a head that calls no loss module: its terms from the method that computes them
         own_made = _own_feeds(cfg, run, model if isinstance(model, dict) else {})
         made |= {name: (f, True) for name, (f, _) in own_made.items()}
         replayed = {name: r for name, (_, r) in own_made.items()}
@@ -398,6 +405,23 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
         check.replayed = replayed.get(name)
         out.terms.append(check)
     return out
+
+
+# each term of FSAFHead: its part of reweight_loss_single's output (the level's summed cls, reg loss)
+_REWEIGHTED = {"loss_cls": 0, "loss_bbox": 1}
+
+
+def _selected(feed: RealFeed, run: HeadRun, name: str) -> RealFeed:
+    """An FSAF term's feed with the positives its selection kept as the weights summed (the
+    ``pos_flags`` of each level's ``reweight_loss_single``) and the factor the head applied to the
+    levels' sums it returned (the module's element-wise results after the selection's weights)."""
+    part = _REWEIGHTED.get(name)
+    if part is None:
+        return feed
+    kept = sum(int(c.output[2].sum()) for c in run.own)
+    summed = sum(float(c.output[part].detach()) for c in run.own)
+    counts = replace(feed.counts, weights=float(kept))
+    return replace(feed, counts=counts, scale=feed.value / summed if summed else None)
 
 
 def _own_feeds(cfg: LoadedConfig, run: HeadRun, model: dict[str, Any]) -> dict[str, tuple[RealFeed, float]]:
