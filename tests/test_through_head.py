@@ -215,3 +215,139 @@ def test_a_saved_batch_that_fills_the_disk_is_an_error_and_leaves_no_file(tmp_pa
         resource.setrlimit(resource.RLIMIT_FSIZE, limit)
         signal.signal(signal.SIGXFSZ, handler)
     assert list(tmp_path.iterdir()) == []  # no half-written file, no temporary file left
+
+
+def _no_reading(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The download and the file read under every checkpoint load, made to raise; the list says
+    what was asked for (empty: nothing reached the network or a checkpoint file)."""
+    import urllib.request
+
+    import mmengine.runner.checkpoint as checkpoint
+
+    asked: list[str] = []
+
+    def refuse(what: Any, *args: Any, **kwargs: Any) -> Any:
+        asked.append(str(what))
+        raise AssertionError(f"a checkpoint was read: {what}")
+
+    monkeypatch.setattr(checkpoint, "load_url", refuse)
+    monkeypatch.setattr(torch, "load", refuse)
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", refuse)
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    return asked
+
+
+RETINANET = str(EXAMPLES / "retinanet_r50_fpn_1x_coco.py")
+URL = "https://example.invalid/r50.pth"
+
+
+BASE_BACKBONE = ("model.backbone.init_cfg", "torchvision://resnet50")  # the example's own
+
+
+@needs_mmdet
+@pytest.mark.parametrize(
+    ("written", "left_out"),
+    [
+        (
+            f"model = dict(backbone=dict(init_cfg=dict(type='Pretrained', checkpoint={URL!r})))",
+            [("model.backbone.init_cfg", URL)],
+        ),
+        (
+            "model = dict(backbone=dict(init_cfg=[dict(type='Kaiming', layer='Conv2d'), "
+            f"dict(type='mmengine.Pretrained', checkpoint={URL!r})]))",
+            [("model.backbone.init_cfg", URL)],
+        ),
+        (f"model = dict(backbone=dict(init_cfg=None, pretrained={URL!r}))", [("model.backbone.pretrained", URL)]),
+        (
+            f"model = dict(init_cfg=dict(type='Pretrained', prefix='backbone.', checkpoint={URL!r}))",
+            [BASE_BACKBONE, ("model.init_cfg", URL)],
+        ),
+        (
+            "model = dict(bbox_head=dict(init_cfg=dict(type='Normal', layer='Conv2d', std=0.01, "
+            f"override=dict(type='Pretrained', name='retina_cls', checkpoint={URL!r}))))",
+            [BASE_BACKBONE, ("model.bbox_head.init_cfg.override", URL)],
+        ),
+        (f"load_from = {URL!r}", [("load_from", URL), BASE_BACKBONE]),
+    ],
+    ids=["pretrained-init", "in-a-list", "pretrained-key", "whole-model", "override", "load_from"],
+)
+def test_checkpoints_a_config_names_are_not_loaded_and_the_output_says_so(
+    written: str, left_out: list[tuple[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "cfg.py"
+    config.write_text(f"_base_ = [{RETINANET!r}]\n{written}\n")
+    asked = _no_reading(monkeypatch)
+    args = ["eval", str(config), "--loss", "loss_cls", "--through-head", "--image-size", "64"]
+    code, out = invoke(*args, cwd=tmp_path)
+    assert code == 0, out
+    assert asked == []
+    named = "; ".join(f"{key} ({checkpoint})" for key, checkpoint in left_out)
+    assert out.endswith(f"pretrained weights not loaded (the model is freshly initialised): {named}\n")
+    code, out = invoke(*args, "--format", "json", cwd=tmp_path)
+    assert code == 0 and asked == []
+    assert json.loads(out)["not_loaded"] == [{"key": key, "checkpoint": checkpoint} for key, checkpoint in left_out]
+
+
+@needs_mmdet
+def test_pvts_own_checkpoint_and_lds_teacher_are_not_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = _no_reading(monkeypatch)
+    # PVT's init_cfg has no type: its own init_weights loads init_cfg.checkpoint
+    pvt = CONFIGS / "pvt/retinanet_pvt-t_fpn_1x_coco.py"
+    code, out = invoke("eval", str(pvt), "--loss", "loss_cls", "--through-head", "--image-size", "64", cwd=REPO)
+    assert code == 0, out
+    assert "model.backbone.init_cfg (https://github.com/whai362/PVT/releases/download/v2/pvt_tiny.pth)" in out
+    # LD loads teacher_ckpt in __init__ and builds its teacher from a config file (relative to the working
+    # directory) whose backbone is pretrained: read without executing it, built without its checkpoint
+    ld = "configs/ld/ld_r18-gflv1-r101_fpn_1x_coco.py"
+    args = ["eval", ld, "--loss", "loss_ld", "--through-head", "--image-size", "64", "--format", "json"]
+    code, out = invoke(*args, cwd=CONFIGS.parent)
+    assert code == 0, out
+    assert asked == []
+    keys = [c["key"] for c in json.loads(out)["not_loaded"]]
+    teacher = "model.teacher_config configs/gfl/gfl_r101_fpn_ms-2x_coco.py: model.backbone.init_cfg"
+    assert keys == ["model.teacher_ckpt", "model.backbone.init_cfg", teacher]
+
+
+@needs_mmdet
+def test_a_load_the_config_does_not_show_is_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "own_backbone_loading.py").write_text(
+        "from mmdet.models.backbones import ResNet\n"
+        "from mmdet.registry import MODELS\n"
+        "from mmengine.runner import load_checkpoint\n\n\n"
+        "@MODELS.register_module(force=True)\n"
+        "class OwnLoadingResNet(ResNet):\n"
+        "    def init_weights(self):\n"
+        "        super().init_weights()\n"
+        "        try:\n"
+        "            load_checkpoint(self, 'https://example.invalid/own.pth')\n"
+        "        except Exception:\n"
+        "            pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = tmp_path / "cfg.py"
+    config.write_text(
+        f"_base_ = [{RETINANET!r}]\n"
+        "custom_imports = dict(imports=['own_backbone_loading'], allow_failed_imports=False)\n"
+        "model = dict(backbone=dict(type='OwnLoadingResNet', depth=18, init_cfg=None), "
+        "neck=dict(in_channels=[64, 128, 256, 512]))\n"
+    )
+    asked = _no_reading(monkeypatch)
+    args = [
+        "eval",
+        str(config),
+        "--loss",
+        "loss_cls",
+        "--through-head",
+        "--image-size",
+        "64",
+        "--import-custom-modules",
+    ]
+    code, out = invoke(*args, cwd=tmp_path)
+    assert code == 2 and "Traceback" not in out and asked == []
+    assert out.strip() == (
+        f"losstune: error: {config}: MMDetection's RetinaNet loads the checkpoint https://example.invalid/own.pth "
+        "while it is built or initialised, in a way losstune cannot leave out of the config; losstune loads no "
+        "weights for the synthetic batch: remove that checkpoint from the config to run it through the head"
+    )

@@ -96,6 +96,11 @@ def render_terms(run: HeadRun, *, color: bool = False, width: int | None = None)
     if run.phase:
         out += hang(printable(f"phase: {run.phase}"), width, rest="  ")
     out += hang(printable(path_line(run)), width, rest="  ")
+    if run.not_loaded:
+        named = "; ".join(c.describe() for c in run.not_loaded)
+        out += hang(
+            printable(f"pretrained weights not loaded (the model is freshly initialised): {named}"), width, rest="  "
+        )
     if run.saved is not None:
         out += hang(printable(f"batch and head weights written to {run.saved}"), width, rest="  ")
     return "\n".join(out) + "\n"
@@ -132,4 +137,5 @@ def run_data(run: HeadRun, key: str | None = None) -> dict[str, Any]:
         ],
         "loss": value(run.total),
         "saved": run.saved,
+        "not_loaded": [{"key": c.key, "checkpoint": c.checkpoint} for c in run.not_loaded],
     } | ({"phase": {"epoch": run.batch.epoch, "description": run.phase}} if run.phase else {})

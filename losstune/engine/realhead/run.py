@@ -8,12 +8,14 @@ import contextlib
 import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from losstune import words
 from losstune.engine import tensorfile
 from losstune.engine.realhead.attribute import fed_value, feeding, logged_value
 from losstune.engine.realhead.batch import BatchSpec, NotPlain, fitted, synthetic, to_plain
+from losstune.engine.realhead.checkpoints import LeftOut, refusing_loads, teacher_path, without_checkpoints
 from losstune.engine.realhead.importing import MMDet, load_mmdet, quiet
 from losstune.engine.realhead.ops import CompiledOpMissing
 from losstune.engine.realhead.record import (
@@ -80,6 +82,7 @@ class HeadRun:
     terms: list[LogTerm]
     total: float
     saved: str | None = None
+    not_loaded: list[LeftOut] = field(default_factory=list)  # the checkpoints the config names, left out
     phase: str = ""  # the phase of the head's training at the batch's epoch, for a head whose losses follow it
     stood_in: list[str] = field(default_factory=list)  # the compiled ops computed otherwise (the comparison's)
     model: Any = field(default=None, repr=False)  # the detector, as built and run
@@ -97,16 +100,48 @@ class HeadRun:
         return f"MMDetection {self.mmdet}'s {head}"
 
 
-def _model_config(cfg: LoadedConfig) -> dict[str, Any]:
+def _model_config(cfg: LoadedConfig) -> tuple[dict[str, Any], list[LeftOut]]:
+    """``cfg``'s model as plain data for MMDetection to build, without the checkpoints it names
+    (see :mod:`checkpoints`), and those checkpoints."""
     model = cfg.tree.get("model")
     if not isinstance(model, dict):
-        raise HeadFailed(f"{cfg.path}: the config has no `model` dict for MMDetection to build")
+        raise HeadFailed("the config has no `model` dict for MMDetection to build")
     if contains_opaque(model):
         raise HeadFailed(
-            f"{cfg.path}: part of `model` cannot be read without running the config, so MMDetection "
+            "part of `model` cannot be read without running the config, so MMDetection "
             "cannot be built from it (see the LT010 warnings of `losstune lint`)"
         )
-    plain = without_checkpoints(cfg.to_dict()["model"])
+    data = cfg.to_dict()
+    left: list[LeftOut] = []
+    if isinstance(data.get("load_from"), str):
+        left.append(LeftOut("load_from", data["load_from"]))
+    plain = without_checkpoints(data["model"], "model", left)
+    assert isinstance(plain, dict)
+    teacher = teacher_path(plain)
+    if teacher is not None:
+        written = f"model.teacher_config {plain['teacher_config']}: model"
+        plain["teacher_config"] = {"model": _teacher_model(teacher, written, left)}
+    return plain, left
+
+
+def _teacher_model(path: Path, key: str, left: list[LeftOut]) -> dict[str, Any]:
+    """The model of the teacher config at ``path`` (its config key ``key``), read without executing
+    it (mmengine's ``Config.fromfile`` would run it), without its checkpoints."""
+    from losstune.config import load
+
+    if not path.is_file():
+        raise HeadFailed(
+            f"model.teacher_config names {path}, which is not a file (mmengine finds it "
+            "from the working directory): run from the folder it is relative to, or give its full path"
+        )
+    teacher = load(path)
+    model = teacher.tree.get("model")
+    if not isinstance(model, dict) or contains_opaque(model):
+        raise HeadFailed(
+            f"{path}: the teacher config's `model` cannot be read without running the config, so "
+            "MMDetection cannot build the teacher from it"
+        )
+    plain = without_checkpoints(teacher.to_dict()["model"], key, left)
     assert isinstance(plain, dict)
     return plain
 
@@ -120,24 +155,7 @@ def _import_custom(cfg: LoadedConfig) -> None:
     try:
         import_modules_from_strings(**imports)
     except Exception as e:
-        raise HeadFailed(f"{cfg.path}: custom_imports failed: {type(e).__name__}: {e}") from None
-
-
-def without_checkpoints(value: Any) -> Any:
-    """``value`` without its ``init_cfg`` of type ``Pretrained``: the detector's ``init_weights``
-    then initialises everything as training starts (the heads' prior-probability biases, DETR's
-    level embeddings), except that a pretrained backbone gets its own initialisation instead of
-    the checkpoint (nothing is downloaded)."""
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            if k == "init_cfg" and isinstance(v, dict) and bare_type(str(v.get("type", ""))) == "Pretrained":
-                continue
-            out[k] = without_checkpoints(v)
-        return out
-    if isinstance(value, list):
-        return [without_checkpoints(v) for v in value]
-    return value
+        raise HeadFailed(f"custom_imports failed: {type(e).__name__}: {e}") from None
 
 
 def _num_classes(model: Any) -> int:
@@ -264,6 +282,14 @@ def phase_text(model_cfg: dict[str, Any], head_type: str | None, epoch: int) -> 
     return at.text if at is not None else ""
 
 
+def _refused(detector: str, checkpoint: str) -> HeadFailed:
+    return HeadFailed(
+        f"MMDetection's {detector} loads the checkpoint {checkpoint} while it is built or "
+        "initialised, in a way losstune cannot leave out of the config; losstune loads no weights for the "
+        "synthetic batch: remove that checkpoint from the config to run it through the head"
+    )
+
+
 def _fail(detector: str, e: BaseException, mm: MMDet) -> HeadFailed:
     if isinstance(e, CompiledOpMissing):
         lite = f"mmcv {mm.mmcv} (installed without its compiled operators)" if mm.stand_in else f"mmcv {mm.mmcv}"
@@ -292,7 +318,7 @@ def run_head(
     from losstune.engine.heads_ssd import OWN_METHOD, OWN_TERMS
     from losstune.engine.realhead.pureops import pure_ops
 
-    model_cfg = _model_config(cfg)
+    model_cfg, left_out = _model_config(cfg)
     spec = fitted(spec or BatchSpec(), model_cfg)
     mm = load_mmdet()
     with quiet():
@@ -305,15 +331,21 @@ def run_head(
         init_default_scope(scope if isinstance(scope, str) else "mmdet")
         detector = bare_type(str(model_cfg.get("type", "?")))
         torch.manual_seed(spec.seed)
+        asked: list[str] = []
         try:
-            with recording_builds(mm.models) as builds:
-                model = mm.models.build(ConfigDict(model_cfg))
-            model.init_weights()
+            with refusing_loads(asked):
+                with recording_builds(mm.models) as builds:
+                    model = mm.models.build(ConfigDict(model_cfg))
+                model.init_weights()
         except Exception as e:
+            if asked:
+                raise _refused(detector, asked[0]) from None
             hint = ""
             if "not in the" in str(e) and "registry" in str(e) and not import_custom_modules:
                 hint = "; a type from the config's custom_imports needs --import-custom-modules"
             raise HeadFailed(f"MMDetection could not build {detector}: {type(e).__name__}: {e}{hint}") from None
+        if asked:  # a load MMDetection caught itself
+            raise _refused(detector, asked[0])
         model.train()
         head_key, head = _detector_head(model)
         head_type = type(head).__name__ if head is not None else detector
@@ -376,6 +408,7 @@ def run_head(
             own_method=own,
             own_terms=OWN_TERMS if own == OWN_METHOD else (),
         )
+        run.not_loaded = left_out
         run.phase = phase_text(model_cfg, head_type, spec.epoch)
         run.stood_in = list(used)
         if save is not None:
