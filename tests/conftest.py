@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -81,3 +85,33 @@ def lint_with(path: Path, *codes: str) -> tuple[LoadedConfig, list[Diagnostic]]:
     assert result.cfg is not None
     loaded = LoadedConfig(result)
     return loaded, check_config(loaded, load_schema(), Settings(select=codes))
+
+
+def interrupt_group(script: str, args: list[str], ready: str, stdin: str = "") -> tuple[int, str, str]:
+    """Run ``script`` with ``args`` in a process group of its own, ``stdin`` written to its input
+    (which stays open), send the group SIGINT (as a terminal sends Ctrl-C to losstune and its
+    workers) once its first line starts with ``ready``, and return its status, the rest of its
+    stdout and its stderr; no process of the group is left."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(stdin)
+    proc.stdin.flush()
+    first = proc.stdout.readline()
+    assert first.startswith(ready), first
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    time.sleep(0.2)
+    assert subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True).stdout == b""
+    return proc.returncode, out, err

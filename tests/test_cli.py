@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from typer.testing import CliRunner
 
 from losstune.cli.app import app
 from losstune.rules import ALL_RULES
-from tests.conftest import EXAMPLES, REPO, invoke
+from tests.conftest import EXAMPLES, REPO, interrupt_group, invoke
 
 runner = CliRunner()
 RETINA = str(EXAMPLES / "retinanet_r50_fpn_1x_coco.py")
@@ -341,3 +342,19 @@ def test_reports_hold_absolute_paths_and_renderers_show_them_relative(
     assert errors.render_diagnostics([found], {}) == "a/b.py:3:5: error[LT103] wrong-type: bad\n"
     assert json.loads(lint.render_json([found], 1))["diagnostics"][0]["file"] == "a/b.py"
     assert "file=a/b.py," in lint.render_github([found])
+
+
+SERVER = """
+import sys
+from losstune.cli.app import main
+sys.argv = ["losstune", "server"]
+main()
+"""
+
+
+def test_ctrl_c_ends_the_server_as_interrupted() -> None:
+    pytest.importorskip("pygls")
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}})
+    request = f"Content-Length: {len(body)}\r\n\r\n{body}"
+    status, _, err = interrupt_group(SERVER, [], "Content-Length", stdin=request)  # once it answered
+    assert (status, err) == (-signal.SIGINT, "losstune: interrupted\n")

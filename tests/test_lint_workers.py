@@ -15,6 +15,7 @@ from losstune.lint import workers
 from losstune.lint.run import lint
 from losstune.lint.settings import Settings
 from losstune.schema.registry import load_schema
+from tests.conftest import interrupt_group
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -171,36 +172,10 @@ main()
 """
 
 
-def _interrupt(script: str, args: list[str], ready: str) -> tuple[int, str, str]:
-    """Run ``script`` with ``args`` in a process group of its own, send the group SIGINT (as a
-    terminal sends Ctrl-C to losstune and its workers) once its first line starts with ``ready``,
-    and return its status, the rest of its stdout and its stderr; no process of the group is left."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", script, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        start_new_session=True,
-    )
-    assert proc.stdout is not None
-    first = proc.stdout.readline()
-    assert first.startswith(ready), first
-    os.killpg(proc.pid, signal.SIGINT)
-    try:
-        out, err = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
-    time.sleep(0.2)
-    assert subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True).stdout == b""
-    return proc.returncode, out, err
-
-
 @pytest.mark.parametrize("jobs", ["1", pytest.param("2", marks=needs_fork)])
 def test_ctrl_c_says_so_and_ends_as_interrupted(tmp_path: Path, jobs: str) -> None:
     tree = _tree(tmp_path / "configs", 100)
-    status, out, err = _interrupt(INTERRUPTED, [str(tree), jobs], "started\n")
+    status, out, err = interrupt_group(INTERRUPTED, [str(tree), jobs], "started\n")
     assert (status, out, err) == (-signal.SIGINT, "", "losstune: interrupted\n")
 
 
@@ -222,5 +197,5 @@ main()
 @needs_fork
 def test_ctrl_c_while_the_workers_start_says_so_without_a_traceback(tmp_path: Path) -> None:
     tree = _tree(tmp_path / "configs", 100)
-    status, _, err = _interrupt(STARTING, [str(tree)], "starting")  # a worker is in its start-up
+    status, _, err = interrupt_group(STARTING, [str(tree)], "starting")  # a worker is in its start-up
     assert (status, err) == (-signal.SIGINT, "losstune: interrupted\n")

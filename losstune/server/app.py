@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+from types import FrameType
 from typing import Any
 
 from lsprotocol import types
@@ -383,5 +385,20 @@ def build() -> LosstuneServer:
 
 
 def serve() -> None:
-    """Run the server on stdin and stdout until the client ends the session."""
-    build().start_io()
+    """Run the server on stdin and stdout until the client ends the session; Ctrl-C ends it with
+    :class:`KeyboardInterrupt`, as it ends every other command (pygls's ``start_io`` swallows the
+    interrupt and returns as from a session ended by the client)."""
+    interrupted = False
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        nonlocal interrupted
+        interrupted = True
+        signal.default_int_handler(signum, frame)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        build().start_io()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        raise KeyboardInterrupt
