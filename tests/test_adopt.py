@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from losstune.cli.app import app
@@ -163,3 +164,17 @@ def test_fix_with_json_keeps_standard_output_json(write: Callable[..., Path], tm
     data = json.loads(result.stdout)
     assert result.exit_code == 1 and [d["code"] for d in data["diagnostics"]] == ["LT103"]
     assert "Fixed 1 finding:" in result.stderr and "LT102  rename it to `gamma`" in result.stderr
+
+
+@pytest.mark.parametrize("version", ["true", "1.0", '"1"', "2"])
+def test_a_baseline_of_another_version_is_refused_at_its_line(
+    version: str, write: Callable[..., Path], tmp_path: Path
+) -> None:
+    write("a.py", "x = 1\n")
+    write("b.json", f'{{"kind": "losstune-baseline",\n "version": {version},\n "findings": []}}\n')
+    code, out = invoke("lint", "a.py", "--baseline", "b.json", cwd=tmp_path)
+    assert (code, out) == (
+        2,
+        f"losstune: error: baseline b.json:2: version {version} is not one this losstune reads (1); a baseline is "
+        'the file --write-baseline writes ({"kind": "losstune-baseline", "version": 1, "findings": [...]})\n',
+    )

@@ -106,3 +106,20 @@ def test_ranges_of_codes() -> None:
     assert ranges(["LT001", "LT002", "LT003", "LT005", "LT101", "LT102"]) == "LT001-LT003, LT005, LT101-LT102"
     codes = known_codes()
     assert "LT001" in codes and "LT102" in codes and codes == sorted(codes)
+
+
+@pytest.mark.parametrize(
+    ("setting", "said"),
+    [
+        ("mmdet-version = true", "mmdet-version must be 2 or 3"),  # true == 1, and 3.0 == 3: neither is a version
+        ("mmdet-version = 3.0", "mmdet-version must be 2 or 3"),
+        ("max-file-size = true", "max-file-size must be a number of bytes such as 16_000_000 (default 4_194_304)"),
+        ("strict = 1", "strict must be true or false"),
+    ],
+)
+def test_a_bool_is_not_a_number_in_the_settings_nor_a_number_a_bool(
+    project: Path, write: Callable[..., Path], setting: str, said: str
+) -> None:
+    write("pyproject.toml", f'[project]\nname = "p"\n\n[tool.losstune]\n{setting}\n')
+    code, out = invoke("lint", "bad.py", cwd=project)
+    assert (code, out) == (2, f"losstune: error: {project / 'pyproject.toml'}:5: [tool.losstune] {said}\n")

@@ -394,6 +394,8 @@ def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     torch.save({"pred": torch.zeros(2, 3)}, plain)
     later = tmp_path / "later.pt"
     torch.save({"layout": "losstune-loss-inputs", "version": 2, "iterations": []}, later)
+    true = tmp_path / "true.pt"  # True == 1, and is not the version written
+    torch.save({"layout": "losstune-loss-inputs", "version": True, "iterations": [], "configs": {}}, true)
     damaged = tmp_path / "damaged.pt"
     torch.save({"layout": "losstune-loss-inputs", "version": 1, "iterations": [{"calls": 3}], "configs": {}}, damaged)
     no_output = tmp_path / "no_output.pt"
@@ -412,13 +414,25 @@ def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         "text": (text, unread),
         "not a recording": (plain, "is not a recording of loss inputs (its `layout` is not 'losstune-loss-inputs')"),
         "later version": (later, "is a recording of loss inputs of version 2, and this losstune reads version 1"),
+        "version true": (true, "is a recording of loss inputs of version True, and this losstune reads version 1"),
         "damaged": (damaged, "is a damaged recording of loss inputs: an iteration has no number or no calls"),
         "no output": (no_output, "is a damaged recording of loss inputs: call 2 of iteration 1 has no output tensor"),
     }
 
 
 @pytest.mark.parametrize(
-    "case", ["missing", "a named pipe", "cut short", "text", "not a recording", "later version", "damaged", "no output"]
+    "case",
+    [
+        "missing",
+        "a named pipe",
+        "cut short",
+        "text",
+        "not a recording",
+        "later version",
+        "version true",
+        "damaged",
+        "no output",
+    ],
 )
 def test_a_file_that_is_not_a_recording_is_an_error_naming_it(tmp_path: Path, case: str) -> None:
     (tmp_path / "tiny.py").write_text(HAND.format(gamma=2.0), encoding="utf-8")

@@ -160,7 +160,7 @@ def parse(path: str, data: Any) -> Recording:
             "forward arguments by name"
         )
     version = data.get("version")
-    if version != VERSION:
+    if type(version) is not int or version != VERSION:  # True == 1, and is not the version written
         raise NotARecording(
             f"`{path}` is a recording of loss inputs of version {version!r}, and this losstune reads version "
             f"{VERSION}: replay it with the losstune that recorded it, or record it again"
@@ -190,7 +190,7 @@ def parse(path: str, data: Any) -> Recording:
         if isinstance(versions, dict)
         else {},
         config if isinstance(config, str) else None,
-        asked if isinstance(asked, int) else len(iterations),
+        asked if type(asked) is int else len(iterations),
         {str(k): (v if isinstance(v, dict) else None) for k, v in configs.items()},
         iterations,
     )

@@ -71,8 +71,10 @@ def read_baseline(path: str) -> Counter[Entry]:
         line = p.span.line if p.span else 1
         raise BaselineError(f"baseline {path}:{line}: {p.message}; write it again with --write-baseline {path}")
 
-    def wrong(node: object, what: str) -> BaselineError:
+    def wrong(node: object, what: str, key: str | None = None) -> BaselineError:
         span = node.span if isinstance(node, LDict) else None
+        if isinstance(node, LDict) and key in node.origins:
+            span = node.origins[key].span
         line = span.line if span is not None else 1
         return BaselineError(
             f"baseline {path}:{line}: {what}; a baseline is the file --write-baseline writes "
@@ -81,8 +83,9 @@ def read_baseline(path: str) -> Counter[Entry]:
 
     if not isinstance(data, LDict) or data.get("kind") != KIND or not isinstance(data.get("findings"), list):
         raise wrong(data, f'not a losstune baseline (no "kind": "{KIND}" with a "findings" list)')
-    if data.get("version") != 1:
-        raise wrong(data, f"version {data.get('version')!r} is not one this losstune reads (1)")
+    version = data.get("version")
+    if type(version) is not int or version != 1:  # true and 1.0 equal 1, and are not the version written
+        raise wrong(data, f"version {json.dumps(version)} is not one this losstune reads (1)", "version")
     entries: Counter[Entry] = Counter()
     for item in data["findings"]:
         if not isinstance(item, LDict):
