@@ -44,7 +44,8 @@ def _tree(root: Path, n: int) -> Path:
 
 
 @needs_fork
-def test_the_findings_of_workers_are_those_of_one_process(tmp_path: Path) -> None:
+def test_the_findings_of_workers_are_those_of_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers, "available_cpus", lambda: 4)  # two workers, on a machine of one CPU too
     tree = _tree(tmp_path / "configs", 150)
     schema, settings = load_schema(), Settings()
     assert workers.workers_for(2, 150) == 2
@@ -78,8 +79,18 @@ def test_few_configs_or_one_job_run_here(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 @needs_fork
-def test_no_more_workers_than_each_gets_enough_configs() -> None:
+def test_no_more_workers_than_each_gets_enough_configs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers, "available_cpus", lambda: 64)
     assert workers.workers_for(16, 3 * workers.MIN_PER_WORKER) == 3
+
+
+@needs_fork
+def test_no_more_workers_than_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers, "available_cpus", lambda: 2)
+    assert workers.workers_for(16, 10_000) == 2
+    assert workers.workers_for(0, 10_000) == 2
+    assert workers.workers_for(2, 10_000) == 2
+    assert workers.workers_for(1, 10_000) == 1
 
 
 @needs_fork

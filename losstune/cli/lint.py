@@ -149,8 +149,9 @@ def lint(
             "-j",
             min=0,
             metavar="N",
-            help="Processes that check the configs of a large tree: 0, one per CPU (on Linux; elsewhere one); "
-            "1, all in this one. The findings are the same.",
+            help="Processes that check the configs of a large tree: 0 (the default), one per CPU this process may "
+            "run on; N, at most N and never more than those CPUs; 1, all in this one. On Linux; elsewhere always "
+            "one. Each gets at least 32 configs. The findings are the same.",
         ),
     ] = 0,
     mmdet_version: VersionOption = None,

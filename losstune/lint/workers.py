@@ -37,11 +37,13 @@ def available_cpus() -> int:
 
 def workers_for(jobs: int, configs: int) -> int:
     """How many workers check ``configs`` configs when ``jobs`` are asked for (0: as many as there
-    are CPUs): never more than would each get :data:`MIN_PER_WORKER` configs, and none (1: all here)
-    where processes cannot be forked safely."""
+    are CPUs): never more than the CPUs this process may run on (more would only take turns on
+    them, each with its own copy of the shared bases), nor than would each get
+    :data:`MIN_PER_WORKER` configs, and none (1: all here) where processes cannot be forked safely."""
     if sys.platform != "linux" or sys.version_info < (3, 11):
         return 1
-    wanted = available_cpus() if jobs <= 0 else jobs
+    cpus = available_cpus()
+    wanted = cpus if jobs <= 0 else min(jobs, cpus)
     return max(1, min(wanted, configs // MIN_PER_WORKER))
 
 
