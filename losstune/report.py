@@ -16,10 +16,10 @@ from losstune.rules.base import Context
 from losstune.rules.unknown_parameter import unknown_keys
 from losstune.schema.catalogue import bare_type
 from losstune.schema.custom import with_custom_imports
-from losstune.schema.heads import HEAD_LOSS_PARAMS
+from losstune.schema.heads import HEAD_LOSS_PARAMS, NO_SAMPLER_HEADS, SAMPLER_HEADS, listed
 from losstune.schema.mmdet_version import detect_version, detection
 from losstune.schema.registry import Entry, Schema
-from losstune.schema.scopes import DEFAULT_SCOPE, default_scope, type_at
+from losstune.schema.scopes import DEFAULT_SCOPE, TypeRef, default_scope, type_at
 
 if TYPE_CHECKING:
     from losstune.engine.trace import StepName
@@ -82,6 +82,7 @@ class LossView(Struct, frozen=True):
     head: str | None
     params: list[Param]
     sampler: SamplerView | None
+    sampler_note: str | None = None  # why there is none, where the head's code says (``CenterNetHead uses no sampler``)
     steps: list[StepView] | None = None
     steps_note: str | None = None
     note: str | None = None
@@ -199,17 +200,39 @@ def _entry(cfg: LoadedConfig, schema: Schema, type_name: str, path: Path | None,
     return schema.lookup(type_at(cfg.tree, path or (), type_name, version))
 
 
-def _known_sampler(cfg: LoadedConfig, loss: LossNode, version: int) -> SamplerRef | None:
-    """The loss's sampler; the implicit PseudoSampler only under MMDetection's heads (another
-    project's head samples, or not, as its own code says)."""
-    s = loss.sampler
-    if s is None or not s.default or loss.head is None:
-        return s
+def _head_ref(cfg: LoadedConfig, loss: LossNode, version: int) -> TypeRef | None:
+    """Where the type of the head holding ``loss`` is looked up, if it has one."""
+    if loss.head is None:
+        return None
     head = get(cfg.tree, loss.head)
     head_type = head.get("type") if isinstance(head, dict) else None
-    if isinstance(head_type, str) and type_at(cfg.tree, loss.head, head_type, version).registry != DEFAULT_SCOPE:
+    return type_at(cfg.tree, loss.head, head_type, version) if isinstance(head_type, str) else None
+
+
+def _known_sampler(cfg: LoadedConfig, loss: LossNode, version: int) -> SamplerRef | None:
+    """The loss's sampler: none under a head of MMDetection whose losses take no sampling result
+    (:data:`~losstune.schema.heads.NO_SAMPLER_HEADS`), even one its train_cfg names; the implicit
+    PseudoSampler only under the heads of MMDetection that build one and sample with it
+    (:data:`~losstune.schema.heads.SAMPLER_HEADS`): another head samples, or not, as its own code
+    says."""
+    s = loss.sampler
+    if s is None:
         return None
-    return s
+    ref = _head_ref(cfg, loss, version)
+    if listed(NO_SAMPLER_HEADS, ref):
+        return None
+    return s if not s.default or listed(SAMPLER_HEADS, ref) else None
+
+
+def _sampler_note(cfg: LoadedConfig, loss: LossNode, version: int) -> str | None:
+    """``CenterNetHead uses no sampler`` for a loss under a head of MMDetection whose losses take no
+    sampling result (and that its train_cfg's sampler is not used, where one is configured)."""
+    ref = _head_ref(cfg, loss, version)
+    if ref is None or not listed(NO_SAMPLER_HEADS, ref):
+        return None
+    s = loss.sampler
+    unused = f": the one at {s.key} is never used" if s is not None and not s.default and s.key else ""
+    return f"{ref.name} uses no sampler{unused}"
 
 
 def unchecked_note(cfg: LoadedConfig, schema: Schema, loss: LossNode, version: int) -> str | None:
@@ -285,6 +308,7 @@ def _loss_view(
             node, _entry(cfg, schema, loss.type, loss.path, version), version, mask, unknown.get(loss.path, {})
         ),
         sampler=_sampler_view(cfg, _known_sampler(cfg, loss, version), schema, version, mask, unknown),
+        sampler_note=_sampler_note(cfg, loss, version),
         note=unchecked_note(cfg, schema, loss, version) if any(schema.registries.values()) else None,
     )
 

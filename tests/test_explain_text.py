@@ -296,3 +296,36 @@ def test_the_place_of_a_loss_without_parameters_counts_too(
     out = render_text(_report(cfg), width=80, shorten=True)
     assert f"paths: relative to the config's folder, {deep}\n" in out
     assert f"\n  set at {'c' * 40}.py:1\n" in out
+
+
+@pytest.mark.parametrize(
+    ("head", "sampler", "said"),
+    [
+        ("CenterNetHead", "", "sampler: none  (CenterNetHead uses no sampler)"),  # whole heatmaps
+        ("CornerHead", "", "sampler: none  (CornerHead uses no sampler)"),
+        ("FCOSHead", "", "sampler: none  (FCOSHead uses no sampler)"),  # points it assigns itself
+        ("DETRHead", "", "sampler: none  (DETRHead uses no sampler)"),  # queries its assigner matches
+        (
+            "FreeAnchorRetinaHead",  # AnchorHead builds the sampler; FreeAnchor's loss never calls it
+            ", train_cfg=dict(sampler=dict(type='PseudoSampler'))",
+            "sampler: none  (FreeAnchorRetinaHead uses no sampler: the one at model.train_cfg.sampler is never used)",
+        ),
+        ("YOLOV3Head", "", "sampler: PseudoSampler  (default: no sampler in this head's train_cfg)"),
+        ("RetinaHead", "", "sampler: PseudoSampler  (default: no sampler in this head's train_cfg)"),
+        ("MyOwnHead", "", "sampler: none configured"),  # a head whose code losstune does not know
+    ],
+)
+def test_the_sampler_shown_is_the_one_the_heads_code_builds(
+    head: str, sampler: str, said: str, write: Callable[..., Path], tmp_path: Path
+) -> None:
+    write(
+        "cfg.py",
+        f"model = dict(bbox_head=dict(type={head!r}, loss_cls=dict(type='FocalLoss')){sampler})\n",
+    )
+    code, out = invoke("explain", "cfg.py", "--no-steps", cwd=tmp_path)
+    assert code in (0, 1), out
+    assert [line.strip() for line in out.splitlines() if "sampler:" in line] == [said]
+    code, out = invoke("explain", "cfg.py", "--no-steps", "--format", "json", cwd=tmp_path)
+    (loss,) = json.loads(out)["losses"]
+    assert loss["sampler"] is None if "none" in said else loss["sampler"]["is_default"]
+    assert loss.get("sampler_note") == (said.split("(", 1)[1].rstrip(")") if "uses no sampler" in said else None)

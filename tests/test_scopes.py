@@ -120,7 +120,9 @@ def test_explain_says_a_loss_is_not_checked_and_shows_no_mmdetection_defaults(tm
         "not checked: `SmoothL1Loss` is looked up in MMPose's registry (default_scope='mmpose'), "
         "which losstune has no schema for"
     )
-    mmdet = explain(_loaded(tmp_path, "model = dict(head=dict(loss=dict(type='SmoothL1Loss')))\n"), load_schema())
+    mmdet = explain(
+        _loaded(tmp_path, "model = dict(head=dict(type='RetinaHead', loss=dict(type='SmoothL1Loss')))\n"), load_schema()
+    )
     assert mmdet.losses[0].note is None and {p.name for p in mmdet.losses[0].params} >= {"beta", "loss_weight"}
     assert mmdet.losses[0].sampler is not None and mmdet.losses[0].sampler.type == "PseudoSampler"
 

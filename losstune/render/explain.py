@@ -77,7 +77,9 @@ def _loss_block(loss: LossView, paths: Paths, width: int | None, shorten: bool) 
     )
     sampler = Text("  sampler: ", style="bold")
     under: list[RenderableType] = []
-    if loss.sampler is None:
+    if loss.sampler is None and loss.sampler_note:
+        sampler.append(f"none  ({printable(loss.sampler_note)})", style="dim")
+    elif loss.sampler is None:
         sampler.append("none configured", style="dim")
     elif loss.sampler.default:
         type_text(sampler, loss.sampler.type, style="magenta")
@@ -309,6 +311,7 @@ def render_json(report: ExplainReport, extra: dict[str, Any] | None = None) -> s
                 }
                 | ({"phase": loss.phase} if loss.phase else {})
                 | ({"computed_by_head": loss.by_head} if loss.by_head else {})
+                | ({"sampler_note": loss.sampler_note} if loss.sampler_note else {})
                 for loss in report.losses
             ],
             "terms": [

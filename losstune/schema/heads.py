@@ -117,6 +117,33 @@ SAMPLING_HEADS: Mapping[str, frozenset[str]] = {
     ),
 }
 
+# Registry -> heads that build a sampler (their train_cfg's, else a PseudoSampler; YOLOXHead a
+# PseudoSampler always) and compute their losses from its sampling result, as MMDetection's code
+# (2.x and 3.x) does: the only heads under which an implicit PseudoSampler is shown.
+SAMPLER_HEADS: Mapping[str, frozenset[str]] = {
+    "mmdet": _names(
+        """AnchorHead RetinaHead RetinaSepBNHead RPNHead ATSSHead ATSSVLFusionHead DDODHead FSAFHead
+        GARPNHead GARetinaHead GuidedAnchorHead GFLHead LDHead LADHead PAAHead PISARetinaHead
+        PISASSDHead RTMDetHead RTMDetSepBNHead RTMDetInsHead RTMDetInsSepBNHead RepPointsHead
+        SABLRetinaHead SSDHead StageCascadeRPNHead TOODHead VFNetHead YOLACTHead YOLOFHead YOLOV3Head
+        YOLOXHead MaskFormerHead Mask2FormerHead Mask2FormerTrackHead"""
+    ),
+}
+
+# Registry -> heads whose losses take no sampling result: their targets are whole maps (CenterNet's
+# and CornerNet's heatmaps, SOLO's grids), points they assign themselves (the FCOS family, FoveaBox,
+# CenterNet (update)), or queries their assigner alone matches (the DETR family; DETRHead refuses a
+# train_cfg sampler); FreeAnchorRetinaHead's loss builds its bags from the IoUs and never calls the
+# sampler AnchorHead built.
+NO_SAMPLER_HEADS: Mapping[str, frozenset[str]] = {
+    "mmdet": _names(
+        """AnchorFreeHead FCOSHead NASFCOSHead AutoAssignHead FoveaHead CenterNetHead CenterNetUpdateHead
+        CornerHead CentripetalHead BoxInstBboxHead CondInstBboxHead SOLOHead DecoupledSOLOHead
+        DecoupledSOLOLightHead SOLOV2Head FreeAnchorRetinaHead DETRHead ConditionalDETRHead DABDETRHead
+        DeformableDETRHead DINOHead GroundingDINOHead DDQDETRHead"""
+    ),
+}
+
 # Parameters that a head takes out of a loss dict (or converts) before the loss is built, keyed
 # by (exact head type, loss key) of MMDetection's heads: DETRHead turns a float class_weight and
 # bg_cls_weight into a per-class tensor and removes bg_cls_weight.
