@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from losstune.engine import heads_fsaf, heads_ssd, heads_yolo
+from losstune.engine.confignum import config_int, number
 from losstune.engine.heads_pisa import ISR_NOTE, carl_weights, train_option
 from losstune.engine.inputs import Inputs, untrained_logits
 from losstune.engine.makers import Dense, remade
@@ -550,8 +551,8 @@ def num_queries(model: dict[str, Any], head: dict[str, Any]) -> int:
     """The queries of a DETR model: ``model.num_queries`` (3.x), else the head's ``num_query``
     (2.x), else 100."""
     for d, key in ((model, "num_queries"), (head, "num_query"), (head, "num_queries")):
-        n = d.get(key)
-        if isinstance(n, int) and n > 0:
+        n = config_int(d, key, None, least=1)
+        if n is not None:
             return n
     return DETR_QUERIES
 
@@ -560,9 +561,8 @@ def _decoder_layers(model: dict[str, Any], head: dict[str, Any]) -> int:
     """``model.decoder.num_layers`` (3.x), else ``head.transformer.decoder.num_layers`` (2.x), else 6."""
     transformer = head.get("transformer")
     for d in (model, transformer if isinstance(transformer, dict) else {}):
-        decoder = d.get("decoder")
-        layers = decoder.get("num_layers") if isinstance(decoder, dict) else None
-        if isinstance(layers, int) and layers > 0:
+        layers = config_int(d.get("decoder"), "num_layers", None, least=1)
+        if layers is not None:
             return layers
     return 6
 
@@ -599,8 +599,8 @@ def stage_weight(where: Where) -> tuple[float, str] | None:
     weights = roi.get("stage_loss_weights") if isinstance(roi, dict) else None
     if not isinstance(weights, list) or path[-2] >= len(weights):
         return None
-    w = weights[path[-2]]
-    if not isinstance(w, (int, float)):
+    w = number(weights[path[-2]])
+    if w is None:
         return None
     return float(w), f"× stage_loss_weights[{path[-2]}] = {w:g}, as CascadeRoIHead.loss weights stage {path[-2]}"
 
@@ -611,10 +611,11 @@ def dn_groups(model: dict[str, Any], num_gts: int) -> int:
     dn = model.get("dn_cfg")
     group = dn.get("group_cfg") if isinstance(dn, dict) else None
     group = group if isinstance(group, dict) else {}
-    if group.get("dynamic", True) is False and isinstance(group.get("num_groups"), int):
-        return int(group["num_groups"])
-    queries = group.get("num_dn_queries", 100)
-    return max(int(queries) // num_gts, 1) if isinstance(queries, int) and num_gts else 1
+    groups = config_int(group, "num_groups", None)
+    if group.get("dynamic", True) is False and groups is not None:
+        return groups
+    queries = config_int(group, "num_dn_queries", 100)
+    return max(queries // num_gts, 1) if num_gts else 1
 
 
 NUM_GTS = 8  # ground-truth boxes of the sample image
@@ -630,8 +631,7 @@ def _assigner(model: dict[str, Any]) -> dict[str, Any]:
 
 def _assigner_count(model: dict[str, Any], key: str, default: int) -> int:
     """The assigner's ``key`` where the config sets it to a positive int, else ``default``."""
-    n = _assigner(model).get(key, default)
-    return n if isinstance(n, int) and n > 0 else default
+    return config_int(_assigner(model), key, default, least=1)
 
 
 def sampled_for(

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from losstune.engine.confignum import config_float
 from losstune.engine.inputs import BOXES, REGRESSION, Inputs, untrained_logits
 from losstune.engine.sampling import Sampled
 from losstune.schema.catalogue import bare_type
@@ -163,10 +164,9 @@ def update_inputs(
     if not ((loss_name == "loss_cls" and kind == "GaussianFocalLoss") or (loss_name == "loss_bbox" and kind in BOXES)):
         return None
     g = torch.Generator().manual_seed(seed)
-    overlap = head.get("hm_min_overlap", 0.8)
-    min_radius = head.get("hm_min_radius", 4)
-    delta = (1 - overlap) / (1 + overlap) if isinstance(overlap, (int, float)) else 1 / 9
-    min_radius = min_radius if isinstance(min_radius, (int, float)) else 4
+    overlap = config_float(head, "hm_min_overlap", 0.8)
+    min_radius = config_float(head, "hm_min_radius", 4.0)
+    delta = (1 - overlap) / (1 + overlap)
     soft = head.get("soft_weight_on_reg", False) is True
     n = max(num_priors, objects * 9)
     rows = torch.randperm(n, generator=g)[: objects * 9].view(objects, 9)

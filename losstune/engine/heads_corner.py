@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from losstune.engine.confignum import config_int
 from losstune.engine.heads_centernet import HEATMAP_PRIOR, MIN_OVERLAP, draw_gaussian, gaussian_radius, map_side
 from losstune.engine.inputs import REGRESSION, InputError, Inputs, OtherCalls
 from losstune.engine.sampling import Sampled
@@ -140,13 +141,11 @@ def _as_sampled(heatmap: Tensor, mask: Tensor, num_classes: int, corner: str) ->
 
 def levels_of(head: dict[str, Any]) -> int:
     """The stacks CornerHead makes its losses on: ``num_feat_levels`` (2 unless set)."""
-    n = head.get("num_feat_levels", NUM_FEAT_LEVELS)
-    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else NUM_FEAT_LEVELS
+    return config_int(head, "num_feat_levels", NUM_FEAT_LEVELS, least=1)
 
 
 def _embedding_channels(head: dict[str, Any]) -> int:
-    n = head.get("corner_emb_channels", 1)
-    return n if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else 1
+    return config_int(head, "corner_emb_channels", 1, least=0)
 
 
 def _logit(p: float) -> float:

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from losstune.engine.confignum import config_float
 from losstune.engine.inputs import untrained_logits
 
 CARL_K, CARL_BIAS = 1.0, 0.2  # carl_loss's defaults
@@ -22,15 +23,10 @@ def train_option(model: dict[str, Any], key: str) -> dict[str, Any] | None:
     return found if isinstance(found, dict) else None
 
 
-def _number(cfg: dict[str, Any], key: str, default: float) -> float:
-    v = cfg.get(key, default)
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else default
-
-
 def carl_weights(positives: int, num_classes: int, carl: dict[str, Any], g: torch.Generator) -> tuple[Tensor, str]:
     """carl_loss's weight of each positive, ``(bias + (1 - bias) × σ(its class logit))^k`` scaled
     to sum to the positives, on an untrained head's class logits; and its text."""
-    k, bias = _number(carl, "k", CARL_K), _number(carl, "bias", CARL_BIAS)
+    k, bias = config_float(carl, "k", CARL_K), config_float(carl, "bias", CARL_BIAS)
     scores = untrained_logits(positives, num_classes, generator=g).sigmoid()[:, 0]
     w = (bias + (1 - bias) * scores).pow(k)
     if positives:

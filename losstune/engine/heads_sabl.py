@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from losstune.engine.confignum import config_float, config_int
+
 # BucketingBBoxCoder's defaults (num_buckets and scale_factor have none; SABL's configs give 14 and 3.0)
 NUM_BUCKETS, SCALE_FACTOR, OFFSET_TOPK, OFFSET_UPPERBOUND = 14, 3.0, 2, 1.0
 ANCHOR_SIDES = (32.0, 256.0)  # the positives' square anchors (octave_base_scale 4 × strides 8..64)
@@ -41,16 +43,12 @@ def coder_of(head: dict[str, Any]) -> Coder:
     cfg = head.get("bbox_coder")
     cfg = cfg if isinstance(cfg, dict) else {}
 
-    def num(key: str, default: float, kind: type) -> Any:
-        v = cfg.get(key, default)
-        return kind(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 else default
-
     ignore = cfg.get("cls_ignore_neighbor", True)
     return Coder(
-        num("num_buckets", NUM_BUCKETS, int),
-        num("scale_factor", SCALE_FACTOR, float),
-        num("offset_topk", OFFSET_TOPK, int),
-        num("offset_upperbound", OFFSET_UPPERBOUND, float),
+        config_int(cfg, "num_buckets", NUM_BUCKETS, least=1),
+        config_float(cfg, "scale_factor", SCALE_FACTOR, above=0),
+        config_int(cfg, "offset_topk", OFFSET_TOPK, least=1),
+        config_float(cfg, "offset_upperbound", OFFSET_UPPERBOUND, above=0),
         ignore if isinstance(ignore, bool) else True,
     )
 

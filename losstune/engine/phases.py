@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from losstune.engine.confignum import config_int
 from losstune.engine.headmodel import RULES, Rule
 from losstune.schema.catalogue import bare_type
 
@@ -93,11 +94,6 @@ def _train_cfg(model: dict[str, Any]) -> dict[str, Any]:
     return train if isinstance(train, dict) else {}
 
 
-def _epoch_bound(train: dict[str, Any], key: str) -> int | None:
-    bound = train.get(key)
-    return bound if isinstance(bound, int) and not isinstance(bound, bool) else None
-
-
 def phase_at(family: str | None, model: dict[str, Any], epoch: int) -> At | None:
     """The phase ``family``'s head is in at ``epoch`` under the ``model`` config's ``train_cfg``;
     ``None`` for a family whose losses are fed alike at every epoch."""
@@ -108,7 +104,7 @@ def phase_at(family: str | None, model: dict[str, Any], epoch: int) -> At | None
     starts: list[tuple[Phase, int, str]] = []  # each phase that has epochs, the first of them, and why
     start, chosen, read = 0, None, []
     for key, phase in phases.early:
-        bound = _epoch_bound(train, key)
+        bound = config_int(train, key, None)
         if bound is None:  # MMDetection's head reads the key (KeyError without it): no epochs of its own
             continue
         read.append(f"train_cfg.{key} = {bound}")
@@ -125,7 +121,7 @@ def phase_at(family: str | None, model: dict[str, Any], epoch: int) -> At | None
     kind = f" ({bare_type(kind)})" if isinstance(kind, str) else ""
     who = family or "the head"
     text = f"epoch {epoch}, {why}: {who}'s {phase.name} phase: {phase.what.format(assigner=kind)}"
-    missing = [key for key, _ in phases.early if _epoch_bound(train, key) is None]
+    missing = [key for key, _ in phases.early if config_int(train, key, None) is None]
     if missing:
         text += f"; train_cfg sets no {', '.join(missing)} (an int), which {who} reads"
     others = tuple((p.name, first) for i, (p, first, _) in enumerate(starts) if i != index)

@@ -8,6 +8,7 @@ from typing import Any
 
 from losstune import keypath
 from losstune.config import LoadedConfig
+from losstune.engine.confignum import config_int
 from losstune.engine.crosscheck import CrossCheck
 from losstune.engine.evaluation import evaluate
 from losstune.engine.headmodel import (
@@ -118,7 +119,6 @@ def _sample_inputs(
     head_type = str(head.get("type", ""))
     mmdet_head = head_ref is None or head_ref.registry == DEFAULT_SCOPE
     family = family_of(head_type) if mmdet_head else None
-    reg_max = head.get("reg_max", 16)
     name = str(loss.path[-1])
     why = not_modelled(bare_type(head_type), name) if mmdet_head else None
     if why is not None:
@@ -155,7 +155,7 @@ def _sample_inputs(
         sampled=assign,
         num_classes=num_classes,
         seed=seed,
-        reg_max=reg_max if isinstance(reg_max, int) else 16,
+        reg_max=config_int(head, "reg_max", 16),
     )
     if family is None and loss_cfg.get("reduction") == "sum" and name not in avg_factor_keys(head_ref):
         # a head that reduces with 'sum' normalises by itself (YOLOV3Head...): MMDetection would

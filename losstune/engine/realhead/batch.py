@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from losstune.engine.confignum import config_int
 from losstune.keypath import walk_dicts
 from losstune.schema.catalogue import bare_type
 
@@ -47,8 +48,8 @@ def fitted(spec: BatchSpec, model: dict[str, Any]) -> BatchSpec:
     around it is made for it (SSD300's last level is 1×1 at 300 pixels; its VGG backbone and extra
     levels fail at 128)."""
     for path, d in walk_dicts(model):
-        size = d.get("input_size")
-        if path and path[-1] in PRIOR_GENERATORS and isinstance(size, int) and not isinstance(size, bool) and size > 0:
+        size = config_int(d, "input_size", None, least=32)  # the coarsest feature maps need 32 pixels
+        if path and path[-1] in PRIOR_GENERATORS and size is not None:
             if size == spec.size:
                 return spec
             return replace(spec, size=size, sized_by=f"the input size of {bare_type(str(d.get('type', path[-1])))}")
