@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -974,3 +975,14 @@ def test_fsaf_sums_its_element_wise_losses_divided_by_the_positives_kept(
     pred, target, weight = b.args
     iou = _iou(pred, target).clamp(min=1e-6)
     assert float(b.logged) == pytest.approx(float((-iou.log() * weight.mean(-1)).sum()) / by, rel=1e-5)
+
+
+def test_the_epoch_an_idle_loss_is_not_called_at_is_the_phases_own() -> None:
+    from losstune.engine.phases import idle_message, phase_at
+
+    at = phase_at("TOODHead", {"train_cfg": {"initial_epoch": 4}}, 0)
+    assert at is not None
+    assert at.when == "epoch 0, before train_cfg.initial_epoch = 4" and at.text.startswith(f"{at.when}: ")
+    # said from the phase's own field, not from the text cut at its first ':'
+    said = idle_message(replace(at, when="epoch 0: the first"), "model.bbox_head.loss_cls", "loss_cls")
+    assert said is not None and said.startswith("model.bbox_head.loss_cls is not called at epoch 0: the first: ")

@@ -436,11 +436,11 @@ def test_the_through_head_output_says_the_phase_the_head_ran_in() -> None:
     import json
 
     from losstune.engine.realhead.batch import BatchSpec
-    from losstune.engine.realhead.run import HeadRun, LogTerm, phase_text
+    from losstune.engine.realhead.run import HeadRun, LogTerm, phase_of
     from losstune.render.headrun import render_terms, run_data
 
     model = {"bbox_head": {"type": "TOODHead"}, "train_cfg": {"initial_epoch": 4}}
-    assert phase_text(model, "RetinaHead", 0) == ""
+    assert phase_of(model, "RetinaHead", 0) is None
     run = HeadRun(
         "TOOD",
         "model.bbox_head",
@@ -453,7 +453,7 @@ def test_the_through_head_output_says_the_phase_the_head_ran_in() -> None:
         [LogTerm("loss_cls", 1.0)],
         1.0,
     )
-    run.phase = phase_text(model, "TOODHead", 5)
+    run.at = phase_of(model, "TOODHead", 5)
     assert run.phase.startswith("epoch 5, from train_cfg.initial_epoch = 4 on: TOODHead's task-aligned phase")
     assert f"\nphase: {run.phase}\n" in render_terms(run)
     assert json.loads(json.dumps(run_data(run)))["phase"] == {"epoch": 5, "description": run.phase}

@@ -40,11 +40,14 @@ class Phases:
 
 @dataclass(frozen=True)
 class At:
-    """The phase a head is in at ``epoch``, how the config's ``train_cfg`` selects it (``text``),
-    and an epoch of each other phase with its name (to say how to model those)."""
+    """The phase a head is in at ``epoch``, how the config's ``train_cfg`` selects it (``text``,
+    which begins with ``when``: the epoch and the bound it is under, ``epoch 0, before
+    train_cfg.initial_epoch = 4``), and an epoch of each other phase with its name (to say how to
+    model those)."""
 
     phase: Phase
     epoch: int
+    when: str
     text: str
     others: tuple[tuple[str, int], ...] = ()
 
@@ -120,12 +123,13 @@ def phase_at(family: str | None, model: dict[str, Any], epoch: int) -> At | None
     kind = assigner.get("type") if isinstance(assigner, dict) else None
     kind = f" ({bare_type(kind)})" if isinstance(kind, str) else ""
     who = family or "the head"
-    text = f"epoch {epoch}, {why}: {who}'s {phase.name} phase: {phase.what.format(assigner=kind)}"
+    when = f"epoch {epoch}, {why}"
+    text = f"{when}: {who}'s {phase.name} phase: {phase.what.format(assigner=kind)}"
     missing = [key for key, _ in phases.early if config_int(train, key, None) is None]
     if missing:
         text += f"; train_cfg sets no {', '.join(missing)} (an int), which {who} reads"
     others = tuple((p.name, first) for i, (p, first, _) in enumerate(starts) if i != index)
-    return At(phase, epoch, text, others)
+    return At(phase, epoch, when, text, others)
 
 
 def idle_message(at: At, key: str, name: str) -> str | None:
@@ -138,7 +142,7 @@ def idle_message(at: At, key: str, name: str) -> str | None:
     log = at.phase.rules.get(instead, Rule()).log_name or instead
     hint = at.hint()
     return (
-        f"{key} is not called at {at.text.split(':', 1)[0]}: the head's {at.phase.name} phase makes the log's "
+        f"{key} is not called at {at.when}: the head's {at.phase.name} phase makes the log's "
         f"{log} with {other} instead" + (f"; {hint}" if hint else "")
     )
 

@@ -32,6 +32,7 @@ from losstune.schema.catalogue import bare_type
 
 if TYPE_CHECKING:
     from losstune.config import LoadedConfig
+    from losstune.engine.phases import At
 
 RTOL = 1e-4
 
@@ -83,7 +84,7 @@ class HeadRun:
     total: float
     saved: str | None = None
     not_loaded: list[LeftOut] = field(default_factory=list)  # the checkpoints the config names, left out
-    phase: str = ""  # the phase of the head's training at the batch's epoch, for a head whose losses follow it
+    at: At | None = None  # the phase of the head's training at the batch's epoch, for a head whose losses follow it
     stood_in: list[str] = field(default_factory=list)  # the compiled ops computed otherwise (the comparison's)
     model: Any = field(default=None, repr=False)  # the detector, as built and run
     recorded: list[Call] = field(default_factory=list, repr=False)  # the calls, as the head made them
@@ -93,6 +94,12 @@ class HeadRun:
     own: list[Call] = field(default_factory=list, repr=False)
     own_method: str | None = None
     own_terms: tuple[str, ...] = ()  # the terms that method computes
+
+    @property
+    def phase(self) -> str:
+        """The phase of the head's training the batch ran in, in words ("" for a head whose losses
+        do not follow the epoch)."""
+        return self.at.text if self.at is not None else ""
 
     def describe(self) -> str:
         """Which path made the numbers, in words."""
@@ -272,14 +279,13 @@ def at_epoch(epoch: int) -> Iterator[None]:
             hub.runtime_info.pop("epoch", None)
 
 
-def phase_text(model_cfg: dict[str, Any], head_type: str | None, epoch: int) -> str:
-    """The phase the head of ``head_type`` is in at ``epoch``, in words ("" for a head whose losses
-    do not follow the epoch), as the head model says it."""
+def phase_of(model_cfg: dict[str, Any], head_type: str | None, epoch: int) -> At | None:
+    """The phase the head of ``head_type`` is in at ``epoch`` (None for a head whose losses do not
+    follow the epoch), as the head model says it."""
     from losstune.engine.headmodel import family_of
     from losstune.engine.phases import phase_at
 
-    at = phase_at(family_of(head_type), model_cfg, epoch)
-    return at.text if at is not None else ""
+    return phase_at(family_of(head_type), model_cfg, epoch)
 
 
 def _refused(detector: str, checkpoint: str) -> HeadFailed:
@@ -409,7 +415,7 @@ def run_head(
             own_terms=OWN_TERMS if own == OWN_METHOD else (),
         )
         run.not_loaded = left_out
-        run.phase = phase_text(model_cfg, head_type, spec.epoch)
+        run.at = phase_of(model_cfg, head_type, spec.epoch)
         run.stood_in = list(used)
         if save is not None:
             if head is None:

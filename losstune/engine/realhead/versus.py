@@ -327,7 +327,6 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
     """Run ``cfg``'s head through MMDetection on the batch ``spec`` and hold each of its terms
     against the head model, evaluated on the batch's seed at its training epoch (raises
     :class:`~losstune.engine.realhead.run.HeadFailed` where the real head does not run)."""
-    from losstune.engine.phases import phase_at
     from losstune.engine.session import NotCalled, evaluate_config, logged_terms
 
     spec = spec or BatchSpec()
@@ -339,7 +338,7 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
     family = family_of(head_type)
     out = HeadCheck(head_type, family, [], stood_in=run.stood_in)
     model = cfg.tree.get("model")
-    at = phase_at(family, model if isinstance(model, dict) else {}, epoch)
+    at = run.at  # the phase the head ran in, as run_head found it
     if at is not None:
         out.phase, out.others = at.phase.name, at.others
     made = {
