@@ -289,6 +289,7 @@ def test_checkpoints_a_config_names_are_not_loaded_and_the_output_says_so(
 
 
 @needs_mmdet
+@pytest.mark.skipif(not CONFIGS.is_dir(), reason=f"MMDetection 3.3.0's configs are not at {CONFIGS}")
 def test_pvts_own_checkpoint_and_lds_teacher_are_not_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
     asked = _no_reading(monkeypatch)
     # PVT's init_cfg has no type: its own init_weights loads init_cfg.checkpoint
@@ -350,4 +351,20 @@ def test_a_load_the_config_does_not_show_is_refused_in_one_line(
         f"losstune: error: {config}: MMDetection's RetinaNet loads the checkpoint https://example.invalid/own.pth "
         "while it is built or initialised, in a way losstune cannot leave out of the config; losstune loads no "
         "weights for the synthetic batch: remove that checkpoint from the config to run it through the head"
+    )
+
+
+@needs_mmdet
+@pytest.mark.skipif(not CONFIGS.is_dir(), reason=f"MMDetection 3.3.0's configs are not at {CONFIGS}")
+def test_a_teacher_config_that_leads_back_to_the_config_is_an_error(tmp_path: Path) -> None:
+    config = tmp_path / "own_teacher.py"
+    config.write_text(
+        f"_base_ = [{str(CONFIGS / 'ld/ld_r18-gflv1-r101_fpn_1x_coco.py')!r}]\nmodel = dict(teacher_config='own_teacher.py')\n"
+    )
+    args = ["eval", str(config), "--loss", "loss_ld", "--through-head", "--image-size", "64"]
+    code, out = invoke(*args, cwd=tmp_path)  # MMDetection would execute it and build teachers for ever
+    assert (code, out) == (
+        2,
+        f"losstune: error: {config}: model.teacher_config names {config}, a config it is read from: MMDetection "
+        "would build the teacher's teacher for ever; name another teacher config\n",
     )

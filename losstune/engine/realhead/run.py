@@ -124,11 +124,26 @@ def _model_config(cfg: LoadedConfig) -> tuple[dict[str, Any], list[LeftOut]]:
         left.append(LeftOut("load_from", data["load_from"]))
     plain = without_checkpoints(data["model"], "model", left)
     assert isinstance(plain, dict)
-    teacher = teacher_path(plain)
-    if teacher is not None:
-        written = f"model.teacher_config {plain['teacher_config']}: model"
-        plain["teacher_config"] = {"model": _teacher_model(teacher, written, left)}
+    _with_teacher(plain, "model", left, (Path(cfg.path).absolute(),))
     return plain, left
+
+
+def _with_teacher(model: dict[str, Any], key: str, left: list[LeftOut], seen: tuple[Path, ...]) -> None:
+    """``model`` (at config key ``key``) with the teacher config its ``teacher_config`` names
+    replaced by that config's model (see :func:`_teacher_model`), and so on for a teacher's own
+    teacher; ``seen``: the configs read on the way, which a teacher must not lead back to."""
+    path = teacher_path(model)
+    if path is None:
+        return
+    if path in seen:
+        raise HeadFailed(
+            f"{key}.teacher_config names {path}, a config it is read from: MMDetection would build the "
+            "teacher's teacher for ever; name another teacher config"
+        )
+    written = f"{key}.teacher_config {model['teacher_config']}: model"
+    teacher = _teacher_model(path, written, left)
+    _with_teacher(teacher, written, left, (*seen, path))
+    model["teacher_config"] = {"model": teacher}
 
 
 def _teacher_model(path: Path, key: str, left: list[LeftOut]) -> dict[str, Any]:
