@@ -457,3 +457,71 @@ def test_the_through_head_output_says_the_phase_the_head_ran_in() -> None:
     assert run.phase.startswith("epoch 5, from train_cfg.initial_epoch = 4 on: TOODHead's task-aligned phase")
     assert f"\nphase: {run.phase}\n" in render_terms(run)
     assert json.loads(json.dumps(run_data(run)))["phase"] == {"epoch": 5, "description": run.phase}
+
+
+def test_the_pure_nms_keeps_what_mmcvs_nms_keeps_on_hand_counted_boxes() -> None:
+    # mmcv's nms_cpu: descending score; a kept box suppresses a later one of IoU > the threshold
+    from losstune.engine.realhead.pureops import nms_indices
+
+    boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [0, 0, 10, 10.0]])
+    scores = torch.tensor([0.9, 0.8, 0.7, 0.95])
+    # box 3 first: box 0 is the same box (IoU 1), box 1 overlaps it 81 / 119 = 0.68
+    assert nms_indices(boxes, scores, 0.5).tolist() == [3, 2]
+    assert nms_indices(boxes, scores, 0.7).tolist() == [3, 1, 2]
+    # an IoU equal to the threshold (1 / 2) suppresses nothing
+    half = torch.tensor([[0, 0, 2, 1], [0, 0, 1, 1.0]])
+    assert nms_indices(half, torch.tensor([0.5, 0.6]), 0.5).tolist() == [1, 0]
+    assert nms_indices(half, torch.tensor([0.5, 0.6]), 0.49).tolist() == [1]
+    # two boxes of no area: 0 / 0, no suppression
+    flat = torch.tensor([[1, 1, 1, 5], [1, 1, 1, 5.0]])
+    assert nms_indices(flat, torch.tensor([0.2, 0.3]), 0.5).tolist() == [1, 0]
+    empty = nms_indices(torch.zeros(0, 4), torch.zeros(0), 0.5)
+    assert empty.dtype == torch.long and empty.numel() == 0
+
+
+def test_the_pure_roi_align_is_mmcvs_on_hand_counted_rois() -> None:
+    # mmcv's RoIAlign, avg, aligned: an RoI starts half a pixel before its box, each bin averages
+    # ceil(size / bins) samples per axis, bilinear, 0 beyond [-1, size], the border row beyond it
+    from losstune.engine.realhead.pureops import roi_align_avg
+
+    feat = (torch.arange(16.0) + 1).view(1, 1, 4, 4)
+    one = lambda roi, size=(1, 1), **kw: roi_align_avg(feat, torch.tensor([[0.0, *roi]]), size, **kw)  # noqa: E731
+    # four bins of 2 × 2 samples each at the pixels' centres: the mean of each 2 × 2 block
+    assert one((0, 0, 4, 4), (2, 2)).flatten().tolist() == [3.5, 5.5, 11.5, 13.5]
+    # the same grid from a box twice the size at scale 1/2, one sample a bin (sampling_ratio=1)
+    assert one((0, 0, 8, 8), (2, 2), spatial_scale=0.5, sampling_ratio=1).flatten().tolist() == [3.5, 5.5, 11.5, 13.5]
+    assert one((0.5, 0.5, 1.5, 1.5)).item() == 3.5  # smaller than a bin: one sample between four pixels
+    assert one((3.5, 3.5, 4.5, 4.5)).item() == 16.0  # a sample past the last pixel's centre: the last pixel
+    assert one((-0.5, -0.5, 0.5, 0.5)).item() == 1.0  # a sample in [-1, 0]: the first pixel
+    assert one((10, 10, 12, 12)).item() == 0.0  # samples beyond the map
+    assert one((2, 2, 2, 2)).item() == 0.0  # no size, no sample: 0
+    with pytest.raises(ValueError, match="ROIAlign"):
+        one((3, 3, 1, 1))  # an aligned RoI of negative size: mmcv refuses it
+    # the RoI's first number is its image
+    two = torch.stack([feat[0], feat[0] * 10])
+    out = roi_align_avg(two, torch.tensor([[1.0, 0.5, 0.5, 1.5, 1.5], [0.0, 0.5, 0.5, 1.5, 1.5]]), (1, 1))
+    assert out.flatten().tolist() == [35.0, 3.5]
+    assert roi_align_avg(two, torch.zeros(0, 5), (7, 7)).shape == (0, 1, 7, 7)
+
+
+@needs_mmdet
+def test_mmcvs_nms_and_roi_align_run_on_the_ports_only_inside_pure_ops() -> None:
+    from losstune.engine.realhead.importing import load_mmdet
+    from losstune.engine.realhead.ops import CompiledOpMissing
+    from losstune.engine.realhead.pureops import pure_ops
+
+    if not load_mmdet().stand_in:
+        pytest.skip("mmcv has its compiled operators here: nothing is stood in")
+    from mmcv.ops import RoIAlign, batched_nms
+
+    boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [0, 0, 10, 10.0]])
+    scores, labels = torch.tensor([0.9, 0.8, 0.95]), torch.tensor([0, 0, 1])
+    feat, rois = (torch.arange(16.0) + 1).view(1, 1, 4, 4), torch.tensor([[0.0, 0, 0, 4, 4]])
+    with pure_ops(torch.nn.Module()) as used:
+        dets, keep = batched_nms(boxes, scores, labels, dict(type="nms", iou_threshold=0.5))
+        pooled = RoIAlign(2, sampling_ratio=0)(feat, rois)
+    assert keep.tolist() == [2, 0] and dets[:, 4].tolist() == pytest.approx([0.95, 0.9])
+    assert pooled.flatten().tolist() == [3.5, 5.5, 11.5, 13.5]
+    assert any("nms" in u for u in used) and any("RoIAlign" in u for u in used)
+    with pytest.raises(CompiledOpMissing):
+        batched_nms(boxes, scores, labels, dict(type="nms", iou_threshold=0.5))

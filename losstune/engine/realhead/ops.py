@@ -44,12 +44,17 @@ class _StandIn(types.ModuleType):
         return _missing(name)
 
 
+def is_stand_in(module: object) -> bool:
+    """Whether ``module`` is the stand-in for mmcv's compiled operators."""
+    return isinstance(module, _StandIn)
+
+
 def ensure_ops() -> bool:
     """Put the stand-in in ``sys.modules`` where mmcv is installed without its compiled operators;
     True when the stand-in is in use (now or from an earlier call)."""
     current = sys.modules.get(EXT)
     if current is not None:
-        return isinstance(current, _StandIn)
+        return is_stand_in(current)
     if importlib.util.find_spec("mmcv") is None or importlib.util.find_spec(EXT) is not None:
         return False
     stand_in = _StandIn(EXT, "mmcv's compiled operators, absent from this mmcv (calling one raises)")
