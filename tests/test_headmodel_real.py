@@ -102,6 +102,37 @@ REAL = [
         {"det_loss", "pull_loss", "push_loss", "off_loss"},
         {"off_loss", "push_loss"},
     ),
+    # two-stage (mmcv's NMS and RoIAlign computed in PyTorch): the RPN's terms on every anchor, the
+    # RoI head's on the 512 sampled RoIs of each image, loss_bbox on their positives divided by
+    # all of them (bbox_targets.size(0)); the model's sampler fills its 128 positives where an
+    # untrained RPN's proposals give the real one a few, so loss_bbox's values differ
+    (
+        "faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py",
+        "RPNHead + BBoxHead",
+        {"loss_rpn_cls", "loss_rpn_bbox", "loss_cls", "loss_bbox"},
+        {"loss_rpn_cls", "loss_cls"},
+    ),
+    # each stage's terms s{i}. weighted by stage_loss_weights (1, 0.5, 0.25) after the head
+    (
+        "cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py",
+        "RPNHead + BBoxHead",
+        {"loss_rpn_cls", *(f"s{i}.loss_{n}" for i in range(3) for n in ("cls", "bbox"))},
+        {"loss_rpn_cls", "s0.loss_cls", "s1.loss_cls", "s2.loss_cls"},
+    ),
+    # loss_mask on the positive RoIs' masks of their class, no avg_factor
+    (
+        "mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py",
+        "RPNHead + BBoxHead + FCNMaskHead",
+        {"loss_rpn_cls", "loss_cls", "loss_bbox", "loss_mask"},
+        {"loss_cls", "loss_mask"},
+    ),
+    # one mask_head dict, built once per stage: logged s0. to s2., each stage's weight
+    (
+        "cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py",
+        "RPNHead + BBoxHead + FCNMaskHead",
+        {"s0.loss_mask", "s1.loss_mask", "s2.loss_mask", "s2.loss_cls"},
+        {"s0.loss_mask", "s1.loss_mask", "s2.loss_mask"},
+    ),
 ]
 
 ZERO = [
@@ -119,6 +150,8 @@ ZERO = [
     ("centernet/centernet-update_r18_fpn_8xb8-amp-lsj-200e_coco.py", {"loss_cls"}),  # pos_inds=None
     # no positive: no negative is mined, each term 0 over the images' floors of the avg_factor
     ("ssd/ssdlite_mobilenetv2-scratch_8xb24-600e_coco.py", {"loss_cls", "loss_bbox"}),
+    # the RoI head's sampled RoIs all negatives: loss_bbox is 0 × the predictions, no call
+    ("faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py", {"loss_rpn_cls", "loss_rpn_bbox", "loss_cls"}),
 ]
 
 
@@ -131,6 +164,15 @@ SIZES = {
     # SSDLite's anchors are sized for 320 pixels (min_sizes 48 to 304, no input_size to run the batch
     # at): at 64 every box is smaller than the smallest anchor, its encoded targets far from usual
     "ssd/ssdlite_mobilenetv2-scratch_8xb24-600e_coco.py": 128,
+    **{
+        c: 128
+        for c in (
+            "faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py",
+            "cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py",
+            "mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py",
+            "cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py",
+        )
+    },
 }
 
 
@@ -525,3 +567,73 @@ def test_mmcvs_nms_and_roi_align_run_on_the_ports_only_inside_pure_ops() -> None
     assert any("nms" in u for u in used) and any("RoIAlign" in u for u in used)
     with pytest.raises(CompiledOpMissing):
         batched_nms(boxes, scores, labels, dict(type="nms", iou_threshold=0.5))
+
+
+def test_the_roi_heads_avg_factors_are_counted_on_the_sampled_rois() -> None:
+    # BBoxHead.loss: loss_cls's avg_factor is max(RoIs with a label weight, 1); loss_bbox is handed
+    # the positives only, with avg_factor bbox_targets.size(0), every sampled RoI of the batch
+    sampled = Counts(positives=(33, 23), negatives=(479, 489), rows=1024)
+    positives_only = Counts(positives=(56, 0), negatives=(0, 0), rows=56)
+    bbox = AvgRule(rule_for("BBoxHead", "loss_bbox"), None, None)
+    assert bbox.avg(positives_only, sampled) == 1024.0
+    assert AvgRule(rule_for("BBoxHead", "loss_cls"), None, None).avg(sampled) == 1024.0
+    # a cascade's stage weight is part of what the term is divided by afterwards
+    assert AvgRule(Rule(), None, None, weighted=0.25).divisor(sampled) == 4.0
+    assert AvgRule(Rule(), None, None).divisor(sampled) is None
+
+
+@needs_configs
+def test_a_cascades_stages_are_logged_and_weighted_as_cascade_roi_head_does() -> None:
+    from losstune.engine.session import evaluate_config
+
+    cfg = losstune.load(CONFIGS / "cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py")
+    # bbox_head is a list of three: each its stage; mask_head one dict, built for each stage
+    one = evaluate_config(cfg, "model.roi_head.bbox_head.1.loss_cls", num_priors=300)
+    assert one.log_names == ["s1.loss_cls"] and one.rule is not None and one.rule.weighted == 0.5
+    shared = evaluate_config(cfg, "model.roi_head.mask_head.loss_mask", num_priors=300)
+    assert shared.log_names == ["s0.loss_mask", "s1.loss_mask", "s2.loss_mask"]
+    assert shared.rule is not None and shared.rule.weighted == 1.0
+    last = evaluate_config(cfg, "model.roi_head.mask_head.loss_mask", num_priors=300, term="s2.loss_mask")
+    assert last.log_name == "s2.loss_mask" and last.rule is not None and last.rule.weighted == 0.25
+    assert "stage_loss_weights[2] = 0.25" in last.trace.steps[-1].description
+    # a plain RoI head's mask head is one stage, unweighted
+    plain = losstune.load(CONFIGS / "mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py")
+    assert evaluate_config(plain, "model.roi_head.mask_head.loss_mask", num_priors=300).log_names == ["loss_mask"]
+
+
+@needs_mmdet
+def test_a_model_with_a_mask_head_is_given_a_mask_for_each_box() -> None:
+    from losstune.engine.realhead.batch import BatchSpec, data_sample, fitted, plain_sample, synthetic
+
+    spec = fitted(BatchSpec(size=32, boxes=2), {"roi_head": {"mask_head": {"type": "FCNMaskHead"}}})
+    assert spec.masks and "each with its mask" in spec.describe()
+    assert not fitted(BatchSpec(), {"roi_head": {"bbox_head": {}}}).masks
+    _, samples = synthetic(spec, 80)
+    gt = samples[0].gt_instances
+    masks = torch.from_numpy(gt.masks.masks)
+    assert masks.shape == (2, 32, 32)
+    for box, mask in zip(gt.bboxes, masks, strict=True):
+        ys, xs = mask.nonzero(as_tuple=True)
+        # the ellipse inside the box: its pixels' centres within the box, the centre's pixel in it
+        assert bool((xs + 0.5 >= box[0]).all() and (xs + 0.5 <= box[2]).all())
+        assert bool((ys + 0.5 >= box[1]).all() and (ys + 0.5 <= box[3]).all())
+        cx, cy = int((box[0] + box[2]) / 2), int((box[1] + box[3]) / 2)
+        assert mask[cy, cx] == 1
+    again = data_sample(plain_sample(samples[0])).gt_instances
+    assert type(again.masks).__name__ == "BitmapMasks" and (again.masks.masks == gt.masks.masks).all()
+
+
+@needs_configs
+def test_a_two_stage_detectors_rpn_terms_are_renamed_as_mmdetection_3_renames_them() -> None:
+    # TwoStageDetector.loss (3.x) logs an RPN term without "rpn" in its name as rpn_{name}, apart
+    # from the RoI head's; 2.x's forward_train logs it as the head returns it
+    from losstune.engine.session import evaluate_config
+
+    fcos = losstune.load(CONFIGS / "faster_rcnn/faster-rcnn_r50_fpn_fcos-rpn_1x_coco.py")
+    assert evaluate_config(fcos, "model.rpn_head.loss_centerness", num_priors=300).log_names == ["rpn_loss_centerness"]
+    two = evaluate_config(fcos, "model.rpn_head.loss_centerness", num_priors=300, mmdet_version=2)
+    assert two.log_names == ["loss_centerness"]
+    faster = losstune.load(CONFIGS / "faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py")
+    assert evaluate_config(faster, "model.rpn_head.loss_cls", num_priors=300).log_names == ["loss_rpn_cls"]
+    rpn = losstune.load(CONFIGS / "rpn/rpn_r50_fpn_1x_coco.py")  # the RPN detector alone renames nothing
+    assert evaluate_config(rpn, "model.rpn_head.loss_cls", num_priors=300).log_names == ["loss_rpn_cls"]

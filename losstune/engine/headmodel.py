@@ -125,7 +125,11 @@ RULES: dict[str, dict[str, Rule]] = {
     "SSDHead": {},
     "PISASSDHead": {},
     "RPNHead": {"loss_cls": Rule(log_name="loss_rpn_cls"), "loss_bbox": Rule(log_name="loss_rpn_bbox")},
-    "BBoxHead": {"loss_cls": Rule(avg="labelled"), "loss_bbox": Rule(rows="positives", avg="rois")},
+    "BBoxHead": {
+        "loss_cls": Rule(avg="labelled"),
+        # bbox_targets.size(0): every sampled RoI, though the module is handed the positives only
+        "loss_bbox": Rule(rows="positives", avg="rois", avg_of="assignment"),
+    },
     "FCNMaskHead": {"loss_mask": Rule(avg="none")},
     "GFLHead": {
         "loss_bbox": replace(_DENSE_QUALITY_FIRST, quality="weight_targets"),
@@ -261,6 +265,7 @@ class AvgRule:
     bg_cls_weight: float | None
     times: float = 1.0  # what the head multiplies the avg_factor by (SABL's columns per positive)
     times_text: str = ""  # and what that number is, in words
+    weighted: float = 1.0  # what the term is multiplied by after the head (a cascade stage's stage_loss_weights)
 
     def avg(self, counts: Counts, assigned: Counts | None = None, first: Counts | None = None) -> float | None:
         """The avg_factor on ``counts``, or on ``assigned`` (the assignment's) or ``first`` (the first
@@ -280,7 +285,12 @@ class AvgRule:
         return avg * self.times, f"{f'({rule})' if rule and '+' in rule else rule} × {self.times_text}"
 
     def divisor(self, counts: Counts) -> float | None:
-        return divisor(self.rule, counts, sampling_avg(counts, self.given_rule))
+        """What the term is divided by after the module, counted on ``counts`` (``None``: nothing),
+        a cascade stage's weight included."""
+        by = divisor(self.rule, counts, sampling_avg(counts, self.given_rule))
+        if self.weighted == 1:
+            return by
+        return (by if by is not None else 1.0) / self.weighted
 
 
 def family_of(head_type: str | None) -> str | None:
@@ -545,6 +555,7 @@ class Where:
     head_path: tuple[Any, ...] | None
     head: dict[str, Any]
     model: dict[str, Any]
+    version: int = 3  # the MMDetection major version modelled
 
 
 def num_queries(model: dict[str, Any], head: dict[str, Any]) -> int:
@@ -570,10 +581,23 @@ def _decoder_layers(model: dict[str, Any], head: dict[str, Any]) -> int:
 def log_names(where: Where, family: str | None, name: str) -> list[str]:
     """The names the training log prints this loss under: the head's key, ``s{i}.`` for the stages
     of a cascade, and for a DETR head every decoder layer (``d{i}.``), the encoder (``enc_``) of a
-    two-stage one and DINO's denoising queries (``dn_``, per layer too)."""
+    two-stage one and DINO's denoising queries (``dn_``, per layer too); in 3.x, ``rpn_`` before
+    the key of a two-stage detector's RPN loss that does not name it (TwoStageDetector.loss renames
+    them apart from the RoI head's: an FCOSHead as the RPN logs ``rpn_loss_cls``)."""
+    names = _log_names(where, family, name)
+    two_stage = where.head_path is not None and where.head_path[-1:] == ("rpn_head",) and "roi_head" in where.model
+    if where.version >= 3 and two_stage:
+        return [n if "loss" not in n or "rpn" in n else f"rpn_{n}" for n in names]
+    return names
+
+
+def _log_names(where: Where, family: str | None, name: str) -> list[str]:
     path = where.path
     if len(path) >= 2 and isinstance(path[-2], int) and "roi_head" in path:
         return [f"s{path[-2]}.{name}"]
+    stages = shared_stages(where)
+    if stages is not None:
+        return [f"s{i}.{name}" for i in range(stages)]
     parts = rule_for(family, name).parts
     if parts:  # the parts of one call's result
         return list(parts)
@@ -590,19 +614,48 @@ def log_names(where: Where, family: str | None, name: str) -> list[str]:
     return names
 
 
-def stage_weight(where: Where) -> tuple[float, str] | None:
-    """The ``stage_loss_weights`` factor a cascade's RoI head multiplies stage ``i``'s terms by."""
+def shared_stages(where: Where) -> int | None:
+    """A cascade RoI head's ``num_stages``, where the loss's head is its ``bbox_head`` or
+    ``mask_head`` given as one dict: CascadeRoIHead builds that head once per stage, and each
+    stage logs its terms as ``s{i}.``."""
+    head_path = where.head_path or ()
+    roi = where.model.get("roi_head")
+    if len(head_path) < 2 or head_path[-2] != "roi_head" or head_path[-1] not in ("bbox_head", "mask_head"):
+        return None
+    if not isinstance(roi, dict):
+        return None
+    stages = roi.get("num_stages")
+    if not isinstance(stages, int) or isinstance(stages, bool) or stages < 1:
+        return None
+    return stages if isinstance(roi.get("stage_loss_weights"), list) else None
+
+
+def stage_of(where: Where, term: str = "") -> int | None:
+    """The cascade stage a loss (its log term ``term``) belongs to: its index in the list of heads,
+    or, for a head all stages share, the ``s{i}.`` of the term."""
     path = where.path
-    if "roi_head" not in path or len(path) < 2 or not isinstance(path[-2], int):
+    if "roi_head" in path and len(path) >= 2 and isinstance(path[-2], int):
+        return path[-2]
+    prefix = term.partition(".")[0]
+    if shared_stages(where) is not None and prefix.startswith("s") and prefix[1:].isdigit():
+        return int(prefix[1:])
+    return 0 if shared_stages(where) is not None else None
+
+
+def stage_weight(where: Where, term: str = "") -> tuple[float, str] | None:
+    """The ``stage_loss_weights`` factor a cascade's RoI head multiplies stage ``i``'s terms by
+    (``term``: the log term evaluated, ``s{i}.…``)."""
+    stage = stage_of(where, term)
+    if stage is None:
         return None
     roi = where.model.get("roi_head")
     weights = roi.get("stage_loss_weights") if isinstance(roi, dict) else None
-    if not isinstance(weights, list) or path[-2] >= len(weights):
+    if not isinstance(weights, list) or stage >= len(weights):
         return None
-    w = number(weights[path[-2]])
+    w = number(weights[stage])
     if w is None:
         return None
-    return float(w), f"× stage_loss_weights[{path[-2]}] = {w:g}, as CascadeRoIHead.loss weights stage {path[-2]}"
+    return float(w), f"× stage_loss_weights[{stage}] = {w:g}, as CascadeRoIHead.loss weights stage {stage}"
 
 
 def dn_groups(model: dict[str, Any], num_gts: int) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from losstune import keypath
@@ -182,11 +182,13 @@ def _sample_inputs(
     fed.log_names = names
     if loss.by_head is not None:
         fed.notes.insert(0, in_head_note(loss))
-    staged = stage_weight(where)
+    staged = stage_weight(where, fed.log_name)
     if staged is not None:
         factor, text = staged
         fed.scale = factor * (fed.scale if fed.scale is not None else 1.0)
         fed.scale_text = f"{fed.scale_text}; {text}" if fed.scale_text else text
+        if fed.rule is not None:
+            fed.rule = replace(fed.rule, weighted=factor)
     preds = num_priors or (ROI_PRIORS if roi_head else DENSE_PRIORS)
     if sampled and family in ("DETRHead", "YOLOXHead"):  # their assigners' own counts
         preds = sampled[0].stats["priors"]
@@ -312,7 +314,7 @@ def evaluate_config(
             else None
         )
         model = cfg.tree.get("model")
-        where = Where(loss.path, loss.head, head, model if isinstance(model, dict) else {})
+        where = Where(loss.path, loss.head, head, model if isinstance(model, dict) else {}, version)
         fed, how, at = _sample_inputs(
             loss, loss_cfg, where, head_ref, seed=seed, num_priors=num_priors, term=term, epoch=epoch
         )

@@ -30,12 +30,14 @@ class BatchSpec:
     boxes: int = 3
     sized_by: str = ""  # what in the config set the size, where it did
     epoch: int = 0
+    masks: bool = False  # an instance mask for each box (a model with a mask head)
 
     def describe(self) -> str:
         by = f" ({self.sized_by})" if self.sized_by else ""
+        masks = ", each with its mask (the ellipse inside the box)" if self.masks else ""
         return (
             f"synthetic batch, seed {self.seed}: {self.images} images of {self.size}×{self.size}{by}, "
-            f"{self.boxes} ground-truth boxes each"
+            f"{self.boxes} ground-truth boxes each{masks}"
         )
 
 
@@ -46,7 +48,10 @@ def fitted(spec: BatchSpec, model: dict[str, Any]) -> BatchSpec:
     """``spec`` at the input size a prior generator of ``model`` is built for, where one names it
     (SSDAnchorGenerator's ``input_size``): its anchors are laid out for that size, and the network
     around it is made for it (SSD300's last level is 1×1 at 300 pixels; its VGG backbone and extra
-    levels fail at 128)."""
+    levels fail at 128); with a mask for each box where the model has a mask head (its targets are
+    cropped from the ground-truth masks)."""
+    if not spec.masks and any(path and path[-1] == "mask_head" for path, _ in walk_dicts(model)):
+        spec = replace(spec, masks=True)
     for path, d in walk_dicts(model):
         size = config_int(d, "input_size", None, least=32)  # the coarsest feature maps need 32 pixels
         if path and path[-1] in PRIOR_GENERATORS and size is not None:
@@ -59,7 +64,8 @@ def fitted(spec: BatchSpec, model: dict[str, Any]) -> BatchSpec:
 def synthetic(spec: BatchSpec, num_classes: int) -> tuple[Tensor, list[Any]]:
     """Seeded images (already normalised, as the data preprocessor hands them on) and one
     ``DetDataSample`` per image: boxes inside the image (a tenth to a half of its side) with labels
-    below ``num_classes``, no ignored boxes, and the image metas the heads read."""
+    below ``num_classes``, no ignored boxes, and the image metas the heads read; with
+    ``spec.masks``, each box's mask (a ``BitmapMasks`` of the ellipse inside it)."""
     import torch
 
     g = torch.Generator().manual_seed(spec.seed)
@@ -70,6 +76,10 @@ def synthetic(spec: BatchSpec, num_classes: int) -> tuple[Tensor, list[Any]]:
         xy = torch.rand(spec.boxes, 2, generator=g) * (spec.size - wh)
         labels = torch.randint(0, max(num_classes, 1), (spec.boxes,), generator=g)
         shape = (spec.size, spec.size)
+        boxes = torch.cat([xy, xy + wh], dim=1)
+        gt = {"bboxes": boxes, "labels": labels}
+        if spec.masks:
+            gt["masks"] = ellipse_masks(boxes, spec.size)
         samples.append(
             {
                 "metainfo": {
@@ -80,11 +90,26 @@ def synthetic(spec: BatchSpec, num_classes: int) -> tuple[Tensor, list[Any]]:
                     "batch_input_shape": shape,
                     "scale_factor": (1.0, 1.0),
                 },
-                "gt_instances": {"bboxes": torch.cat([xy, xy + wh], dim=1), "labels": labels},
+                "gt_instances": gt,
                 "ignored_instances": {"bboxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.int64)},
             }
         )
     return images, [data_sample(s) for s in samples]
+
+
+def ellipse_masks(boxes: Tensor, size: int) -> Any:
+    """MMDetection's ``BitmapMasks`` of ``size`` × ``size``: for each box, the pixels whose centres
+    lie in the ellipse inscribed in it."""
+    import torch
+    from mmdet.structures.mask import BitmapMasks
+
+    centres = torch.arange(size, dtype=boxes.dtype) + 0.5
+    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+    rx, ry = (boxes[:, 2] - boxes[:, 0]) / 2, (boxes[:, 3] - boxes[:, 1]) / 2
+    dx = ((centres[None, None, :] - cx[:, None, None]) / rx[:, None, None]) ** 2
+    dy = ((centres[None, :, None] - cy[:, None, None]) / ry[:, None, None]) ** 2
+    inside = (dx + dy) <= 1
+    return BitmapMasks(inside.to(torch.uint8).numpy(), size, size)
 
 
 def data_sample(plain: dict[str, Any]) -> Any:
@@ -95,7 +120,13 @@ def data_sample(plain: dict[str, Any]) -> Any:
     sample = DetDataSample(metainfo=dict(plain["metainfo"]))
     for name in SAMPLE_FIELDS:
         if name in plain:
-            setattr(sample, name, InstanceData(**plain[name]))
+            fields = dict(plain[name])
+            masks: Any = fields.get("masks")
+            if masks is not None and hasattr(masks, "numpy"):  # the instance masks, written as a (boxes, H, W) tensor
+                from mmdet.structures.mask import BitmapMasks
+
+                fields["masks"] = BitmapMasks(masks.numpy(), *masks.shape[1:])
+            setattr(sample, name, InstanceData(**fields))
     return sample
 
 
@@ -105,8 +136,17 @@ def plain_sample(sample: Any) -> dict[str, Any]:
     for name in SAMPLE_FIELDS:
         if name in sample:
             instances = getattr(sample, name)
-            out[name] = {k: to_plain(v) for k, v in instances.items()}
+            out[name] = {k: to_plain(_tensor_of_masks(v)) for k, v in instances.items()}
     return out
+
+
+def _tensor_of_masks(value: Any) -> Any:
+    """A ``BitmapMasks`` as its (boxes, H, W) tensor of 0 and 1; anything else as it is."""
+    if type(value).__name__ == "BitmapMasks":
+        import torch
+
+        return torch.from_numpy(value.masks.copy())
+    return value
 
 
 def is_samples(value: Any) -> bool:

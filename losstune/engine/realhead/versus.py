@@ -297,13 +297,30 @@ def real_feed(
     return feed, tally.split
 
 
-def _per_image_from(feed: RealFeed, known: list[RealFeed]) -> RealFeed:
-    """``feed`` with its positives split per image as a term of the same head with as many
-    positives has them (the positives of one assignment are fed to each of its terms)."""
-    for other in known:
-        if other.counts.pos == feed.counts.pos:
-            counts = Counts(other.counts.positives, other.counts.negatives, feed.counts.rows, feed.counts.weights)
-            return replace(feed, counts=counts)
+def _head_path(feed: RealFeed) -> str:
+    """The head whose loss modules made ``feed``'s calls (``roi_head.bbox_head.0``)."""
+    return feed.modules[0].rpartition(".")[0] if feed.modules else ""
+
+
+def _assignment_of(feed: RealFeed, fed: list[tuple[RealFeed, bool]]) -> RealFeed | None:
+    """The term that ``feed`` is fed from, of all the head's terms ``fed`` (each with whether its
+    positives are known per image): one with as many positives (the positives of one assignment
+    are fed to each of its terms; a mask head's are its RoI head's), of the same head first, then
+    one known per image, then the one of the most rows (the labelled term of every sampled RoI);
+    where none has as many, the same head's first known per image, else the first known."""
+    head = _head_path(feed)
+    ranked = sorted(fed, key=lambda f: (_head_path(f[0]) != head, not f[1], -f[0].counts.rows))
+    found = next((f for f, _ in ranked if f.counts.pos == feed.counts.pos), None)
+    if found is not None:
+        return found
+    return next((f for f, split in ranked if split), None)
+
+
+def _per_image_from(feed: RealFeed, other: RealFeed | None) -> RealFeed:
+    """``feed`` with its positives split per image as ``other``'s, where it has as many."""
+    if other is not None and other is not feed and other.counts.pos == feed.counts.pos:
+        counts = Counts(other.counts.positives, other.counts.negatives, feed.counts.rows, feed.counts.weights)
+        return replace(feed, counts=counts)
     return feed
 
 
@@ -313,11 +330,14 @@ def _close(a: float | None, b: float | None) -> bool:
     return abs(a - b) <= RTOL * max(abs(a), abs(b)) + 1e-7
 
 
-def _kind(rows: float, positives: float) -> str:
+def _kind(rows: float, positives: float, negatives: float = 0.0) -> str:
     """Which predictions a call is made on: the positives (once, or once per box side), or the
-    negatives too."""
+    negatives too (every sampled one, where ``negatives`` are counted: a sampler's 512 RoIs of
+    128 positives are not 4 × the positives)."""
     if abs(rows - positives) < 0.5:
         return "the positives"
+    if negatives > 0 and abs(rows - positives - negatives) < 0.5:
+        return "the positives and negatives"
     if abs(rows - 4 * positives) < 0.5 and positives:
         return "4 × the positives"
     return "the positives and negatives" if rows > positives else f"{rows:g} rows"
@@ -333,9 +353,11 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
     seed, epoch = spec.seed, spec.epoch
     run = run_head(cfg, spec, pure=True)
     heads = {t.name: _head_of(run, run.recorded[t.calls[0]]) for t in run.terms if t.calls}
-    kinds = {type(h).__name__ for h in heads.values()}
-    head_type = run.head_type or (kinds.pop() if len(kinds) == 1 else None)
-    family = family_of(head_type)
+    kinds = list(dict.fromkeys(type(h).__name__ for h in heads.values()))
+    head_type = run.head_type or (kinds[0] if len(kinds) == 1 else None)
+    # a two-stage detector's terms come from several heads (RPN, RoI, mask), each of its family
+    families = {name: family_of(type(h).__name__) for name, h in heads.items()}
+    family = family_of(head_type) if head_type is not None else _families(kinds)
     out = HeadCheck(head_type, family, [], stood_in=run.stood_in)
     model = cfg.tree.get("model")
     at = run.at  # the phase the head ran in, as run_head found it
@@ -346,7 +368,7 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
             run,
             t.calls,
             getattr(heads[name], "num_classes", 80),
-            logged_rule(family, name).layout == "images",
+            logged_rule(families.get(name, family), name).layout == "images",
             name=name,
         )
         for name, t in _terms(run)
@@ -365,12 +387,16 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
         out.compared_on = (
             f"the arguments of {head_type}.{run.own_method}, which computes its terms (it calls no loss module)"
         )
-    known = [f for f, split in made.values() if split]
-    feeds = {name: f if split else _per_image_from(f, known) for name, (f, split) in made.items()}
-    positives = {name: (f if split else known[0] if known else f).counts for name, (f, split) in made.items()}
+    fed_from = {name: f if split else _assignment_of(f, list(made.values())) for name, (f, split) in made.items()}
+    feeds = {name: f if split else _per_image_from(f, fed_from[name]) for name, (f, split) in made.items()}
+    positives = {name: (fed_from[name] or f).counts for name, (f, _) in made.items()}
     priors = max((f.rows for f in feeds.values()), default=0.0)
     # a head of whole maps, a call each: the model's priors are one map's pixels
-    one_map = {name: f.rows / f.calls for name, f in feeds.items() if logged_rule(family, name).layout == "maps"}
+    one_map = {
+        name: f.rows / f.calls
+        for name, f in feeds.items()
+        if logged_rule(families.get(name, family), name).layout == "maps"
+    }
     priors = max(one_map.values(), default=priors)
     by_name: dict[str, tuple[str, str | None]] = {}
     for loss in [*cfg.losses(), *cfg.in_head_losses()]:
@@ -400,7 +426,7 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
         key, term = by_name[name]
         n = one_map.get(name, priors)
         r = evaluate_config(cfg, key, seed=seed, num_priors=max(int(n), 1), term=term, epoch=epoch)
-        check = _compare(name, key, r, real, family, positives[name])
+        check = _compare(name, key, r, real, families.get(name, family), positives[name])
         check.replayed = replayed.get(name)
         out.terms.append(check)
     return out
@@ -444,6 +470,13 @@ def _own_feeds(cfg: LoadedConfig, run: HeadRun, model: dict[str, Any]) -> dict[s
     return out
 
 
+def _families(kinds: list[str]) -> str | None:
+    """The families of a detector's several heads, joined in the order their terms come
+    (``RPNHead + BBoxHead + FCNMaskHead``); ``None`` where none is modelled."""
+    found = [family_of(k) or f"{k} (not modelled)" for k in kinds]
+    return " + ".join(dict.fromkeys(found)) if any(family_of(k) for k in kinds) else None
+
+
 def _uncalled(configured: bool) -> str:
     """Why a term of the loss dict was made by no call of a loss module."""
     if configured:
@@ -477,8 +510,9 @@ def _compare(name: str, key: str, r: Any, real: RealFeed, family: str | None, as
         check.shape_ok = False
         check.why.append(f"prediction width {_dims(check.model_width)} vs the head's {_dims(real.width)}")
     stats = r.trace.steps[0].value if isinstance(r.trace.steps[0].value, dict) else {}
-    ours = _kind(check.model_rows, float(stats.get("positives", -1)))
-    theirs = _kind(real.rows, assigned.pos / max(len(assigned.positives), 1))
+    ours = _kind(check.model_rows, float(stats.get("positives", -1)), float(stats.get("negatives", 0)))
+    images = max(len(assigned.positives), 1)
+    theirs = _kind(real.rows, assigned.pos / images, assigned.neg / images)
     if ours != theirs:
         check.shape_ok = False
         check.why.append(f"rows: the model hands {ours}, the head {theirs}")
