@@ -608,6 +608,7 @@ def test_a_model_with_a_mask_head_is_given_a_mask_for_each_box() -> None:
     spec = fitted(BatchSpec(size=32, boxes=2), {"roi_head": {"mask_head": {"type": "FCNMaskHead"}}})
     assert spec.masks and "each with its mask" in spec.describe()
     assert not fitted(BatchSpec(), {"roi_head": {"bbox_head": {}}}).masks
+    assert fitted(BatchSpec(), {"roi_head": {"mask_head": [{"type": "HTCMaskHead"}] * 3}}).masks  # HTC's stages
     _, samples = synthetic(spec, 80)
     gt = samples[0].gt_instances
     masks = torch.from_numpy(gt.masks.masks)

@@ -50,7 +50,7 @@ def fitted(spec: BatchSpec, model: dict[str, Any]) -> BatchSpec:
     around it is made for it (SSD300's last level is 1×1 at 300 pixels; its VGG backbone and extra
     levels fail at 128); with a mask for each box where the model has a mask head (its targets are
     cropped from the ground-truth masks)."""
-    if not spec.masks and any(path and path[-1] == "mask_head" for path, _ in walk_dicts(model)):
+    if not spec.masks and any("mask_head" in path for path, _ in walk_dicts(model)):  # a dict, or a list of them
         spec = replace(spec, masks=True)
     for path, d in walk_dicts(model):
         size = config_int(d, "input_size", None, least=32)  # the coarsest feature maps need 32 pixels
