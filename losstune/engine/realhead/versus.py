@@ -310,7 +310,11 @@ def _assignment_of(feed: RealFeed, fed: list[tuple[RealFeed, bool]]) -> RealFeed
     where none has as many, the same head's first known per image, else the first known."""
     head = _head_path(feed)
     ranked = sorted(fed, key=lambda f: (_head_path(f[0]) != head, not f[1], -f[0].counts.rows))
-    found = next((f for f, _ in ranked if f.counts.pos == feed.counts.pos), None)
+    # itself only where it counts negatives (the labelled term): a call on the positives alone, or
+    # on each positive's four sides (GFL's loss_dfl), is fed from another term's assignment
+    found = next(
+        (f for f, _ in ranked if f.counts.pos == feed.counts.pos and (f is not feed or f.counts.neg > 0)), None
+    )
     if found is not None:
         return found
     return next((f for f, split in ranked if split), None)
