@@ -29,6 +29,7 @@ class LoadedConfig:
         self.new_style = result.imported is not None
         self.sources = result.sources
         self._losses: list[LossNode] | None = None
+        self._in_head: list[LossNode] | None = None
         self._nodes: list[tuple[keypath.Path, Any]] | None = None
         self._dicts: list[tuple[keypath.Path, dict[Any, Any]]] | None = None
 
@@ -84,7 +85,9 @@ class LoadedConfig:
     def in_head_losses(self) -> list[LossNode]:
         """The losses heads compute in their own code, with no loss dict in the config (SSDHead's
         ``loss_cls`` and ``loss_bbox``): not among :meth:`losses`, which are the config's own dicts."""
-        return locate_in_head_losses(self._cfg, self.dict_nodes())
+        if self._in_head is None:
+            self._in_head = locate_in_head_losses(self._cfg, self.dict_nodes())
+        return self._in_head
 
     def samplers(self) -> list[SamplerRef]:
         """Every bbox sampler written in the config."""
