@@ -253,14 +253,13 @@ def pure_ops(model: Any) -> Iterator[list[str]]:
         setattr(module, method, make(used))
         patched.append((module, method))
     ext = sys.modules.get(EXT)
-    if not is_stand_in(ext):
-        ext = None
-    for name, make in PURE_EXT.items() if ext is not None else ():
+    given = PURE_EXT if is_stand_in(ext) else {}
+    for name, make in given.items():
         setattr(ext, name, make(used))
     try:
         yield used
     finally:
         for module, method in patched:
             delattr(module, method)
-        for name in PURE_EXT if ext is not None else ():
+        for name in given:
             delattr(ext, name)
