@@ -83,3 +83,21 @@ def test_class_weight_length_documents_every_head_whose_classifier_it_knows() ->
 
     named = set(re.findall(r"\b[A-Z][A-Za-z0-9]*Head\b", ClassWeightLength.doc()))
     assert named == {head for head, _ in CLASSIFIER_WIDTHS}
+
+
+def _lt111(head: str, loss: str) -> list[tuple[int, int]]:
+    rule = next(r for r in ALL_RULES if r.code == "LT111")
+    source = (
+        f"model = dict(bbox_head=dict(type='{head}', loss_cls=dict(type='{loss}', use_sigmoid=True)),\n"
+        "             train_cfg=dict(sampler=dict(type='RandomSampler', num=256, pos_fraction=0.5)))\n"
+    )
+    return [(d.span.line, d.span.column) for d in run_example(rule, Example(source), SCHEMA) if d.span is not None]
+
+
+def test_sampler_with_balanced_loss_follows_whether_the_head_calls_its_sampler() -> None:
+    # FreeAnchorRetinaHead builds AnchorHead's sampler and never calls it (its bags come from the
+    # IoUs); RTMDetHead feeds loss_cls from its train_cfg's sampler; YOLOXHead's is a PseudoSampler always
+    assert _lt111("FreeAnchorRetinaHead", "FocalLoss") == []
+    assert _lt111("RTMDetHead", "QualityFocalLoss") == [(2, 47)]
+    assert _lt111("RetinaHead", "FocalLoss") == [(2, 47)]
+    assert _lt111("YOLOXHead", "FocalLoss") == []

@@ -102,21 +102,6 @@ BOX_LOSSES: Mapping[str, frozenset[str]] = {
 # literally one of these names (a string test: 'mmdet.FocalLoss' or a renamed copy keeps the sampler).
 V2_PSEUDO_FORCING_TYPES: frozenset[str] = frozenset(("FocalLoss", "GHMC", "QualityFocalLoss"))
 
-# Registry -> heads that sample priors with the sampler of their train_cfg and feed loss_cls with
-# the result: the anchor-based heads and the RoI bbox heads. (Anchor-free heads such as FCOSHead,
-# and GARPNHead's loss_loc, never see the sampler; MMYOLO's heads use batch assigners only.)
-SAMPLING_HEADS: Mapping[str, frozenset[str]] = {
-    "mmdet": _names(
-        """AnchorHead RetinaHead RetinaSepBNHead RPNHead ATSSHead GFLHead LDHead PAAHead FSAFHead
-        FreeAnchorRetinaHead TOODHead DDODHead SSDHead BBoxHead ConvFCBBoxHead Shared2FCBBoxHead
-        Shared4Conv1FCBBoxHead DoubleConvFCBBoxHead"""
-    ),
-    "mmrotate": _names(
-        """RotatedRetinaHead R3Head R3RefineHead S2AHead S2ARefineHead AngleBranchRetinaHead
-        OrientedRPNHead RotatedATSSHead RotatedShared2FCBBoxHead GVBBoxHead"""
-    ),
-}
-
 # Registry -> heads that build a sampler (their train_cfg's, else a PseudoSampler; YOLOXHead a
 # PseudoSampler always) and compute their losses from its sampling result, as MMDetection's code
 # (2.x and 3.x) does: the only heads under which an implicit PseudoSampler is shown.
@@ -142,6 +127,29 @@ NO_SAMPLER_HEADS: Mapping[str, frozenset[str]] = {
         DecoupledSOLOLightHead SOLOV2Head FreeAnchorRetinaHead DETRHead ConditionalDETRHead DABDETRHead
         DeformableDETRHead DINOHead GroundingDINOHead DDQDETRHead"""
     ),
+}
+
+# Registry -> heads that build a sampler but a PseudoSampler whatever their train_cfg names.
+PSEUDO_ONLY_HEADS: Mapping[str, frozenset[str]] = {"mmdet": _names("YOLOXHead")}
+
+# Registry -> heads sampled by a sampler none of them builds: the RoI bbox heads (their RoI head's
+# train_cfg.rcnn.sampler), and MMRotate's heads that sample priors.
+OTHER_SAMPLING_HEADS: Mapping[str, frozenset[str]] = {
+    "mmdet": _names("BBoxHead ConvFCBBoxHead Shared2FCBBoxHead Shared4Conv1FCBBoxHead DoubleConvFCBBoxHead"),
+    "mmrotate": _names(
+        """RotatedRetinaHead R3Head R3RefineHead S2AHead S2ARefineHead AngleBranchRetinaHead
+        OrientedRPNHead RotatedATSSHead RotatedShared2FCBBoxHead GVBBoxHead"""
+    ),
+}
+
+# Registry -> heads that feed loss_cls from the sampler their train_cfg names: those of
+# SAMPLER_HEADS that use it and the others above. Heads whose losses take no sampling result
+# (NO_SAMPLER_HEADS: anchor-free heads such as FCOSHead; FreeAnchorRetinaHead, which builds
+# AnchorHead's sampler and never calls it) and MMYOLO's heads (batch assigners only) never see it.
+SAMPLING_HEADS: Mapping[str, frozenset[str]] = {
+    registry: (SAMPLER_HEADS.get(registry, frozenset()) - PSEUDO_ONLY_HEADS.get(registry, frozenset()))
+    | OTHER_SAMPLING_HEADS.get(registry, frozenset())
+    for registry in (*SAMPLER_HEADS, *OTHER_SAMPLING_HEADS)
 }
 
 # Parameters that a head takes out of a loss dict (or converts) before the loss is built, keyed
