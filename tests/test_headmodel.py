@@ -66,6 +66,13 @@ HEADS = {
             loss_embedding=dict(type='AssociativeEmbeddingLoss', pull_weight=0.1, push_weight=0.2),
             loss_offset=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1)))
         """,
+    "grid": """
+        model = dict(roi_head=dict(type='GridRoIHead',
+            grid_head=dict(type='GridHead', grid_points=9, roi_feat_size=14,
+                loss_grid=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=15))),
+            train_cfg=dict(rcnn=dict(sampler=dict(type='RandomSampler', num=512, pos_fraction=0.25,
+                neg_pos_ub=-1, add_gt_as_proposals=True), pos_radius=1, max_num_grid=100)))
+        """,
     "vfnet": """
         model = dict(bbox_head=dict(type='VFNetHead', num_classes=80,
             loss_bbox=dict(type='GIoULoss', loss_weight=1.5)))
@@ -986,3 +993,39 @@ def test_the_epoch_an_idle_loss_is_not_called_at_is_the_phases_own() -> None:
     # said from the phase's own field, not from the text cut at its first ':'
     said = idle_message(replace(at, when="epoch 0: the first"), "model.bbox_head.loss_cls", "loss_cls")
     assert said is not None and said.startswith("model.bbox_head.loss_cls is not called at epoch 0: the first: ")
+
+
+def test_grid_rcnn_sums_its_fused_and_unfused_heatmaps_averaged_over_every_element(
+    head: Callable[..., EvalResult], write: Callable[..., Path]
+) -> None:
+    """GridHead.loss: loss_grid (sigmoid BCE, no weight, no avg_factor) on the fused and on the
+    unfused heatmaps of the sampled positives (at most max_num_grid), against the same targets,
+    summed; each point's target map its half-size sub-region, 1 within pos_radius of the point."""
+    grid = head("grid", "loss_grid", seed=0)
+    assert grid.log_name == "loss_grid" and grid.log_names == ["loss_grid"]
+    assert "avg_factor" not in grid.kwargs
+    pred, target = grid.args
+    # the sampler's 128 positives of one image, capped at max_num_grid=100
+    assert pred.shape == target.shape == (100, 9, 28, 28)
+    assert set(target.unique().tolist()) <= {0.0, 1.0} and int(target.sum()) > 0
+    step1 = grid.trace.steps[0].description
+    assert "100 RoIs" in step1 and "max_num_grid=100" in step1 and step1.endswith("no avg_factor")
+    assert "mean over all" in grid.trace.steps[3].description
+    one = float(15 * torch.nn.functional.binary_cross_entropy_with_logits(pred, target))
+    assert float(grid.trace.loss) == pytest.approx(one, rel=1e-5)
+    from losstune.engine.heads_grid import grid_inputs
+
+    cfg = losstune.load(write("grid.py", HEADS["grid"])).tree["model"]
+    made = grid_inputs(
+        "loss_grid", {}, head=cfg["roi_head"]["grid_head"], model=cfg, num_classes=80, num_priors=None, seed=0
+    )
+    assert made is not None and made.others is not None and len(made.others.calls) == 1
+    unfused_pred, unfused_target = made.others.calls[0].args
+    assert torch.equal(made.args[0], pred) and torch.equal(unfused_target, target)
+    assert not torch.equal(unfused_pred, pred)  # predictions of its own
+    two = float(15 * torch.nn.functional.binary_cross_entropy_with_logits(unfused_pred, target))
+    last = grid.trace.steps[-1]
+    assert last.name == "head" and "loss_fused + loss_unfused" in last.description
+    assert float(grid.logged) == pytest.approx(one + two, rel=1e-5)
+    asked = head("grid", "loss_grid", seed=0, num_priors=7)
+    assert asked.args[0].shape == (7, 9, 28, 28) and "7 RoIs" in asked.trace.steps[0].description

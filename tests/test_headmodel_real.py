@@ -126,6 +126,15 @@ REAL = [
         {"loss_rpn_cls", "loss_cls", "loss_bbox", "loss_mask"},
         {"loss_cls", "loss_mask"},
     ),
+    # GridHead's loss_grid: the fused and unfused heatmaps of the sampled positives, every element
+    # averaged, no avg_factor, the two calls summed (the bbox head's loss_cls is its default, not
+    # in the config: not compared)
+    (
+        "grid_rcnn/grid-rcnn_r50_fpn_gn-head_1x_coco.py",
+        "RPNHead + BBoxHead + GridHead",
+        {"loss_rpn_cls", "loss_rpn_bbox", "loss_grid"},
+        {"loss_grid"},
+    ),
     # one mask_head dict, built once per stage: logged s0. to s2., each stage's weight
     (
         "cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py",
@@ -369,6 +378,33 @@ def test_cornernets_targets_are_mmdetections() -> None:
     assert torch.allclose(ours.offsets[1], theirs["bottomright_offset"])
     assert ours.match == theirs["corner_embedding"]
     assert int(ours.heatmaps[0].eq(1).sum()) == len(boxes)  # distinct corners: one peak each
+
+
+@needs_mmdet
+@pytest.mark.parametrize(("points", "radius"), [(9, 1), (4, 2)])
+def test_grid_rcnns_targets_are_mmdetections(points: int, radius: int) -> None:
+    """The model's grid targets are GridHead.get_targets' on the same boxes: each point's
+    sub-region of the doubled box, its circle of pos_radius; a box whose doubled side is at most
+    sqrt(grid_points) pixels has none."""
+    from types import SimpleNamespace
+
+    from mmdet.models.roi_heads.mask_heads.grid_head import GridHead
+
+    from losstune.engine.heads_grid import grid_targets, sub_regions
+
+    g = torch.Generator().manual_seed(1)
+    gts = torch.tensor([[10.0, 20.0, 90.0, 70.0], [0.0, 0.0, 33.0, 41.0], [5.0, 5.0, 6.0, 6.5]])
+    boxes = gts + torch.randn(3, 4, generator=g) * 3
+    boxes[2] = torch.tensor([5.0, 5.0, 6.0, 6.4])  # doubled: 2 × 1.4 pixels, no point
+    head = SimpleNamespace(grid_points=points, grid_size=int(points**0.5), whole_map_size=4 * 14)
+    head.sub_regions = GridHead.calc_sub_regions(head)
+    assert sub_regions(points, 4 * 14) == head.sub_regions
+    results = [SimpleNamespace(pos_bboxes=boxes, pos_gt_bboxes=gts)]
+    theirs = GridHead.get_targets(head, results, SimpleNamespace(pos_radius=radius))
+    ours = grid_targets(boxes, gts, grid_points=points, roi_feat_size=14, radius=radius)
+    assert ours.shape == theirs.shape == (3, points, 28, 28)
+    assert torch.equal(ours, theirs)
+    assert int(ours[:2].sum()) > 0 and int(ours[2].sum()) == 0
 
 
 @needs_mmdet

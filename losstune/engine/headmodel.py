@@ -57,6 +57,7 @@ FAMILY: dict[str, str] = {
     "YOLOV3Head": "YOLOV3Head",
     "CenterNetUpdateHead": "CenterNetUpdateHead",
     "CornerHead": "CornerHead",
+    "GridHead": "GridHead",
     "FSAFHead": "FSAFHead",
     "SSDHead": "SSDHead",
     "PISASSDHead": "PISASSDHead",
@@ -110,7 +111,8 @@ class Rule:
     avg_of: Literal["call", "assignment", "each_call"] = "call"
     # "images": the module is handed (images, priors, …) maps, one call per feature level;
     # "maps": a whole (images, C, H, W) map a call, several calls a term (the priors: one map's pixels)
-    layout: Literal["rows", "images", "maps"] = "rows"
+    # "roi_maps": an (RoIs, C, H, W) map a call (the priors: the RoIs handed, GridHead's positives)
+    layout: Literal["rows", "images", "maps", "roi_maps"] = "rows"
     parts: tuple[str, ...] = ()  # the log names of the parts of the module's result (a pair), one call
 
 
@@ -199,6 +201,8 @@ RULES: dict[str, dict[str, Rule]] = {
         "loss_embedding": Rule(avg="none", layout="maps", parts=("pull_loss", "push_loss")),
         "loss_offset": Rule(avg="positives", avg_of="each_call", after="pair_mean", log_name="off_loss", layout="maps"),
     },
+    # two calls (the fused and unfused heatmaps) summed, every element averaged by the module
+    "GridHead": {"loss_grid": Rule(avg="none", layout="roi_maps")},
     "YOLOFHead": {"loss_bbox": Rule(avg_of="assignment")},
     "YOLOV3Head": {name: Rule(avg="none", layout="images") for name in ("loss_cls", "loss_conf", "loss_xy", "loss_wh")},
     "FoveaHead": {

@@ -1,7 +1,7 @@
 """The input makers of the head families, one table: family -> how the inputs of its losses are
 made where they are not a dense head's as the family's rule feeds them. ``own`` makes a family's
 inputs in place of a dense head's (its own maps or points, with their own counts: CenterNet's,
-CornerNet's); ``remake`` turns a dense head's arguments, after the rule took its rows and
+CornerNet's, Grid R-CNN's heatmaps); ``remake`` turns a dense head's arguments, after the rule took its rows and
 weights, into the ones the head hands (YOLOX's objectness, YOLOF's candidate boxes, YOLOv3's
 masked maps, SABL's side buckets, SSD's hard negatives). A new family is one entry of :data:`MAKERS`."""
 
@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from losstune.engine import heads_centernet, heads_corner, heads_sabl, heads_ssd, heads_yolo
+from losstune.engine import heads_centernet, heads_corner, heads_grid, heads_sabl, heads_ssd, heads_yolo
 from losstune.engine.inputs import Inputs
 from losstune.engine.sampling import Sampled
 
@@ -32,6 +32,7 @@ class Own:
     num_priors: int | None
     default_priors: int
     seed: int
+    model: dict[str, Any] = field(default_factory=dict)  # the model dict around the head (its train_cfg)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,17 @@ MAKERS: dict[str, Maker] = {
     "CornerHead": Maker(
         own=lambda o: heads_corner.corner_inputs(
             o.loss_name, o.loss_cfg, head=o.head, num_classes=o.num_classes, num_priors=o.num_priors, seed=o.seed
+        )
+    ),
+    "GridHead": Maker(
+        own=lambda o: heads_grid.grid_inputs(
+            o.loss_name,
+            o.loss_cfg,
+            head=o.head,
+            model=o.model,
+            num_classes=o.num_classes,
+            num_priors=o.num_priors,
+            seed=o.seed,
         )
     ),
     "YOLOXHead": Maker(

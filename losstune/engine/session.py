@@ -150,7 +150,9 @@ def _sample_inputs(
         )
         return sampled[0]
 
-    made = own_inputs(family, Own(name, loss_cfg, head, num_classes, num_priors, DENSE_PRIORS, seed)) or synthetic(
+    made = own_inputs(
+        family, Own(name, loss_cfg, head, num_classes, num_priors, DENSE_PRIORS, seed, where.model)
+    ) or synthetic(
         loss_cfg,
         sampled=assign,
         num_classes=num_classes,

@@ -394,14 +394,14 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
     fed_from = {name: f if split else _assignment_of(f, list(made.values())) for name, (f, split) in made.items()}
     feeds = {name: f if split else _per_image_from(f, fed_from[name]) for name, (f, split) in made.items()}
     positives = {name: (fed_from[name] or f).counts for name, (f, _) in made.items()}
-    priors = max((f.rows for f in feeds.values()), default=0.0)
+    layouts = {name: logged_rule(families.get(name, family), name).layout for name in feeds}
+    # a term of (RoIs, C, H, W) maps (GridHead's): the model's priors are the RoIs of its first call
+    roi_maps = {name: _first_rois(run, t.calls) for name, t in _terms(run) if layouts.get(name) == "roi_maps"}
+    priors = max((f.rows for name, f in feeds.items() if name not in roi_maps), default=0.0)
     # a head of whole maps, a call each: the model's priors are one map's pixels
-    one_map = {
-        name: f.rows / f.calls
-        for name, f in feeds.items()
-        if logged_rule(families.get(name, family), name).layout == "maps"
-    }
+    one_map = {name: f.rows / f.calls for name, f in feeds.items() if layouts[name] == "maps"}
     priors = max(one_map.values(), default=priors)
+    one_map |= roi_maps
     by_name: dict[str, tuple[str, str | None]] = {}
     for loss in [*cfg.losses(), *cfg.in_head_losses()]:
         try:
@@ -488,6 +488,13 @@ def _uncalled(configured: bool) -> str:
     return (
         "the head computes it in its own code: no loss module of the config makes it, so the model has none to evaluate"
     )
+
+
+def _first_rois(run: HeadRun, calls: list[int]) -> float:
+    """The RoIs of a term's first call: its prediction's first dimension."""
+    call = run.recorded[calls[0]]
+    pred = next(iter(_bound(run.model.get_submodule(call.module), call).values()), None)
+    return float(pred.shape[0]) if pred is not None and hasattr(pred, "shape") and pred.dim() else 1.0
 
 
 def _terms(run: HeadRun) -> list[tuple[str, Any]]:
