@@ -178,6 +178,9 @@ class InHeadLoss(Struct, frozen=True):
     params: dict[str, Any]
     reads: dict[str, str]
     uses: dict[str, str] = {}
+    # a loss module the head builds from its class's default where the config writes no dict for it
+    # (MaskIoUHead's loss_iou), not its own code; a dict the config writes is the config's loss
+    default: bool = False
 
 
 _SSD_LOSSES = (
@@ -193,8 +196,14 @@ _SSD_LOSSES = (
     InHeadLoss("loss_bbox", "SmoothL1Loss", {"loss_weight": 1.0}, {"beta": "smoothl1_beta"}),
 )
 
-# Head class (MMDetection 3.3.0, dense_heads/) -> the losses its own code computes.
-IN_HEAD_LOSSES: dict[str, tuple[InHeadLoss, ...]] = {"SSDHead": _SSD_LOSSES, "PISASSDHead": _SSD_LOSSES}
+# Head class (MMDetection 3.3.0, dense_heads/ and roi_heads/) -> the losses its own code computes,
+# or that it builds from its class's default where the config writes none.
+IN_HEAD_LOSSES: dict[str, tuple[InHeadLoss, ...]] = {
+    "SSDHead": _SSD_LOSSES,
+    "PISASSDHead": _SSD_LOSSES,
+    # MaskIoUHead.__init__: loss_iou=dict(type='MSELoss', loss_weight=0.5)
+    "MaskIoUHead": (InHeadLoss("loss_iou", "MSELoss", {"loss_weight": 0.5}, {}, default=True),),
+}
 
 
 def in_head_spec(loss: LossNode) -> InHeadLoss | None:
@@ -207,6 +216,12 @@ def in_head_spec(loss: LossNode) -> InHeadLoss | None:
 def in_head_note(loss: LossNode) -> str:
     """What a loss its head computes in its own code is, in words."""
     head = bare_type(loss.by_head or "")
+    spec = in_head_spec(loss)
+    if spec is not None and spec.default:
+        return (
+            f"{head} builds {loss.path[-1]} from its class's default ({spec.type}, loss_weight={spec.params.get('loss_weight', 1.0)}), "
+            "the config writes no dict for it"
+        )
     return (
         f"{head} computes {loss.path[-1]} in its own code (loss_by_feat_single), with no loss dict in the config: "
         "the key is its term's, the type the loss module that computes the same"
@@ -234,6 +249,8 @@ def locate_in_head_losses(cfg: Any, nodes: list[tuple[Path, Any]] | None = None)
         found = _train_cfg_for(cfg, path)
         train = found[1] if found is not None else {}
         for loss in losses:
+            if loss.default and isinstance(value.get(loss.name), dict):
+                continue  # the config's own dict: among the config's losses
             params = dict(loss.params)
             for name, key in loss.reads.items():
                 if key in train:

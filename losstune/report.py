@@ -268,7 +268,8 @@ def _in_head_view(
         key = spec.reads.get(name)
         meaning = specs[name].description if name in specs else ""
         if key is None:
-            params.append(Param(name, v, loss.origin, description=f"fixed in {head}'s code. {meaning}".strip()))
+            fixed = f"{head}'s default" if spec.default else f"fixed in {head}'s code"
+            params.append(Param(name, v, loss.origin, description=f"{fixed}. {meaning}".strip()))
         else:
             where = origin_at(cfg.tree, (*train_path, key))
             params.append(Param(name, v, where, description=f"train_cfg.{key}, which {head} passes. {meaning}".strip()))

@@ -73,6 +73,12 @@ HEADS = {
             train_cfg=dict(rcnn=dict(sampler=dict(type='RandomSampler', num=512, pos_fraction=0.25,
                 neg_pos_ub=-1, add_gt_as_proposals=True), pos_radius=1, max_num_grid=100)))
         """,
+    "ms": """
+        model = dict(roi_head=dict(type='MaskScoringRoIHead',
+            mask_iou_head=dict(type='MaskIoUHead', num_classes=80)),
+            train_cfg=dict(rcnn=dict(sampler=dict(type='RandomSampler', num=512, pos_fraction=0.25,
+                neg_pos_ub=-1, add_gt_as_proposals=True), mask_thr_binary=0.5)))
+        """,
     "vfnet": """
         model = dict(bbox_head=dict(type='VFNetHead', num_classes=80,
             loss_bbox=dict(type='GIoULoss', loss_weight=1.5)))
@@ -1029,3 +1035,32 @@ def test_grid_rcnn_sums_its_fused_and_unfused_heatmaps_averaged_over_every_eleme
     assert float(grid.logged) == pytest.approx(one + two, rel=1e-5)
     asked = head("grid", "loss_grid", seed=0, num_priors=7)
     assert asked.args[0].shape == (7, 9, 28, 28) and "7 RoIs" in asked.trace.steps[0].description
+
+
+def test_mask_scoring_averages_the_positives_whose_mask_iou_target_is_above_0(
+    head: Callable[..., EvalResult], write: Callable[..., Path]
+) -> None:
+    """MaskIoUHead.loss_and_target: its default MSELoss (loss_weight 0.5, no dict in the config) on
+    each positive's predicted IoU against its mask IoU target, those of a target above 0 only, no
+    weight, no avg_factor; logged loss_mask_iou. Without mask_thr_binary MMDetection fails."""
+    ms = head("ms", "loss_iou", seed=0)
+    assert ms.log_name == "loss_mask_iou" and ms.log_names == ["loss_mask_iou"]
+    assert "avg_factor" not in ms.kwargs and "weight" not in ms.kwargs
+    pred, target = ms.args
+    assert pred.dim() == 1 and pred.shape == target.shape and bool((target > 0).all()) and bool((target <= 1).all())
+    assert float(ms.logged) == pytest.approx(0.5 * float(((pred - target) ** 2).mean()), rel=1e-5)
+    assert ms.trace.steps[0].description.endswith("with no weight; no avg_factor")
+    assert any("MaskIoUHead builds loss_iou from its class's default (MSELoss" in n for n in ms.notes)
+    asked = head("ms", "loss_iou", seed=0, num_priors=9)
+    assert "9 RoIs" in asked.trace.steps[0].description and asked.args[0].numel() <= 9
+    from losstune.engine.inputs import InputError
+
+    path = write("ms_unset.py", HEADS["ms"].replace("mask_thr_binary=0.5", "pos_weight=-1"))
+    with pytest.raises(InputError, match=r"train_cfg\.rcnn\.mask_thr_binary"):
+        evaluate_config(losstune.load(path), "loss_iou")
+    written = write(
+        "ms_written.py",
+        HEADS["ms"].replace("num_classes=80)", "num_classes=80, loss_iou=dict(type='MSELoss', loss_weight=2.0))"),
+    )
+    cfg = losstune.load(written)
+    assert not cfg.in_head_losses() and [n.key for n in cfg.losses()] == ["model.roi_head.mask_iou_head.loss_iou"]

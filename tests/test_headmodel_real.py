@@ -135,6 +135,14 @@ REAL = [
         {"loss_rpn_cls", "loss_rpn_bbox", "loss_grid"},
         {"loss_grid"},
     ),
+    # MaskIoUHead's loss_iou (its class's default, MSELoss): the positives whose mask IoU target is
+    # above 0, as the head selects them, no avg_factor; logged loss_mask_iou
+    (
+        "ms_rcnn/ms-rcnn_r50_fpn_1x_coco.py",
+        "RPNHead + BBoxHead + FCNMaskHead + MaskIoUHead",
+        {"loss_rpn_cls", "loss_cls", "loss_bbox", "loss_mask", "loss_mask_iou"},
+        {"loss_cls", "loss_mask"},
+    ),
     # one mask_head dict, built once per stage: logged s0. to s2., each stage's weight
     (
         "cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py",
@@ -242,6 +250,26 @@ def test_a_wrong_rule_is_caught() -> None:
     wrong = AvgRule(Rule(avg="detr_cls"), None, 1.0)
     assert right.avg(feed.counts) == feed.avg
     assert wrong.avg(feed.counts) != feed.avg
+
+
+@needs_mmdet
+@needs_configs
+def test_a_term_whose_head_selects_its_rows_is_its_own_assignment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MaskIoUHead hands the module the positives whose target is above 0, fewer than the RoI
+    head's: counted on another term's assignment, its rows would not be the positives."""
+    from dataclasses import replace
+
+    from losstune.engine import headmodel
+
+    config = "ms_rcnn/ms-rcnn_r50_fpn_1x_coco.py"
+    held = {t.term: t for t in _hold(config, 3).terms}
+    right = held["loss_mask_iou"]
+    assert right.shape_ok and right.real.counts.pos < held["loss_mask"].real.counts.pos
+    rules = dict(headmodel.RULES["MaskIoUHead"])
+    rules["loss_iou"] = replace(rules["loss_iou"], selects=False)
+    monkeypatch.setitem(headmodel.RULES, "MaskIoUHead", rules)
+    wrong = next(t for t in _hold(config, 3).terms if t.term == "loss_mask_iou")
+    assert not wrong.shape_ok, wrong.why
 
 
 def test_the_avg_factor_rules_at_zero_positives() -> None:
@@ -405,6 +433,32 @@ def test_grid_rcnns_targets_are_mmdetections(points: int, radius: int) -> None:
     assert ours.shape == theirs.shape == (3, points, 28, 28)
     assert torch.equal(ours, theirs)
     assert int(ours[:2].sum()) > 0 and int(ours[2].sum()) == 0
+
+
+@needs_mmdet
+def test_mask_scorings_iou_targets_are_mmdetections() -> None:
+    """The model's mask IoU targets are MaskIoUHead.get_targets' on the same mask logits, mask
+    targets and area ratios (the masks binarised at mask_thr_binary, the instance's whole area its
+    area in the RoI over the ratio)."""
+    from types import SimpleNamespace
+
+    from mmdet.models.roi_heads.mask_heads.maskiou_head import MaskIoUHead
+
+    from losstune.engine.heads_maskiou import mask_iou_targets
+
+    g = torch.Generator().manual_seed(2)
+    logits = torch.randn(6, 28, 28, generator=g)
+    masks = (torch.rand(6, 28, 28, generator=g) > 0.4).float()
+    ratios = torch.rand(6, generator=g) * 0.5 + 0.5
+    logits[5] = -1.0  # no pixel above the threshold: a target of 0
+    head = SimpleNamespace(_get_area_ratio=lambda proposals, inds, gt_masks: ratios)
+    results = [SimpleNamespace(pos_priors=torch.zeros(6, 4), pos_assigned_gt_inds=torch.zeros(6, dtype=torch.long))]
+    theirs = MaskIoUHead.get_targets(
+        head, results, [SimpleNamespace(masks=None)], logits, masks, SimpleNamespace(mask_thr_binary=0.5)
+    )
+    ours = mask_iou_targets(logits, masks, ratios, 0.5)
+    assert torch.equal(ours, theirs)
+    assert float(ours[5]) == 0.0 and bool((ours[:5] > 0).all())
 
 
 @needs_mmdet

@@ -58,6 +58,7 @@ FAMILY: dict[str, str] = {
     "CenterNetUpdateHead": "CenterNetUpdateHead",
     "CornerHead": "CornerHead",
     "GridHead": "GridHead",
+    "MaskIoUHead": "MaskIoUHead",
     "FSAFHead": "FSAFHead",
     "SSDHead": "SSDHead",
     "PISASSDHead": "PISASSDHead",
@@ -114,6 +115,9 @@ class Rule:
     # "roi_maps": an (RoIs, C, H, W) map a call (the priors: the RoIs handed, GridHead's positives)
     layout: Literal["rows", "images", "maps", "roi_maps"] = "rows"
     parts: tuple[str, ...] = ()  # the log names of the parts of the module's result (a pair), one call
+    # the head hands the module rows it selects itself (MaskIoUHead: the positives whose target is
+    # above 0): the term's call is its own assignment
+    selects: bool = False
 
 
 _CENTERNESS = "centerness_targets"
@@ -203,6 +207,8 @@ RULES: dict[str, dict[str, Rule]] = {
     },
     # two calls (the fused and unfused heatmaps) summed, every element averaged by the module
     "GridHead": {"loss_grid": Rule(avg="none", layout="roi_maps")},
+    # the positives whose mask IoU target is above 0, no weight, averaged by the module
+    "MaskIoUHead": {"loss_iou": Rule(weight="none", avg="none", log_name="loss_mask_iou", selects=True)},
     "YOLOFHead": {"loss_bbox": Rule(avg_of="assignment")},
     "YOLOV3Head": {name: Rule(avg="none", layout="images") for name in ("loss_cls", "loss_conf", "loss_xy", "loss_wh")},
     "FoveaHead": {

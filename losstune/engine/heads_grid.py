@@ -109,7 +109,7 @@ def _seeded_positives(n: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
     return torch.cat([c - s / 2, c + s / 2], dim=1), gts
 
 
-def _positives(model: dict[str, Any], num_classes: int, seed: int) -> tuple[int, str]:
+def sampled_positives(model: dict[str, Any], num_classes: int, seed: int) -> tuple[int, str]:
     """The positives the configured RoI sampler gives one image (of :data:`ROI_PROPOSALS`), and how."""
     sampler = rcnn_cfg(model).get("sampler")
     s = sample(
@@ -147,7 +147,7 @@ def grid_inputs(
     if num_priors is not None:
         rois, source = num_priors, "the RoIs asked for (--num-priors)"
     else:
-        positives, source = _positives(model, num_classes, seed)
+        positives, source = sampled_positives(model, num_classes, seed)
         rois = max(min(positives, cap), 1)
         source = f"{source} ({positives}), at most max_num_grid={cap}"
     g = torch.Generator().manual_seed(seed)

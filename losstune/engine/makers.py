@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from losstune.engine import heads_centernet, heads_corner, heads_grid, heads_sabl, heads_ssd, heads_yolo
+from losstune.engine import heads_centernet, heads_corner, heads_grid, heads_maskiou, heads_sabl, heads_ssd, heads_yolo
 from losstune.engine.inputs import Inputs
 from losstune.engine.sampling import Sampled
 
@@ -100,6 +100,11 @@ MAKERS: dict[str, Maker] = {
             num_classes=o.num_classes,
             num_priors=o.num_priors,
             seed=o.seed,
+        )
+    ),
+    "MaskIoUHead": Maker(
+        own=lambda o: heads_maskiou.mask_iou_inputs(
+            o.loss_name, o.loss_cfg, model=o.model, num_classes=o.num_classes, num_priors=o.num_priors, seed=o.seed
         )
     ),
     "YOLOXHead": Maker(

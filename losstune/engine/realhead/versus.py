@@ -391,7 +391,12 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
         out.compared_on = (
             f"the arguments of {head_type}.{run.own_method}, which computes its terms (it calls no loss module)"
         )
-    fed_from = {name: f if split else _assignment_of(f, list(made.values())) for name, (f, split) in made.items()}
+    # a term whose rows its head selects itself (MaskIoUHead's) is its own assignment
+    selects = {name for name in made if logged_rule(families.get(name, family), name).selects}
+    fed_from = {
+        name: f if split or name in selects else _assignment_of(f, list(made.values()))
+        for name, (f, split) in made.items()
+    }
     feeds = {name: f if split else _per_image_from(f, fed_from[name]) for name, (f, split) in made.items()}
     positives = {name: (fed_from[name] or f).counts for name, (f, _) in made.items()}
     layouts = {name: logged_rule(families.get(name, family), name).layout for name in feeds}
