@@ -480,16 +480,6 @@ def test_the_associative_embedding_loss_is_mmdetections() -> None:
 
 @needs_mmdet
 @needs_configs
-def test_a_head_computing_its_own_terms_is_named_not_compared() -> None:
-    checked = _hold("free_anchor/freeanchor_r50_fpn_1x_coco.py", 3)
-    assert checked.family is None and checked.terms == []
-    for term in ("positive_bag_loss", "negative_bag_loss"):
-        assert "computes this term itself" in checked.skipped[term]
-    assert "positive_bag_loss, negative_bag_loss" in checked.skipped["model.bbox_head.loss_bbox"]
-
-
-@needs_mmdet
-@needs_configs
 def test_fsafs_division_is_counted_on_the_positives_its_selection_keeps() -> None:
     # FSAFHead hands its modules reduction='none' and reduces the losses itself: each term is the
     # levels' sums after the feature selection, divided by the positives it kept (fewer than the
@@ -728,3 +718,177 @@ def test_a_two_stage_detectors_rpn_terms_are_renamed_as_mmdetection_3_renames_th
     assert evaluate_config(faster, "model.rpn_head.loss_cls", num_priors=300).log_names == ["loss_rpn_cls"]
     rpn = losstune.load(CONFIGS / "rpn/rpn_r50_fpn_1x_coco.py")  # the RPN detector alone renames nothing
     assert evaluate_config(rpn, "model.rpn_head.loss_cls", num_priors=300).log_names == ["loss_rpn_cls"]
+
+
+@needs_mmdet
+@needs_configs
+@pytest.mark.parametrize("boxes", [3, 0])
+def test_free_anchor_is_read_from_its_own_code_and_the_model_gives_its_bag_terms(boxes: int) -> None:
+    # FreeAnchorRetinaHead's terms are its own bags (loss_bbox enters each per anchor): its
+    # loss_by_feat is recorded, and the model's bags on exactly those arguments give the head's terms
+    checked = _hold("free_anchor/freeanchor_r50_fpn_1x_coco.py", boxes)
+    assert "FreeAnchorRetinaHead.loss_by_feat" in checked.compared_on and not checked.skipped
+    terms = {t.term: t for t in checked.terms}
+    assert set(terms) == {"positive_bag_loss", "negative_bag_loss"}
+    assert terms["positive_bag_loss"].real.width == (50,) and terms["negative_bag_loss"].real.width == (80,)
+    _rules_agree(checked)
+    for t in terms.values():
+        assert t.real.avg is None and t.model_avg is None  # no avg_factor: the head divides itself
+        assert t.real.counts.positives == (boxes, boxes)
+        assert t.replayed == pytest.approx(t.real.value, rel=1e-4, abs=1e-7)
+    by = max(1, 2 * boxes)
+    assert terms["positive_bag_loss"].rule_scale == pytest.approx(1 / by)
+    assert terms["negative_bag_loss"].rule_scale == pytest.approx(1 / max(1, 2 * boxes * 50))
+    if boxes:
+        assert terms["negative_bag_loss"].real.scale == pytest.approx(1 / (2 * boxes * 50), rel=1e-4)
+    else:
+        assert terms["positive_bag_loss"].real.value == 0.0
+        assert terms["negative_bag_loss"].real.scale == pytest.approx(1.0, rel=1e-4)
+
+
+@needs_mmdet
+@pytest.mark.parametrize("boxes", [3, 0])
+def test_free_anchor_bag_terms_equal_the_heads_on_its_inputs(boxes: int) -> None:
+    """The model's bags on random logits, deltas and boxes equal FreeAnchorRetinaHead.loss_by_feat's
+    terms, with a pre_anchor_topk, bbox_thr, gamma and alpha other than the defaults."""
+    from mmengine.structures import InstanceData
+
+    from losstune.engine import heads_freeanchor as fa
+    from losstune.engine.realhead.importing import load_mmdet
+
+    head_cfg = {
+        "type": "FreeAnchorRetinaHead",
+        "num_classes": 5,
+        "in_channels": 4,
+        "stacked_convs": 1,
+        "feat_channels": 4,
+        "pre_anchor_topk": 20,
+        "bbox_thr": 0.5,
+        "gamma": 1.5,
+        "alpha": 0.4,
+        "anchor_generator": {
+            "type": "AnchorGenerator",
+            "octave_base_scale": 4,
+            "scales_per_octave": 3,
+            "ratios": [0.5, 1.0, 2.0],
+            "strides": [8, 16, 32],
+        },
+        "bbox_coder": {"type": "DeltaXYWHBBoxCoder", "target_means": [0.0] * 4, "target_stds": [0.1, 0.1, 0.2, 0.2]},
+        "loss_bbox": {"type": "SmoothL1Loss", "beta": 0.11, "loss_weight": 0.75},
+    }
+    head = load_mmdet().models.build(head_cfg)
+    g = torch.Generator().manual_seed(1)
+    sizes = [(8, 8), (4, 4), (2, 2)]
+    cls = [torch.randn(2, 9 * 5, h, w, generator=g) - 2 for h, w in sizes]
+    deltas = [torch.randn(2, 36, h, w, generator=g) * 0.5 for h, w in sizes]
+    gts = []
+    for _ in range(2):
+        xy, wh = torch.rand(boxes, 2, generator=g) * 30, torch.rand(boxes, 2, generator=g) * 30 + 4
+        gts.append(InstanceData(bboxes=torch.cat([xy, xy + wh], 1), labels=torch.randint(0, 5, (boxes,), generator=g)))
+    metas = [{"img_shape": (64, 64), "pad_shape": (64, 64), "batch_input_shape": (64, 64)}] * 2
+    real = head.loss_by_feat(cls, deltas, gts, metas)
+    anchors = [torch.cat(a) for a in head.get_anchors([c.shape[-2:] for c in cls], metas, device="cpu")[0]]
+    logits = torch.cat([c.permute(0, 2, 3, 1).reshape(2, -1, 5) for c in cls], 1)
+    preds = torch.cat([d.permute(0, 2, 3, 1).reshape(2, -1, 4) for d in deltas], 1)
+    p = fa.bag_params(head_cfg)
+    assert (p.pre_anchor_topk, p.bbox_thr, p.gamma, p.alpha) == (20, 0.5, 1.5, 0.4)
+    ours = fa.bag_terms(
+        logits,
+        preds,
+        anchors,
+        [x.bboxes for x in gts],
+        [x.labels for x in gts],
+        fa.box_loss_of(head_cfg["loss_bbox"]),
+        p,
+    )
+    assert ours.positive == pytest.approx(float(real["positive_bag_loss"]), rel=1e-5, abs=1e-8)
+    assert ours.negative == pytest.approx(float(real["negative_bag_loss"]), rel=1e-5)
+    assert ours.boxes == 2 * boxes and ours.negative_divisor == max(1, 2 * boxes * 20)
+
+
+@needs_mmdet
+@needs_configs
+@pytest.mark.parametrize("boxes", [3, 0])
+def test_auto_assign_is_read_from_its_own_code_and_the_model_gives_its_terms(boxes: int) -> None:
+    # AutoAssignHead's terms are its own (loss_bbox enters loss_pos per point and box): its
+    # loss_by_feat is recorded, and the model's terms on exactly those arguments give the head's
+    checked = _hold("autoassign/autoassign_r50-caffe_fpn_1x_coco.py", boxes)
+    assert "AutoAssignHead.loss_by_feat" in checked.compared_on and not checked.skipped
+    terms = {t.term: t for t in checked.terms}
+    assert set(terms) == {"loss_pos", "loss_neg", "loss_center"}
+    _rules_agree(checked)
+    for t in terms.values():
+        assert t.real.width == (80,) and t.real.avg is None and t.model_avg is None
+        assert t.replayed == pytest.approx(t.real.value, rel=1e-4, abs=1e-7)
+    assert terms["loss_pos"].rule_scale == pytest.approx(1 / max(1, 2 * boxes))
+    assert terms["loss_center"].rule_scale == pytest.approx(1 / 2)  # the mean over the 2 images
+    if boxes:
+        prior = terms["loss_neg"].real.counts.weights  # the summed center prior, the neg_avg_factor
+        assert prior > 1 and terms["loss_neg"].real.scale == pytest.approx(1 / prior, rel=1e-4)
+    else:
+        assert terms["loss_pos"].real.value == 0.0 and terms["loss_center"].real.value == 0.0
+        assert terms["loss_neg"].real.scale == pytest.approx(1.0, rel=1e-4)
+
+
+@needs_mmdet
+@pytest.mark.parametrize(("boxes", "force_topk"), [(3, False), (3, True), (0, False)])
+def test_auto_assign_terms_equal_the_heads_on_its_inputs(boxes: int, force_topk: bool) -> None:
+    """The model's terms on random logits, distances and boxes equal AutoAssignHead.loss_by_feat's,
+    with weights other than the defaults, and with ``force_topk`` on small boxes (some with no point
+    inside)."""
+    from mmengine.structures import InstanceData
+
+    from losstune.engine import heads_autoassign as aa
+    from losstune.engine.realhead.importing import load_mmdet
+
+    head_cfg = {
+        "type": "AutoAssignHead",
+        "num_classes": 5,
+        "in_channels": 4,
+        "stacked_convs": 1,
+        "feat_channels": 4,
+        "norm_cfg": None,
+        "strides": [8, 16, 32],
+        "force_topk": force_topk,
+        "pos_loss_weight": 0.5,
+        "neg_loss_weight": 0.6,
+        "center_loss_weight": 0.9,
+        "loss_bbox": {"type": "GIoULoss", "loss_weight": 5.0},
+    }
+    head = load_mmdet().models.build(head_cfg)
+    g = torch.Generator().manual_seed(2)
+    sizes = [(8, 8), (4, 4), (2, 2)]
+    cls = [torch.randn(2, 5, h, w, generator=g) - 2 for h, w in sizes]
+    dist = [torch.rand(2, 4, h, w, generator=g) * 20 + 1 for h, w in sizes]
+    obj = [torch.randn(2, 1, h, w, generator=g) for h, w in sizes]
+    gts = []
+    for _ in range(2):
+        xy, wh = (
+            torch.rand(boxes, 2, generator=g) * 40,
+            torch.rand(boxes, 2, generator=g) * 20 + (2 if force_topk else 8),
+        )
+        gts.append(InstanceData(bboxes=torch.cat([xy, xy + wh], 1), labels=torch.randint(0, 5, (boxes,), generator=g)))
+    metas = [{"img_shape": (64, 64), "pad_shape": (64, 64), "batch_input_shape": (64, 64)}] * 2
+    real = head.loss_by_feat(cls, dist, obj, gts, metas)
+    levels = head.prior_generator.grid_priors([c.shape[-2:] for c in cls], dtype=torch.float32, device="cpu")
+    strides = torch.cat([torch.full((len(p),), float(s)) for p, s in zip(levels, (8, 16, 32), strict=True)])
+
+    def flat(maps: list[Any], width: int) -> Any:
+        return torch.cat([m.permute(0, 2, 3, 1).reshape(2, -1, width) for m in maps], 1)
+
+    p = aa.auto_params(head_cfg)
+    assert (p.pos_loss_weight, p.neg_loss_weight, p.center_loss_weight, p.force_topk) == (0.5, 0.6, 0.9, force_topk)
+    ours = aa.auto_terms(
+        flat(cls, 5),
+        flat(obj, 1),
+        flat(dist, 4),
+        torch.cat(levels),
+        strides,
+        [x.bboxes for x in gts],
+        [x.labels for x in gts],
+        aa.box_loss_of(head_cfg["loss_bbox"]),
+        p,
+    )
+    for name in aa.TERMS:
+        assert getattr(ours, name) == pytest.approx(float(real[name]), rel=1e-5, abs=1e-8), name
+    assert ours.boxes == 2 * boxes and ours.pos_divisor == max(1, 2 * boxes)

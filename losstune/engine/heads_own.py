@@ -1,7 +1,9 @@
 """Heads of MMDetection 3.3.0 whose log's terms are not loss modules' outputs: the head computes
 them itself (FreeAnchor's bag losses, AutoAssign's positive, negative and centre losses), using its
-configured loss modules, if at all, inside that computation. The head model does not model them;
-it names the terms and says what the head does with each configured loss instead."""
+configured loss modules, if at all, inside that computation. ``eval`` and ``explain`` do not give
+them: they name the terms and say what the head does with each configured loss instead.
+Both heads' terms are modelled (:mod:`losstune.engine.heads_freeanchor`,
+:mod:`losstune.engine.heads_autoassign`) for the comparison with the real head only."""
 
 from __future__ import annotations
 
@@ -35,11 +37,6 @@ OWN: dict[str, OwnTerms] = {
         },
     ),
 }
-
-
-def own_terms(head_type: str) -> OwnTerms | None:
-    """The own terms of the head class ``head_type`` (a bare class name), or ``None``."""
-    return OWN.get(head_type)
 
 
 def not_modelled(head_type: str, loss_name: str) -> str | None:

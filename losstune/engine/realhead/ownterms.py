@@ -1,4 +1,4 @@
-"""The terms of a head that calls no loss module (SSDHead, PISASSDHead), read from the calls of the
+"""The terms of a head that calls no loss module for them (SSDHead, PISASSDHead; FreeAnchorRetinaHead's bags), read from the calls of the
 method that computes them (``loss_by_feat_single``, one per image, recorded with its arguments):
 what the head handed its own code (rows, width, positives and negatives, the avg_factor), and the
 head model's computation of each term on exactly those arguments (the hard negatives mined by
@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from losstune.engine.evaluation import evaluate
 from losstune.engine.headmodel import Counts
+from losstune.engine.heads_autoassign import AutoParams, AutoTerms, auto_terms
+from losstune.engine.heads_autoassign import box_loss_of as auto_box_loss
+from losstune.engine.heads_freeanchor import BagParams, BagTerms, bag_terms, box_loss_of
 from losstune.engine.heads_ssd import mined_weights
 
 if TYPE_CHECKING:
@@ -62,3 +65,66 @@ def ssd_feeds(
         width = tuple(int(d) for d in calls[0].kwargs[pred_key].shape[1:])
         out[name] = OwnFeed(rows, width, avg, Counts(tuple(positives), tuple(negatives), rows), total)
     return out
+
+
+@dataclass(frozen=True)
+class BagFeed:
+    """FreeAnchorRetinaHead's batch as its ``loss_by_feat`` was handed it: the anchors of an image,
+    the class probabilities of each, its ``pre_anchor_topk``, the ground-truth boxes per image, and
+    the model's terms computed on exactly those arguments (``replayed``)."""
+
+    rows: int
+    width: int
+    topk: int
+    boxes: tuple[int, ...]
+    replayed: BagTerms
+
+
+def free_anchor_feed(call: Call, head: Any, loss_bbox: dict[str, Any], params: BagParams) -> BagFeed:
+    """The model's FreeAnchor terms on the arguments of the head's recorded ``loss_by_feat`` call
+    (its anchors from the head's own prior generator, ``loss_bbox`` evaluated by losstune's engine
+    with ``reduction_override='none'``, ``params`` read from the config)."""
+    import torch
+
+    a = call.kwargs
+    cls_scores, bbox_preds, gts, metas = a["cls_scores"], a["bbox_preds"], a["batch_gt_instances"], a["batch_img_metas"]
+    anchor_list, _ = head.get_anchors([c.shape[-2:] for c in cls_scores], metas, device="cpu")
+    anchors = [torch.cat(levels) for levels in anchor_list]
+    images, width = int(cls_scores[0].shape[0]), int(head.cls_out_channels)
+    logits = torch.cat([c.permute(0, 2, 3, 1).reshape(images, -1, width) for c in cls_scores], 1)
+    deltas = torch.cat([b.permute(0, 2, 3, 1).reshape(images, -1, 4) for b in bbox_preds], 1)
+    with torch.no_grad():
+        terms = bag_terms(
+            logits, deltas, anchors, [g.bboxes for g in gts], [g.labels for g in gts], box_loss_of(loss_bbox), params
+        )
+    boxes = tuple(int(g.bboxes.shape[0]) for g in gts)
+    return BagFeed(int(logits.shape[1]), width, int(head.pre_anchor_topk), boxes, terms)
+
+
+def auto_assign_feed(call: Call, head: Any, loss_bbox: dict[str, Any], params: AutoParams) -> AutoTerms:
+    """The model's AutoAssign terms on the arguments of the head's recorded ``loss_by_feat`` call
+    (its points and their strides from the head's own prior generator, ``loss_bbox`` evaluated by
+    losstune's engine with ``reduction_override='none'``, ``params`` read from the config)."""
+    import torch
+
+    a = call.kwargs
+    cls_scores, gts = a["cls_scores"], a["batch_gt_instances"]
+    levels = head.prior_generator.grid_priors([c.shape[-2:] for c in cls_scores], dtype=torch.float32, device="cpu")
+    strides = torch.cat([torch.full((len(p),), float(s)) for p, s in zip(levels, head.strides, strict=True)])
+    images = int(cls_scores[0].shape[0])
+
+    def flat(maps: list[Any], width: int) -> Any:
+        return torch.cat([m.permute(0, 2, 3, 1).reshape(images, -1, width) for m in maps], 1)
+
+    with torch.no_grad():
+        return auto_terms(
+            flat(cls_scores, int(head.cls_out_channels)),
+            flat(a["objectnesses"], 1),
+            flat(a["bbox_preds"], 4),
+            torch.cat(levels),
+            strides,
+            [g.bboxes for g in gts],
+            [g.labels for g in gts],
+            auto_box_loss(loss_bbox),
+            params,
+        )

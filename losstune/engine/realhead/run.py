@@ -215,8 +215,8 @@ def _engine_config(built: Any) -> dict[str, Any] | None:
 def inputs_text(
     signature: inspect.Signature, args: tuple[Any, ...] | list[Any], kwargs: dict[str, Any]
 ) -> tuple[str, dict[str, Any]]:
-    """The arguments of a call of a ``forward`` of ``signature``, by name: tensors by shape, numbers
-    and strings as they are."""
+    """The arguments of a call of a ``forward`` of ``signature``, by name: tensors by shape (one
+    of no element too), numbers and strings as they are."""
     import torch
 
     try:
@@ -225,7 +225,7 @@ def inputs_text(
         bound = {f"arg{i}": a for i, a in enumerate(args)} | kwargs
     parts, numbers = [], {}
     for name, v in bound.items():
-        if isinstance(v, torch.Tensor) and v.numel() > 1:
+        if isinstance(v, torch.Tensor) and v.numel() != 1:  # an empty one too (a bag of no box)
             parts.append(f"{name} {words.shape(v.shape)}")
         elif v is not None and not isinstance(v, dict):
             number = v.item() if isinstance(v, torch.Tensor) else v
@@ -258,14 +258,27 @@ def _steps(model: Any, mmdet_major: int, call: Call, built: Any, head_type: str,
     return result
 
 
+def _own_termed() -> dict[str, tuple[str, ...]]:
+    """The heads whose terms their ``loss_by_feat`` computes itself, and those terms."""
+    from losstune.engine import heads_autoassign, heads_freeanchor
+
+    return {
+        heads_freeanchor.FREE_ANCHOR: heads_freeanchor.TERMS,
+        heads_autoassign.AUTO_ASSIGN: heads_autoassign.TERMS,
+    }
+
+
 def own_method(head: Any) -> str | None:
     """The method of ``head`` whose calls the comparison records, where its class (or a base of
     it) computes its terms in its own code (SSDHead's ``loss_by_feat_single``) or reduces its loss
     modules' element-wise results there (FSAFHead's ``reweight_loss_single``), else ``None``."""
+    from losstune.engine.heads_freeanchor import OWN_METHOD as BAG_METHOD
     from losstune.engine.heads_fsaf import REWEIGHT_METHOD
     from losstune.engine.heads_ssd import OWN_METHOD, SSD_HEADS
 
-    methods = dict.fromkeys(SSD_HEADS, OWN_METHOD) | {"FSAFHead": REWEIGHT_METHOD}
+    methods = (
+        dict.fromkeys(SSD_HEADS, OWN_METHOD) | {"FSAFHead": REWEIGHT_METHOD} | dict.fromkeys(_own_termed(), BAG_METHOD)
+    )
     if head is None:
         return None
     return next((methods[c.__name__] for c in type(head).__mro__ if c.__name__ in methods), None)
@@ -427,7 +440,7 @@ def run_head(
             recorded=calls,
             own=list(own_calls),
             own_method=own,
-            own_terms=OWN_TERMS if own == OWN_METHOD else (),
+            own_terms=OWN_TERMS if own == OWN_METHOD else _own_termed().get(head_type, ()),
         )
         run.not_loaded = left_out
         run.at = phase_of(model_cfg, head_type, spec.epoch)

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from losstune.engine.headmodel import Counts, family_of, logged_rule
+from losstune.engine.heads_autoassign import AUTO_ASSIGN
+from losstune.engine.heads_freeanchor import FREE_ANCHOR, TERMS
+from losstune.engine.heads_freeanchor import OWN_METHOD as BAG_METHOD
 from losstune.engine.heads_fsaf import REWEIGHT_METHOD
-from losstune.engine.heads_own import own_terms
 from losstune.engine.realhead.batch import BatchSpec
 from losstune.engine.realhead.run import HeadRun, run_head
 
@@ -367,6 +370,11 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
     at = run.at  # the phase the head ran in, as run_head found it
     if at is not None:
         out.phase, out.others = at.phase.name, at.others
+    own_checks = OWN_CHECKS.get(head_type or "")
+    if run.own and run.own_method == BAG_METHOD and own_checks is not None:  # its terms: its own code
+        out.family, out.terms = head_type, own_checks(cfg, run, seed)
+        out.compared_on = f"the arguments of {head_type}.{run.own_method}, which computes its terms itself"
+        return out
     made = {
         name: real_feed(
             run,
@@ -420,11 +428,8 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
         parts = logged_terms(first)  # the parts of one call's result are one evaluation's
         for i, name in enumerate(first.log_names or [first.log_name]):
             by_name[name] = (loss.key, None if i == 0 or name in parts else name)
-    own = own_terms(head_type or "")
     for t in run.terms:
-        if own is not None and t.name in own.terms:
-            out.skipped[t.name] = f"{head_type} computes this term itself, not as a loss module's output: not modelled"
-        elif not t.calls and t.name not in feeds:
+        if not t.calls and t.name not in feeds:
             out.skipped[t.name] = _uncalled(t.name in by_name)
     for name, real in feeds.items():
         if name in out.skipped:
@@ -477,6 +482,138 @@ def _own_feeds(cfg: LoadedConfig, run: HeadRun, model: dict[str, Any]) -> dict[s
         feed = RealFeed(images, f.rows / images, f.width, f.avg, f.counts, scale, values[name], first)
         out[name] = (feed, f.replayed)
     return out
+
+
+def _own_check(
+    name: str,
+    key: str,
+    family: str,
+    real: RealFeed,
+    summed: float,
+    by: float,
+    model: tuple[int, tuple[int, ...], float],
+) -> TermCheck:
+    """One term a head computes in its own code, held against the model: ``real`` its feed (its
+    scale the head's term over the model's ``summed`` on the head's own arguments), ``by`` the
+    model's divisor counted on the head's batch, ``model`` the model's rows, width and term on
+    its own inputs."""
+    check = TermCheck(name, key, family, real)
+    check.model_rows, check.model_width, check.model_value = model
+    check.rule_scale = 1.0 / by
+    if check.model_width != real.width or check.model_rows != real.rows:
+        check.shape_ok = False
+        check.why.append(
+            f"the model's {_dims(check.model_width)} of {check.model_rows} rows, "
+            f"the head's {_dims(real.width)} of {real.rows:g}"
+        )
+    real_scale = real.scale if real.scale is not None else 1.0
+    if summed and not _close(check.rule_scale, real_scale):  # a term of nothing summed: no division to see
+        check.scale_ok = False
+        check.why.append(
+            f"division: the model's rule gives {_factor(check.rule_scale)}, the head {_factor(real_scale)}"
+        )
+    ratio = check.model_value / real.value if real.value else (1.0 if check.model_value == 0 else float("inf"))
+    if not (1 / VALUE_FACTOR <= ratio <= VALUE_FACTOR):
+        check.value_ok = False
+        check.why.append(f"value {check.model_value:.4g} vs the head's {real.value:.4g} (× {ratio:.3g})")
+    return check
+
+
+def _bag_head(cfg: LoadedConfig) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """The config's ``loss_bbox`` node, the head dict around it and the loss's dict."""
+    from losstune.engine.session import loss_dict
+    from losstune.keypath import get
+
+    node = next(n for n in cfg.losses() if n.path[-1] == "loss_bbox" and n.head is not None)
+    found = get(cfg.tree, node.head) if node.head is not None else None
+    return node, found if isinstance(found, dict) else {}, loss_dict(cfg, node)
+
+
+def _classes(head_cfg: dict[str, Any]) -> int:
+    classes = head_cfg.get("num_classes", 80)
+    return classes if isinstance(classes, int) and not isinstance(classes, bool) else 80
+
+
+def _free_anchor_checks(cfg: LoadedConfig, run: HeadRun, seed: int) -> list[TermCheck]:
+    """FreeAnchorRetinaHead's two terms held against the model: the head's bags and anchors (rows,
+    classes, ``pre_anchor_topk``) against the config's, no avg_factor on either side, the division
+    the model's rule counts on the head's own boxes against the head's term over the model's sum
+    on exactly the head's arguments (``replayed``: that term), and the model's term on its own
+    image (:func:`~losstune.engine.heads_freeanchor.model_terms`) within the factor of 2."""
+    from losstune.engine.headmodel import NUM_GTS
+    from losstune.engine.heads_freeanchor import bag_params, box_loss_of, model_terms
+    from losstune.engine.realhead.ownterms import free_anchor_feed
+
+    call = run.own[-1]
+    node, head_cfg, loss_bbox = _bag_head(cfg)
+    params = bag_params(head_cfg)
+    fed = free_anchor_feed(call, run.model.get_submodule(call.module), loss_bbox, params)
+    mine = model_terms(fed.rows, NUM_GTS, _classes(head_cfg), box_loss_of(loss_bbox), params, seed)
+    values = {t.name: t.value for t in run.terms}
+    counts = Counts(fed.boxes, tuple(0 for _ in fed.boxes), fed.rows)
+    rep = fed.replayed
+    out: list[TermCheck] = []
+    for name in TERMS:
+        positive = name == TERMS[0]
+        summed = rep.positive_sum if positive else rep.negative_sum
+        # the model's divisor counted on the head's boxes, with the config's pre_anchor_topk
+        by = float(max(1, counts.pos)) if positive else float(max(1, counts.pos * params.pre_anchor_topk))
+        width = (fed.topk,) if positive else (fed.width,)
+        real = RealFeed(
+            1, float(fed.rows), width, None, counts, values[name] / summed if summed else None, values[name]
+        )
+        model_width = (params.pre_anchor_topk,) if positive else (mine.width,)
+        model = (mine.rows, model_width, mine.positive if positive else mine.negative)
+        check = _own_check(name, f"{node.key.rpartition('.')[0]}.{name}", FREE_ANCHOR, real, summed, by, model)
+        check.replayed = rep.positive if positive else rep.negative
+        out.append(check)
+    return out
+
+
+def _auto_assign_checks(cfg: LoadedConfig, run: HeadRun, seed: int) -> list[TermCheck]:
+    """AutoAssignHead's three terms held against the model as FreeAnchor's are: the points and
+    classes against the config's, no avg_factor, the divisions (``max(boxes, 1)``, ``max(Σ center
+    prior, 1)`` with the prior computed on the head's points and boxes, the images for the mean of
+    ``loss_center``) against the head's term over the model's sum on its arguments, and the
+    model's term on its own image (:func:`~losstune.engine.heads_autoassign.model_terms`)."""
+    from losstune.engine.headmodel import NUM_GTS
+    from losstune.engine.heads_autoassign import TERMS as AUTO_TERMS
+    from losstune.engine.heads_autoassign import auto_params, box_loss_of, model_terms, strides_of
+    from losstune.engine.realhead.ownterms import auto_assign_feed
+
+    call = run.own[-1]
+    node, head_cfg, loss_bbox = _bag_head(cfg)
+    params = auto_params(head_cfg)
+    rep = auto_assign_feed(call, run.model.get_submodule(call.module), loss_bbox, params)
+    mine = model_terms(
+        rep.rows, NUM_GTS, _classes(head_cfg), strides_of(head_cfg), box_loss_of(loss_bbox), params, seed
+    )
+    values = {t.name: t.value for t in run.terms}
+    boxes = tuple(int(g.bboxes.shape[0]) for g in call.kwargs["batch_gt_instances"])
+    counts = Counts(boxes, tuple(0 for _ in boxes), rep.rows, rep.prior_sum)
+    parts = {
+        "loss_pos": (rep.pos_sum, float(max(counts.pos, 1)), rep.loss_pos, mine.loss_pos),
+        "loss_neg": (rep.neg_sum, max(counts.weights, 1.0), rep.loss_neg, mine.loss_neg),
+        "loss_center": (rep.center_sum, float(max(len(boxes), 1)), rep.loss_center, mine.loss_center),
+    }
+    out: list[TermCheck] = []
+    for name in AUTO_TERMS:
+        summed, by, replayed, model_value = parts[name]
+        real = RealFeed(
+            1, float(rep.rows), (rep.width,), None, counts, values[name] / summed if summed else None, values[name]
+        )
+        model = (mine.rows, (mine.width,), model_value)
+        check = _own_check(name, f"{node.key.rpartition('.')[0]}.{name}", AUTO_ASSIGN, real, summed, by, model)
+        check.replayed = replayed
+        out.append(check)
+    return out
+
+
+# the heads whose terms are their own code, each compared by its function
+OWN_CHECKS: dict[str, Callable[[LoadedConfig, HeadRun, int], list[TermCheck]]] = {
+    FREE_ANCHOR: _free_anchor_checks,
+    AUTO_ASSIGN: _auto_assign_checks,
+}
 
 
 def _families(kinds: list[str]) -> str | None:
