@@ -47,10 +47,6 @@ def test_the_terms_divide_by_the_boxes_and_by_the_boxes_times_topk() -> None:
     assert (t.boxes, t.topk, t.rows, t.width) == (8, 10, 400, 20)
     assert t.positive_divisor == 8 and t.negative_divisor == 80
     assert t.positive == pytest.approx(t.positive_sum / 8) and t.negative == pytest.approx(t.negative_sum / 80)
-    made, divided = fa.steps(t, "negative_bag_loss", p)
-    assert "max(1, boxes × pre_anchor_topk) = max(1, 8 × 10) = 80" in made and divided.startswith("÷ 80 = ")
-    made, divided = fa.steps(t, "positive_bag_loss", p)
-    assert "max(1, boxes) = max(1, 8) = 8" in made and divided.startswith("÷ 8 = ")
 
 
 def test_with_no_box_the_positive_term_is_0_and_the_negative_divided_by_1() -> None:
@@ -66,4 +62,3 @@ def test_with_no_box_the_positive_term_is_0_and_the_negative_divided_by_1() -> N
     each = 0.5 * prob**2 * -torch.log(1 - prob)
     assert t.positive == 0.0 and t.negative_divisor == 1.0
     assert t.negative == pytest.approx(float(each) * 2 * 30 * 4, rel=1e-5)
-    assert "with no box, the head returns bbox_preds.sum() × 0 = 0" in fa.steps(t, "positive_bag_loss", p)[0]

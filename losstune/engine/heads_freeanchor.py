@@ -245,24 +245,3 @@ def model_terms(
     logits = untrained_logits(1, num_priors, num_classes, generator=g)
     deltas = torch.randn(1, num_priors, 4, generator=g) * DELTA_SPREAD
     return bag_terms(logits, deltas, [anchors], [boxes], [labels], box_loss, p)
-
-
-def steps(terms: BagTerms, term: str, p: BagParams) -> tuple[str, str]:
-    """What the head sums for ``term`` and what it divides by, in words (step 1 says how the
-    divisor arises; the division is by exactly that)."""
-    if term == TERMS[0]:
-        made = (
-            f"each of the {terms.boxes} ground-truth boxes' bag of its pre_anchor_topk = {p.pre_anchor_topk} anchors "
-            f"of highest IoU: alpha × -log(mean-max(P_cls × exp(-Σ loss_bbox))), alpha = {p.alpha:g}, summed "
-            f"= {terms.positive_sum:.6g}; divisor = max(1, boxes) = max(1, {terms.boxes}) = {terms.positive_divisor:g}"
-        )
-        if not terms.boxes:
-            made += "; with no box, the head returns bbox_preds.sum() × 0 = 0"
-        return made, f"÷ {terms.positive_divisor:g} = {terms.positive:.6g}"
-    made = (
-        f"every anchor ({terms.rows} an image) and class ({terms.width}): (1 - alpha) × p^gamma × -log(1 - p), "
-        f"p = P_cls × (1 - box_prob) (box_prob from the decoded boxes' IoUs above bbox_thr = {p.bbox_thr:g}), "
-        f"alpha = {p.alpha:g}, gamma = {p.gamma:g}, summed = {terms.negative_sum:.6g}; divisor = "
-        f"max(1, boxes × pre_anchor_topk) = max(1, {terms.boxes} × {terms.topk}) = {terms.negative_divisor:g}"
-    )
-    return made, f"÷ {terms.negative_divisor:g} = {terms.negative:.6g}"
