@@ -354,6 +354,79 @@ def test_a_load_the_config_does_not_show_is_refused_in_one_line(
     )
 
 
+def _stand_in_transformers() -> Any:
+    """A module in place of Hugging Face's ``transformers``: each class's ``from_pretrained`` fails
+    the test if it is reached; ``BertModel`` inherits it, as the real one does."""
+    import types
+
+    def loaded(cls: Any, name: Any, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"{cls.__name__}.from_pretrained({name!r}) was reached")
+
+    module = types.ModuleType("transformers")
+    for name in (
+        "PreTrainedModel",
+        "PretrainedConfig",
+        "PreTrainedTokenizerBase",
+        "AutoConfig",
+        "AutoModel",
+        "AutoTokenizer",
+    ):
+        setattr(module, name, type(name, (), {"from_pretrained": classmethod(loaded)}))
+    module.BertModel = type("BertModel", (module.PreTrainedModel,), {})  # type: ignore[attr-defined]
+    return module
+
+
+@needs_mmdet
+@pytest.mark.parametrize("loads", ["BertModel", "AutoTokenizer"])
+def test_a_pretrained_language_model_by_name_is_refused_in_one_line(
+    loads: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GLIP and Grounding DINO build a language model with from_pretrained('bert-base-uncased') in __init__
+    transformers = _stand_in_transformers()
+    originals = {name: getattr(transformers, name).from_pretrained for name in ("BertModel", "AutoTokenizer")}
+    monkeypatch.setitem(sys.modules, "transformers", transformers)
+    module = f"language_backbone_{loads.lower()}"  # a module of its own: an imported one stays imported
+    (tmp_path / f"{module}.py").write_text(
+        "import transformers\n"
+        "from mmdet.models.backbones import ResNet\n"
+        "from mmdet.registry import MODELS\n\n\n"
+        "@MODELS.register_module(force=True)\n"
+        f"class LanguageResNet{loads}(ResNet):\n"
+        "    def __init__(self, **kwargs):\n"
+        "        super().__init__(**kwargs)\n"
+        f"        self.language = transformers.{loads}.from_pretrained('bert-base-uncased')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = tmp_path / "cfg.py"
+    config.write_text(
+        f"_base_ = [{RETINANET!r}]\n"
+        f"custom_imports = dict(imports=[{module!r}], allow_failed_imports=False)\n"
+        f"model = dict(backbone=dict(type='LanguageResNet{loads}', depth=18, init_cfg=None), "
+        "neck=dict(in_channels=[64, 128, 256, 512]))\n"
+    )
+    asked = _no_reading(monkeypatch)
+    args = [
+        "eval",
+        str(config),
+        "--loss",
+        "loss_cls",
+        "--through-head",
+        "--image-size",
+        "64",
+        "--import-custom-modules",
+    ]
+    code, out = invoke(*args, cwd=tmp_path)
+    assert code == 2 and asked == []
+    assert out.strip() == (
+        f"losstune: error: {config}: MMDetection's RetinaNet loads the pretrained model bert-base-uncased with "
+        "Hugging Face's from_pretrained while it is built, which no config key leaves out; losstune loads no "
+        "weights for the synthetic batch, so this model does not run through the head: leave out --through-head"
+    )
+    # the methods are restored, an inherited one by removing the class's own again
+    assert {name: getattr(transformers, name).from_pretrained for name in originals} == originals
+    assert "from_pretrained" not in vars(transformers.BertModel)
+
+
 @needs_mmdet
 @pytest.mark.skipif(not CONFIGS.is_dir(), reason=f"MMDetection 3.3.0's configs are not at {CONFIGS}")
 def test_a_teacher_config_that_leads_back_to_the_config_is_an_error(tmp_path: Path) -> None:

@@ -14,7 +14,11 @@ MMDetection 3.3.0 loads a checkpoint while building or initialising a model in t
 - ``teacher_ckpt`` of LAD and the knowledge-distillation detectors: loaded in ``__init__``;
 - ``teacher_config`` given as a path (LD): ``Config.fromfile`` executes that file and the teacher
   it describes is built with its own pretrained init_cfg; it is read here without executing it and
-  its model is passed instead, without its checkpoints.
+  its model is passed instead, without its checkpoints;
+- a language model by name (GLIP's and Grounding DINO's ``lang_model_name='bert-base-uncased'``):
+  Hugging Face's ``from_pretrained`` reads its configuration, tokenizer and weights from the
+  network or its cache in ``__init__``; there is no config key that leaves it out, so such a model
+  is refused in one line.
 
 ``load_from`` and ``resume`` are read by the runner, which ``--through-head`` never builds; a
 ``load_from`` is still said, as the numbers are not those of a run that starts from it.
@@ -23,6 +27,9 @@ MMDetection 3.3.0 loads a checkpoint while building or initialising a model in t
 from __future__ import annotations
 
 import contextlib
+import importlib
+import importlib.util
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +49,16 @@ class LeftOut:
     def describe(self) -> str:
         """``key (checkpoint)``, in words."""
         return f"{self.key} ({self.checkpoint})"
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A load that MMDetection attempted while the model was built or initialised: the checkpoint
+    (a path or URL) or, with ``by_name``, the name of a Hugging Face model (``bert-base-uncased``),
+    which no config key can leave out."""
+
+    checkpoint: str
+    by_name: bool = False
 
 
 class CheckpointRefused(Exception):
@@ -118,27 +135,57 @@ def teacher_path(model: dict[str, Any]) -> Path | None:
     return Path(teacher).absolute() if isinstance(teacher, str) else None
 
 
+# The classes whose ``from_pretrained`` reads a Hugging Face model, configuration or tokenizer.
+_HUGGING_FACE = (
+    "PreTrainedModel",
+    "PretrainedConfig",
+    "PreTrainedTokenizerBase",
+    "AutoConfig",
+    "AutoModel",
+    "AutoTokenizer",
+)
+
+
+def _hugging_face() -> Any:
+    """The ``transformers`` module where it is installed (MMDetection imports it with its language
+    models where it is), else None; never installed by the import."""
+    module = sys.modules.get("transformers")
+    if module is None and importlib.util.find_spec("transformers") is not None:
+        module = importlib.import_module("transformers")
+    return module
+
+
 @contextlib.contextmanager
-def refusing_loads(asked: list[str]) -> Iterator[None]:
+def refusing_loads(asked: list[Asked]) -> Iterator[None]:
     """While inside, every checkpoint load through mmengine (``CheckpointLoader``, which
-    ``load_checkpoint`` and ``PretrainedInit`` use) and every download through ``torch.hub`` raises
+    ``load_checkpoint`` and ``PretrainedInit`` use), every download through ``torch.hub`` and every
+    ``from_pretrained`` of Hugging Face's ``transformers`` (where it is installed) raises
     :class:`CheckpointRefused`, and what was asked for is appended to ``asked``, so that it is known
     even where the caller caught the error (or the registry's build re-raised it as its own)."""
     import torch.hub
     from mmengine.runner.checkpoint import CheckpointLoader
 
     def refuse(filename: Any, *args: Any, **kwargs: Any) -> Any:
-        asked.append(str(filename))
+        asked.append(Asked(str(filename)))
         raise CheckpointRefused(str(filename))
+
+    def refuse_named(cls: Any, name: Any, *args: Any, **kwargs: Any) -> Any:
+        asked.append(Asked(str(name), by_name=True))
+        raise CheckpointRefused(str(name))
 
     saved = (
         CheckpointLoader.__dict__["load_checkpoint"],
         torch.hub.load_state_dict_from_url,
         torch.hub.download_url_to_file,
     )
+    transformers = _hugging_face()
+    classes: list[Any] = [getattr(transformers, name, None) for name in _HUGGING_FACE] if transformers else []
+    saved_named: list[tuple[Any, Any]] = [(c, vars(c).get("from_pretrained")) for c in classes if isinstance(c, type)]
     CheckpointLoader.load_checkpoint = staticmethod(refuse)
     torch.hub.load_state_dict_from_url = refuse  # type: ignore[assignment]
     torch.hub.download_url_to_file = refuse  # type: ignore[assignment]
+    for c, _ in saved_named:
+        c.from_pretrained = classmethod(refuse_named)
     try:
         yield
     finally:
@@ -147,3 +194,8 @@ def refusing_loads(asked: list[str]) -> Iterator[None]:
             torch.hub.load_state_dict_from_url,
             torch.hub.download_url_to_file,
         ) = saved
+        for c, method in saved_named:
+            if method is None:
+                del c.from_pretrained  # it was inherited
+            else:
+                c.from_pretrained = method

@@ -15,7 +15,7 @@ from losstune import words
 from losstune.engine import tensorfile
 from losstune.engine.realhead.attribute import fed_value, feeding, logged_value
 from losstune.engine.realhead.batch import BatchSpec, NotPlain, fitted, synthetic, to_plain
-from losstune.engine.realhead.checkpoints import LeftOut, refusing_loads, teacher_path, without_checkpoints
+from losstune.engine.realhead.checkpoints import Asked, LeftOut, refusing_loads, teacher_path, without_checkpoints
 from losstune.engine.realhead.importing import MMDet, load_mmdet, quiet
 from losstune.engine.realhead.ops import CompiledOpMissing
 from losstune.engine.realhead.record import (
@@ -316,9 +316,15 @@ def phase_of(model_cfg: dict[str, Any], head_type: str | None, epoch: int) -> At
     return phase_at(family_of(head_type), model_cfg, epoch)
 
 
-def _refused(detector: str, checkpoint: str) -> HeadFailed:
+def _refused(detector: str, load: Asked) -> HeadFailed:
+    if load.by_name:
+        return HeadFailed(
+            f"MMDetection's {detector} loads the pretrained model {load.checkpoint} with Hugging Face's "
+            "from_pretrained while it is built, which no config key leaves out; losstune loads no weights for "
+            "the synthetic batch, so this model does not run through the head: leave out --through-head"
+        )
     return HeadFailed(
-        f"MMDetection's {detector} loads the checkpoint {checkpoint} while it is built or "
+        f"MMDetection's {detector} loads the checkpoint {load.checkpoint} while it is built or "
         "initialised, in a way losstune cannot leave out of the config; losstune loads no weights for the "
         "synthetic batch: remove that checkpoint from the config to run it through the head"
     )
@@ -365,7 +371,7 @@ def run_head(
         init_default_scope(scope if isinstance(scope, str) else "mmdet")
         detector = bare_type(str(model_cfg.get("type", "?")))
         torch.manual_seed(spec.seed)
-        asked: list[str] = []
+        asked: list[Asked] = []
         try:
             with refusing_loads(asked):
                 with recording_builds(mm.models) as builds:
