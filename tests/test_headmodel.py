@@ -1064,3 +1064,33 @@ def test_mask_scoring_averages_the_positives_whose_mask_iou_target_is_above_0(
     )
     cfg = losstune.load(written)
     assert not cfg.in_head_losses() and [n.key for n in cfg.losses()] == ["model.roi_head.mask_iou_head.loss_iou"]
+
+
+@pytest.mark.parametrize(
+    ("stages", "expected"), [(3, 3), (True, 1), (False, None), (0, None), (2.0, None), ("3", None)]
+)
+def test_a_shared_cascade_heads_stages_are_read_as_cascade_roi_head_uses_num_stages(
+    stages: object, expected: int | None
+) -> None:
+    from losstune.engine.headmodel import Where, shared_stages
+
+    # CascadeRoIHead runs range(num_stages): True is one stage, a float or a string fails in MMDetection
+    model = {"roi_head": {"num_stages": stages, "stage_loss_weights": [1, 0.5, 0.25], "mask_head": {}}}
+    where = Where(("roi_head", "mask_head", "loss_mask"), ("roi_head", "mask_head"), {}, model)
+    assert shared_stages(where) == expected
+
+
+@pytest.mark.parametrize(("ratio", "expected"), [(3, 3), (True, 1), (0, 0)])
+def test_neg_pos_ratio_is_the_number_ssd_head_multiplies_the_positives_by(ratio: object, expected: int) -> None:
+    from losstune.engine.heads_ssd import neg_pos_ratio
+
+    # num_neg_samples = self.train_cfg['neg_pos_ratio'] * num_pos_samples: True * n is n
+    assert neg_pos_ratio({"train_cfg": {"neg_pos_ratio": ratio}}) == expected
+
+
+@pytest.mark.parametrize("ratio", [-1, "3", None, 3.0])  # topk(3.0 * n) is a TypeError
+def test_a_neg_pos_ratio_ssd_head_cannot_use_is_an_error(ratio: object) -> None:
+    from losstune.engine.heads_ssd import MissingTrainOption, neg_pos_ratio
+
+    with pytest.raises(MissingTrainOption, match=r"train_cfg\.neg_pos_ratio"):
+        neg_pos_ratio({"train_cfg": {"neg_pos_ratio": ratio}})

@@ -634,8 +634,8 @@ def shared_stages(where: Where) -> int | None:
         return None
     if not isinstance(roi, dict):
         return None
-    stages = roi.get("num_stages")
-    if not isinstance(stages, int) or isinstance(stages, bool) or stages < 1:
+    stages = config_int(roi, "num_stages", None, least=1)
+    if stages is None:
         return None
     return stages if isinstance(roi.get("stage_loss_weights"), list) else None
 

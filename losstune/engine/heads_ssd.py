@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from losstune.engine.confignum import config_int
 from losstune.engine.inputs import InputError
 from losstune.schema.catalogue import bare_type
 
@@ -29,20 +30,21 @@ class MissingTrainOption(InputError):
     """A ``train_cfg`` key SSDHead reads that the config does not set (MMDetection raises ``KeyError``)."""
 
 
-def neg_pos_ratio(model: dict[str, Any]) -> int | float:
-    """``model.train_cfg.neg_pos_ratio``, which SSDHead reads as ``self.train_cfg['neg_pos_ratio']``."""
+def neg_pos_ratio(model: dict[str, Any]) -> int:
+    """``model.train_cfg.neg_pos_ratio``, which SSDHead reads as ``self.train_cfg['neg_pos_ratio']`` and
+    multiplies the positives by for ``topk``, which takes an int (a bool is the int it equals)."""
     train = model.get("train_cfg")
-    ratio = train.get(NEG_POS_RATIO_KEY) if isinstance(train, dict) else None
-    if not isinstance(ratio, (int, float)) or isinstance(ratio, bool) or ratio < 0:
+    ratio = config_int(train, NEG_POS_RATIO_KEY, None, least=0)
+    if ratio is None:
         raise MissingTrainOption(
             f"SSDHead reads train_cfg.{NEG_POS_RATIO_KEY} (the negatives kept per positive), which this config "
-            f"does not set to a number (MMDetection fails with KeyError): set model.train_cfg.{NEG_POS_RATIO_KEY}, "
-            "3 in MMDetection's SSD configs"
+            "does not set to a whole number (MMDetection fails with KeyError where it is missing, and in topk "
+            f"where it is a float): set model.train_cfg.{NEG_POS_RATIO_KEY}, 3 in MMDetection's SSD configs"
         )
     return ratio
 
 
-def mined(losses: Tensor, labels: Tensor, num_classes: int, ratio: int | float) -> Tensor:
+def mined(losses: Tensor, labels: Tensor, num_classes: int, ratio: int) -> Tensor:
     """The rows SSDHead.loss_by_feat_single sums of one image's label-weighted cross-entropy
     ``losses``: the positives (labels below ``num_classes``) and, of the rows labelled background,
     the ``ratio × positives`` of highest loss (``topk``, capped at the background rows there are)."""
@@ -54,7 +56,7 @@ def mined(losses: Tensor, labels: Tensor, num_classes: int, ratio: int | float) 
     return keep
 
 
-def mined_weights(score: Tensor, labels: Tensor, label_weights: Tensor, num_classes: int, ratio: int | float) -> Tensor:
+def mined_weights(score: Tensor, labels: Tensor, label_weights: Tensor, num_classes: int, ratio: int) -> Tensor:
     """One image's label weights with the rows SSDHead does not sum set to 0."""
     losses = torch.nn.functional.cross_entropy(score, labels, reduction="none") * label_weights
     return label_weights * mined(losses, labels, num_classes, ratio)

@@ -37,7 +37,7 @@ class OwnFeed:
 
 
 def ssd_feeds(
-    calls: list[Call], num_classes: int, ratio: int | float, loss_cfgs: dict[str, dict[str, Any]]
+    calls: list[Call], num_classes: int, ratio: int, loss_cfgs: dict[str, dict[str, Any]]
 ) -> dict[str, OwnFeed]:
     """SSDHead's ``loss_cls`` and ``loss_bbox`` from its ``loss_by_feat_single`` calls (one per
     image), each replayed with the config ``loss_cfgs`` gives its term (the loss module that
