@@ -209,8 +209,8 @@ def _head_ref(cfg: LoadedConfig, loss: LossNode, version: int) -> TypeRef | None
     return type_at(cfg.tree, loss.head, head_type, version) if isinstance(head_type, str) else None
 
 
-def _known_sampler(cfg: LoadedConfig, loss: LossNode, version: int) -> SamplerRef | None:
-    """The loss's sampler: none under a head of MMDetection whose losses take no sampling result
+def _known_sampler(loss: LossNode, ref: TypeRef | None) -> SamplerRef | None:
+    """The loss's sampler, ``ref`` being where its head's type is looked up: none under a head of MMDetection whose losses take no sampling result
     (:data:`~losstune.schema.heads.NO_SAMPLER_HEADS`), even one its train_cfg names; the implicit
     PseudoSampler only under the heads of MMDetection that build one and sample with it
     (:data:`~losstune.schema.heads.SAMPLER_HEADS`): another head samples, or not, as its own code
@@ -218,16 +218,15 @@ def _known_sampler(cfg: LoadedConfig, loss: LossNode, version: int) -> SamplerRe
     s = loss.sampler
     if s is None:
         return None
-    ref = _head_ref(cfg, loss, version)
     if listed(NO_SAMPLER_HEADS, ref):
         return None
     return s if not s.default or listed(SAMPLER_HEADS, ref) else None
 
 
-def _sampler_note(cfg: LoadedConfig, loss: LossNode, version: int) -> str | None:
+def _sampler_note(loss: LossNode, ref: TypeRef | None) -> str | None:
     """``CenterNetHead uses no sampler`` for a loss under a head of MMDetection whose losses take no
-    sampling result (and that its train_cfg's sampler is not used, where one is configured)."""
-    ref = _head_ref(cfg, loss, version)
+    sampling result (and that its train_cfg's sampler is not used, where one is configured), ``ref``
+    being where its head's type is looked up."""
     if ref is None or not listed(NO_SAMPLER_HEADS, ref):
         return None
     s = loss.sampler
@@ -300,6 +299,7 @@ def _loss_view(
     cfg: LoadedConfig, loss: LossNode, schema: Schema, version: int, mask: EnvMask, unknown: Unknown
 ) -> LossView:
     node: Any = get(cfg.tree, loss.path)
+    head = _head_ref(cfg, loss, version)
     return LossView(
         key=loss.key,
         type=_type(loss.type, node, mask),
@@ -308,8 +308,8 @@ def _loss_view(
         params=_params(
             node, _entry(cfg, schema, loss.type, loss.path, version), version, mask, unknown.get(loss.path, {})
         ),
-        sampler=_sampler_view(cfg, _known_sampler(cfg, loss, version), schema, version, mask, unknown),
-        sampler_note=_sampler_note(cfg, loss, version),
+        sampler=_sampler_view(cfg, _known_sampler(loss, head), schema, version, mask, unknown),
+        sampler_note=_sampler_note(loss, head),
         note=unchecked_note(cfg, schema, loss, version) if any(schema.registries.values()) else None,
     )
 
@@ -499,7 +499,7 @@ def _fields(cfg: LoadedConfig, schema: Schema | None, version: int | None) -> di
     if schema is not None:
         schema = with_custom_imports(schema, cfg.tree, cfg.path).schema
         for loss in cfg.losses():
-            s = _known_sampler(cfg, loss, version)
+            s = _known_sampler(loss, _head_ref(cfg, loss, version))
             if s is not None and s.default and s.place is not None:
                 nodes.append((s.place, s.type, {"type": s.type}, True))
     out: dict[str, _Field] = {}
