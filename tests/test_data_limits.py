@@ -20,9 +20,9 @@ from losstune.schema.registry import SchemaError, load_schema
 
 
 def _errors(path: Path) -> list[tuple[str, str, int, str]]:
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the work done, whatever else the machine is running
     result = Resolver().resolve(path)
-    assert time.perf_counter() - start < 5
+    assert time.process_time() - start < 5
     return [
         (d.code, Path(d.span.file).name if d.span else "", d.span.line if d.span else 0, d.message)
         for d in result.diagnostics
