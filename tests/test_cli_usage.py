@@ -83,11 +83,12 @@ def test_shell_completion_of_codes_options_and_paths(tmp_path: Path) -> None:
 
 
 def test_show_completion_prints_the_script_of_the_shell_it_is_run_from() -> None:
-    # typer finds the shell among the process's parents: bash here, whatever started the tests.
+    # typer finds the shell among the process's parents: bash here, whatever started the tests. The
+    # command after it keeps bash from replacing itself with python, as it does with a last command.
     code = "import sys; sys.argv = ['losstune', '--show-completion']; from losstune.cli.app import main; main()"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     out = subprocess.run(
-        ["bash", "-c", '"$0" -c "$1"', sys.executable, code], capture_output=True, text=True, env=env, cwd=REPO
+        ["bash", "-c", '"$0" -c "$1"; exit $?', sys.executable, code], capture_output=True, text=True, env=env, cwd=REPO
     )
     assert out.returncode == 0, out.stderr
     assert "_LOSSTUNE_COMPLETE=complete_bash" in out.stdout
