@@ -87,6 +87,13 @@ def lint_with(path: Path, *codes: str) -> tuple[LoadedConfig, list[Diagnostic]]:
     return loaded, check_config(loaded, load_schema(), Settings(select=codes))
 
 
+def as_from_a_terminal() -> None:
+    """In a child about to start: SIGINT's default action, as a terminal's Ctrl-C finds it. A
+    non-interactive shell starts a background job with SIGINT ignored, and Python then installs
+    no KeyboardInterrupt handler, so a suite started that way would wait out every Ctrl-C test."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt_group(script: str, args: list[str], ready: str, stdin: str = "") -> tuple[int, str, str]:
     """Run ``script`` with ``args`` in a process group of its own, ``stdin`` written to its input
     (which stays open), send the group SIGINT (as a terminal sends Ctrl-C to losstune and its
@@ -101,6 +108,7 @@ def interrupt_group(script: str, args: list[str], ready: str, stdin: str = "") -
         text=True,
         env=env,
         start_new_session=True,
+        preexec_fn=as_from_a_terminal,
     )
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(stdin)

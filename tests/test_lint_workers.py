@@ -15,7 +15,7 @@ from losstune.lint import workers
 from losstune.lint.run import lint
 from losstune.lint.settings import Settings
 from losstune.schema.registry import load_schema
-from tests.conftest import interrupt_group
+from tests.conftest import as_from_a_terminal, interrupt_group
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -154,7 +154,9 @@ workers.check_all([str(i) for i in range(2000)], check, 2)  # 50 s of checks
 @needs_fork
 def test_an_interrupted_run_stops_without_checking_the_rest() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-c", SLOW], stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW], stdout=subprocess.PIPE, text=True, env=env, preexec_fn=as_from_a_terminal
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline() == "started\n"
     started = time.monotonic()
