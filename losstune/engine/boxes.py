@@ -16,7 +16,7 @@ from losstune.engine.trace import Trace
 def aligned_overlaps(b1: Tensor, b2: Tensor, mode: str = "iou", eps: float = 1e-6) -> Tensor:
     """IoU or GIoU of aligned pairs of (x1, y1, x2, y2) boxes, as MMDetection computes them."""
     if b1.size(-2) == 0:
-        return b1.new((*b1.shape[:-2], 0))
+        return b1.new_zeros(b1.shape[:-1])  # no pairs: an empty tensor, as MMDetection returns
     area1 = (b1[..., 2] - b1[..., 0]) * (b1[..., 3] - b1[..., 1])
     area2 = (b2[..., 2] - b2[..., 0]) * (b2[..., 3] - b2[..., 1])
     lt = torch.max(b1[..., :2], b2[..., :2])
