@@ -73,7 +73,8 @@ def explain(
         from losstune.render import explain as render_explain
         from losstune.report import explain as build_explain
 
-        has_torch = importlib.util.find_spec("torch") is not None
+        # --no-steps asks nothing of torch: looking for it searches every folder of sys.path.
+        has_torch = steps is not False and importlib.util.find_spec("torch") is not None
         if steps and not has_torch:
             raise UsageError("--steps evaluates the losses with PyTorch: pip install torch")
         if through_head and resolved:
