@@ -396,16 +396,32 @@ def _small_tree(root: Any, limits: Limits) -> bool:
         if depth > limits.depth or values + len(stack) + len(value) > _QUICK:
             return False
         depth += 1
+        # A child without parts is counted here rather than pushed: the same count, and the same
+        # `values + len(stack)` at every container, as popping it later would give.
         if t is LDict or t is dict:
             for k, v in children:
-                stack.append((v, depth))
+                tv = type(v)
+                if tv is str:
+                    values += 1
+                    text += len(v)
+                elif tv is int or tv is float or tv is bool or v is None:
+                    values += 1
+                else:
+                    stack.append((v, depth))
                 if type(k) is str:
                     text += len(k)
                 elif not isinstance(k, (int, float, bool)):
                     stack.append((k, depth))
         else:
             for v in children:
-                stack.append((v, depth))
+                tv = type(v)
+                if tv is str:
+                    values += 1
+                    text += len(v)
+                elif tv is int or tv is float or tv is bool or v is None:
+                    values += 1
+                else:
+                    stack.append((v, depth))
     return values <= limits.values and text <= limits.text
 
 
