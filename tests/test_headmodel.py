@@ -79,6 +79,11 @@ HEADS = {
             train_cfg=dict(rcnn=dict(sampler=dict(type='RandomSampler', num=512, pos_fraction=0.25,
                 neg_pos_ub=-1, add_gt_as_proposals=True), mask_thr_binary=0.5)))
         """,
+    "htc": """
+        model = dict(roi_head=dict(type='HybridTaskCascadeRoIHead',
+            semantic_head=dict(type='FusedSemanticHead', num_ins=5, fusion_level=1, num_classes=183,
+                loss_seg=dict(type='CrossEntropyLoss', ignore_index=255, loss_weight=0.2))))
+        """,
     "vfnet": """
         model = dict(bbox_head=dict(type='VFNetHead', num_classes=80,
             loss_bbox=dict(type='GIoULoss', loss_weight=1.5)))
@@ -1094,3 +1099,19 @@ def test_a_neg_pos_ratio_ssd_head_cannot_use_is_an_error(ratio: object) -> None:
 
     with pytest.raises(MissingTrainOption, match=r"train_cfg\.neg_pos_ratio"):
         neg_pos_ratio({"train_cfg": {"neg_pos_ratio": ratio}})
+
+
+def test_htcs_semantic_head_averages_every_pixel_of_its_map(head: Callable[..., EvalResult]) -> None:
+    """FusedSemanticHead.loss: loss_seg, a softmax cross-entropy over its 183 classes per pixel, on
+    the image's semantic map, no weight, no avg_factor (the mean of every pixel); logged
+    loss_semantic_seg."""
+    seg = head("htc", "loss_seg", seed=0, num_priors=20 * 20)
+    assert seg.log_name == "loss_semantic_seg" and seg.log_names == ["loss_semantic_seg"]
+    logits, labels = seg.args
+    assert logits.shape == (1, 183, 20, 20) and labels.shape == (1, 20, 20) and labels.dtype == torch.long
+    assert int(labels.max()) == 182 and int((labels < 182).sum()) > 0  # objects, the rest the last class
+    assert "avg_factor" not in seg.kwargs
+    expected = 0.2 * float(torch.nn.functional.cross_entropy(logits, labels))
+    assert float(seg.logged) == pytest.approx(expected, rel=1e-5)
+    assert "over 183 classes" in seg.trace.steps[1].description
+    assert seg.trace.steps[0].description.endswith("with no weight; no avg_factor")

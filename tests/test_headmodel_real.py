@@ -143,6 +143,14 @@ REAL = [
         {"loss_rpn_cls", "loss_cls", "loss_bbox", "loss_mask", "loss_mask_iou"},
         {"loss_cls", "loss_mask"},
     ),
+    # HTC: FusedSemanticHead's loss_seg on each image's semantic map (logged loss_semantic_seg);
+    # the mask branch's RoIs re-sampled after each stage's refined boxes (interleaved)
+    (
+        "htc/htc_r50_fpn_1x_coco.py",
+        "RPNHead + FusedSemanticHead + BBoxHead + FCNMaskHead",
+        {"loss_semantic_seg", "s0.loss_mask", "s1.loss_mask", "s2.loss_mask", "s0.loss_cls"},
+        {"loss_semantic_seg"},
+    ),
     # one mask_head dict, built once per stage: logged s0. to s2., each stage's weight
     (
         "cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py",
@@ -660,6 +668,28 @@ def test_the_roi_heads_avg_factors_are_counted_on_the_sampled_rois() -> None:
     # a cascade's stage weight is part of what the term is divided by afterwards
     assert AvgRule(Rule(), None, None, weighted=0.25).divisor(sampled) == 4.0
     assert AvgRule(Rule(), None, None).divisor(sampled) is None
+
+
+@needs_mmdet
+def test_a_model_with_a_semantic_head_is_given_a_semantic_map_for_each_image() -> None:
+    """HTC's FusedSemanticHead reads each image's gt_sem_seg.sem_seg: the boxes' ellipses painted
+    with their labels (the instance masks' pixels), the others the semantic head's last class."""
+    from losstune.engine.realhead.batch import BatchSpec, data_sample, fitted, plain_sample, synthetic
+
+    model = {"roi_head": {"semantic_head": {"type": "FusedSemanticHead", "num_classes": 50}, "mask_head": {}}}
+    spec = fitted(BatchSpec(size=32, boxes=2), model)
+    assert spec.semantic and spec.semantic_classes == 50 and "a semantic map each" in spec.describe()
+    assert not fitted(BatchSpec(), {"roi_head": {"mask_head": {}}}).semantic
+    _, samples = synthetic(spec, 10)
+    sem = samples[0].gt_sem_seg.sem_seg
+    gt = samples[0].gt_instances
+    assert sem.shape == (1, 32, 32) and sem.dtype == torch.long
+    inside = torch.from_numpy(gt.masks.masks.astype(bool)).any(0)
+    assert bool((sem[0][~inside] == 49).all())
+    last = torch.from_numpy(gt.masks.masks[-1].astype(bool))
+    assert bool((sem[0][last] == gt.labels[-1]).all())  # the later box painted over the earlier
+    again = data_sample(plain_sample(samples[0]))
+    assert torch.equal(again.gt_sem_seg.sem_seg, sem)
 
 
 @needs_configs

@@ -62,7 +62,9 @@ class CrossEntropyLoss:
         ignore = -100 if ignore_index is None else ignore_index
         loss = F.cross_entropy(cls_score, label, weight=class_weight, reduction="none", ignore_index=ignore)
         what = "CE = -w_y log softmax(x)_y" if class_weight is not None else "CE = -log softmax(x)_y"
-        trace.add("kernel", f"{what} over {count(cls_score.size(-1), 'class', 'classes')}", loss)
+        trace.add(
+            "kernel", f"{what} over {count(cls_score.size(1), 'class', 'classes')}", loss
+        )  # dim 1, as F.cross_entropy
         if avg_factor is None and self.avg_non_ignore and reduction == "mean":
             avg_factor = label.numel() - (label == ignore).sum().item()
         if weight is not None:

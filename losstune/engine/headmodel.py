@@ -59,6 +59,7 @@ FAMILY: dict[str, str] = {
     "CornerHead": "CornerHead",
     "GridHead": "GridHead",
     "MaskIoUHead": "MaskIoUHead",
+    "FusedSemanticHead": "FusedSemanticHead",
     "FSAFHead": "FSAFHead",
     "SSDHead": "SSDHead",
     "PISASSDHead": "PISASSDHead",
@@ -116,7 +117,7 @@ class Rule:
     layout: Literal["rows", "images", "maps", "roi_maps"] = "rows"
     parts: tuple[str, ...] = ()  # the log names of the parts of the module's result (a pair), one call
     # the head hands the module rows it selects itself (MaskIoUHead: the positives whose target is
-    # above 0): the term's call is its own assignment
+    # above 0; FusedSemanticHead: each image's map): the term's call is its own assignment
     selects: bool = False
 
 
@@ -136,7 +137,9 @@ RULES: dict[str, dict[str, Rule]] = {
         # bbox_targets.size(0): every sampled RoI, though the module is handed the positives only
         "loss_bbox": Rule(rows="positives", avg="rois", avg_of="assignment"),
     },
-    "FCNMaskHead": {"loss_mask": Rule(avg="none")},
+    # its RoIs are the positives of its own sampling: HTC's interleaved stages re-assign and re-sample
+    # the refined boxes for the mask branch (HTCRoIHead.loss), so they need not be the bbox head's
+    "FCNMaskHead": {"loss_mask": Rule(avg="none", selects=True)},
     "GFLHead": {
         "loss_bbox": replace(_DENSE_QUALITY_FIRST, quality="weight_targets"),
         "loss_dfl": replace(_DENSE_QUALITY_FIRST, quality="weight_targets", avg="given", constant=4.0),
@@ -209,6 +212,8 @@ RULES: dict[str, dict[str, Rule]] = {
     "GridHead": {"loss_grid": Rule(avg="none", layout="roi_maps")},
     # the positives whose mask IoU target is above 0, no weight, averaged by the module
     "MaskIoUHead": {"loss_iou": Rule(weight="none", avg="none", log_name="loss_mask_iou", selects=True)},
+    # each image's map, every pixel averaged by the module (a call of the images, its own assignment)
+    "FusedSemanticHead": {"loss_seg": Rule(weight="none", avg="none", log_name="loss_semantic_seg", selects=True)},
     "YOLOFHead": {"loss_bbox": Rule(avg_of="assignment")},
     "YOLOV3Head": {name: Rule(avg="none", layout="images") for name in ("loss_cls", "loss_conf", "loss_xy", "loss_wh")},
     "FoveaHead": {

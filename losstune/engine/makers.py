@@ -14,7 +14,16 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from losstune.engine import heads_centernet, heads_corner, heads_grid, heads_maskiou, heads_sabl, heads_ssd, heads_yolo
+from losstune.engine import (
+    heads_centernet,
+    heads_corner,
+    heads_grid,
+    heads_maskiou,
+    heads_sabl,
+    heads_semantic,
+    heads_ssd,
+    heads_yolo,
+)
 from losstune.engine.inputs import Inputs
 from losstune.engine.sampling import Sampled
 
@@ -105,6 +114,11 @@ MAKERS: dict[str, Maker] = {
     "MaskIoUHead": Maker(
         own=lambda o: heads_maskiou.mask_iou_inputs(
             o.loss_name, o.loss_cfg, model=o.model, num_classes=o.num_classes, num_priors=o.num_priors, seed=o.seed
+        )
+    ),
+    "FusedSemanticHead": Maker(
+        own=lambda o: heads_semantic.semantic_inputs(
+            o.loss_name, o.loss_cfg, head=o.head, num_classes=o.num_classes, num_priors=o.num_priors, seed=o.seed
         )
     ),
     "YOLOXHead": Maker(

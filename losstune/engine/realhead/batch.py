@@ -31,13 +31,21 @@ class BatchSpec:
     sized_by: str = ""  # what in the config set the size, where it did
     epoch: int = 0
     masks: bool = False  # an instance mask for each box (a model with a mask head)
+    semantic: bool = False  # a semantic segmentation map for each image (a model with a semantic head)
+    semantic_classes: int = 183  # its classes (the semantic head's num_classes)
 
     def describe(self) -> str:
         by = f" ({self.sized_by})" if self.sized_by else ""
         masks = ", each with its mask (the ellipse inside the box)" if self.masks else ""
+        semantic = (
+            "; a semantic map each (the boxes' ellipses painted with their labels, the other pixels with the "
+            f"semantic head's last class, {self.semantic_classes - 1})"
+            if self.semantic
+            else ""
+        )
         return (
             f"synthetic batch, seed {self.seed}: {self.images} images of {self.size}×{self.size}{by}, "
-            f"{self.boxes} ground-truth boxes each{masks}"
+            f"{self.boxes} ground-truth boxes each{masks}{semantic}"
         )
 
 
@@ -52,6 +60,9 @@ def fitted(spec: BatchSpec, model: dict[str, Any]) -> BatchSpec:
     cropped from the ground-truth masks)."""
     if not spec.masks and any("mask_head" in path for path, _ in walk_dicts(model)):  # a dict, or a list of them
         spec = replace(spec, masks=True)
+    semantic = semantic_classes(model)
+    if not spec.semantic and semantic is not None:
+        spec = replace(spec, semantic=True, semantic_classes=semantic)
     for path, d in walk_dicts(model):
         size = config_int(d, "input_size", None, least=32)  # the coarsest feature maps need 32 pixels
         if path and path[-1] in PRIOR_GENERATORS and size is not None:
@@ -61,12 +72,25 @@ def fitted(spec: BatchSpec, model: dict[str, Any]) -> BatchSpec:
     return spec
 
 
+def semantic_classes(model: dict[str, Any]) -> int | None:
+    """The classes of ``model``'s semantic head (``roi_head.semantic_head``: HTC's, its
+    ``num_classes``, 183 unless set), or ``None`` where it has none."""
+    roi = model.get("roi_head")
+    head = roi.get("semantic_head") if isinstance(roi, dict) else None
+    if not isinstance(head, dict):
+        return None
+    return config_int(head, "num_classes", 183, least=1)
+
+
 def synthetic(spec: BatchSpec, num_classes: int) -> tuple[Tensor, list[Any]]:
     """Seeded images (already normalised, as the data preprocessor hands them on) and one
     ``DetDataSample`` per image: boxes inside the image (a tenth to a half of its side) with labels
     below ``num_classes``, no ignored boxes, and the image metas the heads read; with
-    ``spec.masks``, each box's mask (a ``BitmapMasks`` of the ellipse inside it)."""
+    ``spec.masks``, each box's mask (a ``BitmapMasks`` of the ellipse inside it); with
+    ``spec.semantic``, the image's semantic map (``gt_sem_seg``, ``heads_semantic.paint_ellipses``)."""
     import torch
+
+    from losstune.engine.heads_semantic import paint_ellipses
 
     g = torch.Generator().manual_seed(spec.seed)
     images = torch.randn(spec.images, 3, spec.size, spec.size, generator=g)
@@ -80,8 +104,14 @@ def synthetic(spec: BatchSpec, num_classes: int) -> tuple[Tensor, list[Any]]:
         gt = {"bboxes": boxes, "labels": labels}
         if spec.masks:
             gt["masks"] = ellipse_masks(boxes, spec.size)
+        semantic = (
+            {"gt_sem_seg": {"sem_seg": paint_ellipses(boxes, labels, spec.size, spec.semantic_classes)}}
+            if spec.semantic
+            else {}
+        )
         samples.append(
             {
+                **semantic,
                 "metainfo": {
                     "img_id": i,
                     "img_shape": shape,
@@ -127,6 +157,10 @@ def data_sample(plain: dict[str, Any]) -> Any:
 
                 fields["masks"] = BitmapMasks(masks.numpy(), *masks.shape[1:])
             setattr(sample, name, InstanceData(**fields))
+    if "gt_sem_seg" in plain:
+        from mmengine.structures import PixelData
+
+        sample.gt_sem_seg = PixelData(**dict(plain["gt_sem_seg"]))
     return sample
 
 
@@ -137,6 +171,8 @@ def plain_sample(sample: Any) -> dict[str, Any]:
         if name in sample:
             instances = getattr(sample, name)
             out[name] = {k: to_plain(_tensor_of_masks(v)) for k, v in instances.items()}
+    if "gt_sem_seg" in sample:
+        out["gt_sem_seg"] = {k: to_plain(v) for k, v in sample.gt_sem_seg.items()}
     return out
 
 

@@ -1,0 +1,85 @@
+"""HTC's semantic head (``FusedSemanticHead``) as MMDetection 3.3.0 feeds its ``loss_seg``, logged
+as ``loss_semantic_seg``, on a seeded semantic map.
+
+``HTCRoIHead.loss`` stacks each image's ``gt_sem_seg.sem_seg`` and hands them, with the head's
+logits ``(images, num_classes, H, W)`` at its fusion level, to ``FusedSemanticHead.loss``, which
+scales the labels by ``seg_scale_factor`` (nearest) to the logits' size and calls ``loss_seg``
+once: a softmax cross-entropy over the classes per pixel (``ignore_index=255`` in MMDetection's
+configs), no weight, no avg_factor: the module averages every pixel. The model's map is an image's
+labels on the logits' grid: seeded ellipses painted with object classes, the other pixels the last
+class; its logits an untrained head's (mean 0, spread 1.25 across the classes, as measured on a
+freshly built FusedSemanticHead)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from losstune.engine.confignum import config_int
+from losstune.engine.inputs import Inputs
+from losstune.engine.sampling import Sampled
+from losstune.words import count
+
+SEMANTIC_CLASSES = 183  # FusedSemanticHead's default num_classes (COCO-stuff's)
+LOGIT_SPREAD = 1.25
+MAP_PIXELS = 100 * 168  # an 800 × 1333 image at the fusion level's stride 8, about
+OBJECTS = 8
+
+
+def paint_ellipses(boxes: Tensor, labels: Tensor, size: int, classes: int) -> Tensor:
+    """A ``(1, size, size)`` semantic map: the pixels whose centres lie in each box's inscribed
+    ellipse painted with its label (later boxes over earlier ones), the others the last class."""
+    centres = torch.arange(size, dtype=boxes.dtype) + 0.5
+    out = torch.full((1, size, size), classes - 1, dtype=torch.long)
+    for box, label in zip(boxes, labels.tolist(), strict=True):
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        rx, ry = (box[2] - box[0]) / 2, (box[3] - box[1]) / 2
+        inside = ((centres[None, :] - cx) / rx) ** 2 + ((centres[:, None] - cy) / ry) ** 2 <= 1
+        out[0][inside] = label
+    return out
+
+
+def semantic_inputs(
+    loss_name: str,
+    loss_cfg: dict[str, Any],
+    *,
+    head: dict[str, Any],
+    num_classes: int,
+    num_priors: int | None,
+    seed: int,
+) -> Inputs | None:
+    """FusedSemanticHead's call of ``loss_seg`` on one image's seeded map (``None`` for another
+    loss). ``num_priors``: the map's pixels (else those of an 800 × 1333 image at stride 8)."""
+    if loss_name != "loss_seg":
+        return None
+    classes = config_int(head, "num_classes", SEMANTIC_CLASSES, least=2)
+    side = max(math.isqrt(num_priors or MAP_PIXELS), 2)
+    g = torch.Generator().manual_seed(seed)
+    wh = (0.1 + 0.4 * torch.rand(OBJECTS, 2, generator=g)) * side
+    xy = torch.rand(OBJECTS, 2, generator=g) * (side - wh)
+    labels = torch.randint(0, min(num_classes, classes - 1), (OBJECTS,), generator=g)
+    target = paint_ellipses(torch.cat([xy, xy + wh], dim=1), labels, side, classes)
+    logits = torch.randn(1, classes, side, side, generator=g) * LOGIT_SPREAD
+    objects = int((target < classes - 1).sum())
+    what = (
+        f"no sampler: one image's semantic map on the head's {side}×{side} logits (seg_scale_factor), "
+        f"{count(OBJECTS, 'object')} painted with their classes ({objects} pixels), the other "
+        f"{side * side - objects} the last class ({classes - 1}); the logits of an untrained FusedSemanticHead "
+        f"(± {LOGIT_SPREAD:g} across its {classes} classes); every pixel is handed to the module, with no weight"
+    )
+    stats = {"positives": 1, "negatives": 0, "priors": side * side, "images": 1, "avg_factor": None}
+    s = Sampled(
+        torch.zeros(1, dtype=torch.long),
+        torch.ones(1),
+        torch.ones(1, 4),
+        torch.zeros(1),
+        torch.ones(1, dtype=torch.bool),
+        1.0,
+        what,
+        stats,
+        "none",
+    )
+    return Inputs([logits, target], {}, s)
