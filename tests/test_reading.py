@@ -160,6 +160,34 @@ def test_a_pyproject_without_losstune_is_passed_over_unparsed(write: Callable[..
     assert load_settings(str(tmp_path)).pyproject is None
 
 
+def test_a_pyproject_naming_losstune_outside_the_tool_table_is_passed_over_unparsed(
+    write: Callable[..., Path], tmp_path: Path
+) -> None:
+    write(
+        "pyproject.toml",
+        '[project]\nname = "losstune"\ndependencies = ["losstune>=0.1"]\n'
+        '[project.scripts]\nlosstune = "losstune.cli.app:run"\n[tool.ruff]\nthis is [not toml\n',
+    )
+    assert load_settings(str(tmp_path)).pyproject is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[tool.losstune]\nmax-file-size = 100\n",
+        '[ "tool" . "losstune" ]\nmax-file-size = 100\n',
+        "[tool]\nlosstune = {max-file-size = 100}\n",
+        "[tool]\nlosstune.max-file-size = 100\n",
+        "tool.losstune.max-file-size = 100\n",
+        "tool = {losstune = {max-file-size = 100}}\n",
+    ],
+)
+def test_each_way_of_writing_the_tool_table_is_read(write: Callable[..., Path], tmp_path: Path, text: str) -> None:
+    path = write("pyproject.toml", text)
+    settings = load_settings(str(tmp_path))
+    assert (settings.pyproject, settings.max_file_size) == (str(path), 100)
+
+
 def test_a_schema_file_that_is_a_pipe(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "losses.yaml")
     with deadline(5), pytest.raises(SchemaError, match=r"losses\.yaml is a named pipe"):

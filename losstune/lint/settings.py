@@ -92,6 +92,22 @@ def _find(start: str) -> tuple[str, dict[str, Any], str] | None:
         here = parent
 
 
+# Where a pyproject.toml can open a ``[tool.losstune]`` table, whatever its spacing and quotes:
+# ``tool.losstune`` as a header or a dotted key, a ``[tool]`` table (the key ``losstune`` in it)
+# or an inline ``tool = {...}``. A file that names losstune elsewhere only (its name, a dependency,
+# a script) is passed over without parsing it, as one that never names it.
+_TOOL_TABLE = (
+    r"""tool["']?\s*\.\s*["']?losstune"""
+    r"""|^\s*\[\s*\[?\s*["']?tool["']?\s*\]"""
+    r"""|^\s*["']?tool["']?\s*="""
+)
+
+
+def _may_hold_losstune_table(text: str) -> bool:
+    """Whether ``text`` can hold a ``[tool.losstune]`` table (never false for one that does)."""
+    return re.search(_TOOL_TABLE, text, re.MULTILINE) is not None
+
+
 def _losstune_table(path: str) -> tuple[dict[str, Any], str] | None:
     try:
         text = fileread.read_text(path)
@@ -99,7 +115,7 @@ def _losstune_table(path: str) -> tuple[dict[str, Any], str] | None:
         if e.problem in (fileread.Problem.MISSING, fileread.Problem.DIRECTORY):
             return None
         raise SettingsError(f"{path} {e.reason}; {e.fix}") from None
-    if "losstune" not in text:
+    if "losstune" not in text or not _may_hold_losstune_table(text):
         return None
     if sys.version_info >= (3, 11):  # imported here: most runs find no pyproject.toml naming losstune
         import tomllib
