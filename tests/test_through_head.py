@@ -238,6 +238,14 @@ def _no_reading(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 RETINANET = str(EXAMPLES / "retinanet_r50_fpn_1x_coco.py")
+
+
+def _through_head_with_custom_modules(config: Path) -> tuple[int, str]:
+    """``eval CONFIG --loss loss_cls --through-head`` at 64 pixels, its custom_imports imported."""
+    args = ["eval", str(config), "--loss", "loss_cls", "--through-head", "--image-size", "64"]
+    return invoke(*args, "--import-custom-modules", cwd=config.parent)
+
+
 URL = "https://example.invalid/r50.pth"
 
 
@@ -335,17 +343,7 @@ def test_a_load_the_config_does_not_show_is_refused_in_one_line(
         "neck=dict(in_channels=[64, 128, 256, 512]))\n"
     )
     asked = _no_reading(monkeypatch)
-    args = [
-        "eval",
-        str(config),
-        "--loss",
-        "loss_cls",
-        "--through-head",
-        "--image-size",
-        "64",
-        "--import-custom-modules",
-    ]
-    code, out = invoke(*args, cwd=tmp_path)
+    code, out = _through_head_with_custom_modules(config)
     assert code == 2 and "Traceback" not in out and asked == []
     assert out.strip() == (
         f"losstune: error: {config}: MMDetection's RetinaNet loads the checkpoint https://example.invalid/own.pth "
@@ -405,17 +403,7 @@ def test_a_pretrained_language_model_by_name_is_refused_in_one_line(
         "neck=dict(in_channels=[64, 128, 256, 512]))\n"
     )
     asked = _no_reading(monkeypatch)
-    args = [
-        "eval",
-        str(config),
-        "--loss",
-        "loss_cls",
-        "--through-head",
-        "--image-size",
-        "64",
-        "--import-custom-modules",
-    ]
-    code, out = invoke(*args, cwd=tmp_path)
+    code, out = _through_head_with_custom_modules(config)
     assert code == 2 and asked == []
     assert out.strip() == (
         f"losstune: error: {config}: MMDetection's RetinaNet loads the pretrained model bert-base-uncased with "
