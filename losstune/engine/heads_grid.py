@@ -24,8 +24,7 @@ from torch import Tensor
 
 from losstune.engine.confignum import config_int
 from losstune.engine.inputs import Inputs, OtherCalls
-from losstune.engine.sampling import Sampled, sample
-from losstune.schema.catalogue import bare_type
+from losstune.engine.sampling import Sampled, rcnn_cfg, sampled_positives
 from losstune.words import count
 
 GRID_POINTS = 9  # GridHead's defaults
@@ -34,15 +33,7 @@ MAX_NUM_GRID = 192  # GridRoIHead: train_cfg.get('max_num_grid', 192)
 JITTER = 0.15  # GridRoIHead._random_jitter's amplitude
 DECONV_BIAS = -math.log(0.99 / 0.01)
 LOGIT_SPREAD = 0.01
-ROI_PROPOSALS = 2000  # the proposals of one image the sampler draws from, about
 PROPOSAL_SHIFT = 0.1  # a positive proposal's offset from its box, a fraction of its size (IoU about 0.5 to 0.8)
-
-
-def rcnn_cfg(model: dict[str, Any]) -> dict[str, Any]:
-    """``model.train_cfg.rcnn``, or ``{}``."""
-    train = model.get("train_cfg")
-    rcnn = train.get("rcnn") if isinstance(train, dict) else None
-    return rcnn if isinstance(rcnn, dict) else {}
 
 
 def sub_regions(grid_points: int, whole_map_size: int) -> list[tuple[int, int, int, int]]:
@@ -107,20 +98,6 @@ def _seeded_positives(n: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
     offsets = (torch.rand(n, 4, generator=g) * 2 - 1) * JITTER
     c, s = c + s * offsets[:, :2], s * (1 + offsets[:, 2:])
     return torch.cat([c - s / 2, c + s / 2], dim=1), gts
-
-
-def sampled_positives(model: dict[str, Any], num_classes: int, seed: int) -> tuple[int, str]:
-    """The positives the configured RoI sampler gives one image (of :data:`ROI_PROPOSALS`), and how."""
-    sampler = rcnn_cfg(model).get("sampler")
-    s = sample(
-        sampler if isinstance(sampler, dict) else None,
-        num_priors=ROI_PROPOSALS,
-        num_classes=num_classes,
-        roi_head=True,
-        seed=seed,
-    )
-    kind = bare_type(str(sampler.get("type"))) if isinstance(sampler, dict) else "PseudoSampler"
-    return int(s.pos_mask.sum()), f"the positives {kind} samples of one image's {ROI_PROPOSALS} proposals"
 
 
 def grid_inputs(

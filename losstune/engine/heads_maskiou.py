@@ -20,9 +20,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from losstune.engine.heads_grid import rcnn_cfg, sampled_positives
 from losstune.engine.inputs import InputError, Inputs
-from losstune.engine.sampling import Sampled
+from losstune.engine.sampling import Sampled, rcnn_cfg, sampled_positives
 from losstune.words import count
 
 MASK_SIZE = 28  # FCNMaskHead's mask targets

@@ -202,3 +202,27 @@ def denoising(num_gts: int, groups: int, num_classes: int, seed: int) -> Sampled
     )
     s = _fixed_positives(queries, num_gts * groups, num_classes, g, what, "max(positives, 1)")
     return s
+
+
+ROI_PROPOSALS = 2000  # the proposals of one image the sampler draws from, about
+
+
+def rcnn_cfg(model: dict[str, Any]) -> dict[str, Any]:
+    """``model.train_cfg.rcnn``, or ``{}``."""
+    train = model.get("train_cfg")
+    rcnn = train.get("rcnn") if isinstance(train, dict) else None
+    return rcnn if isinstance(rcnn, dict) else {}
+
+
+def sampled_positives(model: dict[str, Any], num_classes: int, seed: int) -> tuple[int, str]:
+    """The positives the configured RoI sampler gives one image (of :data:`ROI_PROPOSALS`), and how."""
+    sampler = rcnn_cfg(model).get("sampler")
+    s = sample(
+        sampler if isinstance(sampler, dict) else None,
+        num_priors=ROI_PROPOSALS,
+        num_classes=num_classes,
+        roi_head=True,
+        seed=seed,
+    )
+    kind = bare_type(str(sampler.get("type"))) if isinstance(sampler, dict) else "PseudoSampler"
+    return int(s.pos_mask.sum()), f"the positives {kind} samples of one image's {ROI_PROPOSALS} proposals"
