@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from losstune.engine.confignum import config_int
 from losstune.engine.headmodel import Counts, family_of, logged_rule
 from losstune.engine.heads_autoassign import AUTO_ASSIGN
 from losstune.engine.heads_freeanchor import FREE_ANCHOR, TERMS
@@ -530,8 +531,8 @@ def _bag_head(cfg: LoadedConfig) -> tuple[Any, dict[str, Any], dict[str, Any]]:
 
 
 def _classes(head_cfg: dict[str, Any]) -> int:
-    classes = head_cfg.get("num_classes", 80)
-    return classes if isinstance(classes, int) and not isinstance(classes, bool) else 80
+    """The head's ``num_classes`` as its code uses it (80 where it is not a usable count)."""
+    return config_int(head_cfg, "num_classes", 80, least=1)
 
 
 def _free_anchor_checks(cfg: LoadedConfig, run: HeadRun, seed: int) -> list[TermCheck]:
