@@ -27,9 +27,10 @@ from torch import Tensor
 
 from losstune.engine.boxes import aligned_overlaps
 from losstune.engine.confignum import number
+from losstune.engine.heads_own import OWN
 
 AUTO_ASSIGN = "AutoAssignHead"
-TERMS = ("loss_pos", "loss_neg", "loss_center")
+TERMS = OWN[AUTO_ASSIGN].terms
 EPS = 1e-12  # autoassign_head.EPS
 DEFAULTS: dict[str, float] = {"pos_loss_weight": 0.25, "neg_loss_weight": 0.75, "center_loss_weight": 0.75, "topk": 9}
 

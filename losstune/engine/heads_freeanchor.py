@@ -28,9 +28,10 @@ from torch import Tensor
 
 from losstune.engine.boxes import aligned_overlaps
 from losstune.engine.confignum import number
+from losstune.engine.heads_own import OWN
 
 FREE_ANCHOR = "FreeAnchorRetinaHead"
-TERMS = ("positive_bag_loss", "negative_bag_loss")
+TERMS = OWN[FREE_ANCHOR].terms
 EPS = 1e-12  # free_anchor_retina_head.EPS
 WH_RATIO_CLIP = 16 / 1000  # delta2bbox's default
 # FreeAnchorRetinaHead.__init__'s defaults

@@ -260,12 +260,9 @@ def _steps(model: Any, mmdet_major: int, call: Call, built: Any, head_type: str,
 
 def _own_termed() -> dict[str, tuple[str, ...]]:
     """The heads whose terms their ``loss_by_feat`` computes itself, and those terms."""
-    from losstune.engine import heads_autoassign, heads_freeanchor
+    from losstune.engine.heads_own import OWN
 
-    return {
-        heads_freeanchor.FREE_ANCHOR: heads_freeanchor.TERMS,
-        heads_autoassign.AUTO_ASSIGN: heads_autoassign.TERMS,
-    }
+    return {head: own.terms for head, own in OWN.items()}
 
 
 def own_method(head: Any) -> str | None:
