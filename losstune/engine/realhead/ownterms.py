@@ -67,6 +67,14 @@ def ssd_feeds(
     return out
 
 
+def _flat(maps: list[Any], width: int) -> Any:
+    """A head's per-level ``(images, width, H, W)`` maps as ``(images, priors, width)``, the levels
+    in order, as its ``loss_by_feat`` lays them out."""
+    import torch
+
+    return torch.cat([m.permute(0, 2, 3, 1).reshape(m.shape[0], -1, width) for m in maps], 1)
+
+
 @dataclass(frozen=True)
 class BagFeed:
     """FreeAnchorRetinaHead's batch as its ``loss_by_feat`` was handed it: the anchors of an image,
@@ -90,9 +98,8 @@ def free_anchor_feed(call: Call, head: Any, loss_bbox: dict[str, Any], params: B
     cls_scores, bbox_preds, gts, metas = a["cls_scores"], a["bbox_preds"], a["batch_gt_instances"], a["batch_img_metas"]
     anchor_list, _ = head.get_anchors([c.shape[-2:] for c in cls_scores], metas, device="cpu")
     anchors = [torch.cat(levels) for levels in anchor_list]
-    images, width = int(cls_scores[0].shape[0]), int(head.cls_out_channels)
-    logits = torch.cat([c.permute(0, 2, 3, 1).reshape(images, -1, width) for c in cls_scores], 1)
-    deltas = torch.cat([b.permute(0, 2, 3, 1).reshape(images, -1, 4) for b in bbox_preds], 1)
+    width = int(head.cls_out_channels)
+    logits, deltas = _flat(cls_scores, width), _flat(bbox_preds, 4)
     with torch.no_grad():
         terms = bag_terms(
             logits, deltas, anchors, [g.bboxes for g in gts], [g.labels for g in gts], box_loss_of(loss_bbox), params
@@ -111,16 +118,12 @@ def auto_assign_feed(call: Call, head: Any, loss_bbox: dict[str, Any], params: A
     cls_scores, gts = a["cls_scores"], a["batch_gt_instances"]
     levels = head.prior_generator.grid_priors([c.shape[-2:] for c in cls_scores], dtype=torch.float32, device="cpu")
     strides = torch.cat([torch.full((len(p),), float(s)) for p, s in zip(levels, head.strides, strict=True)])
-    images = int(cls_scores[0].shape[0])
-
-    def flat(maps: list[Any], width: int) -> Any:
-        return torch.cat([m.permute(0, 2, 3, 1).reshape(images, -1, width) for m in maps], 1)
 
     with torch.no_grad():
         return auto_terms(
-            flat(cls_scores, int(head.cls_out_channels)),
-            flat(a["objectnesses"], 1),
-            flat(a["bbox_preds"], 4),
+            _flat(cls_scores, int(head.cls_out_channels)),
+            _flat(a["objectnesses"], 1),
+            _flat(a["bbox_preds"], 4),
             torch.cat(levels),
             strides,
             [g.bboxes for g in gts],
