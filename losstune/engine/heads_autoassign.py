@@ -140,6 +140,16 @@ def _negative(joint: Tensor, labels: Tensor, ious: Tensor, inside: Tensor, weigh
     return (q**2 * torch.nn.functional.binary_cross_entropy(q, torch.zeros_like(q), reduction="none")).sum() * weight
 
 
+def box_pairs(points: Tensor, distances: Tensor, boxes: Tensor) -> tuple[Tensor, Tensor]:
+    """One image's rows of ``loss_bbox``, as the head hands them: every point's box decoded from
+    its ``distances`` to the sides, against every box (points × boxes, 4), point by point."""
+    n, g = points.shape[0], boxes.shape[0]
+    d = distances[:, None].expand(n, g, 4).reshape(-1, 4)
+    xy = points[:, None].expand(n, g, 2).reshape(-1, 2)
+    pred = torch.cat([xy - d[:, :2], xy + d[:, 2:]], dim=-1)
+    return pred, boxes[None].expand(n, g, 4).reshape(-1, 4)
+
+
 def auto_terms(
     cls_scores: Tensor,
     objectness: Tensor,
@@ -161,10 +171,7 @@ def auto_terms(
         sides = torch.cat([points[:, None] - b[None, :, :2], b[None, :, 2:] - points[:, None]], dim=-1)
         inside = sides.min(-1)[0] > 0 if g else torch.zeros(n, 0, dtype=torch.bool)
         prior, inside = center_prior(points, strides, b, lab, inside, p)
-        d = distances[i][:, None].expand(n, g, 4).reshape(-1, 4)
-        xy = points[:, None].expand(n, g, 2).reshape(-1, 2)
-        pred = torch.cat([xy - d[:, :2], xy + d[:, 2:]], dim=-1)
-        target = b[None].expand(n, g, 4).reshape(-1, 4)
+        pred, target = box_pairs(points, distances[i], b)
         with torch.no_grad():
             ious = pred.new_zeros(n, 0)
             if g:  # each point's best IoU, for every box
@@ -212,19 +219,40 @@ def strides_of(head: dict[str, Any]) -> tuple[int, ...]:
     return (4, 8, 16, 32, 64)
 
 
-def model_terms(
-    num_points: int,
-    num_boxes: int,
-    num_classes: int,
-    strides: tuple[int, ...],
-    box_loss: BoxLoss,
-    p: AutoParams,
-    seed: int,
-) -> AutoTerms:
-    """The head's terms on the model's seeded image: ``num_points`` points spread over the levels
-    of ``strides`` as a pyramid spreads them (a level's share ∝ 1 / stride²), at random places in
-    the square whose pyramid has that many (a side of ``sqrt(points / Σ 1 / stride²)``);
-    ``num_boxes`` boxes of :data:`BOX_SIDES`; the class logits an untrained AutoAssign head's (its prior 0.02), the
+@dataclass(frozen=True)
+class AutoBatch:
+    """The model's seeded image: its class ``logits`` (1, points, classes), ``objectness``
+    (1, points, 1) and ``distances`` (1, points, 4), its ``points`` and their ``strides``,
+    ground-truth ``boxes`` and their ``labels``."""
+
+    logits: Tensor
+    objectness: Tensor
+    distances: Tensor
+    points: Tensor
+    strides: Tensor
+    boxes: Tensor
+    labels: Tensor
+
+    def terms(self, box_loss: BoxLoss, p: AutoParams) -> AutoTerms:
+        """The head's terms on this image."""
+        return auto_terms(
+            self.logits,
+            self.objectness,
+            self.distances,
+            self.points,
+            self.strides,
+            [self.boxes],
+            [self.labels],
+            box_loss,
+            p,
+        )
+
+
+def model_batch(num_points: int, num_boxes: int, num_classes: int, strides: tuple[int, ...], seed: int) -> AutoBatch:
+    """The model's seeded image: ``num_points`` points spread over the levels of ``strides`` as a
+    pyramid spreads them (a level's share ∝ 1 / stride²), at random places in the square whose
+    pyramid has that many (a side of ``sqrt(points / Σ 1 / stride²)``); ``num_boxes`` boxes of
+    :data:`BOX_SIDES`; the class logits an untrained AutoAssign head's (its prior 0.02), the
     objectness about 0, every distance :data:`REG_BIAS` strides."""
     from losstune.engine.inputs import PRIOR_SPREAD
 
@@ -244,4 +272,17 @@ def model_terms(
     distances = ((torch.randn(1, num_points, 4, generator=g) * REG_SPREAD + REG_BIAS).clamp(min=0)) * stride[
         None, :, None
     ]
-    return auto_terms(logits, objectness, distances, points, stride, [boxes], [labels], box_loss, p)
+    return AutoBatch(logits, objectness, distances, points, stride, boxes, labels)
+
+
+def model_terms(
+    num_points: int,
+    num_boxes: int,
+    num_classes: int,
+    strides: tuple[int, ...],
+    box_loss: BoxLoss,
+    p: AutoParams,
+    seed: int,
+) -> AutoTerms:
+    """The head's terms on the model's seeded image (:func:`model_batch`)."""
+    return model_batch(num_points, num_boxes, num_classes, strides, seed).terms(box_loss, p)

@@ -176,6 +176,16 @@ def box_loss_of(loss_cfg: dict[str, Any]) -> BoxLoss:
     return loss
 
 
+def bags(deltas: Tensor, anchors: Tensor, boxes: Tensor, p: BagParams) -> tuple[Tensor, Tensor, Tensor]:
+    """One image's bags, as the head hands them to ``loss_bbox``: each box's ``pre_anchor_topk``
+    anchors of highest IoU (boxes, topk), their predicted ``deltas`` and the box encoded on each
+    of them (boxes, topk, 4)."""
+    matched = torch.topk(overlaps(boxes, anchors), p.pre_anchor_topk, dim=1, sorted=False).indices
+    matched_anchors = anchors[matched]
+    targets = encode(matched_anchors, boxes.unsqueeze(1).expand_as(matched_anchors), p)
+    return matched, deltas[matched], targets
+
+
 def bag_terms(
     cls_scores: Tensor,
     deltas: Tensor,
@@ -195,11 +205,9 @@ def bag_terms(
         probs.append(box_prob(cls_prob[i], deltas[i], a, b, lab, p))
         if b.numel() == 0:
             continue
-        matched = torch.topk(overlaps(b, a), p.pre_anchor_topk, dim=1, sorted=False).indices
+        matched, pred, targets = bags(deltas[i], a, b, p)
         matched_cls = cls_prob[i][matched].gather(2, lab.view(-1, 1, 1).repeat(1, p.pre_anchor_topk, 1)).squeeze(2)
-        matched_anchors = a[matched]
-        targets = encode(matched_anchors, b.unsqueeze(1).expand_as(matched_anchors), p)
-        matched_box = torch.exp(-box_loss(deltas[i][matched], targets).sum(-1))
+        matched_box = torch.exp(-box_loss(pred, targets).sum(-1))
         positives.append(positive_bag(matched_cls, matched_box, p.alpha))
     num_pos = sum(int(b.shape[0]) for b in boxes)
     pos_sum = float(torch.cat(positives).sum()) if positives else 0.0
@@ -230,13 +238,26 @@ def _boxes(n: int, sides: tuple[float, float], g: torch.Generator) -> Tensor:
     return torch.cat([centre - half, centre + half], dim=1).float()
 
 
-def model_terms(
-    num_priors: int, num_boxes: int, num_classes: int, box_loss: BoxLoss, p: BagParams, seed: int
-) -> BagTerms:
-    """The head's terms on the model's seeded image: ``num_priors`` anchors of
-    :data:`ANCHOR_SIDES` and ``num_boxes`` boxes of :data:`BOX_SIDES` in an image of
-    :data:`IMAGE` a side, the class logits an untrained sigmoid head's and the deltas of
-    :data:`DELTA_SPREAD`."""
+@dataclass(frozen=True)
+class BagBatch:
+    """The model's seeded image: its class ``logits`` (1, anchors, classes) and box ``deltas``
+    (1, anchors, 4), its ``anchors``, ground-truth ``boxes`` and their ``labels``."""
+
+    logits: Tensor
+    deltas: Tensor
+    anchors: Tensor
+    boxes: Tensor
+    labels: Tensor
+
+    def terms(self, box_loss: BoxLoss, p: BagParams) -> BagTerms:
+        """The head's terms on this image."""
+        return bag_terms(self.logits, self.deltas, [self.anchors], [self.boxes], [self.labels], box_loss, p)
+
+
+def model_batch(num_priors: int, num_boxes: int, num_classes: int, seed: int) -> BagBatch:
+    """The model's seeded image: ``num_priors`` anchors of :data:`ANCHOR_SIDES` and ``num_boxes``
+    boxes of :data:`BOX_SIDES` in an image of :data:`IMAGE` a side, the class logits an untrained
+    sigmoid head's and the deltas of :data:`DELTA_SPREAD`."""
     from losstune.engine.inputs import untrained_logits
 
     g = torch.Generator().manual_seed(seed)
@@ -245,4 +266,11 @@ def model_terms(
     labels = torch.randint(0, num_classes, (num_boxes,), generator=g)
     logits = untrained_logits(1, num_priors, num_classes, generator=g)
     deltas = torch.randn(1, num_priors, 4, generator=g) * DELTA_SPREAD
-    return bag_terms(logits, deltas, [anchors], [boxes], [labels], box_loss, p)
+    return BagBatch(logits, deltas, anchors, boxes, labels)
+
+
+def model_terms(
+    num_priors: int, num_boxes: int, num_classes: int, box_loss: BoxLoss, p: BagParams, seed: int
+) -> BagTerms:
+    """The head's terms on the model's seeded image (:func:`model_batch`)."""
+    return model_batch(num_priors, num_boxes, num_classes, seed).terms(box_loss, p)
