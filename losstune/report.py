@@ -70,6 +70,7 @@ class TermView(Struct, frozen=True):
     value: Any
     key: str
     path: str
+    how: str = ""  # how the head makes it, where it is not one loss module's output (its own code)
 
 
 class LossView(Struct, frozen=True):
@@ -387,12 +388,29 @@ def _with_steps(cfg: LoadedConfig, view: LossView, seed: int, version: int, mask
             terms.append(TermView(other, None, view.key, MODEL_PATH))
             continue
         terms += [TermView(name, value, view.key, MODEL_PATH) for name, value in logged_terms(more).items()]
+    terms = _own_terms(view, terms, result.own_terms)
     return replace(
         view,
         steps=[StepView(s.name, s.description, s.summary(), _plain(s, result)) for s in result.trace.steps],
         terms=[replace(t, value=_scalar(t.value)) for t in terms],
         phase=result.phase.describe() if result.phase is not None else None,
     )
+
+
+def _own_terms(view: LossView, terms: list[TermView], own: list[Any]) -> list[TermView]:
+    """``terms`` with how the head makes each, and the head's other terms after them, where its
+    log's terms are its own code (:class:`~losstune.engine.ownmodel.OwnTerm`): each from the loss
+    that enters it, or from the head where none does."""
+    from msgspec.structs import replace
+
+    how = {t.name: t for t in own}
+    out = [replace(t, how=how[t.name].how) if t.name in how else t for t in terms]
+    logged = {t.name for t in terms}
+    return out + [
+        TermView(t.name, t.value, view.key if t.loss else view.head or view.key, MODEL_PATH, t.how)
+        for t in own
+        if t.name not in logged
+    ]
 
 
 def _scalar(v: Any) -> float | None:

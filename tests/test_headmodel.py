@@ -731,15 +731,16 @@ def test_pisa_isr_is_said_to_keep_the_classification_value(head: Callable[..., E
 @pytest.mark.parametrize(
     ("head_type", "terms", "key", "use"),
     [
-        ("FreeAnchorRetinaHead", "positive_bag_loss, negative_bag_loss", "loss_bbox", "enters positive_bag_loss"),
+        ("FreeAnchorRetinaHead", "positive_bag_loss, negative_bag_loss", "loss_cls", "loss_cls is never called"),
         ("AutoAssignHead", "loss_pos, loss_neg, loss_center", "loss_cls", "loss_cls is never called"),
     ],
 )
-def test_a_head_computing_its_own_terms_names_them_and_is_not_modelled(
+def test_a_loss_a_head_computing_its_own_terms_never_calls_names_them_and_is_not_evaluated(
     write: Callable[..., Path], head_type: str, terms: str, key: str, use: str
 ) -> None:
     # FreeAnchorRetinaHead.loss_by_feat returns positive_bag_loss and negative_bag_loss, computed by
-    # the head; AutoAssignHead's loss_pos, loss_neg and loss_center alike: no term is a module's output
+    # the head; AutoAssignHead's loss_pos, loss_neg and loss_center alike: no term is a module's
+    # output, and neither head calls its loss_cls at all (loss_bbox enters the positive term)
     from losstune.engine.inputs import InputError
 
     path = write(

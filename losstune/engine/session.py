@@ -24,9 +24,10 @@ from losstune.engine.headmodel import (
     sampled_for,
     stage_weight,
 )
-from losstune.engine.heads_own import not_modelled
+from losstune.engine.heads_own import entered, not_modelled, term_hint
 from losstune.engine.inputs import InputError, from_file, require_device, synthetic
 from losstune.engine.makers import Own, own_inputs
+from losstune.engine.ownmodel import own_feed, own_terms
 from losstune.engine.phases import At, idle_message, phase_at
 from losstune.engine.sampling import Sampled
 from losstune.engine.trace import Step, Trace, UnsupportedLoss, terms
@@ -67,6 +68,7 @@ class EvalResult:
     rule: AvgRule | None = None  # how its head counts the avg_factor and the divisor
     head_weight: Any = None  # per row, where the head sums the module's per-element result itself
     phase: At | None = None  # the training phase modelled, for a head whose losses follow the epoch
+    own_terms: list[Any] = field(default_factory=list)  # every term of a head whose log's terms are its own
 
 
 def as_built(loss_cfg: dict[str, Any], head: dict[str, Any], name: Any) -> dict[str, Any]:
@@ -123,6 +125,12 @@ def _sample_inputs(
     why = not_modelled(bare_type(head_type), name) if mmdet_head else None
     if why is not None:
         raise InputError(why, replayable=True)
+    own_term = entered(bare_type(head_type), name) if mmdet_head else None
+    if own_term is not None:  # a head whose log's terms are its own code: the term this loss enters
+        if term is not None and term != own_term:
+            raise InputError(f"{loss.key} is not logged as {term}; it enters {own_term}")
+        own = Own(name, loss_cfg, head, num_classes, num_priors, DENSE_PRIORS, seed, where.model)
+        return (*own_feed(bare_type(head_type), own), None)
     at = phase_at(family, where.model, epoch)
     idle = idle_message(at, loss.key, name) if at is not None else None
     if idle is not None:
@@ -216,6 +224,9 @@ def find_loss(cfg: LoadedConfig, key: str) -> LossNode:
     try:
         paths = cfg.paths(key) if not named else []
     except KeyPathError:
+        hint = _own_term_hint(cfg, key)
+        if hint is not None:
+            raise InputError(hint) from None
         if not in_head:
             raise
         paths = []  # named in the list below, with the losses its head computes
@@ -225,6 +236,23 @@ def find_loss(cfg: LoadedConfig, key: str) -> LossNode:
         names = ", ".join(n.key for n in [*cfg.losses(), *in_head])
         raise InputError(f"`{key}` does not name one loss of this config; its losses are {names}")
     return found[0]
+
+
+def _own_term_hint(cfg: LoadedConfig, key: str) -> str | None:
+    """What to ask for where ``key`` names a term of a head whose log's terms are its own
+    (FreeAnchorRetinaHead's ``negative_bag_loss``), not a loss."""
+    for loss in cfg.losses():
+        head = head_of(cfg, loss)
+        if loss.head is None or not isinstance(head.get("type"), str):
+            continue
+        head_key = keypath.format_path(loss.head)
+        term = key.rpartition(".")[2]
+        full = f"{head_key}.{term}"
+        if full == key or full.endswith(f".{key}"):  # the term's name, whole or a suffix of its key
+            hint = term_hint(bare_type(head["type"]), head_key, term)
+            if hint is not None:
+                return hint
+    return None
 
 
 def loss_dict(cfg: LoadedConfig, loss: LossNode) -> dict[str, Any]:
@@ -367,6 +395,7 @@ def evaluate_config(
         result.log_name, result.family, result.notes = fed.log_name, fed.family, fed.notes
         result.log_names, result.rule, result.head_weight = fed.log_names, fed.rule, fed.head_weight
         result.phase = at
+        result.own_terms = own_terms(fed.inputs)
     if plot is not None:
         from losstune.engine.plot import plot_kernel
 

@@ -73,6 +73,11 @@ def render_text(result: EvalResult, *, color: bool = False, width: int | None = 
     for name, loss in logged_terms(result).items():
         term = f"{printable(name)} = {_term(loss)}"
         out += [paint(line, "bold", color) for line in hang(term, width, rest="  ")]
+    logged = logged_terms(result)
+    for own in result.own_terms:  # the head's terms its own code makes of no call of this loss
+        if own.name not in logged:
+            line = f"{own.name} = {_fmt(own.value)}  (the head's other term on the same image: {own.how})"
+            out += hang(printable(line), width, rest="  ")
     for note in result.notes:
         out += hang(printable(f"note: {note}"), width, rest="  ")
     if result.check is not None:
@@ -139,4 +144,8 @@ def render_json(result: EvalResult) -> str:
     }
     if result.phase is not None:  # a head whose losses follow the epoch
         data["phase"] = phase_data(result.phase)
+    if result.own_terms:  # a head whose log's terms are its own code: every one, and the loss entering it
+        data["head_terms"] = [
+            {"name": t.name, "value": value(t.value), "loss": t.loss, "how": t.how} for t in result.own_terms
+        ]
     return document("eval", data)

@@ -157,6 +157,15 @@ def _summary_block(report: ExplainReport) -> RenderableType:
             Text(printable(_PATHS.get(t.path, t.path)), style="dim"),
         )
     parts: list[RenderableType] = [Text(title, style="bold"), Padding(grid, (0, 0, 0, 2), expand=False)]
+    made = [t for t in report.terms if t.how]  # terms of the head's own code: how each arises
+    if made:
+        # a grid, so a long sentence wraps under itself
+        how = Table.grid(padding=(0, 1))
+        how.add_column(no_wrap=True)
+        how.add_column(overflow="fold")
+        for t in made:
+            how.add_row(Text(f"{printable(t.name)}:", style="dim"), Text(printable(t.how), style="dim"))
+        parts.append(Padding(how, (0, 0, 0, 2), expand=False))
     if any(t.path == "model" for t in report.terms):
         parts.append(Padding(Text(printable(f"numbers: {MODEL} ({MODEL_HOW})"), style="dim"), (0, 0, 0, 2)))
     for phase in dict.fromkeys(loss.phase for loss in report.losses if loss.phase):
@@ -322,6 +331,7 @@ def render_json(report: ExplainReport, extra: dict[str, Any] | None = None) -> s
                     "key": t.key,
                     "path": t.path,
                 }
+                | ({"how": t.how} if t.how else {})
                 for t in report.terms
             ],
             "total": value(report.total),
