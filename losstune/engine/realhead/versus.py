@@ -535,21 +535,29 @@ def _classes(head_cfg: dict[str, Any]) -> int:
     return config_int(head_cfg, "num_classes", 80, least=1)
 
 
+def _own_model(cfg: LoadedConfig, key: str, rows: int, seed: int) -> dict[str, float]:
+    """The model's terms of a head whose log's terms are its own, as ``eval`` of its loss ``key``
+    gives them on the model's image of ``rows`` priors."""
+    from losstune.engine.session import evaluate_config
+
+    return {t.name: t.value for t in evaluate_config(cfg, key, seed=seed, num_priors=max(rows, 1)).own_terms}
+
+
 def _free_anchor_checks(cfg: LoadedConfig, run: HeadRun, seed: int) -> list[TermCheck]:
     """FreeAnchorRetinaHead's two terms held against the model: the head's bags and anchors (rows,
     classes, ``pre_anchor_topk``) against the config's, no avg_factor on either side, the division
     the model's rule counts on the head's own boxes against the head's term over the model's sum
     on exactly the head's arguments (``replayed``: that term), and the model's term on its own
-    image (:func:`~losstune.engine.heads_freeanchor.model_terms`) within the factor of 2."""
-    from losstune.engine.headmodel import NUM_GTS
-    from losstune.engine.heads_freeanchor import bag_params, box_loss_of, model_terms
+    image, as ``eval`` gives it (:func:`~losstune.engine.heads_freeanchor.model_batch`), within
+    the factor of 2."""
+    from losstune.engine.heads_freeanchor import bag_params
     from losstune.engine.realhead.ownterms import free_anchor_feed
 
     call = run.own[-1]
     node, head_cfg, loss_bbox = _bag_head(cfg)
     params = bag_params(head_cfg)
     fed = free_anchor_feed(call, run.model.get_submodule(call.module), loss_bbox, params)
-    mine = model_terms(fed.rows, NUM_GTS, _classes(head_cfg), box_loss_of(loss_bbox), params, seed)
+    mine = _own_model(cfg, node.key, fed.rows, seed)
     values = {t.name: t.value for t in run.terms}
     counts = Counts(fed.boxes, tuple(0 for _ in fed.boxes), fed.rows)
     rep = fed.replayed
@@ -563,8 +571,8 @@ def _free_anchor_checks(cfg: LoadedConfig, run: HeadRun, seed: int) -> list[Term
         real = RealFeed(
             1, float(fed.rows), width, None, counts, values[name] / summed if summed else None, values[name]
         )
-        model_width = (params.pre_anchor_topk,) if positive else (mine.width,)
-        model = (mine.rows, model_width, mine.positive if positive else mine.negative)
+        model_width = (params.pre_anchor_topk,) if positive else (_classes(head_cfg),)
+        model = (fed.rows, model_width, mine[name])
         check = _own_check(name, f"{node.key.rpartition('.')[0]}.{name}", FREE_ANCHOR, real, summed, by, model)
         check.replayed = rep.positive if positive else rep.negative
         out.append(check)
@@ -576,26 +584,23 @@ def _auto_assign_checks(cfg: LoadedConfig, run: HeadRun, seed: int) -> list[Term
     classes against the config's, no avg_factor, the divisions (``max(boxes, 1)``, ``max(Σ center
     prior, 1)`` with the prior computed on the head's points and boxes, the images for the mean of
     ``loss_center``) against the head's term over the model's sum on its arguments, and the
-    model's term on its own image (:func:`~losstune.engine.heads_autoassign.model_terms`)."""
-    from losstune.engine.headmodel import NUM_GTS
+    model's term on its own image, as ``eval`` gives it (:func:`~losstune.engine.heads_autoassign.model_batch`)."""
     from losstune.engine.heads_autoassign import TERMS as AUTO_TERMS
-    from losstune.engine.heads_autoassign import auto_params, box_loss_of, model_terms, strides_of
+    from losstune.engine.heads_autoassign import auto_params
     from losstune.engine.realhead.ownterms import auto_assign_feed
 
     call = run.own[-1]
     node, head_cfg, loss_bbox = _bag_head(cfg)
     params = auto_params(head_cfg)
     rep = auto_assign_feed(call, run.model.get_submodule(call.module), loss_bbox, params)
-    mine = model_terms(
-        rep.rows, NUM_GTS, _classes(head_cfg), strides_of(head_cfg), box_loss_of(loss_bbox), params, seed
-    )
+    mine = _own_model(cfg, node.key, rep.rows, seed)
     values = {t.name: t.value for t in run.terms}
     boxes = tuple(int(g.bboxes.shape[0]) for g in call.kwargs["batch_gt_instances"])
     counts = Counts(boxes, tuple(0 for _ in boxes), rep.rows, rep.prior_sum)
     parts = {
-        "loss_pos": (rep.pos_sum, float(max(counts.pos, 1)), rep.loss_pos, mine.loss_pos),
-        "loss_neg": (rep.neg_sum, max(counts.weights, 1.0), rep.loss_neg, mine.loss_neg),
-        "loss_center": (rep.center_sum, float(max(len(boxes), 1)), rep.loss_center, mine.loss_center),
+        "loss_pos": (rep.pos_sum, float(max(counts.pos, 1)), rep.loss_pos, mine["loss_pos"]),
+        "loss_neg": (rep.neg_sum, max(counts.weights, 1.0), rep.loss_neg, mine["loss_neg"]),
+        "loss_center": (rep.center_sum, float(max(len(boxes), 1)), rep.loss_center, mine["loss_center"]),
     }
     out: list[TermCheck] = []
     for name in AUTO_TERMS:
@@ -603,7 +608,7 @@ def _auto_assign_checks(cfg: LoadedConfig, run: HeadRun, seed: int) -> list[Term
         real = RealFeed(
             1, float(rep.rows), (rep.width,), None, counts, values[name] / summed if summed else None, values[name]
         )
-        model = (mine.rows, (mine.width,), model_value)
+        model = (rep.rows, (_classes(head_cfg),), model_value)
         check = _own_check(name, f"{node.key.rpartition('.')[0]}.{name}", AUTO_ASSIGN, real, summed, by, model)
         check.replayed = replayed
         out.append(check)
