@@ -158,7 +158,7 @@ def main() -> None:
                         row["replay"] += same
                         row["replayed"] += 1
                 if args.verbose:
-                    print(name, checked.head_type, f"({checked.phase} phase)" if checked.phase else "")
+                    print(name, family)
                     for t in checked.terms:
                         replay = (
                             ""

@@ -922,3 +922,32 @@ def test_auto_assign_terms_equal_the_heads_on_its_inputs(boxes: int, force_topk:
     for name in aa.TERMS:
         assert getattr(ours, name) == pytest.approx(float(real[name]), rel=1e-5, abs=1e-8), name
     assert ours.boxes == 2 * boxes and ours.pos_divisor == max(1, 2 * boxes)
+
+
+def test_rows_with_no_negatives_are_the_positives_and_every_sampled_one() -> None:
+    # with no negative in the assignment, a call on every sampled RoI is a call on the positives
+    from losstune.engine.realhead.versus import row_kinds
+
+    assert row_kinds(3, 3, 0) == ("the positives", "the positives and negatives")
+    assert row_kinds(512, 128, 384) == ("the positives and negatives",)
+    assert row_kinds(128, 128, 384) == ("the positives",)  # negatives there, not handed
+    assert row_kinds(12, 3, 0) == ("4 × the positives",)
+
+
+@needs_mmdet
+@needs_configs
+def test_an_hrnet_rpn_whose_proposals_are_all_gone_still_hands_every_sampled_roi() -> None:
+    """HRNet freshly initialised, its norm layers kept in eval mode by its norm_eval (so that they
+    normalise nothing), makes feature maps of order 1e+8: the RPN's proposals are all filtered out, the RoI head samples the ground-truth boxes alone, and BBoxHead hands loss_cls
+    every sampled RoI, which are then all positives. The model's rows (positives and negatives) are
+    that rule, not a difference."""
+    from losstune.engine.realhead.batch import BatchSpec
+    from losstune.engine.realhead.versus import hold
+
+    cfg = losstune.load(CONFIGS / "hrnet/faster-rcnn_hrnetv2p-w18-1x_coco.py")
+    checked = hold(cfg, BatchSpec(size=128))
+    terms = {t.term: t for t in checked.terms}
+    cls = terms["loss_cls"]
+    assert cls.real.counts.neg == 0 and cls.real.rows == 3  # each image's 3 ground-truth boxes
+    assert cls.model_rows > cls.real.rows and terms["loss_rpn_cls"].real.value > 1e3
+    _rules_agree(checked)
