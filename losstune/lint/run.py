@@ -292,9 +292,11 @@ def reported(found: list[Diagnostic], settings: Settings, lines: SourceLines, fi
         kept.append(d)
     if settings.enabled(UNUSED_NOQA.code, UNUSED_NOQA.default_enabled):
         for file in dict.fromkeys(files):
-            if file.endswith((".py", ".yaml", ".yml")) and not installed(file):
-                judged = _judge(settings, file)
-                kept += UNUSED_NOQA.check_file(file, lines.all(file), used.get(file, {}), judged)
+            if not file.endswith((".py", ".yaml", ".yml")):
+                continue
+            commented = lines.all(file)  # none in most files: nothing to judge, no path to resolve
+            if commented and not installed(file):
+                kept += UNUSED_NOQA.check_file(file, commented, used.get(file, {}), _judge(settings, file))
     kept.sort(key=lambda d: d.sort_key())
     return kept
 
@@ -371,6 +373,7 @@ class SourceLines:
     def __init__(self, overlay: dict[str, str] | None = None, known: dict[str, SourceText] | None = None) -> None:
         self._files: dict[str, SourceText] = dict(known or {})
         self._overlay = overlay or {}
+        self._without_noqa: set[str] = set()
 
     def get(self, file: str, line: int) -> str:
         """Line ``line`` (1-based) of ``file``; empty where the file cannot be read."""
@@ -378,18 +381,38 @@ class SourceLines:
 
     def all(self, file: str) -> list[str]:
         """Every line of ``file``, without line breaks; none where it has no ``noqa`` comment."""
-        src = self._source(file)
+        if file in self._without_noqa:
+            return []
+        src = self._files.get(file)
+        if src is None:
+            text = self._text(file)
+            if isinstance(text, bytes):
+                # Most files have no comment: they are neither decoded nor split into lines. No
+                # letter outside ASCII lower-cases to one of these four, so bytes tell as text does.
+                if b"noqa" not in text.lower():
+                    self._without_noqa.add(file)
+                    return []
+                text = text.decode("utf-8", errors="replace")
+            src = self._files[file] = SourceText.plain(file, text)
         if "noqa" not in src.original.lower():
             return []
         return [src.line_text(n) for n in range(1, src.line_count + 1)]
 
     def _source(self, file: str) -> SourceText:
         if file not in self._files:
-            try:
-                text = self._overlay.get(os.path.realpath(file))
-                if text is None:
-                    text = fileread.read_bytes(file).decode("utf-8", errors="replace")
-            except fileread.ReadError:
-                text = ""
+            text = self._text(file)
+            if isinstance(text, bytes):
+                text = text.decode("utf-8", errors="replace")
             self._files[file] = SourceText.plain(file, text)
         return self._files[file]
+
+    def _text(self, file: str) -> str | bytes:
+        """The text the overlay gives ``file``, else its bytes on disk (none where it cannot be read)."""
+        if self._overlay:
+            text = self._overlay.get(os.path.realpath(file))
+            if text is not None:
+                return text
+        try:
+            return fileread.read_bytes(file)
+        except fileread.ReadError:
+            return b""
