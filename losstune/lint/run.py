@@ -9,7 +9,7 @@ through the configs that use them, and on their own where nothing uses them.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Container, Hashable, Iterable
 
 from msgspec import Struct, field
 from msgspec.structs import replace
@@ -25,7 +25,7 @@ from losstune.loader.source import SourceText
 from losstune.model import Diagnostic, Severity, Span
 from losstune.rules import ALL_RULES, Context
 from losstune.rules.unused_noqa import UnusedNoqa
-from losstune.schema.custom import with_custom_imports
+from losstune.schema.custom import CustomSchema, with_custom_imports
 from losstune.schema.mmdet_version import detect_version
 from losstune.schema.registry import Schema
 from losstune.schema.scopes import DEFAULT_SCOPE, project_name
@@ -163,14 +163,27 @@ def _skip(path: str, reason: str) -> Diagnostic:
     )
 
 
-def check_config(config: LoadedConfig, schema: Schema, settings: Settings) -> list[Diagnostic]:
+class RunShared:
+    """What one lint run works out once for all its configs: the rules its settings enable, and
+    the classes the ``custom_imports`` of its configs register (see
+    :func:`~losstune.schema.custom.with_custom_imports`), while the files cannot have changed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.rules = tuple(r for r in ALL_RULES if settings.enabled(r.code, r.default_enabled))
+        self.custom: dict[Hashable, CustomSchema] = {}
+
+
+def check_config(
+    config: LoadedConfig, schema: Schema, settings: Settings, shared: RunShared | None = None
+) -> list[Diagnostic]:
     """The rule findings of one resolved config, with the classes its ``custom_imports`` registers
-    in the schema."""
-    ctx = rule_context(config, schema, settings)
+    in the schema; ``shared`` is what the run checked other configs with (``settings`` and
+    ``schema`` the same)."""
+    shared = shared or RunShared(settings)
+    ctx = rule_context(config, schema, settings, shared.custom)
     out: list[Diagnostic] = []
-    for rule in ALL_RULES:
-        if settings.enabled(rule.code, rule.default_enabled):
-            out.extend(_in_config(ctx.mask.diagnostic(_naming_registry(ctx, d)), config.path) for d in rule.check(ctx))
+    for rule in shared.rules:
+        out.extend(_in_config(ctx.mask.diagnostic(_naming_registry(ctx, d)), config.path) for d in rule.check(ctx))
     return out
 
 
@@ -179,11 +192,14 @@ def _in_config(d: Diagnostic, path: str) -> Diagnostic:
     return d if d.edit is None else replace(d, edit=replace(d.edit, config=path))
 
 
-def rule_context(config: LoadedConfig, schema: Schema, settings: Settings) -> Context:
+def rule_context(
+    config: LoadedConfig, schema: Schema, settings: Settings, kept: dict[Hashable, CustomSchema] | None = None
+) -> Context:
     """What the rules see of one resolved config: its losses and samplers with the schema entry each
-    is checked against (with the classes its ``custom_imports`` registers), and its version."""
+    is checked against (with the classes its ``custom_imports`` registers; ``kept``: those found
+    for the run's other configs), and its version."""
     version = settings.mmdet_version or detect_version(config.tree)
-    custom = with_custom_imports(schema, config.tree, config.path)
+    custom = with_custom_imports(schema, config.tree, config.path, kept)
     return Context(config, custom.schema, version, custom.unread)
 
 
@@ -223,7 +239,9 @@ class _Checked(Struct):
     found: list[Diagnostic] = field(default_factory=list)
 
 
-def _check_file(path: str, walked: set[str], schema: Schema, settings: Settings, resolver: Resolver) -> _Checked:
+def _check_file(
+    path: str, walked: set[str], schema: Schema, settings: Settings, resolver: Resolver, shared: RunShared
+) -> _Checked:
     read: tuple[str, ...] = ()
     try:
         result = resolver.resolve(path)
@@ -232,7 +250,7 @@ def _check_file(path: str, walked: set[str], schema: Schema, settings: Settings,
         read = tuple(result.files)
         found = list(result.diagnostics)
         if result.cfg is not None:
-            found.extend(check_config(LoadedConfig(result), schema, settings))
+            found.extend(check_config(LoadedConfig(result), schema, settings, shared))
         return _Checked(path, True, read, found)
     except Exception as e:
         if os.environ.get("LOSSTUNE_DEBUG"):
@@ -248,9 +266,10 @@ def _lint(paths: Iterable[str], schema: Schema, settings: Settings, resolver: Re
     configs = [f for f in files if not is_base_file(f)]
     bases = [f for f in files if is_base_file(f)]
     checked: list[str] = []
+    shared = RunShared(settings)
 
     def check(path: str) -> _Checked:
-        return _check_file(path, walked, schema, settings, resolver)
+        return _check_file(path, walked, schema, settings, resolver, shared)
 
     def take(outcome: _Checked) -> None:
         if outcome.checked:

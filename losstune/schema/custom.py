@@ -12,7 +12,8 @@ schema file (``--schema``) keeps that description.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Hashable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from msgspec import Struct
@@ -21,7 +22,7 @@ from losstune.loader.values import to_plain
 from losstune.schema.registry import Entry, ParamSpec, Schema, TypeSpec, builtin_entries
 
 if TYPE_CHECKING:  # the source readers are imported only for a config that has custom imports
-    from losstune.loader.customimports import CustomClass, UnreadModule
+    from losstune.loader.customimports import CustomClass, CustomModules, UnreadModule
     from losstune.loader.registrations import Param
 
 BUILD_REGISTRIES = frozenset({"MODELS", "LOSSES", "TASK_UTILS", "BBOX_SAMPLERS"})
@@ -36,15 +37,36 @@ class CustomSchema(Struct, frozen=True):
     unread: tuple[UnreadModule, ...] = ()
 
 
-def with_custom_imports(schema: Schema, tree: Mapping[str, Any], config_path: str) -> CustomSchema:
+def with_custom_imports(
+    schema: Schema, tree: Mapping[str, Any], config_path: str, kept: dict[Hashable, CustomSchema] | None = None
+) -> CustomSchema:
     """``schema`` extended with the classes registered by the ``custom_imports`` of the resolved
-    config ``tree`` (of the file ``config_path``); ``schema`` itself where it has none."""
+    config ``tree`` (of the file ``config_path``); ``schema`` itself where it has none.
+
+    ``kept`` holds what was found for other configs while their files cannot have changed (one
+    lint run): a config of the same folder that names the same modules finds the same classes
+    (the modules are searched for on ``sys.path``, then from the config's folder up), so they are
+    not searched for and read again."""
     value = tree.get("custom_imports")
     if value is None:
         return CustomSchema(schema)
-    from losstune.loader.customimports import read_custom_imports
+    from losstune.loader.customimports import module_names, read_custom_imports
 
-    found = read_custom_imports(to_plain(value), config_path)
+    plain = to_plain(value)
+    key: Hashable = None
+    if kept is not None:
+        names, unread = module_names(plain)
+        key = (os.path.dirname(config_path), tuple(names), tuple(unread))
+        if key in kept:
+            return kept[key]
+    found = _extended(schema, read_custom_imports(plain, config_path))
+    if kept is not None:
+        kept[key] = found
+    return found
+
+
+def _extended(schema: Schema, found: CustomModules) -> CustomSchema:
+    """``schema`` with the classes ``found`` that losses or samplers are built from."""
     builtin = {id(e) for e in builtin_entries()}
     known = {(e.registry, e.name): id(e) in builtin for e in schema.all_entries()}
     entries: list[Entry] = []
