@@ -105,7 +105,8 @@ class Context(Struct):
 
 
 class Node(Struct):
-    """A loss or sampler dict of the config."""
+    """A loss or sampler dict of the config. What every rule asks of it (its dict, its parameters,
+    its head's type) is worked out once, for all of them: do not modify what it gives."""
 
     ctx: Context
     path: Path
@@ -114,6 +115,10 @@ class Node(Struct):
     entry: Entry | None
     loss: LossNode | None
     ref: TypeRef
+    _value: dict[str, Any] | None = None
+    _params: dict[str, ParamSpec] | None = None
+    _specs: dict[str, ParamSpec] | None = None
+    _head_ref: tuple[TypeRef | None] | None = None
 
     @property
     def key(self) -> str:
@@ -123,9 +128,11 @@ class Node(Struct):
     @property
     def value(self) -> dict[str, Any]:
         """The dict itself."""
-        v = get(self.ctx.config.tree, self.path)
-        assert isinstance(v, dict)
-        return v
+        if self._value is None:
+            v = get(self.ctx.config.tree, self.path)
+            assert isinstance(v, dict)
+            self._value = v
+        return self._value
 
     def origin(self, param: str | None = None) -> Origin | None:
         """Where the dict (or one of its parameters) was set."""
@@ -172,11 +179,14 @@ class Node(Struct):
     def head_ref(self) -> TypeRef | None:
         """The registry and name of the head holding this loss (MMYOLO's ``YOLOv6Head``), if it
         has one; a rule looks it up in the tables of schema/heads.py, by registry."""
-        head = self.head()
-        t = head.get("type") if head else None
-        if not isinstance(t, str) or self.loss is None or self.loss.head is None:
-            return None
-        return self.ctx.resolve(t, self.loss.head)
+        if self._head_ref is None:
+            head = self.head()
+            t = head.get("type") if head else None
+            if not isinstance(t, str) or self.loss is None or self.loss.head is None:
+                self._head_ref = (None,)
+            else:
+                self._head_ref = (self.ctx.resolve(t, self.loss.head),)
+        return self._head_ref[0]
 
     def head_type(self) -> str | None:
         """The ``type`` of the head holding this loss (``RetinaHead``), if it has one and it is one
@@ -194,15 +204,29 @@ class Node(Struct):
         """Whether this dict builds MMDetection's class of one of these names."""
         return self.entry is not None and self.entry.registry == DEFAULT_SCOPE and self.entry.name in names
 
+    def params(self) -> dict[str, ParamSpec]:
+        """The parameters of this dict's class in the config's MMDetection version (none for a
+        type the schema does not know)."""
+        if self._params is None:
+            self._params = self.entry.params_for(self.ctx.version) if self.entry is not None else {}
+        return self._params
+
     def param_specs(self) -> dict[str, ParamSpec]:
         """The parameters this dict may hold: the schema's, adjusted for what the head does to the
         dict before building the loss (DETRHead consumes ``bg_cls_weight``)."""
+        if self._specs is None:
+            self._specs = self._adjusted_specs()
+        return self._specs
+
+    def _adjusted_specs(self) -> dict[str, ParamSpec]:
         if self.entry is None:
             return {}
-        specs = dict(self.entry.params_for(self.ctx.version))
+        specs = self.params()
         head_type = self.head_type()
-        if head_type is not None:
-            for name, type_text in HEAD_LOSS_PARAMS.get((head_type, str(self.path[-1])), {}).items():
+        changed = HEAD_LOSS_PARAMS.get((head_type, str(self.path[-1])), {}) if head_type is not None else {}
+        if changed:
+            specs = dict(specs)
+            for name, type_text in changed.items():
                 base = specs.get(name)
                 specs[name] = replace(base, type=TypeSpec(type_text)) if base else ParamSpec(name, TypeSpec(type_text))
         return specs

@@ -39,7 +39,7 @@ class InvalidChoice(Rule):
         for node in ctx.nodes():
             if node.entry is None:
                 continue
-            for name, spec in node.entry.params_for(ctx.version).items():
+            for name, spec in node.params().items():
                 if spec.choices is None or name not in node.value:
                     continue
                 value = node.value[name]

@@ -24,11 +24,7 @@ class MissingRequired(Rule):
         for node in ctx.nodes():
             if node.entry is None:
                 continue
-            missing = [
-                n
-                for n, p in node.entry.params_for(ctx.version).items()
-                if p.required and not p.internal and n not in node.value
-            ]
+            missing = [n for n, p in node.params().items() if p.required and not p.internal and n not in node.value]
             if missing:
                 names = ", ".join(f"`{m}`" for m in missing)
                 yield self.finding(

@@ -36,7 +36,7 @@ class MustBeLiteral(Rule):
         for node in ctx.nodes():
             if node.entry is None:
                 continue
-            for name, spec in node.entry.params_for(ctx.version).items():
+            for name, spec in node.params().items():
                 if not spec.literal or name not in node.value:
                     continue
                 value = node.value[name]

@@ -122,8 +122,9 @@ class NumClassesMismatch(Rule):
         for path, detector in ctx.config.dict_nodes():
             if (
                 path[0] != "model"
-                or any(isinstance(p, str) and p.endswith("_head") for p in path[1:])
+                or detector.keys().isdisjoint(_GROUP_KEYS)  # most dicts: told apart without a loop
                 or not any(isinstance(detector.get(k), (dict, list)) for k in _GROUP_KEYS)
+                or any(isinstance(p, str) and p.endswith("_head") for p in path[1:])
             ):
                 continue  # not a detector (a roi_head holds heads too, but is one of its detector's)
             things, stuff = _head_counts(ctx, path, detector)

@@ -43,12 +43,12 @@ class OutOfRange(Rule):
         for node in ctx.nodes():
             if node.entry is None:
                 continue
-            for name, spec in node.entry.params_for(ctx.version).items():
+            for name, spec in node.params().items():
                 if name not in node.value:
                     continue
                 value = node.value[name]
-                limits = spec.range_text()
                 if _has_non_finite(value):
+                    limits = spec.range_text()
                     must = "finite" + (f" and {limits}" if limits else "")
                     if isinstance(value, (list, tuple, dict)):
                         must = "finite numbers only"
@@ -56,6 +56,7 @@ class OutOfRange(Rule):
                 elif isinstance(value, bool) or not isinstance(value, (int, float)) or spec.in_range(value):
                     continue
                 else:
+                    limits = spec.range_text()
                     must, fix = limits, f"use a value {limits}"
                 yield self.finding(
                     f"`{node.type}.{name}` = {node.show(name)} is out of range: it must be {must}",

@@ -95,8 +95,10 @@ class ReplacedWithoutType(Rule):
 
 
 def _is_head(path: Path) -> bool:
+    if path[0] != "model":
+        return False
     last = path[-1] if isinstance(path[-1], str) else path[-2] if len(path) > 1 else ""
-    return path[0] == "model" and isinstance(last, str) and last.endswith("_head")
+    return isinstance(last, str) and last.endswith("_head")
 
 
 def _get(tree: Any, path: Path) -> Any:

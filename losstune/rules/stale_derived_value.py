@@ -142,8 +142,9 @@ def _checked(ctx: Context) -> Iterator[tuple[Path, LDict, list[Any]]]:
             heads.add(node.loss.head)
     if not heads:
         return
+    tops = {h[0] for h in heads}  # the top-level keys the heads are under: most dicts are under none
     for path, d in ctx.config.dict_nodes():
-        if isinstance(d, LDict) and any(path[: len(h)] == h for h in heads):
+        if path[0] in tops and isinstance(d, LDict) and any(path[: len(h)] == h for h in heads):
             keys = [k for k in d.origins if k in CLASS_COUNTS]
             if keys:
                 yield path, d, keys
