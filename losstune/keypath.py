@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from losstune.errors import LosstuneError
+from losstune.loader.values import SCALARS_AND_TEXT
 
 Path = tuple[str | int, ...]
 
@@ -63,21 +64,33 @@ def walk_dicts(value: Any, prefix: Path = ()) -> list[tuple[Path, dict[Any, Any]
     """The dicts among :func:`walk`'s (path, value) pairs, in the same order, found without
     making a path for every other value."""
     out: list[tuple[Path, dict[Any, Any]]] = []
+    if not isinstance(value, (dict, list, tuple)):
+        return out
     append = out.append
-
-    def visit(v: Any, p: Path) -> None:
-        items: Any = v.items() if isinstance(v, dict) else enumerate(v)
+    leaves = SCALARS_AND_TEXT
+    # Depth first without a call per container: the innermost container's items are taken up
+    # again where they were left once the container met in them is done.
+    stack: list[tuple[Path, Iterator[tuple[Any, Any]]]] = [(prefix, _items(value))]
+    while stack:
+        p, items = stack[-1]
         for k, child in items:
+            if type(child) in leaves:
+                continue  # most values: skipped by their exact type, without isinstance
             if isinstance(child, dict):
                 q = (*p, k)
                 append((q, child))
-                visit(child, q)
-            elif isinstance(child, (list, tuple)):
-                visit(child, (*p, k))
-
-    if isinstance(value, (dict, list, tuple)):
-        visit(value, prefix)
+                stack.append((q, iter(child.items())))
+                break
+            if isinstance(child, (list, tuple)):
+                stack.append(((*p, k), iter(enumerate(child))))
+                break
+        else:
+            stack.pop()
     return out
+
+
+def _items(value: Any) -> Iterator[tuple[Any, Any]]:
+    return iter(value.items()) if isinstance(value, dict) else iter(enumerate(value))
 
 
 def _step_matches(pattern: str, step: str | int) -> bool:
