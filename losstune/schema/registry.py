@@ -46,14 +46,7 @@ class TypeSpec(Struct, frozen=True):
     @property
     def alternatives(self) -> tuple[str, ...]:
         """The types a value may have, ``|`` apart (none inside the brackets of ``list[...]``)."""
-        out: list[str] = []
-        depth = start = 0
-        for i, ch in enumerate(self.text):
-            depth += {"[": 1, "]": -1}.get(ch, 0)
-            if ch == "|" and depth == 0:
-                out.append(self.text[start:i])
-                start = i + 1
-        return (*out, self.text[start:])
+        return _alternatives(self.text)
 
     @property
     def nullable(self) -> bool:
@@ -63,6 +56,20 @@ class TypeSpec(Struct, frozen=True):
     def accepts(self, value: Any) -> bool:
         """Whether ``value`` has this type (``bool`` is not a number here)."""
         return any(_accepts(t, value) for t in self.alternatives)
+
+
+@lru_cache(maxsize=1024)
+def _alternatives(text: str) -> tuple[str, ...]:
+    """:attr:`TypeSpec.alternatives` of a type's text, split once for every parameter of that type
+    (a lint run asks it of each parameter of each loss of each config)."""
+    out: list[str] = []
+    depth = start = 0
+    for i, ch in enumerate(text):
+        depth += {"[": 1, "]": -1}.get(ch, 0)
+        if ch == "|" and depth == 0:
+            out.append(text[start:i])
+            start = i + 1
+    return (*out, text[start:])
 
 
 def _accepts(kind: str, value: Any) -> bool:
