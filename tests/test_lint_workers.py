@@ -212,3 +212,45 @@ def test_ctrl_c_while_the_workers_start_says_so_without_a_traceback(tmp_path: Pa
     tree = _tree(tmp_path / "configs", 100)
     status, _, err = interrupt_group(STARTING, [str(tree)], "starting")  # a worker is in its start-up
     assert (status, err) == (-signal.SIGINT, "losstune: interrupted\n")
+
+
+@needs_fork
+def test_the_paths_named_together_are_checked_by_one_worker_in_order() -> None:
+    together = [3, 40, 41, 77]
+    got = workers.check_all([f"p{i}" for i in range(80)], lambda path: (path, os.getpid()), 2, together)
+    assert [path for path, _ in got] == [f"p{i}" for i in range(80)]
+    assert len({pid for i, (_, pid) in enumerate(got) if i in together}) == 1
+    assert os.getpid() not in {pid for _, pid in got}
+
+
+CUSTOM = """
+import torch.nn as nn
+from mmdet.registry import MODELS
+
+
+@MODELS.register_module()
+class SmoothFocalLoss(nn.Module):
+    def __init__(self, gamma=2.0, loss_weight=1.0):
+        super().__init__()
+"""
+
+
+@needs_fork
+def test_configs_with_custom_imports_give_the_findings_of_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workers, "available_cpus", lambda: 4)
+    tree = _tree(tmp_path / "configs", 100)
+    (tmp_path / "mylosses.py").write_text(CUSTOM)
+    for i, gamma in enumerate(("2.0", "'2'", "1.0")):
+        (tree / "f3" / f"custom{i}.py").write_text(
+            "_base_ = '../_base_/model.py'\ncustom_imports = dict(imports=['mylosses'])\n"
+            f"model = dict(bbox_head=dict(loss_cls=dict(type='SmoothFocalLoss', gama={gamma})))\n"
+        )
+    monkeypatch.chdir(tmp_path)
+    schema, settings = load_schema(), Settings()
+    alone = lint(["configs"], schema, settings, jobs=1)
+    shared = lint(["configs"], schema, settings, jobs=2)
+    mine = [d.code for d in alone.diagnostics if d.span is not None and Path(d.span.file).name.startswith("custom")]
+    assert mine == ["LT102"] * 3  # `gama` of the custom loss, which is read from its module
+    assert shared.diagnostics == alone.diagnostics and shared.configs == alone.configs

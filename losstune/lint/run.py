@@ -277,7 +277,9 @@ def _lint(paths: Iterable[str], schema: Schema, settings: Settings, resolver: Re
         used.update(outcome.read)
         found.extend(outcome.found)
 
-    for outcome in check_all(configs, check, workers_for(jobs, len(configs))):
+    workers = workers_for(jobs, len(configs))
+    together = _custom_import_folders(configs) if workers > 1 else ()
+    for outcome in check_all(configs, check, workers, together):
         take(outcome)
     for path in bases:
         if os.path.abspath(path) not in used:
@@ -288,6 +290,20 @@ def _lint(paths: Iterable[str], schema: Schema, settings: Settings, resolver: Re
     kept = reported(found, settings, lines, read)
     shown = {(d.span.file, d.span.line): lines.get(d.span.file, d.span.line) for d in kept if d.span is not None}
     return LintResult(kept, [os.path.abspath(c) for c in checked], shown)
+
+
+def _custom_import_folders(configs: list[str]) -> list[int]:
+    """The indices of the configs in folders where a config's text names ``custom_imports``: the
+    configs that may read the same modules (a config and the children beside it), to be checked by
+    one worker, which reads them once. Only the order of the work depends on it, not a finding."""
+    named = set()
+    for path in configs:
+        try:
+            if b"custom_imports" in fileread.read_bytes(path):
+                named.add(os.path.dirname(path))
+        except fileread.ReadError:
+            continue
+    return [i for i, path in enumerate(configs) if os.path.dirname(path) in named] if named else []
 
 
 def reported(found: list[Diagnostic], settings: Settings, lines: SourceLines, files: list[str]) -> list[Diagnostic]:

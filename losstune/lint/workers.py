@@ -1,7 +1,8 @@
 """Checking many configs in worker processes.
 
 The configs are cut into runs of neighbours (configs of one folder share their bases, so a worker
-reads a base once for its run), each run is checked by a forked copy of this process, and the
+reads a base once for its run), those the caller names together make one run handed out first,
+each run is checked by a forked copy of this process, and the
 outcomes come back in the configs' order: the findings are those of checking the configs one after
 another. Workers are forked only where ``fork`` is the platform's safe default (Linux) and the
 executor forks them all before it starts its thread (Python 3.11 on); elsewhere, and for a few
@@ -15,7 +16,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TypeVar
 
 Outcome = TypeVar("Outcome")
@@ -47,15 +48,25 @@ def workers_for(jobs: int, configs: int) -> int:
     return max(1, min(wanted, configs // MIN_PER_WORKER))
 
 
-def check_all(paths: Sequence[str], check: Callable[[str], Outcome], workers: int) -> list[Outcome]:
-    """``check`` of each path, in order, by ``workers`` forked processes (here when 1)."""
+def check_all(
+    paths: Sequence[str], check: Callable[[str], Outcome], workers: int, together: Collection[int] = ()
+) -> list[Outcome]:
+    """``check`` of each path, in order, by ``workers`` forked processes (here when 1). The paths
+    at the indices ``together`` are checked in one run, handed out first: those that read the same
+    costly files (the modules of custom imports), which a worker then reads once for all of them
+    while the others check the rest."""
     if workers <= 1 or len(paths) <= RUN:
         return [check(p) for p in paths]
     import multiprocessing
     from concurrent.futures import Future, ProcessPoolExecutor
 
     global _check
-    runs = [list(paths[i : i + RUN]) for i in range(0, len(paths), RUN)]
+    first = sorted(set(together))
+    apart = set(first)
+    rest = [i for i in range(len(paths)) if i not in apart]
+    order = [first] if first else []
+    order += [rest[i : i + RUN] for i in range(0, len(rest), RUN)]
+    runs = [[paths[i] for i in run] for run in order]
     done: list[list[Outcome] | None] = [None] * len(runs)
     _check = check
     context = multiprocessing.get_context("fork")
@@ -78,10 +89,10 @@ def check_all(paths: Sequence[str], check: Callable[[str], Outcome], workers: in
         _check = None
         # Interrupted (Ctrl-C), the runs not started are dropped: only those under way are waited for.
         pool.shutdown(wait=True, cancel_futures=True)
-    out: list[Outcome] = []
-    for run, outcomes in zip(runs, done, strict=True):
-        out.extend(outcomes if outcomes is not None else [check(p) for p in run])
-    return out
+    out: dict[int, Outcome] = {}
+    for indices, run, outcomes in zip(order, runs, done, strict=True):
+        out.update(zip(indices, outcomes if outcomes is not None else [check(p) for p in run], strict=True))
+    return [out[i] for i in range(len(paths))]
 
 
 def _start(parent: int) -> None:
