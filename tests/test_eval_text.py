@@ -21,6 +21,7 @@ from losstune.rules import ALL_RULES  # noqa: E402
 from losstune.schema.registry import load_schema  # noqa: E402
 from tests.conftest import EXAMPLES, invoke  # noqa: E402
 from tests.golden import assert_golden  # noqa: E402
+from tests.test_headmodel import HEADS  # noqa: E402
 
 WIDTHS = [80, 120]
 CASES = [
@@ -61,7 +62,14 @@ def test_eval_text_is_the_golden_file(config: str, key: str, width: int) -> None
 
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize(
-    ("name", "text", "key"), [("seesaw", SEESAW, "roi_head.bbox_head.loss_cls"), ("none", NONE, "loss_bbox")]
+    ("name", "text", "key"),
+    [
+        ("seesaw", SEESAW, "roi_head.bbox_head.loss_cls"),
+        ("none", NONE, "loss_bbox"),
+        # SparseRoIHead: the matched proposals, the boxes normalised, the stage's weight; the masks
+        ("sparse", HEADS["sparse"], "roi_head.bbox_head.1.loss_bbox"),
+        ("sparse", HEADS["sparse"], "roi_head.mask_head.0.loss_mask"),
+    ],
 )
 def test_eval_text_of_named_terms_and_reduction_none(
     write: Callable[..., Path], name: str, text: str, key: str, width: int

@@ -54,6 +54,21 @@ def test_explain_text_is_the_golden_file(config: str, width: int) -> None:
     assert max(len(line) for line in out.splitlines()) <= width
 
 
+@pytest.mark.parametrize("width", [80, 120])
+def test_explain_text_of_sparse_rcnn_is_the_golden_file(
+    write: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, width: int
+) -> None:
+    """SparseRoIHead's terms: each stage's s{i}. terms from the head model of DIIHead and
+    DynamicMaskHead, weighted by the stage's weight."""
+    from tests.test_headmodel import HEADS
+
+    path = write("sparse.py", HEADS["sparse"])
+    monkeypatch.chdir(path.parent)
+    out = render_text(_report("sparse.py", steps=True), width=width, shorten=True)
+    assert_golden(f"explain/sparse.py.steps.{width}.txt", out)
+    assert max(len(line) for line in out.splitlines()) <= width
+
+
 @pytest.mark.usefixtures("at_repo")
 @pytest.mark.parametrize("config", CONFIGS)
 def test_every_value_and_origin_of_the_json_is_whole_in_the_text(config: str) -> None:

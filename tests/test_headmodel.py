@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 import losstune  # noqa: E402
-from losstune.engine.headmodel import Where, log_names  # noqa: E402
+from losstune.engine.headmodel import AvgRule, Counts, Where, log_names, rule_for  # noqa: E402
 from losstune.engine.session import EvalResult, evaluate_config, logged_terms  # noqa: E402
 from tests.conftest import EXAMPLES  # noqa: E402
 from tests.golden import assert_golden  # noqa: E402
@@ -155,6 +155,28 @@ HEADS = {
             bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[.0, .0, .0, .0], target_stds=[0.1, 0.1, 0.2, 0.2])),
             train_cfg=dict(assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5, neg_iou_thr=0.5, min_pos_iou=0.),
                 sampler=dict(type='PseudoSampler'), smoothl1_beta=0.5, neg_pos_ratio=3))
+        """,
+    # Sparse R-CNN's SparseRoIHead of two DIIHead stages (QueryInst's adds a DynamicMaskHead each)
+    "sparse": """
+        model = dict(type='SparseRCNN',
+            rpn_head=dict(type='EmbeddingRPNHead', num_proposals=100, proposal_feature_channel=256),
+            roi_head=dict(type='SparseRoIHead', num_stages=2, stage_loss_weights=[1, 0.5],
+                bbox_head=[dict(type='DIIHead', num_classes=80,
+                    bbox_coder=dict(type='DeltaXYWHBBoxCoder', clip_border=False, target_means=[0., 0., 0., 0.],
+                                    target_stds=[0.5, 0.5, 1., 1.]),
+                    loss_bbox=dict(type='L1Loss', loss_weight=5.0),
+                    loss_iou=dict(type='GIoULoss', loss_weight=2.0),
+                    loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=2.0))
+                    for _ in range(2)],
+                mask_head=[dict(type='DynamicMaskHead', num_classes=80, roi_feat_size=14,
+                    loss_mask=dict(type='DiceLoss', loss_weight=8.0, use_sigmoid=True, activate=False, eps=1e-5))
+                    for _ in range(2)]),
+            train_cfg=dict(rpn=None, rcnn=[dict(
+                assigner=dict(type='HungarianAssigner', match_costs=[
+                    dict(type='FocalLossCost', weight=2.0),
+                    dict(type='BBoxL1Cost', weight=5.0, box_format='xyxy'),
+                    dict(type='IoUCost', iou_mode='giou', weight=2.0)]),
+                sampler=dict(type='PseudoSampler'), pos_weight=1, mask_size=28) for _ in range(2)]))
         """,
     "pisa_plain": """
         model = dict(bbox_head=dict(type='PISARetinaHead', num_classes=80,
@@ -1116,3 +1138,96 @@ def test_htcs_semantic_head_averages_every_pixel_of_its_map(head: Callable[..., 
     assert float(seg.logged) == pytest.approx(expected, rel=1e-5)
     assert "over 183 classes" in seg.trace.steps[1].description
     assert seg.trace.steps[0].description.endswith("with no weight; no avg_factor")
+
+
+def test_sparse_rcnn_matches_one_proposal_to_each_box_and_divides_by_the_positives(
+    head: Callable[..., EvalResult],
+) -> None:
+    # DIIHead.loss_and_target: every proposal to loss_cls, the positives to the box losses, all by
+    # avg_factor = reduce_mean(num_pos), the boxes of loss_bbox divided by the image's size
+    c = head("sparse", "bbox_head.0.loss_cls")
+    assert c.args[0].shape == (100, 80) and c.family == "DIIHead"
+    assert _positives(c) == 8 and int((c.args[1] < 80).sum()) == 8
+    assert bool((c.args[2] == 1).all())  # pos_weight 1, every negative 1
+    assert c.kwargs["avg_factor"] == 8.0
+    assert "HungarianAssigner (FocalLossCost × 2, BBoxL1Cost × 5, IoUCost × 2)" in c.trace.steps[0].description
+    assert c.trace.steps[0].description.endswith("avg_factor = positives (reduce_mean(num_pos), not clamped) = 8")
+    assert c.inputs.endswith("100 proposals, 80 classes")
+    b = head("sparse", "bbox_head.0.loss_bbox")
+    iou = head("sparse", "bbox_head.0.loss_iou")
+    assert b.args[0].shape == b.args[1].shape == (8, 4) and b.kwargs["avg_factor"] == 8.0
+    assert float(b.args[1].max()) <= 1.0 and float(b.args[1].min()) >= 0.0  # normalised by imgs_whwh
+    whwh = torch.tensor([1333.0, 800.0, 1333.0, 800.0])
+    assert torch.allclose(iou.args[0], b.args[0] * whwh) and torch.allclose(iou.args[1], b.args[1] * whwh)
+    assert float(iou.logged) == pytest.approx(2.0 * float(_giou(iou.args[0], iou.args[1]).sum()) / (8 + 1.1920929e-07))
+    # the matched pairs are the minimum of the assigner's costs: each box has its own proposal
+    assert len({tuple(row.tolist()) for row in b.args[0]}) == 8
+
+
+def test_sparse_rcnns_stages_are_logged_and_weighted_as_sparse_roi_head_does(
+    head: Callable[..., EvalResult], write: Callable[..., Path]
+) -> None:
+    s1 = head("sparse", "bbox_head.1.loss_iou")
+    assert s1.log_name == "s1.loss_iou"
+    assert float(s1.logged) == pytest.approx(0.5 * float(s1.trace.loss))
+    assert s1.trace.steps[-1].description == "× stage_loss_weights[1] = 0.5, as SparseRoIHead.loss weights stage 1"
+    s0 = head("sparse", "bbox_head.0.loss_iou")
+    assert float(s0.logged) != pytest.approx(float(s1.logged) * 2)  # each stage refines the boxes again
+    v2 = evaluate_config(losstune.load(write("sparse.py", HEADS["sparse"])), "bbox_head.1.loss_cls", mmdet_version=2)
+    assert v2.log_name == "stage1_loss_cls"  # 2.x's SparseRoIHead.forward_train
+
+
+def test_queryinst_masks_are_the_positives_probabilities_by_the_positives_at_least_1(
+    head: Callable[..., EvalResult],
+) -> None:
+    # DynamicMaskHead.loss_and_target: mask_preds[arange(num_pos), pos_labels].sigmoid() against the
+    # targets, avg_factor = clamp(reduce_mean(num_pos), min=1)
+    m = head("sparse", "mask_head.1.loss_mask")
+    assert m.family == "DynamicMaskHead" and m.log_name == "s1.loss_mask"
+    assert m.args[0].shape == m.args[1].shape == (8, 28, 28)
+    assert 0.0 < float(m.args[0].min()) and float(m.args[0].max()) < 1.0  # probabilities
+    assert set(m.args[1].unique().tolist()) <= {0.0, 1.0} and float(m.args[1].mean()) > 0.05
+    assert m.kwargs["avg_factor"] == 8.0
+    assert m.trace.steps[0].description.endswith("avg_factor = max(positives, 1.0) = 8")
+    assert float(m.logged) == pytest.approx(0.5 * float(m.trace.loss))
+
+
+def test_sparse_rcnns_avg_factor_is_not_clamped_but_its_masks_is() -> None:
+    none = Counts((0, 0), (100, 100), 200)
+    assert AvgRule(rule_for("DIIHead", "loss_cls"), None, None).avg(none) == 0.0  # the class loss ÷ ε
+    assert AvgRule(rule_for("DIIHead", "loss_bbox"), None, None).avg(Counts((3, 2), (0, 0), 5)) == 5.0
+    assert AvgRule(rule_for("DynamicMaskHead", "loss_mask"), None, None).avg(none) == 1.0
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (4, 4), (5, 9)])
+def test_the_hungarian_assignment_is_the_cheapest_of_all(shape: tuple[int, int]) -> None:
+    import itertools
+
+    from losstune.engine.heads_sparse import assignment
+
+    for seed in range(20):
+        cost = torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+        cols = assignment(cost)
+        assert len(set(cols)) == shape[0]
+        best = min(
+            sum(float(cost[i, j]) for i, j in enumerate(p)) for p in itertools.permutations(range(shape[1]), shape[0])
+        )
+        assert sum(float(cost[i, j]) for i, j in enumerate(cols)) == pytest.approx(best, abs=1e-5)
+
+
+def test_a_2x_hungarian_assigners_costs_are_its_cls_reg_and_iou_costs(write: Callable[..., Path]) -> None:
+    costs = """match_costs=[
+                    dict(type='FocalLossCost', weight=2.0),
+                    dict(type='BBoxL1Cost', weight=5.0, box_format='xyxy'),
+                    dict(type='IoUCost', iou_mode='giou', weight=2.0)]"""
+    assert costs in HEADS["sparse"]
+    v2 = HEADS["sparse"].replace(
+        costs,
+        """cls_cost=dict(type='FocalLossCost', weight=2.0), reg_cost=dict(type='BBoxL1Cost', weight=5.0),
+                    iou_cost=dict(type='IoUCost', iou_mode='giou', weight=2.0)""",
+    )
+    old = evaluate_config(losstune.load(write("v2.py", v2)), "bbox_head.0.loss_iou", mmdet_version=2)
+    new = evaluate_config(losstune.load(write("v3.py", HEADS["sparse"])), "bbox_head.0.loss_iou")
+    assert "HungarianAssigner (FocalLossCost × 2, BBoxL1Cost × 5, IoUCost × 2)" in old.trace.steps[0].description
+    assert torch.equal(old.args[0], new.args[0])  # the same proposals matched
+    assert old.log_name == "stage0_loss_iou"

@@ -151,6 +151,22 @@ REAL = [
         {"loss_semantic_seg", "s0.loss_mask", "s1.loss_mask", "s2.loss_mask", "s0.loss_cls"},
         {"loss_semantic_seg"},
     ),
+    # SparseRoIHead's six DIIHead stages: EmbeddingRPNHead's 100 proposals an image, each stage's
+    # refined boxes matched one to a box (HungarianAssigner), every proposal to loss_cls, the
+    # positives to the box losses, all by the positives, not clamped
+    (
+        "sparse_rcnn/sparse-rcnn_r50_fpn_1x_coco.py",
+        "DIIHead",
+        {f"s{i}.loss_{n}" for i in range(6) for n in ("cls", "bbox", "iou")},
+        {"s0.loss_cls", "s0.loss_bbox", "s0.loss_iou", "s5.loss_cls", "s5.loss_iou"},
+    ),
+    # QueryInst: a DynamicMaskHead a stage, the positives' mask probabilities by max(positives, 1)
+    (
+        "queryinst/queryinst_r50_fpn_1x_coco.py",
+        "DIIHead + DynamicMaskHead",
+        {"s0.loss_cls", "s0.loss_bbox", "s0.loss_iou", "s0.loss_mask", "s5.loss_mask"},
+        {"s0.loss_cls", "s0.loss_iou", "s0.loss_mask", "s5.loss_mask"},
+    ),
     # one mask_head dict, built once per stage: logged s0. to s2., each stage's weight
     (
         "cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py",
@@ -177,6 +193,9 @@ ZERO = [
     ("ssd/ssdlite_mobilenetv2-scratch_8xb24-600e_coco.py", {"loss_cls", "loss_bbox"}),
     # the RoI head's sampled RoIs all negatives: loss_bbox is 0 × the predictions, no call
     ("faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py", {"loss_rpn_cls", "loss_rpn_bbox", "loss_cls"}),
+    # every proposal a negative: avg_factor 0 (not clamped), the box and mask terms 0 × the predictions
+    ("sparse_rcnn/sparse-rcnn_r50_fpn_1x_coco.py", {f"s{i}.loss_cls" for i in range(6)}),
+    ("queryinst/queryinst_r50_fpn_1x_coco.py", {f"s{i}.loss_cls" for i in range(6)}),
 ]
 
 
@@ -196,6 +215,8 @@ SIZES = {
             "cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py",
             "mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py",
             "cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py",
+            "sparse_rcnn/sparse-rcnn_r50_fpn_1x_coco.py",
+            "queryinst/queryinst_r50_fpn_1x_coco.py",
         )
     },
 }
@@ -239,6 +260,18 @@ def test_with_no_positives_the_rules_still_agree(config: str, terms: set[str]) -
     assert {t.term for t in checked.terms} == terms
     assert all(t.real.counts.pos == 0 for t in checked.terms)
     _rules_agree(checked)
+
+
+@needs_mmdet
+@needs_configs
+def test_sparse_rcnns_class_loss_with_no_box_divides_by_epsilon() -> None:
+    """DIIHead passes reduce_mean(num_pos) unclamped: with no box in the batch its loss_cls is the
+    sum over ε, which the model's rule (the positives, 0) gives and max(positives, 1) would not."""
+    checked = _hold("sparse_rcnn/sparse-rcnn_r50_fpn_1x_coco.py", 0)
+    s0 = next(t for t in checked.terms if t.term == "s0.loss_cls")
+    assert s0.real.avg == 0.0 and s0.rule_avg == 0.0
+    assert s0.real.value > 1e5
+    assert AvgRule(Rule(avg="positives"), None, None).avg(s0.real.counts) == 1.0  # the clamp MMDetection lacks
 
 
 @needs_mmdet

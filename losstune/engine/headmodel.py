@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import Tensor
 
-from losstune.engine import heads_fsaf, heads_ssd, heads_yolo
+from losstune.engine import heads_fsaf, heads_sparse, heads_ssd, heads_yolo
 from losstune.engine.confignum import config_int, number
 from losstune.engine.heads_pisa import ISR_NOTE, carl_weights, train_option
 from losstune.engine.inputs import Inputs, untrained_logits
 from losstune.engine.makers import Dense, remade
+from losstune.engine.sampling import NUM_GTS as NUM_GTS  # the sample image's boxes, read here by the head runs
 from losstune.engine.sampling import Sampled
 from losstune.schema.catalogue import bare_type
 
@@ -64,10 +65,13 @@ FAMILY: dict[str, str] = {
     "SSDHead": "SSDHead",
     "PISASSDHead": "PISASSDHead",
     **{h: "DETRHead" for h in ("DETRHead", "ConditionalDETRHead", "DABDETRHead", "DeformableDETRHead", "DINOHead")},
+    "DIIHead": "DIIHead",
+    "DynamicMaskHead": "DynamicMaskHead",
 }
 
 Avg = Literal[
     "positives",  # max(positives, 1.0)
+    "positives_exact",  # the positives, not floored (DIIHead: reduce_mean(num_pos), 0 with none)
     "per_positive",  # max(positives, 1) × constant (CenterNet's maps of two channels)
     "constant",  # a number the head passes (it divides afterwards)
     "weight_sum",  # max(Σ of the positives' weights, floor)
@@ -220,6 +224,14 @@ RULES: dict[str, dict[str, Rule]] = {
         "loss_cls": Rule(weight="none", avg="positives_plus_images"),
         "loss_bbox": Rule(rows="positives", avg="positives"),
     },
+    # SparseRoIHead's stages (heads_sparse): every proposal to loss_cls, the positives to the box
+    # losses, all by the positives of the images, not clamped
+    "DIIHead": {
+        "loss_cls": Rule(avg="positives_exact"),
+        "loss_bbox": Rule(rows="positives", avg="positives_exact"),
+        "loss_iou": Rule(rows="positives", avg="positives_exact"),
+    },
+    "DynamicMaskHead": {"loss_mask": Rule(avg="positives")},
     "DETRHead": {
         "loss_cls": Rule(avg="detr_cls"),
         "loss_bbox": Rule(avg="positives"),
@@ -504,6 +516,8 @@ def avg_factor(
         return given, given_rule
     if r.avg == "positives":
         return max(float(pos), 1.0), "max(positives, 1.0)"
+    if r.avg == "positives_exact":
+        return float(pos), "positives (reduce_mean(num_pos), not clamped)"
     if r.avg == "per_positive":
         return max(float(pos), 1.0) * r.constant, f"max(positives, 1) × {r.constant:g}"
     if r.avg == "constant":
@@ -609,6 +623,8 @@ def log_names(where: Where, family: str | None, name: str) -> list[str]:
 def _log_names(where: Where, family: str | None, name: str) -> list[str]:
     path = where.path
     if len(path) >= 2 and isinstance(path[-2], int) and "roi_head" in path:
+        if where.version < 3 and _roi_type(where) == "SparseRoIHead":  # 2.x's forward_train names them so
+            return [f"stage{path[-2]}_{name}"]
         return [f"s{path[-2]}.{name}"]
     stages = shared_stages(where)
     if stages is not None:
@@ -670,7 +686,14 @@ def stage_weight(where: Where, term: str = "") -> tuple[float, str] | None:
     w = number(weights[stage])
     if w is None:
         return None
-    return float(w), f"× stage_loss_weights[{stage}] = {w:g}, as CascadeRoIHead.loss weights stage {stage}"
+    who = "SparseRoIHead" if _roi_type(where) == "SparseRoIHead" else "CascadeRoIHead"
+    return float(w), f"× stage_loss_weights[{stage}] = {w:g}, as {who}.loss weights stage {stage}"
+
+
+def _roi_type(where: Where) -> str:
+    """The bare type of the model's RoI head ("" where it has none)."""
+    roi = where.model.get("roi_head")
+    return bare_type(str(roi.get("type", ""))) if isinstance(roi, dict) else ""
 
 
 def dn_groups(model: dict[str, Any], num_gts: int) -> int:
@@ -686,7 +709,6 @@ def dn_groups(model: dict[str, Any], num_gts: int) -> int:
     return max(queries // num_gts, 1) if num_gts else 1
 
 
-NUM_GTS = 8  # ground-truth boxes of the sample image
 DSL_TOPK = 13  # DynamicSoftLabelAssigner's default topk
 
 
@@ -717,6 +739,12 @@ def sampled_for(
     (``term``: the log name evaluated, whose ``dn_`` terms are DINO's denoising queries)."""
     from losstune.engine.sampling import denoising, dynamic_k, hungarian, sample, simota
 
+    if family in heads_sparse.SPARSE_HEADS:
+        stage = stage_of(where) or 0
+        model = where.model
+        return heads_sparse.matched(
+            model, stage, num_classes=num_classes, num_priors=num_priors, num_gts=NUM_GTS, seed=seed
+        ).sampled
     if family == "DETRHead" and term.split(".")[-1].startswith("dn_"):
         return denoising(NUM_GTS, dn_groups(where.model, NUM_GTS), num_classes, seed)
     if family == "DETRHead":

@@ -21,11 +21,12 @@ from losstune.engine import (
     heads_maskiou,
     heads_sabl,
     heads_semantic,
+    heads_sparse,
     heads_ssd,
     heads_yolo,
 )
 from losstune.engine.inputs import Inputs
-from losstune.engine.sampling import Sampled
+from losstune.engine.sampling import NUM_GTS, Sampled
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Own:
     default_priors: int
     seed: int
     model: dict[str, Any] = field(default_factory=dict)  # the model dict around the head (its train_cfg)
+    stage: int = 0  # the stage of a cascade's RoI head the loss is of
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,13 @@ def _sabl(d: Dense) -> tuple[list[Any], str]:
     coder = heads_sabl.coder_of(d.head)
     args = heads_sabl.bucket_inputs(d.loss_name, d.sampled.pos_mask, coder, d.generator)
     return list(args), heads_sabl.describe(d.loss_name, coder)
+
+
+def _sparse(o: Own) -> Inputs | None:
+    """A stage of SparseRoIHead: its proposals matched to the sample image's boxes."""
+    return heads_sparse.sparse_inputs(
+        o.loss_name, o.model, o.stage, num_classes=o.num_classes, num_priors=o.num_priors, num_gts=NUM_GTS, seed=o.seed
+    )
 
 
 MAKERS: dict[str, Maker] = {
@@ -121,6 +130,7 @@ MAKERS: dict[str, Maker] = {
             o.loss_name, o.loss_cfg, head=o.head, num_classes=o.num_classes, num_priors=o.num_priors, seed=o.seed
         )
     ),
+    **{family: Maker(own=_sparse) for family in heads_sparse.SPARSE_HEADS},
     "YOLOXHead": Maker(
         remake=lambda d: (
             heads_yolo.yolox_args(d.loss_name, d.args, d.sampled, d.rows, d.generator, d.num_classes),

@@ -13,6 +13,7 @@ from torch import Tensor
 from losstune.schema.catalogue import bare_type
 
 NEEDS_PREDICTIONS = ("OHEMSampler", "ScoreHLRSampler")
+NUM_GTS = 8  # ground-truth boxes of the sample image
 SIMULATED = ("PseudoSampler", "RandomSampler", "InstanceBalancedPosSampler", "IoUBalancedNegSampler", "CombinedSampler")
 
 

@@ -22,6 +22,7 @@ from losstune.engine.headmodel import (
     log_names,
     rule_for,
     sampled_for,
+    stage_of,
     stage_weight,
 )
 from losstune.engine.heads_own import entered, not_modelled, term_hint
@@ -91,6 +92,8 @@ NOUNS = {
     "CenterNetHead": ("pixel", "pixels"),
     "CenterNetUpdateHead": ("point", "points"),
     "CornerHead": ("pixel", "pixels"),
+    "DIIHead": ("proposal", "proposals"),
+    "DynamicMaskHead": ("proposal", "proposals"),
 }
 
 
@@ -158,8 +161,9 @@ def _sample_inputs(
         )
         return sampled[0]
 
+    stage = stage_of(where, term or names[0]) or 0
     made = own_inputs(
-        family, Own(name, loss_cfg, head, num_classes, num_priors, DENSE_PRIORS, seed, where.model)
+        family, Own(name, loss_cfg, head, num_classes, num_priors, DENSE_PRIORS, seed, where.model, stage)
     ) or synthetic(
         loss_cfg,
         sampled=assign,
