@@ -89,6 +89,10 @@ class Core:
         # Whether a statement may bind names with `:=` (the operator appears in the text).
         self._walrus = ":=" in src.text
         self._ascii = src.text.isascii()
+        # A node's positions are the file's own (no template changed the text, byte columns are
+        # character columns): its span is made from them directly.
+        self._direct = self._ascii and not src.has_edits
+        self._path = src.path
 
     # -- positions and diagnostics ----------------------------------------------------------
 
@@ -96,7 +100,15 @@ class Core:
         """Where ``node`` is in the file (remembered: a node in a loop is met many times)."""
         cached = self._spans.get(node)
         if cached is None:
-            cached = self._spans[node] = self._locate(node)
+            if self._direct:
+                line = node.lineno  # type: ignore[attr-defined]
+                col = node.col_offset  # type: ignore[attr-defined]
+                end_line = node.end_lineno or line  # type: ignore[attr-defined]
+                end_col = node.end_col_offset  # type: ignore[attr-defined]
+                cached = Span(self._path, line, col + 1, end_line, (col if end_col is None else end_col) + 1)
+            else:
+                cached = self._locate(node)
+            self._spans[node] = cached
         return cached
 
     def _locate(self, node: ast.AST) -> Span:

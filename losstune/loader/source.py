@@ -114,6 +114,11 @@ class SourceText(Struct):
         return src
 
     @property
+    def has_edits(self) -> bool:
+        """Whether a template changed the text (positions in it then differ from the file's)."""
+        return bool(self._passes)
+
+    @property
     def line_starts(self) -> list[int]:
         """Where each line of the file's text starts (offsets; shared, never to be changed)."""
         return self._orig_line_starts
