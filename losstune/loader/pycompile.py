@@ -28,6 +28,8 @@ def check(module: ast.Module, text: str, filename: str) -> list[ParserWarning]:
         # nothing the compiler could refuse or warn about: leaving those out keeps the check from
         # costing a second parse's time on a config of plain assignments.
         body = [stmt for stmt in body if not cannot_fail(stmt)]
+        if not body:
+            return []  # an empty module compiles, without a warning
     with kept_warnings() as found:
         compile(ast.Module(body=body, type_ignores=[]), filename, "exec", dont_inherit=True)
     return found
@@ -41,7 +43,7 @@ def cannot_fail(stmt: ast.stmt) -> bool:
     """Whether compiling ``stmt`` (parsed, in a module without ``global``, ``nonlocal`` or
     ``__future__``) can neither fail nor warn: names other than ``__debug__`` bound to a value
     nested at most :data:`_MAX_DEPTH` levels and made only of constants, names, attributes,
-    dicts, lists, tuples, unary and binary operators, and calls of a name or attribute whose
+    dicts, lists, tuples, sets, unary and binary operators, and calls of a name or attribute whose
     keywords are distinct and not ``__debug__``. The compiler refuses nothing else in those
     (folding an operator that fails is left to run time), and warns only about calling or
     comparing a literal, which they cannot hold."""
@@ -81,7 +83,7 @@ def cannot_fail(stmt: ast.stmt) -> bool:
                     push((key, depth))
             for value in node.values:  # type: ignore[attr-defined]
                 push((value, depth))
-        elif kind is ast.List or kind is ast.Tuple:
+        elif kind is ast.List or kind is ast.Tuple or kind is ast.Set:
             for element in node.elts:  # type: ignore[attr-defined]
                 push((element.value if type(element) is ast.Starred else element, depth))
         elif kind is ast.Attribute:
