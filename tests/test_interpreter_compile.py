@@ -196,7 +196,7 @@ def test_a_walrus_in_a_statement_stopped_half_way_is_unknown(write: Callable[...
 
 
 # Statements of the kinds the compile check leaves out (names bound to calls, dicts, lists,
-# tuples, attributes, arithmetic of those) that the compiler still refuses or warns about.
+# tuples, sets, attributes, arithmetic of those) that the compiler still refuses or warns about.
 LEFT_OUT_LOOKALIKES = [
     "model = dict(a=1, b=dict(c=1, c=2))\n",
     "x = f(__debug__=1)\n",
@@ -209,6 +209,9 @@ LEFT_OUT_LOOKALIKES = [
     "x = [f(y) for y in z]\n",
     "x = f(*a, b=(yield))\n",
     "x = -(await y)\n",
+    "x = {dict(a=1, a=2)}\n",
+    "x = {{_base_.y}, (1)(2)}\n",
+    "x = {*a, f(__debug__=1)}\n",
     "x = a." + ".".join(["b"] * 60) + "\n",
     "x = " + "f(" * 60 + ")" * 60 + "\n",
 ]
