@@ -22,8 +22,16 @@ def merge_into(child: dict[Any, Any], base: LDict, diagnostics: list[Diagnostic]
     where mmengine pops them."""
     out = base.shallow_copy()
     origins = child.origins if isinstance(child, LDict) else {}
+    out_origins = out.origins
     for k, v in child.items():
         origin = origins.get(k)
+        if type(v) in SCALARS_AND_TEXT:  # `out.set(k, v, origin)`, the most common case, inline
+            out[k] = v
+            if origin is not None:
+                out_origins[k] = origin
+            else:
+                out_origins.pop(k, None)
+            continue
         if isinstance(v, dict):
             key_path = f"{path}.{k}" if path else str(k)
             if k in out and not _pop_delete(v):

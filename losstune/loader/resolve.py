@@ -573,11 +573,14 @@ def _unshare(cfg: LDict) -> bool:
     stack: list[LDict | list[Any]] = [cfg]
     while stack:
         node = stack.pop()
-        for k, v in list(node.items()) if isinstance(node, LDict) else list(enumerate(node)):
+        shared: list[Any] = []
+        for k, v in node.items() if isinstance(node, LDict) else enumerate(node):
             kind = type(v)
+            if kind in SCALARS_AND_TEXT:
+                continue
             if kind is LDict or kind is list:
                 if id(v) in seen:
-                    node[k] = _substitute_base_vars(v, {}, LDict(), [], None)
+                    shared.append(k)
                 else:
                     seen.add(id(v))
                     stack.append(v)
@@ -586,6 +589,8 @@ def _unshare(cfg: LDict) -> bool:
                     return False
             elif isinstance(v, (dict, list, tuple, set, frozenset)):
                 return False
+        for k in shared:  # replaced once the walk of the container is done, as it must not change during it
+            node[k] = _substitute_base_vars(node[k], {}, LDict(), [], None)
     return True
 
 

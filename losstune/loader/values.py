@@ -96,8 +96,10 @@ class LDict(dict[Any, Any]):
 
     def shallow_copy(self) -> LDict:
         """A copy of this level only (mmengine's ``dict.copy`` / ``ConfigDict.copy``)."""
-        out = LDict.like(self)
-        out.update(self)
+        out = LDict(self)
+        out.origins = dict(self.origins)
+        out.config_dict = self.config_dict
+        out.span = self.span
         return out
 
     def __deepcopy__(self, memo: dict[int, Any]) -> LDict:
