@@ -113,3 +113,12 @@ def test_examine_answers_as_the_walk_of_every_node() -> None:
     for module in modules:
         found = pyast.examine(module)
         assert (found.uses_base, found.lazy_imports, found.lazy_otherwise) == walked(module), ast.unparse(module)[:200]
+
+
+def test_examine_finds_the_statements_compiling_cannot_fail() -> None:
+    from losstune.loader import pycompile
+
+    modules = [ast.parse(text) for text in NESTED] + [ast.parse(p.read_text()) for p in corpus()]
+    for module in modules:
+        want = {i for i, stmt in enumerate(module.body) if pycompile.cannot_fail(stmt)}
+        assert pyast.examine(module).cannot_fail == want, ast.unparse(module)[:200]

@@ -83,8 +83,8 @@ def parse_python(src: SourceText, diagnostics: list[Diagnostic], report_warnings
     try:
         with gcpause.paused():
             module, warned = pysource.parse(src.text, filename=src.path)
-            warned += pycompile.check(module, src.text, src.path)
             facts = pyast.examine(module)
+            warned += pycompile.check(module, src.text, src.path, facts.cannot_fail)
     except SyntaxError as e:
         line = e.lineno or 1
         col = max((e.offset or 1) - 1, 0)

@@ -2,9 +2,9 @@
 
 Is a statement ``_base_ = ...`` or ``with read_base():``? Is a file a new-style config (mmengine's
 ``_is_lazy_import``, with :func:`~losstune.loader.pkgfind.is_builtin_module`), does its code read
-``_base_``? The questions about a whole module are answered by
-:func:`examine`, which walks the tree once, in ``ast.walk``'s order (breadth first), as mmengine's
-own checks do.
+``_base_``? Which of its statements can compiling not fail? The questions about a whole module
+are answered by :func:`examine`, which walks the tree once, meeting the statements in
+``ast.walk``'s order (breadth first), as mmengine's own checks do.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TypeGuard
 from msgspec import Struct
 
 from losstune.loader.pkgfind import PackageFinder, is_builtin_module
+from losstune.loader.pycompile import reads_when_plain
 
 BASE_KEY = "_base_"
 READ_BASE = "read_base"
@@ -64,6 +65,9 @@ class ModuleFacts(Struct, frozen=True):
     # that node (each decides "new-style" unless it is a built-in module) and that node's answer.
     lazy_imports: tuple[str, ...]
     lazy_otherwise: bool
+    # The positions in the module's body of the statements that compiling cannot fail
+    # (:func:`~losstune.loader.pycompile.cannot_fail`).
+    cannot_fail: frozenset[int] = frozenset()
 
     def is_lazy(self, packages: PackageFinder | None = None) -> bool:
         """mmengine's ``_is_lazy_import``: whether the module is a new-style (pure Python) config,
@@ -83,25 +87,44 @@ def _child_fields(cls: type[ast.AST]) -> tuple[str, ...]:
 def examine(module: ast.Module) -> ModuleFacts:
     """Walk ``module`` once and answer every question :class:`ModuleFacts` holds.
 
-    Only statements decide ``_is_lazy_import``, and no statement lies inside an expression: the
-    most common expressions (calls, attributes, dicts, lists, tuples) hand on only the
-    expressions inside them, keyword arguments without their ``keyword`` nodes, in whatever
-    order. The statements keep ``ast.walk``'s order among themselves, which alone decides."""
+    Only statements decide ``_is_lazy_import``, in ``ast.walk``'s order (breadth first), and no
+    statement lies inside an expression: the statements of the module's body come first, in
+    order, then (only where none of them decides) the statements nested in them, found by a walk
+    in the same order that does not go into expressions. Each statement of the body is walked
+    once on its own for the rest: an assignment by the walk that decides whether compiling it can
+    fail, which meets every node of its value where it cannot."""
     uses_base = False
     imports: list[str] = []
     decided: bool | None = None
-    todo: list[ast.AST | None] = [module]
-    append, extend = todo.append, todo.extend
-    i = 0
-    while i < len(todo):
-        node = todo[i]
-        i += 1
+    plain: list[int] = []
+    for i, stmt in enumerate(module.body):
+        if decided is None:
+            decided = _lazy_step(stmt, imports)
+        reads = reads_when_plain(stmt, BASE_KEY)
+        if reads is not None:
+            plain.append(i)
+            uses_base = uses_base or reads
+        elif not uses_base:
+            uses_base = _reads_base(stmt)
+    if decided is None:
+        decided = _nested_lazy_step(module, imports)
+    return ModuleFacts(uses_base, tuple(imports), bool(decided), frozenset(plain))
+
+
+def _reads_base(root: ast.AST) -> bool:
+    """Whether the name ``_base_`` is read anywhere in ``root``. The most common expressions
+    (calls, attributes, dicts, lists, tuples) hand on only the expressions inside them, keyword
+    arguments without their ``keyword`` nodes."""
+    todo: list[ast.AST | None] = [root]
+    pop, append, extend = todo.pop, todo.append, todo.extend
+    while todo:
+        node = pop()
         cls = type(node)
         if cls is ast.Constant:
             continue
         if cls is ast.Name:
             if node.id == BASE_KEY and isinstance(node.ctx, ast.Load):  # type: ignore[union-attr]
-                uses_base = True
+                return True
             continue  # a name has no children but its context
         if cls is ast.Call:
             append(node.func)  # type: ignore[union-attr]
@@ -121,15 +144,6 @@ def examine(module: ast.Module) -> ModuleFacts:
             continue
         if node is None:
             continue
-        if cls is ast.Assign and type(node.value) is ast.Constant:  # type: ignore[attr-defined]
-            # `x = 1`, the most common statement, holds nothing to find but the target's name.
-            targets = node.targets  # type: ignore[attr-defined]
-            if all(type(t) is ast.Name for t in targets):
-                if decided is None and targets[0].id == BASE_KEY:
-                    decided = False
-                continue
-        if decided is None:
-            decided = _lazy_step(node, imports)
         kind = type(node)
         for name in _CHILD_FIELDS.get(kind) or _child_fields(kind):
             value = getattr(node, name, None)
@@ -137,7 +151,36 @@ def examine(module: ast.Module) -> ModuleFacts:
                 extend(v for v in value if isinstance(v, ast.AST))
             elif isinstance(value, ast.AST):
                 append(value)
-    return ModuleFacts(uses_base, tuple(imports), bool(decided))
+    return False
+
+
+def _nested_lazy_step(module: ast.Module, imports: list[str]) -> bool | None:
+    """:func:`_lazy_step` over the nodes below the module's body that may hold a statement, in
+    ``ast.walk``'s order, until one decides (leaving out expressions, which hold none, keeps the
+    order of the rest)."""
+    todo: list[ast.AST] = []
+    for stmt in module.body:
+        _add_children(stmt, todo)
+    i = 0
+    while i < len(todo):
+        node = todo[i]
+        i += 1
+        decided = _lazy_step(node, imports)
+        if decided is not None:
+            return decided
+        _add_children(node, todo)
+    return None
+
+
+def _add_children(node: ast.AST, todo: list[ast.AST]) -> None:
+    """The children of ``node`` that are not expressions, in ``ast.iter_child_nodes``' order."""
+    kind = type(node)
+    for name in _CHILD_FIELDS.get(kind) or _child_fields(kind):
+        value = getattr(node, name, None)
+        if value.__class__ is list:
+            todo.extend(v for v in value if isinstance(v, ast.AST) and not isinstance(v, ast.expr))
+        elif isinstance(value, ast.AST) and not isinstance(value, ast.expr):
+            todo.append(value)
 
 
 def _lazy_step(node: ast.AST, imports: list[str]) -> bool | None:

@@ -11,6 +11,7 @@ error and not an evaluation.
 from __future__ import annotations
 
 import ast
+from collections.abc import Collection
 
 from losstune.loader.pysource import ParserWarning, kept_warnings
 
@@ -18,16 +19,21 @@ from losstune.loader.pysource import ParserWarning, kept_warnings
 _CROSS_STATEMENT_WORDS = ("global", "nonlocal", "__future__")
 
 
-def check(module: ast.Module, text: str, filename: str) -> list[ParserWarning]:
+def check(module: ast.Module, text: str, filename: str, left_out: Collection[int] | None = None) -> list[ParserWarning]:
     """Compile ``module`` (parsed from ``text``) without running it: raises the ``SyntaxError``
     Python's compiler raises (and ``RecursionError``/``MemoryError`` where it gives up), and
-    returns the warnings it gives (``"is" with a literal``), none of them printed."""
+    returns the warnings it gives (``"is" with a literal``), none of them printed. ``left_out``:
+    the positions in ``module.body`` of the statements :func:`cannot_fail` holds for, when
+    already known (:func:`~losstune.loader.pyast.examine` finds them)."""
     body = module.body
     if not any(word in text for word in _CROSS_STATEMENT_WORDS):
         # Each statement is then compiled on its own terms, and one that :func:`cannot_fail` has
         # nothing the compiler could refuse or warn about: leaving those out keeps the check from
         # costing a second parse's time on a config of plain assignments.
-        body = [stmt for stmt in body if not cannot_fail(stmt)]
+        if left_out is None:
+            body = [stmt for stmt in body if not cannot_fail(stmt)]
+        else:
+            body = [stmt for i, stmt in enumerate(body) if i not in left_out]
         if not body:
             return []  # an empty module compiles, without a warning
     with kept_warnings() as found:
@@ -47,25 +53,36 @@ def cannot_fail(stmt: ast.stmt) -> bool:
     keywords are distinct and not ``__debug__``. The compiler refuses nothing else in those
     (folding an operator that fails is left to run time), and warns only about calling or
     comparing a literal, which they cannot hold."""
+    return reads_when_plain(stmt, "") is not None
+
+
+def reads_when_plain(stmt: ast.stmt, read: str) -> bool | None:
+    """Where :func:`cannot_fail` holds for ``stmt``, whether its value reads the name ``read``
+    (the walk that decides meets every node of the value); else ``None``."""
     if type(stmt) is not ast.Assign:
-        return False
+        return None
     for target in stmt.targets:
         if type(target) is not ast.Name or target.id == "__debug__":
-            return False
+            return None
+    reads = False
     stack: list[tuple[ast.expr, int]] = [(stmt.value, 0)]
     pop, push = stack.pop, stack.append
     while stack:
         node, depth = pop()
         kind = type(node)
-        if kind is ast.Constant or kind is ast.Name:
+        if kind is ast.Constant:
+            continue
+        if kind is ast.Name:
+            if node.id == read and isinstance(node.ctx, ast.Load):  # type: ignore[attr-defined]
+                reads = True
             continue
         if depth >= _MAX_DEPTH:
-            return False
+            return None
         depth += 1
         if kind is ast.Call:
             func = node.func  # type: ignore[attr-defined]
             if type(func) is not ast.Name and type(func) is not ast.Attribute:
-                return False
+                return None
             push((func, depth))
             for arg in node.args:  # type: ignore[attr-defined]
                 push((arg.value if type(arg) is ast.Starred else arg, depth))
@@ -74,7 +91,7 @@ def cannot_fail(stmt: ast.stmt) -> bool:
                 name = keyword.arg
                 if name is not None:
                     if name in names or name == "__debug__":
-                        return False
+                        return None
                     names.add(name)
                 push((keyword.value, depth))
         elif kind is ast.Dict:
@@ -94,5 +111,5 @@ def cannot_fail(stmt: ast.stmt) -> bool:
             push((node.left, depth))  # type: ignore[attr-defined]
             push((node.right, depth))  # type: ignore[attr-defined]
         else:
-            return False
-    return True
+            return None
+    return reads
