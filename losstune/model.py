@@ -24,7 +24,7 @@ ComponentKind = Literal["loss", "sampler"]
 """What a schema entry, and a config dict with its ``type``, describes."""
 
 
-class Span(Struct, frozen=True):
+class Span(Struct, frozen=True, gc=False):
     """A region of a source file.
 
     ``file`` is the file's absolute path as the loader found it (``os.path.abspath``: a symbolic
@@ -39,7 +39,7 @@ class Span(Struct, frozen=True):
     end_column: int
 
 
-class Origin(Struct, frozen=True):
+class Origin(Struct, frozen=True, gc=False):
     """Where a value was set.
 
     ``kind`` says how it was written there: ``literal`` (the value itself is written at ``span``),
