@@ -21,6 +21,7 @@ from msgspec import Struct
 
 from losstune.loader import codes, gcpause, pyast, pycompile, pysource
 from losstune.loader.pyast import BASE_KEY
+from losstune.loader.pycore import node_span
 from losstune.loader.pyeval import Interpreter
 from losstune.loader.source import SourceText, TemplateError
 from losstune.loader.values import Dropped, LDict, Opaque
@@ -166,10 +167,20 @@ def _data_front(
     return DataFront(src, tuple(_data_bases(data)), False, data)
 
 
+# Characters of path strings, and their count, below which a `_base_` of them is far within every
+# limit of evaluating it (steps, values, text).
+_PLAIN_BASES = 10_000
+
+
 def _python_bases(module: ast.Module, src: SourceText, diagnostics: list[Diagnostic]) -> list[BaseEntry]:
     node = next((s for s in module.body if pyast.is_base_assignment(s)), None)
     if node is None:
         return []
+    plain = _plain_paths(node.value)
+    if plain is not None:
+        # What evaluating them gives, without an interpreter: the strings, each at its place.
+        ascii_text = src.text.isascii()
+        return [(e.value, node_span(src, e, ascii_text)) for e in plain]
     interp = Interpreter(src, LDict(), diagnostics)
     value = interp.eval_expression(node.value)
     whole = interp.span(node.value)
@@ -181,6 +192,18 @@ def _python_bases(module: ast.Module, src: SourceText, diagnostics: list[Diagnos
             return [(v, interp.span(e)) for v, e in zip(value, elts, strict=True)]
         return [(v, whole) for v in value]
     return [(value, whole)]
+
+
+def _plain_paths(value: ast.expr) -> list[ast.Constant] | None:
+    """The string literals of ``_base_ = 'a.py'`` or ``_base_ = ['a.py', ...]`` (a list of string
+    literals only, short enough that evaluating it can cross no limit), else ``None``."""
+    elts = value.elts if type(value) is ast.List else [value]
+    total = len(elts)
+    for e in elts:
+        if type(e) is not ast.Constant or type(e.value) is not str:
+            return None
+        total += len(e.value)
+    return elts if total <= _PLAIN_BASES else None  # type: ignore[return-value]
 
 
 def _data_bases(data: LDict) -> list[BaseEntry]:

@@ -54,6 +54,18 @@ def handlers(cls: type, prefix: Prefix) -> dict[type, Handler]:
     return table
 
 
+def node_span(src: SourceText, node: ast.AST, ascii_text: bool) -> Span:
+    """Where ``node``, parsed from ``src.text``, is in the file (``ascii_text``: the text is
+    ASCII, so that byte columns are character columns)."""
+    end_line = getattr(node, "end_lineno", None) or node.lineno  # type: ignore[attr-defined]
+    end_col = getattr(node, "end_col_offset", None)
+    if end_col is None:
+        end_col = node.col_offset  # type: ignore[attr-defined]
+    if ascii_text:
+        return src.span_chars(node.lineno, node.col_offset, end_line, end_col)  # type: ignore[attr-defined]
+    return src.span_bytes(node.lineno, node.col_offset, end_line, end_col)  # type: ignore[attr-defined]
+
+
 class Fail(Exception):
     """Python would raise here; carries the node for the position."""
 
@@ -112,15 +124,7 @@ class Core:
         return cached
 
     def _locate(self, node: ast.AST) -> Span:
-        end_line = getattr(node, "end_lineno", None) or node.lineno  # type: ignore[attr-defined]
-        end_col = getattr(node, "end_col_offset", None)
-        if end_col is None:
-            end_col = node.col_offset  # type: ignore[attr-defined]
-        if self._ascii:  # byte columns are character columns
-            span = self.src.span_chars(node.lineno, node.col_offset, end_line, end_col)  # type: ignore[attr-defined]
-        else:
-            span = self.src.span_bytes(node.lineno, node.col_offset, end_line, end_col)  # type: ignore[attr-defined]
-        return span
+        return node_span(self.src, node, self._ascii)
 
     def _report(self, diagnostic: Diagnostic) -> None:
         key = (diagnostic.code, diagnostic.span)
