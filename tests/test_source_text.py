@@ -142,3 +142,24 @@ def test_line_starts_are_where_pythons_tokenizer_starts_lines(text: str) -> None
     expected = [0] + [m.end() for m in re.finditer(r"\r\n?|\n", text)]
     assert src.line_starts == expected
     assert SourceText.from_file("f.py", text).line_starts == expected
+
+
+TEMPLATED = [
+    "a = '{{fileBasename}}'; b = 1\nc = dict(x='{{ $HOME:/x }}', y=2)\nd = [3,\n  4]\n",
+    "x = '{{$LT_UNSET_VAR:v}}'\ny = [1,\n '{{_base_.q}}', {{_base_.r}}]\nz = dict(k=1)\n",
+    "y = {{\n_base_.q\n}}\nz = [1,\n2]\n",
+    "a = '{{fileDirname}}'\r\nb = 2\r\n",
+    "a = '{{fileDirname}}' + 'é'\nb = dict(c='{{fileExtname}}')\n",
+]
+
+
+@pytest.mark.parametrize("text", TEMPLATED)
+def test_the_span_of_every_node_of_a_templated_file_is_its_place_in_the_file(text: str) -> None:
+    from losstune.loader.pyeval import Interpreter
+    from losstune.loader.values import LDict
+
+    src = SourceText.from_file("/cfg/a.py", text, {})
+    interp = Interpreter(src, LDict(), [])
+    for node in ast.walk(ast.parse(src.text)):
+        if hasattr(node, "lineno"):
+            assert interp.span(node) == interp._locate(node), ast.dump(node)

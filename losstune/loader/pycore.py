@@ -101,9 +101,10 @@ class Core:
         # Whether a statement may bind names with `:=` (the operator appears in the text).
         self._walrus = ":=" in src.text
         self._ascii = src.text.isascii()
-        # A node's positions are the file's own (no template changed the text, byte columns are
-        # character columns): its span is made from them directly.
-        self._direct = self._ascii and not src.has_edits
+        # The lines where a node's positions are the file's own (byte columns are character
+        # columns, and no template changed the line), whose spans are made from them directly:
+        # every line but these (`None`: no line).
+        self._edited = src.edited_lines if self._ascii else None
         self._path = src.path
 
     # -- positions and diagnostics ----------------------------------------------------------
@@ -112,12 +113,16 @@ class Core:
         """Where ``node`` is in the file (remembered: a node in a loop is met many times)."""
         cached = self._spans.get(node)
         if cached is None:
-            if self._direct:
+            edited = self._edited
+            if edited is not None:
                 line = node.lineno  # type: ignore[attr-defined]
-                col = node.col_offset  # type: ignore[attr-defined]
                 end_line = node.end_lineno or line  # type: ignore[attr-defined]
-                end_col = node.end_col_offset  # type: ignore[attr-defined]
-                cached = Span(self._path, line, col + 1, end_line, (col if end_col is None else end_col) + 1)
+                if line in edited or end_line in edited:
+                    cached = self._locate(node)
+                else:
+                    col = node.col_offset  # type: ignore[attr-defined]
+                    end_col = node.end_col_offset  # type: ignore[attr-defined]
+                    cached = Span(self._path, line, col + 1, end_line, (col if end_col is None else end_col) + 1)
             else:
                 cached = self._locate(node)
             self._spans[node] = cached

@@ -86,6 +86,9 @@ class SourceText(Struct):
     _passes: list[_Pass] = field(default_factory=list)
     _orig_line_starts: list[int] = field(default_factory=list)
     _new_line_starts: list[int] = field(default_factory=list)
+    # The lines the template passes changed (1-based; every pass keeps each line's number), or
+    # `None` once one changed where lines break.
+    _edited_lines: set[int] | None = field(default_factory=set)
 
     @classmethod
     def from_file(
@@ -114,9 +117,11 @@ class SourceText(Struct):
         return src
 
     @property
-    def has_edits(self) -> bool:
-        """Whether a template changed the text (positions in it then differ from the file's)."""
-        return bool(self._passes)
+    def edited_lines(self) -> set[int] | None:
+        """The lines that a template changed (the same lines in the file and in :attr:`text`),
+        or ``None`` where one changed a line break. On every other line, a position in the
+        substituted text is the same line and column in the file (shared, never to be changed)."""
+        return self._edited_lines
 
     @property
     def line_starts(self) -> list[int]:
@@ -139,9 +144,28 @@ class SourceText(Struct):
             pos = m_end
         if edits:
             out.append(self.text[pos:])
-            self.text = "".join(out)
+            before, self.text = self.text, "".join(out)
             self._passes.append(_Pass(edits, [e.new_start for e in edits]))
+            self._note_edited_lines(before, edits)
         return edits
+
+    def _note_edited_lines(self, before: str, edits: list[_Edit]) -> None:
+        """Add the lines ``edits`` changed (``before``: the text they were made in) to
+        :attr:`edited_lines`, or make it ``None`` where one changed a line break."""
+        lines = self._edited_lines
+        if lines is None:
+            return
+        if "\r" in self.text or "\r" in before:
+            self._edited_lines = None
+            return
+        line, at = 1, 0
+        for e in edits:
+            if "\n" in before[e.old_start : e.old_end] or "\n" in self.text[e.new_start : e.new_end]:
+                self._edited_lines = None
+                return
+            line += self.text.count("\n", at, e.new_start)
+            at = e.new_start
+            lines.add(line)
 
     def _substitute_predefined(self) -> None:
         if "{{" not in self.text:
