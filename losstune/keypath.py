@@ -131,12 +131,7 @@ def resolve(cfg: Any, key: str) -> list[Path]:
     exact = list(_from_root(cfg, steps))
     if exact and ("*" in steps or len(exact) == 1):
         return exact
-    n = len(steps)
-    found = [
-        p
-        for p, _ in walk(cfg)
-        if len(p) >= n and all(_step_matches(s, k) for s, k in zip(steps, p[len(p) - n :], strict=True))
-    ]
+    found = list(_ending_with(cfg, steps))
     if not found:
         raise KeyPathError(f"`{key}` names nothing in this config", _close_matches(cfg, steps))
     if len(found) > 1 and "*" not in steps:
@@ -145,6 +140,19 @@ def resolve(cfg: Any, key: str) -> list[Path]:
             [format_path(p) for p in found],
         )
     return found
+
+
+def names_anything(cfg: Any, key: str) -> bool:
+    """Whether ``key`` names at least one path of ``cfg``, from the top or as a suffix."""
+    steps = parse(key)
+    return next(_from_root(cfg, steps), None) is not None or next(_ending_with(cfg, steps), None) is not None
+
+
+def _ending_with(cfg: Any, steps: tuple[str, ...]) -> Iterator[Path]:
+    n = len(steps)
+    for p, _ in walk(cfg):
+        if len(p) >= n and all(_step_matches(s, k) for s, k in zip(steps, p[len(p) - n :], strict=True)):
+            yield p
 
 
 def _close_matches(cfg: Any, steps: tuple[str, ...]) -> list[str]:

@@ -101,6 +101,15 @@ def test_bad_inputs_are_exit_2(tmp_path: Path, tensors: dict[str, object], messa
     assert code == 2 and message in out
 
 
+def test_the_log_name_of_a_term_asks_for_its_loss() -> None:
+    args = ("eval", "cascade_rcnn_r50_fpn_1x_coco.py", "--format")
+    for fmt in ("text", "json"):
+        code, by_name = invoke(*args, fmt, "--loss", "s1.loss_cls", cwd=EXAMPLES)
+        assert code == 0, by_name
+        assert (code, by_name) == invoke(*args, fmt, "--loss", "roi_head.bbox_head.1.loss_cls", cwd=EXAMPLES)
+    assert "s1.loss_cls = " in invoke(*args, "text", "--loss", "s1.loss_cls", cwd=EXAMPLES)[1]
+
+
 def test_other_errors_are_exit_2(write: Callable[..., Path], tmp_path: Path) -> None:
     code, out = invoke("eval", "retinanet_r50_fpn_1x_coco.py", "--loss", "train_cfg", cwd=EXAMPLES)
     assert code == 2 and "does not name one loss" in out

@@ -331,6 +331,30 @@ def test_detr_terms_are_named_as_the_log_names_them(write: Callable[..., Path]) 
     assert len(names) == 6 + 1 + 6
 
 
+def test_a_loss_is_asked_for_by_its_term_as_the_log_names_it(write: Callable[..., Path]) -> None:
+    from losstune.engine.inputs import InputError
+    from losstune.keypath import KeyPathError
+
+    cascade = losstune.load(EXAMPLES / "cascade_rcnn_r50_fpn_1x_coco.py")
+    by_name, by_key = evaluate_config(cascade, "s1.loss_cls"), evaluate_config(cascade, "bbox_head.1.loss_cls")
+    assert by_name.loss.key == by_key.loss.key == "model.roi_head.bbox_head.1.loss_cls"
+    assert by_name.log_name == "s1.loss_cls" and float(by_name.logged) == float(by_key.logged)
+    rpn = evaluate_config(losstune.load(EXAMPLES / "faster_rcnn_r50_fpn_1x_coco.py"), "loss_rpn_cls")
+    assert rpn.loss.key == "model.rpn_head.loss_cls" and rpn.log_name == "loss_rpn_cls"
+    # a DETR head's decoder layer: that layer's predictions, as the term asked for by the API
+    dino = losstune.load(write("dino.py", HEADS["dino"]))
+    d2 = evaluate_config(dino, "d2.loss_iou")
+    assert d2.loss.key == "model.bbox_head.loss_iou" and d2.log_name == "d2.loss_iou"
+    assert float(d2.logged) == float(evaluate_config(dino, "loss_iou", term="d2.loss_iou").logged)
+    assert float(d2.logged) != float(evaluate_config(dino, "loss_iou").logged)
+    with pytest.raises(
+        InputError, match=re.escape("the log's name of model.bbox_head.loss_iou's term d2.loss_iou, not")
+    ):
+        evaluate_config(dino, "d2.loss_iou", term="d3.loss_iou")
+    with pytest.raises(KeyPathError, match="names nothing"):  # a name no term is logged as stays the key's error
+        evaluate_config(cascade, "s3.loss_cls")
+
+
 def test_roi_box_loss_takes_the_positives_normalised_by_every_sampled_roi() -> None:
     r = evaluate_config(losstune.load(EXAMPLES / "faster_rcnn_r50_fpn_1x_coco.py"), "roi_head.bbox_head.loss_bbox")
     stats = r.trace.steps[0].value

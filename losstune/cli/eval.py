@@ -39,8 +39,9 @@ def eval_command(
         str | None,
         typer.Option(
             "--loss",
-            help="The loss to evaluate: loss_cls, roi_head.bbox_head.loss_bbox... (with a recording: "
-            "the loss whose calls are shown step by step).",
+            help="The loss to evaluate: its key (loss_cls, roi_head.bbox_head.loss_bbox...) or one of its terms "
+            "as the training log names it (s1.loss_cls, d3.loss_iou, loss_rpn_cls). With a recording: the loss "
+            "whose calls are shown step by step.",
             show_default=False,
         ),
     ] = None,

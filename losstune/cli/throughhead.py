@@ -86,9 +86,10 @@ def eval_through_head(
     epoch: int = 0,
 ) -> None:
     """``eval --through-head``: the calls of the loss at ``key``, their steps, and the loss dict."""
-    from losstune.engine.session import find_loss
+    from losstune.engine.session import loss_named
     from losstune.render import headrun
     from losstune.render.json import document
+    from losstune.schema.mmdet_version import detect_version
 
     if len(configs) > 1:
         raise UsageError("--through-head evaluates one config: give one config")
@@ -97,7 +98,7 @@ def eval_through_head(
     cfg = context.load(config, context.resolver(cfg_options))
     head_run = run(config, cfg, seed, image_size, import_custom_modules, save_batch, epoch)
     try:
-        loss = find_loss(cfg, key)
+        loss = loss_named(cfg, key, detect_version(cfg.tree), epoch)[0]  # every call of the loss is shown
     except LosstuneError as e:
         raise CommandError(f"{config}: {e}") from None
     shown = loss.key

@@ -123,8 +123,8 @@ def _sample_inputs(
     )
     head_type = str(head.get("type", ""))
     mmdet_head = head_ref is None or head_ref.registry == DEFAULT_SCOPE
-    family = family_of(head_type) if mmdet_head else None
     name = str(loss.path[-1])
+    family, at, names = _logged_as(where, head_ref, name, epoch)
     why = not_modelled(bare_type(head_type), name) if mmdet_head else None
     if why is not None:
         raise InputError(why, replayable=True)
@@ -134,12 +134,10 @@ def _sample_inputs(
             raise InputError(f"{loss.key} is not logged as {term}; it enters {own_term}")
         own = Own(name, loss_cfg, head, num_classes, num_priors, DENSE_PRIORS, seed, where.model)
         return (*own_feed(bare_type(head_type), own), None)
-    at = phase_at(family, where.model, epoch)
     idle = idle_message(at, loss.key, name) if at is not None else None
     if idle is not None:
         raise NotCalled(idle)
     phase = at.phase if at is not None else None
-    names = log_names(where, family, rule_for(family, name, phase=phase).log_name or name)
     if term is not None and term not in names:
         raise InputError(f"{loss.key} is not logged as {term}; its terms are {', '.join(names)}")
     if term is not None and not rule_for(family, name).parts:
@@ -212,6 +210,52 @@ def _sample_inputs(
     classes = count(num_classes, "class", "classes")
     how = f"synthetic, seed {seed}, " + (classes if made.unsampled else f"{count(preds, *noun)}, {classes}")
     return fed, how, at
+
+
+def _logged_as(
+    where: Where, head_ref: TypeRef | None, name: str, epoch: int
+) -> tuple[str | None, At | None, list[str]]:
+    """The family of the head at ``where`` (``None`` for a head outside MMDetection's registry), the
+    phase of its training at ``epoch``, and the names the training log prints its loss ``name`` under."""
+    mmdet_head = head_ref is None or head_ref.registry == DEFAULT_SCOPE
+    family = family_of(str(where.head.get("type", ""))) if mmdet_head else None
+    at = phase_at(family, where.model, epoch)
+    phase = at.phase if at is not None else None
+    return family, at, log_names(where, family, rule_for(family, name, phase=phase).log_name or name)
+
+
+def _where(cfg: LoadedConfig, loss: LossNode, version: int) -> tuple[Where, TypeRef | None]:
+    """Where ``loss`` sits in ``cfg``, and the registry and class its head is built from."""
+    head = head_of(cfg, loss)
+    head_type = head.get("type")
+    head_ref = (
+        type_at(cfg.tree, loss.head, head_type, version)
+        if loss.head is not None and isinstance(head_type, str)
+        else None
+    )
+    model = cfg.tree.get("model")
+    return Where(loss.path, loss.head, head, model if isinstance(model, dict) else {}, version), head_ref
+
+
+def loss_named(cfg: LoadedConfig, key: str, version: int, epoch: int = 0) -> tuple[LossNode, str | None]:
+    """The loss at ``key`` (as :func:`find_loss` finds it), or where no loss is there, the one whose
+    term the training log of MMDetection ``version`` prints as ``key`` at ``epoch`` (``s1.loss_cls``,
+    ``d3.loss_iou``, ``loss_rpn_cls``), with that term. A key that names something of ``cfg``
+    (ambiguous, or not a loss) keeps the error of :func:`find_loss`, as does a name no loss, or
+    more than one, is logged as."""
+    try:
+        return find_loss(cfg, key), None
+    except (KeyPathError, InputError):
+        if keypath.names_anything(cfg.tree, key):
+            raise
+        found = [
+            loss
+            for loss in cfg.losses()
+            if key in _logged_as(*_where(cfg, loss, version), str(loss.path[-1]), epoch)[2]
+        ]
+        if len(found) != 1:
+            raise
+        return found[0], key
 
 
 def _on(device: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
@@ -327,8 +371,12 @@ def evaluate_config(
     if epoch < 0:
         raise ValueError(f"epoch must be at least 0, not {epoch}")
 
-    loss = find_loss(cfg, key)
     version = mmdet_version or detect_version(cfg.tree)
+    loss, named = loss_named(cfg, key, version, epoch)
+    if named is not None:
+        if term is not None and term != named:
+            raise InputError(f"`{key}` is the log's name of {loss.key}'s term {named}, not of its term {term}")
+        term = named
     loss_cfg = loss_dict(cfg, loss)
     require_device(device)
     impl = loss_impl(cfg, loss, version)
@@ -341,14 +389,7 @@ def evaluate_config(
         check_inputs(loss_cfg, made.kwargs)
         how = f"read from {inputs}"
     else:
-        head_type = head.get("type")
-        head_ref = (
-            type_at(cfg.tree, loss.head, head_type, version)
-            if loss.head is not None and isinstance(head_type, str)
-            else None
-        )
-        model = cfg.tree.get("model")
-        where = Where(loss.path, loss.head, head, model if isinstance(model, dict) else {}, version)
+        where, head_ref = _where(cfg, loss, version)
         fed, how, at = _sample_inputs(
             loss, loss_cfg, where, head_ref, seed=seed, num_priors=num_priors, term=term, epoch=epoch
         )
