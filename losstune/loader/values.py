@@ -36,7 +36,8 @@ class LDict(dict[Any, Any]):
     __slots__ = ("config_dict", "origins", "span")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        if args or kwargs:  # a dict is made empty: nothing to initialise otherwise
+            dict.__init__(self, *args, **kwargs)
         self.origins: dict[Any, Origin] = {}
         self.config_dict = False
         self.span: Span | None = None
@@ -50,29 +51,29 @@ class LDict(dict[Any, Any]):
             self.origins.pop(key, None)
 
     def __delitem__(self, key: Any) -> None:
-        super().__delitem__(key)
+        dict.__delitem__(self, key)
         self.origins.pop(key, None)
 
     def pop(self, key: Any, default: Any = _NO_DEFAULT) -> Any:
         """``dict.pop``; the key's origin goes with it."""
-        value = super().pop(key) if default is _NO_DEFAULT else super().pop(key, default)
+        value = dict.pop(self, key) if default is _NO_DEFAULT else dict.pop(self, key, default)
         self.origins.pop(key, None)
         return value
 
     def popitem(self) -> tuple[Any, Any]:
         """``dict.popitem``; the key's origin goes with it."""
-        key, value = super().popitem()
+        key, value = dict.popitem(self)
         self.origins.pop(key, None)
         return key, value
 
     def clear(self) -> None:
         """``dict.clear``, origins included."""
-        super().clear()
+        dict.clear(self)
         self.origins.clear()
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         """``dict.update``; the origins of an ``LDict`` argument come along for the keys it sets."""
-        super().update(*args, **kwargs)
+        dict.update(self, *args, **kwargs)
         if args and isinstance(args[0], LDict):
             self.origins.update((k, o) for k, o in args[0].origins.items() if k not in kwargs)
 
