@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from losstune.engine.realhead.magnitude import LIMIT
 from losstune.engine.realhead.run import HeadRun, LogTerm, LossCall
 from losstune.render.eval import step_data, step_lines
 from losstune.render.json import value
@@ -101,9 +102,38 @@ def render_terms(run: HeadRun, *, color: bool = False, width: int | None = None)
         out += hang(
             printable(f"pretrained weights not loaded (the model is freshly initialised): {named}"), width, rest="  "
         )
+    if run.features.blown_up:
+        out += hang(printable(features_line(run)), width, rest="  ")
     if run.saved is not None:
         out += hang(printable(f"batch and head weights written to {run.saved}"), width, rest="  ")
     return "\n".join(out) + "\n"
+
+
+def features_line(run: HeadRun) -> str:
+    """The feature maps the heads received, where they are far beyond a trained network's: how large,
+    why, and what to do."""
+    f = run.features
+    return (
+        f"FEATURE MAPS BLOWN UP: the heads received maps of mean |x| {f.finest_mean_abs:.3g} at the finest level "
+        f"(a normalised network's are below {LIMIT:g}): {f.why()}; the terms are right for this batch, but not "
+        f"a training run's: {f.remedy()}"
+    )
+
+
+def _features_data(run: HeadRun) -> dict[str, Any]:
+    f = run.features
+    return {
+        "mean_abs": [value(v) for v in f.mean_abs],
+        "finest": f.finest,
+        "finest_mean_abs": value(f.finest_mean_abs),
+        "limit": LIMIT,
+        "blown_up": f.blown_up,
+        "frozen_norms": f.frozen_norms,
+        "why": f.why() or None,
+        "options": f.options,
+        "normalised_mean_abs": value(f.normalised),
+        "remedy": f.remedy() or None,
+    }
 
 
 def run_data(run: HeadRun, key: str | None = None) -> dict[str, Any]:
@@ -138,4 +168,5 @@ def run_data(run: HeadRun, key: str | None = None) -> dict[str, Any]:
         "loss": value(run.total),
         "saved": run.saved,
         "not_loaded": [{"key": c.key, "checkpoint": c.checkpoint} for c in run.not_loaded],
+        "features": _features_data(run),
     } | ({"phase": {"epoch": run.batch.epoch, "description": run.phase}} if run.phase else {})

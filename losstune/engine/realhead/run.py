@@ -17,6 +17,7 @@ from losstune.engine.realhead.attribute import fed_value, feeding, logged_value
 from losstune.engine.realhead.batch import BatchSpec, NotPlain, fitted, synthetic, to_plain
 from losstune.engine.realhead.checkpoints import Asked, LeftOut, refusing_loads, teacher_path, without_checkpoints
 from losstune.engine.realhead.importing import MMDet, load_mmdet, quiet
+from losstune.engine.realhead.magnitude import Features, check_norm_eval, measuring_features
 from losstune.engine.realhead.ops import CompiledOpMissing
 from losstune.engine.realhead.record import (
     Call,
@@ -86,6 +87,7 @@ class HeadRun:
     not_loaded: list[LeftOut] = field(default_factory=list)  # the checkpoints the config names, left out
     at: At | None = None  # the phase of the head's training at the batch's epoch, for a head whose losses follow it
     stood_in: list[str] = field(default_factory=list)  # the compiled ops computed otherwise (the comparison's)
+    features: Features = field(default_factory=Features)  # the feature maps the heads received, measured
     model: Any = field(default=None, repr=False)  # the detector, as built and run
     recorded: list[Call] = field(default_factory=list, repr=False)  # the calls, as the head made them
     # a head that computes its terms, or reduces its modules' results, in its own code: the calls of
@@ -397,7 +399,13 @@ def run_head(
                 if own
                 else contextlib.nullcontext(no_calls)
             )
-            with at_epoch(spec.epoch), computed as used, recording_calls(model) as calls, own_recording as own_calls:
+            with (
+                at_epoch(spec.epoch),
+                computed as used,
+                measuring_features(model) as features,
+                recording_calls(model) as calls,
+                own_recording as own_calls,
+            ):
                 if head is not None:
                     with recording_head_inputs(head, spec.seed) as head_inputs:
                         losses = model.loss(images, samples)
@@ -448,6 +456,8 @@ def run_head(
         run.not_loaded = left_out
         run.at = phase_of(model_cfg, head_type, spec.epoch)
         run.stood_in = list(used)
+        check_norm_eval(features, model, builds, model_cfg)
+        run.features = features
         if save is not None:
             if head is None:
                 raise HeadFailed(
