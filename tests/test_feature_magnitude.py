@@ -89,6 +89,12 @@ def test_a_resnet_detector_with_norm_eval_is_not_said_to_blow_up() -> None:
         "eval", str(EXAMPLES / "retinanet_r50_fpn_1x_coco.py"), "--loss", "loss_cls", "--through-head", cwd=REPO
     )
     assert code == 0 and "BLOWN UP" not in out and "numbers: MMDetection" in out
+    # the images kept for a rerun of extract_feat are let go once the run is measured
+    from losstune.engine.realhead.batch import BatchSpec
+    from losstune.engine.realhead.run import run_head
+
+    run = run_head(losstune.load(EXAMPLES / "retinanet_r50_fpn_1x_coco.py"), BatchSpec(size=128))
+    assert not run.features.blown_up and run.features.inputs is None
 
 
 @needs_mmdet

@@ -142,7 +142,15 @@ def check_norm_eval(features: Features, model: Any, builds: Any, model_cfg: dict
     ``model`` in eval mode (found through the config each part was built from, ``builds``), and
     the finest level's mean |x| with them False: ``extract_feat`` run again on its inputs, those
     parts' norms on the batch's statistics, as a model built with the keys False would be;
-    the model's buffers and torch's generator are as they were after."""
+    the model's buffers and torch's generator are as they were after. The inputs kept for that
+    rerun are let go either way."""
+    try:
+        _check_norm_eval(features, model, builds, model_cfg)
+    finally:
+        features.inputs = None
+
+
+def _check_norm_eval(features: Features, model: Any, builds: Any, model_cfg: dict[str, Any]) -> None:
     if not features.blown_up or features.inputs is None:
         return
     parts = _norm_eval_parts(model)
@@ -154,7 +162,6 @@ def check_norm_eval(features: Features, model: Any, builds: Any, model_cfg: dict
         features.normalised = _normalised(model, [part for _, part in parts], features)
     except Exception:  # the maps are still said; only the option, unmeasured, is not suggested
         features.normalised = None
-    features.inputs = None
 
 
 def _norm_eval_parts(model: Any) -> list[tuple[str, Any]]:
