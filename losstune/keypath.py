@@ -70,7 +70,7 @@ def walk_dicts(value: Any, prefix: Path = ()) -> list[tuple[Path, dict[Any, Any]
     leaves = SCALARS_AND_TEXT
     # Depth first without a call per container: the innermost container's items are taken up
     # again where they were left once the container met in them is done.
-    stack: list[tuple[Path, Iterator[tuple[Any, Any]]]] = [(prefix, _items(value))]
+    stack: list[tuple[Path, Iterator[tuple[Any, Any]]]] = [(prefix, _children(value))]
     while stack:
         p, items = stack[-1]
         for k, child in items:
@@ -87,10 +87,6 @@ def walk_dicts(value: Any, prefix: Path = ()) -> list[tuple[Path, dict[Any, Any]
         else:
             stack.pop()
     return out
-
-
-def _items(value: Any) -> Iterator[tuple[Any, Any]]:
-    return iter(value.items()) if isinstance(value, dict) else iter(enumerate(value))
 
 
 def _step_matches(pattern: str, step: str | int) -> bool:
