@@ -97,10 +97,8 @@ class LDict(dict[Any, Any]):
 
     def shallow_copy(self) -> LDict:
         """A copy of this level only (mmengine's ``dict.copy`` / ``ConfigDict.copy``)."""
-        out = LDict(self)
-        out.origins = dict(self.origins)
-        out.config_dict = self.config_dict
-        out.span = self.span
+        out = LDict.like(self)
+        dict.update(out, self)  # the origins came with `like`: LDict.update would copy them again
         return out
 
     def __deepcopy__(self, memo: dict[int, Any]) -> LDict:
