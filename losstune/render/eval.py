@@ -70,10 +70,10 @@ def render_text(result: EvalResult, *, color: bool = False, width: int | None = 
     lines = hang(header, width, rest="  ")
     lines[0] = paint(key, "bold", color) + lines[0][len(key) :]
     out = [*lines, "", *step_lines(result.trace.steps, width), ""]
-    for name, loss in logged_terms(result).items():
+    logged = logged_terms(result)
+    for name, loss in logged.items():
         term = f"{printable(name)} = {_term(loss)}"
         out += [paint(line, "bold", color) for line in hang(term, width, rest="  ")]
-    logged = logged_terms(result)
     for own in result.own_terms:  # the head's terms its own code makes of no call of this loss
         if own.name not in logged:
             line = f"{own.name} = {_fmt(own.value)}  (the head's other term on the same image: {own.how})"
