@@ -196,7 +196,8 @@ def matched(
     sigmoid = not isinstance(loss_cls, dict) or bool(loss_cls.get("use_sigmoid", False))
     width = num_classes if sigmoid else num_classes + 1
     logits = torch.randn(n, width, generator=g) * CLS_SPREAD + (PRIOR_BIAS if sigmoid else 0.0)
-    assigner = _stage_item(model, "rcnn", stage).get("assigner")
+    rcnn = _stage_item(model, "rcnn", stage)
+    assigner = rcnn.get("assigner")
     costs = _costs(assigner if isinstance(assigner, dict) else {})
     total = torch.zeros(n, num_gts)
     used: list[str] = []
@@ -218,7 +219,7 @@ def matched(
     pos, gt_of = pos[order], gt_of[order]
     labels_all[pos] = labels[gt_of]
     pos_mask[pos] = True
-    pos_weight = config_float(_stage_item(model, "rcnn", stage), "pos_weight", 1.0)
+    pos_weight = config_float(rcnn, "pos_weight", 1.0)
     label_weights = torch.ones(n)
     label_weights[pos] = pos_weight if pos_weight > 0 else 1.0
     ious = torch.zeros(n)
