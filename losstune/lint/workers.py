@@ -2,19 +2,26 @@
 
 The configs are cut into runs of neighbours (configs of one folder share their bases, so a worker
 reads a base once for its run), those the caller names together make one run handed out first,
-each run is checked by a forked copy of this process, and the
-outcomes come back in the configs' order: the findings are those of checking the configs one after
-another. Workers are forked only where ``fork`` is the platform's safe default (Linux) and the
-executor forks them all before it starts its thread (Python 3.11 on); elsewhere, and for a few
-configs, everything runs here. A worker that dies (killed, out of memory) or whose
-outcome cannot be sent back costs only time: its runs are checked again here; and a worker ends
-with the process that forked it, however that ends (``kill -9`` included).
+and each run is checked by a forked copy of this process: the outcomes come back in the configs'
+order, the findings those of checking the configs one after another. Workers are forked only
+where ``fork`` is the platform's safe default (Linux); elsewhere, and for a few configs,
+everything runs here.
+
+The pool is two kinds of pipe, and nothing else (no thread, no manager process, so it starts in
+the time two forks take): every worker takes the number of its next run from one pipe they all
+read, and writes each run's outcomes back on a pipe of its own. A worker that dies (killed, out of
+memory) or whose outcome cannot be sent back costs only time: the runs it did not send back are
+checked again here; and a worker ends with the process that forked it, however that ends
+(``kill -9`` included).
 """
 
 from __future__ import annotations
 
 import os
+import pickle
+import select
 import signal
+import struct
 import sys
 from collections.abc import Callable, Collection, Sequence
 from typing import TypeVar
@@ -24,9 +31,11 @@ Outcome = TypeVar("Outcome")
 RUN = 16  # configs per run: enough neighbours to share bases, short enough to balance the workers
 MIN_PER_WORKER = 32  # fewer configs than this per worker: starting it costs more than it saves
 
-# The check the forked workers run: set just before they are forked, so they inherit it (a closure
-# cannot be sent to a process).
-_check: Callable[[str], object] | None = None
+_TASK = struct.Struct("<I")  # a run's number, as the workers read it from the pipe they share
+_FRAME = struct.Struct("<IQ")  # a run's number and the length of its pickled outcomes
+# Run numbers are written to the shared pipe at most this many bytes at a time: a write of no more
+# than PIPE_BUF bytes is never split, so every read of one number by a worker gets a whole one.
+_TASK_WRITE = (select.PIPE_BUF // _TASK.size) * _TASK.size
 
 
 def available_cpus() -> int:
@@ -57,48 +66,148 @@ def check_all(
     while the others check the rest."""
     if workers <= 1 or len(paths) <= RUN:
         return [check(p) for p in paths]
-    import multiprocessing
-    from concurrent.futures import Future, ProcessPoolExecutor
-
-    global _check
     first = sorted(set(together))
     apart = set(first)
     rest = [i for i in range(len(paths)) if i not in apart]
     order = [first] if first else []
     order += [rest[i : i + RUN] for i in range(0, len(rest), RUN)]
     runs = [[paths[i] for i in run] for run in order]
-    done: list[list[Outcome] | None] = [None] * len(runs)
-    _check = check
-    context = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(os.getpid(),))
-    try:
-        # The first submit forks the workers. Ctrl-C is held off meanwhile, so that each worker
-        # begins with it held and ignores it before taking it again (see _start); here, one that
-        # came meanwhile is delivered once the workers are forked.
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            futures: list[Future[list[object]]] = [pool.submit(_run, r) for r in runs]
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
-        for i, future in enumerate(futures):
-            try:
-                done[i] = future.result()  # type: ignore[assignment]
-            except Exception:  # a worker died, or its outcome could not be sent: checked here below
-                pass
-    finally:
-        _check = None
-        # Interrupted (Ctrl-C), the runs not started are dropped: only those under way are waited for.
-        pool.shutdown(wait=True, cancel_futures=True)
+    done = _Pool(runs, check, workers).results()
     out: dict[int, Outcome] = {}
-    for indices, run, outcomes in zip(order, runs, done, strict=True):
-        out.update(zip(indices, outcomes if outcomes is not None else [check(p) for p in run], strict=True))
+    for n, (indices, run) in enumerate(zip(order, runs, strict=True)):
+        got: list[Outcome] | None = done.get(n)  # type: ignore[assignment]  # what check gave, pickled
+        out.update(zip(indices, got if got is not None else [check(p) for p in run], strict=True))
     return [out[i] for i in range(len(paths))]
+
+
+class _Pool:
+    """The forked workers of one :func:`check_all`, and what they sent back."""
+
+    def __init__(self, runs: list[list[str]], check: Callable[[str], object], workers: int) -> None:
+        self.runs, self.check, self.workers = runs, check, workers
+
+    def results(self) -> dict[int, list[object]]:
+        """The outcomes of each run a worker sent back, by the run's number."""
+        tasks_read, tasks_write = os.pipe()
+        pending = b"".join(_TASK.pack(n) for n in range(len(self.runs)))
+        readers: dict[int, bytearray] = {}  # a worker's outcomes pipe -> what came on it so far
+        pids: list[int] = []
+        done: dict[int, list[object]] = {}
+        parent = os.getpid()
+        try:
+            # Ctrl-C is held off while the workers are forked, so that each begins with it held
+            # and ignores it before taking it again (see _serve); here, one that came meanwhile is
+            # delivered once they are all forked.
+            held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                for _ in range(self.workers):
+                    outcomes_read, outcomes_write = os.pipe()
+                    try:
+                        pid = os.fork()
+                    except OSError:  # no more processes: the workers forked so far check the runs
+                        os.close(outcomes_read)
+                        os.close(outcomes_write)
+                        break
+                    if pid == 0:  # the worker: it never returns from here
+                        os.close(tasks_write)
+                        for fd in (outcomes_read, *readers):
+                            os.close(fd)
+                        _serve(self.runs, self.check, tasks_read, outcomes_write, parent)
+                    pids.append(pid)
+                    os.close(outcomes_write)
+                    readers[outcomes_read] = bytearray()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            os.close(tasks_read)
+            tasks_read = -1
+            os.set_blocking(tasks_write, False)
+            poll = select.poll()
+            for fd in readers:
+                poll.register(fd, select.POLLIN)
+            poll.register(tasks_write, select.POLLOUT)
+            while readers:
+                events = poll.poll()
+                if any(fd == tasks_write for fd, _ in events):
+                    try:
+                        pending = pending[os.write(tasks_write, pending[:_TASK_WRITE]) :]
+                    except BlockingIOError:
+                        pass
+                    except BrokenPipeError:  # every worker has ended: the runs left are checked here
+                        pending = b""
+                    if not pending:
+                        poll.unregister(tasks_write)
+                        os.close(tasks_write)  # a worker that finds no run left ends
+                        tasks_write = -1
+                for fd, _ in events:
+                    if fd not in readers:
+                        continue
+                    chunk = os.read(fd, 1 << 20)
+                    if chunk:
+                        readers[fd] += chunk
+                        _take_frames(readers[fd], done)
+                    else:  # the worker ended (or died): what it did not send is checked here
+                        poll.unregister(fd)
+                        os.close(fd)
+                        del readers[fd]
+        finally:
+            # Interrupted (Ctrl-C) or not, no worker outlives the run: one still checking is stopped.
+            for fd in (tasks_read, tasks_write, *readers):
+                if fd >= 0:
+                    os.close(fd)
+            if readers:
+                for pid in pids:
+                    _kill(pid)
+            for pid in pids:
+                os.waitpid(pid, 0)
+        return done
+
+
+def _take_frames(buffer: bytearray, done: dict[int, list[object]]) -> None:
+    """Move every whole outcome at the start of ``buffer`` into ``done``."""
+    while len(buffer) >= _FRAME.size:
+        n, size = _FRAME.unpack_from(buffer)
+        if len(buffer) < _FRAME.size + size:
+            return
+        done[n] = pickle.loads(bytes(buffer[_FRAME.size : _FRAME.size + size]))
+        del buffer[: _FRAME.size + size]
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _serve(runs: list[list[str]], check: Callable[[str], object], tasks: int, outcomes: int, parent: int) -> None:
+    """In a worker: check each run whose number it reads from ``tasks`` until none is left, writing
+    its outcomes to ``outcomes``; then end, without running anything of the process it was forked
+    from (its exit handlers, its buffered output)."""
+    status = 0
+    try:
+        _start(parent)
+        while True:
+            task = os.read(tasks, _TASK.size)
+            if len(task) < _TASK.size:
+                break
+            (n,) = _TASK.unpack(task)
+            try:
+                data = pickle.dumps([check(p) for p in runs[n]], pickle.HIGHEST_PROTOCOL)
+            except Exception:  # not sent back: the process that forked it checks the run again
+                continue
+            view = memoryview(_FRAME.pack(n, len(data)) + data)
+            while view:
+                view = view[os.write(outcomes, view) :]
+    except BaseException:
+        status = 1
+    finally:
+        os._exit(status)
 
 
 def _start(parent: int) -> None:
     """In a worker, first: ignore Ctrl-C, which the terminal sends to every process of the group.
-    The process that forked it stops on it, drops the runs not started and waits for those under
-    way; a worker that stopped too would print its traceback, or break the pool."""
+    The process that forked it stops on it and stops its workers; a worker that stopped too would
+    print its traceback."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # one held since the fork is dropped
     _end_with(parent)
@@ -115,9 +224,3 @@ def _end_with(parent: int) -> None:
 
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def _run(paths: list[str]) -> list[object]:
-    """In a worker: the inherited check of each path of one run."""
-    assert _check is not None
-    return [_check(p) for p in paths]
