@@ -195,9 +195,10 @@ class _Search:
         known = {_stem(w) for w in self.wanted}
         new = set(known)
         pending = list(walked)
+        # An edited file is resolved too: it inherits itself, as the search without names finds.
+        edited = {f for f in walked if os.path.abspath(f) in self.wanted}
         while new and not self.stop.is_set():
-            # An edited file is resolved too: it inherits itself, as the search without names finds.
-            named = [f for f in pending if names.may_name(f, new) or os.path.abspath(f) in self.wanted]
+            named = [f for f in pending if names.may_name(f, new) or f in edited]
             chosen = set(named)
             pending = [f for f in pending if f not in chosen]
             new = set()
@@ -305,10 +306,21 @@ def _stem(path: str) -> bytes:
 
 
 _WORD = re.compile(rb"[\w\-\x80-\xff]+")
+# The bytes of a word (`_WORD`) kept, every other byte made a space: the words of a text are then
+# its parts split at spaces, found faster than by the pattern.
+_WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") | frozenset(
+    range(0x80, 0x100)
+)
+_SPACE_OUT = bytes(c if c in _WORD_BYTES else 0x20 for c in range(256))
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_word(stem: bytes) -> bool:
+    return _WORD.fullmatch(stem) is not None
 
 
 # Up to this many names are looked for in a text directly; for more, the text's words are
-# collected once and each name looked up among them.
+# collected once and each name looked up among them, in that round and every later one.
 _FEW_STEMS = 8
 
 
@@ -329,6 +341,9 @@ class _Names:
         # cannot be read is None, and is resolved (the resolver says what is wrong with it).
         self.texts: dict[str, bytes | None] = {}
         self._words: dict[str, set[bytes]] = {}
+        # The length of the text a file's kept text repeats (no names split over literals to
+        # join): its words are those of that first part.
+        self._repeats: dict[str, int] = {}
         for f in files:
             self.read(f, overlay)
 
@@ -336,14 +351,21 @@ class _Names:
         """Take (again) what the text of ``f`` names."""
         self.texts.pop(f, None)
         self._words.pop(f, None)
+        self._repeats.pop(f, None)
         try:
             text = _read(f, overlay)
         except fileread.ReadError:
             self.texts[f] = None
             return
         if any(m in text for m in _INHERITS):
+            if not f.endswith(".py"):
+                self.texts[f] = text
+                return
             # A name split over adjacent string literals ('./a_' 'b.py') is read joined too.
-            self.texts[f] = text + b"\n" + _ADJACENT.sub(b"", text) if f.endswith(".py") else text
+            joined = _ADJACENT.sub(b"", text)
+            self.texts[f] = text + b"\n" + joined
+            if joined == text:
+                self._repeats[f] = len(text)
 
     def may_name(self, path: str, stems: set[bytes]) -> bool:
         """Whether ``path`` may name a file whose name (without suffix) is one of ``stems``: one of
@@ -354,16 +376,22 @@ class _Names:
         text = self.texts[path]
         if text is None:
             return True
-        if len(stems) <= _FEW_STEMS:
+        words = self._words.get(path)
+        if words is None and len(stems) <= _FEW_STEMS:
             # The text searched for each name (a search as fast as a set lookup for a few names).
             hits = [n for n in stems if n in text]
         else:
             # A whole word of the text (a set lookup), or a name with a dot (`gamma1.5`) anywhere.
-            words = self._words.get(path)
             if words is None:
-                words = self._words[path] = set(_WORD.findall(text))
-            hits = [n for n in stems if (n in words if _WORD.fullmatch(n) else n in text)]
+                words = self._words[path] = self._words_of(path, text)
+            hits = [n for n in stems if (n in words if _is_word(n) else n in text)]
         return any(_mention(n).search(text) for n in hits)
+
+    def _words_of(self, path: str, text: bytes) -> set[bytes]:
+        """The words (``_WORD``) of a kept text; no word goes over the line break between a text
+        and its repetition, so those of a repeated text are those of its first part."""
+        repeats = self._repeats.get(path)
+        return set((text if repeats is None else text[:repeats]).translate(_SPACE_OUT).split())
 
 
 def _in_base_folder(path: str) -> bool:
