@@ -270,3 +270,20 @@ def test_project_root_is_below_a_folder_the_walk_does_not_enter(write: Callable[
     assert project_root(str(config), [str(config)]) == str(tmp_path / "repo/.projects/mmdet/.mim")
     plain = write("repo/configs/_base_/m.py", BASE)
     assert project_root(str(plain), [str(plain)]) == str(tmp_path / "repo")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"_base_ = ['./_base_/models/retinanet_r50_fpn.py', '../x-y/gamma1.5_1x.py']\n",
+        b"_base_ = './a_' 'b.py'\nfrom .c_d import *\n",
+        "_base_ = './réseau.py'  # noqa\tx\x0bz\x85w\xa0v\n".encode() + b"\xff\x80end",
+    ],
+)
+def test_the_words_of_a_text_are_those_the_word_pattern_finds(tmp_path: Path, text: bytes) -> None:
+    path = tmp_path / "c.py"
+    path.write_bytes(text)
+    names = inheritors._Names([str(path)], {})
+    kept = names.texts[str(path)]
+    assert kept is not None
+    assert names._words_of(str(path), kept) == set(inheritors._WORD.findall(kept))
