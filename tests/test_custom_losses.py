@@ -227,3 +227,57 @@ def test_a_loss_of_another_scope_is_found_in_that_scope_only(project: Path) -> N
     path.write_text(path.read_text().replace("default_scope = 'mmyolo'", "default_scope = 'mmdet'"))
     found = _lint(project)
     assert ("LT101", "model.bbox_head.loss_cls.type") in [(d["code"], d["key"]) for d in found]
+
+
+MINE = """
+import torch.nn as nn
+from mmdet.registry import MODELS
+
+
+@MODELS.register_module()
+class {name}(nn.Module):
+    def __init__(self, {param}=1.0):
+        super().__init__()
+"""
+
+
+def test_the_modules_are_read_once_for_the_folders_that_find_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from losstune.lint.run import lint
+    from losstune.lint.settings import Settings
+    from losstune.loader import customimports
+    from losstune.schema.registry import load_schema
+
+    configs = tmp_path / "configs"
+    (configs / "mylosses.py").parent.mkdir(parents=True)
+    (configs / "mylosses.py").write_text(MINE.format(name="SharedLoss", param="alpha"))
+    for folder in ("a", "b", "c"):
+        (configs / folder).mkdir()
+        (configs / folder / "cfg.py").write_text(
+            "custom_imports = dict(imports=['mylosses'])\n"
+            "model = dict(bbox_head=dict(loss_cls=dict(type='SharedLoss', alpha=2.0), "
+            "loss_bbox=dict(type='OwnLoss', beta=1.0)))\n"
+        )
+    # c holds a module of that name of its own: its configs find that one, not the shared one.
+    (configs / "c" / "mylosses.py").write_text(MINE.format(name="OwnLoss", param="beta"))
+    reads: list[str] = []
+    read = customimports.read_custom_imports
+
+    def counted(value: object, config_path: str) -> customimports.CustomModules:
+        reads.append(Path(config_path).parent.name)
+        return read(value, config_path)
+
+    monkeypatch.setattr(customimports, "read_custom_imports", counted)
+    monkeypatch.chdir(tmp_path)
+    result = lint(["configs"], load_schema(), Settings(), jobs=1)
+    assert reads == ["a", "c"]  # b finds what a found
+    found = [d for d in result.diagnostics if d.span is not None and d.span.file.endswith("cfg.py")]
+    # a and b know SharedLoss and not OwnLoss; c knows OwnLoss and not SharedLoss
+    assert sorted((Path(d.span.file).parent.name, d.code) for d in found) == [
+        ("a", "LT101"),
+        ("b", "LT101"),
+        ("c", "LT101"),
+    ]
+    messages = {Path(d.span.file).parent.name: d.message for d in found}
+    assert "OwnLoss" in messages["a"] and "OwnLoss" in messages["b"] and "SharedLoss" in messages["c"]

@@ -13,6 +13,7 @@ schema file (``--schema``) keeps that description.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Hashable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -44,25 +45,53 @@ def with_custom_imports(
     config ``tree`` (of the file ``config_path``); ``schema`` itself where it has none.
 
     ``kept`` holds what was found for other configs while their files cannot have changed (one
-    lint run): a config of the same folder that names the same modules finds the same classes
-    (the modules are searched for on ``sys.path``, then from the config's folder up), so they are
-    not searched for and read again."""
+    lint run): a config that names the same modules, of the same folder or of one whose search
+    path holds the same of their packages (they are searched for on ``sys.path``, then from the
+    config's folder up), finds the same classes, so they are not searched for and read again."""
     value = tree.get("custom_imports")
     if value is None:
         return CustomSchema(schema)
     from losstune.loader.customimports import module_names, read_custom_imports
 
     plain = to_plain(value)
-    key: Hashable = None
-    if kept is not None:
-        names, unread = module_names(plain)
-        key = (os.path.dirname(config_path), tuple(names), tuple(unread))
-        if key in kept:
-            return kept[key]
-    found = _extended(schema, read_custom_imports(plain, config_path))
-    if kept is not None:
-        kept[key] = found
+    if kept is None:
+        return _extended(schema, read_custom_imports(plain, config_path))
+    names, unread = module_names(plain)
+    here = (os.path.dirname(config_path), tuple(names), tuple(unread))
+    found = kept.get(here)
+    if found is None:
+        alike = (_search_alike(config_path, names), tuple(names), tuple(unread))
+        found = kept.get(alike)
+        if found is None:
+            found = kept[alike] = _extended(schema, read_custom_imports(plain, config_path))
+        kept[here] = found
     return found
+
+
+def _search_alike(config_path: str, names: list[str]) -> Hashable:
+    """What decides where the modules ``names`` are found for the config ``config_path``: the
+    entries of the path they are searched on (``sys.path``, the current folder, then the folders
+    above the config) that hold a file or folder of one of their top-level names, in order, and
+    the site folders whose ``.pth`` files count. Every module the search reads is below one of
+    those names, and an entry that holds none of them adds nothing to it, so configs of two
+    folders that give the same find the same modules (the folders of one tree differ only in the
+    entries below their common one, which hold configs)."""
+    from losstune.loader.customimports import _search_path
+    from losstune.loader.pkgfind import default_site_dirs
+
+    tops = {n.partition(".")[0] for n in names}
+    path = _search_path(sys.path, config_path)
+    return tuple(entry for entry in path if _holds_any(entry, tops)), tuple(default_site_dirs(path))
+
+
+def _holds_any(folder: str, tops: set[str]) -> bool:
+    """Whether ``folder`` holds something the import system could take for one of the modules
+    ``tops``: an entry of that name, or of that name and a suffix (``.py``, ``.so``...)."""
+    try:
+        listed = os.listdir(folder)
+    except (OSError, ValueError):
+        return False  # the import system finds nothing in it either
+    return any(name == top or name.startswith(top + ".") for name in listed for top in tops)
 
 
 def _extended(schema: Schema, found: CustomModules) -> CustomSchema:
