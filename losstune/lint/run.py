@@ -20,7 +20,7 @@ from losstune.lint import noqa
 from losstune.lint.settings import Settings
 from losstune.lint.workers import check_all, workers_for
 from losstune.loader import codes, fileread, gcpause
-from losstune.loader.resolve import SUPPORTED_SUFFIXES, Resolver
+from losstune.loader.resolve import SUPPORTED_SUFFIXES, FileResult, Resolver
 from losstune.loader.source import SourceText
 from losstune.model import Diagnostic, Severity, Span
 from losstune.rules import ALL_RULES, Context
@@ -171,6 +171,7 @@ class RunShared:
     def __init__(self, settings: Settings) -> None:
         self.rules = tuple(r for r in ALL_RULES if settings.enabled(r.code, r.default_enabled))
         self.custom: dict[Hashable, CustomSchema] = {}
+        self.judged: set[str] = set()  # the files read whose text was looked at for a noqa comment
 
 
 def check_config(
@@ -231,12 +232,14 @@ def lint(
 
 class _Checked(Struct):
     """What checking one file gave: whether it was checked as a config (not a data file found in a
-    config folder), the files it read, its findings."""
+    config folder), the files it read, its findings, and of the files it read, those whose text
+    has no ``noqa`` (each said once by the process that checks it)."""
 
     path: str
     checked: bool
     read: tuple[str, ...] = ()
     found: list[Diagnostic] = field(default_factory=list)
+    without_noqa: tuple[str, ...] = ()
 
 
 def _check_file(
@@ -261,11 +264,27 @@ def _checked(
         found = list(result.diagnostics)
         if result.cfg is not None:
             found.extend(check_config(LoadedConfig(result), schema, settings, shared))
-        return _Checked(path, True, read, found)
+        return _Checked(path, True, read, found, _without_noqa(result, shared.judged))
     except Exception as e:
         if os.environ.get("LOSSTUNE_DEBUG"):
             raise
         return _Checked(path, True, read, [check_failed(path, e)])
+
+
+def _without_noqa(result: FileResult, judged: set[str]) -> tuple[str, ...]:
+    """The files ``result`` read, not ``judged`` yet, whose text (as the resolver read it) has no
+    ``noqa``: the report need not read them again to look for comments (see
+    :meth:`SourceLines.commented`). Each file is judged once, and added to ``judged``."""
+    out = []
+    for file in result.files:
+        if file in judged:
+            continue
+        src = result.sources.get(file)
+        if src is not None:
+            judged.add(file)
+            if "noqa" not in src.original.lower():
+                out.append(file)
+    return tuple(out)
 
 
 def _lint(paths: Iterable[str], schema: Schema, settings: Settings, resolver: Resolver, jobs: int) -> LintResult:
@@ -273,6 +292,7 @@ def _lint(paths: Iterable[str], schema: Schema, settings: Settings, resolver: Re
     files, walked = collected.files, collected.walked
     found: list[Diagnostic] = list(collected.skipped)
     used: set[str] = set()
+    without_noqa: set[str] = set()
     configs = [f for f in files if not is_base_file(f)]
     bases = [f for f in files if is_base_file(f)]
     checked: list[str] = []
@@ -285,6 +305,7 @@ def _lint(paths: Iterable[str], schema: Schema, settings: Settings, resolver: Re
         if outcome.checked:
             checked.append(outcome.path)
         used.update(outcome.read)
+        without_noqa.update(outcome.without_noqa)
         found.extend(outcome.found)
 
     workers = workers_for(jobs, len(configs))
@@ -295,7 +316,7 @@ def _lint(paths: Iterable[str], schema: Schema, settings: Settings, resolver: Re
         if os.path.abspath(path) not in used:
             take(check(path))
 
-    lines = SourceLines(resolver.overlay, {resolver.option_source.path: resolver.option_source})
+    lines = SourceLines(resolver.overlay, {resolver.option_source.path: resolver.option_source}, without_noqa)
     read = [os.path.abspath(p) for p in checked] + sorted(used)
     kept = reported(found, settings, lines, read)
     shown = {(d.span.file, d.span.line): lines.get(d.span.file, d.span.line) for d in kept if d.span is not None}
@@ -339,7 +360,7 @@ def reported(found: list[Diagnostic], settings: Settings, lines: SourceLines, fi
         for file in dict.fromkeys(files):
             if not file.endswith((".py", ".yaml", ".yml")):
                 continue
-            commented = lines.all(file)  # none in most files: nothing to judge, no path to resolve
+            commented = lines.commented(file)  # none in most files: nothing to judge, no path to resolve
             if commented and not installed(file):
                 kept += UNUSED_NOQA.check_file(file, commented, used.get(file, {}), _judge(settings, file))
     kept.sort(key=lambda d: d.sort_key())
@@ -413,19 +434,26 @@ def check_failed(path: str, error: Exception) -> Diagnostic:
 class SourceLines:
     """Lines of files, read once; ``overlay`` gives the text of files (by real path) in place of
     what is on disk, as the resolver's; ``known`` the text of files that are not on disk (the
-    ``--cfg-options`` of the command line)."""
+    ``--cfg-options`` of the command line); ``without_noqa``, files known to have no ``noqa``
+    (their text was looked at as it was resolved), which :meth:`commented` then does not read."""
 
-    def __init__(self, overlay: dict[str, str] | None = None, known: dict[str, SourceText] | None = None) -> None:
+    def __init__(
+        self,
+        overlay: dict[str, str] | None = None,
+        known: dict[str, SourceText] | None = None,
+        without_noqa: Iterable[str] = (),
+    ) -> None:
         self._files: dict[str, SourceText] = dict(known or {})
         self._overlay = overlay or {}
-        self._without_noqa: set[str] = set()
+        self._without_noqa: set[str] = set(without_noqa)
 
     def get(self, file: str, line: int) -> str:
         """Line ``line`` (1-based) of ``file``; empty where the file cannot be read."""
         return self._source(file).line_text(line)
 
-    def all(self, file: str) -> list[str]:
-        """Every line of ``file``, without line breaks; none where it has no ``noqa`` comment."""
+    def commented(self, file: str) -> list[tuple[int, str]]:
+        """The lines of ``file`` that may hold a ``noqa`` comment (the word in any case), each
+        with its number, without line breaks."""
         if file in self._without_noqa:
             return []
         src = self._files.get(file)
@@ -439,9 +467,17 @@ class SourceLines:
                     return []
                 text = text.decode("utf-8", errors="replace")
             src = self._files[file] = SourceText.plain(file, text)
-        if "noqa" not in src.original.lower():
+        lowered = src.original.lower()
+        if "noqa" not in lowered:
             return []
-        return [src.line_text(n) for n in range(1, src.line_count + 1)]
+        if len(lowered) != len(src.original):  # a letter that lower-cases to two: the lines one by one
+            return [(n, line) for n in range(1, src.line_count + 1) if "noqa" in (line := src.line_text(n)).lower()]
+        numbers: dict[int, None] = {}
+        at = lowered.find("noqa")
+        while at >= 0:
+            numbers[src.line_col(at)[0]] = None
+            at = lowered.find("noqa", at + 4)
+        return [(n, src.line_text(n)) for n in numbers]
 
     def _source(self, file: str) -> SourceText:
         if file not in self._files:

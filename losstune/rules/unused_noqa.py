@@ -52,15 +52,16 @@ class UnusedNoqa(Rule):
     def check_file(
         self,
         file: str,
-        lines: list[str],
+        lines: list[tuple[int, str]],
         used: dict[int, set[str | None]],
         judged: Callable[[str | None], bool],
     ) -> Iterator[Diagnostic]:
-        """The comments of ``file`` (its ``lines``) that silence nothing: ``used`` holds, by line
-        number, the codes of the line's comment that silenced a finding (``None``: a comment
-        without codes did); ``judged(code)`` says whether this run can tell that ``code`` silences
-        nothing (``None``: a comment without codes)."""
-        for number, line in enumerate(lines, start=1):
+        """The comments of ``file`` that silence nothing, in its ``lines`` (each with its number;
+        those without a comment may be left out): ``used`` holds, by line number, the codes of the
+        line's comment that silenced a finding (``None``: a comment without codes did);
+        ``judged(code)`` says whether this run can tell that ``code`` silences nothing (``None``: a
+        comment without codes)."""
+        for number, line in lines:
             d = noqa.directive(line)
             if d is None:
                 continue
