@@ -44,7 +44,8 @@ FAMILY: dict[str, str] = {
     **{h: "FCNMaskHead" for h in ("FCNMaskHead", "HTCMaskHead", "SCNetMaskHead", "CoarseMaskHead")},
     "GFLHead": "GFLHead",
     "ATSSHead": "ATSSHead",
-    **{h: "FCOSHead" for h in ("FCOSHead", "NASFCOSHead")},
+    **{h: "FCOSHead" for h in ("FCOSHead", "NASFCOSHead", "CondInstBboxHead", "BoxInstBboxHead")},
+    "CondInstMaskHead": "CondInstMaskHead",
     "TOODHead": "TOODHead",
     **{h: "RTMDetHead" for h in ("RTMDetHead", "RTMDetSepBNHead")},
     "VFNetHead": "VFNetHead",
@@ -232,6 +233,8 @@ RULES: dict[str, dict[str, Rule]] = {
         "loss_iou": Rule(rows="positives", avg="positives_exact"),
     },
     "DynamicMaskHead": {"loss_mask": Rule(avg="positives")},
+    # each image's per-mask losses (reduction_override='none') summed, the images' sum ÷ the masks kept
+    "CondInstMaskHead": {"loss_mask": Rule(weight="none", avg="none", after="positives", after_what="total_pos")},
     "DETRHead": {
         "loss_cls": Rule(avg="detr_cls"),
         "loss_bbox": Rule(avg="positives"),
@@ -430,6 +433,8 @@ def feed(
     elif r.after == "selected":
         head_weight = torch.ones(int(args[0].shape[0]))
         text += f"; {heads_fsaf.SELECTION}"
+    elif kwargs.get("reduction_override") == "none":  # the head sums the module's per-row losses itself
+        head_weight = torch.ones(int(args[0].shape[0]))
     noted = TRAIN_NOTES.get(family or "", {}).get(loss_name)
     if noted is not None and train_option(model, noted[0]) is not None:
         out.notes.append(noted[1])

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from losstune.engine import (
     heads_centernet,
+    heads_condinst,
     heads_corner,
     heads_grid,
     heads_maskiou,
@@ -131,6 +132,17 @@ MAKERS: dict[str, Maker] = {
         )
     ),
     **{family: Maker(own=_sparse) for family in heads_sparse.SPARSE_HEADS},
+    "CondInstMaskHead": Maker(
+        own=lambda o: heads_condinst.mask_inputs(
+            o.loss_name,
+            o.head,
+            o.model,
+            num_classes=o.num_classes,
+            num_priors=o.num_priors or o.default_priors,
+            num_gts=NUM_GTS,
+            seed=o.seed,
+        )
+    ),
     "YOLOXHead": Maker(
         remake=lambda d: (
             heads_yolo.yolox_args(d.loss_name, d.args, d.sampled, d.rows, d.generator, d.num_classes),
