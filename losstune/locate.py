@@ -181,6 +181,7 @@ class InHeadLoss(Struct, frozen=True):
     # a loss module the head builds from its class's default where the config writes no dict for it
     # (MaskIoUHead's loss_iou), not its own code; a dict the config writes is the config's loss
     default: bool = False
+    built_by: str = ""  # where the default is written, where not the head's class (DDQAuxLoss's)
 
 
 _SSD_LOSSES = (
@@ -203,6 +204,18 @@ IN_HEAD_LOSSES: dict[str, tuple[InHeadLoss, ...]] = {
     "PISASSDHead": _SSD_LOSSES,
     # MaskIoUHead.__init__: loss_iou=dict(type='MSELoss', loss_weight=0.5)
     "MaskIoUHead": (InHeadLoss("loss_iou", "MSELoss", {"loss_weight": 0.5}, {}, default=True),),
+    # DDQDETRHead.__init__ builds DDQAuxLoss(), whose defaults these are, for its dense queries
+    "DDQDETRHead": (
+        InHeadLoss(
+            "aux_loss_cls",
+            "QualityFocalLoss",
+            {"use_sigmoid": True, "activated": True, "beta": 2.0, "loss_weight": 1.0},
+            {},
+            default=True,
+            built_by="DDQAuxLoss",
+        ),
+        InHeadLoss("aux_loss_bbox", "GIoULoss", {"loss_weight": 2.0}, {}, default=True, built_by="DDQAuxLoss"),
+    ),
 }
 
 
@@ -219,7 +232,8 @@ def in_head_note(loss: LossNode) -> str:
     spec = in_head_spec(loss)
     if spec is not None and spec.default:
         return (
-            f"{head} builds {loss.path[-1]} from its class's default ({spec.type}, loss_weight={spec.params.get('loss_weight', 1.0)}), "
+            f"{head} builds {loss.path[-1]} from {spec.built_by or 'its class'}'s default ({spec.type}, "
+            f"loss_weight={spec.params.get('loss_weight', 1.0)}), "
             "the config writes no dict for it"
         )
     return (

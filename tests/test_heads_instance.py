@@ -104,3 +104,73 @@ def test_condinst_agrees_with_the_real_head() -> None:
         assert t.model_width == t.real.width
     mask = next(t for t in checked.terms if t.term == "loss_mask")
     assert mask.real.width == (32, 32) and mask.value_ok, mask.why
+
+
+DDQ = """
+    model = dict(type='DDQDETR', num_queries=900, dense_topk_ratio=1.5, as_two_stage=True,
+        decoder=dict(num_layers=6),
+        bbox_head=dict(type='DDQDETRHead', num_classes=80,
+            loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
+            loss_bbox=dict(type='L1Loss', loss_weight=5.0),
+            loss_iou=dict(type='GIoULoss', loss_weight=2.0)),
+        dn_cfg=dict(label_noise_scale=0.5, box_noise_scale=1.0,
+            group_cfg=dict(dynamic=True, num_groups=None, num_dn_queries=100)))
+    """
+
+
+@pytest.fixture
+def ddq(write: Callable[..., Path]) -> Callable[..., EvalResult]:
+    def _eval(key: str, **options: Any) -> EvalResult:
+        return evaluate_config(losstune.load(write("ddq.py", DDQ)), key, **options)
+
+    return _eval
+
+
+def test_ddqs_distinct_queries_are_logged_as_dinos(ddq: Callable[..., EvalResult]) -> None:
+    c = ddq("bbox_head.loss_cls")
+    assert c.family == "DETRHead"
+    layers = [f"d{i}." for i in range(5)]
+    assert c.log_names == [
+        "loss_cls",
+        *(f"{d}loss_cls" for d in layers),
+        "enc_loss_cls",
+        "dn_loss_cls",
+        *(f"{d}dn_loss_cls" for d in layers),
+    ]
+    assert c.args[0].shape == (900, 80) and c.kwargs["avg_factor"] == 8.0  # one query a box, bg_cls_weight 0
+    assert ddq("d3.loss_iou").log_name == "d3.loss_iou"
+
+
+def test_ddqs_dense_queries_are_divided_by_their_alignment_metrics(ddq: Callable[..., EvalResult]) -> None:
+    c = ddq("bbox_head.aux_loss_cls")
+    assert c.log_names == [*(f"{i}_aux_aux_loss_cls" for i in range(6)), "aux_enc_aux_loss_cls"]
+    assert c.loss_cfg["type"] == "QualityFocalLoss" and c.loss_cfg["activated"] is True
+    labels, scores = c.args[1]
+    assert c.args[0].shape == (1350, 80)  # int(900 × 1.5) dense queries
+    assert int((labels < 80).sum()) == 32  # min(aux_num_pos = 4, 1350 // 8) a box, 8 boxes
+    assert 0.0 <= float(c.args[0].min()) and float(c.args[0].max()) <= 1.0  # probabilities (activated)
+    assert c.kwargs["avg_factor"] == 1.0
+    metrics = float(scores.sum())
+    assert metrics > 1.0
+    assert float(c.logged) == pytest.approx(float(c.trace.loss) / metrics, rel=1e-5)
+    assert c.trace.steps[-1].description.endswith("as DDQAuxLoss.loss divides the summed term")
+    b = ddq("5_aux_aux_loss_bbox")
+    assert b.loss_cfg["type"] == "GIoULoss" and b.loss_cfg["loss_weight"] == 2.0
+    weight = b.kwargs["weight"]
+    assert b.args[0].shape == (32, 4) and weight.shape == (32,) and b.kwargs["avg_factor"] == 1.0
+    assert float(b.logged) == pytest.approx(float(b.trace.loss) / max(float(weight.sum()), 1.0), rel=1e-5)
+
+
+@needs_real
+def test_ddq_detr_agrees_with_the_real_head_on_every_term() -> None:
+    from losstune.engine.realhead.batch import BatchSpec
+    from losstune.engine.realhead.versus import hold
+
+    checked = hold(losstune.load(CONFIGS / "ddq/ddq-detr-4scale_r50_8xb2-12e_coco.py"), BatchSpec(size=128))
+    names = {t.term for t in checked.terms}
+    assert not checked.skipped, checked.skipped
+    assert {"loss_cls", "d4.loss_iou", "enc_loss_cls", "d4.dn_loss_bbox", "aux_enc_aux_loss_cls"} <= names
+    assert {f"{i}_aux_aux_loss_{n}" for i in range(6) for n in ("cls", "bbox")} <= names
+    assert len(names) == 53
+    for t in checked.terms:
+        assert t.shape_ok and t.avg_ok and t.scale_ok, (t.term, t.why)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import Tensor
 
-from losstune.engine import heads_fsaf, heads_sparse, heads_ssd, heads_yolo
+from losstune.engine import heads_ddq, heads_fsaf, heads_sparse, heads_ssd, heads_yolo
 from losstune.engine.confignum import config_int, number
 from losstune.engine.heads_pisa import ISR_NOTE, carl_weights, train_option
 from losstune.engine.inputs import Inputs, untrained_logits
@@ -65,7 +65,10 @@ FAMILY: dict[str, str] = {
     "FSAFHead": "FSAFHead",
     "SSDHead": "SSDHead",
     "PISASSDHead": "PISASSDHead",
-    **{h: "DETRHead" for h in ("DETRHead", "ConditionalDETRHead", "DABDETRHead", "DeformableDETRHead", "DINOHead")},
+    **{
+        h: "DETRHead"
+        for h in ("DETRHead", "ConditionalDETRHead", "DABDETRHead", "DeformableDETRHead", "DINOHead", "DDQDETRHead")
+    },
     "DIIHead": "DIIHead",
     "DynamicMaskHead": "DynamicMaskHead",
 }
@@ -109,6 +112,7 @@ class Rule:
     # by the negatives where none is (FSAFHead's online feature selection)
     after: Literal["none", "weight_sum", "positives", "weighted_sum", "pair_mean", "selected"] = "none"
     after_what: str = ""  # what the head's code calls the divisor, where it names it
+    by: str = ""  # the code that divides, where not the head's loss_by_feat (DDQAuxLoss.loss)
     target: Literal["given", "quality"] = "given"  # "quality": one logit per positive against its quality
     log_name: str = ""  # the key in the head's loss dict, where it is not the config's key
     times: Literal["", "sides", "offsets"] = ""  # the avg_factor times SABL's columns per positive
@@ -128,6 +132,7 @@ class Rule:
 
 _CENTERNESS = "centerness_targets"
 _SAMPLES = "num_total_samples"
+_AUX = "DDQAuxLoss.loss"
 _DENSE_QUALITY_FIRST = Rule(rows="positives", weight="quality", avg="constant", after="weight_sum")
 
 RULES: dict[str, dict[str, Rule]] = {
@@ -239,6 +244,9 @@ RULES: dict[str, dict[str, Rule]] = {
         "loss_cls": Rule(avg="detr_cls"),
         "loss_bbox": Rule(avg="positives"),
         "loss_iou": Rule(avg="positives"),
+        # DDQ-DETR's dense queries (heads_ddq): avg_factor=1.0, each image's term ÷ Σ the metrics
+        "aux_loss_cls": Rule(avg="constant", after="weight_sum", quality="alignment_metrics", by=_AUX),
+        "aux_loss_bbox": replace(_DENSE_QUALITY_FIRST, quality="alignment_metrics", by=_AUX),
     },
 }
 
@@ -457,7 +465,7 @@ def feed(
     out.head_weight = head_weight
     if r.after == "weight_sum":
         what = QUALITY[r.quality]
-        out.scale_text = f"÷ max(Σ {what}, 1) = {by:g}, as {who}.loss_by_feat divides the summed term"
+        out.scale_text = f"÷ max(Σ {what}, 1) = {by:g}, as {r.by or f'{who}.loss_by_feat'} divides the summed term"
     elif r.after == "positives":
         what = f" ({r.after_what})" if r.after_what else ""
         out.scale_text = f"÷ max(positives, 1.0) = {by:g}{what}, as {who}.loss_by_feat divides"
@@ -642,6 +650,8 @@ def _log_names(where: Where, family: str | None, name: str) -> list[str]:
         return [name, extra[0]] if extra is not None and train_option(where.model, extra[1]) is not None else [name]
     model = where.model
     layers = _decoder_layers(model, where.head)
+    if name in heads_ddq.AUX_LOSSES:
+        return heads_ddq.aux_log_names(layers, name)
     names = [name] + [f"d{i}.{name}" for i in range(layers - 1)]
     if model.get("as_two_stage") is True or where.head.get("as_two_stage") is True:
         names.append(f"enc_{name}")
@@ -750,6 +760,11 @@ def sampled_for(
         return heads_sparse.matched(
             model, stage, num_classes=num_classes, num_priors=num_priors, num_gts=NUM_GTS, seed=seed
         ).sampled
+    if family == "DETRHead" and where.path[-1] in heads_ddq.AUX_LOSSES:
+        queries = num_priors or heads_ddq.dense_queries(where.model, num_queries(where.model, where.head))
+        return heads_ddq.aux_assignment(
+            where.model, where.head, num_queries=queries, num_gts=NUM_GTS, num_classes=num_classes, seed=seed
+        )
     if family == "DETRHead" and term.split(".")[-1].startswith("dn_"):
         return denoising(NUM_GTS, dn_groups(where.model, NUM_GTS), num_classes, seed)
     if family == "DETRHead":

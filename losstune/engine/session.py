@@ -250,7 +250,7 @@ def loss_named(cfg: LoadedConfig, key: str, version: int, epoch: int = 0) -> tup
             raise
         found = [
             loss
-            for loss in cfg.losses()
+            for loss in [*cfg.losses(), *cfg.in_head_losses()]
             if key in _logged_as(*_where(cfg, loss, version), str(loss.path[-1]), epoch)[2]
         ]
         if len(found) != 1:
