@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -76,6 +77,23 @@ def test_few_configs_or_one_job_run_here(monkeypatch: pytest.MonkeyPatch) -> Non
     assert workers.workers_for(0, workers.MIN_PER_WORKER - 1) == 1
     monkeypatch.setattr(sys, "platform", "darwin")
     assert workers.workers_for(8, 10_000) == 1
+
+
+@needs_fork
+def test_no_workers_while_another_thread_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fork copies the locks another thread holds, held: gcpause's, taken while it parses, would
+    stop every worker at its first parse."""
+    monkeypatch.setattr(workers, "available_cpus", lambda: 4)
+    assert workers.workers_for(2, 10_000) == 2
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert workers.workers_for(2, 10_000) == 1
+    finally:
+        release.set()
+        other.join()
+    assert workers.workers_for(2, 10_000) == 2
 
 
 @needs_fork

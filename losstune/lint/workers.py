@@ -23,6 +23,7 @@ import select
 import signal
 import struct
 import sys
+import threading
 from collections.abc import Callable, Collection, Sequence
 from typing import TypeVar
 
@@ -49,8 +50,10 @@ def workers_for(jobs: int, configs: int) -> int:
     """How many workers check ``configs`` configs when ``jobs`` are asked for (0: as many as there
     are CPUs): never more than the CPUs this process may run on (more would only take turns on
     them, each with its own copy of the shared bases), nor than would each get
-    :data:`MIN_PER_WORKER` configs, and none (1: all here) where processes cannot be forked safely."""
-    if sys.platform != "linux" or sys.version_info < (3, 11):
+    :data:`MIN_PER_WORKER` configs, and none (1: all here) where processes cannot be forked safely:
+    on another platform, or while another thread runs (a search for inheritors that ran out of
+    time, an editor server's), since a fork copies any lock that thread holds, held for ever."""
+    if sys.platform != "linux" or sys.version_info < (3, 11) or threading.active_count() > 1:
         return 1
     cpus = available_cpus()
     wanted = cpus if jobs <= 0 else min(jobs, cpus)
