@@ -1,23 +1,30 @@
-"""The PyTorch ports of mmcv's compiled NMS and RoIAlign (``losstune/engine/realhead/pureops.py``,
-which the comparison of the head model with MMDetection's two-stage heads uses where mmcv-lite has
-no compiled operators) held against torchvision's compiled ones, on many random inputs: ties of
-scores, duplicate and zero-area boxes, empty inputs; RoIs at and beyond the map's border, RoIs
-smaller than a bin and of zero size, several output sizes, scales and sampling ratios.
+"""The PyTorch ports of mmcv's compiled NMS, RoIAlign and deformable convolutions
+(``losstune/engine/realhead/pureops.py``, which the comparison of the head model with MMDetection's
+heads uses where mmcv-lite has no compiled operators) held against torchvision's compiled ones, on
+many random inputs: ties of scores, duplicate and zero-area boxes, empty inputs; RoIs at and beyond
+the map's border, RoIs smaller than a bin and of zero size, several output sizes, scales and
+sampling ratios; kernels, strides, paddings, dilations, groups and deformable groups, offsets that
+leave the map, with and without DCNv2's mask and bias.
 
 torchvision's ``nms`` is mmcv's ``nms_cpu`` (suppress when IoU > threshold, offset 0, descending
 score order); its ``roi_align(aligned=True)`` is what mmcv's ``RoIAlign(use_torchvision=True)``
 calls and the same loop as mmcv's ``ROIAlignForward`` with ``pool_mode='avg'``. ``batched_nms`` is
 held against mmcv's formula (each class's boxes moved by ``class × (max coordinate + 1)``, then one
-NMS). Needs torch and torchvision in the Python that runs it (not a dependency of losstune); where
+NMS). ``deform_conv`` is held against ``torchvision.ops.deform_conv2d`` (mmcv's offset layout, its
+rule of 0 outside ``(-1, H) × (-1, W)`` and its bilinear weights, as mmcv's own MLU build of DCNv2
+calls it) and against a formula written otherwise: each sample a sum over every pixel of the
+channel with the tent weights ``max(0, 1 - |y - i|) · max(0, 1 - |x - j|)``, the convolution an
+``einsum``. Needs torch and torchvision in the Python that runs it (not a dependency of losstune); where
 torchvision is not importable it says so and compares nothing. Usage, from the root::
 
-    python benchmarks/ops_check.py [--cases N] [--seed S]
+    python benchmarks/ops_check.py [--cases N] [--seed S] [--only nms,roi_align,deform_conv]
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import sys
 import time
 from pathlib import Path
@@ -148,11 +155,95 @@ def check_roi_align(torch: Any, tv: Any, ops: ModuleType, cases: int, seed: int)
     return out
 
 
+def tent_deform_conv(
+    torch: Any, feat: Any, offset: Any, weight: Any, mask: Any, bias: Any, conv: dict[str, Any]
+) -> Any:
+    """The deformable convolution written from its definition, another way than the port: a sample
+    at ``(y, x)`` is ``Σ_ij max(0, 1 - |y - i|) · max(0, 1 - |x - j|) · feat[i, j]`` where
+    ``-1 < y < H`` and ``-1 < x < W``, else 0; the output the weights' sum over the channels of the
+    group and the kernel points (in float64)."""
+    feat, offset, weight = feat.double(), offset.double(), weight.double()
+    b, c, h, w = feat.shape
+    o, cg, kh, kw = weight.shape
+    (sh, sw), (ph, pw), (dh, dw) = conv["stride"], conv["padding"], conv["dilation"]
+    groups, dg = conv["groups"], conv["deform_groups"]
+    ho, wo = offset.shape[2:]
+    k = kh * kw
+    off = offset.view(b, dg, k, 2, ho, wo)
+    i = torch.tensor([a * dh for a in range(kh) for _ in range(kw)], dtype=torch.float64)
+    j = torch.tensor([a * dw for _ in range(kh) for a in range(kw)], dtype=torch.float64)
+    # the positions as the op's float type holds them (the integer position plus the offset)
+    ys = (i.view(1, 1, k, 1, 1) + (torch.arange(ho) * sh - ph).double().view(1, 1, 1, ho, 1)).float() + off[
+        :, :, :, 0
+    ].float()
+    xs = (j.view(1, 1, k, 1, 1) + (torch.arange(wo) * sw - pw).double().view(1, 1, 1, 1, wo)).float() + off[
+        :, :, :, 1
+    ].float()
+    ys, xs = ys.double(), xs.double()
+    ty = (1 - (ys[..., None] - torch.arange(h).double()).abs()).clamp(min=0)  # (B, G, k, Ho, Wo, H)
+    tx = (1 - (xs[..., None] - torch.arange(w).double()).abs()).clamp(min=0)
+    inside = ((ys > -1) & (ys < h) & (xs > -1) & (xs < w)).double()
+    samples = torch.einsum("bgkyxh,bgkyxw,bgchw->bgckyx", ty, tx, feat.view(b, dg, c // dg, h, w))
+    samples = samples * inside[:, :, None]
+    if mask is not None:
+        samples = samples * mask.double().view(b, dg, 1, k, ho, wo)
+    cols = samples.reshape(b, groups, cg, kh, kw, ho, wo)
+    out = torch.einsum("gocij,bgcijyx->bgoyx", weight.view(groups, o // groups, cg, kh, kw), cols).reshape(b, o, ho, wo)
+    return out if bias is None else out + bias.double().view(1, o, 1, 1)
+
+
+def check_deform_conv(torch: Any, tv: Any, ops: ModuleType, cases: int, seed: int) -> dict[str, list[float]]:
+    """Per kind of convolution: [cases, cases equal to torchvision's bit for bit, largest absolute
+    difference from it, largest relative difference from the tent formula, largest value]."""
+    g = torch.Generator().manual_seed(seed + 2)
+    out: dict[str, list[float]] = {}
+    for kind in ("dcn", "dcnv2", "far", "grouped", "tood"):
+        row = out.setdefault(kind, [0, 0, 0.0, 0.0, 0.0])
+        for case in range(cases):
+            b = 1 + case % 2
+            kh, kw = ((3, 3), (1, 1), (3, 1), (5, 5))[case % 4]
+            groups, dg = ((1, 1), (1, 2), (2, 1), (2, 4))[case % 4] if kind == "grouped" else (1, 1)
+            c = (1 + case % 3) * math.lcm(groups, dg)
+            o = groups * (1 + case % 4)
+            if kind == "tood":  # TOODHead's deform_sampling: a 1×1 kernel of ones, a group per channel
+                kh = kw = 1
+                c = o = groups = dg = 1 + case % 5
+            h, w = int(torch.randint(1, 20, (), generator=g)), int(torch.randint(1, 20, (), generator=g))
+            stride = ((1, 1), (2, 2), (1, 2))[case % 3] if kind != "tood" else (1, 1)
+            padding = ((kh // 2, kw // 2), (0, 0), (1, 2))[case % 3] if kind != "tood" else (0, 0)
+            dilation = ((1, 1), (2, 1), (1, 1))[case % 3] if kind != "tood" else (1, 1)
+            ho = (h + 2 * padding[0] - (dilation[0] * (kh - 1) + 1)) // stride[0] + 1
+            wo = (w + 2 * padding[1] - (dilation[1] * (kw - 1) + 1)) // stride[1] + 1
+            if ho <= 0 or wo <= 0:
+                continue
+            feat = torch.randn(b, c, h, w, generator=g)
+            spread = 8.0 if kind == "far" else 1.5
+            offset = torch.randn(b, dg * 2 * kh * kw, ho, wo, generator=g) * spread
+            if case % 5 == 0:  # offsets of whole and half pixels: samples on and between the pixels
+                offset = (offset * 2).round() / 2
+            weight = torch.ones(o, 1, 1, 1) if kind == "tood" else torch.randn(o, c // groups, kh, kw, generator=g)
+            mask = torch.rand(b, dg * kh * kw, ho, wo, generator=g) if kind == "dcnv2" else None
+            bias = torch.randn(o, generator=g) if kind == "dcnv2" else None
+            conv = dict(stride=stride, padding=padding, dilation=dilation, groups=groups, deform_groups=dg)
+            # DCN multiplies the batch's columns at once (im2col_step 32), DCNv2 an image at a time
+            ours = ops.deform_conv(feat, offset, weight, mask, bias, **conv, im2col_step=1 if kind == "dcnv2" else b)
+            theirs = tv.ops.deform_conv2d(feat, offset, weight, bias, stride, padding, dilation, mask)
+            formula = tent_deform_conv(torch, feat, offset, weight, mask, bias, conv)
+            row[0] += 1
+            row[1] += bool(torch.equal(ours, theirs))
+            row[2] = max(row[2], float((ours - theirs).abs().max()))
+            row[3] = max(row[3], float(((ours.double() - formula).abs() / formula.abs().clamp(min=1)).max()))
+            row[4] = max(row[4], float(theirs.abs().max()))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=300, help="random cases of each kind")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", default="nms,roi_align,deform_conv", help="comma-separated ops to check")
     args = parser.parse_args()
+    only = set(args.only.split(","))
     try:
         import torch
         import torchvision
@@ -167,30 +258,40 @@ def main() -> None:
         f"torch {torch.__version__}, torchvision {torchvision.__version__}, {args.cases} cases of each kind, seed {args.seed}"
     )
     began = time.perf_counter()
-    nms = check_nms(torch, torchvision, ops, args.cases, args.seed)
-    print("nms (torchvision.ops.nms; batched: torchvision.ops.batched_nms against mmcv's offset formula)")
+    nms = check_nms(torch, torchvision, ops, args.cases, args.seed) if "nms" in only else {}
+    if nms:
+        print("nms (torchvision.ops.nms; batched: torchvision.ops.batched_nms against mmcv's offset formula)")
     for kind, (n, same, boxes, stable) in nms.items():
         print(
             f"  {kind:11} {same:5} of {n:5} cases keep the same indices in the same order ({boxes} boxes); "
             f"given torchvision's stable order of ties, {stable} of {n}"
         )
-    roi = check_roi_align(torch, torchvision, ops, args.cases, args.seed)
-    print("roi_align (torchvision.ops.roi_align, aligned=True but in the last row)")
+    roi = check_roi_align(torch, torchvision, ops, args.cases, args.seed) if "roi_align" in only else {}
+    if roi:
+        print("roi_align (torchvision.ops.roi_align, aligned=True but in the last row)")
     for kind, (n, same, diff, top, rois) in roi.items():
         print(
             f"  {kind:11} {int(same):5} of {int(n):5} cases equal bit for bit; largest difference {diff:.3g} "
             f"(values up to {top:.3g}; {int(rois)} RoIs)"
         )
-    # an aligned RoI of negative size: mmcv's compiled op refuses it (torchvision computes zeros)
-    try:
-        ops.roi_align_avg(torch.zeros(1, 1, 4, 4), torch.tensor([[0.0, 3, 3, 1, 1]]), (2, 2))
-        print("an aligned RoI of negative size: computed (mmcv refuses it)")
-    except ValueError:
-        print("an aligned RoI of negative size: refused, as mmcv refuses it")
+    if roi:  # an aligned RoI of negative size: mmcv's compiled op refuses it (torchvision computes zeros)
+        try:
+            ops.roi_align_avg(torch.zeros(1, 1, 4, 4), torch.tensor([[0.0, 3, 3, 1, 1]]), (2, 2))
+            print("an aligned RoI of negative size: computed (mmcv refuses it)")
+        except ValueError:
+            print("an aligned RoI of negative size: refused, as mmcv refuses it")
+    dcn = check_deform_conv(torch, torchvision, ops, args.cases, args.seed) if "deform_conv" in only else {}
+    if dcn:
+        print("deform_conv (torchvision.ops.deform_conv2d; the tent formula in float64, relative to max(|value|, 1))")
+    for kind, (n, same, diff, rel, top) in dcn.items():
+        print(
+            f"  {kind:11} {int(same):5} of {int(n):5} cases equal bit for bit; largest difference {diff:.3g} "
+            f"(values up to {top:.3g}); from the formula {rel:.3g}"
+        )
     print(f"{time.perf_counter() - began:.1f} s")
     total = sum(v[0] for v in nms.values()) + sum(v[0] for v in roi.values())
     equal = sum(v[3] for v in nms.values()) + sum(v[1] for v in roi.values())
-    if equal != total:
+    if equal != total or any(v[3] > 1e-5 for v in dcn.values()):
         sys.exit(1)
 
 

@@ -29,7 +29,21 @@ The two-stage heads call two more, through ``mmcv._ext`` (mmcv's ``nms``, ``batc
   beyond ``H - 1`` both rows are the last one. The samples' weights are a product of a weight in y
   and one in x, so each RoI is ``Wy · feat · Wxᵀ`` with ``Wy`` the bins' summed row weights:
   :func:`roi_align_avg`, equal to the compiled loop up to the order of the float sums. mmdet's
-  ``BitmapMasks.crop_and_resize`` (the mask heads' targets) calls it through ``mmcv.ops.roi_align``."""
+  ``BitmapMasks.crop_and_resize`` (the mask heads' targets) calls it through ``mmcv.ops.roi_align``.
+- ``ext_module.deform_conv_forward`` and ``modulated_deform_conv_forward`` (mmcv's
+  ``DeformConv2d``, DCN, and ``ModulatedDeformConv2d``, DCNv2: the backbones' ``dcn``, VFNet,
+  RepPoints, DDOD, Guided Anchoring, Cascade RPN, DyHead), as mmcv's CPU kernels
+  (``deformable_im2col_cpu_kernel``, ``modulated_deformable_im2col_cpu_kernel``) compute them: the
+  output pixel ``(y, x)`` samples kernel point ``(i, j)`` of channel ``c`` at ``(y·sh - ph + i·dh
+  + Δy, x·sw - pw + j·dw + Δx)``, where ``Δy`` and ``Δx`` are the offset's channels ``2k`` and
+  ``2k + 1`` (``k = i·kw + j``) of the channel's deformable group (``c`` over ``C /
+  deform_groups``; a group's ``2·kh·kw`` channels follow the previous group's); the sample is 0
+  unless ``-1 < y' < H`` and ``-1 < x' < W``, and bilinear otherwise, ``w1·v1 + w2·v2 + w3·v3 +
+  w4·v4`` over the four pixels around it, a pixel outside the map counting 0; DCNv2 multiplies it by
+  the mask's channel ``k`` of the group (the sigmoid ``ModulatedDeformConv2dPack`` takes). The
+  samples, channel by channel and kernel point by kernel point, are the columns that the weight of
+  each of the ``groups`` multiplies (``addmm``), and DCNv2's bias is added after.
+  :func:`deform_conv`."""
 
 from __future__ import annotations
 
@@ -44,22 +58,109 @@ if TYPE_CHECKING:
 
 def bilinear_at_offsets(feat: Tensor, offset: Tensor) -> Tensor:
     """``feat`` (B, C, H, W) sampled bilinearly at each pixel moved by ``offset`` (B, 2C, H, W: the
-    rows' then the columns' shift of each channel), corners outside the map 0."""
+    rows' then the columns' shift of each channel), corners outside the map 0: TOODHead's
+    ``deform_sampling``, a 1×1 :func:`deform_conv` of ones with a group per channel."""
+    import torch
+
+    c = feat.shape[1]
+    return deform_conv(
+        feat, offset, torch.ones((c, 1, 1, 1), dtype=feat.dtype, device=feat.device), groups=c, deform_groups=c
+    )
+
+
+def _deform_columns(
+    feat: Tensor,
+    offset: Tensor,
+    mask: Tensor | None,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    deform_groups: int,
+) -> Tensor:
+    """The im2col columns (B, C·kh·kw, Ho·Wo) of mmcv's deformable convolution: each channel's
+    bilinear samples at its kernel points moved by its group's offsets, times the mask (see the
+    module), a row per channel and kernel point (channel-major)."""
     import torch
 
     b, c, h, w = feat.shape
-    ys = torch.arange(h, dtype=feat.dtype, device=feat.device).view(1, 1, h, 1) + offset[:, 0::2]
-    xs = torch.arange(w, dtype=feat.dtype, device=feat.device).view(1, 1, 1, w) + offset[:, 1::2]
+    kh, kw = kernel
+    ho, wo = offset.shape[2], offset.shape[3]
+    k = kh * kw
+    dtype, device = feat.dtype, feat.device
+    off = offset.reshape(b, deform_groups, k, 2, ho, wo)
+    ki = torch.arange(kh, device=device).repeat_interleave(kw) * dilation[0]  # kernel point k's row, as i·dh
+    kj = torch.arange(kw, device=device).repeat(kh) * dilation[1]
+    rows = torch.arange(ho, device=device) * stride[0] - padding[0]
+    cols = torch.arange(wo, device=device) * stride[1] - padding[1]
+    # the integer position converted once, then the offset added: the kernel's one float sum
+    ys = (ki[:, None, None] + rows[None, :, None]).to(dtype) + off[:, :, :, 0]  # (B, G, k, Ho, Wo)
+    xs = (kj[:, None, None] + cols[None, None, :]).to(dtype) + off[:, :, :, 1]
+    inside = (ys > -1) & (xs > -1) & (ys < h) & (xs < w)
     y0, x0 = ys.floor(), xs.floor()
-    flat = feat.reshape(b, c, h * w)
-    out = torch.zeros_like(feat)
-    for dy, wy in ((0, 1 - (ys - y0)), (1, ys - y0)):
-        for dx, wx in ((0, 1 - (xs - x0)), (1, xs - x0)):
-            yi, xi = y0 + dy, x0 + dx
-            inside = (yi >= 0) & (yi < h) & (xi >= 0) & (xi < w)
-            index = (yi.clamp(0, h - 1) * w + xi.clamp(0, w - 1)).long().reshape(b, c, h * w)
-            corner = flat.gather(2, index).view(b, c, h, w)
-            out = out + corner * wy * wx * inside
+    ly, lx = ys - y0, xs - x0
+    hy, hx = 1 - ly, 1 - lx
+    y0i, x0i = y0.long(), x0.long()
+    flat = feat.reshape(b, deform_groups, c // deform_groups, h * w)
+    zero = torch.zeros((), dtype=dtype, device=device)
+    value = None
+    for wgt, yi, xi in (
+        (hy * hx, y0i, x0i),
+        (hy * lx, y0i, x0i + 1),
+        (ly * hx, y0i + 1, x0i),
+        (ly * lx, y0i + 1, x0i + 1),
+    ):
+        there = inside & (yi >= 0) & (yi <= h - 1) & (xi >= 0) & (xi <= w - 1)
+        index = (yi.clamp(0, h - 1) * w + xi.clamp(0, w - 1)).reshape(b, deform_groups, 1, k * ho * wo)
+        pixel = flat.gather(3, index.expand(-1, -1, flat.shape[2], -1)).view(b, deform_groups, -1, k, ho, wo)
+        term = wgt[:, :, None] * torch.where(there[:, :, None], pixel, zero)
+        value = term if value is None else value + term  # w1·v1 + w2·v2 + w3·v3 + w4·v4, in that order
+    assert value is not None
+    value = torch.where(inside[:, :, None], value, zero)
+    if mask is not None:
+        value = value * mask.reshape(b, deform_groups, 1, k, ho, wo)
+    return value.reshape(b, c * k, ho * wo)
+
+
+def deform_conv(
+    feat: Tensor,
+    offset: Tensor,
+    weight: Tensor,
+    mask: Tensor | None = None,
+    bias: Tensor | None = None,
+    stride: tuple[int, int] = (1, 1),
+    padding: tuple[int, int] = (0, 0),
+    dilation: tuple[int, int] = (1, 1),
+    groups: int = 1,
+    deform_groups: int = 1,
+    im2col_step: int = 1,
+) -> Tensor:
+    """mmcv's deformable convolution of ``feat`` (B, C, H, W) with ``weight`` (O, C / groups, kh,
+    kw): ``offset`` (B, deform_groups · 2·kh·kw, Ho, Wo), DCNv2's ``mask`` (B, deform_groups ·
+    kh·kw, Ho, Wo) and ``bias`` (O) where given; (B, O, Ho, Wo), as the module says. The columns
+    of ``im2col_step`` images side by side are multiplied at once, as mmcv's loop multiplies them
+    (DCN's ``im2col_step``; DCNv2 one image at a time), so that the sums are the same products."""
+    import torch
+
+    b = feat.shape[0]
+    o, _, kh, kw = weight.shape
+    ho = (feat.shape[2] + 2 * padding[0] - (dilation[0] * (kh - 1) + 1)) // stride[0] + 1
+    wo = (feat.shape[3] + 2 * padding[1] - (dilation[1] * (kw - 1) + 1)) // stride[1] + 1
+    if tuple(offset.shape) != (b, deform_groups * 2 * kh * kw, ho, wo) or b % im2col_step:
+        raise ValueError(f"offset of shape {tuple(offset.shape)}: expected {(b, deform_groups * 2 * kh * kw, ho, wo)}")
+    columns = _deform_columns(feat, offset, mask, (kh, kw), stride, padding, dilation, deform_groups)
+    step = im2col_step
+    # (B / step, groups, C·k / groups, step·L): a block's images side by side in each row
+    blocks = (
+        columns.view(b // step, step, groups, -1, ho * wo)
+        .permute(0, 2, 3, 1, 4)
+        .reshape(b // step, groups, -1, step * ho * wo)
+    )
+    weights = weight.reshape(groups, o // groups, -1)
+    out = torch.stack([torch.stack([weights[g].mm(block[g]) for g in range(groups)]) for block in blocks])
+    out = out.view(b // step, o, step, ho, wo).transpose(1, 2).reshape(b, o, ho, wo)
+    if bias is not None:
+        out = out + bias.view(1, o, 1, 1)
     return out
 
 
@@ -225,6 +326,51 @@ def _ext_roi_align(used: list[str]) -> Callable[..., Any]:
     return roi_align_forward
 
 
+def _ext_deform_conv(used: list[str]) -> Callable[..., Any]:
+    def deform_conv_forward(
+        feat: Any, weight: Any, offset: Any, output: Any, columns: Any, ones: Any, **kw: int
+    ) -> None:
+        _note(used, "mmcv's DeformConv2d (ext_module.deform_conv_forward) computed in PyTorch")
+        output.copy_(
+            deform_conv(
+                feat,
+                offset,
+                weight,
+                stride=(kw["dH"], kw["dW"]),
+                padding=(kw["padH"], kw["padW"]),
+                dilation=(kw["dilationH"], kw["dilationW"]),
+                groups=kw["group"],
+                deform_groups=kw["deformable_group"],
+                im2col_step=kw["im2col_step"],
+            ).view_as(output)
+        )
+
+    return deform_conv_forward
+
+
+def _ext_modulated_deform_conv(used: list[str]) -> Callable[..., Any]:
+    def modulated_deform_conv_forward(
+        feat: Any, weight: Any, bias: Any, ones: Any, offset: Any, mask: Any, output: Any, columns: Any, **kw: Any
+    ) -> None:
+        _note(used, "mmcv's ModulatedDeformConv2d (ext_module.modulated_deform_conv_forward) computed in PyTorch")
+        output.copy_(
+            deform_conv(
+                feat,
+                offset,
+                weight,
+                mask,
+                bias if kw["with_bias"] else None,
+                stride=(kw["stride_h"], kw["stride_w"]),
+                padding=(kw["pad_h"], kw["pad_w"]),
+                dilation=(kw["dilation_h"], kw["dilation_w"]),
+                groups=kw["group"],
+                deform_groups=kw["deformable_group"],
+            ).view_as(output)
+        )
+
+    return modulated_deform_conv_forward
+
+
 # head class -> its method that calls a compiled op, and what computes it in PyTorch
 PURE: dict[str, tuple[str, Callable[[list[str]], Callable[..., Any]]]] = {
     "TOODHead": ("deform_sampling", _tood_sampling),
@@ -233,6 +379,8 @@ PURE: dict[str, tuple[str, Callable[[list[str]], Callable[..., Any]]]] = {
 PURE_EXT: dict[str, Callable[[list[str]], Callable[..., Any]]] = {
     "nms": _ext_nms,
     "roi_align_forward": _ext_roi_align,
+    "deform_conv_forward": _ext_deform_conv,
+    "modulated_deform_conv_forward": _ext_modulated_deform_conv,
 }
 
 
