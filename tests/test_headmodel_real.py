@@ -59,6 +59,9 @@ REAL = [
     ("detr/detr_r18_8xb2-500e_coco.py", "DETRHead", {"loss_cls", "loss_bbox", "loss_iou", "d4.loss_iou"}, {"loss_cls"}),
     # avg_factor = positives + images; the boxes of the positives only, each side weighted 1
     ("foveabox/fovea_r50_fpn_4xb4-1x_coco.py", "FoveaHead", {"loss_cls", "loss_bbox"}, set()),
+    # its DeformConv2d computed in PyTorch; loss_cls on every prior's IoU targets (the positives'
+    # refined IoUs at their labels) by max(positives, 1), the box losses by their IoU weights' sum
+    ("vfnet/vfnet_r50_fpn_1x_coco.py", "VFNetHead", {"loss_cls", "loss_bbox", "loss_bbox_rf"}, set()),
     # loss_bbox on the assigner's candidate boxes, divided by the classification's avg_factor
     ("yolof/yolof_r50-c5_8xb8-1x_coco.py", "YOLOFHead", {"loss_cls", "loss_bbox"}, {"loss_cls"}),
     # (images, priors, …) maps, one call per level, masked by weights, summed with no avg_factor
@@ -180,6 +183,7 @@ ZERO = [
     ("retinanet/retinanet_r18_fpn_1x_coco.py", {"loss_cls", "loss_bbox"}),
     ("yolox/yolox_tiny_8xb8-300e_coco.py", {"loss_obj"}),
     ("foveabox/fovea_r50_fpn_4xb4-1x_coco.py", {"loss_cls"}),
+    ("vfnet/vfnet_r50_fpn_1x_coco.py", {"loss_cls"}),  # every IoU target 0, avg_factor max(0, 1)
     ("yolof/yolof_r50-c5_8xb8-1x_coco.py", {"loss_cls"}),
     # every term is a call on the maps, its weights all 0 but the objectness's negatives
     ("yolo/yolov3_mobilenetv2_8xb24-320-300e_coco.py", {"loss_cls", "loss_conf", "loss_xy", "loss_wh"}),

@@ -105,3 +105,28 @@ def test_mmcvs_dcn_and_dcnv2_run_on_the_port_only_inside_pure_ops() -> None:
     assert any("DeformConv2d" in u for u in used) and any("ModulatedDeformConv2d" in u for u in used)
     with pytest.raises(CompiledOpMissing, match="deform_conv_forward"):
         dcn(feat)
+
+
+@needs_mmdet
+def test_dcnv2_reads_each_images_offsets_and_masks_as_its_memory_whatever_their_size() -> None:
+    # DyHead's spatial_conv_high: the middle level's offsets and masks (8 × 8) to a convolution of
+    # the next level's map (4 × 4); mmcv's kernel reads each image's first values in memory order
+    from losstune.engine.realhead.importing import load_mmdet
+    from losstune.engine.realhead.pureops import pure_ops
+
+    if not load_mmdet().stand_in:
+        pytest.skip("mmcv has its compiled operators here: nothing is stood in")
+    from mmcv.ops import ModulatedDeformConv2d
+
+    torch.manual_seed(0)
+    conv = ModulatedDeformConv2d(2, 3, 3, padding=1)
+    both = torch.randn(2, 27, 8, 8)
+    offset, mask = both[:, :18], both[:, 18:].sigmoid()  # a slice of the channels, as DyHead takes it
+    feat = torch.randn(2, 2, 4, 4)
+    with torch.no_grad(), pure_ops(torch.nn.Module()):
+        ours = conv(feat, offset, mask)
+    read_offset = torch.stack([both[b].flatten()[: 18 * 16].view(18, 4, 4) for b in range(2)])
+    read_mask = torch.stack([mask[b].flatten()[: 9 * 16].view(9, 4, 4) for b in range(2)])
+    with torch.no_grad():
+        theirs = deform_conv(feat, read_offset, conv.weight, read_mask, conv.bias, padding=(1, 1))
+    assert torch.equal(ours, theirs)

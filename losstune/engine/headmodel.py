@@ -176,7 +176,9 @@ RULES: dict[str, dict[str, Rule]] = {
     "VFNetHead": {
         "loss_cls": Rule(weight="none", avg="positives"),
         "loss_bbox": Rule(rows="positives", weight="quality", quality="bbox_weights_ini", avg="weight_sum"),
-        "loss_bbox_refine": Rule(rows="positives", weight="quality", quality="bbox_weights_rf", avg="weight_sum"),
+        "loss_bbox_refine": Rule(
+            rows="positives", weight="quality", quality="bbox_weights_rf", avg="weight_sum", log_name="loss_bbox_rf"
+        ),
     },
     "PAAHead": {
         "loss_cls": Rule(avg="positives_or_images"),

@@ -348,17 +348,26 @@ def _ext_deform_conv(used: list[str]) -> Callable[..., Any]:
     return deform_conv_forward
 
 
+def as_kernel_reads(t: Tensor, channels: int, height: int, width: int) -> Tensor:
+    """``t`` as mmcv's modulated im2col kernel reads it: each image's ``channels × height × width``
+    values from the image's first one on, in memory order, whatever ``t``'s own shape. The
+    compiled op checks neither the offset's nor the mask's size, and DyHead hands a convolution of
+    the next, coarser level the offsets and masks of the middle one (``spatial_conv_high``)."""
+    return t.as_strided((t.shape[0], channels, height, width), (t.stride(0), height * width, width, 1))
+
+
 def _ext_modulated_deform_conv(used: list[str]) -> Callable[..., Any]:
     def modulated_deform_conv_forward(
         feat: Any, weight: Any, bias: Any, ones: Any, offset: Any, mask: Any, output: Any, columns: Any, **kw: Any
     ) -> None:
         _note(used, "mmcv's ModulatedDeformConv2d (ext_module.modulated_deform_conv_forward) computed in PyTorch")
+        k, ho, wo = kw["kernel_h"] * kw["kernel_w"] * kw["deformable_group"], output.shape[2], output.shape[3]
         output.copy_(
             deform_conv(
                 feat,
-                offset,
+                as_kernel_reads(offset, 2 * k, ho, wo),
                 weight,
-                mask,
+                as_kernel_reads(mask, k, ho, wo),
                 bias if kw["with_bias"] else None,
                 stride=(kw["stride_h"], kw["stride_w"]),
                 padding=(kw["pad_h"], kw["pad_w"]),

@@ -228,6 +228,16 @@ def _add_call(
         # not say (the labelled term of the same assignment does)
         positive = w.sum(1) > 0
         tally.add(positive, ~positive, split=False)
+    elif (
+        isinstance(target, torch.Tensor)
+        and target.is_floating_point()
+        and target.shape == pred.shape
+        and pred.dim() == 2
+    ):
+        # a soft target of every class (VFNetHead's IoU targets, clamped above 0): a positive's row
+        # holds its IoU at its label, every other row is 0; the rows are level-major, not per image
+        positive = (target > 0).any(1)
+        tally.add(positive, ~positive, split=False)
     else:  # a call on the positives only
         tally.add(all_rows, ~all_rows, split=False)
     if scores is not None:
