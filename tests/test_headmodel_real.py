@@ -566,6 +566,22 @@ def test_tood_agrees_with_the_real_head_in_each_phase(epoch: int, phase: str, ma
     _rules_agree(checked)
 
 
+@needs_mmdet
+@needs_configs
+@pytest.mark.skipif(importlib.util.find_spec("sklearn") is None, reason="PAAHead needs scikit-learn (the dev extra)")
+@pytest.mark.parametrize("boxes", [3, 0])
+def test_paa_agrees_with_the_real_head(boxes: int) -> None:
+    # PAAHead re-assigns its positives with scikit-learn's GaussianMixture; loss_cls by
+    # max(positives, images), loss_iou (its loss_centerness) on (N, 1) columns by the positives
+    checked = _hold("paa/paa_r50_fpn_1x_coco.py", boxes)
+    assert checked.family == "PAAHead"
+    assert {t.term for t in checked.terms} == ({"loss_cls", "loss_bbox", "loss_iou"} if boxes else {"loss_cls"})
+    assert all(t.real.counts.pos > 0 for t in checked.terms) == bool(boxes)
+    if not boxes:
+        assert checked.terms[0].real.avg == 2.0  # the images
+    _rules_agree(checked)
+
+
 def test_the_pure_deform_sampling_is_bilinear_sampling_with_zeros_outside() -> None:
     # TOODHead's deform_conv2d of ones (1×1 kernel, a group per channel) is bilinear sampling at the
     # offsets; grid_sample (align_corners=True, zeros) samples the same points, pixel centres at the

@@ -89,6 +89,14 @@ def _sparse(o: Own) -> Inputs | None:
     )
 
 
+def _paa(d: Dense) -> tuple[list[Any], str]:
+    """PAAHead's loss_centerness (logged loss_iou) on columns: ``iou_preds[pos]`` is ``(N, 1)``
+    and its target ``iou_target.unsqueeze(-1)``; its others as made."""
+    if d.loss_name != "loss_centerness" or not d.args or d.args[0].dim() != 1:
+        return d.args, ""
+    return [a.unsqueeze(-1) if i < 2 else a for i, a in enumerate(d.args)], " as (N, 1) columns"
+
+
 MAKERS: dict[str, Maker] = {
     "CenterNetHead": Maker(
         own=lambda o: heads_centernet.centernet_inputs(
@@ -154,6 +162,7 @@ MAKERS: dict[str, Maker] = {
         remake=lambda d: heads_yolo.yolov3_args(d.loss_name, d.kwargs, d.sampled, d.generator, d.num_classes)
     ),
     "SABLRetinaHead": Maker(remake=_sabl),
+    "PAAHead": Maker(remake=_paa),
     **{
         family: Maker(
             remake=lambda d: heads_ssd.ssd_args(d.loss_name, d.args, d.num_classes, d.head, d.model, d.generator)
