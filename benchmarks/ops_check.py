@@ -27,6 +27,7 @@ import importlib.util
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -237,6 +238,18 @@ def check_deform_conv(torch: Any, tv: Any, ops: ModuleType, cases: int, seed: in
     return out
 
 
+def _report(title: str, rows: dict[str, list[Any]], line: Callable[..., str]) -> None:
+    """A check's title and a line per kind of input, ``line`` of its row (nothing where not run)."""
+    if rows:
+        print(title)
+    for kind, row in rows.items():
+        print(f"  {kind:11} {line(*row)}")
+
+
+def _equal(n: float, same: float, diff: float, top: float) -> str:
+    return f"{int(same):5} of {int(n):5} cases equal bit for bit; largest difference {diff:.3g} (values up to {top:.3g}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=300, help="random cases of each kind")
@@ -259,21 +272,20 @@ def main() -> None:
     )
     began = time.perf_counter()
     nms = check_nms(torch, torchvision, ops, args.cases, args.seed) if "nms" in only else {}
-    if nms:
-        print("nms (torchvision.ops.nms; batched: torchvision.ops.batched_nms against mmcv's offset formula)")
-    for kind, (n, same, boxes, stable) in nms.items():
-        print(
-            f"  {kind:11} {same:5} of {n:5} cases keep the same indices in the same order ({boxes} boxes); "
+    _report(
+        "nms (torchvision.ops.nms; batched: torchvision.ops.batched_nms against mmcv's offset formula)",
+        nms,
+        lambda n, same, boxes, stable: (
+            f"{same:5} of {n:5} cases keep the same indices in the same order ({boxes} boxes); "
             f"given torchvision's stable order of ties, {stable} of {n}"
-        )
+        ),
+    )
     roi = check_roi_align(torch, torchvision, ops, args.cases, args.seed) if "roi_align" in only else {}
-    if roi:
-        print("roi_align (torchvision.ops.roi_align, aligned=True but in the last row)")
-    for kind, (n, same, diff, top, rois) in roi.items():
-        print(
-            f"  {kind:11} {int(same):5} of {int(n):5} cases equal bit for bit; largest difference {diff:.3g} "
-            f"(values up to {top:.3g}; {int(rois)} RoIs)"
-        )
+    _report(
+        "roi_align (torchvision.ops.roi_align, aligned=True but in the last row)",
+        roi,
+        lambda n, same, diff, top, rois: f"{_equal(n, same, diff, top)}; {int(rois)} RoIs)",
+    )
     if roi:  # an aligned RoI of negative size: mmcv's compiled op refuses it (torchvision computes zeros)
         try:
             ops.roi_align_avg(torch.zeros(1, 1, 4, 4), torch.tensor([[0.0, 3, 3, 1, 1]]), (2, 2))
@@ -281,13 +293,11 @@ def main() -> None:
         except ValueError:
             print("an aligned RoI of negative size: refused, as mmcv refuses it")
     dcn = check_deform_conv(torch, torchvision, ops, args.cases, args.seed) if "deform_conv" in only else {}
-    if dcn:
-        print("deform_conv (torchvision.ops.deform_conv2d; the tent formula in float64, relative to max(|value|, 1))")
-    for kind, (n, same, diff, rel, top) in dcn.items():
-        print(
-            f"  {kind:11} {int(same):5} of {int(n):5} cases equal bit for bit; largest difference {diff:.3g} "
-            f"(values up to {top:.3g}); from the formula {rel:.3g}"
-        )
+    _report(
+        "deform_conv (torchvision.ops.deform_conv2d; the tent formula in float64, relative to max(|value|, 1))",
+        dcn,
+        lambda n, same, diff, rel, top: f"{_equal(n, same, diff, top)}); from the formula {rel:.3g}",
+    )
     print(f"{time.perf_counter() - began:.1f} s")
     total = sum(v[0] for v in nms.values()) + sum(v[0] for v in roi.values())
     equal = sum(v[3] for v in nms.values()) + sum(v[1] for v in roi.values())
