@@ -228,16 +228,10 @@ def _add_call(
         # not say (the labelled term of the same assignment does)
         positive = w.sum(1) > 0
         tally.add(positive, ~positive, split=False)
-    elif (
-        isinstance(target, torch.Tensor)
-        and target.is_floating_point()
-        and target.shape == pred.shape
-        and pred.dim() == 2
-    ):
+    elif (soft := _soft_positives(pred, target)) is not None:
         # a soft target of every class (VFNetHead's IoU targets, clamped above 0): a positive's row
         # holds its IoU at its label, every other row is 0; the rows are level-major, not per image
-        positive = (target > 0).any(1)
-        tally.add(positive, ~positive, split=False)
+        tally.add(soft, ~soft, split=False)
     else:  # a call on the positives only
         tally.add(all_rows, ~all_rows, split=False)
     if scores is not None:
@@ -246,6 +240,20 @@ def _add_call(
         repeated = rows % 4 == 0 and rows > 0 and bool((w.view(-1, 4) == w.view(-1, 4)[:, :1]).all())
         tally.weights += float(w.sum()) / (4 if repeated and pred.dim() == 2 and pred.shape[1] > 4 else 1)
     return rows, width_of(pred)
+
+
+def _soft_positives(pred: Any, target: Any) -> Any:
+    """The rows above 0 of a call's target where it is a soft score of every class: of the
+    prediction's ``(rows, C)`` shape, in [0, 1], at most one class above 0 a row (not a box's
+    deltas, as PISA's CARL's); else ``None``."""
+    import torch
+
+    if not (isinstance(target, torch.Tensor) and target.is_floating_point() and target.shape == pred.shape):
+        return None
+    above = target > 0
+    if pred.dim() != 2 or not bool(((target >= 0) & (target <= 1)).all() and (above.sum(1) <= 1).all()):
+        return None
+    return above.any(1)
 
 
 def _one_per_row(pred: Any, maps: bool) -> bool:
