@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 import losstune
-from losstune.loader import frontend
+from losstune.loader import frontend, pysource
 from losstune.loader.resolve import Resolver
 from losstune.loader.source import SourceText
 from losstune.loader.values import LDict
@@ -93,3 +93,44 @@ def test_a_value_named_twice_becomes_two_values(tmp_path: Path) -> None:
     assert len({id(x) for x in lists}) == 4 and len({id(x) for x in steps}) == 8
     assert all(step == {"type": "Resize", "scale": ((1, 2), (3, 4))} for step in steps)
     assert tree["b"].origins.keys() == {"pipeline", "again"}
+
+
+def _reparsed(text: str, env: dict[str, str]) -> tuple[ast.Module, ast.Module | None, SourceText]:
+    written = ast.parse(text)
+    src = SourceText.from_file("c.py", text, env)
+    assert src.edited_lines is not None
+    again = pysource.reparse(written, src.text, src.text_line_starts, src.edited_lines)
+    return written, again[0] if again else None, src
+
+
+def test_a_templated_file_parses_again_only_the_statements_a_template_changed() -> None:
+    text = (
+        "_base_ = 'a.py'\n"
+        "# a comment with {{$NAME:x}} in it\n"
+        "a = 1; b = '{{$NAME:x}}'; c = 2\n"
+        "d = dict(\n"
+        "    e={{_base_.e}},\n"
+        "    f=3)\n"
+        "@dec('{{ fileBasename }}')\n"
+        "def g(): pass\n"
+        "h = 4\n"
+    )
+    written, again, src = _reparsed(text, {"NAME": "é"})
+    assert again is not None
+    full = ast.parse(src.text)
+    assert ast.dump(again, include_attributes=True) == ast.dump(full, include_attributes=True)
+    kept = [s for s in again.body if any(s is w for w in written.body)]
+    assert [ast.unparse(s) for s in kept] == ["_base_ = 'a.py'", "h = 4"]
+
+
+def test_a_template_that_changes_where_statements_end_parses_the_whole_text() -> None:
+    # The value opens a string that the next template closes: each run alone does not parse.
+    text = "a = ('{{$Q:x}}')\nb = 2\nc = ('{{$Q:x}}')\n"
+    written, again, src = _reparsed(text, {"Q": "', ''"})
+    assert again is None
+    parsed = frontend.parse_python(src, [], written=written)
+    assert parsed is not None
+    assert ast.dump(parsed.module, include_attributes=True) == ast.dump(ast.parse(src.text), include_attributes=True)
+    assert [ast.unparse(s) for s in parsed.module.body] == ["a = ('', \")\\nb = 2\\nc = ('', \")"]
+    _, again, _ = _reparsed("from __future__ import annotations\na = '{{$Q:1}}'\n", {"Q": "2"})
+    assert again is None

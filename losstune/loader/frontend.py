@@ -77,13 +77,21 @@ class DataFront(Front, frozen=True):
         return self.data.shallow_copy()
 
 
-def parse_python(src: SourceText, diagnostics: list[Diagnostic], report_warnings: bool = False) -> ParsedPython | None:
+def parse_python(
+    src: SourceText, diagnostics: list[Diagnostic], report_warnings: bool = False, written: ast.Module | None = None
+) -> ParsedPython | None:
     """``src.text`` parsed as Python (and compiled, never run, for what the compiler refuses), or
     ``None`` with a syntax-error diagnostic. With ``report_warnings``, the parser's warnings
-    become diagnostics too."""
+    become diagnostics too. ``written``: the parse of ``src.original``, whose statements on no line
+    a template changed are taken as they are (the parser's warnings about those are not given
+    again)."""
     try:
         with gcpause.paused():
-            module, warned = pysource.parse(src.text, filename=src.path)
+            edited = src.edited_lines if written is not None else None
+            again = None
+            if written is not None and edited is not None:
+                again = pysource.reparse(written, src.text, src.text_line_starts, edited, src.path)
+            module, warned = again or pysource.parse(src.text, filename=src.path)
             facts = pyast.examine(module)
             warned += pycompile.check(module, src.text, src.path, facts.cannot_fail)
     except SyntaxError as e:
@@ -292,7 +300,8 @@ class ParsedFile:
         src = _template(self.abspath, self.text, env, diagnostics, self.plain.line_starts)
         parsed: ParsedPython | None = None
         if src is not None and self.is_python:
-            parsed = self.raw if src.text == self.text else parse_python(src, diagnostics)
+            written = self.raw.module if self.raw is not None else None
+            parsed = self.raw if src.text == self.text else parse_python(src, diagnostics, written=written)
         made = Templated(src, tuple(diagnostics), parsed)
         if src is not None:
             self.env_names = tuple(dict.fromkeys(t.name for t in src.env_templates))

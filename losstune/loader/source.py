@@ -128,6 +128,11 @@ class SourceText(Struct):
         """Where each line of the file's text starts (offsets; shared, never to be changed)."""
         return self._orig_line_starts
 
+    @property
+    def text_line_starts(self) -> list[int]:
+        """Where each line of :attr:`text` starts (offsets; shared, never to be changed)."""
+        return self._new_line_starts
+
     def _apply(self, replacements: Iterable[tuple[int, int, str]]) -> list[_Edit]:
         """Replace each (start, end, new text) of the current text, given in order and not
         overlapping, and record the pass for the position map."""
