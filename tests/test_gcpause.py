@@ -117,3 +117,39 @@ def test_the_garbage_made_before_the_block_is_not_kept_past_it() -> None:
         pass
     gc.collect(1)  # the young generations only, as the collector runs by itself
     assert gone() is None
+
+
+def test_what_a_pause_made_goes_to_the_oldest_generation_without_a_pass() -> None:
+    gc.enable()
+    with gcpause.paused():
+        made = [[i] for i in range(10)]
+    assert gc.get_count()[0] <= 1
+    assert any(o is made for o in gc.get_objects(generation=2))
+
+
+def test_the_garbage_made_before_a_pause_is_not_kept_past_it() -> None:
+    import weakref
+
+    class Node:
+        other: Any = None
+
+    gc.enable()
+    gc.collect()
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    gone = weakref.ref(a)
+    gc.collect(0)  # the cycle, still held, is in the middle generation now
+    del a, b
+    with gcpause.paused():
+        pass
+    gc.collect(1)  # the young generations only, as the collector runs by itself
+    assert gone() is None
+
+
+def test_a_pause_inside_a_frozen_block_thaws_nothing() -> None:
+    gc.enable()
+    with gcpause.frozen():
+        held = gc.get_freeze_count()
+        with gcpause.paused():
+            pass
+        assert gc.get_freeze_count() == held

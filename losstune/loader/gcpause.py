@@ -6,7 +6,9 @@ them is freed by reference counting alone; yet each allocation counts toward the
 next pass, which then walks every object the process keeps (the parsed files of a whole config
 tree, in a long lint run) for nothing. Pausing it there halves the time of a parse in such a
 process. The collector is enabled again when the outermost pause ends, unless it was off at
-the start.
+the start; what was made in the pause (a syntax tree to keep) then goes straight to the oldest
+generation, where only a full pass looks, rather than being walked by the young generations'
+passes first, and the young cycles made before the pause are freed as it begins.
 """
 
 from __future__ import annotations
@@ -23,12 +25,18 @@ _was_enabled = False
 
 @contextmanager
 def paused() -> Iterator[None]:
-    """Hold off the cycle collector inside the block (nested blocks and threads share one pause)."""
+    """Hold off the cycle collector inside the block (nested blocks and threads share one pause).
+
+    Outside a :func:`frozen` block, the young generations are collected as the outermost pause
+    begins, and what the process holds when it ends is moved to the oldest generation
+    (``gc.freeze`` and ``gc.unfreeze``, which move lists of objects without walking them)."""
     global _depth, _was_enabled
     with _lock:
         if _depth == 0:
             _was_enabled = gc.isenabled()
             gc.disable()
+            if _was_enabled and _frozen_depth == 0:
+                gc.collect(1)
         _depth += 1
     try:
         yield
@@ -36,6 +44,9 @@ def paused() -> Iterator[None]:
         with _lock:
             _depth -= 1
             if _depth == 0 and _was_enabled:
+                if _frozen_depth == 0:
+                    gc.freeze()
+                    gc.unfreeze()
                 gc.enable()
 
 
