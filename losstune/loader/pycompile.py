@@ -65,51 +65,54 @@ def reads_when_plain(stmt: ast.stmt, read: str) -> bool | None:
         if type(target) is not ast.Name or target.id == "__debug__":
             return None
     reads = False
-    stack: list[tuple[ast.expr, int]] = [(stmt.value, 0)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        node, depth = pop()
-        kind = type(node)
-        if kind is ast.Constant:
-            continue
-        if kind is ast.Name:
-            if node.id == read and isinstance(node.ctx, ast.Load):  # type: ignore[attr-defined]
-                reads = True
-            continue
-        if depth >= _MAX_DEPTH:
-            return None
-        depth += 1
-        if kind is ast.Call:
-            func = node.func  # type: ignore[attr-defined]
-            if type(func) is not ast.Name and type(func) is not ast.Attribute:
+    # Level by level, the nodes of each level in a list of their own: their depth is the level's.
+    level: list[ast.expr] = [stmt.value]
+    depth = 0
+    while level:
+        below: list[ast.expr] = []
+        push = below.append
+        for node in level:
+            kind = type(node)
+            if kind is ast.Constant:
+                continue
+            if kind is ast.Name:
+                if node.id == read and isinstance(node.ctx, ast.Load):  # type: ignore[attr-defined]
+                    reads = True
+                continue
+            if depth >= _MAX_DEPTH:
                 return None
-            push((func, depth))
-            for arg in node.args:  # type: ignore[attr-defined]
-                push((arg.value if type(arg) is ast.Starred else arg, depth))
-            names: set[str] = set()
-            for keyword in node.keywords:  # type: ignore[attr-defined]
-                name = keyword.arg
-                if name is not None:
-                    if name in names or name == "__debug__":
-                        return None
-                    names.add(name)
-                push((keyword.value, depth))
-        elif kind is ast.Dict:
-            for key in node.keys:  # type: ignore[attr-defined]
-                if key is not None:  # None: `**mapping`
-                    push((key, depth))
-            for value in node.values:  # type: ignore[attr-defined]
-                push((value, depth))
-        elif kind is ast.List or kind is ast.Tuple or kind is ast.Set:
-            for element in node.elts:  # type: ignore[attr-defined]
-                push((element.value if type(element) is ast.Starred else element, depth))
-        elif kind is ast.Attribute:
-            push((node.value, depth))  # type: ignore[attr-defined]
-        elif kind is ast.UnaryOp:
-            push((node.operand, depth))  # type: ignore[attr-defined]
-        elif kind is ast.BinOp:
-            push((node.left, depth))  # type: ignore[attr-defined]
-            push((node.right, depth))  # type: ignore[attr-defined]
-        else:
-            return None
+            if kind is ast.Call:
+                func = node.func  # type: ignore[attr-defined]
+                if type(func) is not ast.Name and type(func) is not ast.Attribute:
+                    return None
+                push(func)
+                for arg in node.args:  # type: ignore[attr-defined]
+                    push(arg.value if type(arg) is ast.Starred else arg)
+                names: set[str] = set()
+                for keyword in node.keywords:  # type: ignore[attr-defined]
+                    name = keyword.arg
+                    if name is not None:
+                        if name in names or name == "__debug__":
+                            return None
+                        names.add(name)
+                    push(keyword.value)
+            elif kind is ast.Dict:
+                for key in node.keys:  # type: ignore[attr-defined]
+                    if key is not None:  # None: `**mapping`
+                        push(key)
+                below.extend(node.values)  # type: ignore[attr-defined]
+            elif kind is ast.List or kind is ast.Tuple or kind is ast.Set:
+                for element in node.elts:  # type: ignore[attr-defined]
+                    push(element.value if type(element) is ast.Starred else element)
+            elif kind is ast.Attribute:
+                push(node.value)  # type: ignore[attr-defined]
+            elif kind is ast.UnaryOp:
+                push(node.operand)  # type: ignore[attr-defined]
+            elif kind is ast.BinOp:
+                push(node.left)  # type: ignore[attr-defined]
+                push(node.right)  # type: ignore[attr-defined]
+            else:
+                return None
+        level = below
+        depth += 1
     return reads
