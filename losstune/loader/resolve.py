@@ -12,6 +12,7 @@ import copy
 import os
 import sys
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
 import msgspec.structs
@@ -109,10 +110,6 @@ class Resolver:
     ) -> None:
         self.env = env
         self.options = tuple(options)
-        # The text of the options, one a line: the source of the `<command line>` file.
-        self.option_source = SourceText.plain(
-            COMMAND_LINE, "\n".join(o.origin.text for o in sorted(self.options, key=lambda o: o.origin.span.line))
-        )
         self.packages = packages or PackageFinder()
         self.overlay = {os.path.realpath(p): t for p, t in (overlay or {}).items()}
         self.max_file_size = max_file_size
@@ -126,6 +123,14 @@ class Resolver:
         self._by_package: set[str] = set()
         self._heights: dict[tuple[str, bool], int] = {}
         self._peak = 0
+
+    @cached_property
+    def option_source(self) -> SourceText:
+        """The text of the options, one a line: the source of the ``<command line>`` file (made
+        when first asked for: a plain load has no options)."""
+        return SourceText.plain(
+            COMMAND_LINE, "\n".join(o.origin.text for o in sorted(self.options, key=lambda o: o.origin.span.line))
+        )
 
     def resolve(self, path: str | os.PathLike[str]) -> FileResult:
         """Resolve ``path`` (a config file) and everything it inherits."""
