@@ -71,6 +71,8 @@ FAMILY: dict[str, str] = {
     },
     "DIIHead": "DIIHead",
     "DynamicMaskHead": "DynamicMaskHead",
+    **{h: h for h in ("SOLOHead", "DecoupledSOLOHead", "SOLOV2Head")},
+    "DecoupledSOLOLightHead": "DecoupledSOLOHead",
 }
 
 Avg = Literal[
@@ -83,6 +85,7 @@ Avg = Literal[
     "labelled",  # max(RoIs with a label weight, 1)
     "positives_or_images",  # max(positives, images)
     "positives_plus_images",  # positives + images
+    "positives_plus_one",  # positives + 1, not clamped (SOLO's num_pos + 1)
     "detr_cls",  # max(positives + bg_cls_weight × negatives, 1)
     "given",  # what the inputs were made with: the sampling's (SamplingResult.avg_factor summed
     # over the images), DFL's 4.0, a heatmap's peaks
@@ -123,7 +126,9 @@ class Rule:
     # "images": the module is handed (images, priors, …) maps, one call per feature level;
     # "maps": a whole (images, C, H, W) map a call, several calls a term (the priors: one map's pixels)
     # "roi_maps": an (RoIs, C, H, W) map a call (the priors: the RoIs handed, GridHead's positives)
-    layout: Literal["rows", "images", "maps", "roi_maps"] = "rows"
+    # "levels": a call per feature level with a positive, on its positives' (masks, H, W) (the
+    # priors: the pixels of the largest mask map; the rows: all calls' masks, SOLO's)
+    layout: Literal["rows", "images", "maps", "roi_maps", "levels"] = "rows"
     parts: tuple[str, ...] = ()  # the log names of the parts of the module's result (a pair), one call
     # the head hands the module rows it selects itself (MaskIoUHead: the positives whose target is
     # above 0; FusedSemanticHead: each image's map): the term's call is its own assignment
@@ -242,6 +247,15 @@ RULES: dict[str, dict[str, Rule]] = {
     "DynamicMaskHead": {"loss_mask": Rule(avg="positives")},
     # each image's per-mask losses (reduction_override='none') summed, the images' sum ÷ the masks kept
     "CondInstMaskHead": {"loss_mask": Rule(weight="none", avg="none", after="positives", after_what="total_pos")},
+    # heads_solo: every grid cell to loss_cls; a call per level of its positives' masks to
+    # loss_mask, per mask (reduction_override='none'), summed and divided by num_pos by the head
+    **{
+        family: {
+            "loss_cls": Rule(weight="none", avg="positives_plus_one"),
+            "loss_mask": Rule(weight="none", avg="none", after="positives", after_what="num_pos", layout="levels"),
+        }
+        for family in ("SOLOHead", "DecoupledSOLOHead", "SOLOV2Head")
+    },
     "DETRHead": {
         "loss_cls": Rule(avg="detr_cls"),
         "loss_bbox": Rule(avg="positives"),
@@ -547,6 +561,8 @@ def avg_factor(
         return float(max(pos, len(counts.positives))), "max(positives, images = 1)"
     if r.avg == "positives_plus_images":
         return float(pos + len(counts.positives)), "positives + images (1)"
+    if r.avg == "positives_plus_one":
+        return float(pos + 1), "positives + 1 (num_pos + 1)"
     weight = 1.0 if bg_cls_weight is None else bg_cls_weight
     value = max(pos + neg * weight, 1.0)
     return value, f"max(positives + bg_cls_weight × negatives, 1), bg_cls_weight={weight:g}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import torch
@@ -22,6 +23,7 @@ from losstune.engine import (
     heads_maskiou,
     heads_sabl,
     heads_semantic,
+    heads_solo,
     heads_sparse,
     heads_ssd,
     heads_yolo,
@@ -97,6 +99,13 @@ def _paa(d: Dense) -> tuple[list[Any], str]:
     return [a.unsqueeze(-1) if i < 2 else a for i, a in enumerate(d.args)], " as (N, 1) columns"
 
 
+def _solo(family: str, o: Own) -> Inputs | None:
+    """A SOLO head's grid cells, and its masks per level, on the model's image."""
+    return heads_solo.solo_inputs(
+        family, o.loss_name, o.head, num_classes=o.num_classes, num_priors=o.num_priors, seed=o.seed
+    )
+
+
 MAKERS: dict[str, Maker] = {
     "CenterNetHead": Maker(
         own=lambda o: heads_centernet.centernet_inputs(
@@ -151,6 +160,7 @@ MAKERS: dict[str, Maker] = {
             seed=o.seed,
         )
     ),
+    **{family: Maker(own=partial(_solo, family)) for family in heads_solo.SOLO_HEADS},
     "YOLOXHead": Maker(
         remake=lambda d: (
             heads_yolo.yolox_args(d.loss_name, d.args, d.sampled, d.rows, d.generator, d.num_classes),

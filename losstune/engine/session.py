@@ -94,6 +94,7 @@ NOUNS = {
     "CornerHead": ("pixel", "pixels"),
     "DIIHead": ("proposal", "proposals"),
     "DynamicMaskHead": ("proposal", "proposals"),
+    **{f: ("grid cell", "grid cells") for f in ("SOLOHead", "DecoupledSOLOHead", "SOLOV2Head")},
 }
 
 

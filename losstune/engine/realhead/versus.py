@@ -302,7 +302,7 @@ def real_feed(
         if n == 0:
             first = Counts(tuple(tally.pos), tuple(tally.neg), got, tally.weights)
         rows += got
-        width = shape or width
+        width = width or shape  # the first call's: a term of a call per level (SOLO's masks) at its first level
         a = bound.get("avg_factor")
         if n == 0 and a is not None:
             avg = float(a.item() if isinstance(a, torch.Tensor) else a)
@@ -367,6 +367,15 @@ def _kind(rows: float, positives: float, negatives: float = 0.0) -> str:
     if abs(rows - 4 * positives) < 0.5 and positives:
         return "4 × the positives"
     return "the positives and negatives" if rows > positives else f"{rows:g} rows"
+
+
+def _masks_kind(rows: float, positives: float, negatives: float = 0.0) -> str:
+    """Which masks a term of a call per level is handed: the positives' where there are as many,
+    or more but fewer than every cell (SOLOv2 hands a mask per instance and positive cell, a cell
+    two instances share twice), else as :func:`_kind` says."""
+    if positives - 0.5 < rows < positives + max(negatives, 1.0) - 0.5:
+        return "the positives (a mask per instance and positive cell)"
+    return _kind(rows, positives, negatives)
 
 
 def row_kinds(rows: float, positives: float, negatives: float = 0.0) -> tuple[str, ...]:
@@ -442,6 +451,8 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
     priors = max((f.rows for name, f in feeds.items() if name not in roi_maps), default=0.0)
     # a head of whole maps, a call each: the model's priors are one map's pixels
     one_map = {name: f.rows / f.calls for name, f in feeds.items() if layouts[name] == "maps"}
+    # masks per level (SOLO's): the model's priors are the pixels of the largest mask map, every term's
+    one_map |= {name: _mask_pixels(run, t.calls) for name, t in _terms(run) if layouts.get(name) == "levels"}
     priors = max(one_map.values(), default=priors)
     one_map |= roi_maps
     by_name: dict[str, tuple[str, str | None]] = {}
@@ -673,6 +684,17 @@ def _first_rois(run: HeadRun, calls: list[int]) -> float:
     return float(pred.shape[0]) if pred is not None and hasattr(pred, "shape") and pred.dim() else 1.0
 
 
+def _mask_pixels(run: HeadRun, calls: list[int]) -> float:
+    """The pixels of the largest mask a term's calls are handed (their predictions' last two sides)."""
+    pixels = [1]
+    for i in calls:
+        call = run.recorded[i]
+        pred = next(iter(_bound(run.model.get_submodule(call.module), call).values()), None)
+        if pred is not None and hasattr(pred, "dim") and pred.dim() >= 2:
+            pixels.append(int(pred.shape[-2] * pred.shape[-1]))
+    return float(max(pixels))
+
+
 def _terms(run: HeadRun) -> list[tuple[str, Any]]:
     return [(t.name, t) for t in run.terms if t.calls]
 
@@ -693,19 +715,28 @@ def _compare(name: str, key: str, r: Any, real: RealFeed, family: str | None, as
     check.model_value = _one_number(logged[name] if name in logged else r.logged)
     check.approximate = "approximated" in r.trace.steps[0].description
     feed_rule = r.rule
+    stats = r.trace.steps[0].value if isinstance(r.trace.steps[0].value, dict) else {}
+    levels = feed_rule is not None and feed_rule.rule.layout == "levels"
+    if levels:  # a call per level: all calls' masks
+        check.model_rows = int(stats.get("masks", check.model_rows))
     if check.model_width != real.width:
         check.shape_ok = False
         check.why.append(f"prediction width {_dims(check.model_width)} vs the head's {_dims(real.width)}")
-    stats = r.trace.steps[0].value if isinstance(r.trace.steps[0].value, dict) else {}
-    ours = _kind(check.model_rows, float(stats.get("positives", -1)), float(stats.get("negatives", 0)))
+    kind = _masks_kind if levels else _kind
+    ours = kind(check.model_rows, float(stats.get("positives", -1)), float(stats.get("negatives", 0)))
     images = max(len(assigned.positives), 1)
-    theirs = row_kinds(real.rows, assigned.pos / images, assigned.neg / images)
+    theirs = (
+        (_masks_kind(real.rows, assigned.pos / images, assigned.neg / images),)
+        if levels
+        else row_kinds(real.rows, assigned.pos / images, assigned.neg / images)
+    )
     if ours not in theirs:
         check.shape_ok = False
         check.why.append(f"rows: the model hands {ours}, the head {theirs[0]}")
     if feed_rule is not None:
         check.rule_avg = feed_rule.avg(real.counts, assigned, real.first)
-        by = feed_rule.divisor(real.counts)
+        # SOLO's num_pos: the assignment's positive cells, whatever masks the calls are handed
+        by = feed_rule.divisor(assigned if levels else real.counts)
         check.rule_scale = 1.0 / by if by is not None else None
         if not _close(check.rule_avg, real.avg):
             check.avg_ok = False
