@@ -24,11 +24,11 @@ instances share is handed twice while ``num_pos`` counts it once.
 The model's image is 1344 × 800 (COCO's 1333 × 800 training scale, padded to 32), or the square
 whose largest mask map has ``num_priors`` pixels; its 8 instances are ellipses inscribed in boxes
 drawn as the comparison's batch draws them (a tenth to a half of the image's side), each one's
-centre of mass its centre (less half a pixel: ``center_of_mass`` averages pixel indices), its mask the ellipse at the centres of the map's pixels (as
-``mmcv.imrescale`` resamples it, about). The predictions are an untrained head's, as measured on
-freshly built heads: class logits at the prior bias (``conv_cls``'s ``bias_prob=0.01``) ± 0.3;
-SOLOHead's and the decoupled branches' mask logits at the same bias ± 0.1; SOLOv2's dynamic
-masks about 0, ± 2.7."""
+centre of mass its centre (less half a pixel: ``center_of_mass`` averages pixel indices), its mask
+the ellipse at the centres of the map's pixels (as ``mmcv.imrescale`` resamples it, about). The
+predictions are an untrained head's, as measured on freshly built heads: class logits at the prior
+bias (``conv_cls``'s ``bias_prob=0.01``) ± 0.3; SOLOHead's and the decoupled branches' mask logits
+at the same bias ± 0.1; SOLOv2's dynamic masks about 0, ± 2.7."""
 
 from __future__ import annotations
 
@@ -159,10 +159,11 @@ def assign(
         for k in range(boxes.shape[0]):
             if not lower <= float(areas[k]) <= upper:
                 continue
-            box = tuple(float(v) for v in boxes[k])
+            x1, y1, x2, y2 = (float(v) for v in boxes[k])
+            box = (x1, y1, x2, y2)
             # center_of_mass averages pixel indices: the ellipse's centre less half a pixel
             centre = ((box[0] + box[2]) / 2 - 0.5, (box[1] + box[3]) / 2 - 0.5)
-            top, down, left, right = centre_region(box, centre, image, num_grid, grid.pos_scale)  # type: ignore[arg-type]
+            top, down, left, right = centre_region(box, centre, image, num_grid, grid.pos_scale)
             level_labels[top : down + 1, left : right + 1] = int(labels[k])
             for i in range(top, down + 1):
                 for j in range(left, right + 1):
@@ -197,8 +198,8 @@ def ellipse_masks(boxes: Tensor, stride: float, size: tuple[int, int]) -> Tensor
 
 @dataclass(frozen=True)
 class Batch:
-    """The model's image: its size, instances and their labels, each level's assignment, and the
-    assignment of every cell (``sampled``)."""
+    """The model's image: its (width, height), its instances' boxes, each level's assignment, and
+    the assignment of every cell (``sampled``)."""
 
     image: tuple[int, int]
     boxes: Tensor
@@ -210,6 +211,7 @@ def model_batch(family: str, head: dict[str, Any], *, num_classes: int, num_prio
     """The model's seeded image, its instances and their grid cells, as ``family``'s head assigns them."""
     grid = grid_of(family, head)
     image = image_of(grid, num_priors)
+    who = bare_type(str(head.get("type", family)))
     g = torch.Generator().manual_seed(seed)
     side = torch.tensor([float(image[0]), float(image[1])])
     wh = (0.1 + 0.4 * torch.rand(NUM_GTS, 2, generator=g)) * side
@@ -223,7 +225,8 @@ def model_batch(family: str, head: dict[str, Any], *, num_classes: int, num_prio
     per_level = ", ".join(f"{i}: {lv.positives}" for i, lv in enumerate(levels))
     grids = ", ".join(f"{n}²" for n in grid.num_grids)
     text = (
-        f"{bare_type(str(head.get('type', family)))}'s grids of {count(grid.cells, 'cell')} an image ({grids}) on a {image[0]}×{image[1]} image (width × height), "
+        f"{who}'s grids of {count(grid.cells, 'cell')} an image ({grids}) on a {image[0]}×{image[1]} image "
+        "(width × height), "
         f"{NUM_GTS} instances (ellipses in their boxes); each goes to the levels whose scale_ranges hold the square "
         f"root of its box's area, where the cells of its centre region (pos_scale={grid.pos_scale:g} of its half "
         f"size about its centre of mass, at most the centre's cell ± 1) are positive: {count(positives, 'positive')} "
