@@ -69,7 +69,7 @@ def kept(positives: int, head: dict[str, Any]) -> tuple[int, str]:
     if most != -1 and positives > most:
         return most, f"max_masks_to_train = {most} of them, drawn at random"
     topk = config_int(head, "topk_masks_per_img", -1)
-    if most == -1 and topk != -1:
+    if topk != -1:  # _get_targets_single's elif: also where max_masks_to_train is set but not exceeded
         return positives, f"at most topk_masks_per_img = {topk} split among the boxes (the model keeps them all)"
     return positives, "all of them"
 
