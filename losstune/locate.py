@@ -182,6 +182,7 @@ class InHeadLoss(Struct, frozen=True):
     # (MaskIoUHead's loss_iou), not its own code; a dict the config writes is the config's loss
     default: bool = False
     built_by: str = ""  # where the default is written, where not the head's class (DDQAuxLoss's)
+    code: str = "loss_by_feat_single"  # where and how the head's code computes it, in words
 
 
 _SSD_LOSSES = (
@@ -216,6 +217,17 @@ IN_HEAD_LOSSES: dict[str, tuple[InHeadLoss, ...]] = {
         ),
         InHeadLoss("aux_loss_bbox", "GIoULoss", {"loss_weight": 2.0}, {}, default=True, built_by="DDQAuxLoss"),
     ),
+    # GlobalContextHead.loss: loss_weight × nn.BCEWithLogitsLoss()(pred, targets), the head's
+    # loss_weight applied after the criterion (the head model's step 6)
+    "GlobalContextHead": (
+        InHeadLoss(
+            "loss_glbctx",
+            "CrossEntropyLoss",
+            {"use_sigmoid": True, "loss_weight": 1.0},
+            {},
+            code="loss: nn.BCEWithLogitsLoss, then × the head's loss_weight",
+        ),
+    ),
 }
 
 
@@ -237,7 +249,8 @@ def in_head_note(loss: LossNode) -> str:
             "the config writes no dict for it"
         )
     return (
-        f"{head} computes {loss.path[-1]} in its own code (loss_by_feat_single), with no loss dict in the config: "
+        f"{head} computes {loss.path[-1]} in its own code ({spec.code if spec is not None else 'loss_by_feat_single'}), "
+        "with no loss dict in the config: "
         "the key is its term's, the type the loss module that computes the same"
     )
 

@@ -73,6 +73,39 @@ HEADS = {
             train_cfg=dict(rcnn=dict(sampler=dict(type='RandomSampler', num=512, pos_fraction=0.25,
                 neg_pos_ub=-1, add_gt_as_proposals=True), pos_radius=1, max_num_grid=100)))
         """,
+    "sabl_roi": """
+        model = dict(roi_head=dict(type='StandardRoIHead',
+            bbox_head=dict(type='SABLHead', num_classes=80,
+                bbox_coder=dict(type='BucketingBBoxCoder', num_buckets=14, scale_factor=1.7),
+                loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
+                loss_bbox_cls=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.5),
+                loss_bbox_reg=dict(type='SmoothL1Loss', beta=0.1, loss_weight=1.0))),
+            train_cfg=dict(rcnn=dict(sampler=dict(type='RandomSampler', num=512, pos_fraction=0.25,
+                neg_pos_ub=-1, add_gt_as_proposals=True))))
+        """,
+    "point_rend": """
+        model = dict(roi_head=dict(type='PointRendRoIHead',
+            point_head=dict(type='MaskPointHead', num_classes=80,
+                loss_point=dict(type='CrossEntropyLoss', use_mask=True, loss_weight=2.0))),
+            train_cfg=dict(rcnn=dict(sampler=dict(type='RandomSampler', num=256, pos_fraction=0.25,
+                neg_pos_ub=-1, add_gt_as_proposals=True), num_points=49, oversample_ratio=3,
+                importance_sample_ratio=0.75)))
+        """,
+    "scnet": """
+        model = dict(roi_head=dict(type='SCNetRoIHead', num_stages=3, stage_loss_weights=[1, 0.5, 0.25],
+            mask_head=dict(type='SCNetMaskHead', num_classes=80,
+                loss_mask=dict(type='CrossEntropyLoss', use_mask=True, loss_weight=1.0)),
+            semantic_head=dict(type='SCNetSemanticHead', num_classes=183,
+                loss_seg=dict(type='CrossEntropyLoss', ignore_index=255, loss_weight=0.2)),
+            glbctx_head=dict(type='GlobalContextHead', num_classes=80, loss_weight=3.0)),
+            train_cfg=dict(rcnn=[
+                dict(sampler=dict(type='RandomSampler', num=512, pos_fraction=0.25, neg_pos_ub=-1,
+                    add_gt_as_proposals=True)),
+                dict(sampler=dict(type='RandomSampler', num=512, pos_fraction=0.25, neg_pos_ub=-1,
+                    add_gt_as_proposals=True)),
+                dict(sampler=dict(type='RandomSampler', num=256, pos_fraction=0.25, neg_pos_ub=-1,
+                    add_gt_as_proposals=True))]))
+        """,
     "ms": """
         model = dict(roi_head=dict(type='MaskScoringRoIHead',
             mask_iou_head=dict(type='MaskIoUHead', num_classes=80)),
@@ -1255,3 +1288,95 @@ def test_a_2x_hungarian_assigners_costs_are_its_cls_reg_and_iou_costs(write: Cal
     assert "HungarianAssigner (FocalLossCost × 2, BBoxL1Cost × 5, IoUCost × 2)" in old.trace.steps[0].description
     assert torch.equal(old.args[0], new.args[0])  # the same proposals matched
     assert old.log_name == "stage0_loss_iou"
+
+
+def test_sabls_roi_head_feeds_every_sampled_roi_its_sides_divided_by_the_rows(
+    head: Callable[..., EvalResult],
+) -> None:
+    """SABLHead.loss: loss_bbox_cls(bucket_cls_preds.view(-1, side_num), targets, weights,
+    avg_factor=bucket_cls_targets.size(0)), loss_bbox_reg(bucket_offset_preds, targets, weights,
+    avg_factor=bucket_offset_targets.size(0)), every sampled RoI (512: 128 positives, 384
+    negatives), weighted at the positives; loss_cls by the RoIs with a label weight."""
+    c = head("sabl_roi", "loss_bbox_cls", seed=0)
+    r = head("sabl_roi", "loss_bbox_reg", seed=0)
+    k = head("sabl_roi", "loss_cls", seed=0)
+    assert c.family == r.family == k.family == "SABLHead"
+    assert k.kwargs["avg_factor"] == 512.0
+    pred, target, weight = c.args  # side_num = ceil(14 / 2) = 7, the four sides of each RoI a row
+    assert pred.shape == target.shape == weight.shape == (4 * 512, 7)
+    assert c.kwargs["avg_factor"] == 2048.0
+    assert int((weight.sum(1) > 0).sum()) == 4 * 128  # each positive's four sides, no negative's
+    assert torch.equal(target[weight.sum(1) > 0].sum(1), torch.ones(4 * 128, dtype=target.dtype))
+    bce = F.binary_cross_entropy_with_logits(pred, target.float(), reduction="none")
+    assert float(c.logged) == pytest.approx(1.5 * float((bce * weight).sum()) / (2048 + EPS), rel=1e-5)
+    assert "bucket_cls_targets.size(0): 4 sides of each sampled RoI) = 2048" in c.trace.steps[0].description
+    pred, target, weight = r.args
+    assert pred.shape == target.shape == weight.shape == (512, 28) and r.kwargs["avg_factor"] == 512.0
+    assert int((weight.sum(1) > 0).sum()) == 128
+    d = (pred - target).abs()
+    smooth = torch.where(d < 0.1, 0.5 * d * d / 0.1, d - 0.05)
+    assert float(r.logged) == pytest.approx(float((smooth * weight).sum()) / (512 + EPS), rel=1e-5)
+    # fewer proposals: the rows still every sampled RoI, however many are positives
+    few = head("sabl_roi", "loss_bbox_reg", seed=3, num_priors=30)
+    stats = few.trace.steps[0].value
+    assert few.kwargs["avg_factor"] == stats["positives"] + stats["negatives"] == few.args[0].shape[0]
+
+
+def test_point_rends_point_head_averages_every_sampled_point_of_the_positives(
+    head: Callable[..., EvalResult], write: Callable[..., Path]
+) -> None:
+    """MaskPointHead.loss_and_target: loss_point(point_pred, point_targets, pos_labels) on the
+    positive RoIs' num_points points, (positives, num_classes, num_points) logits, no weight, no
+    avg_factor: the mean of each RoI's class channel over every point; logged loss_point."""
+    p = head("point_rend", "loss_point", seed=0)
+    assert p.family == "MaskPointHead" and p.log_names == ["loss_point"]
+    pred, target, labels = p.args
+    assert pred.shape == (64, 80, 49) and target.shape == (64, 49) and labels.shape == (64,)  # 256 × 0.25
+    assert set(target.unique().tolist()) == {0.0, 1.0}
+    assert "avg_factor" not in p.kwargs and p.trace.steps[0].description.endswith("with no weight; no avg_factor")
+    own = pred[torch.arange(64), labels]
+    assert float(p.logged) == pytest.approx(2.0 * float(F.binary_cross_entropy_with_logits(own, target)), rel=1e-5)
+    agnostic = write(
+        "agnostic.py", HEADS["point_rend"].replace("num_classes=80,", "num_classes=80, class_agnostic=True,")
+    )
+    one = evaluate_config(losstune.load(agnostic), "loss_point")
+    assert one.args[0].shape == (64, 1, 49) and int(one.args[2].abs().sum()) == 0
+    from losstune.engine.inputs import InputError
+
+    unset = write("unset.py", HEADS["point_rend"].replace("num_points=49,", ""))
+    with pytest.raises(InputError, match=r"train_cfg\.rcnn\.num_points"):
+        evaluate_config(losstune.load(unset), "loss_point")
+
+
+def test_scnets_mask_head_is_the_last_stages_weighted_by_the_sum_of_the_stage_weights(
+    head: Callable[..., EvalResult],
+) -> None:
+    """SCNetRoIHead.loss: one mask head, run on the last stage's sampling (train_cfg.rcnn[-1]),
+    logged loss_mask and multiplied by sum(stage_loss_weights); SCNetSemanticHead is
+    FusedSemanticHead's loss (logged loss_semantic_seg)."""
+    m = head("scnet", "loss_mask", seed=0)
+    assert m.log_names == ["loss_mask"] and m.rule is not None and m.rule.weighted == 1.75
+    assert m.args[0].shape[0] == 64  # the last stage's RandomSampler(num=256, pos_fraction=0.25)
+    assert float(m.logged) == pytest.approx(1.75 * float(m.trace.loss), rel=1e-6)
+    assert "sum(stage_loss_weights) = 1.75" in m.trace.steps[-1].description
+    seg = head("scnet", "loss_seg", seed=0, num_priors=20 * 20)
+    assert seg.family == "FusedSemanticHead" and seg.log_names == ["loss_semantic_seg"]
+
+
+def test_scnets_global_context_loss_is_the_mean_bce_of_the_images_classes_times_its_loss_weight(
+    head: Callable[..., EvalResult], write: Callable[..., Path]
+) -> None:
+    """GlobalContextHead.loss: loss_weight × nn.BCEWithLogitsLoss()(pred, targets), one logit per
+    class an image against 1 at each class of its boxes; no loss dict in the config."""
+    cfg = losstune.load(write("scnet.py", HEADS["scnet"]))
+    assert "model.roi_head.glbctx_head.loss_glbctx" in [n.key for n in cfg.in_head_losses()]
+    g = head("scnet", "loss_glbctx", seed=0)
+    assert g.family == "GlobalContextHead" and g.log_names == ["loss_glbctx"]
+    pred, target = g.args
+    assert pred.shape == target.shape == (1, 80) and 1 <= int(target.sum()) <= 8
+    assert "avg_factor" not in g.kwargs and "weight" not in g.kwargs
+    mean = float(F.binary_cross_entropy_with_logits(pred, target))
+    assert float(g.trace.loss) == pytest.approx(mean, rel=1e-5)
+    assert float(g.logged) == pytest.approx(3.0 * mean, rel=1e-5)
+    assert g.rule is not None and g.rule.weighted == 3.0
+    assert any("nn.BCEWithLogitsLoss" in n for n in g.notes)

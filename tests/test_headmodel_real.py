@@ -177,6 +177,29 @@ REAL = [
         {"s0.loss_mask", "s1.loss_mask", "s2.loss_mask", "s2.loss_cls"},
         {"s0.loss_mask", "s1.loss_mask", "s2.loss_mask"},
     ),
+    # SABLHead in each stage: every sampled RoI's sides (side_num columns a row) and offsets, each
+    # by the rows handed
+    (
+        "sabl/sabl-cascade-rcnn_r50_fpn_1x_coco.py",
+        "RPNHead + SABLHead",
+        {f"s{i}.loss_{n}" for i in range(3) for n in ("cls", "bbox_cls", "bbox_reg")},
+        {"s0.loss_cls"},
+    ),
+    # MaskPointHead: the positive RoIs' num_points points, (positives, classes, points), averaged
+    (
+        "point_rend/point-rend_r50-caffe_fpn_ms-1x_coco.py",
+        "RPNHead + BBoxHead + FCNMaskHead + MaskPointHead",
+        {"loss_cls", "loss_mask", "loss_point"},
+        {"loss_cls", "loss_mask", "loss_point"},
+    ),
+    # SCNet: its semantic head FusedSemanticHead's loss; GlobalContextHead's nn.BCEWithLogitsLoss
+    # × its loss_weight; one mask head on the last stage's RoIs, × sum(stage_loss_weights)
+    (
+        "scnet/scnet_r50_fpn_1x_coco.py",
+        "RPNHead + FusedSemanticHead + GlobalContextHead + BBoxHead + FCNMaskHead",
+        {"loss_semantic_seg", "loss_glbctx", "loss_mask", "s0.loss_cls", "s2.loss_bbox"},
+        {"loss_semantic_seg", "loss_glbctx", "loss_mask", "s0.loss_cls"},
+    ),
 ]
 
 ZERO = [
@@ -197,6 +220,11 @@ ZERO = [
     ("ssd/ssdlite_mobilenetv2-scratch_8xb24-600e_coco.py", {"loss_cls", "loss_bbox"}),
     # the RoI head's sampled RoIs all negatives: loss_bbox is 0 × the predictions, no call
     ("faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py", {"loss_rpn_cls", "loss_rpn_bbox", "loss_cls"}),
+    # SABLHead calls its bucket losses on every sampled RoI, positives or not: weights all 0
+    (
+        "sabl/sabl-faster-rcnn_r50_fpn_1x_coco.py",
+        {"loss_rpn_cls", "loss_rpn_bbox", "loss_cls", "loss_bbox_cls", "loss_bbox_reg"},
+    ),
     # every proposal a negative: avg_factor 0 (not clamped), the box and mask terms 0 × the predictions
     ("sparse_rcnn/sparse-rcnn_r50_fpn_1x_coco.py", {f"s{i}.loss_cls" for i in range(6)}),
     ("queryinst/queryinst_r50_fpn_1x_coco.py", {f"s{i}.loss_cls" for i in range(6)}),
@@ -221,6 +249,10 @@ SIZES = {
             "cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py",
             "sparse_rcnn/sparse-rcnn_r50_fpn_1x_coco.py",
             "queryinst/queryinst_r50_fpn_1x_coco.py",
+            "sabl/sabl-cascade-rcnn_r50_fpn_1x_coco.py",
+            "sabl/sabl-faster-rcnn_r50_fpn_1x_coco.py",
+            "point_rend/point-rend_r50-caffe_fpn_ms-1x_coco.py",
+            "scnet/scnet_r50_fpn_1x_coco.py",
         )
     },
 }

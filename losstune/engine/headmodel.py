@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import Tensor
 
-from losstune.engine import heads_ddq, heads_fsaf, heads_sparse, heads_ssd, heads_yolo
+from losstune.engine import heads_ddq, heads_fsaf, heads_glbctx, heads_sparse, heads_ssd, heads_yolo
 from losstune.engine.confignum import config_int, number
 from losstune.engine.heads_pisa import ISR_NOTE, carl_weights, train_option
 from losstune.engine.inputs import Inputs, untrained_logits
@@ -51,6 +51,8 @@ FAMILY: dict[str, str] = {
     "VFNetHead": "VFNetHead",
     "PAAHead": "PAAHead",
     "SABLRetinaHead": "SABLRetinaHead",
+    "SABLHead": "SABLHead",
+    "MaskPointHead": "MaskPointHead",
     "PISARetinaHead": "PISARetinaHead",
     "YOLOXHead": "YOLOXHead",
     "CenterNetHead": "CenterNetHead",
@@ -61,8 +63,9 @@ FAMILY: dict[str, str] = {
     "CornerHead": "CornerHead",
     "GridHead": "GridHead",
     "MaskIoUHead": "MaskIoUHead",
-    "FusedSemanticHead": "FusedSemanticHead",
+    **{h: "FusedSemanticHead" for h in ("FusedSemanticHead", "SCNetSemanticHead")},
     "FSAFHead": "FSAFHead",
+    "GlobalContextHead": "GlobalContextHead",
     "SSDHead": "SSDHead",
     "PISASSDHead": "PISASSDHead",
     **{
@@ -82,6 +85,7 @@ Avg = Literal[
     "constant",  # a number the head passes (it divides afterwards)
     "weight_sum",  # max(Σ of the positives' weights, floor)
     "rois",  # bbox_targets.size(0): every sampled RoI
+    "rows",  # the rows handed the module (SABLHead's bucket targets' size(0))
     "labelled",  # max(RoIs with a label weight, 1)
     "positives_or_images",  # max(positives, images)
     "positives_plus_images",  # positives + images
@@ -116,6 +120,7 @@ class Rule:
     after: Literal["none", "weight_sum", "positives", "weighted_sum", "pair_mean", "selected"] = "none"
     after_what: str = ""  # what the head's code calls the divisor, where it names it
     by: str = ""  # the code that divides, where not the head's loss_by_feat (DDQAuxLoss.loss)
+    avg_what: str = ""  # what the head's code counts the avg_factor on, where the rule is its rows
     target: Literal["given", "quality"] = "given"  # "quality": one logit per positive against its quality
     log_name: str = ""  # the key in the head's loss dict, where it is not the config's key
     times: Literal["", "sides", "offsets"] = ""  # the avg_factor times SABL's columns per positive
@@ -207,6 +212,14 @@ RULES: dict[str, dict[str, Rule]] = {
         "loss_bbox_cls": Rule(times="sides"),
         "loss_bbox_reg": Rule(times="offsets"),
     },
+    # every sampled RoI to each loss (heads_sabl), the bucket losses by the rows handed
+    "SABLHead": {
+        "loss_cls": Rule(avg="labelled"),
+        "loss_bbox_cls": Rule(avg="rows", avg_what="bucket_cls_targets.size(0): 4 sides of each sampled RoI"),
+        "loss_bbox_reg": Rule(avg="rows", avg_what="bucket_offset_targets.size(0): the sampled RoIs"),
+    },
+    # each positive RoI's sampled points (heads_point), no weight, averaged by the module
+    "MaskPointHead": {"loss_point": Rule(avg="none")},
     "PISARetinaHead": {"loss_carl": Rule(rows="positives", weight="none", avg="none", after="weighted_sum")},
     "FSAFHead": {"loss_cls": Rule(after="selected"), "loss_bbox": Rule(after="selected")},
     "CenterNetHead": {
@@ -231,6 +244,8 @@ RULES: dict[str, dict[str, Rule]] = {
     "MaskIoUHead": {"loss_iou": Rule(weight="none", avg="none", log_name="loss_mask_iou", selects=True)},
     # each image's map, every pixel averaged by the module (a call of the images, its own assignment)
     "FusedSemanticHead": {"loss_seg": Rule(weight="none", avg="none", log_name="loss_semantic_seg", selects=True)},
+    # each image's class logits, averaged by nn.BCEWithLogitsLoss, × the head's loss_weight (heads_glbctx)
+    "GlobalContextHead": {"loss_glbctx": Rule(weight="none", avg="none", selects=True)},
     "YOLOFHead": {"loss_bbox": Rule(avg_of="assignment")},
     "YOLOV3Head": {name: Rule(avg="none", layout="images") for name in ("loss_cls", "loss_conf", "loss_xy", "loss_wh")},
     "FoveaHead": {
@@ -465,7 +480,8 @@ def feed(
     total = float(positives) if r.after == "selected" else 0.0  # the positives the selection keeps: all
     if quality is not None:
         total = quality.sum().item() if r.rows == "positives" else s.ious[rows].sum().item()
-    counts = Counts((positives,), (int(((s.label_weights > 0) & ~s.pos_mask).sum()),), s.labels.numel(), total)
+    handed = int(args[0].shape[0]) if r.avg == "rows" else s.labels.numel()
+    counts = Counts((positives,), (int(((s.label_weights > 0) & ~s.pos_mask).sum()),), handed, total)
     given = kwargs.get("avg_factor") if "avg_factor" in kwargs else None
     out.rule = AvgRule(r, made.avg_rule, bg_cls_weight, float(times), times_text)
     avg, rule = out.rule.passed(counts, given)
@@ -555,6 +571,8 @@ def avg_factor(
         return max(counts.weights, r.floor), f"max(Σ weights, {r.floor:g})" if r.floor else "Σ weights"
     if r.avg == "rois":
         return float(counts.rows), "the sampled RoIs (bbox_targets.size(0))"
+    if r.avg == "rows":
+        return float(counts.rows), f"the rows handed ({r.avg_what})" if r.avg_what else "the rows handed"
     if r.avg == "labelled":
         return float(max(pos + neg, 1)), "max(RoIs with a label weight, 1)"
     if r.avg == "positives_or_images":
@@ -686,7 +704,7 @@ def shared_stages(where: Where) -> int | None:
     roi = where.model.get("roi_head")
     if len(head_path) < 2 or head_path[-2] != "roi_head" or head_path[-1] not in ("bbox_head", "mask_head"):
         return None
-    if not isinstance(roi, dict):
+    if not isinstance(roi, dict) or _single_mask_head(where):
         return None
     stages = config_int(roi, "num_stages", None, least=1)
     if stages is None:
@@ -706,9 +724,47 @@ def stage_of(where: Where, term: str = "") -> int | None:
     return 0 if shared_stages(where) is not None else None
 
 
+def _single_mask_head(where: Where) -> bool:
+    """Whether the loss is of SCNetRoIHead's ``mask_head``: one head, run once on the last stage's
+    RoIs and logged ``loss_mask``, not a head of each stage."""
+    head_path = where.head_path or ()
+    return head_path[-2:] == ("roi_head", "mask_head") and _roi_type(where) == "SCNetRoIHead"
+
+
+def stage_sampler(where: Where, term: str = "") -> dict[str, Any] | None:
+    """The sampler of ``train_cfg.rcnn[i]`` a cascade samples stage ``i``'s RoIs with, for a head
+    whose config names no stage (a ``mask_head`` all stages share: stage ``i`` of ``term``,
+    ``s{i}.…``; SCNet's mask head: the last stage's), else ``None``."""
+    train = where.model.get("train_cfg")
+    rcnn = train.get("rcnn") if isinstance(train, dict) else None
+    if not isinstance(rcnn, list) or not rcnn:
+        return None
+    if _single_mask_head(where):
+        stage = len(rcnn) - 1
+    else:
+        found = stage_of(where, term) if shared_stages(where) is not None else None
+        if found is None or found >= len(rcnn):
+            return None
+        stage = found
+    entry = rcnn[stage]
+    sampler = entry.get("sampler") if isinstance(entry, dict) else None
+    return dict(sampler) if isinstance(sampler, dict) else None
+
+
 def stage_weight(where: Where, term: str = "") -> tuple[float, str] | None:
     """The ``stage_loss_weights`` factor a cascade's RoI head multiplies stage ``i``'s terms by
-    (``term``: the log term evaluated, ``s{i}.…``)."""
+    (``term``: the log term evaluated, ``s{i}.…``); for SCNet's mask head, their sum; for its
+    global context head, the head's own ``loss_weight``."""
+    if bare_type(str(where.head.get("type", ""))) == heads_glbctx.GLBCTX_HEAD:
+        return heads_glbctx.head_weight(where.head)
+    if _single_mask_head(where):
+        roi = where.model["roi_head"]
+        weights = roi.get("stage_loss_weights")
+        found = [number(w) for w in weights] if isinstance(weights, list) else [None]
+        if not found or any(w is None for w in found):
+            return None
+        total = float(sum(w for w in found if w is not None))
+        return total, f"× sum(stage_loss_weights) = {total:g}, as SCNetRoIHead.loss weights the mask loss"
     stage = stage_of(where, term)
     if stage is None:
         return None

@@ -1,8 +1,12 @@
-"""SABLRetinaHead's side-aware boundary losses, as MMDetection 3.3.0 feeds them: each box side is
-split into buckets (``BucketingBBoxCoder``), ``loss_bbox_cls`` classifies which bucket of each
-side the ground-truth edge falls in and ``loss_bbox_reg`` regresses the edge's offset from the
-nearest ones. Both take ``4 × side_num`` columns for every prior, weighted at the positives only,
-with the sampling's avg_factor times the columns the weights can reach per positive."""
+"""SABL's side-aware boundary losses, as MMDetection 3.3.0 feeds them: each box side is split into
+buckets (``BucketingBBoxCoder``), ``loss_bbox_cls`` classifies which bucket of each side the
+ground-truth edge falls in and ``loss_bbox_reg`` regresses the edge's offset from the nearest ones.
+SABLRetinaHead hands both ``4 × side_num`` columns for every prior, weighted at the positives only,
+with the sampling's avg_factor times the columns the weights can reach per positive. SABLHead, the
+RoI head's, hands both every sampled RoI, weighted at the positives only: ``loss_bbox_cls`` each
+RoI's four sides as rows of ``side_num`` bucket logits (``view(-1, side_num)``), with the avg_factor
+``bucket_cls_targets.size(0)``, 4 × the sampled RoIs; ``loss_bbox_reg`` each RoI's
+``4 × side_num`` offsets, with the avg_factor ``bucket_offset_targets.size(0)``, the sampled RoIs."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from losstune.engine.confignum import config_float, config_int
 
 # BucketingBBoxCoder's defaults (num_buckets and scale_factor have none; SABL's configs give 14 and 3.0)
 NUM_BUCKETS, SCALE_FACTOR, OFFSET_TOPK, OFFSET_UPPERBOUND = 14, 3.0, 2, 1.0
+ROI_SCALE_FACTOR = 1.7  # SABLHead's default bbox_coder: BucketingBBoxCoder(num_buckets=14, scale_factor=1.7)
 ANCHOR_SIDES = (32.0, 256.0)  # the positives' square anchors (octave_base_scale 4 × strides 8..64)
 EDGE_SHIFT = 0.2  # a positive's box edges lie within this fraction of its anchor's side from it
 BUCKET_LOSSES = ("loss_bbox_cls", "loss_bbox_reg")  # the losses SABLRetinaHead hands side buckets
@@ -38,15 +43,16 @@ class Coder:
         return math.ceil(self.num_buckets / 2)
 
 
-def coder_of(head: dict[str, Any]) -> Coder:
-    """The ``bbox_coder`` of a head config, its defaults where a value is not a number."""
+def coder_of(head: dict[str, Any], scale_factor: float = SCALE_FACTOR) -> Coder:
+    """The ``bbox_coder`` of a head config, its defaults where a value is not a number
+    (``scale_factor``: the head's default, SABLHead's 1.7)."""
     cfg = head.get("bbox_coder")
     cfg = cfg if isinstance(cfg, dict) else {}
 
     ignore = cfg.get("cls_ignore_neighbor", True)
     return Coder(
         config_int(cfg, "num_buckets", NUM_BUCKETS, least=1),
-        config_float(cfg, "scale_factor", SCALE_FACTOR, above=0),
+        config_float(cfg, "scale_factor", scale_factor, above=0),
         config_int(cfg, "offset_topk", OFFSET_TOPK, least=1),
         config_float(cfg, "offset_upperbound", OFFSET_UPPERBOUND, above=0),
         ignore if isinstance(ignore, bool) else True,
@@ -135,4 +141,29 @@ def describe(loss_name: str, coder: Coder) -> str:
     return (
         f"; SABLRetinaHead hands every prior's bucket offsets, {cols}, weighted at the positives' "
         f"offset_topk = {coder.offset_topk} nearest buckets of each side"
+    )
+
+
+def roi_bucket_inputs(loss_name: str, pos_mask: Tensor, coder: Coder, g: torch.Generator) -> list[Tensor]:
+    """SABLHead's arguments of ``loss_name`` for every sampled RoI (``pos_mask``: its positives),
+    made as :func:`bucket_inputs` makes a prior's: ``loss_bbox_cls`` on the four sides of each RoI
+    as rows of ``side_num`` columns, ``loss_bbox_reg`` on ``4 × side_num`` columns a RoI."""
+    args = bucket_inputs(loss_name, pos_mask, coder, g)
+    if loss_name == "loss_bbox_cls":
+        return [a.reshape(-1, coder.side_num) for a in args]
+    return args
+
+
+def describe_roi(loss_name: str, coder: Coder) -> str:
+    """The sampling text's account of SABLHead's call of ``loss_name``."""
+    side = coder.side_num
+    if loss_name == "loss_bbox_cls":
+        return (
+            f"; SABLHead hands every sampled RoI's bucket logits, its 4 sides as rows of side_num = "
+            f"ceil(num_buckets / 2) = {side} columns, against the one-hot bucket of each side's edge, weighted at the "
+            "positives (a neighbour bucket within one bucket of the edge ignored)"
+        )
+    return (
+        f"; SABLHead hands every sampled RoI's bucket offsets, {4 * side} columns (4 sides × side_num = {side}), "
+        f"weighted at the positives' offset_topk = {coder.offset_topk} nearest buckets of each side"
     )

@@ -71,7 +71,13 @@ def semantic_inputs(
         f"(± {LOGIT_SPREAD:g} across its {classes} classes); every pixel is handed to the module, with no weight"
     )
     stats = {"positives": 1, "negatives": 0, "priors": side * side, "images": 1, "avg_factor": None}
-    s = Sampled(
+    return Inputs([logits, target], {}, one_image(what, stats))
+
+
+def one_image(what: str, stats: dict[str, Any]) -> Sampled:
+    """The assignment of a call on one image's whole prediction (a map, a row of class logits): the
+    image its one positive, no avg_factor; ``what``: how the call is made, ``stats`` its counts."""
+    return Sampled(
         torch.zeros(1, dtype=torch.long),
         torch.ones(1),
         torch.ones(1, 4),
@@ -82,4 +88,3 @@ def semantic_inputs(
         stats,
         "none",
     )
-    return Inputs([logits, target], {}, s)

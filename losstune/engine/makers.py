@@ -19,8 +19,10 @@ from losstune.engine import (
     heads_centernet,
     heads_condinst,
     heads_corner,
+    heads_glbctx,
     heads_grid,
     heads_maskiou,
+    heads_point,
     heads_sabl,
     heads_semantic,
     heads_solo,
@@ -82,6 +84,15 @@ def _sabl(d: Dense) -> tuple[list[Any], str]:
     coder = heads_sabl.coder_of(d.head)
     args = heads_sabl.bucket_inputs(d.loss_name, d.sampled.pos_mask, coder, d.generator)
     return list(args), heads_sabl.describe(d.loss_name, coder)
+
+
+def _sabl_roi(d: Dense) -> tuple[list[Any], str]:
+    """SABLHead's bucket losses on every sampled RoI's sides; its ``loss_cls`` as made."""
+    if d.loss_name not in heads_sabl.BUCKET_LOSSES:
+        return d.args, ""
+    coder = heads_sabl.coder_of(d.head, heads_sabl.ROI_SCALE_FACTOR)
+    args = heads_sabl.roi_bucket_inputs(d.loss_name, d.sampled.pos_mask, coder, d.generator)
+    return args, heads_sabl.describe_roi(d.loss_name, coder)
 
 
 def _sparse(o: Own) -> Inputs | None:
@@ -148,6 +159,7 @@ MAKERS: dict[str, Maker] = {
             o.loss_name, o.loss_cfg, head=o.head, num_classes=o.num_classes, num_priors=o.num_priors, seed=o.seed
         )
     ),
+    heads_glbctx.GLBCTX_HEAD: Maker(own=lambda o: heads_glbctx.glbctx_inputs(o.loss_name, head=o.head, seed=o.seed)),
     **{family: Maker(own=_sparse) for family in heads_sparse.SPARSE_HEADS},
     "CondInstMaskHead": Maker(
         own=lambda o: heads_condinst.mask_inputs(
@@ -173,6 +185,12 @@ MAKERS: dict[str, Maker] = {
     ),
     "SABLRetinaHead": Maker(remake=_sabl),
     "PAAHead": Maker(remake=_paa),
+    "SABLHead": Maker(remake=_sabl_roi),
+    "MaskPointHead": Maker(
+        own=lambda o: heads_point.point_inputs(
+            o.loss_name, head=o.head, model=o.model, num_classes=o.num_classes, num_priors=o.num_priors, seed=o.seed
+        )
+    ),
     **{
         family: Maker(
             remake=lambda d: heads_ssd.ssd_args(d.loss_name, d.args, d.num_classes, d.head, d.model, d.generator)

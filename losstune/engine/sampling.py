@@ -215,15 +215,22 @@ def rcnn_cfg(model: dict[str, Any]) -> dict[str, Any]:
     return rcnn if isinstance(rcnn, dict) else {}
 
 
-def sampled_positives(model: dict[str, Any], num_classes: int, seed: int) -> tuple[int, str]:
-    """The positives the configured RoI sampler gives one image (of :data:`ROI_PROPOSALS`), and how."""
+def roi_sample(model: dict[str, Any], num_classes: int, seed: int, proposals: int = ROI_PROPOSALS) -> Sampled:
+    """The RoIs the configured RoI sampler (``train_cfg.rcnn.sampler``) draws from one image's
+    ``proposals``."""
     sampler = rcnn_cfg(model).get("sampler")
-    s = sample(
+    return sample(
         sampler if isinstance(sampler, dict) else None,
-        num_priors=ROI_PROPOSALS,
+        num_priors=proposals,
         num_classes=num_classes,
         roi_head=True,
         seed=seed,
     )
+
+
+def sampled_positives(model: dict[str, Any], num_classes: int, seed: int) -> tuple[int, str]:
+    """The positives the configured RoI sampler gives one image (of :data:`ROI_PROPOSALS`), and how."""
+    sampler = rcnn_cfg(model).get("sampler")
+    s = roi_sample(model, num_classes, seed)
     kind = bare_type(str(sampler.get("type"))) if isinstance(sampler, dict) else "PseudoSampler"
     return int(s.pos_mask.sum()), f"the positives {kind} samples of one image's {ROI_PROPOSALS} proposals"

@@ -23,6 +23,7 @@ from losstune.engine.headmodel import (
     rule_for,
     sampled_for,
     stage_of,
+    stage_sampler,
     stage_weight,
 )
 from losstune.engine.heads_own import entered, not_modelled, term_hint
@@ -95,6 +96,7 @@ NOUNS = {
     "DIIHead": ("proposal", "proposals"),
     "DynamicMaskHead": ("proposal", "proposals"),
     **{f: ("grid cell", "grid cells") for f in ("SOLOHead", "DecoupledSOLOHead", "SOLOV2Head")},
+    "GlobalContextHead": ("image", "images"),
 }
 
 
@@ -126,6 +128,8 @@ def _sample_inputs(
     mmdet_head = head_ref is None or head_ref.registry == DEFAULT_SCOPE
     name = str(loss.path[-1])
     family, at, names = _logged_as(where, head_ref, name, epoch)
+    if sampler is None and roi_head:  # a head of no stage of its own: the stage's train_cfg.rcnn
+        sampler = stage_sampler(where, term or names[0])
     why = not_modelled(bare_type(head_type), name) if mmdet_head else None
     if why is not None:
         raise InputError(why, replayable=True)

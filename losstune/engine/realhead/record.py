@@ -87,8 +87,15 @@ def recording_builds(registry: Any) -> Iterator[Builds]:
 
 
 def is_loss_module(name: str, module: Any) -> bool:
-    """A loss module: one of MMDetection's losses, or any module a head keeps as ``loss_*``."""
-    return type(module).__module__.startswith("mmdet.models.losses") or name.rsplit(".", 1)[-1].startswith("loss")
+    """A loss module: one of MMDetection's losses, any module a head keeps as ``loss_*``, or one of
+    torch's (GlobalContextHead's ``criterion``, ``nn.BCEWithLogitsLoss``)."""
+    import torch
+
+    return (
+        type(module).__module__.startswith("mmdet.models.losses")
+        or name.rsplit(".", 1)[-1].startswith("loss")
+        or isinstance(module, torch.nn.modules.loss._Loss)
+    )
 
 
 @contextlib.contextmanager
