@@ -1005,7 +1005,7 @@ def test_auto_assign_terms_equal_the_heads_on_its_inputs(boxes: int, force_topk:
         p,
     )
     for name in aa.TERMS:
-        assert getattr(ours, name) == pytest.approx(float(real[name]), rel=1e-5, abs=1e-8), name
+        assert getattr(ours, name) == pytest.approx(float(real[name].detach()), rel=1e-5, abs=1e-8), name
     assert ours.boxes == 2 * boxes and ours.pos_divisor == max(1, 2 * boxes)
 
 
