@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from losstune.engine.confignum import config_int
+from losstune.engine.ellipses import inside_ellipses
 from losstune.engine.inputs import Inputs
 from losstune.engine.sampling import Sampled, sample
 from losstune.words import count
@@ -78,11 +79,7 @@ def ellipse_masks(boxes: Tensor, side: int, stride: int) -> Tensor:
     """Each box's instance (the ellipse inscribed in it) on an image of ``side``, sampled as the
     head samples its targets: every ``stride`` pixels from ``stride // 2``, 1 inside."""
     centres = torch.arange(stride // 2, side, stride, dtype=boxes.dtype) + 0.5
-    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
-    rx, ry = (boxes[:, 2] - boxes[:, 0]) / 2, (boxes[:, 3] - boxes[:, 1]) / 2
-    dx = ((centres[None, :] - cx[:, None]) / rx[:, None]) ** 2
-    dy = ((centres[None, :] - cy[:, None]) / ry[:, None]) ** 2
-    return (dx[:, None, :] + dy[:, :, None] <= 1).float()
+    return inside_ellipses(boxes, centres, centres).float()
 
 
 def mask_inputs(

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from losstune.engine.confignum import config_int
+from losstune.engine.ellipses import inside_ellipses
 from losstune.engine.inputs import Inputs
 from losstune.engine.sampling import Sampled
 from losstune.words import count
@@ -34,10 +35,7 @@ def paint_ellipses(boxes: Tensor, labels: Tensor, size: int, classes: int) -> Te
     ellipse painted with its label (later boxes over earlier ones), the others the last class."""
     centres = torch.arange(size, dtype=boxes.dtype) + 0.5
     out = torch.full((1, size, size), classes - 1, dtype=torch.long)
-    for box, label in zip(boxes, labels.tolist(), strict=True):
-        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-        rx, ry = (box[2] - box[0]) / 2, (box[3] - box[1]) / 2
-        inside = ((centres[None, :] - cx) / rx) ** 2 + ((centres[:, None] - cy) / ry) ** 2 <= 1
+    for inside, label in zip(inside_ellipses(boxes, centres, centres), labels.tolist(), strict=True):
         out[0][inside] = label
     return out
 

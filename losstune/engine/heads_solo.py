@@ -40,6 +40,7 @@ import torch
 from torch import Tensor
 
 from losstune.engine.confignum import config_float, config_int, number
+from losstune.engine.ellipses import inside_ellipses
 from losstune.engine.inputs import PRIOR_BIAS, Inputs, OtherCalls, untrained_logits
 from losstune.engine.sampling import NUM_GTS, Sampled
 from losstune.schema.catalogue import bare_type
@@ -189,11 +190,7 @@ def ellipse_masks(boxes: Tensor, stride: float, size: tuple[int, int]) -> Tensor
     height, width = size
     xs = (torch.arange(width, dtype=torch.float32) + 0.5) * stride
     ys = (torch.arange(height, dtype=torch.float32) + 0.5) * stride
-    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
-    rx, ry = (boxes[:, 2] - boxes[:, 0]) / 2, (boxes[:, 3] - boxes[:, 1]) / 2
-    dx = ((xs[None, :] - cx[:, None]) / rx[:, None])[:, None, :] ** 2
-    dy = ((ys[None, :] - cy[:, None]) / ry[:, None])[:, :, None] ** 2
-    return (dx + dy <= 1).float()
+    return inside_ellipses(boxes, xs, ys).float()
 
 
 @dataclass(frozen=True)

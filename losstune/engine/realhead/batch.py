@@ -133,12 +133,10 @@ def ellipse_masks(boxes: Tensor, size: int) -> Any:
     import torch
     from mmdet.structures.mask import BitmapMasks
 
+    from losstune.engine.ellipses import inside_ellipses
+
     centres = torch.arange(size, dtype=boxes.dtype) + 0.5
-    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
-    rx, ry = (boxes[:, 2] - boxes[:, 0]) / 2, (boxes[:, 3] - boxes[:, 1]) / 2
-    dx = ((centres[None, None, :] - cx[:, None, None]) / rx[:, None, None]) ** 2
-    dy = ((centres[None, :, None] - cy[:, None, None]) / ry[:, None, None]) ** 2
-    inside = (dx + dy) <= 1
+    inside = inside_ellipses(boxes, centres, centres)
     return BitmapMasks(inside.to(torch.uint8).numpy(), size, size)
 
 
