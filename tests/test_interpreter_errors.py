@@ -50,6 +50,9 @@ FAILS: dict[str, tuple[str, int, str]] = {
     "x = dict(**{1: 2})\n": ("LT012", 1, "TypeError: keywords must be strings"),
     "x = dict(a=1, **{'a': 2})\n": ("LT012", 1, "TypeError: dict() got multiple values for keyword argument 'a'"),
     "x = dict(**dict(a=1), a=2)\n": ("LT012", 1, "TypeError: dict() got multiple values for keyword argument 'a'"),
+    # `dict` rebound, at the top level or in a comprehension, is no longer the built-in.
+    "dict = list\nx = dict(a=1)\n": ("LT012", 2, "TypeError: list() takes no keyword arguments"),
+    "x = [dict(b=k) for dict in [set] for k in [1]]\n": ("LT012", 1, "TypeError: set() takes no keyword arguments"),
     "x = [1] + {}\n": ("LT012", 1, 'TypeError: can only concatenate list (not "dict") to list'),
     "x = {}.copy(1)\n": ("LT012", 1, "TypeError: dict.copy() takes no arguments (1 given)"),
     "x = {} < {}\n": ("LT012", 1, "TypeError: '<' not supported between instances of 'dict' and 'dict'"),

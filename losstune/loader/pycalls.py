@@ -27,11 +27,15 @@ from losstune.loader.pyexpr import Expressions
 from losstune.loader.values import LDict, Opaque
 from losstune.model import Origin
 
+_DICT = Builtin("dict")
+
 
 class Calls(Expressions):
     """The value of a call."""
 
     def _eval_Call(self, node: ast.Call) -> Any:
+        if not node.args and self._is_builtin_dict(node.func):
+            return self._dict_of_keywords(node)
         func = self._eval_chain(node.func)
         if isinstance(func, Opaque):
             return func
@@ -81,6 +85,36 @@ class Calls(Expressions):
                     return v
             return call_method(self.budget, func, args, kwargs, origins)
         raise Unsupported(f"a call of {type_name(func)}")
+
+    def _is_builtin_dict(self, func: ast.expr) -> bool:
+        """Whether ``func`` is the name ``dict`` and stands for the built-in (nothing rebinds it)."""
+        if type(func) is not ast.Name or func.id != "dict" or "dict" in self.globals:
+            return False
+        return not any("dict" in scope for scope in self.scopes)
+
+    def _dict_of_keywords(self, node: ast.Call) -> Any:
+        """``dict(k=v, ...)``, the commonest call of a config, as the general path of
+        :meth:`_eval_Call` and :meth:`_call_builtin` computes it (the same values, origins, checks
+        and steps), without the call's general machinery."""
+        out = LDict()
+        out.span = self.span(node)
+        for kw in node.keywords:
+            value = self.eval(kw.value)
+            if kw.arg is None:
+                if isinstance(value, Opaque):
+                    return value
+                if not isinstance(value, dict):
+                    raise PyError(f"TypeError: argument after ** must be a mapping, not {type_name(value)}")
+                self.budget.charge(len(value))
+                fallback = self.origin(kw.value)
+                for k, v in value.items():
+                    self._keyword(_DICT, out, k)
+                    out.set(k, v, value.origins.get(k, fallback) if isinstance(value, LDict) else fallback)
+            else:
+                if kw.arg in out:  # given by a `**` before it
+                    self._keyword(_DICT, out, kw.arg)
+                out.set(kw.arg, value, self.origin(kw.value))
+        return out
 
     @staticmethod
     def _keyword(func: Any, kwargs: dict[str, Any], name: Any) -> None:
