@@ -273,7 +273,10 @@ class Core:
         budget.steps += 1
         if budget.steps > budget.allowed:
             raise StepsSpent()
-        method = self._evaluators.get(type(node))
+        kind = type(node)
+        if kind is ast.Constant:  # the commonest node: its value, without a call of its method
+            return node.value  # type: ignore[attr-defined]
+        method = self._evaluators.get(kind)
         if method is None:
             return self._opaque(node, f"a `{type(node).__name__}` expression")
         try:
@@ -305,6 +308,7 @@ BUILTIN_NAMES = frozenset(name for name in vars(builtins) if not name.startswith
 _NAME = re.compile(r"(?<![.\w])([^\W\d]\w*)(?!\s*=[^=])")
 
 CODE = (Builtin, BoundMethod, ModuleRef, LazyRef, Dropped)
+
 
 PLAIN = (dict, list, tuple, str, int, float, bool, complex, type(None), set, frozenset, bytes)
 
