@@ -11,6 +11,9 @@ What it measures, in one run, on a real tree (by default MMDetection 3.3.0's con
   in one process and as ``losstune lint`` runs it (``--jobs 0``: a forked worker per CPU on
   Linux), against the same mmengine time; target >= 30x, for the second; the two
   must give the same findings;
+* each of these three measured ``--rounds`` times (default 3), interleaved (losstune's load, its
+  two lints, mmengine, then again), and the median of each taken: on a shared machine one run of
+  either side can be a third slower than the next, and the rounds show by how much;
 * wall time of ``losstune lint FILE`` (which checks the configs that inherit FILE too),
   ``losstune lint --no-dependents FILE`` (FILE alone) and ``losstune explain --no-steps FILE`` as
   a user runs them (a new process each, imports included, with the bytecode Python caches, as an installed
@@ -20,7 +23,7 @@ What it measures, in one run, on a real tree (by default MMDetection 3.3.0's con
   (``--big N`` to change the count, 0 to skip), with the share of ``ast.parse`` in it.
 
 Run from the repository root:
-``python benchmarks/bench_tree.py [--tree DIR] [--file F] [--big N] [--wall-only]``.
+``python benchmarks/bench_tree.py [--tree DIR] [--file F] [--rounds R] [--big N] [--wall-only]``.
 Exit code 1 when a target is missed or a config that mmengine loads fails in losstune.
 """
 
@@ -211,6 +214,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tree", default=DEFAULT_TREE, help="a config tree (default: MMDetection 3.3.0's)")
     parser.add_argument("--file", default=DEFAULT_FILE, help="the config, relative to the tree, timed alone")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the tree's measures (median)")
     parser.add_argument("--big", type=int, default=200_000, help="statements of the generated file (0: skip)")
     parser.add_argument("--wall-only", action="store_true", help="time lint and explain of --file alone")
     args = parser.parse_args()
@@ -221,15 +225,25 @@ def main() -> int:
     if args.wall_only:
         return 0 if all(t <= WALL_TARGET for t in walls(tree, args.file).values()) else 1
     paths = configs(tree)
-    t_lt, f_lt = time_losstune(paths)
-    t_alone, alone = time_lint(tree, 1)
-    t_lint, shared = time_lint(tree, 0)
-    n_lint = len(shared.configs)
-    same = shared.diagnostics == alone.diagnostics and shared.configs == alone.configs
-    t_mm, f_mm = time_mmengine(paths)
-    load_ratio, lint_ratio = t_mm / t_lt, t_mm / t_lint
     n = len(paths)
     print(f"tree: {tree} ({n} configs outside _base_ folders)")
+    rounds: list[tuple[float, float, float, float]] = []
+    same = True
+    for r in range(max(args.rounds, 1)):
+        t_lt, f_lt = time_losstune(paths)
+        t_alone, alone = time_lint(tree, 1)
+        t_lint, shared = time_lint(tree, 0)
+        same = same and shared.diagnostics == alone.diagnostics and shared.configs == alone.configs
+        t_mm, f_mm = time_mmengine(paths)
+        rounds.append((t_lt, t_alone, t_lint, t_mm))
+        print(
+            f"round {r + 1}: load {t_lt:.3f} s, lint one process {t_alone:.3f} s, lint workers {t_lint:.3f} s, "
+            f"mmengine {t_mm:.3f} s (load {t_mm / t_lt:.1f}x, lint {t_mm / t_lint:.1f}x)"
+        )
+    t_lt, t_alone, t_lint, t_mm = (statistics.median(column) for column in zip(*rounds, strict=True))
+    n_lint = len(shared.configs)
+    load_ratio, lint_ratio = t_mm / t_lt, t_mm / t_lint
+    print(f"medians of {len(rounds)} round(s):")
     print(f"losstune.load, each call on its own: {t_lt:.3f} s ({t_lt / n * 1000:.2f} ms/config)")
     workers = workers_for(0, n_lint)
     print(f"losstune lint of the tree ({n_lint} files), one process: {t_alone:.3f} s")
