@@ -3,6 +3,7 @@ each box, sampled at points of a grid."""
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 
@@ -14,3 +15,13 @@ def inside_ellipses(boxes: Tensor, xs: Tensor, ys: Tensor) -> Tensor:
     dx = ((xs[None, :] - cx[:, None]) / rx[:, None])[:, None, :] ** 2
     dy = ((ys[None, :] - cy[:, None]) / ry[:, None])[:, :, None] ** 2
     return dx + dy <= 1
+
+
+def drawn_instances(n: int, image: tuple[int, int], num_classes: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
+    """``n`` seeded boxes (x1, y1, x2, y2) inside ``image`` (width, height), each side a tenth to a
+    half of the image's, and their labels below ``num_classes``."""
+    side = torch.tensor([float(image[0]), float(image[1])])
+    wh = (0.1 + 0.4 * torch.rand(n, 2, generator=g)) * side
+    xy = torch.rand(n, 2, generator=g) * (side - wh)
+    labels = torch.randint(0, max(num_classes, 1), (n,), generator=g)
+    return torch.cat([xy, xy + wh], 1), labels

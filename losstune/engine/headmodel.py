@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import Tensor
 
-from losstune.engine import heads_ddq, heads_fsaf, heads_glbctx, heads_sparse, heads_ssd, heads_yolo
+from losstune.engine import heads_ddod, heads_ddq, heads_fsaf, heads_glbctx, heads_sparse, heads_ssd, heads_yolo
 from losstune.engine.confignum import config_int, number
 from losstune.engine.heads_pisa import ISR_NOTE, carl_weights, train_option
 from losstune.engine.inputs import Inputs, untrained_logits
@@ -76,6 +76,7 @@ FAMILY: dict[str, str] = {
     "DynamicMaskHead": "DynamicMaskHead",
     **{h: h for h in ("SOLOHead", "DecoupledSOLOHead", "SOLOV2Head")},
     "DecoupledSOLOLightHead": "DecoupledSOLOHead",
+    "DDODHead": "DDODHead",
 }
 
 Avg = Literal[
@@ -114,10 +115,12 @@ class Rule:
     # weights each row, sums and divides by the sampling's avg_factor (PISA's CARL)
     # "pair_mean": the mean of the head's two calls per feature level (CornerHead's top-left and
     # bottom-right maps)
+    # "reweighted": a call per feature level, each level's result × its reweight factor, counted on
+    # the positives of each level (DDODHead's calc_reweight_factor, heads_ddod)
     # "selected": the module returns per-element losses (the config's reduction='none'); the head
     # keeps each box's positives on one feature level, sums and divides by the positives kept, or
     # by the negatives where none is (FSAFHead's online feature selection)
-    after: Literal["none", "weight_sum", "positives", "weighted_sum", "pair_mean", "selected"] = "none"
+    after: Literal["none", "weight_sum", "positives", "weighted_sum", "pair_mean", "selected", "reweighted"] = "none"
     after_what: str = ""  # what the head's code calls the divisor, where it names it
     by: str = ""  # the code that divides, where not the head's loss_by_feat (DDQAuxLoss.loss)
     avg_what: str = ""  # what the head's code counts the avg_factor on, where the rule is its rows
@@ -143,6 +146,10 @@ class Rule:
 _CENTERNESS = "centerness_targets"
 _SAMPLES = "num_total_samples"
 _AUX = "DDQAuxLoss.loss"
+# PAAHead's and LADHead's loss_centerness: the positives' IoU logits against their IoUs, by num_pos
+_PAA_IOU = Rule(
+    rows="positives", weight="none", quality="iou_target", target="quality", avg="positives", log_name="loss_iou"
+)
 _DENSE_QUALITY_FIRST = Rule(rows="positives", weight="quality", avg="constant", after="weight_sum")
 
 RULES: dict[str, dict[str, Rule]] = {
@@ -193,14 +200,7 @@ RULES: dict[str, dict[str, Rule]] = {
     "PAAHead": {
         "loss_cls": Rule(avg="positives_or_images"),
         "loss_bbox": Rule(rows="positives", weight="quality", quality="iou_target", avg="weight_sum", floor=0.0),
-        "loss_centerness": Rule(
-            rows="positives",
-            weight="none",
-            quality="iou_target",
-            target="quality",
-            avg="positives",
-            log_name="loss_iou",
-        ),
+        "loss_centerness": _PAA_IOU,
     },
     "YOLOXHead": {
         "loss_cls": Rule(rows="positives", weight="none", avg="none", after="positives", after_what=_SAMPLES),
@@ -270,6 +270,13 @@ RULES: dict[str, dict[str, Rule]] = {
             "loss_mask": Rule(weight="none", avg="none", after="positives", after_what="num_pos", layout="levels"),
         }
         for family in ("SOLOHead", "DecoupledSOLOHead", "SOLOV2Head")
+    },
+    # heads_ddod: two ATSS assignments (loss_cls's, the box terms'), a call per level, each × its
+    # reweight factor; the sampling's avg_factor of each assignment
+    "DDODHead": {
+        "loss_cls": Rule(after="reweighted"),
+        "loss_bbox": Rule(rows="positives", weight="none", after="reweighted"),
+        "loss_iou": Rule(after="reweighted"),
     },
     "DETRHead": {
         "loss_cls": Rule(avg="detr_cls"),
@@ -526,6 +533,9 @@ class Counts:
     negatives: tuple[int, ...]
     rows: int
     weights: float = 0.0
+    # per feature level: the positives a reweighting head counts there, and the module's result
+    # there (DDODHead's; empty where the head does not reweight its levels)
+    levels: tuple[tuple[int, float], ...] = ()
 
     @property
     def pos(self) -> int:
@@ -599,6 +609,8 @@ def divisor(r: Rule, counts: Counts, given: float | None = None) -> float | None
         return 2.0
     if r.after == "selected":
         return counts.weights if counts.weights > 0 else float(sum(max(n, 1) for n in counts.negatives))
+    if r.after == "reweighted" and counts.levels:  # the model's own calls combine their levels themselves
+        return heads_ddod.level_divisor(counts.levels)
     return None
 
 

@@ -40,7 +40,7 @@ import torch
 from torch import Tensor
 
 from losstune.engine.confignum import config_float, config_int, number
-from losstune.engine.ellipses import inside_ellipses
+from losstune.engine.ellipses import drawn_instances, inside_ellipses
 from losstune.engine.inputs import PRIOR_BIAS, Inputs, OtherCalls, untrained_logits
 from losstune.engine.sampling import NUM_GTS, Sampled
 from losstune.schema.catalogue import bare_type
@@ -210,11 +210,7 @@ def model_batch(family: str, head: dict[str, Any], *, num_classes: int, num_prio
     image = image_of(grid, num_priors)
     who = bare_type(str(head.get("type", family)))
     g = torch.Generator().manual_seed(seed)
-    side = torch.tensor([float(image[0]), float(image[1])])
-    wh = (0.1 + 0.4 * torch.rand(NUM_GTS, 2, generator=g)) * side
-    xy = torch.rand(NUM_GTS, 2, generator=g) * (side - wh)
-    boxes = torch.cat([xy, xy + wh], 1)
-    labels = torch.randint(0, max(num_classes, 1), (NUM_GTS,), generator=g)
+    boxes, labels = drawn_instances(NUM_GTS, image, num_classes, g)
     levels = assign(boxes, labels, grid, image, num_classes, per_instance=family == "SOLOV2Head")
     flat = torch.cat([lv.labels.flatten() for lv in levels])
     pos_mask = flat < num_classes

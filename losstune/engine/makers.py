@@ -19,6 +19,7 @@ from losstune.engine import (
     heads_centernet,
     heads_condinst,
     heads_corner,
+    heads_ddod,
     heads_glbctx,
     heads_grid,
     heads_maskiou,
@@ -173,6 +174,11 @@ MAKERS: dict[str, Maker] = {
         )
     ),
     **{family: Maker(own=partial(_solo, family)) for family in heads_solo.SOLO_HEADS},
+    heads_ddod.DDOD_HEAD: Maker(
+        own=lambda o: heads_ddod.ddod_inputs(
+            o.loss_name, o.head, o.model, num_classes=o.num_classes, num_priors=o.num_priors, seed=o.seed
+        )
+    ),
     "YOLOXHead": Maker(
         remake=lambda d: (
             heads_yolo.yolox_args(d.loss_name, d.args, d.sampled, d.rows, d.generator, d.num_classes),

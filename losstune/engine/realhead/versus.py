@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from losstune.engine.confignum import config_int
 from losstune.engine.headmodel import Counts, family_of, logged_rule
 from losstune.engine.heads_autoassign import AUTO_ASSIGN
+from losstune.engine.heads_ddod import DDOD_HEAD
 from losstune.engine.heads_freeanchor import FREE_ANCHOR, TERMS
 from losstune.engine.heads_freeanchor import OWN_METHOD as BAG_METHOD
 from losstune.engine.heads_fsaf import REWEIGHT_METHOD
@@ -223,6 +224,9 @@ def _add_call(
         positive = target.reshape(rows) > 0  # an objectness target: 1 at the positives
         labelled = w.reshape(rows) > 0 if w is not None and w.numel() == rows else torch.ones_like(positive)
         tally.add(positive, labelled & ~positive)
+    elif _marked_row(pred, target, w):
+        positive = w > 0  # one value a row, its weight 1 at the positives (DDODHead's IoU logits)
+        tally.add(positive, ~positive)
     elif w is not None and w.dim() == 2 and w.shape[0] == rows:
         # the box weights mark the positives; which of the others are sampled negatives they do
         # not say (the labelled term of the same assignment does)
@@ -240,6 +244,19 @@ def _add_call(
         repeated = rows % 4 == 0 and rows > 0 and bool((w.view(-1, 4) == w.view(-1, 4)[:, :1]).all())
         tally.weights += float(w.sum()) / (4 if repeated and pred.dim() == 2 and pred.shape[1] > 4 else 1)
     return rows, width_of(pred)
+
+
+def _marked_row(pred: Any, target: Any, w: Any) -> bool:
+    """Whether a call hands one value a row (``(rows,)``) against a target of its shape, with a
+    weight of that shape that is 0 somewhere: the weight marks the positives."""
+    shape = getattr(pred, "shape", None)
+    return bool(
+        pred.dim() == 1
+        and getattr(target, "shape", None) == shape
+        and w is not None
+        and w.shape == shape
+        and bool((w == 0).any())
+    )
 
 
 def _soft_positives(pred: Any, target: Any) -> Any:
@@ -345,7 +362,7 @@ def _assignment_of(feed: RealFeed, fed: list[tuple[RealFeed, bool]]) -> RealFeed
 def _per_image_from(feed: RealFeed, other: RealFeed | None) -> RealFeed:
     """``feed`` with its positives split per image as ``other``'s, where it has as many."""
     if other is not None and other is not feed and other.counts.pos == feed.counts.pos:
-        counts = Counts(other.counts.positives, other.counts.negatives, feed.counts.rows, feed.counts.weights)
+        counts = replace(feed.counts, positives=other.counts.positives, negatives=other.counts.negatives)
         return replace(feed, counts=counts)
     return feed
 
@@ -424,6 +441,8 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
         for name, t in _terms(run)
     }
     replayed: dict[str, float] = {}
+    if family == DDOD_HEAD:  # each level's positives and result, as its reweighting counts them
+        made = _reweighted(made, run)
     if run.own and run.own_method == REWEIGHT_METHOD:  # FSAF: the selection's positives and sums
         made = {name: (_selected(f, run, name), split) for name, (f, split) in made.items()}
         out.compared_on = (
@@ -501,6 +520,51 @@ def _selected(feed: RealFeed, run: HeadRun, name: str) -> RealFeed:
     summed = sum(float(c.output[part].detach()) for c in run.own)
     counts = replace(feed.counts, weights=float(kept))
     return replace(feed, counts=counts, scale=feed.value / summed if summed else None)
+
+
+def _call_counts(run: HeadRun, index: int) -> tuple[int, int, float]:
+    """One recorded call's rows, positives (as :func:`_add_call` counts them) and result."""
+    call = run.recorded[index]
+    module = run.model.get_submodule(call.module)
+    tally = _Tally([0] * run.batch.images, [0] * run.batch.images)
+    rows, _ = _add_call(tally, _bound(module, call), getattr(_head_of(run, call), "num_classes", 80))
+    out = call.output
+    return rows, sum(tally.pos), float(out.detach()) if hasattr(out, "detach") else float(out)
+
+
+def _reweighted(made: dict[str, tuple[RealFeed, bool]], run: HeadRun) -> dict[str, tuple[RealFeed, bool]]:
+    """DDODHead's terms with each called level's positives counted as its reweighting counts them
+    (``loss_cls``: the classification assignment's; the box terms: those and the regression
+    assignment's, read from ``loss_iou``'s calls, which mark every anchor's) and each call's result.
+    ``loss_cls`` is called on every level, in order; a box call's level is the one of as many anchors
+    (``loss_bbox``'s, on the positives only, that of ``loss_iou``'s call beside it)."""
+    terms = {t.name: t.calls for t in run.terms if t.calls}
+    if "loss_cls" not in terms:
+        return made
+    cls = [_call_counts(run, i) for i in terms["loss_cls"]]
+    iou = [_call_counts(run, i) for i in terms.get("loss_iou", [])]  # none: no regression positive
+    by_rows = {rows: level for level, (rows, _, _) in enumerate(cls)}
+    if len(by_rows) != len(cls) or any(rows not in by_rows for rows, _, _ in iou):
+        return made
+    reg_levels = [by_rows[rows] for rows, _, _ in iou]
+    counted = [n for _, n, _ in cls]
+    for level, (_, n, _) in zip(reg_levels, iou, strict=True):
+        counted[level] += n
+    out = dict(made)
+    for name, calls in terms.items():
+        if name not in made:
+            continue
+        values = [_call_counts(run, i)[2] for i in calls]
+        if name == "loss_cls":
+            levels = tuple((n, v) for (_, n, _), v in zip(cls, values, strict=True))
+        elif len(calls) == len(reg_levels):  # every level's count, a level of no call's result 0
+            results = dict(zip(reg_levels, values, strict=True))
+            levels = tuple((n, results.get(level, 0.0)) for level, n in enumerate(counted))
+        else:
+            continue
+        feed, split = made[name]
+        out[name] = (replace(feed, counts=replace(feed.counts, levels=levels)), split)
+    return out
 
 
 def _own_feeds(cfg: LoadedConfig, run: HeadRun, model: dict[str, Any]) -> dict[str, tuple[RealFeed, float]]:
@@ -717,6 +781,7 @@ def _compare(name: str, key: str, r: Any, real: RealFeed, family: str | None, as
     feed_rule = r.rule
     stats = r.trace.steps[0].value if isinstance(r.trace.steps[0].value, dict) else {}
     levels = feed_rule is not None and feed_rule.rule.layout == "levels"
+    check.model_rows = int(stats.get("handed", check.model_rows))  # a call per level (DDOD's): all calls' rows
     if levels:  # a call per level: all calls' masks
         check.model_rows = int(stats.get("masks", check.model_rows))
     if check.model_width != real.width:
