@@ -77,6 +77,7 @@ FAMILY: dict[str, str] = {
     **{h: h for h in ("SOLOHead", "DecoupledSOLOHead", "SOLOV2Head")},
     "DecoupledSOLOLightHead": "DecoupledSOLOHead",
     "DDODHead": "DDODHead",
+    "RepPointsHead": "RepPointsHead",
 }
 
 Avg = Literal[
@@ -136,7 +137,9 @@ class Rule:
     # "roi_maps": an (RoIs, C, H, W) map a call (the priors: the RoIs handed, GridHead's positives)
     # "levels": a call per feature level with a positive, on its positives' (masks, H, W) (the
     # priors: the pixels of the largest mask map; the rows: all calls' masks, SOLO's)
-    layout: Literal["rows", "images", "maps", "roi_maps", "levels"] = "rows"
+    # "level_rows": a call per feature level on its images' rows in turn, so that a call's box
+    # weights tell each image's positives (RepPoints')
+    layout: Literal["rows", "images", "maps", "roi_maps", "levels", "level_rows"] = "rows"
     parts: tuple[str, ...] = ()  # the log names of the parts of the module's result (a pair), one call
     # the head hands the module rows it selects itself (MaskIoUHead: the positives whose target is
     # above 0; FusedSemanticHead: each image's map): the term's call is its own assignment
@@ -277,6 +280,12 @@ RULES: dict[str, dict[str, Rule]] = {
         "loss_cls": Rule(after="reweighted"),
         "loss_bbox": Rule(rows="positives", weight="none", after="reweighted"),
         "loss_iou": Rule(after="reweighted"),
+    },
+    # heads_reppoints: every point of a level a call, the box losses on each stage's positives
+    "RepPointsHead": {
+        "loss_cls": Rule(layout="level_rows"),
+        "loss_bbox_init": Rule(log_name="loss_pts_init", layout="level_rows"),
+        "loss_bbox_refine": Rule(log_name="loss_pts_refine", layout="level_rows"),
     },
     "DETRHead": {
         "loss_cls": Rule(avg="detr_cls"),

@@ -24,6 +24,7 @@ from losstune.engine import (
     heads_grid,
     heads_maskiou,
     heads_point,
+    heads_reppoints,
     heads_sabl,
     heads_semantic,
     heads_solo,
@@ -177,6 +178,17 @@ MAKERS: dict[str, Maker] = {
     heads_ddod.DDOD_HEAD: Maker(
         own=lambda o: heads_ddod.ddod_inputs(
             o.loss_name, o.head, o.model, num_classes=o.num_classes, num_priors=o.num_priors, seed=o.seed
+        )
+    ),
+    heads_reppoints.REPPOINTS_HEAD: Maker(
+        own=lambda o: heads_reppoints.reppoints_inputs(
+            o.loss_name,
+            o.loss_cfg,
+            o.head,
+            o.model,
+            num_classes=o.num_classes,
+            num_priors=o.num_priors or o.default_priors,
+            seed=o.seed,
         )
     ),
     "YOLOXHead": Maker(

@@ -97,6 +97,7 @@ NOUNS = {
     "DynamicMaskHead": ("proposal", "proposals"),
     **{f: ("grid cell", "grid cells") for f in ("SOLOHead", "DecoupledSOLOHead", "SOLOV2Head")},
     "GlobalContextHead": ("image", "images"),
+    "RepPointsHead": ("point", "points"),
 }
 
 

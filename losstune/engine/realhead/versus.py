@@ -178,14 +178,15 @@ def _flattened(bound: dict[str, Any], images: int) -> dict[str, Any]:
 
 
 def _add_call(
-    tally: _Tally, bound: dict[str, Any], num_classes: int, maps: bool = False
+    tally: _Tally, bound: dict[str, Any], num_classes: int, maps: bool = False, per_image: bool = False
 ) -> tuple[int, tuple[int, ...]]:
     """Count one call into ``tally``: its positives and negatives (from the labels where it has
     them, an objectness target, or the box weights; else every row is a positive) and the weights
     of its positives (a quality focal loss's target scores, else a weight per row; a weight
     repeated for each side of a box counted once). ``maps``: the call was made on every prior's
     maps, flattened, where a target of one value per row is an objectness target (the rows its
-    weight masks out are neither). Returns its rows and the prediction's width."""
+    weight masks out are neither); ``per_image``: the call's rows are its images' in turn, so that
+    its box weights tell each image's positives. Returns its rows and the prediction's width."""
     import torch
 
     values = list(bound.values())
@@ -231,7 +232,7 @@ def _add_call(
         # the box weights mark the positives; which of the others are sampled negatives they do
         # not say (the labelled term of the same assignment does)
         positive = w.sum(1) > 0
-        tally.add(positive, ~positive, split=False)
+        tally.add(positive, ~positive, split=per_image)
     elif (soft := _soft_positives(pred, target)) is not None:
         # a soft target of every class (VFNetHead's IoU targets, clamped above 0): a positive's row
         # holds its IoU at its label, every other row is 0; the rows are level-major, not per image
@@ -298,11 +299,17 @@ def width_of(pred: Any) -> tuple[int, ...]:
 
 
 def real_feed(
-    run: HeadRun, indices: list[int], num_classes: int, maps: bool = False, name: str | None = None
+    run: HeadRun,
+    indices: list[int],
+    num_classes: int,
+    maps: bool = False,
+    name: str | None = None,
+    per_image: bool = False,
 ) -> tuple[RealFeed, bool]:
     """The real head's feed of one term (``name``, where several terms are made of the same calls:
     AssociativeEmbeddingLoss's pull and push), from its recorded calls ``indices`` (``maps``: made
-    on ``(images, priors, …)`` maps, read as rows), and whether its positives are known per image."""
+    on ``(images, priors, …)`` maps, read as rows; ``per_image``: each call on its images' rows in
+    turn), and whether its positives are known per image."""
     import torch
 
     images = run.batch.images
@@ -315,7 +322,7 @@ def real_feed(
         bound = _bound(run.model.get_submodule(call.module), call)
         if maps:
             bound = _flattened(bound, images)
-        got, shape = _add_call(tally, bound, num_classes, maps)
+        got, shape = _add_call(tally, bound, num_classes, maps, per_image)
         if n == 0:
             first = Counts(tuple(tally.pos), tuple(tally.neg), got, tally.weights)
         rows += got
@@ -430,13 +437,15 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
         out.family, out.terms = head_type, own_checks(cfg, run, seed)
         out.compared_on = f"the arguments of {head_type}.{run.own_method}, which computes its terms itself"
         return out
+    layout_of = {name: logged_rule(families.get(name, family), name).layout for name, _ in _terms(run)}
     made = {
         name: real_feed(
             run,
             t.calls,
             getattr(heads[name], "num_classes", 80),
-            logged_rule(families.get(name, family), name).layout == "images",
+            layout_of[name] == "images",
             name=name,
+            per_image=layout_of[name] == "level_rows",
         )
         for name, t in _terms(run)
     }
