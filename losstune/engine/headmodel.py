@@ -61,6 +61,7 @@ FAMILY: dict[str, str] = {
     "YOLOV3Head": "YOLOV3Head",
     "CenterNetUpdateHead": "CenterNetUpdateHead",
     "CornerHead": "CornerHead",
+    "CentripetalHead": "CentripetalHead",
     "GridHead": "GridHead",
     "MaskIoUHead": "MaskIoUHead",
     **{h: "FusedSemanticHead" for h in ("FusedSemanticHead", "SCNetSemanticHead")},
@@ -124,7 +125,7 @@ class Rule:
     after: Literal["none", "weight_sum", "positives", "weighted_sum", "pair_mean", "selected", "reweighted"] = "none"
     after_what: str = ""  # what the head's code calls the divisor, where it names it
     by: str = ""  # the code that divides, where not the head's loss_by_feat (DDQAuxLoss.loss)
-    avg_what: str = ""  # what the head's code counts the avg_factor on, where the rule is its rows
+    avg_what: str = ""  # what the head's code counts the avg_factor on, where the rule is its rows or positives
     target: Literal["given", "quality"] = "given"  # "quality": one logit per positive against its quality
     log_name: str = ""  # the key in the head's loss dict, where it is not the config's key
     times: Literal["", "sides", "offsets"] = ""  # the avg_factor times SABL's columns per positive
@@ -295,6 +296,20 @@ RULES: dict[str, dict[str, Rule]] = {
         "aux_loss_cls": Rule(avg="constant", after="weight_sum", quality="alignment_metrics", by=_AUX),
         "aux_loss_bbox": replace(_DENSE_QUALITY_FIRST, quality="alignment_metrics", by=_AUX),
     },
+}
+
+# CentripetalHead: CornerHead's heatmaps and offsets (it hands loss_embedding nothing), and each
+# corner's shifts (heads_corner) by the corner mask's sum, not clamped, the corners' mean
+RULES["CentripetalHead"] = {k: r for k, r in RULES["CornerHead"].items() if k != "loss_embedding"} | {
+    key: Rule(
+        avg="positives_exact",
+        avg_what="the corner mask's sum",
+        avg_of="each_call",
+        after="pair_mean",
+        log_name=log_name,
+        layout="maps",
+    )
+    for key, log_name in (("loss_guiding_shift", "guiding_loss"), ("loss_centripetal_shift", "centripetal_loss"))
 }
 
 # Terms a head adds to its log from a second call of one of its loss modules, where the model's
@@ -581,7 +596,7 @@ def avg_factor(
     if r.avg == "positives":
         return max(float(pos), 1.0), "max(positives, 1.0)"
     if r.avg == "positives_exact":
-        return float(pos), "positives (reduce_mean(num_pos), not clamped)"
+        return float(pos), f"positives ({r.avg_what or 'reduce_mean(num_pos)'}, not clamped)"
     if r.avg == "per_positive":
         return max(float(pos), 1.0) * r.constant, f"max(positives, 1) × {r.constant:g}"
     if r.avg == "constant":

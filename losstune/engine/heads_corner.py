@@ -14,7 +14,16 @@
 
 The head returns each term as a list over the stacks, which mmengine's ``parse_losses`` sums for
 the log. The model makes the first call's inputs in full and the head's further calls (the other
-corner, the other stacks, each on predictions of its own) as :class:`OtherCalls`."""
+corner, the other stacks, each on predictions of its own) as :class:`OtherCalls`.
+
+CentripetalNet's ``CentripetalHead`` makes the same targets with its shifts (``get_targets`` with
+``with_guiding_shift`` and ``with_centripetal_shift``) and calls ``loss_heatmap`` and
+``loss_offset`` as CornerHead does (never ``loss_embedding``: it hands none), then, per corner,
+``loss_guiding_shift`` on the guiding shifts ``(N, 2, H, W)`` against each corner's shift from its
+int corner to the box's centre (``center - corner`` at the top-left, ``corner - center`` at the
+bottom-right) and ``loss_centripetal_shift`` against the log of the distances from the box's
+corner to its centre, both weighted by the corner mask with ``avg_factor = mask.sum()`` (not
+clamped: 0 with no object); ``guiding_loss`` and ``centripetal_loss`` are each the corners' mean."""
 
 from __future__ import annotations
 
@@ -40,6 +49,9 @@ NUM_FEAT_LEVELS = 2  # CornerHead's default: HourglassNet-104's two stacks
 HEATMAP_SPREAD = 0.4
 MAP_SPREAD = 0.3
 CORNERS = ("top-left", "bottom-right")
+CENTRIPETAL_HEAD = "CentripetalHead"
+# CentripetalHead's shift losses: their log names, and a freshly built head's spread of them about 0
+SHIFTS = {"loss_guiding_shift": ("guiding_loss", 0.2), "loss_centripetal_shift": ("centripetal_loss", 0.07)}
 
 
 @dataclass
@@ -112,6 +124,22 @@ def corner_targets(boxes: list[Box], num_classes: int, side: int) -> CornerMaps:
     return CornerMaps(heatmaps, offsets, (masks[0], masks[1]), [pairs], (sampled[0], sampled[1]))
 
 
+def shift_targets(boxes: list[Box], side: int) -> dict[str, tuple[Tensor, Tensor]]:
+    """``CentripetalHead``'s shift targets of one image whose boxes are given on its ``side`` ×
+    ``side`` output map, by loss: the top-left and bottom-right maps ``(1, 2, S, S)``, set at
+    each box's int corners."""
+    guiding = (torch.zeros(1, 2, side, side), torch.zeros(1, 2, side, side))
+    centripetal = (torch.zeros(1, 2, side, side), torch.zeros(1, 2, side, side))
+    for left, top, right, bottom, _ in boxes:
+        (lx, ty), (rx, by) = _corner_pixels(left, top, right, bottom, side)
+        cx, cy = (left + right) / 2.0, (top + bottom) / 2.0
+        guiding[0][0, :, ty, lx] = torch.tensor([cx - lx, cy - ty])
+        guiding[1][0, :, by, rx] = torch.tensor([rx - cx, by - cy])
+        centripetal[0][0, :, ty, lx] = torch.tensor([math.log(cx - left), math.log(cy - top)])
+        centripetal[1][0, :, by, rx] = torch.tensor([math.log(right - cx), math.log(bottom - cy)])
+    return {"loss_guiding_shift": guiding, "loss_centripetal_shift": centripetal}
+
+
 def corner_maps(num_classes: int, side: int, seed: int, objects: int = NUM_OBJECTS) -> CornerMaps:
     """Seeded boxes (:func:`seeded_boxes`) and their targets, as ``CornerHead.get_targets`` makes them."""
     return corner_targets(seeded_boxes(num_classes, side, seed, objects), num_classes, side)
@@ -169,8 +197,14 @@ def corner_inputs(
     on seeded maps, with the head's further calls (``None``: not one of its losses, or of a type
     the maps do not fit). ``num_priors``: the pixels of one map."""
     kind = bare_type(str(loss_cfg.get("type")))
+    who = CENTRIPETAL_HEAD if bare_type(str(head.get("type"))) == CENTRIPETAL_HEAD else "CornerHead"
+    if who == CENTRIPETAL_HEAD and loss_name == "loss_embedding":
+        return None  # CentripetalHead hands it no embeddings and logs no pull_loss or push_loss
+    if who != CENTRIPETAL_HEAD and loss_name in SHIFTS:
+        return None
     levels = levels_of(head)
-    maps = corner_maps(num_classes, map_side(num_priors), seed)
+    boxes = seeded_boxes(num_classes, map_side(num_priors), seed)
+    maps = corner_targets(boxes, num_classes, map_side(num_priors))
     calls: list[Inputs] = []
     if loss_name == "loss_heatmap" and kind == "GaussianFocalLoss":
         for call in range(2 * levels):
@@ -178,23 +212,28 @@ def corner_inputs(
             logits = _predicted(heatmap.shape, seed + 1 + call, HEATMAP_SPREAD, _logit(HEATMAP_PRIOR))
             calls.append(Inputs([logits.sigmoid(), heatmap], {"avg_factor": s.avg_factor}, s))
         how = f"its sigmoid {CORNERS[0]} heatmap"
-        return _with_others(calls, levels, how, _pair_mean("det_loss", levels))
+        return _with_others(calls, levels, how, _pair_mean("det_loss", levels, who), who)
     if loss_name == "loss_offset" and kind in REGRESSION:
-        weighted = [
-            replace(
-                s,
-                description=f"{s.description}: the offset maps (2 channels, the corners' sub-pixel offsets on the "
-                "map) weighted by the class-agnostic corner mask (N×1×H×W, 1 at the corners, as many as the peaks)",
-            )
-            for s in maps.sampled
-        ]
-        for call in range(2 * levels):
-            mask, target = maps.masks[call % 2], maps.offsets[call % 2]
-            pred = _predicted(target.shape, seed + 1 + call, MAP_SPREAD)
-            avg = max(1.0, float(mask.sum()))
-            calls.append(Inputs([pred, target, mask], {"avg_factor": avg}, weighted[call % 2]))
+        what = (
+            "the offset maps (2 channels, the corners' sub-pixel offsets on the map) weighted by the class-agnostic "
+            "corner mask (N×1×H×W, 1 at the corners, as many as the peaks)"
+        )
+        calls = _masked_calls(maps, maps.offsets, what, MAP_SPREAD, seed, levels, least=1.0)
         how = f"its {CORNERS[0]} offsets"
-        return _with_others(calls, levels, how, _pair_mean("off_loss", levels))
+        return _with_others(calls, levels, how, _pair_mean("off_loss", levels, who), who)
+    if loss_name in SHIFTS and kind in REGRESSION:
+        log_name, spread = SHIFTS[loss_name]
+        shifts = "guiding shifts (from each int corner to its box's centre)"
+        if loss_name == "loss_centripetal_shift":
+            shifts = "centripetal shifts (the log of the distances from each corner to its box's centre)"
+        what = (
+            f"the {shifts}, 2 channels, weighted by the class-agnostic corner mask (N×1×H×W, 1 at the corners), "
+            "avg_factor = the mask's sum, not clamped"
+        )
+        targets = shift_targets(boxes, map_side(num_priors))[loss_name]
+        calls = _masked_calls(maps, targets, what, spread, seed, levels, least=0.0)
+        how = f"its {CORNERS[0]} {shifts.split(' (')[0]}"
+        return _with_others(calls, levels, how, _pair_mean(log_name, levels, who), who)
     if loss_name == "loss_embedding" and kind == "AssociativeEmbeddingLoss":
         channels = _embedding_channels(head)
         if channels == 0:
@@ -222,8 +261,34 @@ def corner_inputs(
     return None
 
 
+def _masked_calls(
+    maps: CornerMaps,
+    targets: tuple[Tensor, Tensor],
+    what: str,
+    spread: float,
+    seed: int,
+    levels: int,
+    *,
+    least: float,
+) -> list[Inputs]:
+    """Each stack's call for each corner on a map of ``targets`` weighted by the corner mask, with
+    ``avg_factor = max(least, the mask's sum)``, on predictions of its own (``spread`` about 0)."""
+    weighted = [replace(s, description=f"{s.description}: {what}") for s in maps.sampled]
+    calls = []
+    for call in range(2 * levels):
+        mask, target = maps.masks[call % 2], targets[call % 2]
+        pred = _predicted(target.shape, seed + 1 + call, spread)
+        avg = max(least, float(mask.sum()))
+        calls.append(Inputs([pred, target, mask], {"avg_factor": avg}, weighted[call % 2]))
+    return calls
+
+
 def _with_others(
-    calls: list[Inputs], levels: int, how: str, combine: Callable[[list[Any], float], tuple[Any, str]]
+    calls: list[Inputs],
+    levels: int,
+    how: str,
+    combine: Callable[[list[Any], float], tuple[Any, str]],
+    who: str = "CornerHead",
 ) -> Inputs:
     """The first call with the others, its sampling text saying which call it is."""
     first = calls[0]
@@ -231,7 +296,7 @@ def _with_others(
     per_level = len(calls) // levels
     made = "once" if per_level == 1 else f"{per_level} times ({CORNERS[0]} and {CORNERS[1]})"
     note = (
-        f"; CornerHead calls the module {made} for each of its {count(levels, 'stack')} (num_feat_levels), on each "
+        f"; {who} calls the module {made} for each of its {count(levels, 'stack')} (num_feat_levels), on each "
         f"stack's own predictions against the same targets: the first call, stack 1's on {how}, is traced here, "
         "the others are made alike (the head's step)"
     )
@@ -245,7 +310,7 @@ def _number(v: Any) -> str:
     return f"{float(v):.6g}"
 
 
-def _pair_mean(log_name: str, levels: int) -> Callable[[list[Any], float], tuple[Any, str]]:
+def _pair_mean(log_name: str, levels: int, who: str = "CornerHead") -> Callable[[list[Any], float], tuple[Any, str]]:
     """``loss_by_feat_single``'s mean of the two corners' terms, summed over the stacks."""
 
     def combine(results: list[Any], by: float) -> tuple[Any, str]:
@@ -256,7 +321,7 @@ def _pair_mean(log_name: str, levels: int) -> Callable[[list[Any], float], tuple
         total = sum(per_stack[1:], per_stack[0])
         text = (
             f"{log_name} = Σ over the {count(levels, 'stack')} (num_feat_levels) of ({CORNERS[0]} + {CORNERS[1]}) / "
-            f"{by:g}, each map a call of its own with its own avg_factor: {shown} = {_number(total)}, as CornerHead.loss_by_feat_single averages the corners and the log "
+            f"{by:g}, each map a call of its own with its own avg_factor: {shown} = {_number(total)}, as {who}.loss_by_feat_single averages the corners and the log "
             "sums the list over the stacks"
         )
         return total, text

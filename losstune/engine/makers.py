@@ -140,6 +140,7 @@ MAKERS: dict[str, Maker] = {
             o.loss_name, o.loss_cfg, head=o.head, num_classes=o.num_classes, num_priors=o.num_priors, seed=o.seed
         )
     ),
+    heads_corner.CENTRIPETAL_HEAD: Maker(own=lambda o: own_inputs("CornerHead", o)),  # its shifts there too
     "GridHead": Maker(
         own=lambda o: heads_grid.grid_inputs(
             o.loss_name,

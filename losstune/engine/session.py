@@ -92,7 +92,7 @@ NOUNS = {
     "DETRHead": ("query", "queries"),
     "CenterNetHead": ("pixel", "pixels"),
     "CenterNetUpdateHead": ("point", "points"),
-    "CornerHead": ("pixel", "pixels"),
+    **{f: ("pixel", "pixels") for f in ("CornerHead", "CentripetalHead")},
     "DIIHead": ("proposal", "proposals"),
     "DynamicMaskHead": ("proposal", "proposals"),
     **{f: ("grid cell", "grid cells") for f in ("SOLOHead", "DecoupledSOLOHead", "SOLOV2Head")},
