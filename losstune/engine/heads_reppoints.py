@@ -40,6 +40,7 @@ import torch
 from torch import Tensor
 
 from losstune.engine.confignum import config_float, config_int, number
+from losstune.engine.ellipses import drawn_instances
 from losstune.engine.heads_condinst import image_side
 from losstune.engine.heads_freeanchor import overlaps
 from losstune.engine.inputs import BOXES, REGRESSION, InputError, Inputs, for_sampled
@@ -341,10 +342,7 @@ def model_batch(head: dict[str, Any], model: dict[str, Any], *, num_classes: int
     side = image_side(num_priors, spec.strides)
     points = level_points(side, spec.strides)
     g = torch.Generator().manual_seed(seed)
-    wh = (0.1 + 0.4 * torch.rand(NUM_GTS, 2, generator=g)) * side
-    xy = torch.rand(NUM_GTS, 2, generator=g) * (side - wh)
-    gts = torch.cat([xy, xy + wh], 1)
-    labels = torch.randint(0, max(num_classes, 1), (NUM_GTS,), generator=g)
+    gts, labels = drawn_instances(NUM_GTS, (side, side), num_classes, g)
     init_units, refine_units = predicted_boxes(spec, points, g)
     init_boxes, refine_boxes = in_pixels(init_units, points), in_pixels(refine_units, points)
     half = spec.base_scale * points[:, 2:3] * 0.5
