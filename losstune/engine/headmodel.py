@@ -13,7 +13,16 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import Tensor
 
-from losstune.engine import heads_ddod, heads_ddq, heads_fsaf, heads_glbctx, heads_sparse, heads_ssd, heads_yolo
+from losstune.engine import (
+    heads_ddod,
+    heads_ddq,
+    heads_fsaf,
+    heads_ga,
+    heads_glbctx,
+    heads_sparse,
+    heads_ssd,
+    heads_yolo,
+)
 from losstune.engine.confignum import config_int, number
 from losstune.engine.heads_pisa import ISR_NOTE, carl_weights, train_option
 from losstune.engine.inputs import Inputs, untrained_logits
@@ -79,6 +88,8 @@ FAMILY: dict[str, str] = {
     "DecoupledSOLOLightHead": "DecoupledSOLOHead",
     "DDODHead": "DDODHead",
     "RepPointsHead": "RepPointsHead",
+    **{h: "GuidedAnchorHead" for h in ("GuidedAnchorHead", "GARetinaHead")},
+    "GARPNHead": "GARPNHead",
 }
 
 Avg = Literal[
@@ -93,6 +104,7 @@ Avg = Literal[
     "positives_or_images",  # max(positives, images)
     "positives_plus_images",  # positives + images
     "positives_plus_one",  # positives + 1, not clamped (SOLO's num_pos + 1)
+    "rows_over",  # the rows handed ÷ constant (GuidedAnchorHead's loc_avg_factor: every location ÷ 200)
     "detr_cls",  # max(positives + bg_cls_weight × negatives, 1)
     "given",  # what the inputs were made with: the sampling's (SamplingResult.avg_factor summed
     # over the images), DFL's 4.0, a heatmap's peaks
@@ -145,6 +157,10 @@ class Rule:
     # the head hands the module rows it selects itself (MaskIoUHead: the positives whose target is
     # above 0; FusedSemanticHead: each image's map): the term's call is its own assignment
     selects: bool = False
+    classes: int = 0  # the classes the module's labels count, where not the head's (one logit: loss_loc's)
+    # the head's method whose recorded calls give the term's positives and negatives, where its
+    # module's calls do not show them (GuidedAnchorHead's ga sampling, for loss_shape)
+    counted_on: str = ""
 
 
 _CENTERNESS = "centerness_targets"
@@ -288,6 +304,22 @@ RULES: dict[str, dict[str, Rule]] = {
         "loss_bbox_init": Rule(log_name="loss_pts_init", layout="level_rows"),
         "loss_bbox_refine": Rule(log_name="loss_pts_refine", layout="level_rows"),
     },
+    # heads_ga: loss_loc on every location ÷ 200, loss_shape on the ga sampling's positives by its avg_factor
+    **{
+        family: {
+            "loss_loc": Rule(avg="rows_over", constant=heads_ga.LOC_DIVISOR, classes=1, log_name=f"loss{infix}_loc"),
+            "loss_shape": Rule(rows="positives", counted_on=heads_ga.SHAPE_METHOD, log_name=f"loss{infix}_shape"),
+        }
+        | extra
+        for family, infix, extra in (
+            ("GuidedAnchorHead", "", {}),
+            (
+                "GARPNHead",
+                "_anchor",
+                {"loss_cls": Rule(log_name="loss_rpn_cls"), "loss_bbox": Rule(log_name="loss_rpn_bbox")},
+            ),
+        )
+    },
     "DETRHead": {
         "loss_cls": Rule(avg="detr_cls"),
         "loss_bbox": Rule(avg="positives"),
@@ -411,7 +443,9 @@ def logged_rule(family: str | None, term: str) -> Rule:
     """The rule of the loss the training log prints as ``term`` (``s0.loss_cls``, ``loss_rpn_cls``)."""
     name = term.split(".")[-1]
     rules = RULES.get(family or "", {})
-    return next((r for key, r in rules.items() if name in (key, r.log_name, *r.parts)), Rule())
+    # a two-stage detector's RPN term its log renames (rpn_loss_anchor_shape)
+    names = (name, name.removeprefix("rpn_"))
+    return next((r for key, r in rules.items() if {key, r.log_name, *r.parts} & set(names)), Rule())
 
 
 # the weights that are the IoUs of the positives' predicted boxes with their targets
@@ -615,6 +649,8 @@ def avg_factor(
         return float(pos + len(counts.positives)), "positives + images (1)"
     if r.avg == "positives_plus_one":
         return float(pos + 1), "positives + 1 (num_pos + 1)"
+    if r.avg == "rows_over":
+        return counts.rows / r.constant, f"the locations of every level and image ÷ {r.constant:g} (loc_avg_factor)"
     weight = 1.0 if bg_cls_weight is None else bg_cls_weight
     value = max(pos + neg * weight, 1.0)
     return value, f"max(positives + bg_cls_weight × negatives, 1), bg_cls_weight={weight:g}"

@@ -20,6 +20,7 @@ from losstune.engine import (
     heads_condinst,
     heads_corner,
     heads_ddod,
+    heads_ga,
     heads_glbctx,
     heads_grid,
     heads_maskiou,
@@ -192,6 +193,14 @@ MAKERS: dict[str, Maker] = {
             seed=o.seed,
         )
     ),
+    **{
+        family: Maker(
+            own=lambda o: heads_ga.ga_inputs(
+                o.loss_name, o.head, o.model, num_priors=o.num_priors or o.default_priors, seed=o.seed
+            )
+        )
+        for family in heads_ga.GA_FAMILIES
+    },
     "YOLOXHead": Maker(
         remake=lambda d: (
             heads_yolo.yolox_args(d.loss_name, d.args, d.sampled, d.rows, d.generator, d.num_classes),

@@ -96,6 +96,9 @@ class HeadRun:
     own: list[Call] = field(default_factory=list, repr=False)
     own_method: str | None = None
     own_terms: tuple[str, ...] = ()  # the terms that method computes
+    # the calls of a head's methods that count a term's positives and negatives where its loss
+    # module's calls do not show them (GuidedAnchorHead's ga sampling, an image a call; Rule.counted_on)
+    counting: list[Call] = field(default_factory=list, repr=False)
 
     @property
     def phase(self) -> str:
@@ -283,6 +286,18 @@ def own_method(head: Any) -> str | None:
     return next((methods[c.__name__] for c in type(head).__mro__ if c.__name__ in methods), None)
 
 
+def counting_methods(model: Any) -> list[tuple[str, Any, str]]:
+    """Each head of ``model`` (its place, the module) with a method that the head model's rules
+    count a term on (``Rule.counted_on``), and that method."""
+    from losstune.engine.headmodel import RULES, family_of
+
+    found = []
+    for name, module in model.named_modules():
+        methods = {r.counted_on for r in RULES.get(family_of(type(module).__name__) or "", {}).values()}
+        found += [(name, module, m) for m in sorted(methods) if m and hasattr(module, m)]
+    return found
+
+
 def _detector_head(model: Any) -> tuple[str | None, Any]:
     head = getattr(model, "bbox_head", None)
     return ("model.bbox_head", head) if head is not None and hasattr(head, "loss") else (None, None)
@@ -405,7 +420,11 @@ def run_head(
                 measuring_features(model) as features,
                 recording_calls(model) as calls,
                 own_recording as own_calls,
+                contextlib.ExitStack() as counting,
             ):
+                counted = [
+                    counting.enter_context(recording_method(m, method, n)) for n, m, method in counting_methods(model)
+                ]
                 if head is not None:
                     with recording_head_inputs(head, spec.seed) as head_inputs:
                         losses = model.loss(images, samples)
@@ -452,6 +471,7 @@ def run_head(
             own=list(own_calls),
             own_method=own,
             own_terms=OWN_TERMS if own == OWN_METHOD else _own_termed().get(head_type, ()),
+            counting=[c for found in counted for c in found],
         )
         run.not_loaded = left_out
         run.at = phase_of(model_cfg, head_type, spec.epoch)

@@ -437,17 +437,22 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
         out.family, out.terms = head_type, own_checks(cfg, run, seed)
         out.compared_on = f"the arguments of {head_type}.{run.own_method}, which computes its terms itself"
         return out
-    layout_of = {name: logged_rule(families.get(name, family), name).layout for name, _ in _terms(run)}
+    rules = {name: logged_rule(families.get(name, family), name) for name, _ in _terms(run)}
+    layout_of = {name: r.layout for name, r in rules.items()}
     made = {
         name: real_feed(
             run,
             t.calls,
-            getattr(heads[name], "num_classes", 80),
+            rules[name].classes or getattr(heads[name], "num_classes", 80),
             layout_of[name] == "images",
             name=name,
             per_image=layout_of[name] == "level_rows",
         )
         for name, t in _terms(run)
+    }
+    made = {
+        name: _counted(run, f, rules[name].counted_on) if rules[name].counted_on else (f, split)
+        for name, (f, split) in made.items()
     }
     replayed: dict[str, float] = {}
     if family == DDOD_HEAD:  # each level's positives and result, as its reweighting counts them
@@ -512,6 +517,20 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
         check.replayed = replayed.get(name)
         out.terms.append(check)
     return out
+
+
+def _counted(run: HeadRun, feed: RealFeed, method: str) -> tuple[RealFeed, bool]:
+    """``feed`` with its positives and negatives per image those of the recorded calls of its
+    head's ``method`` (an image a call, its output's ``pos_inds`` and ``neg_inds``: GuidedAnchorHead's
+    ga sampling, which its loss_shape's calls, on the positives only, do not show), where recorded."""
+    head = _head_path(feed)
+    calls = [c for c in run.counting if c.module == head]
+    if not calls:
+        return feed, False
+    positives = tuple(int(c.output[3].numel()) for c in calls)
+    negatives = tuple(int(c.output[4].numel()) for c in calls)
+    counts = Counts(positives, negatives, feed.counts.rows, feed.counts.weights)
+    return replace(feed, counts=counts, first=counts), True
 
 
 # each term of FSAFHead: its part of reweight_loss_single's output (the level's summed cls, reg loss)
