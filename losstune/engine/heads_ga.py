@@ -1,6 +1,6 @@
 """Guided Anchoring's heads (``GARetinaHead``, run by ``GuidedAnchorHead``'s loss code, and
 ``GARPNHead``) as MMDetection 3.3.0 feeds their ``loss_shape`` and ``loss_loc``, on a seeded image
-(2.28.2's ``loss`` counts both avg_factors alike). Their ``loss_cls`` and ``loss_bbox`` are an
+(2.28.2's loss code was not read for it: its configs are fed alike). Their ``loss_cls`` and ``loss_bbox`` are an
 anchor head's: ``AnchorHead.get_targets`` on the guided anchors (one a location), the configured
 ``assigner`` and ``sampler``, the sampling's avg_factor.
 
