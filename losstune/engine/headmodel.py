@@ -90,6 +90,7 @@ FAMILY: dict[str, str] = {
     "RepPointsHead": "RepPointsHead",
     **{h: "GuidedAnchorHead" for h in ("GuidedAnchorHead", "GARetinaHead")},
     "GARPNHead": "GARPNHead",
+    "LADHead": "LADHead",
 }
 
 Avg = Literal[
@@ -220,6 +221,12 @@ RULES: dict[str, dict[str, Rule]] = {
     "PAAHead": {
         "loss_cls": Rule(avg="positives_or_images"),
         "loss_bbox": Rule(rows="positives", weight="quality", quality="iou_target", avg="weight_sum", floor=0.0),
+        "loss_centerness": _PAA_IOU,
+    },
+    # heads_lad: PAA's loss code on the teacher's assignment; loss_bbox unweighted, by num_pos
+    "LADHead": {
+        "loss_cls": Rule(avg="positives_or_images"),
+        "loss_bbox": Rule(rows="positives", weight="none", avg="positives"),
         "loss_centerness": _PAA_IOU,
     },
     "YOLOXHead": {

@@ -23,6 +23,7 @@ from losstune.engine import (
     heads_ga,
     heads_glbctx,
     heads_grid,
+    heads_lad,
     heads_maskiou,
     heads_point,
     heads_reppoints,
@@ -213,6 +214,7 @@ MAKERS: dict[str, Maker] = {
     ),
     "SABLRetinaHead": Maker(remake=_sabl),
     "PAAHead": Maker(remake=_paa),
+    heads_lad.LAD_HEAD: Maker(remake=lambda d: heads_lad.with_teacher(_paa(d))),
     "SABLHead": Maker(remake=_sabl_roi),
     "MaskPointHead": Maker(
         own=lambda o: heads_point.point_inputs(
