@@ -4,6 +4,7 @@ it back and MMDetection's own head can be run on it again (see :mod:`replay`).""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +64,7 @@ def fitted(spec: BatchSpec, model: dict[str, Any]) -> BatchSpec:
     semantic = semantic_classes(model)
     if not spec.semantic and semantic is not None:
         spec = replace(spec, semantic=True, semantic_classes=semantic)
+    spec = _queries_fit(spec, model)
     for path, d in walk_dicts(model):
         size = config_int(d, "input_size", None, least=32)  # the coarsest feature maps need 32 pixels
         if path and path[-1] in PRIOR_GENERATORS and size is not None:
@@ -70,6 +72,42 @@ def fitted(spec: BatchSpec, model: dict[str, Any]) -> BatchSpec:
                 return spec
             return replace(spec, size=size, sized_by=f"the input size of {bare_type(str(d.get('type', path[-1])))}")
     return spec
+
+
+# the detectors whose pre_decoder takes torch.topk of num_queries of the encoder's tokens (two-stage:
+# DINO always, DeformableDETR with as_two_stage); DDQDETR's keeps what its NMS leaves, however few
+TOPK_OF_TOKENS = ("DINO", "DeformableDETR")
+
+
+def encoder_tokens(model: dict[str, Any], size: int) -> int:
+    """The tokens a DETR's encoder is handed on a ``size`` × ``size`` image: the pixels of each
+    feature level, the backbone's stages ``out_indices`` at 4 × 2^i (ResNet's and Swin's strides)
+    and each extra level of the neck half the one before, ``num_feature_levels`` in all."""
+    backbone = model.get("backbone")
+    indices = backbone.get("out_indices") if isinstance(backbone, dict) else None
+    stages = [i for i in indices if isinstance(i, int) and i >= 0] if isinstance(indices, (list, tuple)) else []
+    strides = [4 * 2**i for i in stages] or [8, 16, 32]
+    neck = model.get("neck")
+    levels = config_int(model, "num_feature_levels", config_int(neck, "num_outs", 4, least=1), least=1)
+    while len(strides) < levels:
+        strides.append(strides[-1] * 2)
+    return sum(math.ceil(size / s) ** 2 for s in strides[:levels])
+
+
+def _queries_fit(spec: BatchSpec, model: dict[str, Any]) -> BatchSpec:
+    """``spec`` at the smallest multiple of 32 pixels, no smaller than its own size, whose encoder
+    tokens are at least the ``num_queries`` a two-stage DETR selects from them (``torch.topk`` of
+    more than there are fails: DINO's 900 of 340 tokens at 128 pixels)."""
+    kind = bare_type(str(model.get("type", "")))
+    if kind not in TOPK_OF_TOKENS or (kind != "DINO" and model.get("as_two_stage") is not True):
+        return spec
+    queries = config_int(model, "num_queries", None, least=1)
+    if queries is None or encoder_tokens(model, spec.size) >= queries:
+        return spec
+    size = -(-spec.size // 32) * 32
+    while encoder_tokens(model, size) < queries:
+        size += 32
+    return replace(spec, size=size, sized_by=f"{kind}'s {queries} queries taken from its encoder's tokens")
 
 
 def semantic_classes(model: dict[str, Any]) -> int | None:
