@@ -569,7 +569,7 @@ def test_heatmap_and_dice_losses_get_sample_inputs(write: Callable[..., Path]) -
     code, out = invoke("eval", "cn.py", "--loss", "loss_mask", "--format", "json", cwd=cfg.parent)
     assert code == 0, out
     data = json.loads(out)
-    n = data["steps"][0]["value"]["mask_rois"]
+    n = data["steps"][0]["value"]["masks"]  # RTMDetInsHead's: every positive's
     assert n > 0 and data["steps"][1]["shape"] == [n]  # one Dice loss per mask
 
 

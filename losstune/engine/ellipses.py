@@ -7,6 +7,14 @@ import torch
 from torch import Tensor
 
 
+def seeded_boxes(num: int, side: float, g: torch.Generator) -> Tensor:
+    """``num`` boxes (``(num, 4)``, x1 y1 x2 y2) inside a square image of ``side``, each side a
+    tenth to a half of the image's, drawn from ``g`` (the sizes first, then the corners)."""
+    wh = (0.1 + 0.4 * torch.rand(num, 2, generator=g)) * side
+    xy = torch.rand(num, 2, generator=g) * (side - wh)
+    return torch.cat([xy, xy + wh], 1)
+
+
 def inside_ellipses(boxes: Tensor, xs: Tensor, ys: Tensor) -> Tensor:
     """``(boxes, len(ys), len(xs))``: whether each point of the grid ``xs`` × ``ys`` lies in the
     ellipse inscribed in each box (``(N, 4)``, x1 y1 x2 y2)."""

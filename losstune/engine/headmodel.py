@@ -19,6 +19,7 @@ from losstune.engine import (
     heads_fsaf,
     heads_ga,
     heads_glbctx,
+    heads_rtmdet_ins,
     heads_sparse,
     heads_ssd,
     heads_yolo,
@@ -57,6 +58,7 @@ FAMILY: dict[str, str] = {
     "CondInstMaskHead": "CondInstMaskHead",
     "TOODHead": "TOODHead",
     **{h: "RTMDetHead" for h in ("RTMDetHead", "RTMDetSepBNHead")},
+    **{h: "RTMDetInsHead" for h in ("RTMDetInsHead", "RTMDetInsSepBNHead")},
     "VFNetHead": "VFNetHead",
     "PAAHead": "PAAHead",
     "SABLRetinaHead": "SABLRetinaHead",
@@ -172,6 +174,10 @@ _PAA_IOU = Rule(
     rows="positives", weight="none", quality="iou_target", target="quality", avg="positives", log_name="loss_iou"
 )
 _DENSE_QUALITY_FIRST = Rule(rows="positives", weight="quality", avg="constant", after="weight_sum")
+_RTMDET = {
+    "loss_cls": Rule(avg="constant", after="weight_sum", quality="assign_metrics"),
+    "loss_bbox": replace(_DENSE_QUALITY_FIRST, quality="assign_metrics"),
+}
 
 RULES: dict[str, dict[str, Rule]] = {
     "AnchorHead": {},
@@ -207,10 +213,9 @@ RULES: dict[str, dict[str, Rule]] = {
         "loss_cls": Rule(avg="constant", after="weight_sum", quality="alignment_metrics"),
         "loss_bbox": replace(_DENSE_QUALITY_FIRST, quality="alignment_metrics"),
     },
-    "RTMDetHead": {
-        "loss_cls": Rule(avg="constant", after="weight_sum", quality="assign_metrics"),
-        "loss_bbox": replace(_DENSE_QUALITY_FIRST, quality="assign_metrics"),
-    },
+    "RTMDetHead": _RTMDET,
+    # RTMDetHead's two terms, and every positive's mask (heads_rtmdet_ins) by max(masks, 1)
+    "RTMDetInsHead": {**_RTMDET, "loss_mask": Rule(weight="none", avg="positives")},
     "VFNetHead": {
         "loss_cls": Rule(weight="none", avg="positives"),
         "loss_bbox": Rule(rows="positives", weight="quality", quality="bbox_weights_ini", avg="weight_sum"),
@@ -877,9 +882,6 @@ def dn_groups(model: dict[str, Any], num_gts: int) -> int:
     return max(queries // num_gts, 1) if num_gts else 1
 
 
-DSL_TOPK = 13  # DynamicSoftLabelAssigner's default topk
-
-
 def _assigner(model: dict[str, Any]) -> dict[str, Any]:
     """``model.train_cfg.assigner`` where the config gives one (a dense head's), else ``{}``."""
     train = model.get("train_cfg")
@@ -905,7 +907,7 @@ def sampled_for(
 ) -> Sampled:
     """The predictions of one image and their positives, as the family's assigner makes them
     (``term``: the log name evaluated, whose ``dn_`` terms are DINO's denoising queries)."""
-    from losstune.engine.sampling import denoising, dynamic_k, hungarian, sample, simota
+    from losstune.engine.sampling import denoising, hungarian, sample, simota
 
     if family in heads_sparse.SPARSE_HEADS:
         stage = stage_of(where) or 0
@@ -929,9 +931,8 @@ def sampled_for(
         return heads_yolo.uniform(num_priors or DENSE_PRIORS, NUM_GTS, num_classes, seed, match)
     if family == "YOLOV3Head":
         return heads_yolo.grid(num_priors or DENSE_PRIORS, NUM_GTS, num_classes, seed)
-    if family == "RTMDetHead":
-        topk = _assigner_count(where.model, "topk", DSL_TOPK)
+    if family in ("RTMDetHead", "RTMDetInsHead"):
         priors = num_priors if num_priors is not None else DENSE_PRIORS
-        return dynamic_k(priors, NUM_GTS, num_classes, seed, assigner="DynamicSoftLabelAssigner", topk=topk)
+        return heads_rtmdet_ins.assignment(where.model, priors, NUM_GTS, num_classes, seed)
     priors = num_priors if num_priors is not None else (ROI_PRIORS if roi_head else DENSE_PRIORS)
     return sample(sampler, num_priors=priors, num_classes=num_classes, roi_head=roi_head, seed=seed)

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from losstune.engine.confignum import config_int
-from losstune.engine.ellipses import inside_ellipses
+from losstune.engine.ellipses import inside_ellipses, seeded_boxes
 from losstune.engine.inputs import Inputs
 from losstune.engine.sampling import Sampled, sample
 from losstune.words import count
@@ -104,9 +104,7 @@ def mask_inputs(
     size = mask_side(side, head)
     out = config_int(head, "mask_out_stride", OUT_STRIDE, least=1)
     g = torch.Generator().manual_seed(seed + 1)
-    wh = (0.1 + 0.4 * torch.rand(num_gts, 2, generator=g)) * side
-    xy = torch.rand(num_gts, 2, generator=g) * (side - wh)
-    instances = ellipse_masks(torch.cat([xy, xy + wh], 1), side, out)[:, :size, :size]
+    instances = ellipse_masks(seeded_boxes(num_gts, side, g), side, out)[:, :size, :size]
     of = torch.randint(0, num_gts, (masks,), generator=g)
     logits = torch.randn(masks, size, size, generator=g) * MASK_SPREAD + MASK_MEAN
     targets = instances[of]

@@ -27,6 +27,7 @@ from losstune.engine import (
     heads_maskiou,
     heads_point,
     heads_reppoints,
+    heads_rtmdet_ins,
     heads_sabl,
     heads_semantic,
     heads_solo,
@@ -121,6 +122,20 @@ def _solo(family: str, o: Own) -> Inputs | None:
     )
 
 
+def _positives_masks(inputs: Callable[..., Inputs | None], o: Own) -> Inputs | None:
+    """A dense head's mask loss on its positives' masks (CondInst's, RTMDet-Ins'): ``inputs`` of
+    the loss, the head, the model, the classes, the priors, the sample image's boxes and the seed."""
+    return inputs(
+        o.loss_name,
+        o.head,
+        o.model,
+        num_classes=o.num_classes,
+        num_priors=o.num_priors or o.default_priors,
+        num_gts=NUM_GTS,
+        seed=o.seed,
+    )
+
+
 MAKERS: dict[str, Maker] = {
     "CenterNetHead": Maker(
         own=lambda o: heads_centernet.centernet_inputs(
@@ -166,17 +181,7 @@ MAKERS: dict[str, Maker] = {
     ),
     heads_glbctx.GLBCTX_HEAD: Maker(own=lambda o: heads_glbctx.glbctx_inputs(o.loss_name, head=o.head, seed=o.seed)),
     **{family: Maker(own=_sparse) for family in heads_sparse.SPARSE_HEADS},
-    "CondInstMaskHead": Maker(
-        own=lambda o: heads_condinst.mask_inputs(
-            o.loss_name,
-            o.head,
-            o.model,
-            num_classes=o.num_classes,
-            num_priors=o.num_priors or o.default_priors,
-            num_gts=NUM_GTS,
-            seed=o.seed,
-        )
-    ),
+    "CondInstMaskHead": Maker(own=partial(_positives_masks, heads_condinst.mask_inputs)),
     **{family: Maker(own=partial(_solo, family)) for family in heads_solo.SOLO_HEADS},
     heads_ddod.DDOD_HEAD: Maker(
         own=lambda o: heads_ddod.ddod_inputs(
@@ -202,6 +207,7 @@ MAKERS: dict[str, Maker] = {
         )
         for family in heads_ga.GA_FAMILIES
     },
+    "RTMDetInsHead": Maker(own=partial(_positives_masks, heads_rtmdet_ins.mask_inputs)),
     "YOLOXHead": Maker(
         remake=lambda d: (
             heads_yolo.yolox_args(d.loss_name, d.args, d.sampled, d.rows, d.generator, d.num_classes),

@@ -58,8 +58,9 @@ def fitted(spec: BatchSpec, model: dict[str, Any]) -> BatchSpec:
     (SSDAnchorGenerator's ``input_size``): its anchors are laid out for that size, and the network
     around it is made for it (SSD300's last level is 1×1 at 300 pixels; its VGG backbone and extra
     levels fail at 128); with a mask for each box where the model has a mask head (its targets are
-    cropped from the ground-truth masks)."""
-    if not spec.masks and any("mask_head" in path for path, _ in walk_dicts(model)):  # a dict, or a list of them
+    cropped from the ground-truth masks; a head with a ``loss_mask`` of its own, RTMDet-Ins' and
+    Mask2Former's, takes its targets from them too)."""
+    if not spec.masks and any("mask_head" in path or "loss_mask" in d for path, d in walk_dicts(model)):
         spec = replace(spec, masks=True)
     semantic = semantic_classes(model)
     if not spec.semantic and semantic is not None:
@@ -112,7 +113,12 @@ def _queries_fit(spec: BatchSpec, model: dict[str, Any]) -> BatchSpec:
 
 def semantic_classes(model: dict[str, Any]) -> int | None:
     """The classes of ``model``'s semantic head (``roi_head.semantic_head``: HTC's, its
-    ``num_classes``, 183 unless set), or ``None`` where it has none."""
+    ``num_classes``, 183 unless set), or of its panoptic head with stuff classes (MaskFormer's and
+    Mask2Former's ``num_things_classes + num_stuff_classes``, the map's other pixels its last stuff
+    class), or ``None`` where it has neither."""
+    panoptic = model.get("panoptic_head")
+    if isinstance(panoptic, dict) and config_int(panoptic, "num_stuff_classes", 53) > 0:
+        return config_int(panoptic, "num_things_classes", 80) + config_int(panoptic, "num_stuff_classes", 53)
     roi = model.get("roi_head")
     head = roi.get("semantic_head") if isinstance(roi, dict) else None
     if not isinstance(head, dict):
