@@ -19,6 +19,7 @@ from losstune.engine import (
     heads_fsaf,
     heads_ga,
     heads_glbctx,
+    heads_mask2former,
     heads_rtmdet_ins,
     heads_sparse,
     heads_ssd,
@@ -93,6 +94,7 @@ FAMILY: dict[str, str] = {
     **{h: "GuidedAnchorHead" for h in ("GuidedAnchorHead", "GARetinaHead")},
     "GARPNHead": "GARPNHead",
     "LADHead": "LADHead",
+    "Mask2FormerHead": "Mask2FormerHead",
 }
 
 Avg = Literal[
@@ -109,6 +111,7 @@ Avg = Literal[
     "positives_plus_one",  # positives + 1, not clamped (SOLO's num_pos + 1)
     "rows_over",  # the rows handed ÷ constant (GuidedAnchorHead's loc_avg_factor: every location ÷ 200)
     "detr_cls",  # max(positives + bg_cls_weight × negatives, 1)
+    "class_weighted",  # positives + bg_cls_weight × negatives, not clamped (Mask2Former's class_weight[labels].sum())
     "given",  # what the inputs were made with: the sampling's (SamplingResult.avg_factor summed
     # over the images), DFL's 4.0, a heatmap's peaks
     "none",  # no avg_factor
@@ -143,7 +146,8 @@ class Rule:
     avg_what: str = ""  # what the head's code counts the avg_factor on, where the rule is its rows or positives
     target: Literal["given", "quality"] = "given"  # "quality": one logit per positive against its quality
     log_name: str = ""  # the key in the head's loss dict, where it is not the config's key
-    times: Literal["", "sides", "offsets"] = ""  # the avg_factor times SABL's columns per positive
+    # the avg_factor times SABL's columns per positive, or times Mask2Former's num_points
+    times: Literal["", "sides", "offsets", "points"] = ""
     # "assignment": the avg_factor is counted on the assignment (its labelled term's positives),
     # whatever rows the module is handed (YOLOFHead's loss_bbox on the assigner's candidates);
     # "each_call": on each call's own map (CornerHead's peaks of one corner's heatmap)
@@ -155,7 +159,8 @@ class Rule:
     # priors: the pixels of the largest mask map; the rows: all calls' masks, SOLO's)
     # "level_rows": a call per feature level on its images' rows in turn, so that a call's box
     # weights tell each image's positives (RepPoints')
-    layout: Literal["rows", "images", "maps", "roi_maps", "levels", "level_rows"] = "rows"
+    # "points": each mask's points flattened, a row a point (the rows: masks, the width: points a mask)
+    layout: Literal["rows", "images", "maps", "roi_maps", "levels", "level_rows", "points"] = "rows"
     parts: tuple[str, ...] = ()  # the log names of the parts of the module's result (a pair), one call
     # the head hands the module rows it selects itself (MaskIoUHead: the positives whose target is
     # above 0; FusedSemanticHead: each image's map): the term's call is its own assignment
@@ -331,6 +336,13 @@ RULES: dict[str, dict[str, Rule]] = {
                 {"loss_cls": Rule(log_name="loss_rpn_cls"), "loss_bbox": Rule(log_name="loss_rpn_bbox")},
             ),
         )
+    },
+    # heads_mask2former: every query to loss_cls; the matched queries' points to loss_mask and
+    # loss_dice, by the images' max(matched, 1) summed (× num_points for loss_mask)
+    "Mask2FormerHead": {
+        "loss_cls": Rule(avg="class_weighted"),
+        "loss_mask": Rule(weight="none", avg_of="assignment", times="points", layout="points"),
+        "loss_dice": Rule(weight="none", avg_of="assignment"),
     },
     "DETRHead": {
         "loss_cls": Rule(avg="detr_cls"),
@@ -526,8 +538,10 @@ def feed(
         text += f" (one logit each, against {QUALITY[r.quality]})"
     args, how = remade(family, Dense(loss_name, args, kwargs, s, rows, g, num_classes, head, model))
     text += how
-    times, times_text = 1, ""
-    if r.times:
+    times, times_text = 1.0, ""
+    if r.times == "points":
+        times, times_text = heads_mask2former.avg_times(model)
+    elif r.times:
         from losstune.engine import heads_sabl
 
         times, times_text = heads_sabl.avg_times(r.times, heads_sabl.coder_of(head))
@@ -664,6 +678,9 @@ def avg_factor(
     if r.avg == "rows_over":
         return counts.rows / r.constant, f"the locations of every level and image ÷ {r.constant:g} (loc_avg_factor)"
     weight = 1.0 if bg_cls_weight is None else bg_cls_weight
+    if r.avg == "class_weighted":
+        text = f"Σ class_weight[labels] = positives + class_weight[-1] × negatives, class_weight[-1]={weight:g}"
+        return pos + neg * weight, text
     value = max(pos + neg * weight, 1.0)
     return value, f"max(positives + bg_cls_weight × negatives, 1), bg_cls_weight={weight:g}"
 
@@ -765,6 +782,8 @@ def _log_names(where: Where, family: str | None, name: str) -> list[str]:
     parts = rule_for(family, name).parts
     if parts:  # the parts of one call's result
         return list(parts)
+    if family == "Mask2FormerHead":
+        return heads_mask2former.log_names(where.head, name)
     if family != "DETRHead":
         extra = EXTRA_TERMS.get(family or "", {}).get(name)
         return [name, extra[0]] if extra is not None and train_option(where.model, extra[1]) is not None else [name]

@@ -24,6 +24,7 @@ from losstune.engine import (
     heads_glbctx,
     heads_grid,
     heads_lad,
+    heads_mask2former,
     heads_maskiou,
     heads_point,
     heads_reppoints,
@@ -208,6 +209,11 @@ MAKERS: dict[str, Maker] = {
         for family in heads_ga.GA_FAMILIES
     },
     "RTMDetInsHead": Maker(own=partial(_positives_masks, heads_rtmdet_ins.mask_inputs)),
+    "Mask2FormerHead": Maker(
+        own=lambda o: heads_mask2former.mask2former_inputs(
+            o.loss_name, o.loss_cfg, o.head, o.model, num_priors=o.num_priors, seed=o.seed
+        )
+    ),
     "YOLOXHead": Maker(
         remake=lambda d: (
             heads_yolo.yolox_args(d.loss_name, d.args, d.sampled, d.rows, d.generator, d.num_classes),

@@ -8,6 +8,7 @@ from typing import Any
 
 from losstune import keypath
 from losstune.config import LoadedConfig
+from losstune.engine import heads_mask2former
 from losstune.engine.confignum import config_int
 from losstune.engine.crosscheck import CrossCheck
 from losstune.engine.evaluation import evaluate
@@ -98,6 +99,7 @@ NOUNS = {
     **{f: ("grid cell", "grid cells") for f in ("SOLOHead", "DecoupledSOLOHead", "SOLOV2Head")},
     "GlobalContextHead": ("image", "images"),
     "RepPointsHead": ("point", "points"),
+    "Mask2FormerHead": ("query", "queries"),
 }
 
 
@@ -129,6 +131,8 @@ def _sample_inputs(
     mmdet_head = head_ref is None or head_ref.registry == DEFAULT_SCOPE
     name = str(loss.path[-1])
     family, at, names = _logged_as(where, head_ref, name, epoch)
+    if family == "Mask2FormerHead":  # its things and stuff, no num_classes of its own
+        num_classes = heads_mask2former.classes(head)
     if sampler is None and roi_head:  # a head of no stage of its own: the stage's train_cfg.rcnn
         sampler = stage_sampler(where, term or names[0])
     why = not_modelled(bare_type(head_type), name) if mmdet_head else None
@@ -184,6 +188,9 @@ def _sample_inputs(
     if family == "DETRHead":
         weights = loss_cfg.get("class_weight")  # as built: DETRHead's own bg_cls_weight is the last
         bg_cls_weight = float(weights[-1]) if isinstance(weights, list) and bare_type(head_type) == "DETRHead" else 0.0
+    elif family == "Mask2FormerHead":  # the no-object class's weight
+        weights = loss_cfg.get("class_weight")
+        bg_cls_weight = float(weights[-1]) if isinstance(weights, list) and weights else 1.0
     fed = feed(
         name,
         made,

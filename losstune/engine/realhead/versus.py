@@ -470,6 +470,11 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
         out.compared_on = (
             f"the arguments of {head_type}.{run.own_method}, which computes its terms (it calls no loss module)"
         )
+    # each mask's points flattened (Mask2Former's loss_mask): read as masks, before the assignment is sought
+    points = {name for name in made if logged_rule(families.get(name, family), name).layout == "points"}
+    made = {
+        name: (_per_mask(f, heads[name]), split) if name in points else (f, split) for name, (f, split) in made.items()
+    }
     # a term whose rows its head selects itself (MaskIoUHead's) is its own assignment
     selects = {name for name in made if logged_rule(families.get(name, family), name).selects}
     fed_from = {
@@ -787,6 +792,19 @@ def _mask_pixels(run: HeadRun, calls: list[int]) -> float:
     return float(max(pixels))
 
 
+def _per_mask(feed: RealFeed, head: Any) -> RealFeed:
+    """A term of each mask's points flattened, a row a point (Mask2Former's ``loss_mask``), read
+    as its head's masks: its rows and counts divided by the head's ``num_points``, its width those."""
+    points = getattr(head, "num_points", None)
+    if feed.width or not isinstance(points, int) or points < 1:
+        return feed
+    c = feed.counts
+    counts = Counts(
+        tuple(p // points for p in c.positives), tuple(n // points for n in c.negatives), c.rows // points, c.weights
+    )
+    return replace(feed, rows=feed.rows / points, width=(points,), counts=counts, first=counts)
+
+
 def _terms(run: HeadRun) -> list[tuple[str, Any]]:
     return [(t.name, t) for t in run.terms if t.calls]
 
@@ -812,6 +830,8 @@ def _compare(name: str, key: str, r: Any, real: RealFeed, family: str | None, as
     check.model_rows = int(stats.get("handed", check.model_rows))  # a call per level (DDOD's): all calls' rows
     if levels:  # a call per level: all calls' masks
         check.model_rows = int(stats.get("masks", check.model_rows))
+    if feed_rule is not None and feed_rule.rule.layout == "points" and not check.model_width:
+        check.model_rows, check.model_width = int(stats.get("masks", 0)), (int(stats.get("points", 1)),)
     if check.model_width != real.width:
         check.shape_ok = False
         check.why.append(f"prediction width {_dims(check.model_width)} vs the head's {_dims(real.width)}")
