@@ -95,6 +95,7 @@ FAMILY: dict[str, str] = {
     "GARPNHead": "GARPNHead",
     "LADHead": "LADHead",
     "Mask2FormerHead": "Mask2FormerHead",
+    **{h: h for h in ("YOLACTHead", "YOLACTProtonet")},
 }
 
 Avg = Literal[
@@ -110,6 +111,7 @@ Avg = Literal[
     "positives_plus_images",  # positives + images
     "positives_plus_one",  # positives + 1, not clamped (SOLO's num_pos + 1)
     "rows_over",  # the rows handed ÷ constant (GuidedAnchorHead's loc_avg_factor: every location ÷ 200)
+    "images",  # the images (times the map's pixels: YOLACTProtonet's loss_segm)
     "detr_cls",  # max(positives + bg_cls_weight × negatives, 1)
     "class_weighted",  # positives + bg_cls_weight × negatives, not clamped (Mask2Former's class_weight[labels].sum())
     "given",  # what the inputs were made with: the sampling's (SamplingResult.avg_factor summed
@@ -140,14 +142,19 @@ class Rule:
     # "selected": the module returns per-element losses (the config's reduction='none'); the head
     # keeps each box's positives on one feature level, sums and divides by the positives kept, or
     # by the negatives where none is (FSAFHead's online feature selection)
-    after: Literal["none", "weight_sum", "positives", "weighted_sum", "pair_mean", "selected", "reweighted"] = "none"
+    # "mined": the module returns per-prior losses (the config's reduction='none'); the head sums the
+    # positives' and the hardest negatives' and divides by the sampling's avg_factor (YOLACT's OHEM)
+    after: Literal[
+        "none", "weight_sum", "positives", "weighted_sum", "pair_mean", "selected", "reweighted", "mined"
+    ] = "none"
     after_what: str = ""  # what the head's code calls the divisor, where it names it
     by: str = ""  # the code that divides, where not the head's loss_by_feat (DDQAuxLoss.loss)
     avg_what: str = ""  # what the head's code counts the avg_factor on, where the rule is its rows or positives
     target: Literal["given", "quality"] = "given"  # "quality": one logit per positive against its quality
     log_name: str = ""  # the key in the head's loss dict, where it is not the config's key
-    # the avg_factor times SABL's columns per positive, or times Mask2Former's num_points
-    times: Literal["", "sides", "offsets", "points"] = ""
+    # the avg_factor times SABL's columns per positive, Mask2Former's num_points, or the pixels of
+    # the map handed (YOLACT's loss_segm)
+    times: Literal["", "sides", "offsets", "points", "pixels"] = ""
     # "assignment": the avg_factor is counted on the assignment (its labelled term's positives),
     # whatever rows the module is handed (YOLOFHead's loss_bbox on the assigner's candidates);
     # "each_call": on each call's own map (CornerHead's peaks of one corner's heatmap)
@@ -160,7 +167,8 @@ class Rule:
     # "level_rows": a call per feature level on its images' rows in turn, so that a call's box
     # weights tell each image's positives (RepPoints')
     # "points": each mask's points flattened, a row a point (the rows: masks, the width: points a mask)
-    layout: Literal["rows", "images", "maps", "roi_maps", "levels", "level_rows", "points"] = "rows"
+    # "image_calls": a call per image, on its every prior or map (YOLACT's): each call is one image's counts
+    layout: Literal["rows", "images", "maps", "roi_maps", "levels", "level_rows", "points", "image_calls"] = "rows"
     parts: tuple[str, ...] = ()  # the log names of the parts of the module's result (a pair), one call
     # the head hands the module rows it selects itself (MaskIoUHead: the positives whose target is
     # above 0; FusedSemanticHead: each image's map): the term's call is its own assignment
@@ -343,6 +351,16 @@ RULES: dict[str, dict[str, Rule]] = {
         "loss_cls": Rule(avg="class_weighted"),
         "loss_mask": Rule(weight="none", avg_of="assignment", times="points", layout="points"),
         "loss_dice": Rule(weight="none", avg_of="assignment"),
+    },
+    # heads_yolact: a call per image on its every anchor; loss_cls per anchor (reduction='none'), the
+    # positives' and the hardest negatives' summed ÷ the sampling's avg_factor by the head
+    "YOLACTHead": {
+        "loss_cls": Rule(avg="none", after="mined", after_what="avg_factor", layout="image_calls"),
+        "loss_bbox": Rule(layout="image_calls"),
+    },
+    # each image's (num_classes, H, W) logits, avg_factor = images × H × W
+    "YOLACTProtonet": {
+        "loss_segm": Rule(weight="none", avg="images", times="pixels", layout="image_calls", selects=True)
     },
     "DETRHead": {
         "loss_cls": Rule(avg="detr_cls"),
@@ -541,6 +559,9 @@ def feed(
     times, times_text = 1.0, ""
     if r.times == "points":
         times, times_text = heads_mask2former.avg_times(model)
+    elif r.times == "pixels":
+        h, w = (int(d) for d in args[0].shape[-2:])
+        times, times_text = h * w, f"the map's {h}×{w} pixels"
     elif r.times:
         from losstune.engine import heads_sabl
 
@@ -677,6 +698,8 @@ def avg_factor(
         return float(pos + 1), "positives + 1 (num_pos + 1)"
     if r.avg == "rows_over":
         return counts.rows / r.constant, f"the locations of every level and image ÷ {r.constant:g} (loc_avg_factor)"
+    if r.avg == "images":
+        return float(len(counts.positives)), f"the images ({len(counts.positives)})"
     weight = 1.0 if bg_cls_weight is None else bg_cls_weight
     if r.avg == "class_weighted":
         text = f"Σ class_weight[labels] = positives + class_weight[-1] × negatives, class_weight[-1]={weight:g}"
@@ -688,7 +711,7 @@ def avg_factor(
 def divisor(r: Rule, counts: Counts, given: float | None = None) -> float | None:
     """What the head divides the module's result by afterwards (``None``: nothing; ``given``: the
     sampling's avg_factor)."""
-    if r.after == "weighted_sum":
+    if r.after in ("weighted_sum", "mined"):
         return given
     if r.after == "weight_sum":
         return max(counts.weights, 1.0)

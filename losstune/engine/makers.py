@@ -34,6 +34,7 @@ from losstune.engine import (
     heads_solo,
     heads_sparse,
     heads_ssd,
+    heads_yolact,
     heads_yolo,
 )
 from losstune.engine.inputs import Inputs
@@ -213,6 +214,14 @@ MAKERS: dict[str, Maker] = {
         own=lambda o: heads_mask2former.mask2former_inputs(
             o.loss_name, o.loss_cfg, o.head, o.model, num_priors=o.num_priors, seed=o.seed
         )
+    ),
+    heads_yolact.YOLACT_HEAD: Maker(
+        own=lambda o: heads_yolact.yolact_inputs(
+            o.loss_name, o.loss_cfg, o.head, o.model, num_classes=o.num_classes, num_priors=o.num_priors, seed=o.seed
+        )
+    ),
+    heads_yolact.PROTONET: Maker(
+        own=lambda o: heads_yolact.segm_inputs(o.loss_name, o.head, o.model, num_priors=o.num_priors, seed=o.seed)
     ),
     "YOLOXHead": Maker(
         remake=lambda d: (

@@ -305,11 +305,13 @@ def real_feed(
     maps: bool = False,
     name: str | None = None,
     per_image: bool = False,
+    image_calls: bool = False,
 ) -> tuple[RealFeed, bool]:
     """The real head's feed of one term (``name``, where several terms are made of the same calls:
     AssociativeEmbeddingLoss's pull and push), from its recorded calls ``indices`` (``maps``: made
     on ``(images, priors, …)`` maps, read as rows; ``per_image``: each call on its images' rows in
-    turn), and whether its positives are known per image."""
+    turn; ``image_calls``: a call per image, in order, each counted as its image's), and whether its
+    positives are known per image."""
     import torch
 
     images = run.batch.images
@@ -317,12 +319,20 @@ def real_feed(
     rows, avg = 0, None
     width: tuple[int, ...] = ()
     first: Counts | None = None
+    image_calls = image_calls and len(indices) == images
     for n, i in enumerate(indices):
         call = run.recorded[i]
         bound = _bound(run.model.get_submodule(call.module), call)
         if maps:
             bound = _flattened(bound, images)
-        got, shape = _add_call(tally, bound, num_classes, maps, per_image)
+        if image_calls:  # the call's counts are its image's
+            one = _Tally([0], [0])
+            got, shape = _add_call(one, bound, num_classes, maps)
+            tally.pos[n] += one.pos[0]
+            tally.neg[n] += one.neg[0]
+            tally.weights += one.weights
+        else:
+            got, shape = _add_call(tally, bound, num_classes, maps, per_image)
         if n == 0:
             first = Counts(tuple(tally.pos), tuple(tally.neg), got, tally.weights)
         rows += got
@@ -447,12 +457,20 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
             layout_of[name] == "images",
             name=name,
             per_image=layout_of[name] == "level_rows",
+            image_calls=layout_of[name] == "image_calls",
         )
         for name, t in _terms(run)
     }
     made = {
         name: _counted(run, f, rules[name].counted_on) if rules[name].counted_on else (f, split)
         for name, (f, split) in made.items()
+    }
+    # YOLACT's OHEM: the head's term over the mined anchors' sum of its module's per-anchor losses
+    made |= {
+        name: (_mined(f, run, t.calls, heads[name], model if isinstance(model, dict) else {}), split)
+        for name, t in _terms(run)
+        for f, split in [made[name]]
+        if logged_rule(families.get(name, family), name).after == "mined"
     }
     replayed: dict[str, float] = {}
     if family == DDOD_HEAD:  # each level's positives and result, as its reweighting counts them
@@ -536,6 +554,23 @@ def _counted(run: HeadRun, feed: RealFeed, method: str) -> tuple[RealFeed, bool]
     negatives = tuple(int(c.output[4].numel()) for c in calls)
     counts = Counts(positives, negatives, feed.counts.rows, feed.counts.weights)
     return replace(feed, counts=counts, first=counts), True
+
+
+def _mined(feed: RealFeed, run: HeadRun, calls: list[int], head: Any, model: dict[str, Any]) -> RealFeed:
+    """A term whose head sums the mined rows of its module's per-row losses (YOLACTHead's OHEM
+    ``loss_cls``): its feed with the factor the head applied to the sum of the rows the model's
+    mining keeps of each call's output (labels: the call's second argument), which is
+    ``1 / avg_factor`` where the model mines as the head does."""
+    from losstune.engine.heads_ssd import neg_pos_ratio
+    from losstune.engine.heads_yolact import ohem_kept
+
+    ratio = neg_pos_ratio(model)
+    summed = 0.0
+    for i in calls:
+        call = run.recorded[i]
+        losses = call.output.detach()
+        summed += float(losses[ohem_kept(losses, call.args[1], int(head.num_classes), ratio)].sum())
+    return replace(feed, scale=feed.value / summed if summed else None)
 
 
 # each term of FSAFHead: its part of reweight_loss_single's output (the level's summed cls, reg loss)
