@@ -183,6 +183,7 @@ class InHeadLoss(Struct, frozen=True):
     default: bool = False
     built_by: str = ""  # where the default is written, where not the head's class (DDQAuxLoss's)
     code: str = "loss_by_feat_single"  # where and how the head's code computes it, in words
+    head_reads: dict[str, str] = {}  # the module's parameters the code takes from the head's own keys
 
 
 _SSD_LOSSES = (
@@ -216,6 +217,21 @@ IN_HEAD_LOSSES: dict[str, tuple[InHeadLoss, ...]] = {
             built_by="DDQAuxLoss",
         ),
         InHeadLoss("aux_loss_bbox", "GIoULoss", {"loss_weight": 2.0}, {}, default=True, built_by="DDQAuxLoss"),
+    ),
+    # YOLACTProtonet.loss_by_feat: F.binary_cross_entropy of the cropped mask probabilities ×
+    # loss_mask_weight, what CrossEntropyLoss(use_sigmoid=True) computes on their logits
+    "YOLACTProtonet": (
+        InHeadLoss(
+            "loss_mask",
+            "CrossEntropyLoss",
+            {"use_sigmoid": True, "loss_weight": 1.0},
+            {},
+            code=(
+                "loss_by_feat: F.binary_cross_entropy of each positive's cropped mask × loss_mask_weight, "
+                "its mean ÷ its box's share of the image's width and height, summed, ÷ the masks"
+            ),
+            head_reads={"loss_weight": "loss_mask_weight"},
+        ),
     ),
     # GlobalContextHead.loss: loss_weight × nn.BCEWithLogitsLoss()(pred, targets), the head's
     # loss_weight applied after the criterion (the head model's step 6)
@@ -282,6 +298,9 @@ def locate_in_head_losses(cfg: Any, nodes: list[tuple[Path, Any]] | None = None)
             for name, key in loss.reads.items():
                 if key in train:
                     params[name] = train[key]
+            for name, key in loss.head_reads.items():
+                if key in value:
+                    params[name] = value[key]
             origin = _origin_of(cfg, (*path, "type"))
             out.append(LossNode((*path, loss.name), loss.type, params, origin, path, _sampler_for(cfg, path), t))
     return out

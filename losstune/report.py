@@ -267,7 +267,14 @@ def _in_head_view(
     for name, v in loss.params.items():
         key = spec.reads.get(name)
         meaning = specs[name].description if name in specs else ""
-        if key is None:
+        own = spec.head_reads.get(name)
+        head_cfg = get(cfg.tree, loss.head)
+        if own is not None and isinstance(head_cfg, dict) and own in head_cfg:
+            where = origin_at(cfg.tree, (*loss.head, own))
+            params.append(
+                Param(name, v, where, description=f"the head's {own}, which {head} passes. {meaning}".strip())
+            )
+        elif key is None:
             fixed = f"{head}'s default" if spec.default else f"fixed in {head}'s code"
             params.append(Param(name, v, loss.origin, description=f"{fixed}. {meaning}".strip()))
         else:

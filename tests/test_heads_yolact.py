@@ -74,7 +74,7 @@ def test_the_mining_keeps_the_positives_and_3_negatives_each_or_every_negative_w
 
 def test_the_heads_are_two_families_and_the_log_names_are_the_configs(yolact: Callable[..., EvalResult]) -> None:
     assert family_of("YOLACTHead") == "YOLACTHead" and family_of("YOLACTProtonet") == "YOLACTProtonet"
-    for key, name in [("loss_cls", "loss_cls"), ("loss_bbox", "loss_bbox"), ("loss_segm", "loss_segm")]:
+    for key, name in [("loss_cls",) * 2, ("loss_bbox",) * 2, ("loss_segm",) * 2, ("mask_head.loss_mask", "loss_mask")]:
         r = yolact(key, num_priors=1023)
         assert r.log_names == [name] and list(logged_terms(r)) == [name]
 
@@ -217,7 +217,7 @@ def test_the_models_rules_are_the_real_heads(config: str, size: int, seed: int) 
     checked = hold(losstune.load(CONFIGS / config), BatchSpec(size=size, seed=seed))
     assert checked.family == "YOLACTHead"
     held = {t.term: t for t in checked.terms}
-    assert set(held) == {"loss_cls", "loss_bbox", "loss_segm"} and "loss_mask" in checked.skipped
+    assert set(held) == {"loss_cls", "loss_bbox", "loss_segm", "loss_mask"} and not checked.skipped
     for t in checked.terms:
         assert t.shape_ok and t.avg_ok and t.scale_ok and t.value_ok, (t.term, t.why)
         assert t.model_width == t.real.width
@@ -227,3 +227,85 @@ def test_the_models_rules_are_the_real_heads(config: str, size: int, seed: int) 
     assert box.real.avg == avg == box.rule_avg and cls.real.width == (81,)
     side = -(-size // 8)
     assert segm.real.width == (side, side) and segm.real.avg == 2 * side * side == segm.rule_avg
+    # loss_mask, the head's own code: the model's replay on its arguments is the head's term
+    mask = held["loss_mask"]
+    assert mask.real.width == (2 * side, 2 * side) and mask.real.avg is None
+    assert mask.real.counts.pos == cls.real.counts.pos  # every positive's mask (fewer than 100 an image)
+    assert mask.real.scale == pytest.approx(1 / mask.real.counts.pos, rel=1e-4)
+    assert mask.replayed == pytest.approx(mask.real.value, rel=1e-4)
+
+
+def test_loss_mask_is_each_kept_positives_cropped_mask_reweighted_and_divided_by_the_masks(
+    yolact: Callable[..., EvalResult],
+) -> None:
+    r = yolact("mask_head.loss_mask", num_priors=1023)
+    assert r.family == "YOLACTProtonet" and r.loss.by_head == "YOLACTProtonet"
+    assert r.loss_cfg == {"type": "CrossEntropyLoss", "use_sigmoid": True, "loss_weight": 6.125}
+    logits, targets = r.args
+    kept = r.sampled.stats["positives"]
+    box = yolact("bbox_head.loss_bbox", num_priors=1023)
+    assert kept == box.sampled.stats["positives"] > 0  # the box head's positives, fewer than 100
+    assert logits.shape == targets.shape == (kept, 32, 32)  # a 128-pixel image's first level × 2
+    assert r.kwargs == {"reduction_override": "none"} and r.trace.loss.shape == (kept, 32, 32)
+    assert bool((logits == -hy.CROP_LOGIT).any()) and bool((logits > -hy.CROP_LOGIT).any())  # cropped
+    assert r.trace.steps[-1].description.endswith(
+        f"summed, ÷ max(masks, 1) = {kept} (total_pos), as YOLACTProtonet.loss_by_feat reduces them"
+    )
+    # each mask's mean ÷ its box's shares of the image (each at most 1): above the plain mean
+    assert float(r.logged) > float(r.trace.loss.mean(dim=(1, 2)).sum()) / kept
+    assert r.rule is not None and r.rule.divisor(Counts((3, 0), (0, 0), 3)) == 3.0
+    capped = yolact("mask_head.loss_mask")  # 241 positives on a 550-pixel image: 100 kept
+    assert capped.args[0].shape == (100, 138, 138) and "max_masks_to_train = 100" in capped.trace.steps[0].description
+
+
+def test_the_cropped_logits_cost_what_the_heads_binary_cross_entropy_does() -> None:
+    p = torch.tensor([[0.0, 1.0, 0.3, 1e-45, 1.0 - 1e-7, 0.5]])
+    t = torch.tensor([[1.0, 0.0, 1.0, 1.0, 0.0, 0.0]])
+    inside = torch.tensor([[True, True, True, True, True, False]])
+    logits = hy.cropped_logits(p, inside)
+    theirs = torch.nn.functional.binary_cross_entropy(p * inside, t, reduction="none")
+    ours = torch.nn.functional.binary_cross_entropy_with_logits(logits, t, reduction="none")
+    assert torch.allclose(ours, theirs, rtol=1e-5, atol=1e-6) and float(theirs[0, 0]) == 100.0
+
+
+@needs_mmdet
+def test_the_crop_and_the_replay_are_mmdetections_protonet() -> None:
+    """YOLACTProtonet's crop_single keeps the pixels crop_inside does, and its loss_by_feat on two
+    images (one with saturated probabilities, one with no positive) is the model's replay."""
+    from losstune.engine.realhead.importing import load_mmdet
+
+    load_mmdet()
+    from mmdet.models.dense_heads import YOLACTProtonet
+    from mmdet.structures.mask import BitmapMasks
+    from mmengine.structures import InstanceData
+
+    g = torch.Generator().manual_seed(5)
+    proto = YOLACTProtonet(num_classes=80, in_channels=8, loss_mask_weight=6.125)
+    shares = torch.tensor([[0.1, 0.2, 0.55, 0.9], [0.5, 0.05, 0.97, 0.4], [0.0, 0.0, 1.0, 1.0]])
+    ones = torch.ones(16, 16, 3)
+    assert torch.equal(proto.crop_single(ones, shares.clone()).permute(2, 0, 1) > 0, hy.crop_inside(shares, 16, 16))
+    side, size = 64, 16
+    boxes = shares * side
+    centres = torch.arange(side, dtype=torch.float32) + 0.5
+    full = inside_ellipses(boxes, centres, centres).numpy().astype("uint8")
+    gts = [InstanceData(bboxes=boxes, labels=torch.tensor([1, 2, 3]), masks=BitmapMasks(full, side, side))] * 2
+    metas = [{"img_shape": (side, side)}] * 2
+    logits = torch.randn(size, size, 4, generator=g) * 4.5 + 1.0
+    logits[..., 0] = 30.0  # probabilities of 1.0: the log clamp's 100 where the target is 0
+    probabilities = [logits.sigmoid(), torch.rand(size, size, 0, generator=g)]
+    infos = [
+        InstanceData(pos_assigned_gt_inds=torch.tensor([0, 1, 2, 1]), bboxes=boxes[[0, 1, 2, 1]]),
+        InstanceData(pos_assigned_gt_inds=torch.zeros(0, dtype=torch.long), bboxes=torch.zeros(0, 4)),
+    ]
+    segm = torch.randn(2, 80, size, size, generator=g)
+    theirs = proto.loss_by_feat(probabilities, segm, gts, metas, infos)
+    arguments = {
+        "mask_preds": probabilities,
+        "batch_gt_instances": gts,
+        "batch_img_metas": metas,
+        "positive_infos": infos,
+    }
+    cfg = {"type": "CrossEntropyLoss", "use_sigmoid": True, "loss_weight": 6.125}
+    rep = hy.replay_masks(arguments, cfg, 100)
+    assert rep.masks == (4, 0) and rep.size == (size, size)
+    assert rep.value == pytest.approx(float(sum(theirs["loss_mask"])), rel=1e-5)

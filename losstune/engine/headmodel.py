@@ -358,9 +358,11 @@ RULES: dict[str, dict[str, Rule]] = {
         "loss_cls": Rule(avg="none", after="mined", after_what="avg_factor", layout="image_calls"),
         "loss_bbox": Rule(layout="image_calls"),
     },
-    # each image's (num_classes, H, W) logits, avg_factor = images × H × W
+    # each image's (num_classes, H, W) logits, avg_factor = images × H × W; loss_mask in its own code
+    # (heads_yolact: per pixel, each mask's mean reweighted by its box, summed, ÷ the masks)
     "YOLACTProtonet": {
-        "loss_segm": Rule(weight="none", avg="images", times="pixels", layout="image_calls", selects=True)
+        "loss_segm": Rule(weight="none", avg="images", times="pixels", layout="image_calls", selects=True),
+        "loss_mask": Rule(weight="none", avg="none", after="positives", after_what="total_pos", selects=True),
     },
     "DETRHead": {
         "loss_cls": Rule(avg="detr_cls"),

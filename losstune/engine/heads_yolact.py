@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -52,7 +52,10 @@ LEVEL_STRIDES = (8, 16, 32, 64, 128)  # the FPN's levels (start_level=1, two ext
 SEGM_STRIDE = 8  # the segmentation branch runs on the first level
 LOGIT_SPREAD, DELTA_SPREAD = 4.0, 4.5
 SEGM_MEAN, SEGM_SPREAD = -1.0, 5.0
+MASK_MEAN, MASK_SPREAD = 1.0, 4.5
 OHEM_METHOD = "OHEMloss_by_feat_single"
+# the mask heads whose method computing loss_mask the comparison records
+MASK_METHODS = {PROTONET: "loss_by_feat"}
 
 
 def anchors_per_cell(head: dict[str, Any]) -> int:
@@ -180,16 +183,127 @@ def yolact_inputs(
     return Inputs([score, s.labels, s.label_weights], {}, sampled, avg_rule=s.avg_rule, others=others)
 
 
+def instance_masks(boxes: Tensor, side: int, size: int) -> Tensor:
+    """``(boxes, size, size)``: each box's instance (the ellipse inscribed in it) on a ``side``
+    image, at the centres of a ``size`` × ``size`` map's cells, 1 inside."""
+    centres = (torch.arange(size, dtype=boxes.dtype) + 0.5) * (side / size)
+    return inside_ellipses(boxes, centres, centres).float()
+
+
 def segm_targets(boxes: Tensor, labels: Tensor, side: int, size: int, num_classes: int) -> Tensor:
     """``_get_targets_single``'s semantic targets: ``(num_classes, size, size)``, channel
-    ``label - 1`` of each instance (label 0: the last) the union of its masks, each the ellipse
-    inscribed in its box at the centres of the map's cells."""
-    centres = (torch.arange(size, dtype=boxes.dtype) + 0.5) * (side / size)
+    ``label - 1`` of each instance (label 0: the last) the union of its masks."""
     out = torch.zeros(num_classes, size, size)
-    for inside, label in zip(inside_ellipses(boxes, centres, centres), labels.tolist(), strict=True):
+    for inside, label in zip(instance_masks(boxes, side, size), labels.tolist(), strict=True):
         channel = (label - 1) % num_classes
-        out[channel] = torch.maximum(out[channel], inside.float())
+        out[channel] = torch.maximum(out[channel], inside)
     return out
+
+
+def _instances(side: int, classes: int, seed: int) -> tuple[Tensor, Tensor]:
+    """The model's image's boxes (a tenth to a half of its side, as the comparison's batch draws
+    them) and labels."""
+    g = torch.Generator().manual_seed(seed + 1)
+    wh = (0.1 + 0.4 * torch.rand(NUM_GTS, 2, generator=g)) * side
+    xy = torch.rand(NUM_GTS, 2, generator=g) * (side - wh)
+    return torch.cat([xy, xy + wh], 1), torch.randint(0, classes, (NUM_GTS,), generator=g)
+
+
+def crop_inside(boxes: Tensor, height: int, width: int, padding: int = 1) -> Tensor:
+    """``crop_single``'s kept pixels of ``(boxes, height, width)`` masks: those in each box (given
+    as shares of the image, ``(N, 4)``) grown by ``padding`` pixels, within the map."""
+
+    def sides(a: Tensor, b: Tensor, size: int) -> tuple[Tensor, Tensor]:
+        low, high = torch.min(a * size, b * size), torch.max(a * size, b * size)
+        return (low - padding).clamp(min=0), (high + padding).clamp(max=size)
+
+    x1, x2 = sides(boxes[:, 0], boxes[:, 2], width)
+    y1, y2 = sides(boxes[:, 1], boxes[:, 3], height)
+    xs = torch.arange(width, dtype=x1.dtype)[None, None, :]
+    ys = torch.arange(height, dtype=y1.dtype)[None, :, None]
+    inside_x = (xs >= x1[:, None, None]) & (xs < x2[:, None, None])
+    return inside_x & (ys >= y1[:, None, None]) & (ys < y2[:, None, None])
+
+
+# torch's binary_cross_entropy clamps its logs at -100: a cropped-out pixel (probability 0) costs
+# what a logit of -100 costs, and a probability of 1 what +100 does
+CROP_LOGIT = 100.0
+
+
+def cropped_logits(probabilities: Tensor, inside: Tensor) -> Tensor:
+    """The logits whose sigmoid cross-entropy is the head's ``F.binary_cross_entropy`` of the
+    cropped ``probabilities`` (0 outside ``inside``)."""
+    logits = torch.logit(probabilities.double()).clamp(-CROP_LOGIT, CROP_LOGIT)
+    return torch.where(inside, logits, torch.full_like(logits, -CROP_LOGIT)).to(probabilities.dtype)
+
+
+def reweighted(losses: Tensor, widths: Tensor, heights: Tensor) -> Tensor:
+    """One image's ``loss_mask`` before the division by the masks: each mask's mean loss ÷ its
+    box's width and height as shares of the image's, summed."""
+    return (losses.mean(dim=(1, 2)) / widths / heights).sum()
+
+
+def proto_scale(head: dict[str, Any]) -> int:
+    """How many times the protonet upsamples the first level (its ``proto_kernel_sizes``' negative
+    sizes multiplied; 2 by default)."""
+    sizes = head.get("proto_kernel_sizes", (3, 3, 3, -2, 3, 1))
+    if not isinstance(sizes, (list, tuple)) or not all(isinstance(k, int) for k in sizes):
+        return 2
+    return math.prod(-k for k in sizes if k < 0)
+
+
+def mask_inputs(
+    loss_name: str,
+    head: dict[str, Any],
+    model: dict[str, Any],
+    *,
+    num_classes: int,
+    num_priors: int | None,
+    seed: int,
+) -> Inputs | None:
+    """YOLACTProtonet's ``loss_mask`` on the model's image (``None`` for another loss): the box
+    head's positives (its assignment, same seed; at most ``max_masks_to_train``), each one's
+    mask, cropped to its box, against its instance's mask, as the sigmoid cross-entropy that
+    computes the head's ``F.binary_cross_entropy``; the head's reweighting and division are the
+    term's (:func:`reweighted`)."""
+    if loss_name != "loss_mask":
+        return None
+    box_head = model.get("bbox_head")
+    box_head = box_head if isinstance(box_head, dict) else {}
+    side = side_of(num_priors, box_head)
+    priors = num_priors if num_priors is not None else anchor_count(side, box_head)
+    assigned = _assigned(model, num_classes, priors, seed)
+    most = config_int(head, "max_masks_to_train", 100, least=0)
+    masks = min(int(assigned.pos_mask.sum()), most)
+    size = math.ceil(side / SEGM_STRIDE) * proto_scale(head)
+    boxes, _ = _instances(side, config_int(head, "num_classes", 80, least=1), seed)
+    g = torch.Generator().manual_seed(seed + 2)
+    of = torch.randint(0, NUM_GTS, (masks,), generator=g)
+    shares = boxes[of] / side
+    probabilities = (torch.randn(masks, size, size, generator=g) * MASK_SPREAD + MASK_MEAN).sigmoid()
+    logits = cropped_logits(probabilities, crop_inside(shares, size, size))
+    targets = instance_masks(boxes, side, size)[of]
+    widths, heights = shares[:, 2] - shares[:, 0], shares[:, 3] - shares[:, 1]
+
+    def combine(results: list[Any], divisor: float) -> tuple[Any, str]:
+        text = (
+            f"each mask's mean ({size}×{size} pixels) ÷ its box's width and height as shares of the image's, "
+            f"summed, ÷ max(masks, 1) = {divisor:g} (total_pos), as YOLACTProtonet.loss_by_feat reduces them"
+        )
+        return reweighted(results[0], widths, heights) / divisor, text
+
+    what = (
+        f"{assigned.description}; YOLACTProtonet takes the box head's positives, "
+        f"{count(masks, 'mask')} (max_masks_to_train = {most}): each one's {size}×{size} mask probabilities (a "
+        f"{side}×{side} image's first level × {proto_scale(head)}) cropped to its box grown by a pixel, against its "
+        f"instance's mask, as their logits (±{CROP_LOGIT:g} where torch's log clamp stands), per pixel "
+        "(reduction_override='none')"
+    )
+    stats = {"positives": masks, "negatives": 0, "priors": priors, "avg_factor": None}
+    pos_mask = torch.zeros_like(assigned.pos_mask)
+    pos_mask[torch.nonzero(assigned.pos_mask).squeeze(1)[:masks]] = True
+    s = replace(assigned, pos_mask=pos_mask, description=what, stats=stats, avg_rule="none")
+    return Inputs([logits, targets], {"reduction_override": "none"}, s, others=OtherCalls([], combine))
 
 
 def segm_inputs(
@@ -208,11 +322,9 @@ def segm_inputs(
     side = side_of(num_priors, box_head if isinstance(box_head, dict) else {})
     size = math.ceil(side / SEGM_STRIDE)
     classes = config_int(head, "num_classes", 80, least=1)
-    g = torch.Generator().manual_seed(seed + 1)
-    wh = (0.1 + 0.4 * torch.rand(NUM_GTS, 2, generator=g)) * side
-    xy = torch.rand(NUM_GTS, 2, generator=g) * (side - wh)
-    labels = torch.randint(0, classes, (NUM_GTS,), generator=g)
-    target = segm_targets(torch.cat([xy, xy + wh], 1), labels, side, size, classes)
+    boxes, labels = _instances(side, classes, seed)
+    target = segm_targets(boxes, labels, side, size, classes)
+    g = torch.Generator().manual_seed(seed + 2)
     logits = torch.randn(classes, size, size, generator=g) * SEGM_SPREAD + SEGM_MEAN
     pixels = size * size
     what = (
@@ -234,3 +346,57 @@ def segm_inputs(
         "none",
     )
     return Inputs([logits, target], {"avg_factor": float(pixels)}, s, avg_rule="images × the map's pixels")
+
+
+@dataclass(frozen=True)
+class MaskReplay:
+    """YOLACTProtonet's ``loss_mask`` computed by the model on the arguments of the head's
+    ``loss_by_feat``: each image's masks kept and its sum before the division, the masks' size."""
+
+    masks: tuple[int, ...]
+    sums: tuple[float, ...]
+    size: tuple[int, int]
+
+    @property
+    def value(self) -> float:
+        """The term: the images' sums ÷ the masks kept, at least 1 (total_pos)."""
+        return sum(self.sums) / max(sum(self.masks), 1)
+
+
+def replay_masks(arguments: dict[str, Any], loss_cfg: dict[str, Any], most: int) -> MaskReplay:
+    """The model's ``loss_mask`` on ``loss_by_feat``'s ``arguments`` (the uncropped mask
+    probabilities of each image, its instances, metas and positives), ``loss_cfg`` the module that
+    computes the head's cross-entropy, ``most`` its ``max_masks_to_train`` (past which the head
+    keeps a random subset: the model keeps the first)."""
+    from torch.nn.functional import interpolate
+
+    from losstune.engine.evaluation import evaluate
+
+    masks, sums = [], []
+    size = (0, 0)
+    for probabilities, gt, meta, info in zip(
+        arguments["mask_preds"],
+        arguments["batch_gt_instances"],
+        arguments["batch_img_metas"],
+        arguments["positive_infos"],
+        strict=True,
+    ):
+        h, w = meta["img_shape"][:2]
+        preds = probabilities.detach().permute(2, 0, 1)
+        size = (int(preds.shape[1]), int(preds.shape[2]))
+        shares = info.bboxes.detach() / torch.tensor([w, h, w, h], dtype=preds.dtype)
+        inside = crop_inside(shares, *size)
+        instances = gt.masks.to_tensor(dtype=torch.bool, device="cpu").float()
+        inds = info.pos_assigned_gt_inds[:most]
+        if instances.shape[0] == 0 or inds.numel() == 0:
+            masks.append(0)
+            sums.append(0.0)
+            continue
+        targets = interpolate(instances[None], size, mode="bilinear", align_corners=False)[0].gt(0.5).float()
+        logits = cropped_logits(preds[: inds.numel()].clamp(0, 1), inside[: inds.numel()])
+        losses = evaluate(loss_cfg, logits, targets[inds], reduction_override="none").loss
+        boxes = gt.bboxes[inds]
+        widths, heights = (boxes[:, 2] - boxes[:, 0]) / w, (boxes[:, 3] - boxes[:, 1]) / h
+        masks.append(int(inds.numel()))
+        sums.append(float(reweighted(losses, widths, heights)))
+    return MaskReplay(tuple(masks), tuple(sums), size)

@@ -221,7 +221,12 @@ MAKERS: dict[str, Maker] = {
         )
     ),
     heads_yolact.PROTONET: Maker(
-        own=lambda o: heads_yolact.segm_inputs(o.loss_name, o.head, o.model, num_priors=o.num_priors, seed=o.seed)
+        own=lambda o: (
+            heads_yolact.segm_inputs(o.loss_name, o.head, o.model, num_priors=o.num_priors, seed=o.seed)
+            or heads_yolact.mask_inputs(
+                o.loss_name, o.head, o.model, num_classes=o.num_classes, num_priors=o.num_priors, seed=o.seed
+            )
+        )
     ),
     "YOLOXHead": Maker(
         remake=lambda d: (

@@ -99,6 +99,8 @@ class HeadRun:
     # the calls of a head's methods that count a term's positives and negatives where its loss
     # module's calls do not show them (GuidedAnchorHead's ga sampling, an image a call; Rule.counted_on)
     counting: list[Call] = field(default_factory=list, repr=False)
+    # a mask head that computes a term in its own code (YOLACTProtonet's loss_mask): its method's calls
+    mask_own: list[Call] = field(default_factory=list, repr=False)
 
     @property
     def phase(self) -> str:
@@ -298,6 +300,17 @@ def counting_methods(model: Any) -> list[tuple[str, Any, str]]:
     return found
 
 
+def _mask_recording(model: Any) -> contextlib.AbstractContextManager[list[Call]]:
+    """The calls of the detector's mask head's method that computes a term in its own code
+    (YOLACTProtonet's ``loss_by_feat``), recorded; nothing for another mask head."""
+    from losstune.engine.heads_yolact import MASK_METHODS
+
+    head = getattr(model, "mask_head", None)
+    method = MASK_METHODS.get(type(head).__name__) if head is not None else None
+    none: list[Call] = []
+    return recording_method(head, method, "mask_head") if method else contextlib.nullcontext(none)
+
+
 def _detector_head(model: Any) -> tuple[str | None, Any]:
     head = getattr(model, "bbox_head", None)
     return ("model.bbox_head", head) if head is not None and hasattr(head, "loss") else (None, None)
@@ -421,6 +434,7 @@ def run_head(
                 recording_calls(model) as calls,
                 own_recording as own_calls,
                 contextlib.ExitStack() as counting,
+                _mask_recording(model) as mask_calls,
             ):
                 counted = [
                     counting.enter_context(recording_method(m, method, n)) for n, m, method in counting_methods(model)
@@ -473,6 +487,7 @@ def run_head(
             own_terms=OWN_TERMS if own == OWN_METHOD else _own_termed().get(head_type, ()),
             counting=[c for found in counted for c in found],
         )
+        run.mask_own = list(mask_calls)
         run.not_loaded = left_out
         run.at = phase_of(model_cfg, head_type, spec.epoch)
         run.stood_in = list(used)

@@ -20,6 +20,7 @@ from losstune.engine.heads_ddod import DDOD_HEAD
 from losstune.engine.heads_freeanchor import FREE_ANCHOR, TERMS
 from losstune.engine.heads_freeanchor import OWN_METHOD as BAG_METHOD
 from losstune.engine.heads_fsaf import REWEIGHT_METHOD
+from losstune.engine.heads_yolact import PROTONET
 from losstune.engine.realhead.batch import BatchSpec
 from losstune.engine.realhead.run import HeadRun, run_head
 
@@ -493,6 +494,12 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
     made = {
         name: (_per_mask(f, heads[name]), split) if name in points else (f, split) for name, (f, split) in made.items()
     }
+    if run.mask_own:  # YOLACTProtonet's loss_mask: its own code, replayed by the model
+        own_mask = _protonet_feed(cfg, run)
+        if own_mask is not None:
+            made["loss_mask"] = (own_mask[0], True)
+            replayed["loss_mask"] = own_mask[1]
+            families["loss_mask"] = PROTONET
     # a term whose rows its head selects itself (MaskIoUHead's) is its own assignment
     selects = {name for name in made if logged_rule(families.get(name, family), name).selects}
     fed_from = {
@@ -571,6 +578,31 @@ def _mined(feed: RealFeed, run: HeadRun, calls: list[int], head: Any, model: dic
         losses = call.output.detach()
         summed += float(losses[ohem_kept(losses, call.args[1], int(head.num_classes), ratio)].sum())
     return replace(feed, scale=feed.value / summed if summed else None)
+
+
+def _protonet_feed(cfg: LoadedConfig, run: HeadRun) -> tuple[RealFeed, float] | None:
+    """YOLACTProtonet's ``loss_mask`` as the head's ``loss_by_feat`` was handed it: the masks kept
+    per image and their size, no avg_factor, the factor the head applied to the model's sums on
+    those arguments (1 / the masks kept, where the model computes as the head does), and the
+    model's term on them (``None`` where the config has no such term)."""
+    from losstune.engine.heads_yolact import replay_masks
+    from losstune.engine.session import loss_dict
+
+    nodes = [n for n in cfg.in_head_losses() if n.path[-1] == "loss_mask" and n.by_head == PROTONET]
+    values = {t.name: t.value for t in run.terms}
+    if not nodes or "loss_mask" not in values:
+        return None
+    head = run.model.get_submodule("mask_head")
+    rep = replay_masks(run.mask_own[-1].kwargs, loss_dict(cfg, nodes[0]), int(head.max_masks_to_train))
+    counts = Counts(rep.masks, tuple(0 for _ in rep.masks), sum(rep.masks))
+    images = max(len(rep.masks), 1)
+    summed = sum(rep.sums)
+    value = values["loss_mask"]
+    first = Counts(rep.masks[:1], (0,), rep.masks[0] if rep.masks else 0)
+    feed = RealFeed(
+        images, counts.rows / images, rep.size, None, counts, value / summed if summed else None, value, first
+    )
+    return feed, rep.value
 
 
 # each term of FSAFHead: its part of reweight_loss_single's output (the level's summed cls, reg loss)
