@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from losstune.engine import (
+    heads_cascade_rpn,
     heads_ddod,
     heads_ddq,
     heads_fsaf,
@@ -96,6 +97,7 @@ FAMILY: dict[str, str] = {
     "LADHead": "LADHead",
     "Mask2FormerHead": "Mask2FormerHead",
     **{h: h for h in ("YOLACTHead", "YOLACTProtonet")},
+    **{h: "StageCascadeRPNHead" for h in ("CascadeRPNHead", "StageCascadeRPNHead")},
 }
 
 Avg = Literal[
@@ -199,6 +201,8 @@ RULES: dict[str, dict[str, Rule]] = {
     "SSDHead": {},
     "PISASSDHead": {},
     "RPNHead": {"loss_cls": Rule(log_name="loss_rpn_cls"), "loss_bbox": Rule(log_name="loss_rpn_bbox")},
+    # heads_cascade_rpn: each stage's, logged s{i}.
+    "StageCascadeRPNHead": {"loss_cls": Rule(log_name="loss_rpn_cls"), "loss_bbox": Rule(log_name="loss_rpn_reg")},
     "BBoxHead": {
         "loss_cls": Rule(avg="labelled"),
         # bbox_targets.size(0): every sampled RoI, though the module is handed the positives only
@@ -658,6 +662,8 @@ def sampling_avg(counts: Counts, rule: str | None) -> float | None:
     ``rule`` counts it: with the negatives where it names them), or the number ``rule`` is."""
     if rule is None:
         return None
+    if rule == heads_cascade_rpn.ANCHORS_200:
+        return counts.rows / heads_cascade_rpn.HARD_CODED
     if _is_number(rule):
         return float(rule.split(",")[0])
     with_neg = "negatives" in rule
@@ -801,6 +807,8 @@ def _log_names(where: Where, family: str | None, name: str) -> list[str]:
         if where.version < 3 and _roi_type(where) == "SparseRoIHead":  # 2.x's forward_train names them so
             return [f"stage{path[-2]}_{name}"]
         return [f"s{path[-2]}.{name}"]
+    if family == heads_cascade_rpn.CASCADE_RPN:
+        return heads_cascade_rpn.stage_log_names(path, name)
     stages = shared_stages(where)
     if stages is not None:
         return [f"s{i}.{name}" for i in range(stages)]
@@ -968,6 +976,10 @@ def sampled_for(
         return denoising(NUM_GTS, dn_groups(where.model, NUM_GTS), num_classes, seed)
     if family == "DETRHead":
         return hungarian(num_priors or num_queries(where.model, where.head), NUM_GTS, num_classes, seed)
+    if family == heads_cascade_rpn.CASCADE_RPN:
+        return heads_cascade_rpn.stage_sampled(
+            where.model, where.path, num_priors=num_priors or DENSE_PRIORS, seed=seed
+        )
     if family == "YOLOXHead":
         return simota(num_priors or YOLOX_PRIORS, NUM_GTS, num_classes, seed)
     if family == "YOLOFHead":
