@@ -86,9 +86,10 @@ def test_the_assignments_are_mmdetections_atss_assigner(mmdet: None, alpha: floa
 
     priors, sizes, boxes, labels, scores, pred = _atss_inputs(seed)
     ours = hd.atss_assign(priors, sizes, boxes, labels, topk=9, alpha=alpha, scores=scores, pred_boxes=pred)
-    real = ATSSAssigner(topk=9, alpha=alpha).assign(
-        InstanceData(priors=priors, bboxes=pred, scores=scores), sizes, InstanceData(bboxes=boxes, labels=labels)
-    )
+    # Without alpha the assigner is IoU-based and given the priors alone, as ATSSHead gives them (with
+    # scores and boxes beside no alpha it warns that they are not used)
+    pred_instances = InstanceData(priors=priors, bboxes=pred, scores=scores) if alpha else InstanceData(priors=priors)
+    real = ATSSAssigner(topk=9, alpha=alpha).assign(pred_instances, sizes, InstanceData(bboxes=boxes, labels=labels))
     assert int((ours >= 0).sum()) > 0
     assert torch.equal(ours, real.gt_inds - 1)
 
