@@ -49,14 +49,7 @@ class Calls(Expressions):
             if isinstance(value, Opaque) and kw.arg is None:
                 return value
             if kw.arg is None:
-                if not isinstance(value, dict):
-                    raise PyError(f"TypeError: argument after ** must be a mapping, not {type_name(value)}")
-                self.budget.charge(len(value))
-                fallback = self.origin(kw.value)
-                for k, v in value.items():
-                    self._keyword(func, kwargs, k)
-                    kwargs[k] = v
-                    origins[k] = value.origins.get(k, fallback) if isinstance(value, LDict) else fallback
+                self._spread(func, value, kw.value, kwargs, origins)
             else:
                 if kw.arg in kwargs:  # given by a `**` before it
                     self._keyword(func, kwargs, kw.arg)
@@ -103,18 +96,25 @@ class Calls(Expressions):
             if kw.arg is None:
                 if isinstance(value, Opaque):
                     return value
-                if not isinstance(value, dict):
-                    raise PyError(f"TypeError: argument after ** must be a mapping, not {type_name(value)}")
-                self.budget.charge(len(value))
-                fallback = self.origin(kw.value)
-                for k, v in value.items():
-                    self._keyword(_DICT, out, k)
-                    out.set(k, v, value.origins.get(k, fallback) if isinstance(value, LDict) else fallback)
+                self._spread(_DICT, value, kw.value, out, out.origins)
             else:
                 if kw.arg in out:  # given by a `**` before it
                     self._keyword(_DICT, out, kw.arg)
                 out.set(kw.arg, value, self.origin(kw.value))
         return out
+
+    def _spread(self, func: Any, value: Any, node: ast.expr, into: dict[Any, Any], origins: dict[Any, Origin]) -> None:
+        """``**value`` (written at ``node``) in a call of ``func``: each key checked as Python checks a
+        keyword, its value set in ``into`` and its origin in ``origins`` (the mapping's own, else
+        the mapping's)."""
+        if not isinstance(value, dict):
+            raise PyError(f"TypeError: argument after ** must be a mapping, not {type_name(value)}")
+        self.budget.charge(len(value))
+        fallback = self.origin(node)
+        for k, v in value.items():
+            self._keyword(func, into, k)
+            into[k] = v
+            origins[k] = value.origins.get(k, fallback) if isinstance(value, LDict) else fallback
 
     @staticmethod
     def _keyword(func: Any, kwargs: dict[str, Any], name: Any) -> None:
