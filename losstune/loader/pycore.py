@@ -274,7 +274,7 @@ class Core:
         if budget.steps > budget.allowed:
             raise StepsSpent()
         kind = type(node)
-        if kind is ast.Constant:  # the commonest node: its value, without a call of its method
+        if kind is ast.Constant:  # the commonest node: its value, here rather than in a method of its own
             return node.value  # type: ignore[attr-defined]
         method = self._evaluators.get(kind)
         if method is None:

@@ -73,9 +73,6 @@ def is_known_module(name: str) -> bool:
 class Expressions(Core):
     """The value of each expression that is not a call or a comprehension."""
 
-    def _eval_Constant(self, node: ast.Constant) -> Any:
-        return node.value
-
     def _eval_NamedExpr(self, node: ast.NamedExpr) -> Any:
         value = self.eval(node.value)
         # Bound in the scope that holds the expression: never a comprehension's own.
