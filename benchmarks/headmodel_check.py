@@ -14,7 +14,10 @@ differ, the model's being synthetic). A head that calls no loss module (SSDHead)
 method that computes its terms (its arguments per image): shape and avg_factor are counted on them,
 the division is the head's term over the model's term computed on them, and that term is held
 against the head's too (rtol 1e-4). A head whose losses follow the training epoch (TOODHead) is
-held at an epoch of each phase, a row each. It prints a table per head family, the reasons for each
+held at an epoch of each phase, a row each. A text detector (Grounding DINO, GLIP), whose language
+model MMDetection reads by name with Hugging Face's ``from_pretrained`` (which losstune refuses),
+runs with an offline random BERT in its place (``benchmarks/offline_bert.py``), its samples
+carrying the dataset's class names as ``text`` with ``custom_entities``. It prints a table per head family, the reasons for each
 difference, the configs whose head does not run here (and why), and the totals.
 """
 
@@ -34,6 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import losstune  # noqa: E402
+from benchmarks import offline_bert  # noqa: E402
+from losstune.cli.context import resolver  # noqa: E402
 from losstune.engine.realhead.batch import BatchSpec  # noqa: E402
 from losstune.engine.realhead.run import HeadFailed  # noqa: E402
 from losstune.engine.realhead.versus import HeadCheck, hold  # noqa: E402
@@ -63,6 +68,42 @@ def phases(cfg: losstune.LoadedConfig, spec: BatchSpec) -> list[HeadCheck]:
     phase of its training (TOODHead's epochs before ``initial_epoch`` and after)."""
     first = hold(cfg, spec)
     return [first, *(hold(cfg, replace(spec, epoch=epoch)) for _, epoch in first.others)]
+
+
+def text_detector(
+    cfg: losstune.LoadedConfig, spec: BatchSpec
+) -> tuple[losstune.LoadedConfig, BatchSpec, Path, str] | None:
+    """For a config whose model names a language model: the config again with it pointed at an
+    offline random BERT (and fairscale's checkpointing off where fairscale is not installed), the
+    batch with the class names as each sample's text, the BERT's folder, and where the names came
+    from; ``None`` for any other config."""
+    tree = cfg.to_dict()
+    model = tree.get("model")
+    if not offline_bert.names_language_model(model):
+        return None
+    from losstune.engine.realhead.importing import load_mmdet
+
+    load_mmdet()
+    head = model.get("bbox_head")
+    num_classes = head.get("num_classes", 80) if isinstance(head, dict) else 80
+    classes, source = offline_bert.prompt_classes(tree, num_classes if isinstance(num_classes, int) else 80)
+    folder = offline_bert.write(offline_bert.words_of(classes))
+    checkpointing = offline_bert.checkpointing_options(model)
+    again = losstune.load(cfg.path, resolver=resolver(offline_bert.name_options(model, folder) + checkpointing))
+    if checkpointing:
+        source += f"; {', '.join(checkpointing)} (fairscale is not installed; the loss is the same)"
+    return again, replace(spec, text=classes), folder, source
+
+
+def held(cfg: losstune.LoadedConfig, spec: BatchSpec) -> tuple[list[HeadCheck], str]:
+    """:func:`phases` of ``cfg``, a text detector's with the offline BERT (see
+    :func:`text_detector`), and how its language model was stood in for ("" for another)."""
+    text = text_detector(cfg, spec)
+    if text is None:
+        return phases(cfg, spec), ""
+    again, spec, folder, how = text
+    with offline_bert.admitted(folder):
+        return phases(again, spec), how
 
 
 def main() -> None:
@@ -97,6 +138,8 @@ def main() -> None:
     why: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     how: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     not_run: collections.Counter[str] = collections.Counter()
+    offline: collections.Counter[str] = collections.Counter()  # the text detectors' stand-in, by source
+    stood_for: dict[str, str] = {}  # by the model dict: how its language model was stood in for
     done: dict[str, list[HeadCheck] | str] = {}  # by the model dict: configs that differ elsewhere only run once
     distinct = 0
     start = time.perf_counter()
@@ -113,7 +156,7 @@ def main() -> None:
                     distinct += 1
                     signal.alarm(args.timeout)
                     try:
-                        done[model] = phases(cfg, BatchSpec(seed=args.seed, size=args.image_size))
+                        done[model], stood_for[model] = held(cfg, BatchSpec(seed=args.seed, size=args.image_size))
                     finally:
                         signal.alarm(0)
                 found = done[model]
@@ -134,6 +177,8 @@ def main() -> None:
             if isinstance(found, str):
                 not_run[found] += 1
                 continue
+            if stood_for.get(model):
+                offline[stood_for[model]] += 1
             for checked in found:
                 family = checked.family or f"{checked.head_type} (not modelled)"
                 family += f" ({checked.phase} phase)" if checked.phase else ""
@@ -202,6 +247,14 @@ def main() -> None:
     for family in sorted(why):
         print(f"{family}: where they differ")
         for reason, n in why[family].most_common(8):
+            print(f"  {n:5} × {reason}")
+    if offline:
+        print(
+            f"text detectors: an offline random BERT in place of their language model (benchmarks/offline_bert.py: "
+            f"{offline_bert.LAYERS} layers of bert-base-uncased's width, a vocabulary of the classes' words, random "
+            "weights; losstune itself refuses from_pretrained), the prompt of their classes as each sample's text"
+        )
+        for reason, n in offline.most_common(8):
             print(f"  {n:5} × {reason}")
     print(f"heads that do not run here: {sum(not_run.values())} configs")
     for reason, n in not_run.most_common(12):

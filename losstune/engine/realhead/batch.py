@@ -34,6 +34,9 @@ class BatchSpec:
     masks: bool = False  # an instance mask for each box (a model with a mask head)
     semantic: bool = False  # a semantic segmentation map for each image (a model with a semantic head)
     semantic_classes: int = 183  # its classes (the semantic head's num_classes)
+    # a text detector's prompt: the class names each sample carries as ``text``, with
+    # ``custom_entities`` (what MMDetection's pipeline packs for Grounding DINO and GLIP)
+    text: tuple[str, ...] = ()
 
     def describe(self) -> str:
         by = f" ({self.sized_by})" if self.sized_by else ""
@@ -44,9 +47,10 @@ class BatchSpec:
             if self.semantic
             else ""
         )
+        text = f"; the text of its {len(self.text)} class names each (custom entities)" if self.text else ""
         return (
             f"synthetic batch, seed {self.seed}: {self.images} images of {self.size}×{self.size}{by}, "
-            f"{self.boxes} ground-truth boxes each{masks}{semantic}"
+            f"{self.boxes} ground-truth boxes each{masks}{semantic}{text}"
         )
 
 
@@ -77,7 +81,7 @@ def fitted(spec: BatchSpec, model: dict[str, Any]) -> BatchSpec:
 
 # the detectors whose pre_decoder takes torch.topk of num_queries of the encoder's tokens (two-stage:
 # DINO always, DeformableDETR with as_two_stage); DDQDETR's keeps what its NMS leaves, however few
-TOPK_OF_TOKENS = ("DINO", "DeformableDETR")
+TOPK_OF_TOKENS = ("DINO", "GroundingDINO", "DeformableDETR")
 
 
 def encoder_tokens(model: dict[str, Any], size: int) -> int:
@@ -100,7 +104,7 @@ def _queries_fit(spec: BatchSpec, model: dict[str, Any]) -> BatchSpec:
     tokens are at least the ``num_queries`` a two-stage DETR selects from them (``torch.topk`` of
     more than there are fails: DINO's 900 of 340 tokens at 128 pixels)."""
     kind = bare_type(str(model.get("type", "")))
-    if kind not in TOPK_OF_TOKENS or (kind != "DINO" and model.get("as_two_stage") is not True):
+    if kind not in TOPK_OF_TOKENS or (kind == "DeformableDETR" and model.get("as_two_stage") is not True):
         return spec
     queries = config_int(model, "num_queries", None, least=1)
     if queries is None or encoder_tokens(model, spec.size) >= queries:
@@ -163,6 +167,7 @@ def synthetic(spec: BatchSpec, num_classes: int) -> tuple[Tensor, list[Any]]:
                     "pad_shape": shape,
                     "batch_input_shape": shape,
                     "scale_factor": (1.0, 1.0),
+                    **({"text": spec.text, "custom_entities": True} if spec.text else {}),
                 },
                 "gt_instances": gt,
                 "ignored_instances": {"bboxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.int64)},
