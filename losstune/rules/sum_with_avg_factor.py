@@ -12,10 +12,13 @@ from losstune.schema.heads import IGNORES_AVG_FACTOR, avg_factor_keys, listed
 class SumWithAvgFactor(Rule):
     """``reduction='sum'`` on a loss whose head passes ``avg_factor``.
 
-    Most dense heads (RetinaHead, RPNHead, ATSSHead, FCOSHead, GFLHead, RTMDetHead, the DETR family,
-    ...) and the RoI bbox heads normalise ``loss_cls`` and ``loss_bbox`` by an ``avg_factor`` (the
-    number of positives or of sampled boxes). ``weight_reduce_loss`` only accepts that with
-    ``'mean'`` or ``'none'``, so the first iteration fails with ``avg_factor can not be used with
+    Most of MMDetection's heads normalise their losses by an ``avg_factor`` (the number of
+    positives or of sampled boxes): RetinaHead, RPNHead and the RoI bbox heads their ``loss_cls``
+    and ``loss_bbox``, ATSSHead and FCOSHead their ``loss_centerness`` too, the DETR family its
+    ``loss_iou``, GFLHead its ``loss_dfl``, Mask2Former its ``loss_mask`` and ``loss_dice``, and so
+    on, key by key as the code of MMDetection 2.28.2 and 3.3.0 passes it. ``weight_reduce_loss``
+    only accepts that with ``'mean'`` or ``'none'``, so the first iteration fails with
+    ``avg_factor can not be used with
     reduction="sum"``. Heads that normalise by themselves (YOLOV3Head, YOLOXHead) use ``'sum'`` on
     purpose and are not reported. The heads of MMYOLO and MMRotate are checked by what their own
     code passes, loss by loss: MMYOLO's YOLOv6Head gives avg_factor to ``loss_bbox`` only,
@@ -37,6 +40,11 @@ class SumWithAvgFactor(Rule):
             "model = dict(bbox_head=dict(type='RetinaHead',\n    loss_bbox=dict(type='L1Loss', reduction='sum')))\n",
             ((2, 45),),
             fixed="model = dict(bbox_head=dict(type='RetinaHead',\n    loss_bbox=dict(type='L1Loss', reduction='mean')))\n",
+        ),
+        Example(
+            "model = dict(bbox_head=dict(type='FCOSHead',\n"
+            "    loss_centerness=dict(type='CrossEntropyLoss', use_sigmoid=True, reduction='sum')))\n",
+            ((2, 79),),
         ),
     )
 

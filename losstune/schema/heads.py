@@ -23,14 +23,55 @@ def _names(text: str) -> frozenset[str]:
 
 _CLS_BBOX = _names("loss_cls loss_bbox")
 
-# MMDetection's heads (2.x and 3.x) that call loss_cls and loss_bbox with avg_factor.
-# YOLOV3Head and YOLOXHead are absent on purpose: they reduce with 'sum' and normalise themselves.
-_MMDET_AVG_FACTOR_HEADS = _names(
-    """AnchorHead RetinaHead RetinaSepBNHead RPNHead GARetinaHead GARPNHead ATSSHead FCOSHead
-    NASFCOSHead GFLHead LDHead PAAHead VFNetHead TOODHead DDODHead FoveaHead FSAFHead YOLOFHead
-    CenterNetUpdateHead RTMDetHead RTMDetSepBNHead DETRHead DeformableDETRHead DINOHead
-    ConditionalDETRHead DABDETRHead BBoxHead ConvFCBBoxHead Shared2FCBBoxHead Shared4Conv1FCBBoxHead
-    DoubleConvFCBBoxHead"""
+
+def _by_head(text: str) -> dict[str, frozenset[str]]:
+    """``HEAD HEAD ...: KEY KEY ...`` entries (the heads may run over several lines) as a map of
+    each head to its keys."""
+    table: dict[str, frozenset[str]] = {}
+    heads: list[str] = []
+    for line in text.strip().splitlines():
+        named, colon, keys = line.partition(":")
+        heads += named.split()
+        if colon:
+            table.update(dict.fromkeys(heads, _names(keys)))
+            heads = []
+    return table
+
+
+# MMDetection's heads (2.28.2 and 3.3.0) -> the loss keys their loss code calls with an avg_factor,
+# read from the code of both (``tests/fidelity/test_avg_factor_heads.py`` reads it again): the
+# keys of every loss module that the head's ``loss``/``loss_by_feat`` (the bbox heads' ``loss``,
+# ``loss_and_target``) reaches, through its own methods and its bases'. YOLOV3Head, YOLOXHead and
+# SSDHead are absent: they reduce with 'sum' and normalise themselves; so is FreeAnchorRetinaHead,
+# whose bag losses take no avg_factor.
+_MMDET_AVG_FACTOR = _by_head(
+    """
+    AnchorHead AscendAnchorHead AscendRetinaHead BBoxHead CenterNetUpdateHead ConvFCBBoxHead
+      DoubleConvFCBBoxHead FSAFHead FoveaHead PISARetinaHead RPNHead RTMDetHead RTMDetSepBNHead
+      RetinaHead RetinaSepBNHead SCNetBBoxHead Shared2FCBBoxHead Shared4Conv1FCBBoxHead
+      StageCascadeRPNHead YOLACTHead YOLOFHead: loss_cls loss_bbox
+    ConditionalDETRHead DABDETRHead DDODHead DDQDETRHead DETRHead DIIHead DINOHead DeformableDETRHead
+      GroundingDINOHead: loss_cls loss_bbox loss_iou
+    ATSSHead ATSSVLFusionHead BoxInstBboxHead CondInstBboxHead FCOSHead LADHead NASFCOSHead
+      PAAHead: loss_cls loss_bbox loss_centerness
+    DecoupledSOLOHead DecoupledSOLOLightHead SOLOHead SOLOV2Head: loss_cls
+    GARPNHead GARetinaHead GuidedAnchorHead: loss_cls loss_bbox loss_loc loss_shape
+    Mask2FormerHead Mask2FormerTrackHead MaskFormerHead: loss_cls loss_dice loss_mask
+    RTMDetInsHead RTMDetInsSepBNHead: loss_cls loss_bbox loss_mask
+    SABLHead SABLRetinaHead: loss_cls loss_bbox_cls loss_bbox_reg
+    YOLACTProtonet YOLACTSegmHead: loss_segm
+    CenterNetHead: loss_center_heatmap loss_offset loss_wh
+    CentripetalHead: loss_heatmap loss_offset loss_guiding_shift loss_centripetal_shift
+    CornerHead: loss_heatmap loss_offset
+    DynamicMaskHead: loss_mask
+    GFLHead: loss_cls loss_bbox loss_dfl
+    LDHead: loss_cls loss_bbox loss_dfl loss_ld
+    QuasiDenseEmbedHead: loss_track
+    RepPointsHead: loss_cls loss_bbox_init loss_bbox_refine
+    RoIEmbedHead: loss_match
+    TOODHead: loss_cls initial_loss_cls loss_bbox
+    VFNetHead: loss_cls loss_bbox loss_bbox_refine
+    """
 )
 
 # Registry -> head -> the loss keys the head calls with avg_factor, so that any reduction but
@@ -39,7 +80,7 @@ _MMDET_AVG_FACTOR_HEADS = _names(
 # (YOLOv5Head passes avg_factor only when ignore_iof_thr is set and an image has ignored boxes),
 # YOLOv8Head divides loss_bbox itself, RTMDetInsSepBNHead cannot compute its losses at all.
 AVG_FACTOR_LOSSES: Mapping[str, Mapping[str, frozenset[str]]] = {
-    "mmdet": {head: _CLS_BBOX for head in _MMDET_AVG_FACTOR_HEADS},
+    "mmdet": _MMDET_AVG_FACTOR,
     "mmyolo": {
         "YOLOv6Head": _names("loss_bbox"),
         "YOLOv8Head": _names("loss_dfl"),
@@ -69,9 +110,10 @@ AVG_FACTOR_LOSSES: Mapping[str, Mapping[str, frozenset[str]]] = {
 }
 
 # Registry -> losses that never hand avg_factor to weight_reduce_loss, so 'sum' with an avg_factor
-# does not fail: MMRotate's convex GIoU losses average their hand-written gradient themselves, and
-# GDLoss_v1 applies no reduction at all.
+# does not fail: MMDetection's EQLV2Loss divides its sum by its own count, MMRotate's convex GIoU
+# losses average their hand-written gradient themselves, and GDLoss_v1 applies no reduction at all.
 IGNORES_AVG_FACTOR: Mapping[str, frozenset[str]] = {
+    "mmdet": _names("EQLV2Loss"),
     "mmrotate": _names("ConvexGIoULoss BCConvexGIoULoss GDLoss_v1"),
 }
 
