@@ -1,6 +1,8 @@
 """Guided Anchoring's heads (``GARetinaHead``, run by ``GuidedAnchorHead``'s loss code, and
 ``GARPNHead``) as MMDetection 3.3.0 feeds their ``loss_shape`` and ``loss_loc``, on a seeded image
-(2.28.2's loss code was not read for it: its configs are fed alike). Their ``loss_cls`` and ``loss_bbox`` are an
+(2.28.2's computes the same for every configured ``ga_sampler`` but an explicit PseudoSampler, whose
+avg_factor 2.x makes ``Σ max(positives, 1) + Σ max(negatives, 1)``, as a sampler's; no config of
+either version sets one). Their ``loss_cls`` and ``loss_bbox`` are an
 anchor head's: ``AnchorHead.get_targets`` on the guided anchors (one a location), the configured
 ``assigner`` and ``sampler``, the sampling's avg_factor.
 
