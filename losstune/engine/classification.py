@@ -173,9 +173,11 @@ class FocalLoss:
         reduction_override: str | None = None,
     ) -> Tensor:
         reduction = chosen_reduction(self.reduction, reduction_override)
-        num_classes = pred.size(1)
         if pred.dim() != target.dim() or not self.onehot_targets:
+            num_classes = pred.size(1)
             target = F.one_hot(target, num_classes=num_classes + 1)[:, :num_classes]
+        # targets of the prediction's shape are one-hot already (a flat row of them: GLIP's tokens)
+        over = count(pred.size(1), "class", "classes") if pred.dim() == 2 else f"{pred.numel()} elements"
         target = target.type_as(pred)
         p = pred if self.activated else pred.sigmoid()
         pt = (1 - p) * target + p * (1 - target)
@@ -187,7 +189,7 @@ class FocalLoss:
         loss = bce * focal_weight
         trace.add(
             "kernel",
-            f"FL = -α_t (1 - p_t)^γ log p_t, γ={self.gamma:g}, α={self.alpha:g}, over {count(num_classes, 'class', 'classes')}",
+            f"FL = -α_t (1 - p_t)^γ log p_t, γ={self.gamma:g}, α={self.alpha:g}, over {over}",
             loss,
         )
         weight = _focal_weight_shape(weight, loss)

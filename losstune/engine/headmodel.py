@@ -56,6 +56,7 @@ FAMILY: dict[str, str] = {
     **{h: "FCNMaskHead" for h in ("FCNMaskHead", "HTCMaskHead", "SCNetMaskHead", "CoarseMaskHead")},
     "GFLHead": "GFLHead",
     "ATSSHead": "ATSSHead",
+    "ATSSVLFusionHead": "ATSSVLFusionHead",
     **{h: "FCOSHead" for h in ("FCOSHead", "NASFCOSHead", "CondInstBboxHead", "BoxInstBboxHead")},
     "CondInstMaskHead": "CondInstMaskHead",
     "TOODHead": "TOODHead",
@@ -170,7 +171,11 @@ class Rule:
     # weights tell each image's positives (RepPoints')
     # "points": each mask's points flattened, a row a point (the rows: masks, the width: points a mask)
     # "image_calls": a call per image, on its every prior or map (YOLACT's): each call is one image's counts
-    layout: Literal["rows", "images", "maps", "roi_maps", "levels", "level_rows", "points", "image_calls"] = "rows"
+    # "tokens": every prior's logits over the text's valid tokens, flattened (GLIP's contrastive
+    # loss_cls; the rows: the priors, the width: the tokens)
+    layout: Literal["rows", "images", "maps", "roi_maps", "levels", "level_rows", "points", "image_calls", "tokens"] = (
+        "rows"
+    )
     parts: tuple[str, ...] = ()  # the log names of the parts of the module's result (a pair), one call
     # the head hands the module rows it selects itself (MaskIoUHead: the positives whose target is
     # above 0; FusedSemanticHead: each image's map): the term's call is its own assignment
@@ -189,6 +194,10 @@ _PAA_IOU = Rule(
     rows="positives", weight="none", quality="iou_target", target="quality", avg="positives", log_name="loss_iou"
 )
 _DENSE_QUALITY_FIRST = Rule(rows="positives", weight="quality", avg="constant", after="weight_sum")
+_ATSS = {
+    "loss_bbox": replace(_DENSE_QUALITY_FIRST, quality=_CENTERNESS),
+    "loss_centerness": Rule(rows="positives", weight="none", quality=_CENTERNESS, target="quality"),
+}
 _RTMDET = {
     "loss_cls": Rule(avg="constant", after="weight_sum", quality="assign_metrics"),
     "loss_bbox": replace(_DENSE_QUALITY_FIRST, quality="assign_metrics"),
@@ -215,10 +224,9 @@ RULES: dict[str, dict[str, Rule]] = {
         "loss_bbox": replace(_DENSE_QUALITY_FIRST, quality="weight_targets"),
         "loss_dfl": replace(_DENSE_QUALITY_FIRST, quality="weight_targets", avg="given", constant=4.0),
     },
-    "ATSSHead": {
-        "loss_bbox": replace(_DENSE_QUALITY_FIRST, quality=_CENTERNESS),
-        "loss_centerness": Rule(rows="positives", weight="none", quality=_CENTERNESS, target="quality"),
-    },
+    "ATSSHead": _ATSS,
+    # heads_glip: ATSSHead's box terms; loss_cls on every anchor's caption tokens, flattened
+    "ATSSVLFusionHead": {"loss_cls": Rule(layout="tokens"), **_ATSS},
     "FCOSHead": {
         "loss_cls": Rule(weight="none", avg="positives"),
         "loss_bbox": Rule(rows="positives", weight="quality", quality=_CENTERNESS, avg="weight_sum", floor=1e-6),
@@ -538,6 +546,7 @@ def feed(
     r = rule_for(family, loss_name, term, phase)
     head = where.head if where is not None else {}
     model = where.model if where is not None else {}
+    names = where.classes if where is not None else ()
     s = made.sampled
     args, kwargs = list(made.args), dict(made.kwargs)
     stats = dict(s.stats) if s is not None else {"avg_factor": kwargs.get("avg_factor")}
@@ -560,7 +569,8 @@ def feed(
     if r.target == "quality" and quality is not None:  # one logit per positive against its quality
         args = [torch.randn(positives, generator=g), quality]
         text += f" (one logit each, against {QUALITY[r.quality]})"
-    args, how = remade(family, Dense(loss_name, args, kwargs, s, rows, g, num_classes, head, model))
+    args, how = remade(family, Dense(loss_name, args, kwargs, s, rows, g, num_classes, head, model, names))
+    stats.update(s.stats)  # what a maker counted (GLIP's tokens)
     text += how
     times, times_text = 1.0, ""
     if r.times == "points":
@@ -766,6 +776,7 @@ class Where:
     head: dict[str, Any]
     model: dict[str, Any]
     version: int = 3  # the MMDetection major version modelled
+    classes: tuple[str, ...] = ()  # the training dataset's class names, where read (a text detector's prompt)
 
 
 def num_queries(model: dict[str, Any], head: dict[str, Any]) -> int:

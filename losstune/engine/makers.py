@@ -22,6 +22,7 @@ from losstune.engine import (
     heads_ddod,
     heads_ga,
     heads_glbctx,
+    heads_glip,
     heads_grid,
     heads_lad,
     heads_mask2former,
@@ -73,6 +74,7 @@ class Dense:
     num_classes: int
     head: dict[str, Any]
     model: dict[str, Any] = field(default_factory=dict)  # the model dict around the head (its train_cfg)
+    names: tuple[str, ...] = ()  # the training dataset's class names, where read (GLIP's caption)
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,16 @@ def _paa(d: Dense) -> tuple[list[Any], str]:
     if d.loss_name != "loss_centerness" or not d.args or d.args[0].dim() != 1:
         return d.args, ""
     return [a.unsqueeze(-1) if i < 2 else a for i, a in enumerate(d.args)], " as (N, 1) columns"
+
+
+def _glip(d: Dense) -> tuple[list[Any], str]:
+    """ATSSVLFusionHead's ``loss_cls`` on every anchor's caption tokens, flattened; its box terms
+    as ATSSHead's."""
+    if d.loss_name != "loss_cls":
+        return d.args, ""
+    cap = heads_glip.caption(d.model, d.num_classes, d.names)
+    d.sampled.stats["tokens"] = cap.tokens  # the width the comparison reads its flat rows by
+    return heads_glip.token_inputs(d.args, d.sampled.pos_mask, d.sampled.labels, cap, d.generator)
 
 
 def _solo(family: str, o: Own) -> Inputs | None:
@@ -240,6 +252,7 @@ MAKERS: dict[str, Maker] = {
     ),
     "SABLRetinaHead": Maker(remake=_sabl),
     "PAAHead": Maker(remake=_paa),
+    heads_glip.GLIP_HEAD: Maker(remake=_glip),
     heads_lad.LAD_HEAD: Maker(remake=lambda d: heads_lad.with_teacher(_paa(d))),
     "SABLHead": Maker(remake=_sabl_roi),
     "MaskPointHead": Maker(

@@ -8,7 +8,7 @@ from typing import Any
 
 from losstune import keypath
 from losstune.config import LoadedConfig
-from losstune.engine import heads_mask2former
+from losstune.engine import heads_glip, heads_mask2former
 from losstune.engine.confignum import config_int
 from losstune.engine.crosscheck import CrossCheck
 from losstune.engine.evaluation import evaluate
@@ -247,7 +247,9 @@ def _where(cfg: LoadedConfig, loss: LossNode, version: int) -> tuple[Where, Type
         else None
     )
     model = cfg.tree.get("model")
-    return Where(loss.path, loss.head, head, model if isinstance(model, dict) else {}, version), head_ref
+    # a text detector's prompt: the training dataset's class names (GLIP's caption)
+    names = heads_glip.dataset_classes(cfg.tree) if bare_type(str(head_type)) == heads_glip.GLIP_HEAD else ()
+    return Where(loss.path, loss.head, head, model if isinstance(model, dict) else {}, version, names), head_ref
 
 
 def loss_named(cfg: LoadedConfig, key: str, version: int, epoch: int = 0) -> tuple[LossNode, str | None]:

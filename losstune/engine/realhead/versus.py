@@ -248,6 +248,20 @@ def _add_call(
     return rows, width_of(pred)
 
 
+def _add_tokens(tally: _Tally, bound: dict[str, Any], tokens: int) -> tuple[int, tuple[int, ...]]:
+    """Count one call of a prior's logits over ``tokens`` text tokens, flattened, image after image
+    (GLIP's ``loss_cls``) into ``tally``: a positive is a prior whose targets hold a token, a
+    negative one of a label weight and none. Returns its rows (the priors) and width (the tokens)."""
+    values = list(bound.values())
+    pred, target = values[0], values[1]
+    rows = int(pred.numel()) // tokens
+    positive = target.reshape(rows, tokens).sum(1) > 0
+    w = _weight(bound)
+    labelled = (w.reshape(rows, tokens) > 0).any(1) if w is not None else positive.new_ones(rows)
+    tally.add(positive, labelled & ~positive)
+    return rows, (tokens,)
+
+
 def _marked_row(pred: Any, target: Any, w: Any) -> bool:
     """Whether a call hands one value a row (``(rows,)``) against a target of its shape, with a
     weight of that shape that is 0 somewhere: the weight marks the positives."""
@@ -307,12 +321,14 @@ def real_feed(
     name: str | None = None,
     per_image: bool = False,
     image_calls: bool = False,
+    tokens: int = 0,
 ) -> tuple[RealFeed, bool]:
     """The real head's feed of one term (``name``, where several terms are made of the same calls:
     AssociativeEmbeddingLoss's pull and push), from its recorded calls ``indices`` (``maps``: made
     on ``(images, priors, …)`` maps, read as rows; ``per_image``: each call on its images' rows in
-    turn; ``image_calls``: a call per image, in order, each counted as its image's), and whether its
-    positives are known per image."""
+    turn; ``image_calls``: a call per image, in order, each counted as its image's; ``tokens``: each
+    prior's logits over that many text tokens, flattened), and whether its positives are known per
+    image."""
     import torch
 
     images = run.batch.images
@@ -332,6 +348,8 @@ def real_feed(
             tally.pos[n] += one.pos[0]
             tally.neg[n] += one.neg[0]
             tally.weights += one.weights
+        elif tokens:
+            got, shape = _add_tokens(tally, bound, tokens)
         else:
             got, shape = _add_call(tally, bound, num_classes, maps, per_image)
         if n == 0:
@@ -459,6 +477,7 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
             name=name,
             per_image=layout_of[name] == "level_rows",
             image_calls=layout_of[name] == "image_calls",
+            tokens=_text_tokens(heads[name]) if layout_of[name] == "tokens" else 0,
         )
         for name, t in _terms(run)
     }
@@ -547,6 +566,13 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
         check.replayed = replayed.get(name)
         out.terms.append(check)
     return out
+
+
+def _text_tokens(head: Any) -> int:
+    """The valid tokens of the text a head's loss was computed on (its ``text_masks``, which
+    ATSSVLFusionHead keeps from the language model's output; every image's prompt is the same)."""
+    masks = getattr(head, "text_masks", None)
+    return int(masks[0].sum()) if masks is not None and masks.dim() == 2 else 0
 
 
 def _counted(run: HeadRun, feed: RealFeed, method: str) -> tuple[RealFeed, bool]:
@@ -897,6 +923,9 @@ def _compare(name: str, key: str, r: Any, real: RealFeed, family: str | None, as
     check.model_rows = int(stats.get("handed", check.model_rows))  # a call per level (DDOD's): all calls' rows
     if levels:  # a call per level: all calls' masks
         check.model_rows = int(stats.get("masks", check.model_rows))
+    if feed_rule is not None and feed_rule.rule.layout == "tokens" and stats.get("tokens"):  # flat: rows of tokens
+        check.model_width = (int(stats["tokens"]),)
+        check.model_rows //= int(stats["tokens"])
     if feed_rule is not None and feed_rule.rule.layout == "points" and not check.model_width:
         check.model_rows, check.model_width = int(stats.get("masks", 0)), (int(stats.get("points", 1)),)
     if check.model_width != real.width:
