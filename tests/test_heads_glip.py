@@ -114,6 +114,16 @@ def _bert_folder(tmp: Path, names: tuple[str, ...] = NAMES) -> Path:
 
 
 @needs_mmdet
+def test_coco_classes_are_mmdetections_coco_dataset_metainfo() -> None:
+    from losstune.engine.realhead.importing import load_mmdet
+
+    load_mmdet()
+    from mmdet.datasets import CocoDataset
+
+    assert hg.COCO_CLASSES == tuple(CocoDataset.METAINFO["classes"])
+
+
+@needs_mmdet
 @needs_transformers
 @pytest.mark.parametrize("names", [NAMES, hg.COCO_CLASSES])
 def test_the_caption_and_positive_maps_are_glips_for_a_vocabulary_of_the_words(

@@ -86,24 +86,34 @@ class Caption:
         return f"the training dataset's {self.named} class names and {classes - self.named} classes of one token each"
 
 
-def dataset_classes(tree: dict[str, Any]) -> tuple[str, ...]:
-    """The class names of the config's training dataset, as the config gives them: its
-    ``metainfo.classes`` (through the dataset wrappers' ``dataset`` and the first of
-    ``datasets``), else those of its type where losstune knows them (CocoDataset's), else none."""
+def training_dataset(tree: dict[str, Any]) -> tuple[tuple[str, ...], dict[str, Any] | None]:
+    """The config's training dataset as read statically: its ``metainfo.classes`` (through the
+    dataset wrappers' ``dataset`` and the first of ``datasets``; ``()`` where none names them), and
+    the innermost dataset dict reached (``None``: no dataset dict)."""
     loader = tree.get("train_dataloader")
     ds = loader.get("dataset") if isinstance(loader, dict) else None
     while isinstance(ds, dict):
         meta = ds.get("metainfo")
         classes = meta.get("classes") if isinstance(meta, dict) else None
         if isinstance(classes, (list, tuple)) and classes and all(isinstance(c, str) for c in classes):
-            return tuple(classes)
+            return tuple(classes), ds
         inner = ds.get("dataset", ds.get("datasets"))
         inner = inner[0] if isinstance(inner, list) and inner else inner
         if not isinstance(inner, dict):
             break
         ds = inner
-    kind = ds.get("type") if isinstance(ds, dict) else None
-    return _DEFAULT_CLASSES.get(bare_type(kind), ()) if isinstance(kind, str) else ()
+    return (), ds if isinstance(ds, dict) else None
+
+
+def dataset_classes(tree: dict[str, Any]) -> tuple[str, ...]:
+    """The class names of the config's training dataset, as the config gives them (see
+    :func:`training_dataset`), else those of its type where losstune knows them (CocoDataset's),
+    else none."""
+    named, ds = training_dataset(tree)
+    kind = ds.get("type") if ds is not None else None
+    if named or not isinstance(kind, str):
+        return named
+    return _DEFAULT_CLASSES.get(bare_type(kind), ())
 
 
 def words(name: str) -> int:
@@ -174,5 +184,6 @@ __all__ = [
     "dataset_classes",
     "token_inputs",
     "token_targets",
+    "training_dataset",
     "words",
 ]
