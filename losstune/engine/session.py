@@ -34,6 +34,7 @@ from losstune.engine.ownmodel import own_feed, own_terms
 from losstune.engine.phases import At, idle_message, phase_at
 from losstune.engine.sampling import Sampled
 from losstune.engine.trace import Step, Trace, UnsupportedLoss, terms
+from losstune.engine.v2_sampler import built_sampler, without_sampler
 from losstune.engine.validate import check_inputs
 from losstune.keypath import KeyPathError
 from losstune.loader.envmask import EnvMask
@@ -135,6 +136,10 @@ def _sample_inputs(
         num_classes = heads_mask2former.classes(head)
     if sampler is None and roi_head:  # a head of no stage of its own: the stage's train_cfg.rcnn
         sampler = stage_sampler(where, term or names[0])
+    model = where.model
+    ignored = built_sampler(family, head, sampler) if where.version < 3 and not roi_head else None
+    if ignored is not None:  # 2.x's head builds a PseudoSampler: the model's heads see no sampler
+        sampler, model = None, without_sampler(model)
     why = not_modelled(bare_type(head_type), name) if mmdet_head else None
     if why is not None:
         raise InputError(why, replayable=True)
@@ -142,7 +147,7 @@ def _sample_inputs(
     if own_term is not None:  # a head whose log's terms are its own code: the term this loss enters
         if term is not None and term != own_term:
             raise InputError(f"{loss.key} is not logged as {term}; it enters {own_term}")
-        own = Own(name, loss_cfg, head, num_classes, num_priors, DENSE_PRIORS, seed, where.model)
+        own = Own(name, loss_cfg, head, num_classes, num_priors, DENSE_PRIORS, seed, model)
         return (*own_feed(bare_type(head_type), own), None)
     idle = idle_message(at, loss.key, name) if at is not None else None
     if idle is not None:
@@ -171,7 +176,7 @@ def _sample_inputs(
 
     stage = stage_of(where, term or names[0]) or 0
     made = own_inputs(
-        family, Own(name, loss_cfg, head, num_classes, num_priors, DENSE_PRIORS, seed, where.model, stage)
+        family, Own(name, loss_cfg, head, num_classes, num_priors, DENSE_PRIORS, seed, model, stage)
     ) or synthetic(
         loss_cfg,
         sampled=assign,
@@ -205,6 +210,8 @@ def _sample_inputs(
     )
     fed.log_name = term or names[0]
     fed.log_names = names
+    if ignored is not None:
+        fed.notes.append(ignored)
     if loss.by_head is not None:
         fed.notes.insert(0, in_head_note(loss))
     staged = stage_weight(where, fed.log_name)
