@@ -8,6 +8,7 @@ follows each: ``SamplingResult.avg_factor`` summed, ``max(pos, 1) + max(neg, 1)`
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -103,3 +104,12 @@ def test_reppoints_with_a_sampler_runs_as_2x_runs_it(write: Callable[..., Path])
     assert old.kwargs["avg_factor"] == same.kwargs["avg_factor"]
     assert float(old.trace.loss) == float(same.trace.loss)
     assert any("RepPointsHead.__init__ builds a PseudoSampler where loss_cls is a FocalLoss" in n for n in old.notes)
+
+
+def test_the_notes_are_in_the_json_too(write: Callable[..., Path]) -> None:
+    from losstune.render.eval import render_json
+
+    text = DENSE.format(head="RetinaHead", loss="FocalLoss", sampler=RANDOM)
+    old = evaluate_config(losstune.load(write("dense.py", text)), "loss_cls", mmdet_version=2)
+    notes = json.loads(render_json(old))["notes"]
+    assert notes == list(old.notes) and any("the configured RandomSampler is not used" in n for n in notes)

@@ -141,6 +141,7 @@ def render_json(result: EvalResult) -> str:
         "check": None
         if result.check is None
         else {"reference": result.check.reference, "equal": result.check.equal, "detail": result.check.detail},
+        "notes": list(result.notes),
     }
     if result.phase is not None:  # a head whose losses follow the epoch
         data["phase"] = phase_data(result.phase)
