@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 
 from msgspec import Struct
 
-from losstune.loader import fileread, pysource
+from losstune.loader import fileread, gcpause, pysource
 from losstune.loader.filecache import RACY_NS, Stamp
 from losstune.loader.limits import MAX_CUSTOM_IMPORT_DEPTH, MAX_CUSTOM_MODULES
 from losstune.loader.pkgfind import Found, NotFound, PackageFinder
@@ -394,7 +394,8 @@ def _facts(file: str, module: str, is_package: bool) -> ModuleFacts | str:
     started = time.time_ns()
     try:
         text = fileread.read_text(file).removeprefix("\ufeff")
-        out: ModuleFacts | str = read_module(text, module, is_package, file)
+        with gcpause.paused():  # a module's syntax tree holds no cycle (see gcpause)
+            out: ModuleFacts | str = read_module(text, module, is_package, file)
     except fileread.ReadError as e:
         out = f"it {e.reason}"
     except SyntaxError as e:

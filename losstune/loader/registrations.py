@@ -249,6 +249,8 @@ def _names(node: ast.expr, target: str) -> tuple[str, ...]:
 
 def _literal(node: ast.expr) -> object:
     """The value of a literal expression, or ``None`` for anything else."""
+    if type(node) is ast.Constant:
+        return node.value  # what `ast.literal_eval` gives a constant
     try:
         return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
@@ -306,7 +308,18 @@ def _param(arg: ast.arg, default: ast.expr | None) -> Param:
         return Param(arg.arg)
     value = _literal(default)
     is_literal = value is not None or (isinstance(default, ast.Constant) and default.value is None)
-    return Param(arg.arg, True, is_literal, value if is_literal else None, ast.unparse(default))
+    return Param(arg.arg, True, is_literal, value if is_literal else None, _text(default))
+
+
+# Constants whose `ast.unparse` is their `repr` (a float's can hold `inf`, which it writes otherwise).
+_REPR_CONSTANTS = frozenset((str, int, bool, type(None)))
+
+
+def _text(node: ast.expr) -> str:
+    """``ast.unparse(node)``, without its visitor for the defaults most parameters have."""
+    if type(node) is ast.Constant and type(node.value) in _REPR_CONSTANTS:
+        return ("u" if node.kind == "u" else "") + repr(node.value)
+    return ast.unparse(node)
 
 
 def _signature(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> Signature:
