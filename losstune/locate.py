@@ -68,11 +68,12 @@ def is_loss(path: Path, value: Any) -> bool:
     t = value.get("type")
     if not isinstance(t, str) or t.endswith("Cost"):
         return False
-    if bare_type(t) in LOSS_TYPES:
+    if t.rpartition(".")[2] in LOSS_TYPES:  # bare_type(t), without a call for every dict
         return not _is_dataset_path(path)
     last = path[-1] if path else ""
-    # loss_cls, loss_bbox, kd_loss, initial_loss_cls (TOOD's warm-up loss)...
-    return isinstance(last, str) and "loss" in last.split("_") and not _is_dataset_path(path)
+    # loss_cls, loss_bbox, kd_loss, initial_loss_cls (TOOD's warm-up loss)...; most keys have no
+    # `loss` at all, told without splitting them
+    return isinstance(last, str) and "loss" in last and "loss" in last.split("_") and not _is_dataset_path(path)
 
 
 def is_bbox_sampler(path: Path, value: Any) -> bool:
@@ -311,5 +312,5 @@ def locate_samplers(cfg: Any, nodes: list[tuple[Path, Any]] | None = None) -> li
     return [
         SamplerRef(path, str(value.get("type")), dict(value), _origin_of(cfg, path))
         for path, value in (walk_dicts(cfg) if nodes is None else nodes)
-        if is_bbox_sampler(path, value)
+        if path and path[-1] == "sampler" and is_bbox_sampler(path, value)  # most dicts: without a call
     ]
