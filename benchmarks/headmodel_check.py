@@ -71,12 +71,12 @@ def phases(cfg: losstune.LoadedConfig, spec: BatchSpec) -> list[HeadCheck]:
 
 
 def text_detector(
-    cfg: losstune.LoadedConfig, spec: BatchSpec
+    cfg: losstune.LoadedConfig, spec: BatchSpec, options: tuple[str, ...] = ()
 ) -> tuple[losstune.LoadedConfig, BatchSpec, Path, str] | None:
-    """For a config whose model names a language model: the config again with it pointed at an
-    offline random BERT (and fairscale's checkpointing off where fairscale is not installed), the
-    batch with the class names as each sample's text, the BERT's folder, and where the names came
-    from; ``None`` for any other config."""
+    """For a config (loaded with the ``--cfg-options`` ``options``) whose model names a language
+    model: the config again with it pointed at an offline random BERT (and fairscale's
+    checkpointing off where fairscale is not installed), the batch with the class names as each
+    sample's text, the BERT's folder, and where the names came from; ``None`` for any other config."""
     tree = cfg.to_dict()
     model = tree.get("model")
     if not offline_bert.names_language_model(model):
@@ -89,7 +89,8 @@ def text_detector(
     classes, source = offline_bert.prompt_classes(tree, num_classes if isinstance(num_classes, int) else 80)
     folder = offline_bert.write(offline_bert.words_of(classes))
     checkpointing = offline_bert.checkpointing_options(model)
-    again = losstune.load(cfg.path, resolver=resolver(offline_bert.name_options(model, folder) + checkpointing))
+    offline = [*options, *offline_bert.name_options(model, folder), *checkpointing]
+    again = losstune.load(cfg.path, resolver=resolver(offline))
     if checkpointing:
         source += f"; {', '.join(checkpointing)} (fairscale is not installed; the loss is the same)"
     return again, replace(spec, text=classes), folder, source
@@ -151,7 +152,10 @@ def main() -> None:
             began = time.perf_counter()
             try:
                 cfg = losstune.load(path)
-                model = json.dumps(cfg.to_dict().get("model"), sort_keys=True, default=repr)
+                tree = cfg.to_dict()
+                model = json.dumps(tree.get("model"), sort_keys=True, default=repr)
+                if offline_bert.names_language_model(tree.get("model")):  # its prompt: the dataset's classes
+                    model += json.dumps(tree.get("train_dataloader"), sort_keys=True, default=repr)
                 if model not in done:
                     distinct += 1
                     signal.alarm(args.timeout)

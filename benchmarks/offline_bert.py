@@ -18,11 +18,12 @@ import hashlib
 import inspect
 import json
 import os
-import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from losstune.engine.heads_grounding import words_of as words_of
 
 # bert-base-uncased's special tokens and the prompt separators the text detectors use (". ", "?")
 SPECIAL = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -32,16 +33,6 @@ SEED = 0
 
 # the config keys that name the language model: the detector's, and a head's own (GLIP's ATSSVLFusionHead)
 NAME_KEYS = (("language_model", "name"), ("lang_model_name",))
-
-
-def words_of(names: Iterable[str]) -> list[str]:
-    """The lower-cased words of ``names`` as BERT's basic tokenizer splits them: runs of letters
-    and digits, each punctuation character alone (``_`` is punctuation to it), in first-seen order."""
-    seen: dict[str, None] = {}
-    for name in names:
-        for w in re.findall(r"[^\W_]+|[^\w\s]|_", name.lower()):
-            seen.setdefault(w)
-    return list(seen)
 
 
 def default_root() -> Path:
@@ -130,24 +121,27 @@ def dataset_classes(tree: dict[str, Any]) -> tuple[str, ...]:
     from mmdet.registry import DATASETS
 
     try:
-        found = DATASETS.get(kind.rpartition(".")[2])
+        registered = DATASETS.get(kind.rpartition(".")[2])
     except Exception:  # a type of another registry, or one that does not import
         return ()
-    classes = getattr(found, "METAINFO", {}).get("classes") if found is not None else None
+    classes = getattr(registered, "METAINFO", {}).get("classes") if registered is not None else None
     return tuple(classes) if isinstance(classes, (list, tuple)) else ()
 
 
 def prompt_classes(tree: dict[str, Any], num_classes: int) -> tuple[tuple[str, ...], str]:
-    """The class names a text detector's synthetic samples carry as ``text``: the dataset's
-    (:func:`dataset_classes`), with ``object {i}`` for each class the head has beyond them (its
-    labels go up to ``num_classes``); and where they came from, in words."""
+    """The class names a text detector's synthetic samples carry as ``text`` (their labels index
+    them): the dataset's (:func:`dataset_classes`); where it has none, ``object{i}`` names, one
+    word each as losstune's model takes a class it has no name for, ``num_classes`` of them or as
+    many as a prompt of ``max_tokens`` holds; and where they came from, in words."""
     found = dataset_classes(tree)
-    padded = (*found, *(f"object {i}" for i in range(len(found), num_classes)))
-    if not found:
-        return padded, f"{num_classes} placeholder names (the dataset names no classes statically)"
-    if len(padded) > len(found):
-        return padded, f"the dataset's {len(found)} class names and {len(padded) - len(found)} placeholders"
-    return padded, f"the dataset's {len(found)} class names"
+    if found:
+        return found, f"the dataset's {len(found)} class names"
+    model = tree.get("model")
+    language = model.get("language_model") if isinstance(model, dict) else None
+    max_tokens = language.get("max_tokens", 256) if isinstance(language, dict) else 256
+    held = (max_tokens - 2) // 2 if isinstance(max_tokens, int) else 127
+    names = tuple(f"object{i}" for i in range(min(num_classes, max(held, 1))))
+    return names, f"{len(names)} one-word placeholder names (the dataset names no classes statically)"
 
 
 def names_language_model(model: Any) -> bool:

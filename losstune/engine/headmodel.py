@@ -20,6 +20,7 @@ from losstune.engine import (
     heads_fsaf,
     heads_ga,
     heads_glbctx,
+    heads_grounding,
     heads_mask2former,
     heads_rtmdet_ins,
     heads_sparse,
@@ -87,6 +88,7 @@ FAMILY: dict[str, str] = {
         h: "DETRHead"
         for h in ("DETRHead", "ConditionalDETRHead", "DABDETRHead", "DeformableDETRHead", "DINOHead", "DDQDETRHead")
     },
+    heads_grounding.GROUNDING_HEAD: heads_grounding.GROUNDING_HEAD,
     "DIIHead": "DIIHead",
     "DynamicMaskHead": "DynamicMaskHead",
     **{h: h for h in ("SOLOHead", "DecoupledSOLOHead", "SOLOV2Head")},
@@ -385,6 +387,12 @@ RULES: dict[str, dict[str, Rule]] = {
         "aux_loss_bbox": replace(_DENSE_QUALITY_FIRST, quality="alignment_metrics", by=_AUX),
     },
 }
+
+# GroundingDINOHead: DINO's terms and avg_factors, its logits over the prompt's text tokens (heads_grounding)
+RULES[heads_grounding.GROUNDING_HEAD] = {k: RULES["DETRHead"][k] for k in ("loss_cls", "loss_bbox", "loss_iou")}
+
+# the families whose terms are a DETR's: a term per decoder layer, the encoder's, the denoising queries'
+DETR_FAMILIES = ("DETRHead", heads_grounding.GROUNDING_HEAD)
 
 # CentripetalHead: CornerHead's heatmaps and offsets (it hands loss_embedding nothing), and each
 # corner's shifts (heads_corner) by the corner mask's sum, not clamped, the corners' mean
@@ -828,7 +836,7 @@ def _log_names(where: Where, family: str | None, name: str) -> list[str]:
         return list(parts)
     if family == "Mask2FormerHead":
         return heads_mask2former.log_names(where.head, name)
-    if family != "DETRHead":
+    if family not in DETR_FAMILIES:
         extra = EXTRA_TERMS.get(family or "", {}).get(name)
         return [name, extra[0]] if extra is not None and train_option(where.model, extra[1]) is not None else [name]
     model = where.model
@@ -983,9 +991,9 @@ def sampled_for(
         return heads_ddq.aux_assignment(
             where.model, where.head, num_queries=queries, num_gts=NUM_GTS, num_classes=num_classes, seed=seed
         )
-    if family == "DETRHead" and term.split(".")[-1].startswith("dn_"):
+    if family in DETR_FAMILIES and term.split(".")[-1].startswith("dn_"):
         return denoising(NUM_GTS, dn_groups(where.model, NUM_GTS), num_classes, seed)
-    if family == "DETRHead":
+    if family in DETR_FAMILIES:
         return hungarian(num_priors or num_queries(where.model, where.head), NUM_GTS, num_classes, seed)
     if family == heads_cascade_rpn.CASCADE_RPN:
         return heads_cascade_rpn.stage_sampled(

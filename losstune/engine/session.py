@@ -8,12 +8,13 @@ from typing import Any
 
 from losstune import keypath
 from losstune.config import LoadedConfig
-from losstune.engine import heads_glip, heads_mask2former
+from losstune.engine import heads_glip, heads_grounding, heads_mask2former
 from losstune.engine.confignum import config_int
 from losstune.engine.crosscheck import CrossCheck
 from losstune.engine.evaluation import evaluate
 from losstune.engine.headmodel import (
     DENSE_PRIORS,
+    DETR_FAMILIES,
     ROI_PRIORS,
     AvgRule,
     Feed,
@@ -44,6 +45,8 @@ from losstune.schema.heads import avg_factor_keys
 from losstune.schema.mmdet_version import detect_version
 from losstune.schema.scopes import DEFAULT_SCOPE, TypeRef, type_at
 from losstune.words import count
+
+GROUNDING = heads_grounding.GROUNDING_HEAD
 
 
 class NotCalled(InputError):
@@ -91,7 +94,7 @@ def as_built(loss_cfg: dict[str, Any], head: dict[str, Any], name: Any) -> dict[
 
 # what a family's predictions are, where they are not priors
 NOUNS = {
-    "DETRHead": ("query", "queries"),
+    **{f: ("query", "queries") for f in DETR_FAMILIES},
     "CenterNetHead": ("pixel", "pixels"),
     "CenterNetUpdateHead": ("point", "points"),
     **{f: ("pixel", "pixels") for f in ("CornerHead", "CentripetalHead")},
@@ -134,6 +137,9 @@ def _sample_inputs(
     family, at, names = _logged_as(where, head_ref, name, epoch)
     if family == "Mask2FormerHead":  # its things and stuff, no num_classes of its own
         num_classes = heads_mask2former.classes(head)
+    tokens = heads_grounding.text_tokens(where.model, head, where.classes) if family == GROUNDING else None
+    if tokens is not None:  # its logits: one a text token of the prompt, each query's
+        num_classes = tokens.tokens
     if sampler is None and roi_head:  # a head of no stage of its own: the stage's train_cfg.rcnn
         sampler = stage_sampler(where, term or names[0])
     model = where.model
@@ -190,7 +196,7 @@ def _sample_inputs(
         made.kwargs.pop("avg_factor", None)
         made.avg_rule = "reduction='sum'"
     bg_cls_weight = None
-    if family == "DETRHead":
+    if family in DETR_FAMILIES:
         weights = loss_cfg.get("class_weight")  # as built: DETRHead's own bg_cls_weight is the last
         bg_cls_weight = float(weights[-1]) if isinstance(weights, list) and bare_type(head_type) == "DETRHead" else 0.0
     elif family == "Mask2FormerHead":  # the no-object class's weight
@@ -214,6 +220,8 @@ def _sample_inputs(
         fed.notes.append(ignored)
     if loss.by_head is not None:
         fed.notes.insert(0, in_head_note(loss))
+    if tokens is not None:
+        fed.notes.append(f"{GROUNDING}'s contrastive logits over {tokens.how}")
     staged = stage_weight(where, fed.log_name)
     if staged is not None:
         factor, text = staged
@@ -222,12 +230,12 @@ def _sample_inputs(
         if fed.rule is not None:
             fed.rule = replace(fed.rule, weighted=factor)
     preds = num_priors or (ROI_PRIORS if roi_head else DENSE_PRIORS)
-    if sampled and family in ("DETRHead", "YOLOXHead"):  # their assigners' own counts
+    if sampled and family in (*DETR_FAMILIES, "YOLOXHead"):  # their assigners' own counts
         preds = sampled[0].stats["priors"]
     elif made.sampled is not None and not sampled:  # a head's own points or pixels
         preds = made.sampled.stats["priors"]
     noun = NOUNS.get(family or "", ("prior", "priors"))
-    classes = count(num_classes, "class", "classes")
+    classes = count(num_classes, "text token", "text tokens") if tokens else count(num_classes, "class", "classes")
     how = f"synthetic, seed {seed}, " + (classes if made.unsampled else f"{count(preds, *noun)}, {classes}")
     return fed, how, at
 
@@ -254,8 +262,10 @@ def _where(cfg: LoadedConfig, loss: LossNode, version: int) -> tuple[Where, Type
         else None
     )
     model = cfg.tree.get("model")
-    # a text detector's prompt: the training dataset's class names (GLIP's caption)
-    names = heads_glip.dataset_classes(cfg.tree) if bare_type(str(head_type)) == heads_glip.GLIP_HEAD else ()
+    # a text detector's prompt: the training dataset's class names (GLIP's caption, Grounding DINO's prompt)
+    kind = bare_type(str(head_type))
+    names = heads_glip.dataset_classes(cfg.tree) if kind == heads_glip.GLIP_HEAD else ()
+    names = heads_grounding.dataset_classes(cfg.tree) if kind == GROUNDING else names
     return Where(loss.path, loss.head, head, model if isinstance(model, dict) else {}, version, names), head_ref
 
 

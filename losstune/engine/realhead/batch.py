@@ -133,13 +133,15 @@ def semantic_classes(model: dict[str, Any]) -> int | None:
 def synthetic(spec: BatchSpec, num_classes: int) -> tuple[Tensor, list[Any]]:
     """Seeded images (already normalised, as the data preprocessor hands them on) and one
     ``DetDataSample`` per image: boxes inside the image (a tenth to a half of its side) with labels
-    below ``num_classes``, no ignored boxes, and the image metas the heads read; with
+    below ``num_classes`` (and the class names of ``spec.text``, where it has them), no ignored boxes, and the image metas the heads read; with
     ``spec.masks``, each box's mask (a ``BitmapMasks`` of the ellipse inside it); with
     ``spec.semantic``, the image's semantic map (``gt_sem_seg``, ``heads_semantic.paint_ellipses``)."""
     import torch
 
     from losstune.engine.heads_semantic import paint_ellipses
 
+    if spec.text:  # a text detector's labels index the prompt's class names, as the pipeline's do
+        num_classes = min(num_classes, len(spec.text))
     g = torch.Generator().manual_seed(spec.seed)
     images = torch.randn(spec.images, 3, spec.size, spec.size, generator=g)
     samples = []

@@ -20,6 +20,7 @@ from losstune.engine.heads_ddod import DDOD_HEAD
 from losstune.engine.heads_freeanchor import FREE_ANCHOR, TERMS
 from losstune.engine.heads_freeanchor import OWN_METHOD as BAG_METHOD
 from losstune.engine.heads_fsaf import REWEIGHT_METHOD
+from losstune.engine.heads_grounding import GROUNDING_HEAD
 from losstune.engine.heads_yolact import PROTONET
 from losstune.engine.realhead.batch import BatchSpec
 from losstune.engine.realhead.run import HeadRun, run_head
@@ -108,6 +109,41 @@ def _head_of(run: HeadRun, call: Call) -> Any:
     """The module whose loss module made ``call`` (the head: ``bbox_head`` of ``bbox_head.loss_cls``)."""
     parent = call.module.rpartition(".")[0]
     return run.model.get_submodule(parent) if parent else run.model
+
+
+def _contrastive_rows(run: HeadRun, index: int, bound: dict[str, Any]) -> dict[str, Any]:
+    """A call of GroundingDINOHead's classification, whose logits of the prompt's text tokens the
+    head hands the module flattened (``masked_select`` by the text token mask: images × queries ×
+    tokens), read as rows: each query's tokens a row, and as labels each query's positive mark
+    (0 for a positive, -1 for a negative), taken from the box weights of the call that follows of
+    the same head (``loss_by_feat_single`` calls its box losses on the same queries next), since a
+    positive whose class's tokens the prompt's truncation cut off has a target of zeros. Any other
+    call, or one whose images' prompts differ in length, as it is."""
+    import torch
+
+    call = run.recorded[index]
+    head = _head_of(run, call)
+    pred, masks = next(iter(bound.values()), None), getattr(head, "text_masks", None)
+    if type(head).__name__ != GROUNDING_HEAD or not isinstance(pred, torch.Tensor) or pred.dim() != 1:
+        return bound
+    if not isinstance(masks, torch.Tensor) or masks.dim() != 2:
+        return bound
+    tokens = {int(n) for n in masks.bool().sum(1)}
+    if len(tokens) != 1 or not tokens or pred.numel() % max(tokens) or not max(tokens):
+        return bound
+    width = tokens.pop()
+    rows = pred.numel() // width
+    parent = call.module.rpartition(".")[0]
+    for later in run.recorded[index + 1 :]:
+        if later.module.rpartition(".")[0] != parent or later.module == call.module:
+            continue
+        w = _weight(_bound(run.model.get_submodule(later.module), later))
+        if w is not None and w.dim() == 2 and w.shape[0] == rows:
+            first, second = list(bound)[:2]
+            rowed = {first: pred.view(rows, width), second: torch.where(w.sum(1) > 0, 0, -1)}
+            return bound | rowed | {"weight": torch.ones(rows)}
+        break
+    return bound
 
 
 def _labels(target: Any) -> Any:
@@ -339,7 +375,7 @@ def real_feed(
     image_calls = image_calls and len(indices) == images
     for n, i in enumerate(indices):
         call = run.recorded[i]
-        bound = _bound(run.model.get_submodule(call.module), call)
+        bound = _contrastive_rows(run, i, _bound(run.model.get_submodule(call.module), call))
         if maps:
             bound = _flattened(bound, images)
         if image_calls:  # the call's counts are its image's
