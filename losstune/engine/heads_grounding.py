@@ -79,22 +79,13 @@ def dataset_classes(tree: dict[str, Any], defaults: dict[str, tuple[str, ...]] |
     """The class names of the config's training dataset: its ``metainfo.classes`` (through the
     dataset wrappers' ``dataset`` and the first of ``datasets``), else those of its type in
     ``defaults`` (:data:`DEFAULT_CLASSES` unless given), else none."""
-    loader = tree.get("train_dataloader")
-    ds = loader.get("dataset") if isinstance(loader, dict) else None
-    while isinstance(ds, dict):
-        meta = ds.get("metainfo")
-        classes = meta.get("classes") if isinstance(meta, dict) else None
-        if isinstance(classes, (list, tuple)) and classes and all(isinstance(c, str) for c in classes):
-            return tuple(classes)
-        inner = ds.get("dataset", ds.get("datasets"))
-        if isinstance(inner, list):
-            inner = inner[0] if inner else None
-        if not isinstance(inner, dict):
-            break
-        ds = inner
-    kind = ds.get("type") if isinstance(ds, dict) else None
-    found = (DEFAULT_CLASSES if defaults is None else defaults).get(bare_type(kind) if isinstance(kind, str) else "")
-    return found or ()
+    from losstune.engine.heads_glip import training_dataset
+
+    named, ds = training_dataset(tree)
+    kind = ds.get("type") if ds is not None else None
+    if named or not isinstance(kind, str):
+        return named
+    return (DEFAULT_CLASSES if defaults is None else defaults).get(bare_type(kind), ())
 
 
 @dataclass(frozen=True)
