@@ -371,57 +371,59 @@ _QUICK = 20_000
 
 
 def _small_tree(root: Any, limits: Limits) -> bool:
-    """Whether ``root`` is within the limits by a plain walk of at most ``_QUICK`` values,
+    """Whether ``root`` is within the limits by a plain walk of at most ``_QUICK`` elements,
     a shared part walked each time it appears (a config's names are that, nearly always)."""
-    stack = [(root, 1)]
-    values = text = 0
-    while stack:
-        value, depth = stack.pop()
-        values += 1
-        t = type(value)
-        if t is str:
-            text += len(value)
-            continue
-        if t is int or t is float or t is bool or value is None:
-            continue
-        if t is LDict or t is dict:
-            children: Any = value.items()
-            values += len(value)
-        elif t is list or t is tuple or t is set or t is frozenset:
-            children = value
-        elif isinstance(value, VIEWS) or isinstance(value, _CONTAINERS):
-            return False
-        else:
-            continue
-        if depth > limits.depth or values + len(stack) + len(value) > _QUICK:
-            return False
+    values = text = walked = 0
+    max_depth = limits.depth
+    # Level by level, the values of each level in a list of their own: their depth is the level's.
+    level = [root]
+    depth = 1
+    while level:
+        below: list[Any] = []
+        push = below.append
+        for value in level:
+            values += 1
+            t = type(value)
+            if t is str:
+                text += len(value)
+                continue
+            if t is LDict or t is dict:
+                values += len(value)
+                walked += len(value)
+                if depth > max_depth or walked > _QUICK:
+                    return False
+                # A child without parts is counted here rather than pushed: the same count as
+                # walking it later would give.
+                for k, v in value.items():
+                    tv = type(v)
+                    if tv is str:
+                        values += 1
+                        text += len(v)
+                    elif tv is int or tv is float or tv is bool or v is None:
+                        values += 1
+                    else:
+                        push(v)
+                    if type(k) is str:
+                        text += len(k)
+                    elif not isinstance(k, (int, float, bool)):
+                        push(k)
+            elif t is list or t is tuple or t is set or t is frozenset:
+                walked += len(value)
+                if depth > max_depth or walked > _QUICK:
+                    return False
+                for v in value:
+                    tv = type(v)
+                    if tv is str:
+                        values += 1
+                        text += len(v)
+                    elif tv is int or tv is float or tv is bool or v is None:
+                        values += 1
+                    else:
+                        push(v)
+            elif isinstance(value, VIEWS) or isinstance(value, _CONTAINERS):
+                return False
+        level = below
         depth += 1
-        # A child without parts is counted here rather than pushed: the same count, and the same
-        # `values + len(stack)` at every container, as popping it later would give.
-        if t is LDict or t is dict:
-            for k, v in children:
-                tv = type(v)
-                if tv is str:
-                    values += 1
-                    text += len(v)
-                elif tv is int or tv is float or tv is bool or v is None:
-                    values += 1
-                else:
-                    stack.append((v, depth))
-                if type(k) is str:
-                    text += len(k)
-                elif not isinstance(k, (int, float, bool)):
-                    stack.append((k, depth))
-        else:
-            for v in children:
-                tv = type(v)
-                if tv is str:
-                    values += 1
-                    text += len(v)
-                elif tv is int or tv is float or tv is bool or v is None:
-                    values += 1
-                else:
-                    stack.append((v, depth))
     return values <= limits.values and text <= limits.text
 
 
