@@ -219,32 +219,36 @@ class Core:
 
     def origin(self, node: ast.AST) -> Origin:
         span = self.span(node)
-        if isinstance(node, ast.Constant):
-            if isinstance(node.value, str) and node.value.startswith(BASE_PLACEHOLDER_PREFIX):
+        kind = type(node)  # the parser makes no subclasses of its node classes
+        if kind is ast.Constant:
+            value = node.value  # type: ignore[attr-defined]
+            if isinstance(value, str) and value.startswith(BASE_PLACEHOLDER_PREFIX):
                 return Origin(span, "base-reference", self.src.segment(span))
             return Origin(span, "literal")
-        if (
-            isinstance(node, ast.UnaryOp)
-            and isinstance(node.op, (ast.USub, ast.UAdd))
-            and isinstance(node.operand, ast.Constant)
-        ):
+        if kind is ast.Dict or kind is ast.List or kind is ast.Tuple or kind is ast.Set:
             return Origin(span, "literal")
-        if isinstance(node, (ast.Dict, ast.List, ast.Tuple, ast.Set)):
-            return Origin(span, "literal")
-        root: ast.AST = node
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            if node.func.id == "dict":
-                return Origin(span, "literal")
-            if node.func.id == "getattr" and node.args:
-                root = node.args[0]  # `getattr(_base_, 'x')` reads the bases as `_base_.x` does
-        if isinstance(node, ast.Name):
+        if kind is ast.Name:
             via = None
+            name = node.id  # type: ignore[attr-defined]
             for scope in reversed(self.scopes):
-                if node.id in scope:
+                if name in scope:
                     break
             else:
-                via = self.globals.origins.get(node.id)
-            return Origin(span, "variable", node.id, via)
+                via = self.globals.origins.get(name)
+            return Origin(span, "variable", name, via)
+        root: ast.AST = node
+        if kind is ast.Call:
+            func = node.func  # type: ignore[attr-defined]
+            if type(func) is ast.Name:
+                if func.id == "dict":
+                    return Origin(span, "literal")
+                args = node.args  # type: ignore[attr-defined]
+                if func.id == "getattr" and args:
+                    root = args[0]  # `getattr(_base_, 'x')` reads the bases as `_base_.x` does
+        elif kind is ast.UnaryOp:
+            op, operand = node.op, node.operand  # type: ignore[attr-defined]
+            if type(op) in (ast.USub, ast.UAdd) and type(operand) is ast.Constant:
+                return Origin(span, "literal")
         while isinstance(root, (ast.Attribute, ast.Subscript)):
             root = root.value
         if isinstance(root, ast.Name) and root.id == BASE_KEY:
