@@ -91,16 +91,19 @@ class Calls(Expressions):
         and steps), without the call's general machinery."""
         out = LDict()
         out.span = self.span(node)
+        origins = out.origins
         for kw in node.keywords:
             value = self.eval(kw.value)
-            if kw.arg is None:
+            name = kw.arg
+            if name is None:
                 if isinstance(value, Opaque):
                     return value
-                self._spread(_DICT, value, kw.value, out, out.origins)
+                self._spread(_DICT, value, kw.value, out, origins)
             else:
-                if kw.arg in out:  # given by a `**` before it
-                    self._keyword(_DICT, out, kw.arg)
-                out.set(kw.arg, value, self.origin(kw.value))
+                if name in out:  # given by a `**` before it
+                    self._keyword(_DICT, out, name)
+                out[name] = value  # `out.set(...)` inline: an origin is always given
+                origins[name] = self.origin(kw.value)
         return out
 
     def _spread(self, func: Any, value: Any, node: ast.expr, into: dict[Any, Any], origins: dict[Any, Origin]) -> None:
