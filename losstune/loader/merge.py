@@ -17,9 +17,14 @@ from losstune.model import Diagnostic
 DELETE_KEY = "_delete_"
 
 
-def merge_into(child: dict[Any, Any], base: LDict, diagnostics: list[Diagnostic], path: str = "") -> LDict:
+def merge_into(
+    child: dict[Any, Any], base: LDict, diagnostics: list[Diagnostic], path: str = "", owned: bool = False
+) -> LDict:
     """Merge ``child`` into a copy of ``base``; ``child``'s dicts lose their ``_delete_`` keys
-    where mmengine pops them."""
+    where mmengine pops them. ``owned``: nothing else holds any container of ``child`` and no
+    container appears in it twice, so that its dicts become config dicts in place rather than
+    as copies (the same tree)."""
+    convert = _adopt if owned else _converted
     out = base.shallow_copy()
     origins = child.origins if isinstance(child, LDict) else {}
     out_origins = out.origins
@@ -49,18 +54,49 @@ def merge_into(child: dict[Any, Any], base: LDict, diagnostics: list[Diagnostic]
                             f"{type(current).__name__} like the base does",
                         )
                     )
-                    out.set(k, to_config_dict(v) if isinstance(v, LDict) else hook(v), origin)
+                    out.set(k, convert(v), origin)
                     continue
                 out.set(
                     k,
-                    merge_into(v, _as_ldict(current), diagnostics, key_path),
+                    merge_into(v, _as_ldict(current), diagnostics, key_path, owned),
                     origin,
                 )
             else:
-                out.set(k, to_config_dict(v) if isinstance(v, LDict) else hook(v), origin)
+                out.set(k, convert(v), origin)
         else:
             out.set(k, v, origin)
     return out
+
+
+def _converted(value: dict[Any, Any]) -> LDict:
+    """A child's dict as the merged tree holds it: a config dict, copied (``ConfigDict(value)``)."""
+    return to_config_dict(value) if isinstance(value, LDict) else hook(value)
+
+
+def _adopt(value: dict[Any, Any]) -> LDict:
+    """:func:`_converted` of a dict that nothing else holds, made in place where that gives the
+    same tree: an ``LDict`` becomes a config dict itself, its values hooked as
+    :func:`~losstune.loader.values.hook` hooks them (lists element by element, in place)."""
+    if type(value) is not LDict:
+        return _converted(value)
+    for k, v in value.items():
+        if type(v) not in SCALARS_AND_TEXT:
+            value[k] = _hooked(v)  # the same keys: the dict does not change size as it is walked
+    value.config_dict = True
+    return value
+
+
+def _hooked(value: Any) -> Any:
+    """``hook(value)`` of a value that nothing else holds, in place where that gives the same tree."""
+    kind = type(value)
+    if kind is LDict:
+        return value if value.config_dict else _adopt(value)
+    if kind is list:
+        for i, v in enumerate(value):
+            if type(v) not in SCALARS_AND_TEXT:
+                value[i] = _hooked(v)
+        return value
+    return hook(value)
 
 
 def _pop_delete(d: dict[Any, Any]) -> bool:

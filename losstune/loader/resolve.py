@@ -429,7 +429,9 @@ class Resolver:
             refuse_oversized(cfg, diagnostics)
         cfg.pop(BASE_KEY, None)
         result.base = base_cfg
-        merged = merge_into(cfg, base_cfg, diagnostics)
+        # Without placeholders the tree is the file's own, every container in it once (a
+        # placeholder's value is the base's own), so its dicts become config dicts in place.
+        merged = merge_into(cfg, base_cfg, diagnostics, owned=not base_vars)
         for k in [k for k in merged if isinstance(k, str) and k.startswith("__")]:
             del merged[k]
         result.cfg = merged
