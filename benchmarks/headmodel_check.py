@@ -199,6 +199,8 @@ def main() -> None:
                     why[family][_reason(f"not compared: {key.split('.')[-1]}: {reason}")] += 1
                 for note in checked.stood_in:
                     why[family][f"computed in PyTorch: {note}"] += 1
+                if checked.one_process:
+                    why[family][_reason(checked.one_process)] += 1
                 if checked.compared_on:
                     how[family][checked.compared_on] += 1
                 for t in checked.terms:

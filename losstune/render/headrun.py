@@ -102,6 +102,8 @@ def render_terms(run: HeadRun, *, color: bool = False, width: int | None = None)
         out += hang(
             printable(f"pretrained weights not loaded (the model is freshly initialised): {named}"), width, rest="  "
         )
+    if run.one_process:
+        out += hang(printable(run.one_process), width, rest="  ")
     if run.features.blown_up:
         out += hang(printable(features_line(run)), width, rest="  ")
     if run.saved is not None:
@@ -169,4 +171,7 @@ def run_data(run: HeadRun, key: str | None = None) -> dict[str, Any]:
         "saved": run.saved,
         "not_loaded": [{"key": c.key, "checkpoint": c.checkpoint} for c in run.not_loaded],
         "features": _features_data(run),
-    } | ({"phase": {"epoch": run.batch.epoch, "description": run.phase}} if run.phase else {})
+    } | (
+        ({"phase": {"epoch": run.batch.epoch, "description": run.phase}} if run.phase else {})
+        | ({"one_process": run.one_process} if run.one_process else {})
+    )

@@ -13,10 +13,10 @@ from losstune.keypath import walk_dicts
 from losstune.schema.catalogue import bare_type
 
 if TYPE_CHECKING:
-    from torch import Tensor
+    from torch import Generator, Tensor
 
 LAYOUT = "losstune-head-batch/1"
-SAMPLE_FIELDS = ("gt_instances", "ignored_instances")
+SAMPLE_FIELDS = ("gt_instances", "ignored_instances", "proposals")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class BatchSpec:
     # a text detector's prompt: the class names each sample carries as ``text``, with
     # ``custom_entities`` (what MMDetection's pipeline packs for Grounding DINO and GLIP)
     text: tuple[str, ...] = ()
+    proposals: int = 0  # precomputed proposals an image (a detector without an RPN: Fast R-CNN's)
+    proposals_by: str = ""  # where the config sets their number
 
     def describe(self) -> str:
         by = f" ({self.sized_by})" if self.sized_by else ""
@@ -48,9 +50,15 @@ class BatchSpec:
             else ""
         )
         text = f"; the text of its {len(self.text)} class names each (custom entities)" if self.text else ""
+        proposals = (
+            f"; {self.proposals} seeded proposals each, standing in for the precomputed ones ({self.proposals_by}): "
+            "boxes of a tenth to a half of the side anywhere in the image, scores descending"
+            if self.proposals
+            else ""
+        )
         return (
             f"synthetic batch, seed {self.seed}: {self.images} images of {self.size}×{self.size}{by}, "
-            f"{self.boxes} ground-truth boxes each{masks}{semantic}{text}"
+            f"{self.boxes} ground-truth boxes each{masks}{semantic}{text}{proposals}"
         )
 
 
@@ -118,11 +126,12 @@ def _queries_fit(spec: BatchSpec, model: dict[str, Any]) -> BatchSpec:
 def semantic_classes(model: dict[str, Any]) -> int | None:
     """The classes of ``model``'s semantic head (``roi_head.semantic_head``: HTC's, its
     ``num_classes``, 183 unless set), or of its panoptic head with stuff classes (MaskFormer's and
-    Mask2Former's ``num_things_classes + num_stuff_classes``, the map's other pixels its last stuff
-    class), or ``None`` where it has neither."""
-    panoptic = model.get("panoptic_head")
-    if isinstance(panoptic, dict) and config_int(panoptic, "num_stuff_classes", 53) > 0:
-        return config_int(panoptic, "num_things_classes", 80) + config_int(panoptic, "num_stuff_classes", 53)
+    Mask2Former's ``panoptic_head``, PanopticFPN's ``semantic_head``: ``num_things_classes +
+    num_stuff_classes``, the map's other pixels its last stuff class), or ``None`` where it has neither."""
+    for key in ("panoptic_head", "semantic_head"):
+        panoptic = model.get(key)
+        if isinstance(panoptic, dict) and config_int(panoptic, "num_stuff_classes", 53) > 0:
+            return config_int(panoptic, "num_things_classes", 80) + config_int(panoptic, "num_stuff_classes", 53)
     roi = model.get("roi_head")
     head = roi.get("semantic_head") if isinstance(roi, dict) else None
     if not isinstance(head, dict):
@@ -175,7 +184,21 @@ def synthetic(spec: BatchSpec, num_classes: int) -> tuple[Tensor, list[Any]]:
                 "ignored_instances": {"bboxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.int64)},
             }
         )
+    for sample in samples if spec.proposals else []:  # drawn after the boxes: those stay as without them
+        sample["proposals"] = seeded_proposals(spec.proposals, spec.size, g)
     return images, [data_sample(s) for s in samples]
+
+
+def seeded_proposals(n: int, size: int, g: Generator) -> dict[str, Tensor]:
+    """``n`` proposals of a ``size`` × ``size`` image, as ``PackDetInputs`` packs what
+    ``LoadProposals`` loaded: ``bboxes`` (a tenth to a half of the side, anywhere inside the image)
+    and their ``scores``, in descending order as the dumped proposals are."""
+    import torch
+
+    wh = (0.1 + 0.4 * torch.rand(n, 2, generator=g)) * size
+    xy = torch.rand(n, 2, generator=g) * (size - wh)
+    scores = torch.rand(n, generator=g).sort(descending=True).values
+    return {"bboxes": torch.cat([xy, xy + wh], dim=1), "scores": scores}
 
 
 def ellipse_masks(boxes: Tensor, size: int) -> Any:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import contextlib
 import inspect
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from losstune import words
 from losstune.engine import tensorfile
+from losstune.engine.proposals import train_proposals
 from losstune.engine.realhead.attribute import fed_value, feeding, logged_value
 from losstune.engine.realhead.batch import BatchSpec, NotPlain, fitted, synthetic, to_plain
 from losstune.engine.realhead.checkpoints import Asked, LeftOut, refusing_loads, teacher_path, without_checkpoints
@@ -26,6 +27,7 @@ from losstune.engine.realhead.record import (
     recording_head_inputs,
     recording_method,
 )
+from losstune.engine.realhead.syncbn import one_process_norms, reverted_note
 from losstune.engine.trace import Step, Trace, agrees
 from losstune.errors import LosstuneError
 from losstune.loader.values import contains_opaque
@@ -101,6 +103,8 @@ class HeadRun:
     counting: list[Call] = field(default_factory=list, repr=False)
     # a mask head that computes a term in its own code (YOLACTProtonet's loss_mask): its method's calls
     mask_own: list[Call] = field(default_factory=list, repr=False)
+    # the synchronised norm layers built as one process's BatchNorm, in words ("" when none; see :mod:`syncbn`)
+    one_process: str = ""
 
     @property
     def phase(self) -> str:
@@ -387,6 +391,9 @@ def run_head(
 
     model_cfg, left_out = _model_config(cfg)
     spec = fitted(spec or BatchSpec(), model_cfg)
+    precomputed = train_proposals(cfg.tree)
+    if precomputed is not None and not spec.proposals:
+        spec = replace(spec, proposals=precomputed.count, proposals_by=precomputed.source)
     mm = load_mmdet()
     with quiet():
         from mmengine.config import ConfigDict
@@ -400,7 +407,7 @@ def run_head(
         torch.manual_seed(spec.seed)
         asked: list[Asked] = []
         try:
-            with refusing_loads(asked):
+            with refusing_loads(asked), one_process_norms() as reverted:
                 with recording_builds(mm.models) as builds:
                     model = mm.models.build(ConfigDict(model_cfg))
                 model.init_weights()
@@ -488,6 +495,7 @@ def run_head(
             counting=[c for found in counted for c in found],
         )
         run.mask_own = list(mask_calls)
+        run.one_process = reverted_note(reverted)
         run.not_loaded = left_out
         run.at = phase_of(model_cfg, head_type, spec.epoch)
         run.stood_in = list(used)

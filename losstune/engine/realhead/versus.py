@@ -85,6 +85,7 @@ class HeadCheck:
     phase: str = ""  # the phase of the head's training compared, for a head whose losses follow the epoch
     others: tuple[tuple[str, int], ...] = ()  # the other phases, each with an epoch of it
     stood_in: list[str] = field(default_factory=list)  # the compiled ops the run computed otherwise
+    one_process: str = ""  # the synchronised norm layers built as one process's BatchNorm (run.one_process)
     idle: list[str] = field(default_factory=list)  # losses the head does not call in this phase
     compared_on: str = ""  # what the real head's side was read from, where not its loss modules' calls
 
@@ -492,7 +493,7 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
     # a two-stage detector's terms come from several heads (RPN, RoI, mask), each of its family
     families = {name: family_of(type(h).__name__) for name, h in heads.items()}
     family = family_of(head_type) if head_type is not None else _families(kinds)
-    out = HeadCheck(head_type, family, [], stood_in=run.stood_in)
+    out = HeadCheck(head_type, family, [], stood_in=run.stood_in, one_process=run.one_process)
     model = cfg.tree.get("model")
     at = run.at  # the phase the head ran in, as run_head found it
     if at is not None:
