@@ -80,6 +80,7 @@ FAMILY: dict[str, str] = {
     "GridHead": "GridHead",
     "MaskIoUHead": "MaskIoUHead",
     **{h: "FusedSemanticHead" for h in ("FusedSemanticHead", "SCNetSemanticHead")},
+    "PanopticFPNHead": "PanopticFPNHead",
     "FSAFHead": "FSAFHead",
     "GlobalContextHead": "GlobalContextHead",
     "SSDHead": "SSDHead",
@@ -303,6 +304,8 @@ RULES: dict[str, dict[str, Rule]] = {
     "MaskIoUHead": {"loss_iou": Rule(weight="none", avg="none", log_name="loss_mask_iou", selects=True)},
     # each image's map, every pixel averaged by the module (a call of the images, its own assignment)
     "FusedSemanticHead": {"loss_seg": Rule(weight="none", avg="none", log_name="loss_semantic_seg", selects=True)},
+    # every pixel of the images a row, the things merged into one class (heads_semantic), averaged by the module
+    "PanopticFPNHead": {"loss_seg": Rule(weight="none", avg="none", selects=True)},
     # each image's class logits, averaged by nn.BCEWithLogitsLoss, × the head's loss_weight (heads_glbctx)
     "GlobalContextHead": {"loss_glbctx": Rule(weight="none", avg="none", selects=True)},
     "YOLOFHead": {"loss_bbox": Rule(avg_of="assignment")},
@@ -785,6 +788,10 @@ class Where:
     model: dict[str, Any]
     version: int = 3  # the MMDetection major version modelled
     classes: tuple[str, ...] = ()  # the training dataset's class names, where read (a text detector's prompt)
+    # the precomputed proposals of an image an RoI head trains on where the model has no RPN (Fast
+    # R-CNN's, as the training pipeline loads them; proposals.train_proposals), and where that is said
+    proposals: int | None = None
+    proposals_by: str = ""
 
 
 def num_queries(model: dict[str, Any], head: dict[str, Any]) -> int:
@@ -1009,5 +1016,14 @@ def sampled_for(
     if family in ("RTMDetHead", "RTMDetInsHead"):
         priors = num_priors if num_priors is not None else DENSE_PRIORS
         return heads_rtmdet_ins.assignment(where.model, priors, NUM_GTS, num_classes, seed)
-    priors = num_priors if num_priors is not None else (ROI_PRIORS if roi_head else DENSE_PRIORS)
+    priors = num_priors if num_priors is not None else default_priors(where, roi_head)
     return sample(sampler, num_priors=priors, num_classes=num_classes, roi_head=roi_head, seed=seed)
+
+
+def default_priors(where: Where, roi_head: bool) -> int:
+    """The predictions of one image where none are asked for: an RoI head's proposals (the
+    precomputed ones the config loads, where it trains on them, else an RPN's, about), a dense
+    head's priors."""
+    if roi_head:
+        return where.proposals or ROI_PRIORS
+    return DENSE_PRIORS

@@ -193,6 +193,9 @@ MAKERS: dict[str, Maker] = {
             o.loss_name, o.loss_cfg, head=o.head, num_classes=o.num_classes, num_priors=o.num_priors, seed=o.seed
         )
     ),
+    heads_semantic.PANOPTIC_FPN_HEAD: Maker(
+        own=lambda o: heads_semantic.panoptic_fpn_inputs(o.loss_name, head=o.head, num_priors=o.num_priors, seed=o.seed)
+    ),
     heads_glbctx.GLBCTX_HEAD: Maker(own=lambda o: heads_glbctx.glbctx_inputs(o.loss_name, head=o.head, seed=o.seed)),
     **{family: Maker(own=_sparse) for family in heads_sparse.SPARSE_HEADS},
     "CondInstMaskHead": Maker(own=partial(_positives_masks, heads_condinst.mask_inputs)),

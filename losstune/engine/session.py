@@ -15,10 +15,10 @@ from losstune.engine.evaluation import evaluate
 from losstune.engine.headmodel import (
     DENSE_PRIORS,
     DETR_FAMILIES,
-    ROI_PRIORS,
     AvgRule,
     Feed,
     Where,
+    default_priors,
     family_of,
     feed,
     log_names,
@@ -33,6 +33,7 @@ from losstune.engine.inputs import InputError, from_file, require_device, synthe
 from losstune.engine.makers import Own, own_inputs
 from losstune.engine.ownmodel import own_feed, own_terms
 from losstune.engine.phases import At, idle_message, phase_at
+from losstune.engine.proposals import train_proposals
 from losstune.engine.sampling import Sampled
 from losstune.engine.trace import Step, Trace, UnsupportedLoss, terms
 from losstune.engine.v2_sampler import built_sampler, without_sampler
@@ -229,7 +230,12 @@ def _sample_inputs(
         fed.scale_text = f"{fed.scale_text}; {text}" if fed.scale_text else text
         if fed.rule is not None:
             fed.rule = replace(fed.rule, weighted=factor)
-    preds = num_priors or (ROI_PRIORS if roi_head else DENSE_PRIORS)
+    preds = num_priors or default_priors(where, roi_head)
+    if roi_head and where.proposals and not num_priors:
+        fed.notes.append(
+            f"the RoI head's {where.proposals} proposals of an image are the precomputed ones the model trains on "
+            f"({where.proposals_by}), here seeded"
+        )
     if sampled and family in (*DETR_FAMILIES, "YOLOXHead"):  # their assigners' own counts
         preds = sampled[0].stats["priors"]
     elif made.sampled is not None and not sampled:  # a head's own points or pixels
@@ -266,7 +272,11 @@ def _where(cfg: LoadedConfig, loss: LossNode, version: int) -> tuple[Where, Type
     kind = bare_type(str(head_type))
     names = heads_glip.dataset_classes(cfg.tree) if kind == heads_glip.GLIP_HEAD else ()
     names = heads_grounding.dataset_classes(cfg.tree) if kind == GROUNDING else names
-    return Where(loss.path, loss.head, head, model if isinstance(model, dict) else {}, version, names), head_ref
+    where = Where(loss.path, loss.head, head, model if isinstance(model, dict) else {}, version, names)
+    precomputed = train_proposals(cfg.tree)
+    if precomputed is not None:
+        where = replace(where, proposals=precomputed.count, proposals_by=precomputed.source)
+    return where, head_ref
 
 
 def loss_named(cfg: LoadedConfig, key: str, version: int, epoch: int = 0) -> tuple[LossNode, str | None]:
