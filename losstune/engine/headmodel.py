@@ -22,6 +22,7 @@ from losstune.engine import (
     heads_glbctx,
     heads_grounding,
     heads_mask2former,
+    heads_maskformer,
     heads_rtmdet_ins,
     heads_sparse,
     heads_ssd,
@@ -100,6 +101,7 @@ FAMILY: dict[str, str] = {
     "GARPNHead": "GARPNHead",
     "LADHead": "LADHead",
     "Mask2FormerHead": "Mask2FormerHead",
+    "MaskFormerHead": "MaskFormerHead",
     **{h: h for h in ("YOLACTHead", "YOLACTProtonet")},
     **{h: "StageCascadeRPNHead" for h in ("CascadeRPNHead", "StageCascadeRPNHead")},
 }
@@ -160,7 +162,8 @@ class Rule:
     log_name: str = ""  # the key in the head's loss dict, where it is not the config's key
     # the avg_factor times SABL's columns per positive, Mask2Former's num_points, or the pixels of
     # the map handed (YOLACT's loss_segm)
-    times: Literal["", "sides", "offsets", "points", "pixels"] = ""
+    # (the image's pixels: MaskFormer's loss_mask, a row a pixel)
+    times: Literal["", "sides", "offsets", "points", "pixels", "image_pixels"] = ""
     # "assignment": the avg_factor is counted on the assignment (its labelled term's positives),
     # whatever rows the module is handed (YOLOFHead's loss_bbox on the assigner's candidates);
     # "each_call": on each call's own map (CornerHead's peaks of one corner's heatmap)
@@ -173,12 +176,13 @@ class Rule:
     # "level_rows": a call per feature level on its images' rows in turn, so that a call's box
     # weights tell each image's positives (RepPoints')
     # "points": each mask's points flattened, a row a point (the rows: masks, the width: points a mask)
+    # "pixels": each mask's pixels flattened, a row a pixel (the rows: masks; the priors: one mask's pixels)
     # "image_calls": a call per image, on its every prior or map (YOLACT's): each call is one image's counts
     # "tokens": every prior's logits over the text's valid tokens, flattened (GLIP's contrastive
     # loss_cls; the rows: the priors, the width: the tokens)
-    layout: Literal["rows", "images", "maps", "roi_maps", "levels", "level_rows", "points", "image_calls", "tokens"] = (
-        "rows"
-    )
+    layout: Literal[
+        "rows", "images", "maps", "roi_maps", "levels", "level_rows", "points", "pixels", "image_calls", "tokens"
+    ] = "rows"
     parts: tuple[str, ...] = ()  # the log names of the parts of the module's result (a pair), one call
     # the head hands the module rows it selects itself (MaskIoUHead: the positives whose target is
     # above 0; FusedSemanticHead: each image's map): the term's call is its own assignment
@@ -367,6 +371,13 @@ RULES: dict[str, dict[str, Rule]] = {
     "Mask2FormerHead": {
         "loss_cls": Rule(avg="class_weighted"),
         "loss_mask": Rule(weight="none", avg_of="assignment", times="points", layout="points"),
+        "loss_dice": Rule(weight="none", avg_of="assignment"),
+    },
+    # heads_maskformer: Mask2Former's loss_cls; the matched queries' masks at the image to loss_dice,
+    # and a row a pixel to loss_mask (a FocalLoss against 1 - mask) by num_total_masks × h × w
+    "MaskFormerHead": {
+        "loss_cls": Rule(avg="class_weighted"),
+        "loss_mask": Rule(weight="none", avg_of="assignment", times="image_pixels", layout="pixels"),
         "loss_dice": Rule(weight="none", avg_of="assignment"),
     },
     # heads_yolact: a call per image on its every anchor; loss_cls per anchor (reduction='none'), the
@@ -589,6 +600,8 @@ def feed(
     elif r.times == "pixels":
         h, w = (int(d) for d in args[0].shape[-2:])
         times, times_text = h * w, f"the map's {h}×{w} pixels"
+    elif r.times == "image_pixels":
+        times, times_text = int(s.stats["pixels"]), f"h × w = the image's {int(s.stats['pixels'])} pixels"
     elif r.times:
         from losstune.engine import heads_sabl
 
@@ -843,6 +856,8 @@ def _log_names(where: Where, family: str | None, name: str) -> list[str]:
         return list(parts)
     if family == "Mask2FormerHead":
         return heads_mask2former.log_names(where.head, name)
+    if family == heads_maskformer.MASKFORMER_HEAD:
+        return heads_maskformer.log_names(where.head, name)
     if family not in DETR_FAMILIES:
         extra = EXTRA_TERMS.get(family or "", {}).get(name)
         return [name, extra[0]] if extra is not None and train_option(where.model, extra[1]) is not None else [name]

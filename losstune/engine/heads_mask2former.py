@@ -39,7 +39,7 @@ from torch import Tensor
 from losstune.engine.confignum import config_float, config_int
 from losstune.engine.ellipses import seeded_boxes
 from losstune.engine.inputs import Inputs
-from losstune.engine.sampling import NUM_GTS, hungarian
+from losstune.engine.sampling import NUM_GTS, Sampled, hungarian
 from losstune.words import count
 
 LOSSES = ("loss_cls", "loss_mask", "loss_dice")
@@ -65,12 +65,13 @@ def stuff_classes(head: dict[str, Any]) -> int:
     return config_int(head, "num_stuff_classes", STUFF, least=0)
 
 
-def log_names(head: dict[str, Any], name: str) -> list[str]:
-    """The names of one loss's terms: the last prediction's, then ``d{i}.`` for the prediction
-    before the first decoder layer and after each but the last."""
+def log_names(head: dict[str, Any], name: str, layers: int = DECODER_LAYERS, before_first: bool = True) -> list[str]:
+    """The names of one loss's terms: the last prediction's, then ``d{i}.`` for the others: the
+    prediction before the first decoder layer (``before_first``: Mask2Former's) and after each but
+    the last of ``transformer_decoder.num_layers`` (``layers`` unless set)."""
     decoder = head.get("transformer_decoder")
-    layers = config_int(decoder if isinstance(decoder, dict) else {}, "num_layers", DECODER_LAYERS, least=1)
-    return [name] + [f"d{i}.{name}" for i in range(layers)]
+    layers = config_int(decoder if isinstance(decoder, dict) else {}, "num_layers", layers, least=1)
+    return [name] + [f"d{i}.{name}" for i in range(layers if before_first else layers - 1)]
 
 
 def point_options(model: dict[str, Any]) -> tuple[int, float, float]:
@@ -160,7 +161,13 @@ def mask2former_inputs(
         f"against their masks at the same points"
     )
     s = replace(matched, description=text, stats={**matched.stats, "masks": masks, "points": points})
-    total = float(max(masks, 1))
-    if loss_name == "loss_dice":
-        return Inputs([logits, targets], {"avg_factor": total}, s, avg_rule=TOTAL_MASKS)
-    return Inputs([logits.reshape(-1), targets.reshape(-1)], {"avg_factor": total}, s, avg_rule=TOTAL_MASKS)
+    return mask_call(loss_name, (logits, targets), (logits.reshape(-1), targets.reshape(-1)), s)
+
+
+def mask_call(loss_name: str, dice: tuple[Tensor, Tensor], mask: tuple[Tensor, Tensor], s: Sampled) -> Inputs:
+    """``loss_dice``'s or ``loss_mask``'s call on the matched masks (``dice`` and ``mask``: each
+    one's prediction and target), by ``num_total_masks``: the assignment's masks, at least 1 (the
+    head multiplies it by what its rule's ``times`` says for ``loss_mask``)."""
+    total = float(max(int(s.stats["masks"]), 1))
+    args = dice if loss_name == "loss_dice" else mask
+    return Inputs(list(args), {"avg_factor": total}, s, avg_rule=TOTAL_MASKS)

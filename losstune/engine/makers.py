@@ -26,6 +26,7 @@ from losstune.engine import (
     heads_grid,
     heads_lad,
     heads_mask2former,
+    heads_maskformer,
     heads_maskiou,
     heads_point,
     heads_reppoints,
@@ -228,6 +229,11 @@ MAKERS: dict[str, Maker] = {
     "Mask2FormerHead": Maker(
         own=lambda o: heads_mask2former.mask2former_inputs(
             o.loss_name, o.loss_cfg, o.head, o.model, num_priors=o.num_priors, seed=o.seed
+        )
+    ),
+    heads_maskformer.MASKFORMER_HEAD: Maker(
+        own=lambda o: heads_maskformer.maskformer_inputs(
+            o.loss_name, o.loss_cfg, o.head, num_priors=o.num_priors, seed=o.seed
         )
     ),
     heads_yolact.YOLACT_HEAD: Maker(

@@ -105,7 +105,11 @@ NOUNS = {
     "GlobalContextHead": ("image", "images"),
     "RepPointsHead": ("point", "points"),
     "Mask2FormerHead": ("query", "queries"),
+    "MaskFormerHead": ("query", "queries"),
 }
+
+
+MASK_FORMERS = ("Mask2FormerHead", "MaskFormerHead")  # things and stuff, a no-object class weight
 
 
 def _sample_inputs(
@@ -136,7 +140,7 @@ def _sample_inputs(
     mmdet_head = head_ref is None or head_ref.registry == DEFAULT_SCOPE
     name = str(loss.path[-1])
     family, at, names = _logged_as(where, head_ref, name, epoch)
-    if family == "Mask2FormerHead":  # its things and stuff, no num_classes of its own
+    if family in MASK_FORMERS:  # its things and stuff, no num_classes of its own
         num_classes = heads_mask2former.classes(head)
     tokens = heads_grounding.text_tokens(where.model, head, where.classes) if family == GROUNDING else None
     if tokens is not None:  # its logits: one a text token of the prompt, each query's
@@ -200,7 +204,7 @@ def _sample_inputs(
     if family in DETR_FAMILIES:
         weights = loss_cfg.get("class_weight")  # as built: DETRHead's own bg_cls_weight is the last
         bg_cls_weight = float(weights[-1]) if isinstance(weights, list) and bare_type(head_type) == "DETRHead" else 0.0
-    elif family == "Mask2FormerHead":  # the no-object class's weight
+    elif family in MASK_FORMERS:  # the no-object class's weight
         weights = loss_cfg.get("class_weight")
         bg_cls_weight = float(weights[-1]) if isinstance(weights, list) and weights else 1.0
     fed = feed(

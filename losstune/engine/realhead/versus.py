@@ -550,6 +550,12 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
     made = {
         name: (_per_mask(f, heads[name]), split) if name in points else (f, split) for name, (f, split) in made.items()
     }
+    # each mask's pixels flattened (MaskFormer's loss_mask): read as masks of the image's pixels
+    pixels = {name for name in made if logged_rule(families.get(name, family), name).layout == "pixels"}
+    image = float(run.batch.size**2)  # the padded image, the ground-truth masks' h × w
+    made = {
+        name: (_per_mask_pixels(f, image), split) if name in pixels else (f, split) for name, (f, split) in made.items()
+    }
     if run.mask_own:  # YOLACTProtonet's loss_mask: its own code, replayed by the model
         own_mask = _protonet_feed(cfg, run)
         if own_mask is not None:
@@ -572,6 +578,8 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
     one_map = {name: f.rows / f.calls for name, f in feeds.items() if layouts[name] == "maps"}
     # masks per level (SOLO's): the model's priors are the pixels of the largest mask map, every term's
     one_map |= {name: _mask_pixels(run, t.calls) for name, t in _terms(run) if layouts.get(name) == "levels"}
+    # masks of the image's pixels (MaskFormer's): the model's priors are those pixels, every term's
+    one_map |= dict.fromkeys(pixels, image)
     priors = max(one_map.values(), default=priors)
     one_map |= roi_maps
     by_name: dict[str, tuple[str, str | None]] = {}
@@ -935,6 +943,17 @@ def _per_mask(feed: RealFeed, head: Any) -> RealFeed:
     return replace(feed, rows=feed.rows / points, width=(points,), counts=counts, first=counts)
 
 
+def _per_mask_pixels(feed: RealFeed, pixels: float) -> RealFeed:
+    """A term of each mask's ``pixels`` flattened, a row a pixel (MaskFormer's ``loss_mask``), read
+    as masks: its rows and counts divided by the pixels, its width (one logit a pixel) kept."""
+    per = int(pixels)
+    c = feed.counts
+    counts = Counts(
+        tuple(p // per for p in c.positives), tuple(n // per for n in c.negatives), c.rows // per, c.weights
+    )
+    return replace(feed, rows=feed.rows / per, counts=counts, first=counts)
+
+
 def _terms(run: HeadRun) -> list[tuple[str, Any]]:
     return [(t.name, t) for t in run.terms if t.calls]
 
@@ -965,6 +984,8 @@ def _compare(name: str, key: str, r: Any, real: RealFeed, family: str | None, as
         check.model_rows //= int(stats["tokens"])
     if feed_rule is not None and feed_rule.rule.layout == "points" and not check.model_width:
         check.model_rows, check.model_width = int(stats.get("masks", 0)), (int(stats.get("points", 1)),)
+    if feed_rule is not None and feed_rule.rule.layout == "pixels":
+        check.model_rows = int(stats.get("masks", 0))
     if check.model_width != real.width:
         check.shape_ok = False
         check.why.append(f"prediction width {_dims(check.model_width)} vs the head's {_dims(real.width)}")
