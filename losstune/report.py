@@ -318,7 +318,7 @@ def _loss_view(
         ),
         sampler=_sampler_view(cfg, _known_sampler(loss, head), schema, version, mask, unknown),
         sampler_note=_sampler_note(loss, head),
-        note=unchecked_note(cfg, schema, loss, version) if any(schema.registries.values()) else None,
+        note=unchecked_note(cfg, schema, loss, version) if schema.describes_any() else None,
     )
 
 

@@ -201,7 +201,7 @@ def rule_context(
     for the run's other configs), and its version."""
     version = settings.mmdet_version or detect_version(config.tree)
     custom = with_custom_imports(schema, config.tree, config.path, kept)
-    return Context(config, custom.schema, version, custom.unread)
+    return Context(config, custom.schema, version, custom)
 
 
 def _naming_registry(ctx: Context, d: Diagnostic) -> Diagnostic:

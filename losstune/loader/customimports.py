@@ -103,13 +103,14 @@ def read_custom_imports(value: object, config_path: str, path: Sequence[str] | N
     """The classes registered by the modules a ``custom_imports`` value names (as the resolved
     config holds it), for the config at ``config_path``; ``path`` stands for ``sys.path``."""
     names, unread = module_names(value)
-    walk = _Walk(PackageFinder(_search_path(sys.path if path is None else path, config_path)), names)
+    walk = _Walk(PackageFinder(search_path(sys.path if path is None else path, config_path)), names)
     walk.run()
     return CustomModules(walk.classes(), (*unread, *walk.unread))
 
 
-def _search_path(path: Sequence[str], config_path: str) -> list[str]:
-    """``path``, the current folder, then the folders above the config, each folder once."""
+def search_path(path: Sequence[str], config_path: str) -> list[str]:
+    """Where the modules are searched for: ``path``, the current folder, then the folders above
+    the config, each folder once."""
     try:
         cwd = os.getcwd()
     except OSError:  # the current folder was removed: it is not searched
@@ -143,6 +144,12 @@ def module_names(value: object) -> tuple[list[str], list[UnreadModule]]:
     return list(dict.fromkeys(names)), bad
 
 
+def root_of(name: str, found: Found) -> str:
+    """The package whose modules the walk follows from the named module ``name`` (``found``
+    there): the module itself where it is a package or at the top level, else its package."""
+    return name if found.is_package or "." not in name else name.rpartition(".")[0]
+
+
 class _Walk:
     """The modules reached from those named, read once each, in the order they are met."""
 
@@ -161,7 +168,7 @@ class _Walk:
         for name in self.named:
             found = self._find(name)
             if found is not None:
-                self.roots.append(name if found.is_package or "." not in name else name.rpartition(".")[0])
+                self.roots.append(root_of(name, found))
                 queue.append((name, 0))
         stopped = False
         while queue:

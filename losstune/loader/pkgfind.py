@@ -161,6 +161,15 @@ class PackageFinder:
             self._listings[folder] = cached
         return cached
 
+    def maps(self, top: str) -> bool:
+        """Whether an editable install's import hook maps the top-level package ``top`` or a
+        namespace package in it: its modules can then be found outside its folders."""
+        return any(
+            n == top or n.startswith(top + ".")
+            for hook in self._setup[1]
+            for n in (*hook.folders, *hook.files, *hook.namespaces)
+        )
+
     # -- the import system's search ------------------------------------------------------------
 
     def find(self, name: str) -> Found:

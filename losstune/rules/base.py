@@ -19,6 +19,7 @@ from losstune.schema.scopes import DEFAULT_SCOPE, TypeRef, type_at
 
 if TYPE_CHECKING:
     from losstune.loader.customimports import UnreadModule
+    from losstune.schema.custom import CustomSchema
 
 
 class Example(Struct, frozen=True):
@@ -35,15 +36,20 @@ class Example(Struct, frozen=True):
 
 class Context(Struct):
     """One resolved config, the schema, and the MMDetection version it is checked against;
-    ``unread_imports`` are the modules of its ``custom_imports`` that could not be read."""
+    ``custom`` is what its ``custom_imports`` register, where it has some."""
 
     config: LoadedConfig
     schema: Schema
     version: int
-    unread_imports: tuple[UnreadModule, ...] = ()
+    custom: CustomSchema | None = None
     _nodes: list[Node] | None = None
     _mask: EnvMask | None = None
     _order: dict[str, int] | None = None
+
+    @property
+    def unread_imports(self) -> tuple[UnreadModule, ...]:
+        """The modules of the config's ``custom_imports`` that could not be read."""
+        return self.custom.unread if self.custom is not None else ()
 
     @property
     def mask(self) -> EnvMask:

@@ -8,22 +8,27 @@ its constructor (of type ``any``: losstune does not infer types), each with its 
 is a literal, required where it has none. A class registered under the name of an MMDetection
 one replaces it only with ``force=True``, as mmengine's registry does; one described in a user's
 schema file (``--schema``) keeps that description.
+
+The modules are parsed only when a question asked of the schema could depend on them: where no
+module they can reach could register a type of that name in that registry, read from their texts
+(:mod:`losstune.loader.customscan`), the answer is the schema's own.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from msgspec import Struct
-
 from losstune.loader.values import to_plain
+from losstune.model import ComponentKind
 from losstune.schema.registry import Entry, ParamSpec, Schema, TypeSpec, builtin_entries
+from losstune.schema.scopes import DEFAULT_SCOPE, TypeRef
 
 if TYPE_CHECKING:  # the source readers are imported only for a config that has custom imports
     from losstune.loader.customimports import CustomClass, CustomModules, UnreadModule
+    from losstune.loader.customscan import ModuleTexts
     from losstune.loader.registrations import Param
 
 BUILD_REGISTRIES = frozenset({"MODELS", "LOSSES", "TASK_UTILS", "BBOX_SAMPLERS"})
@@ -31,18 +36,84 @@ BUILD_REGISTRIES = frozenset({"MODELS", "LOSSES", "TASK_UTILS", "BBOX_SAMPLERS"}
 (``TASK_UTILS``, 2.x's ``BBOX_SAMPLERS``) from."""
 
 
-class CustomSchema(Struct, frozen=True):
-    """The schema with a config's custom classes in it, and the modules that could not be read."""
+class CustomSchema:
+    """The schema with a config's custom classes in it (``schema``), and the modules that could not
+    be read (``unread``)."""
 
-    schema: Schema
-    unread: tuple[UnreadModule, ...] = ()
+    __slots__ = ("_unread", "schema")
+
+    def __init__(self, schema: Schema, unread: tuple[UnreadModule, ...] = ()) -> None:
+        self.schema = schema
+        self._unread = unread
+
+    @property
+    def unread(self) -> tuple[UnreadModule, ...]:
+        """The modules of ``custom_imports`` that could not be read (they are read to tell)."""
+        return self.schema.read().unread if isinstance(self.schema, DeferredSchema) else self._unread
+
+
+class DeferredSchema(Schema):
+    """A schema with the classes a config's custom imports register, whose modules are read only
+    when a question could depend on them (see the module's docstring). ``registries`` are those of
+    the schema without them, until the modules are read; every method answers as the schema with
+    them would."""
+
+    texts: ModuleTexts | None = None
+    reader: Callable[[], CustomSchema] | None = None
+    found: CustomSchema | None = None
+
+    def read(self) -> CustomSchema:
+        """The schema with the classes in it, the modules read (once)."""
+        if self.found is None:
+            assert self.reader is not None
+            self.found = self.reader()
+        return self.found
+
+    def _unaffected(self, scope: str, name: str | None = None) -> bool:
+        return self.found is None and self.texts is not None and not self.texts.may_register(scope, name)
+
+    @property
+    def entries(self) -> dict[str, Entry]:
+        return self.read().schema.entries
+
+    def add(self, entries: Iterable[Entry]) -> None:
+        self.read().schema.add(entries)
+
+    def extended(self, entries: Iterable[Entry]) -> Schema:
+        return self.read().schema.extended(entries)
+
+    def all_entries(self) -> list[Entry]:
+        return self.read().schema.all_entries()
+
+    def describes_any(self) -> bool:
+        return super().describes_any() or self.read().schema.describes_any()
+
+    def knows(self, registry: str | None) -> bool:
+        if registry is not None and self._unaffected(registry):
+            return super().knows(registry)
+        return self.read().schema.knows(registry)
+
+    def lookup(self, ref: TypeRef) -> Entry | None:
+        if ref.registry is not None and self._unaffected(ref.registry, ref.name):
+            return super().lookup(ref)
+        return self.read().schema.lookup(ref)
+
+    def names(self, kind: ComponentKind | None = None, registry: str = DEFAULT_SCOPE) -> list[str]:
+        return self.read().schema.names(kind, registry)
+
+    def suggest(self, type_name: str, kind: ComponentKind | None = None, registry: str = DEFAULT_SCOPE) -> str | None:
+        return self.read().schema.suggest(type_name, kind, registry)
+
+    def suggest_elsewhere(self, type_name: str) -> str | None:
+        return self.read().schema.suggest_elsewhere(type_name)
 
 
 def with_custom_imports(
     schema: Schema, tree: Mapping[str, Any], config_path: str, kept: dict[Hashable, CustomSchema] | None = None
 ) -> CustomSchema:
     """``schema`` extended with the classes registered by the ``custom_imports`` of the resolved
-    config ``tree`` (of the file ``config_path``); ``schema`` itself where it has none.
+    config ``tree`` (of the file ``config_path``); ``schema`` itself where it has none. The
+    modules are read when a question needs them (:class:`DeferredSchema`).
 
     ``kept`` holds what was found for other configs while their files cannot have changed (one
     lint run): a config that names the same modules, of the same folder or of one whose search
@@ -51,11 +122,11 @@ def with_custom_imports(
     value = tree.get("custom_imports")
     if value is None:
         return CustomSchema(schema)
-    from losstune.loader.customimports import module_names, read_custom_imports
+    from losstune.loader.customimports import module_names
 
     plain = to_plain(value)
     if kept is None:
-        return _extended(schema, read_custom_imports(plain, config_path))
+        return _deferred(schema, plain, config_path)
     names, unread = module_names(plain)
     here = (os.path.dirname(config_path), tuple(names), tuple(unread))
     found = kept.get(here)
@@ -63,9 +134,24 @@ def with_custom_imports(
         alike = (_search_alike(config_path, names), tuple(names), tuple(unread))
         found = kept.get(alike)
         if found is None:
-            found = kept[alike] = _extended(schema, read_custom_imports(plain, config_path))
+            found = kept[alike] = _deferred(schema, plain, config_path)
         kept[here] = found
     return found
+
+
+def _deferred(schema: Schema, value: object, config_path: str) -> CustomSchema:
+    """``schema`` with the classes the ``custom_imports`` value registers, its modules read only
+    when a question needs them; read now where their texts cannot be bounded."""
+    from losstune.loader import customimports
+    from losstune.loader.customscan import scan
+
+    def read() -> CustomSchema:
+        return _extended(schema, customimports.read_custom_imports(value, config_path))
+
+    texts = scan(value, config_path)
+    if texts is None:
+        return read()
+    return CustomSchema(DeferredSchema(schema.registries, texts=texts, reader=read))
 
 
 def _search_alike(config_path: str, names: list[str]) -> Hashable:
@@ -76,11 +162,11 @@ def _search_alike(config_path: str, names: list[str]) -> Hashable:
     those names, and an entry that holds none of them adds nothing to it, so configs of two
     folders that give the same find the same modules (the folders of one tree differ only in the
     entries below their common one, which hold configs)."""
-    from losstune.loader.customimports import _search_path
+    from losstune.loader.customimports import search_path
     from losstune.loader.pkgfind import default_site_dirs
 
     tops = {n.partition(".")[0] for n in names}
-    path = _search_path(sys.path, config_path)
+    path = search_path(sys.path, config_path)
     return tuple(entry for entry in path if _holds_any(entry, tops)), tuple(default_site_dirs(path))
 
 

@@ -191,6 +191,10 @@ class Schema(Struct):
         order = sorted(self.registries, key=lambda scope: (scope != DEFAULT_SCOPE, scope))
         return [e for scope in order for e in self.registries[scope].values()]
 
+    def describes_any(self) -> bool:
+        """Whether this schema has any entry."""
+        return any(self.registries.values())
+
     def knows(self, registry: str | None) -> bool:
         """Whether this schema describes the losses of ``registry`` (a scope such as ``mmyolo``)."""
         return registry is not None and any(not e.from_source for e in self.registries.get(registry, {}).values())
