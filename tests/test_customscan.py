@@ -37,6 +37,18 @@ def _both(root: Path, *imports: str) -> tuple[customimports.CustomModules, Modul
     return read_custom_imports(value, config, path=[str(root)]), scan(value, config, path=[str(root)])
 
 
+def _own(root: Path, registry_import: str) -> None:
+    """The package `own`, whose one module registers `OwnLoss` in the registry it imports."""
+    _tree(
+        root,
+        {
+            "own/__init__.py": "from .losses import *\n",
+            "own/losses.py": f"{registry_import}\n\n\n@MODELS.register_module()\n"
+            "class OwnLoss:\n    def __init__(self, loss_weight=1.0):\n        pass\n",
+        },
+    )
+
+
 def _registered(found: customimports.CustomModules) -> set[tuple[str, str]]:
     return {(c.scope, n) for c in found.classes for n in c.names}
 
@@ -96,22 +108,8 @@ def test_every_registration_is_seen_in_the_texts(tmp_path: Path, files: dict[str
 
 
 def test_what_no_module_could_register_is_no(tmp_path: Path) -> None:
-    _tree(
-        tmp_path,
-        {
-            "own/__init__.py": "from .losses import *\n",
-            "own/losses.py": """
-                from own.registry import MODELS
-                # FocalLoss is MMDetection's; this one is ours
-
-
-                @MODELS.register_module()
-                class OwnLoss:
-                    pass
-                """,
-            "own/registry.py": "from mmengine.registry import MODELS as ROOT\n",
-        },
-    )
+    _own(tmp_path, "from own.registry import MODELS  # FocalLoss is MMDetection's; this one is ours")
+    _tree(tmp_path, {"own/registry.py": "from mmengine.registry import MODELS as ROOT\n"})
     found, texts = _both(tmp_path, "own")
     assert _registered(found) == {("own", "OwnLoss")}
     assert texts is not None
@@ -252,22 +250,8 @@ def _lint(folder: Path, monkeypatch: pytest.MonkeyPatch, deferred: bool) -> tupl
 def test_a_lint_reads_the_modules_only_where_an_answer_depends_on_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: str, box: str, read_when_deferred: int
 ) -> None:
-    _tree(
-        tmp_path,
-        {
-            "own/__init__.py": "from .losses import *\n",
-            "own/losses.py": """
-                from mmdet.registry import MODELS
-
-
-                @MODELS.register_module()
-                class OwnLoss:
-                    def __init__(self, loss_weight=1.0):
-                        pass
-                """,
-            "configs/cfg.py": CONFIG.format(package="own", extra=extra, box=box),
-        },
-    )
+    _own(tmp_path, "from mmdet.registry import MODELS")
+    _tree(tmp_path, {"configs/cfg.py": CONFIG.format(package="own", extra=extra, box=box)})
     monkeypatch.chdir(tmp_path)
     eager, eager_reads = _lint(tmp_path / "configs", monkeypatch, deferred=False)
     deferred, deferred_reads = _lint(tmp_path / "configs", monkeypatch, deferred=True)

@@ -15,7 +15,7 @@ its size counts every appearance, as mmengine's copies of it would.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
 from msgspec import Struct
@@ -389,39 +389,32 @@ def _small_tree(root: Any, limits: Limits) -> bool:
                 continue
             if t is LDict or t is dict:
                 values += len(value)
-                walked += len(value)
-                if depth > max_depth or walked > _QUICK:
-                    return False
-                # A child without parts is counted here rather than pushed: the same count as
-                # walking it later would give.
-                for k, v in value.items():
-                    tv = type(v)
-                    if tv is str:
-                        values += 1
-                        text += len(v)
-                    elif tv is int or tv is float or tv is bool or v is None:
-                        values += 1
-                    else:
-                        push(v)
+                children: Iterable[Any] = value.values()
+                for k in value:
                     if type(k) is str:
                         text += len(k)
                     elif not isinstance(k, (int, float, bool)):
                         push(k)
             elif t is list or t is tuple or t is set or t is frozenset:
-                walked += len(value)
-                if depth > max_depth or walked > _QUICK:
-                    return False
-                for v in value:
-                    tv = type(v)
-                    if tv is str:
-                        values += 1
-                        text += len(v)
-                    elif tv is int or tv is float or tv is bool or v is None:
-                        values += 1
-                    else:
-                        push(v)
+                children = value
             elif isinstance(value, VIEWS) or isinstance(value, _CONTAINERS):
                 return False
+            else:
+                continue
+            walked += len(value)
+            if depth > max_depth or walked > _QUICK:
+                return False
+            # A child without parts is counted here rather than pushed: the same count as walking
+            # it later would give.
+            for v in children:
+                tv = type(v)
+                if tv is str:
+                    values += 1
+                    text += len(v)
+                elif tv is int or tv is float or tv is bool or v is None:
+                    values += 1
+                else:
+                    push(v)
         level = below
         depth += 1
     return values <= limits.values and text <= limits.text
