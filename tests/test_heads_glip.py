@@ -263,3 +263,14 @@ def test_the_rules_are_the_real_heads(tmp_path: Path, boxes: int) -> None:
     ctr_rule = AvgRule(rule_for("ATSSVLFusionHead", "loss_centerness"), "max(positives, 1)", None)
     assert ctr_rule.avg(counts) == pytest.approx(float(ckwargs["avg_factor"]))
     assert float(losses["loss_centerness"].detach()) == pytest.approx(float(cout.detach()))
+
+
+@needs_transformers
+def test_the_transformers_installed_has_what_glips_fusion_layers_import() -> None:
+    """mmdet 3.3.0's `vlfuse_helper` (GLIP's `early_fuse` layers) imports
+    `apply_chunking_to_forward` from `transformers.modeling_utils`, and where that fails it builds
+    its layers on `object`, which cannot be built: the comparison then loses GLIP's fine-tune configs
+    without a failure. transformers 4.56 dropped that name there (hence the dev extra's `<4.56`)."""
+    from transformers import modeling_utils
+
+    assert callable(getattr(modeling_utils, "apply_chunking_to_forward", None))
