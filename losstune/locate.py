@@ -234,6 +234,10 @@ IN_HEAD_LOSSES: dict[str, tuple[InHeadLoss, ...]] = {
             head_reads={"loss_weight": "loss_mask_weight"},
         ),
     ),
+    # RoIEmbedHead.__init__: loss_match=dict(type='mmdet.CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)
+    "RoIEmbedHead": (
+        InHeadLoss("loss_match", "CrossEntropyLoss", {"use_sigmoid": False, "loss_weight": 1.0}, {}, default=True),
+    ),
     # GlobalContextHead.loss: loss_weight × nn.BCEWithLogitsLoss()(pred, targets), the head's
     # loss_weight applied after the criterion (the head model's step 6)
     "GlobalContextHead": (

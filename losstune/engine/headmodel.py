@@ -22,7 +22,9 @@ from losstune.engine import (
     heads_glbctx,
     heads_grounding,
     heads_mask2former,
+    heads_mask2former_track,
     heads_maskformer,
+    heads_masktrack,
     heads_rtmdet_ins,
     heads_sparse,
     heads_ssd,
@@ -104,6 +106,8 @@ FAMILY: dict[str, str] = {
     "MaskFormerHead": "MaskFormerHead",
     **{h: h for h in ("YOLACTHead", "YOLACTProtonet")},
     **{h: "StageCascadeRPNHead" for h in ("CascadeRPNHead", "StageCascadeRPNHead")},
+    heads_masktrack.EMBED_HEAD: heads_masktrack.EMBED_HEAD,
+    heads_mask2former_track.TRACK_HEAD: heads_mask2former_track.TRACK_HEAD,
 }
 
 Avg = Literal[
@@ -152,8 +156,10 @@ class Rule:
     # by the negatives where none is (FSAFHead's online feature selection)
     # "mined": the module returns per-prior losses (the config's reduction='none'); the head sums the
     # positives' and the hardest negatives' and divides by the sampling's avg_factor (YOLACT's OHEM)
+    # "images": a call per image (video), the images' terms summed and divided by the images
+    # (RoIEmbedHead's loss_match)
     after: Literal[
-        "none", "weight_sum", "positives", "weighted_sum", "pair_mean", "selected", "reweighted", "mined"
+        "none", "weight_sum", "positives", "weighted_sum", "pair_mean", "selected", "reweighted", "mined", "images"
     ] = "none"
     after_what: str = ""  # what the head's code calls the divisor, where it names it
     by: str = ""  # the code that divides, where not the head's loss_by_feat (DDQAuxLoss.loss)
@@ -163,7 +169,8 @@ class Rule:
     # the avg_factor times SABL's columns per positive, Mask2Former's num_points, or the pixels of
     # the map handed (YOLACT's loss_segm)
     # (the image's pixels: MaskFormer's loss_mask, a row a pixel)
-    times: Literal["", "sides", "offsets", "points", "pixels", "image_pixels"] = ""
+    # (num_points / num_frames: Mask2FormerTrackHead's loss_mask)
+    times: Literal["", "sides", "offsets", "points", "pixels", "image_pixels", "frame_points"] = ""
     # "assignment": the avg_factor is counted on the assignment (its labelled term's positives),
     # whatever rows the module is handed (YOLOFHead's loss_bbox on the assigner's candidates);
     # "each_call": on each call's own map (CornerHead's peaks of one corner's heatmap)
@@ -180,8 +187,20 @@ class Rule:
     # "image_calls": a call per image, on its every prior or map (YOLACT's): each call is one image's counts
     # "tokens": every prior's logits over the text's valid tokens, flattened (GLIP's contrastive
     # loss_cls; the rows: the priors, the width: the tokens)
+    # "match_calls": a call per video on its key frame's sampled RoIs, their targets the reference
+    # box each is matched to (0: none; the width: 1 + the reference boxes; RoIEmbedHead's loss_match)
     layout: Literal[
-        "rows", "images", "maps", "roi_maps", "levels", "level_rows", "points", "pixels", "image_calls", "tokens"
+        "rows",
+        "images",
+        "maps",
+        "roi_maps",
+        "levels",
+        "level_rows",
+        "points",
+        "pixels",
+        "image_calls",
+        "tokens",
+        "match_calls",
     ] = "rows"
     parts: tuple[str, ...] = ()  # the log names of the parts of the module's result (a pair), one call
     # the head hands the module rows it selects itself (MaskIoUHead: the positives whose target is
@@ -373,6 +392,13 @@ RULES: dict[str, dict[str, Rule]] = {
         "loss_mask": Rule(weight="none", avg_of="assignment", times="points", layout="points"),
         "loss_dice": Rule(weight="none", avg_of="assignment"),
     },
+    # heads_mask2former_track: Mask2Former's on a video, a row a frame of each matched instance to
+    # loss_dice and loss_mask, by num_total_masks (× num_points / num_frames for loss_mask)
+    heads_mask2former_track.TRACK_HEAD: {
+        "loss_cls": Rule(avg="class_weighted"),
+        "loss_mask": Rule(weight="none", avg_of="assignment", times="frame_points", layout="points"),
+        "loss_dice": Rule(weight="none", avg_of="assignment"),
+    },
     # heads_maskformer: Mask2Former's loss_cls; the matched queries' masks at the image to loss_dice,
     # and a row a pixel to loss_mask (a FocalLoss against 1 - mask) by num_total_masks × h × w
     "MaskFormerHead": {
@@ -391,6 +417,19 @@ RULES: dict[str, dict[str, Rule]] = {
     "YOLACTProtonet": {
         "loss_segm": Rule(weight="none", avg="images", times="pixels", layout="image_calls", selects=True),
         "loss_mask": Rule(weight="none", avg="none", after="positives", after_what="total_pos", selects=True),
+    },
+    # heads_masktrack: a call per video on the track head's sampled RoIs, by the matched positives,
+    # the videos' terms averaged
+    heads_masktrack.EMBED_HEAD: {
+        "loss_match": Rule(
+            avg="positives",
+            avg_what=heads_masktrack.MATCHED,
+            avg_of="each_call",
+            after="images",
+            after_what="the videos",
+            layout="match_calls",
+            classes=1,
+        )
     },
     "DETRHead": {
         "loss_cls": Rule(avg="detr_cls"),
@@ -597,6 +636,8 @@ def feed(
     times, times_text = 1.0, ""
     if r.times == "points":
         times, times_text = heads_mask2former.avg_times(model)
+    elif r.times == "frame_points":
+        times, times_text = heads_mask2former_track.avg_times(model, head)
     elif r.times == "pixels":
         h, w = (int(d) for d in args[0].shape[-2:])
         times, times_text = h * w, f"the map's {h}×{w} pixels"
@@ -655,6 +696,11 @@ def feed(
         out.scale_text = f"÷ max(positives, 1.0) = {by:g}{what}, as {who}.loss_by_feat divides"
     elif r.after == "pair_mean":
         out.scale_text = f"÷ {by:g}, the mean of the two calls, as {who}.loss_by_feat_single takes it"
+    elif r.after == "images":
+        out.scale_text = (
+            f"÷ {r.after_what or 'the images'} ({by:g} on the model's one), as {who}.loss_by_feat averages "
+            "its calls' terms"
+        )
     elif r.after == "selected":
         out.scale_text = (
             f"Σ (loss × 1 where the selection keeps it) ÷ (the positives kept, or the negatives where none is "
@@ -717,7 +763,7 @@ def avg_factor(
     if r.avg == "given":
         return given, given_rule
     if r.avg == "positives":
-        return max(float(pos), 1.0), "max(positives, 1.0)"
+        return max(float(pos), 1.0), r.avg_what or "max(positives, 1.0)"
     if r.avg == "positives_exact":
         return float(pos), f"positives ({r.avg_what or 'reduce_mean(num_pos)'}, not clamped)"
     if r.avg == "per_positive":
@@ -761,6 +807,8 @@ def divisor(r: Rule, counts: Counts, given: float | None = None) -> float | None
         return max(float(counts.pos), 1.0)
     if r.after == "pair_mean":
         return 2.0
+    if r.after == "images":
+        return float(max(len(counts.positives), 1))
     if r.after == "selected":
         return counts.weights if counts.weights > 0 else float(sum(max(n, 1) for n in counts.negatives))
     if r.after == "reweighted" and counts.levels:  # the model's own calls combine their levels themselves
@@ -854,7 +902,7 @@ def _log_names(where: Where, family: str | None, name: str) -> list[str]:
     parts = rule_for(family, name).parts
     if parts:  # the parts of one call's result
         return list(parts)
-    if family == "Mask2FormerHead":
+    if family in ("Mask2FormerHead", heads_mask2former_track.TRACK_HEAD):
         return heads_mask2former.log_names(where.head, name)
     if family == heads_maskformer.MASKFORMER_HEAD:
         return heads_maskformer.log_names(where.head, name)

@@ -26,8 +26,10 @@ from losstune.engine import (
     heads_grid,
     heads_lad,
     heads_mask2former,
+    heads_mask2former_track,
     heads_maskformer,
     heads_maskiou,
+    heads_masktrack,
     heads_point,
     heads_reppoints,
     heads_rtmdet_ins,
@@ -231,6 +233,11 @@ MAKERS: dict[str, Maker] = {
             o.loss_name, o.loss_cfg, o.head, o.model, num_priors=o.num_priors, seed=o.seed
         )
     ),
+    heads_mask2former_track.TRACK_HEAD: Maker(
+        own=lambda o: heads_mask2former_track.track_inputs(
+            o.loss_name, o.loss_cfg, o.head, o.model, num_priors=o.num_priors, seed=o.seed
+        )
+    ),
     heads_maskformer.MASKFORMER_HEAD: Maker(
         own=lambda o: heads_maskformer.maskformer_inputs(
             o.loss_name, o.loss_cfg, o.head, num_priors=o.num_priors, seed=o.seed
@@ -249,6 +256,11 @@ MAKERS: dict[str, Maker] = {
             )
         )
     ),
+    heads_masktrack.EMBED_HEAD: Maker(
+        own=lambda o: heads_masktrack.match_inputs(o.loss_name, o.model, num_priors=o.num_priors, seed=o.seed)
+    ),
+    # a MaskTrack R-CNN's RPN is handed its boxes' classes; any other RPN as made
+    "RPNHead": Maker(remake=lambda d: heads_masktrack.rpn_labels(d.loss_name, d.args, d.sampled, d.generator, d.model)),
     "YOLOXHead": Maker(
         remake=lambda d: (
             heads_yolo.yolox_args(d.loss_name, d.args, d.sampled, d.rows, d.generator, d.num_classes),

@@ -8,7 +8,7 @@ from typing import Any
 
 from losstune import keypath
 from losstune.config import LoadedConfig
-from losstune.engine import heads_glip, heads_grounding, heads_mask2former
+from losstune.engine import heads_glip, heads_grounding, heads_mask2former, heads_mask2former_track, heads_masktrack
 from losstune.engine.confignum import config_int
 from losstune.engine.crosscheck import CrossCheck
 from losstune.engine.evaluation import evaluate
@@ -100,12 +100,14 @@ NOUNS = {
     "CenterNetUpdateHead": ("point", "points"),
     **{f: ("pixel", "pixels") for f in ("CornerHead", "CentripetalHead")},
     "DIIHead": ("proposal", "proposals"),
+    "RoIEmbedHead": ("proposal", "proposals"),
     "DynamicMaskHead": ("proposal", "proposals"),
     **{f: ("grid cell", "grid cells") for f in ("SOLOHead", "DecoupledSOLOHead", "SOLOV2Head")},
     "GlobalContextHead": ("image", "images"),
     "RepPointsHead": ("point", "points"),
     "Mask2FormerHead": ("query", "queries"),
     "MaskFormerHead": ("query", "queries"),
+    heads_mask2former_track.TRACK_HEAD: ("query", "queries"),
 }
 
 
@@ -142,6 +144,8 @@ def _sample_inputs(
     family, at, names = _logged_as(where, head_ref, name, epoch)
     if family in MASK_FORMERS:  # its things and stuff, no num_classes of its own
         num_classes = heads_mask2former.classes(head)
+    if family == heads_masktrack.EMBED_HEAD:  # its columns: no match, then each reference box
+        num_classes = heads_masktrack.match_columns()
     tokens = heads_grounding.text_tokens(where.model, head, where.classes) if family == GROUNDING else None
     if tokens is not None:  # its logits: one a text token of the prompt, each query's
         num_classes = tokens.tokens
@@ -204,7 +208,7 @@ def _sample_inputs(
     if family in DETR_FAMILIES:
         weights = loss_cfg.get("class_weight")  # as built: DETRHead's own bg_cls_weight is the last
         bg_cls_weight = float(weights[-1]) if isinstance(weights, list) and bare_type(head_type) == "DETRHead" else 0.0
-    elif family in MASK_FORMERS:  # the no-object class's weight
+    elif family in (*MASK_FORMERS, heads_mask2former_track.TRACK_HEAD):  # the no-object class's weight
         weights = loss_cfg.get("class_weight")
         bg_cls_weight = float(weights[-1]) if isinstance(weights, list) and weights else 1.0
     fed = feed(

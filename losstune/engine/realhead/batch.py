@@ -39,6 +39,9 @@ class BatchSpec:
     text: tuple[str, ...] = ()
     proposals: int = 0  # precomputed proposals an image (a detector without an RPN: Fast R-CNN's)
     proposals_by: str = ""  # where the config sets their number
+    # a video detector's batch (MaskTrackRCNN, Mask2FormerVideo, QDTrack): each sample a video of
+    # this many frames (a key frame and its reference), its instances carrying ids (0: images)
+    frames: int = 0
 
     def describe(self) -> str:
         by = f" ({self.sized_by})" if self.sized_by else ""
@@ -56,10 +59,26 @@ class BatchSpec:
             if self.proposals
             else ""
         )
+        if self.frames:
+            return (
+                f"synthetic batch, seed {self.seed}: {self.images} videos of {self.frames} frames of "
+                f"{self.size}×{self.size}{by}, the key frame first, {self.boxes} ground-truth boxes in it{masks}, "
+                f"each an instance id; {REFERENCE}{semantic}{text}{proposals}"
+            )
         return (
             f"synthetic batch, seed {self.seed}: {self.images} images of {self.size}×{self.size}{by}, "
             f"{self.boxes} ground-truth boxes each{masks}{semantic}{text}{proposals}"
         )
+
+
+# MMDetection 3.3.0's video detectors: their ``loss`` takes (videos, frames, C, H, W) inputs and a
+# TrackDataSample a video, a key frame and a reference frame
+VIDEO_DETECTORS = ("MaskTrackRCNN", "Mask2FormerVideo", "QDTrack")
+VIDEO_FRAMES = 2  # MaskTrackRCNN and QDTrack take 1 key and 1 reference frame; Mask2FormerVideo num_frames
+REFERENCE = (
+    "the reference frame holds the same instances but the key frame's last, each box moved by up to a "
+    "twentieth of the image's side"
+)
 
 
 PRIOR_GENERATORS = ("anchor_generator", "prior_generator")
@@ -74,6 +93,8 @@ def fitted(spec: BatchSpec, model: dict[str, Any]) -> BatchSpec:
     Mask2Former's, takes its targets from them too)."""
     if not spec.masks and any("mask_head" in path or "loss_mask" in d for path, d in walk_dicts(model)):
         spec = replace(spec, masks=True)
+    if not spec.frames and bare_type(str(model.get("type", ""))) in VIDEO_DETECTORS:
+        spec = replace(spec, frames=video_frames(model))
     semantic = semantic_classes(model)
     if not spec.semantic and semantic is not None:
         spec = replace(spec, semantic=True, semantic_classes=semantic)
@@ -121,6 +142,19 @@ def _queries_fit(spec: BatchSpec, model: dict[str, Any]) -> BatchSpec:
     while encoder_tokens(model, size) < queries:
         size += 32
     return replace(spec, size=size, sized_by=f"{kind}'s {queries} queries taken from its encoder's tokens")
+
+
+def reference_boxes(boxes: int) -> int:
+    """The boxes of a video's reference frame whose key frame has ``boxes``: all but the last (see
+    :data:`REFERENCE`)."""
+    return max(boxes - 1, 0)
+
+
+def video_frames(model: dict[str, Any]) -> int:
+    """The frames of each video a video detector trains on: its track head's ``num_frames``
+    (Mask2FormerTrackHead's), else a key frame and a reference frame."""
+    head = model.get("track_head")
+    return config_int(head if isinstance(head, dict) else {}, "num_frames", VIDEO_FRAMES, least=2)
 
 
 def semantic_classes(model: dict[str, Any]) -> int | None:
@@ -186,7 +220,51 @@ def synthetic(spec: BatchSpec, num_classes: int) -> tuple[Tensor, list[Any]]:
         )
     for sample in samples if spec.proposals else []:  # drawn after the boxes: those stay as without them
         sample["proposals"] = seeded_proposals(spec.proposals, spec.size, g)
+    if spec.frames:
+        return _videos(spec, images, samples, g)
     return images, [data_sample(s) for s in samples]
+
+
+def _videos(spec: BatchSpec, keys: Tensor, samples: list[dict[str, Any]], g: Generator) -> tuple[Tensor, list[Any]]:
+    """The batch as videos of ``spec.frames`` frames (``(videos, frames, 3, H, W)`` and a
+    ``TrackDataSample`` each, as ``TrackDataPreprocessor`` hands them on): each key image and its
+    boxes the first frame, their instance ids 1, 2, …; each later frame a fresh image holding the
+    same instances but the key frame's last (as :data:`REFERENCE` says), drawn after every key frame."""
+    import torch
+    from mmdet.structures import TrackDataSample
+
+    videos, out = [keys[:, None]], []
+    frames: list[list[dict[str, Any]]] = []
+    for key in samples:
+        gt = key["gt_instances"]
+        n = int(gt["labels"].numel())
+        gt["instances_ids"] = torch.arange(1, n + 1)
+        video = [key]
+        for t in range(1, spec.frames):
+            kept = reference_boxes(n)
+            shift = (torch.rand(kept, 2, generator=g) - 0.5) * (spec.size / 10)
+            boxes = gt["bboxes"][:kept]
+            lo = (boxes[:, :2] + shift).clamp(min=0)
+            lo = torch.minimum(lo, spec.size - (boxes[:, 2:] - boxes[:, :2]))
+            moved = torch.cat([lo, lo + boxes[:, 2:] - boxes[:, :2]], dim=1)
+            ref: dict[str, Any] = {
+                "bboxes": moved,
+                "labels": gt["labels"][:kept],
+                "instances_ids": gt["instances_ids"][:kept],
+            }
+            if spec.masks:
+                ref["masks"] = ellipse_masks(moved, spec.size)
+            meta = {**key["metainfo"], "frame_id": t}
+            video.append({**key, "metainfo": meta, "gt_instances": ref})
+        key["metainfo"] = {**key["metainfo"], "frame_id": 0}
+        frames.append(video)
+    videos += [torch.randn(spec.images, 1, 3, spec.size, spec.size, generator=g) for _ in range(1, spec.frames)]
+    for video in frames:
+        sample = TrackDataSample()
+        sample.video_data_samples = [data_sample(f) for f in video]
+        sample.set_metainfo({"key_frames_inds": [0], "ref_frames_inds": list(range(1, spec.frames))})
+        out.append(sample)
+    return torch.cat(videos, dim=1), out
 
 
 def seeded_proposals(n: int, size: int, g: Generator) -> dict[str, Tensor]:

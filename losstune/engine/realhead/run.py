@@ -192,7 +192,7 @@ def _import_custom(cfg: LoadedConfig) -> None:
 
 
 def _num_classes(model: Any) -> int:
-    for path in ("bbox_head", "roi_head.bbox_head", "rpn_head"):
+    for path in ("bbox_head", "roi_head.bbox_head", "detector.roi_head.bbox_head", "track_head", "rpn_head"):
         obj = model
         for part in path.split("."):
             obj = getattr(obj, part, None)

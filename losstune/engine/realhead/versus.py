@@ -21,8 +21,10 @@ from losstune.engine.heads_freeanchor import FREE_ANCHOR, TERMS
 from losstune.engine.heads_freeanchor import OWN_METHOD as BAG_METHOD
 from losstune.engine.heads_fsaf import REWEIGHT_METHOD
 from losstune.engine.heads_grounding import GROUNDING_HEAD
+from losstune.engine.heads_mask2former_track import FRAME_ROWS, TRACK_HEAD
+from losstune.engine.heads_masktrack import class_labelled_rpn, match_logits
 from losstune.engine.heads_yolact import PROTONET
-from losstune.engine.realhead.batch import BatchSpec
+from losstune.engine.realhead.batch import BatchSpec, reference_boxes
 from losstune.engine.realhead.run import HeadRun, run_head
 
 if TYPE_CHECKING:
@@ -145,6 +147,28 @@ def _contrastive_rows(run: HeadRun, index: int, bound: dict[str, Any]) -> dict[s
             return bound | rowed | {"weight": torch.ones(rows)}
         break
     return bound
+
+
+def _boxed_rows(run: HeadRun, index: int, bound: dict[str, Any]) -> dict[str, Any]:
+    """A classification call whose labels are not its positives' (a MaskTrack R-CNN's RPN, handed
+    its boxes' classes: a positive of class 1 is labelled as the background), with the rows that
+    the next call of the same head's ``loss_bbox`` weights (the same level's anchors) labelled 0,
+    its positives; any other call, or one of no such box call, as it is."""
+    import torch
+
+    call = run.recorded[index]
+    parent = call.module.rpartition(".")[0]
+    if not call.module.endswith("loss_cls"):
+        return bound
+    later = next((c for c in run.recorded[index + 1 :] if c.module == f"{parent}.loss_bbox"), None)
+    names = list(bound)
+    if later is None or len(names) < 2:
+        return bound
+    w = _weight(_bound(run.model.get_submodule(later.module), later))
+    labels = bound[names[1]]
+    if w is None or w.dim() != 2 or not isinstance(labels, torch.Tensor) or w.shape[0] != labels.shape[0]:
+        return bound
+    return bound | {names[1]: torch.where(w.sum(1) > 0, torch.zeros_like(labels), labels)}
 
 
 def _labels(target: Any) -> Any:
@@ -359,13 +383,18 @@ def real_feed(
     per_image: bool = False,
     image_calls: bool = False,
     tokens: int = 0,
+    match: bool = False,
+    boxed: bool = False,
 ) -> tuple[RealFeed, bool]:
     """The real head's feed of one term (``name``, where several terms are made of the same calls:
     AssociativeEmbeddingLoss's pull and push), from its recorded calls ``indices`` (``maps``: made
     on ``(images, priors, …)`` maps, read as rows; ``per_image``: each call on its images' rows in
     turn; ``image_calls``: a call per image, in order, each counted as its image's; ``tokens``: each
-    prior's logits over that many text tokens, flattened), and whether its positives are known per
-    image."""
+    prior's logits over that many text tokens, flattened; ``match``: a call per video of similarity
+    logits against its reference boxes, the matched RoIs its positives, as
+    :func:`~losstune.engine.heads_masktrack.match_logits` reads them; ``boxed``: a classification
+    call's positives are the rows its box call weights, see :func:`_boxed_rows`), and whether its
+    positives are known per image."""
     import torch
 
     images = run.batch.images
@@ -379,6 +408,11 @@ def real_feed(
         bound = _contrastive_rows(run, i, _bound(run.model.get_submodule(call.module), call))
         if maps:
             bound = _flattened(bound, images)
+        if boxed:
+            bound = _boxed_rows(run, i, bound)
+        if match:
+            second = list(bound)[1]
+            bound = bound | {second: match_logits(bound[second])}
         if image_calls:  # the call's counts are its image's
             one = _Tally([0], [0])
             got, shape = _add_call(one, bound, num_classes, maps)
@@ -505,6 +539,8 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
         return out
     rules = {name: logged_rule(families.get(name, family), name) for name, _ in _terms(run)}
     layout_of = {name: r.layout for name, r in rules.items()}
+    # a MaskTrack R-CNN's RPN is handed its boxes' classes: its positives are the anchors its box term weights
+    boxed = isinstance(model, dict) and class_labelled_rpn(model) is not None
     made = {
         name: real_feed(
             run,
@@ -513,8 +549,10 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
             layout_of[name] == "images",
             name=name,
             per_image=layout_of[name] == "level_rows",
-            image_calls=layout_of[name] == "image_calls",
+            image_calls=layout_of[name] in ("image_calls", "match_calls"),
             tokens=_text_tokens(heads[name]) if layout_of[name] == "tokens" else 0,
+            match=layout_of[name] == "match_calls",
+            boxed=boxed and families[name] == "RPNHead",
         )
         for name, t in _terms(run)
     }
@@ -549,6 +587,17 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
     points = {name for name in made if logged_rule(families.get(name, family), name).layout == "points"}
     made = {
         name: (_per_mask(f, heads[name]), split) if name in points else (f, split) for name, (f, split) in made.items()
+    }
+    # a row a frame of each matched instance (Mask2FormerTrackHead's masks): its positives read as
+    # the instances, before the assignment is sought; its rows compared per frame
+    framed = {
+        name: max(int(getattr(heads[name], "num_frames", 1)), 1)
+        for name in made
+        if families.get(name, family) == TRACK_HEAD and name.split(".")[-1] in FRAME_ROWS
+    }
+    made = {
+        name: (_per_frame(f, framed[name]), split) if name in framed else (f, split)
+        for name, (f, split) in made.items()
     }
     # each mask's pixels flattened (MaskFormer's loss_mask): read as masks of the image's pixels
     pixels = {name for name in made if logged_rule(families.get(name, family), name).layout == "pixels"}
@@ -607,7 +656,8 @@ def hold(cfg: LoadedConfig, spec: BatchSpec | None = None) -> HeadCheck:
         key, term = by_name[name]
         n = one_map.get(name, priors)
         r = evaluate_config(cfg, key, seed=seed, num_priors=max(int(n), 1), term=term, epoch=epoch)
-        check = _compare(name, key, r, real, families.get(name, family), positives[name])
+        refs = reference_boxes(run.batch.boxes) if run.batch.frames else 0
+        check = _compare(name, key, r, real, families.get(name, family), positives[name], refs, framed.get(name, 1))
         check.replayed = replayed.get(name)
         out.terms.append(check)
     return out
@@ -943,6 +993,16 @@ def _per_mask(feed: RealFeed, head: Any) -> RealFeed:
     return replace(feed, rows=feed.rows / points, width=(points,), counts=counts, first=counts)
 
 
+def _per_frame(feed: RealFeed, frames: int) -> RealFeed:
+    """A term of a row a frame of each matched instance (Mask2FormerTrackHead's masks), its
+    positives and negatives read as the instances (divided by the ``frames``), its rows kept."""
+    c = feed.counts
+    counts = replace(
+        c, positives=tuple(p // frames for p in c.positives), negatives=tuple(n // frames for n in c.negatives)
+    )
+    return replace(feed, counts=counts, first=counts)
+
+
 def _per_mask_pixels(feed: RealFeed, pixels: float) -> RealFeed:
     """A term of each mask's ``pixels`` flattened, a row a pixel (MaskFormer's ``loss_mask``), read
     as masks: its rows and counts divided by the pixels, its width (one logit a pixel) kept."""
@@ -958,9 +1018,20 @@ def _terms(run: HeadRun) -> list[tuple[str, Any]]:
     return [(t.name, t) for t in run.terms if t.calls]
 
 
-def _compare(name: str, key: str, r: Any, real: RealFeed, family: str | None, assigned: Counts) -> TermCheck:
+def _compare(
+    name: str,
+    key: str,
+    r: Any,
+    real: RealFeed,
+    family: str | None,
+    assigned: Counts,
+    references: int = 0,
+    frames: int = 1,
+) -> TermCheck:
     """The model's result ``r`` of one term held against the real head's feed (``assigned``: the
-    counts of the assignment the term is fed from)."""
+    counts of the assignment the term is fed from; ``references``: the reference frame's boxes of
+    each video of the batch, against which a match term's logits are taken; ``frames``: the rows a
+    matched instance has, one a frame, on both sides)."""
     from losstune.engine.session import logged_terms
 
     pred = r.args[0] if r.args and hasattr(r.args[0], "shape") else None
@@ -986,17 +1057,24 @@ def _compare(name: str, key: str, r: Any, real: RealFeed, family: str | None, as
         check.model_rows, check.model_width = int(stats.get("masks", 0)), (int(stats.get("points", 1)),)
     if feed_rule is not None and feed_rule.rule.layout == "pixels":
         check.model_rows = int(stats.get("masks", 0))
+    if feed_rule is not None and feed_rule.rule.layout == "match_calls":
+        # a column for no match and one per reference box: the model's references and the batch's
+        refs = int(stats.get("references", 0))
+        if check.model_width == (1 + refs,) and real.width == (1 + references,):
+            check.model_width = real.width
     if check.model_width != real.width:
         check.shape_ok = False
         check.why.append(f"prediction width {_dims(check.model_width)} vs the head's {_dims(real.width)}")
     kind = _masks_kind if levels else _kind
-    ours = kind(check.model_rows, float(stats.get("positives", -1)), float(stats.get("negatives", 0)))
+    ours = kind(check.model_rows / frames, float(stats.get("positives", -1)), float(stats.get("negatives", 0)))
     images = max(len(assigned.positives), 1)
     theirs = (
         (_masks_kind(real.rows, assigned.pos / images, assigned.neg / images),)
         if levels
-        else row_kinds(real.rows, assigned.pos / images, assigned.neg / images)
+        else row_kinds(real.rows / frames, assigned.pos / images, assigned.neg / images)
     )
+    if frames > 1:  # a row a frame of each
+        ours, theirs = f"{ours}' {frames} frames", tuple(f"{t}' {frames} frames" for t in theirs)
     if ours not in theirs:
         check.shape_ok = False
         check.why.append(f"rows: the model hands {ours}, the head {theirs[0]}")
@@ -1011,7 +1089,8 @@ def _compare(name: str, key: str, r: Any, real: RealFeed, family: str | None, as
                 f"avg_factor: the model's rule gives {_num(check.rule_avg)}, the head passes {_num(real.avg)}"
             )
         real_scale = real.scale if real.scale is not None else 1.0  # the head divides by 1 or not at all
-        if not _close(check.rule_scale if check.rule_scale is not None else 1.0, real_scale):
+        unseen = real.value == 0 and real.scale is None  # a term of 0 (no positive RoI): no division to see
+        if not unseen and not _close(check.rule_scale if check.rule_scale is not None else 1.0, real_scale):
             check.scale_ok = False
             check.why.append(
                 f"division afterwards: the model's rule gives {_factor(check.rule_scale)}, the head {_factor(real_scale)}"
