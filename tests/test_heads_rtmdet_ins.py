@@ -64,7 +64,9 @@ def test_loss_mask_takes_every_positive_by_the_masks(rtmdet_ins: Callable[..., E
     cls = rtmdet_ins("bbox_head.loss_cls", num_priors=336)
     assert cls.family == "RTMDetInsHead" and cls.kwargs["avg_factor"] == 1.0  # RTMDetHead's: ÷ Σ metrics after
     positives = int(cls.sampled.pos_mask.sum())
-    assert positives == int(m.sampled.pos_mask.sum()) == 8  # the same assignment: one point a box
+    # the same assignment: DynamicSoftLabelAssigner on the untrained head's boxes, several points a box
+    assert positives == int(m.sampled.pos_mask.sum()) > 8
+    assert m.sampled.boxes is not None and torch.equal(m.sampled.boxes.gt_index >= 0, m.sampled.pos_mask)
     assert m.args[0].shape == m.args[1].shape == (positives, 32, 32)
     assert set(m.args[1].unique().tolist()) <= {0.0, 1.0}
     assert m.kwargs["avg_factor"] == float(positives) and "weight" not in m.kwargs
@@ -72,7 +74,61 @@ def test_loss_mask_takes_every_positive_by_the_masks(rtmdet_ins: Callable[..., E
     x, y = m.args[0].sigmoid().flatten(1), m.args[1].flatten(1)
     per_mask = 1 - (2 * (x * y).sum(1) + 5e-6) / ((x * x).sum(1) + (y * y).sum(1) + 5e-6)
     assert float(m.logged) == pytest.approx(2.0 * float(per_mask.sum()) / positives, rel=1e-5)
-    assert "every positive's mask (8 masks): its 32×32 mask logits" in m.trace.steps[0].description
+    assert f"every positive's mask ({positives} masks): its 32×32 mask logits" in m.trace.steps[0].description
+
+
+def test_the_untrained_heads_boxes_are_two_strides_across_and_loss_bbox_gets_them(
+    rtmdet_ins: Callable[..., EvalResult],
+) -> None:
+    box = rtmdet_ins("bbox_head.loss_bbox", num_priors=336)
+    s = box.sampled
+    assert s.boxes is not None
+    pred, target = box.args[0], box.args[1]
+    assert torch.equal(pred, s.boxes.pred[s.pos_mask]) and torch.equal(target, s.boxes.target[s.pos_mask])
+    # relu(rtm_reg's bias 1) × stride a side: squares of two strides, centred on the points
+    priors = hr.points(128, (8, 16, 32))
+    assert torch.allclose(s.boxes.pred[:, 2:] - s.boxes.pred[:, :2], 2 * priors[:, 2:])
+    # each positive's weight is its assign metric: the IoU of its box with its target
+    from losstune.engine.boxes import aligned_overlaps
+
+    assert torch.allclose(box.kwargs["weight"], aligned_overlaps(pred, target), atol=1e-6)
+    assert 0.2 < float(box.kwargs["weight"].mean()) < 0.7
+    # a head without rtm_reg's bias keeps the approximated assignment: one point a box, IoUs below 0.1
+    plain = hr.assignment({}, {"type": "RTMDetInsHead"}, 336, 8, 80, 0)
+    assert plain.boxes is None and int(plain.pos_mask.sum()) == 8 and float(plain.ious.max()) < 0.1
+
+
+@needs_mmdet
+def test_the_points_and_the_assignment_are_mmdetections() -> None:
+    """MlvlPointGenerator's points and DynamicSoftLabelAssigner's assignment on the same boxes,
+    scores and masks, against the model's port."""
+    from losstune.engine.realhead.batch import ellipse_masks as bitmap_masks
+    from losstune.engine.realhead.importing import load_mmdet
+
+    load_mmdet()
+    from mmdet.models.task_modules import DynamicSoftLabelAssigner
+    from mmdet.models.task_modules.prior_generators import MlvlPointGenerator
+    from mmengine.structures import InstanceData
+
+    theirs = MlvlPointGenerator(strides=[8, 16, 32], offset=0)
+    grid = torch.cat(theirs.grid_priors([(16, 16), (8, 8), (4, 4)], device="cpu", with_stride=True))
+    priors = hr.points(128, (8, 16, 32))
+    assert torch.equal(grid, priors)
+    for seed, n in ((0, 8), (1, 3), (2, 1)):
+        g = torch.Generator().manual_seed(seed)
+        boxes = seeded_boxes(n, 128, g)
+        labels = torch.randint(0, 80, (n,), generator=g)
+        scores = torch.randn(priors.shape[0], 80, generator=g) * 0.3 - 4.6
+        decoded = torch.cat([priors[:, :2] - priors[:, 2:] * 1.03, priors[:, :2] + priors[:, 2:] * 0.97], 1)
+        masks = bitmap_masks(boxes, 128).to_tensor(dtype=torch.bool, device="cpu")
+        result = DynamicSoftLabelAssigner(topk=13).assign(
+            InstanceData(bboxes=decoded, scores=scores, priors=priors),
+            InstanceData(bboxes=boxes, labels=labels, masks=masks),
+        )
+        centres = hr.centres_of_mass(ellipse_masks(boxes, 128, 1))
+        mine, overlaps = hr.soft_label_assign(priors, decoded, scores, boxes, labels, centres, topk=13)
+        assert torch.equal(mine, result.gt_inds)
+        assert torch.allclose(overlaps, result.max_overlaps, atol=1e-6)
 
 
 @needs_mmdet

@@ -1078,7 +1078,7 @@ def sampled_for(
         return heads_yolo.grid(num_priors or DENSE_PRIORS, NUM_GTS, num_classes, seed)
     if family in ("RTMDetHead", "RTMDetInsHead"):
         priors = num_priors if num_priors is not None else DENSE_PRIORS
-        return heads_rtmdet_ins.assignment(where.model, priors, NUM_GTS, num_classes, seed)
+        return heads_rtmdet_ins.assignment(where.model, where.head, priors, NUM_GTS, num_classes, seed)
     priors = num_priors if num_priors is not None else default_priors(where, roi_head)
     return sample(sampler, num_priors=priors, num_classes=num_classes, roi_head=roi_head, seed=seed)
 

@@ -227,7 +227,12 @@ MAKERS: dict[str, Maker] = {
         )
         for family in heads_ga.GA_FAMILIES
     },
-    "RTMDetInsHead": Maker(own=partial(_positives_masks, heads_rtmdet_ins.mask_inputs)),
+    "RTMDetInsHead": Maker(
+        own=partial(_positives_masks, heads_rtmdet_ins.mask_inputs),
+        remake=lambda d: (
+            heads_rtmdet_ins.box_inputs(d.args, d.sampled, d.rows) if d.loss_name == "loss_bbox" else (d.args, "")
+        ),
+    ),
     "Mask2FormerHead": Maker(
         own=lambda o: heads_mask2former.mask2former_inputs(
             o.loss_name, o.loss_cfg, o.head, o.model, num_priors=o.num_priors, seed=o.seed

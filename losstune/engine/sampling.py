@@ -17,6 +17,17 @@ NUM_GTS = 8  # ground-truth boxes of the sample image
 SIMULATED = ("PseudoSampler", "RandomSampler", "InstanceBalancedPosSampler", "IoUBalancedNegSampler", "CombinedSampler")
 
 
+@dataclass(frozen=True)
+class PriorBoxes:
+    """Every prior's predicted box and its target (``(N, 4)``, x1 y1 x2 y2; a negative's target
+    zeros) and the box each is assigned to (``-1``: none), where an assignment was computed on
+    the boxes themselves (RTMDet-Ins')."""
+
+    pred: Tensor
+    target: Tensor
+    gt_index: Tensor
+
+
 @dataclass
 class Sampled:
     """What the head gives its losses for one image."""
@@ -30,6 +41,7 @@ class Sampled:
     description: str  # how the priors were assigned and sampled (the counts)
     stats: dict[str, Any]
     avg_rule: str = "max(positives, 1)"  # how ``avg_factor`` is counted, in MMDetection's terms
+    boxes: PriorBoxes | None = None  # the predicted boxes the assignment was computed on, where it was
 
 
 def _assignment(
