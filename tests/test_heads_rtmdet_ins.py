@@ -98,6 +98,23 @@ def test_the_untrained_heads_boxes_are_two_strides_across_and_loss_bbox_gets_the
     assert plain.boxes is None and int(plain.pos_mask.sum()) == 8 and float(plain.ious.max()) < 0.1
 
 
+@pytest.mark.parametrize(
+    ("head", "side"),
+    [
+        ({"type": "RTMDetInsSepBNHead"}, 1.0),  # relu(bias 1) × stride
+        ({"type": "RTMDetHead"}, 1.0),  # exp(rtm_reg ≈ 0) × stride
+        ({"type": "RTMDetSepBNHead", "exp_on_reg": True}, 1.0),
+        ({"type": "RTMDetSepBNHead", "exp_on_reg": False}, None),  # rtm_reg ≈ 0 × stride: the points
+        ({"type": "RTMDetSepBNHead"}, None),  # exp_on_reg defaults to False
+        ({"type": "RTMDetInsHead"}, None),
+    ],
+)
+def test_which_untrained_heads_predict_two_stride_squares(head: dict[str, Any], side: float | None) -> None:
+    assert hr.untrained_side(head) == side
+    s = hr.assignment({}, head, 336, 8, 80, 0)
+    assert (s.boxes is not None) == (side is not None)
+
+
 @needs_mmdet
 def test_the_points_and_the_assignment_are_mmdetections() -> None:
     """MlvlPointGenerator's points and DynamicSoftLabelAssigner's assignment on the same boxes,

@@ -50,7 +50,11 @@ MASK_MEAN, MASK_SPREAD = 0.0, 0.08  # an untrained RTMDet-Ins head's mask logits
 # (measured on freshly built tiny, s and x heads: 0.98 to 1.04 strides, spread 0.06 to 0.1), so
 # each point's box is the square of two strides centred on it. RTMDetInsHead's rtm_reg has no bias
 # (its boxes are the points themselves) and keeps RTMDet's approximated assignment.
-UNTRAINED_SIDE = {"RTMDetInsSepBNHead": 1.0}
+# RTMDetHead's forward takes exp(rtm_reg(x)) * stride, and RTMDetSepBNHead's too with exp_on_reg
+# (rtm_reg N(0, 0.01), no bias): exp(0), the same one stride a side. RTMDetSepBNHead without it
+# takes rtm_reg(x) * stride, about 0: its boxes are about the points, and keep the stand-in.
+UNTRAINED_SIDE = {"RTMDetInsSepBNHead": 1.0, "RTMDetHead": 1.0}
+EXP_SIDE = 1.0  # RTMDetSepBNHead's with exp_on_reg
 SOFT_CENTER_RADIUS, IOU_WEIGHT = 3.0, 3.0  # DynamicSoftLabelAssigner's defaults
 DSL_EPS, DSL_INF = 1e-7, 100000000.0  # its EPS and INF
 
@@ -152,8 +156,12 @@ def soft_label_assign(
 
 def untrained_side(head: dict[str, Any]) -> float | None:
     """An untrained head's distance to each side of its box, in strides, where its regression's
-    bias sets it (RTMDetInsSepBNHead's 1); ``None`` for a head without."""
-    return UNTRAINED_SIDE.get(bare_type(str(head.get("type", ""))))
+    bias or its exp sets it (RTMDetInsSepBNHead's bias 1; RTMDetHead's exp(0), RTMDetSepBNHead's with
+    ``exp_on_reg``); ``None`` for a head whose boxes are about its points."""
+    kind = bare_type(str(head.get("type", "")))
+    if kind == "RTMDetSepBNHead":
+        return EXP_SIDE if config_int(head, "exp_on_reg", 0) else None
+    return UNTRAINED_SIDE.get(kind)
 
 
 def assignment(
@@ -194,7 +202,7 @@ def assignment(
     what = (
         f"DynamicSoftLabelAssigner(topk={topk}) on the model's {side}×{side} image of {count(num_gts, 'box', 'boxes')}, "
         f"{n} points at strides {', '.join(str(s) for s in level_strides)}, each predicting an untrained "
-        f"{bare_type(str(head.get('type')))}'s box (rtm_reg's bias {side_strides:g}: {side_strides:g} stride a side): "
+        f"{bare_type(str(head.get('type')))}'s box ({side_strides:g} stride a side): "
         f"{', '.join(str(k) for k in per_box)} points a box ({positives} positives, assign metrics "
         f"{float(ious[pos].mean()) if positives else 0.0:.2f} on average, {n - positives} negatives)"
     )

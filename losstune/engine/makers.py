@@ -122,6 +122,14 @@ def _paa(d: Dense) -> tuple[list[Any], str]:
     return [a.unsqueeze(-1) if i < 2 else a for i, a in enumerate(d.args)], " as (N, 1) columns"
 
 
+def _rtmdet_boxes(d: Dense) -> tuple[list[Any], str]:
+    """RTMDetHead's ``loss_bbox`` on the positives' own boxes where the assignment was computed on
+    them (heads_rtmdet_ins); its others as made."""
+    if d.loss_name != "loss_bbox":
+        return d.args, ""
+    return heads_rtmdet_ins.box_inputs(d.args, d.sampled, d.rows)
+
+
 def _glip(d: Dense) -> tuple[list[Any], str]:
     """ATSSVLFusionHead's ``loss_cls`` on every anchor's caption tokens, flattened; its box terms
     as ATSSHead's."""
@@ -227,12 +235,8 @@ MAKERS: dict[str, Maker] = {
         )
         for family in heads_ga.GA_FAMILIES
     },
-    "RTMDetInsHead": Maker(
-        own=partial(_positives_masks, heads_rtmdet_ins.mask_inputs),
-        remake=lambda d: (
-            heads_rtmdet_ins.box_inputs(d.args, d.sampled, d.rows) if d.loss_name == "loss_bbox" else (d.args, "")
-        ),
-    ),
+    "RTMDetHead": Maker(remake=_rtmdet_boxes),
+    "RTMDetInsHead": Maker(own=partial(_positives_masks, heads_rtmdet_ins.mask_inputs), remake=_rtmdet_boxes),
     "Mask2FormerHead": Maker(
         own=lambda o: heads_mask2former.mask2former_inputs(
             o.loss_name, o.loss_cfg, o.head, o.model, num_priors=o.num_priors, seed=o.seed
