@@ -270,7 +270,7 @@ def test_the_transformers_installed_has_what_glips_fusion_layers_import() -> Non
     """mmdet 3.3.0's `vlfuse_helper` (GLIP's `early_fuse` layers) imports
     `apply_chunking_to_forward` from `transformers.modeling_utils`, and where that fails it builds
     its layers on `object`, which cannot be built: the comparison then loses GLIP's fine-tune configs
-    without a failure. transformers 4.56 dropped that name there (hence the dev extra's `<4.56`)."""
+    without a failure. transformers 4.56 dropped that name there (the dev extra asks for 4.36 to 4.38)."""
     from transformers import modeling_utils
 
     assert callable(getattr(modeling_utils, "apply_chunking_to_forward", None))
