@@ -139,35 +139,50 @@ def mask2former_inputs(
     text = matched.description.replace(f"the {instances} boxes", f"the {instances} masks ({things})")
     g = torch.Generator().manual_seed(seed + 1)
     if loss_name == "loss_cls":
-        weights = loss_cfg.get("class_weight")
-        weight = torch.tensor(weights if isinstance(weights, list) else [1.0] * (num_classes + 1))
-        logits = torch.randn(queries, num_classes + 1, generator=g) * CLS_SPREAD
-        s = replace(
-            matched, description=f"{text}; every query to loss_cls, the unmatched labelled no-object ({num_classes})"
-        )
-        avg = float(weight[matched.labels].sum()) if weight.numel() == num_classes + 1 else float(queries)
-        return Inputs(
-            [logits, matched.labels, matched.label_weights],
-            {"avg_factor": avg},
-            s,
-            avg_rule="class_weight[labels].sum()",
-        )
-    points, oversample, importance = point_options(model)
+        return cls_call(matched, text, loss_cfg, num_classes, g)
+    points = point_options(model)[0]
     logits = point_logits(masks, model, g)
     targets = point_targets(masks, stuff, points, g)
     text += (
-        f"; the {count(masks, 'matched query', 'matched queries')}' mask logits at num_points = {points} points "
-        f"({int(importance * points)} the most uncertain of {int(points * oversample)} uniform ones, the rest uniform) "
+        f"; the {count(masks, 'matched query', 'matched queries')}' mask logits at {points_text(model)} "
         f"against their masks at the same points"
     )
     s = replace(matched, description=text, stats={**matched.stats, "masks": masks, "points": points})
     return mask_call(loss_name, (logits, targets), (logits.reshape(-1), targets.reshape(-1)), s)
 
 
-def mask_call(loss_name: str, dice: tuple[Tensor, Tensor], mask: tuple[Tensor, Tensor], s: Sampled) -> Inputs:
+def cls_call(matched: Sampled, text: str, loss_cfg: dict[str, Any], num_classes: int, g: torch.Generator) -> Inputs:
+    """``loss_cls``'s call on every query of the assignment ``matched`` (``text``: its words), the
+    unmatched labelled no-object (``num_classes``), by ``class_weight[labels].sum()``."""
+    queries = matched.labels.numel()
+    weights = loss_cfg.get("class_weight")
+    weight = torch.tensor(weights if isinstance(weights, list) else [1.0] * (num_classes + 1))
+    logits = torch.randn(queries, num_classes + 1, generator=g) * CLS_SPREAD
+    s = replace(
+        matched, description=f"{text}; every query to loss_cls, the unmatched labelled no-object ({num_classes})"
+    )
+    avg = float(weight[matched.labels].sum()) if weight.numel() == num_classes + 1 else float(queries)
+    return Inputs(
+        [logits, matched.labels, matched.label_weights], {"avg_factor": avg}, s, avg_rule="class_weight[labels].sum()"
+    )
+
+
+def points_text(model: dict[str, Any]) -> str:
+    """How the head takes its ``num_points`` points of a mask, in words."""
+    points, oversample, importance = point_options(model)
+    return (
+        f"num_points = {points} points ({int(importance * points)} the most uncertain of "
+        f"{int(points * oversample)} uniform ones, the rest uniform)"
+    )
+
+
+def mask_call(
+    loss_name: str, dice: tuple[Tensor, Tensor], mask: tuple[Tensor, Tensor], s: Sampled, masks: int | None = None
+) -> Inputs:
     """``loss_dice``'s or ``loss_mask``'s call on the matched masks (``dice`` and ``mask``: each
-    one's prediction and target), by ``num_total_masks``: the assignment's masks, at least 1 (the
-    head multiplies it by what its rule's ``times`` says for ``loss_mask``)."""
-    total = float(max(int(s.stats["masks"]), 1))
+    one's prediction and target), by ``num_total_masks``: the assignment's masks (``masks``, else
+    its stats'), at least 1 (the head multiplies it by what its rule's ``times`` says for
+    ``loss_mask``)."""
+    total = float(max(int(s.stats["masks"]) if masks is None else masks, 1))
     args = dice if loss_name == "loss_dice" else mask
     return Inputs(list(args), {"avg_factor": total}, s, avg_rule=TOTAL_MASKS)

@@ -33,13 +33,14 @@ import torch
 
 from losstune.engine.confignum import config_int
 from losstune.engine.heads_mask2former import (
-    CLS_SPREAD,
     LOSSES,
     NUM_QUERIES,
-    TOTAL_MASKS,
+    cls_call,
+    mask_call,
     point_logits,
     point_options,
     point_targets,
+    points_text,
 )
 from losstune.engine.inputs import Inputs
 from losstune.engine.sampling import NUM_GTS, hungarian
@@ -90,31 +91,16 @@ def track_inputs(
     )
     g = torch.Generator().manual_seed(seed + 1)
     if loss_name == "loss_cls":
-        weights = loss_cfg.get("class_weight")
-        weight = torch.tensor(weights if isinstance(weights, list) else [1.0] * (num_classes + 1))
-        logits = torch.randn(queries, num_classes + 1, generator=g) * CLS_SPREAD
-        s = replace(
-            matched,
-            description=f"{text}; every query to loss_cls, the unmatched labelled no-object ({num_classes})",
-        )
-        avg = float(weight[matched.labels].sum()) if weight.numel() == num_classes + 1 else float(queries)
-        return Inputs(
-            [logits, matched.labels, matched.label_weights],
-            {"avg_factor": avg},
-            s,
-            avg_rule="class_weight[labels].sum()",
-        )
-    points, oversample, importance = point_options(model)
+        return cls_call(matched, text, loss_cfg, num_classes, g)
+    points = point_options(model)[0]
     masks = instances * t  # a row a frame of each matched instance
     logits = point_logits(masks, model, g)
     per_frame = [point_targets(instances, False, points, g) for _ in range(t)]
     targets = torch.stack(per_frame, 1).flatten(0, 1) if instances else torch.zeros(0, points)
     text += (
         f"; each of the {count(instances, 'matched query', 'matched queries')}' {t} frames a row, "
-        f"{count(masks, 'mask')}' logits at num_points = {points} points ({int(importance * points)} the most "
-        f"uncertain of {int(points * oversample)} uniform ones, the rest uniform) against the frame's mask there"
+        f"{count(masks, 'mask')}' logits at {points_text(model)} against the frame's mask there"
     )
     s = replace(matched, description=text, stats={**matched.stats, "masks": masks, "points": points})
-    total = float(max(instances, 1))  # num_total_masks: the instances, not their frames
-    args = [logits, targets] if loss_name == "loss_dice" else [logits.reshape(-1), targets.reshape(-1)]
-    return Inputs(args, {"avg_factor": total}, s, avg_rule=TOTAL_MASKS)
+    # num_total_masks: the instances, not their frames
+    return mask_call(loss_name, (logits, targets), (logits.reshape(-1), targets.reshape(-1)), s, masks=instances)
